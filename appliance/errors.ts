@@ -1,0 +1,59 @@
+// The one error family of the appliance: a stable code callers branch on, the CLI exit code it
+// maps to, and a hint that tells the user what to do next.
+
+/** Exit codes of every `cim` command (DESIGN.md §1). */
+export const ExitCode = {
+  ok: 0,
+  checkFailed: 1,
+  usage: 2,
+  unavailable: 3,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+const codes = {
+  'CIM-INVALID-CONFIG': ExitCode.usage,
+  'CIM-INVALID-INPUT': ExitCode.usage,
+  'CIM-NATS-SERVER-MISSING': ExitCode.unavailable,
+  'CIM-NATS-SERVER-TOO-OLD': ExitCode.unavailable,
+  'CIM-CLUSTER-START': ExitCode.unavailable,
+  'CIM-CLUSTER-NOT-RUNNING': ExitCode.unavailable,
+  'CIM-UNAVAILABLE': ExitCode.unavailable,
+  'CIM-NOT-FOUND': ExitCode.usage,
+  'CIM-INTERRUPTED': ExitCode.unavailable,
+  'CIM-INTERNAL': ExitCode.unavailable,
+} as const satisfies Record<string, ExitCode>;
+
+export type CimErrorCode = keyof typeof codes;
+
+export interface CimErrorOptions {
+  /** What the user can do about it, printed on its own line. */
+  hint?: string;
+  cause?: unknown;
+}
+
+export class CimError extends Error {
+  readonly code: CimErrorCode;
+  readonly hint: string | undefined;
+
+  constructor(code: CimErrorCode, message: string, options: CimErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'CimError';
+    this.code = code;
+    this.hint = options.hint;
+  }
+
+  get exitCode(): ExitCode {
+    return codes[this.code];
+  }
+}
+
+export function isCimError(error: unknown, code?: CimErrorCode): error is CimError {
+  return error instanceof CimError && (code === undefined || error.code === code);
+}
+
+/** Wraps anything thrown into a CimError, keeping CimErrors as they are. */
+export function toCimError(error: unknown): CimError {
+  if (error instanceof CimError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new CimError('CIM-INTERNAL', message, { cause: error });
+}
