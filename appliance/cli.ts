@@ -1,0 +1,238 @@
+#!/usr/bin/env node
+// `cim`, the appliance's one command line. This file is the composition root: it wires the
+// commands of appliance/, bench/ and (later) scenarios/, compliance/ and reports/ together;
+// nothing else in appliance/ imports those folders.
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { runRawBaseline, type RawBaselineResult } from '../bench/index.js';
+import {
+  attachedClusterStatus,
+  connectNats,
+  EmbeddedCluster,
+  openCluster,
+  renderClusterStatus,
+  type ClusterStatus,
+} from './cluster/index.js';
+import { loadConfig, type ApplianceConfig, type FlatSettings } from './config.js';
+import { CimError, ExitCode, toCimError } from './errors.js';
+import { installSignalHandlers, onShutdown } from './shutdown.js';
+
+const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+const log = (line: string) => process.stderr.write(`cim: ${line}\n`);
+const print = (text: string) => process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+
+interface GlobalOptions {
+  state?: string;
+  config?: string;
+  nats?: string;
+  creds?: string;
+}
+
+/** Flags that set configuration, mapped onto the schema's dotted paths. */
+function configFrom(command: Command, extra: FlatSettings = {}): ApplianceConfig {
+  const global = command.optsWithGlobals<GlobalOptions>();
+  return loadConfig({
+    file: global.config,
+    flags: { stateDir: global.state, 'nats.urls': global.nats, 'nats.credsFile': global.creds, ...extra },
+  });
+}
+
+function positiveInteger(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) {
+      throw new CimError('CIM-INVALID-INPUT', `${name}: expected integer ≥ 1, got "${value}"`);
+    }
+    return n;
+  };
+}
+
+function printStatus(status: ClusterStatus, json: boolean | undefined): void {
+  print(json ? JSON.stringify(status, null, 2) : renderClusterStatus(status));
+}
+
+/** Runs an action, turning any failure into `error CODE: message` and the code's exit status. */
+function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+      process.exitCode ??= ExitCode.ok;
+    } catch (error) {
+      const cim = toCimError(error);
+      process.stderr.write(`cim: error ${cim.code}: ${cim.message}\n`);
+      if (cim.hint) process.stderr.write(`cim: hint: ${cim.hint}\n`);
+      if (cim.code === 'CIM-INTERNAL' && process.env.CIM_DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
+      process.exitCode = cim.exitCode;
+    }
+  };
+}
+
+function buildProgram(): Command {
+  const program = new Command('cim')
+    .description(
+      'CIM Appliance: benchmarks and audits event-sourced CIM services on NATS JetStream.\n' +
+        'Commands that need NATS use --nats (attach), else the cluster `cim cluster up` left running,\n' +
+        'else an embedded 3-node cluster started for the command and stopped after it.',
+    )
+    .version(packageJson.version, '-V, --version')
+    .option('--state <dir>', 'state directory: cluster data, ledger, reports (env CIM_STATE_DIR)', undefined)
+    .option('--config <file>', 'configuration file, JSON or YAML (env CIM_CONFIG)')
+    .option('--nats <urls>', 'attach to an existing cluster: comma-separated NATS URLs (env CIM_NATS_URLS)')
+    .option('--creds <file>', 'NATS credentials file for --nats (env CIM_NATS_CREDS_FILE)')
+    .showHelpAfterError('(run `cim --help` for usage)')
+    .exitOverride()
+    .configureHelp({ showGlobalOptions: true })
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 ok, 1 a check or gate failed, 2 usage or configuration error, 3 infrastructure unavailable.\n' +
+        'Every setting also comes from a CIM_* variable or the --config file; flags win, then variables, then the file.',
+    );
+
+  const cluster = program.command('cluster').description('the embedded NATS JetStream cluster, for development').exitOverride();
+
+  cluster
+    .command('up')
+    .description('start the embedded cluster and leave it running for later commands')
+    .option('--nodes <n>', 'number of nats-server nodes (default 3; env CIM_CLUSTER_NODES)')
+    .option('--sync-interval <duration>', 'JetStream fsync interval, e.g. 2m or always (nats-server ≥ 2.10)')
+    .option('--json', 'print the status as JSON')
+    .action(
+      action(async (options: { nodes?: string; syncInterval?: string; json?: boolean }, command: Command) => {
+        const config = configFrom(command, { 'cluster.nodes': options.nodes, 'cluster.syncInterval': options.syncInterval });
+        if (config.nats.urls.length > 0) {
+          throw new CimError('CIM-INVALID-INPUT', '`cim cluster up` manages the embedded cluster; --nats attaches to one that runs elsewhere');
+        }
+        let running = EmbeddedCluster.findRunning(config.stateDir, log);
+        if (running) {
+          log(`the embedded cluster in ${config.stateDir} is already running`);
+        } else {
+          running = await EmbeddedCluster.start(config, { persistent: true, log });
+        }
+        printStatus(await running.status(), options.json);
+      }),
+    );
+
+  cluster
+    .command('status')
+    .description('show each server, its ports and version, the JetStream meta leader and the cluster size')
+    .option('--json', 'print as JSON')
+    .action(
+      action(async (options: { json?: boolean }, command: Command) => {
+        const config = configFrom(command);
+        if (config.nats.urls.length > 0) {
+          printStatus(await attachedClusterStatus({ servers: config.nats.urls, credsFile: config.nats.credsFile }), options.json);
+          return;
+        }
+        const running = EmbeddedCluster.findRunning(config.stateDir, log);
+        if (!running) {
+          throw new CimError('CIM-CLUSTER-NOT-RUNNING', `no embedded cluster is running in ${config.stateDir}`, {
+            hint: 'Start one with `cim cluster up`, or attach to another with --nats URL,...',
+          });
+        }
+        printStatus(await running.status(), options.json);
+      }),
+    );
+
+  cluster
+    .command('down')
+    .description('stop the embedded cluster (its data stays in the state dir)')
+    .action(
+      action(async (_options: object, command: Command) => {
+        const config = configFrom(command);
+        const running = EmbeddedCluster.findRunning(config.stateDir, log);
+        if (running) {
+          await running.stop();
+        } else {
+          log(`no embedded cluster is running in ${config.stateDir}`);
+          await EmbeddedCluster.reclaimOrphans(config.stateDir, log);
+        }
+      }),
+    );
+
+  program
+    .command('bench')
+    .description(
+      'the main job. For now: the raw JetStream baseline on the cluster (publish, read back, check every message)\n' +
+        'and the cluster status; scenarios and reports follow.',
+    )
+    .addOption(new Option('--messages <n>', 'messages to publish').default(20_000).argParser(positiveInteger('--messages')))
+    .addOption(new Option('--payload-bytes <n>', 'payload size').default(256).argParser(positiveInteger('--payload-bytes')))
+    .addOption(new Option('--subjects <n>', 'distinct subjects').default(1_000).argParser(positiveInteger('--subjects')))
+    .addOption(new Option('--in-flight <n>', 'publishes awaiting their ack').default(256).argParser(positiveInteger('--in-flight')))
+    .option('--json', 'print the results as JSON')
+    .action(
+      action(
+        async (
+          options: { messages: number; payloadBytes: number; subjects: number; inFlight: number; json?: boolean },
+          command: Command,
+        ) => {
+          const config = configFrom(command);
+          const target = await openCluster(config, { log });
+          const abort = new AbortController();
+          const unregister = onShutdown(() => abort.abort());
+          try {
+            const nc = await connectNats(target.endpoint, { name: 'cim-bench' });
+            let result: RawBaselineResult;
+            try {
+              result = await runRawBaseline(nc, {
+                stream: 'CIM_BENCH_RAW',
+                subjectPrefix: 'cim.bench.raw',
+                messages: options.messages,
+                payloadBytes: options.payloadBytes,
+                subjects: options.subjects,
+                inFlight: options.inFlight,
+                replicas: Math.min(3, target.nodeCount),
+                signal: abort.signal,
+                onProgress: (phase, done, total) => log(`${phase}: ${done}/${total}`),
+              });
+            } finally {
+              await nc.close();
+            }
+            const status = target.embedded ? await target.embedded.status() : await attachedClusterStatus(target.endpoint);
+            if (options.json) {
+              print(JSON.stringify({ cluster: status, rawBaseline: result }, null, 2));
+            } else {
+              print(renderClusterStatus(status));
+              print(
+                `\nraw JetStream baseline (R${result.replicas}, ${result.payloadBytes}-byte payloads, ${result.subjects} subjects, ${result.inFlight} in flight)\n` +
+                  `  publish: ${result.publish.messages} acked in ${result.publish.seconds.toFixed(2)} s = ${Math.round(result.publish.perSecond)} msgs/s\n` +
+                  `  read:    ${result.read.messages} read back in ${result.read.seconds.toFixed(2)} s = ${Math.round(result.read.perSecond)} msgs/s (ordered consumer)\n` +
+                  `  check:   lost ${result.lost}, corrupted ${result.corrupted}${result.interrupted ? ' (interrupted: partial figures)' : ''}`,
+              );
+            }
+            if (result.lost > 0 || result.corrupted > 0) process.exitCode = ExitCode.checkFailed;
+          } finally {
+            unregister();
+            await target.release();
+          }
+        },
+      ),
+    );
+
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  installSignalHandlers(log);
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander already printed the message; help and --version are not errors.
+      const benign = ['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(error.code);
+      process.exitCode = benign ? ExitCode.ok : ExitCode.usage;
+    } else if (error instanceof CimError) {
+      // Thrown by an option parser before the action ran.
+      process.stderr.write(`cim: error ${error.code}: ${error.message}\n`);
+      process.exitCode = error.exitCode;
+    } else {
+      throw error;
+    }
+  }
+  // Connections and timers must not keep a finished command alive.
+  process.exit(process.exitCode ?? 0);
+}
+
+await main(process.argv);

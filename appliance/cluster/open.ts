@@ -1,0 +1,57 @@
+// Decides which NATS cluster a command talks to (DESIGN.md §1): `--nats` attaches; else the
+// embedded cluster `cim cluster up` left running in the state dir; else an embedded cluster
+// started for this command alone and stopped when it is released.
+import type { ApplianceConfig } from '../config.js';
+import { onShutdown } from '../shutdown.js';
+import type { NatsEndpoint } from './connection.js';
+import { EmbeddedCluster } from './supervisor.js';
+
+export interface ClusterTarget {
+  mode: 'attached' | 'embedded-running' | 'embedded-own';
+  endpoint: NatsEndpoint;
+  /** Present for embedded clusters: the handle faults are injected through. */
+  embedded: EmbeddedCluster | undefined;
+  /** Nodes in the cluster (attached: as many URLs as were given). */
+  nodeCount: number;
+  /** Stops a cluster started for this command; leaves every other cluster alone. */
+  release(): Promise<void>;
+}
+
+export async function openCluster(
+  config: ApplianceConfig,
+  options: { log?: (line: string) => void; env?: NodeJS.ProcessEnv } = {},
+): Promise<ClusterTarget> {
+  const log = options.log ?? (() => {});
+  if (config.nats.urls.length > 0) {
+    return {
+      mode: 'attached',
+      endpoint: { servers: config.nats.urls, credsFile: config.nats.credsFile },
+      embedded: undefined,
+      nodeCount: config.nats.urls.length,
+      release: async () => {},
+    };
+  }
+  const running = EmbeddedCluster.findRunning(config.stateDir, log);
+  if (running) {
+    log(`using the embedded cluster left running in ${config.stateDir} (cim cluster up)`);
+    return {
+      mode: 'embedded-running',
+      endpoint: { servers: running.clientUrls },
+      embedded: running,
+      nodeCount: running.nodeNames.length,
+      release: async () => {},
+    };
+  }
+  const own = await EmbeddedCluster.start(config, { persistent: false, log, env: options.env });
+  const unregister = onShutdown(() => own.stop());
+  return {
+    mode: 'embedded-own',
+    endpoint: { servers: own.clientUrls },
+    embedded: own,
+    nodeCount: own.nodeNames.length,
+    release: async () => {
+      unregister();
+      await own.stop();
+    },
+  };
+}

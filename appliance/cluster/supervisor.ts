@@ -1,0 +1,395 @@
+// The embedded cluster supervisor: spawns N nats-server processes on free loopback ports, waits
+// until they form a JetStream cluster, injects faults (kill -9, pause, resume, restart), and stops
+// them cleanly. A cluster left running by `cim cluster up` is adopted by later commands through
+// its manifest and pid files; servers orphaned by a crashed run are found and stopped.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { ApplianceConfig } from '../config.js';
+import { CimError } from '../errors.js';
+import { connectNats } from './connection.js';
+import { MonitorClient } from './monitor.js';
+import { freePorts } from './ports.js';
+import { findNatsServer, validateServerConfigFile, type NatsServerBinary } from './server-binary.js';
+import { renderServerConfig, serializeServerConfig, type ServerNode } from './server-config.js';
+import { isProcessAlive, processCommandLine, ServerProcess } from './server-process.js';
+import { ClusterStateDir, type ClusterManifest } from './state-dir.js';
+import type { ClusterStatus, ServerStatus } from './status.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export type NodeState = 'running' | 'paused' | 'stopped';
+
+export interface StartOptions {
+  /** Keep the servers running after this process exits (`cim cluster up`). */
+  persistent?: boolean;
+  /** Progress lines for the user (stderr in the CLI). */
+  log?: (line: string) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+interface NodeEntry {
+  spec: ServerNode;
+  monitor: MonitorClient;
+  process: ServerProcess | undefined;
+}
+
+export class EmbeddedCluster {
+  private readonly nodes: Map<string, NodeEntry>;
+  private stopped = false;
+
+  private constructor(
+    private readonly dir: ClusterStateDir,
+    private readonly manifest: ClusterManifest,
+    processes: Map<string, ServerProcess | undefined>,
+    private readonly log: (line: string) => void,
+  ) {
+    this.nodes = new Map(
+      manifest.nodes.map((spec) => [
+        spec.name,
+        { spec, monitor: new MonitorClient(`http://${spec.host}:${spec.monitorPort}`), process: processes.get(spec.name) },
+      ]),
+    );
+  }
+
+  /** Starts a fresh cluster in the state dir, after stopping any servers a crashed run left behind. */
+  static async start(config: ApplianceConfig, options: StartOptions = {}): Promise<EmbeddedCluster> {
+    const log = options.log ?? (() => {});
+    const binary = await findNatsServer(options.env);
+    const dir = new ClusterStateDir(resolve(config.stateDir));
+    await reclaimOrphans(dir, log);
+
+    const previous = dir.readManifest();
+    if (previous && previous.nodes.length !== config.cluster.nodes) {
+      throw new CimError(
+        'CIM-INVALID-CONFIG',
+        `cluster.nodes: the state dir ${resolve(config.stateDir)} holds the data of a ${previous.nodes.length}-node cluster, got ${config.cluster.nodes}`,
+        { hint: `Use --nodes ${previous.nodes.length}, or another --state directory for a cluster of another size.` },
+      );
+    }
+
+    const count = config.cluster.nodes;
+    const ports = await freePorts(count * 3, config.cluster.host);
+    const nodes: ServerNode[] = Array.from({ length: count }, (_, i) => ({
+      name: `n${i + 1}`,
+      host: config.cluster.host,
+      clientPort: ports[i * 3]!,
+      clusterPort: ports[i * 3 + 1]!,
+      monitorPort: ports[i * 3 + 2]!,
+      storeDir: dir.storeDir(`n${i + 1}`),
+    }));
+    await Promise.all(nodes.map((node) => writeNodeConfig(dir, binary, config, node, nodes)));
+
+    const manifest: ClusterManifest = {
+      name: config.cluster.name,
+      persistent: options.persistent ?? false,
+      ownerPid: process.pid,
+      binary: binary.path,
+      version: binary.version,
+      syncInterval: config.cluster.syncInterval,
+      startedAt: new Date().toISOString(),
+      nodes,
+    };
+    dir.writeManifest(manifest);
+
+    log(`starting ${count} nats-server ${binary.version} node(s) in ${dir.root}`);
+    const cluster = new EmbeddedCluster(dir, manifest, new Map(), log);
+    for (const node of nodes) cluster.spawn(node.name);
+    try {
+      await cluster.waitReady(config.cluster.startTimeoutMs);
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+    log(`cluster "${manifest.name}" is up: ${cluster.clientUrls.join(',')}`);
+    return cluster;
+  }
+
+  /**
+   * The cluster `cim cluster up` left running in this state dir, if every one of its servers is
+   * still alive; undefined otherwise.
+   */
+  static findRunning(stateDir: string, log: (line: string) => void = () => {}): EmbeddedCluster | undefined {
+    const dir = new ClusterStateDir(resolve(stateDir));
+    const manifest = dir.readManifest();
+    if (!manifest?.persistent) return undefined;
+    const processes = new Map<string, ServerProcess>();
+    for (const node of manifest.nodes) {
+      const pid = dir.readPid(node.name);
+      if (pid === undefined || !isOurServer(dir, node.name, pid)) return undefined;
+      processes.set(node.name, ServerProcess.adopt(pid));
+    }
+    return new EmbeddedCluster(dir, manifest, processes, log);
+  }
+
+  /** Stops servers a crashed run left behind in this state dir (see reclaimOrphans). */
+  static async reclaimOrphans(stateDir: string, log: (line: string) => void = () => {}): Promise<void> {
+    await reclaimOrphans(new ClusterStateDir(resolve(stateDir)), log);
+  }
+
+  get name(): string {
+    return this.manifest.name;
+  }
+
+  get persistent(): boolean {
+    return this.manifest.persistent;
+  }
+
+  get serverVersion(): string {
+    return this.manifest.version;
+  }
+
+  get nodeNames(): string[] {
+    return [...this.nodes.keys()];
+  }
+
+  get clientUrls(): string[] {
+    return this.manifest.nodes.map((n) => `nats://${n.host}:${n.clientPort}`);
+  }
+
+  clientUrl(node: string): string {
+    const { spec } = this.entry(node);
+    return `nats://${spec.host}:${spec.clientPort}`;
+  }
+
+  monitor(node: string): MonitorClient {
+    return this.entry(node).monitor;
+  }
+
+  nodeState(node: string): NodeState {
+    const { process } = this.entry(node);
+    if (!process?.isAlive()) return 'stopped';
+    return process.isPaused() ? 'paused' : 'running';
+  }
+
+  /** kill -9: no shutdown, no flush — the crash a fault scenario wants. */
+  async kill(node: string): Promise<void> {
+    const entry = this.entry(node);
+    await entry.process?.kill();
+    this.dir.removePid(node);
+    this.log(`killed ${node} (SIGKILL)`);
+  }
+
+  /** SIGSTOP: the process keeps its sockets but stops answering, like a long GC pause or a hung VM. */
+  pause(node: string): void {
+    this.running(node).signal('SIGSTOP');
+    this.log(`paused ${node} (SIGSTOP)`);
+  }
+
+  resume(node: string): void {
+    this.running(node).signal('SIGCONT');
+    this.log(`resumed ${node} (SIGCONT)`);
+  }
+
+  /** Stops the node if it runs, starts it again with the same config and data, and waits until it rejoined. */
+  async restart(node: string, timeoutMs = 30_000): Promise<void> {
+    const entry = this.entry(node);
+    if (entry.process?.isAlive()) await entry.process.stop();
+    this.spawn(node);
+    await this.waitNodeReady(node, Date.now() + timeoutMs);
+    this.log(`restarted ${node}`);
+  }
+
+  /** The server name of the current leader of a stream (asked over NATS), or undefined while there is none. */
+  async streamLeader(stream: string): Promise<string | undefined> {
+    const nc = await connectNats({ servers: this.runningUrls() }, { name: 'cim-supervisor' });
+    try {
+      const jsm = await nc.jetstreamManager();
+      try {
+        const info = await jsm.streams.info(stream);
+        return info.cluster?.leader ?? (this.nodes.size === 1 ? this.nodeNames[0] : undefined);
+      } catch (error) {
+        if ((error as { code?: string }).code === '404') {
+          throw new CimError('CIM-NOT-FOUND', `stream ${stream} does not exist`);
+        }
+        throw error;
+      }
+    } finally {
+      await nc.close();
+    }
+  }
+
+  /** Waits until every running node is healthy, routed to every other running node, and knows the meta leader. */
+  async waitReady(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const running = this.nodeNames.filter((n) => this.nodeState(n) === 'running');
+    await Promise.all(running.map((n) => this.waitNodeReady(n, deadline)));
+  }
+
+  async status(): Promise<ClusterStatus> {
+    const servers: ServerStatus[] = await Promise.all(
+      [...this.nodes.values()].map(async ({ spec, monitor, process }): Promise<ServerStatus> => {
+        const state = this.nodeState(spec.name);
+        const base: ServerStatus = {
+          name: spec.name,
+          state,
+          pid: state === 'stopped' ? undefined : process?.pid,
+          url: `nats://${spec.host}:${spec.clientPort}`,
+          ports: { client: spec.clientPort, cluster: spec.clusterPort, monitor: spec.monitorPort },
+          version: undefined,
+          connections: undefined,
+          routes: undefined,
+          metaLeader: undefined,
+          clusterSize: undefined,
+        };
+        if (state !== 'running') return base;
+        try {
+          const [varz, jsz, routez] = await Promise.all([monitor.varz(), monitor.jsz(), monitor.routez()]);
+          return {
+            ...base,
+            version: varz.version,
+            connections: varz.connections,
+            routes: routez.num_routes,
+            metaLeader: jsz.meta_cluster?.leader || (this.nodes.size === 1 ? spec.name : undefined),
+            clusterSize: jsz.meta_cluster?.cluster_size ?? 1,
+          };
+        } catch {
+          return { ...base, state: 'unreachable' };
+        }
+      }),
+    );
+    const leaders = servers.map((s) => s.metaLeader).filter((l): l is string => Boolean(l));
+    return {
+      mode: 'embedded',
+      name: this.manifest.name,
+      persistent: this.manifest.persistent,
+      stateDir: this.dir.root,
+      size: this.nodes.size,
+      metaLeader: mostCommon(leaders),
+      servers,
+    };
+  }
+
+  /** Stops every server (graceful, then SIGKILL) and removes the pid files. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await Promise.all(
+      [...this.nodes.values()].map(async ({ spec, process }) => {
+        await process?.stop();
+        this.dir.removePid(spec.name);
+      }),
+    );
+    this.log(`cluster "${this.manifest.name}" stopped`);
+  }
+
+  private entry(node: string): NodeEntry {
+    const entry = this.nodes.get(node);
+    if (!entry) {
+      throw new CimError('CIM-NOT-FOUND', `no node named "${node}" in cluster "${this.manifest.name}"`, {
+        hint: `Nodes: ${this.nodeNames.join(', ')}.`,
+      });
+    }
+    return entry;
+  }
+
+  private running(node: string): ServerProcess {
+    const { process } = this.entry(node);
+    if (!process?.isAlive()) throw new CimError('CIM-INVALID-INPUT', `node ${node} is not running`);
+    return process;
+  }
+
+  private runningUrls(): string[] {
+    return this.nodeNames.filter((n) => this.nodeState(n) === 'running').map((n) => this.clientUrl(n));
+  }
+
+  private spawn(node: string): void {
+    const entry = this.entry(node);
+    entry.process = ServerProcess.spawn({
+      binary: this.manifest.binary,
+      configFile: this.dir.configFile(node),
+      logFile: this.dir.logFile(node),
+      outliveParent: this.manifest.persistent,
+    });
+    this.dir.writePid(node, entry.process.pid);
+  }
+
+  private async waitNodeReady(node: string, deadline: number): Promise<void> {
+    const entry = this.entry(node);
+    const clustered = this.nodes.size > 1;
+    let lastProblem = 'not answering yet';
+    for (;;) {
+      if (!entry.process?.isAlive()) {
+        throw new CimError('CIM-CLUSTER-START', `nats-server ${node} exited while starting:\n${this.dir.logTail(node)}`, {
+          hint: `Its full log is ${this.dir.logFile(node)}.`,
+        });
+      }
+      const peers = this.nodeNames.filter((n) => n !== node && this.nodeState(n) === 'running').length;
+      try {
+        if (!(await entry.monitor.healthy())) {
+          lastProblem = 'JetStream not healthy yet';
+        } else if (!clustered) {
+          return;
+        } else {
+          const [jsz, routez] = await Promise.all([entry.monitor.jsz(), entry.monitor.routez()]);
+          if (!jsz.meta_cluster?.leader) lastProblem = 'no JetStream meta leader yet';
+          else if (routez.num_routes < peers) lastProblem = `${routez.num_routes} of ${peers} routes up`;
+          else return;
+        }
+      } catch (error) {
+        lastProblem = (error as Error).message;
+      }
+      if (Date.now() >= deadline) {
+        throw new CimError('CIM-CLUSTER-START', `nats-server ${node} did not become ready in time: ${lastProblem}\n${this.dir.logTail(node)}`, {
+          hint: `Raise cluster.startTimeoutMs, or read ${this.dir.logFile(node)}.`,
+        });
+      }
+      await sleep(100);
+    }
+  }
+}
+
+async function writeNodeConfig(
+  dir: ClusterStateDir,
+  binary: NatsServerBinary,
+  config: ApplianceConfig,
+  node: ServerNode,
+  all: ServerNode[],
+): Promise<void> {
+  mkdirSync(node.storeDir, { recursive: true });
+  const rendered = renderServerConfig({
+    clusterName: config.cluster.name,
+    node,
+    peers: all.filter((peer) => peer.name !== node.name),
+    syncInterval: config.cluster.syncInterval,
+  });
+  writeFileSync(dir.configFile(node.name), serializeServerConfig(rendered));
+  await validateServerConfigFile(binary, dir.configFile(node.name));
+}
+
+/** A pid is one of ours only if that process runs nats-server with this node's config file. */
+function isOurServer(dir: ClusterStateDir, node: string, pid: number): boolean {
+  if (!isProcessAlive(pid)) return false;
+  const cmdline = processCommandLine(pid);
+  return cmdline !== undefined && cmdline.includes(dir.configFile(node));
+}
+
+/**
+ * Stops servers whose owner is gone (a crashed run) and removes stale pid files. A cluster still
+ * owned by a live process, or left running on purpose by `cim cluster up`, is in use: refuse.
+ */
+async function reclaimOrphans(dir: ClusterStateDir, log: (line: string) => void): Promise<void> {
+  const manifest = dir.readManifest();
+  const live = dir.pidFiles().filter(({ node, pid }) => isOurServer(dir, node, pid));
+  if (live.length > 0 && manifest) {
+    const inUse = manifest.persistent || (manifest.ownerPid !== process.pid && isProcessAlive(manifest.ownerPid));
+    if (inUse && manifest.persistent && live.length === manifest.nodes.length) {
+      throw new CimError('CIM-INVALID-INPUT', `the embedded cluster in ${dir.root} is already running`, {
+        hint: 'Use it as it is, or stop it first with `cim cluster down`.',
+      });
+    }
+    if (inUse && !manifest.persistent) {
+      throw new CimError('CIM-UNAVAILABLE', `the embedded cluster in ${dir.root} is in use by process ${manifest.ownerPid}`, {
+        hint: 'Wait for that command to finish, or use another --state directory.',
+      });
+    }
+  }
+  for (const { pid } of live) await ServerProcess.adopt(pid).stop(5_000);
+  for (const { node } of dir.pidFiles()) dir.removePid(node);
+  if (live.length > 0) log(`stopped ${live.length} nats-server process(es) left behind by an earlier run`);
+}
+
+function mostCommon(values: string[]): string | undefined {
+  const counts = new Map<string, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+}
