@@ -1,0 +1,61 @@
+// Attach mode: with --nats the CLI uses a cluster that runs elsewhere and starts nothing itself.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EmbeddedCluster, freePorts, loadConfig, type ClusterStatus } from '../../appliance/index.js';
+import { runCli } from '../support/cli.js';
+import { tempDir } from '../support/temp-dir.js';
+
+const external = tempDir('attach-cluster');
+const client = tempDir('attach-client');
+let cluster: EmbeddedCluster;
+let urls: string;
+
+beforeAll(async () => {
+  // The "existing" cluster, started by the test; the CLI gets only its URLs.
+  cluster = await EmbeddedCluster.start(loadConfig({ env: {}, flags: { stateDir: external.path } }));
+  urls = cluster.clientUrls.join(',');
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+  external.remove();
+  client.remove();
+});
+
+describe('attach mode (--nats URL,...)', () => {
+  it('reports the attached cluster\'s servers and versions without spawning anything', async () => {
+    const result = await runCli(['--state', client.path, '--nats', urls, 'cluster', 'status', '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    const status = JSON.parse(result.stdout) as ClusterStatus;
+    expect(status.mode).toBe('attached');
+    expect(status.name).toBe('cim');
+    expect(status.servers.map((s) => s.name).sort()).toEqual(['n1', 'n2', 'n3']);
+    expect(status.servers.every((s) => s.state === 'running' && s.version === cluster.serverVersion)).toBe(true);
+    expect(existsSync(join(client.path, 'cluster'))).toBe(false);
+  });
+
+  it('runs the bench against the attached cluster, losing nothing', async () => {
+    const result = await runCli(['--state', client.path, '--nats', urls, 'bench', '--messages', '1500', '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    const output = JSON.parse(result.stdout) as { cluster: ClusterStatus; rawBaseline: { replicas: number; read: { messages: number }; lost: number } };
+    expect(output.cluster.mode).toBe('attached');
+    expect(output.rawBaseline.replicas).toBe(3);
+    expect(output.rawBaseline.read.messages).toBe(1500);
+    expect(output.rawBaseline.lost).toBe(0);
+    expect(existsSync(join(client.path, 'cluster'))).toBe(false);
+  });
+
+  it('refuses `cluster up` with --nats, a usage error', async () => {
+    const result = await runCli(['--state', client.path, '--nats', urls, 'cluster', 'up']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--nats attaches');
+  });
+
+  it('given nothing listens at the URL, exits 3 with CIM-UNAVAILABLE', async () => {
+    const [port] = await freePorts(1);
+    const result = await runCli(['--state', client.path, '--nats', `nats://127.0.0.1:${port}`, 'cluster', 'status']);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('CIM-UNAVAILABLE');
+  });
+});
