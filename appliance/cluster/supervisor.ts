@@ -170,14 +170,29 @@ export class EmbeddedCluster {
   }
 
   /** SIGSTOP: the process keeps its sockets but stops answering, like a long GC pause or a hung VM. */
-  pause(node: string): void {
-    this.running(node).signal('SIGSTOP');
+  async pause(node: string): Promise<void> {
+    const process = this.running(node);
+    process.signal('SIGSTOP');
+    await this.waitProcessState(node, process, true);
     this.log(`paused ${node} (SIGSTOP)`);
   }
 
-  resume(node: string): void {
-    this.running(node).signal('SIGCONT');
+  async resume(node: string): Promise<void> {
+    const process = this.running(node);
+    process.signal('SIGCONT');
+    await this.waitProcessState(node, process, false);
     this.log(`resumed ${node} (SIGCONT)`);
+  }
+
+  /** Signals are delivered asynchronously: wait until the kernel shows the process (un)stopped. */
+  private async waitProcessState(node: string, process: ServerProcess, paused: boolean): Promise<void> {
+    const deadline = Date.now() + 5_000;
+    while (process.isPaused() !== paused) {
+      if (Date.now() > deadline) {
+        throw new CimError('CIM-UNAVAILABLE', `${node} did not ${paused ? 'stop' : 'continue'} after the signal`);
+      }
+      await sleep(5);
+    }
   }
 
   /** Stops the node if it runs, starts it again with the same config and data, and waits until it rejoined. */

@@ -9,6 +9,7 @@ import {
   validateServerConfigFile,
   type ServerNode,
 } from '../../appliance/index.js';
+import { compareVersions } from '../../appliance/cluster/server-binary.js';
 import { tempDir } from '../support/temp-dir.js';
 
 const dir = tempDir('server-config');
@@ -69,5 +70,16 @@ describe('renderServerConfig', () => {
     expect(error).toBeInstanceOf(CimError);
     expect((error as CimError).code).toBe('CIM-INVALID-CONFIG');
     expect((error as CimError).message).toContain('no_such_option');
+  });
+});
+
+describe('sync_interval', () => {
+  it('is passed to nats-server, which accepts it from 2.10 on and otherwise names it in the error', async () => {
+    const binary = await findNatsServer();
+    const file = join(dir.path, 'sync.json');
+    writeFileSync(file, serializeServerConfig(renderServerConfig({ clusterName: 'x', node: node(1), peers: [], syncInterval: 'always' })));
+    const outcome = await validateServerConfigFile(binary, file).then(() => 'accepted', (e: CimError) => e.message);
+    if (compareVersions(binary.version, '2.10.0') >= 0) expect(outcome).toBe('accepted');
+    else expect(outcome).toMatch(/unknown field "sync_interval"/);
   });
 });
