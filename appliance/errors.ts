@@ -20,6 +20,14 @@ const codes = {
   'CIM-UNAVAILABLE': ExitCode.unavailable,
   'CIM-NOT-FOUND': ExitCode.usage,
   'CIM-INTERRUPTED': ExitCode.unavailable,
+  /** Optimistic concurrency: the aggregate moved on since it was loaded. */
+  'CIM-CONFLICT': ExitCode.checkFailed,
+  /** A decoded event is not a valid envelope, or its CID does not recompute. */
+  'CIM-INVALID-EVENT': ExitCode.checkFailed,
+  /** A stream or bucket exists with a config the appliance would have to change to use it. */
+  'CIM-STREAM-INCOMPATIBLE': ExitCode.usage,
+  /** Verification found events, seals or chains that do not hold. */
+  'CIM-VERIFY-FAILED': ExitCode.checkFailed,
   'CIM-INTERNAL': ExitCode.unavailable,
 } as const satisfies Record<string, ExitCode>;
 

@@ -1,5 +1,6 @@
 // The appliance runtime: the public surface other top-level folders import from.
 export * from './cluster/index.js';
+export * from './eventstore/index.js';
 export { ApplianceConfigSchema, configLeaves, envVarName, loadConfig, type ApplianceConfig, type ConfigSources, type FlatSettings } from './config.js';
 export { CimError, ExitCode, isCimError, toCimError, type CimErrorCode } from './errors.js';
 export { installSignalHandlers, onShutdown } from './shutdown.js';

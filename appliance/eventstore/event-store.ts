@@ -1,0 +1,262 @@
+// The CID-chained event store on JetStream (DESIGN.md §4): append with optimistic concurrency,
+// read an aggregate's chain, and load its state from a checked snapshot plus the tail.
+import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
+import { CimError } from '../errors.js';
+import { DEFAULT_RETRY, EventPublisher, type RetryPolicy } from './append.js';
+import { CID, cidEquals } from './cid.js';
+import { decodeEnvelope, encodeEnvelope, ENVELOPE_VERSION, type EventEnvelope, type Payload } from './envelope.js';
+import { uuidv7 } from './event-id.js';
+import { assertAggregateId, assertDomain, domainStream, Subjects } from './names.js';
+import { SnapshotStore } from './snapshots.js';
+import { readStream } from './stream-reader.js';
+import { UpcasterRegistry } from './upcasters.js';
+
+export interface AggregateRef {
+  domain: string;
+  /** Aggregate type, e.g. `Person`. */
+  aggregate: string;
+  aggregateId: string;
+}
+
+/** Where an aggregate's chain ends: what the next append must extend. */
+export interface AggregateHead {
+  /** Events in the chain (the last event's `seq`); 0 for an aggregate with no events. */
+  seq: number;
+  cid: CID | null;
+  /** Stream sequence of the last event: the expected last subject sequence of the next append. */
+  streamSeq: number;
+}
+
+export const EMPTY_HEAD: AggregateHead = Object.freeze({ seq: 0, cid: null, streamSeq: 0 });
+
+export interface NewEvent {
+  type: string;
+  typeVersion?: number;
+  payload: Payload;
+  id?: string;
+  at?: string;
+}
+
+/** Who and what caused the events (audit and tracing). */
+export interface Causation {
+  correlationId: string;
+  causationId: string;
+  actor: string;
+  traceparent?: string;
+}
+
+export interface AppendedEvent {
+  cid: CID;
+  seq: number;
+  streamSeq: number;
+  duplicate: boolean;
+}
+
+export interface StoredEvent {
+  /** Upcast to the current payload version. */
+  envelope: EventEnvelope;
+  /** The CID of the bytes as stored (upcasting never changes it). */
+  cid: CID;
+  streamSeq: number;
+}
+
+export interface Reducer<S> {
+  initial(): S;
+  evolve(state: S, event: EventEnvelope): S;
+}
+
+export interface Loaded<S> {
+  state: S;
+  head: AggregateHead;
+  /** Events applied on top of the snapshot (or from the start). */
+  replayed: number;
+  fromSnapshot: boolean;
+  /** Why a snapshot that existed was not used. */
+  snapshotRejected?: string;
+}
+
+export interface EventStoreOptions {
+  subjects?: Subjects;
+  retry?: RetryPolicy;
+  upcasters?: UpcasterRegistry;
+  /** Write a snapshot when a load replayed at least this many events (0: never). */
+  snapshotEvery?: number;
+}
+
+export class EventStore {
+  readonly subjects: Subjects;
+  readonly upcasters: UpcasterRegistry;
+  private readonly js: JetStreamClient;
+  private readonly publisher: EventPublisher;
+  private readonly snapshots: SnapshotStore;
+  private readonly snapshotEvery: number;
+
+  private constructor(
+    nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
+    options: EventStoreOptions,
+  ) {
+    this.subjects = options.subjects ?? new Subjects();
+    this.upcasters = options.upcasters ?? new UpcasterRegistry();
+    this.js = nc.jetstream();
+    this.publisher = new EventPublisher(this.js, jsm, options.retry ?? DEFAULT_RETRY);
+    this.snapshots = new SnapshotStore(nc);
+    this.snapshotEvery = options.snapshotEvery ?? 100;
+  }
+
+  static async open(nc: NatsConnection, options: EventStoreOptions = {}): Promise<EventStore> {
+    return new EventStore(nc, await nc.jetstreamManager(), options);
+  }
+
+  /**
+   * Appends events to an aggregate whose chain ends at `head`. Events of one call are published
+   * one after another (each extends the previous); calls for different aggregates run
+   * concurrently. Throws CIM-CONFLICT when the aggregate moved on since `head` was read.
+   */
+  async append(ref: AggregateRef, head: AggregateHead, events: readonly NewEvent[], causation: Causation): Promise<AppendedEvent[]> {
+    assertDomain(ref.domain);
+    assertAggregateId(ref.aggregateId);
+    const stream = domainStream(ref.domain);
+    const subject = this.subjects.event(ref.domain, ref.aggregateId);
+    const appended: AppendedEvent[] = [];
+    let { seq, cid: prev, streamSeq } = head;
+    for (const event of events) {
+      const encoded = this.encode(ref, event, ++seq, prev, causation);
+      const ack = await this.publisher.publish(stream, subject, encoded, streamSeq, causation.traceparent);
+      appended.push({ cid: encoded.cid, seq, streamSeq: ack.seq, duplicate: ack.duplicate });
+      prev = encoded.cid;
+      streamSeq = ack.seq;
+    }
+    return appended;
+  }
+
+  private encode(ref: AggregateRef, event: NewEvent, seq: number, prev: CID | null, causation: Causation) {
+    if (typeof event.type !== 'string' || event.type.length === 0 || typeof event.payload !== 'object' || event.payload === null) {
+      throw new CimError('CIM-INVALID-EVENT', `event ${seq} of ${ref.domain}/${ref.aggregateId}: expected a type and a payload object`);
+    }
+    try {
+      return encodeEnvelope({
+        v: ENVELOPE_VERSION,
+        id: event.id ?? uuidv7(),
+        domain: ref.domain,
+        aggregate: ref.aggregate,
+        aggregateId: ref.aggregateId,
+        seq,
+        type: event.type,
+        typeVersion: event.typeVersion ?? 1,
+        at: event.at ?? new Date().toISOString(),
+        correlationId: causation.correlationId,
+        causationId: causation.causationId,
+        actor: causation.actor,
+        payload: event.payload,
+        prev,
+      });
+    } catch (error) {
+      throw new CimError('CIM-INVALID-EVENT', `event ${event.type} cannot be encoded as dag-cbor: ${(error as Error).message}`);
+    }
+  }
+
+  /** The aggregate's current head, read from the stream (one request). */
+  async head(ref: Pick<AggregateRef, 'domain' | 'aggregateId'>): Promise<AggregateHead> {
+    const stream = domainStream(ref.domain);
+    try {
+      const last = await this.jsm.streams.getMessage(stream, { last_by_subj: this.subjects.event(ref.domain, ref.aggregateId) });
+      const { envelope, cid } = decodeEnvelope(last.data, last.header.get('Cim-Cid') || undefined);
+      return { seq: envelope.seq, cid, streamSeq: last.seq };
+    } catch (error) {
+      if ((error as { code?: string }).code === '404') return EMPTY_HEAD;
+      throw error;
+    }
+  }
+
+  /**
+   * The aggregate's events after stream sequence `afterStreamSeq`, up to `head`, decoded, checked
+   * (CID, seq contiguous, prev links from `base`) and upcast. Throws CIM-INVALID-EVENT on a break.
+   */
+  async *readAggregate(
+    ref: Pick<AggregateRef, 'domain' | 'aggregateId'>,
+    base: AggregateHead = EMPTY_HEAD,
+    head?: AggregateHead,
+  ): AsyncGenerator<StoredEvent> {
+    const end = head ?? (await this.head(ref));
+    let expected = { seq: base.seq + 1, prev: base.cid };
+    for await (const m of readStream(this.js, {
+      stream: domainStream(ref.domain),
+      filterSubject: this.subjects.event(ref.domain, ref.aggregateId),
+      fromSeq: base.streamSeq + 1,
+      toSeq: end.streamSeq,
+      batch: 256,
+    })) {
+      const { envelope, cid } = decodeEnvelope(m.data, m.headers?.get('Cim-Cid') || undefined);
+      if (envelope.seq !== expected.seq || !cidEquals(envelope.prev, expected.prev)) {
+        throw new CimError(
+          'CIM-INVALID-EVENT',
+          `${ref.domain}/${ref.aggregateId}: chain broken at stream seq ${m.seq}: expected seq ${expected.seq} after ${expected.prev ?? 'nothing'}, found seq ${envelope.seq} after ${envelope.prev ?? 'nothing'}`,
+        );
+      }
+      expected = { seq: envelope.seq + 1, prev: cid };
+      yield { envelope: this.upcasters.upcast(envelope), cid, streamSeq: m.seq };
+    }
+  }
+
+  /**
+   * Loads an aggregate's state: its snapshot, if one exists and matches the chain, plus the
+   * events after it. Writes a new snapshot when `snapshotEvery` or more events were replayed.
+   */
+  async load<S>(ref: AggregateRef, reducer: Reducer<S>, options: { useSnapshot?: boolean } = {}): Promise<Loaded<S>> {
+    const head = await this.head(ref);
+    let state = reducer.initial();
+    let base = EMPTY_HEAD;
+    let fromSnapshot = false;
+    let snapshotRejected: string | undefined;
+
+    if (options.useSnapshot !== false && head.seq > 0) {
+      const snapshot = await this.snapshots.get<S>(ref.domain, ref.aggregateId);
+      if (snapshot) {
+        snapshotRejected = await this.checkSnapshot(ref, snapshot, head);
+        if (snapshotRejected === undefined) {
+          state = snapshot.state;
+          base = { seq: snapshot.seq, cid: snapshot.cid, streamSeq: snapshot.streamSeq };
+          fromSnapshot = true;
+        }
+      }
+    }
+
+    let replayed = 0;
+    for await (const event of this.readAggregate(ref, base, head)) {
+      state = reducer.evolve(state, event.envelope);
+      replayed++;
+    }
+    if (this.snapshotEvery > 0 && replayed >= this.snapshotEvery) await this.saveSnapshot(ref, head, state);
+    return { state, head, replayed, fromSnapshot, ...(snapshotRejected ? { snapshotRejected } : {}) };
+  }
+
+  async saveSnapshot<S>(ref: AggregateRef, head: AggregateHead, state: S): Promise<void> {
+    if (head.seq === 0 || head.cid === null) return;
+    await this.snapshots.put({
+      v: 1,
+      domain: ref.domain,
+      aggregateId: ref.aggregateId,
+      seq: head.seq,
+      cid: head.cid,
+      streamSeq: head.streamSeq,
+      at: new Date().toISOString(),
+      state,
+    });
+  }
+
+  /** Undefined when the snapshot names an event that is really in the chain; otherwise why not. */
+  private async checkSnapshot(ref: AggregateRef, snapshot: { seq: number; cid: CID; streamSeq: number }, head: AggregateHead): Promise<string | undefined> {
+    if (snapshot.seq > head.seq) return `snapshot at seq ${snapshot.seq} is ahead of the chain (seq ${head.seq})`;
+    try {
+      const stored = await this.jsm.streams.getMessage(domainStream(ref.domain), { seq: snapshot.streamSeq });
+      const { envelope, cid } = decodeEnvelope(stored.data);
+      if (envelope.aggregateId !== ref.aggregateId || envelope.seq !== snapshot.seq || !cid.equals(snapshot.cid)) {
+        return `snapshot claims seq ${snapshot.seq} = ${snapshot.cid} at stream seq ${snapshot.streamSeq}, the chain has ${envelope.aggregateId} seq ${envelope.seq} = ${cid}`;
+      }
+      return undefined;
+    } catch (error) {
+      return `the event the snapshot covers (stream seq ${snapshot.streamSeq}) cannot be read: ${(error as Error).message}`;
+    }
+  }
+}

@@ -1,0 +1,23 @@
+// The CID-chained event store: the public surface of appliance/eventstore.
+export { DEFAULT_RETRY, type RetryPolicy } from './append.js';
+export { CID, cidEquals, cidOfBlock, parseCid, sha256 } from './cid.js';
+export { decodeEnvelope, encodeEnvelope, ENVELOPE_VERSION, EnvelopeSchema, type EncodedEvent, type EventEnvelope, type Payload } from './envelope.js';
+export { uuidv7 } from './event-id.js';
+export {
+  EMPTY_HEAD,
+  EventStore,
+  type AggregateHead,
+  type AggregateRef,
+  type AppendedEvent,
+  type Causation,
+  type EventStoreOptions,
+  type Loaded,
+  type NewEvent,
+  type Reducer,
+  type StoredEvent,
+} from './event-store.js';
+export { domainStream, SEALS_STREAM, SNAPSHOT_BUCKET, Subjects } from './names.js';
+export { provision, type ProvisionOptions, type ProvisionReport } from './provision.js';
+export { SnapshotStore, type Snapshot } from './snapshots.js';
+export { readStream, type ReadRange } from './stream-reader.js';
+export { UpcasterRegistry, type Migrate } from './upcasters.js';

@@ -1,0 +1,44 @@
+// Stream, subject and bucket names of the event store (DESIGN.md §4). The leading subject token
+// is a configurable prefix (e.g. `prod.cim`), which covers CIM's environment level.
+import { CimError } from '../errors.js';
+import { domainName, subjectToken } from './envelope.js';
+
+export const SEALS_STREAM = 'CIM_SEALS';
+export const SNAPSHOT_BUCKET = 'cim_snapshots';
+
+export function assertDomain(domain: string): void {
+  if (!domainName.test(domain)) {
+    throw new CimError('CIM-INVALID-INPUT', `domain "${domain}": expected lower-case letters, digits, "-" or "_", starting with a letter`);
+  }
+}
+
+export function assertAggregateId(aggregateId: string): void {
+  if (!subjectToken.test(aggregateId)) {
+    throw new CimError('CIM-INVALID-INPUT', `aggregate id "${aggregateId}": expected letters, digits, "_", "-" or "=" (it closes a NATS subject and names a KV key)`);
+  }
+}
+
+/** `person` → `CIM_PERSON`. */
+export function domainStream(domain: string): string {
+  return 'CIM_' + domain.toUpperCase().replace(/-/g, '_');
+}
+
+export class Subjects {
+  constructor(readonly prefix = 'cim') {}
+
+  event(domain: string, aggregateId: string): string {
+    return `${this.prefix}.${domain}.events.${aggregateId}`;
+  }
+
+  domainEvents(domain: string): string {
+    return `${this.prefix}.${domain}.events.>`;
+  }
+
+  seal(domain: string): string {
+    return `${this.prefix}.seals.${domain}`;
+  }
+
+  seals(): string {
+    return `${this.prefix}.seals.>`;
+  }
+}

@@ -1,0 +1,110 @@
+// Creates the event store's streams and buckets, idempotently: running it twice changes nothing,
+// and an existing stream whose config differs in a way that matters is reported, never changed.
+import {
+  DiscardPolicy,
+  nanos,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamManager,
+  type NatsConnection,
+  type StreamConfig,
+} from 'nats';
+import { CimError } from '../errors.js';
+import { assertDomain, domainStream, SEALS_STREAM, SNAPSHOT_BUCKET, Subjects } from './names.js';
+
+export interface ProvisionOptions {
+  domains: string[];
+  replicas: number;
+  /** How long JetStream remembers Nats-Msg-Id values to drop retried publishes. */
+  duplicateWindowMs: number;
+  subjects?: Subjects;
+}
+
+export interface ProvisionReport {
+  created: string[];
+  unchanged: string[];
+}
+
+type Wanted = Pick<StreamConfig, 'name' | 'subjects' | 'num_replicas' | 'storage' | 'retention' | 'duplicate_window' | 'discard'> &
+  Partial<Pick<StreamConfig, 'deny_delete' | 'deny_purge' | 'allow_rollup_hdrs' | 'max_msgs_per_subject' | 'allow_direct'>>;
+
+function wantedStreams(options: ProvisionOptions): Wanted[] {
+  const subjects = options.subjects ?? new Subjects();
+  const common = {
+    num_replicas: options.replicas,
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    duplicate_window: nanos(options.duplicateWindowMs),
+  };
+  return [
+    ...options.domains.map((domain) => ({ ...common, name: domainStream(domain), subjects: [subjects.domainEvents(domain)] })),
+    // Seals are evidence: nobody may delete or purge them.
+    { ...common, name: SEALS_STREAM, subjects: [subjects.seals()], deny_delete: true, deny_purge: true },
+  ];
+}
+
+/** The fields whose difference would change the store's guarantees. */
+function differences(wanted: Wanted, actual: StreamConfig): string[] {
+  const out: string[] = [];
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  if (!same([...(wanted.subjects ?? [])].sort(), [...(actual.subjects ?? [])].sort())) {
+    out.push(`subjects: want ${JSON.stringify(wanted.subjects)}, has ${JSON.stringify(actual.subjects)}`);
+  }
+  for (const key of ['num_replicas', 'storage', 'retention', 'duplicate_window', 'deny_delete', 'deny_purge'] as const) {
+    const want = wanted[key];
+    if (want !== undefined && !same(want, actual[key])) out.push(`${key}: want ${JSON.stringify(want)}, has ${JSON.stringify(actual[key])}`);
+  }
+  return out;
+}
+
+async function streamConfig(jsm: JetStreamManager, name: string): Promise<StreamConfig | undefined> {
+  try {
+    return (await jsm.streams.info(name)).config;
+  } catch (error) {
+    if ((error as { code?: string }).code === '404') return undefined;
+    throw error;
+  }
+}
+
+export async function provision(nc: NatsConnection, options: ProvisionOptions): Promise<ProvisionReport> {
+  options.domains.forEach(assertDomain);
+  const jsm = await nc.jetstreamManager();
+  const report: ProvisionReport = { created: [], unchanged: [] };
+  const incompatible: string[] = [];
+  const missing: Wanted[] = [];
+
+  // Check everything first, so an incompatible stream leaves nothing half-provisioned.
+  for (const wanted of wantedStreams(options)) {
+    const actual = await streamConfig(jsm, wanted.name);
+    if (!actual) {
+      missing.push(wanted);
+      continue;
+    }
+    const diff = differences(wanted, actual);
+    if (diff.length > 0) incompatible.push(`${wanted.name}: ${diff.join('; ')}`);
+    else report.unchanged.push(wanted.name);
+  }
+  const kvStream = `KV_${SNAPSHOT_BUCKET}`;
+  const kv = await streamConfig(jsm, kvStream);
+  if (kv && kv.num_replicas !== options.replicas) {
+    incompatible.push(`${kvStream}: num_replicas: want ${options.replicas}, has ${kv.num_replicas}`);
+  } else if (kv) {
+    report.unchanged.push(kvStream);
+  }
+  if (incompatible.length > 0) {
+    throw new CimError('CIM-STREAM-INCOMPATIBLE', `existing streams differ from what the event store needs:\n${incompatible.join('\n')}`, {
+      hint: 'The appliance never changes an existing stream. Fix or remove it by hand (nats stream edit/rm), or use other domains.',
+    });
+  }
+
+  for (const wanted of missing) {
+    await jsm.streams.add(wanted);
+    report.created.push(wanted.name);
+  }
+  if (!kv) {
+    await nc.jetstream().views.kv(SNAPSHOT_BUCKET, { replicas: options.replicas, history: 1 });
+    report.created.push(kvStream);
+  }
+  return report;
+}
