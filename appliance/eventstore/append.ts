@@ -1,24 +1,13 @@
 // Publishing one encoded event with optimistic concurrency and safe retries: the expected last
-// subject sequence makes the aggregate's subject an optimistic lock, and Nats-Msg-Id = CID makes
-// a retried publish after a timeout land at most once.
+// subject sequence makes the aggregate's subject an optimistic lock, and Nats-Msg-Id = position makes
+// a retried publish after a timeout land at most once, and closes a race some servers leave open.
 import { headers, type JetStreamClient, type JetStreamManager, type NatsError } from 'nats';
 import { CimError } from '../errors.js';
 import type { EncodedEvent } from './envelope.js';
+import { attemptTimeout, backoff, isTransient, withRetries, type RetryPolicy } from './retry.js';
 
 /** JetStream's err_code for a failed `expect.lastSubjectSequence`. */
 const WRONG_LAST_SEQUENCE = 10071;
-
-export interface RetryPolicy {
-  /** Attempts in all, the first included. */
-  attempts: number;
-  /** First backoff; doubles per attempt, with jitter. */
-  backoffMs: number;
-  /** Ack timeout of the first attempt; doubles per attempt up to `maxTimeoutMs`, since a slow ack is often a busy leader. */
-  timeoutMs: number;
-  maxTimeoutMs: number;
-}
-
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 6, backoffMs: 50, timeoutMs: 2_000, maxTimeoutMs: 10_000 };
 
 export interface Acked {
   /** Stream sequence of the event. */
@@ -27,24 +16,34 @@ export interface Acked {
   duplicate: boolean;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 function isWrongLastSequence(error: unknown): boolean {
   return (error as NatsError).api_error?.err_code === WRONG_LAST_SEQUENCE;
 }
 
-/** Failures after which the same publish may well succeed: no ack in time, no stream leader, reconnecting. */
-function isTransient(error: unknown): boolean {
-  const e = error as NatsError;
-  if (e.api_error) return e.api_error.code === 503 || e.api_error.code === 504;
-  return ['TIMEOUT', '503', 'DISCONNECT', 'CONNECTION_REFUSED', 'REQUEST_ERROR'].includes(e.code);
+function conflict(subject: string, expectedSubjectSeq: number, cause?: unknown): CimError {
+  return new CimError('CIM-CONFLICT', `${subject} moved past stream sequence ${expectedSubjectSeq}: another writer appended first`, {
+    hint: 'Reload the aggregate and decide again.',
+    cause,
+  });
+}
+
+/**
+ * The Nats-Msg-Id of an event: its position in its aggregate's chain, not its CID. A retried
+ * publish of the same event has the same position, so it lands once; and two different events
+ * racing for the same position collide too. That second case matters: nats-server < 2.10 checks
+ * `expect.lastSubjectSequence` on a clustered stream before proposing, so concurrent publishes
+ * with the same expectation can all pass it (nats-server#4320, reproduced here on 2.9.10 R3),
+ * while the leader records a message id when it proposes, so the race is closed by the id.
+ */
+export function positionMsgId(aggregateId: string, seq: number): string {
+  return `${aggregateId}:${seq}`;
 }
 
 export class EventPublisher {
   constructor(
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
-    private readonly retry: RetryPolicy = DEFAULT_RETRY,
+    private readonly retry: RetryPolicy,
   ) {}
 
   async publish(stream: string, subject: string, event: EncodedEvent, expectedSubjectSeq: number, traceparent?: string): Promise<Acked> {
@@ -53,19 +52,24 @@ export class EventPublisher {
     h.set('Cim-Event-Type', event.envelope.type);
     h.set('Cim-Cid', cid);
     if (traceparent) h.set('traceparent', traceparent);
+    const msgID = positionMsgId(event.envelope.aggregateId, event.envelope.seq);
 
     let lastError: unknown;
     for (let attempt = 0; attempt < this.retry.attempts; attempt++) {
-      if (attempt > 0) await sleep(this.retry.backoffMs * 2 ** (attempt - 1) * (0.5 + Math.random()));
+      await backoff(this.retry, attempt);
       try {
         const ack = await this.js.publish(subject, event.bytes, {
-          msgID: cid,
+          msgID,
           expect: { lastSubjectSequence: expectedSubjectSeq },
           headers: h,
-          timeout: Math.min(this.retry.timeoutMs * 2 ** attempt, this.retry.maxTimeoutMs),
+          timeout: attemptTimeout(this.retry, attempt),
         });
+        // A duplicate is either our own earlier attempt whose ack was lost, or another writer's
+        // event at the same position: only the stored CID tells which.
+        if (ack.duplicate && !(await this.isOurs(stream, ack.seq, cid))) throw conflict(subject, expectedSubjectSeq);
         return { seq: ack.seq, duplicate: ack.duplicate };
       } catch (error) {
+        if (error instanceof CimError) throw error;
         lastError = error;
         if (isWrongLastSequence(error)) {
           // After a lost ack, our own earlier attempt may be what moved the subject on.
@@ -73,10 +77,7 @@ export class EventPublisher {
             const landed = await this.landedAsLast(stream, subject, cid);
             if (landed !== undefined) return { seq: landed, duplicate: true };
           }
-          throw new CimError('CIM-CONFLICT', `${subject} moved past stream sequence ${expectedSubjectSeq}: another writer appended first`, {
-            hint: 'Reload the aggregate and decide again.',
-            cause: error,
-          });
+          throw conflict(subject, expectedSubjectSeq, error);
         }
         if (!isTransient(error)) {
           throw new CimError('CIM-UNAVAILABLE', `publishing to ${subject} failed: ${(error as Error).message}`, { cause: error });
@@ -87,6 +88,11 @@ export class EventPublisher {
       hint: 'The stream has no leader or the cluster is unreachable; check `cim cluster status`.',
       cause: lastError,
     });
+  }
+
+  private async isOurs(stream: string, seq: number, cid: string): Promise<boolean> {
+    const stored = await withRetries(this.retry, `reading ${stream} seq ${seq}`, () => this.jsm.streams.getMessage(stream, { seq }));
+    return stored.header.get('Cim-Cid') === cid;
   }
 
   /** The stream sequence of the subject's last message if it is the event with this CID. */

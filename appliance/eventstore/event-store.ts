@@ -2,7 +2,7 @@
 // read an aggregate's chain, and load its state from a checked snapshot plus the tail.
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import { CimError } from '../errors.js';
-import { DEFAULT_RETRY, EventPublisher, type RetryPolicy } from './append.js';
+import { EventPublisher } from './append.js';
 import { CID, cidEquals } from './cid.js';
 import { decodeEnvelope, encodeEnvelope, ENVELOPE_VERSION, type EventEnvelope, type Payload } from './envelope.js';
 import { uuidv7 } from './event-id.js';
@@ -10,6 +10,7 @@ import { assertAggregateId, assertDomain, domainStream, Subjects } from './names
 import { SnapshotStore } from './snapshots.js';
 import { readStream } from './stream-reader.js';
 import { UpcasterRegistry } from './upcasters.js';
+import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js';
 
 export interface AggregateRef {
   domain: string;
@@ -90,6 +91,7 @@ export class EventStore {
   private readonly publisher: EventPublisher;
   private readonly snapshots: SnapshotStore;
   private readonly snapshotEvery: number;
+  private readonly retry: RetryPolicy;
 
   private constructor(
     nc: NatsConnection,
@@ -99,7 +101,8 @@ export class EventStore {
     this.subjects = options.subjects ?? new Subjects();
     this.upcasters = options.upcasters ?? new UpcasterRegistry();
     this.js = nc.jetstream();
-    this.publisher = new EventPublisher(this.js, jsm, options.retry ?? DEFAULT_RETRY);
+    this.retry = options.retry ?? DEFAULT_RETRY;
+    this.publisher = new EventPublisher(this.js, jsm, this.retry);
     this.snapshots = new SnapshotStore(nc);
     this.snapshotEvery = options.snapshotEvery ?? 100;
   }
@@ -156,17 +159,22 @@ export class EventStore {
     }
   }
 
-  /** The aggregate's current head, read from the stream (one request). */
+  /** The aggregate's current head, read from the stream (one request, retried while the stream has no leader). */
   async head(ref: Pick<AggregateRef, 'domain' | 'aggregateId'>): Promise<AggregateHead> {
     const stream = domainStream(ref.domain);
-    try {
-      const last = await this.jsm.streams.getMessage(stream, { last_by_subj: this.subjects.event(ref.domain, ref.aggregateId) });
-      const { envelope, cid } = decodeEnvelope(last.data, last.header.get('Cim-Cid') || undefined);
-      return { seq: envelope.seq, cid, streamSeq: last.seq };
-    } catch (error) {
-      if ((error as { code?: string }).code === '404') return EMPTY_HEAD;
-      throw error;
-    }
+    const subject = this.subjects.event(ref.domain, ref.aggregateId);
+    const last = await withRetries(
+      this.retry,
+      `reading the head of ${subject}`,
+      () => this.jsm.streams.getMessage(stream, { last_by_subj: subject }),
+      (error) => {
+        if ((error as { code?: string }).code === '404') return undefined;
+        throw new CimError('CIM-UNAVAILABLE', `reading the head of ${subject} failed: ${(error as Error).message}`, { cause: error });
+      },
+    );
+    if (!last) return EMPTY_HEAD;
+    const { envelope, cid } = decodeEnvelope(last.data, last.header.get('Cim-Cid') || undefined);
+    return { seq: envelope.seq, cid, streamSeq: last.seq };
   }
 
   /**

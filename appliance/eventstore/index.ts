@@ -1,8 +1,9 @@
 // The CID-chained event store: the public surface of appliance/eventstore.
-export { DEFAULT_RETRY, type RetryPolicy } from './append.js';
 export { CID, cidEquals, cidOfBlock, parseCid, sha256 } from './cid.js';
 export { decodeEnvelope, encodeEnvelope, ENVELOPE_VERSION, EnvelopeSchema, type EncodedEvent, type EventEnvelope, type Payload } from './envelope.js';
+export { positionMsgId } from './append.js';
 export { uuidv7 } from './event-id.js';
+export { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 export {
   EMPTY_HEAD,
   EventStore,
@@ -16,6 +17,7 @@ export {
   type Reducer,
   type StoredEvent,
 } from './event-store.js';
+export { merkleRoot, MerkleAccumulator, inclusionProof, consistencyProof, verifyInclusion, verifyConsistency, leafHash } from './merkle.js';
 export { domainStream, SEALS_STREAM, SNAPSHOT_BUCKET, Subjects } from './names.js';
 export { provision, type ProvisionOptions, type ProvisionReport } from './provision.js';
 export { SnapshotStore, type Snapshot } from './snapshots.js';

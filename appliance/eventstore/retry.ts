@@ -1,0 +1,63 @@
+// Bounded retries with exponential backoff and jitter, for the requests an event store makes
+// while a stream has no leader or the client is reconnecting: such failures pass in seconds.
+import type { NatsError } from 'nats';
+import { CimError } from '../errors.js';
+
+export interface RetryPolicy {
+  /** Attempts in all, the first included. */
+  attempts: number;
+  /** First backoff; doubles per attempt, with jitter. */
+  backoffMs: number;
+  /** Ack timeout of the first attempt; doubles per attempt up to `maxTimeoutMs`, since a slow ack is often a busy leader. */
+  timeoutMs: number;
+  maxTimeoutMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 6, backoffMs: 50, timeoutMs: 2_000, maxTimeoutMs: 10_000 };
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits before attempt `attempt` (0-based); the first attempt does not wait. */
+export function backoff(policy: RetryPolicy, attempt: number): Promise<unknown> | undefined {
+  return attempt > 0 ? sleep(policy.backoffMs * 2 ** (attempt - 1) * (0.5 + Math.random())) : undefined;
+}
+
+export function attemptTimeout(policy: RetryPolicy, attempt: number): number {
+  return Math.min(policy.timeoutMs * 2 ** attempt, policy.maxTimeoutMs);
+}
+
+/** Failures after which the same request may well succeed: no answer in time, no stream leader, reconnecting. */
+export function isTransient(error: unknown): boolean {
+  const e = error as NatsError;
+  if (e.api_error) return e.api_error.code === 503 || e.api_error.code === 504;
+  return ['TIMEOUT', '503', 'DISCONNECT', 'CONNECTION_REFUSED', 'REQUEST_ERROR'].includes(e.code);
+}
+
+/**
+ * Runs `request` until it succeeds, fails for good, or the attempts run out; transient failures
+ * become CIM-UNAVAILABLE naming `what`. Non-transient errors are passed to `fatal`, which maps
+ * them (it may also return a value that counts as the answer, e.g. "not found").
+ */
+export async function withRetries<T>(
+  policy: RetryPolicy,
+  what: string,
+  request: (timeoutMs: number) => Promise<T>,
+  fatal: (error: unknown) => T = (error) => {
+    throw error;
+  },
+): Promise<T> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < policy.attempts; attempt++) {
+    await backoff(policy, attempt);
+    try {
+      return await request(attemptTimeout(policy, attempt));
+    } catch (error) {
+      if (!isTransient(error)) return fatal(error);
+      lastError = error;
+    }
+  }
+  throw new CimError('CIM-UNAVAILABLE', `${what} failed after ${policy.attempts} attempts: ${(lastError as Error).message}`, {
+    hint: 'The stream has no leader or the cluster is unreachable; check `cim cluster status`.',
+    cause: lastError,
+  });
+}
