@@ -23,3 +23,7 @@ export { provision, type ProvisionOptions, type ProvisionReport } from './provis
 export { SnapshotStore, type Snapshot } from './snapshots.js';
 export { readStream, type ReadRange } from './stream-reader.js';
 export { UpcasterRegistry, type Migrate } from './upcasters.js';
+export { decodeSeal, encodeSeal, SEAL_VERSION, sealCid, signSeal, sealSignedBy, type NamedSeal, type Seal, type SealBody } from './seal.js';
+export { Sealer, type SealerHandle, type SealerOptions, type SealHead } from './sealer.js';
+export { keyIdOf, loadOrCreateSigner, loadStateVerifier, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE, Signer, Verifier } from './signing-key.js';
+export { listDomains, verifyDomain, type DomainVerification, type Finding, type FindingKind, type VerifyOptions } from './verify.js';

@@ -1,6 +1,7 @@
 // Reads a range of a stream in order, optionally filtered to one subject, with an ordered
 // consumer (no server-side state to clean up, flow-controlled, resumes itself after a leader
-// change). Ends at a known last sequence, so a read never waits for messages that will not come.
+// change). It ends at the range's last sequence, or when the consumer reports nothing pending
+// (the last message may have been deleted), or after a quiet spell, so a read never hangs.
 import type { JetStreamClient, JsMsg } from 'nats';
 
 export interface ReadRange {
@@ -12,6 +13,8 @@ export interface ReadRange {
   toSeq: number;
   /** Messages fetched per pull; larger is faster for long reads (PERFORMANCE.md: 1000 ≈ 1.6×). */
   batch?: number;
+  /** End the read when nothing arrives for this long (default 5 s). */
+  idleMs?: number;
 }
 
 export async function* readStream(js: JetStreamClient, range: ReadRange): AsyncGenerator<JsMsg> {
@@ -22,13 +25,17 @@ export async function* readStream(js: JetStreamClient, range: ReadRange): AsyncG
     opt_start_seq: Math.max(1, range.fromSeq),
   });
   const messages = await consumer.consume({ max_messages: range.batch ?? 1000 });
+  const idleMs = range.idleMs ?? 5_000;
+  const idle = setTimeout(() => messages.stop(), idleMs);
   try {
     for await (const m of messages) {
+      idle.refresh();
       if (m.seq > range.toSeq) break;
       yield m;
-      if (m.seq >= range.toSeq) break;
+      if (m.seq >= range.toSeq || m.info.pending === 0) break;
     }
   } finally {
+    clearTimeout(idle);
     messages.stop();
   }
 }

@@ -1,0 +1,301 @@
+// Verification of a domain stream (DESIGN.md §4): every aggregate chain (CIDs recompute, `prev`
+// links hold, `seq` contiguous), every seal (root recomputes, signature, seal chain), and the tail
+// past the last seal. One pass in stream order; memory grows with the number of aggregates and
+// seals, never with the number of events, so it scales to millions of events.
+import type { JetStreamClient, JetStreamManager, NatsConnection, StreamInfo } from 'nats';
+import { CimError } from '../errors.js';
+import { cidOfBlock, type CID } from './cid.js';
+import { decodeEnvelope } from './envelope.js';
+import { MerkleAccumulator } from './merkle.js';
+import { domainStream, SEALS_STREAM, Subjects } from './names.js';
+import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js';
+import { decodeSeal, sealSignedBy, type NamedSeal } from './seal.js';
+import type { Verifier } from './signing-key.js';
+import { readStream } from './stream-reader.js';
+
+export type FindingKind =
+  | 'invalid-event' // not a valid envelope
+  | 'cid-mismatch' // the bytes do not hash to the CID the message claims
+  | 'wrong-subject' // an event stored on another aggregate's or domain's subject
+  | 'chain-broken' // seq not contiguous or prev not the previous event's CID
+  | 'missing-event' // a stream sequence inside a sealed range is gone
+  | 'seal-mismatch' // a sealed range no longer recomputes to the seal's root or count
+  | 'seal-invalid' // a seal record that does not decode
+  | 'seal-signature' // a seal whose signature does not verify
+  | 'seal-untrusted' // a seal signed by a key that is not trusted
+  | 'seal-chain' // a seal not chained to its predecessor, or ranges that gap or overlap
+  | 'truncated' // the stream ends before the end of what was sealed
+  | 'events-removed'; // events gone from the head of a stream that has no retention policy
+
+export interface Finding {
+  kind: FindingKind;
+  domain: string;
+  /** The stream the finding is in (the domain stream, or CIM_SEALS for seal findings). */
+  stream: string;
+  streamSeq?: number;
+  aggregateId?: string;
+  expected?: string;
+  actual?: string;
+  message: string;
+}
+
+export interface DomainVerification {
+  domain: string;
+  stream: string;
+  events: number;
+  aggregates: number;
+  seals: number;
+  /** Events inside sealed ranges that were read and recomputed. */
+  sealedEvents: number;
+  /** Events after the last seal: chains checked, no seal yet. */
+  unsealedEvents: number;
+  /** Events of sealed ranges that retention removed: the seals prove they existed. */
+  removedByRetention: number;
+  /** Whether seal signatures were checked against a trusted key. */
+  signaturesChecked: boolean;
+  findings: Finding[];
+  /** Findings beyond the cap that were counted, not kept. */
+  findingsOmitted: number;
+}
+
+export interface VerifyOptions {
+  subjects?: Subjects;
+  /** Keys whose seal signatures are accepted; with none, signatures are not checked (and the result says so). */
+  trusted?: readonly Verifier[];
+  /** Findings kept per domain (default 1000); the rest are counted. */
+  maxFindings?: number;
+  retry?: RetryPolicy;
+  onProgress?: (domain: string, streamSeq: number, lastSeq: number) => void;
+}
+
+interface SealRange {
+  named: NamedSeal;
+  streamSeq: number;
+}
+
+function hasRetention(info: StreamInfo): boolean {
+  const c = info.config;
+  return (c.max_age ?? 0) > 0 || (c.max_msgs ?? -1) > 0 || (c.max_bytes ?? -1) > 0 || (c.max_msgs_per_subject ?? -1) > 0;
+}
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
+}
+
+class Findings {
+  readonly list: Finding[] = [];
+  omitted = 0;
+  constructor(private readonly max: number) {}
+  add(finding: Finding): void {
+    if (this.list.length < this.max) this.list.push(finding);
+    else this.omitted++;
+  }
+}
+
+/** Reads the domain's seals in order, checking each one's signature and its link to the one before. */
+async function readSeals(js: JetStreamClient, jsm: JetStreamManager, domain: string, subjects: Subjects, trusted: readonly Verifier[], findings: Findings): Promise<SealRange[]> {
+  const subject = subjects.seal(domain);
+  let lastSeq: number;
+  try {
+    lastSeq = (await jsm.streams.getMessage(SEALS_STREAM, { last_by_subj: subject })).seq;
+  } catch (error) {
+    if ((error as { code?: string }).code === '404') return [];
+    throw error;
+  }
+  const seals: SealRange[] = [];
+  const base = { domain, stream: SEALS_STREAM };
+  for await (const m of readStream(js, { stream: SEALS_STREAM, filterSubject: subject, fromSeq: 1, toSeq: lastSeq })) {
+    let named: NamedSeal;
+    try {
+      named = decodeSeal(m.data);
+    } catch (error) {
+      findings.add({ ...base, kind: 'seal-invalid', streamSeq: m.seq, message: (error as Error).message });
+      continue;
+    }
+    const claimed = m.headers?.get('Cim-Cid');
+    if (claimed && claimed !== named.cid.toString()) {
+      findings.add({ ...base, kind: 'seal-signature', streamSeq: m.seq, expected: claimed, actual: named.cid.toString(), message: `seal at ${SEALS_STREAM} seq ${m.seq} was altered: its record hashes to ${named.cid}, it was published as ${claimed}` });
+    }
+    if (trusted.length > 0) {
+      const signature = sealSignedBy(named, trusted);
+      if (signature === 'untrusted-signer') {
+        findings.add({ ...base, kind: 'seal-untrusted', streamSeq: m.seq, actual: named.seal.signer, message: `seal ${named.cid} is signed by ${named.seal.signer}, which is not a trusted key` });
+      } else if (signature === 'bad-signature') {
+        findings.add({ ...base, kind: 'seal-signature', streamSeq: m.seq, actual: named.cid.toString(), message: `seal ${named.cid}: the signature of ${named.seal.signer} does not verify` });
+      }
+    }
+    const prev = seals.at(-1);
+    const expectedPrev = prev?.named.cid ?? null;
+    const expectedFrom = prev ? prev.named.seal.toSeq + 1 : undefined;
+    const linkOk = expectedPrev === null ? named.seal.prevSeal === null : named.seal.prevSeal?.equals(expectedPrev) === true;
+    if (!linkOk) {
+      findings.add({ ...base, kind: 'seal-chain', streamSeq: m.seq, expected: String(expectedPrev), actual: String(named.seal.prevSeal), message: `seal ${named.cid} does not link to the seal before it` });
+    } else if (expectedFrom !== undefined && named.seal.fromSeq !== expectedFrom) {
+      findings.add({ ...base, kind: 'seal-chain', streamSeq: m.seq, expected: String(expectedFrom), actual: String(named.seal.fromSeq), message: `seal ${named.cid} starts at seq ${named.seal.fromSeq}, the previous one ended at ${expectedFrom - 1}` });
+    }
+    seals.push({ named, streamSeq: m.seq });
+  }
+  return seals;
+}
+
+export async function verifyDomain(nc: NatsConnection, domain: string, options: VerifyOptions = {}): Promise<DomainVerification> {
+  const subjects = options.subjects ?? new Subjects();
+  const retry = options.retry ?? DEFAULT_RETRY;
+  const trusted = options.trusted ?? [];
+  const stream = domainStream(domain);
+  const js = nc.jetstream();
+  const jsm = await nc.jetstreamManager();
+  const findings = new Findings(options.maxFindings ?? 1_000);
+  const base = { domain, stream };
+
+  let info: StreamInfo;
+  try {
+    info = await withRetries(retry, `reading ${stream}`, () => jsm.streams.info(stream));
+  } catch (error) {
+    if ((error as { code?: string }).code === '404') throw new CimError('CIM-NOT-FOUND', `domain ${domain} has no stream ${stream}`);
+    throw error;
+  }
+  const seals = await readSeals(js, jsm, domain, subjects, trusted, findings);
+  const { first_seq: firstSeq, last_seq: lastSeq } = info.state;
+  const retention = hasRetention(info);
+
+  const result: DomainVerification = {
+    ...base,
+    events: 0,
+    aggregates: 0,
+    seals: seals.length,
+    sealedEvents: 0,
+    unsealedEvents: 0,
+    removedByRetention: 0,
+    signaturesChecked: trusted.length > 0,
+    findings: findings.list,
+    findingsOmitted: 0,
+  };
+
+  const lastSealed = seals.at(-1)?.named.seal.toSeq ?? 0;
+  if (lastSealed > lastSeq) {
+    findings.add({ ...base, kind: 'truncated', streamSeq: lastSeq, expected: String(lastSealed), actual: String(lastSeq), message: `${stream} ends at seq ${lastSeq}, but seal ${seals.at(-1)!.named.cid} covers it up to seq ${lastSealed}` });
+  }
+
+  // Seals whose range retention (or someone) removed, wholly or in part, cannot be recomputed;
+  // the events left of a partly removed range are checked as chains only.
+  let next = 0;
+  let partlyRemovedTo = 0;
+  while (next < seals.length && seals[next]!.named.seal.fromSeq < firstSeq) {
+    const seal = seals[next]!.named.seal;
+    result.removedByRetention += seal.toSeq < firstSeq ? seal.count : firstSeq - seal.fromSeq;
+    partlyRemovedTo = Math.max(partlyRemovedTo, seal.toSeq);
+    next++;
+  }
+  if (firstSeq > 1 && !retention) {
+    findings.add({ ...base, kind: 'events-removed', streamSeq: firstSeq, expected: '1', actual: String(firstSeq), message: `${stream} starts at seq ${firstSeq} but has no retention policy: events 1..${firstSeq - 1} were removed` });
+  }
+
+  // The seal being recomputed: its tree, and the next sequence its range should hold.
+  let current: { range: SealRange; tree: MerkleAccumulator; nextSeq: number; dense: boolean } | undefined;
+  const open = (range: SealRange) => {
+    const s = range.named.seal;
+    current = { range, tree: new MerkleAccumulator(), nextSeq: s.fromSeq, dense: s.count === s.toSeq - s.fromSeq + 1 };
+  };
+  const missing = (from: number, to: number) => {
+    findings.add({ ...base, kind: 'missing-event', streamSeq: from, expected: `seq ${from}..${to}`, actual: 'absent', message: `${stream} seq ${from}${to > from ? `..${to}` : ''} sealed by ${current!.range.named.cid} is gone` });
+  };
+  const close = () => {
+    const { range, tree, nextSeq, dense } = current!;
+    const s = range.named.seal;
+    if (s.toSeq <= lastSeq) {
+      if (dense && nextSeq <= s.toSeq) missing(nextSeq, s.toSeq);
+      const root = tree.root();
+      if (tree.size !== s.count || !equalBytes(root, s.merkleRoot)) {
+        findings.add({ ...base, kind: 'seal-mismatch', streamSeq: s.fromSeq, expected: `${s.count} events, root ${hex(s.merkleRoot)}`, actual: `${tree.size} events, root ${hex(root)}`, message: `${stream} seq ${s.fromSeq}..${s.toSeq} no longer matches seal ${range.named.cid}` });
+      }
+      result.sealedEvents += tree.size;
+    }
+    current = undefined;
+  };
+
+  const chains = new Map<string, { seq: number; cid: CID }>();
+  const progressEvery = 10_000;
+  if (lastSeq >= firstSeq && info.state.messages > 0) {
+    for await (const m of readStream(js, { stream, fromSeq: Math.max(1, firstSeq), toSeq: lastSeq })) {
+      const seq = m.seq;
+      result.events++;
+      if (result.events % progressEvery === 0) options.onProgress?.(domain, seq, lastSeq);
+
+      while (current && current.range.named.seal.toSeq < seq) close();
+      while (!current && next < seals.length && seals[next]!.named.seal.toSeq < seq) {
+        open(seals[next++]!);
+        close();
+      }
+      if (!current && next < seals.length && seals[next]!.named.seal.fromSeq <= seq) open(seals[next++]!);
+      const cid = cidOfBlock(m.data);
+      if (current) {
+        if (current.dense && seq > current.nextSeq) missing(current.nextSeq, seq - 1);
+        current.tree.push(cid.bytes);
+        current.nextSeq = seq + 1;
+      } else if (seq > partlyRemovedTo) {
+        result.unsealedEvents++;
+      }
+      checkEvent(m.data, cid, seq, m.subject, m.headers?.get('Cim-Cid'));
+    }
+  }
+  while (current) close();
+  while (next < seals.length) {
+    open(seals[next++]!);
+    close();
+  }
+  result.aggregates = chains.size;
+  result.findingsOmitted = findings.omitted;
+  return result;
+
+  function checkEvent(data: Uint8Array, cid: CID, seq: number, subject: string, claimed: string | undefined) {
+    let envelope;
+    try {
+      envelope = decodeEnvelope(data).envelope;
+    } catch (error) {
+      findings.add({ ...base, kind: 'invalid-event', streamSeq: seq, actual: cid.toString(), message: `${stream} seq ${seq}: ${(error as Error).message}` });
+      return;
+    }
+    const aggregateId = envelope.aggregateId;
+    if (claimed && claimed !== cid.toString()) {
+      findings.add({ ...base, kind: 'cid-mismatch', streamSeq: seq, aggregateId, expected: claimed, actual: cid.toString(), message: `${stream} seq ${seq} (${aggregateId}): published as ${claimed}, its bytes hash to ${cid}` });
+    }
+    if (envelope.domain !== domain || subject !== subjects.event(domain, aggregateId)) {
+      findings.add({ ...base, kind: 'wrong-subject', streamSeq: seq, aggregateId, expected: subjects.event(envelope.domain, aggregateId), actual: subject, message: `${stream} seq ${seq}: an event of ${envelope.domain}/${aggregateId} stored on ${subject}` });
+    }
+    const chain = chains.get(aggregateId);
+    if (chain === undefined) {
+      // An aggregate's first event in the stream must be seq 1, unless retention removed the head.
+      if (envelope.seq !== 1 && !(retention && firstSeq > 1)) {
+        findings.add({ ...base, kind: 'chain-broken', streamSeq: seq, aggregateId, expected: 'seq 1', actual: `seq ${envelope.seq} after ${envelope.prev}`, message: `${stream} seq ${seq}: ${aggregateId} starts at seq ${envelope.seq}` });
+      }
+    } else if (envelope.seq !== chain.seq + 1 || !envelope.prev?.equals(chain.cid)) {
+      findings.add({
+        ...base,
+        kind: 'chain-broken',
+        streamSeq: seq,
+        aggregateId,
+        expected: `seq ${chain.seq + 1} after ${chain.cid}`,
+        actual: `seq ${envelope.seq} after ${envelope.prev}`,
+        message: `${stream} seq ${seq}: ${aggregateId}'s chain breaks: expected seq ${chain.seq + 1} after ${chain.cid}, found seq ${envelope.seq} after ${envelope.prev} (event ${cid})`,
+      });
+    }
+    chains.set(aggregateId, { seq: envelope.seq, cid });
+  }
+}
+
+/** The domains that have event streams: streams whose subjects are `<prefix>.<domain>.events.>`. */
+export async function listDomains(nc: NatsConnection, subjects: Subjects = new Subjects()): Promise<string[]> {
+  const jsm = await nc.jetstreamManager();
+  const domains: string[] = [];
+  const pattern = new RegExp(`^${subjects.prefix.replace(/\./g, '\\.')}\\.([a-z][a-z0-9_-]*)\\.events\\.>$`);
+  for await (const info of jsm.streams.list()) {
+    for (const subject of info.config.subjects ?? []) {
+      const match = pattern.exec(subject);
+      if (match && domainStream(match[1]!) === info.config.name) domains.push(match[1]!);
+    }
+  }
+  return domains.sort();
+}
