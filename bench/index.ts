@@ -1,2 +1,12 @@
 // Load drivers, measurement and the raw JetStream baseline: the public surface of bench/.
+export {
+  runAppendBenchmark,
+  type AppendBenchmarkOptions,
+  type AppendBenchmarkPhase,
+  type AppendBenchmarkResult,
+  type LatencyFigure,
+  type ThroughputFigure,
+} from './append-throughput.js';
+export { runMicroBenchmarks, type MicroBenchmarkOptions, type MicroBenchmarkResult } from './micro.js';
 export { runRawBaseline, type RateFigure, type RawBaselineOptions, type RawBaselineResult } from './raw-baseline.js';
+export { renderAppendBenchmark, renderMicroBenchmarks } from './render-text.js';

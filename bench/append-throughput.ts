@@ -1,0 +1,444 @@
+// Event-store appends against raw JetStream publishes, measured in one run on one connection with
+// the same payload bytes, subjects and window: throughput, then publish→ack latency at one rate.
+// The headline figure is the ratio (PERFORMANCE.md: ratios within one run hold across machines).
+import { performance } from 'node:perf_hooks';
+import * as hdr from 'hdr-histogram-js';
+import { RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
+import {
+  CimError,
+  domainStream,
+  encodeEnvelope,
+  EMPTY_HEAD,
+  EventStore,
+  provision,
+  type AggregateHead,
+  type AggregateRef,
+  type Causation,
+  type EventStoreOptions,
+  type NewEvent,
+} from '../appliance/index.js';
+import { sampleAggregateId, sampleEnvelope, samplePayload } from './sample-events.js';
+
+export type AppendBenchmarkPhase = 'warmup' | 'raw' | 'append' | 'raw-latency' | 'append-latency';
+
+export interface AppendBenchmarkOptions {
+  /** Messages of each throughput phase (raw, then append). */
+  messages: number;
+  /** Encoded size of the events' domain payload; raw messages are as large as the whole encoded event. */
+  payloadBytes: number;
+  /** Aggregates appended to, and subjects the raw messages are spread over (round robin). */
+  aggregates: number;
+  /** Publishes awaiting their ack; appends to one aggregate are serial, so at most `aggregates`. */
+  inFlight: number;
+  replicas: number;
+  duplicateWindowMs?: number;
+  /** A benchmark domain (its stream is deleted before and after): must start with `bench`. */
+  domain?: string;
+  /** The raw stream (deleted before and after): must start with `CIM_BENCH`. */
+  rawStream?: string;
+  rawSubjectPrefix?: string;
+  /** Messages of each kind sent before measuring (JIT, connection buffers, stream files). */
+  warmupMessages?: number;
+  /** Length of each fixed-rate phase; 0 skips the latency measurement. */
+  latencySeconds?: number;
+  /** Messages per second of both fixed-rate phases; default half the measured raw throughput. */
+  latencyRate?: number;
+  /** Passed to EventStore.open (snapshots are never written by appends). */
+  store?: EventStoreOptions;
+  /** Called now and then with messages done so far. */
+  onProgress?: (phase: AppendBenchmarkPhase, done: number, total: number) => void;
+  /** Set to stop early (Ctrl-C); results cover what was done. */
+  signal?: AbortSignal;
+}
+
+export interface ThroughputFigure {
+  /** Acknowledged messages. */
+  messages: number;
+  failed: number;
+  seconds: number;
+  perSecond: number;
+}
+
+export interface LatencyFigure {
+  targetRate: number;
+  /** Messages issued per second (lower than the target when the client fell behind). */
+  achievedRate: number;
+  sent: number;
+  acked: number;
+  failed: number;
+  seconds: number;
+  /** How far the sender ever fell behind its schedule: large values mean the rate was not held. */
+  maxScheduleLagMs: number;
+  /** Publish→ack in milliseconds (for appends: from the call, including waiting for the aggregate's previous append). */
+  count: number;
+  meanMs: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  maxMs: number;
+  /** The HDR histogram in microseconds, compressed (HdrHistogram's base64 format), for merging and gates. */
+  histogram: string;
+}
+
+export interface AppendBenchmarkResult {
+  domain: string;
+  stream: string;
+  rawStream: string;
+  replicas: number;
+  payloadBytes: number;
+  /** Size of one encoded event, and so of every raw message. */
+  messageBytes: number;
+  aggregates: number;
+  inFlight: number;
+  /** Publishes outstanding at once in both throughput phases: min(inFlight, aggregates). */
+  lanes: number;
+  throughput: { raw: ThroughputFigure; append: ThroughputFigure; ratio: number };
+  latency?: { rate: number; seconds: number; raw: LatencyFigure; append: LatencyFigure; p99Ratio: number };
+  /** Acknowledged messages against what the streams hold at the end: lost > 0 is a failed run. */
+  check: { rawAcked: number; rawStored: number; rawLost: number; appendAcked: number; appendStored: number; appendLost: number; duplicates: number };
+  interrupted: boolean;
+}
+
+const CAUSATION: Causation = {
+  // UUID-sized, as real ids are, so the encoded events have a realistic size.
+  correlationId: '01900000-0000-7000-8000-000000000001',
+  causationId: '01900000-0000-7000-8000-000000000002',
+  actor: 'bench',
+};
+const EVENT_TYPE = 'SampleRecorded';
+const AGGREGATE_TYPE = 'Sample';
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function rate(messages: number, seconds: number): number {
+  return seconds > 0 ? messages / seconds : 0;
+}
+
+/** Microseconds, 1 µs to 10 min, 3 significant digits. */
+function latencyHistogram(): hdr.Histogram {
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
+}
+
+/**
+ * Runs `total` operations on `lanes` concurrent loops, each awaiting its operation before taking
+ * the next: a fixed window without the O(window) cost per message of racing a set of promises.
+ */
+async function runLanes(
+  lanes: number,
+  total: number,
+  operation: (index: number) => Promise<boolean>,
+  progress: (done: number) => void,
+  signal?: AbortSignal,
+): Promise<{ ok: number; failed: number; seconds: number }> {
+  let next = 0;
+  let ok = 0;
+  let failed = 0;
+  const every = Math.max(1, Math.floor(total / 20));
+  const started = performance.now();
+  const lane = async () => {
+    while (next < total && !signal?.aborted) {
+      const index = next++;
+      if (await operation(index)) ok++;
+      else failed++;
+      if ((ok + failed) % every === 0) progress(ok + failed);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(lanes, total) }, lane));
+  return { ok, failed, seconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * Issues `total` operations at `perSecond` on a 1 ms timer (open loop: an operation is issued when
+ * due, whether or not earlier ones were acknowledged), then waits for all of them to finish.
+ */
+async function runAtRate(
+  perSecond: number,
+  total: number,
+  issue: (index: number) => Promise<void>,
+  progress: (done: number) => void,
+  signal?: AbortSignal,
+): Promise<{ sent: number; seconds: number; maxLagMs: number }> {
+  const every = Math.max(1, Math.floor(total / 20));
+  const interval = 1_000 / perSecond;
+  const outstanding = new Set<Promise<void>>();
+  let sent = 0;
+  let maxLagMs = 0;
+  const started = performance.now();
+  while (sent < total && !signal?.aborted) {
+    const now = performance.now();
+    const due = Math.min(total, Math.floor((now - started) / interval) + 1);
+    if (due > sent) maxLagMs = Math.max(maxLagMs, now - (started + sent * interval));
+    for (; sent < due; sent++) {
+      const pending: Promise<void> = issue(sent).finally(() => outstanding.delete(pending));
+      outstanding.add(pending);
+      if ((sent + 1) % every === 0) progress(sent + 1);
+    }
+    await sleep(1);
+  }
+  const issuedFor = (performance.now() - started) / 1000;
+  await Promise.all(outstanding);
+  return { sent, seconds: issuedFor, maxLagMs };
+}
+
+function latencyFigure(histogram: hdr.Histogram, targetRate: number, run: { sent: number; seconds: number; maxLagMs: number }, acked: number, failed: number): LatencyFigure {
+  const ms = (micros: number) => micros / 1_000;
+  return {
+    targetRate,
+    achievedRate: rate(run.sent, run.seconds),
+    sent: run.sent,
+    acked,
+    failed,
+    seconds: run.seconds,
+    maxScheduleLagMs: run.maxLagMs,
+    count: histogram.totalCount,
+    meanMs: ms(histogram.mean),
+    p50Ms: ms(histogram.getValueAtPercentile(50)),
+    p90Ms: ms(histogram.getValueAtPercentile(90)),
+    p99Ms: ms(histogram.getValueAtPercentile(99)),
+    p999Ms: ms(histogram.getValueAtPercentile(99.9)),
+    // Like the percentiles, the bucket's highest equivalent value, so max ≥ p99.9 always holds.
+    maxMs: ms(histogram.getValueAtPercentile(100)),
+    histogram: hdr.encodeIntoCompressedBase64(histogram),
+  };
+}
+
+/** The two writers under test, each keeping its own acknowledgement count. */
+class Writers {
+  readonly refs: AggregateRef[];
+  readonly heads: AggregateHead[];
+  readonly rawSubjects: string[];
+  /**
+   * Aggregates with no append in flight, longest idle first (a ring of `aggregates` slots): a
+   * lane takes the head and puts its aggregate back at the tail, so with lanes ≤ aggregates it
+   * never gets an aggregate another lane is appending to.
+   */
+  private readonly idle: number[];
+  private idleHead = 0;
+  private idleTail = 0;
+  /** Per aggregate, the last append issued at a fixed rate: the next one waits for it. */
+  private readonly tails: (Promise<void> | undefined)[];
+  rawAcked = 0;
+  appendAcked = 0;
+  duplicates = 0;
+  private readonly event: NewEvent;
+
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly store: EventStore,
+    private readonly body: Uint8Array,
+    domain: string,
+    aggregates: number,
+    rawSubjectPrefix: string,
+    payloadBytes: number,
+  ) {
+    this.refs = Array.from({ length: aggregates }, (_, i) => ({ domain, aggregate: AGGREGATE_TYPE, aggregateId: sampleAggregateId(i) }));
+    this.heads = this.refs.map(() => EMPTY_HEAD);
+    this.rawSubjects = this.refs.map((ref) => `${rawSubjectPrefix}.${ref.aggregateId}`);
+    this.idle = this.refs.map((_, i) => i);
+    this.tails = this.refs.map(() => undefined);
+    // One payload object for every event: building domain data is the caller's cost, not the store's.
+    this.event = { type: EVENT_TYPE, payload: samplePayload(payloadBytes) };
+  }
+
+  async raw(index: number): Promise<boolean> {
+    try {
+      await this.js.publish(this.rawSubjects[index % this.rawSubjects.length]!, this.body);
+      this.rawAcked++;
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Appends to the aggregate idle longest. */
+  async appendNext(): Promise<boolean> {
+    const aggregate = this.idle[this.idleHead]!;
+    this.idleHead = (this.idleHead + 1) % this.idle.length;
+    const ok = await this.append(aggregate);
+    this.idle[this.idleTail] = aggregate;
+    this.idleTail = (this.idleTail + 1) % this.idle.length;
+    return ok;
+  }
+
+  async append(aggregate: number): Promise<boolean> {
+    const ref = this.refs[aggregate]!;
+    try {
+      const [appended] = await this.store.append(ref, this.heads[aggregate]!, [this.event], CAUSATION);
+      this.heads[aggregate] = { seq: appended!.seq, cid: appended!.cid, streamSeq: appended!.streamSeq };
+      this.appendAcked++;
+      if (appended!.duplicate) this.duplicates++;
+      return true;
+    } catch {
+      // Whatever happened, the next append must extend what the stream really holds; if even the
+      // head cannot be read, the next append conflicts and comes back here.
+      this.heads[aggregate] = await this.store.head(ref).catch(() => this.heads[aggregate]!);
+      return false;
+    }
+  }
+
+  /** The next fixed-rate append to an aggregate, started when the previous one to it has finished. */
+  appendAfterPrevious(aggregate: number, appendOne: () => Promise<void>): Promise<void> {
+    const next = (this.tails[aggregate] ?? Promise.resolve()).then(appendOne);
+    this.tails[aggregate] = next;
+    return next;
+  }
+}
+
+function assertNames(domain: string, rawStream: string): void {
+  if (!domain.startsWith('bench')) {
+    throw new CimError('CIM-INVALID-INPUT', `domain "${domain}": the append benchmark deletes its domain's stream, so the domain must start with "bench"`);
+  }
+  if (!rawStream.startsWith('CIM_BENCH')) {
+    throw new CimError('CIM-INVALID-INPUT', `raw stream "${rawStream}": the append benchmark deletes it, so its name must start with "CIM_BENCH"`);
+  }
+}
+
+async function messageCount(jsm: JetStreamManager, stream: string): Promise<number> {
+  return (await jsm.streams.info(stream)).state.messages;
+}
+
+export async function runAppendBenchmark(nc: NatsConnection, options: AppendBenchmarkOptions): Promise<AppendBenchmarkResult> {
+  const domain = options.domain ?? 'benchappend';
+  const rawStream = options.rawStream ?? 'CIM_BENCH_RAW';
+  const rawSubjectPrefix = options.rawSubjectPrefix ?? 'cim.bench.raw';
+  assertNames(domain, rawStream);
+  if (options.messages < 1 || options.aggregates < 1 || options.inFlight < 1) {
+    throw new CimError('CIM-INVALID-INPUT', 'the append benchmark needs at least one message, aggregate and publish in flight');
+  }
+  const stream = domainStream(domain);
+  const lanes = Math.min(options.inFlight, options.aggregates);
+  const signal = options.signal;
+  const progress = (phase: AppendBenchmarkPhase, total: number) => (done: number) => options.onProgress?.(phase, done, total);
+
+  const jsm = await nc.jetstreamManager();
+  // Fresh streams: leftovers of an interrupted run would change sizes, dedup sets and sequences.
+  await jsm.streams.delete(stream).catch(() => false);
+  await jsm.streams.delete(rawStream).catch(() => false);
+  const provisioned = await provision(nc, { domains: [domain], replicas: options.replicas, duplicateWindowMs: options.duplicateWindowMs ?? 120_000 });
+  try {
+    await jsm.streams.add({
+      name: rawStream,
+      subjects: [`${rawSubjectPrefix}.>`],
+      num_replicas: options.replicas,
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+    });
+    const store = await EventStore.open(nc, options.store);
+
+    // Raw messages are exactly as large as an encoded event in the middle of its chain (prev set).
+    const typicalSeq = Math.max(2, Math.round(options.messages / options.aggregates / 2));
+    const typical = encodeEnvelope(
+      sampleEnvelope(sampleAggregateId(0), typicalSeq, encodeEnvelope(sampleEnvelope(sampleAggregateId(0), 1, null, {})).cid, samplePayload(options.payloadBytes), {
+        domain,
+        aggregate: AGGREGATE_TYPE,
+        type: EVENT_TYPE,
+        ...CAUSATION,
+      }),
+    );
+    const body = new Uint8Array(typical.bytes.length).fill(0x61);
+    const writers = new Writers(nc.jetstream(), store, body, domain, options.aggregates, rawSubjectPrefix, options.payloadBytes);
+
+    const warmup = Math.min(options.warmupMessages ?? Math.min(1_000, Math.ceil(options.messages / 10)), options.messages);
+    if (warmup > 0) {
+      await runLanes(lanes, warmup, (i) => writers.raw(i), progress('warmup', warmup * 2), signal);
+      await runLanes(lanes, warmup, () => writers.appendNext(), (done) => options.onProgress?.('warmup', warmup + done, warmup * 2), signal);
+    }
+
+    const raw = await runLanes(lanes, options.messages, (i) => writers.raw(i), progress('raw', options.messages), signal);
+    const append = await runLanes(lanes, options.messages, () => writers.appendNext(), progress('append', options.messages), signal);
+    const rawFigure: ThroughputFigure = { messages: raw.ok, failed: raw.failed, seconds: raw.seconds, perSecond: rate(raw.ok, raw.seconds) };
+    const appendFigure: ThroughputFigure = { messages: append.ok, failed: append.failed, seconds: append.seconds, perSecond: rate(append.ok, append.seconds) };
+
+    let latency: AppendBenchmarkResult['latency'];
+    const latencySeconds = options.latencySeconds ?? 5;
+    const targetRate = options.latencyRate ?? Math.round(rawFigure.perSecond / 2);
+    if (latencySeconds > 0 && targetRate > 0 && !signal?.aborted) {
+      const total = Math.max(1, Math.round(targetRate * latencySeconds));
+
+      const rawHistogram = latencyHistogram();
+      let rawOk = 0;
+      let rawFailed = 0;
+      const rawRun = await runAtRate(
+        targetRate,
+        total,
+        async (i) => {
+          const started = performance.now();
+          if (await writers.raw(i)) {
+            rawHistogram.recordValue(Math.max(1, Math.round((performance.now() - started) * 1_000)));
+            rawOk++;
+          } else rawFailed++;
+        },
+        progress('raw-latency', total),
+        signal,
+      );
+
+      const appendHistogram = latencyHistogram();
+      let appendOk = 0;
+      let appendFailed = 0;
+      const appendRun = await runAtRate(
+        targetRate,
+        total,
+        (i) => {
+          const started = performance.now();
+          const aggregate = i % options.aggregates;
+          return writers.appendAfterPrevious(aggregate, async () => {
+            if (await writers.append(aggregate)) {
+              appendHistogram.recordValue(Math.max(1, Math.round((performance.now() - started) * 1_000)));
+              appendOk++;
+            } else appendFailed++;
+          });
+        },
+        progress('append-latency', total),
+        signal,
+      );
+
+      const rawLatency = latencyFigure(rawHistogram, targetRate, rawRun, rawOk, rawFailed);
+      const appendLatency = latencyFigure(appendHistogram, targetRate, appendRun, appendOk, appendFailed);
+      rawHistogram.destroy();
+      appendHistogram.destroy();
+      latency = {
+        rate: targetRate,
+        seconds: latencySeconds,
+        raw: rawLatency,
+        append: appendLatency,
+        p99Ratio: rawLatency.p99Ms > 0 ? appendLatency.p99Ms / rawLatency.p99Ms : 0,
+      };
+    }
+
+    const rawStored = await messageCount(jsm, rawStream);
+    const appendStored = await messageCount(jsm, stream);
+    return {
+      domain,
+      stream,
+      rawStream,
+      replicas: options.replicas,
+      payloadBytes: options.payloadBytes,
+      messageBytes: body.length,
+      aggregates: options.aggregates,
+      inFlight: options.inFlight,
+      lanes,
+      throughput: { raw: rawFigure, append: appendFigure, ratio: rawFigure.perSecond > 0 ? appendFigure.perSecond / rawFigure.perSecond : 0 },
+      ...(latency ? { latency } : {}),
+      check: {
+        rawAcked: writers.rawAcked,
+        rawStored,
+        rawLost: writers.rawAcked - rawStored,
+        appendAcked: writers.appendAcked,
+        appendStored,
+        appendLost: writers.appendAcked - writers.duplicates - appendStored,
+        duplicates: writers.duplicates,
+      },
+      interrupted: signal?.aborted ?? false,
+    };
+  } finally {
+    await jsm.streams.delete(rawStream).catch(() => false);
+    await jsm.streams.delete(stream).catch(() => false);
+    // Shared streams this run had to create go too, but only while they are still empty.
+    for (const name of provisioned.created) {
+      if (name === stream) continue;
+      const empty = await messageCount(jsm, name).then((n) => n === 0, () => false);
+      if (empty) await jsm.streams.delete(name).catch(() => false);
+    }
+  }
+}

@@ -1,0 +1,172 @@
+// Micro-benchmarks (tinybench) of the event store's client-side kernels: what one event costs to
+// encode and name, to decode and check, to seal (Merkle root), and to verify in a stream.
+import { Bench } from 'tinybench';
+import { cidEquals, decodeEnvelope, encodeEnvelope, merkleRoot, type CID } from '../appliance/index.js';
+import { sampleAggregateId, sampleEnvelope, samplePayload, sampleStream } from './sample-events.js';
+
+export interface MicroBenchmarkOptions {
+  /** Encoded size of the events' domain payload. */
+  payloadBytes?: number;
+  /** Time budget per benchmark (tinybench keeps going until this and the minimum iterations are met). */
+  timeMs?: number;
+  minIterations?: number;
+  warmupMs?: number;
+  /** Leaves (event CIDs) of the Merkle root benchmark. */
+  merkleLeaves?: number;
+  /** Pre-encoded events the verification kernel walks through, and how many one operation verifies. */
+  kernelEvents?: number;
+  kernelChunk?: number;
+  kernelAggregates?: number;
+  signal?: AbortSignal;
+  /** Called before each benchmark starts. */
+  onProgress?: (name: string) => void;
+}
+
+export interface MicroBenchmarkResult {
+  name: string;
+  /** What one operation is. */
+  operation: string;
+  opsPerSecond: number;
+  meanMicros: number;
+  p99Micros: number;
+  samples: number;
+  /** Events (or leaves) one operation handles, and so how many per second one core handles. */
+  itemsPerOp: number;
+  itemsPerSecond: number;
+}
+
+interface Kernel {
+  name: string;
+  operation: string;
+  itemsPerOp: number;
+  minIterations: number;
+  fn: () => unknown;
+}
+
+/** Per aggregate, where its chain must continue. */
+interface ChainHead {
+  seq: number;
+  cid: CID | null;
+}
+
+/**
+ * The verification kernel as `cim verify` runs it per event: decode and validate, recompute the
+ * CID against the one the header claims, and check seq and prev against the aggregate's head.
+ * Returns a function verifying the next `chunk` events, wrapping around (and starting the chains
+ * afresh) at the end, so each sample is a realistic slice of a stream.
+ */
+function verificationKernel(events: ReturnType<typeof sampleStream>, chunk: number): () => void {
+  const heads = new Map<string, ChainHead>();
+  let next = 0;
+  return () => {
+    if (next >= events.length) {
+      next = 0;
+      heads.clear();
+    }
+    const end = Math.min(next + chunk, events.length);
+    for (; next < end; next++) {
+      const item = events[next]!;
+      const { envelope, cid } = decodeEnvelope(item.event.bytes, item.cid);
+      const head = heads.get(envelope.aggregateId);
+      const seq = head ? head.seq + 1 : 1;
+      if (envelope.seq !== seq || !cidEquals(envelope.prev, head ? head.cid : null)) {
+        throw new Error(`verification kernel: chain of ${envelope.aggregateId} broken at seq ${envelope.seq}`);
+      }
+      if (head) {
+        head.seq = seq;
+        head.cid = cid;
+      } else {
+        heads.set(envelope.aggregateId, { seq, cid });
+      }
+    }
+  };
+}
+
+function kernels(options: Required<Omit<MicroBenchmarkOptions, 'signal' | 'onProgress'>>): Kernel[] {
+  const payload = samplePayload(options.payloadBytes);
+  const envelope = sampleEnvelope(sampleAggregateId(1), 2, encodeEnvelope(sampleEnvelope(sampleAggregateId(1), 1, null, payload)).cid, payload);
+  const encoded = encodeEnvelope(envelope);
+  const encodedCid = encoded.cid.toString();
+  const leaves = sampleStream(Math.min(options.merkleLeaves, 1_000), 10, payload).map((e) => e.event.cid.bytes);
+  const merkleLeaves = Array.from({ length: options.merkleLeaves }, (_, i) => leaves[i % leaves.length]!);
+  const chunk = Math.min(options.kernelChunk, options.kernelEvents);
+  const stream = sampleStream(options.kernelEvents, options.kernelAggregates, payload);
+
+  return [
+    {
+      name: 'encode + CID',
+      operation: `dag-cbor encode of one envelope (${encoded.bytes.length} B) and its CID`,
+      itemsPerOp: 1,
+      minIterations: options.minIterations,
+      fn: () => encodeEnvelope(envelope),
+    },
+    {
+      name: 'decode + verify',
+      operation: 'decode, validate and CID-check one event',
+      itemsPerOp: 1,
+      minIterations: options.minIterations,
+      fn: () => decodeEnvelope(encoded.bytes, encodedCid),
+    },
+    {
+      name: `Merkle root of ${options.merkleLeaves} CIDs`,
+      operation: `RFC 6962 tree hash over ${options.merkleLeaves} CIDs`,
+      itemsPerOp: options.merkleLeaves,
+      minIterations: options.minIterations,
+      fn: () => merkleRoot(merkleLeaves),
+    },
+    {
+      name: 'stream verification kernel',
+      operation: `decode + CID + prev link of ${chunk} events (of ${options.kernelEvents} over ${options.kernelAggregates} aggregates)`,
+      itemsPerOp: chunk,
+      // At least one pass over every pre-encoded event.
+      minIterations: Math.max(options.minIterations, Math.ceil(options.kernelEvents / chunk)),
+      fn: verificationKernel(stream, chunk),
+    },
+  ];
+}
+
+/** Runs the micro-benchmarks one after another; returns the figures of those that completed. */
+export async function runMicroBenchmarks(options: MicroBenchmarkOptions = {}): Promise<MicroBenchmarkResult[]> {
+  const settings = {
+    payloadBytes: options.payloadBytes ?? 256,
+    timeMs: options.timeMs ?? 1_000,
+    minIterations: options.minIterations ?? 64,
+    warmupMs: options.warmupMs ?? 250,
+    merkleLeaves: options.merkleLeaves ?? 10_000,
+    kernelEvents: options.kernelEvents ?? 50_000,
+    kernelChunk: options.kernelChunk ?? 1_000,
+    kernelAggregates: options.kernelAggregates ?? 1_000,
+  };
+  const results: MicroBenchmarkResult[] = [];
+  if (options.signal?.aborted) return results; // before encoding the kernel's 50k events
+  for (const kernel of kernels(settings)) {
+    if (options.signal?.aborted) break;
+    options.onProgress?.(kernel.name);
+    // One Bench per kernel: iteration minimums differ (the stream kernel must cover all events).
+    const bench = new Bench({
+      time: settings.timeMs,
+      iterations: kernel.minIterations,
+      warmupTime: settings.warmupMs,
+      warmupIterations: Math.min(16, kernel.minIterations),
+      throws: true,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    bench.add(kernel.name, kernel.fn);
+    const [task] = await bench.run();
+    const result = task?.result;
+    if (!result || (result.state !== 'completed' && result.state !== 'aborted-with-statistics')) continue;
+    const meanMs = result.latency.mean;
+    const opsPerSecond = meanMs > 0 ? 1_000 / meanMs : 0;
+    results.push({
+      name: kernel.name,
+      operation: kernel.operation,
+      opsPerSecond,
+      meanMicros: meanMs * 1_000,
+      p99Micros: result.latency.p99 * 1_000,
+      samples: result.latency.samplesCount,
+      itemsPerOp: kernel.itemsPerOp,
+      itemsPerSecond: opsPerSecond * kernel.itemsPerOp,
+    });
+  }
+  return results;
+}

@@ -1,0 +1,81 @@
+// Plain-text tables of benchmark results for the terminal: aligned columns, ratios spelled out,
+// nothing measured or printed here.
+import type { AppendBenchmarkResult, LatencyFigure } from './append-throughput.js';
+import type { MicroBenchmarkResult } from './micro.js';
+
+type Align = 'left' | 'right';
+
+/** Columns padded to their widest cell, two spaces apart; the first column left, others as given. */
+export function alignedTable(rows: readonly (readonly string[])[], align: readonly Align[] = []): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows
+    .map((row) => row.map((cell, i) => ((align[i] ?? (i === 0 ? 'left' : 'right')) === 'left' ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd())
+    .join('\n');
+}
+
+const grouped = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
+function count(n: number): string {
+  return grouped.format(n);
+}
+
+/** Two decimals below 10, one below 100, none above: enough to compare, no false precision. */
+function decimal(n: number): string {
+  if (!Number.isFinite(n)) return '–';
+  const abs = Math.abs(n);
+  return abs < 10 ? n.toFixed(2) : abs < 100 ? n.toFixed(1) : count(n);
+}
+
+function ratio(n: number): string {
+  return Number.isFinite(n) && n > 0 ? `${n.toFixed(2)}×` : '–';
+}
+
+export function renderMicroBenchmarks(results: readonly MicroBenchmarkResult[]): string {
+  if (results.length === 0) return 'micro-benchmarks: none completed';
+  const rows = [
+    ['micro-benchmark', 'ops/s', 'mean µs', 'p99 µs', 'samples', 'items/s per core'],
+    ...results.map((r) => [r.name, decimal(r.opsPerSecond), decimal(r.meanMicros), decimal(r.p99Micros), count(r.samples), r.itemsPerOp === 1 ? '' : count(r.itemsPerSecond)]),
+  ];
+  return alignedTable(rows);
+}
+
+const percentiles = ['p50Ms', 'p90Ms', 'p99Ms', 'p999Ms', 'maxMs'] as const;
+
+function latencyRow(label: string, figure: LatencyFigure): string[] {
+  return [label, count(figure.achievedRate), ...percentiles.map((p) => decimal(figure[p])), count(figure.count), decimal(figure.maxScheduleLagMs)];
+}
+
+export function renderAppendBenchmark(result: AppendBenchmarkResult): string {
+  const { throughput, latency, check } = result;
+  const lines = [
+    `append benchmark: ${result.stream} vs raw ${result.rawStream}, R${result.replicas}, ${count(result.aggregates)} aggregates/subjects, ` +
+      `${result.lanes} in flight, payload ${result.payloadBytes} B, messages ${result.messageBytes} B`,
+    '',
+    alignedTable([
+      ['throughput', 'msgs/s', 'acked', 'failed', 'seconds'],
+      ['raw publish', count(throughput.raw.perSecond), count(throughput.raw.messages), count(throughput.raw.failed), throughput.raw.seconds.toFixed(2)],
+      ['event append', count(throughput.append.perSecond), count(throughput.append.messages), count(throughput.append.failed), throughput.append.seconds.toFixed(2)],
+      ['append / raw', ratio(throughput.ratio)],
+    ]),
+  ];
+  if (latency) {
+    lines.push(
+      '',
+      `publish→ack latency at ${count(latency.rate)} msgs/s for ${latency.seconds} s each (ms)`,
+      alignedTable([
+        ['', 'msgs/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'count', 'max lag'],
+        latencyRow('raw publish', latency.raw),
+        latencyRow('event append', latency.append),
+        ['append / raw', '', ...percentiles.map((p) => ratio(latency.raw[p] > 0 ? latency.append[p] / latency.raw[p] : 0))],
+      ]),
+    );
+  }
+  lines.push(
+    '',
+    `check: raw ${count(check.rawAcked)} acked, ${count(check.rawStored)} stored, lost ${check.rawLost}; ` +
+      `append ${count(check.appendAcked)} acked, ${count(check.appendStored)} stored, lost ${check.appendLost}, duplicates ${check.duplicates}`,
+  );
+  if (result.interrupted) lines.push('interrupted: the figures cover what was done');
+  return lines.join('\n');
+}

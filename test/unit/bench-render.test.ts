@@ -1,0 +1,116 @@
+// The text renderers of benchmark results: pure functions of a result, so fixed inputs give
+// fixed, aligned tables.
+import { describe, expect, it } from 'vitest';
+import { renderAppendBenchmark, renderMicroBenchmarks, type AppendBenchmarkResult, type LatencyFigure, type MicroBenchmarkResult } from '../../bench/index.js';
+import { alignedTable } from '../../bench/render-text.js';
+
+const latency = (p50Ms: number, scale: number): LatencyFigure => ({
+  targetRate: 10_000,
+  achievedRate: 9_990,
+  sent: 50_000,
+  acked: 50_000,
+  failed: 0,
+  seconds: 5,
+  maxScheduleLagMs: 1.5,
+  count: 50_000,
+  meanMs: p50Ms * 1.2,
+  p50Ms,
+  p90Ms: p50Ms * 2,
+  p99Ms: p50Ms * 10 * scale,
+  p999Ms: p50Ms * 20 * scale,
+  maxMs: 120,
+  histogram: 'HISTFAAAA',
+});
+
+const result: AppendBenchmarkResult = {
+  domain: 'benchappend',
+  stream: 'CIM_BENCHAPPEND',
+  rawStream: 'CIM_BENCH_RAW',
+  replicas: 3,
+  payloadBytes: 256,
+  messageBytes: 517,
+  aggregates: 1_000,
+  inFlight: 256,
+  lanes: 256,
+  throughput: {
+    raw: { messages: 50_000, failed: 0, seconds: 2, perSecond: 25_000 },
+    append: { messages: 50_000, failed: 0, seconds: 4, perSecond: 12_500 },
+    ratio: 0.5,
+  },
+  latency: { rate: 12_500, seconds: 5, raw: latency(1.2, 1), append: latency(2.4, 2), p99Ratio: 4 },
+  check: { rawAcked: 51_000, rawStored: 51_000, rawLost: 0, appendAcked: 51_000, appendStored: 51_000, appendLost: 0, duplicates: 0 },
+  interrupted: false,
+};
+
+describe('alignedTable', () => {
+  it('given rows, when rendered, then the first column is left-aligned, the others right-aligned', () => {
+    expect(alignedTable([
+      ['name', 'n'],
+      ['a', '1000'],
+      ['longer', '2'],
+    ])).toBe(['name       n', 'a       1000', 'longer     2'].join('\n'));
+  });
+
+  it('given short rows, when rendered, then missing cells leave no trailing spaces', () => {
+    expect(alignedTable([['a', 'b', 'c'], ['ratio']])).toBe('a      b  c\nratio');
+  });
+});
+
+describe('renderAppendBenchmark', () => {
+  const text = renderAppendBenchmark(result);
+  const lines = text.split('\n');
+
+  it('given a result, when rendered, then the header names streams, replicas, sizes and window', () => {
+    expect(lines[0]).toBe(
+      'append benchmark: CIM_BENCHAPPEND vs raw CIM_BENCH_RAW, R3, 1,000 aggregates/subjects, 256 in flight, payload 256 B, messages 517 B',
+    );
+  });
+
+  it('given a result, when rendered, then throughput rows sit side by side with the ratio', () => {
+    expect(text).toContain(
+      ['throughput    msgs/s   acked  failed  seconds', 'raw publish   25,000  50,000       0     2.00', 'event append  12,500  50,000       0     4.00', 'append / raw   0.50×'].join('\n'),
+    );
+  });
+
+  it('given latency figures, when rendered, then percentiles align and each has its ratio', () => {
+    const start = lines.findIndex((l) => l.startsWith('publish→ack latency'));
+    expect(lines[start]).toBe('publish→ack latency at 12,500 msgs/s for 5 s each (ms)');
+    const table = lines.slice(start + 1, start + 5);
+    expect(table[1]!.split(/\s{2,}/)).toEqual(['raw publish', '9,990', '1.20', '2.40', '12.0', '24.0', '120', '50,000', '1.50']);
+    expect(table[2]!.split(/\s{2,}/)).toEqual(['event append', '9,990', '2.40', '4.80', '48.0', '96.0', '120', '50,000', '1.50']);
+    expect(table[3]!.split(/\s{2,}/)).toEqual(['append / raw', '2.00×', '2.00×', '4.00×', '4.00×', '1.00×']);
+    // Every row of the table ends in the same column.
+    expect(new Set(table.slice(0, 3).map((l) => l.length)).size).toBe(1);
+  });
+
+  it('given a result, when rendered, then the loss check is spelled out', () => {
+    expect(lines.at(-1)).toBe('check: raw 51,000 acked, 51,000 stored, lost 0; append 51,000 acked, 51,000 stored, lost 0, duplicates 0');
+  });
+
+  it('given no latency phase and an interrupted run, when rendered, then neither latency nor false completeness shows', () => {
+    const withoutLatency: AppendBenchmarkResult = { ...result, interrupted: true };
+    delete withoutLatency.latency;
+    const partial = renderAppendBenchmark(withoutLatency);
+    expect(partial).not.toContain('latency');
+    expect(partial.split('\n').at(-1)).toBe('interrupted: the figures cover what was done');
+  });
+});
+
+describe('renderMicroBenchmarks', () => {
+  const results: MicroBenchmarkResult[] = [
+    { name: 'encode + CID', operation: 'x', opsPerSecond: 105_312.4, meanMicros: 9.4954, p99Micros: 21.44, samples: 1_234, itemsPerOp: 1, itemsPerSecond: 105_312.4 },
+    { name: 'stream verification kernel', operation: 'y', opsPerSecond: 52.5, meanMicros: 19_047.6, p99Micros: 25_000, samples: 64, itemsPerOp: 1_000, itemsPerSecond: 52_500 },
+  ];
+
+  it('given results, when rendered, then one aligned row per benchmark, items per core only for batches', () => {
+    expect(renderMicroBenchmarks(results).split('\n')).toEqual([
+      'micro-benchmark               ops/s  mean µs  p99 µs  samples  items/s per core',
+      'encode + CID                105,312     9.50    21.4    1,234',
+      'stream verification kernel     52.5   19,048  25,000       64            52,500',
+    ]);
+  });
+
+  it('given no results, when rendered, then it says so', () => {
+    expect(renderMicroBenchmarks([])).toBe('micro-benchmarks: none completed');
+  });
+});
