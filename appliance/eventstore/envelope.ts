@@ -37,7 +37,7 @@ export interface EncodedEvent<P extends Payload = Payload> {
 /** An aggregate id: closes the event subject and names its snapshot key, so only characters both allow. */
 export const subjectToken = /^[A-Za-z0-9_=-]+$/;
 export const domainName = /^[a-z][a-z0-9_-]*$/;
-const rfc3339Utc = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
+export const rfc3339Utc = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
 
 const cid = z.custom<CID>((value) => CID.asCID(value) !== null, { error: 'expected a CID' });
 

@@ -26,4 +26,7 @@ export { UpcasterRegistry, type Migrate } from './upcasters.js';
 export { decodeSeal, encodeSeal, SEAL_VERSION, sealCid, signSeal, sealSignedBy, type NamedSeal, type Seal, type SealBody } from './seal.js';
 export { Sealer, type SealerHandle, type SealerOptions, type SealHead } from './sealer.js';
 export { keyIdOf, loadOrCreateSigner, loadStateVerifier, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE, Signer, Verifier } from './signing-key.js';
-export { listDomains, verifyDomain, type DomainVerification, type Finding, type FindingKind, type VerifyOptions } from './verify.js';
+export { listDomains, verifyDomain, type DomainVerification, type VerifyOptions } from './verify.js';
+export { ChainChecker, cidBytesOf, type StoredMessage } from './chain-check.js';
+export { scanEnvelope, type ChainFields } from './envelope-scan.js';
+export { FindingList, type Finding, type FindingKind } from './findings.js';

@@ -4,40 +4,14 @@
 // seals, never with the number of events, so it scales to millions of events.
 import type { JetStreamClient, JetStreamManager, NatsConnection, StreamInfo } from 'nats';
 import { CimError } from '../errors.js';
-import { cidOfBlock, type CID } from './cid.js';
-import { decodeEnvelope } from './envelope.js';
+import { ChainChecker } from './chain-check.js';
+import { FindingList, type Finding } from './findings.js';
 import { MerkleAccumulator } from './merkle.js';
 import { domainStream, SEALS_STREAM, Subjects } from './names.js';
 import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js';
 import { decodeSeal, sealSignedBy, type NamedSeal } from './seal.js';
 import type { Verifier } from './signing-key.js';
 import { readStream } from './stream-reader.js';
-
-export type FindingKind =
-  | 'invalid-event' // not a valid envelope
-  | 'cid-mismatch' // the bytes do not hash to the CID the message claims
-  | 'wrong-subject' // an event stored on another aggregate's or domain's subject
-  | 'chain-broken' // seq not contiguous or prev not the previous event's CID
-  | 'missing-event' // a stream sequence inside a sealed range is gone
-  | 'seal-mismatch' // a sealed range no longer recomputes to the seal's root or count
-  | 'seal-invalid' // a seal record that does not decode
-  | 'seal-signature' // a seal whose signature does not verify
-  | 'seal-untrusted' // a seal signed by a key that is not trusted
-  | 'seal-chain' // a seal not chained to its predecessor, or ranges that gap or overlap
-  | 'truncated' // the stream ends before the end of what was sealed
-  | 'events-removed'; // events gone from the head of a stream that has no retention policy
-
-export interface Finding {
-  kind: FindingKind;
-  domain: string;
-  /** The stream the finding is in (the domain stream, or CIM_SEALS for seal findings). */
-  stream: string;
-  streamSeq?: number;
-  aggregateId?: string;
-  expected?: string;
-  actual?: string;
-  message: string;
-}
 
 export interface DomainVerification {
   domain: string;
@@ -84,18 +58,8 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(a, b) === 0;
 }
 
-class Findings {
-  readonly list: Finding[] = [];
-  omitted = 0;
-  constructor(private readonly max: number) {}
-  add(finding: Finding): void {
-    if (this.list.length < this.max) this.list.push(finding);
-    else this.omitted++;
-  }
-}
-
 /** Reads the domain's seals in order, checking each one's signature and its link to the one before. */
-async function readSeals(js: JetStreamClient, jsm: JetStreamManager, domain: string, subjects: Subjects, trusted: readonly Verifier[], findings: Findings): Promise<SealRange[]> {
+async function readSeals(js: JetStreamClient, jsm: JetStreamManager, domain: string, subjects: Subjects, trusted: readonly Verifier[], findings: FindingList): Promise<SealRange[]> {
   const subject = subjects.seal(domain);
   let lastSeq: number;
   try {
@@ -147,7 +111,7 @@ export async function verifyDomain(nc: NatsConnection, domain: string, options: 
   const stream = domainStream(domain);
   const js = nc.jetstream();
   const jsm = await nc.jetstreamManager();
-  const findings = new Findings(options.maxFindings ?? 1_000);
+  const findings = new FindingList(options.maxFindings ?? 1_000);
   const base = { domain, stream };
 
   let info: StreamInfo;
@@ -216,7 +180,7 @@ export async function verifyDomain(nc: NatsConnection, domain: string, options: 
     current = undefined;
   };
 
-  const chains = new Map<string, { seq: number; cid: CID }>();
+  const chains = new ChainChecker(domain, stream, subjects, findings, retention && firstSeq > 1);
   const progressEvery = 10_000;
   if (lastSeq >= firstSeq && info.state.messages > 0) {
     for await (const m of readStream(js, { stream, fromSeq: Math.max(1, firstSeq), toSeq: lastSeq })) {
@@ -230,15 +194,14 @@ export async function verifyDomain(nc: NatsConnection, domain: string, options: 
         close();
       }
       if (!current && next < seals.length && seals[next]!.named.seal.fromSeq <= seq) open(seals[next++]!);
-      const cid = cidOfBlock(m.data);
+      const cid = chains.check({ streamSeq: seq, subject: m.subject, data: m.data, claimedCid: m.headers?.get('Cim-Cid') || undefined });
       if (current) {
         if (current.dense && seq > current.nextSeq) missing(current.nextSeq, seq - 1);
-        current.tree.push(cid.bytes);
+        current.tree.push(cid);
         current.nextSeq = seq + 1;
       } else if (seq > partlyRemovedTo) {
         result.unsealedEvents++;
       }
-      checkEvent(m.data, cid, seq, m.subject, m.headers?.get('Cim-Cid'));
     }
   }
   while (current) close();
@@ -246,44 +209,9 @@ export async function verifyDomain(nc: NatsConnection, domain: string, options: 
     open(seals[next++]!);
     close();
   }
-  result.aggregates = chains.size;
+  result.aggregates = chains.aggregates;
   result.findingsOmitted = findings.omitted;
   return result;
-
-  function checkEvent(data: Uint8Array, cid: CID, seq: number, subject: string, claimed: string | undefined) {
-    let envelope;
-    try {
-      envelope = decodeEnvelope(data).envelope;
-    } catch (error) {
-      findings.add({ ...base, kind: 'invalid-event', streamSeq: seq, actual: cid.toString(), message: `${stream} seq ${seq}: ${(error as Error).message}` });
-      return;
-    }
-    const aggregateId = envelope.aggregateId;
-    if (claimed && claimed !== cid.toString()) {
-      findings.add({ ...base, kind: 'cid-mismatch', streamSeq: seq, aggregateId, expected: claimed, actual: cid.toString(), message: `${stream} seq ${seq} (${aggregateId}): published as ${claimed}, its bytes hash to ${cid}` });
-    }
-    if (envelope.domain !== domain || subject !== subjects.event(domain, aggregateId)) {
-      findings.add({ ...base, kind: 'wrong-subject', streamSeq: seq, aggregateId, expected: subjects.event(envelope.domain, aggregateId), actual: subject, message: `${stream} seq ${seq}: an event of ${envelope.domain}/${aggregateId} stored on ${subject}` });
-    }
-    const chain = chains.get(aggregateId);
-    if (chain === undefined) {
-      // An aggregate's first event in the stream must be seq 1, unless retention removed the head.
-      if (envelope.seq !== 1 && !(retention && firstSeq > 1)) {
-        findings.add({ ...base, kind: 'chain-broken', streamSeq: seq, aggregateId, expected: 'seq 1', actual: `seq ${envelope.seq} after ${envelope.prev}`, message: `${stream} seq ${seq}: ${aggregateId} starts at seq ${envelope.seq}` });
-      }
-    } else if (envelope.seq !== chain.seq + 1 || !envelope.prev?.equals(chain.cid)) {
-      findings.add({
-        ...base,
-        kind: 'chain-broken',
-        streamSeq: seq,
-        aggregateId,
-        expected: `seq ${chain.seq + 1} after ${chain.cid}`,
-        actual: `seq ${envelope.seq} after ${envelope.prev}`,
-        message: `${stream} seq ${seq}: ${aggregateId}'s chain breaks: expected seq ${chain.seq + 1} after ${chain.cid}, found seq ${envelope.seq} after ${envelope.prev} (event ${cid})`,
-      });
-    }
-    chains.set(aggregateId, { seq: envelope.seq, cid });
-  }
 }
 
 /** The domains that have event streams: streams whose subjects are `<prefix>.<domain>.events.>`. */

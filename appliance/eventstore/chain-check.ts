@@ -1,0 +1,110 @@
+// The per-event half of verification, free of NATS so it can be measured and tested alone: each
+// event's CID recomputes from its bytes, it sits on its own aggregate's subject, and it extends
+// its aggregate's chain (seq + 1, prev = the previous event's CID). Memory: one entry per aggregate.
+import { base32 } from 'multiformats/bases/base32';
+import { CID } from 'multiformats/cid';
+import { DAG_CBOR_CODE, sha256, SHA2_256_CODE } from './cid.js';
+import { decodeEnvelope } from './envelope.js';
+import { scanEnvelope } from './envelope-scan.js';
+import type { FindingList } from './findings.js';
+import type { Subjects } from './names.js';
+
+export interface StoredMessage {
+  streamSeq: number;
+  subject: string;
+  data: Uint8Array;
+  /** The CID the message was published as (header Cim-Cid), if any. */
+  claimedCid?: string | undefined;
+}
+
+const CID_PREFIX = new Uint8Array([0x01, DAG_CBOR_CODE, SHA2_256_CODE, 32]);
+
+/** The binary CIDv1(dag-cbor, sha2-256) of a block, without building a CID object. */
+export function cidBytesOf(block: Uint8Array): Uint8Array {
+  const bytes = new Uint8Array(36);
+  bytes.set(CID_PREFIX, 0);
+  bytes.set(sha256(block), 4);
+  return bytes;
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = a.length - 1; i >= 0; i--) if (a[i] !== b[i]) return false; // digests differ at the end as likely as anywhere
+  return true;
+}
+
+const cidText = (bytes: Uint8Array | null) => (bytes === null ? 'nothing' : CID.decode(bytes).toString());
+
+export class ChainChecker {
+  private readonly chains = new Map<string, { seq: number; cid: Uint8Array }>();
+  private readonly base: { domain: string; stream: string };
+  /** `<prefix>.<domain>.events.`: an event's subject is this and its aggregate id. */
+  private readonly subjectStem: string;
+
+  /**
+   * @param lateStartAllowed an aggregate's first event in the stream may have seq > 1 (retention
+   *   removed the head of the stream).
+   */
+  constructor(
+    private readonly domain: string,
+    stream: string,
+    private readonly subjects: Subjects,
+    private readonly findings: FindingList,
+    private readonly lateStartAllowed = false,
+  ) {
+    this.base = { domain, stream };
+    this.subjectStem = subjects.event(domain, '');
+  }
+
+  get aggregates(): number {
+    return this.chains.size;
+  }
+
+  /** Checks one stored event and returns its binary CID (the Merkle leaf of seals). */
+  check(m: StoredMessage): Uint8Array {
+    const cid = cidBytesOf(m.data);
+    const fields = scanEnvelope(m.data);
+    if (!fields || fields.domain !== this.domain) {
+      this.reportInvalid(m, cid, fields?.domain);
+      return cid;
+    }
+    const { aggregateId, seq, prev } = fields;
+    const { streamSeq } = m;
+    // A CIDv1's text form is the multibase base32 of its bytes: 0.6 µs, against 5 µs through a CID object.
+    if (m.claimedCid !== undefined && m.claimedCid !== base32.encode(cid)) {
+      this.findings.add({ ...this.base, kind: 'cid-mismatch', streamSeq, aggregateId, expected: m.claimedCid, actual: cidText(cid), message: `seq ${streamSeq} (${aggregateId}): published as ${m.claimedCid}, its bytes hash to ${cidText(cid)}` });
+    }
+    const subject = m.subject;
+    if (subject.length !== this.subjectStem.length + aggregateId.length || !subject.endsWith(aggregateId) || !subject.startsWith(this.subjectStem)) {
+      this.findings.add({ ...this.base, kind: 'wrong-subject', streamSeq, aggregateId, expected: this.subjects.event(this.domain, aggregateId), actual: m.subject, message: `seq ${streamSeq}: an event of ${aggregateId} stored on ${m.subject}` });
+    }
+    const chain = this.chains.get(aggregateId);
+    if (chain === undefined) {
+      if (seq !== 1 && !this.lateStartAllowed) {
+        this.findings.add({ ...this.base, kind: 'chain-broken', streamSeq, aggregateId, expected: 'seq 1', actual: `seq ${seq} after ${cidText(prev)}`, message: `seq ${streamSeq}: ${aggregateId} starts at seq ${seq}` });
+      }
+    } else if (seq !== chain.seq + 1 || prev === null || !equalBytes(prev, chain.cid)) {
+      const expected = `seq ${chain.seq + 1} after ${cidText(chain.cid)}`;
+      const actual = `seq ${seq} after ${cidText(prev)}`;
+      this.findings.add({ ...this.base, kind: 'chain-broken', streamSeq, aggregateId, expected, actual, message: `seq ${streamSeq}: ${aggregateId}'s chain breaks: expected ${expected}, found ${actual} (event ${cidText(cid)})` });
+    }
+    // A break resynchronises on the event found, so one break is one finding, not a cascade.
+    this.chains.set(aggregateId, { seq, cid });
+    return cid;
+  }
+
+  private reportInvalid(m: StoredMessage, cid: Uint8Array, domain: string | undefined): void {
+    let message: string;
+    if (domain !== undefined) {
+      message = `seq ${m.streamSeq}: an event of domain ${domain} in the stream of ${this.domain}`;
+    } else {
+      try {
+        decodeEnvelope(m.data);
+        message = `seq ${m.streamSeq}: not a canonical envelope`; // valid for the schema, yet not as the store writes it
+      } catch (error) {
+        message = `seq ${m.streamSeq}: ${(error as Error).message}`;
+      }
+    }
+    this.findings.add({ ...this.base, kind: domain !== undefined ? 'wrong-subject' : 'invalid-event', streamSeq: m.streamSeq, actual: cidText(cid), message });
+  }
+}

@@ -1,0 +1,40 @@
+// What verification reports: findings that name the stream, sequence, aggregate and the expected
+// and actual values, kept up to a cap so a badly broken store cannot exhaust memory.
+
+export type FindingKind =
+  | 'invalid-event' // not a valid envelope
+  | 'cid-mismatch' // the bytes do not hash to the CID the message claims
+  | 'wrong-subject' // an event stored on another aggregate's or domain's subject
+  | 'chain-broken' // seq not contiguous or prev not the previous event's CID
+  | 'missing-event' // a stream sequence inside a sealed range is gone
+  | 'seal-mismatch' // a sealed range no longer recomputes to the seal's root or count
+  | 'seal-invalid' // a seal record that does not decode
+  | 'seal-signature' // a seal whose signature does not verify, or whose record was altered
+  | 'seal-untrusted' // a seal signed by a key that is not trusted
+  | 'seal-chain' // a seal not chained to its predecessor, or ranges that gap or overlap
+  | 'truncated' // the stream ends before the end of what was sealed
+  | 'events-removed'; // events gone from the head of a stream that has no retention policy
+
+export interface Finding {
+  kind: FindingKind;
+  domain: string;
+  /** The stream the finding is in (the domain stream, or CIM_SEALS for seal findings). */
+  stream: string;
+  streamSeq?: number;
+  aggregateId?: string;
+  expected?: string;
+  actual?: string;
+  message: string;
+}
+
+export class FindingList {
+  readonly list: Finding[] = [];
+  omitted = 0;
+
+  constructor(private readonly max = 1_000) {}
+
+  add(finding: Finding): void {
+    if (this.list.length < this.max) this.list.push(finding);
+    else this.omitted++;
+  }
+}
