@@ -14,6 +14,7 @@ import {
   type ClusterStatus,
 } from './cluster/index.js';
 import { loadConfig, type ApplianceConfig, type FlatSettings } from './config.js';
+import { listDomains, loadOrCreateSigner, loadStateVerifier, renderVerification, Sealer, Verifier, verifyDomain, type DomainVerification } from './eventstore/index.js';
 import { CimError, ExitCode, toCimError } from './errors.js';
 import { installSignalHandlers, onShutdown } from './shutdown.js';
 
@@ -208,6 +209,81 @@ function buildProgram(): Command {
           }
         },
       ),
+    );
+
+  program
+    .command('verify')
+    .description(
+      'verify every event chain (CIDs recompute, prev links, seq contiguous), every seal (Merkle root,\n' +
+        'signature, seal chain) and the tail past the last seal; exit 1 with findings naming stream, sequence and CIDs',
+    )
+    .option('--domain <name...>', 'verify only these domains (default: every domain stream found)')
+    .option('--key <file...>', 'trusted Ed25519 public key (PEM) for seal signatures; the state dir\'s own key is always trusted')
+    .option('--json', 'print the results as JSON')
+    .action(
+      action(async (options: { domain?: string[]; key?: string[]; json?: boolean }, command: Command) => {
+        const config = configFrom(command);
+        const trusted = (options.key ?? []).map((file) => Verifier.fromFile(file));
+        const own = loadStateVerifier(config.stateDir);
+        if (own) trusted.push(own);
+        const target = await openCluster(config, { log });
+        try {
+          const nc = await connectNats(target.endpoint, { name: 'cim-verify' });
+          const results: DomainVerification[] = [];
+          try {
+            const domains = options.domain ?? (await listDomains(nc));
+            for (const domain of domains) {
+              results.push(
+                await verifyDomain(nc, domain, {
+                  trusted,
+                  onProgress: (d, seq, last) => log(`verifying ${d}: seq ${seq} of ${last}`),
+                }),
+              );
+            }
+          } finally {
+            await nc.close();
+          }
+          const findings = results.reduce((n, r) => n + r.findings.length + r.findingsOmitted, 0);
+          if (options.json) {
+            print(JSON.stringify({ ok: findings === 0, findings, trustedKeys: trusted.map((v) => v.keyId), domains: results }, null, 2));
+          } else {
+            print(renderVerification(results, trusted.map((v) => v.keyId)));
+          }
+          if (findings > 0) process.exitCode = ExitCode.checkFailed;
+        } finally {
+          await target.release();
+        }
+      }),
+    );
+
+  program
+    .command('seal')
+    .description('seal what is not yet sealed in each domain stream now (cim serve does this every N events or T seconds)')
+    .option('--domain <name...>', 'seal only these domains (default: every domain stream found)')
+    .option('--json', 'print the seals as JSON')
+    .action(
+      action(async (options: { domain?: string[]; json?: boolean }, command: Command) => {
+        const config = configFrom(command);
+        const signer = loadOrCreateSigner(config.stateDir);
+        const target = await openCluster(config, { log });
+        try {
+          const nc = await connectNats(target.endpoint, { name: 'cim-seal' });
+          const sealed: { domain: string; cid: string; fromSeq: number; toSeq: number; count: number }[] = [];
+          try {
+            for (const domain of options.domain ?? (await listDomains(nc))) {
+              const named = await (await Sealer.open(nc, { domain, signer })).sealOnce();
+              if (named) sealed.push({ domain, cid: named.cid.toString(), fromSeq: named.seal.fromSeq, toSeq: named.seal.toSeq, count: named.seal.count });
+              else log(`${domain}: nothing to seal`);
+            }
+          } finally {
+            await nc.close();
+          }
+          if (options.json) print(JSON.stringify({ signer: signer.keyId, seals: sealed }, null, 2));
+          else for (const s of sealed) print(`${s.domain}: sealed seq ${s.fromSeq}..${s.toSeq} (${s.count} events) as ${s.cid}`);
+        } finally {
+          await target.release();
+        }
+      }),
     );
 
   return program;

@@ -30,3 +30,4 @@ export { listDomains, verifyDomain, type DomainVerification, type VerifyOptions 
 export { ChainChecker, cidBytesOf, type StoredMessage } from './chain-check.js';
 export { scanEnvelope, type ChainFields } from './envelope-scan.js';
 export { FindingList, type Finding, type FindingKind } from './findings.js';
+export { renderVerification } from './render-verification.js';
