@@ -55,6 +55,7 @@ export class EventPublisher {
     const msgID = positionMsgId(event.envelope.aggregateId, event.envelope.seq);
 
     let lastError: unknown;
+    let mayHaveLanded = false; // an attempt went unanswered: the server may have stored it
     for (let attempt = 0; attempt < this.retry.attempts; attempt++) {
       await backoff(this.retry, attempt);
       try {
@@ -82,12 +83,20 @@ export class EventPublisher {
         if (!isTransient(error)) {
           throw new CimError('CIM-UNAVAILABLE', `publishing to ${subject} failed: ${(error as Error).message}`, { cause: error });
         }
+        if ((error as NatsError).code === 'TIMEOUT') mayHaveLanded = true;
       }
     }
-    throw new CimError('CIM-UNAVAILABLE', `publishing to ${subject} failed after ${this.retry.attempts} attempts: ${(lastError as Error).message}`, {
-      hint: 'The stream has no leader or the cluster is unreachable; check `cim cluster status`.',
-      cause: lastError,
-    });
+    throw new CimError(
+      'CIM-UNAVAILABLE',
+      `publishing to ${subject} failed after ${this.retry.attempts} attempts: ${(lastError as Error).message}` +
+        (mayHaveLanded ? ' (an attempt timed out: the event may have been stored)' : ''),
+      {
+        hint: mayHaveLanded
+          ? 'Reload the aggregate before deciding again: the event may be there. Check `cim cluster status`.'
+          : 'The stream has no leader or the cluster is unreachable; check `cim cluster status`.',
+        cause: lastError,
+      },
+    );
   }
 
   private async isOurs(stream: string, seq: number, cid: string): Promise<boolean> {

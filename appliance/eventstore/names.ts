@@ -6,9 +6,15 @@ import { domainName, subjectToken } from './envelope.js';
 export const SEALS_STREAM = 'CIM_SEALS';
 export const SNAPSHOT_BUCKET = 'cim_snapshots';
 
+/** Names whose subjects the appliance itself uses (`cim.seals.>`, `cim.audit.>`): a domain of that name would overlap them. */
+export const RESERVED_DOMAINS: readonly string[] = ['seals', 'audit'];
+
 export function assertDomain(domain: string): void {
   if (!domainName.test(domain)) {
     throw new CimError('CIM-INVALID-INPUT', `domain "${domain}": expected lower-case letters, digits, "-" or "_", starting with a letter`);
+  }
+  if (RESERVED_DOMAINS.includes(domain)) {
+    throw new CimError('CIM-INVALID-INPUT', `domain "${domain}" is reserved: its subjects would overlap the appliance's own (${RESERVED_DOMAINS.join(', ')})`);
   }
 }
 

@@ -6,20 +6,23 @@ import { CimError } from '../errors.js';
 export interface RetryPolicy {
   /** Attempts in all, the first included. */
   attempts: number;
-  /** First backoff; doubles per attempt, with jitter. */
+  /** First backoff; doubles per attempt up to `maxBackoffMs`, with jitter. */
   backoffMs: number;
+  maxBackoffMs: number;
   /** Ack timeout of the first attempt; doubles per attempt up to `maxTimeoutMs`, since a slow ack is often a busy leader. */
   timeoutMs: number;
   maxTimeoutMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 6, backoffMs: 50, timeoutMs: 2_000, maxTimeoutMs: 10_000 };
+// "No responders" comes back at once while a stream elects a leader, which takes seconds on a busy
+// machine: the backoffs (0.1 + 0.2 + … + 2 s ≈ 11 s) outlast an election.
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 10, backoffMs: 100, maxBackoffMs: 2_000, timeoutMs: 2_000, maxTimeoutMs: 10_000 };
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Waits before attempt `attempt` (0-based); the first attempt does not wait. */
 export function backoff(policy: RetryPolicy, attempt: number): Promise<unknown> | undefined {
-  return attempt > 0 ? sleep(policy.backoffMs * 2 ** (attempt - 1) * (0.5 + Math.random())) : undefined;
+  return attempt > 0 ? sleep(Math.min(policy.backoffMs * 2 ** (attempt - 1), policy.maxBackoffMs) * (0.5 + Math.random())) : undefined;
 }
 
 export function attemptTimeout(policy: RetryPolicy, attempt: number): number {
