@@ -5,6 +5,7 @@ import * as dagCbor from '@ipld/dag-cbor';
 import { z } from 'zod';
 import { CimError } from '../errors.js';
 import { CID, cidOfBlock } from './cid.js';
+import { encodeEnvelopeBytes } from './envelope-encode.js';
 
 export const ENVELOPE_VERSION = 1;
 
@@ -62,7 +63,7 @@ export const EnvelopeSchema = z
   .refine((e) => (e.seq === 1) === (e.prev === null), { error: 'prev must be null exactly when seq is 1', path: ['prev'] });
 
 export function encodeEnvelope<P extends Payload>(envelope: EventEnvelope<P>): EncodedEvent<P> {
-  const bytes = dagCbor.encode(envelope);
+  const bytes = encodeEnvelopeBytes(envelope);
   return { envelope, bytes, cid: cidOfBlock(bytes) };
 }
 

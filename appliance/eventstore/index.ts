@@ -31,3 +31,4 @@ export { ChainChecker, cidBytesOf, type StoredMessage } from './chain-check.js';
 export { scanEnvelope, type ChainFields } from './envelope-scan.js';
 export { FindingList, type Finding, type FindingKind } from './findings.js';
 export { renderVerification } from './render-verification.js';
+export { encodeEnvelopeBytes } from './envelope-encode.js';
