@@ -4,7 +4,16 @@
 // nothing else in appliance/ imports those folders.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { runRawBaseline, type RawBaselineResult } from '../bench/index.js';
+import {
+  renderAppendBenchmark,
+  renderMicroBenchmarks,
+  runAppendBenchmark,
+  runMicroBenchmarks,
+  runRawBaseline,
+  type AppendBenchmarkResult,
+  type MicroBenchmarkResult,
+  type RawBaselineResult,
+} from '../bench/index.js';
 import {
   attachedClusterStatus,
   connectNats,
@@ -154,55 +163,96 @@ function buildProgram(): Command {
   program
     .command('bench')
     .description(
-      'the main job. For now: the raw JetStream baseline on the cluster (publish, read back, check every message)\n' +
-        'and the cluster status; scenarios and reports follow.',
+      'the main job. For now: the raw JetStream baseline (publish, read back, check every message), then the\n' +
+        'event store against it in the same run (append throughput and publish→ack latency at one rate, each as a\n' +
+        'ratio to raw; then seal and verify everything appended); scenarios and reports follow.',
     )
-    .addOption(new Option('--messages <n>', 'messages to publish').default(20_000).argParser(positiveInteger('--messages')))
+    .addOption(new Option('--messages <n>', 'messages per throughput phase').default(20_000).argParser(positiveInteger('--messages')))
     .addOption(new Option('--payload-bytes <n>', 'payload size').default(256).argParser(positiveInteger('--payload-bytes')))
-    .addOption(new Option('--subjects <n>', 'distinct subjects').default(1_000).argParser(positiveInteger('--subjects')))
+    .addOption(new Option('--subjects <n>', 'distinct subjects (event store: aggregates)').default(1_000).argParser(positiveInteger('--subjects')))
     .addOption(new Option('--in-flight <n>', 'publishes awaiting their ack').default(256).argParser(positiveInteger('--in-flight')))
+    .addOption(new Option('--latency-seconds <n>', 'length of each fixed-rate latency phase').default(5).argParser(positiveInteger('--latency-seconds')))
+    .addOption(new Option('--latency-rate <n>', 'msgs/s of the latency phases (default: half the raw throughput)').argParser(positiveInteger('--latency-rate')))
+    .option('--no-eventstore', 'measure the raw baseline only')
+    .option('--micro', 'also run the client-side micro-benchmarks (encode, decode, Merkle, verification kernel)')
     .option('--json', 'print the results as JSON')
     .action(
       action(
         async (
-          options: { messages: number; payloadBytes: number; subjects: number; inFlight: number; json?: boolean },
+          options: {
+            messages: number;
+            payloadBytes: number;
+            subjects: number;
+            inFlight: number;
+            latencySeconds: number;
+            latencyRate?: number;
+            eventstore: boolean;
+            micro?: boolean;
+            json?: boolean;
+          },
           command: Command,
         ) => {
           const config = configFrom(command);
+          const signer = options.eventstore ? loadOrCreateSigner(config.stateDir) : undefined;
           const target = await openCluster(config, { log });
           const abort = new AbortController();
           const unregister = onShutdown(() => abort.abort());
           try {
             const nc = await connectNats(target.endpoint, { name: 'cim-bench' });
-            let result: RawBaselineResult;
+            const replicas = Math.min(3, target.nodeCount);
+            let raw: RawBaselineResult;
+            let eventStore: AppendBenchmarkResult | undefined;
+            let micro: MicroBenchmarkResult[] | undefined;
             try {
-              result = await runRawBaseline(nc, {
+              raw = await runRawBaseline(nc, {
                 stream: 'CIM_BENCH_RAW',
                 subjectPrefix: 'cim.bench.raw',
                 messages: options.messages,
                 payloadBytes: options.payloadBytes,
                 subjects: options.subjects,
                 inFlight: options.inFlight,
-                replicas: Math.min(3, target.nodeCount),
+                replicas,
                 signal: abort.signal,
-                onProgress: (phase, done, total) => log(`${phase}: ${done}/${total}`),
+                onProgress: (phase, done, total) => log(`raw ${phase}: ${done}/${total}`),
               });
+              if (signer && !abort.signal.aborted) {
+                eventStore = await runAppendBenchmark(nc, {
+                  // Seals of a run stay in CIM_SEALS (it refuses deletes), so each run has its own domain.
+                  domain: `bench${Date.now().toString(36)}`,
+                  messages: options.messages,
+                  payloadBytes: options.payloadBytes,
+                  aggregates: options.subjects,
+                  inFlight: options.inFlight,
+                  replicas,
+                  latencySeconds: options.latencySeconds,
+                  ...(options.latencyRate ? { latencyRate: options.latencyRate } : {}),
+                  verifyWith: signer,
+                  signal: abort.signal,
+                  onProgress: (phase, done, total) => log(`event store ${phase}: ${done}/${total}`),
+                });
+              }
             } finally {
               await nc.close();
             }
+            if (options.micro && !abort.signal.aborted) {
+              micro = await runMicroBenchmarks({ payloadBytes: options.payloadBytes, signal: abort.signal, onProgress: (name) => log(`micro-benchmark: ${name}`) });
+            }
             const status = target.embedded ? await target.embedded.status() : await attachedClusterStatus(target.endpoint);
             if (options.json) {
-              print(JSON.stringify({ cluster: status, rawBaseline: result }, null, 2));
+              print(JSON.stringify({ cluster: status, rawBaseline: raw, eventStore, micro }, null, 2));
             } else {
               print(renderClusterStatus(status));
               print(
-                `\nraw JetStream baseline (R${result.replicas}, ${result.payloadBytes}-byte payloads, ${result.subjects} subjects, ${result.inFlight} in flight)\n` +
-                  `  publish: ${result.publish.messages} acked in ${result.publish.seconds.toFixed(2)} s = ${Math.round(result.publish.perSecond)} msgs/s\n` +
-                  `  read:    ${result.read.messages} read back in ${result.read.seconds.toFixed(2)} s = ${Math.round(result.read.perSecond)} msgs/s (ordered consumer)\n` +
-                  `  check:   lost ${result.lost}, corrupted ${result.corrupted}${result.interrupted ? ' (interrupted: partial figures)' : ''}`,
+                `\nraw JetStream baseline (R${raw.replicas}, ${raw.payloadBytes}-byte payloads, ${raw.subjects} subjects, ${raw.inFlight} in flight)\n` +
+                  `  publish: ${raw.publish.messages} acked in ${raw.publish.seconds.toFixed(2)} s = ${Math.round(raw.publish.perSecond)} msgs/s\n` +
+                  `  read:    ${raw.read.messages} read back in ${raw.read.seconds.toFixed(2)} s = ${Math.round(raw.read.perSecond)} msgs/s (ordered consumer)\n` +
+                  `  check:   lost ${raw.lost}, corrupted ${raw.corrupted}${raw.interrupted ? ' (interrupted: partial figures)' : ''}`,
               );
+              if (eventStore) print('\n' + renderAppendBenchmark(eventStore));
+              if (micro) print('\n' + renderMicroBenchmarks(micro));
             }
-            if (result.lost > 0 || result.corrupted > 0) process.exitCode = ExitCode.checkFailed;
+            const storeFailed = eventStore !== undefined && (eventStore.check.rawLost > 0 || eventStore.check.appendLost > 0 || (eventStore.verify?.findings ?? 0) > 0);
+            if (raw.lost > 0 || raw.corrupted > 0 || storeFailed) process.exitCode = ExitCode.checkFailed;
           } finally {
             unregister();
             await target.release();

@@ -11,7 +11,10 @@ import {
   EMPTY_HEAD,
   EventStore,
   provision,
+  Sealer,
+  verifyDomain,
   type AggregateHead,
+  type Signer,
   type AggregateRef,
   type Causation,
   type EventStoreOptions,
@@ -19,7 +22,7 @@ import {
 } from '../appliance/index.js';
 import { sampleAggregateId, sampleEnvelope, samplePayload } from './sample-events.js';
 
-export type AppendBenchmarkPhase = 'warmup' | 'raw' | 'append' | 'raw-latency' | 'append-latency';
+export type AppendBenchmarkPhase = 'warmup' | 'raw' | 'append' | 'raw-latency' | 'append-latency' | 'verify';
 
 export interface AppendBenchmarkOptions {
   /** Messages of each throughput phase (raw, then append). */
@@ -45,6 +48,12 @@ export interface AppendBenchmarkOptions {
   latencyRate?: number;
   /** Passed to EventStore.open (snapshots are never written by appends). */
   store?: EventStoreOptions;
+  /**
+   * After the appends, seal the domain with this key and time `verifyDomain` over everything
+   * appended (chains, the seal's Merkle root, its signature). Seals stay in CIM_SEALS, which
+   * refuses deletes: give each such run its own domain.
+   */
+  verifyWith?: Signer;
   /** Called now and then with messages done so far. */
   onProgress?: (phase: AppendBenchmarkPhase, done: number, total: number) => void;
   /** Set to stop early (Ctrl-C); results cover what was done. */
@@ -81,6 +90,16 @@ export interface LatencyFigure {
   histogram: string;
 }
 
+export interface VerifyFigure {
+  events: number;
+  seals: number;
+  sealSeconds: number;
+  verifySeconds: number;
+  /** Events verified per second of `cim verify`'s pass (read over NATS, chains, seal root, signature). */
+  eventsPerSecond: number;
+  findings: number;
+}
+
 export interface AppendBenchmarkResult {
   domain: string;
   stream: string;
@@ -95,6 +114,8 @@ export interface AppendBenchmarkResult {
   lanes: number;
   throughput: { raw: ThroughputFigure; append: ThroughputFigure; ratio: number };
   latency?: { rate: number; seconds: number; raw: LatencyFigure; append: LatencyFigure; p99Ratio: number };
+  /** Sealing and verifying the appended stream end to end, over NATS (with `verifyWith`). */
+  verify?: VerifyFigure;
   /** Acknowledged messages against what the streams hold at the end: lost > 0 is a failed run. */
   check: { rawAcked: number; rawStored: number; rawLost: number; appendAcked: number; appendStored: number; appendLost: number; duplicates: number };
   interrupted: boolean;
@@ -298,6 +319,25 @@ async function messageCount(jsm: JetStreamManager, stream: string): Promise<numb
   return (await jsm.streams.info(stream)).state.messages;
 }
 
+async function measureVerify(nc: NatsConnection, domain: string, signer: Signer, progress: (done: number, total: number) => void): Promise<VerifyFigure> {
+  const sealer = await Sealer.open(nc, { domain, signer, maxEventsPerSeal: Number.MAX_SAFE_INTEGER });
+  const sealStarted = performance.now();
+  let seals = 0;
+  while (await sealer.sealOnce()) seals++;
+  const sealSeconds = (performance.now() - sealStarted) / 1_000;
+  const verifyStarted = performance.now();
+  const result = await verifyDomain(nc, domain, { trusted: [signer.verifier()], onProgress: (_d, seq, last) => progress(seq, last) });
+  const verifySeconds = (performance.now() - verifyStarted) / 1_000;
+  return {
+    events: result.events,
+    seals,
+    sealSeconds,
+    verifySeconds,
+    eventsPerSecond: rate(result.events, verifySeconds),
+    findings: result.findings.length + result.findingsOmitted,
+  };
+}
+
 export async function runAppendBenchmark(nc: NatsConnection, options: AppendBenchmarkOptions): Promise<AppendBenchmarkResult> {
   const domain = options.domain ?? 'benchappend';
   const rawStream = options.rawStream ?? 'CIM_BENCH_RAW';
@@ -408,6 +448,7 @@ export async function runAppendBenchmark(nc: NatsConnection, options: AppendBenc
 
     const rawStored = await messageCount(jsm, rawStream);
     const appendStored = await messageCount(jsm, stream);
+    const verify = options.verifyWith && !signal?.aborted ? await measureVerify(nc, domain, options.verifyWith, (done, total) => options.onProgress?.('verify', done, total)) : undefined;
     return {
       domain,
       stream,
@@ -420,6 +461,7 @@ export async function runAppendBenchmark(nc: NatsConnection, options: AppendBenc
       lanes,
       throughput: { raw: rawFigure, append: appendFigure, ratio: rawFigure.perSecond > 0 ? appendFigure.perSecond / rawFigure.perSecond : 0 },
       ...(latency ? { latency } : {}),
+      ...(verify ? { verify } : {}),
       check: {
         rawAcked: writers.rawAcked,
         rawStored,

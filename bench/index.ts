@@ -6,6 +6,7 @@ export {
   type AppendBenchmarkResult,
   type LatencyFigure,
   type ThroughputFigure,
+  type VerifyFigure,
 } from './append-throughput.js';
 export { runMicroBenchmarks, type MicroBenchmarkOptions, type MicroBenchmarkResult } from './micro.js';
 export { runRawBaseline, type RateFigure, type RawBaselineOptions, type RawBaselineResult } from './raw-baseline.js';

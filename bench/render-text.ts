@@ -71,6 +71,14 @@ export function renderAppendBenchmark(result: AppendBenchmarkResult): string {
       ]),
     );
   }
+  if (result.verify) {
+    const v = result.verify;
+    lines.push(
+      '',
+      `verify (over NATS: read, chains, seal root and signature): ${count(v.events)} events in ${v.verifySeconds.toFixed(2)} s = ${count(v.eventsPerSecond)} events/s, ` +
+        `${v.findings} findings; sealing them took ${v.sealSeconds.toFixed(2)} s (${v.seals} seal${v.seals === 1 ? '' : 's'})`,
+    );
+  }
   lines.push(
     '',
     `check: raw ${count(check.rawAcked)} acked, ${count(check.rawStored)} stored, lost ${check.rawLost}; ` +
