@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isProcessAlive } from '../../appliance/cluster/server-process.js';
 import type { ClusterStatus } from '../../appliance/index.js';
+import type { AppendBenchmarkResult } from '../../bench/index.js';
 import { runCli } from '../support/cli.js';
 import { tempDir } from '../support/temp-dir.js';
 
@@ -112,13 +113,23 @@ describe('cim cluster up / status / bench / down', () => {
     expect(again.code).toBe(0);
     expect((JSON.parse(again.stdout) as ClusterStatus).servers.map((s) => s.pid)).toEqual(pids);
 
-    const bench = await runCli(['--state', state, 'bench', '--messages', '2000', '--json']);
+    const bench = await runCli(['--state', state, 'bench', '--messages', '2000', '--latency-seconds', '1', '--json'], { timeoutMs: 120_000 });
     expect(bench.code, bench.stderr).toBe(0);
-    const result = JSON.parse(bench.stdout) as { cluster: ClusterStatus; rawBaseline: { publish: { messages: number }; lost: number; corrupted: number } };
+    const result = JSON.parse(bench.stdout) as {
+      cluster: ClusterStatus;
+      rawBaseline: { publish: { messages: number }; lost: number; corrupted: number };
+      eventStore: AppendBenchmarkResult;
+    };
     expect(result.cluster.servers.map((s) => s.pid)).toEqual(pids); // it used the running cluster
     expect(result.rawBaseline.publish.messages).toBe(2000);
     expect(result.rawBaseline.lost).toBe(0);
     expect(result.rawBaseline.corrupted).toBe(0);
+    // The event store was measured against raw in the same run, then sealed and verified.
+    expect(result.eventStore.throughput.append.messages).toBe(2000);
+    expect(result.eventStore.throughput.ratio).toBeGreaterThan(0);
+    expect(result.eventStore.check).toMatchObject({ rawLost: 0, appendLost: 0, duplicates: 0 });
+    expect(result.eventStore.verify).toMatchObject({ findings: 0, seals: 1 });
+    expect(result.eventStore.verify!.events).toBe(result.eventStore.check.appendStored);
 
     const down = await runCli(['--state', state, 'cluster', 'down']);
     expect(down.code, down.stderr).toBe(0);
