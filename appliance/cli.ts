@@ -251,7 +251,7 @@ function buildProgram(): Command {
               if (eventStore) print('\n' + renderAppendBenchmark(eventStore));
               if (micro) print('\n' + renderMicroBenchmarks(micro));
             }
-            const storeFailed = eventStore !== undefined && (eventStore.check.rawLost > 0 || eventStore.check.appendLost > 0 || (eventStore.verify?.findings ?? 0) > 0);
+            const storeFailed = eventStore !== undefined && (eventStore.check.rawLost > 0 || eventStore.check.contractLost > 0 || eventStore.check.appendLost > 0 || (eventStore.verify?.findings ?? 0) > 0);
             if (raw.lost > 0 || raw.corrupted > 0 || storeFailed) process.exitCode = ExitCode.checkFailed;
           } finally {
             unregister();

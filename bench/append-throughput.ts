@@ -3,7 +3,7 @@
 // The headline figure is the ratio (PERFORMANCE.md: ratios within one run hold across machines).
 import { performance } from 'node:perf_hooks';
 import * as hdr from 'hdr-histogram-js';
-import { RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
+import { nanos, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
 import {
   CimError,
   domainStream,
@@ -22,7 +22,7 @@ import {
 } from '../appliance/index.js';
 import { sampleAggregateId, sampleEnvelope, samplePayload } from './sample-events.js';
 
-export type AppendBenchmarkPhase = 'warmup' | 'raw' | 'append' | 'raw-latency' | 'append-latency' | 'verify';
+export type AppendBenchmarkPhase = 'warmup' | 'raw' | 'raw-contract' | 'append' | 'raw-latency' | 'append-latency' | 'verify';
 
 export interface AppendBenchmarkOptions {
   /** Messages of each throughput phase (raw, then append). */
@@ -112,12 +112,34 @@ export interface AppendBenchmarkResult {
   inFlight: number;
   /** Publishes outstanding at once in both throughput phases: min(inFlight, aggregates). */
   lanes: number;
-  throughput: { raw: ThroughputFigure; append: ThroughputFigure; ratio: number };
+  throughput: {
+    raw: ThroughputFigure;
+    /** Raw publishes with the contract's message id and expected subject sequence: the server's share of the cost. */
+    rawWithContract: ThroughputFigure;
+    append: ThroughputFigure;
+    /** append / raw: the headline. */
+    ratio: number;
+    /** rawWithContract / raw: what dedup and optimistic concurrency cost the cluster. */
+    contractRatio: number;
+    /** append / rawWithContract: what the event store's client work costs on top. */
+    appendToContractRatio: number;
+  };
   latency?: { rate: number; seconds: number; raw: LatencyFigure; append: LatencyFigure; p99Ratio: number };
   /** Sealing and verifying the appended stream end to end, over NATS (with `verifyWith`). */
   verify?: VerifyFigure;
   /** Acknowledged messages against what the streams hold at the end: lost > 0 is a failed run. */
-  check: { rawAcked: number; rawStored: number; rawLost: number; appendAcked: number; appendStored: number; appendLost: number; duplicates: number };
+  check: {
+    rawAcked: number;
+    rawStored: number;
+    rawLost: number;
+    contractAcked: number;
+    contractStored: number;
+    contractLost: number;
+    appendAcked: number;
+    appendStored: number;
+    appendLost: number;
+    duplicates: number;
+  };
   interrupted: boolean;
 }
 
@@ -240,7 +262,11 @@ class Writers {
   /** Per aggregate, the last append issued at a fixed rate: the next one waits for it. */
   private readonly tails: (Promise<void> | undefined)[];
   rawAcked = 0;
+  contractAcked = 0;
   appendAcked = 0;
+  readonly contractSubjects: string[];
+  private readonly contractCounts: number[];
+  private readonly contractLast: number[];
   duplicates = 0;
   private readonly event: NewEvent;
 
@@ -251,8 +277,12 @@ class Writers {
     domain: string,
     aggregates: number,
     rawSubjectPrefix: string,
+    contractSubjectPrefix: string,
     payloadBytes: number,
   ) {
+    this.contractSubjects = Array.from({ length: aggregates }, (_, i) => `${contractSubjectPrefix}.${sampleAggregateId(i)}`);
+    this.contractCounts = this.contractSubjects.map(() => 0);
+    this.contractLast = this.contractSubjects.map(() => 0);
     this.refs = Array.from({ length: aggregates }, (_, i) => ({ domain, aggregate: AGGREGATE_TYPE, aggregateId: sampleAggregateId(i) }));
     this.heads = this.refs.map(() => EMPTY_HEAD);
     this.rawSubjects = this.refs.map((ref) => `${rawSubjectPrefix}.${ref.aggregateId}`);
@@ -273,13 +303,42 @@ class Writers {
   }
 
   /** Appends to the aggregate idle longest. */
-  async appendNext(): Promise<boolean> {
+  appendNext(): Promise<boolean> {
+    return this.onIdleAggregate((aggregate) => this.append(aggregate));
+  }
+
+  /** A raw publish with the contract's headers to the subject of the aggregate idle longest. */
+  rawWithContractNext(): Promise<boolean> {
+    return this.onIdleAggregate((aggregate) => this.rawWithContract(aggregate));
+  }
+
+  private async onIdleAggregate(operation: (aggregate: number) => Promise<boolean>): Promise<boolean> {
     const aggregate = this.idle[this.idleHead]!;
     this.idleHead = (this.idleHead + 1) % this.idle.length;
-    const ok = await this.append(aggregate);
+    const ok = await operation(aggregate);
     this.idle[this.idleTail] = aggregate;
     this.idleTail = (this.idleTail + 1) % this.idle.length;
     return ok;
+  }
+
+  /**
+   * What the event store's contract asks of the server — a message id (dedup) and the expected
+   * last subject sequence (optimistic concurrency) — on the same bytes, with none of the store's
+   * client work: the most an event store honouring the contract can reach on this cluster.
+   */
+  async rawWithContract(aggregate: number): Promise<boolean> {
+    const count = ++this.contractCounts[aggregate]!;
+    try {
+      const ack = await this.js.publish(this.contractSubjects[aggregate]!, this.body, {
+        msgID: `${this.refs[aggregate]!.aggregateId}:${count}`,
+        expect: { lastSubjectSequence: this.contractLast[aggregate]! },
+      });
+      this.contractLast[aggregate] = ack.seq;
+      this.contractAcked++;
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async append(aggregate: number): Promise<boolean> {
@@ -342,6 +401,8 @@ export async function runAppendBenchmark(nc: NatsConnection, options: AppendBenc
   const domain = options.domain ?? 'benchappend';
   const rawStream = options.rawStream ?? 'CIM_BENCH_RAW';
   const rawSubjectPrefix = options.rawSubjectPrefix ?? 'cim.bench.raw';
+  const contractStream = `${rawStream}_CONTRACT`;
+  const contractSubjectPrefix = `${rawSubjectPrefix}contract`;
   assertNames(domain, rawStream);
   if (options.messages < 1 || options.aggregates < 1 || options.inFlight < 1) {
     throw new CimError('CIM-INVALID-INPUT', 'the append benchmark needs at least one message, aggregate and publish in flight');
@@ -355,6 +416,7 @@ export async function runAppendBenchmark(nc: NatsConnection, options: AppendBenc
   // Fresh streams: leftovers of an interrupted run would change sizes, dedup sets and sequences.
   await jsm.streams.delete(stream).catch(() => false);
   await jsm.streams.delete(rawStream).catch(() => false);
+  await jsm.streams.delete(contractStream).catch(() => false);
   const provisioned = await provision(nc, { domains: [domain], replicas: options.replicas, duplicateWindowMs: options.duplicateWindowMs ?? 120_000 });
   try {
     await jsm.streams.add({
@@ -363,6 +425,14 @@ export async function runAppendBenchmark(nc: NatsConnection, options: AppendBenc
       num_replicas: options.replicas,
       storage: StorageType.File,
       retention: RetentionPolicy.Limits,
+    });
+    await jsm.streams.add({
+      name: contractStream,
+      subjects: [`${contractSubjectPrefix}.>`],
+      num_replicas: options.replicas,
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      duplicate_window: nanos(options.duplicateWindowMs ?? 120_000),
     });
     const store = await EventStore.open(nc, options.store);
 
@@ -377,7 +447,7 @@ export async function runAppendBenchmark(nc: NatsConnection, options: AppendBenc
       }),
     );
     const body = new Uint8Array(typical.bytes.length).fill(0x61);
-    const writers = new Writers(nc.jetstream(), store, body, domain, options.aggregates, rawSubjectPrefix, options.payloadBytes);
+    const writers = new Writers(nc.jetstream(), store, body, domain, options.aggregates, rawSubjectPrefix, contractSubjectPrefix, options.payloadBytes);
 
     const warmup = Math.min(options.warmupMessages ?? Math.min(1_000, Math.ceil(options.messages / 10)), options.messages);
     if (warmup > 0) {
@@ -386,9 +456,12 @@ export async function runAppendBenchmark(nc: NatsConnection, options: AppendBenc
     }
 
     const raw = await runLanes(lanes, options.messages, (i) => writers.raw(i), progress('raw', options.messages), signal);
+    const contract = await runLanes(lanes, options.messages, () => writers.rawWithContractNext(), progress('raw-contract', options.messages), signal);
     const append = await runLanes(lanes, options.messages, () => writers.appendNext(), progress('append', options.messages), signal);
-    const rawFigure: ThroughputFigure = { messages: raw.ok, failed: raw.failed, seconds: raw.seconds, perSecond: rate(raw.ok, raw.seconds) };
-    const appendFigure: ThroughputFigure = { messages: append.ok, failed: append.failed, seconds: append.seconds, perSecond: rate(append.ok, append.seconds) };
+    const figure = (run: { ok: number; failed: number; seconds: number }): ThroughputFigure => ({ messages: run.ok, failed: run.failed, seconds: run.seconds, perSecond: rate(run.ok, run.seconds) });
+    const rawFigure = figure(raw);
+    const contractFigure = figure(contract);
+    const appendFigure = figure(append);
 
     let latency: AppendBenchmarkResult['latency'];
     const latencySeconds = options.latencySeconds ?? 5;
@@ -447,6 +520,7 @@ export async function runAppendBenchmark(nc: NatsConnection, options: AppendBenc
     }
 
     const rawStored = await messageCount(jsm, rawStream);
+    const contractStored = await messageCount(jsm, contractStream);
     const appendStored = await messageCount(jsm, stream);
     const verify = options.verifyWith && !signal?.aborted ? await measureVerify(nc, domain, options.verifyWith, (done, total) => options.onProgress?.('verify', done, total)) : undefined;
     return {
@@ -459,13 +533,23 @@ export async function runAppendBenchmark(nc: NatsConnection, options: AppendBenc
       aggregates: options.aggregates,
       inFlight: options.inFlight,
       lanes,
-      throughput: { raw: rawFigure, append: appendFigure, ratio: rawFigure.perSecond > 0 ? appendFigure.perSecond / rawFigure.perSecond : 0 },
+      throughput: {
+        raw: rawFigure,
+        rawWithContract: contractFigure,
+        append: appendFigure,
+        ratio: rawFigure.perSecond > 0 ? appendFigure.perSecond / rawFigure.perSecond : 0,
+        contractRatio: rawFigure.perSecond > 0 ? contractFigure.perSecond / rawFigure.perSecond : 0,
+        appendToContractRatio: contractFigure.perSecond > 0 ? appendFigure.perSecond / contractFigure.perSecond : 0,
+      },
       ...(latency ? { latency } : {}),
       ...(verify ? { verify } : {}),
       check: {
         rawAcked: writers.rawAcked,
         rawStored,
         rawLost: writers.rawAcked - rawStored,
+        contractAcked: writers.contractAcked,
+        contractStored,
+        contractLost: writers.contractAcked - contractStored,
         appendAcked: writers.appendAcked,
         appendStored,
         appendLost: writers.appendAcked - writers.duplicates - appendStored,
@@ -475,6 +559,7 @@ export async function runAppendBenchmark(nc: NatsConnection, options: AppendBenc
     };
   } finally {
     await jsm.streams.delete(rawStream).catch(() => false);
+    await jsm.streams.delete(contractStream).catch(() => false);
     await jsm.streams.delete(stream).catch(() => false);
     // Shared streams this run had to create go too, but only while they are still empty.
     for (const name of provisioned.created) {

@@ -55,8 +55,11 @@ export function renderAppendBenchmark(result: AppendBenchmarkResult): string {
     alignedTable([
       ['throughput', 'msgs/s', 'acked', 'failed', 'seconds'],
       ['raw publish', count(throughput.raw.perSecond), count(throughput.raw.messages), count(throughput.raw.failed), throughput.raw.seconds.toFixed(2)],
+      ['raw + msg id + expected seq', count(throughput.rawWithContract.perSecond), count(throughput.rawWithContract.messages), count(throughput.rawWithContract.failed), throughput.rawWithContract.seconds.toFixed(2)],
       ['event append', count(throughput.append.perSecond), count(throughput.append.messages), count(throughput.append.failed), throughput.append.seconds.toFixed(2)],
       ['append / raw', ratio(throughput.ratio)],
+      ['(raw + contract) / raw', ratio(throughput.contractRatio)],
+      ['append / (raw + contract)', ratio(throughput.appendToContractRatio)],
     ]),
   ];
   if (latency) {

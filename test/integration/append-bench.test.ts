@@ -66,11 +66,23 @@ describe('runAppendBenchmark', () => {
 
   it('given everything acknowledged, when the streams are counted, then nothing is lost or duplicated', () => {
     const expected = 100 + MESSAGES + 500;
-    expect(result.check).toEqual({ rawAcked: expected, rawStored: expected, rawLost: 0, appendAcked: expected, appendStored: expected, appendLost: 0, duplicates: 0 });
+    expect(result.check).toEqual({
+      rawAcked: expected,
+      rawStored: expected,
+      rawLost: 0,
+      contractAcked: MESSAGES,
+      contractStored: MESSAGES,
+      contractLost: 0,
+      appendAcked: expected,
+      appendStored: expected,
+      appendLost: 0,
+      duplicates: 0,
+    });
+    expect(result.throughput.contractRatio).toBeCloseTo(result.throughput.rawWithContract.perSecond / result.throughput.raw.perSecond);
   });
 
   it('given a run, when it reports progress, then every phase is named', () => {
-    expect([...phases].sort()).toEqual(['append', 'append-latency', 'raw', 'raw-latency', 'warmup']);
+    expect([...phases].sort()).toEqual(['append', 'append-latency', 'raw', 'raw-contract', 'raw-latency', 'warmup']);
   });
 
   it('given the run is over, when the streams are listed, then the benchmark streams are gone', async () => {
@@ -78,6 +90,7 @@ describe('runAppendBenchmark', () => {
     const names: string[] = [];
     for await (const info of jsm.streams.list()) names.push(info.config.name);
     expect(names).not.toContain('CIM_BENCH_RAW');
+    expect(names).not.toContain('CIM_BENCH_RAW_CONTRACT');
     expect(names).not.toContain(result.stream);
   });
 

@@ -34,11 +34,14 @@ const result: AppendBenchmarkResult = {
   lanes: 256,
   throughput: {
     raw: { messages: 50_000, failed: 0, seconds: 2, perSecond: 25_000 },
+    rawWithContract: { messages: 50_000, failed: 0, seconds: 2.5, perSecond: 20_000 },
     append: { messages: 50_000, failed: 0, seconds: 4, perSecond: 12_500 },
     ratio: 0.5,
+    contractRatio: 0.8,
+    appendToContractRatio: 0.625,
   },
   latency: { rate: 12_500, seconds: 5, raw: latency(1.2, 1), append: latency(2.4, 2), p99Ratio: 4 },
-  check: { rawAcked: 51_000, rawStored: 51_000, rawLost: 0, appendAcked: 51_000, appendStored: 51_000, appendLost: 0, duplicates: 0 },
+  check: { rawAcked: 51_000, rawStored: 51_000, rawLost: 0, contractAcked: 50_000, contractStored: 50_000, contractLost: 0, appendAcked: 51_000, appendStored: 51_000, appendLost: 0, duplicates: 0 },
   interrupted: false,
 };
 
@@ -68,7 +71,15 @@ describe('renderAppendBenchmark', () => {
 
   it('given a result, when rendered, then throughput rows sit side by side with the ratio', () => {
     expect(text).toContain(
-      ['throughput    msgs/s   acked  failed  seconds', 'raw publish   25,000  50,000       0     2.00', 'event append  12,500  50,000       0     4.00', 'append / raw   0.50×'].join('\n'),
+      [
+        'throughput                   msgs/s   acked  failed  seconds',
+        'raw publish                  25,000  50,000       0     2.00',
+        'raw + msg id + expected seq  20,000  50,000       0     2.50',
+        'event append                 12,500  50,000       0     4.00',
+        'append / raw                  0.50×',
+        '(raw + contract) / raw        0.80×',
+        'append / (raw + contract)     0.63×',
+      ].join('\n'),
     );
   });
 
