@@ -4,20 +4,13 @@
 import { headers, type JetStreamClient, type JetStreamManager, type NatsError } from 'nats';
 import { CimError } from '../errors.js';
 import type { EncodedEvent } from './envelope.js';
-import { attemptTimeout, backoff, isTransient, withRetries, type RetryPolicy } from './retry.js';
-
-/** JetStream's err_code for a failed `expect.lastSubjectSequence`. */
-const WRONG_LAST_SEQUENCE = 10071;
+import { attemptTimeout, backoff, isTransient, isWrongLastSequence, withRetries, type RetryPolicy } from './retry.js';
 
 export interface Acked {
   /** Stream sequence of the event. */
   seq: number;
   /** The server had it already (a retry of a publish that had landed). */
   duplicate: boolean;
-}
-
-function isWrongLastSequence(error: unknown): boolean {
-  return (error as NatsError).api_error?.err_code === WRONG_LAST_SEQUENCE;
 }
 
 function conflict(subject: string, expectedSubjectSeq: number, cause?: unknown): CimError {

@@ -10,7 +10,7 @@ import { assertAggregateId, assertDomain, domainStream, Subjects } from './names
 import { SnapshotStore } from './snapshots.js';
 import { readStream } from './stream-reader.js';
 import { UpcasterRegistry } from './upcasters.js';
-import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js';
+import { DEFAULT_RETRY, isNotFound, withRetries, type RetryPolicy } from './retry.js';
 
 export interface AggregateRef {
   domain: string;
@@ -168,7 +168,7 @@ export class EventStore {
       `reading the head of ${subject}`,
       () => this.jsm.streams.getMessage(stream, { last_by_subj: subject }),
       (error) => {
-        if ((error as { code?: string }).code === '404') return undefined;
+        if (isNotFound(error)) return undefined;
         throw new CimError('CIM-UNAVAILABLE', `reading the head of ${subject} failed: ${(error as Error).message}`, { cause: error });
       },
     );

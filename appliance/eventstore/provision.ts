@@ -10,6 +10,7 @@ import {
   type StreamConfig,
 } from 'nats';
 import { CimError } from '../errors.js';
+import { isNotFound } from './retry.js';
 import { assertDomain, domainStream, SEALS_STREAM, SNAPSHOT_BUCKET, Subjects } from './names.js';
 
 export interface ProvisionOptions {
@@ -62,7 +63,7 @@ async function streamConfig(jsm: JetStreamManager, name: string): Promise<Stream
   try {
     return (await jsm.streams.info(name)).config;
   } catch (error) {
-    if ((error as { code?: string }).code === '404') return undefined;
+    if (isNotFound(error)) return undefined;
     throw error;
   }
 }

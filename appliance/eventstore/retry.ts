@@ -29,6 +29,19 @@ export function attemptTimeout(policy: RetryPolicy, attempt: number): number {
   return Math.min(policy.timeoutMs * 2 ** attempt, policy.maxTimeoutMs);
 }
 
+/** JetStream's err_code for a failed `expect.lastSubjectSequence`. */
+const WRONG_LAST_SEQUENCE = 10071;
+
+/** A publish refused because the subject moved past the expected sequence: someone else appended. */
+export function isWrongLastSequence(error: unknown): boolean {
+  return (error as NatsError).api_error?.err_code === WRONG_LAST_SEQUENCE;
+}
+
+/** No such stream, message or subject. */
+export function isNotFound(error: unknown): boolean {
+  return (error as NatsError).code === '404';
+}
+
 /** Failures after which the same request may well succeed: no answer in time, no stream leader, reconnecting. */
 export function isTransient(error: unknown): boolean {
   const e = error as NatsError;

@@ -2,12 +2,12 @@
 // since the last seal — their CIDs' Merkle root, chained and signed — into stream CIM_SEALS.
 // Several appliance instances may run one each: a seal's position (its first sequence) is its
 // message id, so racing sealers produce one seal, and the loser simply finds it next time.
-import { headers, type JetStreamClient, type JetStreamManager, type NatsConnection, type NatsError } from 'nats';
+import { headers, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
 import { CimError } from '../errors.js';
 import { cidOfBlock } from './cid.js';
 import { MerkleAccumulator } from './merkle.js';
 import { domainStream, SEALS_STREAM, Subjects } from './names.js';
-import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js';
+import { DEFAULT_RETRY, isNotFound, isWrongLastSequence, withRetries, type RetryPolicy } from './retry.js';
 import { decodeSeal, encodeSeal, SEAL_VERSION, signSeal, type NamedSeal } from './seal.js';
 import type { Signer } from './signing-key.js';
 import { readStream } from './stream-reader.js';
@@ -37,8 +37,6 @@ export interface SealHead {
 export interface SealerHandle {
   stop(): Promise<void>;
 }
-
-const WRONG_LAST_SEQUENCE = 10071;
 
 export class Sealer {
   private readonly js: JetStreamClient;
@@ -76,7 +74,7 @@ export class Sealer {
       `reading the last seal of ${this.domain}`,
       () => this.jsm.streams.getMessage(SEALS_STREAM, { last_by_subj: subject }),
       (error) => {
-        if ((error as NatsError).code === '404') return undefined;
+        if (isNotFound(error)) return undefined;
         throw new CimError('CIM-UNAVAILABLE', `reading the last seal of ${this.domain} failed: ${(error as Error).message}`, { cause: error });
       },
     );
@@ -144,7 +142,7 @@ export class Sealer {
       this.options.onSeal?.(named);
       return true;
     } catch (error) {
-      if ((error as NatsError).api_error?.err_code === WRONG_LAST_SEQUENCE) return false;
+      if (isWrongLastSequence(error)) return false;
       throw error;
     }
   }

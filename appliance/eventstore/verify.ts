@@ -8,7 +8,7 @@ import { ChainChecker } from './chain-check.js';
 import { FindingList, type Finding } from './findings.js';
 import { MerkleAccumulator } from './merkle.js';
 import { domainStream, SEALS_STREAM, Subjects } from './names.js';
-import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js';
+import { DEFAULT_RETRY, isNotFound, withRetries, type RetryPolicy } from './retry.js';
 import { decodeSeal, sealSignedBy, type NamedSeal } from './seal.js';
 import type { Verifier } from './signing-key.js';
 import { readStream } from './stream-reader.js';
@@ -65,7 +65,7 @@ async function readSeals(js: JetStreamClient, jsm: JetStreamManager, domain: str
   try {
     lastSeq = (await jsm.streams.getMessage(SEALS_STREAM, { last_by_subj: subject })).seq;
   } catch (error) {
-    if ((error as { code?: string }).code === '404') return [];
+    if (isNotFound(error)) return [];
     throw error;
   }
   const seals: SealRange[] = [];
@@ -118,7 +118,7 @@ export async function verifyDomain(nc: NatsConnection, domain: string, options: 
   try {
     info = await withRetries(retry, `reading ${stream}`, () => jsm.streams.info(stream));
   } catch (error) {
-    if ((error as { code?: string }).code === '404') throw new CimError('CIM-NOT-FOUND', `domain ${domain} has no stream ${stream}`);
+    if (isNotFound(error)) throw new CimError('CIM-NOT-FOUND', `domain ${domain} has no stream ${stream}`);
     throw error;
   }
   const seals = await readSeals(js, jsm, domain, subjects, trusted, findings);
