@@ -20,6 +20,8 @@ const codes = {
   'CIM-UNAVAILABLE': ExitCode.unavailable,
   'CIM-NOT-FOUND': ExitCode.usage,
   'CIM-INTERRUPTED': ExitCode.unavailable,
+  /** A command that breaks a business rule in the aggregate's current state. */
+  'CIM-REJECTED': ExitCode.checkFailed,
   /** Optimistic concurrency: the aggregate moved on since it was loaded. */
   'CIM-CONFLICT': ExitCode.checkFailed,
   /** A decoded event is not a valid envelope, or its CID does not recompute. */

@@ -4,3 +4,5 @@ export * from './eventstore/index.js';
 export { ApplianceConfigSchema, configLeaves, envVarName, loadConfig, type ApplianceConfig, type ConfigSources, type FlatSettings } from './config.js';
 export { CimError, ExitCode, isCimError, toCimError, type CimErrorCode } from './errors.js';
 export { installSignalHandlers, onShutdown } from './shutdown.js';
+export * from './domain/index.js';
+export * from './domains/index.js';

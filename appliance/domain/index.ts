@@ -1,0 +1,19 @@
+// The decider framework: the public surface of appliance/domain — what reference domains and
+// users' domain plugins are written against.
+export { defineDomain, Domain, type ValidatedCommand } from './define-domain.js';
+export { notFound, rejected } from './errors.js';
+export { specFor, type Then, type WhenOptions } from './spec.js';
+export {
+  defineCommand,
+  factKey,
+  type Command,
+  type CommandDefinition,
+  type CommandMetadata,
+  type DomainDefinition,
+  type DomainEvent,
+  type Facts,
+  type ProjectionDefinition,
+  type Requirement,
+  type RowChange,
+  type UpcasterDefinition,
+} from './types.js';

@@ -1,0 +1,77 @@
+// Given/when/then specs of the person domain: every command, its rejections, and its read model.
+import { describe, expect, it } from 'vitest';
+import { person, specFor } from '../../../appliance/index.js';
+
+const spec = specFor(person);
+const registered = { type: 'PersonRegistered', payload: { personId: 'p1', name: 'Ada Lovelace', email: 'ada@example.org' } };
+
+describe('RegisterPerson', () => {
+  it('given no person, registers one', () => {
+    spec.given([]).when('RegisterPerson', { personId: 'p1', name: 'Ada Lovelace', email: 'ada@example.org' }).then([registered]);
+  });
+
+  it('given the person is registered, rejects a second registration', () => {
+    spec.given([registered]).when('RegisterPerson', { personId: 'p1', name: 'Ada', email: 'ada@example.org' }).thenRejects('CIM-REJECTED', /already registered/);
+  });
+
+  it('rejects an invalid email or an empty name at the edge, naming the field', () => {
+    spec.given([]).when('RegisterPerson', { personId: 'p1', name: 'Ada', email: 'not-an-email' }).thenRejects('CIM-INVALID-INPUT', /email/);
+    spec.given([]).when('RegisterPerson', { personId: 'p1', name: '  ', email: 'ada@example.org' }).thenRejects('CIM-INVALID-INPUT', /name/);
+    spec.given([]).when('RegisterPerson', { personId: 'a.b', name: 'Ada', email: 'ada@example.org' }).thenRejects('CIM-INVALID-INPUT', /personId/);
+  });
+});
+
+describe('RenamePerson', () => {
+  it('given a registered person, renames them', () => {
+    spec.given([registered]).when('RenamePerson', { personId: 'p1', name: 'Ada King' }).then([{ type: 'PersonRenamed', payload: { personId: 'p1', name: 'Ada King' } }]);
+  });
+
+  it('given the same name, records nothing', () => {
+    spec.given([registered]).when('RenamePerson', { personId: 'p1', name: 'Ada Lovelace' }).then([]);
+  });
+
+  it('given no such person, rejects', () => {
+    spec.given([]).when('RenamePerson', { personId: 'p1', name: 'Ada' }).thenRejects('CIM-REJECTED', /not registered/);
+  });
+});
+
+describe('ChangePersonEmail', () => {
+  it('given a registered person, changes the email', () => {
+    spec.given([registered]).when('ChangePersonEmail', { personId: 'p1', email: 'ada@king.org' }).then([{ type: 'PersonEmailChanged', payload: { personId: 'p1', email: 'ada@king.org' } }]);
+  });
+
+  it('given an archived person, rejects', () => {
+    spec
+      .given([registered, { type: 'PersonArchived', payload: { personId: 'p1' } }])
+      .when('ChangePersonEmail', { personId: 'p1', email: 'ada@king.org' })
+      .thenRejects('CIM-REJECTED', /archived/);
+  });
+});
+
+describe('ArchivePerson', () => {
+  it('given a registered person, archives them', () => {
+    spec.given([registered]).when('ArchivePerson', { personId: 'p1', reason: 'left' }).then([{ type: 'PersonArchived', payload: { personId: 'p1', reason: 'left' } }]);
+  });
+
+  it('given an archived person, rejects archiving again', () => {
+    spec.given([registered, { type: 'PersonArchived', payload: { personId: 'p1' } }]).when('ArchivePerson', { personId: 'p1' }).thenRejects('CIM-REJECTED', /archived/);
+  });
+});
+
+describe('person_directory projection', () => {
+  const projection = person.definition.projections![0]!;
+  const envelope = (type: string, payload: Record<string, unknown>) => ({
+    v: 1, id: 'e', domain: 'person', aggregate: 'Person', aggregateId: 'p1', seq: 1, type, typeVersion: 1, at: '2026-01-01T00:00:00Z',
+    correlationId: 'c', causationId: 'c', actor: 'a', payload, prev: null,
+  });
+
+  it('maps registration to a row and archiving to a status', () => {
+    expect(projection.apply(envelope('PersonRegistered', registered.payload))).toEqual([
+      { op: 'upsert', table: 'person_directory', key: { person_id: 'p1' }, values: { name: 'Ada Lovelace', email: 'ada@example.org', status: 'active', updated_at: '2026-01-01T00:00:00Z' } },
+    ]);
+    expect(projection.apply(envelope('PersonArchived', { personId: 'p1' }))).toEqual([
+      { op: 'upsert', table: 'person_directory', key: { person_id: 'p1' }, values: { status: 'archived', updated_at: '2026-01-01T00:00:00Z' } },
+    ]);
+    expect(projection.apply(envelope('SomethingElse', {}))).toEqual([]);
+  });
+});
