@@ -35,6 +35,21 @@ const codes = {
 
 export type CimErrorCode = keyof typeof codes;
 
+/** The HTTP status of each code (also the status of a NATS service error reply); 500 where none is listed. */
+const httpStatuses: Partial<Record<CimErrorCode, number>> = {
+  'CIM-INVALID-INPUT': 400,
+  'CIM-INVALID-EVENT': 400,
+  'CIM-NOT-FOUND': 404,
+  'CIM-CONFLICT': 409,
+  'CIM-REJECTED': 422,
+  'CIM-UNAVAILABLE': 503,
+  'CIM-INTERRUPTED': 503,
+};
+
+export function isCimErrorCode(code: string): code is CimErrorCode {
+  return Object.hasOwn(codes, code);
+}
+
 export interface CimErrorOptions {
   /** What the user can do about it, printed on its own line. */
   hint?: string;
@@ -54,6 +69,10 @@ export class CimError extends Error {
 
   get exitCode(): ExitCode {
     return codes[this.code];
+  }
+
+  get httpStatus(): number {
+    return httpStatuses[this.code] ?? 500;
   }
 }
 

@@ -2,7 +2,7 @@
 export * from './cluster/index.js';
 export * from './eventstore/index.js';
 export { ApplianceConfigSchema, configLeaves, envVarName, loadConfig, type ApplianceConfig, type ConfigSources, type FlatSettings } from './config.js';
-export { CimError, ExitCode, isCimError, toCimError, type CimErrorCode } from './errors.js';
+export { CimError, ExitCode, isCimError, isCimErrorCode, toCimError, type CimErrorCode } from './errors.js';
 export { installSignalHandlers, onShutdown } from './shutdown.js';
 export * from './domain/index.js';
 export * from './domains/index.js';

@@ -17,3 +17,6 @@ export {
   type RowChange,
   type UpcasterDefinition,
 } from './types.js';
+export { sendCommand, type CommandResult } from './command-client.js';
+export { commandSubject, CommandRequestSchema, type AppendedEventInfo, type CommandReply, type CommandRequest } from './command-protocol.js';
+export { CommandHandler, startCommandService, type CommandServiceHandle, type CommandServiceOptions } from './command-service.js';
