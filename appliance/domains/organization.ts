@@ -1,0 +1,146 @@
+// The organization domain: create and rename an organization, add and remove its members. A member
+// is a person of the person domain, so adding one needs the fact that the person exists.
+import { z } from 'zod';
+import { defineCommand, defineDomain, factKey, notFound, rejected, type DomainEvent, type ProjectionDefinition } from '../domain/index.js';
+import type { EventEnvelope } from '../eventstore/index.js';
+
+export type MemberRole = 'member' | 'admin';
+
+export interface OrganizationState {
+  status: 'none' | 'active';
+  name?: string;
+  /** Current members by person id; a removed member is no longer here. */
+  members: Readonly<Record<string, MemberRole>>;
+}
+
+const aggregateId = z.string().regex(/^[A-Za-z0-9_=-]{1,64}$/, 'expected 1–64 letters, digits, "_", "-" or "="');
+const organizationId = aggregateId;
+const personId = aggregateId;
+const name = z.string().trim().min(1).max(200);
+const role = z.enum(['member', 'admin']);
+
+const events = {
+  OrganizationCreated: z.object({ organizationId, name }),
+  OrganizationRenamed: z.object({ organizationId, name }),
+  MemberAdded: z.object({ organizationId, personId, role }),
+  MemberRemoved: z.object({ organizationId, personId }),
+};
+
+type Payloads = { [K in keyof typeof events]: z.infer<(typeof events)[K]> };
+
+const schemas = {
+  CreateOrganization: z.object({ organizationId, name }),
+  RenameOrganization: z.object({ organizationId, name }),
+  AddMember: z.object({ organizationId, personId, role: role.default('member') }),
+  RemoveMember: z.object({ organizationId, personId }),
+};
+type Commands = { [K in keyof typeof schemas]: z.infer<(typeof schemas)[K]> };
+
+const byOrganization = (p: { organizationId: string }) => p.organizationId;
+const commands = {
+  CreateOrganization: defineCommand({ schema: schemas.CreateOrganization, aggregateId: byOrganization }),
+  RenameOrganization: defineCommand({ schema: schemas.RenameOrganization, aggregateId: byOrganization }),
+  AddMember: defineCommand<Commands['AddMember']>({
+    schema: schemas.AddMember,
+    aggregateId: byOrganization,
+    // Whether the person exists lives in another domain's stream; the handler asks before deciding.
+    requires: (p) => [{ kind: 'exists', domain: 'person', aggregateId: p.personId }],
+  }),
+  RemoveMember: defineCommand({ schema: schemas.RemoveMember, aggregateId: byOrganization }),
+};
+
+const event = <K extends keyof Payloads>(type: K, payload: Payloads[K]): DomainEvent => ({ type, payload });
+
+function mustExist(state: OrganizationState, organizationId: string): void {
+  if (state.status === 'none') throw rejected(`organization ${organizationId} does not exist; create it first`);
+}
+
+const membership: ProjectionDefinition = {
+  name: 'organization_membership',
+  domains: ['organization'],
+  tables: [
+    'CREATE TABLE IF NOT EXISTS organizations (organization_id TEXT PRIMARY KEY, name TEXT NOT NULL, updated_at TEXT NOT NULL)',
+    'CREATE TABLE IF NOT EXISTS memberships (organization_id TEXT NOT NULL, person_id TEXT NOT NULL, role TEXT NOT NULL, added_at TEXT NOT NULL, PRIMARY KEY (organization_id, person_id))',
+  ],
+  apply(e: EventEnvelope) {
+    const p = e.payload as { organizationId: string; name?: string; personId?: string; role?: MemberRole };
+    switch (e.type) {
+      case 'OrganizationCreated':
+      case 'OrganizationRenamed':
+        return [{ op: 'upsert', table: 'organizations', key: { organization_id: p.organizationId }, values: { name: p.name!, updated_at: e.at } }];
+      case 'MemberAdded':
+        return [{ op: 'upsert', table: 'memberships', key: { organization_id: p.organizationId, person_id: p.personId! }, values: { role: p.role!, added_at: e.at } }];
+      case 'MemberRemoved':
+        return [{ op: 'delete', table: 'memberships', key: { organization_id: p.organizationId, person_id: p.personId! } }];
+      default:
+        return [];
+    }
+  },
+  queries: {
+    GetOrganization: {
+      sql: 'SELECT o.organization_id AS organizationId, o.name, (SELECT count(*) FROM memberships m WHERE m.organization_id = o.organization_id) AS members FROM organizations o WHERE o.organization_id = :organizationId',
+      schema: z.object({ organizationId }),
+      one: true,
+    },
+    ListMembers: {
+      sql: 'SELECT person_id AS personId, role, added_at AS addedAt FROM memberships WHERE organization_id = :organizationId ORDER BY added_at, person_id',
+      schema: z.object({ organizationId }),
+    },
+  },
+};
+
+export const organization = defineDomain<OrganizationState>({
+  name: 'organization',
+  aggregate: 'Organization',
+  commands,
+  events,
+  initialState: () => ({ status: 'none', members: {} }),
+  decide(command, state) {
+    switch (command.type) {
+      case 'CreateOrganization': {
+        const p = command.payload as Commands['CreateOrganization'];
+        if (state.status !== 'none') throw rejected(`organization ${p.organizationId} already exists`);
+        return [event('OrganizationCreated', p)];
+      }
+      case 'RenameOrganization': {
+        const p = command.payload as Commands['RenameOrganization'];
+        mustExist(state, p.organizationId);
+        return state.name === p.name ? [] : [event('OrganizationRenamed', p)];
+      }
+      case 'AddMember': {
+        const p = command.payload as Commands['AddMember'];
+        mustExist(state, p.organizationId);
+        if (command.facts[factKey('person', p.personId)] !== true) throw notFound(`person ${p.personId} is not registered; register them before adding them to ${p.organizationId}`);
+        if (state.members[p.personId]) throw rejected(`person ${p.personId} is already a member of ${p.organizationId}`);
+        return [event('MemberAdded', p)];
+      }
+      case 'RemoveMember': {
+        const p = command.payload as Commands['RemoveMember'];
+        mustExist(state, p.organizationId);
+        if (!state.members[p.personId]) throw rejected(`person ${p.personId} is not a member of ${p.organizationId}`);
+        return [event('MemberRemoved', p)];
+      }
+      default:
+        throw rejected(`organization has no command ${command.type}`);
+    }
+  },
+  evolve(state, e) {
+    const p = e.payload as { name?: string; personId?: string; role?: MemberRole };
+    switch (e.type) {
+      case 'OrganizationCreated':
+        return { status: 'active', name: p.name!, members: {} };
+      case 'OrganizationRenamed':
+        return { ...state, name: p.name! };
+      case 'MemberAdded':
+        return { ...state, members: { ...state.members, [p.personId!]: p.role! } };
+      case 'MemberRemoved': {
+        const members = { ...state.members };
+        delete members[p.personId!];
+        return { ...state, members };
+      }
+      default:
+        return state;
+    }
+  },
+  projections: [membership],
+});

@@ -1,0 +1,152 @@
+// The workflow domain: an instance of a named definition about one aggregate (its subject), whose
+// steps complete strictly in order, and which ends completed or failed.
+import { z } from 'zod';
+import { defineCommand, defineDomain, rejected, type DomainEvent, type ProjectionDefinition } from '../domain/index.js';
+import type { EventEnvelope } from '../eventstore/index.js';
+
+export interface WorkflowState {
+  status: 'none' | 'running' | 'completed' | 'failed';
+  definition?: string;
+  steps: readonly string[];
+  /** How many steps are done; `steps[done]` is the next pending one. */
+  done: number;
+}
+
+const aggregateId = z.string().regex(/^[A-Za-z0-9_=-]{1,64}$/, 'expected 1–64 letters, digits, "_", "-" or "="');
+const workflowId = aggregateId;
+const definition = z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'expected a lower-case name like onboarding');
+const subject = z.object({ domain: z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'expected a domain name like person'), aggregateId });
+const step = z.string().trim().min(1).max(100);
+const steps = z
+  .array(step)
+  .min(1)
+  .max(20)
+  .refine((list) => new Set(list).size === list.length, 'step names must be unique');
+
+const events = {
+  WorkflowStarted: z.object({ workflowId, definition, subject, steps }),
+  // `next` is the step now pending (null once all are done): the read model maps one event at a
+  // time and cannot look the step list up, so the event carries what it shows.
+  WorkflowStepCompleted: z.object({ workflowId, step, index: z.number().int().min(0), next: step.nullable() }),
+  WorkflowCompleted: z.object({ workflowId }),
+  WorkflowFailed: z.object({ workflowId, reason: z.string().trim().min(1).max(500) }),
+};
+
+type Payloads = { [K in keyof typeof events]: z.infer<(typeof events)[K]> };
+
+const schemas = {
+  StartWorkflow: z.object({ workflowId, definition, subject, steps }),
+  AdvanceWorkflow: z.object({ workflowId, step }),
+  CompleteWorkflow: z.object({ workflowId }),
+  FailWorkflow: z.object({ workflowId, reason: z.string().trim().min(1).max(500) }),
+};
+type Commands = { [K in keyof typeof schemas]: z.infer<(typeof schemas)[K]> };
+
+const byWorkflow = (p: { workflowId: string }) => p.workflowId;
+const commands = {
+  StartWorkflow: defineCommand({ schema: schemas.StartWorkflow, aggregateId: byWorkflow }),
+  AdvanceWorkflow: defineCommand({ schema: schemas.AdvanceWorkflow, aggregateId: byWorkflow }),
+  CompleteWorkflow: defineCommand({ schema: schemas.CompleteWorkflow, aggregateId: byWorkflow }),
+  FailWorkflow: defineCommand({ schema: schemas.FailWorkflow, aggregateId: byWorkflow }),
+};
+
+const event = <K extends keyof Payloads>(type: K, payload: Payloads[K]): DomainEvent => ({ type, payload });
+
+function mustBeRunning(state: WorkflowState, workflowId: string): void {
+  if (state.status === 'none') throw rejected(`workflow ${workflowId} has not been started`);
+  if (state.status !== 'running') throw rejected(`workflow ${workflowId} is ${state.status}; it takes no further commands`);
+}
+
+const status: ProjectionDefinition = {
+  name: 'workflow_status',
+  domains: ['workflow'],
+  tables: [
+    'CREATE TABLE IF NOT EXISTS workflow_status (workflow_id TEXT PRIMARY KEY, definition TEXT NOT NULL, subject_domain TEXT NOT NULL, subject_id TEXT NOT NULL, status TEXT NOT NULL, current_step TEXT, steps_done INTEGER NOT NULL, updated_at TEXT NOT NULL)',
+  ],
+  apply(e: EventEnvelope) {
+    const key = { workflow_id: (e.payload as { workflowId: string }).workflowId };
+    switch (e.type) {
+      case 'WorkflowStarted': {
+        const p = e.payload as Payloads['WorkflowStarted'];
+        const values = { definition: p.definition, subject_domain: p.subject.domain, subject_id: p.subject.aggregateId, status: 'running', current_step: p.steps[0]!, steps_done: 0, updated_at: e.at };
+        return [{ op: 'upsert', table: 'workflow_status', key, values }];
+      }
+      case 'WorkflowStepCompleted': {
+        const p = e.payload as Payloads['WorkflowStepCompleted'];
+        return [{ op: 'upsert', table: 'workflow_status', key, values: { current_step: p.next, steps_done: p.index + 1, updated_at: e.at } }];
+      }
+      case 'WorkflowCompleted':
+        return [{ op: 'upsert', table: 'workflow_status', key, values: { status: 'completed', current_step: null, updated_at: e.at } }];
+      case 'WorkflowFailed':
+        return [{ op: 'upsert', table: 'workflow_status', key, values: { status: 'failed', updated_at: e.at } }];
+      default:
+        return [];
+    }
+  },
+  queries: {
+    GetWorkflow: {
+      sql: 'SELECT workflow_id AS workflowId, definition, subject_domain AS subjectDomain, subject_id AS subjectId, status, current_step AS currentStep, steps_done AS stepsDone, updated_at AS updatedAt FROM workflow_status WHERE workflow_id = :workflowId',
+      schema: z.object({ workflowId }),
+      one: true,
+    },
+    CountByStatus: {
+      sql: 'SELECT status, count(*) AS workflows FROM workflow_status GROUP BY status ORDER BY status',
+      schema: z.object({}),
+    },
+  },
+};
+
+export const workflow = defineDomain<WorkflowState>({
+  name: 'workflow',
+  aggregate: 'Workflow',
+  commands,
+  events,
+  initialState: () => ({ status: 'none', steps: [], done: 0 }),
+  decide(command, state) {
+    switch (command.type) {
+      case 'StartWorkflow': {
+        const p = command.payload as Commands['StartWorkflow'];
+        if (state.status !== 'none') throw rejected(`workflow ${p.workflowId} has already been started`);
+        return [event('WorkflowStarted', p)];
+      }
+      case 'AdvanceWorkflow': {
+        const p = command.payload as Commands['AdvanceWorkflow'];
+        mustBeRunning(state, p.workflowId);
+        const pending = state.steps[state.done];
+        if (pending === undefined) throw rejected(`workflow ${p.workflowId}: step out of order: all ${state.steps.length} steps are done; complete the workflow`);
+        if (p.step !== pending) throw rejected(`workflow ${p.workflowId}: step out of order: "${p.step}" given, "${pending}" is next`);
+        return [event('WorkflowStepCompleted', { workflowId: p.workflowId, step: p.step, index: state.done, next: state.steps[state.done + 1] ?? null })];
+      }
+      case 'CompleteWorkflow': {
+        const p = command.payload as Commands['CompleteWorkflow'];
+        mustBeRunning(state, p.workflowId);
+        if (state.done < state.steps.length) throw rejected(`workflow ${p.workflowId} has ${state.done} of ${state.steps.length} steps done; advance "${state.steps[state.done]!}" first`);
+        return [event('WorkflowCompleted', p)];
+      }
+      case 'FailWorkflow': {
+        const p = command.payload as Commands['FailWorkflow'];
+        mustBeRunning(state, p.workflowId);
+        return [event('WorkflowFailed', p)];
+      }
+      default:
+        throw rejected(`workflow has no command ${command.type}`);
+    }
+  },
+  evolve(state, e) {
+    switch (e.type) {
+      case 'WorkflowStarted': {
+        const p = e.payload as Payloads['WorkflowStarted'];
+        return { status: 'running', definition: p.definition, steps: p.steps, done: 0 };
+      }
+      case 'WorkflowStepCompleted':
+        return { ...state, done: (e.payload as Payloads['WorkflowStepCompleted']).index + 1 };
+      case 'WorkflowCompleted':
+        return { ...state, status: 'completed' };
+      case 'WorkflowFailed':
+        return { ...state, status: 'failed' };
+      default:
+        return state;
+    }
+  },
+  projections: [status],
+});
