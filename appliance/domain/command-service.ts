@@ -4,13 +4,15 @@
 // and appended; a conflict (another instance appended first) reloads and decides again.
 import type { NatsConnection, Service, ServiceMsg } from 'nats';
 import { CimError, toCimError } from '../errors.js';
-import { Subjects, uuidv7, type AppendedEvent, type EventStore } from '../eventstore/index.js';
+import { Subjects, uuidv7, type AggregateHead, type AppendedEvent, type EventStore } from '../eventstore/index.js';
 import { commandSubject, CommandRequestSchema, type CommandReply } from './command-protocol.js';
 import type { Domain, ValidatedCommand } from './define-domain.js';
 import { factKey, type CommandMetadata, type Facts } from './types.js';
 
 export interface CommandServiceOptions {
   store: EventStore;
+  /** Aggregates whose state an instance keeps between commands (default 10,000; 0: load every time). */
+  cacheSize?: number;
   subjects?: Subjects;
   /** Decide again after a conflict this many times before answering CIM-CONFLICT (default 20). */
   conflictRetries?: number;
@@ -33,7 +35,7 @@ const decoder = new TextDecoder();
 
 export async function startCommandService<S>(nc: NatsConnection, domain: Domain<S>, options: CommandServiceOptions): Promise<CommandServiceHandle> {
   const subjects = options.subjects ?? new Subjects();
-  const handler = new CommandHandler(domain, options.store, options.conflictRetries ?? 20);
+  const handler = new CommandHandler(domain, options.store, options.conflictRetries ?? 20, options.cacheSize ?? 10_000);
   const inFlight = new Set<Promise<void>>();
   const service = await nc.services.add({
     name: `cim-${domain.name}`,
@@ -83,16 +85,21 @@ function respond(msg: ServiceMsg, reply: CommandReply, onError: CommandServiceOp
 /**
  * The handling of one command, free of the service plumbing so it can be driven directly too.
  * Commands for one aggregate are handled one after another within an instance, so an instance
- * never conflicts with itself; conflicts between instances reload and decide again.
+ * never conflicts with itself, and it keeps the state and head of the aggregates it handled: the
+ * next command decides on them without reading the stream. If another instance appended in
+ * between, the append conflicts, and the aggregate is reloaded and decided again.
  */
 export class CommandHandler<S> {
   /** Per aggregate, the last command queued: the next one starts when it is done. */
   private readonly tails = new Map<string, Promise<unknown>>();
+  /** Recently handled aggregates, least recently used first (a Map keeps insertion order). */
+  private readonly cache = new Map<string, { state: S; head: AggregateHead }>();
 
   constructor(
     private readonly domain: Domain<S>,
     private readonly store: EventStore,
     private readonly conflictRetries: number,
+    private readonly cacheSize = 10_000,
   ) {}
 
   async handle(type: string, data: Uint8Array): Promise<CommandReply> {
@@ -131,6 +138,13 @@ export class CommandHandler<S> {
     }
   }
 
+  private remember(aggregateId: string, entry: { state: S; head: AggregateHead }): void {
+    if (this.cacheSize <= 0) return;
+    this.cache.delete(aggregateId);
+    this.cache.set(aggregateId, entry);
+    if (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value!);
+  }
+
   private async serially<T>(aggregateId: string, work: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(aggregateId);
     const run = (previous ? previous.then(work, work) : work());
@@ -157,9 +171,13 @@ export class CommandHandler<S> {
   private async decideAndAppend(command: ValidatedCommand, metadata: CommandMetadata, facts: Facts): Promise<{ event: AppendedEvent; type: string }[]> {
     const ref = { domain: this.domain.name, aggregate: this.domain.aggregate, aggregateId: command.aggregateId };
     for (let attempt = 0; ; attempt++) {
-      const loaded = await this.store.load(ref, this.domain.reducer);
+      const cached = attempt === 0 ? this.cache.get(command.aggregateId) : undefined;
+      const loaded = cached ?? (await this.store.load(ref, this.domain.reducer));
       const events = this.domain.decide(command, loaded.state, metadata, facts);
-      if (events.length === 0) return [];
+      if (events.length === 0) {
+        this.remember(command.aggregateId, loaded);
+        return [];
+      }
       try {
         const appended = await this.store.append(
           ref,
@@ -167,8 +185,13 @@ export class CommandHandler<S> {
           events.map((e) => ({ type: e.type, typeVersion: e.typeVersion ?? 1, payload: e.payload, at: metadata.at })),
           { actor: metadata.actor, correlationId: metadata.correlationId, causationId: metadata.causationId },
         );
+        let state = loaded.state;
+        for (const a of appended) state = this.domain.reducer.evolve(state, a.envelope);
+        const last = appended.at(-1)!;
+        this.remember(command.aggregateId, { state, head: { seq: last.seq, cid: last.cid, streamSeq: last.streamSeq } });
         return appended.map((event, i) => ({ event, type: events[i]!.type }));
       } catch (error) {
+        this.cache.delete(command.aggregateId); // whatever happened, the next command reloads
         if (!(error instanceof CimError && error.code === 'CIM-CONFLICT') || attempt >= this.conflictRetries) throw error;
         // Instances that conflicted would otherwise retry in lockstep and conflict again.
         await sleep(Math.random() * Math.min(100, 2 ** attempt));

@@ -47,6 +47,8 @@ export interface Causation {
 }
 
 export interface AppendedEvent {
+  /** The envelope as stored, so a caller can evolve its state without reading it back. */
+  envelope: EventEnvelope;
   cid: CID;
   seq: number;
   streamSeq: number;
@@ -126,7 +128,7 @@ export class EventStore {
     for (const event of events) {
       const encoded = this.encode(ref, event, ++seq, prev, causation);
       const ack = await this.publisher.publish(stream, subject, encoded, streamSeq, causation.traceparent);
-      appended.push({ cid: encoded.cid, seq, streamSeq: ack.seq, duplicate: ack.duplicate });
+      appended.push({ envelope: encoded.envelope, cid: encoded.cid, seq, streamSeq: ack.seq, duplicate: ack.duplicate });
       prev = encoded.cid;
       streamSeq = ack.seq;
     }
