@@ -80,8 +80,15 @@ export interface UpcasterDefinition {
   migrate(payload: Payload): Payload;
 }
 
-/** Keeps a command's payload type for its own functions, and erases it for the domain's table. */
-export function defineCommand<P>(definition: CommandDefinition<P>): CommandDefinition<unknown> {
+/**
+ * Keeps a command's payload type — inferred from its schema — for its own functions, and erases
+ * it for the domain's table of commands.
+ */
+export function defineCommand<Schema extends z.ZodType>(definition: {
+  schema: Schema;
+  aggregateId(payload: z.output<Schema>): string;
+  requires?(payload: z.output<Schema>): Requirement[];
+}): CommandDefinition<unknown> {
   return definition as CommandDefinition<unknown>;
 }
 

@@ -40,7 +40,7 @@ const byOrganization = (p: { organizationId: string }) => p.organizationId;
 const commands = {
   CreateOrganization: defineCommand({ schema: schemas.CreateOrganization, aggregateId: byOrganization }),
   RenameOrganization: defineCommand({ schema: schemas.RenameOrganization, aggregateId: byOrganization }),
-  AddMember: defineCommand<Commands['AddMember']>({
+  AddMember: defineCommand({
     schema: schemas.AddMember,
     aggregateId: byOrganization,
     // Whether the person exists lives in another domain's stream; the handler asks before deciding.

@@ -7,6 +7,8 @@ import type { EventEnvelope } from '../eventstore/index.js';
 export interface WorkflowState {
   status: 'none' | 'running' | 'completed' | 'failed';
   definition?: string;
+  /** What the workflow is about; with definition and steps, what a repeated start must match. */
+  subject?: { domain: string; aggregateId: string };
   steps: readonly string[];
   /** How many steps are done; `steps[done]` is the next pending one. */
   done: number;
@@ -106,7 +108,13 @@ export const workflow = defineDomain<WorkflowState>({
     switch (command.type) {
       case 'StartWorkflow': {
         const p = command.payload as Commands['StartWorkflow'];
-        if (state.status !== 'none') throw rejected(`workflow ${p.workflowId} has already been started`);
+        if (state.status !== 'none') {
+          // The same start again (a process manager redelivered its trigger) changes nothing;
+          // a different start under the same id is a mistake.
+          const same = state.definition === p.definition && state.subject?.domain === p.subject.domain && state.subject.aggregateId === p.subject.aggregateId && state.steps.join('\n') === p.steps.join('\n');
+          if (same) return [];
+          throw rejected(`workflow ${p.workflowId} has already been started`);
+        }
         return [event('WorkflowStarted', p)];
       }
       case 'AdvanceWorkflow': {
@@ -136,7 +144,7 @@ export const workflow = defineDomain<WorkflowState>({
     switch (e.type) {
       case 'WorkflowStarted': {
         const p = e.payload as Payloads['WorkflowStarted'];
-        return { status: 'running', definition: p.definition, steps: p.steps, done: 0 };
+        return { status: 'running', definition: p.definition, subject: p.subject, steps: p.steps, done: 0 };
       }
       case 'WorkflowStepCompleted':
         return { ...state, done: (e.payload as Payloads['WorkflowStepCompleted']).index + 1 };

@@ -15,8 +15,13 @@ describe('StartWorkflow', () => {
     spec.given([]).when('StartWorkflow', start).then([started]);
   });
 
-  it('given the workflow has started, rejects a second start', () => {
-    spec.given([started]).when('StartWorkflow', start).thenRejects('CIM-REJECTED', /already been started/);
+  it('given the workflow has started, the same start again changes nothing (a redelivered trigger)', () => {
+    spec.given([started]).when('StartWorkflow', start).then([]);
+  });
+
+  it('given the workflow has started, rejects a different start under the same id', () => {
+    spec.given([started]).when('StartWorkflow', { ...start, steps: ['other'] }).thenRejects('CIM-REJECTED', /already been started/);
+    spec.given([started]).when('StartWorkflow', { ...start, subject: { domain: 'person', aggregateId: 'someone-else' } }).thenRejects('CIM-REJECTED', /already been started/);
   });
 
   it('rejects no steps, more than 20, or a repeated step at the edge', () => {
@@ -82,7 +87,7 @@ describe('FailWorkflow', () => {
 
 describe('a finished workflow', () => {
   const commands: [string, Record<string, unknown>][] = [
-    ['StartWorkflow', start],
+    ['StartWorkflow', { ...start, definition: 'offboarding' }],
     ['AdvanceWorkflow', { workflowId: 'w1', step: 'account' }],
     ['CompleteWorkflow', { workflowId: 'w1' }],
     ['FailWorkflow', { workflowId: 'w1', reason: 'too late' }],
@@ -94,6 +99,11 @@ describe('a finished workflow', () => {
 
   it('given it failed, rejects every command', () => {
     for (const [type, payload] of commands) spec.given([started, failed]).when(type, payload).thenRejects('CIM-REJECTED', /already been started|is failed/);
+  });
+
+  it('given it finished, the same start redelivered changes nothing and starts nothing new', () => {
+    spec.given([...allDone, completed]).when('StartWorkflow', start).then([]);
+    spec.given([started, failed]).when('StartWorkflow', start).then([]);
   });
 });
 
