@@ -12,6 +12,8 @@ export {
   type DomainDefinition,
   type DomainEvent,
   type Facts,
+  type ProcessCommand,
+  type ProcessManagerDefinition,
   type ProjectionDefinition,
   type Requirement,
   type RowChange,
@@ -20,3 +22,4 @@ export {
 export { sendCommand, type CommandResult } from './command-client.js';
 export { commandSubject, CommandRequestSchema, type AppendedEventInfo, type CommandReply, type CommandRequest } from './command-protocol.js';
 export { CommandHandler, startCommandService, type CommandServiceHandle, type CommandServiceOptions } from './command-service.js';
+export { startProcessManager, type ProcessManagerHandle, type ProcessManagerOptions } from './process-manager.js';

@@ -110,3 +110,29 @@ export interface DomainDefinition<S> {
   /** Per event type, the payload fields that are personal data (encrypted, erasable; DESIGN.md §6). */
   personalData?: Record<string, string[]>;
 }
+
+/** A command a process manager asks its runner to send, addressed like a command request. */
+export interface ProcessCommand<P extends Payload = Payload> {
+  domain: string;
+  /** The command's name, e.g. `StartWorkflow`. */
+  type: string;
+  aggregateId: string;
+  payload: P;
+}
+
+/**
+ * A process manager: the events it reacts to and, per event, the commands it issues. `react` is
+ * pure and deterministic — a redelivered or replayed event must yield the same commands, since
+ * that (and the target aggregate treating a repeated command as done) is what makes the flow
+ * exactly-once over at-least-once delivery.
+ *
+ * The runner, not `react`, stamps each command's metadata: `correlationId` carried from the event,
+ * `causationId` = the event's `id`, so the whole flow can be traced back to the first command.
+ */
+export interface ProcessManagerDefinition {
+  /** Unique across the appliance; names its durable consumers. */
+  name: string;
+  /** The (domain, event type) pairs it consumes; the runner filters on them before `react`. */
+  reactsTo: readonly { domain: string; type: string }[];
+  react(event: EventEnvelope): ProcessCommand[];
+}

@@ -2,7 +2,7 @@
 export { person, type PersonState } from './person.js';
 export { organization, type MemberRole, type OrganizationState } from './organization.js';
 export { workflow, type WorkflowState } from './workflow.js';
-export { onboarding, onboardingWorkflowId, ONBOARDING_STEPS, type ProcessCommand, type ProcessManagerDefinition } from './onboarding.js';
+export { onboarding, onboardingWorkflowId, ONBOARDING_STEPS } from './onboarding.js';
 
 import type { Domain } from '../domain/index.js';
 import { organization } from './organization.js';

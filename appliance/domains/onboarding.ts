@@ -1,33 +1,7 @@
 // The onboarding process manager's pure part: when an organization gains a member, start an
 // onboarding workflow about that person (DESIGN.md §5, the cross-domain flow).
 import { createHash } from 'node:crypto';
-import type { EventEnvelope, Payload } from '../eventstore/index.js';
-
-/** A command a process manager asks the runner to send, addressed like a command request. */
-export interface ProcessCommand<P extends Payload = Payload> {
-  domain: string;
-  /** The command's name, e.g. `StartWorkflow`. */
-  type: string;
-  aggregateId: string;
-  payload: P;
-}
-
-/**
- * A process manager: the events it reacts to and, per event, the commands it issues. `react` is
- * pure and deterministic — a redelivered or replayed event must yield the same commands, since
- * that (and the target aggregate rejecting a second start) is what makes the flow exactly-once
- * over at-least-once delivery.
- *
- * The runner, not `react`, stamps each command's metadata: `correlationId` carried from the event,
- * `causationId` = the event's `id`, so the whole flow can be traced back to the first command.
- */
-export interface ProcessManagerDefinition {
-  /** Unique across the appliance; names its durable consumer. */
-  name: string;
-  /** The (domain, event type) pairs it consumes; the runner filters on them before `react`. */
-  reactsTo: readonly { domain: string; type: string }[];
-  react(event: EventEnvelope): ProcessCommand[];
-}
+import type { ProcessManagerDefinition } from '../domain/index.js';
 
 export const ONBOARDING_STEPS = ['account', 'equipment', 'introduction'] as const;
 

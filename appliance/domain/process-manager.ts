@@ -1,0 +1,130 @@
+// Runs a process manager (e.g. onboarding) over NATS: a durable consumer per domain it listens
+// to, each event's reaction sent as commands with correlation carried and causation = the event,
+// then the event acknowledged. Delivery is at least once; the commands' deterministic ids and
+// targets that treat a repeat as done make the flow exactly once (see ProcessManagerDefinition).
+import { AckPolicy, DeliverPolicy, nanos, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
+import { CimError, toCimError } from '../errors.js';
+import { decodeEnvelope, domainStream, Subjects } from '../eventstore/index.js';
+import { sendCommand } from './command-client.js';
+import type { ProcessManagerDefinition } from './types.js';
+
+export interface ProcessManagerOptions {
+  subjects?: Subjects;
+  /** How long a delivered event may go unacknowledged before it is delivered again (default 30 s). */
+  ackWaitMs?: number;
+  /** Delay before an event whose commands failed for now (no service, conflict) is retried (default 1 s). */
+  retryDelayMs?: number;
+  sendTimeoutMs?: number;
+  onError?: (error: CimError, eventId: string) => void;
+  /**
+   * Fault injection (scenarios, tests): called after an event's commands were sent and before it
+   * is acknowledged; if it throws, the manager stops there as if it had crashed.
+   */
+  beforeAck?: (eventId: string) => void | Promise<void>;
+}
+
+export interface ProcessManagerHandle {
+  readonly name: string;
+  /** Events reacted to and acknowledged, and commands sent, since start. */
+  readonly stats: { events: number; commands: number; failures: number };
+  /** Resolves when the manager stopped (stop(), or a crash injected by beforeAck). */
+  readonly stopped: Promise<void>;
+  stop(): Promise<void>;
+}
+
+const consumerName = (manager: string, domain: string) => `pm_${manager}_${domain}`.replace(/-/g, '_');
+
+export async function startProcessManager(nc: NatsConnection, definition: ProcessManagerDefinition, options: ProcessManagerOptions = {}): Promise<ProcessManagerHandle> {
+  const subjects = options.subjects ?? new Subjects();
+  const jsm = await nc.jetstreamManager();
+  const js = nc.jetstream();
+  const stats = { events: 0, commands: 0, failures: 0 };
+  const domains = [...new Set(definition.reactsTo.map((r) => r.domain))];
+  const wanted = new Set(definition.reactsTo.map((r) => `${r.domain}/${r.type}`));
+  const feeds: ConsumerMessages[] = [];
+
+  for (const domain of domains) {
+    const durable = consumerName(definition.name, domain);
+    try {
+      await jsm.consumers.add(domainStream(domain), {
+        durable_name: durable,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        filter_subject: subjects.domainEvents(domain),
+        ack_wait: nanos(options.ackWaitMs ?? 30_000),
+        max_ack_pending: 1_000,
+      });
+    } catch (error) {
+      // The durable exists from an earlier run: it remembers what was acknowledged, which is the point.
+      if (!/already (exists|in use)/i.test((error as Error).message)) throw toCimError(error);
+    }
+    feeds.push(await (await js.consumers.get(domainStream(domain), durable)).consume({ max_messages: 100 }));
+  }
+
+  let stopping = false;
+  const halt = () => {
+    stopping = true;
+    for (const feed of feeds) feed.stop(); // what was fetched and not acknowledged is delivered again later
+  };
+  const handle = async (m: JsMsg): Promise<void> => {
+    const { envelope } = decodeEnvelope(m.data);
+    if (wanted.has(`${envelope.domain}/${envelope.type}`)) {
+      const commands = definition.react(envelope);
+      try {
+        for (const [i, command] of commands.entries()) {
+          await sendCommand(
+            nc,
+            command.domain,
+            command.type,
+            {
+              actor: `process-manager:${definition.name}`,
+              correlationId: envelope.correlationId,
+              causationId: envelope.id,
+              commandId: `${definition.name}:${envelope.id}:${i}`,
+              payload: command.payload,
+            },
+            { subjects, timeoutMs: options.sendTimeoutMs ?? 10_000 },
+          );
+          stats.commands++;
+        }
+      } catch (error) {
+        const cim = toCimError(error);
+        stats.failures++;
+        options.onError?.(cim, envelope.id);
+        // Unavailable or contended: later it may well work. Anything else will not: acknowledge and report.
+        if (cim.code === 'CIM-UNAVAILABLE' || cim.code === 'CIM-CONFLICT') {
+          m.nak(options.retryDelayMs ?? 1_000);
+          return;
+        }
+      }
+    }
+    await options.beforeAck?.(envelope.id);
+    m.ack();
+    stats.events++;
+  };
+
+  const loops = feeds.map(async (feed) => {
+    for await (const m of feed) {
+      if (stopping) break;
+      try {
+        await handle(m);
+      } catch (error) {
+        // An injected crash, or an event that cannot be decoded: stop here, unacknowledged.
+        options.onError?.(toCimError(error), `stream seq ${m.seq}`);
+        halt();
+        break;
+      }
+    }
+  });
+  const stopped = Promise.allSettled(loops).then(halt);
+
+  return {
+    name: definition.name,
+    stats,
+    stopped,
+    async stop() {
+      halt();
+      await stopped;
+    },
+  };
+}
