@@ -2,7 +2,6 @@
 // the same payload bytes, subjects and window: throughput, then publish→ack latency at one rate.
 // The headline figure is the ratio (PERFORMANCE.md: ratios within one run hold across machines).
 import { performance } from 'node:perf_hooks';
-import * as hdr from 'hdr-histogram-js';
 import { nanos, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
 import {
   CimError,
@@ -20,6 +19,7 @@ import {
   type EventStoreOptions,
   type NewEvent,
 } from '../appliance/index.js';
+import { latencyFigure, latencyHistogram, rate, runAtRate, runLanes, type LatencyFigure, type ThroughputFigure } from './drive.js';
 import { sampleAggregateId, sampleEnvelope, samplePayload } from './sample-events.js';
 
 export type AppendBenchmarkPhase = 'warmup' | 'raw' | 'raw-contract' | 'append' | 'raw-latency' | 'append-latency' | 'verify';
@@ -58,36 +58,6 @@ export interface AppendBenchmarkOptions {
   onProgress?: (phase: AppendBenchmarkPhase, done: number, total: number) => void;
   /** Set to stop early (Ctrl-C); results cover what was done. */
   signal?: AbortSignal;
-}
-
-export interface ThroughputFigure {
-  /** Acknowledged messages. */
-  messages: number;
-  failed: number;
-  seconds: number;
-  perSecond: number;
-}
-
-export interface LatencyFigure {
-  targetRate: number;
-  /** Messages issued per second (lower than the target when the client fell behind). */
-  achievedRate: number;
-  sent: number;
-  acked: number;
-  failed: number;
-  seconds: number;
-  /** How far the sender ever fell behind its schedule: large values mean the rate was not held. */
-  maxScheduleLagMs: number;
-  /** Publish→ack in milliseconds (for appends: from the call, including waiting for the aggregate's previous append). */
-  count: number;
-  meanMs: number;
-  p50Ms: number;
-  p90Ms: number;
-  p99Ms: number;
-  p999Ms: number;
-  maxMs: number;
-  /** The HDR histogram in microseconds, compressed (HdrHistogram's base64 format), for merging and gates. */
-  histogram: string;
 }
 
 export interface VerifyFigure {
@@ -151,100 +121,6 @@ const CAUSATION: Causation = {
 };
 const EVENT_TYPE = 'SampleRecorded';
 const AGGREGATE_TYPE = 'Sample';
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-function rate(messages: number, seconds: number): number {
-  return seconds > 0 ? messages / seconds : 0;
-}
-
-/** Microseconds, 1 µs to 10 min, 3 significant digits. */
-function latencyHistogram(): hdr.Histogram {
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
-}
-
-/**
- * Runs `total` operations on `lanes` concurrent loops, each awaiting its operation before taking
- * the next: a fixed window without the O(window) cost per message of racing a set of promises.
- */
-async function runLanes(
-  lanes: number,
-  total: number,
-  operation: (index: number) => Promise<boolean>,
-  progress: (done: number) => void,
-  signal?: AbortSignal,
-): Promise<{ ok: number; failed: number; seconds: number }> {
-  let next = 0;
-  let ok = 0;
-  let failed = 0;
-  const every = Math.max(1, Math.floor(total / 20));
-  const started = performance.now();
-  const lane = async () => {
-    while (next < total && !signal?.aborted) {
-      const index = next++;
-      if (await operation(index)) ok++;
-      else failed++;
-      if ((ok + failed) % every === 0) progress(ok + failed);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(lanes, total) }, lane));
-  return { ok, failed, seconds: (performance.now() - started) / 1000 };
-}
-
-/**
- * Issues `total` operations at `perSecond` on a 1 ms timer (open loop: an operation is issued when
- * due, whether or not earlier ones were acknowledged), then waits for all of them to finish.
- */
-async function runAtRate(
-  perSecond: number,
-  total: number,
-  issue: (index: number) => Promise<void>,
-  progress: (done: number) => void,
-  signal?: AbortSignal,
-): Promise<{ sent: number; seconds: number; maxLagMs: number }> {
-  const every = Math.max(1, Math.floor(total / 20));
-  const interval = 1_000 / perSecond;
-  const outstanding = new Set<Promise<void>>();
-  let sent = 0;
-  let maxLagMs = 0;
-  const started = performance.now();
-  while (sent < total && !signal?.aborted) {
-    const now = performance.now();
-    const due = Math.min(total, Math.floor((now - started) / interval) + 1);
-    if (due > sent) maxLagMs = Math.max(maxLagMs, now - (started + sent * interval));
-    for (; sent < due; sent++) {
-      const pending: Promise<void> = issue(sent).finally(() => outstanding.delete(pending));
-      outstanding.add(pending);
-      if ((sent + 1) % every === 0) progress(sent + 1);
-    }
-    await sleep(1);
-  }
-  const issuedFor = (performance.now() - started) / 1000;
-  await Promise.all(outstanding);
-  return { sent, seconds: issuedFor, maxLagMs };
-}
-
-function latencyFigure(histogram: hdr.Histogram, targetRate: number, run: { sent: number; seconds: number; maxLagMs: number }, acked: number, failed: number): LatencyFigure {
-  const ms = (micros: number) => micros / 1_000;
-  return {
-    targetRate,
-    achievedRate: rate(run.sent, run.seconds),
-    sent: run.sent,
-    acked,
-    failed,
-    seconds: run.seconds,
-    maxScheduleLagMs: run.maxLagMs,
-    count: histogram.totalCount,
-    meanMs: ms(histogram.mean),
-    p50Ms: ms(histogram.getValueAtPercentile(50)),
-    p90Ms: ms(histogram.getValueAtPercentile(90)),
-    p99Ms: ms(histogram.getValueAtPercentile(99)),
-    p999Ms: ms(histogram.getValueAtPercentile(99.9)),
-    // Like the percentiles, the bucket's highest equivalent value, so max ≥ p99.9 always holds.
-    maxMs: ms(histogram.getValueAtPercentile(100)),
-    histogram: hdr.encodeIntoCompressedBase64(histogram),
-  };
-}
 
 /** The two writers under test, each keeping its own acknowledgement count. */
 class Writers {

@@ -4,10 +4,9 @@ export {
   type AppendBenchmarkOptions,
   type AppendBenchmarkPhase,
   type AppendBenchmarkResult,
-  type LatencyFigure,
-  type ThroughputFigure,
   type VerifyFigure,
 } from './append-throughput.js';
 export { runMicroBenchmarks, type MicroBenchmarkOptions, type MicroBenchmarkResult } from './micro.js';
 export { runRawBaseline, type RateFigure, type RawBaselineOptions, type RawBaselineResult } from './raw-baseline.js';
 export { renderAppendBenchmark, renderMicroBenchmarks } from './render-text.js';
+export { latencyFigure, latencyHistogram, runAtRate, runLanes, type LatencyFigure, type ThroughputFigure } from './drive.js';

@@ -1,6 +1,7 @@
 // Plain-text tables of benchmark results for the terminal: aligned columns, ratios spelled out,
 // nothing measured or printed here.
-import type { AppendBenchmarkResult, LatencyFigure } from './append-throughput.js';
+import type { AppendBenchmarkResult } from './append-throughput.js';
+import type { LatencyFigure } from './drive.js';
 import type { MicroBenchmarkResult } from './micro.js';
 
 type Align = 'left' | 'right';
