@@ -6,11 +6,14 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import {
   renderAppendBenchmark,
+  renderCommandBenchmark,
   renderMicroBenchmarks,
   runAppendBenchmark,
+  runCommandBenchmark,
   runMicroBenchmarks,
   runRawBaseline,
   type AppendBenchmarkResult,
+  type CommandBenchmarkResult,
   type MicroBenchmarkResult,
   type RawBaselineResult,
 } from '../bench/index.js';
@@ -165,7 +168,9 @@ function buildProgram(): Command {
     .description(
       'the main job. For now: the raw JetStream baseline (publish, read back, check every message), then the\n' +
         'event store against it in the same run (append throughput and publish→ack latency at one rate, each as a\n' +
-        'ratio to raw; then seal and verify everything appended); scenarios and reports follow.',
+        'ratio to raw; then seal and verify everything appended), then commands through a domain service over NATS\n' +
+        '(throughput against raw and appends, request→reply latency at half the command maximum); scenarios and\n' +
+        'reports follow.',
     )
     .addOption(new Option('--messages <n>', 'messages per throughput phase').default(20_000).argParser(positiveInteger('--messages')))
     .addOption(new Option('--payload-bytes <n>', 'payload size').default(256).argParser(positiveInteger('--payload-bytes')))
@@ -173,7 +178,8 @@ function buildProgram(): Command {
     .addOption(new Option('--in-flight <n>', 'publishes awaiting their ack').default(256).argParser(positiveInteger('--in-flight')))
     .addOption(new Option('--latency-seconds <n>', 'length of each fixed-rate latency phase').default(5).argParser(positiveInteger('--latency-seconds')))
     .addOption(new Option('--latency-rate <n>', 'msgs/s of the latency phases (default: half the raw throughput)').argParser(positiveInteger('--latency-rate')))
-    .option('--no-eventstore', 'measure the raw baseline only')
+    .option('--no-eventstore', 'skip the event store measurement')
+    .option('--no-commands', 'skip the command service measurement')
     .option('--micro', 'also run the client-side micro-benchmarks (encode, decode, Merkle, verification kernel)')
     .option('--json', 'print the results as JSON')
     .action(
@@ -187,6 +193,7 @@ function buildProgram(): Command {
             latencySeconds: number;
             latencyRate?: number;
             eventstore: boolean;
+            commands: boolean;
             micro?: boolean;
             json?: boolean;
           },
@@ -202,6 +209,7 @@ function buildProgram(): Command {
             const replicas = Math.min(3, target.nodeCount);
             let raw: RawBaselineResult;
             let eventStore: AppendBenchmarkResult | undefined;
+            let commands: CommandBenchmarkResult | undefined;
             let micro: MicroBenchmarkResult[] | undefined;
             try {
               raw = await runRawBaseline(nc, {
@@ -231,6 +239,24 @@ function buildProgram(): Command {
                   onProgress: (phase, done, total) => log(`event store ${phase}: ${done}/${total}`),
                 });
               }
+              if (options.commands && !abort.signal.aborted) {
+                // The service gets a connection of its own, as a separate appliance instance would have.
+                const serviceNc = await connectNats(target.endpoint, { name: 'cim-bench-service' });
+                try {
+                  commands = await runCommandBenchmark(nc, {
+                    messages: options.messages,
+                    aggregates: options.subjects,
+                    inFlight: options.inFlight,
+                    replicas,
+                    serviceConnection: serviceNc,
+                    latencySeconds: options.latencySeconds,
+                    signal: abort.signal,
+                    onProgress: (phase, done, total) => log(`commands ${phase}: ${done}/${total}`),
+                  });
+                } finally {
+                  await serviceNc.close();
+                }
+              }
             } finally {
               await nc.close();
             }
@@ -239,7 +265,7 @@ function buildProgram(): Command {
             }
             const status = target.embedded ? await target.embedded.status() : await attachedClusterStatus(target.endpoint);
             if (options.json) {
-              print(JSON.stringify({ cluster: status, rawBaseline: raw, eventStore, micro }, null, 2));
+              print(JSON.stringify({ cluster: status, rawBaseline: raw, eventStore, commands, micro }, null, 2));
             } else {
               print(renderClusterStatus(status));
               print(
@@ -249,10 +275,12 @@ function buildProgram(): Command {
                   `  check:   lost ${raw.lost}, corrupted ${raw.corrupted}${raw.interrupted ? ' (interrupted: partial figures)' : ''}`,
               );
               if (eventStore) print('\n' + renderAppendBenchmark(eventStore));
+              if (commands) print('\n' + renderCommandBenchmark(commands));
               if (micro) print('\n' + renderMicroBenchmarks(micro));
             }
             const storeFailed = eventStore !== undefined && (eventStore.check.rawLost > 0 || eventStore.check.contractLost > 0 || eventStore.check.appendLost > 0 || (eventStore.verify?.findings ?? 0) > 0);
-            if (raw.lost > 0 || raw.corrupted > 0 || storeFailed) process.exitCode = ExitCode.checkFailed;
+            const commandsFailed = commands !== undefined && (commands.check.commandsFailed > 0 || commands.check.renamesStored !== commands.check.commandsOk);
+            if (raw.lost > 0 || raw.corrupted > 0 || storeFailed || commandsFailed) process.exitCode = ExitCode.checkFailed;
           } finally {
             unregister();
             await target.release();

@@ -8,5 +8,6 @@ export {
 } from './append-throughput.js';
 export { runMicroBenchmarks, type MicroBenchmarkOptions, type MicroBenchmarkResult } from './micro.js';
 export { runRawBaseline, type RateFigure, type RawBaselineOptions, type RawBaselineResult } from './raw-baseline.js';
-export { renderAppendBenchmark, renderMicroBenchmarks } from './render-text.js';
+export { renderAppendBenchmark, renderCommandBenchmark, renderMicroBenchmarks } from './render-text.js';
+export { runCommandBenchmark, type CommandBenchmarkOptions, type CommandBenchmarkPhase, type CommandBenchmarkResult } from './command-throughput.js';
 export { latencyFigure, latencyHistogram, runAtRate, runLanes, type LatencyFigure, type ThroughputFigure } from './drive.js';

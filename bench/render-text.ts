@@ -1,6 +1,7 @@
 // Plain-text tables of benchmark results for the terminal: aligned columns, ratios spelled out,
 // nothing measured or printed here.
 import type { AppendBenchmarkResult } from './append-throughput.js';
+import type { CommandBenchmarkResult } from './command-throughput.js';
 import type { LatencyFigure } from './drive.js';
 import type { MicroBenchmarkResult } from './micro.js';
 
@@ -88,6 +89,38 @@ export function renderAppendBenchmark(result: AppendBenchmarkResult): string {
     `check: raw ${count(check.rawAcked)} acked, ${count(check.rawStored)} stored, lost ${check.rawLost}; ` +
       `append ${count(check.appendAcked)} acked, ${count(check.appendStored)} stored, lost ${check.appendLost}, duplicates ${check.duplicates}`,
   );
+  if (result.interrupted) lines.push('interrupted: the figures cover what was done');
+  return lines.join('\n');
+}
+
+export function renderCommandBenchmark(result: CommandBenchmarkResult): string {
+  const { throughput: t, latency, check } = result;
+  const row = (label: string, f: { perSecond: number; messages: number; failed: number; seconds: number }) => [label, count(f.perSecond), count(f.messages), count(f.failed), f.seconds.toFixed(2)];
+  const lines = [
+    `command benchmark: domain ${result.domain} (the person decider), ${count(result.aggregates)} people, ${result.lanes} in flight, events ${result.messageBytes} B`,
+    '',
+    alignedTable([
+      ['throughput', 'ops/s', 'ok', 'failed', 'seconds'],
+      row('raw publish', t.raw),
+      row('event append', t.append),
+      row('command (NATS request)', t.command),
+      ['command / raw', ratio(t.commandToRaw)],
+      ['command / append', ratio(t.commandToAppend)],
+    ]),
+  ];
+  if (latency) {
+    lines.push(
+      '',
+      `latency at ${count(latency.rate)} ops/s for ${latency.seconds} s each (ms): raw publish→ack, command request→reply`,
+      alignedTable([
+        ['', 'ops/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'count', 'max lag'],
+        latencyRow('raw publish', latency.raw),
+        latencyRow('command', latency.command),
+        ['command / raw', '', ...percentiles.map((p) => ratio(latency.raw[p] > 0 ? latency.command[p] / latency.raw[p] : 0))],
+      ]),
+    );
+  }
+  lines.push('', `check: ${count(check.commandsOk)} commands answered with events, ${check.commandsFailed} failed; ${count(check.renamesStored)} renames stored`);
   if (result.interrupted) lines.push('interrupted: the figures cover what was done');
   return lines.join('\n');
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isProcessAlive } from '../../appliance/cluster/server-process.js';
 import type { ClusterStatus } from '../../appliance/index.js';
-import type { AppendBenchmarkResult } from '../../bench/index.js';
+import type { AppendBenchmarkResult, CommandBenchmarkResult } from '../../bench/index.js';
 import { runCli } from '../support/cli.js';
 import { tempDir } from '../support/temp-dir.js';
 
@@ -119,6 +119,7 @@ describe('cim cluster up / status / bench / down', () => {
       cluster: ClusterStatus;
       rawBaseline: { publish: { messages: number }; lost: number; corrupted: number };
       eventStore: AppendBenchmarkResult;
+      commands: CommandBenchmarkResult;
     };
     expect(result.cluster.servers.map((s) => s.pid)).toEqual(pids); // it used the running cluster
     expect(result.rawBaseline.publish.messages).toBe(2000);
@@ -130,6 +131,10 @@ describe('cim cluster up / status / bench / down', () => {
     expect(result.eventStore.check).toMatchObject({ rawLost: 0, appendLost: 0, duplicates: 0 });
     expect(result.eventStore.verify).toMatchObject({ findings: 0, seals: 1 });
     expect(result.eventStore.verify!.events).toBe(result.eventStore.check.appendStored);
+    // And commands through a domain service, in the same run.
+    expect(result.commands.throughput.command.messages).toBe(2000);
+    expect(result.commands.check.commandsFailed).toBe(0);
+    expect(result.commands.check.renamesStored).toBe(result.commands.check.commandsOk);
 
     const down = await runCli(['--state', state, 'cluster', 'down']);
     expect(down.code, down.stderr).toBe(0);

@@ -1,0 +1,51 @@
+// The command benchmark on a real server: every command answered is a rename stored, the ratios
+// are computed from the same run, and the bench streams are gone afterwards. Correctness only:
+// how fast it ran is the benchmark's business, not a test's.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectNats } from '../../appliance/index.js';
+import { runCommandBenchmark, type CommandBenchmarkResult } from '../../bench/index.js';
+import type { NatsConnection } from 'nats';
+import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
+
+let t: TestCluster;
+let serviceNc: NatsConnection;
+let result: CommandBenchmarkResult;
+
+beforeAll(async () => {
+  t = await startTestCluster('command-bench', 1);
+  serviceNc = await connectNats({ servers: t.cluster.clientUrls });
+  result = await runCommandBenchmark(t.nc, { messages: 300, aggregates: 50, inFlight: 16, replicas: 1, serviceConnection: serviceNc, latencySeconds: 1, latencyRate: 100 });
+});
+
+afterAll(async () => {
+  await serviceNc?.close().catch(() => {});
+  await t?.stop();
+});
+
+describe('the command benchmark', () => {
+  it('answers every command and stores exactly one rename for each', () => {
+    expect(result.check.commandsFailed).toBe(0);
+    expect(result.check.commandsOk).toBe(300 + result.latency!.command.acked);
+    expect(result.check.renamesStored).toBe(result.check.commandsOk);
+  });
+
+  it('measures raw, append and command in the same run, with ratios from those figures', () => {
+    const { raw, append, command } = result.throughput;
+    expect([raw.messages, append.messages, command.messages]).toEqual([300, 300, 300]);
+    expect(result.throughput.commandToRaw).toBeCloseTo(command.perSecond / raw.perSecond);
+    expect(result.throughput.commandToAppend).toBeCloseTo(command.perSecond / append.perSecond);
+  });
+
+  it('records every request→reply of the fixed-rate phase in the histogram', () => {
+    expect(result.latency!.command).toMatchObject({ sent: 100, acked: 100, failed: 0, count: 100 });
+    expect(result.latency!.command.p50Ms).toBeLessThanOrEqual(result.latency!.command.p99Ms);
+  });
+
+  it('leaves no bench stream behind', async () => {
+    const jsm = await t.nc.jetstreamManager();
+    const names: string[] = [];
+    for await (const info of jsm.streams.list()) names.push(info.config.name);
+    expect(names).not.toContain('CIM_BENCHCMD');
+    expect(names).not.toContain('CIM_BENCH_CMDRAW');
+  });
+});
