@@ -23,3 +23,4 @@ export { sendCommand, type CommandResult } from './command-client.js';
 export { commandSubject, CommandRequestSchema, type AppendedEventInfo, type CommandReply, type CommandRequest } from './command-protocol.js';
 export { CommandHandler, startCommandService, type CommandServiceHandle, type CommandServiceOptions } from './command-service.js';
 export { startProcessManager, type ProcessManagerHandle, type ProcessManagerOptions } from './process-manager.js';
+export * from './projections/index.js';

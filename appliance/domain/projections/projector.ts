@@ -1,0 +1,277 @@
+// Runs one projection live: follows each of its domain streams from the read model's checkpoint
+// and applies the events in batches, each batch and its checkpoint in one SQLite transaction.
+//
+// Why an ordered consumer rather than a durable one (DESIGN.md §5 names durable consumers): the
+// checkpoint lives in SQLite, committed with the rows, and it is the only position that matters
+// after a crash. A durable consumer would keep a second position (its ack floor) that can
+// disagree with the first — ahead of it when the process dies between ack and commit, behind it
+// between commit and ack — and would need deleting and recreating whenever the read model is
+// rebuilt or moved. An ordered consumer started at checkpoint + 1 has no position of its own,
+// needs no acks, leaves no server state to clean up, and recreates itself after a leader change.
+// Crash safety is the same: whatever was not committed is read again from the stream.
+import type { ConsumerMessages, JsMsg, NatsConnection } from 'nats';
+import { CimError } from '../../errors.js';
+import { domainStream, type UpcasterRegistry } from '../../eventstore/index.js';
+import type { ProjectionDefinition } from '../types.js';
+import { decodeEvent } from './event-decode.js';
+import type { ReadModel, SequencedEvent } from './read-model.js';
+
+export interface ProjectorOptions {
+  nc: NatsConnection;
+  model: ReadModel;
+  /**
+   * A projection the model holds, or its name. The model applies batches with its own
+   * definition, so a definition passed here must be that same object.
+   */
+  projection: ProjectionDefinition | string;
+  /** Events per transaction at most (default 500). */
+  batchSize?: number;
+  /** How long a partial batch may wait for more events before it is applied (default 50 ms). */
+  maxWaitMs?: number;
+  /** Migrates old payload versions before `apply` sees them. */
+  upcasters?: UpcasterRegistry;
+  /**
+   * Told about every failure: a batch that could not be applied (nothing of it was written), an
+   * event that does not decode, a stream that cannot be read. The projector then waits and
+   * resumes from its checkpoint, until `stop()`.
+   */
+  onError?: (error: CimError, domain: string) => void;
+  /** First wait after a failure; doubles per consecutive failure up to `maxRetryMs` (default 100 ms / 10 s). */
+  retryMs?: number;
+  maxRetryMs?: number;
+}
+
+export interface DomainProgress {
+  /** Stream sequence applied up to (committed). */
+  checkpoint: number;
+  /** Messages in the stream after the checkpoint, as of the last message read. */
+  lag: number;
+}
+
+export interface ProjectorProgress {
+  /** Events whose rows were written since start. */
+  applied: number;
+  /** Redelivered events found at or below the checkpoint. */
+  skipped: number;
+  batches: number;
+  failures: number;
+  domains: Record<string, DomainProgress>;
+}
+
+interface Settings {
+  nc: NatsConnection;
+  model: ReadModel;
+  projection: ProjectionDefinition;
+  batchSize: number;
+  maxWaitMs: number;
+  upcasters: UpcasterRegistry | undefined;
+}
+
+/** One domain's follower: its consumer, the batch being gathered, its counters. */
+class DomainFollower {
+  checkpoint: number;
+  lag = 0;
+  private batch: SequencedEvent[] = [];
+  /** The stream sequence the next commit moves the checkpoint to. */
+  private lastSeq = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private messages: ConsumerMessages | undefined;
+  private failure: unknown;
+  private stopped = false;
+  private readonly stream: string;
+
+  constructor(
+    private readonly projector: Projector,
+    private readonly options: Settings,
+    readonly domain: string,
+  ) {
+    this.stream = domainStream(domain);
+    this.checkpoint = options.model.checkpoint(options.projection.name, domain);
+  }
+
+  /** Follows the stream until `stop()` (resolves) or a failure (rejects, after committing what came before it). */
+  async follow(): Promise<void> {
+    const { nc, model, projection, batchSize } = this.options;
+    this.checkpoint = model.checkpoint(projection.name, this.domain);
+    this.lastSeq = this.checkpoint;
+    this.batch = [];
+    this.failure = undefined;
+    const consumer = await nc.jetstream().consumers.get(this.stream, { opt_start_seq: this.checkpoint + 1 });
+    if (this.stopped) return;
+    // A callback, not an iterator: messages are handled as they are parsed, with no promise per message.
+    this.messages = await consumer.consume({ max_messages: batchSize, callback: (m) => this.receive(m) });
+    // Messages may have come (and failed, or met a stop) before consume() resolved.
+    if (this.failure !== undefined || this.stopped) this.messages.stop();
+    const ended = await this.messages.closed();
+    this.messages = undefined;
+    // The client ends a consumer on its own only when it cannot go on (its stream is gone, say).
+    if (!this.stopped) this.fail(ended instanceof Error ? ended : new Error(`the consumer of ${this.stream} ended`));
+    // The batch in flight is committed on a stop; after a failure, `fail` has dropped it.
+    this.tryFlush();
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.messages?.stop();
+  }
+
+  private receive(m: JsMsg): void {
+    // Messages still arriving after a stop or a failure are left for the next run to read.
+    if (this.failure !== undefined || this.stopped) return;
+    let envelope;
+    try {
+      envelope = decodeEvent(m.data);
+      if (this.options.upcasters) envelope = this.options.upcasters.upcast(envelope);
+    } catch (error) {
+      // Commit what came before the bad event, so the checkpoint stops right at it.
+      if (this.tryFlush()) this.fail(error);
+      return;
+    }
+    this.batch.push({ streamSeq: m.seq, envelope });
+    this.lastSeq = m.seq;
+    this.lag = m.info.pending + this.batch.length;
+    // Nothing more waiting on the server: apply now rather than wait for a full batch.
+    if (this.batch.length >= this.options.batchSize || m.info.pending === 0) this.tryFlush();
+    else this.timer ??= setTimeout(() => this.tryFlush(), this.options.maxWaitMs);
+  }
+
+  /** Commits the batch; on failure, records it and ends the run. */
+  private tryFlush(): boolean {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.failure !== undefined) return false;
+    if (this.batch.length === 0 && this.lastSeq <= this.checkpoint) return true;
+    const batch = this.batch;
+    this.batch = [];
+    try {
+      const result = this.options.model.applyBatch(this.options.projection.name, this.domain, batch, this.lastSeq);
+      this.checkpoint = result.checkpoint;
+      this.lag = Math.max(0, this.lag - batch.length);
+      this.projector.counted(result.applied, result.skipped);
+      return true;
+    } catch (error) {
+      this.fail(error);
+      return false;
+    }
+  }
+
+  /** Nothing after the checkpoint may be committed any more: the next run reads it again. */
+  private fail(error: unknown): void {
+    this.failure ??= error;
+    this.batch = [];
+    this.lastSeq = this.checkpoint;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.messages?.stop();
+  }
+}
+
+export class Projector {
+  private stopping = false;
+  private applied = 0;
+  private skipped = 0;
+  private batches = 0;
+  private failures = 0;
+  private readonly name: string;
+  private readonly followers: DomainFollower[];
+  private readonly wakeUps = new Set<() => void>();
+  private readonly done: Promise<void>;
+
+  private constructor(private readonly options: ProjectorOptions) {
+    const settings: Settings = {
+      nc: options.nc,
+      model: options.model,
+      projection: projectionOf(options),
+      batchSize: options.batchSize ?? 500,
+      maxWaitMs: options.maxWaitMs ?? 50,
+      upcasters: options.upcasters,
+    };
+    this.name = settings.projection.name;
+    if (settings.batchSize < 1) throw new CimError('CIM-INVALID-INPUT', `batchSize must be at least 1, got ${settings.batchSize}`);
+    this.followers = settings.projection.domains.map((domain) => new DomainFollower(this, settings, domain));
+    this.done = Promise.all(this.followers.map((f) => this.run(f))).then(() => undefined);
+  }
+
+  /** Starts following every domain of the projection; `stop()` ends it. */
+  static start(options: ProjectorOptions): Projector {
+    return new Projector(options);
+  }
+
+  private async run(follower: DomainFollower): Promise<void> {
+    const retryMs = this.options.retryMs ?? 100;
+    const maxRetryMs = this.options.maxRetryMs ?? 10_000;
+    let consecutive = 0;
+    while (!this.stopping) {
+      try {
+        await follower.follow();
+        consecutive = 0;
+      } catch (error) {
+        this.failures++;
+        consecutive++;
+        if (!this.stopping) this.options.onError?.(asProjectionError(error, this.name, follower.domain), follower.domain);
+        await this.pause(Math.min(retryMs * 2 ** (consecutive - 1), maxRetryMs));
+      }
+    }
+  }
+
+  /** Waits, unless `stop()` comes first (and then leaves no timer behind to hold the process). */
+  private pause(ms: number): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.wakeUps.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.wakeUps.add(wake);
+    });
+  }
+
+  /** Called by followers after each committed batch. */
+  counted(applied: number, skipped: number): void {
+    this.applied += applied;
+    this.skipped += skipped;
+    this.batches++;
+  }
+
+  progress(): ProjectorProgress {
+    const domains: Record<string, DomainProgress> = {};
+    for (const f of this.followers) domains[f.domain] = { checkpoint: f.checkpoint, lag: f.lag };
+    return { applied: this.applied, skipped: this.skipped, batches: this.batches, failures: this.failures, domains };
+  }
+
+  /** Stops reading, applies the batch in flight, and resolves once everything read is committed. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const f of this.followers) f.stop();
+    for (const wake of this.wakeUps) wake();
+    await this.done;
+  }
+
+  /** Resolves when the projector has stopped. */
+  closed(): Promise<void> {
+    return this.done;
+  }
+}
+
+function projectionOf(options: ProjectorOptions): ProjectionDefinition {
+  const name = typeof options.projection === 'string' ? options.projection : options.projection.name;
+  const held = options.model.definition(name);
+  if (typeof options.projection !== 'string' && options.projection !== held) {
+    throw new CimError('CIM-INVALID-INPUT', `projection ${name}: the read model ${options.model.path} holds another definition of that name`, {
+      hint: 'Open the read model with the definition the projector should run, or pass its name.',
+    });
+  }
+  return held;
+}
+
+/** Read model and decoding failures are CimErrors already; anything else came from the client. */
+function asProjectionError(error: unknown, projection: string, domain: string): CimError {
+  if (error instanceof CimError) return error;
+  return new CimError('CIM-UNAVAILABLE', `projection ${projection} cannot read ${domainStream(domain)}: ${(error as Error).message}`, {
+    hint: 'The projector retries from its checkpoint; check that the stream exists (provision) and the cluster is reachable.',
+    cause: error,
+  });
+}

@@ -1,0 +1,238 @@
+// Rebuilds a projection's read model from its streams, from the first event up to now, a stream
+// sequence or a point in time (time travel). The model is built in a new file beside the target
+// and moved into place only when complete, so a failed or interrupted replay leaves the previous
+// model as it was, and nobody ever reads a half-built one.
+import { closeSync, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
+import type { JetStreamManager, JsMsg, NatsConnection } from 'nats';
+import { CimError } from '../../errors.js';
+import { domainStream, type UpcasterRegistry } from '../../eventstore/index.js';
+import { isNotFound } from '../../eventstore/retry.js';
+import type { ProjectionDefinition } from '../types.js';
+import { decodeEvent } from './event-decode.js';
+import { ReadModel, type SequencedEvent } from './read-model.js';
+
+export interface ReplayOptions {
+  nc: NatsConnection;
+  projection: ProjectionDefinition;
+  /**
+   * The read model file to (re)create. Stop any projector writing to it first: the file is
+   * replaced, and a connection still open on the old one would keep writing to that.
+   */
+  path: string;
+  /** Stop after this stream sequence (inclusive); one-domain projections only, since sequences are per stream. */
+  toSeq?: number;
+  /** Apply only events whose `at` is at or before this time; the replay stops at the first later event. */
+  toTime?: string | Date;
+  /** Called about every `progressEveryMs` and once at the end: events applied, events expected, rate so far. */
+  onProgress?: (done: number, total: number, eventsPerSecond: number) => void;
+  progressEveryMs?: number;
+  /** Messages per pull, and events per transaction (default 1000). */
+  batch?: number;
+  upcasters?: UpcasterRegistry;
+  /** End a stream's read when nothing arrives for this long (default 5 s, checked every as long): the last messages may have been deleted. */
+  idleMs?: number;
+}
+
+export interface ReplayResult {
+  /** Events applied (read and given to the projection). */
+  events: number;
+  seconds: number;
+  eventsPerSecond: number;
+  /** The last stream sequence applied (with several domains, the highest); 0 when none was. */
+  lastSeq: number;
+  /** Per domain, the last stream sequence applied: the model's checkpoints. */
+  lastSeqs: Record<string, number>;
+}
+
+interface Bounds {
+  toSeq?: number | undefined;
+  toTimeMs?: number | undefined;
+}
+
+export async function replay(options: ReplayOptions): Promise<ReplayResult> {
+  const { projection, path } = options;
+  const bounds = checkBounds(options);
+  const jsm = await options.nc.jetstreamManager();
+  const started = performance.now();
+  const progress = new Progress(options.onProgress, options.progressEveryMs ?? 1_000, started);
+
+  const spans = [];
+  for (const domain of projection.domains) spans.push(await streamSpan(jsm, domain, bounds.toSeq));
+  progress.total = spans.reduce((n, s) => n + s.expected, 0);
+
+  const building = `${path}.replay-${process.pid}-${Date.now()}`;
+  const model = ReadModel.open({ path: building, projections: [projection], rebuild: true });
+  const lastSeqs: Record<string, number> = {};
+  try {
+    for (const span of spans) {
+      lastSeqs[span.domain] = span.toSeq < span.fromSeq ? 0 : await replayStream(options, model, span, bounds, progress);
+    }
+  } catch (error) {
+    model.close();
+    removeDatabase(building);
+    throw error;
+  }
+  model.close();
+  install(building, path);
+
+  const seconds = (performance.now() - started) / 1_000;
+  progress.report(true);
+  return {
+    events: progress.done,
+    seconds,
+    eventsPerSecond: seconds > 0 ? progress.done / seconds : 0,
+    lastSeq: Math.max(0, ...Object.values(lastSeqs)),
+    lastSeqs,
+  };
+}
+
+function checkBounds(options: ReplayOptions): Bounds {
+  const { toSeq, toTime, projection } = options;
+  if (toSeq !== undefined && toTime !== undefined) throw new CimError('CIM-INVALID-INPUT', 'replay: give toSeq or toTime, not both');
+  if (toSeq !== undefined) {
+    if (!Number.isSafeInteger(toSeq) || toSeq < 0) throw new CimError('CIM-INVALID-INPUT', `replay: toSeq must be a stream sequence (an integer ≥ 0), got ${toSeq}`);
+    if (projection.domains.length !== 1) {
+      throw new CimError('CIM-INVALID-INPUT', `replay: toSeq names a position in one stream, and ${projection.name} reads ${projection.domains.length} (${projection.domains.join(', ')})`, {
+        hint: 'Travel to a point in time (toTime) instead.',
+      });
+    }
+  }
+  let toTimeMs: number | undefined;
+  if (toTime !== undefined) {
+    toTimeMs = toTime instanceof Date ? toTime.getTime() : Date.parse(toTime);
+    if (Number.isNaN(toTimeMs)) throw new CimError('CIM-INVALID-INPUT', `replay: toTime must be an RFC 3339 timestamp, got ${String(toTime)}`);
+  }
+  return { toSeq, toTimeMs };
+}
+
+interface StreamSpan {
+  domain: string;
+  stream: string;
+  fromSeq: number;
+  toSeq: number;
+  /** Messages in the span, for progress. */
+  expected: number;
+}
+
+async function streamSpan(jsm: JetStreamManager, domain: string, toSeq: number | undefined): Promise<StreamSpan> {
+  const stream = domainStream(domain);
+  let state;
+  try {
+    state = (await jsm.streams.info(stream)).state;
+  } catch (error) {
+    if (isNotFound(error)) throw new CimError('CIM-NOT-FOUND', `replay: stream ${stream} does not exist`, { hint: 'Provision the domain first.' });
+    throw new CimError('CIM-UNAVAILABLE', `replay: cannot read the state of ${stream}: ${(error as Error).message}`, { cause: error });
+  }
+  // Events appended during the replay are left to the live projector, which resumes at the checkpoint.
+  const last = Math.min(state.last_seq, toSeq ?? Infinity);
+  const fromSeq = Math.max(1, state.first_seq);
+  return { domain, stream, fromSeq, toSeq: last, expected: state.messages === 0 ? 0 : Math.max(0, last - fromSeq + 1) };
+}
+
+/** Reads one stream's span and applies it; resolves with the last stream sequence applied. */
+async function replayStream(options: ReplayOptions, model: ReadModel, span: StreamSpan, bounds: Bounds, progress: Progress): Promise<number> {
+  const batchSize = options.batch ?? 1_000;
+  const name = options.projection.name;
+  const { upcasters } = options;
+  const toTimeMs = bounds.toTimeMs;
+  let batch: SequencedEvent[] = [];
+  let lastSeq = 0;
+  let failure: unknown;
+  let finished = false;
+
+  const flush = () => {
+    if (batch.length === 0) return;
+    const result = model.applyBatch(name, span.domain, batch, lastSeq);
+    progress.add(result.applied);
+    batch = [];
+  };
+
+  const consumer = await options.nc.jetstream().consumers.get(span.stream, { opt_start_seq: span.fromSeq });
+  let messages: Awaited<ReturnType<typeof consumer.consume>> | undefined;
+  const finish = () => {
+    finished = true;
+    messages?.stop();
+  };
+  // Checked on an interval rather than re-armed per message, which would cost a timer update per event.
+  let received = 0;
+  let seenByIdleCheck = -1;
+  const idle = setInterval(() => {
+    if (received === seenByIdleCheck) finish();
+    seenByIdleCheck = received;
+  }, options.idleMs ?? 5_000);
+  const receive = (m: JsMsg) => {
+    if (finished) return;
+    received++;
+    try {
+      if (m.seq > span.toSeq) return finish();
+      let envelope = decodeEvent(m.data);
+      // The stream is in sequence order, not time order: the first later event ends the journey.
+      if (toTimeMs !== undefined && Date.parse(envelope.at) > toTimeMs) return finish();
+      if (upcasters) envelope = upcasters.upcast(envelope);
+      batch.push({ streamSeq: m.seq, envelope });
+      lastSeq = m.seq;
+      if (batch.length >= batchSize) flush();
+      if (m.seq >= span.toSeq || m.info.pending === 0) finish();
+    } catch (error) {
+      failure = error;
+      finish();
+    }
+  };
+  try {
+    // A callback, not an iterator: each message is handled as it is parsed, with no promise per message.
+    messages = await consumer.consume({ max_messages: batchSize, callback: receive });
+    if (finished) messages.stop();
+    const ended = await messages.closed();
+    if (!finished) failure ??= ended instanceof Error ? ended : new Error(`the consumer of ${span.stream} ended before the replay did`);
+  } finally {
+    clearInterval(idle);
+  }
+  if (failure !== undefined) throw failure;
+  flush();
+  return lastSeq;
+}
+
+class Progress {
+  done = 0;
+  total = 0;
+  private last: number;
+
+  constructor(
+    private readonly onProgress: ReplayOptions['onProgress'],
+    private readonly everyMs: number,
+    private readonly started: number,
+  ) {
+    this.last = started;
+  }
+
+  add(events: number): void {
+    this.done += events;
+    if (this.onProgress && performance.now() - this.last >= this.everyMs) this.report(false);
+  }
+
+  report(final: boolean): void {
+    if (!this.onProgress) return;
+    const now = performance.now();
+    this.last = now;
+    const seconds = (now - this.started) / 1_000;
+    // Deleted messages and a time bound make the expected total an upper bound; the end says what it was.
+    this.onProgress(this.done, final ? this.done : Math.max(this.total, this.done), seconds > 0 ? this.done / seconds : 0);
+  }
+}
+
+/** Moves a completed (closed, hence checkpointed) build into place: synced first, and the old model's WAL removed so it cannot be replayed onto the new file. */
+function install(building: string, path: string): void {
+  const fd = openSync(building, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  rmSync(`${path}-wal`, { force: true });
+  rmSync(`${path}-shm`, { force: true });
+  renameSync(building, path);
+}
+
+function removeDatabase(path: string): void {
+  for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(path + suffix, { force: true });
+}
