@@ -28,6 +28,7 @@ import {
 import { loadConfig, type ApplianceConfig, type FlatSettings } from './config.js';
 import { listDomains, loadOrCreateSigner, loadStateVerifier, renderVerification, Sealer, Verifier, verifyDomain, type DomainVerification } from './eventstore/index.js';
 import { CimError, ExitCode, toCimError } from './errors.js';
+import { startAppliance, type ApplianceHandle } from './serve.js';
 import { installSignalHandlers, onShutdown } from './shutdown.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -287,6 +288,30 @@ function buildProgram(): Command {
           }
         },
       ),
+    );
+
+  program
+    .command('serve')
+    .description(
+      'run the appliance: the reference domains\' command and query services, the onboarding process manager,\n' +
+        'the projections into the SQLite read models (state dir) and a sealer per domain, until Ctrl-C or SIGTERM;\n' +
+        'then it stops taking commands, answers those in flight, flushes the projections and drains NATS',
+    )
+    .action(
+      action(async (_options: object, command: Command) => {
+        const config = configFrom(command);
+        const target = await openCluster(config, { log });
+        let appliance: ApplianceHandle;
+        try {
+          appliance = await startAppliance({ endpoint: target.endpoint, stateDir: config.stateDir, replicas: Math.min(3, target.nodeCount), plugins: config.domains.plugins, log });
+        } catch (error) {
+          await target.release();
+          throw error;
+        }
+        // Runs until a signal: the closers run newest first, so the appliance stops before a cluster it started.
+        onShutdown(() => appliance.stop());
+        await new Promise<never>(() => {});
+      }),
     );
 
   program

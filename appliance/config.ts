@@ -51,6 +51,13 @@ export const ApplianceConfigSchema = z
       })
       .strict()
       .prefault({}),
+    domains: z
+      .object({
+        /** Module paths of users' domain plugins (each exports domains made with defineDomain, or their definitions), served beside the reference domains. */
+        plugins: z.array(z.string().min(1, { error: 'expected a module path' })).default([]),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

@@ -24,3 +24,5 @@ export { commandSubject, CommandRequestSchema, type AppendedEventInfo, type Comm
 export { CommandHandler, startCommandService, type CommandServiceHandle, type CommandServiceOptions } from './command-service.js';
 export { startProcessManager, type ProcessManagerHandle, type ProcessManagerOptions } from './process-manager.js';
 export * from './projections/index.js';
+export { querySubject, startQueryService } from './query-service.js';
+export { loadDomainPlugins } from './plugins.js';

@@ -1,0 +1,118 @@
+// The long-running appliance (`cim serve`, what the NixOS module runs): the reference domains'
+// command and query services, the onboarding process manager, the projections into the SQLite
+// read models and a sealer per domain, on one cluster. Shutdown is the reverse of start-up:
+// stop taking commands and answer those in flight, stop reacting, flush the projections, stop
+// sealing, then drain the connections.
+import { join } from 'node:path';
+import type { NatsConnection, Service } from 'nats';
+import { connectNats, type NatsEndpoint } from './cluster/index.js';
+import {
+  loadDomainPlugins,
+  Projector,
+  ReadModel,
+  startCommandService,
+  startProcessManager,
+  startQueryService,
+  type CommandServiceHandle,
+  type Domain,
+  type ProcessManagerDefinition,
+  type ProcessManagerHandle,
+} from './domain/index.js';
+import { onboarding, referenceDomains } from './domains/index.js';
+import type { CimError } from './errors.js';
+import { EventStore, loadOrCreateSigner, provision, Sealer, type SealerHandle, type Signer } from './eventstore/index.js';
+
+export interface ApplianceOptions {
+  endpoint: NatsEndpoint;
+  stateDir: string;
+  /** Stream replicas: 3 on a cluster, 1 on a single node. */
+  replicas: number;
+  domains?: readonly Domain<unknown>[];
+  /** Module paths of users' domain plugins, served beside `domains`. */
+  plugins?: readonly string[];
+  processManagers?: readonly ProcessManagerDefinition[];
+  sealEveryEvents?: number;
+  sealEveryMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface ApplianceHandle {
+  readonly domains: string[];
+  readonly readModelPath: string;
+  /** Projections' progress, for status and tests. */
+  projections(): Record<string, ReturnType<Projector['progress']>>;
+  stop(): Promise<void>;
+}
+
+export async function startAppliance(options: ApplianceOptions): Promise<ApplianceHandle> {
+  const log = options.log ?? (() => {});
+  const builtIn = options.domains ?? referenceDomains;
+  const domains = [...builtIn, ...(await loadDomainPlugins(options.plugins ?? [], builtIn.map((d) => d.name)))];
+  const managers = options.processManagers ?? [onboarding];
+  const report = (what: string) => (error: CimError) => log(`${what}: ${error.code}: ${error.message}`);
+
+  const connections: NatsConnection[] = [];
+  const commandServices: CommandServiceHandle[] = [];
+  const queryServices: Service[] = [];
+  const runningManagers: ProcessManagerHandle[] = [];
+  const projectors: { name: string; projector: Projector }[] = [];
+  const sealers: SealerHandle[] = [];
+  let model: ReadModel | undefined;
+  const readModelPath = join(options.stateDir, 'read-models.sqlite');
+  let signer: Signer | undefined;
+
+  const stop = async () => {
+    for (const s of commandServices.splice(0)) await s.stop();
+    for (const s of queryServices.splice(0)) await s.stop();
+    for (const m of runningManagers.splice(0)) await m.stop();
+    for (const p of projectors.splice(0)) await p.projector.stop();
+    for (const s of sealers.splice(0)) await s.stop();
+    model?.close();
+    model = undefined;
+    for (const nc of connections.splice(0)) await nc.drain().catch(() => nc.close());
+  };
+
+  try {
+    // Commands and the manager on one connection, projections reading streams on another.
+    const nc = await connectNats(options.endpoint, { name: 'cim-serve' });
+    connections.push(nc);
+    const reader = await connectNats(options.endpoint, { name: 'cim-serve-projections' });
+    connections.push(reader);
+
+    const provisioned = await provision(nc, { domains: domains.map((d) => d.name), replicas: options.replicas, duplicateWindowMs: 120_000 });
+    if (provisioned.created.length > 0) log(`created ${provisioned.created.join(', ')}`);
+
+    const projections = domains.flatMap((d) => d.definition.projections ?? []);
+    model = ReadModel.open({ path: readModelPath, projections });
+    for (const projection of projections) {
+      const domain = domains.find((d) => d.definition.projections?.includes(projection));
+      const projector = Projector.start({ nc: reader, model, projection, ...(domain ? { upcasters: domain.upcasters } : {}), onError: report(`projection ${projection.name}`) });
+      projectors.push({ name: projection.name, projector });
+    }
+
+    signer = loadOrCreateSigner(options.stateDir);
+    for (const domain of domains) {
+      const sealer = await Sealer.open(nc, { domain: domain.name, signer, everyEvents: options.sealEveryEvents ?? 1_000, everyMs: options.sealEveryMs ?? 10_000, onError: report(`sealer ${domain.name}`) });
+      sealers.push(sealer.start());
+    }
+
+    for (const domain of domains) {
+      const store = await EventStore.open(nc, { upcasters: domain.upcasters });
+      commandServices.push(await startCommandService(nc, domain, { store }));
+      const queries = await startQueryService(nc, domain, model);
+      if (queries) queryServices.push(queries);
+    }
+    for (const manager of managers) runningManagers.push(await startProcessManager(nc, manager, { onError: (error, eventId) => log(`process manager ${manager.name}, event ${eventId}: ${error.code}: ${error.message}`) }));
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  log(`serving ${domains.map((d) => d.name).join(', ')}: commands on cim.<domain>.commands.*, queries on cim.<domain>.queries.*; sealing with ${signer!.keyId}`);
+  return {
+    domains: domains.map((d) => d.name),
+    readModelPath,
+    projections: () => Object.fromEntries(projectors.map((p) => [p.name, p.projector.progress()])),
+    stop,
+  };
+}

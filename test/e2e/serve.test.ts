@@ -1,0 +1,70 @@
+// `cim serve` as the NixOS module runs it: on the cluster `cim cluster up` left running it serves
+// commands and queries, runs the onboarding flow and the projections, and on SIGTERM stops
+// cleanly, leaving its read model on disk.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import type { NatsConnection } from 'nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectNats, sendCommand, type ClusterStatus } from '../../appliance/index.js';
+import { runCli, spawnCli } from '../support/cli.js';
+import { tempDir } from '../support/temp-dir.js';
+import { waitFor } from '../support/wait.js';
+
+const work = tempDir('serve');
+const state = join(work.path, 'state');
+let serve: ChildProcess | undefined;
+let output = '';
+let nc: NatsConnection;
+const who = { actor: 'e2e' };
+
+async function query(domain: string, name: string, params: Record<string, unknown> = {}): Promise<unknown> {
+  const reply = await nc.request(`cim.${domain}.queries.${name}`, new TextEncoder().encode(JSON.stringify({ params })), { timeout: 5_000 });
+  return JSON.parse(new TextDecoder().decode(reply.data));
+}
+
+beforeAll(async () => {
+  const up = await runCli(['--state', state, 'cluster', 'up', '--nodes', '1', '--json']);
+  expect(up.code, up.stderr).toBe(0);
+  nc = await connectNats({ servers: (JSON.parse(up.stdout) as ClusterStatus).servers.map((s) => s.url) });
+  serve = spawnCli(['--state', state, 'serve']);
+  serve.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  serve.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  await waitFor('cim serve to be ready', () => output.includes('serving person, organization, workflow') || undefined, 30_000);
+});
+
+afterAll(async () => {
+  serve?.kill('SIGKILL');
+  await nc?.close().catch(() => {});
+  await runCli(['--state', state, 'cluster', 'down']);
+  work.remove();
+});
+
+describe('cim serve', () => {
+  it('handles commands, runs onboarding, and answers queries from the projections', async () => {
+    await sendCommand(nc, 'person', 'RegisterPerson', { ...who, payload: { personId: 'grace', name: 'Grace Hopper', email: 'grace@example.org' } });
+    await sendCommand(nc, 'organization', 'CreateOrganization', { ...who, payload: { organizationId: 'navy', name: 'US Navy' } });
+    await sendCommand(nc, 'organization', 'AddMember', { ...who, payload: { organizationId: 'navy', personId: 'grace' } });
+
+    await waitFor('the person in the directory', async () => ((await query('person', 'GetPerson', { personId: 'grace' })) as { result: unknown }).result || undefined, 20_000);
+    expect(await query('person', 'GetPerson', { personId: 'grace' })).toEqual({ ok: true, result: { personId: 'grace', name: 'Grace Hopper', email: 'grace@example.org', status: 'active' } });
+    const workflows = await waitFor('an onboarding workflow', async () => {
+      const r = (await query('workflow', 'CountByStatus')) as { result: { status: string; count?: number; workflows?: number }[] };
+      return r.result.length > 0 ? r.result : undefined;
+    }, 20_000);
+    expect(JSON.stringify(workflows)).toContain('running');
+    expect(await query('person', 'GetPerson', { personId: 'a.b' })).toMatchObject({ ok: false, error: { code: 'CIM-INVALID-INPUT' } });
+  });
+
+  it('stops on SIGTERM: in flight answered, projections flushed, connections drained', async () => {
+    const exited = new Promise<number | null>((resolve) => serve!.once('exit', (code) => resolve(code)));
+    serve!.kill('SIGTERM');
+    expect(await exited).toBe(143);
+    serve = undefined;
+    expect(output).toContain('SIGTERM: shutting down cleanly');
+    expect(output).not.toMatch(/while shutting down/);
+    expect(existsSync(join(state, 'read-models.sqlite'))).toBe(true);
+    // The services are gone: a command now finds no responder.
+    await expect(sendCommand(nc, 'person', 'RenamePerson', { ...who, payload: { personId: 'grace', name: 'Amazing Grace' } }, { timeoutMs: 1_000 })).rejects.toMatchObject({ code: 'CIM-UNAVAILABLE' });
+  });
+});
