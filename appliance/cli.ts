@@ -2,7 +2,8 @@
 // `cim`, the appliance's one command line. This file is the composition root: it wires the
 // commands of appliance/, bench/ and (later) scenarios/, compliance/ and reports/ together;
 // nothing else in appliance/ imports those folders.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import {
   renderAppendBenchmark,
@@ -28,6 +29,8 @@ import {
 import { loadConfig, type ApplianceConfig, type FlatSettings } from './config.js';
 import { listDomains, loadOrCreateSigner, loadStateVerifier, renderVerification, Sealer, Verifier, verifyDomain, type DomainVerification } from './eventstore/index.js';
 import { CimError, ExitCode, toCimError } from './errors.js';
+import { loadDomainPlugins, replay } from './domain/index.js';
+import { referenceDomains } from './domains/index.js';
 import { startAppliance, type ApplianceHandle } from './serve.js';
 import { installSignalHandlers, onShutdown } from './shutdown.js';
 
@@ -315,6 +318,47 @@ function buildProgram(): Command {
     );
 
   program
+    .command('replay')
+    .description(
+      'rebuild a projection\'s read model from its streams, or travel in time: build it as of a stream sequence\n' +
+        '(--to 1234) or a timestamp (--to 2026-11-25T10:00:00Z); writes a new SQLite file and prints events/s',
+    )
+    .argument('<projection>', 'the projection, e.g. person_directory (see the domains)')
+    .option('--to <seq|time>', 'stop after this stream sequence, or at this RFC 3339 time')
+    .option('--out <file>', 'the SQLite file to write (default: <state>/replays/<projection>[@<to>].sqlite)')
+    .option('--json', 'print the result as JSON')
+    .action(
+      action(async (name: string, options: { to?: string; out?: string; json?: boolean }, command: Command) => {
+        const config = configFrom(command);
+        const domains = [...referenceDomains, ...(await loadDomainPlugins(config.domains.plugins, referenceDomains.map((d) => d.name)))];
+        const owner = domains.find((d) => d.definition.projections?.some((p) => p.name === name));
+        const projection = owner?.definition.projections?.find((p) => p.name === name);
+        if (!owner || !projection) {
+          const known = domains.flatMap((d) => d.definition.projections ?? []).map((p) => p.name);
+          throw new CimError('CIM-NOT-FOUND', `no projection ${name}; there are ${known.join(', ')}`);
+        }
+        const bound = parseReplayBound(options.to);
+        const out = options.out ?? join(config.stateDir, 'replays', `${name}${options.to ? '@' + options.to.replace(/[^A-Za-z0-9.-]/g, '_') : ''}.sqlite`);
+        mkdirSync(dirname(out), { recursive: true });
+        const target = await openCluster(config, { log });
+        try {
+          const nc = await connectNats(target.endpoint, { name: 'cim-replay' });
+          try {
+            const bar = progressBar(`replay ${name}`);
+            const result = await replay({ nc, projection, path: out, upcasters: owner.upcasters, ...bound, onProgress: bar.update });
+            bar.done();
+            if (options.json) print(JSON.stringify({ projection: name, path: out, ...result }, null, 2));
+            else print(`${name}: ${result.events} events in ${result.seconds.toFixed(2)} s = ${Math.round(result.eventsPerSecond)} events/s, up to stream seq ${result.lastSeq}; written to ${out}`);
+          } finally {
+            await nc.close();
+          }
+        } finally {
+          await target.release();
+        }
+      }),
+    );
+
+  program
     .command('verify')
     .description(
       'verify every event chain (CIDs recompute, prev links, seq contiguous), every seal (Merkle root,\n' +
@@ -390,6 +434,37 @@ function buildProgram(): Command {
     );
 
   return program;
+}
+
+/** `--to` of `cim replay`: digits are a stream sequence, anything else an RFC 3339 time. */
+function parseReplayBound(to: string | undefined): { toSeq?: number; toTime?: string } {
+  if (to === undefined) return {};
+  if (/^\d+$/.test(to)) return { toSeq: Number(to) };
+  if (Number.isNaN(Date.parse(to))) throw new CimError('CIM-INVALID-INPUT', `--to: expected a stream sequence or an RFC 3339 time, got "${to}"`);
+  return { toTime: new Date(to).toISOString() };
+}
+
+/** Progress on stderr: one line redrawn in a terminal, a line every few seconds otherwise. */
+function progressBar(label: string): { update: (done: number, total: number, perSecond: number) => void; done: () => void } {
+  const tty = process.stderr.isTTY;
+  let lastLine = 0;
+  return {
+    update(done, total, perSecond) {
+      const pct = total > 0 ? Math.min(100, (100 * done) / total) : 100;
+      const line = `${label}: ${done}/${total} (${pct.toFixed(0)}%) ${Math.round(perSecond)} events/s`;
+      if (tty) {
+        const width = 24;
+        const filled = Math.round((pct / 100) * width);
+        process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${line}`);
+      } else if (Date.now() - lastLine > 2_000) {
+        lastLine = Date.now();
+        log(line);
+      }
+    },
+    done() {
+      if (tty) process.stderr.write('\n');
+    },
+  };
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -59,8 +59,8 @@ const membership: ProjectionDefinition = {
   name: 'organization_membership',
   domains: ['organization'],
   tables: [
-    'CREATE TABLE IF NOT EXISTS organizations (organization_id TEXT PRIMARY KEY, name TEXT NOT NULL, updated_at TEXT NOT NULL)',
-    'CREATE TABLE IF NOT EXISTS memberships (organization_id TEXT NOT NULL, person_id TEXT NOT NULL, role TEXT NOT NULL, added_at TEXT NOT NULL, PRIMARY KEY (organization_id, person_id))',
+    'CREATE TABLE IF NOT EXISTS organizations (organization_id TEXT PRIMARY KEY, name TEXT NOT NULL, updated_at TEXT NOT NULL) WITHOUT ROWID',
+    'CREATE TABLE IF NOT EXISTS memberships (organization_id TEXT NOT NULL, person_id TEXT NOT NULL, role TEXT NOT NULL, added_at TEXT NOT NULL, PRIMARY KEY (organization_id, person_id)) WITHOUT ROWID',
   ],
   apply(e: EventEnvelope) {
     const p = e.payload as { organizationId: string; name?: string; personId?: string; role?: MemberRole };

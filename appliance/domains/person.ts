@@ -49,7 +49,7 @@ function mustBeActive(state: PersonState, personId: string): void {
 const directory: ProjectionDefinition = {
   name: 'person_directory',
   domains: ['person'],
-  tables: ['CREATE TABLE IF NOT EXISTS person_directory (person_id TEXT PRIMARY KEY, name TEXT, email TEXT, status TEXT NOT NULL, updated_at TEXT NOT NULL)'],
+  tables: ['CREATE TABLE IF NOT EXISTS person_directory (person_id TEXT PRIMARY KEY, name TEXT, email TEXT, status TEXT NOT NULL, updated_at TEXT NOT NULL) WITHOUT ROWID'],
   apply(e: EventEnvelope) {
     const p = e.payload as { personId: string; name?: string; email?: string };
     const key = { person_id: p.personId };

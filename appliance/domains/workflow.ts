@@ -63,7 +63,7 @@ const status: ProjectionDefinition = {
   name: 'workflow_status',
   domains: ['workflow'],
   tables: [
-    'CREATE TABLE IF NOT EXISTS workflow_status (workflow_id TEXT PRIMARY KEY, definition TEXT NOT NULL, subject_domain TEXT NOT NULL, subject_id TEXT NOT NULL, status TEXT NOT NULL, current_step TEXT, steps_done INTEGER NOT NULL, updated_at TEXT NOT NULL)',
+    'CREATE TABLE IF NOT EXISTS workflow_status (workflow_id TEXT PRIMARY KEY, definition TEXT NOT NULL, subject_domain TEXT NOT NULL, subject_id TEXT NOT NULL, status TEXT NOT NULL, current_step TEXT, steps_done INTEGER NOT NULL, updated_at TEXT NOT NULL) WITHOUT ROWID',
   ],
   apply(e: EventEnvelope) {
     const key = { workflow_id: (e.payload as { workflowId: string }).workflowId };

@@ -68,3 +68,25 @@ describe('cim serve', () => {
     await expect(sendCommand(nc, 'person', 'RenamePerson', { ...who, payload: { personId: 'grace', name: 'Amazing Grace' } }, { timeoutMs: 1_000 })).rejects.toMatchObject({ code: 'CIM-UNAVAILABLE' });
   });
 });
+
+describe('cim replay', () => {
+  it('rebuilds a projection into a file of its own, and travels to a stream sequence', async () => {
+    const full = await runCli(['--state', state, 'replay', 'person_directory', '--json']);
+    expect(full.code, full.stderr).toBe(0);
+    const all = JSON.parse(full.stdout) as { events: number; lastSeq: number; path: string };
+    expect(all.events).toBeGreaterThanOrEqual(1);
+    expect(existsSync(all.path)).toBe(true);
+    const early = await runCli(['--state', state, 'replay', 'workflow_status', '--to', '1', '--json']);
+    expect(early.code, early.stderr).toBe(0);
+    expect(JSON.parse(early.stdout)).toMatchObject({ events: 1, lastSeq: 1 });
+  });
+
+  it('refuses an unknown projection and a bound that is neither a sequence nor a time', async () => {
+    const unknown = await runCli(['--state', state, 'replay', 'nosuch']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('CIM-NOT-FOUND: no projection nosuch; there are person_directory');
+    const bad = await runCli(['--state', state, 'replay', 'person_directory', '--to', 'yesterday-ish']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--to: expected a stream sequence or an RFC 3339 time');
+  });
+});
