@@ -6,20 +6,18 @@ import type { NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   connectNats,
-  decodeEnvelope,
   domainStream,
   isCimError,
   loadStateVerifier,
   ReadModel,
-  readStream,
   referenceDomains,
   sendCommand,
   verifyDomain,
-  type EventEnvelope,
   type RowChange,
 } from '../../appliance/index.js';
 import { startAppliance, type ApplianceHandle } from '../../appliance/serve.js';
 import { seededRandom } from '../support/random.js';
+import { streamEvents as readBack } from '../support/stream-events.js';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
 import { waitFor } from '../support/wait.js';
 
@@ -28,13 +26,7 @@ let appliance: ApplianceHandle | undefined;
 const clients: NatsConnection[] = [];
 const outcome = { accepted: 0, rejected: 0, byCode: new Map<string, number>() };
 
-async function streamEvents(domain: string): Promise<EventEnvelope[]> {
-  const jsm = await t.nc.jetstreamManager();
-  const { last_seq: last } = (await jsm.streams.info(domainStream(domain))).state;
-  const events: EventEnvelope[] = [];
-  for await (const m of readStream(t.nc.jetstream(), { stream: domainStream(domain), fromSeq: 1, toSeq: last })) events.push(decodeEnvelope(m.data).envelope);
-  return events;
-}
+const streamEvents = (domain: string) => readBack(t.nc, domain);
 
 /** The rows a projection should hold: its own apply() folded over the streams, in memory. */
 function fold(changes: RowChange[]): Map<string, Map<string, Record<string, unknown>>> {

@@ -4,20 +4,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CimError,
-  decodeEnvelope,
   domainStream,
   EventStore,
   isCimError,
   onboarding,
   provision,
   referenceDomains,
-  readStream,
   sendCommand,
   startCommandService,
   startProcessManager,
   type CommandServiceHandle,
-  type EventEnvelope,
 } from '../../appliance/index.js';
+import { streamEvents as readBack } from '../support/stream-events.js';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
 import { waitFor } from '../support/wait.js';
 
@@ -26,13 +24,7 @@ const services: CommandServiceHandle[] = [];
 const who = { actor: 'hr@example.org' };
 const PEOPLE = Array.from({ length: 12 }, (_, i) => `p${i}`);
 
-async function streamEvents(domain: string): Promise<EventEnvelope[]> {
-  const jsm = await t.nc.jetstreamManager();
-  const { last_seq: last } = (await jsm.streams.info(domainStream(domain))).state;
-  const events: EventEnvelope[] = [];
-  for await (const m of readStream(t.nc.jetstream(), { stream: domainStream(domain), fromSeq: 1, toSeq: last })) events.push(decodeEnvelope(m.data).envelope);
-  return events;
-}
+const streamEvents = (domain: string) => readBack(t.nc, domain);
 
 beforeAll(async () => {
   t = await startTestCluster('onboarding', 3);
