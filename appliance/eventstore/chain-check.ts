@@ -5,7 +5,7 @@ import { base32 } from 'multiformats/bases/base32';
 import { CID } from 'multiformats/cid';
 import { DAG_CBOR_CODE, sha256, SHA2_256_CODE } from './cid.js';
 import { decodeEnvelope } from './envelope.js';
-import { scanEnvelope } from './envelope-scan.js';
+import { scanEnvelope } from './envelope-read.js';
 import type { FindingList } from './findings.js';
 import type { Subjects } from './names.js';
 

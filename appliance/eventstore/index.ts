@@ -28,7 +28,7 @@ export { Sealer, type SealerHandle, type SealerOptions, type SealHead } from './
 export { keyIdOf, loadOrCreateSigner, loadStateVerifier, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE, Signer, Verifier } from './signing-key.js';
 export { listDomains, verifyDomain, type DomainVerification, type VerifyOptions } from './verify.js';
 export { ChainChecker, cidBytesOf, type StoredMessage } from './chain-check.js';
-export { scanEnvelope, type ChainFields } from './envelope-scan.js';
+export { decodeEvent, scanEnvelope, type ChainFields } from './envelope-read.js';
 export { FindingList, type Finding, type FindingKind } from './findings.js';
 export { renderVerification } from './render-verification.js';
 export { encodeEnvelopeBytes } from './envelope-encode.js';

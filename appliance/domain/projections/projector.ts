@@ -11,9 +11,8 @@
 // Crash safety is the same: whatever was not committed is read again from the stream.
 import type { ConsumerMessages, JsMsg, NatsConnection } from 'nats';
 import { CimError } from '../../errors.js';
-import { domainStream, type UpcasterRegistry } from '../../eventstore/index.js';
+import { decodeEvent, domainStream, type UpcasterRegistry } from '../../eventstore/index.js';
 import type { ProjectionDefinition } from '../types.js';
-import { decodeEvent } from './event-decode.js';
 import type { ReadModel, SequencedEvent } from './read-model.js';
 
 export interface ProjectorOptions {

@@ -5,10 +5,9 @@
 import { closeSync, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
 import type { JetStreamManager, JsMsg, NatsConnection } from 'nats';
 import { CimError } from '../../errors.js';
-import { domainStream, type UpcasterRegistry } from '../../eventstore/index.js';
+import { decodeEvent, domainStream, type UpcasterRegistry } from '../../eventstore/index.js';
 import { isNotFound } from '../../eventstore/retry.js';
 import type { ProjectionDefinition } from '../types.js';
-import { decodeEvent } from './event-decode.js';
 import { ReadModel, type SequencedEvent } from './read-model.js';
 
 export interface ReplayOptions {
