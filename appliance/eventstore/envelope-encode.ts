@@ -6,11 +6,11 @@
 import * as dagCbor from '@ipld/dag-cbor';
 import { CID } from 'multiformats/cid';
 import type { EventEnvelope } from './envelope.js';
+import { ENVELOPE_KEY_BYTES, ENVELOPE_KEYS, ENVELOPE_MAP_HEAD, type EnvelopeKey } from './envelope-layout.js';
 
-// dag-cbor orders map keys by length, then bytewise.
-const KEYS = ['v', 'at', 'id', 'seq', 'prev', 'type', 'actor', 'domain', 'payload', 'aggregate', 'aggregateId', 'causationId', 'typeVersion', 'correlationId'] as const;
-const keyBytes = Object.fromEntries(KEYS.map((k) => [k, Buffer.from([0x60 | k.length, ...Buffer.from(k)])])) as Record<(typeof KEYS)[number], Buffer>;
-const MAP_OF_14 = 0xa0 | KEYS.length;
+const KEYS = ENVELOPE_KEYS;
+const keyBytes = Object.fromEntries(KEYS.map((k, i) => [k, ENVELOPE_KEY_BYTES[i]!])) as Record<EnvelopeKey, Buffer>;
+const MAP_OF_14 = ENVELOPE_MAP_HEAD;
 const NULL = 0xf6;
 const CID_TAG = [0xd8, 42];
 
@@ -71,7 +71,7 @@ export function encodeEnvelopeBytes(e: EventEnvelope): Uint8Array {
 
   const buf = Buffer.allocUnsafe(size);
   let pos = 0;
-  const key = (k: (typeof KEYS)[number]) => {
+  const key = (k: EnvelopeKey) => {
     pos += keyBytes[k].copy(buf, pos);
   };
   const text = (i: number) => {

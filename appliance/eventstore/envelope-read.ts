@@ -9,12 +9,11 @@
 // and left to `decodeEnvelope`, which decodes it or says exactly what is wrong (CIM-INVALID-EVENT).
 import { Digest } from 'multiformats/hashes/digest';
 import { CID } from './cid.js';
+import { ENVELOPE_KEY_BYTES, ENVELOPE_MAP_HEAD } from './envelope-layout.js';
 import { decodeEnvelope, domainName, ENVELOPE_VERSION, rfc3339Utc, subjectToken, type EventEnvelope, type Payload } from './envelope.js';
 
-// dag-cbor orders map keys by length, then bytewise: the order the event store writes them in.
-const KEYS = ['v', 'at', 'id', 'seq', 'prev', 'type', 'actor', 'domain', 'payload', 'aggregate', 'aggregateId', 'causationId', 'typeVersion', 'correlationId'] as const;
-const KEY_BYTES = KEYS.map((k) => Uint8Array.from([0x60 | k.length, ...Buffer.from(k)]));
-const MAP_OF_14 = 0xa0 | KEYS.length;
+const KEY_BYTES = ENVELOPE_KEY_BYTES;
+const MAP_OF_14 = ENVELOPE_MAP_HEAD;
 const DAG_CBOR = 0x71;
 const SHA2_256 = 0x12;
 
