@@ -20,6 +20,16 @@ const SHA2_256 = 0x12;
 /** Thrown inside the fast path for anything it leaves to the generic decoder. */
 const UNEXPECTED = Symbol('unexpected');
 
+/** A CID from a link's bytes (a view, kept by the CID). */
+function cidOfLink(cid: Uint8Array): CID {
+  // The event store's own links (CIDv1, dag-cbor, sha2-256) are built directly: parsing their
+  // four varints costs more than the rest of the envelope.
+  if (cid.length === 36 && cid[0] === 1 && cid[1] === DAG_CBOR && cid[2] === SHA2_256 && cid[3] === 32) {
+    return new CID(1, DAG_CBOR, new Digest(SHA2_256, 32, cid.subarray(4), cid.subarray(2)), cid);
+  }
+  return CID.decode(cid);
+}
+
 class Reader {
   pos = 0;
   private readonly bytes: Buffer;
@@ -114,19 +124,19 @@ class Reader {
 
   /** A CID link after its tag: bytes holding a 0x00 prefix and the binary CID. */
   link(): CID {
-    const first = this.byte();
-    if (first >> 5 !== 2) throw UNEXPECTED;
-    const length = this.argument(first);
-    const start = this.pos;
-    if (length < 2 || start + length > this.bytes.length || this.bytes[start] !== 0) throw UNEXPECTED;
-    this.pos = start + length;
-    const cid = this.view(start + 1, start + length);
-    // The event store's own links (CIDv1, dag-cbor, sha2-256) are built directly: parsing their
-    // four varints costs more than the rest of the envelope.
-    if (cid.length === 36 && cid[0] === 1 && cid[1] === DAG_CBOR && cid[2] === SHA2_256 && cid[3] === 32) {
-      return new CID(1, DAG_CBOR, new Digest(SHA2_256, 32, cid.subarray(4), cid.subarray(2)), cid);
+    return cidOfLink(this.linkBytes());
+  }
+
+  /** A keyed text field the chain does not need: built when `build`, else only checked and skipped. */
+  field(key: Uint8Array, nonEmpty: boolean, build: boolean): string | undefined {
+    this.expectKey(key);
+    if (!build) {
+      this.skipText(nonEmpty);
+      return undefined;
     }
-    return CID.decode(cid);
+    const text = this.text();
+    if (nonEmpty && text.length === 0) throw UNEXPECTED;
+    return text;
   }
 
   /** Skips a text item, which must be non-empty when asked; nothing is built. */
@@ -231,63 +241,6 @@ class Reader {
   }
 }
 
-function fastDecode(bytes: Uint8Array): EventEnvelope | undefined {
-  const r = new Reader(bytes);
-  if (r.byte() !== MAP_OF_14) return undefined;
-  const k = KEY_BYTES;
-  r.expectKey(k[0]!);
-  const v = r.uint();
-  r.expectKey(k[1]!);
-  const at = r.text();
-  r.expectKey(k[2]!);
-  const id = r.text();
-  r.expectKey(k[3]!);
-  const seq = r.uint();
-  r.expectKey(k[4]!);
-  let prev: CID | null = null;
-  const prevHead = r.byte();
-  if (prevHead === 0xd8) {
-    if (r.byte() !== 42) return undefined;
-    prev = r.link();
-  } else if (prevHead !== 0xf6) return undefined;
-  r.expectKey(k[5]!);
-  const type = r.text();
-  r.expectKey(k[6]!);
-  const actor = r.text();
-  r.expectKey(k[7]!);
-  const domain = r.text();
-  r.expectKey(k[8]!);
-  const payloadHead = r.byte();
-  if (payloadHead >> 5 !== 5) return undefined;
-  const payload = r.map(r.argument(payloadHead));
-  r.expectKey(k[9]!);
-  const aggregate = r.text();
-  r.expectKey(k[10]!);
-  const aggregateId = r.text();
-  r.expectKey(k[11]!);
-  const causationId = r.text();
-  r.expectKey(k[12]!);
-  const typeVersion = r.uint();
-  r.expectKey(k[13]!);
-  const correlationId = r.text();
-  if (
-    !r.done ||
-    v !== ENVELOPE_VERSION ||
-    seq < 1 ||
-    typeVersion < 1 ||
-    id.length === 0 ||
-    type.length === 0 ||
-    aggregate.length === 0 ||
-    (seq === 1) !== (prev === null) ||
-    !rfc3339Utc.test(at) ||
-    !domainName.test(domain) ||
-    !subjectToken.test(aggregateId)
-  ) {
-    return undefined;
-  }
-  return { v, id, domain, aggregate, aggregateId, seq, type, typeVersion, at, correlationId, causationId, actor, payload, prev };
-}
-
 export interface ChainFields {
   domain: string;
   aggregateId: string;
@@ -296,7 +249,25 @@ export interface ChainFields {
   prev: Uint8Array | null;
 }
 
-function scan(bytes: Uint8Array): ChainFields | undefined {
+/** The fields a walk reads; the others are present only when it builds the whole envelope. */
+interface WalkedFields extends ChainFields {
+  at: string;
+  id?: string;
+  type?: string;
+  actor?: string;
+  payload?: Payload;
+  aggregate?: string;
+  causationId?: string;
+  typeVersion: number;
+  correlationId?: string;
+}
+
+/**
+ * Walks the envelope's canonical layout once, checking every field as `EnvelopeSchema` does.
+ * With `full` it builds every field; without, only the chain fields, skipping the other texts
+ * and the payload unbuilt. Throws UNEXPECTED (or returns undefined) for anything else.
+ */
+function walk(bytes: Uint8Array, full: boolean): WalkedFields | undefined {
   const r = new Reader(bytes);
   if (r.byte() !== MAP_OF_14) return undefined;
   const k = KEY_BYTES;
@@ -304,8 +275,7 @@ function scan(bytes: Uint8Array): ChainFields | undefined {
   const v = r.uint();
   r.expectKey(k[1]!);
   const at = r.text();
-  r.expectKey(k[2]!);
-  r.skipText(true); // id
+  const id = r.field(k[2]!, true, full);
   r.expectKey(k[3]!);
   const seq = r.uint();
   r.expectKey(k[4]!);
@@ -315,30 +285,37 @@ function scan(bytes: Uint8Array): ChainFields | undefined {
     if (r.byte() !== 42) return undefined;
     prev = r.linkBytes();
   } else if (prevHead !== 0xf6) return undefined;
-  r.expectKey(k[5]!);
-  r.skipText(true); // type
-  r.expectKey(k[6]!);
-  r.skipText(false); // actor
+  const type = r.field(k[5]!, true, full);
+  const actor = r.field(k[6]!, false, full);
   r.expectKey(k[7]!);
   const domain = r.text();
   r.expectKey(k[8]!);
   const payloadHead = r.byte();
   if (payloadHead >> 5 !== 5) return undefined;
-  r.skip(payloadHead);
-  r.expectKey(k[9]!);
-  r.skipText(true); // aggregate
+  let payload: Payload | undefined;
+  if (full) payload = r.map(r.argument(payloadHead));
+  else r.skip(payloadHead);
+  const aggregate = r.field(k[9]!, true, full);
   r.expectKey(k[10]!);
   const aggregateId = r.text();
-  r.expectKey(k[11]!);
-  r.skipText(false); // causationId
+  const causationId = r.field(k[11]!, false, full);
   r.expectKey(k[12]!);
   const typeVersion = r.uint();
-  r.expectKey(k[13]!);
-  r.skipText(false); // correlationId
+  const correlationId = r.field(k[13]!, false, full);
   if (!r.done || v !== ENVELOPE_VERSION || seq < 1 || typeVersion < 1 || (seq === 1) !== (prev === null) || !rfc3339Utc.test(at) || !domainName.test(domain) || !subjectToken.test(aggregateId)) {
     return undefined;
   }
-  return { domain, aggregateId, seq, prev };
+  return { domain, aggregateId, seq, prev, at, id, type, actor, payload, aggregate, causationId, typeVersion, correlationId };
+}
+
+function fastDecode(bytes: Uint8Array): EventEnvelope | undefined {
+  const f = walk(bytes, true);
+  if (!f) return undefined;
+  const prev = f.prev === null ? null : cidOfLink(f.prev);
+  return {
+    v: ENVELOPE_VERSION, id: f.id!, domain: f.domain, aggregate: f.aggregate!, aggregateId: f.aggregateId, seq: f.seq, type: f.type!, typeVersion: f.typeVersion,
+    at: f.at, correlationId: f.correlationId!, causationId: f.causationId!, actor: f.actor!, payload: f.payload!, prev,
+  };
 }
 
 /**
@@ -348,7 +325,8 @@ function scan(bytes: Uint8Array): ChainFields | undefined {
  */
 export function scanEnvelope(bytes: Uint8Array): ChainFields | undefined {
   try {
-    return scan(bytes);
+    const f = walk(bytes, false);
+    return f && { domain: f.domain, aggregateId: f.aggregateId, seq: f.seq, prev: f.prev };
   } catch {
     return undefined; // UNEXPECTED: not as the store writes envelopes
   }
