@@ -19,7 +19,7 @@ import {
   type EventStoreOptions,
   type NewEvent,
 } from '../appliance/index.js';
-import { latencyFigure, latencyHistogram, rate, runAtRate, runLanes, type LatencyFigure, type ThroughputFigure } from './drive.js';
+import { latencyAtRate, rate, runLanes, throughputFigure, type LatencyFigure, type ThroughputFigure } from './drive.js';
 import { sampleAggregateId, sampleEnvelope, samplePayload } from './sample-events.js';
 
 export type AppendBenchmarkPhase = 'warmup' | 'raw' | 'raw-contract' | 'append' | 'raw-latency' | 'append-latency' | 'verify';
@@ -136,7 +136,7 @@ class Writers {
   private idleHead = 0;
   private idleTail = 0;
   /** Per aggregate, the last append issued at a fixed rate: the next one waits for it. */
-  private readonly tails: (Promise<void> | undefined)[];
+  private readonly tails: (Promise<unknown> | undefined)[];
   rawAcked = 0;
   contractAcked = 0;
   appendAcked = 0;
@@ -234,7 +234,7 @@ class Writers {
   }
 
   /** The next fixed-rate append to an aggregate, started when the previous one to it has finished. */
-  appendAfterPrevious(aggregate: number, appendOne: () => Promise<void>): Promise<void> {
+  appendAfterPrevious<T>(aggregate: number, appendOne: () => Promise<T>): Promise<T> {
     const next = (this.tails[aggregate] ?? Promise.resolve()).then(appendOne);
     this.tails[aggregate] = next;
     return next;
@@ -334,10 +334,9 @@ export async function runAppendBenchmark(nc: NatsConnection, options: AppendBenc
     const raw = await runLanes(lanes, options.messages, (i) => writers.raw(i), progress('raw', options.messages), signal);
     const contract = await runLanes(lanes, options.messages, () => writers.rawWithContractNext(), progress('raw-contract', options.messages), signal);
     const append = await runLanes(lanes, options.messages, () => writers.appendNext(), progress('append', options.messages), signal);
-    const figure = (run: { ok: number; failed: number; seconds: number }): ThroughputFigure => ({ messages: run.ok, failed: run.failed, seconds: run.seconds, perSecond: rate(run.ok, run.seconds) });
-    const rawFigure = figure(raw);
-    const contractFigure = figure(contract);
-    const appendFigure = figure(append);
+    const rawFigure = throughputFigure(raw);
+    const contractFigure = throughputFigure(contract);
+    const appendFigure = throughputFigure(append);
 
     let latency: AppendBenchmarkResult['latency'];
     const latencySeconds = options.latencySeconds ?? 5;
@@ -345,47 +344,15 @@ export async function runAppendBenchmark(nc: NatsConnection, options: AppendBenc
     if (latencySeconds > 0 && targetRate > 0 && !signal?.aborted) {
       const total = Math.max(1, Math.round(targetRate * latencySeconds));
 
-      const rawHistogram = latencyHistogram();
-      let rawOk = 0;
-      let rawFailed = 0;
-      const rawRun = await runAtRate(
+      const rawLatency = await latencyAtRate(targetRate, total, (i) => writers.raw(i), progress('raw-latency', total), signal);
+      // Open loop: appends to one aggregate queue behind its previous one, and their wait counts.
+      const appendLatency = await latencyAtRate(
         targetRate,
         total,
-        async (i) => {
-          const started = performance.now();
-          if (await writers.raw(i)) {
-            rawHistogram.recordValue(Math.max(1, Math.round((performance.now() - started) * 1_000)));
-            rawOk++;
-          } else rawFailed++;
-        },
-        progress('raw-latency', total),
-        signal,
-      );
-
-      const appendHistogram = latencyHistogram();
-      let appendOk = 0;
-      let appendFailed = 0;
-      const appendRun = await runAtRate(
-        targetRate,
-        total,
-        (i) => {
-          const started = performance.now();
-          const aggregate = i % options.aggregates;
-          return writers.appendAfterPrevious(aggregate, async () => {
-            if (await writers.append(aggregate)) {
-              appendHistogram.recordValue(Math.max(1, Math.round((performance.now() - started) * 1_000)));
-              appendOk++;
-            } else appendFailed++;
-          });
-        },
+        (i) => writers.appendAfterPrevious(i % options.aggregates, () => writers.append(i % options.aggregates)),
         progress('append-latency', total),
         signal,
       );
-
-      const rawLatency = latencyFigure(rawHistogram, targetRate, rawRun, rawOk, rawFailed);
-      const appendLatency = latencyFigure(appendHistogram, targetRate, appendRun, appendOk, appendFailed);
-      rawHistogram.destroy();
-      appendHistogram.destroy();
       latency = {
         rate: targetRate,
         seconds: latencySeconds,

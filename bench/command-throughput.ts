@@ -3,7 +3,6 @@
 // cluster with the same window: throughput, then request→reply latency at half the command
 // maximum against raw publish→ack at the same rate. The person decider runs as a bench domain
 // of its own, so a benchmark never touches real streams.
-import { performance } from 'node:perf_hooks';
 import { RetentionPolicy, StorageType, type NatsConnection } from 'nats';
 import {
   CimError,
@@ -19,7 +18,7 @@ import {
   type AggregateHead,
   type CommandServiceHandle,
 } from '../appliance/index.js';
-import { latencyFigure, latencyHistogram, rate, runAtRate, runLanes, type LatencyFigure, type ThroughputFigure } from './drive.js';
+import { latencyAtRate, runLanes, throughputFigure, type LatencyFigure, type ThroughputFigure } from './drive.js';
 
 export type CommandBenchmarkPhase = 'setup' | 'raw' | 'append' | 'command' | 'raw-latency' | 'command-latency';
 
@@ -151,47 +150,32 @@ export async function runCommandBenchmark(nc: NatsConnection, options: CommandBe
       }
     });
     const command = await runLanes(lanes, options.messages, () => commandOne(), progress('command', options.messages), signal);
-    const figure = (run: { ok: number; failed: number; seconds: number }): ThroughputFigure => ({ messages: run.ok, failed: run.failed, seconds: run.seconds, perSecond: rate(run.ok, run.seconds) });
-    const [rawFigure, appendFigure, commandFigure] = [figure(raw), figure(append), figure(command)];
+    const [rawFigure, appendFigure, commandFigure] = [throughputFigure(raw), throughputFigure(append), throughputFigure(command)];
 
     let latency: CommandBenchmarkResult['latency'];
     const seconds = options.latencySeconds ?? 5;
     const latencyRate = options.latencyRate ?? Math.round(commandFigure.perSecond / 2);
     if (seconds > 0 && latencyRate > 0 && !signal?.aborted) {
       const total = Math.max(1, Math.round(latencyRate * seconds));
-      const rawHistogram = latencyHistogram();
-      let rawOk = 0;
-      let rawFailed = 0;
-      const rawRun = await runAtRate(latencyRate, total, async (i) => {
-        const started = performance.now();
+      const rawLatency = await latencyAtRate(latencyRate, total, async (i) => {
         try {
           await js.publish(`${RAW_PREFIX}.${personId(i % options.aggregates)}`, body);
-          rawHistogram.recordValue(Math.max(1, Math.round((performance.now() - started) * 1_000)));
-          rawOk++;
+          return true;
         } catch {
-          rawFailed++;
+          return false;
         }
       }, progress('raw-latency', total), signal);
-      const commandHistogram = latencyHistogram();
-      let okAtRate = 0;
-      let failedAtRate = 0;
       // Open loop: commands to one person may overlap; the service queues them per aggregate.
-      const commandRun = await runAtRate(latencyRate, total, async (i) => {
-        const started = performance.now();
+      const commandLatency = await latencyAtRate(latencyRate, total, async (i) => {
         try {
           await sendCommand(nc, name, 'RenamePerson', { ...WHO, payload: renamePayload(i % options.aggregates) }, { timeoutMs: 30_000 });
-          commandHistogram.recordValue(Math.max(1, Math.round((performance.now() - started) * 1_000)));
-          okAtRate++;
           commandsOk++;
+          return true;
         } catch {
-          failedAtRate++;
           commandsFailed++;
+          return false;
         }
       }, progress('command-latency', total), signal);
-      const rawLatency = latencyFigure(rawHistogram, latencyRate, rawRun, rawOk, rawFailed);
-      const commandLatency = latencyFigure(commandHistogram, latencyRate, commandRun, okAtRate, failedAtRate);
-      rawHistogram.destroy();
-      commandHistogram.destroy();
       latency = { rate: latencyRate, seconds, raw: rawLatency, command: commandLatency, p99Ratio: rawLatency.p99Ms > 0 ? commandLatency.p99Ms / rawLatency.p99Ms : 0 };
     }
 

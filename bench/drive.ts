@@ -127,3 +127,41 @@ export function latencyFigure(histogram: hdr.Histogram, targetRate: number, run:
   };
 }
 
+
+export function throughputFigure(run: { ok: number; failed: number; seconds: number }): ThroughputFigure {
+  return { messages: run.ok, failed: run.failed, seconds: run.seconds, perSecond: rate(run.ok, run.seconds) };
+}
+
+/**
+ * Issues `total` operations at `perSecond` (open loop, see runAtRate) and records each successful
+ * one's time from issue to completion in an HDR histogram: the latency figure at that rate.
+ */
+export async function latencyAtRate(
+  perSecond: number,
+  total: number,
+  operation: (index: number) => Promise<boolean>,
+  progress: (done: number) => void,
+  signal?: AbortSignal,
+): Promise<LatencyFigure> {
+  const histogram = latencyHistogram();
+  let ok = 0;
+  let failed = 0;
+  try {
+    const run = await runAtRate(
+      perSecond,
+      total,
+      async (index) => {
+        const started = performance.now();
+        if (await operation(index)) {
+          histogram.recordValue(Math.max(1, Math.round((performance.now() - started) * 1_000)));
+          ok++;
+        } else failed++;
+      },
+      progress,
+      signal,
+    );
+    return latencyFigure(histogram, perSecond, run, ok, failed);
+  } finally {
+    histogram.destroy();
+  }
+}
