@@ -4,6 +4,7 @@ export { defineDomain, Domain, type ValidatedCommand } from './define-domain.js'
 export { notFound, rejected } from './errors.js';
 export { specFor, type Then, type WhenOptions } from './spec.js';
 export {
+  aggregateIdSchema,
   defineCommand,
   factKey,
   type Command,

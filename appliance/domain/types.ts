@@ -1,8 +1,14 @@
 // The shapes of the decider framework (DESIGN.md §5): commands, events, the domain definition a
 // reference domain or a user's plugin hands to `defineDomain`, and its projections' row mapping.
 // Pure types: domain code built on them imports no NATS, SQLite or HTTP.
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { EventEnvelope, Payload } from '../eventstore/index.js';
+
+/**
+ * An aggregate id in a command payload: it closes a NATS subject and names a KV key, so only the
+ * characters both allow, and short enough for a subject token.
+ */
+export const aggregateIdSchema = z.string().regex(/^[A-Za-z0-9_=-]{1,64}$/, 'expected 1–64 letters, digits, "_", "-" or "="');
 
 /** An event as `decide` returns it; the store adds the envelope (ids, seq, prev, causation). */
 export interface DomainEvent<P extends Payload = Payload> {

@@ -1,7 +1,7 @@
 // The organization domain: create and rename an organization, add and remove its members. A member
 // is a person of the person domain, so adding one needs the fact that the person exists.
 import { z } from 'zod';
-import { defineCommand, defineDomain, factKey, notFound, rejected, type DomainEvent, type ProjectionDefinition } from '../domain/index.js';
+import { aggregateIdSchema, defineCommand, defineDomain, factKey, notFound, rejected, type DomainEvent, type ProjectionDefinition } from '../domain/index.js';
 import type { EventEnvelope } from '../eventstore/index.js';
 
 export type MemberRole = 'member' | 'admin';
@@ -13,7 +13,7 @@ export interface OrganizationState {
   members: Readonly<Record<string, MemberRole>>;
 }
 
-const aggregateId = z.string().regex(/^[A-Za-z0-9_=-]{1,64}$/, 'expected 1–64 letters, digits, "_", "-" or "="');
+const aggregateId = aggregateIdSchema;
 const organizationId = aggregateId;
 const personId = aggregateId;
 const name = z.string().trim().min(1).max(200);

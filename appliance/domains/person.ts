@@ -1,7 +1,7 @@
 // The person domain: register a person, change their name or email, archive them. Name and email
 // are personal data (encrypted and erasable once privacy lands, DESIGN.md §6).
 import { z } from 'zod';
-import { defineCommand, defineDomain, rejected, type DomainEvent, type ProjectionDefinition } from '../domain/index.js';
+import { aggregateIdSchema, defineCommand, defineDomain, rejected, type DomainEvent, type ProjectionDefinition } from '../domain/index.js';
 import type { EventEnvelope } from '../eventstore/index.js';
 
 export interface PersonState {
@@ -10,7 +10,7 @@ export interface PersonState {
   email?: string;
 }
 
-const personId = z.string().regex(/^[A-Za-z0-9_=-]{1,64}$/, 'expected 1–64 letters, digits, "_", "-" or "="');
+const personId = aggregateIdSchema;
 const name = z.string().trim().min(1).max(200);
 const email = z.email().max(320);
 

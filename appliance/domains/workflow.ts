@@ -1,7 +1,7 @@
 // The workflow domain: an instance of a named definition about one aggregate (its subject), whose
 // steps complete strictly in order, and which ends completed or failed.
 import { z } from 'zod';
-import { defineCommand, defineDomain, rejected, type DomainEvent, type ProjectionDefinition } from '../domain/index.js';
+import { aggregateIdSchema, defineCommand, defineDomain, rejected, type DomainEvent, type ProjectionDefinition } from '../domain/index.js';
 import type { EventEnvelope } from '../eventstore/index.js';
 
 export interface WorkflowState {
@@ -14,7 +14,7 @@ export interface WorkflowState {
   done: number;
 }
 
-const aggregateId = z.string().regex(/^[A-Za-z0-9_=-]{1,64}$/, 'expected 1–64 letters, digits, "_", "-" or "="');
+const aggregateId = aggregateIdSchema;
 const workflowId = aggregateId;
 const definition = z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'expected a lower-case name like onboarding');
 const subject = z.object({ domain: z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'expected a domain name like person'), aggregateId });
