@@ -19,8 +19,9 @@ import {
   type CommandServiceHandle,
 } from '../appliance/index.js';
 import { latencyAtRate, runLanes, throughputFigure, type LatencyFigure, type ThroughputFigure } from './drive.js';
+import { runReplayBenchmark, type ReplayBenchmarkResult } from './replay-throughput.js';
 
-export type CommandBenchmarkPhase = 'setup' | 'raw' | 'append' | 'command' | 'raw-latency' | 'command-latency';
+export type CommandBenchmarkPhase = 'setup' | 'raw' | 'append' | 'command' | 'raw-latency' | 'command-latency' | 'replay';
 
 export interface CommandBenchmarkOptions {
   /** Operations of each throughput phase. */
@@ -36,6 +37,8 @@ export interface CommandBenchmarkOptions {
   latencySeconds?: number;
   /** Default: half the measured command throughput. */
   latencyRate?: number;
+  /** Rebuild the person directory from the bench domain's stream against the best raw read of it (default true). */
+  replay?: boolean;
   onProgress?: (phase: CommandBenchmarkPhase, done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -55,6 +58,8 @@ export interface CommandBenchmarkResult {
     commandToAppend: number;
   };
   latency?: { rate: number; seconds: number; raw: LatencyFigure; command: LatencyFigure; p99Ratio: number };
+  /** The person directory rebuilt from everything the run stored, against the best raw ordered read of the same stream. */
+  replay?: ReplayBenchmarkResult;
   /** Commands answered with events, and the events the stream holds for them. */
   check: { commandsOk: number; commandsFailed: number; renamesStored: number };
   interrupted: boolean;
@@ -179,6 +184,12 @@ export async function runCommandBenchmark(nc: NatsConnection, options: CommandBe
       latency = { rate: latencyRate, seconds, raw: rawLatency, command: commandLatency, p99Ratio: rawLatency.p99Ms > 0 ? commandLatency.p99Ms / rawLatency.p99Ms : 0 };
     }
 
+    let replay: ReplayBenchmarkResult | undefined;
+    if (options.replay !== false && !signal?.aborted) {
+      const [directory] = person.definition.projections ?? [];
+      replay = await runReplayBenchmark(nc, { projection: { ...directory!, domains: [name] }, onProgress: (done, total) => options.onProgress?.('replay', done, total) });
+    }
+
     const info = await jsm.streams.info(domainStream(name), { subjects_filter: `>` });
     let renamesStored = 0;
     for (const [subject, count] of Object.entries(info.state.subjects ?? {})) {
@@ -198,6 +209,7 @@ export async function runCommandBenchmark(nc: NatsConnection, options: CommandBe
         commandToAppend: appendFigure.perSecond > 0 ? commandFigure.perSecond / appendFigure.perSecond : 0,
       },
       ...(latency ? { latency } : {}),
+      ...(replay ? { replay } : {}),
       check: { commandsOk, commandsFailed, renamesStored },
       interrupted: signal?.aborted ?? false,
     };

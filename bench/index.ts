@@ -11,3 +11,4 @@ export { runRawBaseline, type RateFigure, type RawBaselineOptions, type RawBasel
 export { renderAppendBenchmark, renderCommandBenchmark, renderMicroBenchmarks } from './render-text.js';
 export { runCommandBenchmark, type CommandBenchmarkOptions, type CommandBenchmarkPhase, type CommandBenchmarkResult } from './command-throughput.js';
 export { latencyFigure, latencyHistogram, runAtRate, runLanes, type LatencyFigure, type ThroughputFigure } from './drive.js';
+export { runReplayBenchmark, type RawReadFigure, type ReplayBenchmarkOptions, type ReplayBenchmarkResult } from './replay-throughput.js';

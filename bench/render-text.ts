@@ -120,6 +120,19 @@ export function renderCommandBenchmark(result: CommandBenchmarkResult): string {
       ]),
     );
   }
+  if (result.replay) {
+    const r = result.replay;
+    lines.push(
+      '',
+      `projection rebuild: ${r.projection} from ${r.stream} (${count(r.events)} events) against the raw ordered read of the same stream`,
+      alignedTable([
+        ['', 'events/s', 'events', 'seconds'],
+        ...r.rawReads.map((f) => [`raw read, pull ${f.batch}${f === r.bestRaw ? ' (best)' : ''}`, count(f.perSecond), count(f.messages), f.seconds.toFixed(2)]),
+        ['replay into SQLite', count(r.replay.perSecond), count(r.replay.events), r.replay.seconds.toFixed(2)],
+        ['replay / best raw', ratio(r.replayToRaw)],
+      ]),
+    );
+  }
   lines.push('', `check: ${count(check.commandsOk)} commands answered with events, ${check.commandsFailed} failed; ${count(check.renamesStored)} renames stored`);
   if (result.interrupted) lines.push('interrupted: the figures cover what was done');
   return lines.join('\n');

@@ -41,6 +41,16 @@ describe('the command benchmark', () => {
     expect(result.latency!.command.p50Ms).toBeLessThanOrEqual(result.latency!.command.p99Ms);
   });
 
+  it('rebuilds the person directory from every event of the bench stream, against raw reads of the same stream', () => {
+    const replay = result.replay!;
+    // People registered, renames by throughput and latency phases: all of them in the stream.
+    expect(replay.events).toBe(50 + result.check.renamesStored + 300);
+    expect(replay.replay.events).toBe(replay.events);
+    expect(replay.rawReads.map((r) => r.messages)).toEqual(replay.rawReads.map(() => replay.events));
+    expect(replay.bestRaw.perSecond).toBe(Math.max(...replay.rawReads.map((r) => r.perSecond)));
+    expect(replay.replayToRaw).toBeCloseTo(replay.replay.perSecond / replay.bestRaw.perSecond);
+  });
+
   it('leaves no bench stream behind', async () => {
     const jsm = await t.nc.jetstreamManager();
     const names: string[] = [];

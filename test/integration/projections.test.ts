@@ -2,6 +2,8 @@
 // events, a crash mid-batch neither loses nor repeats an event, and replay rebuilds a model up to
 // a stream sequence or a point in time exactly as a fresh build of those events would.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   decodeEnvelope,
@@ -274,6 +276,18 @@ describe('replay', () => {
       travelled.close();
       fresh.close();
     }
+  });
+
+  it('removes the half-built files a killed replay left, and keeps those of a replay still running', async () => {
+    const path = modelPath('abandoned');
+    const deadPid = spawnSync('true').pid!;
+    const abandoned = [`${path}.replay-${deadPid}-1`, `${path}.replay-${deadPid}-1-journal`];
+    const running = `${path}.replay-${process.pid}-2`;
+    for (const file of [...abandoned, running]) writeFileSync(file, 'half-built');
+    await replay({ nc: t.nc, projection: directory, path, toSeq: appended[4]!.streamSeq });
+    expect(abandoned.filter((f) => existsSync(f))).toEqual([]);
+    expect(existsSync(running)).toBe(true);
+    expect(readdirSync(files.path).filter((f) => f.startsWith('abandoned.sqlite'))).toEqual(['abandoned.sqlite', `abandoned.sqlite.replay-${process.pid}-2`]);
   });
 
   it('replaces an existing model only when the rebuild completes', async () => {

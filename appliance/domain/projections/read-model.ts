@@ -26,8 +26,8 @@ export interface ReadModelOptions {
   path: string;
   projections: readonly ProjectionDefinition[];
   /**
-   * A model being rebuilt, which nobody reads until it is complete: its write-ahead log is folded
-   * into the database rarely (every ~40 MB instead of ~4 MB), which saves ~15 % of the write cost.
+   * A new model being rebuilt, which nobody reads until it is complete and which is deleted when
+   * the rebuild fails: written without a journal. Only for a file nobody else has open.
    */
   rebuild?: boolean;
 }
@@ -89,11 +89,19 @@ export class ReadModel {
       });
     }
     try {
-      // A commit survives a process crash; the last ones may be lost on power loss, and are then
-      // applied again from the stream, since the checkpoint goes back with them.
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
-      if (options.rebuild) this.db.pragma('wal_autocheckpoint = 10000');
+      if (options.rebuild) {
+        // A model being rebuilt is a new file that is thrown away whole when the rebuild fails
+        // and synced before it is moved into place: it needs no journal and no syncs on the way
+        // (about 20 % of a rebuild's time), and nobody else opens it meanwhile.
+        this.db.pragma('journal_mode = OFF');
+        this.db.pragma('synchronous = OFF');
+        this.db.pragma('locking_mode = EXCLUSIVE');
+      } else {
+        // A commit survives a process crash; the last ones may be lost on power loss, and are then
+        // applied again from the stream, since the checkpoint goes back with them.
+        this.db.pragma('journal_mode = WAL');
+        this.db.pragma('synchronous = NORMAL');
+      }
       // Another process (a query server, a second projector by mistake) may hold the write lock briefly.
       this.db.pragma('busy_timeout = 5000');
       this.db.transaction(() => this.createTables())();

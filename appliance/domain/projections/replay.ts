@@ -2,7 +2,8 @@
 // sequence or a point in time (time travel). The model is built in a new file beside the target
 // and moved into place only when complete, so a failed or interrupted replay leaves the previous
 // model as it was, and nobody ever reads a half-built one.
-import { closeSync, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { JetStreamManager, JsMsg, NatsConnection } from 'nats';
 import { CimError } from '../../errors.js';
 import { decodeEvent, domainStream, type UpcasterRegistry } from '../../eventstore/index.js';
@@ -59,6 +60,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
   for (const domain of projection.domains) spans.push(await streamSpan(jsm, domain, bounds.toSeq));
   progress.total = spans.reduce((n, s) => n + s.expected, 0);
 
+  removeAbandonedBuilds(path);
   const building = `${path}.replay-${process.pid}-${Date.now()}`;
   const model = ReadModel.open({ path: building, projections: [projection], rebuild: true });
   const lastSeqs: Record<string, number> = {};
@@ -230,6 +232,35 @@ function install(building: string, path: string): void {
   rmSync(`${path}-wal`, { force: true });
   rmSync(`${path}-shm`, { force: true });
   renameSync(building, path);
+}
+
+/**
+ * Removes the half-built files of replays into `path` whose process is gone (killed with -9 or
+ * crashed, so its own cleanup never ran). A replay still running elsewhere keeps its file.
+ */
+function removeAbandonedBuilds(path: string): void {
+  const prefix = `${basename(path)}.replay-`;
+  let names: string[];
+  try {
+    names = readdirSync(dirname(path));
+  } catch {
+    return; // the directory does not exist yet: nothing was abandoned in it
+  }
+  for (const name of names) {
+    const pid = Number(/^(\d+)-\d+$/.exec(name.slice(prefix.length).replace(/-(wal|shm|journal)$/, ''))?.[1]);
+    if (!name.startsWith(prefix) || !Number.isSafeInteger(pid) || processAlive(pid)) continue;
+    rmSync(join(dirname(path), name), { force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function removeDatabase(path: string): void {

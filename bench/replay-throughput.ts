@@ -1,0 +1,107 @@
+// Projection rebuild against the best raw read of the same stream, in one run: an ordered
+// consumer that only counts messages, at several pull sizes (the best one is the baseline, as
+// PERFORMANCE.md shows the pull size alone moves the raw read by 1.6×), then `replay` of the
+// projection into a fresh SQLite file. The ratio is what decoding, validating and applying
+// events to the read model cost on top of reading them.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { JsMsg, NatsConnection } from 'nats';
+import { CimError, domainStream, replay, type ProjectionDefinition } from '../appliance/index.js';
+import { rate } from './drive.js';
+
+export interface ReplayBenchmarkOptions {
+  /** The projection to rebuild; it must read exactly one domain, whose stream is measured. */
+  projection: ProjectionDefinition;
+  /** Pull sizes tried for the raw read (default 256, 1000, 4000). */
+  rawBatches?: readonly number[];
+  /** Events per pull and per SQLite transaction of the replay (default: replay's own, 1000). */
+  replayBatch?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface RawReadFigure {
+  batch: number;
+  messages: number;
+  seconds: number;
+  perSecond: number;
+}
+
+export interface ReplayBenchmarkResult {
+  projection: string;
+  stream: string;
+  /** Messages in the stream when measured. */
+  events: number;
+  rawReads: RawReadFigure[];
+  /** The fastest raw read: the baseline. */
+  bestRaw: RawReadFigure;
+  replay: { events: number; seconds: number; perSecond: number };
+  /** replay / best raw read. */
+  replayToRaw: number;
+}
+
+const DEFAULT_RAW_BATCHES = [256, 1_000, 4_000];
+
+export async function runReplayBenchmark(nc: NatsConnection, options: ReplayBenchmarkOptions): Promise<ReplayBenchmarkResult> {
+  const { projection } = options;
+  if (projection.domains.length !== 1) {
+    throw new CimError('CIM-INVALID-INPUT', `replay benchmark: ${projection.name} reads ${projection.domains.length} domains; it measures one stream`);
+  }
+  const stream = domainStream(projection.domains[0]!);
+  const state = (await (await nc.jetstreamManager()).streams.info(stream)).state;
+  const events = state.messages;
+  const rawReads: RawReadFigure[] = [];
+  for (const batch of options.rawBatches ?? DEFAULT_RAW_BATCHES) {
+    rawReads.push(await readAll(nc, stream, state.first_seq, state.last_seq, batch));
+  }
+  const bestRaw = rawReads.reduce((best, r) => (r.perSecond > best.perSecond ? r : best));
+
+  const dir = mkdtempSync(join(tmpdir(), 'cim-replay-bench-'));
+  try {
+    const result = await replay({
+      nc,
+      projection,
+      path: join(dir, 'model.sqlite'),
+      toSeq: state.last_seq,
+      ...(options.replayBatch ? { batch: options.replayBatch } : {}),
+      ...(options.onProgress ? { onProgress: (done: number, total: number) => options.onProgress!(done, total) } : {}),
+    });
+    if (result.events !== bestRaw.messages) {
+      throw new CimError('CIM-VERIFY-FAILED', `replay benchmark: the replay applied ${result.events} events of ${stream}, the raw read saw ${bestRaw.messages}`);
+    }
+    const figure = { events: result.events, seconds: result.seconds, perSecond: result.eventsPerSecond };
+    return { projection: projection.name, stream, events, rawReads, bestRaw, replay: figure, replayToRaw: bestRaw.perSecond > 0 ? figure.perSecond / bestRaw.perSecond : 0 };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** An ordered consumer over [fromSeq, toSeq] that touches each body and nothing more. */
+async function readAll(nc: NatsConnection, stream: string, fromSeq: number, toSeq: number, batch: number): Promise<RawReadFigure> {
+  const started = performance.now();
+  let messages = 0;
+  let bytes = 0;
+  if (toSeq >= fromSeq && toSeq > 0) {
+    const consumer = await nc.jetstream().consumers.get(stream, { opt_start_seq: Math.max(1, fromSeq) });
+    let done!: () => void;
+    const finished = new Promise<void>((resolve) => (done = resolve));
+    // The same delivery as replay's: a callback per message, no promise per message.
+    const iterator = await consumer.consume({
+      max_messages: batch,
+      callback: (m: JsMsg) => {
+        messages++;
+        bytes += m.data.length;
+        if (m.seq >= toSeq || m.info.pending === 0) done();
+      },
+    });
+    // A consumer that ends early (the stream deleted under it) ends the read too, with what it saw.
+    void iterator.closed().then(() => done());
+    await finished;
+    iterator.stop();
+  }
+  const seconds = (performance.now() - started) / 1_000;
+  // `bytes` keeps the body access from being optimised away; it is not reported.
+  void bytes;
+  return { batch, messages, seconds, perSecond: rate(messages, seconds) };
+}
