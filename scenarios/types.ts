@@ -1,0 +1,152 @@
+// The scenario language as the runner sees it: what a scenario file (scenarios/catalog/*.yaml)
+// means once the loader has parsed and validated it. YAML keys are snake_case; these types are
+// camelCase; durations are written "500ms", "20s", "2m" and held here in milliseconds.
+
+/** One scenario: a cluster shape and phases that run in order or overlap. */
+export interface Scenario {
+  /** Lower-case letters, digits and "-": how `cim bench NAME` and reports refer to it. */
+  name: string;
+  description: string;
+  /** Seeds every generator of the run (command mix, data, target choice), so a run repeats. */
+  seed: number;
+  /** Suites the scenario belongs to (`standard`, `quick`, `fault`, …); `cim bench` runs `standard` by default. */
+  suites: string[];
+  cluster: ClusterShape;
+  phases: Phase[];
+  /** The file it was loaded from (absent for scenarios built in code). */
+  file?: string;
+}
+
+export interface ClusterShape {
+  /** NATS servers of the embedded cluster (1–7, default 3). Attached clusters are used as they are. */
+  nodes: number;
+  /** Replicas of every stream (1–nodes, default min(3, nodes)). */
+  replicas: number;
+  /** JetStream `sync_interval` (`2m`, `10s`, `always`); absent keeps the server default. YAML: `sync_interval`. */
+  syncInterval?: string;
+}
+
+export type Phase = LoadPhase | FaultPhase | ReplayPhase | CheckPhase;
+export type PhaseType = Phase['type'];
+
+interface PhaseBase {
+  /** Unique within the scenario; defaults to `<type>-<index>` (index from 1) when the file gives none. */
+  name: string;
+  /**
+   * When the phase starts, in ms from the scenario's start. Absent: when every earlier phase has
+   * ended. A phase with `at` overlaps whatever runs then (a fault during a load); a later phase
+   * without `at` still waits for it.
+   */
+  at?: number;
+}
+
+/** Drives commands (or raw publishes) at a fixed rate or as fast as a window allows. */
+export interface LoadPhase extends PhaseBase {
+  type: 'load';
+  /** `nats`: commands as NATS requests to the domain services; `http`: through the HTTP gateway; `raw`: JetStream publishes, no services. */
+  driver: 'nats' | 'http' | 'raw';
+  /** Operations per second (open loop, latency measured from the schedule), or `max` (closed loop). */
+  rate: number | 'max';
+  /** Operations in flight at most (default 64). */
+  concurrency: number;
+  /** How long the phase runs (ms). Exactly one of duration and count is given. */
+  duration?: number;
+  /** How many operations the phase issues. */
+  count?: number;
+  /** The commands to send, chosen at random by weight (driver `nats`/`http`; `raw` takes none). */
+  mix: MixEntry[];
+  /** Aggregates per domain the generated commands spread over (default 1000). */
+  aggregates: number;
+  /** Driver `raw`: bytes per message (default 256). */
+  payloadBytes?: number;
+}
+
+export interface MixEntry {
+  /** `<domain>.<Command>`, e.g. `person.RenamePerson`: a command of a served domain. */
+  command: string;
+  /** Relative weight (> 0). */
+  weight: number;
+}
+
+/** Something done to the cluster (or the appliance) at a point in the run. */
+export interface FaultPhase extends PhaseBase {
+  type: 'fault';
+  /**
+   * `kill`: SIGKILL, then start again after `for` (if given); `pause`: SIGSTOP, SIGCONT after `for`
+   * (default 5 s); `restart`: graceful stop and start; `corrupt`: stop the target (a follower),
+   * damage its block file of `stream`, start it again; `restart-appliance`: stop and restart the
+   * domain services, projections and sealers of the run.
+   */
+  action: 'kill' | 'pause' | 'restart' | 'corrupt' | 'restart-appliance';
+  /** Which node(s); absent only for `restart-appliance`. */
+  target?: FaultTarget;
+  /** How long the fault lasts (ms), for `kill` and `pause`. */
+  for?: number;
+  /** For `corrupt`: how the block file is damaged. */
+  corruption?: Corruption;
+}
+
+/**
+ * YAML: `n2` (a node by name), `leader of CIM_PERSON` (whoever leads that stream when the fault
+ * fires), `follower of CIM_PERSON` (a non-leader replica, chosen with the seed), `all`.
+ */
+export type FaultTarget = { node: string } | { leaderOf: string } | { followerOf: string } | { all: true };
+
+export interface Corruption {
+  /** The stream whose data file is damaged (on the target node). */
+  stream: string;
+  /** `flip-bits`: flip `bytes` random bits in the last block file; `truncate`: cut `bytes` bytes off its end. */
+  mode: 'flip-bits' | 'truncate';
+  /** Default 64. */
+  bytes: number;
+}
+
+/** Rebuilds a projection from its streams, or travels in time. */
+export interface ReplayPhase extends PhaseBase {
+  type: 'replay';
+  /** A projection of a served domain, e.g. `person_directory`. */
+  projection: string;
+  /** Time travel: stop at a stream sequence, a time, or a fraction of the stream (`50%`). Absent: everything. */
+  to?: { seq: number } | { time: string } | { fraction: number };
+}
+
+/** Assertions over the run's measurements, evaluated after every phase ended and the checker read everything back. */
+export interface CheckPhase extends PhaseBase {
+  type: 'check';
+  expect: Assertion[];
+}
+
+export type ComparisonOperator = '<' | '<=' | '==' | '!=' | '>=' | '>';
+
+/** `lost == 0`, `p99_ms < 200`, `load-1.ops_per_sec >= 100`: a metric, an operator, a number. */
+export interface Assertion {
+  /** As written in the file. */
+  text: string;
+  /** Phase whose figure is meant (`load-1.p99_ms`); absent: the scenario-wide figure. */
+  phase?: string;
+  metric: MetricName;
+  op: ComparisonOperator;
+  value: number;
+}
+
+/** Every figure an assertion can name, with what it means (shown by `cim scenario show` and in errors). */
+export const METRICS = {
+  lost: 'acknowledged events not found in the streams afterwards (checker)',
+  unexpected: "events found in the streams that no attempted command of the run caused (checker)",
+  duplicates: 'events found more than once, or a command applied more than once (checker)',
+  verify_findings: 'findings of chain and seal verification over the streams the run wrote',
+  ops: 'operations acknowledged',
+  errors: 'operations that failed',
+  error_rate: 'failed / attempted operations',
+  ops_per_sec: 'acknowledged operations per second',
+  ratio_to_raw: 'ops_per_sec / raw JetStream publishes per second measured at the start of the same run',
+  p50_ms: 'median latency (publish→ack or request→reply), ms',
+  p90_ms: '90th percentile latency, ms',
+  p99_ms: '99th percentile latency, ms',
+  p999_ms: '99.9th percentile latency, ms',
+  recovery_ms: 'fault: first failed operation to the next acknowledged one, ms (0 when none failed)',
+  stall_ms: 'fault: the longest time without any acknowledgement after the fault fired, ms',
+  replay_events_per_sec: 'replay: events applied per second',
+  replay_ratio_to_raw: 'replay: events/s / raw ordered-consumer read of the same stream',
+} as const;
+export type MetricName = keyof typeof METRICS;
