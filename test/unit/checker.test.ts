@@ -1,0 +1,55 @@
+// The checker on histories with known answers: a clean run, a lost acknowledgement, data nobody
+// asked for, a command applied twice, and outcomes that were never known.
+import { describe, expect, it } from 'vitest';
+import { checkHistory, type Attempt, type ReadItem } from '../../bench/checker.js';
+
+const ok = (id: string, ...acked: string[]): Attempt => ({ id, outcome: 'ok', acked });
+const item = (key: string, attemptId: string | undefined, type = 'E'): ReadItem => ({ key, attemptId, origin: `${attemptId}#${type}`, where: `S#${key}` });
+
+describe('checkHistory', () => {
+  it('passes a history where everything acknowledged is read back once', () => {
+    const verdict = checkHistory([ok('a', 'c1', 'c2'), ok('b', 'c3'), { id: 'x', outcome: 'failed', acked: [] }], [item('c1', 'a', 'E1'), item('c2', 'a', 'E2'), item('c3', 'b')]);
+    expect(verdict).toMatchObject({ attempted: 3, acknowledged: 2, failed: 1, unknown: 0, ackedItems: 3, readItems: 3, lost: 0, unexpected: 0, duplicates: 0, ok: true });
+  });
+
+  it('counts an acknowledged event that is not in the stream as lost, and names it', () => {
+    const verdict = checkHistory([ok('a', 'c1'), ok('b', 'c2')], [item('c1', 'a')]);
+    expect(verdict).toMatchObject({ lost: 1, ok: false });
+    expect(verdict.samples.lost).toEqual(['c2']);
+  });
+
+  it('counts events no attempted operation caused as unexpected', () => {
+    const verdict = checkHistory([ok('a', 'c1')], [item('c1', 'a'), item('c9', 'stranger'), item('c8', undefined)]);
+    expect(verdict).toMatchObject({ unexpected: 2, lost: 0, ok: false });
+    expect(verdict.samples.unexpected[0]).toContain('stranger');
+  });
+
+  it('counts one command applied twice, and one message stored twice, as duplicates', () => {
+    // The second application has another CID (another chain position) but the same origin.
+    const twice = checkHistory([ok('a', 'c1')], [item('c1', 'a'), item('c1-again', 'a')]);
+    expect(twice).toMatchObject({ duplicates: 1, unexpected: 0, lost: 0, ok: false });
+    const sameKey = checkHistory([ok('a', 'k')], [item('k', 'a', 'X'), item('k', 'a', 'Y')]);
+    expect(sameKey.duplicates).toBe(1);
+  });
+
+  it('treats what an operation of unknown outcome left behind as neither lost nor unexpected', () => {
+    const applied = checkHistory([{ id: 't', outcome: 'unknown', acked: [] }], [item('c1', 't')]);
+    const notApplied = checkHistory([{ id: 't', outcome: 'unknown', acked: [] }], []);
+    for (const verdict of [applied, notApplied]) expect(verdict).toMatchObject({ unknown: 1, lost: 0, unexpected: 0, duplicates: 0, ok: true });
+  });
+
+  it('fails when the test hook drops acknowledged items from the read-back', () => {
+    const attempts = [ok('a', 'c1'), ok('b', 'c2'), ok('c', 'c3')];
+    const read = [item('c1', 'a'), item('c2', 'b'), item('c3', 'c')];
+    expect(checkHistory(attempts, read).ok).toBe(true);
+    const verdict = checkHistory(attempts, read, { dropFromReadBack: 2 });
+    expect(verdict).toMatchObject({ lost: 2, readItems: 1, ok: false });
+  });
+
+  it('keeps samples short', () => {
+    const attempts = Array.from({ length: 50 }, (_, i) => ok(`a${i}`, `c${i}`));
+    const verdict = checkHistory(attempts, [], { sampleSize: 5 });
+    expect(verdict.lost).toBe(50);
+    expect(verdict.samples.lost).toHaveLength(5);
+  });
+});
