@@ -1,19 +1,12 @@
-// A seeded PRNG (mulberry32) so property tests explore the same cases on every run.
+// The product's seeded PRNG (mulberry32), plus random text for property tests, so they explore
+// the same cases on every run.
+import { seededRandom as productRandom } from '../../bench/random.js';
+
 export function seededRandom(seed: number): { next(): number; int(lo: number, hi: number): number; pick<T>(items: readonly T[]): T; text(max: number): string } {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1));
+  const random = productRandom(seed);
   const alphabet = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_é€😀';
   return {
-    next,
-    int,
-    pick: (items) => items[int(0, items.length - 1)]!,
-    text: (max) => Array.from({ length: int(0, max) }, () => alphabet[int(0, alphabet.length - 1)]).join(''),
+    ...random,
+    text: (max) => Array.from({ length: random.int(0, max) }, () => alphabet[random.int(0, alphabet.length - 1)]).join(''),
   };
 }
