@@ -6,3 +6,4 @@ export { CimError, ExitCode, isCimError, isCimErrorCode, toCimError, type CimErr
 export { installSignalHandlers, onShutdown } from './shutdown.js';
 export * from './domain/index.js';
 export * from './domains/index.js';
+export { startAppliance, type ApplianceHandle, type ApplianceOptions } from './serve.js';

@@ -30,8 +30,8 @@ interface Workflow {
   ended: boolean;
 }
 
-/** What the run has been told exists: only acknowledged commands change it. */
-class World {
+/** What the run has been told exists: only acknowledged commands change it. Shared by a scenario's load phases. */
+export class MixWorld {
   readonly people: string[] = [];
   readonly organizations: string[] = [];
   readonly members = new Map<string, Set<string>>();
@@ -112,7 +112,6 @@ const fallbacks: Record<string, string> = {
 export const GENERATED_COMMANDS: readonly string[] = Object.keys(generators);
 
 export class CommandMix {
-  readonly world = new World();
   private readonly cumulative: number[] = [];
   private readonly commands: string[] = [];
   private readonly total: number;
@@ -121,12 +120,14 @@ export class CommandMix {
    * @param runTag Makes this run's aggregate ids its own (`<tag>-p-000001`), so runs against the
    *   same streams (an attached cluster, a repeated scenario) never collide.
    * @param aggregates How many people, organizations and workflows the run creates at most.
+   * @param world What earlier phases of the run created, to build on.
    */
   constructor(
     mix: readonly MixWeight[],
     readonly random: Random,
     private readonly runTag: string,
     readonly aggregates = 1_000,
+    readonly world = new MixWorld(),
   ) {
     let sum = 0;
     for (const { command, weight } of mix) {

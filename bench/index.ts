@@ -12,3 +12,10 @@ export { renderAppendBenchmark, renderCommandBenchmark, renderMicroBenchmarks } 
 export { runCommandBenchmark, type CommandBenchmarkOptions, type CommandBenchmarkPhase, type CommandBenchmarkResult } from './command-throughput.js';
 export { latencyFigure, latencyHistogram, runAtRate, runLanes, type LatencyFigure, type ThroughputFigure } from './drive.js';
 export { runReplayBenchmark, type RawReadFigure, type ReplayBenchmarkOptions, type ReplayBenchmarkResult } from './replay-throughput.js';
+export { checkHistory, type Attempt, type CheckerOptions, type CheckerVerdict, type ReadItem } from './checker.js';
+export { CommandMix, GENERATED_COMMANDS, MixWorld, type GeneratedCommand, type MixWeight } from './command-mix.js';
+export { commandIssuer, driveLoad, rawBody, rawBodyId, rawIssuer, scenarioClock, type Issue, type LoadSchedule } from './load.js';
+export { seededRandom, type Random } from './random.js';
+export { mergeLatencies, PhaseRecorder, type LatencySummary, type OperationRecord, type SecondSample } from './recorder.js';
+export { sampleServerStats, type ServerSample, type ServerStatsSampler } from './server-stats.js';
+export { readBackDomain, readBackRaw, type ReadBackResult } from './read-back.js';

@@ -18,6 +18,10 @@ export interface ReplayBenchmarkOptions {
   rawBatches?: readonly number[];
   /** Events per pull and per SQLite transaction of the replay (default: replay's own, 1000). */
   replayBatch?: number;
+  /** Time travel: build the model as of a stream sequence, a time, or a fraction of the stream; the raw reads cover the same span. */
+  to?: { seq: number } | { time: string } | { fraction: number };
+  /** The model file to write (default: a temporary file, removed afterwards). */
+  path?: string;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -31,12 +35,12 @@ export interface RawReadFigure {
 export interface ReplayBenchmarkResult {
   projection: string;
   stream: string;
-  /** Messages in the stream when measured. */
+  /** Messages in the stream when measured (the replay may cover fewer: see `replay.events`). */
   events: number;
   rawReads: RawReadFigure[];
   /** The fastest raw read: the baseline. */
   bestRaw: RawReadFigure;
-  replay: { events: number; seconds: number; perSecond: number };
+  replay: { events: number; seconds: number; perSecond: number; lastSeq: number };
   /** replay / best raw read. */
   replayToRaw: number;
 }
@@ -50,30 +54,39 @@ export async function runReplayBenchmark(nc: NatsConnection, options: ReplayBenc
   }
   const stream = domainStream(projection.domains[0]!);
   const state = (await (await nc.jetstreamManager()).streams.info(stream)).state;
-  const events = state.messages;
+  const to = options.to;
+  const bound: { toSeq: number } | { toTime: string } =
+    to === undefined ? { toSeq: state.last_seq }
+    : 'seq' in to ? { toSeq: Math.min(to.seq, state.last_seq) }
+    : 'fraction' in to ? { toSeq: state.first_seq - 1 + Math.round((state.last_seq - state.first_seq + 1) * to.fraction) }
+    : { toTime: to.time };
+  const rawBatches = options.rawBatches ?? DEFAULT_RAW_BATCHES;
   const rawReads: RawReadFigure[] = [];
-  for (const batch of options.rawBatches ?? DEFAULT_RAW_BATCHES) {
-    rawReads.push(await readAll(nc, stream, state.first_seq, state.last_seq, batch));
-  }
-  const bestRaw = rawReads.reduce((best, r) => (r.perSecond > best.perSecond ? r : best));
+  const readRaw = async (toSeq: number) => {
+    for (const batch of rawBatches) rawReads.push(await readAll(nc, stream, state.first_seq, toSeq, batch));
+  };
 
-  const dir = mkdtempSync(join(tmpdir(), 'cim-replay-bench-'));
+  const dir = options.path ? undefined : mkdtempSync(join(tmpdir(), 'cim-replay-bench-'));
   try {
+    // With a known end the raw reads go first; a time bound's end is known once the replay found it.
+    if ('toSeq' in bound) await readRaw(bound.toSeq);
     const result = await replay({
       nc,
       projection,
-      path: join(dir, 'model.sqlite'),
-      toSeq: state.last_seq,
+      path: options.path ?? join(dir!, 'model.sqlite'),
+      ...bound,
       ...(options.replayBatch ? { batch: options.replayBatch } : {}),
       ...(options.onProgress ? { onProgress: (done: number, total: number) => options.onProgress!(done, total) } : {}),
     });
+    if (!('toSeq' in bound)) await readRaw(result.lastSeq);
+    const bestRaw = rawReads.reduce((best, r) => (r.perSecond > best.perSecond ? r : best));
     if (result.events !== bestRaw.messages) {
-      throw new CimError('CIM-VERIFY-FAILED', `replay benchmark: the replay applied ${result.events} events of ${stream}, the raw read saw ${bestRaw.messages}`);
+      throw new CimError('CIM-VERIFY-FAILED', `replay benchmark: the replay applied ${result.events} events of ${stream}, the raw read of the same span saw ${bestRaw.messages}`);
     }
-    const figure = { events: result.events, seconds: result.seconds, perSecond: result.eventsPerSecond };
-    return { projection: projection.name, stream, events, rawReads, bestRaw, replay: figure, replayToRaw: bestRaw.perSecond > 0 ? figure.perSecond / bestRaw.perSecond : 0 };
+    const figure = { events: result.events, seconds: result.seconds, perSecond: result.eventsPerSecond, lastSeq: result.lastSeq };
+    return { projection: projection.name, stream, events: state.messages, rawReads, bestRaw, replay: figure, replayToRaw: bestRaw.perSecond > 0 ? figure.perSecond / bestRaw.perSecond : 0 };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -9,12 +9,22 @@ export interface Varz {
   http_port: number;
   connections: number;
   cluster?: { name?: string; cluster_port?: number };
+  /** Process CPU, percent of one core, as the server measured it. */
+  cpu?: number;
+  /** Resident memory, bytes. */
+  mem?: number;
+  in_msgs?: number;
+  out_msgs?: number;
+  in_bytes?: number;
+  out_bytes?: number;
+  slow_consumers?: number;
 }
 
 export interface Jsz {
   streams: number;
   consumers: number;
   messages: number;
+  bytes?: number;
   meta_cluster?: { name?: string; leader?: string; cluster_size?: number };
   account_details?: Array<{
     name: string;

@@ -206,12 +206,18 @@ export class EmbeddedCluster {
 
   /** The server name of the current leader of a stream (asked over NATS), or undefined while there is none. */
   async streamLeader(stream: string): Promise<string | undefined> {
+    return (await this.streamPlacement(stream)).leader;
+  }
+
+  /** Where a stream's replicas are: its leader (undefined while there is none) and the other replicas, by server name. */
+  async streamPlacement(stream: string): Promise<{ leader: string | undefined; followers: string[] }> {
     const nc = await connectNats({ servers: this.runningUrls() }, { name: 'cim-supervisor' });
     try {
       const jsm = await nc.jetstreamManager();
       try {
         const info = await jsm.streams.info(stream);
-        return info.cluster?.leader ?? (this.nodes.size === 1 ? this.nodeNames[0] : undefined);
+        const leader = info.cluster?.leader ?? (this.nodes.size === 1 ? this.nodeNames[0] : undefined);
+        return { leader, followers: (info.cluster?.replicas ?? []).map((r) => r.name).sort() };
       } catch (error) {
         if ((error as { code?: string }).code === '404') {
           throw new CimError('CIM-NOT-FOUND', `stream ${stream} does not exist`);
@@ -221,6 +227,19 @@ export class EmbeddedCluster {
     } finally {
       await nc.close();
     }
+  }
+
+  /** Stops a node gracefully (SIGTERM, then SIGKILL after a grace period) and leaves it stopped. */
+  async stopNode(node: string): Promise<void> {
+    const entry = this.entry(node);
+    await entry.process?.stop();
+    this.dir.removePid(node);
+    this.log(`stopped ${node}`);
+  }
+
+  /** The node's JetStream store directory (nats-server keeps its data in `jetstream/` below it). */
+  storeDir(node: string): string {
+    return this.entry(node).spec.storeDir;
   }
 
   /** Waits until every running node is healthy, routed to every other running node, and knows the meta leader. */

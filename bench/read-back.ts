@@ -1,0 +1,67 @@
+// Reading the streams back after a run, for the checker: every event of a domain stream that the
+// run's actor wrote (decoded, its CID recomputed from the stored bytes — not taken from a header),
+// and every message of a raw stream. Something that no longer decodes is reported too, as an item
+// no operation caused, so corruption shows up as "unexpected" and, for what was acknowledged, "lost".
+import type { NatsConnection } from 'nats';
+import { cidOfBlock, decodeEvent, domainStream, readStream } from '../appliance/index.js';
+import type { ReadItem } from './checker.js';
+import { rawBodyId } from './load.js';
+
+export interface ReadBackResult {
+  items: ReadItem[];
+  /** Messages in the stream range read (the run's and everyone else's). */
+  scanned: number;
+  /** Messages that did not decode as events. */
+  undecodable: number;
+}
+
+async function streamRange(nc: NatsConnection, stream: string): Promise<{ first: number; last: number } | undefined> {
+  const jsm = await nc.jetstreamManager();
+  try {
+    const { state } = await jsm.streams.info(stream);
+    return state.messages === 0 ? undefined : { first: state.first_seq, last: state.last_seq };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The events of `domain` whose actor is `actor`: what the run's commands caused. */
+export async function readBackDomain(nc: NatsConnection, domain: string, actor: string): Promise<ReadBackResult> {
+  const stream = domainStream(domain);
+  const result: ReadBackResult = { items: [], scanned: 0, undecodable: 0 };
+  const range = await streamRange(nc, stream);
+  if (!range) return result;
+  for await (const m of readStream(nc.jetstream(), { stream, fromSeq: range.first, toSeq: range.last })) {
+    result.scanned++;
+    const key = cidOfBlock(m.data).toString();
+    let envelope;
+    try {
+      envelope = decodeEvent(m.data);
+    } catch {
+      result.undecodable++;
+      result.items.push({ key, attemptId: undefined, origin: `undecodable@${stream}#${m.seq}`, where: `${stream}#${m.seq} (does not decode)` });
+      continue;
+    }
+    if (envelope.actor !== actor) continue;
+    result.items.push({
+      key,
+      attemptId: envelope.causationId,
+      origin: `${envelope.causationId}#${envelope.type}`,
+      where: `${stream}#${m.seq} ${envelope.aggregateId} seq ${envelope.seq}`,
+    });
+  }
+  return result;
+}
+
+/** Every message of a raw stream, attributed by the id its body starts with. */
+export async function readBackRaw(nc: NatsConnection, stream: string): Promise<ReadBackResult> {
+  const result: ReadBackResult = { items: [], scanned: 0, undecodable: 0 };
+  const range = await streamRange(nc, stream);
+  if (!range) return result;
+  for await (const m of readStream(nc.jetstream(), { stream, fromSeq: range.first, toSeq: range.last })) {
+    result.scanned++;
+    const id = rawBodyId(m.data);
+    result.items.push({ key: `${stream}:${m.seq}`, attemptId: id, origin: id, where: `${stream}#${m.seq}` });
+  }
+  return result;
+}

@@ -1,0 +1,156 @@
+// Fault phases: what is done to the embedded cluster (or the appliance) and when it was undone.
+// Targets are resolved when the fault fires ("leader of CIM_PERSON" is whoever leads then), with
+// the scenario's seed for any choice, and every action is logged with its times so the report
+// can put markers on the throughput chart and measure recovery from them.
+import { existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CimError, type EmbeddedCluster } from '../appliance/index.js';
+import type { Random } from '../bench/index.js';
+import type { FaultPhase, FaultTarget } from './types.js';
+
+export interface FaultRecord {
+  phase: string;
+  action: FaultPhase['action'];
+  /** The nodes it hit (empty for restart-appliance). */
+  nodes: string[];
+  /** When the fault fired and when it was undone (node back, appliance back), ms since the scenario started. */
+  firedAtMs: number;
+  healedAtMs?: number;
+  /** What was done, in words: `killed n2 (leader of CIM_PERSON); restarted after 5.0 s`. */
+  detail: string;
+  /** For corrupt: the file damaged and how. */
+  corruption?: { file: string; mode: string; bytes: number; offsets?: number[] };
+}
+
+export interface FaultContext {
+  cluster: EmbeddedCluster | undefined;
+  clock: () => number;
+  random: Random;
+  signal?: AbortSignal | undefined;
+  restartAppliance: () => Promise<void>;
+  log: (line: string) => void;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+export async function runFault(phase: FaultPhase, ctx: FaultContext): Promise<FaultRecord> {
+  const record: FaultRecord = { phase: phase.name, action: phase.action, nodes: [], firedAtMs: ctx.clock(), detail: '' };
+  if (phase.action === 'restart-appliance') {
+    await ctx.restartAppliance();
+    record.healedAtMs = ctx.clock();
+    record.detail = 'stopped and restarted the domain services, projections and sealers';
+    return record;
+  }
+  const cluster = ctx.cluster;
+  if (!cluster) {
+    throw new CimError('CIM-INVALID-INPUT', `fault ${phase.name}: faults need the embedded cluster; an attached cluster is not the appliance's to kill`, {
+      hint: 'Run fault scenarios without --nats.',
+    });
+  }
+  const { nodes, why } = await resolveTarget(phase.target!, cluster, ctx.random);
+  record.nodes = nodes;
+  record.firedAtMs = ctx.clock();
+  const names = `${nodes.join(', ')}${why ? ` (${why})` : ''}`;
+  switch (phase.action) {
+    case 'kill': {
+      await Promise.all(nodes.map((n) => cluster.kill(n)));
+      record.detail = `killed ${names} with SIGKILL`;
+      if (phase.for !== undefined) {
+        await sleep(phase.for, ctx.signal);
+        await Promise.all(nodes.map((n) => cluster.restart(n)));
+        record.healedAtMs = ctx.clock();
+        record.detail += `; started again after ${seconds(record.healedAtMs - record.firedAtMs)}`;
+      }
+      break;
+    }
+    case 'pause': {
+      await Promise.all(nodes.map((n) => cluster.pause(n)));
+      await sleep(phase.for ?? 5_000, ctx.signal);
+      await Promise.all(nodes.map((n) => cluster.resume(n)));
+      record.healedAtMs = ctx.clock();
+      record.detail = `paused ${names} with SIGSTOP for ${seconds(record.healedAtMs - record.firedAtMs)}`;
+      break;
+    }
+    case 'restart': {
+      // All at once for `all`: a node restarted alone would wait for a quorum that is down too.
+      await Promise.all(nodes.map((n) => cluster.restart(n)));
+      record.healedAtMs = ctx.clock();
+      record.detail = `restarted ${names} (graceful stop, start, rejoin) in ${seconds(record.healedAtMs - record.firedAtMs)}`;
+      break;
+    }
+    case 'corrupt': {
+      const corruption = phase.corruption!;
+      const [node] = nodes;
+      await cluster.stopNode(node!);
+      const file = lastBlockFile(cluster.storeDir(node!), corruption.stream);
+      record.corruption = damage(file, corruption.mode, corruption.bytes, ctx.random);
+      await cluster.restart(node!);
+      record.healedAtMs = ctx.clock();
+      record.detail = `stopped ${names}, ${corruption.mode === 'flip-bits' ? `flipped ${corruption.bytes} bits in` : `cut ${corruption.bytes} bytes off`} ${file}, started it again`;
+      break;
+    }
+  }
+  ctx.log(`fault ${phase.name}: ${record.detail}`);
+  return record;
+}
+
+async function resolveTarget(target: FaultTarget, cluster: EmbeddedCluster, random: Random): Promise<{ nodes: string[]; why?: string }> {
+  if ('all' in target) return { nodes: cluster.nodeNames };
+  if ('node' in target) {
+    if (!cluster.nodeNames.includes(target.node)) {
+      throw new CimError('CIM-INVALID-INPUT', `fault target ${target.node}: no such node`, { hint: `Nodes: ${cluster.nodeNames.join(', ')}.` });
+    }
+    return { nodes: [target.node] };
+  }
+  if ('leaderOf' in target) {
+    // Right after a fault or at start-up a stream may briefly have no leader: wait for one.
+    for (let tries = 0; tries < 100; tries++) {
+      const leader = await cluster.streamLeader(target.leaderOf);
+      if (leader) return { nodes: [leader], why: `leader of ${target.leaderOf}` };
+      await sleep(100);
+    }
+    throw new CimError('CIM-UNAVAILABLE', `stream ${target.leaderOf} has no leader to target`);
+  }
+  const { followers } = await cluster.streamPlacement(target.followerOf);
+  if (followers.length === 0) throw new CimError('CIM-INVALID-INPUT', `stream ${target.followerOf} has no followers (one replica?): nothing to target`);
+  return { nodes: [random.pick(followers)], why: `follower of ${target.followerOf}` };
+}
+
+/** The stream's newest block file on a node: where the latest acknowledged writes are. */
+export function lastBlockFile(storeDir: string, stream: string): string {
+  const dir = join(storeDir, 'jetstream', '$G', 'streams', stream, 'msgs');
+  const blocks = existsSync(dir) ? readdirSync(dir).filter((f) => /^\d+\.blk$/.test(f)) : [];
+  if (blocks.length === 0) throw new CimError('CIM-NOT-FOUND', `no block file of ${stream} in ${dir}`);
+  blocks.sort((a, b) => Number.parseInt(a, 10) - Number.parseInt(b, 10));
+  return join(dir, blocks[blocks.length - 1]!);
+}
+
+/** Flips `bytes` bits at seeded offsets, or cuts `bytes` bytes off the end; says what it did. */
+export function damage(file: string, mode: 'flip-bits' | 'truncate', bytes: number, random: Random): NonNullable<FaultRecord['corruption']> {
+  const size = statSync(file).size;
+  if (mode === 'truncate') {
+    truncateSync(file, Math.max(0, size - bytes));
+    return { file, mode, bytes: Math.min(bytes, size) };
+  }
+  if (size === 0) return { file, mode, bytes: 0, offsets: [] };
+  const content = readFileSync(file);
+  const offsets: number[] = [];
+  for (let i = 0; i < bytes; i++) {
+    const offset = random.int(0, size - 1);
+    content[offset]! ^= 1 << random.int(0, 7);
+    offsets.push(offset);
+  }
+  writeFileSync(file, content);
+  return { file, mode, bytes, offsets: offsets.sort((a, b) => a - b) };
+}
+
+const seconds = (ms: number) => `${(ms / 1_000).toFixed(1)} s`;

@@ -1,0 +1,109 @@
+// From a scenario's measurements to the figures its assertions name, and the assertions' verdicts.
+// Pure functions: the runner measures, this derives.
+import { mergeLatencies, type OperationRecord } from '../bench/index.js';
+import type { FaultPhaseResult, LoadPhaseResult, PhaseResult, ScenarioResult } from './results.js';
+import type { Assertion, ComparisonOperator } from './types.js';
+
+/**
+ * Recovery from a fault, measured on the operations' outcomes: from the first operation that
+ * failed (or got no answer) at or after the fault, to the first acknowledgement after that; and
+ * the longest stretch without any acknowledgement from the fault until load ended.
+ */
+export function recoveryAfter(firedAtMs: number, operations: readonly OperationRecord[]): { recoveryMs: number; stallMs: number | undefined } {
+  const after = operations.filter((o) => o.endMs >= firedAtMs).sort((a, b) => a.endMs - b.endMs);
+  const firstFailure = after.find((o) => o.outcome !== 'ok');
+  let recoveryMs = 0;
+  if (firstFailure) {
+    const next = after.find((o) => o.outcome === 'ok' && o.endMs >= firstFailure.endMs);
+    // Never recovered before load ended: the whole rest of the run.
+    recoveryMs = (next ?? after[after.length - 1]!).endMs - firstFailure.endMs;
+  }
+  const acks = after.filter((o) => o.outcome === 'ok').map((o) => o.endMs);
+  if (acks.length === 0) return { recoveryMs, stallMs: after.length > 0 ? after[after.length - 1]!.endMs - firedAtMs : undefined };
+  let stallMs = acks[0]! - firedAtMs;
+  for (let i = 1; i < acks.length; i++) stallMs = Math.max(stallMs, acks[i]! - acks[i - 1]!);
+  return { recoveryMs, stallMs };
+}
+
+function loadMetrics(phases: readonly LoadPhaseResult[], rawPerSecond: number): Record<string, number> {
+  if (phases.length === 0) return {};
+  const ok = phases.reduce((n, p) => n + p.ok, 0);
+  const errors = phases.reduce((n, p) => n + p.failed + p.unknown, 0);
+  // Overlapping phases share the wall clock: throughput is over the span they covered together.
+  const span = (Math.max(...phases.map((p) => p.endedAtMs)) - Math.min(...phases.map((p) => p.startedAtMs))) / 1_000;
+  const opsPerSec = span > 0 ? ok / span : 0;
+  const latency = phases.length === 1 ? phases[0]!.latency : mergeLatencies(phases.map((p) => p.latency));
+  return {
+    ops: ok,
+    errors,
+    error_rate: ok + errors > 0 ? errors / (ok + errors) : 0,
+    ops_per_sec: opsPerSec,
+    ratio_to_raw: rawPerSecond > 0 ? opsPerSec / rawPerSecond : 0,
+    p50_ms: latency.p50Ms,
+    p90_ms: latency.p90Ms,
+    p99_ms: latency.p99Ms,
+    p999_ms: latency.p999Ms,
+  };
+}
+
+function phaseMetrics(phase: PhaseResult, rawPerSecond: number): Record<string, number> {
+  switch (phase.type) {
+    case 'load':
+      return loadMetrics([phase], rawPerSecond);
+    case 'fault':
+      return faultMetrics(phase);
+    case 'replay':
+      return phase.replay ? { replay_events_per_sec: phase.replay.replay.perSecond, replay_ratio_to_raw: phase.replay.replayToRaw } : {};
+    default:
+      return {};
+  }
+}
+
+function faultMetrics(phase: FaultPhaseResult): Record<string, number> {
+  const metrics: Record<string, number> = {};
+  if (phase.recoveryMs !== undefined) metrics.recovery_ms = phase.recoveryMs;
+  if (phase.stallMs !== undefined) metrics.stall_ms = phase.stallMs;
+  return metrics;
+}
+
+/** Scenario-wide figures and each phase's own (`<phase>.<metric>`). */
+export function scenarioMetrics(result: Pick<ScenarioResult, 'phases' | 'checker' | 'verification' | 'baseline'>): Record<string, number> {
+  const rawPerSecond = result.baseline?.publish.perSecond ?? 0;
+  const metrics: Record<string, number> = {};
+  if (result.checker) Object.assign(metrics, { lost: result.checker.lost, unexpected: result.checker.unexpected, duplicates: result.checker.duplicates });
+  if (result.verification) metrics.verify_findings = result.verification.findings;
+  Object.assign(metrics, loadMetrics(result.phases.filter((p): p is LoadPhaseResult => p.type === 'load'), rawPerSecond));
+  const faults = result.phases.filter((p): p is FaultPhaseResult => p.type === 'fault').map(faultMetrics);
+  for (const key of ['recovery_ms', 'stall_ms'] as const) {
+    const values = faults.map((f) => f[key]).filter((v): v is number => v !== undefined);
+    if (values.length > 0) metrics[key] = Math.max(...values);
+  }
+  // The worst replay of the scenario stands for it.
+  const replays = result.phases.flatMap((p) => (p.type === 'replay' && p.replay ? [p.replay] : []));
+  if (replays.length > 0) {
+    const worst = replays.reduce((a, b) => (b.replayToRaw < a.replayToRaw ? b : a));
+    metrics.replay_events_per_sec = worst.replay.perSecond;
+    metrics.replay_ratio_to_raw = worst.replayToRaw;
+  }
+  for (const phase of result.phases) {
+    for (const [key, value] of Object.entries(phaseMetrics(phase, rawPerSecond))) metrics[`${phase.name}.${key}`] = value;
+  }
+  return metrics;
+}
+
+const compare: Record<ComparisonOperator, (a: number, b: number) => boolean> = {
+  '<': (a, b) => a < b,
+  '<=': (a, b) => a <= b,
+  '==': (a, b) => a === b,
+  '!=': (a, b) => a !== b,
+  '>=': (a, b) => a >= b,
+  '>': (a, b) => a > b,
+};
+
+/** An assertion against the figures; one whose figure was not measured fails, with `actual: null`. */
+export function evaluate(assertion: Assertion, metrics: Record<string, number>): { text: string; ok: boolean; actual: number | null } {
+  const key = assertion.phase ? `${assertion.phase}.${assertion.metric}` : assertion.metric;
+  const actual = metrics[key];
+  if (actual === undefined) return { text: assertion.text, ok: false, actual: null };
+  return { text: assertion.text, ok: compare[assertion.op](actual, assertion.value), actual };
+}

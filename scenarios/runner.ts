@@ -1,0 +1,493 @@
+// Runs one scenario end to end: a cluster of its shape (embedded, or the one attached), the raw
+// JetStream baseline on it, the appliance's services, the phases on schedule (load, fault,
+// replay; overlapping where they say `at`), then the checker: heal the cluster, seal and verify
+// the streams, read back everything the run wrote and hold it against what was acknowledged.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { NatsConnection } from 'nats';
+import {
+  CimError,
+  connectNats,
+  domainStream,
+  EmbeddedCluster,
+  loadOrCreateSigner,
+  loadStateVerifier,
+  referenceDomains,
+  Sealer,
+  startAppliance,
+  toCimError,
+  verifyDomain,
+  type ApplianceConfig,
+  type ApplianceHandle,
+  type NatsEndpoint,
+} from '../appliance/index.js';
+import {
+  checkHistory,
+  CommandMix,
+  commandIssuer,
+  driveLoad,
+  MixWorld,
+  PhaseRecorder,
+  rawIssuer,
+  readBackDomain,
+  readBackRaw,
+  runRawBaseline,
+  runReplayBenchmark,
+  sampleServerStats,
+  scenarioClock,
+  seededRandom,
+  type OperationRecord,
+  type Random,
+  type ReadItem,
+} from '../bench/index.js';
+import { runFault } from './faults.js';
+import { evaluate, recoveryAfter, scenarioMetrics } from './metrics.js';
+import type { ClusterDescription, FaultPhaseResult, LoadPhaseResult, PhaseResult, ReplayPhaseResult, ScenarioResult } from './results.js';
+import type { FaultPhase, LoadPhase, Phase, ReplayPhase, Scenario } from './types.js';
+
+export interface RunOptions {
+  /** The appliance config: state dir, `nats.urls` (attach), cluster host and start timeout. */
+  config: ApplianceConfig;
+  /** Where this run's per-scenario data goes (cluster data, read models, keys). */
+  runDir: string;
+  /** Messages of the raw baseline (publish, then read back). */
+  baselineMessages: number;
+  log?: (line: string) => void;
+  /** Called about once a second while phases run. */
+  onProgress?: (progress: ScenarioProgress) => void;
+  signal?: AbortSignal;
+  /** Keep each scenario's cluster data and read models after the run (default: removed). */
+  keepData?: boolean;
+  /** Test-only: forget this many acknowledged items in the read-back, to prove the checker fails. */
+  dropFromReadBack?: number;
+}
+
+export interface ScenarioProgress {
+  scenario: string;
+  /** Phases running now. */
+  phases: string[];
+  elapsedMs: number;
+  /** Acknowledged operations in the last whole second, over the running load phases. */
+  opsPerSec: number;
+  p99Ms: number;
+  /** Failed or unanswered operations so far. */
+  errors: number;
+}
+
+/** The baseline's shape: the size of a typical reference event, the window of the event store benchmarks. */
+const BASELINE = { payloadBytes: 320, subjects: 1_000, inFlight: 256 };
+const RAW_STREAM = 'CIM_BENCH_SCENARIO_RAW';
+const RAW_PREFIX = 'cim.bench.scenario.raw';
+
+interface Running {
+  scenario: Scenario;
+  options: RunOptions;
+  log: (line: string) => void;
+  clock: () => number;
+  random: Random;
+  runTag: string;
+  actor: string;
+  endpoint: NatsEndpoint;
+  cluster: EmbeddedCluster | undefined;
+  nc: NatsConnection;
+  scenarioDir: string;
+  appliance: ApplianceHandle | undefined;
+  world: MixWorld;
+  recorders: PhaseRecorder[];
+  rawBaselinePerSecond: number;
+  operationCounter: number;
+  usedRawStream: boolean;
+  /** Names of the phases running now, for the progress display. */
+  active: Set<string>;
+}
+
+export async function runScenario(scenario: Scenario, options: RunOptions): Promise<ScenarioResult> {
+  const log = options.log ?? (() => {});
+  const startedAt = new Date();
+  // Phase times (`at`, fault markers, per-second samples) count from when the phases start.
+  let clock = scenarioClock();
+  const result: ScenarioResult = {
+    scenario: scenario.name,
+    description: scenario.description,
+    seed: scenario.seed,
+    ...(scenario.file ? { file: scenario.file } : {}),
+    status: 'passed',
+    startedAt: startedAt.toISOString(),
+    seconds: 0,
+    cluster: { mode: 'embedded', ...scenario.cluster, servers: [], syncIntervalInEffect: scenario.cluster.syncInterval ?? 'server default' },
+    phases: [],
+    metrics: {},
+    checks: [],
+    serverStats: [],
+  };
+  const scenarioDir = join(options.runDir, scenario.name);
+  mkdirSync(scenarioDir, { recursive: true });
+  const opened = await openScenarioCluster(scenario, options, scenarioDir, log).catch((error: unknown) => {
+    throw annotate(error, `scenario ${scenario.name}: the cluster did not start`);
+  });
+  result.cluster = { ...result.cluster, ...opened.description };
+  const runTag = `r${randomBytes(3).toString('hex')}`;
+  let nc: NatsConnection | undefined;
+  let run: Running | undefined;
+  let sampler: ReturnType<typeof sampleServerStats> | undefined;
+  try {
+    nc = await connectNats(opened.endpoint, { name: `cim-bench-${scenario.name}` });
+    result.cluster.servers = await serverVersions(opened.cluster, opened.endpoint);
+    run = {
+      scenario,
+      options,
+      log,
+      clock: () => clock(),
+      random: seededRandom(scenario.seed),
+      runTag,
+      actor: `cim-bench:${runTag}`,
+      endpoint: opened.endpoint,
+      cluster: opened.cluster,
+      nc,
+      scenarioDir,
+      appliance: undefined,
+      world: new MixWorld(),
+      recorders: [],
+      rawBaselinePerSecond: 0,
+      operationCounter: 0,
+      usedRawStream: false,
+      active: new Set(),
+    };
+
+    log(`${scenario.name}: raw JetStream baseline (${options.baselineMessages} messages of ${BASELINE.payloadBytes} B, ${BASELINE.inFlight} in flight, R${scenario.cluster.replicas})`);
+    result.baseline = await runRawBaseline(nc, {
+      stream: 'CIM_BENCH_SCENARIO_BASELINE',
+      subjectPrefix: 'cim.bench.scenario.baseline',
+      messages: options.baselineMessages,
+      ...BASELINE,
+      replicas: scenario.cluster.replicas,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    run.rawBaselinePerSecond = result.baseline.publish.perSecond;
+
+    run.appliance = await startScenarioAppliance(run);
+    clock = scenarioClock();
+    if (opened.cluster) sampler = sampleServerStats(opened.cluster.nodeNames.map((name) => ({ name, monitor: opened.cluster!.monitor(name) })), run.clock);
+    result.phases = await runPhases(run);
+    // Recovery counts every operation after the fault, so it is measured once all load has ended.
+    for (const phase of result.phases) {
+      if (phase.type === 'fault' && phase.fault) Object.assign(phase, recoveryOf(run, phase.fault.firedAtMs));
+    }
+    if (options.signal?.aborted) result.status = 'interrupted';
+    const phaseError = result.phases.find((p) => p.error);
+    if (phaseError) {
+      result.status = 'error';
+      result.reason = `phase ${phaseError.name}: ${phaseError.error!.code}: ${phaseError.error!.message}`;
+    }
+
+    // The checker: heal, stop the services, seal and verify, read back, compare.
+    await heal(run);
+    await run.appliance?.stop();
+    run.appliance = undefined;
+    const domains = touchedDomains(scenario);
+    result.verification = await sealAndVerify(run, domains);
+    const read: ReadItem[] = [];
+    const streams: { stream: string; scanned: number; undecodable: number }[] = [];
+    for (const domain of domains) {
+      const back = await readBackDomain(nc, domain, run.actor);
+      read.push(...back.items);
+      streams.push({ stream: domainStream(domain), scanned: back.scanned, undecodable: back.undecodable });
+    }
+    if (run.usedRawStream) {
+      const back = await readBackRaw(nc, RAW_STREAM);
+      read.push(...back.items);
+      streams.push({ stream: RAW_STREAM, scanned: back.scanned, undecodable: back.undecodable });
+    }
+    const operations = run.recorders.flatMap((r) => r.operations);
+    result.checker = { ...checkHistory(operations, read, options.dropFromReadBack ? { dropFromReadBack: options.dropFromReadBack } : {}), streams };
+  } catch (error) {
+    const cim = toCimError(error);
+    result.status = options.signal?.aborted ? 'interrupted' : 'error';
+    result.reason = `${cim.code}: ${cim.message}`;
+    log(`${scenario.name}: ${result.reason}`);
+  } finally {
+    result.serverStats = (await sampler?.stop()) ?? [];
+    await run?.appliance?.stop().catch(() => {});
+    for (const recorder of run?.recorders ?? []) recorder.destroy();
+    await nc?.close().catch(() => {});
+    await opened.release();
+    if (!options.keepData) rmSync(scenarioDir, { recursive: true, force: true });
+  }
+
+  result.metrics = scenarioMetrics(result);
+  for (const phase of scenario.phases) {
+    if (phase.type === 'check') result.checks.push(...phase.expect.map((a) => evaluate(a, result.metrics)));
+  }
+  if (result.status === 'passed' && result.checks.some((c) => !c.ok)) result.status = 'failed';
+  result.seconds = (Date.now() - startedAt.getTime()) / 1_000;
+  return result;
+}
+
+interface OpenedCluster {
+  endpoint: NatsEndpoint;
+  cluster: EmbeddedCluster | undefined;
+  description: Pick<ClusterDescription, 'mode' | 'nodes'>;
+  release(): Promise<void>;
+}
+
+/**
+ * The cluster a scenario runs on (DESIGN.md §1): `--nats` attaches; else the cluster `cim cluster
+ * up` left running; else a fresh embedded cluster of the scenario's shape, stopped afterwards —
+ * fresh, because faults such as corruption leave a cluster that later scenarios must not inherit.
+ */
+async function openScenarioCluster(scenario: Scenario, options: RunOptions, scenarioDir: string, log: (line: string) => void): Promise<OpenedCluster> {
+  const { config } = options;
+  if (config.nats.urls.length > 0) {
+    return { endpoint: { servers: config.nats.urls, credsFile: config.nats.credsFile }, cluster: undefined, description: { mode: 'attached', nodes: config.nats.urls.length }, release: async () => {} };
+  }
+  const running = EmbeddedCluster.findRunning(config.stateDir, log);
+  if (running) {
+    return { endpoint: { servers: running.clientUrls }, cluster: running, description: { mode: 'embedded-running', nodes: running.nodeNames.length }, release: async () => {} };
+  }
+  const own = await EmbeddedCluster.start(
+    { ...config, stateDir: scenarioDir, cluster: { ...config.cluster, nodes: scenario.cluster.nodes, syncInterval: scenario.cluster.syncInterval } },
+    { persistent: false, log },
+  );
+  return { endpoint: { servers: own.clientUrls }, cluster: own, description: { mode: 'embedded', nodes: scenario.cluster.nodes }, release: () => own.stop() };
+}
+
+async function serverVersions(cluster: EmbeddedCluster | undefined, endpoint: NatsEndpoint): Promise<{ name: string; version?: string }[]> {
+  if (cluster) {
+    return Promise.all(
+      cluster.nodeNames.map(async (name) => {
+        const varz = await cluster.monitor(name).varz().catch(() => undefined);
+        return varz ? { name, version: varz.version } : { name };
+      }),
+    );
+  }
+  return endpoint.servers.map((name) => ({ name }));
+}
+
+async function startScenarioAppliance(run: Running): Promise<ApplianceHandle> {
+  return startAppliance({
+    endpoint: run.endpoint,
+    stateDir: run.scenarioDir,
+    replicas: run.scenario.cluster.replicas,
+    log: (line) => run.log(`appliance: ${line}`),
+  });
+}
+
+/** Starts each phase when it is due: at its `at`, or when every earlier phase has ended. */
+async function runPhases(run: Running): Promise<PhaseResult[]> {
+  const started: Promise<PhaseResult>[] = [];
+  const ticker = startProgress(run);
+  try {
+    for (const phase of run.scenario.phases) {
+      if (run.options.signal?.aborted) break;
+      if (phase.at === undefined) await Promise.all(started);
+      started.push(
+        (async () => {
+          if (phase.at !== undefined) await sleepUntil(run.clock, phase.at, run.options.signal);
+          return runPhase(run, phase);
+        })(),
+      );
+    }
+    return await Promise.all(started);
+  } finally {
+    clearInterval(ticker);
+  }
+}
+
+async function runPhase(run: Running, phase: Phase): Promise<PhaseResult> {
+  const startedAtMs = run.clock();
+  const base = { name: phase.name, startedAtMs, endedAtMs: startedAtMs };
+  run.active.add(phase.name);
+  try {
+    switch (phase.type) {
+      case 'load':
+        return await runLoad(run, phase, base);
+      case 'fault':
+        return await runFaultPhase(run, phase, base);
+      case 'replay':
+        return await runReplay(run, phase, base);
+      case 'check':
+        return { ...base, type: 'check' };
+    }
+  } catch (error) {
+    const cim = toCimError(error);
+    run.log(`${run.scenario.name}: phase ${phase.name}: ${cim.code}: ${cim.message}`);
+    const failed = { ...base, endedAtMs: run.clock(), error: { code: cim.code, message: cim.message } };
+    switch (phase.type) {
+      case 'load':
+        return { ...failed, type: 'load', driver: phase.driver, rate: phase.rate, concurrency: phase.concurrency, ok: 0, failed: 0, unknown: 0, opsPerSec: 0, ratioToRaw: 0, latency: emptyLatency(), perSecond: [], errorsByCode: {} };
+      case 'replay':
+        return { ...failed, type: 'replay', projection: phase.projection };
+      default:
+        return { ...failed, type: phase.type };
+    }
+  } finally {
+    run.active.delete(phase.name);
+  }
+}
+
+async function runLoad(run: Running, phase: LoadPhase, base: { name: string; startedAtMs: number }): Promise<LoadPhaseResult> {
+  const recorder = new PhaseRecorder(phase.name);
+  run.recorders.push(recorder);
+  let issue;
+  if (phase.driver === 'http') {
+    throw new CimError('CIM-INVALID-INPUT', 'driver http needs the HTTP gateway, which this build of the appliance does not have yet', { hint: 'Use driver nats.' });
+  } else if (phase.driver === 'raw') {
+    await ensureRawStream(run);
+    issue = rawIssuer({
+      js: run.nc.jetstream(),
+      stream: RAW_STREAM,
+      subjectPrefix: RAW_PREFIX,
+      subjects: phase.aggregates,
+      payloadBytes: phase.payloadBytes ?? 256,
+      recorder,
+      clock: run.clock,
+      messageId: () => `${run.runTag}-m-${run.operationCounter++}`,
+    });
+  } else {
+    const mix = new CommandMix(phase.mix, run.random, run.runTag, phase.aggregates, run.world);
+    issue = commandIssuer({ nc: run.nc, mix, recorder, clock: run.clock, actor: run.actor, correlationId: run.runTag, commandId: () => `${run.runTag}-c-${run.operationCounter++}` });
+  }
+  await driveLoad({ rate: phase.rate, concurrency: phase.concurrency, durationMs: phase.duration, count: phase.count }, issue, { clock: run.clock, signal: run.options.signal });
+  const endedAtMs = run.clock();
+  const seconds = (endedAtMs - base.startedAtMs) / 1_000;
+  const opsPerSec = seconds > 0 ? recorder.ok / seconds : 0;
+  return {
+    ...base,
+    endedAtMs,
+    type: 'load',
+    driver: phase.driver,
+    rate: phase.rate,
+    concurrency: phase.concurrency,
+    ok: recorder.ok,
+    failed: recorder.failed,
+    unknown: recorder.unknown,
+    opsPerSec,
+    ratioToRaw: run.rawBaselinePerSecond > 0 ? opsPerSec / run.rawBaselinePerSecond : 0,
+    latency: recorder.latency(),
+    perSecond: recorder.seconds(),
+    errorsByCode: recorder.errorsByCode(),
+  };
+}
+
+async function ensureRawStream(run: Running): Promise<void> {
+  if (run.usedRawStream) return;
+  const jsm = await run.nc.jetstreamManager();
+  await jsm.streams.delete(RAW_STREAM).catch(() => false);
+  await jsm.streams.add({ name: RAW_STREAM, subjects: [`${RAW_PREFIX}.>`], num_replicas: run.scenario.cluster.replicas });
+  run.usedRawStream = true;
+}
+
+async function runFaultPhase(run: Running, phase: FaultPhase, base: { name: string; startedAtMs: number }): Promise<FaultPhaseResult> {
+  const fault = await runFault(phase, {
+    cluster: run.cluster,
+    clock: run.clock,
+    random: run.random,
+    signal: run.options.signal,
+    log: run.log,
+    restartAppliance: async () => {
+      await run.appliance?.stop();
+      run.appliance = await startScenarioAppliance(run);
+    },
+  });
+  return { ...base, endedAtMs: run.clock(), type: 'fault', fault };
+}
+
+/** Recovery, from the operations of every load phase that ended after the fault fired. */
+function recoveryOf(run: Running, firedAtMs: number): { recoveryMs?: number; stallMs?: number } {
+  const operations: OperationRecord[] = run.recorders.flatMap((r) => r.operations);
+  if (operations.length === 0) return {};
+  const { recoveryMs, stallMs } = recoveryAfter(firedAtMs, operations);
+  return { recoveryMs, ...(stallMs !== undefined ? { stallMs } : {}) };
+}
+
+async function runReplay(run: Running, phase: ReplayPhase, base: { name: string; startedAtMs: number }): Promise<ReplayPhaseResult> {
+  const domains = [...referenceDomains];
+  const projection = domains.flatMap((d) => d.definition.projections ?? []).find((p) => p.name === phase.projection);
+  if (!projection) throw new CimError('CIM-NOT-FOUND', `projection ${phase.projection} is not served`, { hint: `Projections: ${domains.flatMap((d) => (d.definition.projections ?? []).map((p) => p.name)).join(', ')}.` });
+  const dir = join(run.scenarioDir, 'replays');
+  mkdirSync(dir, { recursive: true });
+  const replay = await runReplayBenchmark(run.nc, { projection, ...(phase.to ? { to: phase.to } : {}), path: join(dir, `${phase.name}.sqlite`) });
+  return { ...base, endedAtMs: run.clock(), type: 'replay', projection: phase.projection, replay };
+}
+
+/** Whatever a fault left down or paused (an interrupted run, a kill without `for`) is brought back before the read-back. */
+async function heal(run: Running): Promise<void> {
+  const cluster = run.cluster;
+  if (!cluster) return;
+  for (const node of cluster.nodeNames) {
+    const state = cluster.nodeState(node);
+    if (state === 'paused') await cluster.resume(node);
+    else if (state === 'stopped') await cluster.restart(node);
+  }
+  await cluster.waitReady();
+}
+
+async function sealAndVerify(run: Running, domains: readonly string[]): Promise<NonNullable<ScenarioResult['verification']>> {
+  const signer = loadOrCreateSigner(run.scenarioDir);
+  const own = loadStateVerifier(run.scenarioDir);
+  const result: NonNullable<ScenarioResult['verification']> = { domains: [], findings: 0, samples: [] };
+  for (const domain of domains) {
+    const sealer = await Sealer.open(run.nc, { domain, signer });
+    while (await sealer.sealOnce()) {
+      // Seal everything written, a bounded range at a time.
+    }
+    const verification = await verifyDomain(run.nc, domain, { trusted: own ? [own] : [] });
+    const findings = verification.findings.length + verification.findingsOmitted;
+    result.domains.push({ domain, events: verification.events, seals: verification.seals, findings });
+    result.findings += findings;
+    for (const f of verification.findings.slice(0, 10 - result.samples.length)) result.samples.push(`${domain}: ${f.kind}: ${f.message}`);
+  }
+  return result;
+}
+
+/** Domains a scenario's commands and replays write or read. */
+function touchedDomains(scenario: Scenario): string[] {
+  const domains = new Set<string>();
+  for (const phase of scenario.phases) {
+    if (phase.type === 'load' && phase.driver !== 'raw') for (const m of phase.mix) domains.add(m.command.split('.')[0]!);
+  }
+  // AddMember makes the onboarding process manager start workflows.
+  if (domains.has('organization')) domains.add('workflow');
+  return [...domains].sort();
+}
+
+function startProgress(run: Running): NodeJS.Timeout {
+  return setInterval(() => {
+    if (!run.options.onProgress) return;
+    const now = run.clock();
+    let ok = 0;
+    let p99Ms = 0;
+    let errors = 0;
+    for (const recorder of run.recorders) {
+      const last = recorder.lastSecond(now);
+      ok += last.ok;
+      p99Ms = Math.max(p99Ms, last.p99Ms);
+      errors += recorder.failed + recorder.unknown;
+    }
+    run.options.onProgress({ scenario: run.scenario.name, phases: [...run.active], elapsedMs: now, opsPerSec: ok, p99Ms, errors });
+  }, 1_000);
+}
+
+function sleepUntil(clock: () => number, atMs: number, signal?: AbortSignal): Promise<void> {
+  const wait = atMs - clock();
+  if (wait <= 0 || signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, wait);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+function emptyLatency() {
+  return { count: 0, meanMs: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, p999Ms: 0, maxMs: 0, histogram: '' };
+}
+
+function annotate(error: unknown, context: string): CimError {
+  const cim = toCimError(error);
+  return new CimError(cim.code, `${context}: ${cim.message}`, { ...(cim.hint ? { hint: cim.hint } : {}), cause: error });
+}
