@@ -98,14 +98,20 @@ async function readAll(nc: NatsConnection, stream: string, fromSeq: number, toSe
   if (toSeq >= fromSeq && toSeq > 0) {
     const consumer = await nc.jetstream().consumers.get(stream, { opt_start_seq: Math.max(1, fromSeq) });
     let done!: () => void;
+    let finishedReading = false;
     const finished = new Promise<void>((resolve) => (done = resolve));
     // The same delivery as replay's: a callback per message, no promise per message.
     const iterator = await consumer.consume({
       max_messages: batch,
       callback: (m: JsMsg) => {
+        // Messages of the last pull keep coming after the end: they are not part of the span.
+        if (finishedReading || m.seq > toSeq) return;
         messages++;
         bytes += m.data.length;
-        if (m.seq >= toSeq || m.info.pending === 0) done();
+        if (m.seq >= toSeq || m.info.pending === 0) {
+          finishedReading = true;
+          done();
+        }
       },
     });
     // A consumer that ends early (the stream deleted under it) ends the read too, with what it saw.

@@ -1,0 +1,125 @@
+// The scenario runner on real 3-node clusters (one per scenario, as `cim bench` does): a steady
+// mixed load with raw publishes and replays passes the checker; a stream-leader kill under load
+// loses nothing and has its recovery measured; and a loss injected into the read-back makes the
+// checker — and the scenario — fail, which proves the checker can fail.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../appliance/index.js';
+import { runScenario } from '../../scenarios/runner.js';
+import type { ScenarioResult } from '../../scenarios/results.js';
+import type { Assertion, MixEntry, Scenario } from '../../scenarios/types.js';
+import { tempDir } from '../support/temp-dir.js';
+
+const state = tempDir('scenario-runner');
+const config = loadConfig({ env: {}, flags: { stateDir: state.path } });
+const run = (scenario: Scenario, extra: { dropFromReadBack?: number } = {}) =>
+  runScenario(scenario, { config, runDir: `${state.path}/run`, baselineMessages: 2_000, ...extra });
+
+const mix: MixEntry[] = [
+  { command: 'person.RegisterPerson', weight: 2 },
+  { command: 'person.RenamePerson', weight: 3 },
+  { command: 'organization.CreateOrganization', weight: 1 },
+  { command: 'organization.AddMember', weight: 2 },
+  { command: 'workflow.StartWorkflow', weight: 1 },
+  { command: 'workflow.AdvanceWorkflow', weight: 1 },
+];
+const expect0 = (...metrics: Assertion['metric'][]): Assertion[] => metrics.map((metric) => ({ text: `${metric} == 0`, metric, op: '==', value: 0 }));
+const cluster = { nodes: 3, replicas: 3 };
+
+let steady: ScenarioResult;
+let leaderKill: ScenarioResult;
+let injected: ScenarioResult;
+
+beforeAll(async () => {
+  steady = await run({
+    name: 'steady', description: 'steady mixed load, raw publishes, a rebuild and a time travel', seed: 7, suites: [], cluster,
+    phases: [
+      { type: 'load', name: 'load', driver: 'nats', rate: 150, concurrency: 32, duration: 3_000, mix, aggregates: 200 },
+      { type: 'load', name: 'raw', driver: 'raw', rate: 'max', concurrency: 32, count: 500, mix: [], aggregates: 10, payloadBytes: 128 },
+      { type: 'replay', name: 'rebuild', projection: 'person_directory' },
+      { type: 'replay', name: 'half', projection: 'person_directory', to: { fraction: 0.5 } },
+      { type: 'check', name: 'check', expect: [...expect0('lost', 'unexpected', 'duplicates', 'verify_findings'), { text: 'ops > 0', metric: 'ops', op: '>', value: 0 }] },
+    ],
+  });
+  leaderKill = await run({
+    name: 'leader-kill', description: 'kill the person stream leader under load', seed: 3, suites: [], cluster,
+    phases: [
+      { type: 'load', name: 'load', driver: 'nats', rate: 150, concurrency: 64, duration: 8_000, mix, aggregates: 200 },
+      { type: 'fault', name: 'kill', at: 2_000, action: 'kill', target: { leaderOf: 'CIM_PERSON' }, for: 2_000 },
+      { type: 'check', name: 'check', expect: expect0('lost', 'unexpected', 'duplicates') },
+    ],
+  });
+  injected = await run(
+    {
+      name: 'injected-loss', description: 'the checker must see a loss', seed: 5, suites: [], cluster,
+      phases: [
+        { type: 'load', name: 'load', driver: 'nats', rate: 'max', concurrency: 16, count: 200, mix, aggregates: 50 },
+        { type: 'check', name: 'check', expect: expect0('lost') },
+      ],
+    },
+    { dropFromReadBack: 1 },
+  );
+}, 240_000);
+
+afterAll(() => state.remove());
+
+describe('a steady scenario', () => {
+  it('passes the checker: everything acknowledged is read back once, nothing else, and the streams verify', () => {
+    expect(steady.status, steady.reason).toBe('passed');
+    expect(steady.checker).toMatchObject({ lost: 0, unexpected: 0, duplicates: 0, ok: true });
+    // Every acknowledged command's events and every raw message are in the read-back.
+    const load = steady.phases.find((p) => p.name === 'load')!;
+    const raw = steady.phases.find((p) => p.name === 'raw')!;
+    expect(load.type === 'load' && load.ok).toBeGreaterThan(0);
+    expect(raw.type === 'load' && raw.ok).toBe(500);
+    expect(steady.checker!.acknowledged).toBe(steady.metrics.ops);
+    expect(steady.verification!.findings).toBe(0);
+    expect(steady.verification!.domains.map((d) => d.domain)).toEqual(['organization', 'person', 'workflow']);
+    expect(steady.checks.every((c) => c.ok)).toBe(true);
+  });
+
+  it('measures against the raw baseline of the same run, per second, with server stats', () => {
+    expect(steady.baseline!.publish.messages).toBe(2_000);
+    expect(steady.metrics.ratio_to_raw).toBeCloseTo(steady.metrics.ops_per_sec! / steady.baseline!.publish.perSecond);
+    const load = steady.phases.find((p) => p.name === 'load')!;
+    if (load.type !== 'load') throw new Error('not a load phase');
+    expect(load.perSecond.reduce((n, s) => n + s.ok, 0)).toBe(load.ok);
+    expect(load.latency.count).toBe(load.ok);
+    expect(steady.cluster.servers.map((s) => s.version)).toEqual(expect.arrayContaining([expect.stringMatching(/^\d+\.\d+\.\d+/)]));
+    expect(new Set(steady.serverStats.map((s) => s.node))).toEqual(new Set(['n1', 'n2', 'n3']));
+  });
+
+  it('rebuilds and travels in time, with the raw read of the same span as the baseline', () => {
+    const [rebuild, half] = ['rebuild', 'half'].map((name) => steady.phases.find((p) => p.name === name)!);
+    if (rebuild?.type !== 'replay' || half?.type !== 'replay') throw new Error('not replay phases');
+    expect(rebuild.replay!.replay.events).toBe(rebuild.replay!.bestRaw.messages);
+    expect(half.replay!.replay.lastSeq).toBe(Math.round(rebuild.replay!.replay.lastSeq / 2));
+    expect(steady.metrics['half.replay_ratio_to_raw']).toBeCloseTo(half.replay!.replayToRaw);
+  });
+});
+
+describe('a stream-leader kill under load', () => {
+  it('kills the leader, brings it back, and loses nothing acknowledged', () => {
+    const fault = leaderKill.phases.find((p) => p.type === 'fault');
+    if (fault?.type !== 'fault') throw new Error('no fault phase');
+    expect(fault.error).toBeUndefined();
+    expect(fault.fault).toMatchObject({ action: 'kill', nodes: [expect.stringMatching(/^n[123]$/)] });
+    expect(fault.fault!.healedAtMs! - fault.fault!.firedAtMs).toBeGreaterThanOrEqual(2_000);
+    expect(leaderKill.checker).toMatchObject({ lost: 0, unexpected: 0, duplicates: 0 });
+    expect(leaderKill.status, leaderKill.reason).toBe('passed');
+  });
+
+  it('measures the time to recover and the longest stall', () => {
+    expect(leaderKill.metrics.recovery_ms).toBeGreaterThanOrEqual(0);
+    expect(leaderKill.metrics.stall_ms).toBeGreaterThan(0);
+    expect(leaderKill.metrics['kill.stall_ms']).toBe(leaderKill.metrics.stall_ms);
+  });
+});
+
+describe('a loss injected into the read-back', () => {
+  it('makes the checker fail and the scenario with it', () => {
+    expect(injected.checker).toMatchObject({ lost: 1, ok: false });
+    expect(injected.checker!.samples.lost).toHaveLength(1);
+    expect(injected.checks).toEqual([{ text: 'lost == 0', ok: false, actual: 1 }]);
+    expect(injected.status).toBe('failed');
+  });
+});
