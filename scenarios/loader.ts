@@ -84,7 +84,7 @@ export function checkScenario(text: string, options: ParseOptions = {}): { scena
     return { issues: [at(0, '', 'the file is empty; expected a mapping with name, description, phases')] };
   }
 
-  const result = scenarioFileSchema(options.known).safeParse(doc.toJS());
+  const result = schemaFor(options.known).safeParse(doc.toJS());
   if (!result.success) {
     const issues = result.error.issues.flatMap((issue) => locate(doc, issue, at));
     issues.sort((a, b) => a.line - b.line || a.col - b.col);
@@ -98,6 +98,17 @@ export function checkScenario(text: string, options: ParseOptions = {}): { scena
 function parseYaml(text: string): { doc: Document; lineCounter: LineCounter } {
   const lineCounter = new LineCounter();
   return { doc: parseDocument(text, { lineCounter, prettyErrors: false }), lineCounter };
+}
+
+const plainSchema = scenarioFileSchema();
+const schemas = new WeakMap<KnownNames, ReturnType<typeof scenarioFileSchema>>();
+
+/** Building the schema costs more than parsing a file, so one is kept per set of known names. */
+function schemaFor(known: KnownNames | undefined): ReturnType<typeof scenarioFileSchema> {
+  if (!known) return plainSchema;
+  let schema = schemas.get(known);
+  if (!schema) schemas.set(known, (schema = scenarioFileSchema(known)));
+  return schema;
 }
 
 type At = (offset: number, path: string, message: string) => ScenarioIssue;
