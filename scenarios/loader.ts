@@ -129,11 +129,19 @@ function locate(doc: Document, issue: z.core.$ZodIssue, at: At): ScenarioIssue[]
   return [at(nodeStart(doc, path), formatPath(path), message)];
 }
 
-/** Where the node at `path` starts, or its nearest present ancestor. */
+/**
+ * Where the node at `path` starts, or its nearest present ancestor. A scalar is pointed at itself;
+ * a list or mapping under a key at its key, since a block collection starts on the next line.
+ */
 function nodeStart(doc: Document, path: readonly PropertyKey[]): number {
   for (let depth = path.length; depth >= 0; depth--) {
     const node = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth), true);
-    if (isNode(node) && node.range) return node.range[0];
+    if (!isNode(node) || !node.range) continue;
+    if (isScalar(node) || depth === 0) return node.range[0];
+    const parent = depth === 1 ? doc.contents : doc.getIn(path.slice(0, depth - 1), true);
+    const key = path[depth - 1];
+    const pair = isMap(parent) ? parent.items.find((item) => isScalar(item.key) && item.key.value === key) : undefined;
+    return pair && isNode(pair.key) && pair.key.range ? pair.key.range[0] : node.range[0];
   }
   return 0;
 }
