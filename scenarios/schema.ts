@@ -110,17 +110,14 @@ export function parseAssertion(input: unknown): Parsed<Assertion> {
   return ok(assertion);
 }
 
-/** A field read by one of the parsers above; absent stays absent. */
+/** A value read by one of the parsers above, its message the issue when it fails. */
 function parsedBy<T>(parse: (input: unknown) => Parsed<T>) {
-  return z
-    .unknown()
-    .transform((input, ctx): T => {
-      const result = parse(input);
-      if (result.ok) return result.value;
-      ctx.addIssue({ code: 'custom', message: result.message });
-      return z.NEVER;
-    })
-    .optional();
+  return z.unknown().transform((input, ctx): T => {
+    const result = parse(input);
+    if (result.ok) return result.value;
+    ctx.addIssue({ code: 'custom', message: result.message });
+    return z.NEVER;
+  });
 }
 
 function int(min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -158,7 +155,7 @@ function phaseSchema(known: KnownNames | undefined) {
 
   const phaseBase = {
     name: text('a phase name').regex(NAME, { error: NAME_MESSAGE }).optional(),
-    at: parsedBy(parseDuration),
+    at: parsedBy(parseDuration).optional(),
   };
 
   const mixEntry = mapping({
@@ -172,9 +169,9 @@ function phaseSchema(known: KnownNames | undefined) {
     ...phaseBase,
     type: z.literal('load'),
     driver: oneOf(['nats', 'http', 'raw']).default('nats'),
-    rate: parsedBy(parseRate),
+    rate: parsedBy(parseRate).optional(),
     concurrency: int(1).default(64),
-    duration: parsedBy(parseDuration).refine((ms) => ms === undefined || ms > 0, { error: 'expected a duration above 0' }),
+    duration: parsedBy(parseDuration).refine((ms) => ms > 0, { error: 'expected a duration above 0' }).optional(),
     count: int(1).optional(),
     mix: z.array(mixEntry, { error: 'expected a list of {command, weight}' }).min(1, { error: 'expected at least one command' }).optional(),
     aggregates: int(1).default(1000),
@@ -200,8 +197,8 @@ function phaseSchema(known: KnownNames | undefined) {
     ...phaseBase,
     type: z.literal('fault'),
     action: oneOf(['kill', 'pause', 'restart', 'corrupt', 'restart-appliance']),
-    target: parsedBy(parseFaultTarget),
-    for: parsedBy(parseDuration),
+    target: parsedBy(parseFaultTarget).optional(),
+    for: parsedBy(parseDuration).optional(),
     corruption: mapping({
       stream: streamName,
       mode: oneOf(['flip-bits', 'truncate']),
@@ -236,22 +233,14 @@ function phaseSchema(known: KnownNames | undefined) {
     ...phaseBase,
     type: z.literal('replay'),
     projection: text('a projection name such as person_directory').superRefine(checkKnown(known?.projections, 'projection', 'projections')),
-    to: parsedBy(parseReplayTo),
+    to: parsedBy(parseReplayTo).optional(),
   });
 
   const check = mapping({
     ...phaseBase,
     type: z.literal('check'),
     expect: z
-      .array(
-        z.unknown().transform((input, ctx): Assertion => {
-          const result = parseAssertion(input);
-          if (result.ok) return result.value;
-          ctx.addIssue({ code: 'custom', message: result.message });
-          return z.NEVER;
-        }),
-        { error: 'expected a list of assertions such as "lost == 0"' },
-      )
+      .array(parsedBy(parseAssertion), { error: 'expected a list of assertions such as "lost == 0"' })
       .min(1, { error: 'expected at least one assertion such as "lost == 0"' }),
   });
 

@@ -82,6 +82,10 @@ describe('scenario file errors', () => {
     expect(issuesOf(withLine(7, '    duration: 30 seconds'))).toEqual(['7:15 phases[0].duration: expected a duration such as "500ms", "20s", "2m", "1h" (a bare whole number is ms)']);
   });
 
+  it('given a zero duration, then it asks for one above 0', () => {
+    expect(issuesOf(withLine(7, '    duration: 0s'))).toEqual(['7:15 phases[0].duration: expected a duration above 0']);
+  });
+
   it('given an unknown command, then it lists the commands the domains serve', () => {
     const [issue] = issuesOf(withLine(9, '      - command: person.RenamePersn'));
     expect(issue).toMatch(/^9:18 phases\[0\]\.mix\[0\]\.command: unknown command "person\.RenamePersn"; the served commands are organization\.AddMember, .*person\.RenamePerson/);
