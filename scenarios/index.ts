@@ -1,3 +1,47 @@
-// The scenario language (schema, loader, runner, fault and replay steps) and the shipped catalog.
-// Built by the scenario engine issue; nothing is exported yet.
-export {};
+// The scenario language: the parsed types (the contract with the runner), the schema of scenario
+// files, their loader with exact line/field errors, the text of `cim scenario list|show`, and the
+// shipped catalog (scenarios/catalog/*.yaml).
+export * from './types.js';
+export {
+  ScenarioFileSchema,
+  scenarioFileSchema,
+  defaultPhaseName,
+  parseAssertion,
+  parseDuration,
+  parseFaultTarget,
+  parseRate,
+  parseReplayTo,
+  type KnownNames,
+  type Parsed,
+} from './schema.js';
+export {
+  ScenarioError,
+  catalogFiles,
+  checkScenario,
+  defaultCatalogDir,
+  findScenarios,
+  formatIssue,
+  formatPath,
+  knownNames,
+  loadCatalog,
+  loadScenarioFile,
+  parseScenario,
+  type FindOptions,
+  type LoadOptions,
+  type ParseOptions,
+  type ScenarioIssue,
+} from './loader.js';
+export {
+  describeReplayTo,
+  describeTarget,
+  estimateDuration,
+  estimatedDurationMs,
+  formatDuration,
+  phaseLengthMs,
+  renderScenario,
+  renderScenarioList,
+  summarizePhase,
+  timeline,
+  type DurationEstimate,
+  type TimedPhase,
+} from './render.js';
