@@ -32,6 +32,21 @@ import { CimError, ExitCode, toCimError } from './errors.js';
 import { loadDomainPlugins, replay } from './domain/index.js';
 import { referenceDomains } from './domains/index.js';
 import { startAppliance, type ApplianceHandle } from './serve.js';
+import {
+  checkScenario,
+  defaultCatalogDir,
+  defaultResultsPath,
+  findScenarios,
+  formatIssue,
+  knownNames,
+  loadCatalog,
+  renderBenchResults,
+  renderScenario,
+  renderScenarioList,
+  runBench,
+  writeResultsFile,
+  type ScenarioIssue,
+} from '../scenarios/index.js';
 import { installSignalHandlers, onShutdown } from './shutdown.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -169,129 +184,92 @@ function buildProgram(): Command {
 
   program
     .command('bench')
+    .argument('[scenario...]', 'scenario files, catalog scenario names or suite names (default: the standard suite)')
     .description(
-      'the main job. For now: the raw JetStream baseline (publish, read back, check every message), then the\n' +
-        'event store against it in the same run (append throughput and publish→ack latency at one rate, each as a\n' +
-        'ratio to raw; then seal and verify everything appended), then commands through a domain service over NATS\n' +
-        '(throughput against raw and appends, request→reply latency at half the command maximum); scenarios and\n' +
-        'reports follow.',
+      'the main job: run scenarios (scenarios/catalog) against the reference services on a real cluster — each on a\n' +
+        'fresh embedded cluster of its shape (or the one --nats names): the raw JetStream baseline first, then load,\n' +
+        'fault and replay phases, then the checker (everything acknowledged read back: lost, unexpected, duplicates)\n' +
+        'and chain/seal verification. Prints every headline figure with its ratio to the raw baseline of the same run\n' +
+        'and writes the results as JSON to <state>/results/. Exit 1 when a scenario fails its checks or errors.\n' +
+        'With --components: the component benchmarks instead (raw, event store, commands, replay, micro).',
     )
-    .addOption(new Option('--messages <n>', 'messages per throughput phase').default(20_000).argParser(positiveInteger('--messages')))
-    .addOption(new Option('--payload-bytes <n>', 'payload size').default(256).argParser(positiveInteger('--payload-bytes')))
-    .addOption(new Option('--subjects <n>', 'distinct subjects (event store: aggregates)').default(1_000).argParser(positiveInteger('--subjects')))
-    .addOption(new Option('--in-flight <n>', 'publishes awaiting their ack').default(256).argParser(positiveInteger('--in-flight')))
-    .addOption(new Option('--latency-seconds <n>', 'length of each fixed-rate latency phase').default(5).argParser(positiveInteger('--latency-seconds')))
-    .addOption(new Option('--latency-rate <n>', 'msgs/s of the latency phases (default: half the raw throughput)').argParser(positiveInteger('--latency-rate')))
-    .option('--no-eventstore', 'skip the event store measurement')
-    .option('--no-commands', 'skip the command service measurement')
-    .option('--micro', 'also run the client-side micro-benchmarks (encode, decode, Merkle, verification kernel)')
+    .option('--quick', 'run the quick suite (well under a minute of load; what CI runs)')
+    .addOption(new Option('--baseline-messages <n>', 'messages of the raw baseline per scenario (default 20000, --quick 5000)').argParser(positiveInteger('--baseline-messages')))
+    .option('--out <file>', 'write the results JSON here instead of <state>/results/<run>.json')
+    .option('--keep-data', "keep each scenario's cluster data and read models under <state>/bench/<run>/")
     .option('--json', 'print the results as JSON')
+    .option('--components', 'run the component benchmarks instead of scenarios (the options below)')
+    .addOption(new Option('--messages <n>', 'components: messages per throughput phase').default(20_000).argParser(positiveInteger('--messages')))
+    .addOption(new Option('--payload-bytes <n>', 'components: payload size').default(256).argParser(positiveInteger('--payload-bytes')))
+    .addOption(new Option('--subjects <n>', 'components: distinct subjects (event store: aggregates)').default(1_000).argParser(positiveInteger('--subjects')))
+    .addOption(new Option('--in-flight <n>', 'components: publishes awaiting their ack').default(256).argParser(positiveInteger('--in-flight')))
+    .addOption(new Option('--latency-seconds <n>', 'components: length of each fixed-rate latency phase').default(5).argParser(positiveInteger('--latency-seconds')))
+    .addOption(new Option('--latency-rate <n>', 'components: msgs/s of the latency phases (default: half the raw throughput)').argParser(positiveInteger('--latency-rate')))
+    .option('--no-eventstore', 'components: skip the event store measurement')
+    .option('--no-commands', 'components: skip the command service and replay measurement')
+    .option('--micro', 'components: also run the client-side micro-benchmarks (encode, decode, Merkle, verification kernel)')
     .action(
-      action(
-        async (
-          options: {
-            messages: number;
-            payloadBytes: number;
-            subjects: number;
-            inFlight: number;
-            latencySeconds: number;
-            latencyRate?: number;
-            eventstore: boolean;
-            commands: boolean;
-            micro?: boolean;
-            json?: boolean;
-          },
-          command: Command,
-        ) => {
-          const config = configFrom(command);
-          const signer = options.eventstore ? loadOrCreateSigner(config.stateDir) : undefined;
-          const target = await openCluster(config, { log });
-          const abort = new AbortController();
-          const unregister = onShutdown(() => abort.abort());
-          try {
-            const nc = await connectNats(target.endpoint, { name: 'cim-bench' });
-            const replicas = Math.min(3, target.nodeCount);
-            let raw: RawBaselineResult;
-            let eventStore: AppendBenchmarkResult | undefined;
-            let commands: CommandBenchmarkResult | undefined;
-            let micro: MicroBenchmarkResult[] | undefined;
-            try {
-              raw = await runRawBaseline(nc, {
-                stream: 'CIM_BENCH_RAW',
-                subjectPrefix: 'cim.bench.raw',
-                messages: options.messages,
-                payloadBytes: options.payloadBytes,
-                subjects: options.subjects,
-                inFlight: options.inFlight,
-                replicas,
-                signal: abort.signal,
-                onProgress: (phase, done, total) => log(`raw ${phase}: ${done}/${total}`),
-              });
-              if (signer && !abort.signal.aborted) {
-                eventStore = await runAppendBenchmark(nc, {
-                  // Seals of a run stay in CIM_SEALS (it refuses deletes), so each run has its own domain.
-                  domain: `bench${Date.now().toString(36)}`,
-                  messages: options.messages,
-                  payloadBytes: options.payloadBytes,
-                  aggregates: options.subjects,
-                  inFlight: options.inFlight,
-                  replicas,
-                  latencySeconds: options.latencySeconds,
-                  ...(options.latencyRate ? { latencyRate: options.latencyRate } : {}),
-                  verifyWith: signer,
-                  signal: abort.signal,
-                  onProgress: (phase, done, total) => log(`event store ${phase}: ${done}/${total}`),
-                });
-              }
-              if (options.commands && !abort.signal.aborted) {
-                // The service gets a connection of its own, as a separate appliance instance would have.
-                const serviceNc = await connectNats(target.endpoint, { name: 'cim-bench-service' });
-                try {
-                  commands = await runCommandBenchmark(nc, {
-                    messages: options.messages,
-                    aggregates: options.subjects,
-                    inFlight: options.inFlight,
-                    replicas,
-                    serviceConnection: serviceNc,
-                    latencySeconds: options.latencySeconds,
-                    signal: abort.signal,
-                    onProgress: (phase, done, total) => log(`commands ${phase}: ${done}/${total}`),
-                  });
-                } finally {
-                  await serviceNc.close();
-                }
-              }
-            } finally {
-              await nc.close();
-            }
-            if (options.micro && !abort.signal.aborted) {
-              micro = await runMicroBenchmarks({ payloadBytes: options.payloadBytes, signal: abort.signal, onProgress: (name) => log(`micro-benchmark: ${name}`) });
-            }
-            const status = target.embedded ? await target.embedded.status() : await attachedClusterStatus(target.endpoint);
-            if (options.json) {
-              print(JSON.stringify({ cluster: status, rawBaseline: raw, eventStore, commands, micro }, null, 2));
-            } else {
-              print(renderClusterStatus(status));
-              print(
-                `\nraw JetStream baseline (R${raw.replicas}, ${raw.payloadBytes}-byte payloads, ${raw.subjects} subjects, ${raw.inFlight} in flight)\n` +
-                  `  publish: ${raw.publish.messages} acked in ${raw.publish.seconds.toFixed(2)} s = ${Math.round(raw.publish.perSecond)} msgs/s\n` +
-                  `  read:    ${raw.read.messages} read back in ${raw.read.seconds.toFixed(2)} s = ${Math.round(raw.read.perSecond)} msgs/s (ordered consumer)\n` +
-                  `  check:   lost ${raw.lost}, corrupted ${raw.corrupted}${raw.interrupted ? ' (interrupted: partial figures)' : ''}`,
-              );
-              if (eventStore) print('\n' + renderAppendBenchmark(eventStore));
-              if (commands) print('\n' + renderCommandBenchmark(commands));
-              if (micro) print('\n' + renderMicroBenchmarks(micro));
-            }
-            const storeFailed = eventStore !== undefined && (eventStore.check.rawLost > 0 || eventStore.check.contractLost > 0 || eventStore.check.appendLost > 0 || (eventStore.verify?.findings ?? 0) > 0);
-            const commandsFailed = commands !== undefined && (commands.check.commandsFailed > 0 || commands.check.renamesStored !== commands.check.commandsOk);
-            if (raw.lost > 0 || raw.corrupted > 0 || storeFailed || commandsFailed) process.exitCode = ExitCode.checkFailed;
-          } finally {
-            unregister();
-            await target.release();
-          }
-        },
-      ),
+      action(async (refs: string[], options: ScenarioBenchOptions & ComponentBenchOptions, command: Command) => {
+        if (options.components) return componentBench(options, command);
+        return scenarioBench(refs, options, command);
+      }),
     );
+
+  const scenario = program.command('scenario').description('work with scenario files: list the catalog, show, validate, run').exitOverride();
+  scenario
+    .command('list')
+    .description('the shipped catalog (scenarios/catalog): names, suites, cluster size, expected duration, phases')
+    .option('--json', 'print the parsed scenarios as JSON')
+    .action(
+      action(async (options: { json?: boolean }, command: Command) => {
+        const scenarios = loadCatalog(defaultCatalogDir(), { known: await servedNames(command) });
+        print(options.json ? JSON.stringify(scenarios, null, 2) : renderScenarioList(scenarios));
+      }),
+    );
+  scenario
+    .command('show')
+    .argument('<scenario...>', 'scenario files, catalog names or suite names')
+    .description('what a scenario does: its cluster, each phase with its timing, the checks and what they measure')
+    .option('--json', 'print the parsed scenarios as JSON')
+    .action(
+      action(async (refs: string[], options: { json?: boolean }, command: Command) => {
+        const scenarios = findScenarios(refs, { known: await servedNames(command) });
+        print(options.json ? JSON.stringify(scenarios, null, 2) : scenarios.map(renderScenario).join('\n\n'));
+      }),
+    );
+  scenario
+    .command('validate')
+    .argument('<file...>', 'scenario files (YAML)')
+    .description('check scenario files against the schema and the served domains; every problem is named by file:line:column and field; exit 2 if any')
+    .option('--json', 'print the problems as JSON')
+    .action(
+      action(async (files: string[], options: { json?: boolean }, command: Command) => {
+        const known = await servedNames(command);
+        const report: { file: string; ok: boolean; scenario?: string; issues: ScenarioIssue[] }[] = [];
+        for (const file of files) {
+          let text: string;
+          try {
+            text = readFileSync(file, 'utf8');
+          } catch (error) {
+            throw new CimError('CIM-NOT-FOUND', `${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+          }
+          const checked = checkScenario(text, { file, known });
+          report.push('scenario' in checked ? { file, ok: true, scenario: checked.scenario.name, issues: [] } : { file, ok: false, issues: checked.issues });
+        }
+        if (options.json) print(JSON.stringify(report, null, 2));
+        else for (const r of report) print(r.ok ? `ok   ${r.file} (${r.scenario})` : `FAIL ${r.file}\n${r.issues.map((i) => `  ${formatIssue(i)}`).join('\n')}`);
+        if (report.some((r) => !r.ok)) process.exitCode = ExitCode.usage;
+      }),
+    );
+  scenario
+    .command('run')
+    .argument('<scenario...>', 'scenario files, catalog names or suite names')
+    .description('run scenarios as cim bench does (see cim bench --help), without the default suite')
+    .addOption(new Option('--baseline-messages <n>', 'messages of the raw baseline per scenario').default(20_000).argParser(positiveInteger('--baseline-messages')))
+    .option('--out <file>', 'write the results JSON here instead of <state>/results/<run>.json')
+    .option('--keep-data', "keep each scenario's cluster data and read models")
+    .option('--json', 'print the results as JSON')
+    .action(action(async (refs: string[], options: ScenarioBenchOptions, command: Command) => scenarioBench(refs, options, command)));
 
   program
     .command('serve')
@@ -465,6 +443,188 @@ function progressBar(label: string): { update: (done: number, total: number, per
       if (tty) process.stderr.write('\n');
     },
   };
+}
+
+interface ComponentBenchOptions {
+  messages: number;
+  payloadBytes: number;
+  subjects: number;
+  inFlight: number;
+  latencySeconds: number;
+  latencyRate?: number;
+  eventstore: boolean;
+  commands: boolean;
+  micro?: boolean;
+  json?: boolean;
+  components?: boolean;
+}
+
+interface ScenarioBenchOptions {
+  quick?: boolean;
+  baselineMessages?: number;
+  out?: string;
+  keepData?: boolean;
+  json?: boolean;
+}
+
+/** The commands and projections a scenario may name: the reference domains and the configured plugins'. */
+async function servedNames(command: Command) {
+  const config = configFrom(command);
+  return knownNames([...referenceDomains, ...(await loadDomainPlugins(config.domains.plugins, referenceDomains.map((d) => d.name)))]);
+}
+
+/** `cim bench [SCENARIO…]`: the scenarios, a live status line, the summary and the results file. */
+async function scenarioBench(refs: string[], options: ScenarioBenchOptions, command: Command): Promise<void> {
+  const config = configFrom(command);
+  const known = await servedNames(command);
+  const wanted = [...refs, ...(options.quick ? ['quick'] : [])];
+  const scenarios = findScenarios(wanted.length > 0 ? wanted : ['standard'], { known });
+  const abort = new AbortController();
+  let finished!: () => void;
+  const written = new Promise<void>((resolve) => (finished = resolve));
+  // Ctrl-C stops the scenario in progress; the shutdown waits until its results are written.
+  const unregister = onShutdown(async () => {
+    abort.abort();
+    await written;
+  });
+  const status = statusLine();
+  try {
+    const results = await runBench({
+      scenarios,
+      config,
+      baselineMessages: options.baselineMessages ?? (options.quick ? 5_000 : 20_000),
+      keepData: options.keepData ?? false,
+      log: (line) => status.log(line),
+      onScenario: (s, index, total) => status.log(`scenario ${index + 1}/${total}: ${s.name} — ${s.description.split('\n')[0]!.slice(0, 100)}`),
+      onProgress: (p) =>
+        status.update(`${p.scenario} [${p.phases.join(', ') || 'between phases'}] ${(p.elapsedMs / 1_000).toFixed(0)} s  ${p.opsPerSec} ops/s  p99 ${p.p99Ms.toFixed(1)} ms  errors ${p.errors}`),
+      signal: abort.signal,
+    });
+    status.done();
+    const file = writeResultsFile(options.out ?? defaultResultsPath(config.stateDir, results.runId), results);
+    print(options.json ? JSON.stringify(results, null, 2) : renderBenchResults(results, file));
+    if (results.scenarios.some((r) => r.status === 'failed' || r.status === 'error')) process.exitCode = ExitCode.checkFailed;
+  } finally {
+    status.done();
+    finished();
+    unregister();
+  }
+}
+
+/** One status line on a terminal (rewritten in place); elsewhere a line every ten seconds. Log lines go above it. */
+function statusLine(): { update(text: string): void; log(line: string): void; done(): void } {
+  const tty = process.stderr.isTTY === true;
+  let shown = false;
+  let lastPrinted = 0;
+  return {
+    update(text) {
+      if (tty) {
+        process.stderr.write(`\r\x1b[K${text}`);
+        shown = true;
+      } else if (Date.now() - lastPrinted >= 10_000) {
+        lastPrinted = Date.now();
+        log(text);
+      }
+    },
+    log(line) {
+      if (shown) process.stderr.write('\r\x1b[K');
+      shown = false;
+      log(line);
+    },
+    done() {
+      if (shown) process.stderr.write('\r\x1b[K');
+      shown = false;
+    },
+  };
+}
+
+async function componentBench(options: ComponentBenchOptions, command: Command): Promise<void> {
+  const config = configFrom(command);
+  const signer = options.eventstore ? loadOrCreateSigner(config.stateDir) : undefined;
+  const target = await openCluster(config, { log });
+  const abort = new AbortController();
+  const unregister = onShutdown(() => abort.abort());
+  try {
+    const nc = await connectNats(target.endpoint, { name: 'cim-bench' });
+    const replicas = Math.min(3, target.nodeCount);
+    let raw: RawBaselineResult;
+    let eventStore: AppendBenchmarkResult | undefined;
+    let commands: CommandBenchmarkResult | undefined;
+    let micro: MicroBenchmarkResult[] | undefined;
+    try {
+      raw = await runRawBaseline(nc, {
+        stream: 'CIM_BENCH_RAW',
+        subjectPrefix: 'cim.bench.raw',
+        messages: options.messages,
+        payloadBytes: options.payloadBytes,
+        subjects: options.subjects,
+        inFlight: options.inFlight,
+        replicas,
+        signal: abort.signal,
+        onProgress: (phase, done, total) => log(`raw ${phase}: ${done}/${total}`),
+      });
+      if (signer && !abort.signal.aborted) {
+        eventStore = await runAppendBenchmark(nc, {
+          // Seals of a run stay in CIM_SEALS (it refuses deletes), so each run has its own domain.
+          domain: `bench${Date.now().toString(36)}`,
+          messages: options.messages,
+          payloadBytes: options.payloadBytes,
+          aggregates: options.subjects,
+          inFlight: options.inFlight,
+          replicas,
+          latencySeconds: options.latencySeconds,
+          ...(options.latencyRate ? { latencyRate: options.latencyRate } : {}),
+          verifyWith: signer,
+          signal: abort.signal,
+          onProgress: (phase, done, total) => log(`event store ${phase}: ${done}/${total}`),
+        });
+      }
+      if (options.commands && !abort.signal.aborted) {
+        // The service gets a connection of its own, as a separate appliance instance would have.
+        const serviceNc = await connectNats(target.endpoint, { name: 'cim-bench-service' });
+        try {
+          commands = await runCommandBenchmark(nc, {
+            messages: options.messages,
+            aggregates: options.subjects,
+            inFlight: options.inFlight,
+            replicas,
+            serviceConnection: serviceNc,
+            latencySeconds: options.latencySeconds,
+            signal: abort.signal,
+            onProgress: (phase, done, total) => log(`commands ${phase}: ${done}/${total}`),
+          });
+        } finally {
+          await serviceNc.close();
+        }
+      }
+    } finally {
+      await nc.close();
+    }
+    if (options.micro && !abort.signal.aborted) {
+      micro = await runMicroBenchmarks({ payloadBytes: options.payloadBytes, signal: abort.signal, onProgress: (name) => log(`micro-benchmark: ${name}`) });
+    }
+    const status = target.embedded ? await target.embedded.status() : await attachedClusterStatus(target.endpoint);
+    if (options.json) {
+      print(JSON.stringify({ cluster: status, rawBaseline: raw, eventStore, commands, micro }, null, 2));
+    } else {
+      print(renderClusterStatus(status));
+      print(
+        `\nraw JetStream baseline (R${raw.replicas}, ${raw.payloadBytes}-byte payloads, ${raw.subjects} subjects, ${raw.inFlight} in flight)\n` +
+          `  publish: ${raw.publish.messages} acked in ${raw.publish.seconds.toFixed(2)} s = ${Math.round(raw.publish.perSecond)} msgs/s\n` +
+          `  read:    ${raw.read.messages} read back in ${raw.read.seconds.toFixed(2)} s = ${Math.round(raw.read.perSecond)} msgs/s (ordered consumer)\n` +
+          `  check:   lost ${raw.lost}, corrupted ${raw.corrupted}${raw.interrupted ? ' (interrupted: partial figures)' : ''}`,
+      );
+      if (eventStore) print('\n' + renderAppendBenchmark(eventStore));
+      if (commands) print('\n' + renderCommandBenchmark(commands));
+      if (micro) print('\n' + renderMicroBenchmarks(micro));
+    }
+    const storeFailed = eventStore !== undefined && (eventStore.check.rawLost > 0 || eventStore.check.contractLost > 0 || eventStore.check.appendLost > 0 || (eventStore.verify?.findings ?? 0) > 0);
+    const commandsFailed = commands !== undefined && (commands.check.commandsFailed > 0 || commands.check.renamesStored !== commands.check.commandsOk);
+    if (raw.lost > 0 || raw.corrupted > 0 || storeFailed || commandsFailed) process.exitCode = ExitCode.checkFailed;
+  } finally {
+    unregister();
+    await target.release();
+  }
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -1,7 +1,7 @@
 // The long-running appliance (`cim serve`, what the NixOS module runs): the reference domains'
 // command and query services, the onboarding process manager, the projections into the SQLite
-// read models and a sealer per domain, on one cluster. Shutdown is the reverse of start-up:
-// stop taking commands and answer those in flight, stop reacting, flush the projections, stop
+// read models and a sealer per domain, on one cluster. Shutdown: stop reacting (the process
+// managers), stop taking commands and answer those in flight, flush the projections, stop
 // sealing, then drain the connections.
 import { join } from 'node:path';
 import type { NatsConnection, Service } from 'nats';
@@ -62,9 +62,10 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   let signer: Signer | undefined;
 
   const stop = async () => {
+    // Managers first: a manager still reacting would send commands to services already gone.
+    for (const m of runningManagers.splice(0)) await m.stop();
     for (const s of commandServices.splice(0)) await s.stop();
     for (const s of queryServices.splice(0)) await s.stop();
-    for (const m of runningManagers.splice(0)) await m.stop();
     for (const p of projectors.splice(0)) await p.projector.stop();
     for (const s of sealers.splice(0)) await s.stop();
     model?.close();

@@ -8,7 +8,7 @@ export {
 } from './append-throughput.js';
 export { runMicroBenchmarks, type MicroBenchmarkOptions, type MicroBenchmarkResult } from './micro.js';
 export { runRawBaseline, type RateFigure, type RawBaselineOptions, type RawBaselineResult } from './raw-baseline.js';
-export { renderAppendBenchmark, renderCommandBenchmark, renderMicroBenchmarks } from './render-text.js';
+export { alignedTable, count, decimal, ratio, renderAppendBenchmark, renderCommandBenchmark, renderMicroBenchmarks } from './render-text.js';
 export { runCommandBenchmark, type CommandBenchmarkOptions, type CommandBenchmarkPhase, type CommandBenchmarkResult } from './command-throughput.js';
 export { latencyFigure, latencyHistogram, runAtRate, runLanes, type LatencyFigure, type ThroughputFigure } from './drive.js';
 export { runReplayBenchmark, type RawReadFigure, type ReplayBenchmarkOptions, type ReplayBenchmarkResult } from './replay-throughput.js';

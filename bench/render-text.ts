@@ -18,18 +18,18 @@ export function alignedTable(rows: readonly (readonly string[])[], align: readon
 
 const grouped = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 
-function count(n: number): string {
+export function count(n: number): string {
   return grouped.format(n);
 }
 
 /** Two decimals below 10, one below 100, none above: enough to compare, no false precision. */
-function decimal(n: number): string {
+export function decimal(n: number): string {
   if (!Number.isFinite(n)) return '–';
   const abs = Math.abs(n);
   return abs < 10 ? n.toFixed(2) : abs < 100 ? n.toFixed(1) : count(n);
 }
 
-function ratio(n: number): string {
+export function ratio(n: number): string {
   return Number.isFinite(n) && n > 0 ? `${n.toFixed(2)}×` : '–';
 }
 

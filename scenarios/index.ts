@@ -45,3 +45,10 @@ export {
   type DurationEstimate,
   type TimedPhase,
 } from './render.js';
+export { environment, newRunId, runBench, type BenchRunOptions } from './bench-run.js';
+export { runFault, type FaultContext, type FaultRecord } from './faults.js';
+export { evaluate, recoveryAfter, scenarioMetrics } from './metrics.js';
+export { renderBenchResults, renderScenarioResult } from './render-results.js';
+export { defaultResultsPath, writeResultsFile } from './results-file.js';
+export * from './results.js';
+export { runScenario, type RunOptions, type ScenarioProgress } from './runner.js';

@@ -269,6 +269,7 @@ async function startScenarioAppliance(run: Running): Promise<ApplianceHandle> {
     endpoint: run.endpoint,
     stateDir: run.scenarioDir,
     replicas: run.scenario.cluster.replicas,
+    plugins: run.options.config.domains.plugins,
     log: (line) => run.log(`appliance: ${line}`),
   });
 }

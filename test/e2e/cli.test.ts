@@ -113,7 +113,7 @@ describe('cim cluster up / status / bench / down', () => {
     expect(again.code).toBe(0);
     expect((JSON.parse(again.stdout) as ClusterStatus).servers.map((s) => s.pid)).toEqual(pids);
 
-    const bench = await runCli(['--state', state, 'bench', '--messages', '2000', '--latency-seconds', '1', '--json'], { timeoutMs: 120_000 });
+    const bench = await runCli(['--state', state, 'bench', '--components', '--messages', '2000', '--latency-seconds', '1', '--json'], { timeoutMs: 120_000 });
     expect(bench.code, bench.stderr).toBe(0);
     const result = JSON.parse(bench.stdout) as {
       cluster: ClusterStatus;

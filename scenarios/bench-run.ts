@@ -1,0 +1,83 @@
+// `cim bench` without the command line: runs scenarios one after another, each on its own
+// cluster, and collects their results with the environment they were measured in. Ctrl-C (the
+// signal) stops the scenario in progress cleanly; what was measured until then is kept.
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ApplianceConfig } from '../appliance/index.js';
+import { RESULTS_VERSION, type BenchResults, type Environment } from './results.js';
+import { runScenario, type ScenarioProgress } from './runner.js';
+import type { Scenario } from './types.js';
+
+export interface BenchRunOptions {
+  scenarios: readonly Scenario[];
+  config: ApplianceConfig;
+  /** Raw baseline messages per scenario. */
+  baselineMessages: number;
+  keepData?: boolean;
+  log?: (line: string) => void;
+  onProgress?: (progress: ScenarioProgress) => void;
+  /** Called when a scenario starts, with its position in the run. */
+  onScenario?: (scenario: Scenario, index: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+/** `20261125T190102Z-a1b2`: sortable, and unique enough for one state dir. */
+export function newRunId(now = new Date()): string {
+  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(2).toString('hex')}`;
+}
+
+export async function runBench(options: BenchRunOptions): Promise<BenchResults> {
+  const runId = newRunId();
+  const runDir = join(options.config.stateDir, 'bench', runId);
+  mkdirSync(runDir, { recursive: true });
+  const results: BenchResults = { v: RESULTS_VERSION, kind: 'performance-results', runId, createdAt: new Date().toISOString(), environment: environment(), scenarios: [], interrupted: false };
+  for (const [index, scenario] of options.scenarios.entries()) {
+    if (options.signal?.aborted) break;
+    options.onScenario?.(scenario, index, options.scenarios.length);
+    results.scenarios.push(
+      await runScenario(scenario, {
+        config: options.config,
+        runDir,
+        baselineMessages: options.baselineMessages,
+        ...(options.keepData ? { keepData: true } : {}),
+        ...(options.log ? { log: options.log } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      }),
+    );
+  }
+  results.interrupted = options.signal?.aborted ?? false;
+  return results;
+}
+
+/** The package's root and version: package.json is one level up from scenarios/ (vitest), two from dist/scenarios/. */
+const applianceRoot = (() => {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const dir of [join(here, '..'), join(here, '..', '..')]) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'cim-appliance') return { dir, version: `${pkg.name}@${pkg.version}` };
+    } catch {
+      // not here
+    }
+  }
+  return { dir: here, version: 'cim-appliance' };
+})();
+
+export function environment(): Environment {
+  const cpuList = cpus();
+  const env: Environment = {
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    cpu: { model: cpuList[0]?.model.trim() ?? 'unknown', cores: cpuList.length },
+    memoryBytes: totalmem(),
+    appliance: applianceRoot.version,
+  };
+  const git = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: applianceRoot.dir, encoding: 'utf8', timeout: 5_000 });
+  if (git.status === 0 && /^[0-9a-f]{40}$/.test(git.stdout.trim())) env.gitRevision = git.stdout.trim();
+  return env;
+}

@@ -1,0 +1,118 @@
+// The terminal summary of a `cim bench` run: per scenario, the verdict, the raw baseline it was
+// measured against, each phase's headline figures with their ratio to that baseline, what the
+// checker and verification found, and the assertions. Then one table across scenarios.
+import { alignedTable, count, decimal, ratio } from '../bench/index.js';
+import type { BenchResults, PhaseResult, ScenarioResult } from './results.js';
+
+const ms = (n: number) => `${decimal(n)} ms`;
+const seconds = (n: number) => `${(n / 1_000).toFixed(1)} s`;
+
+export function renderBenchResults(results: BenchResults, resultsFile?: string): string {
+  const env = results.environment;
+  const lines = [
+    `cim bench — run ${results.runId}: ${results.scenarios.length} scenario(s); node ${env.node}, ${env.cpu.cores} × ${env.cpu.model}, ${Math.round(env.memoryBytes / 2 ** 30)} GiB` +
+      (env.gitRevision ? `, ${env.gitRevision.slice(0, 12)}` : ''),
+  ];
+  for (const scenario of results.scenarios) lines.push('', renderScenarioResult(scenario));
+  if (results.scenarios.length > 0) lines.push('', renderSummaryTable(results.scenarios));
+  if (results.interrupted) lines.push('', 'interrupted (Ctrl-C): the figures cover what was measured until then');
+  if (resultsFile) lines.push('', `results: ${resultsFile}`);
+  return lines.join('\n');
+}
+
+export function renderScenarioResult(r: ScenarioResult): string {
+  const versions = [...new Set(r.cluster.servers.map((s) => s.version).filter(Boolean))].join(', ') || 'unknown version';
+  const lines = [
+    `${r.scenario}: ${r.status.toUpperCase()}${r.reason ? ` — ${r.reason}` : ''} (${r.seconds.toFixed(1)} s, seed ${r.seed})`,
+    `  cluster: ${r.cluster.mode}, ${r.cluster.nodes} node(s) of nats-server ${versions}, R${r.cluster.replicas}, sync_interval ${r.cluster.syncIntervalInEffect}`,
+  ];
+  const raw = r.baseline;
+  if (raw) {
+    lines.push(
+      `  raw baseline: publish ${count(raw.publish.perSecond)} msgs/s, ordered read ${count(raw.read.perSecond)} msgs/s (${raw.payloadBytes} B, ${raw.inFlight} in flight, lost ${raw.lost})`,
+    );
+  }
+  const rows: string[][] = [];
+  for (const phase of r.phases) rows.push(...phaseRows(phase));
+  if (rows.length > 0) lines.push(indent(alignedTable(rows, ['left', 'left', 'left']), 2));
+  if (r.checker) {
+    const c = r.checker;
+    lines.push(
+      `  checker: ${count(c.attempted)} attempted, ${count(c.acknowledged)} acknowledged, ${count(c.failed)} refused, ${count(c.unknown)} unknown; ` +
+        `read back ${count(c.readItems)} — lost ${c.lost}, unexpected ${c.unexpected}, duplicates ${c.duplicates}`,
+    );
+    for (const [kind, samples] of Object.entries(c.samples)) if (samples.length > 0) lines.push(`    ${kind}: ${samples.slice(0, 5).join('; ')}`);
+  }
+  if (r.verification) {
+    lines.push(`  verification: ${r.verification.domains.map((d) => `${d.domain} ${count(d.events)} events / ${d.seals} seals`).join(', ')} — ${r.verification.findings} finding(s)`);
+    for (const sample of r.verification.samples.slice(0, 5)) lines.push(`    ${sample}`);
+  }
+  for (const check of r.checks) lines.push(`  ${check.ok ? 'ok  ' : 'FAIL'} ${check.text}  (measured: ${check.actual === null ? 'not measured' : decimal(check.actual)})`);
+  return lines.join('\n');
+}
+
+function phaseRows(phase: PhaseResult): string[][] {
+  const error = phase.error ? [[`${phase.type} ${phase.name}`, 'error', `${phase.error.code}: ${phase.error.message}`]] : [];
+  switch (phase.type) {
+    case 'load': {
+      if (phase.error) return error;
+      const target = phase.rate === 'max' ? `max, ${phase.concurrency} in flight` : `${count(phase.rate)}/s`;
+      const errors = phase.failed + phase.unknown;
+      const codes = Object.entries(phase.errorsByCode).map(([code, n]) => `${code} ${n}`).join(', ');
+      return [
+        [
+          `load ${phase.name}`,
+          `${phase.driver} at ${target}`,
+          `${count(phase.opsPerSec)} ops/s = ${ratio(phase.ratioToRaw)} raw; p50 ${ms(phase.latency.p50Ms)}, p99 ${ms(phase.latency.p99Ms)}, p99.9 ${ms(phase.latency.p999Ms)}; ` +
+            `${count(phase.ok)} ok, ${errors} errors${codes ? ` (${codes})` : ''}`,
+        ],
+      ];
+    }
+    case 'fault': {
+      if (phase.error || !phase.fault) return error;
+      const recovery = phase.recoveryMs !== undefined ? `; recovery ${ms(phase.recoveryMs)}` : '';
+      const stall = phase.stallMs !== undefined ? `, longest stall ${seconds(phase.stallMs)}` : '';
+      return [[`fault ${phase.name}`, `at ${seconds(phase.fault.firedAtMs)}`, `${phase.fault.detail}${recovery}${stall}`]];
+    }
+    case 'replay': {
+      if (phase.error || !phase.replay) return error;
+      const r = phase.replay;
+      return [
+        [
+          `replay ${phase.name}`,
+          r.replay.lastSeq < r.bestRaw.messages || r.replay.events < r.events ? `${r.projection} to seq ${r.replay.lastSeq}` : r.projection,
+          `${count(r.replay.perSecond)} events/s = ${ratio(r.replayToRaw)} raw read (${count(r.bestRaw.perSecond)}/s, pull ${r.bestRaw.batch}); ${count(r.replay.events)} events`,
+        ],
+      ];
+    }
+    default:
+      return error;
+  }
+}
+
+function renderSummaryTable(scenarios: readonly ScenarioResult[]): string {
+  const figure = (r: ScenarioResult, key: string, format: (n: number) => string) => (r.metrics[key] === undefined ? '–' : format(r.metrics[key]!));
+  return alignedTable([
+    ['scenario', 'status', 'ops/s', '× raw', 'p99 ms', 'lost', 'unexp.', 'dup.', 'findings', 'recovery', 'replay × raw'],
+    ...scenarios.map((r) => [
+      r.scenario,
+      r.status,
+      figure(r, 'ops_per_sec', count),
+      figure(r, 'ratio_to_raw', ratio),
+      figure(r, 'p99_ms', decimal),
+      figure(r, 'lost', count),
+      figure(r, 'unexpected', count),
+      figure(r, 'duplicates', count),
+      figure(r, 'verify_findings', count),
+      figure(r, 'recovery_ms', ms),
+      figure(r, 'replay_ratio_to_raw', ratio),
+    ]),
+  ], ['left', 'left']);
+}
+
+function indent(text: string, spaces: number): string {
+  return text
+    .split('\n')
+    .map((line) => ' '.repeat(spaces) + line)
+    .join('\n');
+}

@@ -1,0 +1,126 @@
+// `cim bench --quick` as CI runs it: the quick suite end to end on real 3-node clusters (one per
+// scenario), its results file, and what it must show — the leader kill loses nothing and has a
+// measured recovery; every figure has its raw baseline from the same run. Then Ctrl-C in the
+// middle of a run still writes what was measured, and the scenario commands for files.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BenchResults } from '../../scenarios/index.js';
+import { runCli, spawnCli, type CliResult } from '../support/cli.js';
+import { tempDir } from '../support/temp-dir.js';
+
+const work = tempDir('bench-scenarios');
+const state = join(work.path, 'state');
+let quick: CliResult;
+let results: BenchResults;
+
+beforeAll(async () => {
+  quick = await runCli(['--state', state, 'bench', '--quick', '--baseline-messages', '2000'], { timeoutMs: 240_000 });
+  const dir = join(state, 'results');
+  const [file] = readdirSync(dir);
+  results = JSON.parse(readFileSync(join(dir, file!), 'utf8')) as BenchResults;
+}, 300_000);
+
+afterAll(() => work.remove());
+
+const scenario = (name: string) => results.scenarios.find((s) => s.scenario === name)!;
+
+describe('cim bench --quick', () => {
+  it('runs every scenario of the quick suite, passes, and says where the results are', () => {
+    expect(quick.code, quick.stderr).toBe(0);
+    expect(results.scenarios.map((s) => s.scenario).sort()).toEqual(['quick-leader-kill', 'quick-replay', 'quick-steady']);
+    expect(results.scenarios.map((s) => s.status)).toEqual(['passed', 'passed', 'passed']);
+    expect(quick.stdout).toMatch(/results: .*\.json/);
+    expect(quick.stdout).toMatch(/quick-leader-kill\s+passed/);
+  });
+
+  it('writes the results once, read-only, with how they were obtained', () => {
+    const file = join(state, 'results', readdirSync(join(state, 'results'))[0]!);
+    expect(statSync(file).mode & 0o777).toBe(0o444);
+    expect(results).toMatchObject({ v: 1, kind: 'performance-results', interrupted: false });
+    expect(results.environment.node).toBe(process.version);
+    for (const s of results.scenarios) {
+      expect(s.cluster).toMatchObject({ mode: 'embedded', nodes: 3, replicas: 3 });
+      expect(s.cluster.servers.every((server) => /^\d+\.\d+\.\d+/.test(server.version ?? ''))).toBe(true);
+      expect(s.seed).toBeTypeOf('number');
+      expect(s.baseline!.publish.perSecond).toBeGreaterThan(0);
+    }
+  });
+
+  it('kills the stream leader under load, loses nothing and measures the recovery', () => {
+    const kill = scenario('quick-leader-kill');
+    expect(kill.checker).toMatchObject({ lost: 0, unexpected: 0, duplicates: 0 });
+    expect(kill.checker!.acknowledged).toBeGreaterThan(0);
+    const fault = kill.phases.find((p) => p.type === 'fault');
+    if (fault?.type !== 'fault') throw new Error('no fault phase');
+    expect(fault.fault!.detail).toMatch(/killed n\d \(leader of CIM_PERSON\)/);
+    expect(kill.metrics.recovery_ms).toBeTypeOf('number');
+    expect(kill.metrics.stall_ms).toBeGreaterThan(0);
+    expect(kill.checks.map((c) => c.ok)).toEqual([true, true, true]);
+  });
+
+  it('gives each headline figure as a ratio to the raw baseline of the same run', () => {
+    for (const s of results.scenarios) {
+      expect(s.metrics.ratio_to_raw).toBeCloseTo(s.metrics.ops_per_sec! / s.baseline!.publish.perSecond);
+    }
+    expect(scenario('quick-replay').metrics['halfway.replay_ratio_to_raw']).toBeGreaterThan(0);
+  });
+});
+
+describe('Ctrl-C during cim bench', () => {
+  it('stops the run, still writes what was measured, and leaves no server behind', async () => {
+    const interruptedState = join(work.path, 'interrupted');
+    const child = spawnCli(['--state', interruptedState, 'bench', 'quick-steady', '--baseline-messages', '1000']);
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    // Interrupt once the load is running.
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the load never started:\n${stderr}`)), 60_000);
+      child.stderr!.on('data', () => {
+        if (/appliance: serving/.test(stderr)) {
+          clearTimeout(timer);
+          setTimeout(resolve, 2_000);
+        }
+      });
+    });
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(130);
+    const [file] = readdirSync(join(interruptedState, 'results'));
+    const partial = JSON.parse(readFileSync(join(interruptedState, 'results', file!), 'utf8')) as BenchResults;
+    expect(partial.interrupted).toBe(true);
+    expect(partial.scenarios[0]!.status).toBe('interrupted');
+    expect(partial.scenarios[0]!.checker!.lost).toBe(0);
+    // No nats-server of the run's clusters (their configs live in its state dir) is left.
+    expect(spawnSync('pgrep', ['-f', interruptedState]).stdout.toString()).toBe('');
+  }, 120_000);
+});
+
+describe('cim scenario', () => {
+  it('validates a good file and names the line and field of each problem in a broken one (exit 2)', async () => {
+    const good = join(work.path, 'good.yaml');
+    const bad = join(work.path, 'bad.yaml');
+    writeFileSync(good, 'name: mine\nphases:\n  - type: load\n    rate: 50\n    duration: 2s\n    mix:\n      - command: person.RegisterPerson\n');
+    writeFileSync(bad, 'name: mine\nphases:\n  - type: load\n    rate: fast\n    duration: 2s\n    mix:\n      - command: person.Teleport\n');
+    const ok = await runCli(['scenario', 'validate', good]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/^ok\s+.*good\.yaml \(mine\)/m);
+    const broken = await runCli(['scenario', 'validate', bad]);
+    expect(broken.code).toBe(2);
+    expect(broken.stdout).toMatch(/bad\.yaml:4:\d+ phases\[0\]\.rate:/);
+    expect(broken.stdout).toMatch(/bad\.yaml:7:\d+ phases\[0\]\.mix\[0\]\.command: .*person\.Teleport/);
+  });
+
+  it('lists the catalog and shows a scenario', async () => {
+    const list = await runCli(['scenario', 'list']);
+    expect(list.code).toBe(0);
+    for (const name of ['steady-mixed', 'leader-kill', 'follower-corruption', 'quick-steady']) expect(list.stdout).toContain(name);
+    const show = await runCli(['scenario', 'show', 'leader-kill']);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toMatch(/leader of CIM_PERSON/);
+    const missing = await runCli(['scenario', 'show', 'no-such-thing']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/CIM-NOT-FOUND/);
+  });
+});
