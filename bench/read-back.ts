@@ -13,6 +13,8 @@ export interface ReadBackResult {
   scanned: number;
   /** Messages that did not decode as events. */
   undecodable: number;
+  /** Bytes of the run's own items (their stored bodies), for the mean event size. */
+  bytes: number;
 }
 
 async function streamRange(nc: NatsConnection, stream: string): Promise<{ first: number; last: number } | undefined> {
@@ -28,7 +30,7 @@ async function streamRange(nc: NatsConnection, stream: string): Promise<{ first:
 /** The events of `domain` whose actor is `actor`: what the run's commands caused. */
 export async function readBackDomain(nc: NatsConnection, domain: string, actor: string): Promise<ReadBackResult> {
   const stream = domainStream(domain);
-  const result: ReadBackResult = { items: [], scanned: 0, undecodable: 0 };
+  const result: ReadBackResult = { items: [], scanned: 0, undecodable: 0, bytes: 0 };
   const range = await streamRange(nc, stream);
   if (!range) return result;
   for await (const m of readStream(nc.jetstream(), { stream, fromSeq: range.first, toSeq: range.last })) {
@@ -43,6 +45,7 @@ export async function readBackDomain(nc: NatsConnection, domain: string, actor: 
       continue;
     }
     if (envelope.actor !== actor) continue;
+    result.bytes += m.data.length;
     result.items.push({
       key,
       attemptId: envelope.causationId,
@@ -55,12 +58,13 @@ export async function readBackDomain(nc: NatsConnection, domain: string, actor: 
 
 /** Every message of a raw stream, attributed by the id its body starts with. */
 export async function readBackRaw(nc: NatsConnection, stream: string): Promise<ReadBackResult> {
-  const result: ReadBackResult = { items: [], scanned: 0, undecodable: 0 };
+  const result: ReadBackResult = { items: [], scanned: 0, undecodable: 0, bytes: 0 };
   const range = await streamRange(nc, stream);
   if (!range) return result;
   for await (const m of readStream(nc.jetstream(), { stream, fromSeq: range.first, toSeq: range.last })) {
     result.scanned++;
     const id = rawBodyId(m.data);
+    result.bytes += m.data.length;
     result.items.push({ key: `${stream}:${m.seq}`, attemptId: id, origin: id, where: `${stream}#${m.seq}` });
   }
   return result;

@@ -43,7 +43,7 @@ export interface ScenarioResult {
   cluster: ClusterDescription;
   baseline?: RawBaselineResult;
   phases: PhaseResult[];
-  checker?: CheckerVerdict & { streams: { stream: string; scanned: number; undecodable: number }[] };
+  checker?: CheckerVerdict & { streams: { stream: string; scanned: number; undecodable: number; meanBytes: number }[] };
   verification?: { domains: { domain: string; events: number; seals: number; findings: number }[]; findings: number; samples: string[] };
   /** Every figure an assertion can name: scenario-wide (`p99_ms`) and per phase (`load-1.p99_ms`). */
   metrics: Record<string, number>;

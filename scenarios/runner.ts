@@ -127,6 +127,14 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     throw annotate(error, `scenario ${scenario.name}: the cluster did not start`);
   });
   result.cluster = { ...result.cluster, ...opened.description };
+  const nodeFault = scenario.phases.find((p) => p.type === 'fault' && p.action !== 'restart-appliance');
+  if (!opened.cluster && nodeFault) {
+    // Killing the nodes of a cluster the appliance was only given access to is not its call.
+    result.status = 'skipped';
+    result.reason = `phase ${nodeFault.name} acts on cluster nodes, which needs the embedded cluster (run without --nats)`;
+    await opened.release();
+    return result;
+  }
   const runTag = `r${randomBytes(3).toString('hex')}`;
   let nc: NatsConnection | undefined;
   let run: Running | undefined;
@@ -188,16 +196,19 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     const domains = touchedDomains(scenario);
     result.verification = await sealAndVerify(run, domains);
     const read: ReadItem[] = [];
-    const streams: { stream: string; scanned: number; undecodable: number }[] = [];
+    const streams: NonNullable<ScenarioResult['checker']>['streams'] = [];
+    const described = (stream: string, back: { items: unknown[]; scanned: number; undecodable: number; bytes: number }) =>
+      streams.push({ stream, scanned: back.scanned, undecodable: back.undecodable, meanBytes: back.items.length > 0 ? Math.round(back.bytes / back.items.length) : 0 });
     for (const domain of domains) {
       const back = await readBackDomain(nc, domain, run.actor);
       read.push(...back.items);
-      streams.push({ stream: domainStream(domain), scanned: back.scanned, undecodable: back.undecodable });
+      described(domainStream(domain), back);
     }
     if (run.usedRawStream) {
       const back = await readBackRaw(nc, RAW_STREAM);
       read.push(...back.items);
-      streams.push({ stream: RAW_STREAM, scanned: back.scanned, undecodable: back.undecodable });
+      described(RAW_STREAM, back);
+      await (await nc.jetstreamManager()).streams.delete(RAW_STREAM).catch(() => false);
     }
     const operations = run.recorders.flatMap((r) => r.operations);
     result.checker = { ...checkHistory(operations, read, options.dropFromReadBack ? { dropFromReadBack: options.dropFromReadBack } : {}), streams };
