@@ -1,3 +1,2 @@
-// Report documents (dag-cbor, CID, signature), the ledger and the renderers.
-// Built by the reports issue; nothing is exported yet.
-export {};
+// Report documents (dag-cbor, CID, signature), the ledger and the renderers: the public surface of reports/.
+export * from './types.js';
