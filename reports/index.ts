@@ -1,2 +1,7 @@
 // Report documents (dag-cbor, CID, signature), the ledger and the renderers: the public surface of reports/.
 export * from './types.js';
+export { decodeReport, encodeReport, plainData, reportCid, reportSignedBy, signReport } from './document.js';
+export { reportFile, reportsDir, writeOnce } from './files.js';
+export { Ledger, LEDGER_FILE, type LedgerEntry } from './ledger.js';
+export { verifyReport, type ReportVerification, type VerifyReportOptions } from './verify.js';
+export { writeReport, writeReportFiles, type NewReport, type WriteOptions, type WrittenReport } from './writer.js';

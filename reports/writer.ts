@@ -1,0 +1,92 @@
+// Writing a report: chain it to the newest report of its kind, add a checkpoint (and the
+// consistency proof from the previous one) when it covers events, sign it, append it to the
+// ledger — the source of truth, holding its bytes — and then write its files once.
+import { consistencyProof, merkleRoot, type Signer } from '../appliance/index.js';
+import { decodeReport, encodeReport, plainData, signReport } from './document.js';
+import { reportFile, writeOnce } from './files.js';
+import { Ledger } from './ledger.js';
+import { REPORT_VERSION, type NamedReport, type ReportBaseline, type ReportCheckpoint, type ReportEnvironment, type ReportFinding, type ReportKind } from './types.js';
+
+export interface NewReport {
+  kind: ReportKind;
+  title: string;
+  environment: ReportEnvironment;
+  config: Record<string, unknown>;
+  scenario?: string[];
+  results: unknown;
+  findings: ReportFinding[];
+  baseline?: ReportBaseline;
+  /**
+   * The event CIDs (bytes) the report covers, in order, for a signed checkpoint: the Merkle tree
+   * over them, and a consistency proof that it extends the previous report's tree.
+   */
+  checkpointLeaves?: readonly Uint8Array[];
+}
+
+export interface WriteOptions {
+  stateDir: string;
+  signer: Signer;
+  /** The renderings to write beside the `.cbor`, by file extension. */
+  render?: (named: NamedReport) => Record<string, string>;
+  now?: Date;
+}
+
+export interface WrittenReport {
+  named: NamedReport;
+  /** Files written, by extension (`cbor`, `json`, `md`, `html`, …). */
+  files: Record<string, string>;
+}
+
+export function writeReport(input: NewReport, options: WriteOptions): WrittenReport {
+  const ledger = Ledger.open(options.stateDir);
+  try {
+    const prevCid = ledger.head(input.kind);
+    const prev = prevCid ? decodeReport(ledger.get(prevCid)!.bytes, prevCid) : undefined;
+    const named = signReport(
+      {
+        v: REPORT_VERSION,
+        kind: input.kind,
+        title: input.title,
+        createdAt: (options.now ?? new Date()).toISOString(),
+        environment: plainData(input.environment),
+        config: plainData(input.config),
+        ...(input.scenario ? { scenario: input.scenario } : {}),
+        results: plainData(input.results ?? null),
+        findings: plainData(input.findings),
+        ...(input.baseline ? { baseline: { ...plainData({ ...input.baseline, cid: undefined }), cid: input.baseline.cid } } : {}),
+        ...(input.checkpointLeaves ? { checkpoint: checkpointOver(input.checkpointLeaves, prev?.report.checkpoint) } : {}),
+        prev: prev?.cid ?? null,
+      },
+      options.signer,
+    );
+    const bytes = encodeReport(named.report);
+    ledger.addKey(options.signer.keyId, options.signer.publicKeyPem);
+    ledger.append(named, bytes);
+    return { named, files: writeReportFiles(options.stateDir, named, bytes, options.render) };
+  } finally {
+    ledger.close();
+  }
+}
+
+/** Writes the `.cbor` and each rendering once; a file that exists is left as it is (re-rendering an old report). */
+export function writeReportFiles(stateDir: string, named: NamedReport, bytes: Uint8Array, render?: WriteOptions['render']): Record<string, string> {
+  const cid = named.cid.toString();
+  const files: Record<string, string> = {};
+  const contents: Record<string, Uint8Array | string> = { cbor: bytes, ...(render ? render(named) : {}) };
+  for (const [extension, content] of Object.entries(contents)) {
+    const path = reportFile(stateDir, cid, extension);
+    writeOnce(path, content);
+    files[extension] = path;
+  }
+  return files;
+}
+
+function checkpointOver(leaves: readonly Uint8Array[], previous: ReportCheckpoint | undefined): ReportCheckpoint {
+  const checkpoint: ReportCheckpoint = { treeSize: leaves.length, root: merkleRoot(leaves) };
+  // A proof exists only from a non-empty tree that this one extends.
+  if (previous && previous.treeSize > 0 && previous.treeSize <= leaves.length) {
+    checkpoint.previous = { treeSize: previous.treeSize, root: previous.root };
+    checkpoint.consistencyProof = consistencyProof(leaves, previous.treeSize);
+  }
+  return checkpoint;
+}
