@@ -32,6 +32,7 @@ import { CimError, ExitCode, toCimError } from './errors.js';
 import { loadDomainPlugins, replay } from './domain/index.js';
 import { referenceDomains } from './domains/index.js';
 import { startAppliance, type ApplianceHandle } from './serve.js';
+import { registerNatsConfigCommand } from './nats-config-command.js';
 import { installSignalHandlers, onShutdown } from './shutdown.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -432,6 +433,8 @@ function buildProgram(): Command {
         }
       }),
     );
+
+  registerNatsConfigCommand(program, { configFrom, action, print });
 
   return program;
 }
