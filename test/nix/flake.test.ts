@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeNix, NIX_OPTIONS, nixEvalJson, REPO_ROOT, requireNix, runNix, unpackNixpkgsLib } from '../support/nix.js';
+import { describeNix, NIX_OPTIONS, nixEvalJson, REPO_ROOT, runNix, unpackNixpkgsLib } from '../support/nix.js';
 import { tempDir } from '../support/temp-dir.js';
 
 describeNix('the flake, with nixpkgs overridden by nixpkgs lib', () => {
@@ -33,7 +33,6 @@ describeNix('the flake, with nixpkgs overridden by nixpkgs lib', () => {
   };
 
   beforeAll(() => {
-    requireNix();
     libPath = unpackNixpkgsLib(dir.path);
     nixEnv = { XDG_CACHE_HOME: join(dir.path, 'cache'), HOME: dir.path };
     // A flake in a git checkout sees only what git knows: copy what `git add -A` would hold.

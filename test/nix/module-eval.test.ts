@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { findNatsServer, loadConfig, serializeServerConfig, validateServerConfigFile, type NatsServerConfig } from '../../appliance/index.js';
 import { compareVersions } from '../../appliance/cluster/server-binary.js';
 import { runCli } from '../support/cli.js';
-import { describeNix, nixEvalArgs, nixEvalJson, REPO_ROOT, requireNix, runNix, unpackNixpkgsLib } from '../support/nix.js';
+import { describeNix, nixEvalArgs, nixEvalJson, REPO_ROOT, runNix, unpackNixpkgsLib } from '../support/nix.js';
 import { tempDir } from '../support/temp-dir.js';
 
 const EVAL = join(REPO_ROOT, 'test', 'nix', 'eval-module.nix');
@@ -59,7 +59,6 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
   let cases: Cases;
 
   beforeAll(async () => {
-    requireNix();
     libArg = { libPath: unpackNixpkgsLib(dir.path) };
     // Real PEM files: nats-server -t loads them.
     tlsDir = join(dir.path, 'tls');

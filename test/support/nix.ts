@@ -6,7 +6,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe } from 'vitest';
+import { describe, it } from 'vitest';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const NIXPKGS_LIB_TARBALL = join(REPO_ROOT, '..', 'shared', 'nix', 'nixpkgs-lib.tar.zst');
@@ -30,28 +30,30 @@ function onPath(name: string): string | undefined {
 /** Why the Nix tests cannot run here, or undefined when they can. */
 export function nixMissing(): string | undefined {
   if (!onPath('nix-instantiate') || !onPath('nix')) return 'nix-instantiate is not on PATH: install it with `sudo apt-get install -y nix-bin`';
+  if (!onPath('zstd')) return 'zstd is not on PATH (it unpacks nixpkgs lib): install it with `sudo apt-get install -y zstd`';
+  if (!onPath('openssl')) return 'openssl is not on PATH (it makes the TLS test files): install it with `sudo apt-get install -y openssl`';
   if (!existsSync(NIXPKGS_LIB_TARBALL)) return `${NIXPKGS_LIB_TARBALL} is missing: the Nix tests need ../shared/nix beside the clone`;
   return undefined;
 }
 
 /**
- * `describe` for Nix tests: on CI (CI set) they always run, so a missing Nix fails them in
- * `beforeAll`; on a developer's machine without Nix they are skipped with the reason.
+ * `describe` for Nix tests. Without Nix they cannot run: on CI (CI set) that is one failing test
+ * naming what is missing; on a developer's machine the tests are skipped with the reason.
  */
 export function describeNix(name: string, body: () => void): void {
   const missing = nixMissing();
-  if (missing && !process.env.CI) {
+  if (!missing) {
+    describe(name, body);
+  } else if (process.env.CI) {
+    describe(name, () => {
+      it('has Nix and nixpkgs lib to evaluate with', () => {
+        throw new Error(`${missing} (.ci/run installs nix-bin)`);
+      });
+    });
+  } else {
     process.stderr.write(`skipping "${name}": ${missing}\n`);
     describe.skip(name, body);
-  } else {
-    describe(name, body);
   }
-}
-
-/** Throws with the reason when Nix cannot run: the CI half of describeNix. */
-export function requireNix(): void {
-  const missing = nixMissing();
-  if (missing) throw new Error(`${missing} (CI installs it in .ci/run)`);
 }
 
 /** Unpacks nixpkgs' lib into dir; returns the path of `lib/` (and its flake at `..`). */
