@@ -510,6 +510,9 @@ in
       };
       users.groups.cim-appliance = { };
 
+      # `cim` for operators: cluster status, verify, seal, replay against the running cluster.
+      environment.systemPackages = [ cfg.package ];
+
       systemd.services.cim-appliance = {
         description = "CIM Appliance: domain services, projections and sealers on NATS JetStream";
         wantedBy = [ "multi-user.target" ];

@@ -15,16 +15,7 @@
 let
   lib = import libPath;
 
-  package = {
-    type = "derivation";
-    name = "cim-appliance-0.1.0";
-    outPath = "/nix/store/00000000000000000000000000000000-cim-appliance-0.1.0";
-  };
-  # Only what the module takes from pkgs.
-  pkgs = {
-    writeText = name: _text: "/nix/store/00000000000000000000000000000000-${name}";
-    coreutils = "/nix/store/00000000000000000000000000000000-coreutils";
-  };
+  inherit (import ./fake-pkgs.nix) package pkgs;
 
   eval =
     machine:
@@ -49,6 +40,7 @@ let
       services = c.systemd.services;
       timers = c.systemd.timers;
       firewall = c.networking.firewall.allowedTCPPorts;
+      packages = map (p: p.name) c.environment.systemPackages;
       users = lib.attrNames c.users.users;
       groups = lib.attrNames c.users.groups;
       failedAssertions = map (a: a.message) (lib.filter (a: !a.assertion) c.assertions);
@@ -173,7 +165,11 @@ assert check (
   !(attach.services ? nats) && attach.nats == null && attach.services.cim-appliance.requires == [ ] && attach.firewall == [ ]
 ) "without a local node, nothing of NATS is defined or opened";
 assert check (
-  disabled.services == { } && disabled.timers == { } && disabled.firewall == [ ] && disabled.users == [ ]
+  disabled.services == { }
+  && disabled.timers == { }
+  && disabled.firewall == [ ]
+  && disabled.users == [ ]
+  && disabled.packages == [ ]
 ) "enable = false defines nothing";
 assert check (halfTls.failedAssertions != [ ]) "a certificate without its key fails an assertion";
 {

@@ -3,7 +3,7 @@
 // NATS config equals what `cim nats-config` prints for the same inputs, nats-server accepts it, and
 // the appliance config file it writes passes the appliance's own schema.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { findNatsServer, loadConfig, serializeServerConfig, validateServerConfigFile, type NatsServerConfig } from '../../appliance/index.js';
@@ -28,6 +28,7 @@ interface Machine {
   services: Record<string, Unit>;
   timers: Record<string, { wantedBy: string[]; timerConfig: Record<string, unknown> }>;
   firewall: number[];
+  packages: string[];
   users: string[];
   groups: string[];
   failedAssertions: string[];
@@ -103,6 +104,7 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
     expect(one.services['cim-appliance-report']!.serviceConfig.ExecStart).toMatch(/ verify --json$/);
     expect(one.firewall).toEqual([4222]);
     expect(one.users).toEqual(['cim-appliance', 'nats']);
+    expect(one.packages).toEqual(['cim-appliance-0.1.0']);
   });
 
   it('given three machines, each opens client, route and monitor ports and hands secrets over as credentials', () => {
@@ -178,11 +180,37 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
 
   it('enable = false defines nothing', () => {
     const { disabled } = cases;
-    expect(disabled).toEqual({ nats: null, settings: null, services: {}, timers: {}, firewall: [], users: [], groups: [], failedAssertions: [] });
+    expect(disabled).toEqual({ nats: null, settings: null, services: {}, timers: {}, firewall: [], packages: [], users: [], groups: [], failedAssertions: [] });
   });
 
   it('a certificate without its key fails an assertion', () => {
     expect(cases.halfTls.failedAssertions).toEqual(['services.cim-appliance.nats.tls: set certFile and keyFile together.']);
+  });
+
+  it('the README\'s three-machine deployment evaluates, and each machine\'s NATS config equals `cim nats-config`\'s', async () => {
+    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Deploy on NixOS'));
+    const example = /```nix\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(example, 'a nix code block in "Deploy on NixOS"').toBeDefined();
+    const exampleDir = join(dir.path, 'deployment');
+    mkdirSync(join(exampleDir, 'hardware'), { recursive: true });
+    writeFileSync(join(exampleDir, 'flake.nix'), example!);
+    const machines = { cim1: '10.0.0.1', cim2: '10.0.0.2', cim3: '10.0.0.3' };
+    for (const name of Object.keys(machines)) writeFileSync(join(exampleDir, 'hardware', `${name}.nix`), '{ }\n');
+    const evaluated = await nixEvalJson<Record<string, Machine & { loadCredential: string[] }>>(join(REPO_ROOT, 'test', 'nix', 'eval-readme.nix'), '', {
+      ...libArg,
+      example: join(exampleDir, 'flake.nix'),
+    });
+    expect(Object.keys(evaluated).sort()).toEqual(Object.keys(machines));
+    for (const [name, address] of Object.entries(machines)) {
+      const peers = Object.entries(machines).filter(([other]) => other !== name).map(([, a]) => a);
+      const printed = await runCli(['nats-config', '--server-name', name, '--host', address, '--peer', peers.join(','), '--store-dir', '/var/lib/nats']);
+      expect(evaluated[name]!.nats).toEqual(JSON.parse(printed.stdout));
+      expect(evaluated[name]!.failedAssertions).toEqual([]);
+      expect(evaluated[name]!.firewall).toEqual([4222, 6222]);
+      expect(evaluated[name]!.loadCredential).toEqual(['signing-key:/run/secrets/cim-signing.key']);
+      expect(evaluated[name]!.settings).toMatchObject({ nats: { urls: [`nats://${address}:4222`, ...peers.map((p) => `nats://${p}:4222`)] } });
+    }
   });
 
   it.each([

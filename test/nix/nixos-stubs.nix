@@ -53,6 +53,11 @@ in
       default = [ ];
     };
 
+    environment.systemPackages = mkOption {
+      type = types.listOf types.package;
+      default = [ ];
+    };
+
     users.users = mkOption {
       type = types.attrsOf (types.submodule { freeformType = types.attrsOf types.anything; });
       default = { };
