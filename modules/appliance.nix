@@ -4,6 +4,7 @@
 # rendered by ./nats-server-config.nix, the Nix twin of `cim nats-config`.
 {
   config,
+  options,
   lib,
   pkgs,
   ...
@@ -573,6 +574,11 @@ in
           # Some nixpkgs releases derive settings.host from their own services.nats.host option.
           host = lib.mkForce serverConfig.host;
         };
+      }
+      // lib.optionalAttrs (options.services.nats ? validateConfig) {
+        # nixpkgs runs `nats-server -t` on the config at build time, which loads the TLS files:
+        # secrets that exist only on the machine, not in the build sandbox.
+        validateConfig = mkIf (nats.tls.certFile != null) (lib.mkDefault false);
       };
 
       systemd.services.nats.serviceConfig = lib.mapAttrs (_: lib.mkDefault) natsHardening // {

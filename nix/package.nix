@@ -38,7 +38,8 @@ buildNpmPackage {
     package = packageJson;
     packageLock = npmLock.withRegistryUrls (lib.importJSON ../package-lock.json);
   };
-  # The hook compiles native modules against the headers of the Node.js that runs them.
+  # The hook compiles native modules against the headers of its Node.js (nixpkgs' default unless
+  # overridden), which must be the Node.js that runs them.
   npmConfigHook = importNpmLock.npmConfigHook.override { inherit nodejs; };
 
   # better-sqlite3: no prebuilt binary download in the sandbox, node-gyp builds it (python from nodejs).
@@ -58,6 +59,9 @@ buildNpmPackage {
   installCheckPhase = ''
     runHook preInstallCheck
     $out/bin/cim --version
+    # better-sqlite3 loads its addon lazily: open a database to prove it matches this Node.js.
+    ${lib.getExe nodejs} -e 'new (require(process.argv[1]))(":memory:").close()' \
+      $out/lib/node_modules/cim-appliance/node_modules/better-sqlite3
     $out/bin/cim nats-config --server-name check --store-dir /tmp/check --check > /dev/null
     runHook postInstallCheck
   '';

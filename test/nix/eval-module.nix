@@ -36,6 +36,7 @@ let
     in
     {
       nats = if c.services.nats.enable then c.services.nats.settings else null;
+      natsValidatedAtBuild = c.services.nats.validateConfig;
       settings = if c.services.cim-appliance.enable then c.services.cim-appliance.settings else null;
       services = c.systemd.services;
       timers = c.systemd.timers;
@@ -141,6 +142,9 @@ assert check (
 ) "a daily, persistent timer runs the report";
 assert check (one.firewall == [ 4222 ]) "a single node opens its client port only";
 assert check (!(one.nats ? cluster)) "a single node has no cluster block";
+assert check (
+  one.natsValidatedAtBuild && !n1.natsValidatedAtBuild
+) "nixpkgs validates the config at build time unless it names TLS files, which only the machine has";
 assert check (
   one.services.nats.serviceConfig.NoNewPrivileges
   && one.services.nats.serviceConfig.RestrictAddressFamilies == [

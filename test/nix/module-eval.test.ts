@@ -24,6 +24,7 @@ interface Unit {
 
 interface Machine {
   nats: NatsServerConfig | null;
+  natsValidatedAtBuild: boolean;
   settings: Record<string, unknown> | null;
   services: Record<string, Unit>;
   timers: Record<string, { wantedBy: string[]; timerConfig: Record<string, unknown> }>;
@@ -180,7 +181,7 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
 
   it('enable = false defines nothing', () => {
     const { disabled } = cases;
-    expect(disabled).toEqual({ nats: null, settings: null, services: {}, timers: {}, firewall: [], packages: [], users: [], groups: [], failedAssertions: [] });
+    expect(disabled).toEqual({ nats: null, natsValidatedAtBuild: true, settings: null, services: {}, timers: {}, firewall: [], packages: [], users: [], groups: [], failedAssertions: [] });
   });
 
   it('a certificate without its key fails an assertion', () => {

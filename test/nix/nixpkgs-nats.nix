@@ -1,6 +1,7 @@
 # Stand-in for nixpkgs' nixos/modules/services/networking/nats.nix: its options, and the settings
 # and unit it derives from them. Releases differ in whether they have a `host` option feeding
-# settings.host; this one has it, the harder case for modules/appliance.nix (which overrides it).
+# settings.host; this one has it, the harder case for modules/appliance.nix (which overrides it),
+# and the newer validateConfig.
 { config, lib, ... }:
 
 let
@@ -46,6 +47,11 @@ in
     settings = mkOption {
       type = jsonValue;
       default = { };
+    };
+    # Newer releases check the rendered config with `nats-server -t` at build time.
+    validateConfig = mkOption {
+      type = types.bool;
+      default = true;
     };
   };
 
