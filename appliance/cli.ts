@@ -47,6 +47,7 @@ import {
   writeResultsFile,
   type ScenarioIssue,
 } from '../scenarios/index.js';
+import { registerNatsConfigCommand } from './nats-config-command.js';
 import { installSignalHandlers, onShutdown } from './shutdown.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -410,6 +411,8 @@ function buildProgram(): Command {
         }
       }),
     );
+
+  registerNatsConfigCommand(program, { configFrom, action, print });
 
   return program;
 }

@@ -10,6 +10,14 @@ export {
   validateServerConfigFile,
   type NatsServerBinary,
 } from './server-binary.js';
-export { renderServerConfig, serializeServerConfig, type NatsServerConfig, type ServerNode } from './server-config.js';
+export {
+  renderServerConfig,
+  serializeServerConfig,
+  type NatsServerConfig,
+  type NatsTlsBlock,
+  type ServerConfigInput,
+  type ServerNode,
+  type ServerTls,
+} from './server-config.js';
 export { attachedClusterStatus, renderClusterStatus, type ClusterStatus, type ServerStatus } from './status.js';
 export { EmbeddedCluster, type NodeState, type StartOptions } from './supervisor.js';

@@ -1,0 +1,590 @@
+# services.cim-appliance: one machine of a CIM Appliance deployment (DESIGN.md §8) — a NATS
+# JetStream node joining the cluster its peers name, and an appliance instance (`cim serve`) with
+# a scheduled report. The NATS node runs through nixpkgs' own services.nats; its config is
+# rendered by ./nats-server-config.nix, the Nix twin of `cim nats-config`.
+{
+  config,
+  options,
+  lib,
+  pkgs,
+  ...
+}:
+
+let
+  inherit (lib)
+    mkOption
+    mkEnableOption
+    mkIf
+    mkMerge
+    types
+    ;
+
+  cfg = config.services.cim-appliance;
+  nats = cfg.nats;
+
+  renderServerConfig = import ./nats-server-config.nix { inherit lib; };
+
+  # The same syntax checks as appliance/config.ts, so a value `cim` would reject fails here first.
+  natsDuration = types.strMatching "always|[0-9]+(ms|s|m|h)";
+  plainName = types.strMatching "[A-Za-z0-9_-]+";
+
+  serverConfig = renderServerConfig {
+    clusterName = nats.clusterName;
+    node = {
+      name = nats.serverName;
+      host = nats.listen.host;
+      clientPort = nats.listen.port;
+      clusterPort = nats.clusterPort;
+      monitorPort = nats.monitorPort;
+      storeDir = nats.storeDir;
+    };
+    peers = map (peer: { inherit (peer) host clusterPort; }) nats.peers;
+    syncInterval = nats.syncInterval;
+    tls = if nats.tls.certFile == null then null else nats.tls;
+  };
+
+  urlHost = host: if lib.hasInfix ":" host then "[${host}]" else host;
+  # A server listening on every interface is reached locally through loopback.
+  localHost =
+    if
+      builtins.elem nats.listen.host [
+        "0.0.0.0"
+        "::"
+      ]
+    then
+      "127.0.0.1"
+    else
+      nats.listen.host;
+  # Every member, this node first: `cim` counts the URLs to choose stream replicas (3 on a cluster).
+  defaultUrls = [
+    "nats://${urlHost localHost}:${toString nats.listen.port}"
+  ] ++ map (peer: "nats://${urlHost peer.host}:${toString peer.clientPort}") nats.peers;
+
+  # Only settings the current config schema (appliance/config.ts) knows: it rejects unknown keys.
+  settings = {
+    stateDir = cfg.stateDir;
+    nats.urls = cfg.nats.urls;
+    cluster.name = nats.clusterName;
+    domains.plugins = cfg.domains.plugins;
+  };
+  configFile = pkgs.writeText "cim-appliance.json" (builtins.toJSON settings);
+
+  # Secrets reach the units as systemd credentials (readable by the unit only, whoever owns the file).
+  credentials =
+    lib.optional (nats.credentialsFile != null) "nats.creds:${nats.credentialsFile}"
+    ++ lib.optional (cfg.apiKeysFile != null) "api-keys:${cfg.apiKeysFile}"
+    ++ lib.optional (cfg.signingKeyFile != null) "signing-key:${cfg.signingKeyFile}"
+    ++ lib.mapAttrsToList (role: file: "role-${role}.creds:${file}") cfg.roleCredentials;
+
+  cim =
+    args:
+    lib.escapeShellArgs (
+      [
+        "${cfg.package}/bin/cim"
+        "--config"
+        "${configFile}"
+      ]
+      ++ lib.optionals (nats.credentialsFile != null) [
+        "--creds"
+        "%d/nats.creds"
+      ]
+      ++ args
+    );
+
+  # Settings for parts of the appliance that do not exist yet (HTTP gateway, retention, access
+  # control check). This version of `cim` ignores them; they are passed so that a deployment
+  # written today keeps its meaning when those parts land.
+  environment = {
+    CIM_HTTP_LISTEN = cfg.httpListen;
+  }
+  // lib.optionalAttrs (cfg.apiKeysFile != null) { CIM_API_KEYS_FILE = "%d/api-keys"; }
+  // lib.optionalAttrs (cfg.retention != { }) { CIM_RETENTION = builtins.toJSON cfg.retention; }
+  // lib.optionalAttrs (cfg.roleCredentials != { }) {
+    CIM_ROLES = lib.concatStringsSep "," (lib.attrNames cfg.roleCredentials);
+  };
+
+  stateDirectory = lib.removePrefix "/var/lib/" cfg.stateDir;
+
+  # `cim` signs with keys/signing.ed25519.key in its state dir, creating one if there is none.
+  installSigningKey = lib.optionalAttrs (cfg.signingKeyFile != null) {
+    ExecStartPre = lib.escapeShellArgs [
+      "${pkgs.coreutils}/bin/install"
+      "-D"
+      "-m"
+      "0600"
+      "%d/signing-key"
+      "${cfg.stateDir}/keys/signing.ed25519.key"
+    ];
+  };
+
+  # Node.js needs writable+executable memory for its JIT, so MemoryDenyWriteExecute stays off.
+  hardening = {
+    User = "cim-appliance";
+    Group = "cim-appliance";
+    StateDirectory = stateDirectory;
+    StateDirectoryMode = "0750";
+    WorkingDirectory = cfg.stateDir;
+    UMask = "0077";
+    CapabilityBoundingSet = "";
+    AmbientCapabilities = "";
+    NoNewPrivileges = true;
+    PrivateTmp = true;
+    PrivateDevices = true;
+    PrivateUsers = true;
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    ProtectClock = true;
+    ProtectControlGroups = true;
+    ProtectHostname = true;
+    ProtectKernelLogs = true;
+    ProtectKernelModules = true;
+    ProtectKernelTunables = true;
+    ProtectProc = "invisible";
+    LockPersonality = true;
+    RemoveIPC = true;
+    RestrictAddressFamilies = [
+      "AF_INET"
+      "AF_INET6"
+      "AF_UNIX"
+    ];
+    RestrictNamespaces = true;
+    RestrictRealtime = true;
+    RestrictSUIDSGID = true;
+    SystemCallArchitectures = "native";
+    SystemCallFilter = [
+      "@system-service"
+      "~@privileged"
+    ];
+    SystemCallErrorNumber = "EPERM";
+  }
+  // lib.optionalAttrs (credentials != [ ]) { LoadCredential = credentials; };
+
+  # Added to nixpkgs' nats unit with default priority: where nixpkgs sets a value, its value stays.
+  natsHardening = {
+    CapabilityBoundingSet = "";
+    NoNewPrivileges = true;
+    PrivateTmp = true;
+    PrivateDevices = true;
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    ProtectControlGroups = true;
+    ProtectKernelModules = true;
+    ProtectKernelTunables = true;
+    RestrictAddressFamilies = [
+      "AF_INET"
+      "AF_INET6"
+    ];
+    RestrictNamespaces = true;
+    RestrictSUIDSGID = true;
+    SystemCallFilter = [
+      "@system-service"
+      "~@privileged"
+    ];
+    UMask = "0077";
+  };
+
+  peerType = types.submodule {
+    options = {
+      host = mkOption {
+        type = types.str;
+        example = "10.0.0.2";
+        description = "Address of the other NATS node (host name, IPv4 or IPv6).";
+      };
+      clusterPort = mkOption {
+        type = types.port;
+        default = 6222;
+        description = "The peer's route (cluster) port.";
+      };
+      clientPort = mkOption {
+        type = types.port;
+        default = 4222;
+        description = "The peer's client port; used for the appliance's default `nats.urls`.";
+      };
+    };
+  };
+
+  retentionType = types.submodule {
+    options = {
+      maxAge = mkOption {
+        type = types.nullOr natsDuration;
+        default = null;
+        example = "8760h";
+        description = "Keep a domain's events this long (a nats-server duration); null keeps them forever.";
+      };
+      legalHolds = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+        example = [ "case-2026-001" ];
+        description = "Aggregate ids whose events are never removed by the policy.";
+      };
+    };
+  };
+in
+{
+  options.services.cim-appliance = {
+    enable = mkEnableOption "the CIM Appliance: a NATS JetStream node and `cim serve` on this machine";
+
+    package = mkOption {
+      type = types.package;
+      defaultText = lib.literalExpression "cim-appliance.packages.\${system}.default (set by the flake's nixosModules.default)";
+      description = "The CIM Appliance package; its `bin/cim` is run by the units.";
+    };
+
+    stateDir = mkOption {
+      type = types.strMatching "/var/lib/[^/].*";
+      default = "/var/lib/cim-appliance";
+      description = ''
+        The appliance's state directory (`cim --state`): signing key, ledger, reports and read
+        models. Created by systemd (`StateDirectory`), so it must lie under /var/lib.
+      '';
+    };
+
+    httpListen = mkOption {
+      type = types.str;
+      default = "127.0.0.1:8080";
+      example = "0.0.0.0:8080";
+      description = ''
+        Address of the HTTP API. Reserved: this version has no HTTP gateway yet; the value is passed
+        as `CIM_HTTP_LISTEN` and no port is opened for it.
+      '';
+    };
+
+    signingKeyFile = mkOption {
+      type = types.nullOr types.path;
+      default = null;
+      example = "/run/secrets/cim-signing.ed25519.key";
+      description = ''
+        Ed25519 private key (PEM, PKCS#8: `openssl genpkey -algorithm ed25519`) that seals and
+        reports are signed with, installed into the state directory before each start. Give every
+        machine of a deployment the same key: each instance seals, and `cim verify` (the scheduled
+        report) trusts only its own state directory's key. Null: each machine creates its own key
+        on first start, and verifying another machine's seals needs `--key` with its public key.
+      '';
+    };
+
+    apiKeysFile = mkOption {
+      type = types.nullOr types.path;
+      default = null;
+      example = "/run/secrets/cim-api-keys";
+      description = ''
+        File of API keys for the HTTP API, handed to the unit as a systemd credential
+        (`CIM_API_KEYS_FILE`). Reserved: read once the HTTP gateway exists.
+      '';
+    };
+
+    roleCredentials = mkOption {
+      type = types.attrsOf types.path;
+      default = { };
+      example = {
+        auditor = "/run/secrets/auditor.creds";
+        "load-driver" = "/run/secrets/load-driver.creds";
+      };
+      description = ''
+        NATS credentials files by role (service, gateway, auditor, load-driver), handed to the units
+        as systemd credentials `role-<name>.creds` (names in `CIM_ROLES`). Reserved: the
+        access-control compliance check will connect as each role.
+      '';
+    };
+
+    retention = mkOption {
+      type = types.attrsOf retentionType;
+      default = { };
+      example = {
+        person = {
+          maxAge = "8760h";
+        };
+        workflow = {
+          maxAge = "2160h";
+          legalHolds = [ "wf-1" ];
+        };
+      };
+      description = ''
+        Retention policy per domain, passed as JSON in `CIM_RETENTION`. Reserved: applied once
+        retention lands; until then events are kept.
+      '';
+    };
+
+    domains.plugins = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      example = [ "/etc/cim/domains/invoice.js" ];
+      description = "Module paths of domain plugins (made with defineDomain), served beside the reference domains.";
+    };
+
+    openFirewall = mkOption {
+      type = types.bool;
+      default = false;
+      description = ''
+        Open the NATS client port and, on a cluster, the route port (and the monitoring port if
+        {option}`services.cim-appliance.nats.openMonitorPort` is set) in the firewall.
+      '';
+    };
+
+    report = {
+      enable = mkOption {
+        type = types.bool;
+        default = true;
+        description = "Run {option}`services.cim-appliance.report.command` on a systemd timer.";
+      };
+      schedule = mkOption {
+        type = types.str;
+        default = "daily";
+        example = "*-*-* 03:00:00";
+        description = "When to run it: a systemd calendar expression (OnCalendar=).";
+      };
+      randomizedDelay = mkOption {
+        type = types.str;
+        default = "15m";
+        description = "Spread the runs of many machines over this long (RandomizedDelaySec=).";
+      };
+      command = mkOption {
+        type = types.listOf types.str;
+        # `cim comply` (the compliance report) replaces this once it exists.
+        default = [
+          "verify"
+          "--json"
+        ];
+        example = [ "comply" ];
+        description = ''
+          The `cim` subcommand and arguments the timer runs (after the global --config and --creds).
+          Today `verify --json` checks every chain and seal and logs the result to the journal; it
+          will become `comply` when the compliance report lands.
+        '';
+      };
+    };
+
+    nats = {
+      enable = mkOption {
+        type = types.bool;
+        default = true;
+        description = ''
+          Run a NATS JetStream node on this machine (through nixpkgs' services.nats). When false, the
+          appliance attaches to the servers in {option}`services.cim-appliance.nats.urls`.
+        '';
+      };
+
+      serverName = mkOption {
+        type = types.str;
+        default = config.networking.hostName;
+        defaultText = lib.literalExpression "config.networking.hostName";
+        description = "This NATS server's name; unique in the cluster.";
+      };
+
+      listen = {
+        host = mkOption {
+          type = types.str;
+          default = "127.0.0.1";
+          example = "0.0.0.0";
+          description = ''
+            Interface for clients, routes and monitoring (as the embedded cluster's `cluster.host`).
+            A cluster across machines needs an address the peers reach, or 0.0.0.0.
+          '';
+        };
+        port = mkOption {
+          type = types.port;
+          default = 4222;
+          description = "Client port.";
+        };
+      };
+
+      clusterPort = mkOption {
+        type = types.port;
+        default = 6222;
+        description = "Route port the peers connect to (only listened on when there are peers).";
+      };
+
+      monitorPort = mkOption {
+        type = types.port;
+        default = 8222;
+        description = "HTTP monitoring port (/varz, /jsz, /routez).";
+      };
+
+      openMonitorPort = mkOption {
+        type = types.bool;
+        default = false;
+        description = "With {option}`services.cim-appliance.openFirewall`, also open the monitoring port.";
+      };
+
+      clusterName = mkOption {
+        type = plainName;
+        default = "cim";
+        description = "Cluster name; the same on every member (as `cluster.name` of the appliance config).";
+      };
+
+      peers = mkOption {
+        type = types.listOf peerType;
+        default = [ ];
+        example = [
+          { host = "10.0.0.2"; }
+          { host = "10.0.0.3"; }
+        ];
+        description = ''
+          The other members of the cluster (not this machine). Empty: a single JetStream server
+          without a cluster block. A cluster needs 3 or more members for replicated streams.
+        '';
+      };
+
+      storeDir = mkOption {
+        type = types.strMatching "/var/lib/[^/].*";
+        default = "/var/lib/nats";
+        description = ''
+          JetStream store directory (nats-server adds `jetstream/` below it), owned by the `nats`
+          user; systemd creates it, so it must lie under /var/lib.
+        '';
+      };
+
+      syncInterval = mkOption {
+        type = types.nullOr natsDuration;
+        default = null;
+        example = "10s";
+        description = ''
+          JetStream fsync interval ("2m", "100ms", or "always" for every write); null keeps the
+          server default. Needs nats-server 2.10 or later.
+        '';
+      };
+
+      tls = {
+        certFile = mkOption {
+          type = types.nullOr types.path;
+          default = null;
+          description = "PEM certificate for client connections and routes; readable by the `nats` user.";
+        };
+        keyFile = mkOption {
+          type = types.nullOr types.path;
+          default = null;
+          description = "PEM private key of {option}`services.cim-appliance.nats.tls.certFile`; readable by the `nats` user.";
+        };
+        caFile = mkOption {
+          type = types.nullOr types.path;
+          default = null;
+          description = "PEM CA that peers' certificates are checked against; with it, routes use mutual TLS.";
+        };
+      };
+
+      urls = mkOption {
+        type = types.listOf (types.strMatching "(nats|tls|ws|wss)://[^[:space:],]+");
+        default = defaultUrls;
+        defaultText = lib.literalExpression ''[ "nats://127.0.0.1:<listen.port>" ] ++ the peers' client URLs'';
+        description = "NATS servers the appliance connects to (`nats.urls` of its config).";
+      };
+
+      credentialsFile = mkOption {
+        type = types.nullOr types.path;
+        default = null;
+        example = "/run/secrets/cim-service.creds";
+        description = "NATS credentials of the appliance (`cim --creds`), handed to the units as a systemd credential.";
+      };
+    };
+
+    settings = mkOption {
+      type = types.attrsOf types.anything;
+      readOnly = true;
+      internal = true;
+      description = "The appliance config file's contents (appliance/config.ts schema), for tests and inspection.";
+    };
+  };
+
+  config = mkIf cfg.enable (mkMerge [
+    {
+      services.cim-appliance.settings = settings;
+
+      assertions = [
+        {
+          assertion = (nats.tls.certFile == null) == (nats.tls.keyFile == null);
+          message = "services.cim-appliance.nats.tls: set certFile and keyFile together.";
+        }
+        {
+          assertion = nats.tls.caFile == null || nats.tls.certFile != null;
+          message = "services.cim-appliance.nats.tls.caFile needs certFile and keyFile.";
+        }
+        {
+          assertion = nats.enable || cfg.nats.urls != [ ];
+          message = "services.cim-appliance.nats.urls must name servers when nats.enable is false.";
+        }
+      ];
+
+      users.users.cim-appliance = {
+        isSystemUser = true;
+        group = "cim-appliance";
+        home = cfg.stateDir;
+        description = "CIM Appliance";
+      };
+      users.groups.cim-appliance = { };
+
+      # `cim` for operators: cluster status, verify, seal, replay against the running cluster.
+      environment.systemPackages = [ cfg.package ];
+
+      systemd.services.cim-appliance = {
+        description = "CIM Appliance: domain services, projections and sealers on NATS JetStream";
+        wantedBy = [ "multi-user.target" ];
+        wants = [ "network-online.target" ];
+        after = [ "network-online.target" ] ++ lib.optional nats.enable "nats.service";
+        requires = lib.optional nats.enable "nats.service";
+        inherit environment;
+        serviceConfig = hardening // installSigningKey // {
+          Type = "simple";
+          ExecStart = cim [ "serve" ];
+          # Until the cluster has a JetStream meta leader (peers still booting), provisioning fails.
+          Restart = "on-failure";
+          RestartSec = "5s";
+          # cim serve answers the commands in flight, flushes projections and drains NATS on SIGTERM.
+          TimeoutStopSec = "60s";
+        };
+      };
+
+      systemd.services.cim-appliance-report = mkIf cfg.report.enable {
+        description = "CIM Appliance scheduled report (cim ${lib.concatStringsSep " " cfg.report.command})";
+        wants = [ "network-online.target" ];
+        after = [ "network-online.target" ] ++ lib.optional nats.enable "nats.service";
+        inherit environment;
+        serviceConfig = hardening // installSigningKey // {
+          Type = "oneshot";
+          ExecStart = cim cfg.report.command;
+        };
+      };
+
+      systemd.timers.cim-appliance-report = mkIf cfg.report.enable {
+        description = "Run the CIM Appliance report on schedule";
+        wantedBy = [ "timers.target" ];
+        timerConfig = {
+          OnCalendar = cfg.report.schedule;
+          RandomizedDelaySec = cfg.report.randomizedDelay;
+          Persistent = true;
+          Unit = "cim-appliance-report.service";
+        };
+      };
+
+      networking.firewall.allowedTCPPorts = mkIf (cfg.openFirewall && nats.enable) (
+        [ nats.listen.port ]
+        ++ lib.optional (nats.peers != [ ]) nats.clusterPort
+        ++ lib.optional nats.openMonitorPort nats.monitorPort
+      );
+    }
+
+    (mkIf nats.enable {
+      # nixpkgs' module renders `settings` to JSON and runs nats-server with it; its own options are
+      # set to the same values it derives settings from, so both definitions agree.
+      services.nats = {
+        enable = true;
+        serverName = nats.serverName;
+        port = nats.listen.port;
+        jetstream = true;
+        dataDir = nats.storeDir;
+        settings = serverConfig // {
+          # Some nixpkgs releases derive settings.host from their own services.nats.host option.
+          host = lib.mkForce serverConfig.host;
+        };
+      }
+      // lib.optionalAttrs (options.services.nats ? validateConfig) {
+        # nixpkgs runs `nats-server -t` on the config at build time, which loads the TLS files:
+        # secrets that exist only on the machine, not in the build sandbox.
+        validateConfig = mkIf (nats.tls.certFile != null) (lib.mkDefault false);
+      };
+
+      systemd.services.nats.serviceConfig = lib.mapAttrs (_: lib.mkDefault) natsHardening // {
+        # nixpkgs creates only its default /var/lib/nats; any other store directory is ours to create.
+        StateDirectory = mkIf (nats.storeDir != "/var/lib/nats") (lib.removePrefix "/var/lib/" nats.storeDir);
+      };
+    })
+  ]);
+}
