@@ -14,6 +14,7 @@ import {
 } from './cluster/index.js';
 import type { ApplianceConfig, FlatSettings } from './config.js';
 import { CimError } from './errors.js';
+import type { CommandWiring } from './command-wiring.js';
 
 /** NATS' well-known ports; the NixOS module's defaults are the same. */
 export const NATS_DEFAULT_PORTS = { client: 4222, cluster: 6222, monitor: 8222 } as const;
@@ -80,13 +81,7 @@ function port(name: string) {
   };
 }
 
-export interface CommandWiring {
-  configFrom: (command: Command, extra?: FlatSettings) => ApplianceConfig;
-  action: <A extends unknown[]>(fn: (...args: A) => Promise<void>) => (...args: A) => Promise<void>;
-  print: (text: string) => void;
-}
-
-export function registerNatsConfigCommand(program: Command, { configFrom, action, print }: CommandWiring): void {
+export function registerNatsConfigCommand(program: Command, { configFrom, action, print }: Pick<CommandWiring, 'configFrom' | 'action' | 'print'>): void {
   program
     .command('nats-config')
     .description(
