@@ -19,3 +19,5 @@ export { seededRandom, type Random } from './random.js';
 export { mergeLatencies, PhaseRecorder, type LatencySummary, type OperationRecord, type SecondSample } from './recorder.js';
 export { sampleServerStats, type ServerSample, type ServerStatsSampler } from './server-stats.js';
 export { readBackDomain, readBackRaw, type ReadBackResult } from './read-back.js';
+export { bootstrapRelativeChange, mannWhitneyU, median, quantile, type BootstrapOptions, type MannWhitneyResult, type RelativeChangeInterval } from './statistics.js';
+export { compareSamples, gate, type GateInput, type GateOptions, type GateResult, type GateSample, type MetricSamples } from './gate.js';

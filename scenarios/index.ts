@@ -52,3 +52,4 @@ export { renderBenchResults, renderScenarioResult } from './render-results.js';
 export { defaultResultsPath, writeResultsFile } from './results-file.js';
 export * from './results.js';
 export { runScenario, type RunOptions, type ScenarioProgress } from './runner.js';
+export { GATE_METRICS, gateInput, type GateMetric } from './gate-samples.js';
