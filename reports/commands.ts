@@ -5,7 +5,8 @@ import { CimError, ExitCode, loadStateVerifier, Verifier, type CommandWiring } f
 import { decodeReport } from './document.js';
 import { writeOnce } from './files.js';
 import { Ledger } from './ledger.js';
-import { FORMATS, render, renderAll } from './render/index.js';
+import { render, RENDER_FORMATS } from './render/index.js';
+import { renderFiles } from './renderings.js';
 import type { NamedReport, RenderFormat, ReportKind } from './types.js';
 import { verifyReport } from './verify.js';
 
@@ -89,7 +90,7 @@ export function registerReportCommands(program: Command, { configFrom, action, p
       action(async (ref: string, options: { key?: string[]; json?: boolean }, command: Command) => {
         const { stateDir } = configFrom(command);
         const trusted = trustedKeys(stateDir, options.key);
-        const result = withLedger(stateDir, (ledger) => verifyReport(ref, { stateDir, ledger, trusted, render: renderAll }));
+        const result = withLedger(stateDir, (ledger) => verifyReport(ref, { stateDir, ledger, trusted, render: renderFiles }));
         if (options.json) print(JSON.stringify(result, null, 2));
         else if (result.ok) print(`ok: report ${result.cid} verifies\n${result.checked.map((c) => `  ✓ ${c}`).join('\n')}`);
         else print(`FAILED: report ${result.cid}\n${result.problems.map((p) => `  ✗ ${p}`).join('\n')}`);
@@ -101,7 +102,7 @@ export function registerReportCommands(program: Command, { configFrom, action, p
     .command('render')
     .argument('<ref>', 'a ledger reference or a .cbor file')
     .description('render a report: json (machines), md (CI summaries), html (a self-contained page), junit (gates)')
-    .addOption(new Option('--format <format>', 'the rendering').choices(FORMATS).default('html'))
+    .addOption(new Option('--format <format>', 'the rendering').choices(RENDER_FORMATS).default('html'))
     .option('--out <file>', 'write it to this file (never replacing one) instead of printing it')
     .action(
       action(async (ref: string, options: { format: RenderFormat; out?: string }, command: Command) => {

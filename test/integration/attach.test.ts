@@ -36,7 +36,7 @@ describe('attach mode (--nats URL,...)', () => {
   });
 
   it('runs the bench against the attached cluster, losing nothing', async () => {
-    const result = await runCli(['--state', client.path, '--nats', urls, 'bench', '--messages', '1500', '--json']);
+    const result = await runCli(['--state', client.path, '--nats', urls, 'bench', '--components', '--messages', '1500', '--json']);
     expect(result.code, result.stderr).toBe(0);
     const output = JSON.parse(result.stdout) as { cluster: ClusterStatus; rawBaseline: { replicas: number; read: { messages: number }; lost: number } };
     expect(output.cluster.mode).toBe('attached');

@@ -24,7 +24,7 @@ afterAll(async () => {
 /** Starts `cim bench` with far more messages than it will get to, and waits until its cluster is up. */
 async function benchRunning(state: string): Promise<{ child: ChildProcess; serverPid: number; stderr: () => string }> {
   let stderr = '';
-  const child = spawnCli(['--state', state, 'bench', '--messages', '100000000'], { env: { CIM_CLUSTER_NODES: '1' } });
+  const child = spawnCli(['--state', state, 'bench', '--components', '--messages', '100000000'], { env: { CIM_CLUSTER_NODES: '1' } });
   children.push(child);
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   await waitFor('the bench cluster to come up', () => stderr.includes('is up') || undefined, 60_000);

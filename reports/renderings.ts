@@ -1,0 +1,11 @@
+// The renderings written beside a report's `.cbor` (DESIGN.md §7: `.json`, `.md`, `.html`), and
+// recomputed by `cim report verify` to check those files byte for byte.
+import { render } from './render/index.js';
+import type { NamedReport, RenderFormat } from './types.js';
+
+const FILE_FORMATS: Record<string, RenderFormat> = { json: 'json', md: 'md', html: 'html' };
+
+/** Each file rendering of a report, by file extension. */
+export function renderFiles(named: NamedReport): Record<string, string> {
+  return Object.fromEntries(Object.entries(FILE_FORMATS).map(([extension, format]) => [extension, render(named, format)]));
+}

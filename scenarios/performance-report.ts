@@ -1,0 +1,55 @@
+// A `cim bench` run as a performance report: the results carried as they are, the environment
+// they were measured in, and findings for everything that did not hold — a failed check, a loss
+// or duplicate the checker found, a verification finding, a scenario that errored.
+import type { NewReport, ReportBaseline, ReportFinding } from '../reports/index.js';
+import type { BenchResults, ScenarioResult } from './results.js';
+
+export function performanceReport(results: BenchResults, config: Record<string, unknown>, baseline?: ReportBaseline): NewReport {
+  const servers = new Map<string, string | undefined>();
+  for (const s of results.scenarios) for (const server of s.cluster.servers) servers.set(server.name, server.version);
+  const names = results.scenarios.map((s) => s.scenario);
+  return {
+    kind: 'performance',
+    title: `cim bench: ${names.length} scenario(s)${results.interrupted ? ' (interrupted)' : ''} — ${names.slice(0, 4).join(', ')}${names.length > 4 ? ', …' : ''}`,
+    environment: { ...results.environment, natsServers: [...servers.entries()].map(([name, version]) => (version ? { name, version } : { name })) },
+    config,
+    scenario: names,
+    results,
+    findings: [...results.scenarios.flatMap(findingsOf), ...(baseline ? gateFindings(baseline) : [])],
+    ...(baseline ? { baseline } : {}),
+  };
+}
+
+function findingsOf(s: ScenarioResult): ReportFinding[] {
+  const findings: ReportFinding[] = [];
+  const id = (what: string) => `${what}:${s.scenario}`;
+  if (s.status === 'error') findings.push({ id: id('scenario-error'), severity: 'error', message: `${s.scenario} did not complete: ${s.reason ?? 'unknown error'}` });
+  if (s.status === 'skipped') findings.push({ id: id('scenario-skipped'), severity: 'info', message: `${s.scenario} was skipped: ${s.reason ?? ''}` });
+  if (s.status === 'interrupted') findings.push({ id: id('scenario-interrupted'), severity: 'warning', message: `${s.scenario} was interrupted; its figures cover what was measured until then` });
+  for (const check of s.checks) {
+    if (!check.ok) findings.push({ id: id(`check-failed:${check.text}`), severity: 'error', message: `${s.scenario}: ${check.text} does not hold (measured ${check.actual ?? 'nothing'})`, evidence: { measured: check.actual } });
+  }
+  const c = s.checker;
+  if (c) {
+    for (const [kind, count] of [['lost', c.lost], ['unexpected', c.unexpected], ['duplicates', c.duplicates]] as const) {
+      if (count > 0) {
+        findings.push({ id: id(`checker-${kind}`), severity: 'error', message: `${s.scenario}: the checker found ${count} ${kind === 'lost' ? 'acknowledged events lost' : kind === 'unexpected' ? 'unexpected events' : 'duplicates'}`, evidence: { count, samples: c.samples[kind] } });
+      }
+    }
+  }
+  if (s.verification && s.verification.findings > 0) {
+    findings.push({ id: id('verification'), severity: 'error', message: `${s.scenario}: ${s.verification.findings} chain or seal verification finding(s)`, evidence: { samples: s.verification.samples } });
+  }
+  return findings;
+}
+
+function gateFindings(baseline: ReportBaseline): ReportFinding[] {
+  return baseline.comparisons
+    .filter((c) => c.verdict === 'regressed')
+    .map((c) => ({
+      id: `gate-regression:${c.scenario}:${c.metric}`,
+      severity: 'error' as const,
+      message: `${c.scenario}: ${c.metric} regressed by ${(Math.abs(c.relativeChange) * 100).toFixed(1)} % (median ${c.baseline.median} → ${c.candidate.median}, p = ${c.pValue.toPrecision(2)})`,
+      evidence: { confidenceInterval: c.confidenceInterval, threshold: c.threshold },
+    }));
+}
