@@ -54,9 +54,11 @@ thead th{border-bottom-width:2px;white-space:nowrap}
 section.scenario{border-top:2px solid var(--line);margin-top:28px}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,420px),1fr));gap:12px}
 figure{margin:8px 0}
-svg.chart{display:block;width:100%;height:auto}
+svg.chart{display:block;width:100%;max-width:720px;height:auto}
 ul.findings{padding-left:1.2em}
 `;
+
+const RATIO_AXIS = '× raw: load ops/s ÷ raw publish, replay ÷ raw read';
 
 const CSP = "default-src 'none'; style-src 'unsafe-inline'";
 
@@ -71,7 +73,7 @@ export function renderHtml(named: NamedReport): string {
     if (view.interrupted) main.push('<p class="warn">Interrupted (Ctrl-C): the figures cover what was measured until then.</p>');
     const ratios = view.scenarios.flatMap((s) => phaseRatios(s).map((r) => ({ label: `${s.scenario} ${r.label}`, value: r.value, group: r.kind === 'load' ? 0 : 2 })));
     if (ratios.length > 0) {
-      main.push(figure(barChart({ title: 'Every headline figure as a ratio to the raw JetStream baseline of its run', xLabel: '× raw (1.0 = as fast as raw JetStream)', bars: ratios, reference: { value: 1, label: '1.0 = raw' }, format: ratio })));
+      main.push(figure(barChart({ title: 'Every headline figure as a ratio to the raw JetStream baseline of its run', xLabel: RATIO_AXIS, bars: ratios, reference: { value: 1, label: '1.0 = raw' }, format: ratio })));
     }
     main.push('</section>');
   } else if (report.kind === 'performance') {
@@ -184,17 +186,18 @@ function scenarioSection(s: ScenarioView): string {
   if (s.baseline) facts.push(`raw baseline: publish ${count(s.baseline.publish?.perSecond)} msgs/s, ordered read ${count(s.baseline.read?.perSecond)} msgs/s (${count(s.baseline.payloadBytes)} B, ${count(s.baseline.inFlight)} in flight)`);
   out.push(`<p class="meta">${esc(facts.join('; '))}</p>`);
 
+  const hasFaults = s.phases.some((p) => p.type === 'fault' && p.fault);
   out.push('<div class="charts">');
   const throughput = throughputChart(s);
-  if (throughput) out.push(figure(throughput, 'Acknowledged operations per second; shaded: a fault from firing to healing.'));
+  if (throughput) out.push(figure(throughput, `Acknowledged operations per second${hasFaults ? '; shaded: a fault from firing to healing' : ''}.`));
   const latency = latencyChart(s);
   if (latency) out.push(figure(latency, 'Latency by percentile (HdrHistogram, µs resolution).'));
   const ratios = phaseRatios(s);
   if (ratios.length > 0) {
-    out.push(figure(barChart({ title: `${s.scenario}: ratio to the raw baseline`, xLabel: '× raw', bars: ratios.map((r) => ({ label: r.label, value: r.value, group: r.kind === 'load' ? 0 : 2 })), reference: { value: 1, label: '1.0 = raw' }, format: ratio })));
+    out.push(figure(barChart({ title: `${s.scenario}: ratio to the raw baseline`, xLabel: RATIO_AXIS, bars: ratios.map((r) => ({ label: r.label, value: r.value, group: r.kind === 'load' ? 0 : 2 })), reference: { value: 1, label: '1.0 = raw' }, format: ratio })));
   }
   const recovery = recoveryTimeline(s);
-  if (recovery) out.push(figure(recovery, 'Phases, faults (fired → healed), and the longest stall and the recovery after each, drawn from when the fault fired.'));
+  if (recovery) out.push(figure(recovery, hasFaults ? 'Phases, faults (fired → healed), and the longest stall and the recovery after each, drawn from when the fault fired.' : 'Phases on the scenario\'s time axis.'));
   out.push('</div>');
 
   const phases = s.phases.filter((p) => p.type !== 'check');
@@ -291,7 +294,7 @@ function recoveryTimeline(s: ScenarioView): string | undefined {
   for (const p of s.phases) {
     if (p.type === 'check') continue;
     if (p.type !== 'fault') {
-      rows.push({ label: `${p.type} ${p.name}`, segments: [{ from: at(p.startedAtMs), to: at(p.endedAtMs), kind: 'phase' }] });
+      rows.push({ label: p.name === p.type ? p.name : `${p.type} ${p.name}`, segments: [{ from: at(p.startedAtMs), to: at(p.endedAtMs), kind: 'phase' }] });
       continue;
     }
     const f = p.fault;

@@ -28,12 +28,12 @@ export function passed(s: ScenarioView): boolean {
   return s.status === 'passed';
 }
 
-/** The ratios to the raw baseline a scenario's phases reached: ops/s ÷ raw publish, replay ÷ raw read. */
+/** The ratios to the raw baseline a scenario's phases reached: load ops/s ÷ raw publish, replay events/s ÷ raw read. */
 export function phaseRatios(s: ScenarioView): { label: string; value: number; kind: 'load' | 'replay' }[] {
   const out: { label: string; value: number; kind: 'load' | 'replay' }[] = [];
   for (const p of s.phases) {
-    if (p.type === 'load') out.push({ label: `${p.name}: ops/s ÷ raw publish`, value: p.ratioToRaw ?? NaN, kind: 'load' });
-    if (p.type === 'replay') out.push({ label: `${p.name}: replay ÷ raw read`, value: p.replay?.replayToRaw ?? NaN, kind: 'replay' });
+    if (p.type === 'load') out.push({ label: `${p.name} (load)`, value: p.ratioToRaw ?? NaN, kind: 'load' });
+    if (p.type === 'replay') out.push({ label: `${p.name} (replay)`, value: p.replay?.replayToRaw ?? NaN, kind: 'replay' });
   }
   return out;
 }

@@ -22,12 +22,12 @@ export interface BarChartOptions extends ChartText {
 }
 
 const ROW = 28;
-const MAX_LABEL_CHARS = 28;
+const MAX_LABEL_CHARS = 30;
 
 export function barChart(options: BarChartOptions): string {
   const labels = options.bars.map((b) => fitLabel(b.label, MAX_LABEL_CHARS));
   const left = Math.min(16 + Math.max(4, ...labels.map((l) => l.length)) * 6.5, 200);
-  const plot: Plot = { width: options.width ?? 640, height: 16 + Math.max(1, options.bars.length) * ROW + 44, left, right: 56, top: 16, bottom: 40 };
+  const plot: Plot = { width: options.width ?? 480, height: 16 + Math.max(1, options.bars.length) * ROW + 44, left, right: 56, top: 16, bottom: 40 };
   const values = options.bars.map((b) => b.value).filter(Number.isFinite);
   const ticks = niceTicks(Math.min(0, ...values), Math.max(options.reference?.value ?? 0, ...values, values.length ? 0 : 1), 5);
   const toX = linearScale([ticks.min, ticks.max], [plot.left, plot.width - plot.right]);

@@ -33,7 +33,7 @@ export interface LineChartOptions extends ChartText {
 }
 
 export function lineChart(options: LineChartOptions): string {
-  const plot: Plot = { width: options.width ?? 640, height: options.height ?? 260, left: 56, right: 16, top: options.series.length > 1 ? 28 : 16, bottom: 40 };
+  const plot: Plot = { width: options.width ?? 480, height: options.height ?? 260, left: 56, right: 24, top: options.series.length > 1 ? 28 : 16, bottom: 40 };
   const percentile = options.xScale === 'percentile';
   const series = options.series.map((s) => ({ ...s, points: s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)) }));
   const xs = series.flatMap((s) => s.points.map(([x]) => x));

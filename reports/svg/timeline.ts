@@ -40,7 +40,7 @@ const FILL: Record<SegmentKind, { colour: string; opacity: number }> = {
 export function timeline(options: TimelineOptions): string {
   const labels = options.rows.map((r) => fitLabel(r.label, MAX_LABEL_CHARS));
   const left = Math.min(16 + Math.max(4, ...labels.map((l) => l.length)) * 6.5, 180);
-  const plot: Plot = { width: options.width ?? 640, height: 16 + Math.max(1, options.rows.length) * ROW + 44, left, right: 16, top: 16, bottom: 40 };
+  const plot: Plot = { width: options.width ?? 480, height: 16 + Math.max(1, options.rows.length) * ROW + 44, left, right: 24, top: 16, bottom: 40 };
   const ends = options.rows.flatMap((r) => r.segments.flatMap((s) => [s.from, s.to ?? s.from])).filter(Number.isFinite);
   const lo = options.domain?.[0] ?? Math.min(0, ...ends);
   const hi = options.domain?.[1] ?? (ends.length ? Math.max(...ends) : 1);
