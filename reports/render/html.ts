@@ -10,7 +10,9 @@ import { toJsonValue } from './json.js';
 import { readPerformanceResults, type LoadPhaseView, type PerformanceResultsView, type ScenarioView } from './performance-view.js';
 import {
   checkMeasured,
+  clusterLine,
   environmentLine,
+  errorsByCode,
   faultLabel,
   faultLine,
   gateRow,
@@ -18,6 +20,7 @@ import {
   orderedComparisons,
   phaseLine,
   phaseRatios,
+  rawBaselineLine,
   SUMMARY_HEADERS,
   summaryRow,
   worstRatio,
@@ -176,14 +179,9 @@ function scenarioSection(s: ScenarioView): string {
   ];
   if (s.reason) out.push(`<p class="bad">${esc(s.reason)}</p>`);
   if (s.description) out.push(`<p>${esc(s.description)}</p>`);
-  const c = s.cluster;
-  const facts: string[] = [];
-  if (c) {
-    const versions = [...new Set(c.servers.map((v) => v.version).filter(Boolean))].join(', ') || MISSING;
-    facts.push(`cluster ${c.mode ?? MISSING}, ${count(c.nodes)} node(s) of nats-server ${versions}, R${count(c.replicas)}, sync_interval ${c.syncIntervalInEffect ?? MISSING}`);
-  }
-  facts.push(`seed ${count(s.seed)}`);
-  if (s.baseline) facts.push(`raw baseline: publish ${count(s.baseline.publish?.perSecond)} msgs/s, ordered read ${count(s.baseline.read?.perSecond)} msgs/s (${count(s.baseline.payloadBytes)} B, ${count(s.baseline.inFlight)} in flight)`);
+  const cluster = clusterLine(s);
+  const raw = rawBaselineLine(s);
+  const facts = [...(cluster ? [`cluster ${cluster}`] : []), `seed ${count(s.seed)}`, ...(raw ? [`raw baseline: ${raw}`] : [])];
   out.push(`<p class="meta">${esc(facts.join('; '))}</p>`);
 
   const hasFaults = s.phases.some((p) => p.type === 'fault' && p.fault);
@@ -205,9 +203,8 @@ function scenarioSection(s: ScenarioView): string {
   if (s.checks.length > 0) {
     out.push(table(['check', 'result', 'measured'], s.checks.map((k) => [k.text, k.ok ? '✓ ok' : '✗ failed', checkMeasured(k.actual)]), 2, 'Checks', (row) => (row[1]!.startsWith('✓') ? 'ok' : 'bad')));
   }
-  const errors = new Map<string, number>();
-  for (const p of s.phases) if (p.type === 'load') for (const [code, n] of Object.entries(p.errorsByCode)) errors.set(code, (errors.get(code) ?? 0) + n);
-  if (errors.size > 0) out.push(table(['error code', 'operations'], [...errors].map(([code, n]) => [code, count(n)]), 1, 'Errors by code'));
+  const errors = errorsByCode(s);
+  if (errors.length > 0) out.push(table(['error code', 'operations'], errors.map(([code, n]) => [code, count(n)]), 1, 'Errors by code'));
   if (s.checker) {
     const k = s.checker;
     const verdict = k.ok === undefined ? MISSING : k.ok ? '✓ ok' : '✗ failed';

@@ -4,7 +4,7 @@
 import type { NamedReport, ReportFinding, Severity } from '../types.js';
 import { cidText, count, MISSING, seconds } from './format.js';
 import { readPerformanceResults, type ScenarioView } from './performance-view.js';
-import { checkMeasured, environmentLine, faultLine, gateRow, GATE_HEADERS, orderedComparisons, phaseLine, SUMMARY_HEADERS, summaryRow } from './summary.js';
+import { checkMeasured, clusterLine, environmentLine, errorsByCode, rawBaselineLine, faultLine, gateRow, GATE_HEADERS, orderedComparisons, phaseLine, SUMMARY_HEADERS, summaryRow } from './summary.js';
 
 /** Text that Markdown shows as written: markup characters escaped, no line breaks (a table cell stays one cell). */
 export function mdText(text: string): string {
@@ -79,15 +79,11 @@ function findingsSection(findings: readonly ReportFinding[]): string[] {
 function scenarioSection(s: ScenarioView): string[] {
   const out = [`### ${mdText(s.scenario)}: ${mdText(s.status)}${s.reason ? ` (${mdText(s.reason)})` : ''}`, ''];
   if (s.description) out.push(mdText(s.description), '');
-  const c = s.cluster;
-  if (c) {
-    const versions = [...new Set(c.servers.map((v) => v.version).filter(Boolean))].join(', ') || MISSING;
-    out.push(`- cluster: ${mdText(c.mode ?? MISSING)}, ${count(c.nodes)} node(s) of nats-server ${mdText(versions)}, R${count(c.replicas)}, sync_interval ${mdText(c.syncIntervalInEffect ?? MISSING)}`);
-  }
+  const cluster = clusterLine(s);
+  if (cluster) out.push(`- cluster: ${mdText(cluster)}`);
   out.push(`- ran ${seconds((s.seconds ?? NaN) * 1_000)}, seed ${count(s.seed)}`);
-  if (s.baseline) {
-    out.push(`- raw baseline: publish ${count(s.baseline.publish?.perSecond)} msgs/s, ordered read ${count(s.baseline.read?.perSecond)} msgs/s (${count(s.baseline.payloadBytes)} B, ${count(s.baseline.inFlight)} in flight)`);
-  }
+  const raw = rawBaselineLine(s);
+  if (raw) out.push(`- raw baseline: ${mdText(raw)}`);
   if (s.phases.length > 0) {
     out.push('', ...table(['phase', 'type', 'figures'], s.phases.filter((p) => p.type !== 'check').map((p) => [p.name, p.type, phaseLine(p)]), 3));
   }
@@ -100,9 +96,8 @@ function scenarioSection(s: ScenarioView): string[] {
     out.push('', '**Faults**', '');
     for (const f of faults) out.push(`- ${mdText(f.name)}: ${mdText(faultLine(f))}`);
   }
-  const errors = new Map<string, number>();
-  for (const p of s.phases) if (p.type === 'load') for (const [code, n] of Object.entries(p.errorsByCode)) errors.set(code, (errors.get(code) ?? 0) + n);
-  if (errors.size > 0) {
+  const errors = errorsByCode(s);
+  if (errors.length > 0) {
     out.push('', '**Errors by code**', '');
     for (const [errorCode, n] of errors) out.push(`- ${code(errorCode)}: ${count(n)}`);
   }

@@ -84,6 +84,28 @@ export function faultLabel(p: FaultPhaseView): string {
   return p.fault ? [p.fault.action, ...p.fault.nodes].join(' ') : p.name;
 }
 
+/** "embedded, 3 node(s) of nats-server 2.9.10, R3, sync_interval server default" */
+export function clusterLine(s: ScenarioView): string | undefined {
+  const c = s.cluster;
+  if (!c) return undefined;
+  const versions = [...new Set(c.servers.map((v) => v.version).filter(Boolean))].join(', ') || MISSING;
+  return `${c.mode ?? MISSING}, ${count(c.nodes)} node(s) of nats-server ${versions}, R${count(c.replicas)}, sync_interval ${c.syncIntervalInEffect ?? MISSING}`;
+}
+
+/** The raw JetStream rates the scenario's figures are ratios to. */
+export function rawBaselineLine(s: ScenarioView): string | undefined {
+  const b = s.baseline;
+  if (!b) return undefined;
+  return `publish ${count(b.publish?.perSecond)} msgs/s, ordered read ${count(b.read?.perSecond)} msgs/s (${count(b.payloadBytes)} B, ${count(b.inFlight)} in flight)`;
+}
+
+/** Failed operations by error code, over every load phase of the scenario. */
+export function errorsByCode(s: ScenarioView): [string, number][] {
+  const errors = new Map<string, number>();
+  for (const p of s.phases) if (p.type === 'load') for (const [code, n] of Object.entries(p.errorsByCode)) errors.set(code, (errors.get(code) ?? 0) + n);
+  return [...errors];
+}
+
 export function checkMeasured(actual: number | null): string {
   return actual === null ? 'not measured' : decimal(actual);
 }
