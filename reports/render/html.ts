@@ -76,7 +76,7 @@ export function renderHtml(named: NamedReport): string {
     if (view.interrupted) main.push('<p class="warn">Interrupted (Ctrl-C): the figures cover what was measured until then.</p>');
     const ratios = view.scenarios.flatMap((s) => phaseRatios(s).map((r) => ({ label: `${s.scenario} ${r.label}`, value: r.value, group: r.kind === 'load' ? 0 : 2 })));
     if (ratios.length > 0) {
-      main.push(figure(barChart({ title: 'Every headline figure as a ratio to the raw JetStream baseline of its run', xLabel: RATIO_AXIS, bars: ratios, reference: { value: 1, label: '1.0 = raw' }, format: ratio })));
+      main.push(figure(barChart({ title: 'Every headline figure as a ratio to the raw JetStream baseline of its run', xLabel: RATIO_AXIS, bars: ratios, reference: { value: 1, label: '1.0 = raw' }, format: ratio, width: 600 })));
     }
     main.push('</section>');
   } else if (report.kind === 'performance') {
