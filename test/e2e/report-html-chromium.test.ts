@@ -26,12 +26,14 @@ describe.runIf(inCi && !chromium)('the HTML report in Chromium, in CI', () => {
 });
 
 describe.runIf(Boolean(chromium))('the HTML report in Chromium', () => {
-  const work = tempDir('report-html');
+  // Made in beforeAll: a skipped describe still runs its body, and would leave the directory behind.
+  let work: ReturnType<typeof tempDir>;
   let browser: Browser;
   let page: PageHandle;
   let url: string;
 
   beforeAll(async () => {
+    work = tempDir('report-html');
     const file = join(work.path, 'report.html');
     writeFileSync(file, renderHtml(await performanceReport({ withBaseline: true })));
     url = pathToFileURL(file).href;
@@ -41,7 +43,7 @@ describe.runIf(Boolean(chromium))('the HTML report in Chromium', () => {
 
   afterAll(async () => {
     await browser?.close();
-    work.remove();
+    work?.remove();
   });
 
   it('given the page opened from disk, when it has loaded, then nothing was logged, thrown or refused', () => {
