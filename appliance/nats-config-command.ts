@@ -12,7 +12,7 @@ import {
   validateServerConfigFile,
   type ServerConfigInput,
 } from './cluster/index.js';
-import type { ApplianceConfig, FlatSettings } from './config.js';
+import type { ApplianceConfig } from './config.js';
 import { CimError } from './errors.js';
 import type { CommandWiring } from './command-wiring.js';
 

@@ -7,3 +7,4 @@ export { verifyReport, type ReportVerification, type VerifyReportOptions } from 
 export { writeReport, writeReportFiles, type NewReport, type WriteOptions, type WrittenReport } from './writer.js';
 export { diffMetrics, loadReport, registerReportCommands, trustedKeys, withLedger } from './commands.js';
 export { renderFiles } from './renderings.js';
+export * from './render/index.js';

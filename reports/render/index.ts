@@ -1,0 +1,28 @@
+// The renderings of a report written beside its canonical CBOR (DESIGN.md §7): one entry point
+// and the file extension of each format.
+import type { NamedReport, RenderFormat } from '../types.js';
+import { renderHtml } from './html.js';
+import { renderJson } from './json.js';
+import { renderJUnit } from './junit.js';
+import { renderMarkdown } from './markdown.js';
+
+export const RENDER_FORMATS: readonly RenderFormat[] = ['json', 'md', 'html', 'junit'];
+
+/** The file extension (with its dot) of each rendering: `<cid>.json`, `<cid>.md`, `<cid>.html`, `<cid>.junit.xml`. */
+export const RENDER_EXTENSIONS: Readonly<Record<RenderFormat, string>> = { json: '.json', md: '.md', html: '.html', junit: '.junit.xml' };
+
+const RENDERERS: Readonly<Record<RenderFormat, (named: NamedReport) => string>> = { json: renderJson, md: renderMarkdown, html: renderHtml, junit: renderJUnit };
+
+export function render(named: NamedReport, format: RenderFormat): string {
+  return RENDERERS[format](named);
+}
+
+export function renderExtension(format: RenderFormat): string {
+  return RENDER_EXTENSIONS[format];
+}
+
+export { renderJson, toJsonValue } from './json.js';
+export { renderMarkdown } from './markdown.js';
+export { renderHtml } from './html.js';
+export { renderJUnit } from './junit.js';
+export { readPerformanceResults, type PerformanceResultsView, type ScenarioView, type PhaseView } from './performance-view.js';

@@ -1,0 +1,118 @@
+// The report as Markdown for a GitHub job summary: the headline table first, then the gate, the
+// findings and each scenario's details. Only Markdown and escaped text: GitHub sanitises HTML, but
+// text from a report (titles, error messages, fault details) must not become markup either.
+import type { NamedReport, ReportFinding, Severity } from '../types.js';
+import { cidText, count, MISSING, seconds } from './format.js';
+import { readPerformanceResults, type ScenarioView } from './performance-view.js';
+import { checkMeasured, clusterLine, environmentLine, errorsByCode, rawBaselineLine, faultLine, gateRow, GATE_HEADERS, orderedComparisons, phaseLine, SUMMARY_HEADERS, summaryRow } from './summary.js';
+
+/** Text that Markdown shows as written: markup characters escaped, no line breaks (a table cell stays one cell). */
+export function mdText(text: string): string {
+  return text
+    .replace(/\r?\n|\r/g, ' ')
+    .replace(/[\\`*_[\]<>|&#!~]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '&' ? '&amp;' : `\\${c}`));
+}
+
+/** Inline code that cannot be broken out of: backticks in the text are replaced. */
+function code(text: string): string {
+  return `\`${text.replace(/`/g, "'").replace(/\r?\n|\r/g, ' ')}\``;
+}
+
+function table(headers: readonly string[], rows: readonly string[][], numericFrom = 2): string[] {
+  const align = headers.map((_, i) => (i >= numericFrom ? '---:' : ':---'));
+  return [`| ${headers.map(mdText).join(' | ')} |`, `| ${align.join(' | ')} |`, ...rows.map((r) => `| ${r.map(mdText).join(' | ')} |`)];
+}
+
+const SEVERITIES: readonly Severity[] = ['error', 'warning', 'info'];
+
+export function renderMarkdown(named: NamedReport): string {
+  const { report } = named;
+  const cid = cidText(named.cid);
+  const lines: string[] = [
+    `# ${mdText(report.title)}`,
+    '',
+    `**${mdText(report.kind)}** report ${code(cid)} · created ${mdText(report.createdAt)} · signed by ${code(report.signer)}` +
+      (report.prev ? ` · follows ${code(cidText(report.prev))}` : ''),
+    '',
+    `Environment: ${mdText(environmentLine(report.environment))}`,
+    '',
+    `Verify: ${code(`cim report verify ${cid}`)}`,
+  ];
+
+  const view = report.kind === 'performance' ? readPerformanceResults(report.results) : undefined;
+  if (view) {
+    const failed = view.scenarios.filter((s) => s.status !== 'passed').length;
+    lines.push('', `## Scenarios: ${view.scenarios.length - failed} passed, ${failed} not passed`, '');
+    lines.push(...table(SUMMARY_HEADERS, view.scenarios.map(summaryRow)));
+    if (view.interrupted) lines.push('', '> Interrupted (Ctrl-C): the figures cover what was measured until then.');
+  } else if (report.kind === 'performance') {
+    lines.push('', '_The results of this report are not a performance results document; see the JSON rendering._');
+  }
+
+  if (report.baseline) {
+    const b = report.baseline;
+    lines.push('', `## Gate against ${code(cidText(b.cid))}: ${b.regressed ? '**regressed**' : 'no significant regression'}`, '');
+    if (b.comparisons.length === 0) lines.push('_No metric was compared._');
+    else lines.push(...table(GATE_HEADERS, orderedComparisons(b.comparisons).map(gateRow)));
+  }
+
+  lines.push('', ...findingsSection(report.findings));
+  if (view && view.scenarios.length > 0) {
+    lines.push('', '## Scenario details');
+    for (const s of view.scenarios) lines.push('', ...scenarioSection(s));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function findingsSection(findings: readonly ReportFinding[]): string[] {
+  if (findings.length === 0) return ['## Findings', '', 'None.'];
+  const out = [`## Findings (${findings.length})`];
+  for (const severity of SEVERITIES) {
+    const some = findings.filter((f) => f.severity === severity);
+    if (some.length === 0) continue;
+    out.push('', `### ${severity} (${some.length})`, '');
+    for (const f of some) out.push(`- ${code(f.id)} ${mdText(f.message)}`);
+  }
+  return out;
+}
+
+function scenarioSection(s: ScenarioView): string[] {
+  const out = [`### ${mdText(s.scenario)}: ${mdText(s.status)}${s.reason ? ` (${mdText(s.reason)})` : ''}`, ''];
+  if (s.description) out.push(mdText(s.description), '');
+  const cluster = clusterLine(s);
+  if (cluster) out.push(`- cluster: ${mdText(cluster)}`);
+  out.push(`- ran ${seconds((s.seconds ?? NaN) * 1_000)}, seed ${count(s.seed)}`);
+  const raw = rawBaselineLine(s);
+  if (raw) out.push(`- raw baseline: ${mdText(raw)}`);
+  if (s.phases.length > 0) {
+    out.push('', ...table(['phase', 'type', 'figures'], s.phases.filter((p) => p.type !== 'check').map((p) => [p.name, p.type, phaseLine(p)]), 3));
+  }
+  if (s.checks.length > 0) {
+    out.push('', '**Checks**', '');
+    for (const check of s.checks) out.push(`- ${check.ok ? '✓' : '✗'} ${code(check.text)}: measured ${mdText(checkMeasured(check.actual))}`);
+  }
+  const faults = s.phases.filter((p) => p.type === 'fault');
+  if (faults.length > 0) {
+    out.push('', '**Faults**', '');
+    for (const f of faults) out.push(`- ${mdText(f.name)}: ${mdText(faultLine(f))}`);
+  }
+  const errors = errorsByCode(s);
+  if (errors.length > 0) {
+    out.push('', '**Errors by code**', '');
+    for (const [errorCode, n] of errors) out.push(`- ${code(errorCode)}: ${count(n)}`);
+  }
+  if (s.checker) {
+    const k = s.checker;
+    out.push(
+      '',
+      `**Checker** ${k.ok === false ? '✗' : k.ok ? '✓' : ''}: ${count(k.attempted)} attempted, ${count(k.acknowledged)} acknowledged, ${count(k.failed)} refused, ${count(k.unknown)} unknown; ` +
+        `read back ${count(k.readItems)}: lost ${count(k.lost)}, unexpected ${count(k.unexpected)}, duplicates ${count(k.duplicates)}`,
+    );
+  }
+  if (s.verification) {
+    const v = s.verification;
+    out.push('', `**Verification**: ${v.domains.map((d) => `${mdText(d.domain)} ${count(d.events)} events / ${count(d.seals)} seals`).join(', ') || MISSING}: ${count(v.findings)} finding(s)`);
+    for (const sample of v.samples.slice(0, 5)) out.push(`- ${mdText(sample)}`);
+  }
+  return out;
+}

@@ -1,0 +1,157 @@
+// The figures every human-readable rendering shows, computed once: a row per scenario across the
+// run, a line per phase, the faults, and the gate's comparisons with regressions first.
+import type { GateComparison } from '../types.js';
+import { count, decimal, MISSING, ms, percent, pValue, ratio, seconds, share } from './format.js';
+import type { FaultPhaseView, PerformanceResultsView, PhaseView, ScenarioView } from './performance-view.js';
+
+export const SUMMARY_HEADERS = ['scenario', 'status', 'ops/s', '× raw', 'p50 ms', 'p99 ms', 'lost', 'unexp.', 'dup.', 'findings', 'recovery', 'replay × raw'] as const;
+
+export function summaryRow(s: ScenarioView): string[] {
+  const m = s.metrics;
+  return [
+    s.scenario,
+    s.status,
+    count(m.ops_per_sec),
+    ratio(m.ratio_to_raw),
+    decimal(m.p50_ms),
+    decimal(m.p99_ms),
+    count(m.lost ?? s.checker?.lost),
+    count(m.unexpected ?? s.checker?.unexpected),
+    count(m.duplicates ?? s.checker?.duplicates),
+    count(m.verify_findings ?? s.verification?.findings),
+    ms(m.recovery_ms),
+    ratio(m.replay_ratio_to_raw),
+  ];
+}
+
+export function passed(s: ScenarioView): boolean {
+  return s.status === 'passed';
+}
+
+/** The ratios to the raw baseline a scenario's phases reached: load ops/s ÷ raw publish, replay events/s ÷ raw read. */
+export function phaseRatios(s: ScenarioView): { label: string; value: number; kind: 'load' | 'replay' }[] {
+  const out: { label: string; value: number; kind: 'load' | 'replay' }[] = [];
+  for (const p of s.phases) {
+    if (p.type === 'load') out.push({ label: `${p.name} (load)`, value: p.ratioToRaw ?? NaN, kind: 'load' });
+    if (p.type === 'replay') out.push({ label: `${p.name} (replay)`, value: p.replay?.replayToRaw ?? NaN, kind: 'replay' });
+  }
+  return out;
+}
+
+/** The lowest ratio to raw across the run, and where. */
+export function worstRatio(view: PerformanceResultsView): { scenario: string; label: string; value: number } | undefined {
+  let worst: { scenario: string; label: string; value: number } | undefined;
+  for (const s of view.scenarios) {
+    for (const r of phaseRatios(s)) if (Number.isFinite(r.value) && r.value > 0 && (!worst || r.value < worst.value)) worst = { scenario: s.scenario, ...r };
+  }
+  return worst;
+}
+
+/** What a phase did, in one line. */
+export function phaseLine(p: PhaseView): string {
+  if (p.error) return `error ${p.error.code}: ${p.error.message}`;
+  switch (p.type) {
+    case 'load': {
+      const target = p.rate === 'max' ? `max, ${count(p.concurrency)} in flight` : p.rate === undefined ? MISSING : `${count(p.rate)}/s`;
+      const errors = (p.failed ?? 0) + (p.unknown ?? 0);
+      return (
+        `${p.driver ?? MISSING} at ${target}: ${count(p.opsPerSec)} ops/s = ${ratio(p.ratioToRaw)} raw; ` +
+        `p50 ${ms(p.latency?.p50Ms)}, p99 ${ms(p.latency?.p99Ms)}, p99.9 ${ms(p.latency?.p999Ms)}; ${count(p.ok)} ok, ${count(errors)} errors`
+      );
+    }
+    case 'fault':
+      return p.fault ? faultLine(p) : 'no fault recorded';
+    case 'replay': {
+      const r = p.replay;
+      if (!r) return `${p.projection ?? MISSING}: no replay recorded`;
+      return `${p.projection ?? MISSING}: ${count(r.replay?.perSecond)} events/s = ${ratio(r.replayToRaw)} raw read (${count(r.bestRaw?.perSecond)}/s, pull ${count(r.bestRaw?.batch)}); ${count(r.replay?.events)} events`;
+    }
+    case 'check':
+      return 'assertions evaluated';
+  }
+}
+
+export function faultLine(p: FaultPhaseView): string {
+  const f = p.fault;
+  if (!f) return `${p.name}: no fault recorded`;
+  const healed = f.healedAtMs === undefined ? 'not healed' : `healed at ${seconds(f.healedAtMs)}`;
+  const recovery = p.recoveryMs === undefined ? '' : `; recovery ${ms(p.recoveryMs)}`;
+  const stall = p.stallMs === undefined ? '' : `; longest stall ${seconds(p.stallMs)}`;
+  return `${f.detail || f.action} — fired at ${seconds(f.firedAtMs)}, ${healed}${recovery}${stall}`;
+}
+
+export function faultLabel(p: FaultPhaseView): string {
+  return p.fault ? [p.fault.action, ...p.fault.nodes].join(' ') : p.name;
+}
+
+/** "embedded, 3 node(s) of nats-server 2.9.10, R3, sync_interval server default" */
+export function clusterLine(s: ScenarioView): string | undefined {
+  const c = s.cluster;
+  if (!c) return undefined;
+  const versions = [...new Set(c.servers.map((v) => v.version).filter(Boolean))].join(', ') || MISSING;
+  return `${c.mode ?? MISSING}, ${count(c.nodes)} node(s) of nats-server ${versions}, R${count(c.replicas)}, sync_interval ${c.syncIntervalInEffect ?? MISSING}`;
+}
+
+/** The raw JetStream rates the scenario's figures are ratios to. */
+export function rawBaselineLine(s: ScenarioView): string | undefined {
+  const b = s.baseline;
+  if (!b) return undefined;
+  return `publish ${count(b.publish?.perSecond)} msgs/s, ordered read ${count(b.read?.perSecond)} msgs/s (${count(b.payloadBytes)} B, ${count(b.inFlight)} in flight)`;
+}
+
+/** Failed operations by error code, over every load phase of the scenario. */
+export function errorsByCode(s: ScenarioView): [string, number][] {
+  const errors = new Map<string, number>();
+  for (const p of s.phases) if (p.type === 'load') for (const [code, n] of Object.entries(p.errorsByCode)) errors.set(code, (errors.get(code) ?? 0) + n);
+  return [...errors];
+}
+
+export function checkMeasured(actual: number | null): string {
+  return actual === null ? 'not measured' : decimal(actual);
+}
+
+export const GATE_HEADERS = ['scenario', 'metric', 'baseline median', 'candidate median', 'change', 'CI', 'p', 'verdict'] as const;
+
+const VERDICT_ORDER: Record<GateComparison['verdict'], number> = { regressed: 0, 'insufficient-data': 1, unchanged: 2, improved: 3 };
+
+/** Regressions first, then the undecided, then the rest; stable within each. */
+export function orderedComparisons(comparisons: readonly GateComparison[]): GateComparison[] {
+  return comparisons.map((c, i) => ({ c, i })).sort((a, b) => VERDICT_ORDER[a.c.verdict] - VERDICT_ORDER[b.c.verdict] || a.i - b.i).map(({ c }) => c);
+}
+
+export function gateRow(c: GateComparison): string[] {
+  const level = Number.isFinite(c.confidenceLevel) ? `${share(c.confidenceLevel)} ` : '';
+  return [
+    c.scenario,
+    `${c.metric} (${c.better} is better)`,
+    `${decimal(c.baseline.median)} (n=${count(c.baseline.samples)})`,
+    `${decimal(c.candidate.median)} (n=${count(c.candidate.samples)})`,
+    percent(c.relativeChange),
+    `${level}[${percent(c.confidenceInterval[0])}, ${percent(c.confidenceInterval[1])}]`,
+    pValue(c.pValue),
+    c.verdict,
+  ];
+}
+
+/** "2 × AMD EPYC, 24 GiB, node v20 …": where the report was produced. */
+export function environmentLine(env: {
+  node?: string;
+  platform?: string;
+  cpu?: { model?: string; cores?: number };
+  memoryBytes?: number;
+  gitRevision?: string;
+  appliance?: string;
+  natsServers?: { name: string; version?: string }[];
+}): string {
+  const parts = [
+    `node ${env.node ?? MISSING}`,
+    env.platform ?? MISSING,
+    `${count(env.cpu?.cores)} × ${env.cpu?.model ?? MISSING}`,
+    typeof env.memoryBytes === 'number' ? `${Math.round(env.memoryBytes / 2 ** 30)} GiB` : MISSING,
+    env.appliance ?? MISSING,
+  ];
+  if (env.gitRevision) parts.push(`git ${env.gitRevision.slice(0, 12)}`);
+  const servers = env.natsServers ?? [];
+  if (servers.length > 0) parts.push(`NATS ${servers.map((s) => `${s.name}${s.version ? ` ${s.version}` : ''}`).join(', ')}`);
+  return parts.join(', ');
+}
