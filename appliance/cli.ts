@@ -35,8 +35,12 @@ import { startAppliance, type ApplianceHandle } from './serve.js';
 import {
   checkScenario,
   defaultCatalogDir,
-  defaultResultsPath,
+  compareWithBaseline,
+  DEFAULT_THRESHOLD,
   findScenarios,
+  parseThreshold,
+  performanceReport,
+  registerGateCommand,
   formatIssue,
   knownNames,
   loadCatalog,
@@ -47,6 +51,7 @@ import {
   writeResultsFile,
   type ScenarioIssue,
 } from '../scenarios/index.js';
+import { loadReport, registerReportCommands, renderFiles, withLedger, writeReport } from '../reports/index.js';
 import { registerNatsConfigCommand } from './nats-config-command.js';
 import { installSignalHandlers, onShutdown } from './shutdown.js';
 
@@ -196,7 +201,10 @@ function buildProgram(): Command {
     )
     .option('--quick', 'run the quick suite (well under a minute of load; what CI runs)')
     .addOption(new Option('--baseline-messages <n>', 'messages of the raw baseline per scenario (default 20000, --quick 5000)').argParser(positiveInteger('--baseline-messages')))
-    .option('--out <file>', 'write the results JSON here instead of <state>/results/<run>.json')
+    .option('--baseline <ref>', 'gate the run against this report (CID, baseline:<name>, latest:performance): exit 1 on a significant regression')
+    .addOption(new Option('--threshold <share>', 'with --baseline: smallest change that counts, e.g. 5% (default 10%)').argParser(parseThreshold))
+    .option('--save-baseline [name]', 'record this run\'s report as baseline <name> (default "default") in the ledger')
+    .option('--out <file>', 'also write the raw results JSON to this file')
     .option('--keep-data', "keep each scenario's cluster data and read models under <state>/bench/<run>/")
     .option('--json', 'print the results as JSON')
     .option('--components', 'run the component benchmarks instead of scenarios (the options below)')
@@ -413,6 +421,8 @@ function buildProgram(): Command {
     );
 
   registerNatsConfigCommand(program, { configFrom, action, print });
+  registerReportCommands(program, { configFrom, action, print, log });
+  registerGateCommand(program, { configFrom, action, print, log });
 
   return program;
 }
@@ -463,6 +473,9 @@ interface ComponentBenchOptions {
 }
 
 interface ScenarioBenchOptions {
+  baseline?: string;
+  saveBaseline?: string | true;
+  threshold?: number;
   quick?: boolean;
   baselineMessages?: number;
   out?: string;
@@ -482,6 +495,8 @@ async function scenarioBench(refs: string[], options: ScenarioBenchOptions, comm
   const known = await servedNames(command);
   const wanted = [...refs, ...(options.quick ? ['quick'] : [])];
   const scenarios = findScenarios(wanted.length > 0 ? wanted : ['standard'], { known });
+  // Resolved before the run, so a wrong reference costs nothing.
+  const baseline = options.baseline ? withLedger(config.stateDir, (ledger) => loadReport(ledger, options.baseline!)) : undefined;
   const abort = new AbortController();
   let finished!: () => void;
   const written = new Promise<void>((resolve) => (finished = resolve));
@@ -504,9 +519,32 @@ async function scenarioBench(refs: string[], options: ScenarioBenchOptions, comm
       signal: abort.signal,
     });
     status.done();
-    const file = writeResultsFile(options.out ?? defaultResultsPath(config.stateDir, results.runId), results);
-    print(options.json ? JSON.stringify(results, null, 2) : renderBenchResults(results, file));
-    if (results.scenarios.some((r) => r.status === 'failed' || r.status === 'error')) process.exitCode = ExitCode.checkFailed;
+    const comparison = baseline ? compareWithBaseline(baseline, results, options.threshold ?? DEFAULT_THRESHOLD) : undefined;
+    const reportConfig = {
+      stateDir: config.stateDir,
+      nats: { urls: config.nats.urls },
+      cluster: config.cluster,
+      domains: config.domains,
+      bench: { refs: wanted, quick: options.quick ?? false, baselineMessages: options.baselineMessages ?? null, threshold: options.threshold ?? null },
+    };
+    const { named, files } = writeReport(performanceReport(results, reportConfig, comparison), { stateDir: config.stateDir, signer: loadOrCreateSigner(config.stateDir), render: renderFiles });
+    const cid = named.cid.toString();
+    const baselineName = options.saveBaseline === true ? 'default' : options.saveBaseline;
+    if (baselineName) withLedger(config.stateDir, (ledger) => ledger.addBaseline(baselineName, cid));
+    if (options.out) writeResultsFile(options.out, results);
+    if (options.json) {
+      print(JSON.stringify({ report: { cid, files }, results }, null, 2));
+    } else {
+      const lines = [renderBenchResults(results), '', `report ${cid} (signed ${named.report.signer})`, `  html: ${files.html}`, `  verify: cim report verify ${cid}`];
+      if (baselineName) lines.push(`  saved as baseline "${baselineName}" (cim bench --baseline baseline:${baselineName})`);
+      if (comparison) {
+        const regressions = comparison.comparisons.filter((c) => c.verdict === 'regressed');
+        lines.push('', `gate against ${comparison.cid.toString()}: ${regressions.length === 0 ? 'no significant regression' : `${regressions.length} significant regression(s)`}`);
+        for (const c of regressions) lines.push(`  ${c.scenario} ${c.metric}: ${(c.relativeChange * 100).toFixed(1)} % (CI ${c.confidenceInterval.map((x) => (x * 100).toFixed(1)).join('…')} %, p ${c.pValue.toPrecision(2)})`);
+      }
+      print(lines.join('\n'));
+    }
+    if (results.scenarios.some((r) => r.status === 'failed' || r.status === 'error') || comparison?.regressed) process.exitCode = ExitCode.checkFailed;
   } finally {
     status.done();
     finished();

@@ -53,3 +53,5 @@ export { defaultResultsPath, writeResultsFile } from './results-file.js';
 export * from './results.js';
 export { runScenario, type RunOptions, type ScenarioProgress } from './runner.js';
 export { GATE_METRICS, gateInput, type GateMetric } from './gate-samples.js';
+export { compareWithBaseline, DEFAULT_THRESHOLD, parseThreshold, registerGateCommand } from './gate-command.js';
+export { performanceReport } from './performance-report.js';

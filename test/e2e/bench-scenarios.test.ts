@@ -15,11 +15,11 @@ const state = join(work.path, 'state');
 let quick: CliResult;
 let results: BenchResults;
 
+const resultsFile = join(work.path, 'quick-results.json');
+
 beforeAll(async () => {
-  quick = await runCli(['--state', state, 'bench', '--quick', '--baseline-messages', '2000'], { timeoutMs: 240_000 });
-  const dir = join(state, 'results');
-  const [file] = readdirSync(dir);
-  results = JSON.parse(readFileSync(join(dir, file!), 'utf8')) as BenchResults;
+  quick = await runCli(['--state', state, 'bench', '--quick', '--baseline-messages', '2000', '--save-baseline', '--out', resultsFile], { timeoutMs: 240_000 });
+  results = JSON.parse(readFileSync(resultsFile, 'utf8')) as BenchResults;
 }, 300_000);
 
 afterAll(() => work.remove());
@@ -27,17 +27,25 @@ afterAll(() => work.remove());
 const scenario = (name: string) => results.scenarios.find((s) => s.scenario === name)!;
 
 describe('cim bench --quick', () => {
-  it('runs every scenario of the quick suite, passes, and says where the results are', () => {
+  it('runs every scenario of the quick suite, passes, and ends with its signed report', () => {
     expect(quick.code, quick.stderr).toBe(0);
     expect(results.scenarios.map((s) => s.scenario).sort()).toEqual(['quick-leader-kill', 'quick-replay', 'quick-steady']);
     expect(results.scenarios.map((s) => s.status)).toEqual(['passed', 'passed', 'passed']);
-    expect(quick.stdout).toMatch(/results: .*\.json/);
     expect(quick.stdout).toMatch(/quick-leader-kill\s+passed/);
+    expect(quick.stdout).toMatch(/^report b[a-z2-7]+ \(signed ed25519:/m);
+    expect(quick.stdout).toMatch(/html: .*\.html/);
   });
 
-  it('writes the results once, read-only, with how they were obtained', () => {
-    const file = join(state, 'results', readdirSync(join(state, 'results'))[0]!);
-    expect(statSync(file).mode & 0o777).toBe(0o444);
+  it('writes the report files once, read-only, and the report verifies', async () => {
+    const files = readdirSync(join(state, 'reports'));
+    expect(files.map((f) => f.replace(/^b[a-z2-7]+/, '<cid>')).sort()).toEqual(['<cid>.cbor', '<cid>.html', '<cid>.json', '<cid>.md']);
+    for (const f of files) expect(statSync(join(state, 'reports', f)).mode & 0o777).toBe(0o444);
+    const verified = await runCli(['--state', state, 'report', 'verify', 'latest']);
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    expect(verified.stdout).toMatch(/^ok: report b/);
+  });
+
+  it('records the run with how it was obtained', () => {
     expect(results).toMatchObject({ v: 1, kind: 'performance-results', interrupted: false });
     expect(results.environment.node).toBe(process.version);
     for (const s of results.scenarios) {
@@ -87,14 +95,26 @@ describe('Ctrl-C during cim bench', () => {
     child.kill('SIGINT');
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     expect(code).toBe(130);
-    const [file] = readdirSync(join(interruptedState, 'results'));
-    const partial = JSON.parse(readFileSync(join(interruptedState, 'results', file!), 'utf8')) as BenchResults;
+    const report = await runCli(['--state', interruptedState, 'report', 'show', 'latest', '--json']);
+    const partial = (JSON.parse(report.stdout) as { results: BenchResults }).results;
     expect(partial.interrupted).toBe(true);
     expect(partial.scenarios[0]!.status).toBe('interrupted');
     expect(partial.scenarios[0]!.checker!.lost).toBe(0);
     // No nats-server of the run's clusters (their configs live in its state dir) is left.
     expect(spawnSync('pgrep', ['-f', interruptedState]).stdout.toString()).toBe('');
   }, 120_000);
+});
+
+describe('the gate on the quick run', () => {
+  it('passes the run against itself as a baseline, and writes JUnit and Markdown', async () => {
+    const junit = join(work.path, 'gate.xml');
+    const markdown = join(work.path, 'gate.md');
+    const gate = await runCli(['--state', state, 'gate', '--baseline', 'baseline:default', '--candidate', 'latest:performance', '--junit', junit, '--markdown', markdown]);
+    expect(gate.code, gate.stdout + gate.stderr).toBe(0);
+    expect(readFileSync(junit, 'utf8')).toMatch(/<testsuite name="gate"/);
+    expect(readFileSync(markdown, 'utf8')).toContain('quick-steady');
+    expect(gate.stderr).not.toMatch(/regression/);
+  });
 });
 
 describe('cim scenario', () => {

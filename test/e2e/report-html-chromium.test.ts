@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderHtml } from '../../reports/index.js';
 import { performanceReport } from '../fixtures/performance-report.js';
 import { tempDir } from '../support/temp-dir.js';
-import { findChromium, launchChromium, type Browser, type PageHandle } from './chromium.js';
+import { findChromium, launchChromium, type Browser, type PageHandle } from '../support/chromium.js';
 
 const chromium = findChromium();
 const inCi = Boolean(process.env.CI);

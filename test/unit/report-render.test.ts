@@ -3,7 +3,7 @@ import { render, RENDER_EXTENSIONS, RENDER_FORMATS, renderHtml, renderJson, rend
 import { histogramCurve } from '../../reports/render/html.js';
 import { mdText } from '../../reports/render/markdown.js';
 import { benchResultsFixture, fakeCid, performanceReport } from '../fixtures/performance-report.js';
-import { wellFormedXml } from './xml-well-formed.js';
+import { wellFormedXml } from '../support/xml-well-formed.js';
 
 const HOSTILE = '<script>alert(1)</script>';
 

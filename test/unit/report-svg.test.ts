@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { barChart, escapeXml, formatTick, lineChart, linearScale, niceStep, niceTicks, percentileTicks, percentileToAxis, timeline } from '../../reports/svg/index.js';
-import { wellFormedXml } from './xml-well-formed.js';
+import { wellFormedXml } from '../support/xml-well-formed.js';
 
 const HOSTILE = '<script>alert("x&y")</script>';
 
