@@ -3,11 +3,11 @@
 // signal) stops the scenario in progress cleanly; what was measured until then is kept.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ApplianceConfig } from '../appliance/index.js';
+import { EmbeddedCluster, isCimError, type ApplianceConfig } from '../appliance/index.js';
 import { RESULTS_VERSION, type BenchResults, type Environment } from './results.js';
 import { runScenario, type ScenarioProgress } from './runner.js';
 import type { Scenario } from './types.js';
@@ -31,6 +31,7 @@ export function newRunId(now = new Date()): string {
 }
 
 export async function runBench(options: BenchRunOptions): Promise<BenchResults> {
+  await reclaimCrashedRuns(options.config.stateDir, options.log ?? (() => {}));
   const runId = newRunId();
   const runDir = join(options.config.stateDir, 'bench', runId);
   mkdirSync(runDir, { recursive: true });
@@ -52,6 +53,27 @@ export async function runBench(options: BenchRunOptions): Promise<BenchResults> 
   }
   results.interrupted = options.signal?.aborted ?? false;
   return results;
+}
+
+/**
+ * Stops the nats-servers of earlier runs that crashed (kill -9, power loss) before stopping their
+ * scenario clusters; their pid files in `<state>/bench/<run>/<scenario>/cluster` say which. A run
+ * still going in another process keeps its servers.
+ */
+async function reclaimCrashedRuns(stateDir: string, log: (line: string) => void): Promise<void> {
+  const root = join(stateDir, 'bench');
+  const list = (dir: string) => (existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(dir, e.name)) : []);
+  for (const run of list(root)) {
+    for (const scenarioDir of list(run)) {
+      if (!existsSync(join(scenarioDir, 'cluster'))) continue;
+      try {
+        await EmbeddedCluster.reclaimOrphans(scenarioDir, log);
+      } catch (error) {
+        if (!isCimError(error)) throw error;
+        // In use by a live run: not ours to stop.
+      }
+    }
+  }
 }
 
 /** The package's root and version: package.json is one level up from scenarios/ (vitest), two from dist/scenarios/. */

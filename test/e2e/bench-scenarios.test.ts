@@ -105,6 +105,34 @@ describe('Ctrl-C during cim bench', () => {
   }, 120_000);
 });
 
+describe('a cim bench killed with -9', () => {
+  it('leaves servers that the next bench run stops', async () => {
+    const crashState = join(work.path, 'crashed');
+    const tiny = join(work.path, 'tiny.yaml');
+    writeFileSync(tiny, 'name: tiny\ncluster: { nodes: 1 }\nphases:\n  - type: load\n    rate: max\n    count: 20\n    mix: [{ command: person.RegisterPerson }]\n');
+    const child = spawnCli(['--state', crashState, 'bench', 'quick-steady', '--baseline-messages', '1000']);
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the cluster never came up:\n${stderr}`)), 60_000);
+      child.stderr!.on('data', () => {
+        if (/is up/.test(stderr)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.on('exit', resolve));
+    const orphans = () => spawnSync('pgrep', ['-f', join(crashState, 'bench')]).stdout.toString().trim();
+    expect(orphans()).not.toBe('');
+    const next = await runCli(['--state', crashState, 'bench', tiny, '--baseline-messages', '500'], { timeoutMs: 120_000 });
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stderr).toMatch(/stopped 3 nats-server process\(es\) left behind/);
+    expect(orphans()).toBe('');
+  }, 180_000);
+});
+
 describe('the gate on the quick run', () => {
   it('passes the run against itself as a baseline, and writes JUnit and Markdown', async () => {
     const junit = join(work.path, 'gate.xml');
