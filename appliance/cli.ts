@@ -206,6 +206,7 @@ function buildProgram(): Command {
     .option('--save-baseline [name]', 'record this run\'s report as baseline <name> (default "default") in the ledger')
     .option('--out <file>', 'also write the raw results JSON to this file')
     .option('--keep-data', "keep each scenario's cluster data and read models under <state>/bench/<run>/")
+    .option('--key <file...>', 'with --nats: seal keys (PEM) of the appliances already serving that cluster, trusted by verification')
     .option('--json', 'print the results as JSON')
     .option('--components', 'run the component benchmarks instead of scenarios (the options below)')
     .addOption(new Option('--messages <n>', 'components: messages per throughput phase').default(20_000).argParser(positiveInteger('--messages')))
@@ -473,6 +474,7 @@ interface ComponentBenchOptions {
 }
 
 interface ScenarioBenchOptions {
+  key?: string[];
   baseline?: string;
   saveBaseline?: string | true;
   threshold?: number;
@@ -512,6 +514,7 @@ async function scenarioBench(refs: string[], options: ScenarioBenchOptions, comm
       config,
       baselineMessages: options.baselineMessages ?? (options.quick ? 5_000 : 20_000),
       keepData: options.keepData ?? false,
+      trusted: (options.key ?? []).map((file) => Verifier.fromFile(file)),
       log: (line) => status.log(line),
       onScenario: (s, index, total) => status.log(`scenario ${index + 1}/${total}: ${s.name} — ${s.description.split('\n')[0]!.slice(0, 100)}`),
       onProgress: (p) =>

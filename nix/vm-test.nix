@@ -1,8 +1,7 @@
 # NixOS VM test (pkgs.testers.runNixOSTest): three machines import nixosModules.default and form
 # one NATS JetStream cluster; the appliance runs on each; a quick benchmark runs against the
 # cluster and everything it appended verifies, and the scheduled report passes.
-# When `cim bench --quick` writes signed reports, the bench step becomes `cim bench --quick` and
-# the check `cim report verify`; when `cim comply` exists, the report unit runs it (report.command).
+# When `cim comply` exists, the report unit runs it (report.command).
 { self }:
 { lib, ... }:
 
@@ -68,9 +67,12 @@ in
             m.succeed("systemctl show -p Result --value cim-appliance-report.service | grep -x success")
         n1.succeed("systemctl list-timers cim-appliance-report.timer | grep cim-appliance-report")
 
-    with subtest("a quick benchmark runs on the cluster and what it appended verifies"):
-        n1.succeed("cim --nats ${urls} --state /tmp/bench bench --messages 2000 --subjects 100 --latency-seconds 1 --json > /tmp/bench.json")
-        n1.succeed("jq -e '.rawBaseline.lost == 0 and .rawBaseline.replicas == 3' /tmp/bench.json")
+    with subtest("the quick bench suite runs on the cluster and its signed report verifies"):
+        # Attached to a cluster it did not start, the bench skips the scenarios that kill nodes.
+        # The deployment's appliances seal the same streams with their key: verification trusts it too.
+        n1.succeed("cim --nats ${urls} --state /tmp/bench bench --quick --baseline-messages 2000 --key ${appliancePub} --out /tmp/bench.json")
+        n1.succeed("jq -e '[.scenarios[] | select(.status != \"skipped\")] | length >= 2 and all(.status == \"passed\")' /tmp/bench.json")
+        n1.succeed("cim --state /tmp/bench report verify latest")
         n1.succeed("cim --nats ${urls} --state /tmp/bench verify --key ${appliancePub} --json | jq -e '.ok'")
 
     with subtest("the units are hardened"):

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EmbeddedCluster, isCimError, type ApplianceConfig } from '../appliance/index.js';
+import { EmbeddedCluster, isCimError, type ApplianceConfig, type Verifier } from '../appliance/index.js';
 import { RESULTS_VERSION, type BenchResults, type Environment } from './results.js';
 import { runScenario, type ScenarioProgress } from './runner.js';
 import type { Scenario } from './types.js';
@@ -18,6 +18,8 @@ export interface BenchRunOptions {
   /** Raw baseline messages per scenario. */
   baselineMessages: number;
   keepData?: boolean;
+  /** Seal keys verification accepts besides each run's own (see RunOptions.trusted). */
+  trusted?: readonly Verifier[];
   log?: (line: string) => void;
   onProgress?: (progress: ScenarioProgress) => void;
   /** Called when a scenario starts, with its position in the run. */
@@ -45,6 +47,7 @@ export async function runBench(options: BenchRunOptions): Promise<BenchResults> 
         runDir,
         baselineMessages: options.baselineMessages,
         ...(options.keepData ? { keepData: true } : {}),
+        ...(options.trusted ? { trusted: options.trusted } : {}),
         ...(options.log ? { log: options.log } : {}),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
         ...(options.signal ? { signal: options.signal } : {}),

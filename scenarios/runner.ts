@@ -21,6 +21,7 @@ import {
   type ApplianceConfig,
   type ApplianceHandle,
   type NatsEndpoint,
+  type Verifier,
 } from '../appliance/index.js';
 import {
   checkHistory,
@@ -59,6 +60,11 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Keep each scenario's cluster data and read models after the run (default: removed). */
   keepData?: boolean;
+  /**
+   * Public keys whose seals verification accepts besides the run's own: on an attached cluster,
+   * the appliances already serving it seal the same streams with their key.
+   */
+  trusted?: readonly Verifier[];
   /** Test-only: forget this many acknowledged items in the read-back, to prove the checker fails. */
   dropFromReadBack?: number;
 }
@@ -444,7 +450,7 @@ async function sealAndVerify(run: Running, domains: readonly string[]): Promise<
     while (await sealer.sealOnce()) {
       // Seal everything written, a bounded range at a time.
     }
-    const verification = await verifyDomain(run.nc, domain, { trusted: own ? [own] : [] });
+    const verification = await verifyDomain(run.nc, domain, { trusted: [...(own ? [own] : []), ...(run.options.trusted ?? [])] });
     const findings = verification.findings.length + verification.findingsOmitted;
     result.domains.push({ domain, events: verification.events, seals: verification.seals, findings });
     result.findings += findings;
