@@ -33,6 +33,8 @@ export interface ApplianceOptions {
   processManagers?: readonly ProcessManagerDefinition[];
   sealEveryEvents?: number;
   sealEveryMs?: number;
+  /** The key seals are signed with (default: the state dir's, created on first use). */
+  signer?: Signer;
   log?: (line: string) => void;
 }
 
@@ -91,7 +93,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       projectors.push({ name: projection.name, projector });
     }
 
-    signer = loadOrCreateSigner(options.stateDir);
+    signer = options.signer ?? loadOrCreateSigner(options.stateDir);
     for (const domain of domains) {
       const sealer = await Sealer.open(nc, { domain: domain.name, signer, everyEvents: options.sealEveryEvents ?? 1_000, everyMs: options.sealEveryMs ?? 10_000, onError: report(`sealer ${domain.name}`) });
       sealers.push(sealer.start());

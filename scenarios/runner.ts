@@ -12,7 +12,6 @@ import {
   domainStream,
   EmbeddedCluster,
   loadOrCreateSigner,
-  loadStateVerifier,
   referenceDomains,
   Sealer,
   startAppliance,
@@ -287,6 +286,9 @@ async function startScenarioAppliance(run: Running): Promise<ApplianceHandle> {
     stateDir: run.scenarioDir,
     replicas: run.scenario.cluster.replicas,
     plugins: run.options.config.domains.plugins,
+    // One key for every scenario of a run (the state dir's, which also signs its report): on an
+    // attached cluster a scenario's streams hold the seals of the scenarios before it.
+    signer: loadOrCreateSigner(run.options.config.stateDir),
     log: (line) => run.log(`appliance: ${line}`),
   });
 }
@@ -442,15 +444,15 @@ async function heal(run: Running): Promise<void> {
 }
 
 async function sealAndVerify(run: Running, domains: readonly string[]): Promise<NonNullable<ScenarioResult['verification']>> {
-  const signer = loadOrCreateSigner(run.scenarioDir);
-  const own = loadStateVerifier(run.scenarioDir);
+  const signer = loadOrCreateSigner(run.options.config.stateDir);
+  const own = signer.verifier();
   const result: NonNullable<ScenarioResult['verification']> = { domains: [], findings: 0, samples: [] };
   for (const domain of domains) {
     const sealer = await Sealer.open(run.nc, { domain, signer });
     while (await sealer.sealOnce()) {
       // Seal everything written, a bounded range at a time.
     }
-    const verification = await verifyDomain(run.nc, domain, { trusted: [...(own ? [own] : []), ...(run.options.trusted ?? [])] });
+    const verification = await verifyDomain(run.nc, domain, { trusted: [own, ...(run.options.trusted ?? [])] });
     const findings = verification.findings.length + verification.findingsOmitted;
     result.domains.push({ domain, events: verification.events, seals: verification.seals, findings });
     result.findings += findings;

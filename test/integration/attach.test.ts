@@ -1,5 +1,5 @@
 // Attach mode: with --nats the CLI uses a cluster that runs elsewhere and starts nothing itself.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedCluster, freePorts, loadConfig, type ClusterStatus } from '../../appliance/index.js';
@@ -45,6 +45,22 @@ describe('attach mode (--nats URL,...)', () => {
     expect(output.rawBaseline.lost).toBe(0);
     expect(existsSync(join(client.path, 'cluster'))).toBe(false);
   });
+
+  it('runs scenarios on the attached cluster one after another, skipping those that kill nodes', async () => {
+    // Two scenarios on the same streams: the second verifies the seals the first one's services made.
+    const mine = join(client.path, 'mine.yaml');
+    writeFileSync(mine, 'name: mine\nphases:\n  - type: load\n    rate: max\n    count: 50\n    mix: [{ command: person.RegisterPerson }]\n  - type: check\n    expect: [lost == 0, verify_findings == 0]\n');
+    const out = join(client.path, 'scenarios.json');
+    const result = await runCli(['--state', client.path, '--nats', urls, 'bench', 'quick-steady', 'quick-leader-kill', mine, '--baseline-messages', '1000', '--out', out], { timeoutMs: 120_000 });
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    const scenarios = (JSON.parse(readFileSync(out, 'utf8')) as { scenarios: { scenario: string; status: string; cluster: { mode: string } }[] }).scenarios;
+    expect(scenarios.map((s) => [s.scenario, s.status, s.cluster.mode])).toEqual([
+      ['quick-steady', 'passed', 'attached'],
+      ['quick-leader-kill', 'skipped', 'attached'],
+      ['mine', 'passed', 'attached'],
+    ]);
+    expect(existsSync(join(client.path, 'cluster'))).toBe(false);
+  }, 150_000);
 
   it('refuses `cluster up` with --nats, a usage error', async () => {
     const result = await runCli(['--state', client.path, '--nats', urls, 'cluster', 'up']);
