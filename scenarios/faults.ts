@@ -4,7 +4,7 @@
 // can put markers on the throughput chart and measure recovery from them.
 import { existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CimError, type EmbeddedCluster } from '../appliance/index.js';
+import { CimError, toCimError, type EmbeddedCluster } from '../appliance/index.js';
 import type { Random } from '../bench/index.js';
 import type { FaultPhase, FaultTarget } from './types.js';
 
@@ -18,6 +18,8 @@ export interface FaultRecord {
   healedAtMs?: number;
   /** What was done, in words: `killed n2 (leader of CIM_PERSON); restarted after 5.0 s`. */
   detail: string;
+  /** The node could not be started again (a corrupt data file it refuses, or panics on). */
+  stayedDown?: boolean;
   /** For corrupt: the file damaged and how. */
   corruption?: { file: string; mode: string; bytes: number; offsets?: number[] };
 }
@@ -93,9 +95,16 @@ export async function runFault(phase: FaultPhase, ctx: FaultContext): Promise<Fa
       await cluster.stopNode(node!);
       const file = lastBlockFile(cluster.storeDir(node!), corruption.stream);
       record.corruption = damage(file, corruption.mode, corruption.bytes, ctx.random);
-      await cluster.restart(node!);
-      record.healedAtMs = ctx.clock();
-      record.detail = `stopped ${names}, ${corruption.mode === 'flip-bits' ? `flipped ${corruption.bytes} bits in` : `cut ${corruption.bytes} bytes off`} ${file}, started it again`;
+      record.detail = `stopped ${names}, ${corruption.mode === 'flip-bits' ? `flipped ${corruption.bytes} bits in` : `cut ${corruption.bytes} bytes off`} ${file}`;
+      try {
+        await cluster.restart(node!);
+        record.healedAtMs = ctx.clock();
+        record.detail += ', started it again';
+      } catch (error) {
+        // What the server does with the damage is the finding, not a failure of the run.
+        record.stayedDown = true;
+        record.detail += `; it did not start again: ${startFailureCause(toCimError(error).message)}`;
+      }
       break;
     }
   }
@@ -151,6 +160,12 @@ export function damage(file: string, mode: 'flip-bits' | 'truncate', bytes: numb
   }
   writeFileSync(file, content);
   return { file, mode, bytes, offsets: offsets.sort((a, b) => a - b) };
+}
+
+/** The cause of a start failure: the panic's line when the server log has one, else the first line. */
+export function startFailureCause(message: string): string {
+  const lines = message.split('\n');
+  return (lines.find((l) => /panic:|fatal error:|\[FTL\]/.test(l)) ?? lines[0] ?? message).trim();
 }
 
 const seconds = (ms: number) => `${(ms / 1_000).toFixed(1)} s`;

@@ -41,7 +41,7 @@ import {
   type Random,
   type ReadItem,
 } from '../bench/index.js';
-import { runFault } from './faults.js';
+import { runFault, startFailureCause } from './faults.js';
 import { evaluate, recoveryAfter, scenarioMetrics } from './metrics.js';
 import type { ClusterDescription, FaultPhaseResult, LoadPhaseResult, PhaseResult, ReplayPhaseResult, ScenarioResult } from './results.js';
 import type { FaultPhase, LoadPhase, Phase, ReplayPhase, Scenario } from './types.js';
@@ -427,7 +427,7 @@ async function runReplay(run: Running, phase: ReplayPhase, base: { name: string;
   if (!projection) throw new CimError('CIM-NOT-FOUND', `projection ${phase.projection} is not served`, { hint: `Projections: ${domains.flatMap((d) => (d.definition.projections ?? []).map((p) => p.name)).join(', ')}.` });
   const dir = join(run.scenarioDir, 'replays');
   mkdirSync(dir, { recursive: true });
-  const replay = await runReplayBenchmark(run.nc, { projection, ...(phase.to ? { to: phase.to } : {}), path: join(dir, `${phase.name}.sqlite`) });
+  const replay = await runReplayBenchmark(run.nc, { projection, ...(phase.to ? { to: phase.to } : {}), path: join(dir, `${phase.name}.sqlite`), endpoint: run.endpoint });
   return { ...base, endedAtMs: run.clock(), type: 'replay', projection: phase.projection, replay };
 }
 
@@ -437,8 +437,14 @@ async function heal(run: Running): Promise<void> {
   if (!cluster) return;
   for (const node of cluster.nodeNames) {
     const state = cluster.nodeState(node);
-    if (state === 'paused') await cluster.resume(node);
-    else if (state === 'stopped') await cluster.restart(node);
+    try {
+      if (state === 'paused') await cluster.resume(node);
+      else if (state === 'stopped') await cluster.restart(node);
+    } catch (error) {
+      // A node that will not come back (its data damaged) is what the scenario found; the
+      // others still hold a quorum to read back from.
+      run.log(`${run.scenario.name}: ${node} stays down: ${startFailureCause(toCimError(error).message)}`);
+    }
   }
   await cluster.waitReady();
 }

@@ -98,9 +98,13 @@ export class ClusterStateDir {
   }
 
   /** The last lines of a node's log, for error messages. */
+  /** The last lines of a node's log; a Go panic's or fatal error's own line first when the tail is its stack. */
   logTail(node: string, lines = 8): string {
     try {
-      return readFileSync(this.logFile(node), 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+      const all = readFileSync(this.logFile(node), 'utf8').trimEnd().split('\n');
+      const tail = all.slice(-lines);
+      const cause = all.findLast((line) => /^panic:|^fatal error:|\[FTL\]/.test(line));
+      return cause && !tail.includes(cause) ? [cause, '…', ...tail].join('\n') : tail.join('\n');
     } catch {
       return '(no log)';
     }
