@@ -333,7 +333,7 @@ function buildProgram(): Command {
           const nc = await connectNats(target.endpoint, { name: 'cim-replay' });
           try {
             const bar = progressBar(`replay ${name}`);
-            const result = await replay({ nc, endpoint: target.endpoint, projection, path: out, upcasters: owner.upcasters, ...bound, onProgress: bar.update });
+            const result = await replay({ nc, projection, path: out, upcasters: owner.upcasters, ...bound, onProgress: bar.update });
             bar.done();
             if (options.json) print(JSON.stringify({ projection: name, path: out, ...result }, null, 2));
             else print(`${name}: ${result.events} events in ${result.seconds.toFixed(2)} s = ${Math.round(result.eventsPerSecond)} events/s, up to stream seq ${result.lastSeq}; written to ${out}`);
@@ -633,7 +633,6 @@ async function componentBench(options: ComponentBenchOptions, command: Command):
             inFlight: options.inFlight,
             replicas,
             serviceConnection: serviceNc,
-            endpoint: target.endpoint,
             latencySeconds: options.latencySeconds,
             signal: abort.signal,
             onProgress: (phase, done, total) => log(`commands ${phase}: ${done}/${total}`),

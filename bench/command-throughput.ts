@@ -17,7 +17,6 @@ import {
   startCommandService,
   type AggregateHead,
   type CommandServiceHandle,
-  type NatsEndpoint,
 } from '../appliance/index.js';
 import { latencyAtRate, runLanes, throughputFigure, type LatencyFigure, type ThroughputFigure } from './drive.js';
 import { runReplayBenchmark, type ReplayBenchmarkResult } from './replay-throughput.js';
@@ -40,8 +39,7 @@ export interface CommandBenchmarkOptions {
   latencyRate?: number;
   /** Rebuild the person directory from the bench domain's stream against the best raw read of it (default true). */
   replay?: boolean;
-  /** Where `nc` connects to, so the rebuild can read on a worker thread. */
-  endpoint?: NatsEndpoint;
+
   onProgress?: (phase: CommandBenchmarkPhase, done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -190,7 +188,7 @@ export async function runCommandBenchmark(nc: NatsConnection, options: CommandBe
     let replay: ReplayBenchmarkResult | undefined;
     if (options.replay !== false && !signal?.aborted) {
       const [directory] = person.definition.projections ?? [];
-      replay = await runReplayBenchmark(nc, { projection: { ...directory!, domains: [name] }, ...(options.endpoint ? { endpoint: options.endpoint } : {}), onProgress: (done, total) => options.onProgress?.('replay', done, total) });
+      replay = await runReplayBenchmark(nc, { projection: { ...directory!, domains: [name] }, onProgress: (done, total) => options.onProgress?.('replay', done, total) });
     }
 
     const info = await jsm.streams.info(domainStream(name), { subjects_filter: `>` });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { JsMsg, NatsConnection } from 'nats';
-import { CimError, domainStream, replay, type NatsEndpoint, type ProjectionDefinition } from '../appliance/index.js';
+import { CimError, domainStream, replay, type ProjectionDefinition } from '../appliance/index.js';
 import { rate } from './drive.js';
 
 export interface ReplayBenchmarkOptions {
@@ -22,8 +22,7 @@ export interface ReplayBenchmarkOptions {
   to?: { seq: number } | { time: string } | { fraction: number };
   /** The model file to write (default: a temporary file, removed afterwards). */
   path?: string;
-  /** Where `nc` connects to: lets the replay read the stream on a worker thread (see replay's `endpoint`). */
-  endpoint?: NatsEndpoint;
+
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -78,7 +77,6 @@ export async function runReplayBenchmark(nc: NatsConnection, options: ReplayBenc
       path: options.path ?? join(dir!, 'model.sqlite'),
       ...bound,
       ...(options.replayBatch ? { batch: options.replayBatch } : {}),
-      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
       ...(options.onProgress ? { onProgress: (done: number, total: number) => options.onProgress!(done, total) } : {}),
     });
     if (!('toSeq' in bound)) await readRaw(result.lastSeq);

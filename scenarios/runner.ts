@@ -427,7 +427,7 @@ async function runReplay(run: Running, phase: ReplayPhase, base: { name: string;
   if (!projection) throw new CimError('CIM-NOT-FOUND', `projection ${phase.projection} is not served`, { hint: `Projections: ${domains.flatMap((d) => (d.definition.projections ?? []).map((p) => p.name)).join(', ')}.` });
   const dir = join(run.scenarioDir, 'replays');
   mkdirSync(dir, { recursive: true });
-  const replay = await runReplayBenchmark(run.nc, { projection, ...(phase.to ? { to: phase.to } : {}), path: join(dir, `${phase.name}.sqlite`), endpoint: run.endpoint });
+  const replay = await runReplayBenchmark(run.nc, { projection, ...(phase.to ? { to: phase.to } : {}), path: join(dir, `${phase.name}.sqlite`) });
   return { ...base, endedAtMs: run.clock(), type: 'replay', projection: phase.projection, replay };
 }
 

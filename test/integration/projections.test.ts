@@ -245,24 +245,6 @@ describe('replay', () => {
     }
   });
 
-  it('reads on a worker thread when given the endpoint, building the same model, also when travelling in time', async () => {
-    const endpoint = { servers: t.cluster.clientUrls };
-    const whole = await replay({ nc: t.nc, endpoint, projection: directory, path: modelPath('worker'), batch: 64 });
-    expect(whole).toMatchObject({ events: appended.length, lastSeq });
-    const n = 150;
-    const toTime = new Date(Date.parse(appended[n - 1]!.at) + 500).toISOString();
-    const travelled = await replay({ nc: t.nc, endpoint, projection: directory, path: modelPath('worker-to-time'), toTime, batch: 64 });
-    expect(travelled).toMatchObject({ events: n, lastSeq: appended[n - 1]!.streamSeq });
-    for (const [name, expected] of [['worker', fold()], ['worker-to-time', fold(n)]] as const) {
-      const model = ReadModel.open({ path: modelPath(name), projections: [directory] });
-      try {
-        expect(model.rows('person_directory')).toEqual(expected);
-      } finally {
-        model.close();
-      }
-    }
-  });
-
   it('travels to a stream sequence: the model equals a fresh build of only the events up to it', async () => {
     const n = 137;
     const result = await replay({ nc: t.nc, projection: directory, path: modelPath('to-seq'), toSeq: appended[n - 1]!.streamSeq });

@@ -2,18 +2,14 @@
 // sequence or a point in time (time travel). The model is built in a new file beside the target
 // and moved into place only when complete, so a failed or interrupted replay leaves the previous
 // model as it was, and nobody ever reads a half-built one.
-import { closeSync, existsSync, fsyncSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
-import type { NatsEndpoint } from '../../cluster/connection.js';
 import type { JetStreamManager, JsMsg, NatsConnection } from 'nats';
 import { CimError } from '../../errors.js';
 import { decodeEvent, domainStream, type UpcasterRegistry } from '../../eventstore/index.js';
 import { isNotFound } from '../../eventstore/retry.js';
 import type { ProjectionDefinition } from '../types.js';
 import { ReadModel, type SequencedEvent } from './read-model.js';
-import type { StreamReadControl, StreamReadJob, StreamReadMessage } from './stream-read-worker.js';
 
 export interface ReplayOptions {
   nc: NatsConnection;
@@ -35,11 +31,6 @@ export interface ReplayOptions {
   upcasters?: UpcasterRegistry;
   /** End a stream's read when nothing arrives for this long (default 5 s, checked every as long): the last messages may have been deleted. */
   idleMs?: number;
-  /**
-   * Where `nc` connects to. Given, the stream is read on a worker thread with a connection of its
-   * own while this thread decodes and writes: the NATS client's parsing is ~40 % of a rebuild.
-   */
-  endpoint?: NatsEndpoint;
 }
 
 export interface ReplayResult {
@@ -75,8 +66,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
   const lastSeqs: Record<string, number> = {};
   try {
     for (const span of spans) {
-      const read = options.endpoint && workerScript() ? replayStreamInWorker : replayStream;
-      lastSeqs[span.domain] = span.toSeq < span.fromSeq ? 0 : await read(options, model, span, bounds, progress);
+      lastSeqs[span.domain] = span.toSeq < span.fromSeq ? 0 : await replayStream(options, model, span, bounds, progress);
     }
   } catch (error) {
     model.close();
@@ -200,72 +190,6 @@ async function replayStream(options: ReplayOptions, model: ReadModel, span: Stre
   }
   if (failure !== undefined) throw failure;
   flush();
-  return lastSeq;
-}
-
-/**
- * The worker's compiled script: beside this module in dist/, or — when this module runs from
- * source (tests) — at its place in dist/ (`npm test` builds first). Undefined: read on this thread.
- */
-function workerScript(): URL | undefined {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [join(here, 'stream-read-worker.js'), join(here, '..', '..', '..', 'dist', 'appliance', 'domain', 'projections', 'stream-read-worker.js')];
-  const found = candidates.find((c) => existsSync(c));
-  return found ? new URL(`file://${found}`) : undefined;
-}
-
-/** replayStream with the stream read on a worker thread; the same bounds, batches and checkpoints. */
-async function replayStreamInWorker(options: ReplayOptions, model: ReadModel, span: StreamSpan, bounds: Bounds, progress: Progress): Promise<number> {
-  const batchSize = options.batch ?? 1_000;
-  const name = options.projection.name;
-  const { upcasters } = options;
-  const job: StreamReadJob = { endpoint: options.endpoint!, stream: span.stream, fromSeq: span.fromSeq, toSeq: span.toSeq, batch: batchSize, idleMs: options.idleMs ?? 5_000, maxOutstanding: 4 };
-  const worker = new Worker(workerScript()!, { workerData: job });
-  let lastSeq = 0;
-  try {
-    await new Promise<void>((resolve, reject) => {
-      let finished = false;
-      const finish = (error?: unknown) => {
-        if (finished) return;
-        finished = true;
-        worker.postMessage({ type: 'stop' } satisfies StreamReadControl);
-        if (error === undefined) resolve();
-        else reject(error instanceof Error ? error : new Error(String(error)));
-      };
-      worker.on('error', finish);
-      worker.on('exit', (code) => finish(code === 0 ? undefined : new Error(`the stream reader of ${span.stream} exited with ${code}`)));
-      worker.on('message', (message: StreamReadMessage) => {
-        if (finished) return;
-        if (message.type === 'end') return finish();
-        if (message.type === 'error') return finish(new CimError('CIM-UNAVAILABLE', `replay: reading ${span.stream}: ${message.message}`));
-        try {
-          const events: SequencedEvent[] = [];
-          let beyond = false;
-          for (let i = 0; i < message.seqs.length; i++) {
-            const seq = message.seqs[i]!;
-            let envelope = decodeEvent(message.bytes.subarray(message.offsets[i], message.offsets[i + 1]));
-            // The stream is in sequence order, not time order: the first later event ends the journey.
-            if (bounds.toTimeMs !== undefined && Date.parse(envelope.at) > bounds.toTimeMs) {
-              beyond = true;
-              break;
-            }
-            if (upcasters) envelope = upcasters.upcast(envelope);
-            events.push({ streamSeq: seq, envelope });
-          }
-          if (events.length > 0) {
-            lastSeq = events[events.length - 1]!.streamSeq;
-            progress.add(model.applyBatch(name, span.domain, events, lastSeq).applied);
-          }
-          if (beyond || lastSeq >= span.toSeq) return finish();
-          worker.postMessage({ type: 'ack' } satisfies StreamReadControl);
-        } catch (error) {
-          finish(error);
-        }
-      });
-    });
-  } finally {
-    await worker.terminate();
-  }
   return lastSeq;
 }
 
