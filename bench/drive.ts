@@ -2,6 +2,7 @@
 // (latency), and the figures they produce. Shared by every benchmark, so all measure alike.
 import { performance } from 'node:perf_hooks';
 import * as hdr from 'hdr-histogram-js';
+import { summarizeLatency, type LatencySummary } from './recorder.js';
 
 export interface ThroughputFigure {
   /** Acknowledged messages. */
@@ -11,7 +12,8 @@ export interface ThroughputFigure {
   perSecond: number;
 }
 
-export interface LatencyFigure {
+/** A fixed-rate phase's latency: publish→ack in ms (for appends: from the call, including waiting for the aggregate's previous append). */
+export interface LatencyFigure extends LatencySummary {
   targetRate: number;
   /** Messages issued per second (lower than the target when the client fell behind). */
   achievedRate: number;
@@ -21,16 +23,6 @@ export interface LatencyFigure {
   seconds: number;
   /** How far the sender ever fell behind its schedule: large values mean the rate was not held. */
   maxScheduleLagMs: number;
-  /** Publish→ack in milliseconds (for appends: from the call, including waiting for the aggregate's previous append). */
-  count: number;
-  meanMs: number;
-  p50Ms: number;
-  p90Ms: number;
-  p99Ms: number;
-  p999Ms: number;
-  maxMs: number;
-  /** The HDR histogram in microseconds, compressed (HdrHistogram's base64 format), for merging and gates. */
-  histogram: string;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -106,7 +98,6 @@ export async function runAtRate(
 }
 
 export function latencyFigure(histogram: hdr.Histogram, targetRate: number, run: { sent: number; seconds: number; maxLagMs: number }, acked: number, failed: number): LatencyFigure {
-  const ms = (micros: number) => micros / 1_000;
   return {
     targetRate,
     achievedRate: rate(run.sent, run.seconds),
@@ -115,18 +106,9 @@ export function latencyFigure(histogram: hdr.Histogram, targetRate: number, run:
     failed,
     seconds: run.seconds,
     maxScheduleLagMs: run.maxLagMs,
-    count: histogram.totalCount,
-    meanMs: ms(histogram.mean),
-    p50Ms: ms(histogram.getValueAtPercentile(50)),
-    p90Ms: ms(histogram.getValueAtPercentile(90)),
-    p99Ms: ms(histogram.getValueAtPercentile(99)),
-    p999Ms: ms(histogram.getValueAtPercentile(99.9)),
-    // Like the percentiles, the bucket's highest equivalent value, so max ≥ p99.9 always holds.
-    maxMs: ms(histogram.getValueAtPercentile(100)),
-    histogram: hdr.encodeIntoCompressedBase64(histogram),
+    ...summarizeLatency(histogram),
   };
 }
-
 
 export function throughputFigure(run: { ok: number; failed: number; seconds: number }): ThroughputFigure {
   return { messages: run.ok, failed: run.failed, seconds: run.seconds, perSecond: rate(run.ok, run.seconds) };

@@ -76,7 +76,7 @@ export class PhaseRecorder {
   }
 
   latency(): LatencySummary {
-    return summarize(this.histogram);
+    return summarizeLatency(this.histogram);
   }
 
   seconds(): SecondSample[] {
@@ -113,13 +113,14 @@ export function mergeLatencies(summaries: readonly LatencySummary[]): LatencySum
       merged.add(h);
       h.destroy();
     }
-    return summarize(merged);
+    return summarizeLatency(merged);
   } finally {
     merged.destroy();
   }
 }
 
-function summarize(h: hdr.Histogram): LatencySummary {
+/** Percentiles of a histogram in ms; max is the highest bucket's equivalent value, so max ≥ p99.9 always holds. */
+export function summarizeLatency(h: hdr.Histogram): LatencySummary {
   const ms = (micros: number) => micros / 1_000;
   return {
     count: h.totalCount,

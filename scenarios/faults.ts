@@ -33,8 +33,10 @@ export interface FaultContext {
   log: (line: string) => void;
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
+/** Waits `ms`, or less when the run is stopped (Ctrl-C): a fault's duration must not hold up a shutdown. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal?.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
     const timer = setTimeout(done, ms);
     function done() {
       clearTimeout(timer);
@@ -43,6 +45,7 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     }
     signal?.addEventListener('abort', done, { once: true });
   });
+}
 
 export async function runFault(phase: FaultPhase, ctx: FaultContext): Promise<FaultRecord> {
   const record: FaultRecord = { phase: phase.name, action: phase.action, nodes: [], firedAtMs: ctx.clock(), detail: '' };

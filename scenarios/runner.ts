@@ -41,7 +41,7 @@ import {
   type Random,
   type ReadItem,
 } from '../bench/index.js';
-import { runFault, startFailureCause } from './faults.js';
+import { runFault, sleep, startFailureCause } from './faults.js';
 import { evaluate, recoveryAfter, scenarioMetrics } from './metrics.js';
 import type { ClusterDescription, FaultPhaseResult, LoadPhaseResult, PhaseResult, ReplayPhaseResult, ScenarioResult } from './results.js';
 import type { FaultPhase, LoadPhase, Phase, ReplayPhase, Scenario } from './types.js';
@@ -496,17 +496,7 @@ function startProgress(run: Running): NodeJS.Timeout {
 }
 
 function sleepUntil(clock: () => number, atMs: number, signal?: AbortSignal): Promise<void> {
-  const wait = atMs - clock();
-  if (wait <= 0 || signal?.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, wait);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
+  return sleep(atMs - clock(), signal);
 }
 
 function emptyLatency() {
