@@ -17,6 +17,8 @@ export interface Attempt {
   outcome: 'ok' | 'failed' | 'unknown';
   /** What the acknowledgement promised is stored: one key per event or message (an event's CID, `stream:seq` for raw). */
   acked: readonly string[];
+  /** What kind of operation it was (`person.RenamePerson`, `raw`), to say what a loss hit. */
+  label?: string;
 }
 
 /** One event or message found in the streams afterwards. */
@@ -48,6 +50,8 @@ export interface CheckerVerdict {
   duplicates: number;
   /** Up to `sampleSize` of each kind, so a report can name them. */
   samples: { lost: string[]; unexpected: string[]; duplicates: string[] };
+  /** Lost items by the label of the operation that was acknowledged for them. */
+  lostBy: Record<string, number>;
   /** No loss, nothing unexpected, no duplicate. */
   ok: boolean;
 }
@@ -70,6 +74,7 @@ export function checkHistory(attempts: Iterable<Attempt>, read: Iterable<ReadIte
 
   const attemptIds = new Set<string>();
   const acked = new Set<string>();
+  const labels = new Map<string, string>();
   let attempted = 0;
   let acknowledged = 0;
   let failed = 0;
@@ -79,7 +84,10 @@ export function checkHistory(attempts: Iterable<Attempt>, read: Iterable<ReadIte
     attemptIds.add(attempt.id);
     if (attempt.outcome === 'ok') {
       acknowledged++;
-      for (const key of attempt.acked) acked.add(key);
+      for (const key of attempt.acked) {
+        acked.add(key);
+        if (attempt.label) labels.set(key, attempt.label);
+      }
     } else if (attempt.outcome === 'failed') failed++;
     else unknown++;
   }
@@ -109,10 +117,13 @@ export function checkHistory(attempts: Iterable<Attempt>, read: Iterable<ReadIte
   }
 
   let lost = 0;
+  const lostBy: Record<string, number> = {};
   for (const key of acked) {
     if (readKeys.has(key)) continue;
     lost++;
-    note(samples.lost, key);
+    const label = labels.get(key) ?? 'unlabelled';
+    lostBy[label] = (lostBy[label] ?? 0) + 1;
+    note(samples.lost, `${key}${labels.has(key) ? ` (${label})` : ''}`);
   }
 
   return {
@@ -126,6 +137,7 @@ export function checkHistory(attempts: Iterable<Attempt>, read: Iterable<ReadIte
     unexpected,
     duplicates,
     samples,
+    lostBy,
     ok: lost === 0 && unexpected === 0 && duplicates === 0,
   };
 }

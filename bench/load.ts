@@ -91,7 +91,7 @@ export function commandIssuer(options: CommandLoadOptions): Issue {
       return;
     }
     const id = options.commandId(index);
-    const record: OperationRecord = { id, outcome: 'unknown', acked: [], startMs: dueMs, endMs: 0 };
+    const record: OperationRecord = { id, label: `${command.domain}.${command.command}`, outcome: 'unknown', acked: [], startMs: dueMs, endMs: 0 };
     try {
       const result = await sendCommand(nc, command.domain, command.command, { payload: command.payload, actor: options.actor, correlationId: options.correlationId, commandId: id }, { timeoutMs: options.timeoutMs ?? 15_000 });
       record.outcome = 'ok';
@@ -137,7 +137,7 @@ export function rawIssuer(options: RawLoadOptions): Issue {
   const { js, recorder, clock } = options;
   return async (dueMs, index) => {
     const id = options.messageId(index);
-    const record: OperationRecord = { id, outcome: 'unknown', acked: [], startMs: dueMs, endMs: 0 };
+    const record: OperationRecord = { id, label: 'raw', outcome: 'unknown', acked: [], startMs: dueMs, endMs: 0 };
     try {
       const ack = await js.publish(`${options.subjectPrefix}.${index % options.subjects}`, rawBody(id, options.payloadBytes), { timeout: 15_000 });
       record.outcome = 'ok';

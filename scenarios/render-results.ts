@@ -41,6 +41,7 @@ export function renderScenarioResult(r: ScenarioResult): string {
       `  checker: ${count(c.attempted)} attempted, ${count(c.acknowledged)} acknowledged, ${count(c.failed)} refused, ${count(c.unknown)} unknown; ` +
         `read back ${count(c.readItems)} — lost ${c.lost}, unexpected ${c.unexpected}, duplicates ${c.duplicates}`,
     );
+    if (c.lost > 0) lines.push(`    lost by command: ${Object.entries(c.lostBy ?? {}).map(([label, n]) => `${label} ${n}`).join(', ')}`);
     const sizes = c.streams.filter((st) => st.meanBytes > 0).map((st) => `${st.stream} ${st.meanBytes} B`);
     if (sizes.length > 0) lines.push(`    mean stored size of the run's events: ${sizes.join(', ')}${c.streams.some((st) => st.undecodable > 0) ? `; undecodable: ${c.streams.map((st) => `${st.stream} ${st.undecodable}`).join(', ')}` : ''}`);
     for (const [kind, samples] of Object.entries(c.samples)) if (samples.length > 0) lines.push(`    ${kind}: ${samples.slice(0, 5).join('; ')}`);

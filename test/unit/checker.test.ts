@@ -12,10 +12,10 @@ describe('checkHistory', () => {
     expect(verdict).toMatchObject({ attempted: 3, acknowledged: 2, failed: 1, unknown: 0, ackedItems: 3, readItems: 3, lost: 0, unexpected: 0, duplicates: 0, ok: true });
   });
 
-  it('counts an acknowledged event that is not in the stream as lost, and names it', () => {
-    const verdict = checkHistory([ok('a', 'c1'), ok('b', 'c2')], [item('c1', 'a')]);
-    expect(verdict).toMatchObject({ lost: 1, ok: false });
-    expect(verdict.samples.lost).toEqual(['c2']);
+  it('counts an acknowledged event that is not in the stream as lost, and names it and what it was', () => {
+    const verdict = checkHistory([ok('a', 'c1'), { ...ok('b', 'c2'), label: 'person.RenamePerson' }], [item('c1', 'a')]);
+    expect(verdict).toMatchObject({ lost: 1, ok: false, lostBy: { 'person.RenamePerson': 1 } });
+    expect(verdict.samples.lost).toEqual(['c2 (person.RenamePerson)']);
   });
 
   it('counts events no attempted operation caused as unexpected', () => {

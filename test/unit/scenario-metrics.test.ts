@@ -39,7 +39,7 @@ describe('scenarioMetrics', () => {
   const b = loadPhase('b', 1_000, 2_000, Array.from({ length: 100 }, () => 30), 50);
   const metrics = scenarioMetrics({
     phases: [a, b, { name: 'f', type: 'fault', startedAtMs: 500, endedAtMs: 600, recoveryMs: 40, stallMs: 90 }],
-    checker: { attempted: 250, acknowledged: 200, failed: 50, unknown: 0, ackedItems: 200, readItems: 199, lost: 1, unexpected: 0, duplicates: 0, samples: { lost: [], unexpected: [], duplicates: [] }, ok: false, streams: [] },
+    checker: { attempted: 250, acknowledged: 200, failed: 50, unknown: 0, ackedItems: 200, readItems: 199, lost: 1, unexpected: 0, duplicates: 0, samples: { lost: [], unexpected: [], duplicates: [] }, lostBy: { 'person.RenamePerson': 1 }, ok: false, streams: [] },
     verification: { domains: [], findings: 2, samples: [] },
     baseline: { stream: 's', replicas: 3, payloadBytes: 320, subjects: 1, inFlight: 1, publish: { messages: 1, seconds: 1, perSecond: 1_000 }, read: { messages: 1, seconds: 1, perSecond: 1 }, lost: 0, corrupted: 0, interrupted: false },
   });
