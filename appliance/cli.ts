@@ -27,7 +27,7 @@ import {
   type ClusterStatus,
 } from './cluster/index.js';
 import { loadConfig, type ApplianceConfig, type FlatSettings } from './config.js';
-import { listDomains, loadOrCreateSigner, loadStateVerifier, renderVerification, Sealer, Verifier, verifyDomain, type DomainVerification } from './eventstore/index.js';
+import { listDomains, loadOrCreateSigner, renderVerification, Sealer, trustedVerifiers, Verifier, verifyDomain, type DomainVerification } from './eventstore/index.js';
 import { CimError, ExitCode, toCimError } from './errors.js';
 import { loadDomainPlugins, replay } from './domain/index.js';
 import { referenceDomains } from './domains/index.js';
@@ -48,10 +48,9 @@ import {
   renderScenario,
   renderScenarioList,
   runBench,
-  writeResultsFile,
   type ScenarioIssue,
 } from '../scenarios/index.js';
-import { loadReport, registerReportCommands, renderFiles, withLedger, writeReport } from '../reports/index.js';
+import { loadReport, registerReportCommands, renderFiles, withLedger, writeOnce, writeReport } from '../reports/index.js';
 import { registerNatsConfigCommand } from './nats-config-command.js';
 import { installSignalHandlers, onShutdown } from './shutdown.js';
 
@@ -358,9 +357,7 @@ function buildProgram(): Command {
     .action(
       action(async (options: { domain?: string[]; key?: string[]; json?: boolean }, command: Command) => {
         const config = configFrom(command);
-        const trusted = (options.key ?? []).map((file) => Verifier.fromFile(file));
-        const own = loadStateVerifier(config.stateDir);
-        if (own) trusted.push(own);
+        const trusted = trustedVerifiers(config.stateDir, options.key);
         const target = await openCluster(config, { log });
         try {
           const nc = await connectNats(target.endpoint, { name: 'cim-verify' });
@@ -534,7 +531,7 @@ async function scenarioBench(refs: string[], options: ScenarioBenchOptions, comm
     const cid = named.cid.toString();
     const baselineName = options.saveBaseline === true ? 'default' : options.saveBaseline;
     if (baselineName) withLedger(config.stateDir, (ledger) => ledger.addBaseline(baselineName, cid));
-    if (options.out) writeResultsFile(options.out, results);
+    if (options.out) writeOnce(options.out, JSON.stringify(results, null, 2) + '\n');
     if (options.json) {
       print(JSON.stringify({ report: { cid, files }, results }, null, 2));
     } else {

@@ -1,7 +1,7 @@
 // `cim report list | show | verify | render | diff`: the ledger from the command line.
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { CimError, ExitCode, loadStateVerifier, Verifier, type CommandWiring } from '../appliance/index.js';
+import { CimError, ExitCode, trustedVerifiers, type CommandWiring } from '../appliance/index.js';
 import { decodeReport } from './document.js';
 import { writeOnce } from './files.js';
 import { Ledger } from './ledger.js';
@@ -11,14 +11,6 @@ import type { NamedReport, RenderFormat, ReportKind } from './types.js';
 import { verifyReport } from './verify.js';
 
 const KINDS: ReportKind[] = ['performance', 'compliance', 'retention', 'audit'];
-
-/** Every public key a report may be signed with: the state dir's own, and any given with --key. */
-export function trustedKeys(stateDir: string, keyFiles: readonly string[] = []): Verifier[] {
-  const trusted = keyFiles.map((file) => Verifier.fromFile(file));
-  const own = loadStateVerifier(stateDir);
-  if (own) trusted.push(own);
-  return trusted;
-}
 
 /** A report by ledger reference, or from a `.cbor` file. */
 export function loadReport(ledger: Ledger, ref: string): NamedReport {
@@ -89,7 +81,7 @@ export function registerReportCommands(program: Command, { configFrom, action, p
     .action(
       action(async (ref: string, options: { key?: string[]; json?: boolean }, command: Command) => {
         const { stateDir } = configFrom(command);
-        const trusted = trustedKeys(stateDir, options.key);
+        const trusted = trustedVerifiers(stateDir, options.key);
         const result = withLedger(stateDir, (ledger) => verifyReport(ref, { stateDir, ledger, trusted, render: renderFiles }));
         if (options.json) print(JSON.stringify(result, null, 2));
         else if (result.ok) print(`ok: report ${result.cid} verifies\n${result.checked.map((c) => `  ✓ ${c}`).join('\n')}`);

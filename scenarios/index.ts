@@ -49,7 +49,6 @@ export { environment, newRunId, runBench, type BenchRunOptions } from './bench-r
 export { runFault, type FaultContext, type FaultRecord } from './faults.js';
 export { evaluate, recoveryAfter, scenarioMetrics } from './metrics.js';
 export { renderBenchResults, renderScenarioResult } from './render-results.js';
-export { defaultResultsPath, writeResultsFile } from './results-file.js';
 export * from './results.js';
 export { runScenario, type RunOptions, type ScenarioProgress } from './runner.js';
 export { GATE_METRICS, gateInput, type GateMetric } from './gate-samples.js';

@@ -25,7 +25,7 @@ export { readStream, type ReadRange } from './stream-reader.js';
 export { UpcasterRegistry, type Migrate } from './upcasters.js';
 export { decodeSeal, encodeSeal, SEAL_VERSION, sealCid, signSeal, sealSignedBy, type NamedSeal, type Seal, type SealBody } from './seal.js';
 export { Sealer, type SealerHandle, type SealerOptions, type SealHead } from './sealer.js';
-export { keyIdOf, loadOrCreateSigner, loadStateVerifier, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE, Signer, Verifier } from './signing-key.js';
+export { keyIdOf, loadOrCreateSigner, loadStateVerifier, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE, Signer, trustedVerifiers, Verifier } from './signing-key.js';
 export { listDomains, verifyDomain, type DomainVerification, type VerifyOptions } from './verify.js';
 export { ChainChecker, cidBytesOf, type StoredMessage } from './chain-check.js';
 export { decodeEvent, scanEnvelope, type ChainFields } from './envelope-read.js';

@@ -120,3 +120,11 @@ export function loadStateVerifier(stateDir: string): Verifier | undefined {
     return undefined;
   }
 }
+
+/** The keys a verification trusts: the state dir's own (when it has one) and each public key file given. */
+export function trustedVerifiers(stateDir: string, keyFiles: readonly string[] = []): Verifier[] {
+  const trusted = keyFiles.map((file) => Verifier.fromFile(file));
+  const own = loadStateVerifier(stateDir);
+  if (own) trusted.push(own);
+  return trusted;
+}
