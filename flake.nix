@@ -1,7 +1,8 @@
 {
   description = "CIM Appliance: benchmarks and audits event-sourced services on NATS JetStream";
 
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
+  # A release branch, so the first lock is predictable; `nix flake update` moves it within the release.
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
 
   outputs =
     { self, nixpkgs }:
@@ -40,7 +41,7 @@
       devShells = forAllSystems (pkgs: {
         default = pkgs.mkShell {
           packages = [
-            pkgs.nodejs_20
+            pkgs.nodejs_22
             pkgs.nats-server
             pkgs.natscli
             pkgs.sqlite

@@ -5,9 +5,10 @@
   lib,
   buildNpmPackage,
   importNpmLock,
-  nodejs_20,
+  nodejs_22,
   nats-server,
-  nodejs ? nodejs_20,
+  # Node 22 (LTS, maintained by nixpkgs): nixpkgs marks Node 20 end of life and insecure.
+  nodejs ? nodejs_22,
 }:
 
 let

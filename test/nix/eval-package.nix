@@ -23,7 +23,7 @@ let
   package = import packageFile {
     inherit lib importNpmLock;
     buildNpmPackage = args: args;
-    nodejs_20 = stub "nodejs-20.19.5";
+    nodejs_22 = stub "nodejs-22.21.1";
     nats-server = stub "nats-server-2.11.9";
   };
 in

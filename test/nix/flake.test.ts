@@ -68,7 +68,7 @@ describeNix('the flake, with nixpkgs overridden by nixpkgs lib', () => {
     expect(await evalFlake('checks', names)).toEqual(Object.fromEntries(systems.map((s) => [s, ['cluster', 'package']])));
   });
 
-  it('builds with Node 20, nats-server on cim\'s PATH, better-sqlite3 from source, and every lockfile package fetched by URL and integrity', async () => {
+  it('builds with Node 22 (nixpkgs marks Node 20 insecure), nats-server on cim\'s PATH, better-sqlite3 from source, and every lockfile package fetched by URL and integrity', async () => {
     const lock = JSON.parse(readFileSync(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as {
       packages: Record<string, { name?: string; version?: string; resolved?: string; integrity?: string; link?: boolean }>;
     };
@@ -81,7 +81,7 @@ describeNix('the flake, with nixpkgs overridden by nixpkgs lib', () => {
       version: string;
       resolved: Record<string, string | null>;
     }>(join(REPO_ROOT, 'test', 'nix', 'eval-package.nix'), '', { libPath, packageFile: join(flake, 'nix', 'package.nix') });
-    expect(evaluated.nodejs).toMatch(/^nodejs-20\./);
+    expect(evaluated.nodejs).toMatch(/^nodejs-22\./);
     expect(evaluated.npmConfigHook).toBe(`npm-config-hook for ${evaluated.nodejs}`);
     expect(evaluated.makeWrapperArgs).toEqual(['--prefix', 'PATH', ':', expect.stringMatching(/-nats-server-[\d.]+\/bin$/)]);
     expect(evaluated.env).toEqual({ npm_config_build_from_source: 'true' });
