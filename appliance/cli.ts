@@ -52,6 +52,7 @@ import {
 } from '../scenarios/index.js';
 import { loadReport, registerReportCommands, renderFiles, withLedger, writeOnce, writeReport } from '../reports/index.js';
 import { registerNatsConfigCommand } from './nats-config-command.js';
+import { registerServersCommand } from './servers-command.js';
 import { installSignalHandlers, onShutdown } from './shutdown.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -64,6 +65,7 @@ interface GlobalOptions {
   config?: string;
   nats?: string;
   creds?: string;
+  natsServer?: string;
 }
 
 /** Flags that set configuration, mapped onto the schema's dotted paths. */
@@ -71,7 +73,7 @@ function configFrom(command: Command, extra: FlatSettings = {}): ApplianceConfig
   const global = command.optsWithGlobals<GlobalOptions>();
   return loadConfig({
     file: global.config,
-    flags: { stateDir: global.state, 'nats.urls': global.nats, 'nats.credsFile': global.creds, ...extra },
+    flags: { stateDir: global.state, natsServer: global.natsServer, 'nats.urls': global.nats, 'nats.credsFile': global.creds, ...extra },
   });
 }
 
@@ -117,6 +119,7 @@ function buildProgram(): Command {
     .option('--config <file>', 'configuration file, JSON or YAML (env CIM_CONFIG)')
     .option('--nats <urls>', 'attach to an existing cluster: comma-separated NATS URLs (env CIM_NATS_URLS)')
     .option('--creds <file>', 'NATS credentials file for --nats (env CIM_NATS_CREDS_FILE)')
+    .option('--nats-server <version|path>', 'nats-server of the embedded cluster: a supported version, built from Go modules on demand (`cim servers list`), or a path (env CIM_NATS_SERVER)')
     .showHelpAfterError('(run `cim --help` for usage)')
     .exitOverride()
     .configureHelp({ showGlobalOptions: true })
@@ -419,6 +422,7 @@ function buildProgram(): Command {
     );
 
   registerNatsConfigCommand(program, { configFrom, action, print });
+  registerServersCommand(program, { configFrom, action, print, log });
   registerReportCommands(program, { configFrom, action, print, log });
   registerGateCommand(program, { configFrom, action, print, log });
 

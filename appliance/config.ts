@@ -29,6 +29,8 @@ export const ApplianceConfigSchema = z
   .object({
     /** Where everything generated goes: cluster data, ledger, reports. */
     stateDir: z.string().min(1, { error: 'expected a directory path' }).default('.cim'),
+    /** The nats-server of the embedded cluster: a supported version (built from Go modules on demand) or a path. */
+    natsServer: z.string().min(1, { error: 'expected a version such as 2.15.3 or a path' }).optional(),
     nats: z
       .object({
         /** Attach mode: use this existing cluster instead of the embedded one. */

@@ -28,8 +28,14 @@ export interface ReportEnvironment {
   memoryBytes: number;
   gitRevision?: string;
   appliance: string;
-  /** NATS servers seen by the run, with their versions. */
-  natsServers: { name: string; version?: string }[];
+  /** NATS servers seen by the run, with their versions and, for embedded clusters, where the binary came from. */
+  natsServers: { name: string; version?: string; source?: string; goVersion?: string }[];
+  kernel?: string;
+  natsJs?: string;
+  natscli?: string;
+  storeFileSystem?: string;
+  /** Said of the run as a whole, e.g. that its servers are older than the supported releases. */
+  notes?: string[];
 }
 
 /**

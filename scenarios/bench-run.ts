@@ -4,10 +4,10 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EmbeddedCluster, isCimError, type ApplianceConfig, type Verifier } from '../appliance/index.js';
+import { cachedNatscliPath, EmbeddedCluster, isCimError, NATSCLI_VERSION, type ApplianceConfig, type Verifier } from '../appliance/index.js';
 import { RESULTS_VERSION, type BenchResults, type Environment } from './results.js';
 import { runScenario, type ScenarioProgress } from './runner.js';
 import type { Scenario } from './types.js';
@@ -37,7 +37,7 @@ export async function runBench(options: BenchRunOptions): Promise<BenchResults> 
   const runId = newRunId();
   const runDir = join(options.config.stateDir, 'bench', runId);
   mkdirSync(runDir, { recursive: true });
-  const results: BenchResults = { v: RESULTS_VERSION, kind: 'performance-results', runId, createdAt: new Date().toISOString(), environment: environment(), scenarios: [], interrupted: false };
+  const results: BenchResults = { v: RESULTS_VERSION, kind: 'performance-results', runId, createdAt: new Date().toISOString(), environment: environment(options.config.stateDir), scenarios: [], interrupted: false };
   for (const [index, scenario] of options.scenarios.entries()) {
     if (options.signal?.aborted) break;
     options.onScenario?.(scenario, index, options.scenarios.length);
@@ -93,16 +93,36 @@ const applianceRoot = (() => {
   return { dir: here, version: 'cim-appliance' };
 })();
 
-export function environment(): Environment {
+/** The version of an installed package, read from its package.json. */
+function packageVersion(name: string): string | undefined {
+  for (const dir of [join(applianceRoot.dir, 'node_modules', name), join(applianceRoot.dir, '..', name)]) {
+    try {
+      return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version?: string }).version;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** Where a run was measured: machine, kernel, the file system of the stores, client and tool versions. */
+export function environment(stateDir = '.', env: NodeJS.ProcessEnv = process.env): Environment {
   const cpuList = cpus();
-  const env: Environment = {
+  const environment: Environment = {
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
     cpu: { model: cpuList[0]?.model.trim() ?? 'unknown', cores: cpuList.length },
     memoryBytes: totalmem(),
     appliance: applianceRoot.version,
+    kernel: release(),
   };
   const git = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: applianceRoot.dir, encoding: 'utf8', timeout: 5_000 });
-  if (git.status === 0 && /^[0-9a-f]{40}$/.test(git.stdout.trim())) env.gitRevision = git.stdout.trim();
-  return env;
+  if (git.status === 0 && /^[0-9a-f]{40}$/.test(git.stdout.trim())) environment.gitRevision = git.stdout.trim();
+  const natsJs = packageVersion('nats');
+  if (natsJs) environment.natsJs = natsJs;
+  if (existsSync(cachedNatscliPath(NATSCLI_VERSION, env))) environment.natscli = NATSCLI_VERSION;
+  mkdirSync(stateDir, { recursive: true });
+  const fs = spawnSync('stat', ['-f', '-c', '%T', stateDir], { encoding: 'utf8', timeout: 5_000 });
+  if (fs.status === 0 && fs.stdout.trim()) environment.storeFileSystem = fs.stdout.trim();
+  return environment;
 }

@@ -1,17 +1,31 @@
 // A `cim bench` run as a performance report: the results carried as they are, the environment
 // they were measured in, and findings for everything that did not hold — a failed check, a loss
 // or duplicate the checker found, a verification finding, a scenario that errored.
-import type { NewReport, ReportBaseline, ReportFinding } from '../reports/index.js';
+import type { NewReport, ReportBaseline, ReportEnvironment, ReportFinding } from '../reports/index.js';
 import type { BenchResults, ScenarioResult } from './results.js';
 
 export function performanceReport(results: BenchResults, config: Record<string, unknown>, baseline?: ReportBaseline): NewReport {
-  const servers = new Map<string, string | undefined>();
-  for (const s of results.scenarios) for (const server of s.cluster.servers) servers.set(server.name, server.version);
+  const servers = new Map<string, ReportEnvironment['natsServers'][number]>();
+  const notes = new Set<string>();
+  for (const s of results.scenarios) {
+    const build = s.cluster.serverBuild;
+    if (build?.oldServerNote) notes.add(build.oldServerNote);
+    for (const server of s.cluster.servers) {
+      // Names repeat across scenarios (n1, n2, …): the same node name on another version is another server.
+      const key = `${server.name} ${server.version ?? ''}`;
+      servers.set(key, {
+        name: server.name,
+        ...(server.version ? { version: server.version } : {}),
+        ...(build?.source ? { source: build.source } : {}),
+        ...(build?.goVersion ? { goVersion: build.goVersion } : {}),
+      });
+    }
+  }
   const names = results.scenarios.map((s) => s.scenario);
   return {
     kind: 'performance',
     title: `cim bench: ${names.length} scenario(s)${results.interrupted ? ' (interrupted)' : ''} — ${names.slice(0, 4).join(', ')}${names.length > 4 ? ', …' : ''}`,
-    environment: { ...results.environment, natsServers: [...servers.entries()].map(([name, version]) => (version ? { name, version } : { name })) },
+    environment: { ...results.environment, natsServers: [...servers.values()], ...(notes.size > 0 ? { notes: [...notes] } : {}) },
     config,
     scenario: names,
     results,

@@ -22,9 +22,12 @@ export function renderBenchResults(results: BenchResults, resultsFile?: string):
 
 export function renderScenarioResult(r: ScenarioResult): string {
   const versions = [...new Set(r.cluster.servers.map((s) => s.version).filter(Boolean))].join(', ') || 'unknown version';
+  const build = r.cluster.serverBuild;
+  const origin = build?.source ? ` (${build.source}${build.goVersion ? `, ${build.goVersion}` : ''})` : '';
   const lines = [
     `${r.scenario}: ${r.status.toUpperCase()}${r.reason ? ` — ${r.reason}` : ''} (${r.seconds.toFixed(1)} s, seed ${r.seed})`,
-    `  cluster: ${r.cluster.mode}, ${r.cluster.nodes} node(s) of nats-server ${versions}, R${r.cluster.replicas}, sync_interval ${r.cluster.syncIntervalInEffect}`,
+    `  cluster: ${r.cluster.mode}, ${r.cluster.nodes} node(s) of nats-server ${versions}${origin}, R${r.cluster.replicas}, sync_interval ${r.cluster.syncIntervalInEffect}`,
+    ...(build?.oldServerNote ? [`  note: ${build.oldServerNote}`] : []),
   ];
   const raw = r.baseline;
   if (raw) {

@@ -1,6 +1,7 @@
 // What a run of scenarios produced: the figures, how they were obtained, and the verdicts. This is
 // the `results` part of the performance report (DESIGN.md §7); until the reports issue lands,
 // `cim bench` writes it as a JSON file of its own.
+import type { ServerBuild } from '../appliance/index.js';
 import type { CheckerVerdict, LatencySummary, RawBaselineResult, ReplayBenchmarkResult, SecondSample, ServerSample } from '../bench/index.js';
 import type { FaultRecord } from './faults.js';
 import type { ClusterShape } from './types.js';
@@ -15,6 +16,14 @@ export interface Environment {
   /** The appliance's git revision when run from a checkout; absent otherwise. */
   gitRevision?: string;
   appliance: string;
+  /** `uname -r`. */
+  kernel?: string;
+  /** The version of the `nats` client package. */
+  natsJs?: string;
+  /** natscli, whose `nats bench` is the peer benchmark, when it is installed. */
+  natscli?: string;
+  /** The file system of the state dir, where the embedded servers keep their stores. */
+  storeFileSystem?: string;
 }
 
 export interface BenchResults {
@@ -54,6 +63,8 @@ export interface ScenarioResult {
 export interface ClusterDescription extends ClusterShape {
   mode: 'embedded' | 'embedded-running' | 'attached';
   servers: { name: string; version?: string }[];
+  /** The embedded cluster's binary and where it came from; absent when attached. */
+  serverBuild?: ServerBuild;
   /** What the servers actually use for `sync_interval`: the scenario's, or the server default. */
   syncIntervalInEffect: string;
 }

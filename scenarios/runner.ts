@@ -147,6 +147,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   try {
     nc = await connectNats(opened.endpoint, { name: `cim-bench-${scenario.name}` });
     result.cluster.servers = await serverVersions(opened.cluster, opened.endpoint);
+    if (opened.cluster) result.cluster.serverBuild = opened.cluster.server;
     run = {
       scenario,
       options,

@@ -4,11 +4,14 @@ export { MonitorClient, type Jsz, type Varz } from './monitor.js';
 export { openCluster, type ClusterTarget } from './open.js';
 export { freePorts } from './ports.js';
 export {
+  compareVersions,
   findNatsServer,
   MIN_NATS_SERVER_VERSION,
   NATS_SERVER_INSTALL_HINT,
+  oldServerNote,
   validateServerConfigFile,
   type NatsServerBinary,
+  type ServerSource,
 } from './server-binary.js';
 export {
   renderServerConfig,
@@ -20,4 +23,21 @@ export {
   type ServerTls,
 } from './server-config.js';
 export { attachedClusterStatus, renderClusterStatus, type ClusterStatus, type ServerStatus } from './status.js';
-export { EmbeddedCluster, type NodeState, type StartOptions } from './supervisor.js';
+export { FEATURE_SINCE, hasFeature, requireFeature, type ServerFeature } from './server-features.js';
+export { EmbeddedCluster, type NodeState, type ServerBuild, type StartOptions } from './supervisor.js';
+export {
+  cachedNatscliPath,
+  cachedServerPath,
+  DEFAULT_SERVER_VERSION,
+  findGo,
+  installNatscli,
+  installServer,
+  listServers,
+  NATSCLI_VERSION,
+  printedVersion,
+  resolveServerVersion,
+  SUPPORTED_SERVERS,
+  type CachedServer,
+  type InstallResult,
+  type SupportedServer,
+} from './server-versions.js';

@@ -14,6 +14,10 @@ export interface ClusterManifest {
   ownerPid: number;
   binary: string;
   version: string;
+  /** Where the binary came from (pinned build, Debian package, PATH, …): older manifests lack it. */
+  source?: string;
+  goVersion?: string;
+  oldServerNote?: string;
   syncInterval?: string | undefined;
   startedAt: string;
   nodes: ServerNode[];

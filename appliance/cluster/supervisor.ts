@@ -10,6 +10,7 @@ import { connectNats } from './connection.js';
 import { MonitorClient } from './monitor.js';
 import { freePorts } from './ports.js';
 import { findNatsServer, validateServerConfigFile, type NatsServerBinary } from './server-binary.js';
+import { requireFeature } from './server-features.js';
 import { renderServerConfig, serializeServerConfig, type ServerNode } from './server-config.js';
 import { isProcessAlive, processCommandLine, ServerProcess } from './server-process.js';
 import { ClusterStateDir, type ClusterManifest } from './state-dir.js';
@@ -18,6 +19,15 @@ import type { ClusterStatus, ServerStatus } from './status.js';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export type NodeState = 'running' | 'paused' | 'stopped';
+
+/** The binary a cluster runs, as results and reports record it. */
+export interface ServerBuild {
+  path: string;
+  version: string;
+  source?: string;
+  goVersion?: string;
+  oldServerNote?: string;
+}
 
 export interface StartOptions {
   /** Keep the servers running after this process exits (`cim cluster up`). */
@@ -54,7 +64,8 @@ export class EmbeddedCluster {
   /** Starts a fresh cluster in the state dir, after stopping any servers a crashed run left behind. */
   static async start(config: ApplianceConfig, options: StartOptions = {}): Promise<EmbeddedCluster> {
     const log = options.log ?? (() => {});
-    const binary = await findNatsServer(options.env);
+    const binary = await findNatsServer(options.env, { choice: config.natsServer, log });
+    if (config.cluster.syncInterval !== undefined) requireFeature(binary.version, 'syncInterval', `cluster.syncInterval (${config.cluster.syncInterval})`);
     const dir = new ClusterStateDir(resolve(config.stateDir));
     await reclaimOrphans(dir, log);
 
@@ -85,6 +96,9 @@ export class EmbeddedCluster {
       ownerPid: process.pid,
       binary: binary.path,
       version: binary.version,
+      source: binary.source,
+      ...(binary.goVersion ? { goVersion: binary.goVersion } : {}),
+      ...(binary.oldServerNote ? { oldServerNote: binary.oldServerNote } : {}),
       syncInterval: config.cluster.syncInterval,
       startedAt: new Date().toISOString(),
       nodes,
@@ -136,6 +150,12 @@ export class EmbeddedCluster {
 
   get serverVersion(): string {
     return this.manifest.version;
+  }
+
+  /** The nats-server binary the nodes run, and where it came from. */
+  get server(): ServerBuild {
+    const { binary, version, source, goVersion, oldServerNote } = this.manifest;
+    return { path: binary, version, ...(source ? { source } : {}), ...(goVersion ? { goVersion } : {}), ...(oldServerNote ? { oldServerNote } : {}) };
   }
 
   get nodeNames(): string[] {

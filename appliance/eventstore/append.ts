@@ -4,7 +4,7 @@
 import { headers, type JetStreamClient, type JetStreamManager, type NatsError } from 'nats';
 import { CimError } from '../errors.js';
 import type { EncodedEvent } from './envelope.js';
-import { attemptTimeout, backoff, isTransient, isWrongLastSequence, withRetries, type RetryPolicy } from './retry.js';
+import { attemptTimeout, backoff, isMsgIdInProcess, isTransient, isWrongLastSequence, withRetries, type RetryPolicy } from './retry.js';
 
 export interface Acked {
   /** Stream sequence of the event. */
@@ -73,6 +73,7 @@ export class EventPublisher {
           }
           throw conflict(subject, expectedSubjectSeq, error);
         }
+        if (isMsgIdInProcess(error)) continue;
         if (!isTransient(error)) {
           throw new CimError('CIM-UNAVAILABLE', `publishing to ${subject} failed: ${(error as Error).message}`, { cause: error });
         }

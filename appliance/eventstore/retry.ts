@@ -37,6 +37,17 @@ export function isWrongLastSequence(error: unknown): boolean {
   return (error as NatsError).api_error?.err_code === WRONG_LAST_SEQUENCE;
 }
 
+/**
+ * JetStream's err_code (nats-server ≥ 2.11) for a publish whose Nats-Msg-Id another publish is
+ * still proposing: that one may yet commit, so this is no answer yet; asked again, the server
+ * says duplicate (then the stored CID tells whose) or wrong last sequence.
+ */
+const MSG_ID_IN_PROCESS = 10158;
+
+export function isMsgIdInProcess(error: unknown): boolean {
+  return (error as NatsError).api_error?.err_code === MSG_ID_IN_PROCESS;
+}
+
 /** No such stream, message or subject. */
 export function isNotFound(error: unknown): boolean {
   return (error as NatsError).code === '404';

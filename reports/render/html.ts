@@ -107,6 +107,7 @@ export function renderHtml(named: NamedReport): string {
     `<dt>Signer</dt><dd><code>${esc(report.signer)}</code></dd>`,
     `<dt>Previous</dt><dd>${report.prev ? `<code>${esc(cidText(report.prev))}</code>` : 'none (first of its kind)'}</dd>`,
     `<dt>Environment</dt><dd>${esc(environmentLine(report.environment))}</dd>`,
+    ...(report.environment.notes ?? []).map((note) => `<dt>Note</dt><dd><strong>${esc(note)}</strong></dd>`),
     ...(report.scenario?.length ? [`<dt>Scenarios</dt><dd>${esc(report.scenario.join(', '))}</dd>`] : []),
     `<dt>Verify</dt><dd><code>cim report verify ${esc(cid)}</code></dd>`,
     '</dl>',

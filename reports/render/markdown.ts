@@ -36,6 +36,7 @@ export function renderMarkdown(named: NamedReport): string {
     '',
     `Environment: ${mdText(environmentLine(report.environment))}`,
     '',
+    ...(report.environment.notes ?? []).flatMap((note) => [`> **Note:** ${mdText(note)}`, '']),
     `Verify: ${code(`cim report verify ${cid}`)}`,
   ];
 

@@ -141,7 +141,11 @@ export function environmentLine(env: {
   memoryBytes?: number;
   gitRevision?: string;
   appliance?: string;
-  natsServers?: { name: string; version?: string }[];
+  natsServers?: { name: string; version?: string; source?: string; goVersion?: string }[];
+  kernel?: string;
+  natsJs?: string;
+  natscli?: string;
+  storeFileSystem?: string;
 }): string {
   const parts = [
     `node ${env.node ?? MISSING}`,
@@ -151,7 +155,13 @@ export function environmentLine(env: {
     env.appliance ?? MISSING,
   ];
   if (env.gitRevision) parts.push(`git ${env.gitRevision.slice(0, 12)}`);
+  if (env.kernel) parts.push(`kernel ${env.kernel}`);
+  if (env.storeFileSystem) parts.push(`stores on ${env.storeFileSystem}`);
+  if (env.natsJs) parts.push(`nats.js ${env.natsJs}`);
+  if (env.natscli) parts.push(`natscli ${env.natscli}`);
   const servers = env.natsServers ?? [];
-  if (servers.length > 0) parts.push(`NATS ${servers.map((s) => `${s.name}${s.version ? ` ${s.version}` : ''}`).join(', ')}`);
+  // One entry per version and origin: the node names repeat in every scenario.
+  const builds = [...new Set(servers.map((s) => `${s.version ?? MISSING}${s.source ? ` (${s.source}${s.goVersion ? `, ${s.goVersion}` : ''})` : ''}`))];
+  if (servers.length > 0) parts.push(`nats-server ${builds.join(', ')} on ${new Set(servers.map((s) => s.name)).size} node(s)`);
   return parts.join(', ');
 }

@@ -70,9 +70,12 @@ describe('nats-server missing or too old', () => {
   });
 
   it('given no nats-server on PATH, exits 3 with the install hint', async () => {
-    const result = await runCli(['--state', state, 'cluster', 'up'], { env: { PATH: '/nonexistent', NATS_SERVER_BIN: '' } });
+    // No cached pinned build and no Go to make one either: the last resort, PATH, is empty too.
+    const env = { PATH: '/nonexistent', NATS_SERVER_BIN: '', XDG_CACHE_HOME: join(work.path, 'empty-cache'), GOROOT: '/nonexistent' };
+    const result = await runCli(['--state', state, 'cluster', 'up'], { env });
     expect(result.code).toBe(3);
-    expect(result.stderr).toContain('nats-server was not found on PATH');
+    expect(result.stderr).toContain('nats-server was not found on PATH, and no Go to build one');
+    expect(result.stderr).toContain('`cim servers install` builds nats-server');
   });
 
   it('given a nats-server older than 2.9.4, exits 3 naming both versions', async () => {
