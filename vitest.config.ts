@@ -8,6 +8,7 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    reporters: ['default', ['json', { outputFile: 'coverage/test-results.json' }]],
+    // CIM_TEST_RESULTS: where the JSON report goes (the server matrix writes one per version).
+    reporters: ['default', ['json', { outputFile: process.env.CIM_TEST_RESULTS ?? 'coverage/test-results.json' }]],
   },
 });

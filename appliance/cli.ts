@@ -24,6 +24,7 @@ import {
   EmbeddedCluster,
   openCluster,
   renderClusterStatus,
+  resolveServerVersion,
   type ClusterStatus,
 } from './cluster/index.js';
 import { loadConfig, type ApplianceConfig, type FlatSettings } from './config.js';
@@ -208,6 +209,7 @@ function buildProgram(): Command {
     .option('--save-baseline [name]', 'record this run\'s report as baseline <name> (default "default") in the ledger')
     .option('--out <file>', 'also write the raw results JSON to this file')
     .option('--keep-data', "keep each scenario's cluster data and read models under <state>/bench/<run>/")
+    .addOption(new Option('--servers <versions>', 'a version matrix: the same scenarios and seeds on each nats-server (e.g. 2.9.10,2.12.1,2.15.x, or paths), each on its own fresh cluster, compared side by side').argParser(parseServerList))
     .option('--key <file...>', 'with --nats: seal keys (PEM) of the appliances already serving that cluster, trusted by verification')
     .option('--json', 'print the results as JSON')
     .option('--components', 'run the component benchmarks instead of scenarios (the options below)')
@@ -484,6 +486,17 @@ interface ScenarioBenchOptions {
   out?: string;
   keepData?: boolean;
   json?: boolean;
+  servers?: string[];
+}
+
+/** `--servers 2.9.10,2.12.1,2.15.x`: supported versions (lines resolved to their pinned release) or paths. */
+function parseServerList(text: string): string[] {
+  const items = text.split(',').map((s) => s.trim()).filter(Boolean);
+  if (items.length === 0) throw new CimError('CIM-INVALID-INPUT', '--servers: expected a comma-separated list of versions or paths');
+  const servers = items.map((item) => (item.includes('/') ? item : resolveServerVersion(item).version));
+  const twice = servers.find((s, i) => servers.indexOf(s) !== i);
+  if (twice) throw new CimError('CIM-INVALID-INPUT', `--servers: ${twice} is named twice`);
+  return servers;
 }
 
 /** The commands and projections a scenario may name: the reference domains and the configured plugins'. */
@@ -498,6 +511,12 @@ async function scenarioBench(refs: string[], options: ScenarioBenchOptions, comm
   const known = await servedNames(command);
   const wanted = [...refs, ...(options.quick ? ['quick'] : [])];
   const scenarios = findScenarios(wanted.length > 0 ? wanted : ['standard'], { known });
+  if (options.servers) {
+    // Each version needs clusters of its own; an attached or running cluster has one version.
+    if (config.nats.urls.length > 0) throw new CimError('CIM-INVALID-INPUT', '--servers runs embedded clusters of each version; it cannot be combined with --nats');
+    if (EmbeddedCluster.findRunning(config.stateDir)) throw new CimError('CIM-INVALID-INPUT', '--servers starts a fresh cluster per version, but `cim cluster up` left one running in this state dir', { hint: 'Stop it with `cim cluster down`, or use another --state.' });
+    if (options.baseline) throw new CimError('CIM-INVALID-INPUT', '--servers and --baseline: a version matrix is compared side by side, not gated; gate a run on one server');
+  }
   // Resolved before the run, so a wrong reference costs nothing.
   const baseline = options.baseline ? withLedger(config.stateDir, (ledger) => loadReport(ledger, options.baseline!)) : undefined;
   const abort = new AbortController();
@@ -521,6 +540,7 @@ async function scenarioBench(refs: string[], options: ScenarioBenchOptions, comm
       onProgress: (p) =>
         status.update(`${p.scenario} [${p.phases.join(', ') || 'between phases'}] ${(p.elapsedMs / 1_000).toFixed(0)} s  ${p.opsPerSec} ops/s  p99 ${p.p99Ms.toFixed(1)} ms  errors ${p.errors}`),
       signal: abort.signal,
+      ...(options.servers ? { servers: options.servers } : {}),
     });
     status.done();
     const comparison = baseline ? compareWithBaseline(baseline, results, options.threshold ?? DEFAULT_THRESHOLD) : undefined;
@@ -529,7 +549,7 @@ async function scenarioBench(refs: string[], options: ScenarioBenchOptions, comm
       nats: { urls: config.nats.urls },
       cluster: config.cluster,
       domains: config.domains,
-      bench: { refs: wanted, quick: options.quick ?? false, baselineMessages: options.baselineMessages ?? null, threshold: options.threshold ?? null },
+      bench: { refs: wanted, quick: options.quick ?? false, baselineMessages: options.baselineMessages ?? null, threshold: options.threshold ?? null, servers: options.servers ?? null },
     };
     const { named, files } = writeReport(performanceReport(results, reportConfig, comparison), { stateDir: config.stateDir, signer: loadOrCreateSigner(config.stateDir), render: renderFiles });
     const cid = named.cid.toString();

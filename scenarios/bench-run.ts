@@ -25,6 +25,16 @@ export interface BenchRunOptions {
   /** Called when a scenario starts, with its position in the run. */
   onScenario?: (scenario: Scenario, index: number, total: number) => void;
   signal?: AbortSignal;
+  /**
+   * A version matrix: the same scenarios, same seeds, once per nats-server (a supported version or
+   * a path), each on its own fresh cluster; each result is named `<scenario>@<server>`.
+   */
+  servers?: readonly string[];
+}
+
+/** `quick-steady@2.12.1`: a scenario's result in a version matrix. */
+export function matrixName(scenario: string, server: string): string {
+  return `${scenario}@${server}`;
 }
 
 /** `20261125T190102Z-a1b2`: sortable, and unique enough for one state dir. */
@@ -38,12 +48,20 @@ export async function runBench(options: BenchRunOptions): Promise<BenchResults> 
   const runDir = join(options.config.stateDir, 'bench', runId);
   mkdirSync(runDir, { recursive: true });
   const results: BenchResults = { v: RESULTS_VERSION, kind: 'performance-results', runId, createdAt: new Date().toISOString(), environment: environment(options.config.stateDir), scenarios: [], interrupted: false };
-  for (const [index, scenario] of options.scenarios.entries()) {
+  const runs = (options.servers ?? [undefined]).flatMap((server) =>
+    options.scenarios.map((scenario) => ({
+      scenario: server === undefined ? scenario : { ...scenario, name: matrixName(scenario.name, server) },
+      config: server === undefined ? options.config : { ...options.config, natsServer: server },
+      server,
+    })),
+  );
+  if (options.servers) results.servers = [...options.servers];
+  for (const [index, { scenario, config, server }] of runs.entries()) {
     if (options.signal?.aborted) break;
-    options.onScenario?.(scenario, index, options.scenarios.length);
-    results.scenarios.push(
-      await runScenario(scenario, {
-        config: options.config,
+    options.onScenario?.(scenario, index, runs.length);
+    results.scenarios.push({
+      ...(await runScenario(scenario, {
+        config,
         runDir,
         baselineMessages: options.baselineMessages,
         ...(options.keepData ? { keepData: true } : {}),
@@ -51,8 +69,9 @@ export async function runBench(options: BenchRunOptions): Promise<BenchResults> 
         ...(options.log ? { log: options.log } : {}),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
-      }),
-    );
+      })),
+      ...(server === undefined ? {} : { server }),
+    });
   }
   results.interrupted = options.signal?.aborted ?? false;
   return results;

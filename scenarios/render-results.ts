@@ -2,6 +2,7 @@
 // measured against, each phase's headline figures with their ratio to that baseline, what the
 // checker and verification found, and the assertions. Then one table across scenarios.
 import { alignedTable, count, decimal, ratio } from '../bench/index.js';
+import { matrixTable, readPerformanceResults } from '../reports/index.js';
 import type { BenchResults, PhaseResult, ScenarioResult } from './results.js';
 
 const ms = (n: number) => `${decimal(n)} ms`;
@@ -15,6 +16,9 @@ export function renderBenchResults(results: BenchResults, resultsFile?: string):
   ];
   for (const scenario of results.scenarios) lines.push('', renderScenarioResult(scenario));
   if (results.scenarios.length > 0) lines.push('', renderSummaryTable(results.scenarios));
+  const view = readPerformanceResults(results);
+  const matrix = view ? matrixTable(view) : undefined;
+  if (matrix) lines.push('', `server versions side by side (same scenarios, same seeds): ${results.servers!.join(', ')}`, alignedTable(matrix, ['left', 'left']));
   if (results.interrupted) lines.push('', 'interrupted (Ctrl-C): the figures cover what was measured until then');
   if (resultsFile) lines.push('', `results: ${resultsFile}`);
   return lines.join('\n');

@@ -35,6 +35,8 @@ export interface BenchResults {
   scenarios: ScenarioResult[];
   /** Ctrl-C stopped the run: the scenarios hold what was measured until then. */
   interrupted: boolean;
+  /** A version matrix (`cim bench --servers`): the servers, in the order asked for. */
+  servers?: string[];
 }
 
 export type ScenarioStatus = 'passed' | 'failed' | 'error' | 'interrupted' | 'skipped';
@@ -45,6 +47,8 @@ export interface ScenarioResult {
   seed: number;
   file?: string;
   status: ScenarioStatus;
+  /** In a version matrix: the server this result was measured on, as asked for (`--servers`). */
+  server?: string;
   /** Why it errored or was skipped. */
   reason?: string;
   startedAt: string;

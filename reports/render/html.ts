@@ -21,6 +21,7 @@ import {
   phaseLine,
   phaseRatios,
   rawBaselineLine,
+  matrixTable,
   SUMMARY_HEADERS,
   summaryRow,
   worstRatio,
@@ -74,6 +75,8 @@ export function renderHtml(named: NamedReport): string {
   if (view) {
     main.push('<section id="scenarios"><h2>Scenarios</h2>', table(SUMMARY_HEADERS, view.scenarios.map(summaryRow), 2, 'Headline figures per scenario'));
     if (view.interrupted) main.push('<p class="warn">Interrupted (Ctrl-C): the figures cover what was measured until then.</p>');
+    const matrix = matrixTable(view);
+    if (matrix) main.push(`<h3>Server versions side by side</h3>`, table(matrix[0]!, matrix.slice(1), 2, `The same scenarios and seeds on nats-server ${view.servers!.join(', ')}`));
     const ratios = view.scenarios.flatMap((s) => phaseRatios(s).map((r) => ({ label: `${s.scenario} ${r.label}`, value: r.value, group: r.kind === 'load' ? 0 : 2 })));
     if (ratios.length > 0) {
       main.push(figure(barChart({ title: 'Every headline figure as a ratio to the raw JetStream baseline of its run', xLabel: RATIO_AXIS, bars: ratios, reference: { value: 1, label: '1.0 = raw' }, format: ratio, width: 600 })));

@@ -26,3 +26,5 @@ export { renderMarkdown } from './markdown.js';
 export { renderHtml } from './html.js';
 export { renderJUnit } from './junit.js';
 export { readPerformanceResults, type PerformanceResultsView, type ScenarioView, type PhaseView } from './performance-view.js';
+
+export { matrixTable } from './summary.js';

@@ -4,7 +4,7 @@
 import type { NamedReport, ReportFinding, Severity } from '../types.js';
 import { cidText, count, MISSING, seconds } from './format.js';
 import { readPerformanceResults, type ScenarioView } from './performance-view.js';
-import { checkMeasured, clusterLine, environmentLine, errorsByCode, rawBaselineLine, faultLine, gateRow, GATE_HEADERS, orderedComparisons, phaseLine, SUMMARY_HEADERS, summaryRow } from './summary.js';
+import { checkMeasured, clusterLine, environmentLine, errorsByCode, rawBaselineLine, faultLine, gateRow, GATE_HEADERS, matrixTable, orderedComparisons, phaseLine, SUMMARY_HEADERS, summaryRow } from './summary.js';
 
 /** Text that Markdown shows as written: markup characters escaped, no line breaks (a table cell stays one cell). */
 export function mdText(text: string): string {
@@ -45,6 +45,8 @@ export function renderMarkdown(named: NamedReport): string {
     const failed = view.scenarios.filter((s) => s.status !== 'passed').length;
     lines.push('', `## Scenarios: ${view.scenarios.length - failed} passed, ${failed} not passed`, '');
     lines.push(...table(SUMMARY_HEADERS, view.scenarios.map(summaryRow)));
+    const matrix = matrixTable(view);
+    if (matrix) lines.push('', `## Server versions side by side: ${mdText(view.servers!.join(', '))}`, '', ...table(matrix[0]!, matrix.slice(1)));
     if (view.interrupted) lines.push('', '> Interrupted (Ctrl-C): the figures cover what was measured until then.');
   } else if (report.kind === 'performance') {
     lines.push('', '_The results of this report are not a performance results document; see the JSON rendering._');

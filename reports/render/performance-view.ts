@@ -89,6 +89,8 @@ const scenarioResult = z.object({
   reason: str,
   startedAt: str,
   seconds: num,
+  /** In a version matrix: the server this result was measured on. */
+  server: str,
   cluster: z
     .object({
       mode: str,
@@ -136,6 +138,7 @@ export const performanceResultsSchema = z.object({
   createdAt: str,
   scenarios: lenientList(scenarioResult),
   interrupted: bool,
+  servers: z.array(z.string()).optional().catch(undefined),
 });
 
 export type PerformanceResultsView = z.output<typeof performanceResultsSchema>;

@@ -165,3 +165,44 @@ export function environmentLine(env: {
   if (servers.length > 0) parts.push(`nats-server ${builds.join(', ')} on ${new Set(servers.map((s) => s.name)).size} node(s)`);
   return parts.join(', ');
 }
+
+/**
+ * A version matrix (`cim bench --servers`) side by side: a row per scenario and headline figure,
+ * a column per server, in the order asked for. Undefined for a run on one server.
+ */
+export function matrixTable(view: PerformanceResultsView): string[][] | undefined {
+  const servers = view.servers;
+  if (!servers || servers.length === 0) return undefined;
+  const byScenario = new Map<string, Map<string, ScenarioView>>();
+  for (const s of view.scenarios) {
+    if (s.server === undefined) continue;
+    const base = s.scenario.endsWith(`@${s.server}`) ? s.scenario.slice(0, -(s.server.length + 1)) : s.scenario;
+    if (!byScenario.has(base)) byScenario.set(base, new Map());
+    byScenario.get(base)!.set(s.server, s);
+  }
+  const figures: [string, (s: ScenarioView) => string][] = [
+    ['verdict', (s) => s.status],
+    ['nats-server', (s) => [...new Set(s.cluster?.servers.map((v) => v.version).filter(Boolean))].join(', ') || MISSING],
+    ['raw publish msgs/s', (s) => count(s.baseline?.publish?.perSecond)],
+    ['ops/s', (s) => count(s.metrics.ops_per_sec)],
+    ['× raw', (s) => ratio(s.metrics.ratio_to_raw)],
+    ['p99 ms', (s) => decimal(s.metrics.p99_ms)],
+    ['lost', (s) => count(s.metrics.lost ?? s.checker?.lost)],
+    ['findings', (s) => count(s.metrics.verify_findings ?? s.verification?.findings)],
+    ['recovery', (s) => ms(s.metrics.recovery_ms)],
+    ['replay × raw', (s) => ratio(s.metrics.replay_ratio_to_raw)],
+  ];
+  const rows: string[][] = [['scenario', 'figure', ...servers]];
+  for (const [scenario, results] of byScenario) {
+    for (const [label, figure] of figures) {
+      const cells = servers.map((server) => {
+        const s = results.get(server);
+        return s ? figure(s) : 'not run';
+      });
+      // Rows with no figure on any server say nothing.
+      if (label !== 'verdict' && cells.every((c) => c === MISSING)) continue;
+      rows.push([scenario, label, ...cells]);
+    }
+  }
+  return rows;
+}
