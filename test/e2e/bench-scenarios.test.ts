@@ -155,18 +155,18 @@ describe('the gate on the quick run', () => {
     const copy = writeBenchReport(join(work.path, 'copy-state'), scaledRun(results, { seed: 21 }));
     const junit = join(work.path, 'gate.xml');
     const markdown = join(work.path, 'gate.md');
-    const gate = await runCli(['--state', state, 'gate', '--baseline', copy.cbor, '--candidate', 'baseline:default', '--junit', junit, '--markdown', markdown]);
+    const gate = await runCli(['--state', state, 'gate', '--baseline', copy.cbor, '--candidate', 'baseline:default', '--junit', junit, '--markdown', markdown], { timeoutMs: 30_000 });
     expect(gate.code, gate.stdout + gate.stderr).toBe(0);
     expect(gate.stderr).not.toMatch(/regression|same report/);
     expect(readFileSync(junit, 'utf8')).toMatch(/<testsuite name="gate" tests="\d+" failures="0"/);
     expect(readFileSync(markdown, 'utf8')).toContain(`## Gate against \`${copy.cid}\`: no significant regression`);
-    const json = JSON.parse((await runCli(['--state', state, 'gate', '--baseline', copy.cbor, '--candidate', 'baseline:default', '--json'])).stdout) as { comparisons: GateComparison[] };
+    const json = JSON.parse((await runCli(['--state', state, 'gate', '--baseline', copy.cbor, '--candidate', 'baseline:default', '--json'], { timeoutMs: 30_000 })).stdout) as { comparisons: GateComparison[] };
     const steady = json.comparisons.find((c) => c.scenario === 'quick-steady' && c.metric === 'delivered_ratio')!;
     expect(steady.verdict).toBe('unchanged');
     expect(steady.baseline.samples).toBeGreaterThanOrEqual(5);
     expect(json.comparisons.some((c) => c.verdict !== 'insufficient-data' && c.relativeChange !== 0)).toBe(true);
     expect(json.comparisons.filter((c) => c.verdict === 'regressed' || c.verdict === 'improved')).toEqual([]);
-  });
+  }, 70_000);
 });
 
 describe('cim scenario', () => {

@@ -38,6 +38,10 @@ const steadySeconds = (run: BenchResults) => {
   return seconds;
 };
 
+/** A `cim gate` or `cim report` call reads a ledger and renders: seconds even on a busy machine. Tests allow this per call. */
+const CLI_MS = 30_000;
+const cli = (args: string[]) => runCli(args, { timeoutMs: CLI_MS });
+
 interface GateJson {
   cid: string;
   regressed: boolean;
@@ -65,12 +69,12 @@ describe('cim gate on reports in the ledger', () => {
   it('given a candidate 20 % worse on quick-steady, then it exits 1 and names exactly the regressed metrics, in JSON, JUnit and Markdown', async () => {
     const junit = join(work.path, 'slower.xml');
     const markdown = join(work.path, 'slower.md');
-    const gate = await runCli(['--state', state, 'gate', '--baseline', baseline, '--candidate', slower, '--junit', junit, '--markdown', markdown]);
+    const gate = await cli(['--state', state, 'gate', '--baseline', baseline, '--candidate', slower, '--junit', junit, '--markdown', markdown]);
     expect(gate.code, gate.stderr).toBe(1);
     const regressions = ['quick-steady delivered_ratio', 'quick-steady p99_ms', 'quick-steady p99_per_raw_op_ms'];
     expect(gate.stderr).toMatch(/3 significant regression\(s\): quick-steady delivered_ratio -\d+\.\d %, quick-steady p99_ms \d+\.\d %, quick-steady p99_per_raw_op_ms \d+\.\d %/);
 
-    const json = await runCli(['--state', state, 'gate', '--baseline', baseline, '--candidate', slower, '--json']);
+    const json = await cli(['--state', state, 'gate', '--baseline', baseline, '--candidate', slower, '--json']);
     expect(json.code).toBe(1);
     const result = JSON.parse(json.stdout) as GateJson;
     expect(result).toMatchObject({ cid: baseline, regressed: true });
@@ -102,16 +106,16 @@ describe('cim gate on reports in the ledger', () => {
     const rows = md.split('\n').filter((line) => / \((higher|lower) is better\) \|/.test(line)).map((line) => line.split(' | '));
     expect(rows.filter((cells) => cells.at(-1) === 'regressed |').map((cells) => `${cells[0]!.slice(2)} ${cells[1]!.replace(/\\_/g, '_').replace(/ \(.*/, '')}`)).toEqual(regressions);
     expect(gate.stdout).toBe(md);
-  });
+  }, 2 * CLI_MS + 10_000);
 
   it('given a candidate drawn from the same model (another report, other samples), then it exits 0 with every metric unchanged', async () => {
     const junit = join(work.path, 'same.xml');
-    const gate = await runCli(['--state', state, 'gate', '--baseline', baseline, '--candidate', sameModel, '--junit', junit]);
+    const gate = await cli(['--state', state, 'gate', '--baseline', baseline, '--candidate', sameModel, '--junit', junit]);
     expect(gate.code, gate.stderr).toBe(0);
     expect(gate.stderr).not.toMatch(/regression|same report/);
     expect(gate.stdout).toContain('no significant regression');
     expect(readFileSync(junit, 'utf8')).toMatch(/<testsuite name="gate" tests="6" failures="0"/);
-    const result = JSON.parse((await runCli(['--state', state, 'gate', '--baseline', baseline, '--candidate', sameModel, '--json'])).stdout) as GateJson;
+    const result = JSON.parse((await cli(['--state', state, 'gate', '--baseline', baseline, '--candidate', sameModel, '--json'])).stdout) as GateJson;
     expect(result.comparisons.map((c) => c.verdict)).toEqual(Array(6).fill('unchanged'));
     // Real comparisons of different samples, not a report with itself.
     for (const c of result.comparisons) {
@@ -120,15 +124,18 @@ describe('cim gate on reports in the ledger', () => {
       expect(c.baseline.samples).toBe(30);
       expect(c.candidate.samples).toBe(30);
     }
-  });
+  }, 2 * CLI_MS + 10_000);
 
   it('given the candidate as the baseline and the baseline as the candidate, then it exits 0: a 25 % improvement is no regression', async () => {
-    const gate = await runCli(['--state', state, 'gate', '--baseline', slower, '--candidate', baseline, '--json']);
+    const gate = await cli(['--state', state, 'gate', '--baseline', slower, '--candidate', baseline, '--json']);
     expect(gate.code, gate.stderr).toBe(0);
     const result = JSON.parse(gate.stdout) as GateJson;
     expect(result.comparisons.slice(0, 3).map((c) => c.verdict)).toEqual(['improved', 'improved', 'improved']);
-  });
+  }, CLI_MS + 10_000);
 });
+
+/** One quick-steady scenario: a 3-node cluster, the raw baseline, 8 s of load, the checker — well under a minute when the machine is free. */
+const BENCH_MS = 150_000;
 
 describe('cim bench --baseline', () => {
   it('given a baseline that delivered 1.25× the rate asked for, when a real quick-steady run is gated against it, then it exits 1 on that regression alone', async () => {
@@ -138,7 +145,7 @@ describe('cim bench --baseline', () => {
     // is out of reach: the run's delivered ratio is ~20 % below it. Its latency is made hopeless
     // (60 s), so the latency metrics improve and the only regression is the one seeded.
     const unreachable = writeBenchReport(state, modelRun({ seed: 4, delivered: 1.25, noise: 0.01, p99Ms: 60_000 })).cid;
-    const bench = await runCli(['--state', state, 'bench', 'quick-steady', '--baseline-messages', '1000', '--baseline', unreachable, '--out', out], { timeoutMs: 150_000 });
+    const bench = await runCli(['--state', state, 'bench', 'quick-steady', '--baseline-messages', '1000', '--baseline', unreachable, '--out', out], { timeoutMs: BENCH_MS });
     const results = JSON.parse(readFileSync(out, 'utf8')) as BenchResults;
     // Exit 1 because of the gate, not because the scenario failed.
     expect(results.scenarios.map((s) => [s.scenario, s.status])).toEqual([['quick-steady', 'passed']]);
@@ -146,7 +153,7 @@ describe('cim bench --baseline', () => {
     expect(bench.stdout).toContain(`gate against ${unreachable}: 1 significant regression(s)`);
     expect(bench.stdout).toMatch(/^ {2}quick-steady delivered_ratio: -\d+\.\d % \(CI /m);
 
-    const shown = await runCli(['--state', state, 'report', 'show', 'latest:performance', '--json']);
+    const shown = await cli(['--state', state, 'report', 'show', 'latest:performance', '--json']);
     const report = JSON.parse(shown.stdout) as { baseline: GateJson; findings: { id: string }[] };
     expect(report.baseline.regressed).toBe(true);
     const steady = report.baseline.comparisons.filter((c) => c.scenario === 'quick-steady');
@@ -160,5 +167,5 @@ describe('cim bench --baseline', () => {
     expect(steady[0]!.candidate.median).toBeCloseTo(delivered, 9);
     expect(report.findings.map((f) => f.id)).toContain('gate-regression:quick-steady:delivered_ratio');
     expect(report.findings.filter((f) => f.id.startsWith('gate-regression:'))).toHaveLength(1);
-  }, 180_000);
+  }, BENCH_MS + CLI_MS + 10_000);
 });

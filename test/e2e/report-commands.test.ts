@@ -39,7 +39,9 @@ beforeAll(() => {
 
 afterAll(() => work?.remove());
 
-const report = (...args: string[]) => runCli(['--state', state, 'report', ...args]);
+/** A `cim report` call reads a ledger and renders: seconds even on a busy machine. Tests allow this per call. */
+const CLI_MS = 30_000;
+const report = (...args: string[]) => runCli(['--state', state, 'report', ...args], { timeoutMs: CLI_MS });
 
 describe('cim report list', () => {
   it('shows every report newest first: its CID, kind, time and title', async () => {
@@ -55,7 +57,7 @@ describe('cim report list', () => {
     ]);
     expect(parsed.map((p) => p?.[3])).toEqual(['audit of CIM_PERSON', 'cim bench: 2 scenario(s) — quick-steady, saturate', 'cim bench: 2 scenario(s) — quick-steady, saturate']);
     for (const p of parsed) expect(Number.isNaN(Date.parse(p![2]!))).toBe(false);
-  });
+  }, CLI_MS + 10_000);
 
   it('filters by kind, limits, and prints JSON rows chained by prev', async () => {
     const performance = await report('list', '--kind', 'performance', '--json');
@@ -71,13 +73,13 @@ describe('cim report list', () => {
     const none = await report('list', '--kind', 'compliance');
     expect(none.code, none.stderr).toBe(0);
     expect(none.stdout).toMatch(/^no compliance reports in .*ledger\.sqlite\n$/);
-  });
+  }, 3 * CLI_MS + 10_000);
 
   it('given an empty state dir, says there are no reports yet', async () => {
-    const empty = await runCli(['--state', join(work.path, 'empty'), 'report', 'list']);
+    const empty = await runCli(['--state', join(work.path, 'empty'), 'report', 'list'], { timeoutMs: CLI_MS });
     expect(empty.code, empty.stderr).toBe(0);
     expect(empty.stdout).toMatch(/^no reports yet in .*ledger\.sqlite/);
-  });
+  }, CLI_MS + 10_000);
 });
 
 describe('cim report render', () => {
@@ -103,13 +105,13 @@ describe('cim report render', () => {
       expect(again.stderr).toMatch(/CIM-INVALID-INPUT.*exists; it is written once and never replaced/);
       expect(readFileSync(out, 'utf8')).toBe(text);
     }
-  });
+  }, 8 * CLI_MS + 10_000);
 
   it('prints the rendering without --out (html by default)', async () => {
     const printed = await report('render', later);
     expect(printed.code, printed.stderr).toBe(0);
     expect(printed.stdout).toBe(readFileSync(join(state, 'reports', `${later}.html`), 'utf8'));
-  });
+  }, CLI_MS + 10_000);
 });
 
 interface DiffRow {
@@ -155,5 +157,5 @@ describe('cim report diff', () => {
     const percent = (change: number) => `${change >= 0 ? '+' : ''}${(change * 100).toFixed(1)} %`;
     expect(text.stdout).toMatch(new RegExp(`^quick-steady +ops_per_sec +\\d+ +\\d+ +${percent(row('quick-steady', 'ops_per_sec').change!).replace('+', '\\+')}$`, 'm'));
     expect(text.stdout).toMatch(/^quick-steady +p99_ms +60\.0 +90\.0 +\+50\.0 %$/m);
-  });
+  }, 2 * CLI_MS + 10_000);
 });
