@@ -51,7 +51,8 @@ export function registerReportCommands(program: Command, { configFrom, action, p
         const entries = withLedger(stateDir, (ledger) => ledger.list({ ...(options.kind ? { kind: options.kind } : {}), ...(options.limit ? { limit: options.limit } : {}) }));
         const rows = entries.map((e) => ({ cid: e.cid, kind: e.kind, createdAt: e.createdAt, title: e.title, prev: e.prev }));
         if (options.json) return print(JSON.stringify(rows, null, 2));
-        if (rows.length === 0) return print(`no reports yet in ${stateDir}/ledger.sqlite (cim bench writes one)`);
+        // A filter that matches nothing is not an empty ledger.
+        if (rows.length === 0) return print(options.kind ? `no ${options.kind} reports in ${stateDir}/ledger.sqlite` : `no reports yet in ${stateDir}/ledger.sqlite (cim bench writes one)`);
         print(rows.map((r) => `${r.cid}  ${r.kind.padEnd(11)}  ${r.createdAt}  ${r.title}`).join('\n'));
       }),
     );

@@ -62,7 +62,8 @@ export function registerGateCommand(program: Command, { configFrom, action, prin
         const markdown = render(gated, 'md');
         if (options.junit) writeFileSync(options.junit, render(gated, 'junit'));
         if (options.markdown) writeFileSync(options.markdown, markdown);
-        print(options.json ? JSON.stringify(comparison, (_, v: unknown) => (typeof v === 'object' && v !== null && 'toV1' in v ? String(v) : v), 2) : markdown);
+        // The CID as its string: JSON.stringify would otherwise give the CID's own toJSON, { "/": … }.
+        print(options.json ? JSON.stringify({ ...comparison, cid: comparison.cid.toString() }, null, 2) : markdown);
         const regressions = comparison.comparisons.filter((c) => c.verdict === 'regressed');
         if (regressions.length > 0) {
           log(`${regressions.length} significant regression(s): ${regressions.map((c) => `${c.scenario} ${c.metric} ${(c.relativeChange * 100).toFixed(1)} %`).join(', ')}`);

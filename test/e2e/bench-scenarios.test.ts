@@ -6,7 +6,9 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BenchResults } from '../../scenarios/index.js';
+import type { GateComparison } from '../../reports/index.js';
+import type { BenchResults, LoadPhaseResult } from '../../scenarios/index.js';
+import { scaledRun, writeBenchReport } from '../fixtures/gate-runs.js';
 import { runCli, spawnCli, type CliResult } from '../support/cli.js';
 import { tempDir } from '../support/temp-dir.js';
 
@@ -68,11 +70,24 @@ describe('cim bench --quick', () => {
     expect(kill.checks.map((c) => c.ok)).toEqual([true, true, true]);
   });
 
-  it('gives each headline figure as a ratio to the raw baseline of the same run', () => {
+  it('gives each headline figure as a ratio to the raw baseline of the same run, as the test computes it from the raw counts', () => {
+    const close = (actual: number, expected: number) => expect(Math.abs(actual / expected - 1), `${actual} vs ${expected}`).toBeLessThan(1e-9);
     for (const s of results.scenarios) {
-      expect(s.metrics.ratio_to_raw).toBeCloseTo(s.metrics.ops_per_sec! / s.baseline!.publish.perSecond);
+      // Acknowledgements counted second by second, over the wall clock the load phases spanned.
+      const loads = s.phases.filter((p): p is LoadPhaseResult => p.type === 'load');
+      const acks = loads.reduce((n, p) => n + p.perSecond.reduce((m, second) => m + second.ok, 0), 0);
+      const elapsed = (Math.max(...loads.map((p) => p.endedAtMs)) - Math.min(...loads.map((p) => p.startedAtMs))) / 1_000;
+      const raw = s.baseline!.publish.messages / s.baseline!.publish.seconds;
+      expect(acks).toBeGreaterThan(0);
+      expect(s.metrics.ops).toBe(acks);
+      close(s.metrics.ratio_to_raw!, acks / elapsed / raw);
     }
-    expect(scenario('quick-replay').metrics['halfway.replay_ratio_to_raw']).toBeGreaterThan(0);
+    // A replay: events replayed per second over the best raw ordered read of the same stream.
+    const halfway = scenario('quick-replay').phases.find((p) => p.name === 'halfway');
+    if (halfway?.type !== 'replay' || !halfway.replay) throw new Error('no halfway replay');
+    const { replay, bestRaw } = halfway.replay;
+    expect(replay.events).toBeGreaterThan(0);
+    close(scenario('quick-replay').metrics['halfway.replay_ratio_to_raw']!, replay.events / replay.seconds / (bestRaw.messages / bestRaw.seconds));
   });
 });
 
@@ -134,15 +149,24 @@ describe('a cim bench killed with -9', () => {
 });
 
 describe('the gate on the quick run', () => {
-  it('passes the run against itself as a baseline, and writes JUnit and Markdown', async () => {
+  it('passes the run against a distinct baseline within ±2 % of it second by second (seeded), and writes JUnit and Markdown', async () => {
+    // The baseline is another report (written by the report writer into a state dir of its own, and
+    // passed as its .cbor file), so the gate weighs other samples than the candidate's.
+    const copy = writeBenchReport(join(work.path, 'copy-state'), scaledRun(results, { seed: 21 }));
     const junit = join(work.path, 'gate.xml');
     const markdown = join(work.path, 'gate.md');
-    const gate = await runCli(['--state', state, 'gate', '--baseline', 'baseline:default', '--candidate', 'latest:performance', '--junit', junit, '--markdown', markdown]);
+    const gate = await runCli(['--state', state, 'gate', '--baseline', copy.cbor, '--candidate', 'baseline:default', '--junit', junit, '--markdown', markdown], { timeoutMs: 30_000 });
     expect(gate.code, gate.stdout + gate.stderr).toBe(0);
-    expect(readFileSync(junit, 'utf8')).toMatch(/<testsuite name="gate"/);
-    expect(readFileSync(markdown, 'utf8')).toContain('quick-steady');
-    expect(gate.stderr).not.toMatch(/regression/);
-  });
+    expect(gate.stderr).not.toMatch(/regression|same report/);
+    expect(readFileSync(junit, 'utf8')).toMatch(/<testsuite name="gate" tests="\d+" failures="0"/);
+    expect(readFileSync(markdown, 'utf8')).toContain(`## Gate against \`${copy.cid}\`: no significant regression`);
+    const json = JSON.parse((await runCli(['--state', state, 'gate', '--baseline', copy.cbor, '--candidate', 'baseline:default', '--json'], { timeoutMs: 30_000 })).stdout) as { comparisons: GateComparison[] };
+    const steady = json.comparisons.find((c) => c.scenario === 'quick-steady' && c.metric === 'delivered_ratio')!;
+    expect(steady.verdict).toBe('unchanged');
+    expect(steady.baseline.samples).toBeGreaterThanOrEqual(5);
+    expect(json.comparisons.some((c) => c.verdict !== 'insufficient-data' && c.relativeChange !== 0)).toBe(true);
+    expect(json.comparisons.filter((c) => c.verdict === 'regressed' || c.verdict === 'improved')).toEqual([]);
+  }, 70_000);
 });
 
 describe('cim scenario', () => {

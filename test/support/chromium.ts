@@ -34,7 +34,8 @@ export interface PageHandle {
   requests(): string[];
   /** Console messages, exceptions and browser log entries at warning level or above. */
   problems(): PageEvent[];
-  evaluate<T>(expression: string): Promise<T>;
+  /** The expression's value; with `awaitPromise`, the value the promise it gives resolves to. */
+  evaluate<T>(expression: string, awaitPromise?: boolean): Promise<T>;
   /** A PNG of the whole page (not just the viewport), or of the first element `selector` matches. */
   screenshot(selector?: string): Promise<Buffer>;
   setColorScheme(scheme: 'light' | 'dark'): Promise<void>;
@@ -137,6 +138,20 @@ export async function launchChromium(binary: string, timeoutMs = 30_000): Promis
       listeners.add(listener);
     });
 
+  /** Resolves once `done()` holds, checked on every message from the browser. */
+  const waitFor = (done: () => boolean, what: string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      if (done()) return resolve();
+      const timer = setTimeout(() => (listeners.delete(listener), reject(new Error(`no ${what} within ${timeoutMs} ms`))), timeoutMs);
+      const listener = () => {
+        if (!done()) return;
+        clearTimeout(timer);
+        listeners.delete(listener);
+        resolve();
+      };
+      listeners.add(listener);
+    });
+
   try {
     await send('Browser.getVersion');
   } catch (error) {
@@ -167,18 +182,28 @@ export async function launchChromium(binary: string, timeoutMs = 30_000): Promis
         }
       });
       for (const domain of ['Runtime', 'Log', 'Network', 'Page']) await send(`${domain}.enable`, {}, sessionId);
+      await send('Page.setLifecycleEventsEnabled', { enabled: true }, sessionId);
       await send('Emulation.setDeviceMetricsOverride', { width: viewport.width, height: viewport.height, deviceScaleFactor: 1, mobile: viewport.mobile ?? false }, sessionId);
+      // Lifecycle events of every document the target loads (about:blank first): the navigation's loader is known only once it answers.
+      const lifecycle: { loaderId: string; name: string }[] = [];
+      listeners.add((method, params, s) => {
+        if (s === sessionId && method === 'Page.lifecycleEvent') lifecycle.push({ loaderId: String(params.loaderId), name: String(params.name) });
+      });
       const loaded = waitForEvent(sessionId, 'Page.loadEventFired');
-      const navigation = (await send('Page.navigate', { url }, sessionId)) as { errorText?: string };
+      const navigation = (await send('Page.navigate', { url }, sessionId)) as { errorText?: string; loaderId?: string };
       if (navigation.errorText) throw new Error(`chromium could not open ${url}: ${navigation.errorText}`);
       await loaded;
-      // Late console or CSP messages arrive after the load event; give them a moment.
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      const evaluate = async <T>(expression: string): Promise<T> => {
-        const reply = (await send('Runtime.evaluate', { expression, returnByValue: true }, sessionId)) as { result: { value: T }; exceptionDetails?: { text: string } };
+      const evaluate = async <T>(expression: string, awaitPromise = false): Promise<T> => {
+        const reply = (await send('Runtime.evaluate', { expression, returnByValue: true, awaitPromise }, sessionId)) as { result: { value: T }; exceptionDetails?: { text: string } };
         if (reply.exceptionDetails) throw new Error(`evaluate ${expression}: ${reply.exceptionDetails.text}`);
         return reply.result.value;
       };
+      // Late console or CSP messages come after the load event. Wait until the page's network is idle
+      // (nothing in flight, nothing more to refuse), then for a frame drawn and a task run in the page:
+      // the browser sends a session's messages in order, so whatever the page caused before that
+      // round trip has arrived before its answer.
+      await waitFor(() => lifecycle.some((e) => e.name === 'networkIdle' && (navigation.loaderId === undefined || e.loaderId === navigation.loaderId)), `networkIdle of ${url}`);
+      await evaluate('new Promise((resolve) => requestAnimationFrame(() => setTimeout(() => resolve(true), 0)))', true);
       return {
         events,
         requests: () => events.filter((e) => e.kind === 'request' && e.url !== url).map((e) => e.url!),

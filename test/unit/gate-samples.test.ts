@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { gate } from '../../bench/gate.js';
+import { seededRandom } from '../../bench/random.js';
 import type { SecondSample } from '../../bench/index.js';
 import { gateInput } from '../../scenarios/gate-samples.js';
 import type { BenchResults, LoadPhaseResult, PhaseResult, ScenarioResult } from '../../scenarios/results.js';
@@ -114,15 +115,59 @@ describe('gateInput on a real quick-steady run', () => {
     expect(Object.keys(metrics)).toEqual(['delivered_ratio', 'p99_ms', 'p99_per_raw_op_ms']);
     expect(metrics.delivered_ratio).toEqual([219, 202, 199, 122, 244, 199, 175].map((ok) => ok / 200));
     expect(metrics.p99_ms).toEqual([224.895, 219.519, 401.407, 443.391, 414.719, 372.991, 395.263]);
-    metrics.p99_per_raw_op_ms!.forEach((v, i) => expect(v).toBeCloseTo((metrics.p99_ms![i]! * raw) / 1000, 9));
+    // The same seven seconds' p99 in raw publish times, from the figures above and the run's raw rate.
+    expect(metrics.p99_per_raw_op_ms).toHaveLength(7);
+    metrics.p99_per_raw_op_ms!.forEach((v, i) => expect(v).toBeCloseTo(([224.895, 219.519, 401.407, 443.391, 414.719, 372.991, 395.263][i]! * raw) / 1000, 9));
   });
 
-  it('compared with itself, is unchanged everywhere', () => {
-    const input = gateInput(run);
-    const result = gate(input, input);
+  /** A copy of the run whose per-second figures are scaled (acknowledged by `ok`, p99 by `p99`), each with seeded noise of ±2 %. */
+  const scaled = (seed: number, ok: number, p99: number): BenchResults => {
+    const copy = structuredClone(run);
+    const random = seededRandom(seed);
+    for (const phase of copy.scenarios[0]!.phases) {
+      if (phase.type !== 'load') continue;
+      for (const s of phase.perSecond) {
+        s.ok = Math.round(s.ok * ok * (1 + (2 * random.next() - 1) * 0.02));
+        s.p99Ms *= p99 * (1 + (2 * random.next() - 1) * 0.02);
+      }
+    }
+    return copy;
+  };
+
+  it('compared with a copy within ±2 % of it second by second (seeded), is unchanged everywhere, on real differences', () => {
+    const result = gate(gateInput(run), gateInput(scaled(7, 1, 1)), { threshold: 0.1 });
     expect(result.regressed).toBe(false);
-    expect(result.comparisons.map((c) => c.verdict)).toEqual(['unchanged', 'unchanged', 'unchanged']);
-    expect(result.comparisons.every((c) => c.relativeChange === 0 && c.pValue === 1)).toBe(true);
+    expect(result.comparisons.map((c) => [c.metric, c.verdict, c.baseline.samples, c.candidate.samples])).toEqual([
+      ['delivered_ratio', 'unchanged', 7, 7],
+      ['p99_ms', 'unchanged', 7, 7],
+      ['p99_per_raw_op_ms', 'unchanged', 7, 7],
+    ]);
+    // Other samples than the baseline's (the medians moved), where a run compared with itself gives a change of 0 and p = 1.
+    expect(result.comparisons.every((c) => c.relativeChange !== 0 && Math.abs(c.relativeChange) < 0.03)).toBe(true);
+  });
+
+  it('compared with a copy acknowledging 20 % fewer each second (seeded noise), regresses on the delivered ratio only, though its 7 noisy seconds barely show it', () => {
+    const result = gate(gateInput(run), gateInput(scaled(7, 0.8, 1)), { threshold: 0.1 });
+    expect(result.comparisons.map((c) => [c.metric, c.verdict])).toEqual([
+      ['delivered_ratio', 'regressed'],
+      ['p99_ms', 'unchanged'],
+      ['p99_per_raw_op_ms', 'unchanged'],
+    ]);
+    const delivered = result.comparisons[0]!;
+    expect(delivered.relativeChange).toBeCloseTo(-0.2, 1);
+    // Significant, but not by much: the verdict could have gone the other way.
+    expect(delivered.pValue).toBeLessThan(0.05);
+    expect(delivered.pValue).toBeGreaterThan(0.001);
+  });
+
+  it('compared with a copy whose p99 is 20 % higher, finds no regression: 7 seconds this noisy cannot tell 20 % of latency from noise', () => {
+    const result = gate(gateInput(run), gateInput(scaled(7, 1, 1.2)), { threshold: 0.1 });
+    expect(result.comparisons.map((c) => [c.metric, c.verdict])).toEqual([
+      ['delivered_ratio', 'unchanged'],
+      ['p99_ms', 'unchanged'],
+      ['p99_per_raw_op_ms', 'unchanged'],
+    ]);
+    expect(result.comparisons[1]!.relativeChange).toBeGreaterThan(0.1);
   });
 
   it('compared with a copy whose latency doubled, regresses on latency only', () => {

@@ -3,6 +3,7 @@ import { render, RENDER_EXTENSIONS, RENDER_FORMATS, renderHtml, renderJson, rend
 import { histogramCurve } from '../../reports/render/html.js';
 import { mdText } from '../../reports/render/markdown.js';
 import { benchResultsFixture, fakeCid, performanceReport } from '../fixtures/performance-report.js';
+import type { BenchResults, LoadPhaseResult } from '../../scenarios/index.js';
 import { wellFormedXml } from '../support/xml-well-formed.js';
 
 const HOSTILE = '<script>alert(1)</script>';
@@ -64,6 +65,20 @@ describe('Markdown rendering', () => {
     expect(md).toContain('| quick-leader-kill | passed | 74 | 0.02× | 317 | 10,740 | 0 | 0 | 0 | 0 | 144 ms | – |');
     expect(md).toContain('| quick-replay | passed | 696 | 0.15× | 75.9 | 397 | 0 | 0 | 0 | 0 | – | 0.65× |');
     expect(md).toContain('| quick-steady | passed | 199 | 0.03× |');
+  });
+
+  it('given the quick run, when rendered, then ops/s and × raw are acks ÷ elapsed and that ÷ raw publishes/s, from the raw counts', async () => {
+    const md = renderMarkdown(await performanceReport());
+    const scenarios = benchResultsFixture().scenarios as unknown as BenchResults['scenarios'];
+    expect(scenarios).toHaveLength(3);
+    for (const s of scenarios) {
+      const loads = s.phases.filter((p): p is LoadPhaseResult => p.type === 'load');
+      const acks = loads.reduce((n, p) => n + p.perSecond.reduce((m, second) => m + second.ok, 0), 0);
+      const elapsed = (Math.max(...loads.map((p) => p.endedAtMs)) - Math.min(...loads.map((p) => p.startedAtMs))) / 1_000;
+      const raw = s.baseline!.publish.messages / s.baseline!.publish.seconds;
+      const row = md.split('\n').find((line) => line.startsWith(`| ${s.scenario} | `))!.split(' | ');
+      expect(row.slice(2, 4)).toEqual([Math.round(acks / elapsed).toLocaleString('en-US'), `${(acks / elapsed / raw).toFixed(2)}×`]);
+    }
   });
 
   it('given the quick run, when rendered, then each scenario shows its checks, faults and errors by code', async () => {
