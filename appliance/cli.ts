@@ -5,6 +5,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
+import type { NatsConnection } from 'nats';
 import {
   renderAppendBenchmark,
   renderCommandBenchmark,
@@ -17,6 +18,8 @@ import {
   type CommandBenchmarkResult,
   type MicroBenchmarkResult,
   type RawBaselineResult,
+  runNatsBench,
+  type NatsBenchResult,
 } from '../bench/index.js';
 import {
   attachedClusterStatus,
@@ -25,6 +28,9 @@ import {
   openCluster,
   renderClusterStatus,
   resolveServerVersion,
+  installNatscli,
+  NATSCLI_VERSION,
+  type NatsEndpoint,
   type ClusterStatus,
 } from './cluster/index.js';
 import { loadConfig, type ApplianceConfig, type FlatSettings } from './config.js';
@@ -221,6 +227,7 @@ function buildProgram(): Command {
     .addOption(new Option('--latency-rate <n>', 'components: msgs/s of the latency phases (default: half the raw throughput)').argParser(positiveInteger('--latency-rate')))
     .option('--no-eventstore', 'components: skip the event store measurement')
     .option('--no-commands', 'components: skip the command service and replay measurement')
+    .option('--no-peer', `components: skip \`nats bench\` (natscli ${NATSCLI_VERSION}, built with Go when missing), the peer every figure is also a ratio to`)
     .option('--micro', 'components: also run the client-side micro-benchmarks (encode, decode, Merkle, verification kernel)')
     .action(
       action(async (refs: string[], options: ScenarioBenchOptions & ComponentBenchOptions, command: Command) => {
@@ -471,6 +478,7 @@ interface ComponentBenchOptions {
   latencyRate?: number;
   eventstore: boolean;
   commands: boolean;
+  peer: boolean;
   micro?: boolean;
   json?: boolean;
   components?: boolean;
@@ -603,6 +611,48 @@ function statusLine(): { update(text: string): void; log(line: string): void; do
   };
 }
 
+/**
+ * `nats bench` on the same cluster, with natscli from the cache (built with Go when missing); a
+ * reason instead when it cannot run, so the output says why the peer is absent.
+ */
+async function peerBenchmark(
+  endpoint: NatsEndpoint,
+  nc: NatsConnection,
+  shape: { messages: number; payloadBytes: number; subjects: number; window: number; replicas: number },
+): Promise<{ result?: NatsBenchResult; skipped?: string }> {
+  let natscli: string;
+  try {
+    natscli = (await installNatscli(process.env, log)).path;
+  } catch (error) {
+    return { skipped: `natscli ${NATSCLI_VERSION} is not available: ${toCimError(error).message}` };
+  }
+  log(`nats bench: JetStream async publish, ${shape.messages} messages of ${shape.payloadBytes} B, window ${shape.window}, R${shape.replicas}`);
+  return { result: await runNatsBench({ natscli, natscliVersion: NATSCLI_VERSION, servers: endpoint.servers, credsFile: endpoint.credsFile, nc, ...shape }) };
+}
+
+/** Each throughput the appliance measured, as a share of what `nats bench` published on the same cluster. */
+function peerRatios(peer: NatsBenchResult | undefined, raw: RawBaselineResult, eventStore?: AppendBenchmarkResult, commands?: CommandBenchmarkResult): Record<string, number> {
+  if (!peer) return {};
+  const ratios: Record<string, number> = { rawPublish: raw.publish.perSecond / peer.perSecond };
+  if (eventStore) {
+    ratios.rawWithContract = eventStore.throughput.rawWithContract.perSecond / peer.perSecond;
+    ratios.append = eventStore.throughput.append.perSecond / peer.perSecond;
+  }
+  if (commands) ratios.command = commands.throughput.command.perSecond / peer.perSecond;
+  return ratios;
+}
+
+function renderPeer(peer: { result?: NatsBenchResult; skipped?: string }, ratios: Record<string, number>): string {
+  if (!peer.result) return `nats bench (the peer): skipped — ${peer.skipped}`;
+  const r = peer.result;
+  const names: Record<string, string> = { rawPublish: 'raw publish (Node)', rawWithContract: 'raw + contract headers', append: 'event store append', command: 'command' };
+  return [
+    `nats bench (${r.tool}, Go client) JetStream async publish: ${Math.round(r.perSecond)} msgs/s (${r.messages} in ${r.seconds.toFixed(2)} s; p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms)`,
+    `  ${r.command}`,
+    ...Object.entries(ratios).map(([key, value]) => `  ${(names[key] ?? key).padEnd(24)} ${value.toFixed(2)}× nats bench`),
+  ].join('\n');
+}
+
 async function componentBench(options: ComponentBenchOptions, command: Command): Promise<void> {
   const config = configFrom(command);
   const signer = options.eventstore ? loadOrCreateSigner(config.stateDir) : undefined;
@@ -616,6 +666,7 @@ async function componentBench(options: ComponentBenchOptions, command: Command):
     let eventStore: AppendBenchmarkResult | undefined;
     let commands: CommandBenchmarkResult | undefined;
     let micro: MicroBenchmarkResult[] | undefined;
+    let peer: { result?: NatsBenchResult; skipped?: string } | undefined;
     try {
       raw = await runRawBaseline(nc, {
         stream: 'CIM_BENCH_RAW',
@@ -628,6 +679,9 @@ async function componentBench(options: ComponentBenchOptions, command: Command):
         signal: abort.signal,
         onProgress: (phase, done, total) => log(`raw ${phase}: ${done}/${total}`),
       });
+      if (options.peer && !abort.signal.aborted) {
+        peer = await peerBenchmark(target.endpoint, nc, { messages: options.messages, payloadBytes: options.payloadBytes, subjects: options.subjects, window: options.inFlight, replicas });
+      }
       if (signer && !abort.signal.aborted) {
         eventStore = await runAppendBenchmark(nc, {
           // Seals of a run stay in CIM_SEALS (it refuses deletes), so each run has its own domain.
@@ -670,7 +724,7 @@ async function componentBench(options: ComponentBenchOptions, command: Command):
     }
     const status = target.embedded ? await target.embedded.status() : await attachedClusterStatus(target.endpoint);
     if (options.json) {
-      print(JSON.stringify({ cluster: status, rawBaseline: raw, eventStore, commands, micro }, null, 2));
+      print(JSON.stringify({ cluster: status, rawBaseline: raw, peer: peer ? { ...peer, ratios: peerRatios(peer.result, raw, eventStore, commands) } : undefined, eventStore, commands, micro }, null, 2));
     } else {
       print(renderClusterStatus(status));
       print(
@@ -681,6 +735,7 @@ async function componentBench(options: ComponentBenchOptions, command: Command):
       );
       if (eventStore) print('\n' + renderAppendBenchmark(eventStore));
       if (commands) print('\n' + renderCommandBenchmark(commands));
+      if (peer) print('\n' + renderPeer(peer, peerRatios(peer.result, raw, eventStore, commands)));
       if (micro) print('\n' + renderMicroBenchmarks(micro));
     }
     const storeFailed = eventStore !== undefined && (eventStore.check.rawLost > 0 || eventStore.check.contractLost > 0 || eventStore.check.appendLost > 0 || (eventStore.verify?.findings ?? 0) > 0);

@@ -6,6 +6,7 @@ export {
   type AppendBenchmarkResult,
   type VerifyFigure,
 } from './append-throughput.js';
+export { parseCsv as parseNatsBenchCsv, runNatsBench, type NatsBenchOptions, type NatsBenchResult } from './nats-bench.js';
 export { runMicroBenchmarks, type MicroBenchmarkOptions, type MicroBenchmarkResult } from './micro.js';
 export { runRawBaseline, type RateFigure, type RawBaselineOptions, type RawBaselineResult } from './raw-baseline.js';
 export { alignedTable, count, decimal, ratio, renderAppendBenchmark, renderCommandBenchmark, renderMicroBenchmarks } from './render-text.js';

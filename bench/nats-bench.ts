@@ -1,0 +1,87 @@
+// `nats bench` (natscli, Go) as the peer of the component benchmarks: JetStream async publish on
+// the same cluster, same message size, replicas and subjects, and a window comparable to the Node
+// client's in-flight limit — the figure a NATS user already trusts. Its stream is removed after.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { NatsConnection } from 'nats';
+import { CimError } from '../appliance/index.js';
+
+const run = promisify(execFile);
+
+export interface NatsBenchOptions {
+  /** The natscli binary. */
+  natscli: string;
+  natscliVersion: string;
+  servers: readonly string[];
+  credsFile?: string | undefined;
+  messages: number;
+  payloadBytes: number;
+  subjects: number;
+  /** natscli's `--batch`: async publishes awaiting their acks, as the Node client's in-flight limit. */
+  window: number;
+  replicas: number;
+  /** Used to delete the benchmark's stream afterwards. */
+  nc: NatsConnection;
+}
+
+export interface NatsBenchResult {
+  tool: string;
+  /** What was run, for the report: the flags, not the server URLs. */
+  command: string;
+  messages: number;
+  seconds: number;
+  perSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+const STREAM = 'CIM_BENCH_PEER';
+
+export async function runNatsBench(options: NatsBenchOptions): Promise<NatsBenchResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'cim-nats-bench-'));
+  const csv = join(dir, 'peer.csv');
+  const flags = [
+    'bench', 'js', 'pub', 'async', 'cim.bench.peer',
+    `--msgs=${options.messages}`, `--size=${options.payloadBytes}B`, `--replicas=${options.replicas}`, '--storage=file',
+    `--batch=${options.window}`, '--multisubject', `--multisubjectmax=${options.subjects}`, `--stream=${STREAM}`,
+    '--create', '--purge', '--clients=1', '--no-progress',
+  ];
+  try {
+    await run(options.natscli, [...flags, `--csv=${csv}`, `--server=${options.servers.join(',')}`, ...(options.credsFile ? [`--creds=${options.credsFile}`] : [])], {
+      timeout: 300_000,
+      maxBuffer: 16 * 1024 * 1024,
+    }).catch((error: { stderr?: string; message: string }) => {
+      throw new CimError('CIM-UNAVAILABLE', `nats bench failed: ${(error.stderr ?? '').trim().split('\n').pop() || error.message}`);
+    });
+    return { tool: `natscli ${options.natscliVersion}`, command: `nats ${flags.join(' ')}`, ...parseCsv(readFileSync(csv, 'utf8')) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    const jsm = await options.nc.jetstreamManager();
+    await jsm.streams.delete(STREAM).catch(() => {});
+  }
+}
+
+/** natscli's CSV: a header row, then a row per client; one client here. */
+export function parseCsv(text: string): Omit<NatsBenchResult, 'tool' | 'command'> {
+  const [header, ...rows] = text.trim().split('\n').map((line) => line.replace(/^#/, '').split(','));
+  const row = rows[0];
+  if (!header || !row) throw new CimError('CIM-INTERNAL', 'nats bench wrote no figures');
+  const field = (name: string) => {
+    const value = Number(row[header.indexOf(name)]);
+    if (!Number.isFinite(value)) throw new CimError('CIM-INTERNAL', `nats bench's CSV has no ${name}`);
+    return value;
+  };
+  const seconds = field('DurationSecs');
+  const perSecond = field('MsgsPerSec');
+  return {
+    // MsgCount counts publishes and their acks; the rate and the duration give the messages.
+    messages: Math.round(perSecond * seconds),
+    seconds,
+    perSecond,
+    p50Ms: field('P50LatencyMicroSecs') / 1_000,
+    p99Ms: field('P99LatencyMicroSecs') / 1_000,
+  };
+}
