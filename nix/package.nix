@@ -49,11 +49,16 @@ buildNpmPackage {
   # `npm pack` (which lists the files to install) would run `prepare`, a second build.
   npmPackFlags = [ "--ignore-scripts" ];
 
+  # nixpkgs' nats-server is the embedded cluster's unless a run asks for another
+  # (`--nats-server VERSION|PATH` or a NATS_SERVER_BIN of the user's own).
   makeWrapperArgs = [
     "--prefix"
     "PATH"
     ":"
     (lib.makeBinPath [ nats-server ])
+    "--set-default"
+    "NATS_SERVER_BIN"
+    (lib.getExe nats-server)
   ];
 
   doInstallCheck = true;

@@ -24,7 +24,7 @@ let
     inherit lib importNpmLock;
     buildNpmPackage = args: args;
     nodejs_22 = stub "nodejs-22.21.1";
-    nats-server = stub "nats-server-2.11.9";
+    nats-server = stub "nats-server-2.11.9" // { meta.mainProgram = "nats-server"; };
   };
 in
 {

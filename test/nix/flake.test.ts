@@ -83,7 +83,15 @@ describeNix('the flake, with nixpkgs overridden by nixpkgs lib', () => {
     }>(join(REPO_ROOT, 'test', 'nix', 'eval-package.nix'), '', { libPath, packageFile: join(flake, 'nix', 'package.nix') });
     expect(evaluated.nodejs).toMatch(/^nodejs-22\./);
     expect(evaluated.npmConfigHook).toBe(`npm-config-hook for ${evaluated.nodejs}`);
-    expect(evaluated.makeWrapperArgs).toEqual(['--prefix', 'PATH', ':', expect.stringMatching(/-nats-server-[\d.]+\/bin$/)]);
+    expect(evaluated.makeWrapperArgs).toEqual([
+      '--prefix',
+      'PATH',
+      ':',
+      expect.stringMatching(/-nats-server-[\d.]+\/bin$/),
+      '--set-default',
+      'NATS_SERVER_BIN',
+      expect.stringMatching(/-nats-server-[\d.]+\/bin\/nats-server$/),
+    ]);
     expect(evaluated.env).toEqual({ npm_config_build_from_source: 'true' });
     expect(evaluated.version).toBe((JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version);
     for (const [path, entry] of Object.entries(lock.packages)) {
