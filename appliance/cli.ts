@@ -152,6 +152,7 @@ function buildProgram(): Command {
         }
         let running = EmbeddedCluster.findRunning(config.stateDir, log);
         if (running) {
+          running.assertSize(config);
           log(`the embedded cluster in ${config.stateDir} is already running`);
         } else {
           running = await EmbeddedCluster.start(config, { persistent: true, log });

@@ -70,13 +70,7 @@ export class EmbeddedCluster {
     await reclaimOrphans(dir, log);
 
     const previous = dir.readManifest();
-    if (previous && previous.nodes.length !== config.cluster.nodes) {
-      throw new CimError(
-        'CIM-INVALID-CONFIG',
-        `cluster.nodes: the state dir ${resolve(config.stateDir)} holds the data of a ${previous.nodes.length}-node cluster, got ${config.cluster.nodes}`,
-        { hint: `Use --nodes ${previous.nodes.length}, or another --state directory for a cluster of another size.` },
-      );
-    }
+    if (previous) refuseOtherSize(config, previous);
 
     const count = config.cluster.nodes;
     const ports = await freePorts(count * 3, config.cluster.host);
@@ -109,7 +103,10 @@ export class EmbeddedCluster {
     const cluster = new EmbeddedCluster(dir, manifest, new Map(), log);
     for (const node of nodes) cluster.spawn(node.name);
     try {
-      await cluster.waitReady(config.cluster.startTimeoutMs);
+      // Every node just spawned must come up. (waitReady waits only for the nodes running when it is
+      // called: a server that had already exited would be left out, and a smaller cluster reported up.)
+      const deadline = Date.now() + config.cluster.startTimeoutMs;
+      await Promise.all(nodes.map((node) => cluster.waitNodeReady(node.name, deadline)));
     } catch (error) {
       await cluster.stop();
       throw error;
@@ -133,6 +130,14 @@ export class EmbeddedCluster {
       processes.set(node.name, ServerProcess.adopt(pid));
     }
     return new EmbeddedCluster(dir, manifest, processes, log);
+  }
+
+  /**
+   * Refuses a config asking for another number of nodes than this cluster has (`cim cluster up
+   * --nodes N` while it runs), as a start in its state dir would: the data belongs to this size.
+   */
+  assertSize(config: ApplianceConfig): void {
+    refuseOtherSize(config, this.manifest);
   }
 
   /** Stops servers a crashed run left behind in this state dir (see reclaimOrphans). */
@@ -408,6 +413,16 @@ async function writeNodeConfig(
   });
   writeFileSync(dir.configFile(node.name), serializeServerConfig(rendered));
   await validateServerConfigFile(binary, dir.configFile(node.name));
+}
+
+/** A state dir holds the data of one cluster size; a config asking for another is refused. */
+function refuseOtherSize(config: ApplianceConfig, manifest: ClusterManifest): void {
+  if (manifest.nodes.length === config.cluster.nodes) return;
+  throw new CimError(
+    'CIM-INVALID-CONFIG',
+    `cluster.nodes: the state dir ${resolve(config.stateDir)} holds the data of a ${manifest.nodes.length}-node cluster, got ${config.cluster.nodes}`,
+    { hint: `Use --nodes ${manifest.nodes.length}, or another --state directory for a cluster of another size.` },
+  );
 }
 
 /** A pid is one of ours only if that process runs nats-server with this node's config file. */

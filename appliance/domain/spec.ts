@@ -1,7 +1,9 @@
 // The domain test kit: given events, when a command, then events or a rejection — the decision
 // run in process, with no NATS (STYLE.md: Emmett's DeciderSpecification). It throws node's
-// AssertionError on a mismatch, so it works under any test runner.
-import { deepStrictEqual, fail } from 'node:assert/strict';
+// AssertionError on a mismatch — wrong events, or a rejection with the wrong code or message — so
+// it works under any test runner.
+import { AssertionError } from 'node:assert';
+import { isDeepStrictEqual } from 'node:util';
 import { isCimError, type CimErrorCode } from '../errors.js';
 import { ENVELOPE_VERSION, type EventEnvelope } from '../eventstore/index.js';
 import type { Domain } from './define-domain.js';
@@ -38,8 +40,35 @@ export interface WhenOptions {
 }
 
 export interface Then {
+  /** The command is accepted and produces exactly these events (type, version and payload). */
   then(expected: DomainEvent[]): void;
-  thenRejects(code: CimErrorCode, message?: RegExp): void;
+  /**
+   * The command is refused with exactly this code and this message — a string is compared whole, a
+   * pattern must match the message — so a rejection for the wrong reason fails like a wrong event.
+   */
+  thenRejects(code: CimErrorCode, message: string | RegExp): void;
+}
+
+/** What a decision came to: the events it produced, or the code and message it was refused with. */
+type Outcome = { events: DomainEvent[] } | { rejected: { code: string; message: string } };
+
+const normalise = (list: readonly DomainEvent[]): DomainEvent[] => list.map((e) => ({ type: e.type, typeVersion: e.typeVersion ?? 1, payload: e.payload }));
+
+function describeOutcome(outcome: Outcome): string {
+  if ('rejected' in outcome) return `was rejected with ${outcome.rejected.code}: "${outcome.rejected.message}"`;
+  return outcome.events.length === 0 ? 'produced no events' : `produced ${outcome.events.map((e) => e.type).join(', ')}`;
+}
+
+/**
+ * Throws node's AssertionError carrying both outcomes, so a runner shows their diff, with a message
+ * that says what was expected and what happened instead. (The operator is the kit's method: with
+ * deepStrictEqual, node would append its own copy of the diff to the message.)
+ */
+function assertOutcome(operator: 'then' | 'thenRejects', actual: Outcome, expected: Outcome, should: string): void {
+  if (isDeepStrictEqual(actual, expected)) return;
+  let message = `${should}, but it ${describeOutcome(actual)}`;
+  if ('events' in actual && 'events' in expected && describeOutcome(actual) === describeOutcome(expected)) message += ' with other payloads';
+  throw new AssertionError({ message, actual, expected, operator });
 }
 
 export function specFor<S>(domain: Domain<S>) {
@@ -55,22 +84,28 @@ export function specFor<S>(domain: Domain<S>) {
             for (const r of command.requirements) facts[factKey(r.domain, r.aggregateId)] ??= false;
             return domain.decide(command, state, { ...METADATA, ...options.metadata }, facts);
           };
+          // Only a CimError is a rejection; anything else thrown is a bug in the domain and
+          // propagates as it is.
+          const outcome = (): Outcome => {
+            try {
+              return { events: normalise(run()) };
+            } catch (error) {
+              if (!isCimError(error)) throw error;
+              return { rejected: { code: error.code, message: error.message } };
+            }
+          };
           return {
             then(expected) {
-              const actual = run();
-              const normalise = (list: DomainEvent[]) => list.map((e) => ({ type: e.type, typeVersion: e.typeVersion ?? 1, payload: e.payload }));
-              deepStrictEqual(normalise(actual), normalise(expected), `${type} should produce ${expected.map((e) => e.type).join(', ') || 'no events'}`);
+              const list = expected.map((e) => e.type).join(', ') || 'no events';
+              assertOutcome('then', outcome(), { events: normalise(expected) }, `${type} should produce ${list}`);
             },
             thenRejects(code, message) {
-              let events: DomainEvent[];
-              try {
-                events = run();
-              } catch (error) {
-                if (!isCimError(error, code)) fail(`${type} should be rejected with ${code}, but threw ${isCimError(error) ? error.code : ''} ${(error as Error).message}`);
-                if (message && !message.test(error.message)) fail(`${type} was rejected with ${code}, but "${error.message}" does not match ${message}`);
-                return;
-              }
-              fail(`${type} should be rejected with ${code}, but produced ${events.map((e) => e.type).join(', ') || 'no events'}`);
+              const actual = outcome();
+              const actualMessage = 'rejected' in actual ? actual.rejected.message : undefined;
+              // A pattern that matches stands for the message it matched, so the diff shows only what differs.
+              const expectedMessage = typeof message === 'string' ? message : actualMessage !== undefined && message.test(actualMessage) ? actualMessage : String(message);
+              const wanted = typeof message === 'string' ? `"${message}"` : `a message matching ${String(message)}`;
+              assertOutcome('thenRejects', actual, { rejected: { code, message: expectedMessage } }, `${type} should be rejected with ${code}: ${wanted}`);
             },
           };
         },

@@ -11,13 +11,13 @@ describe('RegisterPerson', () => {
   });
 
   it('given the person is registered, rejects a second registration', () => {
-    spec.given([registered]).when('RegisterPerson', { personId: 'p1', name: 'Ada', email: 'ada@example.org' }).thenRejects('CIM-REJECTED', /already registered/);
+    spec.given([registered]).when('RegisterPerson', { personId: 'p1', name: 'Ada', email: 'ada@example.org' }).thenRejects('CIM-REJECTED', 'person p1 is already registered');
   });
 
   it('rejects an invalid email or an empty name at the edge, naming the field', () => {
-    spec.given([]).when('RegisterPerson', { personId: 'p1', name: 'Ada', email: 'not-an-email' }).thenRejects('CIM-INVALID-INPUT', /email/);
-    spec.given([]).when('RegisterPerson', { personId: 'p1', name: '  ', email: 'ada@example.org' }).thenRejects('CIM-INVALID-INPUT', /name/);
-    spec.given([]).when('RegisterPerson', { personId: 'a.b', name: 'Ada', email: 'ada@example.org' }).thenRejects('CIM-INVALID-INPUT', /personId/);
+    spec.given([]).when('RegisterPerson', { personId: 'p1', name: 'Ada', email: 'not-an-email' }).thenRejects('CIM-INVALID-INPUT', 'RegisterPerson: email: Invalid email address');
+    spec.given([]).when('RegisterPerson', { personId: 'p1', name: '  ', email: 'ada@example.org' }).thenRejects('CIM-INVALID-INPUT', 'RegisterPerson: name: Too small: expected string to have >=1 characters');
+    spec.given([]).when('RegisterPerson', { personId: 'a.b', name: 'Ada', email: 'ada@example.org' }).thenRejects('CIM-INVALID-INPUT', 'RegisterPerson: personId: expected 1–64 letters, digits, "_", "-" or "="');
   });
 });
 
@@ -31,7 +31,7 @@ describe('RenamePerson', () => {
   });
 
   it('given no such person, rejects', () => {
-    spec.given([]).when('RenamePerson', { personId: 'p1', name: 'Ada' }).thenRejects('CIM-REJECTED', /not registered/);
+    spec.given([]).when('RenamePerson', { personId: 'p1', name: 'Ada' }).thenRejects('CIM-REJECTED', 'person p1 is not registered');
   });
 });
 
@@ -44,7 +44,7 @@ describe('ChangePersonEmail', () => {
     spec
       .given([registered, { type: 'PersonArchived', payload: { personId: 'p1' } }])
       .when('ChangePersonEmail', { personId: 'p1', email: 'ada@king.org' })
-      .thenRejects('CIM-REJECTED', /archived/);
+      .thenRejects('CIM-REJECTED', 'person p1 is archived');
   });
 });
 
@@ -54,7 +54,7 @@ describe('ArchivePerson', () => {
   });
 
   it('given an archived person, rejects archiving again', () => {
-    spec.given([registered, { type: 'PersonArchived', payload: { personId: 'p1' } }]).when('ArchivePerson', { personId: 'p1' }).thenRejects('CIM-REJECTED', /archived/);
+    spec.given([registered, { type: 'PersonArchived', payload: { personId: 'p1' } }]).when('ArchivePerson', { personId: 'p1' }).thenRejects('CIM-REJECTED', 'person p1 is archived');
   });
 });
 
