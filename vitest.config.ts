@@ -38,7 +38,9 @@ export default defineConfig({
     // Integration files each start their own nats-server cluster; on 2 cores two at a time is the limit.
     fileParallelism: true,
     maxWorkers: 2,
-    testTimeout: 60_000,
+    // Generous bounds, never the measure: a test that waits (test/support cli.ts, wait.ts, nix.ts) sets a
+    // timeout of its own when its waits add up to more.
+    testTimeout: 120_000,
     hookTimeout: 120_000,
     // Under c8, makes the workers write their coverage (they are stopped by a signal).
     setupFiles: ['test/support/coverage.ts'],
