@@ -35,6 +35,10 @@ export default defineConfig({
   plugins: coverage ? [testBuiltModules()] : [],
   test: {
     include: ['test/**/*.test.ts'],
+    // Under c8, makes the workers write their coverage (they are stopped by a signal), and lets Node
+    // load the modules from dist/ (see testBuiltModules).
+    setupFiles: ['test/support/coverage.ts'],
+    server: { deps: { external: coverage ? [/\/dist\/(appliance|bench|compliance|reports|scenarios)\//] : [] } },
     // Integration files each start their own nats-server cluster; on 2 cores two at a time is the limit.
     fileParallelism: true,
     maxWorkers: 2,
@@ -42,9 +46,6 @@ export default defineConfig({
     // timeout of its own when its waits add up to more.
     testTimeout: 120_000,
     hookTimeout: 120_000,
-    // Under c8, makes the workers write their coverage (they are stopped by a signal).
-    setupFiles: ['test/support/coverage.ts'],
-    server: { deps: { external: coverage ? [/\/dist\/(appliance|bench|compliance|reports|scenarios)\//] : [] } },
     reporters: ['default', ['json', { outputFile: 'coverage/test-results.json' }]],
   },
 });
