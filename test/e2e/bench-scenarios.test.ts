@@ -9,10 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GateComparison } from '../../reports/index.js';
 import type { BenchResults, LoadPhaseResult } from '../../scenarios/index.js';
 import { scaledRun, writeBenchReport } from '../fixtures/gate-runs.js';
-import { runCli, spawnCli, type CliResult } from '../support/cli.js';
-import { tempDir } from '../support/temp-dir.js';
+import { CLI_TIMEOUT_MS, runCli, spawnCli, type CliResult } from '../support/cli.js';
+import { fileTempDir } from '../support/temp-dir.js';
 
-const work = tempDir('bench-scenarios');
+const work = fileTempDir('bench-scenarios');
 const state = join(work.path, 'state');
 let quick: CliResult;
 let results: BenchResults;
@@ -97,13 +97,13 @@ describe('Ctrl-C during cim bench', () => {
     const child = spawnCli(['--state', interruptedState, 'bench', 'quick-steady', '--baseline-messages', '1000']);
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    // Interrupt once the load is running.
+    // Interrupt once the load is running: the first status line names its phase (a second into it).
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`the load never started:\n${stderr}`)), 60_000);
       child.stderr!.on('data', () => {
-        if (/appliance: serving/.test(stderr)) {
+        if (/quick-steady \[steady\] \d+ s/.test(stderr)) {
           clearTimeout(timer);
-          setTimeout(resolve, 2_000);
+          resolve();
         }
       });
     });
@@ -117,7 +117,7 @@ describe('Ctrl-C during cim bench', () => {
     expect(partial.scenarios[0]!.checker!.lost).toBe(0);
     // No nats-server of the run's clusters (their configs live in its state dir) is left.
     expect(spawnSync('pgrep', ['-f', interruptedState]).stdout.toString()).toBe('');
-  }, 120_000);
+  }, 60_000 + 60_000 + CLI_TIMEOUT_MS); // the load starting, the run stopping, the report
 });
 
 describe('a cim bench killed with -9', () => {
@@ -145,7 +145,7 @@ describe('a cim bench killed with -9', () => {
     expect(next.code, next.stderr).toBe(0);
     expect(next.stderr).toMatch(/stopped 3 nats-server process\(es\) left behind/);
     expect(orphans()).toBe('');
-  }, 180_000);
+  }, 60_000 + 120_000 + 30_000); // the cluster coming up, the next bench, the rest
 });
 
 describe('the gate on the quick run', () => {

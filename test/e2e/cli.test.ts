@@ -6,10 +6,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { isProcessAlive } from '../../appliance/cluster/server-process.js';
 import type { ClusterStatus } from '../../appliance/index.js';
 import type { AppendBenchmarkResult, CommandBenchmarkResult } from '../../bench/index.js';
-import { runCli } from '../support/cli.js';
-import { tempDir } from '../support/temp-dir.js';
+import { CLI_TIMEOUT_MS, runCli } from '../support/cli.js';
+import { fileTempDir } from '../support/temp-dir.js';
 
-const work = tempDir('cli');
+const work = fileTempDir('cli');
 afterAll(async () => {
   // Whatever a failed assertion left running in this state dir is stopped here.
   await runCli(['--state', join(work.path, 'state'), 'cluster', 'down']);
@@ -146,5 +146,5 @@ describe('cim cluster up / status / bench / down', () => {
     const after = await runCli(['--state', state, 'cluster', 'status']);
     expect(after.code).toBe(3);
     expect(after.stderr).toContain('CIM-CLUSTER-NOT-RUNNING');
-  });
+  }, 6 * CLI_TIMEOUT_MS + 120_000 + 30_000); // six CLI runs, the bench, the rest
 });

@@ -8,10 +8,10 @@ import type { NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectNats, sendCommand, type ClusterStatus } from '../../appliance/index.js';
 import { runCli, spawnCli } from '../support/cli.js';
-import { tempDir } from '../support/temp-dir.js';
+import { fileTempDir } from '../support/temp-dir.js';
 import { waitFor } from '../support/wait.js';
 
-const work = tempDir('serve');
+const work = fileTempDir('serve');
 const state = join(work.path, 'state');
 let serve: ChildProcess | undefined;
 let output = '';

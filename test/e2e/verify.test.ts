@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectNats, domainStream, EMPTY_HEAD, EventStore, provision, type AggregateHead, type ClusterStatus } from '../../appliance/index.js';
 import { runCli } from '../support/cli.js';
-import { tempDir } from '../support/temp-dir.js';
+import { fileTempDir } from '../support/temp-dir.js';
 
-const work = tempDir('verify-cli');
+const work = fileTempDir('verify-cli');
 const state = join(work.path, 'state');
 let urls: string[];
 

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedCluster, freePorts, loadConfig, type ClusterStatus } from '../../appliance/index.js';
 import { runCli } from '../support/cli.js';
-import { tempDir } from '../support/temp-dir.js';
+import { fileTempDir } from '../support/temp-dir.js';
 
-const external = tempDir('attach-cluster');
-const client = tempDir('attach-client');
+const external = fileTempDir('attach-cluster');
+const client = fileTempDir('attach-client');
 let cluster: EmbeddedCluster;
 let urls: string;
 
@@ -36,7 +36,7 @@ describe('attach mode (--nats URL,...)', () => {
   });
 
   it('runs the bench against the attached cluster, losing nothing', async () => {
-    const result = await runCli(['--state', client.path, '--nats', urls, 'bench', '--components', '--messages', '1500', '--json']);
+    const result = await runCli(['--state', client.path, '--nats', urls, 'bench', '--components', '--messages', '1500', '--json'], { timeoutMs: 120_000 });
     expect(result.code, result.stderr).toBe(0);
     const output = JSON.parse(result.stdout) as { cluster: ClusterStatus; rawBaseline: { replicas: number; read: { messages: number }; lost: number } };
     expect(output.cluster.mode).toBe('attached');
@@ -44,7 +44,7 @@ describe('attach mode (--nats URL,...)', () => {
     expect(output.rawBaseline.read.messages).toBe(1500);
     expect(output.rawBaseline.lost).toBe(0);
     expect(existsSync(join(client.path, 'cluster'))).toBe(false);
-  });
+  }, 150_000); // the bench may take 120 s
 
   it('runs scenarios on the attached cluster one after another, skipping those that kill nodes', async () => {
     // Two scenarios on the same streams: the second verifies the seals the first one's services made.

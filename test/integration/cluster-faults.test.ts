@@ -3,11 +3,11 @@
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectNats, EmbeddedCluster, isCimError, loadConfig } from '../../appliance/index.js';
-import { tempDir } from '../support/temp-dir.js';
+import { fileTempDir } from '../support/temp-dir.js';
 import { waitFor } from '../support/wait.js';
 
 const STREAM = 'FAULTS';
-const state = tempDir('faults');
+const state = fileTempDir('faults');
 let cluster: EmbeddedCluster;
 let nc: NatsConnection;
 let js: JetStreamClient;
@@ -88,7 +88,7 @@ describe('embedded 3-node cluster', () => {
       (await replicaLastSeq(oldLeader)) === streamState.last_seq ? true : undefined,
     );
     expect(await replicaLastSeq(oldLeader)).toBe(streamState.last_seq);
-  });
+  }, 180_000); // three waits and a restart of 30 s each, and the publishes
 
   it('given a follower is paused, publishes go on; after resume it catches up', async () => {
     const leader = (await cluster.streamLeader(STREAM))!;

@@ -135,6 +135,9 @@ describe('appends across a stream-leader kill', () => {
     const acked = new Map<string, number>(); // cid → stream seq
     const heads = new Map<string, Awaited<ReturnType<EventStore['head']>>>();
     let killed = false;
+    // Once a new leader is elected, the old one is restarted while the appends go on; its outcome
+    // (an error, if any) is taken after them, so it is neither lost nor an unhandled rejection.
+    let restarted: Promise<unknown> = Promise.resolve();
     const jsm = await t.nc.jetstreamManager();
     const appendOne = async (i: number) => {
       const r = ref(i);
@@ -170,13 +173,18 @@ describe('appends across a stream-leader kill', () => {
           killed = true;
           const leader = (await t.cluster.streamLeader(domainStream(domain)))!;
           await t.cluster.kill(leader);
-          setTimeout(() => void t.cluster.restart(leader).catch(() => {}), 3_000);
+          restarted = waitFor('a new leader of the stream', async () => {
+            const now = await t.cluster.streamLeader(domainStream(domain));
+            return now && now !== leader ? now : undefined;
+          }).then(() => t.cluster.restart(leader)).then(() => undefined, (error: unknown) => error);
         }
         await appendOne(i);
       }
     });
     await Promise.all(lanes);
     expect(killed).toBe(true);
+    const restartError = await restarted;
+    if (restartError) throw restartError;
     expect(acked.size).toBe(600);
 
     const info = await jsm.streams.info(domainStream(domain));
@@ -190,7 +198,7 @@ describe('appends across a stream-leader kill', () => {
     expect(info.state.messages).toBe(600); // and nothing twice
     await waitFor('all nodes running again', () => t.cluster.nodeNames.every((n) => t.cluster.nodeState(n) === 'running') || undefined);
     await t.cluster.waitReady();
-  });
+  }, 180_000); // an election, a restart and the two waits at the end, 30 s each, and the appends
 });
 
 describe('snapshots', () => {

@@ -7,10 +7,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { isProcessAlive } from '../../appliance/cluster/server-process.js';
 import { EmbeddedCluster, isCimError, loadConfig } from '../../appliance/index.js';
 import { spawnCli } from '../support/cli.js';
-import { tempDir } from '../support/temp-dir.js';
+import { fileTempDir } from '../support/temp-dir.js';
 import { waitFor } from '../support/wait.js';
 
-const work = tempDir('orphans');
+const work = fileTempDir('orphans');
 const children: ChildProcess[] = [];
 const started: EmbeddedCluster[] = [];
 
@@ -68,7 +68,7 @@ describe('servers orphaned by a crashed run', () => {
     expect((await cluster.status()).servers[0]?.state).toBe('running');
     await cluster.stop();
     expect(cluster.nodeNames.map((n) => cluster.nodeState(n))).toEqual(['stopped']);
-  });
+  }, 60_000 + 2 * 30_000 + 30_000); // the bench's cluster coming up, two cluster starts
 });
 
 describe('Ctrl-C', () => {

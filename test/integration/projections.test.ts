@@ -22,13 +22,13 @@ import {
   type SequencedEvent,
 } from '../../appliance/index.js';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
-import { tempDir } from '../support/temp-dir.js';
+import { fileTempDir } from '../support/temp-dir.js';
 import { waitFor } from '../support/wait.js';
 
 const PEOPLE = 60;
 const RENAMES = 240;
 const directory = person.definition.projections![0]!;
-const files = tempDir('projections-models');
+const files = fileTempDir('projections-models');
 let t: TestCluster;
 
 interface Row {

@@ -5,11 +5,12 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeNix, NIX_OPTIONS, nixEvalJson, REPO_ROOT, runNix, unpackNixpkgsLib } from '../support/nix.js';
+import { describeNix, NIX_OPTIONS, NIX_TIMEOUT_MS, nixEvalJson, REPO_ROOT, runNix, unpackNixpkgsLib } from '../support/nix.js';
 import { tempDir } from '../support/temp-dir.js';
 
 describeNix('the flake, with nixpkgs overridden by nixpkgs lib', () => {
-  const dir = tempDir('nix-flake');
+  // Made in beforeAll, not while collecting: a skipped file leaves nothing behind.
+  let dir: ReturnType<typeof tempDir>;
   let libPath: string;
   let flake: string;
   let nixEnv: NodeJS.ProcessEnv;
@@ -33,6 +34,7 @@ describeNix('the flake, with nixpkgs overridden by nixpkgs lib', () => {
   };
 
   beforeAll(() => {
+    dir = tempDir('nix-flake');
     libPath = unpackNixpkgsLib(dir.path);
     nixEnv = { XDG_CACHE_HOME: join(dir.path, 'cache'), HOME: dir.path };
     // A flake in a git checkout sees only what git knows: copy what `git add -A` would hold.
@@ -49,7 +51,7 @@ describeNix('the flake, with nixpkgs overridden by nixpkgs lib', () => {
       }
     }
   });
-  afterAll(() => dir.remove());
+  afterAll(() => dir?.remove());
 
   it('nixosModules.default is a module that configures the same as modules/appliance.nix', async () => {
     expect(await evalFlake('nixosModules', 'ms: builtins.mapAttrs (_: builtins.isFunction) ms')).toEqual({ default: true });
@@ -57,7 +59,7 @@ describeNix('the flake, with nixpkgs overridden by nixpkgs lib', () => {
     const viaFlake = await evalFlake('nixosModules.default', `m: (import ${evalModule} { libPath = ${libPath}; appliance = m; }).checks`);
     const viaFile = await nixEvalJson(evalModule, 'checks', { libPath });
     expect(viaFlake).toEqual(viaFile);
-  });
+  }, 3 * NIX_TIMEOUT_MS + 10_000); // three evaluations
 
   it('offers packages, apps bench and default, a dev shell and checks for x86_64 and aarch64 Linux', async () => {
     const names = 'o: builtins.mapAttrs (_: builtins.attrNames) o';
@@ -66,7 +68,7 @@ describeNix('the flake, with nixpkgs overridden by nixpkgs lib', () => {
     expect(await evalFlake('apps', names)).toEqual(Object.fromEntries(systems.map((s) => [s, ['bench', 'default']])));
     expect(await evalFlake('devShells', names)).toEqual(Object.fromEntries(systems.map((s) => [s, ['default']])));
     expect(await evalFlake('checks', names)).toEqual(Object.fromEntries(systems.map((s) => [s, ['cluster', 'package']])));
-  });
+  }, 4 * NIX_TIMEOUT_MS + 10_000); // four evaluations
 
   it('builds with Node 22 (nixpkgs marks Node 20 insecure), nats-server on cim\'s PATH, better-sqlite3 from source, and every lockfile package fetched by URL and integrity', async () => {
     const lock = JSON.parse(readFileSync(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as {
@@ -101,5 +103,5 @@ describeNix('the flake, with nixpkgs overridden by nixpkgs lib', () => {
       expect(entry.integrity, path).toMatch(/^sha512-/);
       expect(evaluated.resolved[path], path).toBe(expected);
     }
-  });
+  }, NIX_TIMEOUT_MS + 10_000);
 });

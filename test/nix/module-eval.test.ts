@@ -8,8 +8,8 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { findNatsServer, loadConfig, serializeServerConfig, validateServerConfigFile, type NatsServerConfig } from '../../appliance/index.js';
 import { compareVersions } from '../../appliance/cluster/server-binary.js';
-import { runCli } from '../support/cli.js';
-import { describeNix, nixEvalArgs, nixEvalJson, REPO_ROOT, runNix, unpackNixpkgsLib } from '../support/nix.js';
+import { CLI_TIMEOUT_MS, runCli } from '../support/cli.js';
+import { describeNix, nixEvalArgs, nixEvalJson, NIX_TIMEOUT_MS, REPO_ROOT, runNix, unpackNixpkgsLib } from '../support/nix.js';
 import { tempDir } from '../support/temp-dir.js';
 
 const EVAL = join(REPO_ROOT, 'test', 'nix', 'eval-module.nix');
@@ -55,12 +55,14 @@ function nixFiles(dir: string): string[] {
 }
 
 describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
-  const dir = tempDir('nix-module');
+  // Made in beforeAll, not while collecting: a skipped file leaves nothing behind.
+  let dir: ReturnType<typeof tempDir>;
   let libArg: Record<string, string>;
   let tlsDir: string;
   let cases: Cases;
 
   beforeAll(async () => {
+    dir = tempDir('nix-module');
     libArg = { libPath: unpackNixpkgsLib(dir.path) };
     // Real PEM files: nats-server -t loads them.
     tlsDir = join(dir.path, 'tls');
@@ -72,15 +74,16 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
     ], { stdio: 'pipe' });
     copyFileSync(join(tlsDir, 'server.pem'), join(tlsDir, 'ca.pem'));
     cases = await nixEvalJson<Cases>(EVAL, 'checks', libArg, { tlsDir });
-  });
-  afterAll(() => dir.remove());
+  }, NIX_TIMEOUT_MS + 30_000); // openssl, then one evaluation
+  afterAll(() => dir?.remove());
 
   it('every .nix file in the repository parses', async () => {
     const files = nixFiles(REPO_ROOT);
     expect(files.map((f) => relative(REPO_ROOT, f))).toEqual(expect.arrayContaining(['flake.nix', 'modules/appliance.nix']));
-    for (const file of files) {
-      const result = await runNix('nix-instantiate', ['--store', 'dummy://', '--parse', file]);
-      expect(result.stderr, relative(REPO_ROOT, file)).toBe('');
+    // All at once (a parse takes milliseconds), so the test's bound is one run's, however many files there are.
+    const results = await Promise.all(files.map((file) => runNix('nix-instantiate', ['--store', 'dummy://', '--parse', file], { timeoutMs: 30_000 })));
+    for (const [i, result] of results.entries()) {
+      expect(result.stderr, relative(REPO_ROOT, files[i]!)).toBe('');
       expect(result.code).toBe(0);
     }
   });
@@ -212,7 +215,7 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
       expect(evaluated[name]!.loadCredential).toEqual(['signing-key:/run/secrets/cim-signing.key']);
       expect(evaluated[name]!.settings).toMatchObject({ nats: { urls: [`nats://${address}:4222`, ...peers.map((p) => `nats://${p}:4222`)] } });
     }
-  });
+  }, NIX_TIMEOUT_MS + 3 * CLI_TIMEOUT_MS + 10_000); // one evaluation, three CLI runs
 
   it.each([
     ['wrongPortType', 'services.cim-appliance.nats.listen.port', '16 bit unsigned integer'],
@@ -223,5 +226,5 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain(`option \`${option}`);
     expect(result.stderr).toContain(type);
-  });
+  }, NIX_TIMEOUT_MS + 10_000);
 });

@@ -68,10 +68,16 @@ export interface NixResult {
   stderr: string;
 }
 
-export function runNix(command: 'nix-instantiate' | 'nix', args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<NixResult> {
+/** How long one evaluation may take unless the caller says otherwise. A test's timeout must cover the runs inside it. */
+export const NIX_TIMEOUT_MS = 120_000;
+
+export function runNix(command: 'nix-instantiate' | 'nix', args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<NixResult> {
+  const timeoutMs = options.timeoutMs ?? NIX_TIMEOUT_MS;
   return new Promise((resolve) => {
-    execFile(command, args, { cwd: options.cwd ?? REPO_ROOT, env: { ...process.env, ...options.env }, timeout: 120_000, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    execFile(command, args, { cwd: options.cwd ?? REPO_ROOT, env: { ...process.env, ...options.env }, timeout: timeoutMs, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+      // A killed run is not Nix's answer: no exit code a test expects, and stderr says why.
+      if (error?.killed) resolve({ code: -1, stdout, stderr: `${stderr}\n(test: ${command} was stopped after ${timeoutMs} ms)\n` });
+      else resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
     });
   });
 }

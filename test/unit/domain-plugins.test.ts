@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isCimError, loadDomainPlugins, specFor } from '../../appliance/index.js';
-import { tempDir } from '../support/temp-dir.js';
+import { fileTempDir } from '../support/temp-dir.js';
 
-const work = tempDir('plugins');
+const work = fileTempDir('plugins');
 afterAll(() => work.remove());
 const zod = fileURLToPath(new URL('../../node_modules/zod/index.js', import.meta.url));
 

@@ -16,9 +16,9 @@ import {
   type ProjectionDefinition,
   type SequencedEvent,
 } from '../../appliance/index.js';
-import { tempDir } from '../support/temp-dir.js';
+import { fileTempDir } from '../support/temp-dir.js';
 
-const dir = tempDir('projection-store');
+const dir = fileTempDir('projection-store');
 afterAll(() => dir.remove());
 
 const directory = person.definition.projections![0]!;

@@ -10,9 +10,9 @@ import {
   type ServerNode,
 } from '../../appliance/index.js';
 import { compareVersions } from '../../appliance/cluster/server-binary.js';
-import { tempDir } from '../support/temp-dir.js';
+import { fileTempDir } from '../support/temp-dir.js';
 
-const dir = tempDir('server-config');
+const dir = fileTempDir('server-config');
 afterAll(() => dir.remove());
 
 const node = (i: number): ServerNode => ({
