@@ -2,7 +2,6 @@
 // would (persistent, in a temp state dir), so the runner uses it as the embedded cluster that is
 // already running and may still kill, pause and restart its nodes. Stopped in afterAll whatever the
 // faults left of it (nodes restarted by the runner have new processes; a node may stay down).
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from 'nats';
 import { connectNats, EmbeddedCluster, loadConfig, type ApplianceConfig } from '../../appliance/index.js';
@@ -13,26 +12,32 @@ import { tempDir } from './temp-dir.js';
 
 export interface ScenarioCluster {
   config: ApplianceConfig;
+  /** The state dir: the cluster's files are in `cluster/` below it. */
   stateDir: string;
-  /** The cluster as this process sees it now (adopted anew, so restarted nodes are found). */
-  cluster(): EmbeddedCluster;
+  /** Where the runner keeps each scenario's data (`<runDir>/<scenario>/`). */
+  runDir: string;
   nc: NatsConnection;
   run(scenario: Scenario, options?: Partial<RunOptions>): Promise<ScenarioResult>;
-  /** The pid in a node's pid file, or undefined when it has none (killed, stopped). */
-  pid(node: string): number | undefined;
+  /** Stops every server still running, keeping the data; later runs start clusters of their own. */
+  halt(): Promise<void>;
+  /** Stops every server still running and removes the state dir. */
   stop(): Promise<void>;
 }
 
 export async function startScenarioCluster(name: string): Promise<ScenarioCluster> {
   const state = tempDir(name);
   const config = loadConfig({ env: {}, flags: { stateDir: state.path } });
+  const runDir = join(state.path, 'run');
   let nc: NatsConnection | undefined;
-  const stop = async () => {
+  const halt = async () => {
     await nc?.close().catch(() => {});
     const running = EmbeddedCluster.findRunning(state.path);
     if (running) await running.stop();
     // Not every node alive (a fault left one down): stop those that are, by their pid files.
     else await EmbeddedCluster.reclaimOrphans(state.path);
+  };
+  const stop = async () => {
+    await halt();
     state.remove();
   };
   try {
@@ -42,20 +47,10 @@ export async function startScenarioCluster(name: string): Promise<ScenarioCluste
     return {
       config,
       stateDir: state.path,
+      runDir,
       nc: connection,
-      cluster: () => {
-        const running = EmbeddedCluster.findRunning(state.path);
-        if (!running) throw new Error(`the cluster in ${state.path} is not fully running`);
-        return running;
-      },
-      run: (scenario, options = {}) => runScenario(scenario, { config, runDir: join(state.path, 'run'), baselineMessages: 1_000, ...options }),
-      pid: (node) => {
-        try {
-          return Number(readFileSync(join(state.path, 'cluster', node, 'server.pid'), 'utf8').trim());
-        } catch {
-          return undefined;
-        }
-      },
+      run: (scenario, options = {}) => runScenario(scenario, { config, runDir, baselineMessages: 1_000, ...options }),
+      halt,
       stop,
     };
   } catch (error) {
