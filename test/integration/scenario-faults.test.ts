@@ -14,22 +14,26 @@ import type { FaultPhaseResult, ScenarioResult } from '../../scenarios/results.j
 import type { Scenario } from '../../scenarios/types.js';
 import { startScenarioCluster, type ScenarioCluster } from '../support/scenario-cluster.js';
 
+/** A node's process as /proc shows it (sampled every ~50 ms, without waiting on the node). */
 interface Sample {
   /** Date.now() when sampled. */
   t: number;
   node: string;
   pid: number | undefined;
   proc: 'running' | 'paused' | 'gone';
-  varz: boolean;
 }
 
 interface Watch {
   samples: Sample[];
+  /** Whether each node's /varz answered (within 1 s), sampled on a loop of its own per node. */
+  varz: { t: number; node: string; ok: boolean }[];
   /** Instance ids of the person command service, in the order they answered. */
   serviceIds: string[];
 }
 
+const NODES = ['n1', 'n2', 'n3'];
 let sc: ScenarioCluster;
+let damagedFile: { path: string; bytes: Buffer } | undefined;
 const runs: Record<string, { result: ScenarioResult; watch: Watch }> = {};
 
 function procState(pid: number | undefined): Sample['proc'] {
@@ -46,7 +50,7 @@ function procState(pid: number | undefined): Sample['proc'] {
 
 async function answersVarz(url: string): Promise<boolean> {
   try {
-    return (await fetch(`${url}/varz`, { signal: AbortSignal.timeout(300) })).ok;
+    return (await fetch(`${url}/varz`, { signal: AbortSignal.timeout(1_000) })).ok;
   } catch {
     return false;
   }
@@ -73,30 +77,37 @@ function manifestNodes(clusterDir: string): { name: string; url: string }[] {
  * where the cluster it runs on keeps its files (pid files, manifest).
  */
 async function watched(scenario: Scenario, clusterDir: string, options: Parameters<ScenarioCluster['run']>[1] = {}): Promise<{ result: ScenarioResult; watch: Watch }> {
-  const watch: Watch = { samples: [], serviceIds: [] };
+  const watch: Watch = { samples: [], varz: [], serviceIds: [] };
   let done = false;
-  const sampling = (async () => {
-    let nodes: { name: string; url: string }[] = [];
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const until = async (nodes: () => { name: string; url: string }[], each: (node: { name: string; url: string }) => Promise<void> | void, ms: number) => {
     while (!done) {
-      const tick = new Promise((resolve) => setTimeout(resolve, 50));
-      if (nodes.length === 0) nodes = manifestNodes(clusterDir);
-      const sampled = await Promise.all(
-        nodes.map(async ({ name, url }) => {
-          const t = Date.now();
-          const pid = pidOf(clusterDir, name);
-          return { t, node: name, pid, proc: procState(pid), varz: await answersVarz(url) };
-        }),
-      );
-      watch.samples.push(...sampled);
+      for (const node of nodes()) await each(node);
+      await pause(ms);
+    }
+  };
+  let nodes: { name: string; url: string }[] = [];
+  const known = () => (nodes.length > 0 ? nodes : (nodes = manifestNodes(clusterDir)));
+  const sampling = Promise.all([
+    until(known, ({ name }) => {
+      const pid = pidOf(clusterDir, name);
+      watch.samples.push({ t: Date.now(), node: name, pid, proc: procState(pid) });
+    }, 50),
+    ...NODES.map((name) =>
+      until(() => known().filter((n) => n.name === name), async ({ url }) => {
+        const t = Date.now();
+        watch.varz.push({ t, node: name, ok: await answersVarz(url) });
+      }, 50),
+    ),
+    until(() => [{ name: 'cim-person', url: '' }], async () => {
       // Through the shared cluster's connection; it may be down, or closed once that cluster is.
       const ping = await Promise.resolve()
-        .then(() => sc.nc.request('$SRV.PING.cim-person', undefined, { timeout: 300 }))
+        .then(() => sc.nc.request('$SRV.PING.cim-person', undefined, { timeout: 500 }))
         .catch(() => undefined);
-      const id = ping ? (ping.json<{ id: string }>().id) : undefined;
+      const id = ping ? ping.json<{ id: string }>().id : undefined;
       if (id && watch.serviceIds.at(-1) !== id) watch.serviceIds.push(id);
-      await tick;
-    }
-  })();
+    }, 100),
+  ]);
   try {
     return { result: await sc.run(scenario, options), watch };
   } finally {
@@ -125,17 +136,24 @@ const faultOf = (result: ScenarioResult) => {
 const samplesOf = (watch: Watch, node: string) => watch.samples.filter((s) => s.node === node);
 /** How long the node was seen in a state: from the first to the last sample in it. */
 const seenFor = (watch: Watch, node: string, proc: Sample['proc']) => {
-  const times = samplesOf(watch, node).filter((s) => s.proc === proc && !s.varz).map((s) => s.t);
+  const times = samplesOf(watch, node).filter((s) => s.proc === proc).map((s) => s.t);
   return times.length === 0 ? -1 : times.at(-1)! - times[0]!;
 };
 const pidsOf = (watch: Watch, node: string) => [...new Set(samplesOf(watch, node).flatMap((s) => (s.pid === undefined ? [] : [s.pid])))];
-const endedUp = (watch: Watch, node: string) => expect(samplesOf(watch, node).at(-1)).toMatchObject({ proc: 'running', varz: true });
-/** The node's newest process ran and answered at some point (the runner stops its own clusters at the end). */
+const varzOf = (watch: Watch, node: string) => watch.varz.filter((v) => v.node === node);
+/** /varz did not answer at some point: the server itself was down or frozen, not only its pid file. */
+const wentSilent = (watch: Watch, node: string) => expect(varzOf(watch, node).some((v) => !v.ok), `${node}'s /varz went silent`).toBe(true);
+const endedUp = (watch: Watch, node: string) => {
+  expect(samplesOf(watch, node).at(-1)?.proc, `${node} runs at the end`).toBe('running');
+  expect(varzOf(watch, node).at(-1)?.ok, `${node} answers at the end`).toBe(true);
+};
+/** The node's newest process ran and answered (the runner stops clusters of its own at the end). */
 const cameBack = (watch: Watch, node: string) => {
   const newest = pidsOf(watch, node).at(-1);
-  expect(samplesOf(watch, node).some((s) => s.pid === newest && s.proc === 'running' && s.varz), `${node} ran again`).toBe(true);
+  const since = samplesOf(watch, node).find((s) => s.pid === newest && s.proc === 'running')?.t;
+  expect(since, `${node} ran again`).toBeDefined();
+  expect(varzOf(watch, node).some((v) => v.t >= since! && v.ok), `${node} answered again`).toBe(true);
 };
-const NODES = ['n1', 'n2', 'n3'];
 const untouched = (watch: Watch, node: string) => {
   expect(pidsOf(watch, node), `${node} kept its process`).toHaveLength(1);
   expect(samplesOf(watch, node).every((s) => s.proc === 'running'), `${node} ran throughout`).toBe(true);
@@ -166,7 +184,14 @@ beforeAll(async () => {
   const corruption = short('follower-corruption.yaml', [
     { type: 'check', name: 'verdict', expect: (['lost', 'unexpected', 'duplicates'] as const).map((metric) => ({ text: `${metric} == 0`, metric, op: '==' as const, value: 0 })) },
   ]);
-  runs.corrupt = await watched(corruption, join(sc.runDir, corruption.name, 'cluster'), { keepData: true });
+  runs.corrupt = await watched(corruption, join(sc.runDir, corruption.name, 'cluster'), {
+    keepData: true,
+    // Logged synchronously between the damage and the restart: the file exactly as damaged.
+    log: (line) => {
+      const file = /^fault corrupt-follower: stopped .*, flipped \d+ bits in (\S+\.blk); starting it again$/.exec(line)?.[1];
+      if (file) damagedFile = { path: file, bytes: readFileSync(file) };
+    },
+  });
 }, 300_000);
 
 afterAll(async () => {
@@ -183,8 +208,9 @@ describe('fault kill (leader of CIM_PERSON, started again after 1.5 s)', () => {
     const [node] = fault.nodes as [string];
     expect(fault.detail).toMatch(new RegExp(`^killed ${node} \\(leader of CIM_PERSON\\) with SIGKILL; started again after \\d+\\.\\d s$`));
     expect(fault.healedAtMs! - fault.firedAtMs).toBeGreaterThanOrEqual(1_500);
-    // Down for most of the 1.5 s of `for` (samples are up to ~0.35 s apart), not the blink of a graceful restart.
-    expect(seenFor(watch, node, 'gone')).toBeGreaterThanOrEqual(700);
+    // Down for most of the 1.5 s of `for`, not the blink of a graceful restart.
+    expect(seenFor(watch, node, 'gone')).toBeGreaterThanOrEqual(1_000);
+    wentSilent(watch, node);
     expect(pidsOf(watch, node)).toHaveLength(2);
     endedUp(watch, node);
     for (const other of NODES.filter((n) => n !== node)) untouched(watch, other);
@@ -208,7 +234,8 @@ describe('fault pause (leader of CIM_PERSON, SIGSTOP for 1.5 s)', () => {
     expect(fault.nodes).toHaveLength(1);
     expect(fault.detail).toMatch(new RegExp(`^paused ${node} \\(leader of CIM_PERSON\\) with SIGSTOP for \\d+\\.\\d s$`));
     expect(fault.healedAtMs! - fault.firedAtMs).toBeGreaterThanOrEqual(1_500);
-    expect(seenFor(watch, node, 'paused')).toBeGreaterThanOrEqual(700);
+    expect(seenFor(watch, node, 'paused')).toBeGreaterThanOrEqual(1_000);
+    wentSilent(watch, node);
     expect(pidsOf(watch, node)).toHaveLength(1);
     endedUp(watch, node);
     for (const other of NODES.filter((n) => n !== node)) untouched(watch, other);
@@ -283,22 +310,28 @@ describe('fault corrupt (64 bits flipped in the last CIM_PERSON block file of a 
       cameBack(watch, node);
     }
 
-    // The replicas' block files hold the same records byte for byte; the damaged one differs from
-    // a healthy one by single bits, at offsets the fault recorded.
+    // The damaged file as the fault left it, read when the runner logged the damage (before the
+    // node started again and could repair it), against the same file of a healthy replica at rest:
+    // the replicas hold the same records byte for byte, so they differ by single bits at recorded offsets.
+    expect(damagedFile?.path).toBe(fault.corruption!.file);
     const healthy = NODES.find((n) => n !== node)!;
-    const damaged = readFileSync(fault.corruption!.file);
+    const damaged = damagedFile!.bytes;
     const intact = readFileSync(join(storeDir(healthy), relative(storeDir(node), fault.corruption!.file)));
     const recorded = new Map<number, number>();
     for (const offset of fault.corruption!.offsets!) recorded.set(offset, (recorded.get(offset) ?? 0) + 1);
     const differing: number[] = [];
     for (let i = 0; i < Math.min(damaged.length, intact.length); i++) if (damaged[i] !== intact[i]) differing.push(i);
-    expect(differing.length).toBeGreaterThan(0);
     for (const offset of differing) {
       expect(recorded.has(offset), `byte ${offset} differs but was not a recorded offset`).toBe(true);
       // One bit per time the offset was picked (twice the same bit cancels out).
       const bits = (damaged[offset]! ^ intact[offset]!).toString(2).replaceAll('0', '').length;
       expect(bits, `byte ${offset} differs by more bits than were flipped there`).toBeLessThanOrEqual(recorded.get(offset)!);
     }
+    // An offset picked once must differ (the healthy file may be longer than the damaged one, not shorter).
+    expect(intact.length).toBeGreaterThanOrEqual(damaged.length);
+    const once = [...recorded].filter(([, times]) => times === 1).map(([offset]) => offset);
+    expect(once.length).toBeGreaterThan(0);
+    for (const offset of once) expect(differing, `byte ${offset} was flipped`).toContain(offset);
   });
 
   it('reports what the checker found, and the verdict follows it: passed when nothing was lost, failed otherwise', () => {
