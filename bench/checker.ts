@@ -58,11 +58,6 @@ export interface CheckerVerdict {
 
 export interface CheckerOptions {
   sampleSize?: number;
-  /**
-   * Test-only: forget this many read items before checking, as if the store had lost them. It
-   * exists to prove the checker can fail; the CLI never sets it.
-   */
-  dropFromReadBack?: number;
 }
 
 export function checkHistory(attempts: Iterable<Attempt>, read: Iterable<ReadItem>, options: CheckerOptions = {}): CheckerVerdict {
@@ -92,13 +87,7 @@ export function checkHistory(attempts: Iterable<Attempt>, read: Iterable<ReadIte
     else unknown++;
   }
 
-  let items = [...read];
-  if (options.dropFromReadBack) {
-    // Drop acknowledged items, so the loss is one the checker must see.
-    let toDrop = options.dropFromReadBack;
-    items = items.filter((item) => !(toDrop > 0 && acked.has(item.key) && toDrop--));
-  }
-
+  const items = [...read];
   const readKeys = new Set<string>();
   const origins = new Set<string>();
   let unexpected = 0;

@@ -99,6 +99,8 @@ export async function runFault(phase: FaultPhase, ctx: FaultContext): Promise<Fa
       const file = lastBlockFile(cluster.storeDir(node!), corruption.stream);
       record.corruption = damage(file, corruption.mode, corruption.bytes, ctx.random);
       record.detail = `stopped ${names}, ${corruption.mode === 'flip-bits' ? `flipped ${corruption.bytes} bits in` : `cut ${corruption.bytes} bytes off`} ${file}`;
+      // Said before the restart, which may take long or fail: what was done to the file is known now.
+      ctx.log(`fault ${phase.name}: ${record.detail}; starting it again`);
       try {
         await cluster.restart(node!);
         record.healedAtMs = ctx.clock();

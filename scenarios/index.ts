@@ -50,7 +50,7 @@ export { runFault, type FaultContext, type FaultRecord } from './faults.js';
 export { evaluate, recoveryAfter, scenarioMetrics } from './metrics.js';
 export { renderBenchResults, renderScenarioResult } from './render-results.js';
 export * from './results.js';
-export { runScenario, type RunOptions, type ScenarioProgress } from './runner.js';
+export { runScenario, type BeforeCheckContext, type RunOptions, type ScenarioProgress } from './runner.js';
 export { GATE_METRICS, gateInput, type GateMetric } from './gate-samples.js';
 export { compareWithBaseline, DEFAULT_THRESHOLD, parseThreshold, registerGateCommand } from './gate-command.js';
 export { performanceReport } from './performance-report.js';

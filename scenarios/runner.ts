@@ -64,8 +64,23 @@ export interface RunOptions {
    * the appliances already serving it seal the same streams with their key.
    */
   trusted?: readonly Verifier[];
-  /** Test-only: forget this many acknowledged items in the read-back, to prove the checker fails. */
-  dropFromReadBack?: number;
+  /**
+   * Called once the phases have ended, the cluster is healed and the services are stopped, right
+   * before the checker seals, verifies and reads back: whatever happens to the streams here is
+   * what the checker must judge (a test deletes or damages acknowledged events to prove it notices).
+   */
+  beforeCheck?: (context: BeforeCheckContext) => Promise<void>;
+}
+
+/** What a run hands its `beforeCheck` hook. */
+export interface BeforeCheckContext {
+  nc: NatsConnection;
+  /** The embedded cluster the scenario ran on; undefined on an attached cluster. */
+  cluster: EmbeddedCluster | undefined;
+  /** Every operation the drivers recorded, with what each acknowledgement promised. */
+  operations: readonly OperationRecord[];
+  /** The domains whose streams the checker reads back. */
+  domains: readonly string[];
 }
 
 export interface ScenarioProgress {
@@ -200,6 +215,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     await run.appliance?.stop();
     run.appliance = undefined;
     const domains = touchedDomains(scenario);
+    await options.beforeCheck?.({ nc, cluster: run.cluster, operations: run.recorders.flatMap((r) => r.operations), domains });
     result.verification = await sealAndVerify(run, domains);
     const read: ReadItem[] = [];
     const streams: NonNullable<ScenarioResult['checker']>['streams'] = [];
@@ -217,7 +233,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       await (await nc.jetstreamManager()).streams.delete(RAW_STREAM).catch(() => false);
     }
     const operations = run.recorders.flatMap((r) => r.operations);
-    result.checker = { ...checkHistory(operations, read, options.dropFromReadBack ? { dropFromReadBack: options.dropFromReadBack } : {}), streams };
+    result.checker = { ...checkHistory(operations, read), streams };
   } catch (error) {
     const cim = toCimError(error);
     result.status = options.signal?.aborted ? 'interrupted' : 'error';
