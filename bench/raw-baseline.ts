@@ -3,6 +3,7 @@
 // (PERFORMANCE.md), and every message is read back and checked, so a fast but lossy run shows.
 import { performance } from 'node:perf_hooks';
 import { RetentionPolicy, StorageType, type NatsConnection, type PubAck } from 'nats';
+import { DEFAULT_RETRY, withRetries } from '../appliance/index.js';
 
 export interface RawBaselineOptions {
   stream: string;
@@ -56,13 +57,16 @@ function figure(messages: number, startedMs: number): RateFigure {
 export async function runRawBaseline(nc: NatsConnection, options: RawBaselineOptions): Promise<RawBaselineResult> {
   const jsm = await nc.jetstreamManager();
   await jsm.streams.delete(options.stream).catch(() => false);
-  await jsm.streams.add({
-    name: options.stream,
-    subjects: [`${options.subjectPrefix}.>`],
-    num_replicas: options.replicas,
-    storage: StorageType.File,
-    retention: RetentionPolicy.Limits,
-  });
+  // Right after a cluster forms, JetStream may answer 503 for a moment: ask again (an identical add is a no-op).
+  await withRetries(DEFAULT_RETRY, `creating stream ${options.stream}`, () =>
+    jsm.streams.add({
+      name: options.stream,
+      subjects: [`${options.subjectPrefix}.>`],
+      num_replicas: options.replicas,
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+    }),
+  );
   const js = nc.jetstream();
   const progressEvery = Math.max(1, Math.floor(options.messages / 20));
 
