@@ -106,7 +106,9 @@ export async function runFault(phase: FaultPhase, ctx: FaultContext): Promise<Fa
         record.healedAtMs = ctx.clock();
         record.detail += ', started it again';
       } catch (error) {
-        // What the server does with the damage is the finding, not a failure of the run.
+        // What the server does with the damage is the finding, not a failure of the run. A server
+        // that runs but never becomes ready (seen on 2.15) is stopped, so the node is plainly down.
+        await cluster.stopNode(node!).catch(() => {});
         record.stayedDown = true;
         record.detail += `; it did not start again: ${startFailureCause(toCimError(error).message)}`;
       }

@@ -459,7 +459,9 @@ async function heal(run: Running): Promise<void> {
       else if (state === 'stopped') await cluster.restart(node);
     } catch (error) {
       // A node that will not come back (its data damaged) is what the scenario found; the
-      // others still hold a quorum to read back from.
+      // others still hold a quorum to read back from. One that runs but never becomes ready is
+      // stopped, so that waiting for the cluster waits for the others only.
+      await cluster.stopNode(node).catch(() => {});
       run.log(`${run.scenario.name}: ${node} stays down: ${startFailureCause(toCimError(error).message)}`);
     }
   }

@@ -1,9 +1,11 @@
 // Reads a range of a stream in order, optionally filtered to one subject, with an ordered
 // consumer (no server-side state to clean up, flow-controlled, resumes itself after a leader
 // change). It ends at the range's last sequence, or when the consumer reports nothing pending
-// (the last message may have been deleted), or after a quiet spell, so a read never hangs.
+// and the stream agrees (the last messages may have been deleted), or after a quiet spell, so a
+// read never hangs and never ends early on a momentary count.
 import type { JetStreamClient, JsMsg } from 'nats';
 import { CimError } from '../errors.js';
+import { isNotFound } from './retry.js';
 
 export interface ReadRange {
   stream: string;
@@ -45,16 +47,42 @@ export async function* readStream(js: JetStreamClient, range: ReadRange): AsyncG
     }),
   ]).finally(() => clearTimeout(timer));
   const idleMs = range.idleMs ?? 5_000;
-  const idle = setTimeout(() => messages.stop(), idleMs);
+  let idle = setTimeout(() => messages.stop(), idleMs);
+  const quiet = (ms: number) => {
+    clearTimeout(idle);
+    idle = setTimeout(() => messages.stop(), ms);
+  };
   try {
     for await (const m of messages) {
-      idle.refresh();
+      quiet(idleMs);
       if (m.seq > range.toSeq) break;
       yield m;
-      if (m.seq >= range.toSeq || m.info.pending === 0) break;
+      if (m.seq >= range.toSeq) break;
+      if (m.info.pending === 0) {
+        // Nothing pending before the range's end: the rest was deleted — or the count is momentary
+        // (seen on a loaded 2.15 cluster, where ending here read back a third of a stream). The
+        // stream tells the first case apart; a deleted tail ends after a short quiet spell.
+        if ((await lastSequence(js, range)) <= m.seq) break;
+        quiet(Math.min(idleMs, DELETED_TAIL_QUIET_MS));
+      }
     }
   } finally {
     clearTimeout(idle);
     messages.stop();
+  }
+}
+
+/** How long a read waits for more after the consumer says nothing is pending before the range's end. */
+const DELETED_TAIL_QUIET_MS = 1_000;
+
+/** The last sequence of the stream, or of the filtered subject in it (0 when none is left). */
+async function lastSequence(js: JetStreamClient, range: ReadRange): Promise<number> {
+  const jsm = await js.jetstreamManager();
+  if (!range.filterSubject) return (await jsm.streams.info(range.stream)).state.last_seq;
+  try {
+    return (await jsm.streams.getMessage(range.stream, { last_by_subj: range.filterSubject })).seq;
+  } catch (error) {
+    if (isNotFound(error)) return 0;
+    throw error;
   }
 }

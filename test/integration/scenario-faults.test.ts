@@ -303,7 +303,9 @@ describe('fault corrupt (64 bits flipped in the last CIM_PERSON block file of a 
     expect(fault.corruption!.file).toMatch(/\/\d+\.blk$/);
     expect(fault.corruption).toMatchObject({ mode: 'flip-bits', bytes: 64 });
     expect(fault.corruption!.offsets).toHaveLength(64);
-    expect(pidsOf(watch, node).length, `${node} was stopped and started again`).toBe(fault.stayedDown ? 1 : 2);
+    // A node that stayed down may have been started again and stopped (it ran, but never became ready).
+    if (fault.stayedDown) expect(pidsOf(watch, node).length, `${node} was stopped`).toBeGreaterThanOrEqual(1);
+    else expect(pidsOf(watch, node).length, `${node} was stopped and started again`).toBe(2);
     if (fault.stayedDown) expect(fault.detail).toMatch(new RegExp(`^stopped ${node} \\(follower of CIM_PERSON\\), flipped 64 bits in .+; it did not start again: `));
     else {
       expect(fault.detail).toBe(`stopped ${node} (follower of CIM_PERSON), flipped 64 bits in ${fault.corruption!.file}, started it again`);
