@@ -34,7 +34,7 @@ import { expectFindings } from '../support/findings.js';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
 import { waitFor } from '../support/wait.js';
 
-const DOMAINS = ['clean', 'background', 'altered', 'deleted', 'reordered', 'truncated', 'headgone', 'sealalt', 'otherkey', 'sealgap', 'sealoverlap', 'overlapwrong', 'sealbad'];
+const DOMAINS = ['clean', 'background', 'altered', 'deleted', 'reordered', 'misfiled', 'truncated', 'headgone', 'sealalt', 'otherkey', 'sealgap', 'sealoverlap', 'overlapwrong', 'sealbad'];
 const who: Causation = { correlationId: 'corr', causationId: 'cause', actor: 'test' };
 const signer = Signer.ephemeral();
 const trusted = [signer.verifier()];
@@ -213,6 +213,24 @@ describe('tampering through the NATS API', () => {
       { kind: 'chain-broken', stream: S('reordered'), streamSeq: acks[1]!.seq, aggregateId: 'r', expected: `seq 2 after ${events[0]!.cid}`, actual: `seq 3 after ${events[1]!.cid}` },
       // the chain resynchronised on seq 3: one break, one finding, then the late seq 2
       { kind: 'chain-broken', stream: S('reordered'), streamSeq: acks[2]!.seq, aggregateId: 'r', expected: `seq 4 after ${events[2]!.cid}`, actual: `seq 2 after ${events[0]!.cid}` },
+    ]);
+  });
+
+  it('names an event stored on another aggregate\'s subject, one of another domain, and bytes that are no envelope', async () => {
+    await fill('misfiled', ['a'], 2); // seqs 1, 2
+    const base = { v: 1, id: 'id-x', aggregate: 'Thing', seq: 1, type: 'Changed', typeVersion: 1, at: '2026-11-25T12:00:00.000Z', ...who, payload: {}, prev: null } as const;
+    const x = encodeEnvelope<Record<string, never>>({ ...base, domain: 'misfiled', aggregateId: 'x' });
+    const onY = await publishRaw(store.subjects.event('misfiled', 'y'), x.bytes, x.cid.toString());
+    const foreign = encodeEnvelope<Record<string, never>>({ ...base, domain: 'elsewhere', aggregateId: 'z' });
+    const ofElsewhere = await publishRaw(store.subjects.event('misfiled', 'z'), foreign.bytes, foreign.cid.toString());
+    const garbage = new Uint8Array([0xa1, 0x61, 0x76, 0x02]); // {"v": 2}: dag-cbor, no envelope
+    const noEnvelope = await publishRaw(store.subjects.event('misfiled', 'a'), garbage);
+
+    const v = await verifyDomain(t.nc, 'misfiled', { trusted });
+    expectFindings(v, [
+      { kind: 'wrong-subject', stream: S('misfiled'), streamSeq: onY.seq, aggregateId: 'x', expected: store.subjects.event('misfiled', 'x'), actual: store.subjects.event('misfiled', 'y') },
+      { kind: 'wrong-subject', stream: S('misfiled'), streamSeq: ofElsewhere.seq, actual: foreign.cid.toString(), message: expect.stringContaining('an event of domain elsewhere') },
+      { kind: 'invalid-event', stream: S('misfiled'), streamSeq: noEnvelope.seq, actual: cidOfBlock(garbage).toString() },
     ]);
   });
 
