@@ -1,7 +1,8 @@
 // Verification of a domain stream (DESIGN.md §4): every aggregate chain (CIDs recompute, `prev`
 // links hold, `seq` contiguous), every seal (root recomputes, signature, seal chain), and the tail
-// past the last seal. One pass in stream order; memory grows with the number of aggregates and
-// seals, never with the number of events, so it scales to millions of events.
+// past the last seal. One pass in stream order (plus a read of its own for a seal whose range
+// overlaps those before it); memory grows with the number of aggregates and seals, never with the
+// number of events, so it scales to millions of events.
 import type { JetStreamClient, JetStreamManager, NatsConnection, StreamInfo } from 'nats';
 import { CimError } from '../errors.js';
 import { ChainChecker, cidBytesOf } from './chain-check.js';
