@@ -1,10 +1,11 @@
 // Verification of a domain stream (DESIGN.md §4): every aggregate chain (CIDs recompute, `prev`
 // links hold, `seq` contiguous), every seal (root recomputes, signature, seal chain), and the tail
-// past the last seal. One pass in stream order; memory grows with the number of aggregates and
-// seals, never with the number of events, so it scales to millions of events.
+// past the last seal. One pass in stream order (plus a read of its own for a seal whose range
+// overlaps those before it); memory grows with the number of aggregates and seals, never with the
+// number of events, so it scales to millions of events.
 import type { JetStreamClient, JetStreamManager, NatsConnection, StreamInfo } from 'nats';
 import { CimError } from '../errors.js';
-import { ChainChecker } from './chain-check.js';
+import { ChainChecker, cidBytesOf } from './chain-check.js';
 import { FindingList, type Finding } from './findings.js';
 import { MerkleAccumulator } from './merkle.js';
 import { domainStream, SEALS_STREAM, Subjects } from './names.js';
@@ -45,6 +46,8 @@ export interface VerifyOptions {
 interface SealRange {
   named: NamedSeal;
   streamSeq: number;
+  /** The range does not start after the ranges before it (an overlap, a seal-chain finding): recomputed in a read of its own. */
+  alone: boolean;
 }
 
 function hasRetention(info: StreamInfo): boolean {
@@ -69,6 +72,7 @@ async function readSeals(js: JetStreamClient, jsm: JetStreamManager, domain: str
     throw error;
   }
   const seals: SealRange[] = [];
+  let sealedTo = 0;
   const base = { domain, stream: SEALS_STREAM };
   for await (const m of readStream(js, { stream: SEALS_STREAM, filterSubject: subject, fromSeq: 1, toSeq: lastSeq })) {
     let named: NamedSeal;
@@ -99,7 +103,9 @@ async function readSeals(js: JetStreamClient, jsm: JetStreamManager, domain: str
     } else if (expectedFrom !== undefined && named.seal.fromSeq !== expectedFrom) {
       findings.add({ ...base, kind: 'seal-chain', streamSeq: m.seq, expected: String(expectedFrom), actual: String(named.seal.fromSeq), message: `seal ${named.cid} starts at seq ${named.seal.fromSeq}, the previous one ended at ${expectedFrom - 1}` });
     }
-    seals.push({ named, streamSeq: m.seq });
+    const alone = named.seal.fromSeq <= sealedTo;
+    if (!alone) sealedTo = named.seal.toSeq;
+    seals.push({ named, streamSeq: m.seq, alone });
   }
   return seals;
 }
@@ -121,7 +127,10 @@ export async function verifyDomain(nc: NatsConnection, domain: string, options: 
     if (isNotFound(error)) throw new CimError('CIM-NOT-FOUND', `domain ${domain} has no stream ${stream}`);
     throw error;
   }
-  const seals = await readSeals(js, jsm, domain, subjects, trusted, findings);
+  const allSeals = await readSeals(js, jsm, domain, subjects, trusted, findings);
+  // The one pass recomputes ranges in stream order; a range overlapping those before it gets a read of its own.
+  const seals = allSeals.filter((s) => !s.alone);
+  const alone = allSeals.filter((s) => s.alone);
   const { first_seq: firstSeq, last_seq: lastSeq } = info.state;
   const retention = hasRetention(info);
 
@@ -129,7 +138,7 @@ export async function verifyDomain(nc: NatsConnection, domain: string, options: 
     ...base,
     events: 0,
     aggregates: 0,
-    seals: seals.length,
+    seals: allSeals.length,
     sealedEvents: 0,
     unsealedEvents: 0,
     removedByRetention: 0,
@@ -138,9 +147,9 @@ export async function verifyDomain(nc: NatsConnection, domain: string, options: 
     findingsOmitted: 0,
   };
 
-  const lastSealed = seals.at(-1)?.named.seal.toSeq ?? 0;
+  const lastSealed = allSeals.at(-1)?.named.seal.toSeq ?? 0;
   if (lastSealed > lastSeq) {
-    findings.add({ ...base, kind: 'truncated', streamSeq: lastSeq, expected: String(lastSealed), actual: String(lastSeq), message: `${stream} ends at seq ${lastSeq}, but seal ${seals.at(-1)!.named.cid} covers it up to seq ${lastSealed}` });
+    findings.add({ ...base, kind: 'truncated', streamSeq: lastSeq, expected: String(lastSealed), actual: String(lastSeq), message: `${stream} ends at seq ${lastSeq}, but seal ${allSeals.at(-1)!.named.cid} covers it up to seq ${lastSealed}` });
   }
 
   // Seals whose range retention (or someone) removed, wholly or in part, cannot be recomputed;
@@ -166,7 +175,7 @@ export async function verifyDomain(nc: NatsConnection, domain: string, options: 
   const missing = (from: number, to: number) => {
     findings.add({ ...base, kind: 'missing-event', streamSeq: from, expected: `seq ${from}..${to}`, actual: 'absent', message: `${stream} seq ${from}${to > from ? `..${to}` : ''} sealed by ${current!.range.named.cid} is gone` });
   };
-  const close = () => {
+  const close = (counted = true) => {
     const { range, tree, nextSeq, dense } = current!;
     const s = range.named.seal;
     if (s.toSeq <= lastSeq) {
@@ -175,7 +184,7 @@ export async function verifyDomain(nc: NatsConnection, domain: string, options: 
       if (tree.size !== s.count || !equalBytes(root, s.merkleRoot)) {
         findings.add({ ...base, kind: 'seal-mismatch', streamSeq: s.fromSeq, expected: `${s.count} events, root ${hex(s.merkleRoot)}`, actual: `${tree.size} events, root ${hex(root)}`, message: `${stream} seq ${s.fromSeq}..${s.toSeq} no longer matches seal ${range.named.cid}` });
       }
-      result.sealedEvents += tree.size;
+      if (counted) result.sealedEvents += tree.size;
     }
     current = undefined;
   };
@@ -200,7 +209,8 @@ export async function verifyDomain(nc: NatsConnection, domain: string, options: 
         current.tree.push(cid);
         current.nextSeq = seq + 1;
       } else if (seq > partlyRemovedTo) {
-        result.unsealedEvents++;
+        if (alone.some((r) => r.named.seal.fromSeq <= seq && seq <= r.named.seal.toSeq)) result.sealedEvents++;
+        else result.unsealedEvents++;
       }
     }
   }
@@ -208,6 +218,17 @@ export async function verifyDomain(nc: NatsConnection, domain: string, options: 
   while (next < seals.length) {
     open(seals[next++]!);
     close();
+  }
+  for (const range of alone) {
+    const s = range.named.seal;
+    if (s.fromSeq < firstSeq || s.toSeq > lastSeq) continue; // removed (counted as such above) or truncated (a finding above)
+    open(range);
+    for await (const m of readStream(js, { stream, fromSeq: s.fromSeq, toSeq: s.toSeq })) {
+      if (current!.dense && m.seq > current!.nextSeq) missing(current!.nextSeq, m.seq - 1);
+      current!.tree.push(cidBytesOf(m.data));
+      current!.nextSeq = m.seq + 1;
+    }
+    close(false); // its events were counted by the one pass
   }
   result.aggregates = chains.aggregates;
   result.findingsOmitted = findings.omitted;

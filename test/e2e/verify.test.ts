@@ -1,38 +1,52 @@
 // `cim seal` and `cim verify` as a user runs them against the cluster `cim cluster up` left
-// running: a sound store verifies (exit 0); after an event is deleted, verify exits 1 and names it.
+// running: a sound store verifies (exit 0); after an event is deleted, or the head of a stream is
+// purged, verify exits 1 and names exactly what it found, by stream sequence.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectNats, domainStream, EMPTY_HEAD, EventStore, provision, type AggregateHead, type ClusterStatus } from '../../appliance/index.js';
+import { connectNats, decodeEnvelope, domainStream, EMPTY_HEAD, EventStore, provision, type AggregateHead, type ClusterStatus, type DomainVerification } from '../../appliance/index.js';
 import { runCli } from '../support/cli.js';
-import { fileTempDir } from '../support/temp-dir.js';
+import { expectFindings } from '../support/findings.js';
+import { tempDir } from '../support/temp-dir.js';
 
-const work = fileTempDir('verify-cli');
-const state = join(work.path, 'state');
+let work: ReturnType<typeof tempDir>;
+let state: string;
 let urls: string[];
 
+async function append(nc: Awaited<ReturnType<typeof connectNats>>, domain: string, aggregate: string, count: number, aggregates: number) {
+  const store = await EventStore.open(nc);
+  const heads = new Map<string, AggregateHead>();
+  for (let i = 0; i < count; i++) {
+    const id = `p${i % aggregates}`;
+    const [e] = await store.append({ domain, aggregate, aggregateId: id }, heads.get(id) ?? EMPTY_HEAD, [{ type: 'Renamed', payload: { i } }], { correlationId: 'c', causationId: 'c', actor: 'e2e' });
+    heads.set(id, { seq: e!.seq, cid: e!.cid, streamSeq: e!.streamSeq });
+  }
+}
+
 beforeAll(async () => {
+  work = tempDir('verify-cli');
+  state = join(work.path, 'state');
   const up = await runCli(['--state', state, 'cluster', 'up', '--nodes', '1', '--json']);
   expect(up.code, up.stderr).toBe(0);
   urls = (JSON.parse(up.stdout) as ClusterStatus).servers.map((s) => s.url);
   const nc = await connectNats({ servers: urls });
   try {
     await provision(nc, { domains: ['person'], replicas: 1, duplicateWindowMs: 60_000 });
-    const store = await EventStore.open(nc);
-    const heads = new Map<string, AggregateHead>();
-    for (let i = 0; i < 30; i++) {
-      const id = `p${i % 3}`;
-      const [e] = await store.append({ domain: 'person', aggregate: 'Person', aggregateId: id }, heads.get(id) ?? EMPTY_HEAD, [{ type: 'Renamed', payload: { i } }], { correlationId: 'c', causationId: 'c', actor: 'e2e' });
-      heads.set(id, { seq: e!.seq, cid: e!.cid, streamSeq: e!.streamSeq });
-    }
+    await append(nc, 'person', 'Person', 30, 3);
   } finally {
     await nc.close();
   }
 });
 
 afterAll(async () => {
-  await runCli(['--state', state, 'cluster', 'down']);
-  work.remove();
+  if (state) await runCli(['--state', state, 'cluster', 'down']);
+  work?.remove();
 });
+
+interface VerifyJson {
+  ok: boolean;
+  findings: number;
+  domains: DomainVerification[];
+}
 
 describe('cim seal and cim verify', () => {
   it('seals the domain with the state dir key, then verifies it: exit 0, no findings', async () => {
@@ -61,6 +75,45 @@ describe('cim seal and cim verify', () => {
     expect(verified.stdout).toMatch(/missing-event\s+CIM_PERSON seq 11/);
     expect(verified.stdout).toMatch(/seal-mismatch/);
     expect(verified.stdout).toMatch(/chain-broken\s+CIM_PERSON seq 14 p1/); // p1's next event after the deleted one
+
+    const json = await runCli(['--state', state, 'verify', '--json']);
+    expect(json.code).toBe(1);
+    const report = JSON.parse(json.stdout) as VerifyJson;
+    expect(report).toMatchObject({ ok: false, findings: 3 });
+    expectFindings(report.domains[0]!, [
+      { kind: 'missing-event', stream: 'CIM_PERSON', streamSeq: 11, expected: 'seq 11..11', actual: 'absent' },
+      { kind: 'chain-broken', stream: 'CIM_PERSON', streamSeq: 14, aggregateId: 'p1', expected: expect.stringMatching(/^seq 4 after /), actual: expect.stringMatching(/^seq 5 after /) },
+      { kind: 'seal-mismatch', stream: 'CIM_PERSON', streamSeq: 1, expected: expect.stringMatching(/^30 events, root /), actual: expect.stringMatching(/^29 events, root /) },
+    ]);
+  });
+
+  it('after the head of a stream with no retention policy is purged, exits 1 naming events-removed at the stream\'s new first sequence', async () => {
+    const nc = await connectNats({ servers: urls });
+    let p0: string;
+    let p1: string;
+    try {
+      await provision(nc, { domains: ['organization'], replicas: 1, duplicateWindowMs: 60_000 });
+      await append(nc, 'organization', 'Organization', 6, 2); // p0 at seqs 1, 3, 5; p1 at 2, 4, 6
+      const jsm = await nc.jetstreamManager();
+      p0 = decodeEnvelope((await jsm.streams.getMessage(domainStream('organization'), { seq: 3 })).data).cid.toString();
+      p1 = decodeEnvelope((await jsm.streams.getMessage(domainStream('organization'), { seq: 4 })).data).cid.toString();
+      await jsm.streams.purge(domainStream('organization'), { seq: 5 });
+    } finally {
+      await nc.close();
+    }
+    const verified = await runCli(['--state', state, 'verify', '--domain', 'organization']);
+    expect(verified.code).toBe(1);
+    expect(verified.stdout).toMatch(/events-removed\s+CIM_ORGANIZATION seq 5: CIM_ORGANIZATION starts at seq 5 but has no retention policy: events 1\.\.4 were removed/);
+
+    const json = await runCli(['--state', state, 'verify', '--domain', 'organization', '--json']);
+    expect(json.code).toBe(1);
+    const report = JSON.parse(json.stdout) as VerifyJson;
+    expect(report.domains.map((d) => d.domain)).toEqual(['organization']);
+    expectFindings(report.domains[0]!, [
+      { kind: 'events-removed', stream: 'CIM_ORGANIZATION', streamSeq: 5, expected: '1', actual: '5' },
+      { kind: 'chain-broken', stream: 'CIM_ORGANIZATION', streamSeq: 5, aggregateId: 'p0', expected: 'seq 1', actual: `seq 3 after ${p0}` },
+      { kind: 'chain-broken', stream: 'CIM_ORGANIZATION', streamSeq: 6, aggregateId: 'p1', expected: 'seq 1', actual: `seq 3 after ${p1}` },
+    ]);
   });
 
   it('given a domain that has no stream, exits 2 with an error code and no stack trace', async () => {

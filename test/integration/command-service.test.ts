@@ -11,6 +11,7 @@ import {
   provision,
   sendCommand,
   startCommandService,
+  Subjects,
   type CommandServiceHandle,
 } from '../../appliance/index.js';
 import type { NatsConnection } from 'nats';
@@ -100,10 +101,42 @@ describe('the person service', () => {
     expect(handled.every((n) => n > 0)).toBe(true); // the queue group spread the load
   });
 
-  it('stops cleanly: in-flight commands are answered, then nothing is served', async () => {
-    const extra = await startCommandService(t.nc, person, { store: await EventStore.open(t.nc) });
-    await extra.stop();
-    expect(extra.inFlight).toBe(0);
-    expect(extra.service.isStopped).toBe(true);
-  });
+  it('stops cleanly: the commands in flight when stop is called are all answered, then nothing is served', async () => {
+    // An instance of its own, on command subjects of its own (so the queue group above takes none
+    // of its requests) and one connection for it and its clients, so every request is published
+    // before stop's unsubscribe reaches the server.
+    const subjects = new Subjects('cimstop');
+    const own = await connectNats({ servers: [t.cluster.clientUrls[0]!] });
+    try {
+      const extra = await startCommandService(own, person, { store: await EventStore.open(own), subjects });
+      await sendCommand(own, 'person', 'RegisterPerson', { ...who, payload: { personId: 'stopper', name: 'Stopper 0', email: 'stopper@example.org' } }, { subjects });
+      // Renames of one person are handled one after another: when the first is answered, the rest are queued in the instance.
+      const count = 100;
+      const replies = Array.from({ length: count }, (_, i) =>
+        sendCommand(own, 'person', 'RenamePerson', { ...who, payload: { personId: 'stopper', name: `Stopper ${i + 1}` } }, { subjects, timeoutMs: 30_000 }),
+      );
+      let answered = 0;
+      for (const r of replies) void r.then(() => answered++, () => answered++);
+      await Promise.race(replies.map((r) => r.catch(() => undefined)));
+      const inFlightAtStop = extra.inFlight;
+      const answeredAtStop = answered;
+      await extra.stop();
+
+      expect(inFlightAtStop, 'commands in flight when stop was called').toBeGreaterThan(0);
+      expect(answeredAtStop).toBeLessThan(count);
+      expect(extra.inFlight, 'in flight once stop resolved').toBe(0);
+      const outcomes = await Promise.allSettled(replies);
+      expect(outcomes.filter((o) => o.status === 'rejected').map((o) => String((o as PromiseRejectedResult).reason))).toEqual([]);
+      const seqs = outcomes.flatMap((o) => (o as PromiseFulfilledResult<Awaited<(typeof replies)[number]>>).value.events.map((e) => e.seq));
+      expect(seqs.sort((a, b) => a - b)).toEqual(Array.from({ length: count }, (_, i) => i + 2)); // each landed once, none lost
+      const { head } = await (await EventStore.open(own)).load({ domain: 'person', aggregate: 'Person', aggregateId: 'stopper' }, person.reducer, { useSnapshot: false });
+      expect(head.seq).toBe(count + 1);
+
+      expect(extra.service.isStopped).toBe(true);
+      const after = await sendCommand(own, 'person', 'RenamePerson', { ...who, payload: { personId: 'stopper', name: 'Too late' } }, { subjects, timeoutMs: 5_000 }).catch((e: unknown) => e);
+      expect(isCimError(after, 'CIM-UNAVAILABLE')).toBe(true);
+    } finally {
+      await own.close();
+    }
+  }, 90_000);
 });
