@@ -3,7 +3,7 @@
 // (PERFORMANCE.md), and every message is read back and checked, so a fast but lossy run shows.
 import { performance } from 'node:perf_hooks';
 import { RetentionPolicy, StorageType, type NatsConnection, type PubAck } from 'nats';
-import { DEFAULT_RETRY, withRetries } from '../appliance/index.js';
+import { createStream, DEFAULT_RETRY } from '../appliance/index.js';
 
 export interface RawBaselineOptions {
   stream: string;
@@ -58,7 +58,7 @@ export async function runRawBaseline(nc: NatsConnection, options: RawBaselineOpt
   const jsm = await nc.jetstreamManager();
   await jsm.streams.delete(options.stream).catch(() => false);
   // Right after a cluster forms, JetStream may answer 503 for a moment: ask again (an identical add is a no-op).
-  await withRetries(DEFAULT_RETRY, `creating stream ${options.stream}`, () =>
+  await createStream(DEFAULT_RETRY, options.stream, () =>
     jsm.streams.add({
       name: options.stream,
       subjects: [`${options.subjectPrefix}.>`],

@@ -3,7 +3,7 @@ export { CID, cidEquals, cidOfBlock, parseCid, sha256 } from './cid.js';
 export { decodeEnvelope, encodeEnvelope, ENVELOPE_VERSION, EnvelopeSchema, type EncodedEvent, type EventEnvelope, type Payload } from './envelope.js';
 export { positionMsgId } from './append.js';
 export { uuidv7 } from './event-id.js';
-export { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js';
+export { createStream, DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 export {
   EMPTY_HEAD,
   EventStore,

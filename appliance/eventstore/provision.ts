@@ -10,7 +10,7 @@ import {
   type StreamConfig,
 } from 'nats';
 import { CimError } from '../errors.js';
-import { DEFAULT_RETRY, isNotFound, withRetries } from './retry.js';
+import { createStream, DEFAULT_RETRY, isNotFound } from './retry.js';
 import { assertDomain, domainStream, SEALS_STREAM, SNAPSHOT_BUCKET, Subjects } from './names.js';
 
 export interface ProvisionOptions {
@@ -102,7 +102,7 @@ export async function provision(nc: NatsConnection, options: ProvisionOptions): 
   for (const wanted of missing) {
     // A cluster that has just elected its meta leader may still answer 503 for a while; creating a
     // stream with the same config again is a no-op, so asking again is safe.
-    await withRetries(DEFAULT_RETRY, `creating stream ${wanted.name}`, () => jsm.streams.add(wanted));
+    await createStream(DEFAULT_RETRY, wanted.name, () => jsm.streams.add(wanted));
     report.created.push(wanted.name);
   }
   if (!kv) {

@@ -44,8 +44,37 @@ export function isWrongLastSequence(error: unknown): boolean {
  */
 const MSG_ID_IN_PROCESS = 10158;
 
+/** nats-server 2.10 answers the same case with a plain "bad request" (10003). */
+const BAD_REQUEST = 10003;
+
 export function isMsgIdInProcess(error: unknown): boolean {
-  return (error as NatsError).api_error?.err_code === MSG_ID_IN_PROCESS;
+  const code = (error as NatsError).api_error?.err_code;
+  return code === MSG_ID_IN_PROCESS || code === BAD_REQUEST;
+}
+
+/** "No suitable peers for placement": a cluster that has just formed, whose peers the meta leader does not yet count as current. */
+const NO_PEERS_FOR_PLACEMENT = 10005;
+
+/**
+ * Creates a stream, asking again while the cluster cannot take it yet (503, or no peers for
+ * placement right after it formed); an identical add of an existing stream is a no-op, so
+ * asking again is safe.
+ */
+export async function createStream<T>(policy: RetryPolicy, name: string, add: () => Promise<T>): Promise<T> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < policy.attempts; attempt++) {
+    await backoff(policy, attempt);
+    try {
+      return await add();
+    } catch (error) {
+      if (!isTransient(error) && (error as NatsError).api_error?.err_code !== NO_PEERS_FOR_PLACEMENT) throw error;
+      lastError = error;
+    }
+  }
+  throw new CimError('CIM-UNAVAILABLE', `creating stream ${name} failed after ${policy.attempts} attempts: ${(lastError as Error).message}`, {
+    hint: 'The cluster has no JetStream meta leader or too few current peers; check `cim cluster status`.',
+    cause: lastError,
+  });
 }
 
 /** No such stream, message or subject. */

@@ -12,7 +12,7 @@ import { domainStream, readStream } from '../../appliance/index.js';
 import type { ScenarioResult } from '../../scenarios/results.js';
 import type { BeforeCheckContext } from '../../scenarios/runner.js';
 import type { Assertion, MixEntry, Scenario } from '../../scenarios/types.js';
-import { rewriteStoredBody } from '../support/filestore-block.js';
+import { rewriteStoredMessage } from '../support/filestore.js';
 import { seededRandom } from '../support/random.js';
 import { startScenarioCluster, type ScenarioCluster } from '../support/scenario-cluster.js';
 import { waitFor } from '../support/wait.js';
@@ -107,12 +107,13 @@ beforeAll(async () => {
       const cluster = ctx.cluster!;
       for (const node of cluster.nodeNames) await cluster.stopNode(node);
       const files = cluster.nodeNames.map((node) =>
-        rewriteStoredBody(cluster.storeDir(node), at.stream, at.seq, (body) => {
+        rewriteStoredMessage(cluster.storeDir(node), at.stream, at.seq, (stored) => {
+          const body = Buffer.from(stored);
           const offset = body.indexOf('@example.org');
           if (offset < 0) throw new Error('the event has no email in its stored bytes');
           body.write('@exbmple.org', offset);
           return body;
-        }),
+        }).file,
       );
       await Promise.all(cluster.nodeNames.map((node) => cluster.restart(node)));
       await cluster.waitReady();

@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from 'nats';
-import { compareVersions, connectNats } from '../../appliance/index.js';
+import { compareVersions, connectNats, createStream, DEFAULT_RETRY } from '../../appliance/index.js';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
 
 const ROUNDS = 150;
@@ -22,7 +22,7 @@ beforeAll(async () => {
   writers = await Promise.all(t.cluster.clientUrls.slice(0, WRITERS).map((url) => connectNats({ servers: [url] }, { name: 'writer-race' })));
   const jsm = await t.nc.jetstreamManager();
   for (const name of ['RACE_EXPECT_ONLY', 'RACE_WITH_ID']) {
-    await jsm.streams.add({ name, subjects: [`race.${name}.>`], num_replicas: 3, duplicate_window: 60_000_000_000 });
+    await createStream(DEFAULT_RETRY, name, () => jsm.streams.add({ name, subjects: [`race.${name}.>`], num_replicas: 3, duplicate_window: 60_000_000_000 }));
   }
 });
 
