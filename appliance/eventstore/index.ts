@@ -21,7 +21,7 @@ export { merkleRoot, MerkleAccumulator, inclusionProof, consistencyProof, verify
 export { domainStream, SEALS_STREAM, SNAPSHOT_BUCKET, Subjects } from './names.js';
 export { provision, type ProvisionOptions, type ProvisionReport } from './provision.js';
 export { SnapshotStore, type Snapshot } from './snapshots.js';
-export { readStream, type ReadRange } from './stream-reader.js';
+export { firstUnread, readStream, type ReadRange } from './stream-reader.js';
 export { UpcasterRegistry, type Migrate } from './upcasters.js';
 export { decodeSeal, encodeSeal, SEAL_VERSION, sealCid, signSeal, sealSignedBy, type NamedSeal, type Seal, type SealBody } from './seal.js';
 export { Sealer, type SealerHandle, type SealerOptions, type SealHead } from './sealer.js';

@@ -26,12 +26,39 @@ export interface ReadRange {
   startTimeoutMs?: number;
 }
 
+/** Fresh consumers a read may take after one went quiet before the range's end. */
+const STALLED_READ_ATTEMPTS = 3;
+
 export async function* readStream(js: JetStreamClient, range: ReadRange): AsyncGenerator<JsMsg> {
   if (range.toSeq < range.fromSeq) return;
+  let next = Math.max(1, range.fromSeq);
+  for (let attempt = 1; ; attempt++) {
+    let last = next - 1;
+    for await (const m of readOnce(js, range, next)) {
+      last = m.seq;
+      yield m;
+    }
+    if (last >= range.toSeq) return;
+    // The consumer went quiet before the range's end. Either the rest is gone (deleted), or the
+    // consumer stalled — seen on loaded 2.12–2.15 clusters, where the first pull of a new ordered
+    // consumer sometimes delivers nothing for seconds. Ending here would read a stream short and
+    // call what was not read lost; so ask the stream, and read the rest with a fresh consumer.
+    const unread = await firstUnread(js, range, last);
+    if (unread === undefined) return;
+    if (attempt >= STALLED_READ_ATTEMPTS) {
+      throw new CimError('CIM-UNAVAILABLE', `reading ${range.stream}${range.filterSubject ? ` (${range.filterSubject})` : ''} stalled after seq ${last}: seq ${unread} is stored but ${attempt} consumers in a row did not deliver it`, {
+        hint: 'The stream leader may be overloaded or changing; check `cim cluster status` and try again.',
+      });
+    }
+    next = last + 1;
+  }
+}
+
+async function* readOnce(js: JetStreamClient, range: ReadRange, fromSeq: number): AsyncGenerator<JsMsg> {
   const consumer = await js.consumers.get(range.stream, {
     // A string sets the single `filter_subject`, which nats-server 2.9 understands (the array form needs 2.10).
     ...(range.filterSubject ? { filterSubjects: range.filterSubject } : {}),
-    opt_start_seq: Math.max(1, range.fromSeq),
+    opt_start_seq: fromSeq,
   });
   const starting = consumer.consume({ max_messages: range.batch ?? 1000 });
   let timer: NodeJS.Timeout | undefined;
@@ -58,13 +85,9 @@ export async function* readStream(js: JetStreamClient, range: ReadRange): AsyncG
       if (m.seq > range.toSeq) break;
       yield m;
       if (m.seq >= range.toSeq) break;
-      if (m.info.pending === 0) {
-        // Nothing pending before the range's end: the rest was deleted — or the count is momentary
-        // (seen on a loaded 2.15 cluster, where ending here read back a third of a stream). The
-        // stream tells the first case apart; a deleted tail ends after a short quiet spell.
-        if ((await lastSequence(js, range)) <= m.seq) break;
-        quiet(Math.min(idleMs, DELETED_TAIL_QUIET_MS));
-      }
+      // Nothing pending before the range's end: the rest was deleted, or the count is momentary;
+      // readStream asks the stream which, once this consumer has gone quiet.
+      if (m.info.pending === 0) quiet(Math.min(idleMs, DELETED_TAIL_QUIET_MS));
     }
   } finally {
     clearTimeout(idle);
@@ -75,14 +98,20 @@ export async function* readStream(js: JetStreamClient, range: ReadRange): AsyncG
 /** How long a read waits for more after the consumer says nothing is pending before the range's end. */
 const DELETED_TAIL_QUIET_MS = 1_000;
 
-/** The last sequence of the stream, or of the filtered subject in it (0 when none is left). */
-async function lastSequence(js: JetStreamClient, range: ReadRange): Promise<number> {
+/** A stored sequence of the range after `after`, if there is one: the read is not over then. */
+export async function firstUnread(js: JetStreamClient, range: Pick<ReadRange, 'stream' | 'filterSubject' | 'toSeq'>, after: number): Promise<number | undefined> {
   const jsm = await js.jetstreamManager();
-  if (!range.filterSubject) return (await jsm.streams.info(range.stream)).state.last_seq;
-  try {
-    return (await jsm.streams.getMessage(range.stream, { last_by_subj: range.filterSubject })).seq;
-  } catch (error) {
-    if (isNotFound(error)) return 0;
-    throw error;
+  if (range.filterSubject) {
+    try {
+      const last = (await jsm.streams.getMessage(range.stream, { last_by_subj: range.filterSubject })).seq;
+      return last > after && last <= range.toSeq ? last : undefined;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
   }
+  const { state } = await jsm.streams.info(range.stream, { deleted_details: true });
+  const deleted = new Set(state.deleted ?? []);
+  for (let seq = Math.max(after + 1, state.first_seq); seq <= Math.min(range.toSeq, state.last_seq); seq++) if (!deleted.has(seq)) return seq;
+  return undefined;
 }

@@ -6,7 +6,7 @@ import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync } from 
 import { basename, dirname, join } from 'node:path';
 import type { JetStreamManager, JsMsg, NatsConnection } from 'nats';
 import { CimError } from '../../errors.js';
-import { decodeEvent, domainStream, type UpcasterRegistry } from '../../eventstore/index.js';
+import { decodeEvent, domainStream, firstUnread, type UpcasterRegistry } from '../../eventstore/index.js';
 import { isNotFound } from '../../eventstore/retry.js';
 import type { ProjectionDefinition } from '../types.js';
 import { ReadModel, type SequencedEvent } from './read-model.js';
@@ -148,45 +148,71 @@ async function replayStream(options: ReplayOptions, model: ReadModel, span: Stre
     batch = [];
   };
 
-  const consumer = await options.nc.jetstream().consumers.get(span.stream, { opt_start_seq: span.fromSeq });
-  let messages: Awaited<ReturnType<typeof consumer.consume>> | undefined;
-  const finish = () => {
-    finished = true;
-    messages?.stop();
-  };
-  // Checked on an interval rather than re-armed per message, which would cost a timer update per event.
-  let received = 0;
-  let seenByIdleCheck = -1;
-  const idle = setInterval(() => {
-    if (received === seenByIdleCheck) finish();
-    seenByIdleCheck = received;
-  }, options.idleMs ?? 5_000);
-  const receive = (m: JsMsg) => {
-    if (finished) return;
-    received++;
+  /** One consumer over the span from `fromSeq`: 'done' at the span's end (or the time bound), 'quiet' when it went quiet first. */
+  const consumeSpan = async (fromSeq: number): Promise<'done' | 'quiet'> => {
+    let ended: 'done' | 'quiet' = 'quiet';
+    const consumer = await options.nc.jetstream().consumers.get(span.stream, { opt_start_seq: fromSeq });
+    let messages: Awaited<ReturnType<typeof consumer.consume>> | undefined;
+    const finish = () => {
+      finished = true;
+      messages?.stop();
+    };
+    // Checked on an interval rather than re-armed per message, which would cost a timer update per event.
+    let received = 0;
+    let seenByIdleCheck = -1;
+    const idle = setInterval(() => {
+      if (received === seenByIdleCheck) finish();
+      seenByIdleCheck = received;
+    }, options.idleMs ?? 5_000);
+    const receive = (m: JsMsg) => {
+      if (finished) return;
+      received++;
+      try {
+        if (m.seq > span.toSeq) {
+          ended = 'done';
+          return finish();
+        }
+        let envelope = decodeEvent(m.data);
+        // The stream is in sequence order, not time order: the first later event ends the journey.
+        if (toTimeMs !== undefined && Date.parse(envelope.at) > toTimeMs) {
+          ended = 'done';
+          return finish();
+        }
+        if (upcasters) envelope = upcasters.upcast(envelope);
+        batch.push({ streamSeq: m.seq, envelope });
+        lastSeq = m.seq;
+        if (batch.length >= batchSize) flush();
+        if (m.seq >= span.toSeq) ended = 'done';
+        // Nothing pending before the end: deleted events, or a momentary count; the caller asks the stream.
+        if (m.seq >= span.toSeq || m.info.pending === 0) finish();
+      } catch (error) {
+        failure = error;
+        finish();
+      }
+    };
     try {
-      if (m.seq > span.toSeq) return finish();
-      let envelope = decodeEvent(m.data);
-      // The stream is in sequence order, not time order: the first later event ends the journey.
-      if (toTimeMs !== undefined && Date.parse(envelope.at) > toTimeMs) return finish();
-      if (upcasters) envelope = upcasters.upcast(envelope);
-      batch.push({ streamSeq: m.seq, envelope });
-      lastSeq = m.seq;
-      if (batch.length >= batchSize) flush();
-      if (m.seq >= span.toSeq || m.info.pending === 0) finish();
-    } catch (error) {
-      failure = error;
-      finish();
+      // A callback, not an iterator: each message is handled as it is parsed, with no promise per message.
+      messages = await consumer.consume({ max_messages: batchSize, callback: receive });
+      if (finished) messages.stop();
+      const closed = await messages.closed();
+      if (!finished) failure ??= closed instanceof Error ? closed : new Error(`the consumer of ${span.stream} ended before the replay did`);
+    } finally {
+      clearInterval(idle);
     }
+    return ended;
   };
-  try {
-    // A callback, not an iterator: each message is handled as it is parsed, with no promise per message.
-    messages = await consumer.consume({ max_messages: batchSize, callback: receive });
-    if (finished) messages.stop();
-    const ended = await messages.closed();
-    if (!finished) failure ??= ended instanceof Error ? ended : new Error(`the consumer of ${span.stream} ended before the replay did`);
-  } finally {
-    clearInterval(idle);
+
+  // A consumer that goes quiet before the span's end either met deleted events or stalled (seen on
+  // loaded 2.10–2.15 clusters): the stream tells which, and a fresh consumer reads the rest.
+  let from = span.fromSeq;
+  for (let attempt = 1; ; attempt++) {
+    const ended = await consumeSpan(from);
+    if (failure !== undefined || ended === 'done' || lastSeq >= span.toSeq) break;
+    const unread = await firstUnread(options.nc.jetstream(), { stream: span.stream, toSeq: span.toSeq }, Math.max(lastSeq, from - 1));
+    if (unread === undefined) break;
+    if (attempt >= 3) throw new CimError('CIM-UNAVAILABLE', `replay: reading ${span.stream} stalled: seq ${unread} is stored but ${attempt} consumers in a row did not deliver it`);
+    finished = false;
+    from = Math.max(lastSeq, from - 1) + 1;
   }
   if (failure !== undefined) throw failure;
   flush();
