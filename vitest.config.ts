@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vitest/config';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
-const SOURCE = new RegExp(`^${root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(appliance|bench|compliance|reports|scenarios)/(.*)\\.ts$`);
+const SOURCE = new RegExp(`^${root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(appliance|bench|cli|compliance|reports|scenarios)/(.*)\\.ts$`);
 
 /**
  * Under c8 (which sets NODE_V8_COVERAGE), tests import the appliance's modules from dist/, as the
@@ -38,7 +38,7 @@ export default defineConfig({
     // Under c8, makes the workers write their coverage (they are stopped by a signal), and lets Node
     // load the modules from dist/ (see testBuiltModules).
     setupFiles: ['test/support/coverage.ts'],
-    server: { deps: { external: coverage ? [/\/dist\/(appliance|bench|compliance|reports|scenarios)\//] : [] } },
+    server: { deps: { external: coverage ? [/\/dist\/(appliance|bench|cli|compliance|reports|scenarios)\//] : [] } },
     // Integration files each start their own nats-server cluster; on 2 cores two at a time is the limit.
     fileParallelism: true,
     maxWorkers: 2,

@@ -7,4 +7,3 @@ export { installSignalHandlers, onShutdown } from './shutdown.js';
 export * from './domain/index.js';
 export * from './domains/index.js';
 export { startAppliance, type ApplianceHandle, type ApplianceOptions } from './serve.js';
-export type { CommandWiring } from './command-wiring.js';

@@ -27,6 +27,7 @@ buildNpmPackage {
       ../package-lock.json
       ../tsconfig.json
       ../tsconfig.build.json
+      ../cli
       ../appliance
       ../bench
       ../scenarios

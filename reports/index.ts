@@ -5,6 +5,7 @@ export { reportFile, reportsDir, writeOnce } from './files.js';
 export { Ledger, LEDGER_FILE, type LedgerEntry } from './ledger.js';
 export { verifyReport, type ReportVerification, type VerifyReportOptions } from './verify.js';
 export { writeReport, writeReportFiles, type NewReport, type WriteOptions, type WrittenReport } from './writer.js';
-export { diffMetrics, loadReport, registerReportCommands, withLedger } from './commands.js';
+export { diffMetrics, type DiffRow } from './diff.js';
+export { loadReport, withLedger } from './lookup.js';
 export { renderFiles } from './renderings.js';
 export * from './render/index.js';

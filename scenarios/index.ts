@@ -52,5 +52,5 @@ export { renderBenchResults, renderScenarioResult } from './render-results.js';
 export * from './results.js';
 export { runScenario, type BeforeCheckContext, type RunOptions, type ScenarioProgress } from './runner.js';
 export { GATE_METRICS, gateInput, type GateMetric } from './gate-samples.js';
-export { compareWithBaseline, DEFAULT_THRESHOLD, parseThreshold, registerGateCommand } from './gate-command.js';
+export { benchResultsOf, compareWithBaseline, DEFAULT_THRESHOLD, parseThreshold } from './gate-compare.js';
 export { performanceReport } from './performance-report.js';

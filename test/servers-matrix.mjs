@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 
-const cli = ['dist/appliance/cli.js'];
+const cli = ['dist/cli/main.js'];
 const listed = spawnSync(process.execPath, [...cli, 'servers', 'list', '--json'], { encoding: 'utf8' });
 if (listed.status !== 0) {
   process.stderr.write(listed.stderr);

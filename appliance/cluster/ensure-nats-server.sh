@@ -6,7 +6,7 @@
 # Debian's package when running as root with apt-get, and says that the results are for an old
 # server. See docs/servers.md.
 set -u
-cli="node $(dirname "$0")/../../dist/appliance/cli.js"
+cli="node $(dirname "$0")/../../dist/cli/main.js"
 $cli servers install >&2
 status=$?
 [ "$status" -eq 0 ] && exit 0

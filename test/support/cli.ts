@@ -1,10 +1,10 @@
-// Runs the built `cim` CLI the way a user does (node dist/appliance/cli.js), capturing its output
+// Runs the built `cim` CLI the way a user does (node dist/cli/main.js), capturing its output
 // and exit code. `npm test` builds dist/ first (pretest).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export const CLI = fileURLToPath(new URL('../../dist/appliance/cli.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
 export interface CliResult {
   code: number;

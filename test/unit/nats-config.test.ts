@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ApplianceConfigSchema, CimError, renderServerConfig } from '../../appliance/index.js';
-import { natsConfigInput, parsePeer } from '../../appliance/nats-config-command.js';
+import { natsConfigInput, parsePeer } from '../../cli/nats-config.js';
 import { runCli } from '../support/cli.js';
 
 const config = ApplianceConfigSchema.parse({ stateDir: '/var/lib/cim-appliance', cluster: { name: 'east' } });

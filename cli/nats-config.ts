@@ -6,15 +6,15 @@ import { hostname, tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import {
+  CimError,
   findNatsServer,
   renderServerConfig,
   serializeServerConfig,
   validateServerConfigFile,
+  type ApplianceConfig,
   type ServerConfigInput,
-} from './cluster/index.js';
-import type { ApplianceConfig } from './config.js';
-import { CimError } from './errors.js';
-import type { CommandWiring } from './command-wiring.js';
+} from '../appliance/index.js';
+import { action, configFrom, print } from './wiring.js';
 
 /** NATS' well-known ports; the NixOS module's defaults are the same. */
 export const NATS_DEFAULT_PORTS = { client: 4222, cluster: 6222, monitor: 8222 } as const;
@@ -81,7 +81,7 @@ function port(name: string) {
   };
 }
 
-export function registerNatsConfigCommand(program: Command, { configFrom, action, print }: Pick<CommandWiring, 'configFrom' | 'action' | 'print'>): void {
+export function registerNatsConfigCommand(program: Command): void {
   program
     .command('nats-config')
     .description(

@@ -13,10 +13,10 @@ import {
   NATSCLI_VERSION,
   printedVersion,
   resolveServerVersion,
-} from './cluster/index.js';
-import type { CommandWiring } from './command-wiring.js';
+} from '../appliance/index.js';
+import { action, configFrom, log, print } from './wiring.js';
 
-export function registerServersCommand(program: Command, { configFrom, action, print, log }: CommandWiring): void {
+export function registerServersCommand(program: Command): void {
   const servers = program
     .command('servers')
     .description(`the supported nats-server releases, built from Go modules into $XDG_CACHE_HOME/cim (default ${DEFAULT_SERVER_VERSION})`)

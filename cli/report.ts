@@ -1,42 +1,23 @@
 // `cim report list | show | verify | render | diff`: the ledger from the command line.
-import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { CimError, ExitCode, trustedVerifiers, type CommandWiring } from '../appliance/index.js';
-import { decodeReport } from './document.js';
-import { writeOnce } from './files.js';
-import { Ledger } from './ledger.js';
-import { render, RENDER_FORMATS } from './render/index.js';
-import { renderFiles } from './renderings.js';
-import type { NamedReport, RenderFormat, ReportKind } from './types.js';
-import { verifyReport } from './verify.js';
+import { ExitCode, trustedVerifiers } from '../appliance/index.js';
+import {
+  diffMetrics,
+  loadReport,
+  render,
+  RENDER_FORMATS,
+  renderFiles,
+  verifyReport,
+  withLedger,
+  writeOnce,
+  type RenderFormat,
+  type ReportKind,
+} from '../reports/index.js';
+import { action, configFrom, print } from './wiring.js';
 
 const KINDS: ReportKind[] = ['performance', 'compliance', 'retention', 'audit'];
 
-/** A report by ledger reference, or from a `.cbor` file. */
-export function loadReport(ledger: Ledger, ref: string): NamedReport {
-  if (ref.endsWith('.cbor')) {
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(ref);
-    } catch (error) {
-      throw new CimError('CIM-NOT-FOUND', `${ref}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
-    return decodeReport(bytes, ref);
-  }
-  const entry = ledger.resolve(ref);
-  return decodeReport(entry.bytes, `ledger entry ${entry.cid}`);
-}
-
-export function withLedger<T>(stateDir: string, fn: (ledger: Ledger) => T): T {
-  const ledger = Ledger.open(stateDir);
-  try {
-    return fn(ledger);
-  } finally {
-    ledger.close();
-  }
-}
-
-export function registerReportCommands(program: Command, { configFrom, action, print }: CommandWiring): void {
+export function registerReportCommands(program: Command): void {
   const report = program.command('report').description('the report ledger: list, show, verify, render and compare reports').exitOverride();
 
   report
@@ -133,33 +114,3 @@ export function registerReportCommands(program: Command, { configFrom, action, p
 }
 
 const fmt = (n: number | null) => (n === null ? '–' : Math.abs(n) >= 100 ? Math.round(n).toLocaleString('en-US') : n.toPrecision(3));
-
-interface DiffRow {
-  scenario: string;
-  metric: string;
-  a: number | null;
-  b: number | null;
-  /** (b − a) / a, or null when either is missing or a is 0. */
-  change: number | null;
-}
-
-/** The scenario-wide metrics two performance reports share (and those only one has). */
-export function diffMetrics(a: NamedReport, b: NamedReport): DiffRow[] {
-  const metricsOf = (named: NamedReport) => {
-    const scenarios = (named.report.results as { scenarios?: { scenario?: string; metrics?: Record<string, number> }[] } | null)?.scenarios ?? [];
-    return new Map(scenarios.map((s) => [s.scenario ?? '?', s.metrics ?? {}]));
-  };
-  const left = metricsOf(a);
-  const right = metricsOf(b);
-  const rows: DiffRow[] = [];
-  for (const scenario of [...new Set([...left.keys(), ...right.keys()])].sort()) {
-    const l = left.get(scenario) ?? {};
-    const r = right.get(scenario) ?? {};
-    for (const metric of [...new Set([...Object.keys(l), ...Object.keys(r)])].filter((m) => !m.includes('.')).sort()) {
-      const x = l[metric] ?? null;
-      const y = r[metric] ?? null;
-      rows.push({ scenario, metric, a: x, b: y, change: x !== null && y !== null && x !== 0 ? (y - x) / x : null });
-    }
-  }
-  return rows;
-}

@@ -1,0 +1,35 @@
+// The one way a verb gets at NATS: the cluster it needs (attached with --nats, left running by
+// `cim cluster up`, or started for this command), connections to it on request, and the clean-up
+// whatever happens: connections closed, then the cluster released (stopped only if started here).
+import type { NatsConnection } from 'nats';
+import { connectNats, openCluster, type ApplianceConfig, type ClusterTarget } from '../appliance/index.js';
+import { log } from './wiring.js';
+
+export interface OpenCluster extends ClusterTarget {
+  /** A connection to the cluster, closed when the verb's work ends (closing it sooner is fine). */
+  connect(name: string): Promise<NatsConnection>;
+}
+
+export async function withCluster<T>(config: ApplianceConfig, work: (cluster: OpenCluster) => Promise<T>): Promise<T> {
+  const target = await openCluster(config, { log });
+  const connections: NatsConnection[] = [];
+  const connect = async (name: string) => {
+    const nc = await connectNats(target.endpoint, { name });
+    connections.push(nc);
+    return nc;
+  };
+  try {
+    return await work({ ...target, connect });
+  } finally {
+    try {
+      for (const nc of connections.reverse()) await nc.close();
+    } finally {
+      await target.release();
+    }
+  }
+}
+
+/** withCluster for the verbs that need one connection and nothing else of the cluster. */
+export function withConnection<T>(config: ApplianceConfig, name: string, work: (nc: NatsConnection) => Promise<T>): Promise<T> {
+  return withCluster(config, async (cluster) => work(await cluster.connect(name)));
+}

@@ -1,0 +1,37 @@
+// The performance gate on reports: a candidate bench run against a baseline one, per scenario and
+// metric on the per-second samples (bench/gate.ts), as `cim gate` and `cim bench --baseline` use it.
+import { CimError } from '../appliance/index.js';
+import { gate } from '../bench/index.js';
+import type { NamedReport, ReportBaseline } from '../reports/index.js';
+import { gateInput } from './gate-samples.js';
+import type { BenchResults } from './results.js';
+
+/**
+ * 10 %: the ratio metrics divide every second of a run by one raw baseline figure, whose own
+ * run-to-run noise (±4 % and more on shared machines, PERFORMANCE.md) the per-second test cannot
+ * see; a 5 % threshold would flag that noise as regressions.
+ */
+export const DEFAULT_THRESHOLD = 0.1;
+
+/** `5%`, `5 %` or `0.05` → 0.05. */
+export function parseThreshold(text: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$/.exec(text);
+  const value = match ? Number(match[1]) / (match[2] ? 100 : 1) : NaN;
+  if (!(value >= 0 && value < 1)) throw new CimError('CIM-INVALID-INPUT', `--threshold: expected a share such as 5% or 0.05, got "${text}"`);
+  return value;
+}
+
+/** The bench results a performance report carries; a report of another kind is a usage error. */
+export function benchResultsOf(named: NamedReport, role: string): BenchResults {
+  const results = named.report.results as BenchResults | null;
+  if (named.report.kind !== 'performance' || !results || !Array.isArray(results.scenarios)) {
+    throw new CimError('CIM-INVALID-INPUT', `${role} ${named.cid.toString()} is a ${named.report.kind} report without bench results; the gate compares performance reports`);
+  }
+  return results;
+}
+
+/** The candidate's results against the baseline report's, as a report's `baseline` section. */
+export function compareWithBaseline(baseline: NamedReport, candidate: BenchResults, threshold = DEFAULT_THRESHOLD): ReportBaseline {
+  const result = gate(gateInput(benchResultsOf(baseline, 'baseline')), gateInput(candidate), { threshold });
+  return { cid: baseline.cid, comparisons: result.comparisons, regressed: result.regressed };
+}
