@@ -6,8 +6,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { NatsConnection } from 'nats';
-import { CimError } from '../appliance/index.js';
+import { RetentionPolicy, StorageType, type NatsConnection } from 'nats';
+import { CimError, createStream, DEFAULT_RETRY } from '../appliance/index.js';
 
 const run = promisify(execFile);
 
@@ -47,8 +47,15 @@ export async function runNatsBench(options: NatsBenchOptions): Promise<NatsBench
     'bench', 'js', 'pub', 'async', 'cim.bench.peer',
     `--msgs=${options.messages}`, `--size=${options.payloadBytes}B`, `--replicas=${options.replicas}`, '--storage=file',
     `--batch=${options.window}`, '--multisubject', `--multisubjectmax=${options.subjects}`, `--stream=${STREAM}`,
-    '--create', '--purge', '--clients=1', '--no-progress',
+    '--clients=1', '--no-progress',
   ];
+  // The stream is made here, the raw baseline's way: natscli's --create asks for a JetStream API
+  // level that servers before 2.14 do not report (10185).
+  const jsm = await options.nc.jetstreamManager();
+  await jsm.streams.delete(STREAM).catch(() => false);
+  await createStream(DEFAULT_RETRY, STREAM, () =>
+    jsm.streams.add({ name: STREAM, subjects: ['cim.bench.peer.>'], num_replicas: options.replicas, storage: StorageType.File, retention: RetentionPolicy.Limits }),
+  );
   try {
     await run(options.natscli, [...flags, `--csv=${csv}`, `--server=${options.servers.join(',')}`, ...(options.credsFile ? [`--creds=${options.credsFile}`] : [])], {
       timeout: 300_000,
@@ -56,16 +63,15 @@ export async function runNatsBench(options: NatsBenchOptions): Promise<NatsBench
     }).catch((error: { stderr?: string; message: string }) => {
       throw new CimError('CIM-UNAVAILABLE', `nats bench failed: ${(error.stderr ?? '').trim().split('\n').pop() || error.message}`);
     });
-    return { tool: `natscli ${options.natscliVersion}`, command: `nats ${flags.join(' ')}`, ...parseCsv(readFileSync(csv, 'utf8')) };
+    return { tool: `natscli ${options.natscliVersion}`, command: `nats ${flags.join(' ')}`, messages: options.messages, ...parseCsv(readFileSync(csv, 'utf8')) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
-    const jsm = await options.nc.jetstreamManager();
     await jsm.streams.delete(STREAM).catch(() => {});
   }
 }
 
 /** natscli's CSV: a header row, then a row per client; one client here. */
-export function parseCsv(text: string): Omit<NatsBenchResult, 'tool' | 'command'> {
+export function parseCsv(text: string): Omit<NatsBenchResult, 'tool' | 'command' | 'messages'> {
   const [header, ...rows] = text.trim().split('\n').map((line) => line.replace(/^#/, '').split(','));
   const row = rows[0];
   if (!header || !row) throw new CimError('CIM-INTERNAL', 'nats bench wrote no figures');
@@ -76,9 +82,8 @@ export function parseCsv(text: string): Omit<NatsBenchResult, 'tool' | 'command'
   };
   const seconds = field('DurationSecs');
   const perSecond = field('MsgsPerSec');
+  // MsgCount counts publishes and their acks; natscli publishes exactly --msgs messages.
   return {
-    // MsgCount counts publishes and their acks; the rate and the duration give the messages.
-    messages: Math.round(perSecond * seconds),
     seconds,
     perSecond,
     p50Ms: field('P50LatencyMicroSecs') / 1_000,

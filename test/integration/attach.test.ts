@@ -38,8 +38,17 @@ describe('attach mode (--nats URL,...)', () => {
   it('runs the bench against the attached cluster, losing nothing', async () => {
     const result = await runCli(['--state', client.path, '--nats', urls, 'bench', '--components', '--messages', '1500', '--json'], { timeoutMs: 120_000 });
     expect(result.code, result.stderr).toBe(0);
-    const output = JSON.parse(result.stdout) as { cluster: ClusterStatus; rawBaseline: { replicas: number; read: { messages: number }; lost: number } };
+    const output = JSON.parse(result.stdout) as {
+      cluster: ClusterStatus;
+      rawBaseline: { replicas: number; read: { messages: number }; lost: number; publish: { perSecond: number } };
+      peer?: { result?: { tool: string; messages: number; perSecond: number; command: string }; skipped?: string; ratios: Record<string, number> };
+    };
     expect(output.cluster.mode).toBe('attached');
+    // nats bench ran on the same cluster, same shape, and every throughput is also a ratio to it.
+    expect(output.peer?.skipped).toBeUndefined();
+    expect(output.peer?.result).toMatchObject({ tool: expect.stringMatching(/^natscli \d+\.\d+\.\d+$/), messages: 1500 });
+    expect(output.peer!.result!.command).toContain('--replicas=3');
+    expect(output.peer!.ratios.rawPublish).toBeCloseTo(output.rawBaseline.publish.perSecond / output.peer!.result!.perSecond, 9);
     expect(output.rawBaseline.replicas).toBe(3);
     expect(output.rawBaseline.read.messages).toBe(1500);
     expect(output.rawBaseline.lost).toBe(0);

@@ -12,7 +12,6 @@ import {
   decodeEnvelope,
   decodeSeal,
   domainStream,
-  EMPTY_HEAD,
   encodeEnvelope,
   encodeSeal,
   EventStore,
@@ -32,6 +31,7 @@ import {
 } from '../../appliance/index.js';
 import { expectFindings } from '../support/findings.js';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
+import { fillAggregates } from '../support/stream-events.js';
 import { waitFor } from '../support/wait.js';
 
 const DOMAINS = ['clean', 'background', 'altered', 'deleted', 'reordered', 'misfiled', 'truncated', 'headgone', 'sealalt', 'otherkey', 'sealgap', 'sealoverlap', 'overlapwrong', 'sealbad'];
@@ -52,15 +52,7 @@ afterAll(async () => {
 });
 
 /** Appends `count` events to each aggregate, interleaved across aggregates as real traffic is. */
-async function fill(domain: string, aggregates: string[], count: number, heads = new Map<string, AggregateHead>()): Promise<Map<string, AggregateHead>> {
-  for (let i = 0; i < count; i++) {
-    for (const id of aggregates) {
-      const [e] = await store.append({ domain, aggregate: 'Thing', aggregateId: id }, heads.get(id) ?? EMPTY_HEAD, [{ type: 'Changed', payload: { i, id } }], who);
-      heads.set(id, { seq: e!.seq, cid: e!.cid, streamSeq: e!.streamSeq });
-    }
-  }
-  return heads;
-}
+const fill = (domain: string, aggregates: string[], count: number, heads?: Map<string, AggregateHead>) => fillAggregates(store, who, domain, aggregates, count, heads);
 
 async function seal(domain: string, by: Signer = signer): Promise<NamedSeal> {
   const sealed = await (await Sealer.open(t.nc, { domain, signer: by })).sealOnce();

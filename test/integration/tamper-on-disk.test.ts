@@ -9,7 +9,6 @@ import {
   decodeEnvelope,
   decodeSeal,
   domainStream,
-  EMPTY_HEAD,
   encodeEnvelope,
   EventStore,
   MerkleAccumulator,
@@ -25,6 +24,7 @@ import {
 import { eraseStoredMessage, rewriteStoredMessage } from '../support/filestore.js';
 import { expectFindings } from '../support/findings.js';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
+import { fillAggregates } from '../support/stream-events.js';
 import { waitFor } from '../support/wait.js';
 
 const DOMAINS = ['evtinplace', 'sealinplace', 'sealgone', 'badsum'];
@@ -45,15 +45,8 @@ const seeded = {} as {
   badsum: { seq: number; before: Uint8Array; seal: NamedSeal };
 };
 
-async function fill(domain: string, aggregates: string[], count: number, heads = new Map<string, AggregateHead>()): Promise<Map<string, AggregateHead>> {
-  for (let i = 0; i < count; i++) {
-    for (const id of aggregates) {
-      const [e] = await store.append({ domain, aggregate: 'Thing', aggregateId: id }, heads.get(id) ?? EMPTY_HEAD, [{ type: 'Changed', payload: { i, id } }], who);
-      heads.set(id, { seq: e!.seq, cid: e!.cid, streamSeq: e!.streamSeq });
-    }
-  }
-  return heads;
-}
+/** Appends `count` events to each aggregate, interleaved across aggregates as real traffic is. */
+const fill = (domain: string, aggregates: string[], count: number, heads?: Map<string, AggregateHead>) => fillAggregates(store, who, domain, aggregates, count, heads);
 
 async function seal(domain: string): Promise<{ named: NamedSeal; streamSeq: number }> {
   const sealer = await Sealer.open(t.nc, { domain, signer });
