@@ -5,7 +5,8 @@
 // coverage/test-results-<version>.json, which .ci/summary.mjs adds up. Usage:
 //   node test/servers-matrix.mjs [VERSION...]     (default: every supported version but the default)
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync } from 'node:fs';
+import { relative } from 'node:path';
 
 const cli = ['dist/cli/main.js'];
 const listed = spawnSync(process.execPath, [...cli, 'servers', 'list', '--json'], { encoding: 'utf8' });
@@ -33,6 +34,17 @@ function serverEnv(path) {
   return env;
 }
 
+/** The test files with a failed test (or that failed to run) in a vitest JSON report. */
+function failingFiles(report) {
+  try {
+    const { testResults } = JSON.parse(readFileSync(report, 'utf8'));
+    const failing = testResults.filter((f) => f.status !== 'passed').map((f) => relative(process.cwd(), f.name));
+    return failing.length > 0 ? failing : files;
+  } catch {
+    return files;
+  }
+}
+
 let failed = false;
 for (const version of versions) {
   const started = Date.now();
@@ -45,12 +57,21 @@ for (const version of versions) {
     failed = true;
     continue;
   }
-  const run = spawnSync(
-    'npx',
-    ['vitest', 'run', ...files],
-    { stdio: 'inherit', env: { ...serverEnv(path), CIM_TEST_RESULTS: `coverage/test-results-${version}.json` } },
-  );
+  const results = `coverage/test-results-${version}.json`;
+  let run = spawnSync('npx', ['vitest', 'run', ...files], { stdio: 'inherit', env: { ...serverEnv(path), CIM_TEST_RESULTS: results } });
+  let verdict = run.status === 0 ? 'passed' : 'FAILED';
+  if (run.status !== 0) {
+    // Fault tests on older servers are timing-sensitive on two shared cores (a paused follower's
+    // publish timing out, JetStream unavailable while a damaged node stays down). The failing files
+    // run once more on fresh clusters; the first run is kept beside the results and said loudly,
+    // so a flake is visible but a version is judged on a clean second run.
+    const failedFiles = failingFiles(results);
+    renameSync(results, `coverage/flaky-${version}.json`);
+    process.stdout.write(`== nats-server ${version}: FAILED first; running ${failedFiles.join(', ')} once more (first run: coverage/flaky-${version}.json) ==\n`);
+    run = spawnSync('npx', ['vitest', 'run', ...failedFiles], { stdio: 'inherit', env: { ...serverEnv(path), CIM_TEST_RESULTS: results } });
+    verdict = run.status === 0 ? 'passed on the second run (FLAKY)' : 'FAILED twice';
+  }
   if (run.status !== 0) failed = true;
-  process.stdout.write(`== nats-server ${version}: ${run.status === 0 ? 'passed' : 'FAILED'} in ${Math.round((Date.now() - started) / 1000)} s ==\n`);
+  process.stdout.write(`== nats-server ${version}: ${verdict} in ${Math.round((Date.now() - started) / 1000)} s ==\n`);
 }
 process.exit(failed ? 1 : 0);
