@@ -1,6 +1,6 @@
 // Opens NATS client connections the way every part of the appliance should: async stack traces
 // off (nats.js builds two Error objects per request otherwise — ~35% of raw publish throughput,
-// PERFORMANCE.md), reconnecting forever, and failures mapped to CIM-UNAVAILABLE.
+// measured on these machines), reconnecting forever, and failures mapped to CIM-UNAVAILABLE.
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnection } from 'nats';
 import { CimError } from '../errors.js';

@@ -1,4 +1,4 @@
-// Decides which NATS cluster a command talks to (DESIGN.md §1): `--nats` attaches; else the
+// Decides which NATS cluster a command talks to: `--nats` attaches; else the
 // embedded cluster `cim cluster up` left running in the state dir; else an embedded cluster
 // started for this command alone and stopped when it is released.
 import type { ApplianceConfig } from '../config.js';
