@@ -25,7 +25,13 @@ export interface Jsz {
   consumers: number;
   messages: number;
   bytes?: number;
-  meta_cluster?: { name?: string; leader?: string; cluster_size?: number };
+  meta_cluster?: {
+    name?: string;
+    leader?: string;
+    cluster_size?: number;
+    /** On the meta leader only: the other peers, and whether the leader counts each as current. */
+    replicas?: Array<{ name: string; current: boolean; offline?: boolean }>;
+  };
   account_details?: Array<{
     name: string;
     stream_detail?: Array<{ name: string; state: { messages: number; first_seq: number; last_seq: number } }>;

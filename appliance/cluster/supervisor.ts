@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import type { ApplianceConfig } from '../config.js';
 import { CimError } from '../errors.js';
 import { connectNats } from './connection.js';
-import { MonitorClient } from './monitor.js';
+import { MonitorClient, type Jsz } from './monitor.js';
 import { freePorts } from './ports.js';
 import { findNatsServer, validateServerConfigFile, type NatsServerBinary } from './server-binary.js';
 import { requireFeature } from './server-features.js';
@@ -362,6 +362,14 @@ export class EmbeddedCluster {
     this.dir.writePid(node, entry.process.pid);
   }
 
+  /** The running peers a meta leader's /jsz does not list as current and online. */
+  private peersNotCurrent(node: string, jsz: Jsz): string[] {
+    const replicas = jsz.meta_cluster?.replicas ?? [];
+    return this.nodeNames
+      .filter((n) => n !== node && this.nodeState(n) === 'running')
+      .filter((n) => !replicas.some((r) => r.name === n && r.current && !r.offline));
+  }
+
   private async waitNodeReady(node: string, deadline: number): Promise<void> {
     const entry = this.entry(node);
     const clustered = this.nodes.size > 1;
@@ -380,8 +388,12 @@ export class EmbeddedCluster {
           return;
         } else {
           const [jsz, routez] = await Promise.all([entry.monitor.jsz(), entry.monitor.routez()]);
+          const notCurrent = jsz.meta_cluster?.leader === node ? this.peersNotCurrent(node, jsz) : [];
           if (!jsz.meta_cluster?.leader) lastProblem = 'no JetStream meta leader yet';
           else if (routez.num_routes < peers) lastProblem = `${routez.num_routes} of ${peers} routes up`;
+          // A stream placed before the meta leader counts its peers as current fails with "no
+          // suitable peers for placement", so the leader waits until it does.
+          else if (notCurrent.length > 0) lastProblem = `meta leader does not count ${notCurrent.join(', ')} as current yet`;
           else return;
         }
       } catch (error) {
