@@ -22,6 +22,13 @@ export default {
     layer('compliance-imports-appliance-and-reports', 'compliance', ['bench', 'cli', 'scenarios'], 'compliance/ audits the appliance; it does not depend on the benchmarks'),
     layer('scenarios-import-no-cli', 'scenarios', ['cli', 'compliance'], 'only cli/ wires scenarios/ to the rest'),
     {
+      name: 'decider-is-pure',
+      comment: 'appliance/decider/ is the pure decider: nothing it imports, directly or not, reaches NATS or SQLite',
+      severity: 'error',
+      from: { path: '^appliance/decider/' },
+      to: { path: 'node_modules/(nats|better-sqlite3)/', reachable: true },
+    },
+    {
       name: 'through-index-only',
       comment: "from outside a top-level folder, only its index.ts is imported: the folder's surface is what index.ts exports",
       severity: 'error',

@@ -1,9 +1,12 @@
 // The appliance runtime: the public surface other top-level folders import from.
 export * from './cluster/index.js';
 export * from './eventstore/index.js';
+export * from './integrity/index.js';
 export { ApplianceConfigSchema, configLeaves, envVarName, loadConfig, type ApplianceConfig, type ConfigSources, type FlatSettings } from './config.js';
 export { CimError, ExitCode, isCimError, isCimErrorCode, toCimError, type CimErrorCode } from './errors.js';
 export { installSignalHandlers, onShutdown } from './shutdown.js';
-export * from './domain/index.js';
+export * from './decider/index.js';
+export * from './services/index.js';
+export * from './projections/index.js';
 export * from './domains/index.js';
 export { startAppliance, type ApplianceHandle, type ApplianceOptions } from './serve.js';

@@ -6,21 +6,13 @@
 import { join } from 'node:path';
 import type { NatsConnection, Service } from 'nats';
 import { connectNats, type NatsEndpoint } from './cluster/index.js';
-import {
-  loadDomainPlugins,
-  Projector,
-  ReadModel,
-  startCommandService,
-  startProcessManager,
-  startQueryService,
-  type CommandServiceHandle,
-  type Domain,
-  type ProcessManagerDefinition,
-  type ProcessManagerHandle,
-} from './domain/index.js';
+import { loadDomainPlugins, type Domain, type ProcessManagerDefinition } from './decider/index.js';
+import { Projector, ReadModel } from './projections/index.js';
+import { startCommandService, startProcessManager, startQueryService, type CommandServiceHandle, type ProcessManagerHandle } from './services/index.js';
 import { onboarding, referenceDomains } from './domains/index.js';
 import type { CimError } from './errors.js';
-import { EventStore, loadOrCreateSigner, provision, Sealer, type SealerHandle, type Signer } from './eventstore/index.js';
+import { EventStore, provision } from './eventstore/index.js';
+import { loadOrCreateSigner, Sealer, type SealerHandle, type Signer } from './integrity/index.js';
 
 export interface ApplianceOptions {
   endpoint: NatsEndpoint;

@@ -4,7 +4,7 @@ export { organization, type MemberRole, type OrganizationState } from './organiz
 export { workflow, type WorkflowState } from './workflow.js';
 export { onboarding, onboardingWorkflowId, ONBOARDING_STEPS } from './onboarding.js';
 
-import type { Domain } from '../domain/index.js';
+import type { Domain } from '../decider/index.js';
 import { organization } from './organization.js';
 import { person } from './person.js';
 import { workflow } from './workflow.js';

@@ -1,7 +1,7 @@
 // The onboarding process manager's pure part: when an organization gains a member, start an
 // onboarding workflow about that person (DESIGN.md §5, the cross-domain flow).
 import { createHash } from 'node:crypto';
-import type { ProcessManagerDefinition } from '../domain/index.js';
+import type { ProcessManagerDefinition } from '../decider/index.js';
 
 export const ONBOARDING_STEPS = ['account', 'equipment', 'introduction'] as const;
 

@@ -1,7 +1,7 @@
 // The organization domain: create and rename an organization, add and remove its members. A member
 // is a person of the person domain, so adding one needs the fact that the person exists.
 import { z } from 'zod';
-import { aggregateIdSchema, defineCommand, defineDomain, factKey, notFound, rejected, type DomainEvent, type ProjectionDefinition } from '../domain/index.js';
+import { aggregateIdSchema, defineCommand, defineDomain, factKey, notFound, rejected, type DomainEvent, type ProjectionDefinition } from '../decider/index.js';
 import type { EventEnvelope } from '../eventstore/index.js';
 
 export type MemberRole = 'member' | 'admin';

@@ -1,7 +1,7 @@
 // The person domain: register a person, change their name or email, archive them. Name and email
 // are personal data (encrypted and erasable once privacy lands, DESIGN.md §6).
 import { z } from 'zod';
-import { aggregateIdSchema, defineCommand, defineDomain, rejected, type DomainEvent, type ProjectionDefinition } from '../domain/index.js';
+import { aggregateIdSchema, defineCommand, defineDomain, rejected, type DomainEvent, type ProjectionDefinition } from '../decider/index.js';
 import type { EventEnvelope } from '../eventstore/index.js';
 
 export interface PersonState {

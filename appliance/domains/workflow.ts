@@ -1,7 +1,7 @@
 // The workflow domain: an instance of a named definition about one aggregate (its subject), whose
 // steps complete strictly in order, and which ends completed or failed.
 import { z } from 'zod';
-import { aggregateIdSchema, defineCommand, defineDomain, rejected, type DomainEvent, type ProjectionDefinition } from '../domain/index.js';
+import { aggregateIdSchema, defineCommand, defineDomain, rejected, type DomainEvent, type ProjectionDefinition } from '../decider/index.js';
 import type { EventEnvelope } from '../eventstore/index.js';
 
 export interface WorkflowState {

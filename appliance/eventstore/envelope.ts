@@ -89,3 +89,9 @@ export function decodeEnvelope(bytes: Uint8Array, expectedCid?: string): Encoded
   }
   return { envelope: parsed.data as EventEnvelope, bytes, cid };
 }
+
+/** How an aggregate's state is folded from its events: what loading an aggregate replays. */
+export interface Reducer<S> {
+  initial(): S;
+  evolve(state: S, event: EventEnvelope): S;
+}

@@ -4,7 +4,7 @@ import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import { CimError } from '../errors.js';
 import { EventPublisher } from './append.js';
 import { CID, cidEquals } from './cid.js';
-import { decodeEnvelope, encodeEnvelope, ENVELOPE_VERSION, type EventEnvelope, type Payload } from './envelope.js';
+import { decodeEnvelope, encodeEnvelope, ENVELOPE_VERSION, type EventEnvelope, type Payload, type Reducer } from './envelope.js';
 import { uuidv7 } from './event-id.js';
 import { assertAggregateId, assertDomain, domainStream, Subjects } from './names.js';
 import { SnapshotStore } from './snapshots.js';
@@ -61,11 +61,6 @@ export interface StoredEvent {
   /** The CID of the bytes as stored (upcasting never changes it). */
   cid: CID;
   streamSeq: number;
-}
-
-export interface Reducer<S> {
-  initial(): S;
-  evolve(state: S, event: EventEnvelope): S;
 }
 
 export interface Loaded<S> {

@@ -1,6 +1,6 @@
 // The CID-chained event store: the public surface of appliance/eventstore.
 export { CID, cidEquals, cidOfBlock, parseCid, sha256 } from './cid.js';
-export { decodeEnvelope, encodeEnvelope, ENVELOPE_VERSION, EnvelopeSchema, type EncodedEvent, type EventEnvelope, type Payload } from './envelope.js';
+export { decodeEnvelope, encodeEnvelope, ENVELOPE_VERSION, EnvelopeSchema, type EncodedEvent, type EventEnvelope, type Payload, type Reducer } from './envelope.js';
 export { positionMsgId } from './append.js';
 export { uuidv7 } from './event-id.js';
 export { createStream, DEFAULT_RETRY, type RetryPolicy } from './retry.js';
@@ -14,21 +14,12 @@ export {
   type EventStoreOptions,
   type Loaded,
   type NewEvent,
-  type Reducer,
   type StoredEvent,
 } from './event-store.js';
-export { merkleRoot, MerkleAccumulator, inclusionProof, consistencyProof, verifyInclusion, verifyConsistency, leafHash } from './merkle.js';
 export { domainStream, SEALS_STREAM, SNAPSHOT_BUCKET, Subjects } from './names.js';
 export { provision, type ProvisionOptions, type ProvisionReport } from './provision.js';
 export { SnapshotStore, type Snapshot } from './snapshots.js';
 export { firstUnread, readStream, type ReadRange } from './stream-reader.js';
 export { UpcasterRegistry, type Migrate } from './upcasters.js';
-export { decodeSeal, encodeSeal, SEAL_VERSION, sealCid, signSeal, sealSignedBy, type NamedSeal, type Seal, type SealBody } from './seal.js';
-export { Sealer, type SealerHandle, type SealerOptions, type SealHead } from './sealer.js';
-export { keyIdOf, loadOrCreateSigner, loadStateVerifier, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE, Signer, trustedVerifiers, Verifier } from './signing-key.js';
-export { listDomains, verifyDomain, type DomainVerification, type VerifyOptions } from './verify.js';
-export { ChainChecker, cidBytesOf, type StoredMessage } from './chain-check.js';
 export { decodeEvent, scanEnvelope, type ChainFields } from './envelope-read.js';
-export { FindingList, type Finding, type FindingKind } from './findings.js';
-export { renderVerification } from './render-verification.js';
 export { encodeEnvelopeBytes } from './envelope-encode.js';

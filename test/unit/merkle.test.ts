@@ -9,7 +9,7 @@ import {
   nodeHash,
   verifyConsistency,
   verifyInclusion,
-} from '../../appliance/eventstore/merkle.js';
+} from '../../appliance/integrity/merkle.js';
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 const unhex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'hex'));

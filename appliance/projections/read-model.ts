@@ -2,9 +2,9 @@
 // checkpoints. A batch of events and the checkpoint it reaches commit in one transaction, so a
 // crash at any point neither applies an event twice nor skips one.
 import Database from 'better-sqlite3';
-import { CimError, toCimError } from '../../errors.js';
-import type { EventEnvelope } from '../../eventstore/index.js';
-import type { ProjectionDefinition, RowChange } from '../types.js';
+import { CimError, toCimError } from '../errors.js';
+import type { EventEnvelope } from '../eventstore/index.js';
+import type { ProjectionDefinition, RowChange } from '../decider/types.js';
 
 /** An event and the stream sequence it was read at: the position a checkpoint records. */
 export interface SequencedEvent {

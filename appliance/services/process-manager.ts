@@ -6,7 +6,7 @@ import { AckPolicy, DeliverPolicy, nanos, type ConsumerMessages, type JsMsg, typ
 import { CimError, toCimError } from '../errors.js';
 import { decodeEnvelope, domainStream, Subjects } from '../eventstore/index.js';
 import { sendCommand } from './command-client.js';
-import type { ProcessManagerDefinition } from './types.js';
+import type { ProcessManagerDefinition } from '../decider/types.js';
 
 export interface ProcessManagerOptions {
   subjects?: Subjects;

@@ -4,8 +4,8 @@
 import type { NatsConnection, Service } from 'nats';
 import { CimError, toCimError } from '../errors.js';
 import { Subjects } from '../eventstore/index.js';
-import type { Domain } from './define-domain.js';
-import type { ReadModel } from './projections/index.js';
+import type { Domain } from '../decider/define-domain.js';
+import type { ReadModel } from '../projections/index.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -8,11 +8,11 @@ import { CimError } from '../errors.js';
 import { ChainChecker, cidBytesOf } from './chain-check.js';
 import { FindingList, type Finding } from './findings.js';
 import { MerkleAccumulator } from './merkle.js';
-import { domainStream, SEALS_STREAM, Subjects } from './names.js';
-import { DEFAULT_RETRY, isNotFound, withRetries, type RetryPolicy } from './retry.js';
+import { domainStream, SEALS_STREAM, Subjects } from '../eventstore/names.js';
+import { DEFAULT_RETRY, isNotFound, withRetries, type RetryPolicy } from '../eventstore/retry.js';
 import { decodeSeal, sealSignedBy, type NamedSeal } from './seal.js';
 import type { Verifier } from './signing-key.js';
-import { readStream } from './stream-reader.js';
+import { readStream } from '../eventstore/stream-reader.js';
 
 export interface DomainVerification {
   domain: string;

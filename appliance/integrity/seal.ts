@@ -4,7 +4,7 @@
 import * as dagCbor from '@ipld/dag-cbor';
 import { z } from 'zod';
 import { CimError } from '../errors.js';
-import { CID, cidOfBlock } from './cid.js';
+import { CID, cidOfBlock } from '../eventstore/cid.js';
 import type { Signer, Verifier } from './signing-key.js';
 
 export const SEAL_VERSION = 1;

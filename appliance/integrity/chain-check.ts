@@ -3,11 +3,11 @@
 // its aggregate's chain (seq + 1, prev = the previous event's CID). Memory: one entry per aggregate.
 import { base32 } from 'multiformats/bases/base32';
 import { CID } from 'multiformats/cid';
-import { DAG_CBOR_CODE, sha256, SHA2_256_CODE } from './cid.js';
-import { decodeEnvelope } from './envelope.js';
-import { scanEnvelope } from './envelope-read.js';
+import { DAG_CBOR_CODE, sha256, SHA2_256_CODE } from '../eventstore/cid.js';
+import { decodeEnvelope } from '../eventstore/envelope.js';
+import { scanEnvelope } from '../eventstore/envelope-read.js';
 import type { FindingList } from './findings.js';
-import type { Subjects } from './names.js';
+import type { Subjects } from '../eventstore/names.js';
 
 export interface StoredMessage {
   streamSeq: number;

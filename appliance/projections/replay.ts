@@ -5,10 +5,10 @@
 import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { JetStreamManager, JsMsg, NatsConnection } from 'nats';
-import { CimError } from '../../errors.js';
-import { decodeEvent, domainStream, firstUnread, type UpcasterRegistry } from '../../eventstore/index.js';
-import { isNotFound } from '../../eventstore/retry.js';
-import type { ProjectionDefinition } from '../types.js';
+import { CimError } from '../errors.js';
+import { decodeEvent, domainStream, firstUnread, type UpcasterRegistry } from '../eventstore/index.js';
+import { isNotFound } from '../eventstore/retry.js';
+import type { ProjectionDefinition } from '../decider/types.js';
 import { ReadModel, type SequencedEvent } from './read-model.js';
 
 export interface ReplayOptions {

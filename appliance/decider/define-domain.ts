@@ -2,7 +2,8 @@
 // the infrastructure drives — command validation at the edge, the pure decision with its output
 // checked against the declared event schemas, and the reducer the event store loads state with.
 import { CimError } from '../errors.js';
-import { UpcasterRegistry, type EventEnvelope, type Reducer } from '../eventstore/index.js';
+import type { EventEnvelope, Reducer } from '../eventstore/envelope.js';
+import { UpcasterRegistry } from '../eventstore/upcasters.js';
 import type { Command, CommandDefinition, CommandMetadata, DomainDefinition, DomainEvent, Facts, Requirement } from './types.js';
 
 const domainName = /^[a-z][a-z0-9_-]*$/;

@@ -2,7 +2,7 @@
 // reference domain or a user's plugin hands to `defineDomain`, and its projections' row mapping.
 // Pure types: domain code built on them imports no NATS, SQLite or HTTP.
 import { z } from 'zod';
-import type { EventEnvelope, Payload } from '../eventstore/index.js';
+import type { EventEnvelope, Payload } from '../eventstore/envelope.js';
 
 /**
  * An aggregate id in a command payload: it closes a NATS subject and names a KV key, so only the

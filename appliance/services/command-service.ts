@@ -6,8 +6,8 @@ import type { NatsConnection, Service, ServiceMsg } from 'nats';
 import { CimError, toCimError } from '../errors.js';
 import { Subjects, uuidv7, type AggregateHead, type AppendedEvent, type EventStore } from '../eventstore/index.js';
 import { commandSubject, CommandRequestSchema, type CommandReply } from './command-protocol.js';
-import type { Domain, ValidatedCommand } from './define-domain.js';
-import { factKey, type CommandMetadata, type Facts } from './types.js';
+import type { Domain, ValidatedCommand } from '../decider/define-domain.js';
+import { factKey, type CommandMetadata, type Facts } from '../decider/types.js';
 
 export interface CommandServiceOptions {
   store: EventStore;

@@ -4,13 +4,13 @@
 // message id, so racing sealers produce one seal, and the loser simply finds it next time.
 import { headers, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
 import { CimError } from '../errors.js';
-import { cidOfBlock } from './cid.js';
+import { cidOfBlock } from '../eventstore/cid.js';
 import { MerkleAccumulator } from './merkle.js';
-import { domainStream, SEALS_STREAM, Subjects } from './names.js';
-import { DEFAULT_RETRY, isNotFound, isWrongLastSequence, withRetries, type RetryPolicy } from './retry.js';
+import { domainStream, SEALS_STREAM, Subjects } from '../eventstore/names.js';
+import { DEFAULT_RETRY, isNotFound, isWrongLastSequence, withRetries, type RetryPolicy } from '../eventstore/retry.js';
 import { decodeSeal, encodeSeal, SEAL_VERSION, signSeal, type NamedSeal } from './seal.js';
 import type { Signer } from './signing-key.js';
-import { readStream } from './stream-reader.js';
+import { readStream } from '../eventstore/stream-reader.js';
 
 export interface SealerOptions {
   domain: string;

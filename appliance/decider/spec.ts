@@ -5,7 +5,7 @@
 import { AssertionError } from 'node:assert';
 import { isDeepStrictEqual } from 'node:util';
 import { isCimError, type CimErrorCode } from '../errors.js';
-import { ENVELOPE_VERSION, type EventEnvelope } from '../eventstore/index.js';
+import { ENVELOPE_VERSION, type EventEnvelope } from '../eventstore/envelope.js';
 import type { Domain } from './define-domain.js';
 import { factKey, type CommandMetadata, type DomainEvent, type Facts } from './types.js';
 

@@ -10,9 +10,9 @@
 // needs no acks, leaves no server state to clean up, and recreates itself after a leader change.
 // Crash safety is the same: whatever was not committed is read again from the stream.
 import type { ConsumerMessages, JsMsg, NatsConnection } from 'nats';
-import { CimError } from '../../errors.js';
-import { decodeEvent, domainStream, type UpcasterRegistry } from '../../eventstore/index.js';
-import type { ProjectionDefinition } from '../types.js';
+import { CimError } from '../errors.js';
+import { decodeEvent, domainStream, type UpcasterRegistry } from '../eventstore/index.js';
+import type { ProjectionDefinition } from '../decider/types.js';
 import type { ReadModel, SequencedEvent } from './read-model.js';
 
 export interface ProjectorOptions {
