@@ -5,14 +5,14 @@ export {
   type AppendBenchmarkPhase,
   type AppendBenchmarkResult,
   type VerifyFigure,
-} from './append-throughput.js';
-export { parseCsv as parseNatsBenchCsv, runNatsBench, type NatsBenchOptions, type NatsBenchResult } from './nats-bench.js';
-export { runMicroBenchmarks, type MicroBenchmarkOptions, type MicroBenchmarkResult } from './micro.js';
+} from './components/append-throughput.js';
+export { parseCsv as parseNatsBenchCsv, runNatsBench, type NatsBenchOptions, type NatsBenchResult } from './components/nats-bench.js';
+export { runMicroBenchmarks, type MicroBenchmarkOptions, type MicroBenchmarkResult } from './components/micro.js';
 export { runRawBaseline, type RateFigure, type RawBaselineOptions, type RawBaselineResult } from './raw-baseline.js';
-export { alignedTable, count, decimal, ratio, renderAppendBenchmark, renderCommandBenchmark, renderMicroBenchmarks } from './render-text.js';
-export { runCommandBenchmark, type CommandBenchmarkOptions, type CommandBenchmarkPhase, type CommandBenchmarkResult } from './command-throughput.js';
+export { renderAppendBenchmark, renderCommandBenchmark, renderMicroBenchmarks } from './components/render-text.js';
+export { runCommandBenchmark, type CommandBenchmarkOptions, type CommandBenchmarkPhase, type CommandBenchmarkResult } from './components/command-throughput.js';
 export { latencyFigure, latencyHistogram, runAtRate, runLanes, type LatencyFigure, type ThroughputFigure } from './drive.js';
-export { runReplayBenchmark, type RawReadFigure, type ReplayBenchmarkOptions, type ReplayBenchmarkResult } from './replay-throughput.js';
+export { runReplayBenchmark, type RawReadFigure, type ReplayBenchmarkOptions, type ReplayBenchmarkResult } from './components/replay-throughput.js';
 export { checkHistory, type Attempt, type CheckerOptions, type CheckerVerdict, type ReadItem } from './checker.js';
 export { CommandMix, GENERATED_COMMANDS, MixWorld, type GeneratedCommand, type MixWeight } from './command-mix.js';
 export { commandIssuer, driveLoad, rawBody, rawBodyId, rawIssuer, scenarioClock, type Issue, type LoadSchedule } from './load.js';
@@ -21,4 +21,3 @@ export { mergeLatencies, PhaseRecorder, type LatencySummary, type OperationRecor
 export { sampleServerStats, type ServerSample, type ServerStatsSampler } from './server-stats.js';
 export { readBackDomain, readBackRaw, type ReadBackResult } from './read-back.js';
 export { bootstrapRelativeChange, mannWhitneyU, median, quantile, type BootstrapOptions, type MannWhitneyResult, type RelativeChangeInterval } from './statistics.js';
-export { compareSamples, gate, type GateInput, type GateOptions, type GateResult, type GateSample, type MetricSamples } from './gate.js';

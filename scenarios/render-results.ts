@@ -1,7 +1,7 @@
 // The terminal summary of a `cim bench` run: per scenario, the verdict, the raw baseline it was
 // measured against, each phase's headline figures with their ratio to that baseline, what the
 // checker and verification found, and the assertions. Then one table across scenarios.
-import { alignedTable, count, decimal, ratio } from '../bench/index.js';
+import { alignedTable, count, decimal, ratio } from '../reports/index.js';
 import { matrixTable, readPerformanceResults } from '../reports/index.js';
 import type { BenchResults, PhaseResult, ScenarioResult } from './results.js';
 

@@ -1,5 +1,6 @@
 // Text for `cim scenario list` and `cim scenario show`: what a scenario does, when each phase runs
 // and what its checks mean, and how long it is expected to take.
+import { alignedTable } from '../reports/index.js';
 import { METRICS, type FaultTarget, type LoadPhase, type Phase, type ReplayPhase, type Scenario } from './types.js';
 
 /** 500 → `500ms`, 20000 → `20s`, 90000 → `1m30s`, 3600000 → `1h`. */
@@ -115,8 +116,7 @@ export function summarizePhase(phase: Phase): string {
 }
 
 function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ')).join('\n');
+  return alignedTable(rows, rows[0]!.map(() => 'left'));
 }
 
 /** `cim scenario list`: one aligned row per scenario. */

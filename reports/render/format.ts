@@ -1,6 +1,6 @@
-// How figures are written in every rendering: grouped integers, as many decimals as a comparison
-// needs, ratios as "0.65×", and "–" for whatever the results do not hold. (bench/ has the same
-// rules for the terminal; reports/ may not import it, so they are restated here.)
+// How figures are written in every rendering, the terminal's included: grouped integers, as many
+// decimals as a comparison needs, ratios as "0.65×", "–" for whatever the results do not hold,
+// and plain-text tables with aligned columns.
 import type { CID } from 'multiformats/cid';
 
 export const MISSING = '–';
@@ -58,4 +58,15 @@ export function cidText(cid: CID): string {
 
 export function base64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+type Align = 'left' | 'right';
+
+/** Columns padded to their widest cell, two spaces apart; the first column left, others as given (right by default). */
+export function alignedTable(rows: readonly (readonly string[])[], align: readonly Align[] = []): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows
+    .map((row) => row.map((cell, i) => ((align[i] ?? (i === 0 ? 'left' : 'right')) === 'left' ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd())
+    .join('\n');
 }

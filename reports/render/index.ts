@@ -28,3 +28,4 @@ export { renderJUnit } from './junit.js';
 export { readPerformanceResults, type PerformanceResultsView, type ScenarioView, type PhaseView } from './performance-view.js';
 
 export { matrixTable } from './summary.js';
+export { alignedTable, count, decimal, ms, percent, ratio, share } from './format.js';

@@ -3,7 +3,7 @@
 import * as dagCbor from '@ipld/dag-cbor';
 import { describe, expect, it } from 'vitest';
 import { runMicroBenchmarks } from '../../bench/index.js';
-import { samplePayload, sampleStream } from '../../bench/sample-events.js';
+import { samplePayload, sampleStream } from '../../bench/components/sample-events.js';
 import { decodeEnvelope } from '../../appliance/index.js';
 
 describe('runMicroBenchmarks', () => {

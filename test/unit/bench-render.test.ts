@@ -2,7 +2,7 @@
 // fixed, aligned tables.
 import { describe, expect, it } from 'vitest';
 import { renderAppendBenchmark, renderMicroBenchmarks, type AppendBenchmarkResult, type LatencyFigure, type MicroBenchmarkResult } from '../../bench/index.js';
-import { alignedTable } from '../../bench/render-text.js';
+import { alignedTable } from '../../reports/index.js';
 
 const latency = (p50Ms: number, scale: number): LatencyFigure => ({
   targetRate: 10_000,

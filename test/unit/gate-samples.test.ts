@@ -3,10 +3,10 @@
 // real `cim bench quick-steady` run (test/fixtures, histograms and server stats trimmed).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { gate } from '../../bench/gate.js';
+import { gate } from '../../scenarios/gate/verdict.js';
 import { seededRandom } from '../../bench/random.js';
 import type { SecondSample } from '../../bench/index.js';
-import { gateInput } from '../../scenarios/gate-samples.js';
+import { gateInput } from '../../scenarios/gate/samples.js';
 import type { BenchResults, LoadPhaseResult, PhaseResult, ScenarioResult } from '../../scenarios/results.js';
 
 const second = (t: number, ok: number, p99Ms = 10): SecondSample => ({ t, ok, failed: 0, p50Ms: p99Ms / 2, p99Ms });

@@ -2,7 +2,7 @@
 // the same distribution passes, noise within the threshold passes, both directions of "better"
 // are honoured, and nothing measured on one side only is dropped.
 import { describe, expect, it } from 'vitest';
-import { compareSamples, gate, type GateInput, type MetricSamples } from '../../bench/gate.js';
+import { compareSamples, DEFAULT_THRESHOLD, gate, type GateInput, type MetricSamples } from '../../scenarios/gate/verdict.js';
 import { seededRandom } from '../../bench/random.js';
 import { CimError } from '../../appliance/index.js';
 
@@ -24,7 +24,7 @@ describe('compareSamples', () => {
     expect(c.relativeChange).toBeCloseTo(-0.2, 1);
     expect(c.confidenceInterval[1]).toBeLessThan(0);
     expect(c.pValue).toBeLessThan(1e-10);
-    expect(c).toMatchObject({ scenario: 'steady', metric: 'throughput_ratio', better: 'higher', threshold: 0.05, confidenceLevel: 0.95, baseline: { samples: 60 }, candidate: { samples: 60 } });
+    expect(c).toMatchObject({ scenario: 'steady', metric: 'throughput_ratio', better: 'higher', threshold: DEFAULT_THRESHOLD, confidenceLevel: 0.95, baseline: { samples: 60 }, candidate: { samples: 60 } });
     expect(c.baseline.median).toBeCloseTo(0.5, 1);
   });
 

@@ -1,7 +1,7 @@
 // Micro-benchmarks (tinybench) of the event store's client-side kernels: what one event costs to
 // encode and name, to decode and check, to seal (Merkle root), and to verify in a stream.
 import { Bench } from 'tinybench';
-import { ChainChecker, decodeEnvelope, domainStream, encodeEnvelope, FindingList, MerkleAccumulator, merkleRoot, Subjects } from '../appliance/index.js';
+import { ChainChecker, decodeEnvelope, domainStream, encodeEnvelope, FindingList, MerkleAccumulator, merkleRoot, Subjects } from '../../appliance/index.js';
 import { sampleAggregateId, sampleEnvelope, samplePayload, sampleStream } from './sample-events.js';
 
 export interface MicroBenchmarkOptions {

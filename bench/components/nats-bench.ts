@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { RetentionPolicy, StorageType, type NatsConnection } from 'nats';
-import { CimError, createStream, DEFAULT_RETRY } from '../appliance/index.js';
+import { CimError, createStream, DEFAULT_RETRY } from '../../appliance/index.js';
 
 const run = promisify(execFile);
 

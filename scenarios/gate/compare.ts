@@ -1,17 +1,11 @@
 // The performance gate on reports: a candidate bench run against a baseline one, per scenario and
-// metric on the per-second samples (bench/gate.ts), as `cim gate` and `cim bench --baseline` use it.
-import { CimError } from '../appliance/index.js';
-import { gate } from '../bench/index.js';
-import type { NamedReport, ReportBaseline } from '../reports/index.js';
-import { gateInput } from './gate-samples.js';
-import type { BenchResults } from './results.js';
+// metric on the per-second samples (verdict.ts), as `cim gate` and `cim bench --baseline` use it.
+import { CimError } from '../../appliance/index.js';
+import { DEFAULT_THRESHOLD, gate } from './verdict.js';
+import type { NamedReport, ReportBaseline } from '../../reports/index.js';
+import { gateInput } from './samples.js';
+import type { BenchResults } from '../results.js';
 
-/**
- * 10 %: the ratio metrics divide every second of a run by one raw baseline figure, whose own
- * run-to-run noise (±4 % and more on shared machines, PERFORMANCE.md) the per-second test cannot
- * see; a 5 % threshold would flag that noise as regressions.
- */
-export const DEFAULT_THRESHOLD = 0.1;
 
 /** `5%`, `5 %` or `0.05` → 0.05. */
 export function parseThreshold(text: string): number {

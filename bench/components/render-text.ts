@@ -1,37 +1,10 @@
-// Plain-text tables of benchmark results for the terminal: aligned columns, ratios spelled out,
-// nothing measured or printed here.
+// Plain-text tables of the component benchmarks' results for the terminal, written with the
+// figure rules every rendering shares (reports/render/format.ts); nothing measured or printed here.
 import type { AppendBenchmarkResult } from './append-throughput.js';
 import type { CommandBenchmarkResult } from './command-throughput.js';
-import type { LatencyFigure } from './drive.js';
+import type { LatencyFigure } from '../drive.js';
 import type { MicroBenchmarkResult } from './micro.js';
-
-type Align = 'left' | 'right';
-
-/** Columns padded to their widest cell, two spaces apart; the first column left, others as given. */
-export function alignedTable(rows: readonly (readonly string[])[], align: readonly Align[] = []): string {
-  const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows
-    .map((row) => row.map((cell, i) => ((align[i] ?? (i === 0 ? 'left' : 'right')) === 'left' ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd())
-    .join('\n');
-}
-
-const grouped = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
-
-export function count(n: number): string {
-  return grouped.format(n);
-}
-
-/** Two decimals below 10, one below 100, none above: enough to compare, no false precision. */
-export function decimal(n: number): string {
-  if (!Number.isFinite(n)) return '–';
-  const abs = Math.abs(n);
-  return abs < 10 ? n.toFixed(2) : abs < 100 ? n.toFixed(1) : count(n);
-}
-
-export function ratio(n: number): string {
-  return Number.isFinite(n) && n > 0 ? `${n.toFixed(2)}×` : '–';
-}
+import { alignedTable, count, decimal, ratio } from '../../reports/index.js';
 
 export function renderMicroBenchmarks(results: readonly MicroBenchmarkResult[]): string {
   if (results.length === 0) return 'micro-benchmarks: none completed';

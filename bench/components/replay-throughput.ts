@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { JsMsg, NatsConnection } from 'nats';
-import { CimError, domainStream, firstUnread, replay, type ProjectionDefinition } from '../appliance/index.js';
-import { rate } from './drive.js';
+import { CimError, domainStream, firstUnread, replay, type ProjectionDefinition } from '../../appliance/index.js';
+import { rate } from '../drive.js';
 
 export interface ReplayBenchmarkOptions {
   /** The projection to rebuild; it must read exactly one domain, whose stream is measured. */

@@ -1,7 +1,7 @@
 // Sample events for the benchmarks: a domain payload of a chosen encoded size, and envelopes and
 // interleaved chains built from it, so micro-benchmarks and load drivers measure the same bytes.
 import * as dagCbor from '@ipld/dag-cbor';
-import { encodeEnvelope, ENVELOPE_VERSION, uuidv7, type CID, type EncodedEvent, type EventEnvelope, type Payload } from '../appliance/index.js';
+import { encodeEnvelope, ENVELOPE_VERSION, uuidv7, type CID, type EncodedEvent, type EventEnvelope, type Payload } from '../../appliance/index.js';
 
 export const SAMPLE_DOMAIN = 'benchmark';
 export const SAMPLE_AGGREGATE = 'Sample';

@@ -17,8 +17,8 @@ import {
   startCommandService,
   type AggregateHead,
   type CommandServiceHandle,
-} from '../appliance/index.js';
-import { latencyAtRate, runLanes, throughputFigure, type LatencyFigure, type ThroughputFigure } from './drive.js';
+} from '../../appliance/index.js';
+import { latencyAtRate, runLanes, throughputFigure, type LatencyFigure, type ThroughputFigure } from '../drive.js';
 import { runReplayBenchmark, type ReplayBenchmarkResult } from './replay-throughput.js';
 
 export type CommandBenchmarkPhase = 'setup' | 'raw' | 'append' | 'command' | 'raw-latency' | 'command-latency' | 'replay';

@@ -18,8 +18,8 @@ import {
   type Causation,
   type EventStoreOptions,
   type NewEvent,
-} from '../appliance/index.js';
-import { latencyAtRate, rate, runLanes, throughputFigure, type LatencyFigure, type ThroughputFigure } from './drive.js';
+} from '../../appliance/index.js';
+import { latencyAtRate, rate, runLanes, throughputFigure, type LatencyFigure, type ThroughputFigure } from '../drive.js';
 import { sampleAggregateId, sampleEnvelope, samplePayload } from './sample-events.js';
 
 export type AppendBenchmarkPhase = 'warmup' | 'raw' | 'raw-contract' | 'append' | 'raw-latency' | 'append-latency' | 'verify';

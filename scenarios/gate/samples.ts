@@ -2,8 +2,8 @@
 // samples, as ratios to the raw JetStream baseline measured in the same run wherever the figure
 // has a raw counterpart, so that a gate set on one machine holds on another (DESIGN.md §7,
 // PERFORMANCE.md: absolute numbers move from machine to machine, ratios within one run hold).
-import type { GateInput, GateSample } from '../bench/index.js';
-import type { BenchResults, LoadPhaseResult, ScenarioResult } from './results.js';
+import type { GateInput, GateSample } from './verdict.js';
+import type { BenchResults, LoadPhaseResult, ScenarioResult } from '../results.js';
 
 export type GateMetric = 'throughput_ratio' | 'delivered_ratio' | 'p99_ms' | 'p99_per_raw_op_ms' | 'replay_ratio_to_raw';
 
