@@ -6,10 +6,10 @@
 import { join } from 'node:path';
 import type { NatsConnection, Service } from 'nats';
 import { connectNats, type NatsEndpoint } from './cluster/index.js';
-import { loadDomainPlugins, type Domain, type ProcessManagerDefinition } from './decider/index.js';
+import type { Domain, ProcessManagerDefinition } from './decider/index.js';
 import { Projector, ReadModel } from './projections/index.js';
 import { startCommandService, startProcessManager, startQueryService, type CommandServiceHandle, type ProcessManagerHandle } from './services/index.js';
-import { onboarding, referenceDomains } from './domains/index.js';
+import { onboarding, servedDomains } from './domains/index.js';
 import type { CimError } from './errors.js';
 import { EventStore, provision } from './eventstore/index.js';
 import { loadOrCreateSigner, Sealer, type SealerHandle, type Signer } from './integrity/index.js';
@@ -40,8 +40,7 @@ export interface ApplianceHandle {
 
 export async function startAppliance(options: ApplianceOptions): Promise<ApplianceHandle> {
   const log = options.log ?? (() => {});
-  const builtIn = options.domains ?? referenceDomains;
-  const domains = [...builtIn, ...(await loadDomainPlugins(options.plugins ?? [], builtIn.map((d) => d.name)))];
+  const domains = await servedDomains(options.plugins, options.domains);
   const managers = options.processManagers ?? [onboarding];
   const report = (what: string) => (error: CimError) => log(`${what}: ${error.code}: ${error.message}`);
 

@@ -5,8 +5,7 @@ import {
   CimError,
   ExitCode,
   loadConfig,
-  loadDomainPlugins,
-  referenceDomains,
+  servedDomains as loadServedDomains,
   toCimError,
   type ApplianceConfig,
   type FlatSettings,
@@ -68,7 +67,7 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): 
 
 /** The domains this configuration serves: the reference domains and the configured plugins'. */
 export async function servedDomains(config: ApplianceConfig) {
-  return [...referenceDomains, ...(await loadDomainPlugins(config.domains.plugins, referenceDomains.map((d) => d.name)))];
+  return loadServedDomains(config.domains.plugins);
 }
 
 /** The commands and projections a scenario may name: those of the served domains. */

@@ -3,7 +3,7 @@
 // validates the shape and recomputes the name, so a report read back is the report that was signed.
 import * as dagCbor from '@ipld/dag-cbor';
 import { z } from 'zod';
-import { CID, CimError, cidOfBlock, type Signer, type Verifier } from '../appliance/index.js';
+import { CID, CimError, cidOfBlock, firstIssue, type Signer, type Verifier } from '../appliance/index.js';
 import { REPORT_VERSION, type NamedReport, type Report, type ReportBody } from './types.js';
 
 const bytes = z.custom<Uint8Array>((value) => value instanceof Uint8Array, { error: 'expected bytes' });
@@ -78,8 +78,7 @@ export function decodeReport(data: Uint8Array, source = 'report'): NamedReport {
   }
   const parsed = ReportSchema.safeParse(decoded);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new CimError('CIM-INVALID-INPUT', `${source}: not a report: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new CimError('CIM-INVALID-INPUT', `${source}: not a report: ${firstIssue(parsed.error)}`);
   }
   const report = parsed.data as unknown as Report;
   return { report, cid: reportCid(report) };

@@ -4,7 +4,7 @@
 // can put markers on the throughput chart and measure recovery from them.
 import { existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CimError, toCimError, type EmbeddedCluster } from '../appliance/index.js';
+import { CimError, sleep, toCimError, type EmbeddedCluster } from '../appliance/index.js';
 import type { Random } from '../bench/index.js';
 import type { FaultPhase, FaultTarget } from './types.js';
 
@@ -31,20 +31,6 @@ export interface FaultContext {
   signal?: AbortSignal | undefined;
   restartAppliance: () => Promise<void>;
   log: (line: string) => void;
-}
-
-/** Waits `ms`, or less when the run is stopped (Ctrl-C): a fault's duration must not hold up a shutdown. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal?.aborted) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 export async function runFault(phase: FaultPhase, ctx: FaultContext): Promise<FaultRecord> {

@@ -11,9 +11,11 @@ import {
   connectNats,
   domainStream,
   EmbeddedCluster,
+  findProjection,
   loadOrCreateSigner,
   referenceDomains,
   Sealer,
+  sleep,
   startAppliance,
   toCimError,
   verifyDomain,
@@ -41,7 +43,7 @@ import {
   type Random,
   type ReadItem,
 } from '../bench/index.js';
-import { runFault, sleep, startFailureCause } from './faults.js';
+import { runFault, startFailureCause } from './faults.js';
 import { evaluate, recoveryAfter, scenarioMetrics } from './metrics.js';
 import type { ClusterDescription, FaultPhaseResult, LoadPhaseResult, PhaseResult, ReplayPhaseResult, ScenarioResult } from './results.js';
 import type { FaultPhase, LoadPhase, Phase, ReplayPhase, Scenario } from './types.js';
@@ -439,9 +441,7 @@ function recoveryOf(run: Running, firedAtMs: number): { recoveryMs?: number; sta
 }
 
 async function runReplay(run: Running, phase: ReplayPhase, base: { name: string; startedAtMs: number }): Promise<ReplayPhaseResult> {
-  const domains = [...referenceDomains];
-  const projection = domains.flatMap((d) => d.definition.projections ?? []).find((p) => p.name === phase.projection);
-  if (!projection) throw new CimError('CIM-NOT-FOUND', `projection ${phase.projection} is not served`, { hint: `Projections: ${domains.flatMap((d) => (d.definition.projections ?? []).map((p) => p.name)).join(', ')}.` });
+  const projection = findProjection(referenceDomains, phase.projection);
   const dir = join(run.scenarioDir, 'replays');
   mkdirSync(dir, { recursive: true });
   const replay = await runReplayBenchmark(run.nc, { projection, ...(phase.to ? { to: phase.to } : {}), path: join(dir, `${phase.name}.sqlite`) });

@@ -2,8 +2,8 @@
 // pid file (started by an earlier `cim cluster up`, or orphaned by a crashed run).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
+import { sleep } from '../sleep.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The kernel's state letter for a process (R, S, T = stopped, Z = zombie, ...), if /proc has it. */
 function stateLetter(pid: number): string | undefined {

@@ -15,8 +15,8 @@ import { renderServerConfig, serializeServerConfig, type ServerNode } from './se
 import { isProcessAlive, processCommandLine, ServerProcess } from './server-process.js';
 import { ClusterStateDir, type ClusterManifest } from './state-dir.js';
 import type { ClusterStatus, ServerStatus } from './status.js';
+import { sleep } from '../sleep.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export type NodeState = 'running' | 'paused' | 'stopped';
 

@@ -1,7 +1,7 @@
 // defineDomain: turns a domain definition (a reference domain or a user's plugin) into the object
 // the infrastructure drives — command validation at the edge, the pure decision with its output
 // checked against the declared event schemas, and the reducer the event store loads state with.
-import { CimError } from '../errors.js';
+import { CimError, firstIssue } from '../errors.js';
 import type { EventEnvelope, Reducer } from '../eventstore/envelope.js';
 import { UpcasterRegistry } from '../eventstore/upcasters.js';
 import type { Command, CommandDefinition, CommandMetadata, DomainDefinition, DomainEvent, Facts, Requirement } from './types.js';
@@ -9,10 +9,6 @@ import type { Command, CommandDefinition, CommandMetadata, DomainDefinition, Dom
 const domainName = /^[a-z][a-z0-9_-]*$/;
 const typeName = /^[A-Z][A-Za-z0-9]*$/;
 
-function describeIssue(error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }): string {
-  const issue = error.issues[0]!;
-  return `${issue.path.map(String).join('.') || '(payload)'}: ${issue.message}`;
-}
 
 export interface ValidatedCommand {
   type: string;
@@ -46,7 +42,7 @@ export class Domain<S = unknown> {
       throw new CimError('CIM-INVALID-INPUT', `${this.name} has no command ${type}; it has ${this.commandTypes.join(', ')}`);
     }
     const parsed = definition.schema.safeParse(payload);
-    if (!parsed.success) throw new CimError('CIM-INVALID-INPUT', `${type}: ${describeIssue(parsed.error)}`);
+    if (!parsed.success) throw new CimError('CIM-INVALID-INPUT', `${type}: ${firstIssue(parsed.error, '(payload)')}`);
     return { type, aggregateId: definition.aggregateId(parsed.data), payload: parsed.data, requirements: definition.requires?.(parsed.data) ?? [] };
   }
 
@@ -61,7 +57,7 @@ export class Domain<S = unknown> {
       const schema = this.definition.events[event.type];
       if (!schema) throw new CimError('CIM-INTERNAL', `${this.name}: ${command.type} produced ${event.type}, which the domain does not declare`);
       const parsed = schema.safeParse(event.payload);
-      if (!parsed.success) throw new CimError('CIM-INTERNAL', `${this.name}: ${command.type} produced a malformed ${event.type}: ${describeIssue(parsed.error)}`);
+      if (!parsed.success) throw new CimError('CIM-INTERNAL', `${this.name}: ${command.type} produced a malformed ${event.type}: ${firstIssue(parsed.error, '(payload)')}`);
     }
     return events;
   }

@@ -3,7 +3,7 @@
 // recomputed from exactly the bytes that were read.
 import * as dagCbor from '@ipld/dag-cbor';
 import { z } from 'zod';
-import { CimError } from '../errors.js';
+import { CimError, firstIssue } from '../errors.js';
 import { CID, cidOfBlock } from './cid.js';
 import { encodeEnvelopeBytes } from './envelope-encode.js';
 
@@ -80,8 +80,7 @@ export function decodeEnvelope(bytes: Uint8Array, expectedCid?: string): Encoded
   }
   const parsed = EnvelopeSchema.safeParse(decoded);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new CimError('CIM-INVALID-EVENT', `not a valid event envelope: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new CimError('CIM-INVALID-EVENT', `not a valid event envelope: ${firstIssue(parsed.error)}`);
   }
   const cid = cidOfBlock(bytes);
   if (expectedCid !== undefined && cid.toString() !== expectedCid) {

@@ -2,6 +2,7 @@
 // while a stream has no leader or the client is reconnecting: such failures pass in seconds.
 import type { NatsError } from 'nats';
 import { CimError } from '../errors.js';
+import { sleep } from '../sleep.js';
 
 export interface RetryPolicy {
   /** Attempts in all, the first included. */
@@ -18,7 +19,6 @@ export interface RetryPolicy {
 // machine: the backoffs (0.1 + 0.2 + … + 2 s ≈ 11 s) outlast an election.
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 10, backoffMs: 100, maxBackoffMs: 2_000, timeoutMs: 2_000, maxTimeoutMs: 10_000 };
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Waits before attempt `attempt` (0-based); the first attempt does not wait. */
 export function backoff(policy: RetryPolicy, attempt: number): Promise<unknown> | undefined {

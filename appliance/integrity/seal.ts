@@ -3,7 +3,7 @@
 // CID of the record without its signature, so the CID names exactly what was signed.
 import * as dagCbor from '@ipld/dag-cbor';
 import { z } from 'zod';
-import { CimError } from '../errors.js';
+import { CimError, firstIssue } from '../errors.js';
 import { CID, cidOfBlock } from '../eventstore/cid.js';
 import type { Signer, Verifier } from './signing-key.js';
 
@@ -89,8 +89,7 @@ export function decodeSeal(data: Uint8Array): NamedSeal {
   }
   const parsed = SealSchema.safeParse(decoded);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new CimError('CIM-INVALID-EVENT', `not a valid seal: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new CimError('CIM-INVALID-EVENT', `not a valid seal: ${firstIssue(parsed.error)}`);
   }
   const seal = parsed.data as Seal;
   return { seal, cid: sealCid(seal) };

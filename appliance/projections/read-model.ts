@@ -2,7 +2,7 @@
 // checkpoints. A batch of events and the checkpoint it reaches commit in one transaction, so a
 // crash at any point neither applies an event twice nor skips one.
 import Database from 'better-sqlite3';
-import { CimError, toCimError } from '../errors.js';
+import { CimError, firstIssue, toCimError } from '../errors.js';
 import type { EventEnvelope } from '../eventstore/index.js';
 import type { ProjectionDefinition, RowChange } from '../decider/types.js';
 
@@ -296,8 +296,7 @@ export class ReadModel {
     }
     const parsed = query.schema.safeParse(params);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new CimError('CIM-INVALID-INPUT', `query ${projection}.${name}: ${issue.path.join('.') || '(params)'}: ${issue.message}`);
+      throw new CimError('CIM-INVALID-INPUT', `query ${projection}.${name}: ${firstIssue(parsed.error, '(params)')}`);
     }
     // better-sqlite3 refuses a parameter object for a statement that takes no parameters.
     const args = Object.keys(parsed.data).length > 0 ? [parsed.data] : [];

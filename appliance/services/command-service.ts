@@ -3,11 +3,12 @@
 // request is validated, the facts it requires gathered, the aggregate loaded, the decision made
 // and appended; a conflict (another instance appended first) reloads and decides again.
 import type { NatsConnection, Service, ServiceMsg } from 'nats';
-import { CimError, toCimError } from '../errors.js';
+import { CimError, firstIssue, toCimError } from '../errors.js';
 import { Subjects, uuidv7, type AggregateHead, type AppendedEvent, type EventStore } from '../eventstore/index.js';
 import { commandSubject, CommandRequestSchema, type CommandReply } from './command-protocol.js';
 import type { Domain, ValidatedCommand } from '../decider/define-domain.js';
 import { factKey, type CommandMetadata, type Facts } from '../decider/types.js';
+import { sleep } from '../sleep.js';
 
 export interface CommandServiceOptions {
   store: EventStore;
@@ -30,7 +31,6 @@ export interface CommandServiceHandle {
 }
 
 const encoder = new TextEncoder();
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const decoder = new TextDecoder();
 
 export async function startCommandService<S>(nc: NatsConnection, domain: Domain<S>, options: CommandServiceOptions): Promise<CommandServiceHandle> {
@@ -113,8 +113,7 @@ export class CommandHandler<S> {
       }
       const parsed = CommandRequestSchema.safeParse(body);
       if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        throw new CimError('CIM-INVALID-INPUT', `${type}: ${issue.path.join('.') || '(request)'}: ${issue.message}`);
+        throw new CimError('CIM-INVALID-INPUT', `${type}: ${firstIssue(parsed.error, '(request)')}`);
       }
       const request = parsed.data;
       commandId = request.commandId ?? uuidv7();

@@ -9,6 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep } from '../../appliance/sleep.js';
 import { defaultCatalogDir, loadScenarioFile } from '../../scenarios/loader.js';
 import type { FaultPhaseResult, ScenarioResult } from '../../scenarios/results.js';
 import type { Scenario } from '../../scenarios/types.js';
@@ -79,11 +80,10 @@ function manifestNodes(clusterDir: string): { name: string; url: string }[] {
 async function watched(scenario: Scenario, clusterDir: string, options: Parameters<ScenarioCluster['run']>[1] = {}): Promise<{ result: ScenarioResult; watch: Watch }> {
   const watch: Watch = { samples: [], varz: [], serviceIds: [] };
   let done = false;
-  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const until = async (nodes: () => { name: string; url: string }[], each: (node: { name: string; url: string }) => Promise<void> | void, ms: number) => {
     while (!done) {
       for (const node of nodes()) await each(node);
-      await pause(ms);
+      await sleep(ms);
     }
   };
   let nodes: { name: string; url: string }[] = [];

@@ -33,6 +33,7 @@ import { expectFindings } from '../support/findings.js';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
 import { fillAggregates } from '../support/stream-events.js';
 import { waitFor } from '../support/wait.js';
+import { sleep } from '../../appliance/sleep.js';
 
 const DOMAINS = ['clean', 'background', 'altered', 'deleted', 'reordered', 'misfiled', 'truncated', 'headgone', 'sealalt', 'otherkey', 'sealgap', 'sealoverlap', 'overlapwrong', 'sealbad'];
 const who: Causation = { correlationId: 'corr', causationId: 'cause', actor: 'test' };
@@ -130,7 +131,7 @@ describe('the background sealer', () => {
       await fill('background', ['x', 'y'], 5, heads); // 10 more: another
       await waitFor('the second seal', () => sealed.length >= 2 || undefined, 20_000);
       await fill('background', ['x', 'y'], 2, heads); // 4 more: below N, and T is a minute away
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await sleep(1_500);
     } finally {
       await handle.stop();
     }

@@ -1,5 +1,7 @@
 // Polling for a condition in tests about asynchronous systems (elections, catch-up): bounded by a
 // deadline, and the failure message says what was still not true.
+import { sleep } from '../../appliance/sleep.js';
+
 export async function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined | false> | T | undefined | false,
@@ -18,6 +20,6 @@ export async function waitFor<T>(
     if (Date.now() > deadline) {
       throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    await sleep(intervalMs);
   }
 }
