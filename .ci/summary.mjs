@@ -1,8 +1,8 @@
 // Prints the suite's result as the plain closing line CI reads: "N passed, N failed", added up
 // over the JSON reports vitest wrote (the whole suite, then each server version of the matrix).
 // The failed tests are listed just above it, so the tail of a CI log says what failed.
-import { readFileSync } from 'node:fs';
-import { relative } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, join, relative } from 'node:path';
 
 const files = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['coverage/test-results.json'];
 let passed = 0;
@@ -29,6 +29,16 @@ for (const file of files) {
     failed += 1;
   }
 }
+// The tests that failed once and passed when their file ran again (test/rerun-failed.mjs).
+const flaky = files.flatMap((file) => {
+  const firstRun = join(dirname(file), `first-run-${basename(file)}`);
+  if (!existsSync(firstRun)) return [];
+  const report = JSON.parse(readFileSync(firstRun, 'utf8'));
+  return (report.testResults ?? []).flatMap((suite) =>
+    (suite.assertionResults ?? []).filter((t) => t.status === 'failed').map((t) => `${file}: ${relative(process.cwd(), suite.name)} > ${t.fullName}: ${firstLine(t.failureMessages?.[0])}`),
+  );
+});
+if (flaky.length > 0) console.log(`flaky (failed, then passed when run again):\n${flaky.map((f) => `  ${f}`).join('\n')}`);
 if (failures.length > 0) console.log(`failed:\n${failures.map((f) => `  ${f}`).join('\n')}`);
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 

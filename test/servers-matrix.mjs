@@ -2,11 +2,12 @@
 // The server-version matrix: the integration tests whose outcome depends on the nats-server
 // (cluster, event store, faults, scenarios, the writer race) run again on every supported version
 // besides the default, which the whole suite already ran on. Each version's results go to
-// coverage/test-results-<version>.json, which .ci/summary.mjs adds up. Usage:
+// coverage/test-results-<version>.json, which .ci/summary.mjs adds up (a first run that failed is
+// kept as first-run-test-results-<version>.json, which it does not). Usage:
 //   node test/servers-matrix.mjs [VERSION...]     (default: every supported version but the default)
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { relative } from 'node:path';
+import { readdirSync } from 'node:fs';
+import { rerunFailed } from './rerun-failed.mjs';
 
 const cli = ['dist/cli/main.js'];
 const listed = spawnSync(process.execPath, [...cli, 'servers', 'list', '--json'], { encoding: 'utf8' });
@@ -34,48 +35,6 @@ function serverEnv(path) {
   return env;
 }
 
-/** The test files with a failed test (or that failed to run) in a vitest JSON report. */
-function failingFiles(report) {
-  try {
-    const { testResults } = JSON.parse(readFileSync(report, 'utf8'));
-    const failing = testResults.filter((f) => f.status !== 'passed').map((f) => relative(process.cwd(), f.name));
-    return failing.length > 0 ? failing : files;
-  } catch {
-    return files;
-  }
-}
-
-/**
- * Writes into `rerun` the whole version's results: the first run's files that passed, and the
- * second run's for the files run again, so the summary still counts every test once.
- */
-function mergeRerun(first, rerun) {
-  try {
-    const before = JSON.parse(readFileSync(first, 'utf8'));
-    const after = JSON.parse(readFileSync(rerun, 'utf8'));
-    const again = new Set(after.testResults.map((f) => f.name));
-    const testResults = [...before.testResults.filter((f) => !again.has(f.name)), ...after.testResults];
-    const tests = testResults.flatMap((f) => f.assertionResults ?? []);
-    const count = (status) => tests.filter((t) => t.status === status).length;
-    const merged = {
-      ...after,
-      numTotalTestSuites: testResults.length,
-      numPassedTestSuites: testResults.filter((f) => f.status === 'passed').length,
-      numFailedTestSuites: testResults.filter((f) => f.status === 'failed').length,
-      numTotalTests: tests.length,
-      numPassedTests: count('passed'),
-      numFailedTests: count('failed'),
-      numPendingTests: count('pending') + count('skipped'),
-      numTodoTests: count('todo'),
-      success: after.success && testResults.every((f) => f.status === 'passed'),
-      testResults,
-    };
-    writeFileSync(rerun, JSON.stringify(merged));
-  } catch (error) {
-    process.stdout.write(`could not merge the two runs' results (${error.message}); the summary counts the second run only\n`);
-  }
-}
-
 let failed = false;
 for (const version of versions) {
   const started = Date.now();
@@ -89,21 +48,14 @@ for (const version of versions) {
     continue;
   }
   const results = `coverage/test-results-${version}.json`;
-  let run = spawnSync('npx', ['vitest', 'run', ...files], { stdio: 'inherit', env: { ...serverEnv(path), CIM_TEST_RESULTS: results } });
+  const run = spawnSync('npx', ['vitest', 'run', ...files], { stdio: 'inherit', env: { ...serverEnv(path), CIM_TEST_RESULTS: results } });
   let verdict = run.status === 0 ? 'passed' : 'FAILED';
-  if (run.status !== 0) {
-    // Fault tests on older servers are timing-sensitive on two shared cores (a paused follower's
-    // publish timing out, JetStream unavailable while a damaged node stays down). The failing files
-    // run once more on fresh clusters; the first run is kept beside the results and said loudly,
-    // so a flake is visible but a version is judged on a clean second run.
-    const failedFiles = failingFiles(results);
-    renameSync(results, `coverage/flaky-${version}.json`);
-    process.stdout.write(`== nats-server ${version}: FAILED first; running ${failedFiles.join(', ')} once more (first run: coverage/flaky-${version}.json) ==\n`);
-    run = spawnSync('npx', ['vitest', 'run', ...failedFiles], { stdio: 'inherit', env: { ...serverEnv(path), CIM_TEST_RESULTS: results } });
-    mergeRerun(`coverage/flaky-${version}.json`, results);
-    verdict = run.status === 0 ? 'passed on the second run (FLAKY)' : 'FAILED twice';
-  }
-  if (run.status !== 0) failed = true;
+  // Fault tests on older servers are timing-sensitive on two shared cores (a paused follower's
+  // publish timing out, JetStream unavailable while a damaged node stays down): the failing files
+  // run once more on fresh clusters, said loudly, the first run kept beside the results.
+  const passed = run.status === 0 || rerunFailed(results, { env: serverEnv(path), fallback: files, label: `nats-server ${version}` });
+  if (run.status !== 0) verdict = passed ? 'passed on the second run (FLAKY)' : 'FAILED twice';
+  if (!passed) failed = true;
   process.stdout.write(`== nats-server ${version}: ${verdict} in ${Math.round((Date.now() - started) / 1000)} s ==\n`);
 }
 process.exit(failed ? 1 : 0);
