@@ -1,40 +1,74 @@
-// `cim verify`: every event chain, every seal and the unsealed tail of the domain streams; exit 1
-// with findings that name stream, sequence and CIDs.
+// `cim verify`: every event chain, every seal and the unsealed tail of the domain streams, and
+// that every stream the appliance must have exists with its seal history whole; exit 1 with
+// findings that name stream, sequence and CIDs.
 import type { Command } from 'commander';
-import { ExitCode, listDomains, renderVerification, trustedVerifiers, verifyDomain, type DomainVerification } from '../appliance/index.js';
+import {
+  assertDomain,
+  CimError,
+  compareWithWatermark,
+  domainStream,
+  expectedStreams,
+  ExitCode,
+  listDomains,
+  missingDomain,
+  readWatermarks,
+  renderVerification,
+  trustedVerifiers,
+  verifyDomain,
+  watermarksFile,
+  writeWatermarks,
+  type DomainVerification,
+  type Watermarks,
+} from '../appliance/index.js';
 import { withConnection } from './with-cluster.js';
-import { action, configFrom, log, print } from './wiring.js';
+import { action, configFrom, log, print, servedDomains } from './wiring.js';
 
 export function registerVerifyCommand(program: Command): void {
   program
     .command('verify')
     .description(
       'verify every event chain (CIDs recompute, prev links, seq contiguous), every seal (Merkle root,\n' +
-        'signature, seal chain) and the tail past the last seal; exit 1 with findings naming stream, sequence and CIDs',
+        'signature, seal chain) and the tail past the last seal, and that the streams the appliance must have\n' +
+        '(served and sealed domains, the seal stream) exist and hold no less than an earlier verification saw;\n' +
+        'exit 1 with findings naming stream, sequence and CIDs',
     )
-    .option('--domain <name...>', 'verify only these domains (default: every domain stream found)')
+    .option('--domain <name...>', 'verify only these domains (default: every served, sealed or found domain)')
     .option('--key <file...>', 'trusted Ed25519 public key (PEM) for seal signatures; the state dir\'s own key is always trusted')
     .option('--json', 'print the results as JSON')
     .action(
       action(async (options: { domain?: string[]; key?: string[]; json?: boolean }, command: Command) => {
         const config = configFrom(command);
+        for (const domain of options.domain ?? []) assertDomain(domain);
         const trusted = trustedVerifiers(config.stateDir, options.key);
+        const served = (await servedDomains(config)).map((d) => d.name);
+        const seenBefore = readWatermarks(config.stateDir);
         // Printed before the clean-up, so a cluster that fails to stop cannot hide the findings.
         await withConnection(config, 'cim-verify', async (nc) => {
+          const found = await listDomains(nc);
+          const expected = await expectedStreams(nc, served, found);
           const results: DomainVerification[] = [];
-          for (const domain of options.domain ?? (await listDomains(nc))) {
-            results.push(
-              await verifyDomain(nc, domain, {
-                trusted,
-                onProgress: (d, seq, last) => log(`verifying ${d}: seq ${seq} of ${last}`),
-              }),
-            );
+          const seenNow: Watermarks = Object.create(null) as Watermarks;
+          for (const domain of options.domain ?? expected.domains) {
+            if (!found.includes(domain)) {
+              if (!expected.missing.includes(domain)) throw new CimError('CIM-NOT-FOUND', `domain ${domain} has no stream ${domainStream(domain)}`);
+              results.push(missingDomain(domain, served.includes(domain) ? `the appliance serves ${domain}` : `${domain} has seals`));
+              continue;
+            }
+            const result = await verifyDomain(nc, domain, {
+              trusted,
+              onProgress: (d, seq, last) => log(`verifying ${d}: seq ${seq} of ${last}`),
+            });
+            seenNow[domain] = { lastSeq: result.lastSeq, seals: result.seals };
+            result.findings.push(...compareWithWatermark(domain, result.stream, seenBefore[domain], seenNow[domain], watermarksFile(config.stateDir)));
+            results.push(result);
           }
-          const findings = results.reduce((n, r) => n + r.findings.length + r.findingsOmitted, 0);
+          writeWatermarks(config.stateDir, seenBefore, seenNow);
+          const streamFindings = options.domain ? [] : expected.findings;
+          const findings = streamFindings.length + results.reduce((n, r) => n + r.findings.length + r.findingsOmitted, 0);
           if (options.json) {
-            print(JSON.stringify({ ok: findings === 0, findings, trustedKeys: trusted.map((v) => v.keyId), domains: results }, null, 2));
+            print(JSON.stringify({ ok: findings === 0, findings, trustedKeys: trusted.map((v) => v.keyId), streams: streamFindings, domains: results }, null, 2));
           } else {
-            print(renderVerification(results, trusted.map((v) => v.keyId)));
+            print(renderVerification(results, trusted.map((v) => v.keyId), streamFindings));
           }
           if (findings > 0) process.exitCode = ExitCode.checkFailed;
         });

@@ -16,7 +16,7 @@ export {
   type NewEvent,
   type StoredEvent,
 } from './event-store.js';
-export { domainStream, SEALS_STREAM, SNAPSHOT_BUCKET, Subjects } from './names.js';
+export { assertDomain, domainStream, SEALS_STREAM, SNAPSHOT_BUCKET, Subjects } from './names.js';
 export { provision, type ProvisionOptions, type ProvisionReport } from './provision.js';
 export { SnapshotStore, type Snapshot } from './snapshots.js';
 export { firstUnread, readStream, type ReadRange } from './stream-reader.js';

@@ -13,7 +13,9 @@ export type FindingKind =
   | 'seal-untrusted' // a seal signed by a key that is not trusted
   | 'seal-chain' // a seal not chained to its predecessor, or ranges that gap or overlap
   | 'truncated' // the stream ends before the end of what was sealed
-  | 'events-removed'; // events gone from the head of a stream that has no retention policy
+  | 'events-removed' // events gone from the head of a stream that has no retention policy, or a stream shorter than it was
+  | 'stream-missing' // a stream the appliance must have (a served or sealed domain's, the seal stream) does not exist
+  | 'seals-removed'; // seal records gone: from the seal stream itself, or fewer than an earlier verification saw
 
 export interface Finding {
   kind: FindingKind;

@@ -4,7 +4,9 @@ export { merkleRoot, MerkleAccumulator, inclusionProof, consistencyProof, verify
 export { decodeSeal, encodeSeal, SEAL_VERSION, sealCid, signSeal, sealSignedBy, type NamedSeal, type Seal, type SealBody } from './seal.js';
 export { Sealer, type SealerHandle, type SealerOptions, type SealHead } from './sealer.js';
 export { keyIdOf, loadOrCreateSigner, loadStateVerifier, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE, Signer, trustedVerifiers, Verifier } from './signing-key.js';
-export { listDomains, verifyDomain, type DomainVerification, type VerifyOptions } from './verify.js';
+export { listDomains, missingDomain, verifyDomain, type DomainVerification, type VerifyOptions } from './verify.js';
 export { ChainChecker, cidBytesOf, type StoredMessage } from './chain-check.js';
 export { FindingList, type Finding, type FindingKind } from './findings.js';
 export { renderVerification } from './render-verification.js';
+export { expectedStreams, type ExpectedStreams } from './expected-streams.js';
+export { compareWithWatermark, readWatermarks, WATERMARKS_FILE, watermarksFile, writeWatermarks, type DomainWatermark, type Watermarks } from './watermarks.js';

@@ -1,10 +1,23 @@
 // Plain-text rendering of verification results for the terminal: one summary line per domain,
 // then its findings, one per line, each naming stream, sequence, aggregate, expected and actual.
+import type { Finding } from './findings.js';
 import type { DomainVerification } from './verify.js';
 
-export function renderVerification(results: readonly DomainVerification[], trustedKeys: readonly string[]): string {
-  if (results.length === 0) return 'no event streams to verify';
+function findingLines(f: Finding): string[] {
+  const where = [f.stream, f.streamSeq !== undefined ? `seq ${f.streamSeq}` : undefined, f.aggregateId].filter(Boolean).join(' ');
+  const lines = [`  ${f.kind.padEnd(14)} ${where}: ${f.message}`];
+  if (f.expected !== undefined || f.actual !== undefined) lines.push(`  ${''.padEnd(14)} expected ${f.expected ?? '-'}, actual ${f.actual ?? '-'}`);
+  return lines;
+}
+
+/** `streamFindings` are those about the appliance's streams as a whole (the seal stream missing or cut). */
+export function renderVerification(results: readonly DomainVerification[], trustedKeys: readonly string[], streamFindings: readonly Finding[] = []): string {
+  if (results.length === 0 && streamFindings.length === 0) return 'no event streams to verify';
   const lines: string[] = [];
+  if (streamFindings.length > 0) {
+    lines.push(`streams: ${streamFindings.length} finding${streamFindings.length === 1 ? '' : 's'}`);
+    for (const f of streamFindings) lines.push(...findingLines(f));
+  }
   for (const r of results) {
     const findings = r.findings.length + r.findingsOmitted;
     lines.push(
@@ -13,11 +26,7 @@ export function renderVerification(results: readonly DomainVerification[], trust
         (r.removedByRetention > 0 ? `, ${r.removedByRetention} removed by retention (sealed)` : '') +
         ` — ${findings === 0 ? 'ok' : `${findings} finding${findings === 1 ? '' : 's'}`}`,
     );
-    for (const f of r.findings) {
-      const where = [f.stream, f.streamSeq !== undefined ? `seq ${f.streamSeq}` : undefined, f.aggregateId].filter(Boolean).join(' ');
-      lines.push(`  ${f.kind.padEnd(14)} ${where}: ${f.message}`);
-      if (f.expected !== undefined || f.actual !== undefined) lines.push(`  ${''.padEnd(14)} expected ${f.expected ?? '-'}, actual ${f.actual ?? '-'}`);
-    }
+    for (const f of r.findings) lines.push(...findingLines(f));
     if (r.findingsOmitted > 0) lines.push(`  … and ${r.findingsOmitted} more findings`);
   }
   lines.push(trustedKeys.length > 0 ? `seal signatures checked against ${trustedKeys.join(', ')}` : 'seal signatures NOT checked: no trusted key (pass --key FILE)');

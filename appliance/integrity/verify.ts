@@ -18,6 +18,8 @@ export interface DomainVerification {
   domain: string;
   stream: string;
   events: number;
+  /** The stream's last sequence (0 when empty or missing). */
+  lastSeq: number;
   aggregates: number;
   seals: number;
   /** Events inside sealed ranges that were read and recomputed. */
@@ -137,6 +139,7 @@ export async function verifyDomain(nc: NatsConnection, domain: string, options: 
   const result: DomainVerification = {
     ...base,
     events: 0,
+    lastSeq,
     aggregates: 0,
     seals: allSeals.length,
     sealedEvents: 0,
@@ -233,6 +236,25 @@ export async function verifyDomain(nc: NatsConnection, domain: string, options: 
   result.aggregates = chains.aggregates;
   result.findingsOmitted = findings.omitted;
   return result;
+}
+
+/** The result for a domain whose stream must exist and does not: no events, one finding. */
+export function missingDomain(domain: string, why: string): DomainVerification {
+  const stream = domainStream(domain);
+  return {
+    domain,
+    stream,
+    events: 0,
+    lastSeq: 0,
+    aggregates: 0,
+    seals: 0,
+    sealedEvents: 0,
+    unsealedEvents: 0,
+    removedByRetention: 0,
+    signaturesChecked: false,
+    findings: [{ domain, stream, kind: 'stream-missing', message: `${stream} does not exist, but ${why}: its events are gone` }],
+    findingsOmitted: 0,
+  };
 }
 
 /** The domains that have event streams: streams whose subjects are `<prefix>.<domain>.events.>`. */

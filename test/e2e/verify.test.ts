@@ -30,7 +30,8 @@ beforeAll(async () => {
   urls = (JSON.parse(up.stdout) as ClusterStatus).servers.map((s) => s.url);
   const nc = await connectNats({ servers: urls });
   try {
-    await provision(nc, { domains: ['person'], replicas: 1, duplicateWindowMs: 60_000 });
+    // The reference domains, as `cim serve` provisions them: verify expects every served stream.
+    await provision(nc, { domains: ['person', 'organization', 'workflow'], replicas: 1, duplicateWindowMs: 60_000 });
     await append(nc, 'person', 'Person', 30, 3);
   } finally {
     await nc.close();
@@ -60,7 +61,11 @@ describe('cim seal and cim verify', () => {
     const report = JSON.parse(verified.stdout) as { ok: boolean; trustedKeys: string[]; domains: { domain: string; events: number; sealedEvents: number }[] };
     expect(report.ok).toBe(true);
     expect(report.trustedKeys).toEqual([seals.signer]);
-    expect(report.domains).toEqual([expect.objectContaining({ domain: 'person', events: 30, sealedEvents: 30 })]);
+    expect(report.domains).toEqual([
+      expect.objectContaining({ domain: 'organization', events: 0, findings: [] }),
+      expect.objectContaining({ domain: 'person', events: 30, sealedEvents: 30, findings: [] }),
+      expect.objectContaining({ domain: 'workflow', events: 0, findings: [] }),
+    ]);
   });
 
   it('after an event is deleted, exits 1 and names the stream sequence', async () => {
@@ -80,7 +85,7 @@ describe('cim seal and cim verify', () => {
     expect(json.code).toBe(1);
     const report = JSON.parse(json.stdout) as VerifyJson;
     expect(report).toMatchObject({ ok: false, findings: 3 });
-    expectFindings(report.domains[0]!, [
+    expectFindings(report.domains.find((d) => d.domain === 'person')!, [
       { kind: 'missing-event', stream: 'CIM_PERSON', streamSeq: 11, expected: 'seq 11..11', actual: 'absent' },
       { kind: 'chain-broken', stream: 'CIM_PERSON', streamSeq: 14, aggregateId: 'p1', expected: expect.stringMatching(/^seq 4 after /), actual: expect.stringMatching(/^seq 5 after /) },
       { kind: 'seal-mismatch', stream: 'CIM_PERSON', streamSeq: 1, expected: expect.stringMatching(/^30 events, root /), actual: expect.stringMatching(/^29 events, root /) },
@@ -92,7 +97,6 @@ describe('cim seal and cim verify', () => {
     let p0: string;
     let p1: string;
     try {
-      await provision(nc, { domains: ['organization'], replicas: 1, duplicateWindowMs: 60_000 });
       await append(nc, 'organization', 'Organization', 6, 2); // p0 at seqs 1, 3, 5; p1 at 2, 4, 6
       const jsm = await nc.jetstreamManager();
       p0 = decodeEnvelope((await jsm.streams.getMessage(domainStream('organization'), { seq: 3 })).data).cid.toString();
@@ -128,5 +132,70 @@ describe('cim seal and cim verify', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('CIM-INVALID-INPUT');
     expect(result.stderr).toContain('missing.pem');
+  });
+
+  it('given a served domain\'s stream deleted, exits 1 naming it stream-missing; --domain names it too', async () => {
+    const nc = await connectNats({ servers: urls });
+    try {
+      await (await nc.jetstreamManager()).streams.delete(domainStream('workflow'));
+    } finally {
+      await nc.close();
+    }
+    const json = await runCli(['--state', state, 'verify', '--json']);
+    expect(json.code).toBe(1);
+    const report = JSON.parse(json.stdout) as VerifyJson;
+    expectFindings(report.domains.find((d) => d.domain === 'workflow')!, [{ kind: 'stream-missing', stream: 'CIM_WORKFLOW', message: 'CIM_WORKFLOW does not exist, but the appliance serves workflow: its events are gone' }]);
+    const one = await runCli(['--state', state, 'verify', '--domain', 'workflow']);
+    expect(one.code).toBe(1);
+    expect(one.stdout).toMatch(/stream-missing\s+CIM_WORKFLOW: CIM_WORKFLOW does not exist/);
+  });
+
+  it('given the seal stream deleted, exits 1 naming it; made anew and empty, names the seals an earlier verification saw', async () => {
+    const nc = await connectNats({ servers: urls });
+    try {
+      await (await nc.jetstreamManager()).streams.delete('CIM_SEALS');
+      const gone = await runCli(['--state', state, 'verify', '--json']);
+      expect(gone.code).toBe(1);
+      const report = JSON.parse(gone.stdout) as VerifyJson & { streams: DomainVerification['findings'] };
+      expectFindings({ findings: report.streams, findingsOmitted: 0 } as DomainVerification, [
+        { kind: 'stream-missing', stream: 'CIM_SEALS', message: expect.stringMatching(/^CIM_SEALS is missing while CIM_ORGANIZATION, CIM_PERSON exist/) },
+      ]);
+
+      // Provisioned again, as the next `cim serve` would: the streams are back, empty.
+      await provision(nc, { domains: ['person', 'organization', 'workflow'], replicas: 1, duplicateWindowMs: 60_000 });
+    } finally {
+      await nc.close();
+    }
+    const json = await runCli(['--state', state, 'verify', '--json', '--domain', 'person']);
+    expect(json.code).toBe(1);
+    const report = JSON.parse(json.stdout) as VerifyJson;
+    expect(report.domains[0]!.findings).toContainEqual(
+      expect.objectContaining({ kind: 'seals-removed', stream: 'CIM_SEALS', expected: '≥ 1 seals', actual: '0 seals', message: expect.stringContaining('an earlier verification saw 1') }),
+    );
+    const workflow = await runCli(['--state', state, 'verify', '--domain', 'workflow']);
+    expect(workflow.code, workflow.stdout).toBe(0); // made anew and empty, as the earlier verification saw it
+  });
+
+  it('given a stream deleted and made anew, exits 1: it holds less than an earlier verification saw', async () => {
+    const nc = await connectNats({ servers: urls });
+    try {
+      await (await nc.jetstreamManager()).streams.delete(domainStream('person'));
+      await provision(nc, { domains: ['person'], replicas: 1, duplicateWindowMs: 60_000 });
+      await append(nc, 'person', 'Person', 2, 2);
+    } finally {
+      await nc.close();
+    }
+    const json = await runCli(['--state', state, 'verify', '--json', '--domain', 'person']);
+    expect(json.code).toBe(1);
+    const report = JSON.parse(json.stdout) as VerifyJson;
+    expect(report.domains[0]!.findings).toContainEqual(
+      expect.objectContaining({ kind: 'events-removed', stream: 'CIM_PERSON', streamSeq: 2, expected: 'last seq ≥ 30', actual: 'last seq 2' }),
+    );
+  });
+
+  it('given a domain name that is no name, exits 2 before connecting', async () => {
+    const result = await runCli(['--state', state, 'verify', '--domain', '../../x']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('cim: error CIM-INVALID-INPUT: domain "../../x"');
   });
 });
