@@ -3,9 +3,10 @@
 // public keys that signed. Append-only: triggers refuse UPDATE and DELETE on every table, and a
 // report is accepted only as the successor of its kind's current head, so each kind is one chain.
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CimError } from '../appliance/index.js';
+import { reportsDir } from './files.js';
 import type { NamedReport, ReportKind } from './types.js';
 
 export const LEDGER_FILE = 'ledger.sqlite';
@@ -103,7 +104,34 @@ export class Ledger {
     } catch (error) {
       throw new CimError('CIM-UNAVAILABLE', `cannot open the ledger ${path}: ${(error as Error).message}`, { cause: error });
     }
-    return new Ledger(path, db);
+    const ledger = new Ledger(path, db);
+    try {
+      ledger.assertHoldsReportFiles(stateDir);
+    } catch (error) {
+      ledger.close();
+      throw error;
+    }
+    return ledger;
+  }
+
+  /**
+   * A report's files are written only after the ledger holds it, so a signed `.cbor` in the
+   * reports dir that the ledger lacks means the ledger was emptied, replaced or deleted: refused
+   * (a failed check), or a new report would start the chain again as if nothing came before.
+   */
+  private assertHoldsReportFiles(stateDir: string): void {
+    let files: string[];
+    try {
+      files = readdirSync(reportsDir(stateDir)).filter((f) => f.endsWith('.cbor'));
+    } catch {
+      return; // no reports dir: no report written yet
+    }
+    const held = new Set(this.db.prepare('SELECT cid FROM reports').pluck().all() as string[]);
+    const missing = files.map((f) => f.slice(0, -'.cbor'.length)).filter((cid) => !held.has(cid));
+    if (missing.length === 0) return;
+    throw new CimError('CIM-VERIFY-FAILED', `the ledger ${this.path} lacks ${missing.length} signed report${missing.length === 1 ? '' : 's'} found in ${reportsDir(stateDir)} (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}): it was emptied, replaced or deleted`, {
+      hint: 'Restore ledger.sqlite from a backup; the signed .cbor files in reports/ are the evidence of what it held.',
+    });
   }
 
   /** The newest report of a kind: the `prev` of the next one. */

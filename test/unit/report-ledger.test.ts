@@ -2,7 +2,7 @@
 // chained, verifiable offline — and every kind of tampering is caught and named: a flipped byte
 // in any file, a wrong signature, a broken prev link, a forged consistency proof, a second write.
 import Database from 'better-sqlite3';
-import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CID, cidOfBlock, Signer } from '../../appliance/index.js';
@@ -103,6 +103,21 @@ describe('writing reports', () => {
       raw.close();
     }
     expect(ledger.list()).toHaveLength(1);
+  });
+
+  it('given a ledger deleted, or emptied by dropping its tables, while signed reports remain on disk, refuses to open it (CIM-VERIFY-FAILED)', () => {
+    const { named } = writeReport(newReport(), { stateDir: dir.path, signer });
+    const cid = named.cid.toString();
+    ledger.close();
+    for (const suffix of ['', '-wal', '-shm']) rmSync(join(dir.path, `ledger.sqlite${suffix}`), { force: true });
+    expect(() => Ledger.open(dir.path)).toThrow(expect.objectContaining({ code: 'CIM-VERIFY-FAILED', message: expect.stringContaining(`lacks 1 signed report found in ${join(dir.path, 'reports')} (${cid})`) }));
+
+    // A ledger made anew: the triggers refuse DELETE, but a whole table can be dropped.
+    const raw = new Database(join(dir.path, 'ledger.sqlite'));
+    raw.exec('DROP TABLE IF EXISTS reports');
+    raw.close();
+    expect(() => Ledger.open(dir.path)).toThrow(expect.objectContaining({ code: 'CIM-VERIFY-FAILED' }));
+    ledger = Ledger.open(join(dir.path, 'elsewhere')); // for afterEach
   });
 });
 
