@@ -2,7 +2,7 @@
 // (latency), and the figures they produce. Shared by every benchmark, so all measure alike.
 import { performance } from 'node:perf_hooks';
 import * as hdr from 'hdr-histogram-js';
-import { summarizeLatency, type LatencySummary } from './recorder.js';
+import { latencyHistogram, summarizeLatency, type LatencySummary } from './latency.js';
 
 export interface ThroughputFigure {
   /** Acknowledged messages. */
@@ -29,11 +29,6 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 export function rate(messages: number, seconds: number): number {
   return seconds > 0 ? messages / seconds : 0;
-}
-
-/** Microseconds, 1 µs to 10 min, 3 significant digits. */
-export function latencyHistogram(): hdr.Histogram {
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
 }
 
 /**
