@@ -1,8 +1,8 @@
 // The direction of dependencies between the top-level folders, checked by `npm run lint`
 // (dependency-cruiser): cli/ is the composition root and may import everything; below it
 // scenarios/ → bench/ → reports/ → appliance/, and compliance/ → reports/, appliance/; appliance/
-// imports none of them. From outside a folder, only its index.ts is imported. test/ is not checked:
-// tests may reach into any module.
+// imports none of them. From outside a folder, only its index.ts is imported, and no runtime import
+// leads back to where it started. test/ is not checked: tests may reach into any module.
 const FOLDERS = '(appliance|bench|cli|compliance|reports|scenarios)';
 
 /** A rule that forbids imports from `from` into each folder of `to`. */
@@ -34,6 +34,13 @@ export default {
       severity: 'error',
       from: { path: `^${FOLDERS}/` },
       to: { path: `^${FOLDERS}/`, pathNot: ['^$1/', `^${FOLDERS}/index\\.ts$`] },
+    },
+    {
+      name: 'no-circular',
+      comment: 'no module reaches itself again through runtime imports (a cycle of type-only imports is erased by tsc and loads fine)',
+      severity: 'error',
+      from: { path: `^${FOLDERS}/` },
+      to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only'] } },
     },
     {
       name: 'sources-import-no-tests',

@@ -1,4 +1,4 @@
-// Load drivers, measurement and the raw JetStream baseline: the public surface of bench/.
+// The load scheduler, drivers, measurement and the raw JetStream baseline: the public surface of bench/.
 export {
   runAppendBenchmark,
   type AppendBenchmarkOptions,
@@ -11,13 +11,14 @@ export { runMicroBenchmarks, type MicroBenchmarkOptions, type MicroBenchmarkResu
 export { runRawBaseline, type RateFigure, type RawBaselineOptions, type RawBaselineResult } from './raw-baseline.js';
 export { renderAppendBenchmark, renderCommandBenchmark, renderMicroBenchmarks } from './components/render-text.js';
 export { runCommandBenchmark, type CommandBenchmarkOptions, type CommandBenchmarkPhase, type CommandBenchmarkResult } from './components/command-throughput.js';
-export { latencyFigure, latencyHistogram, runAtRate, runLanes, type LatencyFigure, type ThroughputFigure } from './drive.js';
+export { latencyAtRate, runLanes, runSchedule, scenarioClock, type Issue, type LatencyFigure, type Schedule, type ScheduleRun, type ThroughputFigure } from './schedule.js';
 export { runReplayBenchmark, type RawReadFigure, type ReplayBenchmarkOptions, type ReplayBenchmarkResult } from './components/replay-throughput.js';
 export { checkHistory, type Attempt, type CheckerOptions, type CheckerVerdict, type ReadItem } from './checker.js';
 export { CommandMix, GENERATED_COMMANDS, MixWorld, type GeneratedCommand, type MixWeight } from './command-mix.js';
-export { commandIssuer, driveLoad, rawBody, rawBodyId, rawIssuer, scenarioClock, type Issue, type LoadSchedule } from './load.js';
+export { commandIssuer, rawBody, rawBodyId, rawIssuer } from './issuers.js';
+export { latencyHistogram, mergeLatencies, type LatencySummary } from './latency.js';
 export { seededRandom, type Random } from './random.js';
-export { mergeLatencies, PhaseRecorder, type LatencySummary, type OperationRecord, type SecondSample } from './recorder.js';
+export { PhaseRecorder, type OperationRecord, type SecondSample } from './recorder.js';
 export { sampleServerStats, type ServerSample, type ServerStatsSampler } from './server-stats.js';
 export { readBackDomain, readBackRaw, type ReadBackResult } from './read-back.js';
 export { bootstrapRelativeChange, mannWhitneyU, median, quantile, type BootstrapOptions, type MannWhitneyResult, type RelativeChangeInterval } from './statistics.js';

@@ -5,7 +5,7 @@
 import type { NatsConnection } from 'nats';
 import { cidOfBlock, decodeEvent, domainStream, readStream } from '../appliance/index.js';
 import type { ReadItem } from './checker.js';
-import { rawBodyId } from './load.js';
+import { rawBodyId } from './issuers.js';
 
 export interface ReadBackResult {
   items: ReadItem[];

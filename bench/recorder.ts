@@ -3,7 +3,7 @@
 // as a time series, errors by code, and the history the checker reads.
 import * as hdr from 'hdr-histogram-js';
 import type { Attempt } from './checker.js';
-import { latencyHistogram } from './drive.js';
+import { latencyHistogram, summarizeLatency, type LatencySummary } from './latency.js';
 
 /** One operation as the driver saw it; times in ms since the scenario started. */
 export interface OperationRecord extends Attempt {
@@ -20,18 +20,6 @@ export interface SecondSample {
   /** Latency percentiles of the operations acknowledged in that second, ms; 0 when there were none. */
   p50Ms: number;
   p99Ms: number;
-}
-
-export interface LatencySummary {
-  count: number;
-  meanMs: number;
-  p50Ms: number;
-  p90Ms: number;
-  p99Ms: number;
-  p999Ms: number;
-  maxMs: number;
-  /** HdrHistogram's compressed base64 form (µs), for merging and gates. */
-  histogram: string;
 }
 
 export class PhaseRecorder {
@@ -101,35 +89,4 @@ export class PhaseRecorder {
     for (const b of this.perSecond.values()) b.histogram.destroy();
     this.perSecond.clear();
   }
-}
-
-/** Several phases' latencies as one distribution (for scenario-wide percentiles). */
-export function mergeLatencies(summaries: readonly LatencySummary[]): LatencySummary {
-  const merged = latencyHistogram();
-  try {
-    for (const s of summaries) {
-      if (s.count === 0) continue;
-      const h = hdr.decodeFromCompressedBase64(s.histogram);
-      merged.add(h);
-      h.destroy();
-    }
-    return summarizeLatency(merged);
-  } finally {
-    merged.destroy();
-  }
-}
-
-/** Percentiles of a histogram in ms; max is the highest bucket's equivalent value, so max ≥ p99.9 always holds. */
-export function summarizeLatency(h: hdr.Histogram): LatencySummary {
-  const ms = (micros: number) => micros / 1_000;
-  return {
-    count: h.totalCount,
-    meanMs: h.totalCount > 0 ? ms(h.mean) : 0,
-    p50Ms: ms(h.getValueAtPercentile(50)),
-    p90Ms: ms(h.getValueAtPercentile(90)),
-    p99Ms: ms(h.getValueAtPercentile(99)),
-    p999Ms: ms(h.getValueAtPercentile(99.9)),
-    maxMs: ms(h.getValueAtPercentile(100)),
-    histogram: hdr.encodeIntoCompressedBase64(h),
-  };
 }

@@ -28,7 +28,6 @@ import {
   checkHistory,
   CommandMix,
   commandIssuer,
-  driveLoad,
   MixWorld,
   PhaseRecorder,
   rawIssuer,
@@ -36,6 +35,7 @@ import {
   readBackRaw,
   runRawBaseline,
   runReplayBenchmark,
+  runSchedule,
   sampleServerStats,
   scenarioClock,
   seededRandom,
@@ -387,7 +387,7 @@ async function runLoad(run: Running, phase: LoadPhase, base: { name: string; sta
     const mix = new CommandMix(phase.mix, run.random, run.runTag, phase.aggregates, run.world);
     issue = commandIssuer({ nc: run.nc, mix, recorder, clock: run.clock, actor: run.actor, correlationId: run.runTag, commandId: () => `${run.runTag}-c-${run.operationCounter++}` });
   }
-  await driveLoad({ rate: phase.rate, concurrency: phase.concurrency, durationMs: phase.duration, count: phase.count }, issue, { clock: run.clock, signal: run.options.signal });
+  await runSchedule({ rate: phase.rate, concurrency: phase.concurrency, durationMs: phase.duration, count: phase.count }, issue, { clock: run.clock, signal: run.options.signal });
   const endedAtMs = run.clock();
   const seconds = (endedAtMs - base.startedAtMs) / 1_000;
   const opsPerSec = seconds > 0 ? recorder.ok / seconds : 0;

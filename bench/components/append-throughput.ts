@@ -19,7 +19,7 @@ import {
   type EventStoreOptions,
   type NewEvent,
 } from '../../appliance/index.js';
-import { latencyAtRate, rate, runLanes, throughputFigure, type LatencyFigure, type ThroughputFigure } from '../drive.js';
+import { latencyAtRate, rate, runLanes, throughputFigure, type LatencyFigure, type ThroughputFigure } from '../schedule.js';
 import { sampleAggregateId, sampleEnvelope, samplePayload } from './sample-events.js';
 
 export type AppendBenchmarkPhase = 'warmup' | 'raw' | 'raw-contract' | 'append' | 'raw-latency' | 'append-latency' | 'verify';

@@ -18,7 +18,7 @@ import {
   type AggregateHead,
   type CommandServiceHandle,
 } from '../../appliance/index.js';
-import { latencyAtRate, runLanes, throughputFigure, type LatencyFigure, type ThroughputFigure } from '../drive.js';
+import { latencyAtRate, runLanes, throughputFigure, type LatencyFigure, type ThroughputFigure } from '../schedule.js';
 import { runReplayBenchmark, type ReplayBenchmarkResult } from './replay-throughput.js';
 
 export type CommandBenchmarkPhase = 'setup' | 'raw' | 'append' | 'command' | 'raw-latency' | 'command-latency' | 'replay';

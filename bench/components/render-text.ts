@@ -2,7 +2,7 @@
 // figure rules every rendering shares (reports/render/format.ts); nothing measured or printed here.
 import type { AppendBenchmarkResult } from './append-throughput.js';
 import type { CommandBenchmarkResult } from './command-throughput.js';
-import type { LatencyFigure } from '../drive.js';
+import type { LatencyFigure } from '../schedule.js';
 import type { MicroBenchmarkResult } from './micro.js';
 import { alignedTable, count, decimal, ratio } from '../../reports/index.js';
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { JsMsg, NatsConnection } from 'nats';
 import { CimError, domainStream, firstUnread, replay, type ProjectionDefinition } from '../../appliance/index.js';
-import { rate } from '../drive.js';
+import { rate } from '../schedule.js';
 
 export interface ReplayBenchmarkOptions {
   /** The projection to rebuild; it must read exactly one domain, whose stream is measured. */

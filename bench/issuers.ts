@@ -1,68 +1,12 @@
-// Load drivers for scenario phases: a schedule (closed loop at a fixed window, or open loop at a
-// fixed rate with at most `concurrency` in flight) and the operations it issues — commands to the
-// domain services over NATS, or raw JetStream publishes. Each operation records itself: its
-// outcome, what its acknowledgement promised, and its latency from when it was *due*, so a
+// What one operation of a scenario's load phase does: send a command to a domain service over
+// NATS, or publish one raw JetStream message. Each records itself — its outcome, what its
+// acknowledgement promised, and its latency from when it was *due* (the scheduler's dueMs), so a
 // stalled cluster shows as latency rather than as fewer samples (no coordinated omission).
-import { performance } from 'node:perf_hooks';
 import type { JetStreamClient, NatsConnection } from 'nats';
-import { CimError, sendCommand, toCimError } from '../appliance/index.js';
+import { sendCommand, sleep, toCimError } from '../appliance/index.js';
 import type { CommandMix } from './command-mix.js';
 import type { OperationRecord, PhaseRecorder } from './recorder.js';
-
-export interface LoadSchedule {
-  /** Operations per second, or `max` for a closed loop of `concurrency` lanes. */
-  rate: number | 'max';
-  concurrency: number;
-  durationMs?: number | undefined;
-  count?: number | undefined;
-}
-
-/** Issues one operation that was due at `dueMs` (scenario clock); resolves when it has been recorded. */
-export type Issue = (dueMs: number, index: number) => Promise<void>;
-
-export interface DriveOptions {
-  /** Milliseconds since the scenario started. */
-  clock: () => number;
-  signal?: AbortSignal | undefined;
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Runs the schedule until its count is issued or its duration has passed (or the signal aborts), then waits for what is in flight. */
-export async function driveLoad(schedule: LoadSchedule, issue: Issue, options: DriveOptions): Promise<{ issued: number }> {
-  const { clock, signal } = options;
-  const started = clock();
-  const endsAt = schedule.durationMs !== undefined ? started + schedule.durationMs : Infinity;
-  const count = schedule.count ?? Infinity;
-  if (count === Infinity && endsAt === Infinity) throw new CimError('CIM-INVALID-INPUT', 'a load schedule needs a count or a duration');
-  let issued = 0;
-  const more = () => issued < count && clock() < endsAt && !signal?.aborted;
-
-  if (schedule.rate === 'max') {
-    const lane = async () => {
-      while (more()) await issue(clock(), issued++);
-    };
-    await Promise.all(Array.from({ length: schedule.concurrency }, lane));
-    return { issued };
-  }
-
-  const interval = 1_000 / schedule.rate;
-  const inFlight = new Set<Promise<void>>();
-  while (more()) {
-    const now = clock();
-    // Operations due by now; when the window is full they wait, and their latency counts the wait.
-    const due = Math.min(count, Math.floor((now - started) / interval) + 1);
-    while (issued < due && inFlight.size < schedule.concurrency && clock() < endsAt) {
-      const dueMs = started + issued * interval;
-      const pending: Promise<void> = issue(dueMs, issued++).finally(() => inFlight.delete(pending));
-      inFlight.add(pending);
-    }
-    if (inFlight.size >= schedule.concurrency) await Promise.race(inFlight);
-    else await sleep(1);
-  }
-  await Promise.all(inFlight);
-  return { issued };
-}
+import type { Issue } from './schedule.js';
 
 /** Codes that mean the command was refused and nothing was stored; anything else may have been. */
 const NOT_APPLIED = new Set(['CIM-REJECTED', 'CIM-CONFLICT', 'CIM-NOT-FOUND', 'CIM-INVALID-INPUT', 'CIM-INVALID-EVENT']);
@@ -151,10 +95,4 @@ export function rawIssuer(options: RawLoadOptions): Issue {
     record.endMs = clock();
     recorder.record(record);
   };
-}
-
-/** A scenario clock: ms since it was made. */
-export function scenarioClock(): () => number {
-  const origin = performance.now();
-  return () => performance.now() - origin;
 }
