@@ -1,7 +1,7 @@
 // The one error family of the appliance: a stable code callers branch on, the CLI exit code it
 // maps to, and a hint that tells the user what to do next.
 
-/** Exit codes of every `cim` command (DESIGN.md §1). */
+/** Exit codes of every `cim` command (docs/architecture.md#exit-codes). */
 export const ExitCode = {
   ok: 0,
   checkFailed: 1,

@@ -1,6 +1,6 @@
 // The raw JetStream baseline: the best publish and ordered read the same client can do on the
 // same cluster, with no event store on top. Every headline figure is a ratio to it
-// (PERFORMANCE.md), and every message is read back and checked, so a fast but lossy run shows.
+// (ratios within one run hold where absolute figures do not), and every message is read back and checked, so a fast but lossy run shows.
 import { performance } from 'node:perf_hooks';
 import { RetentionPolicy, StorageType, type NatsConnection, type PubAck } from 'nats';
 import { createStream, DEFAULT_RETRY } from '../appliance/index.js';

@@ -1,4 +1,4 @@
-// The statistics a performance gate stands on (DESIGN.md §7): medians and quantiles, the
+// The statistics a performance gate stands on (docs/architecture.md#performance-gate): medians and quantiles, the
 // Mann–Whitney U test, and a percentile-bootstrap confidence interval of the relative change of
 // two medians. Pure and dependency-free; the only randomness is a seeded PRNG, so a gate repeats.
 import { seededRandom, type Random } from './random.js';

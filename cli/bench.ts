@@ -17,7 +17,7 @@ export function registerBenchCommand(program: Command): void {
         'fresh embedded cluster of its shape (or the one --nats names): the raw JetStream baseline first, then load,\n' +
         'fault and replay phases, then the checker (everything acknowledged read back: lost, unexpected, duplicates)\n' +
         'and chain/seal verification. Prints every headline figure with its ratio to the raw baseline of the same run\n' +
-        'and writes the results as JSON to <state>/results/. Exit 1 when a scenario fails its checks or errors.\n' +
+        'and writes them as a signed performance report in <state>/reports/ (chained in the ledger). Exit 1 when a scenario fails its checks or errors.\n' +
         'With --components: the component benchmarks instead (raw, event store, commands, replay, micro).',
     )
     .option('--quick', 'run the quick suite (well under a minute of load; what CI runs)')

@@ -59,7 +59,7 @@ export function registerScenarioCommands(program: Command): void {
     .argument('<scenario...>', 'scenario files, catalog names or suite names')
     .description('run scenarios as cim bench does (see cim bench --help), without the default suite')
     .addOption(new Option('--baseline-messages <n>', 'messages of the raw baseline per scenario').default(20_000).argParser(positiveInteger('--baseline-messages')))
-    .option('--out <file>', 'write the results JSON here instead of <state>/results/<run>.json')
+    .option('--out <file>', 'also write the results JSON to this file (the signed report in <state>/reports/ is written either way)')
     .option('--keep-data', "keep each scenario's cluster data and read models")
     .option('--json', 'print the results as JSON')
     .action(action(async (refs: string[], options: ScenarioBenchOptions, command: Command) => scenarioBench(refs, options, command)));

@@ -1,4 +1,4 @@
-# services.cim-appliance: one machine of a CIM Appliance deployment (DESIGN.md §8) — a NATS
+# services.cim-appliance: one machine of a CIM Appliance deployment (modules/README.md) — a NATS
 # JetStream node joining the cluster its peers name, and an appliance instance (`cim serve`) with
 # a scheduled report. The NATS node runs through nixpkgs' own services.nats; its config is
 # rendered by ./nats-server-config.nix, the Nix twin of `cim nats-config`.

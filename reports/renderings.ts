@@ -1,4 +1,4 @@
-// The renderings written beside a report's `.cbor` (DESIGN.md §7: `.json`, `.md`, `.html`), and
+// The renderings written beside a report's `.cbor` (`.json`, `.md`, `.html`; docs/architecture.md#reports), and
 // recomputed by `cim report verify` to check those files byte for byte.
 import { render } from './render/index.js';
 import type { NamedReport, RenderFormat } from './types.js';

@@ -1,4 +1,4 @@
-// The report document (DESIGN.md §7): what every renderer reads and what the ledger stores. A
+// The report document (docs/architecture.md#reports): what every renderer reads and what the ledger stores. A
 // report's CID is the CID of its dag-cbor encoding *without* `signature`, and the signature is
 // Ed25519 over that CID's bytes — the same scheme as the event store's seals, so the CID names
 // exactly what was signed. `reports/` knows nothing of how figures were measured: a performance

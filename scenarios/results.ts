@@ -1,6 +1,6 @@
 // What a run of scenarios produced: the figures, how they were obtained, and the verdicts. This is
-// the `results` part of the performance report (DESIGN.md §7); until the reports issue lands,
-// `cim bench` writes it as a JSON file of its own.
+// the `results` part of the performance report (docs/architecture.md#reports), and what
+// `--out FILE` writes as plain JSON.
 import type { ServerBuild } from '../appliance/index.js';
 import type { CheckerVerdict, LatencySummary, RawBaselineResult, ReplayBenchmarkResult, SecondSample, ServerSample } from '../bench/index.js';
 import type { FaultRecord } from './faults.js';

@@ -267,7 +267,7 @@ interface OpenedCluster {
 }
 
 /**
- * The cluster a scenario runs on (DESIGN.md §1): `--nats` attaches; else the cluster `cim cluster
+ * The cluster a scenario runs on (docs/architecture.md#configuration): `--nats` attaches; else the cluster `cim cluster
  * up` left running; else a fresh embedded cluster of the scenario's shape, stopped afterwards —
  * fresh, because faults such as corruption leave a cluster that later scenarios must not inherit.
  */

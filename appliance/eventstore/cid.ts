@@ -1,5 +1,5 @@
 // Content addresses of dag-cbor blocks: CIDv1(dag-cbor, sha2-256). Hashing uses node:crypto
-// directly (synchronous; WebCrypto's async digest costs ~40 µs per event, PERFORMANCE.md).
+// directly (synchronous; WebCrypto's async digest costs ~40 µs per event, measured here).
 import * as crypto from 'node:crypto';
 import { CID } from 'multiformats/cid';
 import * as Digest from 'multiformats/hashes/digest';

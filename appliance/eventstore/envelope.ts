@@ -1,4 +1,4 @@
-// The event envelope of DESIGN.md §4, encoded as dag-cbor and named by its CID. Decoding is the
+// The event envelope (docs/architecture.md#event-envelope), encoded as dag-cbor and named by its CID. Decoding is the
 // edge where bytes from the stream become trusted events: the shape is validated and the CID is
 // recomputed from exactly the bytes that were read.
 import * as dagCbor from '@ipld/dag-cbor';

@@ -1,4 +1,4 @@
-// The CID-chained event store on JetStream (DESIGN.md §4): append with optimistic concurrency,
+// The CID-chained event store on JetStream (docs/architecture.md#appends): append with optimistic concurrency,
 // read an aggregate's chain, and load its state from a checked snapshot plus the tail.
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import { CimError } from '../errors.js';

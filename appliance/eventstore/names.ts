@@ -1,4 +1,4 @@
-// Stream, subject and bucket names of the event store (DESIGN.md §4). The leading subject token
+// Stream, subject and bucket names of the event store (docs/architecture.md#subjects-and-streams). The leading subject token
 // is a configurable prefix (e.g. `prod.cim`), which covers CIM's environment level.
 import { CimError } from '../errors.js';
 import { domainName, subjectToken } from './envelope.js';

@@ -1,4 +1,4 @@
-// Verification of a domain stream (DESIGN.md §4): every aggregate chain (CIDs recompute, `prev`
+// Verification of a domain stream (docs/architecture.md#verification): every aggregate chain (CIDs recompute, `prev`
 // links hold, `seq` contiguous), every seal (root recomputes, signature, seal chain), and the tail
 // past the last seal. One pass in stream order (plus a read of its own for a seal whose range
 // overlaps those before it); memory grows with the number of aggregates and seals, never with the

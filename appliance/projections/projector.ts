@@ -1,7 +1,7 @@
 // Runs one projection live: follows each of its domain streams from the read model's checkpoint
 // and applies the events in batches, each batch and its checkpoint in one SQLite transaction.
 //
-// Why an ordered consumer rather than a durable one (DESIGN.md §5 names durable consumers): the
+// Why an ordered consumer rather than a durable one (docs/architecture.md#projections): the
 // checkpoint lives in SQLite, committed with the rows, and it is the only position that matters
 // after a crash. A durable consumer would keep a second position (its ack floor) that can
 // disagree with the first — ahead of it when the process dies between ack and commit, behind it

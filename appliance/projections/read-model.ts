@@ -113,7 +113,7 @@ export class ReadModel {
       for (const p of this.projections.values()) {
         for (const [name, q] of Object.entries(p.queries ?? {})) {
           const statement = this.db.prepare(q.sql);
-          // Queries are served to callers with read permission only (DESIGN.md §6).
+          // Queries are served to callers with read permission only (docs/architecture.md#projections).
           if (!statement.readonly) throw new CimError('CIM-INVALID-INPUT', `query ${p.name}.${name} writes to the database; queries must be read-only`);
           this.queries.set(`${p.name}\0${name}`, statement);
         }

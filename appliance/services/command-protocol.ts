@@ -1,4 +1,4 @@
-// The wire format of commands over NATS (DESIGN.md §4): a JSON request on
+// The wire format of commands over NATS (docs/architecture.md#commands-and-queries): a JSON request on
 // `<prefix>.<domain>.commands.<Command>`, and a JSON reply naming the new events' CIDs and
 // sequences, or an error code. Kept apart from the code that serves and sends it.
 import { z } from 'zod';

@@ -1,6 +1,6 @@
 // Event-store appends against raw JetStream publishes, measured in one run on one connection with
 // the same payload bytes, subjects and window: throughput, then publish→ack latency at one rate.
-// The headline figure is the ratio (PERFORMANCE.md: ratios within one run hold across machines).
+// The headline figure is the ratio (absolute figures move from machine to machine; ratios within one run hold).
 import { performance } from 'node:perf_hooks';
 import { nanos, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
 import {

@@ -1,6 +1,6 @@
 // Projection rebuild against the best raw read of the same stream, in one run: an ordered
 // consumer that only counts messages, at several pull sizes (the best one is the baseline, as
-// PERFORMANCE.md shows the pull size alone moves the raw read by 1.6×), then `replay` of the
+// the pull size alone moves the raw read by 1.6×), then `replay` of the
 // projection into a fresh SQLite file. The ratio is what decoding, validating and applying
 // events to the read model cost on top of reading them.
 import { mkdtempSync, rmSync } from 'node:fs';

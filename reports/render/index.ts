@@ -1,4 +1,4 @@
-// The renderings of a report written beside its canonical CBOR (DESIGN.md §7): one entry point
+// The renderings of a report written beside its canonical CBOR (docs/architecture.md#reports): one entry point
 // and the file extension of each format.
 import type { NamedReport, RenderFormat } from '../types.js';
 import { renderHtml } from './html.js';

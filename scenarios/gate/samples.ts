@@ -1,7 +1,6 @@
-// What the performance gate compares of a `cim bench` run (issue 7): each scenario's per-second
+// What the performance gate compares of a `cim bench` run (docs/architecture.md#performance-gate): each scenario's per-second
 // samples, as ratios to the raw JetStream baseline measured in the same run wherever the figure
-// has a raw counterpart, so that a gate set on one machine holds on another (DESIGN.md §7,
-// PERFORMANCE.md: absolute numbers move from machine to machine, ratios within one run hold).
+// has a raw counterpart, so that a gate set on one machine holds on another (absolute numbers move from machine to machine, ratios within one run hold).
 import type { GateInput, GateSample } from './verdict.js';
 import type { BenchResults, LoadPhaseResult, ScenarioResult } from '../results.js';
 

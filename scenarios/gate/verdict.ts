@@ -1,4 +1,4 @@
-// The performance gate's verdicts (issue 7, DESIGN.md §7): a candidate run's per-second samples
+// The performance gate's verdicts (docs/architecture.md#performance-gate): a candidate run's per-second samples
 // against a baseline run's, metric by metric, with a noise threshold, a bootstrap confidence
 // interval of the relative change of the medians and a Mann–Whitney U test. Pure: what the samples
 // are (ratios to the same run's raw baseline) is samples.ts's business, and exit
@@ -26,7 +26,7 @@ export interface GateInput {
 }
 
 export interface GateOptions {
-  /** Relative change of the medians within which a difference is noise; 0.05 (5 %) by default. */
+  /** Relative change of the medians within which a difference is noise; DEFAULT_THRESHOLD (10 %) by default. */
   threshold?: number;
   /** Confidence level of the interval, and 1 − the p-value's significance level; 0.95 by default. */
   confidence?: number;
