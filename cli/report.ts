@@ -40,7 +40,7 @@ export function registerReportCommands(program: Command): void {
 
   report
     .command('show')
-    .argument('<ref>', 'a CID (or a unique prefix of 8+ characters), latest, latest:<kind>, baseline:<name>, or a .cbor file')
+    .argument('<ref>', 'a CID (or a unique prefix of 8+ characters), latest, latest:<kind> (latest-any[:<kind>] includes interrupted runs), baseline:<name>, or a .cbor file')
     .description('a report as Markdown (what a CI summary shows), or as JSON')
     .option('--json', 'print the JSON rendering')
     .action(

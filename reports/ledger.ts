@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CimError } from '../appliance/index.js';
+import { decodeReport } from './document.js';
 import { reportsDir } from './files.js';
 import type { NamedReport, ReportKind } from './types.js';
 
@@ -180,21 +181,27 @@ export class Ledger {
 
   /**
    * A report by reference: a full CID, a unique prefix of one (at least 8 characters), `latest`
-   * (newest of any kind), `latest:<kind>`, or `baseline:<name>` (`baseline` alone: `default`).
+   * (newest of any kind) or `latest:<kind>` — both passing over interrupted runs, which
+   * `latest-any` and `latest-any:<kind>` include — or `baseline:<name>` (`baseline` alone: `default`).
    */
   resolve(ref: string): LedgerEntry {
     const found = this.find(ref);
     if (!found) {
       throw new CimError('CIM-NOT-FOUND', `no report ${ref} in the ledger ${this.path}`, {
-        hint: 'cim report list shows what is there; a reference is a CID, a unique prefix of 8+ characters, latest, latest:<kind> or baseline:<name>.',
+        hint: 'cim report list shows what is there; a reference is a CID, a unique prefix of 8+ characters, latest, latest:<kind> (latest-any[:<kind>] includes interrupted runs) or baseline:<name>.',
       });
     }
     return found;
   }
 
   private find(ref: string): LedgerEntry | undefined {
-    if (ref === 'latest') return this.list({ limit: 1 })[0];
-    if (ref.startsWith('latest:')) return this.list({ kind: ref.slice(7) as ReportKind, limit: 1 })[0];
+    const latest = /^latest(-any)?(?::(.+))?$/.exec(ref);
+    if (latest) {
+      const entries = this.list(latest[2] ? { kind: latest[2] as ReportKind } : {});
+      // An interrupted run covers only part of what it set out to measure: gating on it would
+      // compare half a run, so `latest` passes over it and `latest-any` is the way to ask for it.
+      return latest[1] ? entries[0] : entries.find((e) => !isInterrupted(e));
+    }
     if (ref === 'baseline' || ref.startsWith('baseline:')) {
       const cid = this.baseline(ref === 'baseline' ? 'default' : ref.slice(9));
       return cid ? this.get(cid) : undefined;
@@ -233,4 +240,10 @@ export class Ledger {
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+/** A report whose results say the run was interrupted (Ctrl-C) before it finished. */
+function isInterrupted(entry: LedgerEntry): boolean {
+  const results = decodeReport(entry.bytes, `ledger entry ${entry.cid}`).report.results as { interrupted?: unknown } | null;
+  return typeof results === 'object' && results !== null && results.interrupted === true;
 }

@@ -105,6 +105,17 @@ describe('writing reports', () => {
     expect(ledger.list()).toHaveLength(1);
   });
 
+  it('given an interrupted run after a complete one, latest and latest:<kind> pass over it; latest-any includes it', () => {
+    const complete = writeReport(newReport({ kind: 'performance', results: { interrupted: false } }), { stateDir: dir.path, signer }).named.cid.toString();
+    const interrupted = writeReport(newReport({ kind: 'performance', title: 'cut short', results: { interrupted: true } }), { stateDir: dir.path, signer }).named.cid.toString();
+    expect(ledger.resolve('latest:performance').cid).toBe(complete);
+    expect(ledger.resolve('latest').cid).toBe(complete);
+    expect(ledger.resolve('latest-any:performance').cid).toBe(interrupted);
+    expect(ledger.resolve('latest-any').cid).toBe(interrupted);
+    expect(ledger.head('performance')).toBe(interrupted); // the chain still goes through it
+    expect(() => ledger.resolve('latest:compliance')).toThrow(expect.objectContaining({ code: 'CIM-NOT-FOUND' }));
+  });
+
   it('given a ledger deleted, or emptied by dropping its tables, while signed reports remain on disk, refuses to open it (CIM-VERIFY-FAILED)', () => {
     const { named } = writeReport(newReport(), { stateDir: dir.path, signer });
     const cid = named.cid.toString();
