@@ -110,7 +110,11 @@ describe('Ctrl-C during cim bench', () => {
     child.kill('SIGINT');
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     expect(code).toBe(130);
-    const report = await runCli(['--state', interruptedState, 'report', 'show', 'latest', '--json']);
+    // The half run is in the ledger, but latest passes over it: only latest-any names it.
+    const latest = await runCli(['--state', interruptedState, 'report', 'show', 'latest:performance', '--json']);
+    expect(latest.code).toBe(2);
+    expect(latest.stderr).toContain('CIM-NOT-FOUND');
+    const report = await runCli(['--state', interruptedState, 'report', 'show', 'latest-any:performance', '--json']);
     const partial = (JSON.parse(report.stdout) as { results: BenchResults }).results;
     expect(partial.interrupted).toBe(true);
     expect(partial.scenarios[0]!.status).toBe('interrupted');
