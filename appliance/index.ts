@@ -6,6 +6,7 @@ export { ApplianceConfigSchema, configLeaves, envVarName, loadConfig, type Appli
 export { CimError, ExitCode, firstIssue, isCimError, isCimErrorCode, toCimError, type CimErrorCode } from './errors.js';
 export { installSignalHandlers, onShutdown } from './shutdown.js';
 export { sleep } from './sleep.js';
+export { printable } from './text.js';
 export * from './decider/index.js';
 export * from './services/index.js';
 export * from './projections/index.js';

@@ -1,6 +1,6 @@
 // `cim replay PROJECTION [--to SEQ|TIME]`: a read model rebuilt from its streams, or as of a point
 // in time, into a new SQLite file.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { CimError, replay } from '../appliance/index.js';
@@ -18,9 +18,10 @@ export function registerReplayCommand(program: Command): void {
     .argument('<projection>', 'the projection, e.g. person_directory (see the domains)')
     .option('--to <seq|time>', 'stop after this stream sequence, or at this RFC 3339 time')
     .option('--out <file>', 'the SQLite file to write (default: <state>/replays/<projection>[@<to>].sqlite)')
+    .option('--force', 'replace the file --out names when it exists')
     .option('--json', 'print the result as JSON')
     .action(
-      action(async (name: string, options: { to?: string; out?: string; json?: boolean }, command: Command) => {
+      action(async (name: string, options: { to?: string; out?: string; force?: boolean; json?: boolean }, command: Command) => {
         const config = configFrom(command);
         const domains = await servedDomains(config);
         const owner = domains.find((d) => d.definition.projections?.some((p) => p.name === name));
@@ -31,7 +32,8 @@ export function registerReplayCommand(program: Command): void {
         }
         const bound = parseReplayBound(options.to);
         const out = options.out ?? join(config.stateDir, 'replays', `${name}${options.to ? '@' + options.to.replace(/[^A-Za-z0-9.-]/g, '_') : ''}.sqlite`);
-        mkdirSync(dirname(out), { recursive: true });
+        if (options.out) checkOutFile(options.out, options.force ?? false);
+        else mkdirSync(dirname(out), { recursive: true });
         await withConnection(config, 'cim-replay', async (nc) => {
           const bar = progressBar(`replay ${name}`);
           const result = await replay({ nc, projection, path: out, upcasters: owner.upcasters, ...bound, onProgress: bar.update });
@@ -43,10 +45,20 @@ export function registerReplayCommand(program: Command): void {
     );
 }
 
-/** `--to` of `cim replay`: digits are a stream sequence, anything else an RFC 3339 time. */
+/** `--to` of `cim replay`: digits are a stream sequence (≥ 1), anything else an RFC 3339 time. */
 function parseReplayBound(to: string | undefined): { toSeq?: number; toTime?: string } {
   if (to === undefined) return {};
-  if (/^\d+$/.test(to)) return { toSeq: Number(to) };
-  if (Number.isNaN(Date.parse(to))) throw new CimError('CIM-INVALID-INPUT', `--to: expected a stream sequence or an RFC 3339 time, got "${to}"`);
+  if (/^\d+$/.test(to) && Number.isSafeInteger(Number(to)) && Number(to) >= 1) return { toSeq: Number(to) };
+  const rfc3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})$/;
+  if (!rfc3339.test(to) || Number.isNaN(Date.parse(to))) throw new CimError('CIM-INVALID-INPUT', `--to: expected a stream sequence ≥ 1 or an RFC 3339 time such as 2026-11-25T10:00:00Z, got "${to}"`);
   return { toTime: new Date(to).toISOString() };
+}
+
+/** `--out` names a file to make: its directory must exist, and an existing file is replaced only with --force. */
+function checkOutFile(out: string, force: boolean): void {
+  const parent = dirname(out);
+  if (!existsSync(parent) || !statSync(parent).isDirectory()) throw new CimError('CIM-INVALID-INPUT', `--out ${out}: the directory ${parent} does not exist`);
+  if (!existsSync(out)) return;
+  if (statSync(out).isDirectory()) throw new CimError('CIM-INVALID-INPUT', `--out ${out} is a directory; name the SQLite file to write`);
+  if (!force) throw new CimError('CIM-INVALID-INPUT', `--out ${out} exists`, { hint: 'Pass --force to replace it, or name another file.' });
 }

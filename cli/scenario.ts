@@ -1,9 +1,8 @@
 // `cim scenario list | show | validate | run`: scenario files — the shipped catalog, what a scenario
 // does, schema checks with file:line:column, and runs as `cim bench` makes them.
-import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { CimError, ExitCode } from '../appliance/index.js';
-import { checkScenario, defaultCatalogDir, findScenarios, formatIssue, loadCatalog, renderScenario, renderScenarioList, type ScenarioIssue } from '../scenarios/index.js';
+import { ExitCode } from '../appliance/index.js';
+import { checkScenario, defaultCatalogDir, findScenarios, formatIssue, loadCatalog, readScenarioText, renderScenario, renderScenarioList, type ScenarioIssue } from '../scenarios/index.js';
 import { scenarioBench, type ScenarioBenchOptions } from './bench.js';
 import { action, positiveInteger, print, servedNames } from './wiring.js';
 
@@ -40,12 +39,7 @@ export function registerScenarioCommands(program: Command): void {
         const known = await servedNames(command);
         const report: { file: string; ok: boolean; scenario?: string; issues: ScenarioIssue[] }[] = [];
         for (const file of files) {
-          let text: string;
-          try {
-            text = readFileSync(file, 'utf8');
-          } catch (error) {
-            throw new CimError('CIM-NOT-FOUND', `${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-          }
+          const text = readScenarioText(file);
           const checked = checkScenario(text, { file, known });
           report.push('scenario' in checked ? { file, ok: true, scenario: checked.scenario.name, issues: [] } : { file, ok: false, issues: checked.issues });
         }

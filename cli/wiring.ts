@@ -1,10 +1,12 @@
 // What the verb modules share: output, the config loader with the global flags, the wrapper that
 // turns a failure into `error CODE: message` and its exit code, flag parsers, the served domains.
+import { accessSync, constants, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import {
   CimError,
   ExitCode,
   loadConfig,
+  printable,
   servedDomains as loadServedDomains,
   toCimError,
   type ApplianceConfig,
@@ -33,10 +35,28 @@ interface GlobalOptions {
 /** Flags that set configuration, mapped onto the schema's dotted paths. */
 export function configFrom(command: Command, extra: FlatSettings = {}): ApplianceConfig {
   const global = command.optsWithGlobals<GlobalOptions>();
-  return loadConfig({
+  const config = loadConfig({
     file: global.config,
     flags: { stateDir: global.state, natsServer: global.natsServer, 'nats.urls': global.nats, 'nats.credsFile': global.creds, ...extra },
   });
+  assertUsableStateDir(config.stateDir);
+  return config;
+}
+
+/** A state dir that exists must be a directory this process may write; one that does not is made by whoever writes first. */
+function assertUsableStateDir(dir: string): void {
+  let stat;
+  try {
+    stat = statSync(dir);
+  } catch {
+    return;
+  }
+  if (!stat.isDirectory()) throw new CimError('CIM-INVALID-INPUT', `the state dir ${dir} is not a directory`, { hint: 'Give --state (or CIM_STATE_DIR) a directory, or a path that does not exist yet.' });
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch {
+    throw new CimError('CIM-INVALID-INPUT', `the state dir ${dir} is not writable by this user`, { hint: 'Run as the user that owns it, or give another --state.' });
+  }
 }
 
 export function positiveInteger(name: string) {
@@ -57,8 +77,8 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): 
       process.exitCode ??= ExitCode.ok;
     } catch (error) {
       const cim = toCimError(error);
-      process.stderr.write(`cim: error ${cim.code}: ${cim.message}\n`);
-      if (cim.hint) process.stderr.write(`cim: hint: ${cim.hint}\n`);
+      process.stderr.write(`cim: error ${cim.code}: ${printable(cim.message)}\n`);
+      if (cim.hint) process.stderr.write(`cim: hint: ${printable(cim.hint)}\n`);
       if (cim.code === 'CIM-INTERNAL' && process.env.CIM_DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
       process.exitCode = cim.exitCode;
     }

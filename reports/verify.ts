@@ -38,7 +38,14 @@ export function verifyReport(ref: string, options: VerifyReportOptions): ReportV
   let source: string;
   if (ref.endsWith('.cbor') && existsSync(ref)) {
     source = ref;
-    named = decodeReport(readFileSync(ref), ref);
+    try {
+      named = decodeReport(readFileSync(ref), ref);
+    } catch (error) {
+      // Bytes that are no report (truncated, altered past decoding) are what verification is
+      // for: a failed check, not a usage error.
+      const message = (error as Error).message;
+      return { cid: basename(ref, '.cbor'), ok: false, problems: [message], checked: [], chain: [] };
+    }
     const claimed = basename(ref, '.cbor');
     if (/^b[a-z2-7]{20,}$/.test(claimed) && claimed !== named.cid.toString()) {
       problems.push(`${ref}: the file is named ${claimed}, but its bytes have the CID ${named.cid.toString()} — the bytes were changed`);

@@ -26,6 +26,7 @@ export {
   loadCatalog,
   loadScenarioFile,
   parseScenario,
+  readScenarioText,
   type FindOptions,
   type LoadOptions,
   type ParseOptions,

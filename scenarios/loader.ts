@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMap, isNode, isPair, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
-import { CimError, domainStream, type Domain } from '../appliance/index.js';
+import { CimError, domainStream, printable, type Domain } from '../appliance/index.js';
 import { scenarioFileSchema, type KnownNames } from './schema.js';
 import type { Scenario } from './types.js';
 
@@ -32,7 +32,7 @@ export class ScenarioError extends CimError {
 }
 
 export function formatIssue(issue: ScenarioIssue): string {
-  return `${issue.file}:${issue.line}:${issue.col} ${issue.path || '(file)'}: ${issue.message}`;
+  return printable(`${issue.file}:${issue.line}:${issue.col} ${issue.path || '(file)'}: ${issue.message}`);
 }
 
 export interface LoadOptions {
@@ -84,7 +84,14 @@ export function checkScenario(text: string, options: ParseOptions = {}): { scena
     return { issues: [at(0, '', 'the file is empty; expected a mapping with name, description, phases')] };
   }
 
-  const result = schemaFor(options.known).safeParse(doc.toJS());
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_ALIASES });
+  } catch (error) {
+    // yaml refuses a document whose aliases would expand beyond the limit (a "billion laughs").
+    return { issues: [at(0, '', `YAML: ${(error as Error).message.split('\n')[0]} (at most ${MAX_ALIASES} aliases)`)] };
+  }
+  const result = schemaFor(options.known).safeParse(value);
   if (!result.success) {
     const issues = result.error.issues.flatMap((issue) => locate(doc, issue, at));
     issues.sort((a, b) => a.line - b.line || a.col - b.col);
@@ -146,10 +153,20 @@ function nodeStart(doc: Document, path: readonly PropertyKey[]): number {
   return 0;
 }
 
-function readText(path: string): string {
+/** Scenario files are a page or two; a file past this is not one, and parsing it would cost gigabytes. */
+export const MAX_SCENARIO_BYTES = 1024 * 1024;
+const MAX_ALIASES = 100;
+
+/** A scenario file's text: CIM-NOT-FOUND when missing, CIM-INVALID-INPUT when unreadable or too large. */
+export function readScenarioText(path: string): string {
   try {
+    const size = statSync(path).size;
+    if (size > MAX_SCENARIO_BYTES) {
+      throw new CimError('CIM-INVALID-INPUT', `scenario file ${path}: ${size} bytes, more than the ${MAX_SCENARIO_BYTES} a scenario file may have`);
+    }
     return readFileSync(path, 'utf8');
   } catch (error) {
+    if (error instanceof CimError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     throw new CimError(code === 'ENOENT' ? 'CIM-NOT-FOUND' : 'CIM-INVALID-INPUT', `scenario file ${path}: cannot be read (${code ?? 'error'})`, {
       hint: 'Check the path; `cim scenario list` shows the shipped scenarios.',
@@ -159,7 +176,7 @@ function readText(path: string): string {
 
 /** Loads one scenario file; `Scenario.file` is the path as given. */
 export function loadScenarioFile(path: string, options: LoadOptions = {}): Scenario {
-  return parseScenario(readText(path), { ...options, file: path });
+  return parseScenario(readScenarioText(path), { ...options, file: path });
 }
 
 /** The scenario files of a directory (`*.yaml`, `*.yml`), sorted by file name. */
@@ -185,7 +202,7 @@ export function loadCatalog(dir: string, options: LoadOptions = {}): Scenario[] 
   const issues: ScenarioIssue[] = [];
   const byName = new Map<string, Scenario>();
   for (const file of catalogFiles(dir)) {
-    const text = readText(file);
+    const text = readScenarioText(file);
     const result = checkScenario(text, { ...options, file });
     if ('issues' in result) {
       issues.push(...result.issues);

@@ -38,15 +38,22 @@ const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
 
 const DURATION_MESSAGE = 'expected a duration such as "500ms", "20s", "2m", "1h" (a bare whole number is ms)';
 
-/** `"500ms"`, `"20s"`, `"2m"`, `"1h"`, or a whole number of ms → ms (≥ 0). */
+/** A week: longer than any benchmark phase, short enough that a typo of many digits is caught. */
+export const MAX_DURATION_MS = 7 * 24 * 3_600_000;
+
+/** `"500ms"`, `"20s"`, `"2m"`, `"1h"`, or a whole number of ms → ms (≥ 0, at most MAX_DURATION_MS). */
 export function parseDuration(input: unknown): Parsed<number> {
+  let ms: number;
   if (typeof input === 'number') {
-    return Number.isSafeInteger(input) && input >= 0 ? ok(input) : fail(DURATION_MESSAGE);
+    if (!(Number.isSafeInteger(input) && input >= 0)) return fail(DURATION_MESSAGE);
+    ms = input;
+  } else {
+    if (typeof input !== 'string') return fail(DURATION_MESSAGE);
+    const match = /^(\d{1,12}(?:\.\d{1,6})?)(ms|s|m|h)$/.exec(input.trim());
+    if (!match) return fail(DURATION_MESSAGE);
+    ms = Math.round(Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS]);
   }
-  if (typeof input !== 'string') return fail(DURATION_MESSAGE);
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(input.trim());
-  if (!match) return fail(DURATION_MESSAGE);
-  return ok(Math.round(Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS]));
+  return ms <= MAX_DURATION_MS ? ok(ms) : fail(`expected a duration of at most ${MAX_DURATION_MS / 3_600_000}h`);
 }
 
 /** A positive number of operations per second, or `max` (closed loop). */

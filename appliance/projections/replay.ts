@@ -74,7 +74,12 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
     throw error;
   }
   model.close();
-  install(building, path);
+  try {
+    install(building, path);
+  } catch (error) {
+    removeDatabase(building);
+    throw new CimError('CIM-INVALID-INPUT', `cannot put the replayed read model at ${path}: ${(error as Error).message}`, { cause: error });
+  }
 
   const seconds = (performance.now() - started) / 1_000;
   progress.report(true);
