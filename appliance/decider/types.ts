@@ -128,7 +128,13 @@ export interface DomainDefinition<S, C extends CommandDefinitions = CommandDefin
   initialState(): S;
   /** Throws a DomainError to reject the command. */
   decide(command: CommandOf<C>, state: NoInfer<S>): EventOf<E>[];
+  /**
+   * The state after one stored event. Annotate its return type with the state type: the state is
+   * inferred from `initialState`, and without the annotation a literal such as `status: 'active'`
+   * would widen to string.
+   */
   evolve(state: NoInfer<S>, event: EnvelopeOf<E>): NoInfer<S>;
+  /** Each typed on this domain's events if it likes: `ProjectionDefinition<EnvelopeOf<typeof events>>`. */
   projections?: ProjectionDefinition[];
   upcasters?: UpcasterDefinition[];
   /** Per event type, the payload fields that are personal data (to be encrypted and erasable). */
