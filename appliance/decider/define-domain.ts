@@ -4,7 +4,7 @@
 import { CimError, firstIssue } from '../errors.js';
 import type { EventEnvelope, Reducer } from '../eventstore/envelope.js';
 import { UpcasterRegistry } from '../eventstore/upcasters.js';
-import type { Command, CommandDefinition, CommandMetadata, DomainDefinition, DomainEvent, Facts, Requirement } from './types.js';
+import type { CommandDefinition, CommandDefinitions, CommandMetadata, CommandOf, DomainDefinition, DomainEvent, EnvelopeOf, EventSchemas, Facts, Requirement } from './types.js';
 
 const domainName = /^[a-z][a-z0-9_-]*$/;
 const typeName = /^[A-Z][A-Za-z0-9]*$/;
@@ -17,16 +17,36 @@ export interface ValidatedCommand {
   requirements: Requirement[];
 }
 
-export class Domain<S = unknown> {
+/**
+ * A domain as the infrastructure drives it. `C` and `E` keep the domain's own commands and events
+ * for the spec kit; `definition` is the same definition seen from outside, where commands and
+ * events are any of the declared ones, so every domain is a `Domain<unknown>` to the runtime.
+ */
+export class Domain<S = unknown, C extends CommandDefinitions = CommandDefinitions, E extends EventSchemas = EventSchemas> {
   readonly name: string;
   readonly aggregate: string;
+  readonly definition: DomainDefinition<S>;
+  readonly commands: C;
+  readonly events: E;
   readonly reducer: Reducer<S>;
   readonly upcasters: UpcasterRegistry;
 
-  constructor(readonly definition: DomainDefinition<S>) {
+  constructor(definition: DomainDefinition<S, C, E>) {
     this.name = definition.name;
     this.aggregate = definition.aggregate;
-    this.reducer = { initial: () => definition.initialState(), evolve: (state, event) => definition.evolve(state, event) };
+    this.commands = definition.commands;
+    this.events = definition.events;
+    this.definition = {
+      ...definition,
+      // Called through the definition, so a plugin's definition may be an instance of its own class.
+      initialState: () => definition.initialState(),
+      // Only a command `validate` parsed with its own schema reaches `decide`, and a stored event of
+      // this domain's stream was checked against its schema when it was decided: each is one of the
+      // union the domain's own `decide` and `evolve` are written against.
+      decide: (command, state) => definition.decide(command as CommandOf<C>, state),
+      evolve: (state, event) => definition.evolve(state, event as EnvelopeOf<E>),
+    };
+    this.reducer = { initial: () => definition.initialState(), evolve: (state, event) => this.definition.evolve(state, event) };
     this.upcasters = new UpcasterRegistry();
     for (const u of definition.upcasters ?? []) this.upcasters.register(u.type, u.fromVersion, u.migrate);
   }
@@ -37,7 +57,7 @@ export class Domain<S = unknown> {
 
   /** Validates a command at the edge: its type is known and its payload matches the schema. */
   validate(type: string, payload: unknown): ValidatedCommand {
-    const definition: CommandDefinition<unknown> | undefined = this.definition.commands[type];
+    const definition: CommandDefinition | undefined = this.definition.commands[type];
     if (!definition) {
       throw new CimError('CIM-INVALID-INPUT', `${this.name} has no command ${type}; it has ${this.commandTypes.join(', ')}`);
     }
@@ -51,8 +71,7 @@ export class Domain<S = unknown> {
    * declared event schemas (an undeclared or malformed event is a bug in the domain: CIM-INTERNAL).
    */
   decide(command: ValidatedCommand, state: S, metadata: CommandMetadata, facts: Facts = {}): DomainEvent[] {
-    const full: Command = { type: command.type, aggregateId: command.aggregateId, payload: command.payload as Command['payload'], metadata, facts };
-    const events = this.definition.decide(full, state);
+    const events = this.definition.decide({ type: command.type, aggregateId: command.aggregateId, payload: command.payload, metadata, facts }, state);
     for (const event of events) {
       const schema = this.definition.events[event.type];
       if (!schema) throw new CimError('CIM-INTERNAL', `${this.name}: ${command.type} produced ${event.type}, which the domain does not declare`);
@@ -63,13 +82,13 @@ export class Domain<S = unknown> {
   }
 
   evolveAll(events: Iterable<EventEnvelope>, state: S = this.definition.initialState()): S {
-    for (const event of events) state = this.definition.evolve(state, this.upcasters.upcast(event));
+    for (const event of events) state = this.reducer.evolve(state, this.upcasters.upcast(event));
     return state;
   }
 }
 
 /** Checks a domain definition once, at start-up, and returns the domain the infrastructure drives. */
-export function defineDomain<S>(definition: DomainDefinition<S>): Domain<S> {
+export function defineDomain<S, C extends CommandDefinitions, E extends EventSchemas>(definition: DomainDefinition<S, C, E>): Domain<S, C, E> {
   const problems: string[] = [];
   if (!domainName.test(definition.name)) problems.push(`name "${definition.name}": expected lower-case letters, digits, "-" or "_", starting with a letter`);
   if (!typeName.test(definition.aggregate)) problems.push(`aggregate "${definition.aggregate}": expected a type name like Person`);

@@ -1,18 +1,20 @@
 // The domain test kit: given events, when a command, then events or a rejection — the decision
-// run in process, with no NATS (STYLE.md: Emmett's DeciderSpecification). It throws node's
-// AssertionError on a mismatch — wrong events, or a rejection with the wrong code or message — so
-// it works under any test runner.
+// run in process, with no NATS (after Emmett's DeciderSpecification). Typed on the domain's own
+// commands and events, so a wrong command name or payload field in a spec does not compile. It
+// throws node's AssertionError on a mismatch — wrong events, or a rejection with the wrong code or
+// message — so it works under any test runner.
 import { AssertionError } from 'node:assert';
 import { isDeepStrictEqual } from 'node:util';
+import type { z } from 'zod';
 import { isCimError, type CimErrorCode } from '../errors.js';
 import { ENVELOPE_VERSION, type EventEnvelope } from '../eventstore/envelope.js';
 import type { Domain } from './define-domain.js';
-import { factKey, type CommandMetadata, type DomainEvent, type Facts } from './types.js';
+import { factKey, type CommandDefinitions, type CommandMetadata, type DomainEvent, type EventOf, type EventSchemas, type Facts } from './types.js';
 
 const METADATA: CommandMetadata = { actor: 'spec', correlationId: 'spec-correlation', causationId: 'spec-causation', at: '2026-01-01T00:00:00.000Z' };
 
 /** Turns given events into the envelopes `evolve` sees, numbered from seq 1. */
-function envelopes(domain: Domain, aggregateId: string, events: readonly DomainEvent[]): EventEnvelope[] {
+function envelopes(domain: Pick<Domain, 'name' | 'aggregate'>, aggregateId: string, events: readonly DomainEvent[]): EventEnvelope[] {
   return events.map((event, i) => ({
     v: ENVELOPE_VERSION,
     id: `given-${i + 1}`,
@@ -39,9 +41,9 @@ export interface WhenOptions {
   metadata?: Partial<CommandMetadata>;
 }
 
-export interface Then {
+export interface Then<E extends EventSchemas = EventSchemas> {
   /** The command is accepted and produces exactly these events (type, version and payload). */
-  then(expected: DomainEvent[]): void;
+  then(expected: EventOf<E>[]): void;
   /**
    * The command is refused with exactly this code and this message — a string is compared whole, a
    * pattern must match the message — so a rejection for the wrong reason fails like a wrong event.
@@ -71,11 +73,12 @@ function assertOutcome(operator: 'then' | 'thenRejects', actual: Outcome, expect
   throw new AssertionError({ message, actual, expected, operator });
 }
 
-export function specFor<S>(domain: Domain<S>) {
+export function specFor<S, C extends CommandDefinitions, E extends EventSchemas>(domain: Domain<S, C, E>) {
   return {
-    given(events: DomainEvent[] = []) {
+    given(events: EventOf<E>[] = []) {
       return {
-        when(type: string, payload: unknown, options: WhenOptions = {}): Then {
+        /** The payload as a caller sends it (the schema's input: defaults may be left out). */
+        when<K extends keyof C & string>(type: K, payload: z.input<C[K]['schema']>, options: WhenOptions = {}): Then<E> {
           const run = (): DomainEvent[] => {
             const command = domain.validate(type, payload);
             const state = domain.evolveAll(envelopes(domain, command.aggregateId, events));

@@ -1,5 +1,7 @@
-// The shapes of the decider framework (DESIGN.md §5): commands, events, the domain definition a
-// reference domain or a user's plugin hands to `defineDomain`, and its projections' row mapping.
+// The shapes of the decider framework: commands, events, the domain definition a reference domain
+// or a user's plugin hands to `defineDomain`, and its projections' row mapping. A domain declares
+// its commands and events once, as zod schemas; `decide` and `evolve` see them as discriminated
+// unions inferred from those schemas, so a `switch` on `type` narrows the payload.
 // Pure types: domain code built on them imports no NATS, SQLite or HTTP.
 import { z } from 'zod';
 import type { EventEnvelope, Payload } from '../eventstore/envelope.js';
@@ -11,8 +13,8 @@ import type { EventEnvelope, Payload } from '../eventstore/envelope.js';
 export const aggregateIdSchema = z.string().regex(/^[A-Za-z0-9_=-]{1,64}$/, 'expected 1–64 letters, digits, "_", "-" or "="');
 
 /** An event as `decide` returns it; the store adds the envelope (ids, seq, prev, causation). */
-export interface DomainEvent<P extends Payload = Payload> {
-  type: string;
+export interface DomainEvent<T extends string = string, P = Payload> {
+  type: T;
   payload: P;
   /** Payload schema version; 1 when absent. */
   typeVersion?: number;
@@ -44,30 +46,52 @@ export function factKey(domain: string, aggregateId: string): string {
   return `${domain}/${aggregateId}`;
 }
 
-export interface Command<P = Payload> {
+export interface Command<T extends string = string, P = Payload> {
   /** The command's name, e.g. `RegisterPerson`. */
-  type: string;
+  type: T;
   aggregateId: string;
   payload: P;
   metadata: CommandMetadata;
   facts: Facts;
 }
 
-export interface CommandDefinition<P = Payload> {
+export interface CommandDefinition<Schema extends z.ZodType = z.ZodType> {
   /** Validates the payload at the edge (NATS request, HTTP body, plugin call). */
-  schema: z.ZodType<P>;
+  schema: Schema;
   /** The aggregate the command acts on. */
-  aggregateId(payload: P): string;
+  aggregateId(payload: z.output<Schema>): string;
   /** Facts the decision needs from other aggregates or domains. */
-  requires?(payload: P): Requirement[];
+  requires?(payload: z.output<Schema>): Requirement[];
 }
+
+/** A domain's commands by name: the one place a command's name and payload schema are written. */
+export type CommandDefinitions = Record<string, CommandDefinition>;
+
+/** A domain's event payload schemas by event name. */
+export type EventSchemas = Record<string, z.ZodType<Payload>>;
+
+/**
+ * The commands `decide` receives, as a union discriminated by `type`: `switch (command.type)`
+ * narrows `payload` to what that command's schema parsed.
+ */
+export type CommandOf<C extends CommandDefinitions> = { [K in keyof C & string]: Command<K, z.output<C[K]['schema']>> }[keyof C & string];
+
+/** The events `decide` returns, as a union discriminated by `type`, each payload as its schema says. */
+export type EventOf<E extends EventSchemas> = { [K in keyof E & string]: DomainEvent<K, z.output<E[K]>> }[keyof E & string];
+
+/** The stored events `evolve`, projections and process managers receive, discriminated by `type`. */
+export type EnvelopeOf<E extends EventSchemas> = { [K in keyof E & string]: EventEnvelope<z.output<E[K]>> & { type: K } }[keyof E & string];
 
 /** One row change a projection makes for one event: its pure "row mapping". */
 export type RowChange =
   | { op: 'upsert'; table: string; key: Record<string, string | number>; values: Record<string, string | number | null> }
   | { op: 'delete'; table: string; key: Record<string, string | number> };
 
-export interface ProjectionDefinition {
+/**
+ * A read model. Typed on the envelopes it consumes: a domain's own projection is written as
+ * `ProjectionDefinition<EnvelopeOf<typeof events>>`, so a `switch (event.type)` narrows the payload.
+ */
+export interface ProjectionDefinition<Ev extends EventEnvelope = EventEnvelope> {
   /** Unique across the appliance; names its SQLite tables' owner and its durable consumer. */
   name: string;
   /** Domains whose streams it consumes. */
@@ -75,7 +99,7 @@ export interface ProjectionDefinition {
   /** DDL run once when the read model is created (CREATE TABLE ...). */
   tables: string[];
   /** The row changes for one event; events it does not care about give []. */
-  apply(event: EventEnvelope): RowChange[];
+  apply(event: Ev): RowChange[];
   /** Named read-only SQL queries (named parameters `:name`), served on `cim.<domain>.queries.<query>`. */
   queries?: Record<string, { sql: string; schema: z.ZodType<Record<string, unknown>>; one?: boolean; personalData?: boolean }>;
 }
@@ -86,34 +110,34 @@ export interface UpcasterDefinition {
   migrate(payload: Payload): Payload;
 }
 
-/**
- * Keeps a command's payload type — inferred from its schema — for its own functions, and erases
- * it for the domain's table of commands.
- */
-export function defineCommand<Schema extends z.ZodType>(definition: {
-  schema: Schema;
-  aggregateId(payload: z.output<Schema>): string;
-  requires?(payload: z.output<Schema>): Requirement[];
-}): CommandDefinition<unknown> {
-  return definition as CommandDefinition<unknown>;
+/** Keeps a command's payload type, inferred from its schema, for its own functions and for `decide`. */
+export function defineCommand<Schema extends z.ZodType>(definition: CommandDefinition<Schema>): CommandDefinition<Schema> {
+  return definition;
 }
 
-export interface DomainDefinition<S> {
+export interface DomainDefinition<S, C extends CommandDefinitions = CommandDefinitions, E extends EventSchemas = EventSchemas> {
   /** Lower-case; names the stream (`CIM_<NAME>`) and subjects (`cim.<name>.…`). */
   name: string;
   /** The aggregate type, e.g. `Person`. */
   aggregate: string;
   /** By command name; build each with `defineCommand` so its payload keeps its type. */
-  commands: Record<string, CommandDefinition<unknown>>;
+  commands: C;
   /** Payload schemas of the events `decide` may return; what it returns is checked against them. */
-  events: Record<string, z.ZodType<Payload>>;
+  events: E;
+  /** The state of an aggregate with no events; its return type is the domain's state type. */
   initialState(): S;
   /** Throws a DomainError to reject the command. */
-  decide(command: Command, state: S): DomainEvent[];
-  evolve(state: S, event: EventEnvelope): S;
+  decide(command: CommandOf<C>, state: NoInfer<S>): EventOf<E>[];
+  /**
+   * The state after one stored event. Annotate its return type with the state type: the state is
+   * inferred from `initialState`, and without the annotation a literal such as `status: 'active'`
+   * would widen to string.
+   */
+  evolve(state: NoInfer<S>, event: EnvelopeOf<E>): NoInfer<S>;
+  /** Each typed on this domain's events if it likes: `ProjectionDefinition<EnvelopeOf<typeof events>>`. */
   projections?: ProjectionDefinition[];
   upcasters?: UpcasterDefinition[];
-  /** Per event type, the payload fields that are personal data (encrypted, erasable; DESIGN.md §6). */
+  /** Per event type, the payload fields that are personal data (to be encrypted and erasable). */
   personalData?: Record<string, string[]>;
 }
 
@@ -135,10 +159,11 @@ export interface ProcessCommand<P extends Payload = Payload> {
  * The runner, not `react`, stamps each command's metadata: `correlationId` carried from the event,
  * `causationId` = the event's `id`, so the whole flow can be traced back to the first command.
  */
-export interface ProcessManagerDefinition {
+export interface ProcessManagerDefinition<Ev extends EventEnvelope = EventEnvelope> {
   /** Unique across the appliance; names its durable consumers. */
   name: string;
   /** The (domain, event type) pairs it consumes; the runner filters on them before `react`. */
-  reactsTo: readonly { domain: string; type: string }[];
-  react(event: EventEnvelope): ProcessCommand[];
+  reactsTo: readonly { domain: string; type: Ev['type'] }[];
+  /** Typed on the envelopes it consumes, like a projection: `ProcessManagerDefinition<EnvelopeOf<…>>`. */
+  react(event: Ev): ProcessCommand[];
 }

@@ -1,7 +1,8 @@
 // The onboarding process manager's pure part: when an organization gains a member, start an
-// onboarding workflow about that person (DESIGN.md §5, the cross-domain flow).
+// onboarding workflow about that person (the cross-domain flow: organization → workflow).
 import { createHash } from 'node:crypto';
-import type { ProcessManagerDefinition } from '../decider/index.js';
+import type { EnvelopeOf, ProcessManagerDefinition } from '../decider/index.js';
+import type { organization } from './organization.js';
 
 export const ONBOARDING_STEPS = ['account', 'equipment', 'introduction'] as const;
 
@@ -15,12 +16,13 @@ export function onboardingWorkflowId(organizationId: string, personId: string, e
   return `onb-${createHash('sha256').update(`${organizationId}:${personId}:${eventId}`).digest('hex').slice(0, 40)}`;
 }
 
-export const onboarding: ProcessManagerDefinition = {
+/** Typed on the organization domain's events: `event.type` narrows the payload. */
+export const onboarding: ProcessManagerDefinition<EnvelopeOf<typeof organization.events>> = {
   name: 'onboarding',
   reactsTo: [{ domain: 'organization', type: 'MemberAdded' }],
   react(event) {
     if (event.domain !== 'organization' || event.type !== 'MemberAdded') return [];
-    const { organizationId, personId } = event.payload as { organizationId: string; personId: string };
+    const { organizationId, personId } = event.payload;
     const workflowId = onboardingWorkflowId(organizationId, personId, event.id);
     return [
       {

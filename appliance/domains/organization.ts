@@ -1,8 +1,7 @@
 // The organization domain: create and rename an organization, add and remove its members. A member
 // is a person of the person domain, so adding one needs the fact that the person exists.
 import { z } from 'zod';
-import { aggregateIdSchema, defineCommand, defineDomain, factKey, notFound, rejected, type DomainEvent, type ProjectionDefinition } from '../decider/index.js';
-import type { EventEnvelope } from '../eventstore/index.js';
+import { aggregateIdSchema, defineCommand, defineDomain, factKey, notFound, rejected, type EnvelopeOf, type ProjectionDefinition } from '../decider/index.js';
 
 export type MemberRole = 'member' | 'admin';
 
@@ -26,52 +25,39 @@ const events = {
   MemberRemoved: z.object({ organizationId, personId }),
 };
 
-type Payloads = { [K in keyof typeof events]: z.infer<(typeof events)[K]> };
-
-const schemas = {
-  CreateOrganization: z.object({ organizationId, name }),
-  RenameOrganization: z.object({ organizationId, name }),
-  AddMember: z.object({ organizationId, personId, role: role.default('member') }),
-  RemoveMember: z.object({ organizationId, personId }),
-};
-type Commands = { [K in keyof typeof schemas]: z.infer<(typeof schemas)[K]> };
-
 const byOrganization = (p: { organizationId: string }) => p.organizationId;
 const commands = {
-  CreateOrganization: defineCommand({ schema: schemas.CreateOrganization, aggregateId: byOrganization }),
-  RenameOrganization: defineCommand({ schema: schemas.RenameOrganization, aggregateId: byOrganization }),
+  CreateOrganization: defineCommand({ schema: z.object({ organizationId, name }), aggregateId: byOrganization }),
+  RenameOrganization: defineCommand({ schema: z.object({ organizationId, name }), aggregateId: byOrganization }),
   AddMember: defineCommand({
-    schema: schemas.AddMember,
+    schema: z.object({ organizationId, personId, role: role.default('member') }),
     aggregateId: byOrganization,
     // Whether the person exists lives in another domain's stream; the handler asks before deciding.
     requires: (p) => [{ kind: 'exists', domain: 'person', aggregateId: p.personId }],
   }),
-  RemoveMember: defineCommand({ schema: schemas.RemoveMember, aggregateId: byOrganization }),
+  RemoveMember: defineCommand({ schema: z.object({ organizationId, personId }), aggregateId: byOrganization }),
 };
-
-const event = <K extends keyof Payloads>(type: K, payload: Payloads[K]): DomainEvent => ({ type, payload });
 
 function mustExist(state: OrganizationState, organizationId: string): void {
   if (state.status === 'none') throw rejected(`organization ${organizationId} does not exist; create it first`);
 }
 
-const membership: ProjectionDefinition = {
+const membership: ProjectionDefinition<EnvelopeOf<typeof events>> = {
   name: 'organization_membership',
   domains: ['organization'],
   tables: [
     'CREATE TABLE IF NOT EXISTS organizations (organization_id TEXT PRIMARY KEY, name TEXT NOT NULL, updated_at TEXT NOT NULL) WITHOUT ROWID',
     'CREATE TABLE IF NOT EXISTS memberships (organization_id TEXT NOT NULL, person_id TEXT NOT NULL, role TEXT NOT NULL, added_at TEXT NOT NULL, PRIMARY KEY (organization_id, person_id)) WITHOUT ROWID',
   ],
-  apply(e: EventEnvelope) {
-    const p = e.payload as { organizationId: string; name?: string; personId?: string; role?: MemberRole };
+  apply(e) {
     switch (e.type) {
       case 'OrganizationCreated':
       case 'OrganizationRenamed':
-        return [{ op: 'upsert', table: 'organizations', key: { organization_id: p.organizationId }, values: { name: p.name!, updated_at: e.at } }];
+        return [{ op: 'upsert', table: 'organizations', key: { organization_id: e.payload.organizationId }, values: { name: e.payload.name, updated_at: e.at } }];
       case 'MemberAdded':
-        return [{ op: 'upsert', table: 'memberships', key: { organization_id: p.organizationId, person_id: p.personId! }, values: { role: p.role!, added_at: e.at } }];
+        return [{ op: 'upsert', table: 'memberships', key: { organization_id: e.payload.organizationId, person_id: e.payload.personId }, values: { role: e.payload.role, added_at: e.at } }];
       case 'MemberRemoved':
-        return [{ op: 'delete', table: 'memberships', key: { organization_id: p.organizationId, person_id: p.personId! } }];
+        return [{ op: 'delete', table: 'memberships', key: { organization_id: e.payload.organizationId, person_id: e.payload.personId } }];
       default:
         return [];
     }
@@ -89,53 +75,50 @@ const membership: ProjectionDefinition = {
   },
 };
 
-export const organization = defineDomain<OrganizationState>({
+export const organization = defineDomain({
   name: 'organization',
   aggregate: 'Organization',
   commands,
   events,
-  initialState: () => ({ status: 'none', members: {} }),
+  initialState: (): OrganizationState => ({ status: 'none', members: {} }),
   decide(command, state) {
     switch (command.type) {
       case 'CreateOrganization': {
-        const p = command.payload as Commands['CreateOrganization'];
+        const p = command.payload;
         if (state.status !== 'none') throw rejected(`organization ${p.organizationId} already exists`);
-        return [event('OrganizationCreated', p)];
+        return [{ type: 'OrganizationCreated', payload: p }];
       }
       case 'RenameOrganization': {
-        const p = command.payload as Commands['RenameOrganization'];
+        const p = command.payload;
         mustExist(state, p.organizationId);
-        return state.name === p.name ? [] : [event('OrganizationRenamed', p)];
+        return state.name === p.name ? [] : [{ type: 'OrganizationRenamed', payload: p }];
       }
       case 'AddMember': {
-        const p = command.payload as Commands['AddMember'];
+        const p = command.payload;
         mustExist(state, p.organizationId);
         if (command.facts[factKey('person', p.personId)] !== true) throw notFound(`person ${p.personId} is not registered; register them before adding them to ${p.organizationId}`);
         if (state.members[p.personId]) throw rejected(`person ${p.personId} is already a member of ${p.organizationId}`);
-        return [event('MemberAdded', p)];
+        return [{ type: 'MemberAdded', payload: p }];
       }
       case 'RemoveMember': {
-        const p = command.payload as Commands['RemoveMember'];
+        const p = command.payload;
         mustExist(state, p.organizationId);
         if (!state.members[p.personId]) throw rejected(`person ${p.personId} is not a member of ${p.organizationId}`);
-        return [event('MemberRemoved', p)];
+        return [{ type: 'MemberRemoved', payload: p }];
       }
-      default:
-        throw rejected(`organization has no command ${command.type}`);
     }
   },
-  evolve(state, e) {
-    const p = e.payload as { name?: string; personId?: string; role?: MemberRole };
+  evolve(state, e): OrganizationState {
     switch (e.type) {
       case 'OrganizationCreated':
-        return { status: 'active', name: p.name!, members: {} };
+        return { status: 'active', name: e.payload.name, members: {} };
       case 'OrganizationRenamed':
-        return { ...state, name: p.name! };
+        return { ...state, name: e.payload.name };
       case 'MemberAdded':
-        return { ...state, members: { ...state.members, [p.personId!]: p.role! } };
+        return { ...state, members: { ...state.members, [e.payload.personId]: e.payload.role } };
       case 'MemberRemoved': {
         const members = { ...state.members };
-        delete members[p.personId!];
+        delete members[e.payload.personId];
         return { ...state, members };
       }
       default:

@@ -1,8 +1,7 @@
 // The person domain: register a person, change their name or email, archive them. Name and email
-// are personal data (encrypted and erasable once privacy lands, DESIGN.md §6).
+// are personal data (to be encrypted and erasable).
 import { z } from 'zod';
-import { aggregateIdSchema, defineCommand, defineDomain, rejected, type DomainEvent, type ProjectionDefinition } from '../decider/index.js';
-import type { EventEnvelope } from '../eventstore/index.js';
+import { aggregateIdSchema, defineCommand, defineDomain, rejected, type EnvelopeOf, type ProjectionDefinition } from '../decider/index.js';
 
 export interface PersonState {
   status: 'none' | 'active' | 'archived';
@@ -21,45 +20,32 @@ const events = {
   PersonArchived: z.object({ personId, reason: z.string().max(500).optional() }),
 };
 
-type Payloads = { [K in keyof typeof events]: z.infer<(typeof events)[K]> };
-
-const schemas = {
-  RegisterPerson: z.object({ personId, name, email }),
-  RenamePerson: z.object({ personId, name }),
-  ChangePersonEmail: z.object({ personId, email }),
-  ArchivePerson: z.object({ personId, reason: z.string().max(500).optional() }),
-};
-type Commands = { [K in keyof typeof schemas]: z.infer<(typeof schemas)[K]> };
-
 const byPerson = (p: { personId: string }) => p.personId;
 const commands = {
-  RegisterPerson: defineCommand({ schema: schemas.RegisterPerson, aggregateId: byPerson }),
-  RenamePerson: defineCommand({ schema: schemas.RenamePerson, aggregateId: byPerson }),
-  ChangePersonEmail: defineCommand({ schema: schemas.ChangePersonEmail, aggregateId: byPerson }),
-  ArchivePerson: defineCommand({ schema: schemas.ArchivePerson, aggregateId: byPerson }),
+  RegisterPerson: defineCommand({ schema: z.object({ personId, name, email }), aggregateId: byPerson }),
+  RenamePerson: defineCommand({ schema: z.object({ personId, name }), aggregateId: byPerson }),
+  ChangePersonEmail: defineCommand({ schema: z.object({ personId, email }), aggregateId: byPerson }),
+  ArchivePerson: defineCommand({ schema: z.object({ personId, reason: z.string().max(500).optional() }), aggregateId: byPerson }),
 };
-
-const event = <K extends keyof Payloads>(type: K, payload: Payloads[K]): DomainEvent => ({ type, payload });
 
 function mustBeActive(state: PersonState, personId: string): void {
   if (state.status === 'none') throw rejected(`person ${personId} is not registered`);
   if (state.status === 'archived') throw rejected(`person ${personId} is archived`);
 }
 
-const directory: ProjectionDefinition = {
+const directory: ProjectionDefinition<EnvelopeOf<typeof events>> = {
   name: 'person_directory',
   domains: ['person'],
   tables: ['CREATE TABLE IF NOT EXISTS person_directory (person_id TEXT PRIMARY KEY, name TEXT, email TEXT, status TEXT NOT NULL, updated_at TEXT NOT NULL) WITHOUT ROWID'],
-  apply(e: EventEnvelope) {
-    const p = e.payload as { personId: string; name?: string; email?: string };
-    const key = { person_id: p.personId };
+  apply(e) {
+    const key = { person_id: e.payload.personId };
     switch (e.type) {
       case 'PersonRegistered':
-        return [{ op: 'upsert', table: 'person_directory', key, values: { name: p.name!, email: p.email!, status: 'active', updated_at: e.at } }];
+        return [{ op: 'upsert', table: 'person_directory', key, values: { name: e.payload.name, email: e.payload.email, status: 'active', updated_at: e.at } }];
       case 'PersonRenamed':
-        return [{ op: 'upsert', table: 'person_directory', key, values: { name: p.name!, updated_at: e.at } }];
+        return [{ op: 'upsert', table: 'person_directory', key, values: { name: e.payload.name, updated_at: e.at } }];
       case 'PersonEmailChanged':
-        return [{ op: 'upsert', table: 'person_directory', key, values: { email: p.email!, updated_at: e.at } }];
+        return [{ op: 'upsert', table: 'person_directory', key, values: { email: e.payload.email, updated_at: e.at } }];
       case 'PersonArchived':
         return [{ op: 'upsert', table: 'person_directory', key, values: { status: 'archived', updated_at: e.at } }];
       default:
@@ -72,47 +58,36 @@ const directory: ProjectionDefinition = {
   },
 };
 
-export const person = defineDomain<PersonState>({
+export const person = defineDomain({
   name: 'person',
   aggregate: 'Person',
   commands,
   events,
-  initialState: () => ({ status: 'none' }),
+  initialState: (): PersonState => ({ status: 'none' }),
   decide(command, state) {
     switch (command.type) {
-      case 'RegisterPerson': {
-        const p = command.payload as Commands['RegisterPerson'];
-        if (state.status !== 'none') throw rejected(`person ${p.personId} is already registered`);
-        return [event('PersonRegistered', p)];
-      }
-      case 'RenamePerson': {
-        const p = command.payload as Commands['RenamePerson'];
-        mustBeActive(state, p.personId);
-        return state.name === p.name ? [] : [event('PersonRenamed', p)];
-      }
-      case 'ChangePersonEmail': {
-        const p = command.payload as Commands['ChangePersonEmail'];
-        mustBeActive(state, p.personId);
-        return state.email === p.email ? [] : [event('PersonEmailChanged', p)];
-      }
-      case 'ArchivePerson': {
-        const p = command.payload as Commands['ArchivePerson'];
-        mustBeActive(state, p.personId);
-        return [event('PersonArchived', p)];
-      }
-      default:
-        throw rejected(`person has no command ${command.type}`);
+      case 'RegisterPerson':
+        if (state.status !== 'none') throw rejected(`person ${command.payload.personId} is already registered`);
+        return [{ type: 'PersonRegistered', payload: command.payload }];
+      case 'RenamePerson':
+        mustBeActive(state, command.payload.personId);
+        return state.name === command.payload.name ? [] : [{ type: 'PersonRenamed', payload: command.payload }];
+      case 'ChangePersonEmail':
+        mustBeActive(state, command.payload.personId);
+        return state.email === command.payload.email ? [] : [{ type: 'PersonEmailChanged', payload: command.payload }];
+      case 'ArchivePerson':
+        mustBeActive(state, command.payload.personId);
+        return [{ type: 'PersonArchived', payload: command.payload }];
     }
   },
-  evolve(state, e) {
-    const p = e.payload as { name?: string; email?: string };
+  evolve(state, e): PersonState {
     switch (e.type) {
       case 'PersonRegistered':
-        return { status: 'active', name: p.name!, email: p.email! };
+        return { status: 'active', name: e.payload.name, email: e.payload.email };
       case 'PersonRenamed':
-        return { ...state, name: p.name! };
+        return { ...state, name: e.payload.name };
       case 'PersonEmailChanged':
-        return { ...state, email: p.email! };
+        return { ...state, email: e.payload.email };
       case 'PersonArchived':
         return { ...state, status: 'archived' };
       default:

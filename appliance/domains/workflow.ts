@@ -1,8 +1,7 @@
 // The workflow domain: an instance of a named definition about one aggregate (its subject), whose
 // steps complete strictly in order, and which ends completed or failed.
 import { z } from 'zod';
-import { aggregateIdSchema, defineCommand, defineDomain, rejected, type DomainEvent, type ProjectionDefinition } from '../decider/index.js';
-import type { EventEnvelope } from '../eventstore/index.js';
+import { aggregateIdSchema, defineCommand, defineDomain, rejected, type EnvelopeOf, type ProjectionDefinition } from '../decider/index.js';
 
 export interface WorkflowState {
   status: 'none' | 'running' | 'completed' | 'failed';
@@ -34,48 +33,36 @@ const events = {
   WorkflowFailed: z.object({ workflowId, reason: z.string().trim().min(1).max(500) }),
 };
 
-type Payloads = { [K in keyof typeof events]: z.infer<(typeof events)[K]> };
-
-const schemas = {
-  StartWorkflow: z.object({ workflowId, definition, subject, steps }),
-  AdvanceWorkflow: z.object({ workflowId, step }),
-  CompleteWorkflow: z.object({ workflowId }),
-  FailWorkflow: z.object({ workflowId, reason: z.string().trim().min(1).max(500) }),
-};
-type Commands = { [K in keyof typeof schemas]: z.infer<(typeof schemas)[K]> };
-
 const byWorkflow = (p: { workflowId: string }) => p.workflowId;
 const commands = {
-  StartWorkflow: defineCommand({ schema: schemas.StartWorkflow, aggregateId: byWorkflow }),
-  AdvanceWorkflow: defineCommand({ schema: schemas.AdvanceWorkflow, aggregateId: byWorkflow }),
-  CompleteWorkflow: defineCommand({ schema: schemas.CompleteWorkflow, aggregateId: byWorkflow }),
-  FailWorkflow: defineCommand({ schema: schemas.FailWorkflow, aggregateId: byWorkflow }),
+  StartWorkflow: defineCommand({ schema: z.object({ workflowId, definition, subject, steps }), aggregateId: byWorkflow }),
+  AdvanceWorkflow: defineCommand({ schema: z.object({ workflowId, step }), aggregateId: byWorkflow }),
+  CompleteWorkflow: defineCommand({ schema: z.object({ workflowId }), aggregateId: byWorkflow }),
+  FailWorkflow: defineCommand({ schema: z.object({ workflowId, reason: z.string().trim().min(1).max(500) }), aggregateId: byWorkflow }),
 };
-
-const event = <K extends keyof Payloads>(type: K, payload: Payloads[K]): DomainEvent => ({ type, payload });
 
 function mustBeRunning(state: WorkflowState, workflowId: string): void {
   if (state.status === 'none') throw rejected(`workflow ${workflowId} has not been started`);
   if (state.status !== 'running') throw rejected(`workflow ${workflowId} is ${state.status}; it takes no further commands`);
 }
 
-const status: ProjectionDefinition = {
+const status: ProjectionDefinition<EnvelopeOf<typeof events>> = {
   name: 'workflow_status',
   domains: ['workflow'],
   tables: [
     'CREATE TABLE IF NOT EXISTS workflow_status (workflow_id TEXT PRIMARY KEY, definition TEXT NOT NULL, subject_domain TEXT NOT NULL, subject_id TEXT NOT NULL, status TEXT NOT NULL, current_step TEXT, steps_done INTEGER NOT NULL, updated_at TEXT NOT NULL) WITHOUT ROWID',
   ],
-  apply(e: EventEnvelope) {
-    const key = { workflow_id: (e.payload as { workflowId: string }).workflowId };
+  apply(e) {
+    const key = { workflow_id: e.payload.workflowId };
     switch (e.type) {
       case 'WorkflowStarted': {
-        const p = e.payload as Payloads['WorkflowStarted'];
-        const values = { definition: p.definition, subject_domain: p.subject.domain, subject_id: p.subject.aggregateId, status: 'running', current_step: p.steps[0]!, steps_done: 0, updated_at: e.at };
+        const p = e.payload;
+        // The schema asks for at least one step, so there is a first one.
+        const values = { definition: p.definition, subject_domain: p.subject.domain, subject_id: p.subject.aggregateId, status: 'running', current_step: p.steps[0] ?? null, steps_done: 0, updated_at: e.at };
         return [{ op: 'upsert', table: 'workflow_status', key, values }];
       }
       case 'WorkflowStepCompleted': {
-        const p = e.payload as Payloads['WorkflowStepCompleted'];
-        return [{ op: 'upsert', table: 'workflow_status', key, values: { current_step: p.next, steps_done: p.index + 1, updated_at: e.at } }];
+        return [{ op: 'upsert', table: 'workflow_status', key, values: { current_step: e.payload.next, steps_done: e.payload.index + 1, updated_at: e.at } }];
       }
       case 'WorkflowCompleted':
         return [{ op: 'upsert', table: 'workflow_status', key, values: { status: 'completed', current_step: null, updated_at: e.at } }];
@@ -98,16 +85,16 @@ const status: ProjectionDefinition = {
   },
 };
 
-export const workflow = defineDomain<WorkflowState>({
+export const workflow = defineDomain({
   name: 'workflow',
   aggregate: 'Workflow',
   commands,
   events,
-  initialState: () => ({ status: 'none', steps: [], done: 0 }),
+  initialState: (): WorkflowState => ({ status: 'none', steps: [], done: 0 }),
   decide(command, state) {
     switch (command.type) {
       case 'StartWorkflow': {
-        const p = command.payload as Commands['StartWorkflow'];
+        const p = command.payload;
         if (state.status !== 'none') {
           // The same start again (a process manager redelivered its trigger) changes nothing;
           // a different start under the same id is a mistake.
@@ -115,39 +102,37 @@ export const workflow = defineDomain<WorkflowState>({
           if (same) return [];
           throw rejected(`workflow ${p.workflowId} has already been started`);
         }
-        return [event('WorkflowStarted', p)];
+        return [{ type: 'WorkflowStarted', payload: p }];
       }
       case 'AdvanceWorkflow': {
-        const p = command.payload as Commands['AdvanceWorkflow'];
+        const p = command.payload;
         mustBeRunning(state, p.workflowId);
         const pending = state.steps[state.done];
         if (pending === undefined) throw rejected(`workflow ${p.workflowId}: step out of order: all ${state.steps.length} steps are done; complete the workflow`);
         if (p.step !== pending) throw rejected(`workflow ${p.workflowId}: step out of order: "${p.step}" given, "${pending}" is next`);
-        return [event('WorkflowStepCompleted', { workflowId: p.workflowId, step: p.step, index: state.done, next: state.steps[state.done + 1] ?? null })];
+        return [{ type: 'WorkflowStepCompleted', payload: { workflowId: p.workflowId, step: p.step, index: state.done, next: state.steps[state.done + 1] ?? null } }];
       }
       case 'CompleteWorkflow': {
-        const p = command.payload as Commands['CompleteWorkflow'];
+        const p = command.payload;
         mustBeRunning(state, p.workflowId);
-        if (state.done < state.steps.length) throw rejected(`workflow ${p.workflowId} has ${state.done} of ${state.steps.length} steps done; advance "${state.steps[state.done]!}" first`);
-        return [event('WorkflowCompleted', p)];
+        if (state.done < state.steps.length) throw rejected(`workflow ${p.workflowId} has ${state.done} of ${state.steps.length} steps done; advance "${state.steps[state.done]}" first`);
+        return [{ type: 'WorkflowCompleted', payload: p }];
       }
       case 'FailWorkflow': {
-        const p = command.payload as Commands['FailWorkflow'];
+        const p = command.payload;
         mustBeRunning(state, p.workflowId);
-        return [event('WorkflowFailed', p)];
+        return [{ type: 'WorkflowFailed', payload: p }];
       }
-      default:
-        throw rejected(`workflow has no command ${command.type}`);
     }
   },
-  evolve(state, e) {
+  evolve(state, e): WorkflowState {
     switch (e.type) {
       case 'WorkflowStarted': {
-        const p = e.payload as Payloads['WorkflowStarted'];
+        const p = e.payload;
         return { status: 'running', definition: p.definition, subject: p.subject, steps: p.steps, done: 0 };
       }
       case 'WorkflowStepCompleted':
-        return { ...state, done: (e.payload as Payloads['WorkflowStepCompleted']).index + 1 };
+        return { ...state, done: e.payload.index + 1 };
       case 'WorkflowCompleted':
         return { ...state, status: 'completed' };
       case 'WorkflowFailed':

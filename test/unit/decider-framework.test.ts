@@ -3,39 +3,47 @@
 import { AssertionError } from 'node:assert';
 import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
-import { defineCommand, defineDomain, isCimError, rejected, specFor, type DomainDefinition } from '../../appliance/index.js';
+import { defineCommand, defineDomain, isCimError, rejected, specFor, type DomainDefinition, type EventOf } from '../../appliance/index.js';
 
 interface Counter {
   value: number;
 }
 
-const base: DomainDefinition<Counter> = {
+const commands = {
+  Increment: defineCommand({ schema: z.object({ id: z.string(), by: z.number().int().positive() }), aggregateId: (p) => p.id }),
+  Link: defineCommand({ schema: z.object({ id: z.string(), other: z.string() }), aggregateId: (p) => p.id, requires: (p) => [{ kind: 'exists', domain: 'counter', aggregateId: p.other }] }),
+  Broken: defineCommand({ schema: z.object({ id: z.string() }), aggregateId: (p) => p.id }),
+};
+const events = { Incremented: z.object({ by: z.number() }), Linked: z.object({ other: z.string() }) };
+
+const base: DomainDefinition<Counter, typeof commands, typeof events> = {
   name: 'counter',
   aggregate: 'Counter',
-  commands: {
-    Increment: defineCommand({ schema: z.object({ id: z.string(), by: z.number().int().positive() }), aggregateId: (p) => p.id }),
-    Link: defineCommand({ schema: z.object({ id: z.string(), other: z.string() }), aggregateId: (p) => p.id, requires: (p) => [{ kind: 'exists', domain: 'counter', aggregateId: p.other }] }),
-    Broken: defineCommand({ schema: z.object({ id: z.string() }), aggregateId: (p) => p.id }),
-  },
-  events: { Incremented: z.object({ by: z.number() }), Linked: z.object({ other: z.string() }) },
+  commands,
+  events,
   initialState: () => ({ value: 0 }),
   decide(command, state) {
-    if (command.type === 'Increment') return [{ type: 'Incremented', payload: { by: (command.payload as { by: number }).by + state.value * 0 } }];
-    if (command.type === 'Link') {
-      const other = (command.payload as { other: string }).other;
-      if (!command.facts[`counter/${other}`]) throw new Error('unreachable in the specs below');
-      return [{ type: 'Linked', payload: { other } }];
+    switch (command.type) {
+      case 'Increment':
+        return [{ type: 'Incremented', payload: { by: command.payload.by + state.value * 0 } }];
+      case 'Link':
+        if (!command.facts[`counter/${command.payload.other}`]) throw new Error('unreachable in the specs below');
+        return [{ type: 'Linked', payload: { other: command.payload.other } }];
+      case 'Broken': {
+        // @ts-expect-error an undeclared event does not compile; a plugin in plain JavaScript can still return one.
+        const undeclared: EventOf<typeof events> = { type: 'Undeclared', payload: {} };
+        return [undeclared];
+      }
     }
-    return [{ type: 'Undeclared', payload: {} }];
   },
-  evolve: (state, e) => (e.type === 'Incremented' ? { value: state.value + (e.payload.by as number) } : state),
+  evolve: (state, e) => (e.type === 'Incremented' ? { value: state.value + e.payload.by } : state),
 };
 
 describe('defineDomain', () => {
   it('refuses a definition with bad names, naming each problem', () => {
     let error: unknown;
     try {
-      defineDomain({ ...base, name: 'Counter', aggregate: 'counter', events: { incremented: z.object({}) } });
+      defineDomain({ ...base, name: 'Counter', aggregate: 'counter', events: { incremented: z.object({}) }, decide: () => [], evolve: (state) => state });
     } catch (e) {
       error = e;
     }
@@ -59,7 +67,7 @@ describe('defineDomain', () => {
 describe('specFor', () => {
   // The counter, with a business rule to break: it is full at 10.
   const spec = specFor(
-    defineDomain<Counter>({
+    defineDomain({
       ...base,
       decide(command, state) {
         if (command.type === 'Increment' && state.value >= 10) throw rejected(`counter ${command.aggregateId} is full at ${state.value}`);
@@ -67,7 +75,7 @@ describe('specFor', () => {
       },
     }),
   );
-  const full = [{ type: 'Incremented', payload: { by: 10 } }];
+  const full: EventOf<typeof events>[] = [{ type: 'Incremented', payload: { by: 10 } }];
 
   /** Runs an expectation that must not hold; returns the AssertionError it threw. */
   const failure = (expectation: () => void): AssertionError => {

@@ -1,9 +1,11 @@
 // Given/when/then specs of the person domain: every command, its rejections, and its read model.
 import { describe, expect, it } from 'vitest';
-import { person, specFor } from '../../../appliance/index.js';
+import { person, specFor, type EventOf } from '../../../appliance/index.js';
+
+type PersonEvent = EventOf<typeof person.events>;
 
 const spec = specFor(person);
-const registered = { type: 'PersonRegistered', payload: { personId: 'p1', name: 'Ada Lovelace', email: 'ada@example.org' } };
+const registered: PersonEvent = { type: 'PersonRegistered', payload: { personId: 'p1', name: 'Ada Lovelace', email: 'ada@example.org' } };
 
 describe('RegisterPerson', () => {
   it('given no person, registers one', () => {
@@ -55,6 +57,17 @@ describe('ArchivePerson', () => {
 
   it('given an archived person, rejects archiving again', () => {
     spec.given([registered, { type: 'PersonArchived', payload: { personId: 'p1' } }]).when('ArchivePerson', { personId: 'p1' }).thenRejects('CIM-REJECTED', 'person p1 is archived');
+  });
+});
+
+describe('the typed spec', () => {
+  it('does not compile a command or event the domain does not declare, nor a payload field it does not have', () => {
+    // @ts-expect-error RenamePerson has no field `nickname` (and lacks `name`); on the wire it is refused at the edge.
+    spec.given([registered]).when('RenamePerson', { personId: 'p1', nickname: 'Ada' }).thenRejects('CIM-INVALID-INPUT', /^RenamePerson: name: /);
+    // @ts-expect-error the person domain has no command RenamePeople.
+    spec.given([registered]).when('RenamePeople', { personId: 'p1', name: 'Ada' }).thenRejects('CIM-INVALID-INPUT', /^person has no command RenamePeople; it has RegisterPerson, /);
+    // @ts-expect-error PersonRenamed carries `name`, not `fullName`.
+    expect(() => spec.given([registered]).when('RenamePerson', { personId: 'p1', name: 'Ada' }).then([{ type: 'PersonRenamed', payload: { personId: 'p1', fullName: 'Ada' } }])).toThrow(/other payloads/);
   });
 });
 
