@@ -92,7 +92,7 @@ export type RowChange =
  * `ProjectionDefinition<EnvelopeOf<typeof events>>`, so a `switch (event.type)` narrows the payload.
  */
 export interface ProjectionDefinition<Ev extends EventEnvelope = EventEnvelope> {
-  /** Unique across the appliance; names its SQLite tables' owner and its durable consumer. */
+  /** Unique across the appliance; names its SQLite tables' owner and its checkpoint (projections follow their streams with ordered consumers). */
   name: string;
   /** Domains whose streams it consumes. */
   domains: string[];
