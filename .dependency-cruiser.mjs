@@ -16,10 +16,30 @@ const layer = (name, from, to, comment) => ({
 
 export default {
   forbidden: [
-    layer('appliance-imports-no-other-folder', 'appliance', ['bench', 'cli', 'compliance', 'reports', 'scenarios'], 'appliance/ is the runtime every other folder builds on; it builds on none of them'),
-    layer('reports-import-only-appliance', 'reports', ['bench', 'cli', 'compliance', 'scenarios'], 'reports/ renders what a report carries structurally; it never imports bench/ or scenarios/'),
-    layer('bench-imports-appliance-and-reports', 'bench', ['cli', 'compliance', 'scenarios'], 'bench/ measures; scenarios/ and cli/ drive it, not the other way round'),
-    layer('compliance-imports-appliance-and-reports', 'compliance', ['bench', 'cli', 'scenarios'], 'compliance/ audits the appliance; it does not depend on the benchmarks'),
+    layer(
+      'appliance-imports-no-other-folder',
+      'appliance',
+      ['bench', 'cli', 'compliance', 'reports', 'scenarios'],
+      'appliance/ is the runtime every other folder builds on; it builds on none of them',
+    ),
+    layer(
+      'reports-import-only-appliance',
+      'reports',
+      ['bench', 'cli', 'compliance', 'scenarios'],
+      'reports/ renders what a report carries structurally; it never imports bench/ or scenarios/',
+    ),
+    layer(
+      'bench-imports-appliance-and-reports',
+      'bench',
+      ['cli', 'compliance', 'scenarios'],
+      'bench/ measures; scenarios/ and cli/ drive it, not the other way round',
+    ),
+    layer(
+      'compliance-imports-appliance-and-reports',
+      'compliance',
+      ['bench', 'cli', 'scenarios'],
+      'compliance/ audits the appliance; it does not depend on the benchmarks',
+    ),
     layer('scenarios-import-no-cli', 'scenarios', ['cli', 'compliance'], 'only cli/ wires scenarios/ to the rest'),
     {
       name: 'decider-is-pure',
@@ -30,14 +50,16 @@ export default {
     },
     {
       name: 'through-index-only',
-      comment: "from outside a top-level folder, only its index.ts is imported: the folder's surface is what index.ts exports",
+      comment:
+        "from outside a top-level folder, only its index.ts is imported: the folder's surface is what index.ts exports",
       severity: 'error',
       from: { path: `^${FOLDERS}/` },
       to: { path: `^${FOLDERS}/`, pathNot: ['^$1/', `^${FOLDERS}/index\\.ts$`] },
     },
     {
       name: 'no-circular',
-      comment: 'no module reaches itself again through runtime imports (a cycle of type-only imports is erased by tsc and loads fine)',
+      comment:
+        'no module reaches itself again through runtime imports (a cycle of type-only imports is erased by tsc and loads fine)',
       severity: 'error',
       from: { path: `^${FOLDERS}/` },
       to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only'] } },
@@ -62,6 +84,9 @@ export default {
     // Type-only imports count: a back edge in a type is a back edge.
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+    },
   },
 };

@@ -3,7 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vitest/config';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
-const SOURCE = new RegExp(`^${root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(appliance|bench|cli|compliance|reports|scenarios)/(.*)\\.ts$`);
+const SOURCE = new RegExp(
+  `^${root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(appliance|bench|cli|compliance|reports|scenarios)/(.*)\\.ts$`,
+);
 
 /**
  * Under c8 (which sets NODE_V8_COVERAGE), tests import the appliance's modules from dist/, as the
@@ -22,7 +24,9 @@ function testBuiltModules(): Plugin {
       if (!match) return resolved;
       const built = `${root}dist/${match[1]}/${match[2]}.js`;
       if ((statSync(built, { throwIfNoEntry: false })?.mtimeMs ?? 0) < statSync(resolved.id).mtimeMs) {
-        throw new Error(`${built} is missing or older than ${resolved.id}: run \`npm run build\` (npm test does it for you)`);
+        throw new Error(
+          `${built} is missing or older than ${resolved.id}: run \`npm run build\` (npm test does it for you)`,
+        );
       }
       return { id: built, external: true };
     },

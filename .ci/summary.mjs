@@ -18,10 +18,16 @@ for (const file of files) {
     for (const suite of report.testResults ?? []) {
       const name = relative(process.cwd(), suite.name);
       const failedTests = (suite.assertionResults ?? []).filter((t) => t.status === 'failed');
-      for (const test of failedTests) failures.push(`${file}: ${name} > ${test.fullName}: ${firstLine(test.failureMessages?.[0])}`);
-      if (suite.status === 'failed' && failedTests.length === 0) failures.push(`${file}: ${name}: ${firstLine(suite.message)}`);
+      for (const test of failedTests)
+        failures.push(`${file}: ${name} > ${test.fullName}: ${firstLine(test.failureMessages?.[0])}`);
+      if (suite.status === 'failed' && failedTests.length === 0)
+        failures.push(`${file}: ${name}: ${firstLine(suite.message)}`);
     }
-    if (!report.success && report.numFailedTests === 0 && !(report.testResults ?? []).some((s) => s.status === 'failed')) {
+    if (
+      !report.success &&
+      report.numFailedTests === 0 &&
+      !(report.testResults ?? []).some((s) => s.status === 'failed')
+    ) {
       failures.push(`${file}: the run failed outside any test (a setup, teardown or unhandled error)`);
     }
   } catch (error) {
@@ -35,16 +41,26 @@ const flaky = files.flatMap((file) => {
   if (!existsSync(firstRun)) return [];
   const report = JSON.parse(readFileSync(firstRun, 'utf8'));
   return (report.testResults ?? []).flatMap((suite) =>
-    (suite.assertionResults ?? []).filter((t) => t.status === 'failed').map((t) => `${file}: ${relative(process.cwd(), suite.name)} > ${t.fullName}: ${firstLine(t.failureMessages?.[0])}`),
+    (suite.assertionResults ?? [])
+      .filter((t) => t.status === 'failed')
+      .map(
+        (t) => `${file}: ${relative(process.cwd(), suite.name)} > ${t.fullName}: ${firstLine(t.failureMessages?.[0])}`,
+      ),
   );
 });
-if (flaky.length > 0) console.log(`flaky (failed, then passed when run again):\n${flaky.map((f) => `  ${f}`).join('\n')}`);
+if (flaky.length > 0)
+  console.log(`flaky (failed, then passed when run again):\n${flaky.map((f) => `  ${f}`).join('\n')}`);
 if (failures.length > 0) console.log(`failed:\n${failures.map((f) => `  ${f}`).join('\n')}`);
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 
 /** The first line of a failure message, without terminal colours, at most 300 characters. */
 function firstLine(message) {
-  // eslint-disable-next-line no-control-regex
-  const line = String(message ?? 'no message').replace(/\u001b\[[0-9;]*m/g, '').split('\n').find((l) => l.trim()) ?? '';
+  /* eslint-disable no-control-regex -- the pattern names the control characters it removes */
+  const line =
+    String(message ?? 'no message')
+      .replace(/\u001b\[[0-9;]*m/g, '')
+      .split('\n')
+      .find((l) => l.trim()) ?? '';
+  /* eslint-enable no-control-regex */
   return line.trim().slice(0, 300);
 }

@@ -12,11 +12,9 @@ const intAtLeast = (min: number) => {
   return z.number({ error: message }).int({ error: message }).min(min, { error: message });
 };
 
-const natsUrl = z
-  .string()
-  .regex(/^(nats|tls|ws|wss):\/\/[^\s,]+$|^[^\s,:/]+:\d+$/, {
-    error: 'expected a NATS URL such as nats://host:4222',
-  });
+const natsUrl = z.string().regex(/^(nats|tls|ws|wss):\/\/[^\s,]+$|^[^\s,:/]+:\d+$/, {
+  error: 'expected a NATS URL such as nats://host:4222',
+});
 
 const name = z.string().regex(/^[A-Za-z0-9_-]+$/, { error: 'expected letters, digits, "-" or "_"' });
 
@@ -83,13 +81,18 @@ type LeafKind = 'number' | 'boolean' | 'array' | 'string';
 export function configLeaves(): Map<string, LeafKind> {
   const leaves = new Map<string, LeafKind>();
   const walk = (schema: z.core.$ZodType, path: string[]): void => {
-    const def = schema._zod.def as { type: string; innerType?: z.core.$ZodType; shape?: Record<string, z.core.$ZodType> };
+    const def = schema._zod.def as {
+      type: string;
+      innerType?: z.core.$ZodType;
+      shape?: Record<string, z.core.$ZodType>;
+    };
     if (def.type === 'default' || def.type === 'prefault' || def.type === 'optional') {
       walk(def.innerType!, path);
     } else if (def.type === 'object') {
       for (const [key, child] of Object.entries(def.shape!)) walk(child, [...path, key]);
     } else {
-      const kind: LeafKind = def.type === 'number' || def.type === 'boolean' || def.type === 'array' ? def.type : 'string';
+      const kind: LeafKind =
+        def.type === 'number' || def.type === 'boolean' || def.type === 'array' ? def.type : 'string';
       leaves.set(path.join('.'), kind);
     }
   };
@@ -99,7 +102,13 @@ export function configLeaves(): Map<string, LeafKind> {
 
 /** `cluster.syncInterval` → `CIM_CLUSTER_SYNC_INTERVAL`. */
 export function envVarName(path: string): string {
-  return 'CIM_' + path.split('.').map((s) => s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
+  return (
+    'CIM_' +
+    path
+      .split('.')
+      .map((s) => s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase())
+      .join('_')
+  );
 }
 
 /** Flags and environment variables arrive as text; turn them into what the schema expects. */
@@ -136,9 +145,13 @@ function readConfigFile(file: string): Record<string, unknown> {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new CimError('CIM-INVALID-CONFIG', `config file ${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`, {
-      hint: 'Check the path given with --config or CIM_CONFIG.',
-    });
+    throw new CimError(
+      'CIM-INVALID-CONFIG',
+      `config file ${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      {
+        hint: 'Check the path given with --config or CIM_CONFIG.',
+      },
+    );
   }
   let parsed: unknown;
   try {
@@ -190,7 +203,9 @@ export function loadConfig(sources: ConfigSources = {}): ApplianceConfig {
   const lines = result.error.issues.map((issue) => {
     const path = issue.path.join('.');
     if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => `${path ? path + '.' : ''}${key}: unknown setting${file ? ` (in config file ${file})` : ''}`).join('\n');
+      return issue.keys
+        .map((key) => `${path ? path + '.' : ''}${key}: unknown setting${file ? ` (in config file ${file})` : ''}`)
+        .join('\n');
     }
     const from = origin.get(path);
     return `${path}: ${issue.message}${describeInput(issue.input)}${from ? ` (from ${from})` : ''}`;

@@ -91,7 +91,10 @@ export function toCimError(error: unknown): CimError {
  * The first problem zod found, as "path: message" (the root named by `root` when the problem is
  * the whole value): the one formatter every schema check of the code base reports with.
  */
-export function firstIssue(error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }, root = '(root)'): string {
+export function firstIssue(
+  error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] },
+  root = '(root)',
+): string {
   const issue = error.issues[0];
   if (!issue) return `${root}: invalid`;
   return `${issue.path.map(String).join('.') || root}: ${issue.message}`;

@@ -2,7 +2,15 @@
 export * from './cluster/index.js';
 export * from './eventstore/index.js';
 export * from './integrity/index.js';
-export { ApplianceConfigSchema, configLeaves, envVarName, loadConfig, type ApplianceConfig, type ConfigSources, type FlatSettings } from './config.js';
+export {
+  ApplianceConfigSchema,
+  configLeaves,
+  envVarName,
+  loadConfig,
+  type ApplianceConfig,
+  type ConfigSources,
+  type FlatSettings,
+} from './config.js';
 export { CimError, ExitCode, firstIssue, isCimError, isCimErrorCode, toCimError, type CimErrorCode } from './errors.js';
 export { installSignalHandlers, onShutdown } from './shutdown.js';
 export { sleep } from './sleep.js';

@@ -8,7 +8,13 @@ import type { NatsConnection, Service } from 'nats';
 import { connectNats, type NatsEndpoint } from './cluster/index.js';
 import type { Domain, ProcessManagerDefinition } from './decider/index.js';
 import { Projector, ReadModel } from './projections/index.js';
-import { startCommandService, startProcessManager, startQueryService, type CommandServiceHandle, type ProcessManagerHandle } from './services/index.js';
+import {
+  startCommandService,
+  startProcessManager,
+  startQueryService,
+  type CommandServiceHandle,
+  type ProcessManagerHandle,
+} from './services/index.js';
 import { onboarding, servedDomains } from './domains/index.js';
 import type { CimError } from './errors.js';
 import { EventStore, provision } from './eventstore/index.js';
@@ -73,20 +79,36 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     const reader = await connectNats(options.endpoint, { name: 'cim-serve-projections' });
     connections.push(reader);
 
-    const provisioned = await provision(nc, { domains: domains.map((d) => d.name), replicas: options.replicas, duplicateWindowMs: 120_000 });
+    const provisioned = await provision(nc, {
+      domains: domains.map((d) => d.name),
+      replicas: options.replicas,
+      duplicateWindowMs: 120_000,
+    });
     if (provisioned.created.length > 0) log(`created ${provisioned.created.join(', ')}`);
 
     const projections = domains.flatMap((d) => d.definition.projections ?? []);
     model = ReadModel.open({ path: readModelPath, projections });
     for (const projection of projections) {
       const domain = domains.find((d) => d.definition.projections?.includes(projection));
-      const projector = Projector.start({ nc: reader, model, projection, ...(domain ? { upcasters: domain.upcasters } : {}), onError: report(`projection ${projection.name}`) });
+      const projector = Projector.start({
+        nc: reader,
+        model,
+        projection,
+        ...(domain ? { upcasters: domain.upcasters } : {}),
+        onError: report(`projection ${projection.name}`),
+      });
       projectors.push({ name: projection.name, projector });
     }
 
     signer = options.signer ?? loadOrCreateSigner(options.stateDir);
     for (const domain of domains) {
-      const sealer = await Sealer.open(nc, { domain: domain.name, signer, everyEvents: options.sealEveryEvents ?? 1_000, everyMs: options.sealEveryMs ?? 10_000, onError: report(`sealer ${domain.name}`) });
+      const sealer = await Sealer.open(nc, {
+        domain: domain.name,
+        signer,
+        everyEvents: options.sealEveryEvents ?? 1_000,
+        everyMs: options.sealEveryMs ?? 10_000,
+        onError: report(`sealer ${domain.name}`),
+      });
       sealers.push(sealer.start());
     }
 
@@ -96,13 +118,21 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       const queries = await startQueryService(nc, domain, model);
       if (queries) queryServices.push(queries);
     }
-    for (const manager of managers) runningManagers.push(await startProcessManager(nc, manager, { onError: (error, eventId) => log(`process manager ${manager.name}, event ${eventId}: ${error.code}: ${error.message}`) }));
+    for (const manager of managers)
+      runningManagers.push(
+        await startProcessManager(nc, manager, {
+          onError: (error, eventId) =>
+            log(`process manager ${manager.name}, event ${eventId}: ${error.code}: ${error.message}`),
+        }),
+      );
   } catch (error) {
     await stop();
     throw error;
   }
 
-  log(`serving ${domains.map((d) => d.name).join(', ')}: commands on cim.<domain>.commands.*, queries on cim.<domain>.queries.*; sealing with ${signer!.keyId}`);
+  log(
+    `serving ${domains.map((d) => d.name).join(', ')}: commands on cim.<domain>.commands.*, queries on cim.<domain>.queries.*; sealing with ${signer!.keyId}`,
+  );
   return {
     domains: domains.map((d) => d.name),
     readModelPath,

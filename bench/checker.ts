@@ -60,7 +60,11 @@ export interface CheckerOptions {
   sampleSize?: number;
 }
 
-export function checkHistory(attempts: Iterable<Attempt>, read: Iterable<ReadItem>, options: CheckerOptions = {}): CheckerVerdict {
+export function checkHistory(
+  attempts: Iterable<Attempt>,
+  read: Iterable<ReadItem>,
+  options: CheckerOptions = {},
+): CheckerVerdict {
   const sampleSize = options.sampleSize ?? 20;
   const samples = { lost: [] as string[], unexpected: [] as string[], duplicates: [] as string[] };
   const note = (list: string[], what: string) => {

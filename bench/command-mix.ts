@@ -22,7 +22,18 @@ export interface GeneratedCommand {
 
 const STEPS = ['draft', 'review', 'approve'] as const;
 const FIRST_NAMES = ['Ada', 'Grace', 'Alan', 'Edsger', 'Barbara', 'Donald', 'Frances', 'Ken', 'Margaret', 'Niklaus'];
-const LAST_NAMES = ['Lovelace', 'Hopper', 'Turing', 'Dijkstra', 'Liskov', 'Knuth', 'Allen', 'Thompson', 'Hamilton', 'Wirth'];
+const LAST_NAMES = [
+  'Lovelace',
+  'Hopper',
+  'Turing',
+  'Dijkstra',
+  'Liskov',
+  'Knuth',
+  'Allen',
+  'Thompson',
+  'Hamilton',
+  'Wirth',
+];
 
 interface Workflow {
   id: string;
@@ -50,44 +61,109 @@ const generators: Record<string, Generator> = {
   'person.RegisterPerson': (m) => {
     if (m.world.nextPerson >= m.aggregates) return undefined;
     const personId = m.newId('p', m.world.nextPerson++);
-    return { domain: 'person', command: 'RegisterPerson', aggregateId: personId, payload: { personId, name: m.personName(), email: `${personId}@example.org` } };
+    return {
+      domain: 'person',
+      command: 'RegisterPerson',
+      aggregateId: personId,
+      payload: { personId, name: m.personName(), email: `${personId}@example.org` },
+    };
   },
-  'person.RenamePerson': (m) => m.onFree(m.world.people, (personId) => ({ domain: 'person', command: 'RenamePerson', aggregateId: personId, payload: { personId, name: m.personName() } })),
+  'person.RenamePerson': (m) =>
+    m.onFree(m.world.people, (personId) => ({
+      domain: 'person',
+      command: 'RenamePerson',
+      aggregateId: personId,
+      payload: { personId, name: m.personName() },
+    })),
   'person.ChangePersonEmail': (m) =>
-    m.onFree(m.world.people, (personId) => ({ domain: 'person', command: 'ChangePersonEmail', aggregateId: personId, payload: { personId, email: `${personId}.${m.random.int(1, 1e6)}@example.org` } })),
+    m.onFree(m.world.people, (personId) => ({
+      domain: 'person',
+      command: 'ChangePersonEmail',
+      aggregateId: personId,
+      payload: { personId, email: `${personId}.${m.random.int(1, 1e6)}@example.org` },
+    })),
   'organization.CreateOrganization': (m) => {
     if (m.world.nextOrganization >= m.aggregates) return undefined;
     const organizationId = m.newId('o', m.world.nextOrganization++);
-    return { domain: 'organization', command: 'CreateOrganization', aggregateId: organizationId, payload: { organizationId, name: m.organizationName() } };
+    return {
+      domain: 'organization',
+      command: 'CreateOrganization',
+      aggregateId: organizationId,
+      payload: { organizationId, name: m.organizationName() },
+    };
   },
   'organization.RenameOrganization': (m) =>
-    m.onFree(m.world.organizations, (organizationId) => ({ domain: 'organization', command: 'RenameOrganization', aggregateId: organizationId, payload: { organizationId, name: m.organizationName() } })),
+    m.onFree(m.world.organizations, (organizationId) => ({
+      domain: 'organization',
+      command: 'RenameOrganization',
+      aggregateId: organizationId,
+      payload: { organizationId, name: m.organizationName() },
+    })),
   'organization.AddMember': (m) => {
     if (m.world.people.length === 0) return undefined;
     return m.onFree(m.world.organizations, (organizationId) => {
       const members = m.world.members.get(organizationId);
       const personId = m.random.pick(m.world.people);
       if (members?.has(personId)) return undefined;
-      return { domain: 'organization', command: 'AddMember', aggregateId: organizationId, payload: { organizationId, personId, role: 'member' } };
+      return {
+        domain: 'organization',
+        command: 'AddMember',
+        aggregateId: organizationId,
+        payload: { organizationId, personId, role: 'member' },
+      };
     });
   },
   'organization.RemoveMember': (m) =>
     m.onFree(m.world.organizations, (organizationId) => {
       const members = [...(m.world.members.get(organizationId) ?? [])];
       if (members.length === 0) return undefined;
-      return { domain: 'organization', command: 'RemoveMember', aggregateId: organizationId, payload: { organizationId, personId: m.random.pick(members) } };
+      return {
+        domain: 'organization',
+        command: 'RemoveMember',
+        aggregateId: organizationId,
+        payload: { organizationId, personId: m.random.pick(members) },
+      };
     }),
   'workflow.StartWorkflow': (m) => {
     if (m.world.nextWorkflow >= m.aggregates) return undefined;
     const workflowId = m.newId('w', m.world.nextWorkflow++);
     const subject = m.world.people.length > 0 ? m.random.pick(m.world.people) : workflowId;
-    return { domain: 'workflow', command: 'StartWorkflow', aggregateId: workflowId, payload: { workflowId, definition: 'review', subject: { domain: 'person', aggregateId: subject }, steps: [...STEPS] } };
+    return {
+      domain: 'workflow',
+      command: 'StartWorkflow',
+      aggregateId: workflowId,
+      payload: {
+        workflowId,
+        definition: 'review',
+        subject: { domain: 'person', aggregateId: subject },
+        steps: [...STEPS],
+      },
+    };
   },
   'workflow.AdvanceWorkflow': (m) =>
-    m.onFreeWorkflow((w) => (w.done < STEPS.length ? { domain: 'workflow', command: 'AdvanceWorkflow', aggregateId: w.id, payload: { workflowId: w.id, step: STEPS[w.done]! } } : undefined)),
+    m.onFreeWorkflow((w) =>
+      w.done < STEPS.length
+        ? {
+            domain: 'workflow',
+            command: 'AdvanceWorkflow',
+            aggregateId: w.id,
+            payload: { workflowId: w.id, step: STEPS[w.done]! },
+          }
+        : undefined,
+    ),
   'workflow.CompleteWorkflow': (m) =>
-    m.onFreeWorkflow((w) => (w.done === STEPS.length ? { domain: 'workflow', command: 'CompleteWorkflow', aggregateId: w.id, payload: { workflowId: w.id } } : undefined)),
-  'workflow.FailWorkflow': (m) => m.onFreeWorkflow((w) => ({ domain: 'workflow', command: 'FailWorkflow', aggregateId: w.id, payload: { workflowId: w.id, reason: 'cancelled by the load generator' } })),
+    m.onFreeWorkflow((w) =>
+      w.done === STEPS.length
+        ? { domain: 'workflow', command: 'CompleteWorkflow', aggregateId: w.id, payload: { workflowId: w.id } }
+        : undefined,
+    ),
+  'workflow.FailWorkflow': (m) =>
+    m.onFreeWorkflow((w) => ({
+      domain: 'workflow',
+      command: 'FailWorkflow',
+      aggregateId: w.id,
+      payload: { workflowId: w.id, reason: 'cancelled by the load generator' },
+    })),
 };
 
 /**
@@ -132,7 +208,9 @@ export class CommandMix {
     let sum = 0;
     for (const { command, weight } of mix) {
       if (!generators[command]) {
-        throw new CimError('CIM-INVALID-INPUT', `the load generator cannot make ${command}`, { hint: `It makes: ${GENERATED_COMMANDS.join(', ')}.` });
+        throw new CimError('CIM-INVALID-INPUT', `the load generator cannot make ${command}`, {
+          hint: `It makes: ${GENERATED_COMMANDS.join(', ')}.`,
+        });
       }
       if (!(weight > 0)) throw new CimError('CIM-INVALID-INPUT', `${command}: weight must be > 0, got ${weight}`);
       sum += weight;
@@ -180,8 +258,7 @@ export class CommandMix {
       case 'organization.RemoveMember':
         w.members.get(p.organizationId as string)?.delete(p.personId as string);
         break;
-      case 'workflow.StartWorkflow':
-      {
+      case 'workflow.StartWorkflow': {
         const workflow = { id: p.workflowId as string, done: 0, ended: false };
         w.workflows.push(workflow);
         w.workflowsById.set(workflow.id, workflow);

@@ -6,13 +6,38 @@ export {
   type AppendBenchmarkResult,
   type VerifyFigure,
 } from './components/append-throughput.js';
-export { parseCsv as parseNatsBenchCsv, runNatsBench, type NatsBenchOptions, type NatsBenchResult } from './components/nats-bench.js';
+export {
+  parseCsv as parseNatsBenchCsv,
+  runNatsBench,
+  type NatsBenchOptions,
+  type NatsBenchResult,
+} from './components/nats-bench.js';
 export { runMicroBenchmarks, type MicroBenchmarkOptions, type MicroBenchmarkResult } from './components/micro.js';
 export { runRawBaseline, type RateFigure, type RawBaselineOptions, type RawBaselineResult } from './raw-baseline.js';
 export { renderAppendBenchmark, renderCommandBenchmark, renderMicroBenchmarks } from './components/render-text.js';
-export { runCommandBenchmark, type CommandBenchmarkOptions, type CommandBenchmarkPhase, type CommandBenchmarkResult } from './components/command-throughput.js';
-export { latencyAtRate, runLanes, runSchedule, scenarioClock, type Issue, type LatencyFigure, type Schedule, type ScheduleRun, type ThroughputFigure } from './schedule.js';
-export { runReplayBenchmark, type RawReadFigure, type ReplayBenchmarkOptions, type ReplayBenchmarkResult } from './components/replay-throughput.js';
+export {
+  runCommandBenchmark,
+  type CommandBenchmarkOptions,
+  type CommandBenchmarkPhase,
+  type CommandBenchmarkResult,
+} from './components/command-throughput.js';
+export {
+  latencyAtRate,
+  runLanes,
+  runSchedule,
+  scenarioClock,
+  type Issue,
+  type LatencyFigure,
+  type Schedule,
+  type ScheduleRun,
+  type ThroughputFigure,
+} from './schedule.js';
+export {
+  runReplayBenchmark,
+  type RawReadFigure,
+  type ReplayBenchmarkOptions,
+  type ReplayBenchmarkResult,
+} from './components/replay-throughput.js';
 export { checkHistory, type Attempt, type CheckerOptions, type CheckerVerdict, type ReadItem } from './checker.js';
 export { CommandMix, GENERATED_COMMANDS, MixWorld, type GeneratedCommand, type MixWeight } from './command-mix.js';
 export { commandIssuer, rawBody, rawBodyId, rawIssuer } from './issuers.js';
@@ -21,4 +46,12 @@ export { seededRandom, type Random } from './random.js';
 export { PhaseRecorder, type OperationRecord, type SecondSample } from './recorder.js';
 export { sampleServerStats, type ServerSample, type ServerStatsSampler } from './server-stats.js';
 export { readBackDomain, readBackRaw, type ReadBackResult } from './read-back.js';
-export { bootstrapRelativeChange, mannWhitneyU, median, quantile, type BootstrapOptions, type MannWhitneyResult, type RelativeChangeInterval } from './statistics.js';
+export {
+  bootstrapRelativeChange,
+  mannWhitneyU,
+  median,
+  quantile,
+  type BootstrapOptions,
+  type MannWhitneyResult,
+  type RelativeChangeInterval,
+} from './statistics.js';

@@ -9,7 +9,13 @@ import type { OperationRecord, PhaseRecorder } from './recorder.js';
 import type { Issue } from './schedule.js';
 
 /** Codes that mean the command was refused and nothing was stored; anything else may have been. */
-const NOT_APPLIED = new Set(['CIM-REJECTED', 'CIM-CONFLICT', 'CIM-NOT-FOUND', 'CIM-INVALID-INPUT', 'CIM-INVALID-EVENT']);
+const NOT_APPLIED = new Set([
+  'CIM-REJECTED',
+  'CIM-CONFLICT',
+  'CIM-NOT-FOUND',
+  'CIM-INVALID-INPUT',
+  'CIM-INVALID-EVENT',
+]);
 
 export interface CommandLoadOptions {
   nc: NatsConnection;
@@ -35,9 +41,22 @@ export function commandIssuer(options: CommandLoadOptions): Issue {
       return;
     }
     const id = options.commandId(index);
-    const record: OperationRecord = { id, label: `${command.domain}.${command.command}`, outcome: 'unknown', acked: [], startMs: dueMs, endMs: 0 };
+    const record: OperationRecord = {
+      id,
+      label: `${command.domain}.${command.command}`,
+      outcome: 'unknown',
+      acked: [],
+      startMs: dueMs,
+      endMs: 0,
+    };
     try {
-      const result = await sendCommand(nc, command.domain, command.command, { payload: command.payload, actor: options.actor, correlationId: options.correlationId, commandId: id }, { timeoutMs: options.timeoutMs ?? 15_000 });
+      const result = await sendCommand(
+        nc,
+        command.domain,
+        command.command,
+        { payload: command.payload, actor: options.actor, correlationId: options.correlationId, commandId: id },
+        { timeoutMs: options.timeoutMs ?? 15_000 },
+      );
       record.outcome = 'ok';
       record.acked = result.events.map((e) => e.cid);
     } catch (error) {
@@ -83,7 +102,11 @@ export function rawIssuer(options: RawLoadOptions): Issue {
     const id = options.messageId(index);
     const record: OperationRecord = { id, label: 'raw', outcome: 'unknown', acked: [], startMs: dueMs, endMs: 0 };
     try {
-      const ack = await js.publish(`${options.subjectPrefix}.${index % options.subjects}`, rawBody(id, options.payloadBytes), { timeout: 15_000 });
+      const ack = await js.publish(
+        `${options.subjectPrefix}.${index % options.subjects}`,
+        rawBody(id, options.payloadBytes),
+        { timeout: 15_000 },
+      );
       record.outcome = 'ok';
       record.acked = [`${ack.stream}:${ack.seq}`];
     } catch (error) {

@@ -16,7 +16,11 @@ export interface LatencySummary {
 
 /** Microseconds, 1 µs to 10 min, 3 significant digits. */
 export function latencyHistogram(): hdr.Histogram {
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 600_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
 }
 
 /** Percentiles of a histogram in ms; max is the highest bucket's equivalent value, so max ≥ p99.9 always holds. */

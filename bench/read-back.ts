@@ -41,7 +41,12 @@ export async function readBackDomain(nc: NatsConnection, domain: string, actor: 
       envelope = decodeEvent(m.data);
     } catch {
       result.undecodable++;
-      result.items.push({ key, attemptId: undefined, origin: `undecodable@${stream}#${m.seq}`, where: `${stream}#${m.seq} (does not decode)` });
+      result.items.push({
+        key,
+        attemptId: undefined,
+        origin: `undecodable@${stream}#${m.seq}`,
+        where: `${stream}#${m.seq} (does not decode)`,
+      });
       continue;
     }
     if (envelope.actor !== actor) continue;

@@ -60,7 +60,9 @@ export class PhaseRecorder {
   /** Operations finished in the last whole second before `nowMs`, for the live display. */
   lastSecond(nowMs: number): { ok: number; failed: number; p99Ms: number } {
     const bucket = this.perSecond.get(Math.floor(nowMs / 1_000) - 1);
-    return bucket ? { ok: bucket.ok, failed: bucket.failed, p99Ms: bucket.histogram.getValueAtPercentile(99) / 1_000 } : { ok: 0, failed: 0, p99Ms: 0 };
+    return bucket
+      ? { ok: bucket.ok, failed: bucket.failed, p99Ms: bucket.histogram.getValueAtPercentile(99) / 1_000 }
+      : { ok: 0, failed: 0, p99Ms: 0 };
   }
 
   latency(): LatencySummary {

@@ -44,13 +44,18 @@ export interface ScheduleRun {
  * with the time it was due: when the window of `concurrency` is full they wait, and a caller that
  * measures from `dueMs` counts that wait as latency rather than losing it (no coordinated omission).
  */
-export async function runSchedule(schedule: Schedule, issue: Issue, options: ScheduleOptions = {}): Promise<ScheduleRun> {
+export async function runSchedule(
+  schedule: Schedule,
+  issue: Issue,
+  options: ScheduleOptions = {},
+): Promise<ScheduleRun> {
   const clock = options.clock ?? (() => performance.now());
   const { signal } = options;
   const started = clock();
   const endsAt = schedule.durationMs !== undefined ? started + schedule.durationMs : Infinity;
   const count = schedule.count ?? Infinity;
-  if (count === Infinity && endsAt === Infinity) throw new CimError('CIM-INVALID-INPUT', 'a load schedule needs a count or a duration');
+  if (count === Infinity && endsAt === Infinity)
+    throw new CimError('CIM-INVALID-INPUT', 'a load schedule needs a count or a duration');
   // Without a duration, no clock reading per operation to decide whether to go on.
   const inTime = endsAt === Infinity ? () => true : () => clock() < endsAt;
   let issued = 0;
@@ -73,7 +78,9 @@ export async function runSchedule(schedule: Schedule, issue: Issue, options: Sch
     const due = Math.min(count, Math.floor((now - started) / interval) + 1);
     if (due > issued) maxLagMs = Math.max(maxLagMs, now - (started + issued * interval));
     while (issued < due && inFlight.size < schedule.concurrency && inTime()) {
-      const pending: Promise<void> = issue(started + issued * interval, issued++).finally(() => inFlight.delete(pending));
+      const pending: Promise<void> = issue(started + issued * interval, issued++).finally(() =>
+        inFlight.delete(pending),
+      );
       inFlight.add(pending);
     }
     if (inFlight.size >= schedule.concurrency) await Promise.race(inFlight);
@@ -150,7 +157,13 @@ export function throughputFigure(run: { ok: number; failed: number; seconds: num
   return { messages: run.ok, failed: run.failed, seconds: run.seconds, perSecond: rate(run.ok, run.seconds) };
 }
 
-function latencyFigure(histogram: hdr.Histogram, targetRate: number, run: ScheduleRun, acked: number, failed: number): LatencyFigure {
+function latencyFigure(
+  histogram: hdr.Histogram,
+  targetRate: number,
+  run: ScheduleRun,
+  acked: number,
+  failed: number,
+): LatencyFigure {
   return {
     targetRate,
     achievedRate: rate(run.issued, run.seconds),

@@ -21,7 +21,11 @@ export interface ServerStatsSampler {
   stop(): Promise<ServerSample[]>;
 }
 
-export function sampleServerStats(nodes: ReadonlyArray<{ name: string; monitor: MonitorClient }>, clock: () => number, everyMs = 1_000): ServerStatsSampler {
+export function sampleServerStats(
+  nodes: ReadonlyArray<{ name: string; monitor: MonitorClient }>,
+  clock: () => number,
+  everyMs = 1_000,
+): ServerStatsSampler {
   const samples: ServerSample[] = [];
   let inFlight: Promise<void> | undefined;
   const sampleOnce = async () => {
@@ -30,7 +34,17 @@ export function sampleServerStats(nodes: ReadonlyArray<{ name: string; monitor: 
       nodes.map(async ({ name, monitor }) => {
         try {
           const [varz, jsz] = await Promise.all([monitor.varz(), monitor.jsz()]);
-          samples.push({ t, node: name, up: true, cpuPercent: varz.cpu, memBytes: varz.mem, inMsgs: varz.in_msgs, outMsgs: varz.out_msgs, jsMessages: jsz.messages, jsBytes: jsz.bytes });
+          samples.push({
+            t,
+            node: name,
+            up: true,
+            cpuPercent: varz.cpu,
+            memBytes: varz.mem,
+            inMsgs: varz.in_msgs,
+            outMsgs: varz.out_msgs,
+            jsMessages: jsz.messages,
+            jsBytes: jsz.bytes,
+          });
         } catch {
           samples.push({ t, node: name, up: false });
         }

@@ -71,10 +71,12 @@ export function mannWhitneyU(a: readonly number[], b: readonly number[]): MannWh
   const n = n1 + n2;
 
   // Midranks of the pooled sample, and Σ(t³ − t) over groups of t tied values.
-  const pooled = [...a.map((value) => ({ value, first: true })), ...b.map((value) => ({ value, first: false }))].sort((x, y) => x.value - y.value);
+  const pooled = [...a.map((value) => ({ value, first: true })), ...b.map((value) => ({ value, first: false }))].sort(
+    (x, y) => x.value - y.value,
+  );
   let rankSumA = 0;
   let tieTerm = 0;
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     let j = i + 1;
     while (j < n && pooled[j]!.value === pooled[i]!.value) j++;
     const midrank = (i + 1 + j) / 2;
@@ -139,7 +141,16 @@ function erfc(x: number): number {
     Math.exp(
       -z * z -
         1.26551223 +
-        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t *
+                  (0.09678418 +
+                    t *
+                      (-0.18628806 +
+                        t *
+                          (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
     );
   return x >= 0 ? r : 2 - r;
 }
@@ -176,10 +187,16 @@ export interface RelativeChangeInterval {
  * positive (a relative change to zero or a negative figure means nothing). A constant sample is
  * fine: its resamples all have the same median.
  */
-export function bootstrapRelativeChange(baseline: readonly number[], candidate: readonly number[], options: BootstrapOptions = {}): RelativeChangeInterval | undefined {
+export function bootstrapRelativeChange(
+  baseline: readonly number[],
+  candidate: readonly number[],
+  options: BootstrapOptions = {},
+): RelativeChangeInterval | undefined {
   const { resamples = 2000, confidence = 0.95, random = seededRandom(1) } = options;
-  if (!(resamples >= 1 && Number.isInteger(resamples))) throw new RangeError(`bootstrap: resamples must be a positive integer, got ${resamples}`);
-  if (!(confidence > 0 && confidence < 1)) throw new RangeError(`bootstrap: confidence must be in (0, 1), got ${confidence}`);
+  if (!(resamples >= 1 && Number.isInteger(resamples)))
+    throw new RangeError(`bootstrap: resamples must be a positive integer, got ${resamples}`);
+  if (!(confidence > 0 && confidence < 1))
+    throw new RangeError(`bootstrap: confidence must be in (0, 1), got ${confidence}`);
   if (baseline.length === 0 || candidate.length === 0) return undefined;
   const baseMedian = median(baseline);
   if (!(baseMedian > 0)) return undefined;

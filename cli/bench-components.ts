@@ -63,9 +63,20 @@ async function peerBenchmark(
   } catch (error) {
     return { skipped: `natscli ${NATSCLI_VERSION} is not available: ${toCimError(error).message}` };
   }
-  log(`nats bench: JetStream async publish, ${shape.messages} messages of ${shape.payloadBytes} B, window ${shape.window}, R${shape.replicas}`);
+  log(
+    `nats bench: JetStream async publish, ${shape.messages} messages of ${shape.payloadBytes} B, window ${shape.window}, R${shape.replicas}`,
+  );
   try {
-    return { result: await runNatsBench({ natscli, natscliVersion: NATSCLI_VERSION, servers: endpoint.servers, credsFile: endpoint.credsFile, nc, ...shape }) };
+    return {
+      result: await runNatsBench({
+        natscli,
+        natscliVersion: NATSCLI_VERSION,
+        servers: endpoint.servers,
+        credsFile: endpoint.credsFile,
+        nc,
+        ...shape,
+      }),
+    };
   } catch (error) {
     // The peer is a reference, not the measurement: without it the run says why and goes on.
     return { skipped: toCimError(error).message };
@@ -73,7 +84,12 @@ async function peerBenchmark(
 }
 
 /** Each throughput the appliance measured, as a share of what `nats bench` published on the same cluster. */
-function peerRatios(peer: NatsBenchResult | undefined, raw: RawBaselineResult, eventStore?: AppendBenchmarkResult, commands?: CommandBenchmarkResult): Record<string, number> {
+function peerRatios(
+  peer: NatsBenchResult | undefined,
+  raw: RawBaselineResult,
+  eventStore?: AppendBenchmarkResult,
+  commands?: CommandBenchmarkResult,
+): Record<string, number> {
   if (!peer) return {};
   const ratios: Record<string, number> = { rawPublish: raw.publish.perSecond / peer.perSecond };
   if (eventStore) {
@@ -87,11 +103,18 @@ function peerRatios(peer: NatsBenchResult | undefined, raw: RawBaselineResult, e
 function renderPeer(peer: { result?: NatsBenchResult; skipped?: string }, ratios: Record<string, number>): string {
   if (!peer.result) return `nats bench (the peer): skipped — ${peer.skipped}`;
   const r = peer.result;
-  const names: Record<string, string> = { rawPublish: 'raw publish (Node)', rawWithContract: 'raw + contract headers', append: 'event store append', command: 'command' };
+  const names: Record<string, string> = {
+    rawPublish: 'raw publish (Node)',
+    rawWithContract: 'raw + contract headers',
+    append: 'event store append',
+    command: 'command',
+  };
   return [
     `nats bench (${r.tool}, Go client) JetStream async publish: ${Math.round(r.perSecond)} msgs/s (${r.messages} in ${r.seconds.toFixed(2)} s; p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms)`,
     `  ${r.command}`,
-    ...Object.entries(ratios).map(([key, value]) => `  ${(names[key] ?? key).padEnd(24)} ${value.toFixed(2)}× nats bench`),
+    ...Object.entries(ratios).map(
+      ([key, value]) => `  ${(names[key] ?? key).padEnd(24)} ${value.toFixed(2)}× nats bench`,
+    ),
   ].join('\n');
 }
 
@@ -110,7 +133,12 @@ export async function componentBench(options: ComponentBenchOptions, command: Co
 }
 
 /** The measurements on an open cluster, their text or JSON, and exit 1 when a check found a loss. */
-async function benchComponents(options: ComponentBenchOptions, target: OpenCluster, signal: AbortSignal, signer: Signer | undefined): Promise<void> {
+async function benchComponents(
+  options: ComponentBenchOptions,
+  target: OpenCluster,
+  signal: AbortSignal,
+  signer: Signer | undefined,
+): Promise<void> {
   const nc = await target.connect('cim-bench');
   const replicas = Math.min(3, target.nodeCount);
   let eventStore: AppendBenchmarkResult | undefined;
@@ -129,7 +157,13 @@ async function benchComponents(options: ComponentBenchOptions, target: OpenClust
     onProgress: (phase, done, total) => log(`raw ${phase}: ${done}/${total}`),
   });
   if (options.peer && !signal.aborted) {
-    peer = await peerBenchmark(target.endpoint, nc, { messages: options.messages, payloadBytes: options.payloadBytes, subjects: options.subjects, window: options.inFlight, replicas });
+    peer = await peerBenchmark(target.endpoint, nc, {
+      messages: options.messages,
+      payloadBytes: options.payloadBytes,
+      subjects: options.subjects,
+      window: options.inFlight,
+      replicas,
+    });
   }
   if (signer && !signal.aborted) {
     eventStore = await runAppendBenchmark(nc, {
@@ -168,11 +202,28 @@ async function benchComponents(options: ComponentBenchOptions, target: OpenClust
   // The NATS phases are over: the micro-benchmarks run without a connection.
   await nc.close();
   if (options.micro && !signal.aborted) {
-    micro = await runMicroBenchmarks({ payloadBytes: options.payloadBytes, signal, onProgress: (name) => log(`micro-benchmark: ${name}`) });
+    micro = await runMicroBenchmarks({
+      payloadBytes: options.payloadBytes,
+      signal,
+      onProgress: (name) => log(`micro-benchmark: ${name}`),
+    });
   }
   const status = target.embedded ? await target.embedded.status() : await attachedClusterStatus(target.endpoint);
   if (options.json) {
-    print(JSON.stringify({ cluster: status, rawBaseline: raw, peer: peer ? { ...peer, ratios: peerRatios(peer.result, raw, eventStore, commands) } : undefined, eventStore, commands, micro }, null, 2));
+    print(
+      JSON.stringify(
+        {
+          cluster: status,
+          rawBaseline: raw,
+          peer: peer ? { ...peer, ratios: peerRatios(peer.result, raw, eventStore, commands) } : undefined,
+          eventStore,
+          commands,
+          micro,
+        },
+        null,
+        2,
+      ),
+    );
   } else {
     print(renderClusterStatus(status));
     print(
@@ -186,7 +237,14 @@ async function benchComponents(options: ComponentBenchOptions, target: OpenClust
     if (peer) print('\n' + renderPeer(peer, peerRatios(peer.result, raw, eventStore, commands)));
     if (micro) print('\n' + renderMicroBenchmarks(micro));
   }
-  const storeFailed = eventStore !== undefined && (eventStore.check.rawLost > 0 || eventStore.check.contractLost > 0 || eventStore.check.appendLost > 0 || (eventStore.verify?.findings ?? 0) > 0);
-  const commandsFailed = commands !== undefined && (commands.check.commandsFailed > 0 || commands.check.renamesStored !== commands.check.commandsOk);
+  const storeFailed =
+    eventStore !== undefined &&
+    (eventStore.check.rawLost > 0 ||
+      eventStore.check.contractLost > 0 ||
+      eventStore.check.appendLost > 0 ||
+      (eventStore.verify?.findings ?? 0) > 0);
+  const commandsFailed =
+    commands !== undefined &&
+    (commands.check.commandsFailed > 0 || commands.check.renamesStored !== commands.check.commandsOk);
   if (raw.lost > 0 || raw.corrupted > 0 || storeFailed || commandsFailed) process.exitCode = ExitCode.checkFailed;
 }

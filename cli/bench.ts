@@ -1,9 +1,26 @@
 // `cim bench`, the main job: scenarios on real clusters, their report signed into the ledger and,
 // with --baseline, gated; with --components, the component benchmarks (bench-components.ts).
 import { Command, Option } from 'commander';
-import { CimError, EmbeddedCluster, ExitCode, loadOrCreateSigner, NATSCLI_VERSION, onShutdown, resolveServerVersion, Verifier } from '../appliance/index.js';
+import {
+  CimError,
+  EmbeddedCluster,
+  ExitCode,
+  loadOrCreateSigner,
+  NATSCLI_VERSION,
+  onShutdown,
+  resolveServerVersion,
+  Verifier,
+} from '../appliance/index.js';
 import { loadReport, renderFiles, withLedger, writeOnce, writeReport } from '../reports/index.js';
-import { compareWithBaseline, DEFAULT_THRESHOLD, findScenarios, parseThreshold, performanceReport, renderBenchResults, runBench } from '../scenarios/index.js';
+import {
+  compareWithBaseline,
+  DEFAULT_THRESHOLD,
+  findScenarios,
+  parseThreshold,
+  performanceReport,
+  renderBenchResults,
+  runBench,
+} from '../scenarios/index.js';
 import { componentBench, type ComponentBenchOptions } from './bench-components.js';
 import { statusLine } from './tty.js';
 import { action, configFrom, positiveInteger, print, servedNames } from './wiring.js';
@@ -21,26 +38,78 @@ export function registerBenchCommand(program: Command): void {
         'With --components: the component benchmarks instead (raw, event store, commands, replay, micro).',
     )
     .option('--quick', 'run the quick suite (well under a minute of load; what CI runs)')
-    .addOption(new Option('--baseline-messages <n>', 'messages of the raw baseline per scenario (default 20000, --quick 5000)').argParser(positiveInteger('--baseline-messages')))
-    .option('--baseline <ref>', 'gate the run against this report (CID, baseline:<name>, latest:performance): exit 1 on a significant regression')
-    .addOption(new Option('--threshold <share>', 'with --baseline: smallest change that counts, e.g. 5% (default 10%)').argParser(parseThreshold))
+    .addOption(
+      new Option(
+        '--baseline-messages <n>',
+        'messages of the raw baseline per scenario (default 20000, --quick 5000)',
+      ).argParser(positiveInteger('--baseline-messages')),
+    )
+    .option(
+      '--baseline <ref>',
+      'gate the run against this report (CID, baseline:<name>, latest:performance): exit 1 on a significant regression',
+    )
+    .addOption(
+      new Option(
+        '--threshold <share>',
+        'with --baseline: smallest change that counts, e.g. 5% (default 10%)',
+      ).argParser(parseThreshold),
+    )
     .option('--save-baseline [name]', 'record this run\'s report as baseline <name> (default "default") in the ledger')
     .option('--out <file>', 'also write the raw results JSON to this file')
     .option('--keep-data', "keep each scenario's cluster data and read models under <state>/bench/<run>/")
-    .addOption(new Option('--servers <versions>', 'a version matrix: the same scenarios and seeds on each nats-server (e.g. 2.9.10,2.12.1,2.15.x, or paths), each on its own fresh cluster, compared side by side').argParser(parseServerList))
-    .option('--key <file...>', 'with --nats: seal keys (PEM) of the appliances already serving that cluster, trusted by verification')
+    .addOption(
+      new Option(
+        '--servers <versions>',
+        'a version matrix: the same scenarios and seeds on each nats-server (e.g. 2.9.10,2.12.1,2.15.x, or paths), each on its own fresh cluster, compared side by side',
+      ).argParser(parseServerList),
+    )
+    .option(
+      '--key <file...>',
+      'with --nats: seal keys (PEM) of the appliances already serving that cluster, trusted by verification',
+    )
     .option('--json', 'print the results as JSON')
     .option('--components', 'run the component benchmarks instead of scenarios (the options below)')
-    .addOption(new Option('--messages <n>', 'components: messages per throughput phase').default(20_000).argParser(positiveInteger('--messages')))
-    .addOption(new Option('--payload-bytes <n>', 'components: payload size').default(256).argParser(positiveInteger('--payload-bytes')))
-    .addOption(new Option('--subjects <n>', 'components: distinct subjects (event store: aggregates)').default(1_000).argParser(positiveInteger('--subjects')))
-    .addOption(new Option('--in-flight <n>', 'components: publishes awaiting their ack').default(256).argParser(positiveInteger('--in-flight')))
-    .addOption(new Option('--latency-seconds <n>', 'components: length of each fixed-rate latency phase').default(5).argParser(positiveInteger('--latency-seconds')))
-    .addOption(new Option('--latency-rate <n>', 'components: msgs/s of the latency phases (default: half the raw throughput)').argParser(positiveInteger('--latency-rate')))
+    .addOption(
+      new Option('--messages <n>', 'components: messages per throughput phase')
+        .default(20_000)
+        .argParser(positiveInteger('--messages')),
+    )
+    .addOption(
+      new Option('--payload-bytes <n>', 'components: payload size')
+        .default(256)
+        .argParser(positiveInteger('--payload-bytes')),
+    )
+    .addOption(
+      new Option('--subjects <n>', 'components: distinct subjects (event store: aggregates)')
+        .default(1_000)
+        .argParser(positiveInteger('--subjects')),
+    )
+    .addOption(
+      new Option('--in-flight <n>', 'components: publishes awaiting their ack')
+        .default(256)
+        .argParser(positiveInteger('--in-flight')),
+    )
+    .addOption(
+      new Option('--latency-seconds <n>', 'components: length of each fixed-rate latency phase')
+        .default(5)
+        .argParser(positiveInteger('--latency-seconds')),
+    )
+    .addOption(
+      new Option(
+        '--latency-rate <n>',
+        'components: msgs/s of the latency phases (default: half the raw throughput)',
+      ).argParser(positiveInteger('--latency-rate')),
+    )
     .option('--no-eventstore', 'components: skip the event store measurement')
     .option('--no-commands', 'components: skip the command service and replay measurement')
-    .option('--no-peer', `components: skip \`nats bench\` (natscli ${NATSCLI_VERSION}, built with Go when missing), the peer every figure is also a ratio to`)
-    .option('--micro', 'components: also run the client-side micro-benchmarks (encode, decode, Merkle, verification kernel)')
+    .option(
+      '--no-peer',
+      `components: skip \`nats bench\` (natscli ${NATSCLI_VERSION}, built with Go when missing), the peer every figure is also a ratio to`,
+    )
+    .option(
+      '--micro',
+      'components: also run the client-side micro-benchmarks (encode, decode, Merkle, verification kernel)',
+    )
     .action(
       action(async (refs: string[], options: ScenarioBenchOptions & ComponentBenchOptions, command: Command) => {
         if (options.components) return componentBench(options, command);
@@ -64,8 +133,12 @@ export interface ScenarioBenchOptions {
 
 /** `--servers 2.9.10,2.12.1,2.15.x`: supported versions (lines resolved to their pinned release) or paths. */
 function parseServerList(text: string): string[] {
-  const items = text.split(',').map((s) => s.trim()).filter(Boolean);
-  if (items.length === 0) throw new CimError('CIM-INVALID-INPUT', '--servers: expected a comma-separated list of versions or paths');
+  const items = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (items.length === 0)
+    throw new CimError('CIM-INVALID-INPUT', '--servers: expected a comma-separated list of versions or paths');
   const servers = items.map((item) => (item.includes('/') ? item : resolveServerVersion(item).version));
   const twice = servers.find((s, i) => servers.indexOf(s) !== i);
   if (twice) throw new CimError('CIM-INVALID-INPUT', `--servers: ${twice} is named twice`);
@@ -80,12 +153,27 @@ export async function scenarioBench(refs: string[], options: ScenarioBenchOption
   const scenarios = findScenarios(wanted.length > 0 ? wanted : ['standard'], { known });
   if (options.servers) {
     // Each version needs clusters of its own; an attached or running cluster has one version.
-    if (config.nats.urls.length > 0) throw new CimError('CIM-INVALID-INPUT', '--servers runs embedded clusters of each version; it cannot be combined with --nats');
-    if (EmbeddedCluster.findRunning(config.stateDir)) throw new CimError('CIM-INVALID-INPUT', '--servers starts a fresh cluster per version, but `cim cluster up` left one running in this state dir', { hint: 'Stop it with `cim cluster down`, or use another --state.' });
-    if (options.baseline) throw new CimError('CIM-INVALID-INPUT', '--servers and --baseline: a version matrix is compared side by side, not gated; gate a run on one server');
+    if (config.nats.urls.length > 0)
+      throw new CimError(
+        'CIM-INVALID-INPUT',
+        '--servers runs embedded clusters of each version; it cannot be combined with --nats',
+      );
+    if (EmbeddedCluster.findRunning(config.stateDir))
+      throw new CimError(
+        'CIM-INVALID-INPUT',
+        '--servers starts a fresh cluster per version, but `cim cluster up` left one running in this state dir',
+        { hint: 'Stop it with `cim cluster down`, or use another --state.' },
+      );
+    if (options.baseline)
+      throw new CimError(
+        'CIM-INVALID-INPUT',
+        '--servers and --baseline: a version matrix is compared side by side, not gated; gate a run on one server',
+      );
   }
   // Resolved before the run, so a wrong reference costs nothing.
-  const baseline = options.baseline ? withLedger(config.stateDir, (ledger) => loadReport(ledger, options.baseline!)) : undefined;
+  const baseline = options.baseline
+    ? withLedger(config.stateDir, (ledger) => loadReport(ledger, options.baseline!))
+    : undefined;
   const abort = new AbortController();
   let finished!: () => void;
   const written = new Promise<void>((resolve) => (finished = resolve));
@@ -103,22 +191,37 @@ export async function scenarioBench(refs: string[], options: ScenarioBenchOption
       keepData: options.keepData ?? false,
       trusted: (options.key ?? []).map((file) => Verifier.fromFile(file)),
       log: (line) => status.log(line),
-      onScenario: (s, index, total) => status.log(`scenario ${index + 1}/${total}: ${s.name} — ${s.description.split('\n')[0]!.slice(0, 100)}`),
+      onScenario: (s, index, total) =>
+        status.log(`scenario ${index + 1}/${total}: ${s.name} — ${s.description.split('\n')[0]!.slice(0, 100)}`),
       onProgress: (p) =>
-        status.update(`${p.scenario} [${p.phases.join(', ') || 'between phases'}] ${(p.elapsedMs / 1_000).toFixed(0)} s  ${p.opsPerSec} ops/s  p99 ${p.p99Ms.toFixed(1)} ms  errors ${p.errors}`),
+        status.update(
+          `${p.scenario} [${p.phases.join(', ') || 'between phases'}] ${(p.elapsedMs / 1_000).toFixed(0)} s  ${p.opsPerSec} ops/s  p99 ${p.p99Ms.toFixed(1)} ms  errors ${p.errors}`,
+        ),
       signal: abort.signal,
       ...(options.servers ? { servers: options.servers } : {}),
     });
     status.done();
-    const comparison = baseline ? compareWithBaseline(baseline, results, options.threshold ?? DEFAULT_THRESHOLD) : undefined;
+    const comparison = baseline
+      ? compareWithBaseline(baseline, results, options.threshold ?? DEFAULT_THRESHOLD)
+      : undefined;
     const reportConfig = {
       stateDir: config.stateDir,
       nats: { urls: config.nats.urls },
       cluster: config.cluster,
       domains: config.domains,
-      bench: { refs: wanted, quick: options.quick ?? false, baselineMessages: options.baselineMessages ?? null, threshold: options.threshold ?? null, servers: options.servers ?? null },
+      bench: {
+        refs: wanted,
+        quick: options.quick ?? false,
+        baselineMessages: options.baselineMessages ?? null,
+        threshold: options.threshold ?? null,
+        servers: options.servers ?? null,
+      },
     };
-    const { named, files } = writeReport(performanceReport(results, reportConfig, comparison), { stateDir: config.stateDir, signer: loadOrCreateSigner(config.stateDir), render: renderFiles });
+    const { named, files } = writeReport(performanceReport(results, reportConfig, comparison), {
+      stateDir: config.stateDir,
+      signer: loadOrCreateSigner(config.stateDir),
+      render: renderFiles,
+    });
     const cid = named.cid.toString();
     const baselineName = options.saveBaseline === true ? 'default' : options.saveBaseline;
     if (baselineName) withLedger(config.stateDir, (ledger) => ledger.addBaseline(baselineName, cid));
@@ -126,16 +229,30 @@ export async function scenarioBench(refs: string[], options: ScenarioBenchOption
     if (options.json) {
       print(JSON.stringify({ report: { cid, files }, results }, null, 2));
     } else {
-      const lines = [renderBenchResults(results), '', `report ${cid} (signed ${named.report.signer})`, `  html: ${files.html}`, `  verify: cim report verify ${cid}`];
-      if (baselineName) lines.push(`  saved as baseline "${baselineName}" (cim bench --baseline baseline:${baselineName})`);
+      const lines = [
+        renderBenchResults(results),
+        '',
+        `report ${cid} (signed ${named.report.signer})`,
+        `  html: ${files.html}`,
+        `  verify: cim report verify ${cid}`,
+      ];
+      if (baselineName)
+        lines.push(`  saved as baseline "${baselineName}" (cim bench --baseline baseline:${baselineName})`);
       if (comparison) {
         const regressions = comparison.comparisons.filter((c) => c.verdict === 'regressed');
-        lines.push('', `gate against ${comparison.cid.toString()}: ${regressions.length === 0 ? 'no significant regression' : `${regressions.length} significant regression(s)`}`);
-        for (const c of regressions) lines.push(`  ${c.scenario} ${c.metric}: ${(c.relativeChange * 100).toFixed(1)} % (CI ${c.confidenceInterval.map((x) => (x * 100).toFixed(1)).join('…')} %, p ${c.pValue.toPrecision(2)})`);
+        lines.push(
+          '',
+          `gate against ${comparison.cid.toString()}: ${regressions.length === 0 ? 'no significant regression' : `${regressions.length} significant regression(s)`}`,
+        );
+        for (const c of regressions)
+          lines.push(
+            `  ${c.scenario} ${c.metric}: ${(c.relativeChange * 100).toFixed(1)} % (CI ${c.confidenceInterval.map((x) => (x * 100).toFixed(1)).join('…')} %, p ${c.pValue.toPrecision(2)})`,
+          );
       }
       print(lines.join('\n'));
     }
-    if (results.scenarios.some((r) => r.status === 'failed' || r.status === 'error') || comparison?.regressed) process.exitCode = ExitCode.checkFailed;
+    if (results.scenarios.some((r) => r.status === 'failed' || r.status === 'error') || comparison?.regressed)
+      process.exitCode = ExitCode.checkFailed;
   } finally {
     status.done();
     finished();

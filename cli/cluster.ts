@@ -1,6 +1,12 @@
 // `cim cluster up | status | down`: the embedded NATS JetStream cluster, for development.
 import type { Command } from 'commander';
-import { attachedClusterStatus, CimError, EmbeddedCluster, renderClusterStatus, type ClusterStatus } from '../appliance/index.js';
+import {
+  attachedClusterStatus,
+  CimError,
+  EmbeddedCluster,
+  renderClusterStatus,
+  type ClusterStatus,
+} from '../appliance/index.js';
 import { action, configFrom, log, print } from './wiring.js';
 
 function printStatus(status: ClusterStatus, json: boolean | undefined): void {
@@ -8,7 +14,10 @@ function printStatus(status: ClusterStatus, json: boolean | undefined): void {
 }
 
 export function registerClusterCommands(program: Command): void {
-  const cluster = program.command('cluster').description('the embedded NATS JetStream cluster, for development').exitOverride();
+  const cluster = program
+    .command('cluster')
+    .description('the embedded NATS JetStream cluster, for development')
+    .exitOverride();
 
   cluster
     .command('up')
@@ -18,9 +27,15 @@ export function registerClusterCommands(program: Command): void {
     .option('--json', 'print the status as JSON')
     .action(
       action(async (options: { nodes?: string; syncInterval?: string; json?: boolean }, command: Command) => {
-        const config = configFrom(command, { 'cluster.nodes': options.nodes, 'cluster.syncInterval': options.syncInterval });
+        const config = configFrom(command, {
+          'cluster.nodes': options.nodes,
+          'cluster.syncInterval': options.syncInterval,
+        });
         if (config.nats.urls.length > 0) {
-          throw new CimError('CIM-INVALID-INPUT', '`cim cluster up` manages the embedded cluster; --nats attaches to one that runs elsewhere');
+          throw new CimError(
+            'CIM-INVALID-INPUT',
+            '`cim cluster up` manages the embedded cluster; --nats attaches to one that runs elsewhere',
+          );
         }
         let running = EmbeddedCluster.findRunning(config.stateDir, log);
         if (running) {
@@ -41,7 +56,10 @@ export function registerClusterCommands(program: Command): void {
       action(async (options: { json?: boolean }, command: Command) => {
         const config = configFrom(command);
         if (config.nats.urls.length > 0) {
-          printStatus(await attachedClusterStatus({ servers: config.nats.urls, credsFile: config.nats.credsFile }), options.json);
+          printStatus(
+            await attachedClusterStatus({ servers: config.nats.urls, credsFile: config.nats.credsFile }),
+            options.json,
+          );
           return;
         }
         const running = EmbeddedCluster.findRunning(config.stateDir, log);

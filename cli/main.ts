@@ -18,7 +18,9 @@ import { registerServersCommand } from './servers.js';
 import { registerVerifyCommand } from './verify.js';
 import { log } from './wiring.js';
 
-const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
 function buildProgram(): Command {
   const program = new Command('cim')
@@ -32,7 +34,10 @@ function buildProgram(): Command {
     .option('--config <file>', 'configuration file, JSON or YAML (env CIM_CONFIG)')
     .option('--nats <urls>', 'attach to an existing cluster: comma-separated NATS URLs (env CIM_NATS_URLS)')
     .option('--creds <file>', 'NATS credentials file for --nats (env CIM_NATS_CREDS_FILE)')
-    .option('--nats-server <version|path>', 'nats-server of the embedded cluster: a supported version, built from Go modules on demand (`cim servers list`), or a path (env CIM_NATS_SERVER)')
+    .option(
+      '--nats-server <version|path>',
+      'nats-server of the embedded cluster: a supported version, built from Go modules on demand (`cim servers list`), or a path (env CIM_NATS_SERVER)',
+    )
     .showHelpAfterError('(run `cim --help` for usage)')
     .exitOverride()
     .configureHelp({ showGlobalOptions: true })

@@ -51,7 +51,10 @@ export function natsConfigInput(config: ApplianceConfig, flags: NatsConfigFlags)
     throw new CimError('CIM-INVALID-INPUT', '--tls-ca needs --tls-cert and --tls-key');
   }
   const storeDir = flags.storeDir ?? join(config.stateDir, 'nats');
-  const peers = (flags.peer ?? []).flatMap((p) => p.split(',')).filter((p) => p.trim() !== '').map(parsePeer);
+  const peers = (flags.peer ?? [])
+    .flatMap((p) => p.split(','))
+    .filter((p) => p.trim() !== '')
+    .map(parsePeer);
   return {
     clusterName: config.cluster.name,
     node: {
@@ -66,7 +69,13 @@ export function natsConfigInput(config: ApplianceConfig, flags: NatsConfigFlags)
     peers,
     syncInterval: config.cluster.syncInterval,
     ...(flags.tlsCert !== undefined && flags.tlsKey !== undefined
-      ? { tls: { certFile: flags.tlsCert, keyFile: flags.tlsKey, ...(flags.tlsCa !== undefined ? { caFile: flags.tlsCa } : {}) } }
+      ? {
+          tls: {
+            certFile: flags.tlsCert,
+            keyFile: flags.tlsKey,
+            ...(flags.tlsCa !== undefined ? { caFile: flags.tlsCa } : {}),
+          },
+        }
       : {}),
   };
 }
@@ -91,10 +100,21 @@ export function registerNatsConfigCommand(program: Command): void {
     .option('--server-name <name>', 'unique server name (default: this host name)')
     .option('--host <addr>', 'interface for clients, routes and monitoring (default: cluster.host, 127.0.0.1)')
     .addOption(new Option('--port <n>', `client port (default ${NATS_DEFAULT_PORTS.client})`).argParser(port('--port')))
-    .addOption(new Option('--cluster-port <n>', `route port (default ${NATS_DEFAULT_PORTS.cluster})`).argParser(port('--cluster-port')))
-    .addOption(new Option('--monitor-port <n>', `HTTP monitoring port (default ${NATS_DEFAULT_PORTS.monitor})`).argParser(port('--monitor-port')))
+    .addOption(
+      new Option('--cluster-port <n>', `route port (default ${NATS_DEFAULT_PORTS.cluster})`).argParser(
+        port('--cluster-port'),
+      ),
+    )
+    .addOption(
+      new Option('--monitor-port <n>', `HTTP monitoring port (default ${NATS_DEFAULT_PORTS.monitor})`).argParser(
+        port('--monitor-port'),
+      ),
+    )
     .option('--store-dir <dir>', 'JetStream store directory (default: <state>/nats)')
-    .option('--peer <host:port...>', 'another member\'s route address (repeat, or comma-separated); none: a single server')
+    .option(
+      '--peer <host:port...>',
+      "another member's route address (repeat, or comma-separated); none: a single server",
+    )
     .option('--cluster-name <name>', 'cluster name (default: cluster.name, cim)')
     .option('--sync-interval <duration>', 'JetStream fsync interval, e.g. 2m or always (nats-server ≥ 2.10)')
     .option('--tls-cert <file>', 'PEM certificate for clients and routes')
@@ -102,20 +122,28 @@ export function registerNatsConfigCommand(program: Command): void {
     .option('--tls-ca <file>', 'PEM CA to check peers against (routes then use mutual TLS)')
     .option('--check', 'also ask nats-server to validate the config (nats-server -t)')
     .action(
-      action(async (options: NatsConfigFlags & { clusterName?: string; syncInterval?: string; check?: boolean }, command: Command) => {
-        const config = configFrom(command, { 'cluster.name': options.clusterName, 'cluster.syncInterval': options.syncInterval });
-        const text = serializeServerConfig(renderServerConfig(natsConfigInput(config, options)));
-        if (options.check) {
-          const binary = await findNatsServer();
-          const dir = mkdtempSync(join(tmpdir(), 'cim-nats-config-'));
-          try {
-            writeFileSync(join(dir, 'server.json'), text);
-            await validateServerConfigFile(binary, join(dir, 'server.json'));
-          } finally {
-            rmSync(dir, { recursive: true, force: true });
+      action(
+        async (
+          options: NatsConfigFlags & { clusterName?: string; syncInterval?: string; check?: boolean },
+          command: Command,
+        ) => {
+          const config = configFrom(command, {
+            'cluster.name': options.clusterName,
+            'cluster.syncInterval': options.syncInterval,
+          });
+          const text = serializeServerConfig(renderServerConfig(natsConfigInput(config, options)));
+          if (options.check) {
+            const binary = await findNatsServer();
+            const dir = mkdtempSync(join(tmpdir(), 'cim-nats-config-'));
+            try {
+              writeFileSync(join(dir, 'server.json'), text);
+              await validateServerConfigFile(binary, join(dir, 'server.json'));
+            } finally {
+              rmSync(dir, { recursive: true, force: true });
+            }
           }
-        }
-        print(text);
-      }),
+          print(text);
+        },
+      ),
     );
 }

@@ -12,7 +12,7 @@ export function registerReplayCommand(program: Command): void {
   program
     .command('replay')
     .description(
-      'rebuild a projection\'s read model from its streams, or travel in time: build it as of a stream sequence\n' +
+      "rebuild a projection's read model from its streams, or travel in time: build it as of a stream sequence\n" +
         '(--to 1234) or a timestamp (--to 2026-11-25T10:00:00Z); writes a new SQLite file and prints events/s',
     )
     .argument('<projection>', 'the projection, e.g. person_directory (see the domains)')
@@ -21,27 +21,49 @@ export function registerReplayCommand(program: Command): void {
     .option('--force', 'replace the file --out names when it exists')
     .option('--json', 'print the result as JSON')
     .action(
-      action(async (name: string, options: { to?: string; out?: string; force?: boolean; json?: boolean }, command: Command) => {
-        const config = configFrom(command);
-        const domains = await servedDomains(config);
-        const owner = domains.find((d) => d.definition.projections?.some((p) => p.name === name));
-        const projection = owner?.definition.projections?.find((p) => p.name === name);
-        if (!owner || !projection) {
-          const known = domains.flatMap((d) => d.definition.projections ?? []).map((p) => p.name);
-          throw new CimError('CIM-NOT-FOUND', `no projection ${name}; there are ${known.join(', ')}`);
-        }
-        const bound = parseReplayBound(options.to);
-        const out = options.out ?? join(config.stateDir, 'replays', `${name}${options.to ? '@' + options.to.replace(/[^A-Za-z0-9.-]/g, '_') : ''}.sqlite`);
-        if (options.out) checkOutFile(options.out, options.force ?? false);
-        else mkdirSync(dirname(out), { recursive: true });
-        await withConnection(config, 'cim-replay', async (nc) => {
-          const bar = progressBar(`replay ${name}`);
-          const result = await replay({ nc, projection, path: out, upcasters: owner.upcasters, ...bound, onProgress: bar.update });
-          bar.done();
-          if (options.json) print(JSON.stringify({ projection: name, path: out, ...result }, null, 2));
-          else print(`${name}: ${result.events} events in ${result.seconds.toFixed(2)} s = ${Math.round(result.eventsPerSecond)} events/s, up to stream seq ${result.lastSeq}; written to ${out}`);
-        });
-      }),
+      action(
+        async (
+          name: string,
+          options: { to?: string; out?: string; force?: boolean; json?: boolean },
+          command: Command,
+        ) => {
+          const config = configFrom(command);
+          const domains = await servedDomains(config);
+          const owner = domains.find((d) => d.definition.projections?.some((p) => p.name === name));
+          const projection = owner?.definition.projections?.find((p) => p.name === name);
+          if (!owner || !projection) {
+            const known = domains.flatMap((d) => d.definition.projections ?? []).map((p) => p.name);
+            throw new CimError('CIM-NOT-FOUND', `no projection ${name}; there are ${known.join(', ')}`);
+          }
+          const bound = parseReplayBound(options.to);
+          const out =
+            options.out ??
+            join(
+              config.stateDir,
+              'replays',
+              `${name}${options.to ? '@' + options.to.replace(/[^A-Za-z0-9.-]/g, '_') : ''}.sqlite`,
+            );
+          if (options.out) checkOutFile(options.out, options.force ?? false);
+          else mkdirSync(dirname(out), { recursive: true });
+          await withConnection(config, 'cim-replay', async (nc) => {
+            const bar = progressBar(`replay ${name}`);
+            const result = await replay({
+              nc,
+              projection,
+              path: out,
+              upcasters: owner.upcasters,
+              ...bound,
+              onProgress: bar.update,
+            });
+            bar.done();
+            if (options.json) print(JSON.stringify({ projection: name, path: out, ...result }, null, 2));
+            else
+              print(
+                `${name}: ${result.events} events in ${result.seconds.toFixed(2)} s = ${Math.round(result.eventsPerSecond)} events/s, up to stream seq ${result.lastSeq}; written to ${out}`,
+              );
+          });
+        },
+      ),
     );
 }
 
@@ -50,15 +72,24 @@ function parseReplayBound(to: string | undefined): { toSeq?: number; toTime?: st
   if (to === undefined) return {};
   if (/^\d+$/.test(to) && Number.isSafeInteger(Number(to)) && Number(to) >= 1) return { toSeq: Number(to) };
   const rfc3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})$/;
-  if (!rfc3339.test(to) || Number.isNaN(Date.parse(to))) throw new CimError('CIM-INVALID-INPUT', `--to: expected a stream sequence ≥ 1 or an RFC 3339 time such as 2026-11-25T10:00:00Z, got "${to}"`);
+  if (!rfc3339.test(to) || Number.isNaN(Date.parse(to)))
+    throw new CimError(
+      'CIM-INVALID-INPUT',
+      `--to: expected a stream sequence ≥ 1 or an RFC 3339 time such as 2026-11-25T10:00:00Z, got "${to}"`,
+    );
   return { toTime: new Date(to).toISOString() };
 }
 
 /** `--out` names a file to make: its directory must exist, and an existing file is replaced only with --force. */
 function checkOutFile(out: string, force: boolean): void {
   const parent = dirname(out);
-  if (!existsSync(parent) || !statSync(parent).isDirectory()) throw new CimError('CIM-INVALID-INPUT', `--out ${out}: the directory ${parent} does not exist`);
+  if (!existsSync(parent) || !statSync(parent).isDirectory())
+    throw new CimError('CIM-INVALID-INPUT', `--out ${out}: the directory ${parent} does not exist`);
   if (!existsSync(out)) return;
-  if (statSync(out).isDirectory()) throw new CimError('CIM-INVALID-INPUT', `--out ${out} is a directory; name the SQLite file to write`);
-  if (!force) throw new CimError('CIM-INVALID-INPUT', `--out ${out} exists`, { hint: 'Pass --force to replace it, or name another file.' });
+  if (statSync(out).isDirectory())
+    throw new CimError('CIM-INVALID-INPUT', `--out ${out} is a directory; name the SQLite file to write`);
+  if (!force)
+    throw new CimError('CIM-INVALID-INPUT', `--out ${out} exists`, {
+      hint: 'Pass --force to replace it, or name another file.',
+    });
 }

@@ -18,7 +18,10 @@ import { action, configFrom, print } from './wiring.js';
 const KINDS: ReportKind[] = ['performance', 'compliance', 'retention', 'audit'];
 
 export function registerReportCommands(program: Command): void {
-  const report = program.command('report').description('the report ledger: list, show, verify, render and compare reports').exitOverride();
+  const report = program
+    .command('report')
+    .description('the report ledger: list, show, verify, render and compare reports')
+    .exitOverride();
 
   report
     .command('list')
@@ -29,18 +32,37 @@ export function registerReportCommands(program: Command): void {
     .action(
       action(async (options: { kind?: ReportKind; limit?: number; json?: boolean }, command: Command) => {
         const { stateDir } = configFrom(command);
-        const entries = withLedger(stateDir, (ledger) => ledger.list({ ...(options.kind ? { kind: options.kind } : {}), ...(options.limit ? { limit: options.limit } : {}) }));
-        const rows = entries.map((e) => ({ cid: e.cid, kind: e.kind, createdAt: e.createdAt, title: e.title, prev: e.prev }));
+        const entries = withLedger(stateDir, (ledger) =>
+          ledger.list({
+            ...(options.kind ? { kind: options.kind } : {}),
+            ...(options.limit ? { limit: options.limit } : {}),
+          }),
+        );
+        const rows = entries.map((e) => ({
+          cid: e.cid,
+          kind: e.kind,
+          createdAt: e.createdAt,
+          title: e.title,
+          prev: e.prev,
+        }));
         if (options.json) return print(JSON.stringify(rows, null, 2));
         // A filter that matches nothing is not an empty ledger.
-        if (rows.length === 0) return print(options.kind ? `no ${options.kind} reports in ${stateDir}/ledger.sqlite` : `no reports yet in ${stateDir}/ledger.sqlite (cim bench writes one)`);
+        if (rows.length === 0)
+          return print(
+            options.kind
+              ? `no ${options.kind} reports in ${stateDir}/ledger.sqlite`
+              : `no reports yet in ${stateDir}/ledger.sqlite (cim bench writes one)`,
+          );
         print(rows.map((r) => `${r.cid}  ${r.kind.padEnd(11)}  ${r.createdAt}  ${r.title}`).join('\n'));
       }),
     );
 
   report
     .command('show')
-    .argument('<ref>', 'a CID (or a unique prefix of 8+ characters), latest, latest:<kind> (latest-any[:<kind>] includes interrupted runs), baseline:<name>, or a .cbor file')
+    .argument(
+      '<ref>',
+      'a CID (or a unique prefix of 8+ characters), latest, latest:<kind> (latest-any[:<kind>] includes interrupted runs), baseline:<name>, or a .cbor file',
+    )
     .description('a report as Markdown (what a CI summary shows), or as JSON')
     .option('--json', 'print the JSON rendering')
     .action(
@@ -55,18 +77,21 @@ export function registerReportCommands(program: Command): void {
     .command('verify')
     .argument('<ref>', 'a ledger reference or a .cbor file')
     .description(
-      'recompute the CID from the bytes, check the signature against trusted keys (the state dir\'s and --key),\n' +
+      "recompute the CID from the bytes, check the signature against trusted keys (the state dir's and --key),\n" +
         'every file against a fresh rendering, the prev chain and checkpoint consistency proofs; exit 1 naming what does not hold',
     )
-    .option('--key <file...>', 'trusted Ed25519 public key (PEM) besides the state dir\'s own')
+    .option('--key <file...>', "trusted Ed25519 public key (PEM) besides the state dir's own")
     .option('--json', 'print the verification as JSON')
     .action(
       action(async (ref: string, options: { key?: string[]; json?: boolean }, command: Command) => {
         const { stateDir } = configFrom(command);
         const trusted = trustedVerifiers(stateDir, options.key);
-        const result = withLedger(stateDir, (ledger) => verifyReport(ref, { stateDir, ledger, trusted, render: renderFiles }));
+        const result = withLedger(stateDir, (ledger) =>
+          verifyReport(ref, { stateDir, ledger, trusted, render: renderFiles }),
+        );
         if (options.json) print(JSON.stringify(result, null, 2));
-        else if (result.ok) print(`ok: report ${result.cid} verifies\n${result.checked.map((c) => `  ✓ ${c}`).join('\n')}`);
+        else if (result.ok)
+          print(`ok: report ${result.cid} verifies\n${result.checked.map((c) => `  ✓ ${c}`).join('\n')}`);
         else print(`FAILED: report ${result.cid}\n${result.problems.map((p) => `  ✗ ${p}`).join('\n')}`);
         if (!result.ok) process.exitCode = ExitCode.checkFailed;
       }),
@@ -96,21 +121,34 @@ export function registerReportCommands(program: Command): void {
     .command('diff')
     .argument('<a>', 'the earlier report')
     .argument('<b>', 'the later report')
-    .description('compare the headline figures of two performance reports, scenario by scenario (no statistics: cim gate tests significance)')
+    .description(
+      'compare the headline figures of two performance reports, scenario by scenario (no statistics: cim gate tests significance)',
+    )
     .option('--json', 'print as JSON')
     .action(
       action(async (a: string, b: string, options: { json?: boolean }, command: Command) => {
         const { stateDir } = configFrom(command);
         const [left, right] = withLedger(stateDir, (ledger) => [loadReport(ledger, a), loadReport(ledger, b)]);
         const rows = diffMetrics(left!, right!);
-        if (options.json) return print(JSON.stringify({ a: left!.cid.toString(), b: right!.cid.toString(), rows }, null, 2));
+        if (options.json)
+          return print(JSON.stringify({ a: left!.cid.toString(), b: right!.cid.toString(), rows }, null, 2));
         print(
-          [`a ${left!.cid.toString()} (${left!.report.createdAt})`, `b ${right!.cid.toString()} (${right!.report.createdAt})`, '']
-            .concat(rows.map((r) => `${r.scenario.padEnd(22)} ${r.metric.padEnd(22)} ${fmt(r.a).padStart(12)} ${fmt(r.b).padStart(12)} ${r.change === null ? '' : `${r.change >= 0 ? '+' : ''}${(r.change * 100).toFixed(1)} %`}`))
+          [
+            `a ${left!.cid.toString()} (${left!.report.createdAt})`,
+            `b ${right!.cid.toString()} (${right!.report.createdAt})`,
+            '',
+          ]
+            .concat(
+              rows.map(
+                (r) =>
+                  `${r.scenario.padEnd(22)} ${r.metric.padEnd(22)} ${fmt(r.a).padStart(12)} ${fmt(r.b).padStart(12)} ${r.change === null ? '' : `${r.change >= 0 ? '+' : ''}${(r.change * 100).toFixed(1)} %`}`,
+              ),
+            )
             .join('\n'),
         );
       }),
     );
 }
 
-const fmt = (n: number | null) => (n === null ? '–' : Math.abs(n) >= 100 ? Math.round(n).toLocaleString('en-US') : n.toPrecision(3));
+const fmt = (n: number | null) =>
+  n === null ? '–' : Math.abs(n) >= 100 ? Math.round(n).toLocaleString('en-US') : n.toPrecision(3);

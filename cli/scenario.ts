@@ -2,12 +2,25 @@
 // does, schema checks with file:line:column, and runs as `cim bench` makes them.
 import { Command, Option } from 'commander';
 import { ExitCode } from '../appliance/index.js';
-import { checkScenario, defaultCatalogDir, findScenarios, formatIssue, loadCatalog, readScenarioText, renderScenario, renderScenarioList, type ScenarioIssue } from '../scenarios/index.js';
+import {
+  checkScenario,
+  defaultCatalogDir,
+  findScenarios,
+  formatIssue,
+  loadCatalog,
+  readScenarioText,
+  renderScenario,
+  renderScenarioList,
+  type ScenarioIssue,
+} from '../scenarios/index.js';
 import { scenarioBench, type ScenarioBenchOptions } from './bench.js';
 import { action, positiveInteger, print, servedNames } from './wiring.js';
 
 export function registerScenarioCommands(program: Command): void {
-  const scenario = program.command('scenario').description('work with scenario files: list the catalog, show, validate, run').exitOverride();
+  const scenario = program
+    .command('scenario')
+    .description('work with scenario files: list the catalog, show, validate, run')
+    .exitOverride();
   scenario
     .command('list')
     .description('the shipped catalog (scenarios/catalog): names, suites, cluster size, expected duration, phases')
@@ -32,7 +45,9 @@ export function registerScenarioCommands(program: Command): void {
   scenario
     .command('validate')
     .argument('<file...>', 'scenario files (YAML)')
-    .description('check scenario files against the schema and the served domains; every problem is named by file:line:column and field; exit 2 if any')
+    .description(
+      'check scenario files against the schema and the served domains; every problem is named by file:line:column and field; exit 2 if any',
+    )
     .option('--json', 'print the problems as JSON')
     .action(
       action(async (files: string[], options: { json?: boolean }, command: Command) => {
@@ -41,10 +56,20 @@ export function registerScenarioCommands(program: Command): void {
         for (const file of files) {
           const text = readScenarioText(file);
           const checked = checkScenario(text, { file, known });
-          report.push('scenario' in checked ? { file, ok: true, scenario: checked.scenario.name, issues: [] } : { file, ok: false, issues: checked.issues });
+          report.push(
+            'scenario' in checked
+              ? { file, ok: true, scenario: checked.scenario.name, issues: [] }
+              : { file, ok: false, issues: checked.issues },
+          );
         }
         if (options.json) print(JSON.stringify(report, null, 2));
-        else for (const r of report) print(r.ok ? `ok   ${r.file} (${r.scenario})` : `FAIL ${r.file}\n${r.issues.map((i) => `  ${formatIssue(i)}`).join('\n')}`);
+        else
+          for (const r of report)
+            print(
+              r.ok
+                ? `ok   ${r.file} (${r.scenario})`
+                : `FAIL ${r.file}\n${r.issues.map((i) => `  ${formatIssue(i)}`).join('\n')}`,
+            );
         if (report.some((r) => !r.ok)) process.exitCode = ExitCode.usage;
       }),
     );
@@ -52,9 +77,20 @@ export function registerScenarioCommands(program: Command): void {
     .command('run')
     .argument('<scenario...>', 'scenario files, catalog names or suite names')
     .description('run scenarios as cim bench does (see cim bench --help), without the default suite')
-    .addOption(new Option('--baseline-messages <n>', 'messages of the raw baseline per scenario').default(20_000).argParser(positiveInteger('--baseline-messages')))
-    .option('--out <file>', 'also write the results JSON to this file (the signed report in <state>/reports/ is written either way)')
+    .addOption(
+      new Option('--baseline-messages <n>', 'messages of the raw baseline per scenario')
+        .default(20_000)
+        .argParser(positiveInteger('--baseline-messages')),
+    )
+    .option(
+      '--out <file>',
+      'also write the results JSON to this file (the signed report in <state>/reports/ is written either way)',
+    )
     .option('--keep-data', "keep each scenario's cluster data and read models")
     .option('--json', 'print the results as JSON')
-    .action(action(async (refs: string[], options: ScenarioBenchOptions, command: Command) => scenarioBench(refs, options, command)));
+    .action(
+      action(async (refs: string[], options: ScenarioBenchOptions, command: Command) =>
+        scenarioBench(refs, options, command),
+      ),
+    );
 }

@@ -8,7 +8,9 @@ import { action, configFrom, log, print } from './wiring.js';
 export function registerSealCommand(program: Command): void {
   program
     .command('seal')
-    .description('seal what is not yet sealed in each domain stream now (cim serve does this every N events or T seconds)')
+    .description(
+      'seal what is not yet sealed in each domain stream now (cim serve does this every N events or T seconds)',
+    )
     .option('--domain <name...>', 'seal only these domains (default: every domain stream found)')
     .option('--json', 'print the seals as JSON')
     .action(
@@ -19,11 +21,20 @@ export function registerSealCommand(program: Command): void {
           const sealed: { domain: string; cid: string; fromSeq: number; toSeq: number; count: number }[] = [];
           for (const domain of options.domain ?? (await listDomains(nc))) {
             const named = await (await Sealer.open(nc, { domain, signer })).sealOnce();
-            if (named) sealed.push({ domain, cid: named.cid.toString(), fromSeq: named.seal.fromSeq, toSeq: named.seal.toSeq, count: named.seal.count });
+            if (named)
+              sealed.push({
+                domain,
+                cid: named.cid.toString(),
+                fromSeq: named.seal.fromSeq,
+                toSeq: named.seal.toSeq,
+                count: named.seal.count,
+              });
             else log(`${domain}: nothing to seal`);
           }
           if (options.json) print(JSON.stringify({ signer: signer.keyId, seals: sealed }, null, 2));
-          else for (const s of sealed) print(`${s.domain}: sealed seq ${s.fromSeq}..${s.toSeq} (${s.count} events) as ${s.cid}`);
+          else
+            for (const s of sealed)
+              print(`${s.domain}: sealed seq ${s.fromSeq}..${s.toSeq} (${s.count} events) as ${s.cid}`);
         });
       }),
     );

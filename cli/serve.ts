@@ -9,7 +9,7 @@ export function registerServeCommand(program: Command): void {
   program
     .command('serve')
     .description(
-      'run the appliance: the reference domains\' command and query services, the onboarding process manager,\n' +
+      "run the appliance: the reference domains' command and query services, the onboarding process manager,\n" +
         'the projections into the SQLite read models (state dir) and a sealer per domain, until Ctrl-C or SIGTERM;\n' +
         'then it stops taking commands, answers those in flight, flushes the projections and drains NATS',
     )
@@ -19,7 +19,13 @@ export function registerServeCommand(program: Command): void {
         // The cluster is released only if the appliance fails to start: afterwards this runs until a
         // signal, and the closers run newest first, so the appliance stops before a cluster it started.
         await withCluster(config, async (target) => {
-          const appliance = await startAppliance({ endpoint: target.endpoint, stateDir: config.stateDir, replicas: Math.min(3, target.nodeCount), plugins: config.domains.plugins, log });
+          const appliance = await startAppliance({
+            endpoint: target.endpoint,
+            stateDir: config.stateDir,
+            replicas: Math.min(3, target.nodeCount),
+            plugins: config.domains.plugins,
+            log,
+          });
           onShutdown(() => appliance.stop());
           await new Promise<never>(() => {});
         });

@@ -19,7 +19,9 @@ import { action, configFrom, log, print } from './wiring.js';
 export function registerServersCommand(program: Command): void {
   const servers = program
     .command('servers')
-    .description(`the supported nats-server releases, built from Go modules into $XDG_CACHE_HOME/cim (default ${DEFAULT_SERVER_VERSION})`)
+    .description(
+      `the supported nats-server releases, built from Go modules into $XDG_CACHE_HOME/cim (default ${DEFAULT_SERVER_VERSION})`,
+    )
     .exitOverride();
 
   servers
@@ -33,20 +35,41 @@ export function registerServersCommand(program: Command): void {
         const natscliPath = cachedNatscliPath(NATSCLI_VERSION, env);
         const natscli = (await printedVersion(natscliPath)) === NATSCLI_VERSION ? natscliPath : undefined;
         if (options.json) {
-          print(JSON.stringify({ default: DEFAULT_SERVER_VERSION, servers: list, natscli: { version: NATSCLI_VERSION, path: natscli ?? null }, go: findGo(env) ?? null }, null, 2));
+          print(
+            JSON.stringify(
+              {
+                default: DEFAULT_SERVER_VERSION,
+                servers: list,
+                natscli: { version: NATSCLI_VERSION, path: natscli ?? null },
+                go: findGo(env) ?? null,
+              },
+              null,
+              2,
+            ),
+          );
           return;
         }
         const width = Math.max(...list.map((s) => s.version.length));
-        for (const s of list) print(`${s.version.padEnd(width)}  ${s.path ? `installed  ${s.path}` : 'not built '}  ${s.role}`);
-        print(`natscli ${NATSCLI_VERSION}: ${natscli ? `installed  ${natscli}` : 'not built'} (its \`nats bench\` is the peer benchmark)`);
+        for (const s of list)
+          print(`${s.version.padEnd(width)}  ${s.path ? `installed  ${s.path}` : 'not built '}  ${s.role}`);
+        print(
+          `natscli ${NATSCLI_VERSION}: ${natscli ? `installed  ${natscli}` : 'not built'} (its \`nats bench\` is the peer benchmark)`,
+        );
         const go = findGo(env);
-        print(go ? `Go: ${go} — \`cim servers install [VERSION…]\` builds what is missing` : 'Go: not found — without it the embedded cluster uses nats-server from PATH (Debian: apt-get install nats-server)');
+        print(
+          go
+            ? `Go: ${go} — \`cim servers install [VERSION…]\` builds what is missing`
+            : 'Go: not found — without it the embedded cluster uses nats-server from PATH (Debian: apt-get install nats-server)',
+        );
       }),
     );
 
   servers
     .command('install')
-    .argument('[version...]', `versions to build (e.g. 2.12.1, 2.14.x, all); default: the server the embedded cluster will use`)
+    .argument(
+      '[version...]',
+      `versions to build (e.g. 2.12.1, 2.14.x, all); default: the server the embedded cluster will use`,
+    )
     .option('--natscli', `also build natscli ${NATSCLI_VERSION} (nats bench)`)
     .description('build supported versions into the cache (reused when present, rebuilt when broken), with progress')
     .action(
@@ -57,7 +80,9 @@ export function registerServersCommand(program: Command): void {
           const binary = await findNatsServer(env, { choice: configFrom(command).natsServer, log });
           print(`nats-server ${binary.version} (${binary.source}): ${binary.path}`);
         } else {
-          const wanted = versions.includes('all') ? (await listServers(env)).map((s) => s.version) : versions.map((v) => resolveServerVersion(v).version);
+          const wanted = versions.includes('all')
+            ? (await listServers(env)).map((s) => s.version)
+            : versions.map((v) => resolveServerVersion(v).version);
           for (const version of wanted) {
             const result = await installServer(version, env, log);
             print(`nats-server ${result.version}: ${result.path}${result.built ? ' (built)' : ' (cached)'}`);

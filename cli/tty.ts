@@ -30,7 +30,10 @@ export function statusLine(): { update(text: string): void; log(line: string): v
 }
 
 /** Progress on stderr: one line redrawn in a terminal, a line every few seconds otherwise. */
-export function progressBar(label: string): { update: (done: number, total: number, perSecond: number) => void; done: () => void } {
+export function progressBar(label: string): {
+  update: (done: number, total: number, perSecond: number) => void;
+  done: () => void;
+} {
   const tty = process.stderr.isTTY;
   let lastLine = 0;
   return {

@@ -33,7 +33,10 @@ export function registerVerifyCommand(program: Command): void {
         'exit 1 with findings naming stream, sequence and CIDs',
     )
     .option('--domain <name...>', 'verify only these domains (default: every served, sealed or found domain)')
-    .option('--key <file...>', 'trusted Ed25519 public key (PEM) for seal signatures; the state dir\'s own key is always trusted')
+    .option(
+      '--key <file...>',
+      "trusted Ed25519 public key (PEM) for seal signatures; the state dir's own key is always trusted",
+    )
     .option('--json', 'print the results as JSON')
     .action(
       action(async (options: { domain?: string[]; key?: string[]; json?: boolean }, command: Command) => {
@@ -50,8 +53,14 @@ export function registerVerifyCommand(program: Command): void {
           const seenNow: Watermarks = Object.create(null) as Watermarks;
           for (const domain of options.domain ?? expected.domains) {
             if (!found.includes(domain)) {
-              if (!expected.missing.includes(domain)) throw new CimError('CIM-NOT-FOUND', `domain ${domain} has no stream ${domainStream(domain)}`);
-              results.push(missingDomain(domain, served.includes(domain) ? `the appliance serves ${domain}` : `${domain} has seals`));
+              if (!expected.missing.includes(domain))
+                throw new CimError('CIM-NOT-FOUND', `domain ${domain} has no stream ${domainStream(domain)}`);
+              results.push(
+                missingDomain(
+                  domain,
+                  served.includes(domain) ? `the appliance serves ${domain}` : `${domain} has seals`,
+                ),
+              );
               continue;
             }
             const result = await verifyDomain(nc, domain, {
@@ -59,16 +68,43 @@ export function registerVerifyCommand(program: Command): void {
               onProgress: (d, seq, last) => log(`verifying ${d}: seq ${seq} of ${last}`),
             });
             seenNow[domain] = { lastSeq: result.lastSeq, seals: result.seals };
-            result.findings.push(...compareWithWatermark(domain, result.stream, seenBefore[domain], seenNow[domain], watermarksFile(config.stateDir)));
+            result.findings.push(
+              ...compareWithWatermark(
+                domain,
+                result.stream,
+                seenBefore[domain],
+                seenNow[domain],
+                watermarksFile(config.stateDir),
+              ),
+            );
             results.push(result);
           }
           writeWatermarks(config.stateDir, seenBefore, seenNow);
           const streamFindings = options.domain ? [] : expected.findings;
-          const findings = streamFindings.length + results.reduce((n, r) => n + r.findings.length + r.findingsOmitted, 0);
+          const findings =
+            streamFindings.length + results.reduce((n, r) => n + r.findings.length + r.findingsOmitted, 0);
           if (options.json) {
-            print(JSON.stringify({ ok: findings === 0, findings, trustedKeys: trusted.map((v) => v.keyId), streams: streamFindings, domains: results }, null, 2));
+            print(
+              JSON.stringify(
+                {
+                  ok: findings === 0,
+                  findings,
+                  trustedKeys: trusted.map((v) => v.keyId),
+                  streams: streamFindings,
+                  domains: results,
+                },
+                null,
+                2,
+              ),
+            );
           } else {
-            print(renderVerification(results, trusted.map((v) => v.keyId), streamFindings));
+            print(
+              renderVerification(
+                results,
+                trusted.map((v) => v.keyId),
+                streamFindings,
+              ),
+            );
           }
           if (findings > 0) process.exitCode = ExitCode.checkFailed;
         });

@@ -37,7 +37,13 @@ export function configFrom(command: Command, extra: FlatSettings = {}): Applianc
   const global = command.optsWithGlobals<GlobalOptions>();
   const config = loadConfig({
     file: global.config,
-    flags: { stateDir: global.state, natsServer: global.natsServer, 'nats.urls': global.nats, 'nats.credsFile': global.creds, ...extra },
+    flags: {
+      stateDir: global.state,
+      natsServer: global.natsServer,
+      'nats.urls': global.nats,
+      'nats.credsFile': global.creds,
+      ...extra,
+    },
   });
   assertUsableStateDir(config.stateDir);
   return config;
@@ -51,11 +57,16 @@ function assertUsableStateDir(dir: string): void {
   } catch {
     return;
   }
-  if (!stat.isDirectory()) throw new CimError('CIM-INVALID-INPUT', `the state dir ${dir} is not a directory`, { hint: 'Give --state (or CIM_STATE_DIR) a directory, or a path that does not exist yet.' });
+  if (!stat.isDirectory())
+    throw new CimError('CIM-INVALID-INPUT', `the state dir ${dir} is not a directory`, {
+      hint: 'Give --state (or CIM_STATE_DIR) a directory, or a path that does not exist yet.',
+    });
   try {
     accessSync(dir, constants.W_OK | constants.X_OK);
   } catch {
-    throw new CimError('CIM-INVALID-INPUT', `the state dir ${dir} is not writable by this user`, { hint: 'Run as the user that owns it, or give another --state.' });
+    throw new CimError('CIM-INVALID-INPUT', `the state dir ${dir} is not writable by this user`, {
+      hint: 'Run as the user that owns it, or give another --state.',
+    });
   }
 }
 

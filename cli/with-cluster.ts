@@ -30,6 +30,10 @@ export async function withCluster<T>(config: ApplianceConfig, work: (cluster: Op
 }
 
 /** withCluster for the verbs that need one connection and nothing else of the cluster. */
-export function withConnection<T>(config: ApplianceConfig, name: string, work: (nc: NatsConnection) => Promise<T>): Promise<T> {
+export function withConnection<T>(
+  config: ApplianceConfig,
+  name: string,
+  work: (nc: NatsConnection) => Promise<T>,
+): Promise<T> {
   return withCluster(config, async (cluster) => work(await cluster.connect(name)));
 }

@@ -14,7 +14,9 @@ export interface DiffRow {
 /** The scenario-wide metrics two performance reports share (and those only one has). */
 export function diffMetrics(a: NamedReport, b: NamedReport): DiffRow[] {
   const metricsOf = (named: NamedReport) => {
-    const scenarios = (named.report.results as { scenarios?: { scenario?: string; metrics?: Record<string, number> }[] } | null)?.scenarios ?? [];
+    const scenarios =
+      (named.report.results as { scenarios?: { scenario?: string; metrics?: Record<string, number> }[] } | null)
+        ?.scenarios ?? [];
     return new Map(scenarios.map((s) => [s.scenario ?? '?', s.metrics ?? {}]));
   };
   const left = metricsOf(a);

@@ -19,13 +19,28 @@ const ReportSchema = z
     config: z.record(z.string(), z.unknown()),
     scenario: z.array(z.string()).optional(),
     results: z.unknown(),
-    findings: z.array(z.object({ id: z.string(), severity: z.enum(['info', 'warning', 'error']), message: z.string(), evidence: z.unknown().optional() }).strict()),
-    baseline: z.object({ cid, comparisons: z.array(z.record(z.string(), z.unknown())), regressed: z.boolean() }).strict().optional(),
+    findings: z.array(
+      z
+        .object({
+          id: z.string(),
+          severity: z.enum(['info', 'warning', 'error']),
+          message: z.string(),
+          evidence: z.unknown().optional(),
+        })
+        .strict(),
+    ),
+    baseline: z
+      .object({ cid, comparisons: z.array(z.record(z.string(), z.unknown())), regressed: z.boolean() })
+      .strict()
+      .optional(),
     checkpoint: z
       .object({
         treeSize: z.number().int().min(0),
         root: bytes,
-        previous: z.object({ treeSize: z.number().int().min(1), root: bytes }).strict().optional(),
+        previous: z
+          .object({ treeSize: z.number().int().min(1), root: bytes })
+          .strict()
+          .optional(),
         consistencyProof: z.array(bytes).optional(),
       })
       .strict()

@@ -103,7 +103,9 @@ export class Ledger {
       db.pragma('busy_timeout = 5000');
       db.exec(SCHEMA);
     } catch (error) {
-      throw new CimError('CIM-UNAVAILABLE', `cannot open the ledger ${path}: ${(error as Error).message}`, { cause: error });
+      throw new CimError('CIM-UNAVAILABLE', `cannot open the ledger ${path}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     const ledger = new Ledger(path, db);
     try {
@@ -130,14 +132,21 @@ export class Ledger {
     const held = new Set(this.db.prepare('SELECT cid FROM reports').pluck().all() as string[]);
     const missing = files.map((f) => f.slice(0, -'.cbor'.length)).filter((cid) => !held.has(cid));
     if (missing.length === 0) return;
-    throw new CimError('CIM-VERIFY-FAILED', `the ledger ${this.path} lacks ${missing.length} signed report${missing.length === 1 ? '' : 's'} found in ${reportsDir(stateDir)} (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}): it was emptied, replaced or deleted`, {
-      hint: 'Restore ledger.sqlite from a backup; the signed .cbor files in reports/ are the evidence of what it held.',
-    });
+    throw new CimError(
+      'CIM-VERIFY-FAILED',
+      `the ledger ${this.path} lacks ${missing.length} signed report${missing.length === 1 ? '' : 's'} found in ${reportsDir(stateDir)} (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}): it was emptied, replaced or deleted`,
+      {
+        hint: 'Restore ledger.sqlite from a backup; the signed .cbor files in reports/ are the evidence of what it held.',
+      },
+    );
   }
 
   /** The newest report of a kind: the `prev` of the next one. */
   head(kind: ReportKind): string | undefined {
-    return (this.db.prepare('SELECT cid FROM reports WHERE kind = ? ORDER BY position DESC LIMIT 1').pluck().get(kind) as string | undefined) ?? undefined;
+    return (
+      (this.db.prepare('SELECT cid FROM reports WHERE kind = ? ORDER BY position DESC LIMIT 1').pluck().get(kind) as
+        string | undefined) ?? undefined
+    );
   }
 
   /**
@@ -148,21 +157,32 @@ export class Ledger {
     const { report } = named;
     const cid = named.cid.toString();
     const prev = report.prev?.toString() ?? null;
-    this.db.transaction(() => {
-      if (this.get(cid)) throw new CimError('CIM-INVALID-INPUT', `report ${cid} is already in the ledger; a report is written once`);
-      const head = this.head(report.kind) ?? null;
-      if (head !== prev) {
-        throw new CimError('CIM-CONFLICT', `report ${cid} follows ${prev ?? 'nothing'}, but the newest ${report.kind} report is ${head ?? 'none'}`, {
-          hint: 'Another report was written meanwhile; write this one again so it follows the new head.',
-        });
-      }
-      this.db
-        .prepare('INSERT INTO reports (cid, kind, title, created_at, prev, signer, bytes) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(cid, report.kind, report.title, report.createdAt, prev, report.signer, Buffer.from(bytes));
-      if (report.checkpoint) {
-        this.db.prepare('INSERT INTO checkpoints (report_cid, tree_size, root) VALUES (?, ?, ?)').run(cid, report.checkpoint.treeSize, Buffer.from(report.checkpoint.root));
-      }
-    }).immediate();
+    this.db
+      .transaction(() => {
+        if (this.get(cid))
+          throw new CimError('CIM-INVALID-INPUT', `report ${cid} is already in the ledger; a report is written once`);
+        const head = this.head(report.kind) ?? null;
+        if (head !== prev) {
+          throw new CimError(
+            'CIM-CONFLICT',
+            `report ${cid} follows ${prev ?? 'nothing'}, but the newest ${report.kind} report is ${head ?? 'none'}`,
+            {
+              hint: 'Another report was written meanwhile; write this one again so it follows the new head.',
+            },
+          );
+        }
+        this.db
+          .prepare(
+            'INSERT INTO reports (cid, kind, title, created_at, prev, signer, bytes) VALUES (?, ?, ?, ?, ?, ?, ?)',
+          )
+          .run(cid, report.kind, report.title, report.createdAt, prev, report.signer, Buffer.from(bytes));
+        if (report.checkpoint) {
+          this.db
+            .prepare('INSERT INTO checkpoints (report_cid, tree_size, root) VALUES (?, ?, ?)')
+            .run(cid, report.checkpoint.treeSize, Buffer.from(report.checkpoint.root));
+        }
+      })
+      .immediate();
   }
 
   get(cid: string): LedgerEntry | undefined {
@@ -173,7 +193,9 @@ export class Ledger {
   list(options: { kind?: ReportKind; limit?: number } = {}): LedgerEntry[] {
     const rows = (
       options.kind
-        ? this.db.prepare('SELECT * FROM reports WHERE kind = ? ORDER BY position DESC LIMIT ?').all(options.kind, options.limit ?? -1)
+        ? this.db
+            .prepare('SELECT * FROM reports WHERE kind = ? ORDER BY position DESC LIMIT ?')
+            .all(options.kind, options.limit ?? -1)
         : this.db.prepare('SELECT * FROM reports ORDER BY position DESC LIMIT ?').all(options.limit ?? -1)
     ) as Row[];
     return rows.map(toEntry);
@@ -208,33 +230,48 @@ export class Ledger {
     }
     const exact = this.get(ref);
     if (exact || ref.length < 8) return exact;
-    const matches = this.db.prepare("SELECT * FROM reports WHERE cid LIKE ? || '%' ESCAPE '\\' LIMIT 2").all(ref.replace(/[%_\\]/g, '\\$&')) as Row[];
-    if (matches.length > 1) throw new CimError('CIM-INVALID-INPUT', `${ref} is the beginning of more than one report's CID`, { hint: 'Give more of it.' });
+    const matches = this.db
+      .prepare("SELECT * FROM reports WHERE cid LIKE ? || '%' ESCAPE '\\' LIMIT 2")
+      .all(ref.replace(/[%_\\]/g, '\\$&')) as Row[];
+    if (matches.length > 1)
+      throw new CimError('CIM-INVALID-INPUT', `${ref} is the beginning of more than one report's CID`, {
+        hint: 'Give more of it.',
+      });
     return matches[0] ? toEntry(matches[0]) : undefined;
   }
 
   /** Records `cid` as baseline `name`; a later record of the same name supersedes it (nothing is overwritten). */
   addBaseline(name: string, cid: string): void {
     if (!this.get(cid)) throw new CimError('CIM-NOT-FOUND', `no report ${cid} in the ledger to make a baseline of`);
-    this.db.prepare('INSERT INTO baselines (name, cid, created_at) VALUES (?, ?, ?)').run(name, cid, new Date().toISOString());
+    this.db
+      .prepare('INSERT INTO baselines (name, cid, created_at) VALUES (?, ?, ?)')
+      .run(name, cid, new Date().toISOString());
   }
 
   baseline(name: string): string | undefined {
-    return (this.db.prepare('SELECT cid FROM baselines WHERE name = ? ORDER BY position DESC LIMIT 1').pluck().get(name) as string | undefined) ?? undefined;
+    return (
+      (this.db.prepare('SELECT cid FROM baselines WHERE name = ? ORDER BY position DESC LIMIT 1').pluck().get(name) as
+        string | undefined) ?? undefined
+    );
   }
 
   checkpoint(cid: string): { treeSize: number; root: Uint8Array } | undefined {
-    const row = this.db.prepare('SELECT tree_size, root FROM checkpoints WHERE report_cid = ?').get(cid) as { tree_size: number; root: Buffer } | undefined;
+    const row = this.db.prepare('SELECT tree_size, root FROM checkpoints WHERE report_cid = ?').get(cid) as
+      { tree_size: number; root: Buffer } | undefined;
     return row ? { treeSize: row.tree_size, root: new Uint8Array(row.root) } : undefined;
   }
 
   /** Remembers a key that signed reports here (first sight only). */
   addKey(keyId: string, publicKeyPem: string): void {
-    this.db.prepare('INSERT OR IGNORE INTO signing_keys (key_id, public_key_pem, added_at) VALUES (?, ?, ?)').run(keyId, publicKeyPem, new Date().toISOString());
+    this.db
+      .prepare('INSERT OR IGNORE INTO signing_keys (key_id, public_key_pem, added_at) VALUES (?, ?, ?)')
+      .run(keyId, publicKeyPem, new Date().toISOString());
   }
 
   keys(): { keyId: string; publicKeyPem: string }[] {
-    return (this.db.prepare('SELECT key_id AS keyId, public_key_pem AS publicKeyPem FROM signing_keys ORDER BY added_at').all() as { keyId: string; publicKeyPem: string }[]);
+    return this.db
+      .prepare('SELECT key_id AS keyId, public_key_pem AS publicKeyPem FROM signing_keys ORDER BY added_at')
+      .all() as { keyId: string; publicKeyPem: string }[];
   }
 
   close(): void {
@@ -244,6 +281,8 @@ export class Ledger {
 
 /** A report whose results say the run was interrupted (Ctrl-C) before it finished. */
 function isInterrupted(entry: LedgerEntry): boolean {
-  const results = decodeReport(entry.bytes, `ledger entry ${entry.cid}`).report.results as { interrupted?: unknown } | null;
+  const results = decodeReport(entry.bytes, `ledger entry ${entry.cid}`).report.results as {
+    interrupted?: unknown;
+  } | null;
   return typeof results === 'object' && results !== null && results.interrupted === true;
 }

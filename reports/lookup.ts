@@ -13,7 +13,10 @@ export function loadReport(ledger: Ledger, ref: string): NamedReport {
     try {
       bytes = readFileSync(ref);
     } catch (error) {
-      throw new CimError('CIM-NOT-FOUND', `${ref}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new CimError(
+        'CIM-NOT-FOUND',
+        `${ref}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
     }
     return decodeReport(bytes, ref);
   }

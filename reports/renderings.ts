@@ -7,5 +7,7 @@ const FILE_FORMATS: Record<string, RenderFormat> = { json: 'json', md: 'md', htm
 
 /** Each file rendering of a report, by file extension. */
 export function renderFiles(named: NamedReport): Record<string, string> {
-  return Object.fromEntries(Object.entries(FILE_FORMATS).map(([extension, format]) => [extension, render(named, format)]));
+  return Object.fromEntries(
+    Object.entries(FILE_FORMATS).map(([extension, format]) => [extension, render(named, format)]),
+  );
 }

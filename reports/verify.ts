@@ -48,13 +48,16 @@ export function verifyReport(ref: string, options: VerifyReportOptions): ReportV
     }
     const claimed = basename(ref, '.cbor');
     if (/^b[a-z2-7]{20,}$/.test(claimed) && claimed !== named.cid.toString()) {
-      problems.push(`${ref}: the file is named ${claimed}, but its bytes have the CID ${named.cid.toString()} — the bytes were changed`);
+      problems.push(
+        `${ref}: the file is named ${claimed}, but its bytes have the CID ${named.cid.toString()} — the bytes were changed`,
+      );
     }
   } else {
     const entry = options.ledger.resolve(ref);
     source = `ledger entry ${entry.cid}`;
     named = decodeReport(entry.bytes, source);
-    if (named.cid.toString() !== entry.cid) problems.push(`${source}: the stored bytes have the CID ${named.cid.toString()}, not ${entry.cid}`);
+    if (named.cid.toString() !== entry.cid)
+      problems.push(`${source}: the stored bytes have the CID ${named.cid.toString()}, not ${entry.cid}`);
   }
   const cid = named.cid.toString();
   checked.push(`CID ${cid} recomputed from ${source}`);
@@ -65,10 +68,20 @@ export function verifyReport(ref: string, options: VerifyReportOptions): ReportV
   return { cid, ok: problems.length === 0, problems, checked, chain };
 }
 
-function checkSignature(named: NamedReport, trusted: readonly Verifier[], what: string, problems: string[], checked: string[]): void {
+function checkSignature(
+  named: NamedReport,
+  trusted: readonly Verifier[],
+  what: string,
+  problems: string[],
+  checked: string[],
+): void {
   const verifier = trusted.find((v) => v.keyId === named.report.signer);
-  if (!verifier) problems.push(`${what}: signed by ${named.report.signer}, which is not a trusted key (trusted: ${trusted.map((v) => v.keyId).join(', ') || 'none'})`);
-  else if (!reportSignedBy(named, verifier)) problems.push(`${what}: the signature does not verify with ${verifier.keyId}`);
+  if (!verifier)
+    problems.push(
+      `${what}: signed by ${named.report.signer}, which is not a trusted key (trusted: ${trusted.map((v) => v.keyId).join(', ') || 'none'})`,
+    );
+  else if (!reportSignedBy(named, verifier))
+    problems.push(`${what}: the signature does not verify with ${verifier.keyId}`);
   else checked.push(`${what}: signature by ${verifier.keyId}`);
 }
 
@@ -80,14 +93,16 @@ function checkFiles(named: NamedReport, options: VerifyReportOptions, problems: 
   if (!entry) problems.push(`report ${cid} is not in the ledger ${options.ledger.path}`);
   if (existsSync(cborPath)) {
     const file = decodeOrProblem(readFileSync(cborPath), cborPath, problems);
-    if (file && file.cid.toString() !== cid) problems.push(`${cborPath}: its bytes have the CID ${file.cid.toString()} — the file was changed`);
+    if (file && file.cid.toString() !== cid)
+      problems.push(`${cborPath}: its bytes have the CID ${file.cid.toString()} — the file was changed`);
     else if (file) checked.push(`${cborPath}: CID recomputed`);
   }
   const renderings = options.render?.(named) ?? {};
   for (const [extension, expected] of Object.entries(renderings)) {
     const path = reportFile(options.stateDir, cid, extension);
     if (!existsSync(path)) continue;
-    if (readFileSync(path, 'utf8') !== expected) problems.push(`${path}: differs from the rendering of the verified report — the file was changed`);
+    if (readFileSync(path, 'utf8') !== expected)
+      problems.push(`${path}: differs from the rendering of the verified report — the file was changed`);
     else checked.push(`${path}: same as a fresh rendering`);
   }
 }
@@ -124,8 +139,10 @@ function checkChain(named: NamedReport, options: VerifyReportOptions, problems: 
       problems.push(`${what}: prev ${prevCid} is stored with bytes whose CID is ${previous.cid.toString()}`);
       break;
     }
-    if (previous.report.kind !== current.report.kind) problems.push(`${what}: prev ${prevCid} is a ${previous.report.kind} report, not ${current.report.kind}`);
-    if (previous.report.createdAt > current.report.createdAt) problems.push(`${what}: created ${current.report.createdAt}, before its prev (${previous.report.createdAt})`);
+    if (previous.report.kind !== current.report.kind)
+      problems.push(`${what}: prev ${prevCid} is a ${previous.report.kind} report, not ${current.report.kind}`);
+    if (previous.report.createdAt > current.report.createdAt)
+      problems.push(`${what}: created ${current.report.createdAt}, before its prev (${previous.report.createdAt})`);
     checkCheckpoint(current, previous, problems, checked);
     checkSignature(previous, options.trusted, `report ${prevCid}`, problems, checked);
     seen.add(prevCid);
@@ -142,15 +159,21 @@ function checkCheckpoint(current: NamedReport, previous: NamedReport, problems: 
   const what = `report ${current.cid.toString()}`;
   if (!now || !before || before.treeSize === 0) return;
   if (!now.previous || !now.consistencyProof) {
-    problems.push(`${what}: its checkpoint has no consistency proof from the previous checkpoint (size ${before.treeSize})`);
+    problems.push(
+      `${what}: its checkpoint has no consistency proof from the previous checkpoint (size ${before.treeSize})`,
+    );
     return;
   }
   if (now.previous.treeSize !== before.treeSize || !sameBytes(now.previous.root, before.root)) {
-    problems.push(`${what}: its checkpoint claims to extend a tree of ${now.previous.treeSize}, but the previous report's checkpoint is a tree of ${before.treeSize} with another root`);
+    problems.push(
+      `${what}: its checkpoint claims to extend a tree of ${now.previous.treeSize}, but the previous report's checkpoint is a tree of ${before.treeSize} with another root`,
+    );
     return;
   }
   if (!verifyConsistency(before.treeSize, now.treeSize, before.root, now.root, now.consistencyProof)) {
-    problems.push(`${what}: the consistency proof from ${before.treeSize} to ${now.treeSize} events does not verify — the covered events were rewritten, or the proof is forged`);
+    problems.push(
+      `${what}: the consistency proof from ${before.treeSize} to ${now.treeSize} events does not verify — the covered events were rewritten, or the proof is forged`,
+    );
   } else {
     checked.push(`${what}: checkpoint of ${now.treeSize} events extends the previous ${before.treeSize}`);
   }

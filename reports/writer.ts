@@ -5,7 +5,15 @@ import { consistencyProof, merkleRoot, type Signer } from '../appliance/index.js
 import { decodeReport, encodeReport, plainData, signReport } from './document.js';
 import { reportFile, writeOnce } from './files.js';
 import { Ledger } from './ledger.js';
-import { REPORT_VERSION, type NamedReport, type ReportBaseline, type ReportCheckpoint, type ReportEnvironment, type ReportFinding, type ReportKind } from './types.js';
+import {
+  REPORT_VERSION,
+  type NamedReport,
+  type ReportBaseline,
+  type ReportCheckpoint,
+  type ReportEnvironment,
+  type ReportFinding,
+  type ReportKind,
+} from './types.js';
 
 export interface NewReport {
   kind: ReportKind;
@@ -53,8 +61,12 @@ export function writeReport(input: NewReport, options: WriteOptions): WrittenRep
         ...(input.scenario ? { scenario: input.scenario } : {}),
         results: plainData(input.results ?? null),
         findings: plainData(input.findings),
-        ...(input.baseline ? { baseline: { ...plainData({ ...input.baseline, cid: undefined }), cid: input.baseline.cid } } : {}),
-        ...(input.checkpointLeaves ? { checkpoint: checkpointOver(input.checkpointLeaves, prev?.report.checkpoint) } : {}),
+        ...(input.baseline
+          ? { baseline: { ...plainData({ ...input.baseline, cid: undefined }), cid: input.baseline.cid } }
+          : {}),
+        ...(input.checkpointLeaves
+          ? { checkpoint: checkpointOver(input.checkpointLeaves, prev?.report.checkpoint) }
+          : {}),
         prev: prev?.cid ?? null,
       },
       options.signer,
@@ -69,7 +81,12 @@ export function writeReport(input: NewReport, options: WriteOptions): WrittenRep
 }
 
 /** Writes the `.cbor` and each rendering once; a file that exists is left as it is (re-rendering an old report). */
-export function writeReportFiles(stateDir: string, named: NamedReport, bytes: Uint8Array, render?: WriteOptions['render']): Record<string, string> {
+export function writeReportFiles(
+  stateDir: string,
+  named: NamedReport,
+  bytes: Uint8Array,
+  render?: WriteOptions['render'],
+): Record<string, string> {
   const cid = named.cid.toString();
   const files: Record<string, string> = {};
   const contents: Record<string, Uint8Array | string> = { cbor: bytes, ...(render ? render(named) : {}) };

@@ -7,7 +7,14 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cachedNatscliPath, EmbeddedCluster, isCimError, NATSCLI_VERSION, type ApplianceConfig, type Verifier } from '../appliance/index.js';
+import {
+  cachedNatscliPath,
+  EmbeddedCluster,
+  isCimError,
+  NATSCLI_VERSION,
+  type ApplianceConfig,
+  type Verifier,
+} from '../appliance/index.js';
 import { RESULTS_VERSION, type BenchResults, type Environment } from './results.js';
 import { runScenario, type ScenarioProgress } from './runner.js';
 import type { Scenario } from './types.js';
@@ -39,7 +46,10 @@ export function matrixName(scenario: string, server: string): string {
 
 /** `20261125T190102Z-a1b2`: sortable, and unique enough for one state dir. */
 export function newRunId(now = new Date()): string {
-  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(2).toString('hex')}`;
+  return `${now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')}-${randomBytes(2).toString('hex')}`;
 }
 
 export async function runBench(options: BenchRunOptions): Promise<BenchResults> {
@@ -47,7 +57,15 @@ export async function runBench(options: BenchRunOptions): Promise<BenchResults> 
   const runId = newRunId();
   const runDir = join(options.config.stateDir, 'bench', runId);
   mkdirSync(runDir, { recursive: true });
-  const results: BenchResults = { v: RESULTS_VERSION, kind: 'performance-results', runId, createdAt: new Date().toISOString(), environment: environment(options.config.stateDir), scenarios: [], interrupted: false };
+  const results: BenchResults = {
+    v: RESULTS_VERSION,
+    kind: 'performance-results',
+    runId,
+    createdAt: new Date().toISOString(),
+    environment: environment(options.config.stateDir),
+    scenarios: [],
+    interrupted: false,
+  };
   const runs = (options.servers ?? [undefined]).flatMap((server) =>
     options.scenarios.map((scenario) => ({
       scenario: server === undefined ? scenario : { ...scenario, name: matrixName(scenario.name, server) },
@@ -84,7 +102,12 @@ export async function runBench(options: BenchRunOptions): Promise<BenchResults> 
  */
 async function reclaimCrashedRuns(stateDir: string, log: (line: string) => void): Promise<void> {
   const root = join(stateDir, 'bench');
-  const list = (dir: string) => (existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(dir, e.name)) : []);
+  const list = (dir: string) =>
+    existsSync(dir)
+      ? readdirSync(dir, { withFileTypes: true })
+          .filter((e) => e.isDirectory())
+          .map((e) => join(dir, e.name))
+      : [];
   for (const run of list(root)) {
     for (const scenarioDir of list(run)) {
       if (!existsSync(join(scenarioDir, 'cluster'))) continue;

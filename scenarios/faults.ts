@@ -34,7 +34,13 @@ export interface FaultContext {
 }
 
 export async function runFault(phase: FaultPhase, ctx: FaultContext): Promise<FaultRecord> {
-  const record: FaultRecord = { phase: phase.name, action: phase.action, nodes: [], firedAtMs: ctx.clock(), detail: '' };
+  const record: FaultRecord = {
+    phase: phase.name,
+    action: phase.action,
+    nodes: [],
+    firedAtMs: ctx.clock(),
+    detail: '',
+  };
   if (phase.action === 'restart-appliance') {
     await ctx.restartAppliance();
     record.healedAtMs = ctx.clock();
@@ -43,9 +49,13 @@ export async function runFault(phase: FaultPhase, ctx: FaultContext): Promise<Fa
   }
   const cluster = ctx.cluster;
   if (!cluster) {
-    throw new CimError('CIM-INVALID-INPUT', `fault ${phase.name}: faults need the embedded cluster; an attached cluster is not the appliance's to kill`, {
-      hint: 'Run fault scenarios without --nats.',
-    });
+    throw new CimError(
+      'CIM-INVALID-INPUT',
+      `fault ${phase.name}: faults need the embedded cluster; an attached cluster is not the appliance's to kill`,
+      {
+        hint: 'Run fault scenarios without --nats.',
+      },
+    );
   }
   const { nodes, why } = await resolveTarget(phase.target!, cluster, ctx.random);
   record.nodes = nodes;
@@ -105,11 +115,17 @@ export async function runFault(phase: FaultPhase, ctx: FaultContext): Promise<Fa
   return record;
 }
 
-async function resolveTarget(target: FaultTarget, cluster: EmbeddedCluster, random: Random): Promise<{ nodes: string[]; why?: string }> {
+async function resolveTarget(
+  target: FaultTarget,
+  cluster: EmbeddedCluster,
+  random: Random,
+): Promise<{ nodes: string[]; why?: string }> {
   if ('all' in target) return { nodes: cluster.nodeNames };
   if ('node' in target) {
     if (!cluster.nodeNames.includes(target.node)) {
-      throw new CimError('CIM-INVALID-INPUT', `fault target ${target.node}: no such node`, { hint: `Nodes: ${cluster.nodeNames.join(', ')}.` });
+      throw new CimError('CIM-INVALID-INPUT', `fault target ${target.node}: no such node`, {
+        hint: `Nodes: ${cluster.nodeNames.join(', ')}.`,
+      });
     }
     return { nodes: [target.node] };
   }
@@ -123,7 +139,11 @@ async function resolveTarget(target: FaultTarget, cluster: EmbeddedCluster, rand
     throw new CimError('CIM-UNAVAILABLE', `stream ${target.leaderOf} has no leader to target`);
   }
   const { followers } = await cluster.streamPlacement(target.followerOf);
-  if (followers.length === 0) throw new CimError('CIM-INVALID-INPUT', `stream ${target.followerOf} has no followers (one replica?): nothing to target`);
+  if (followers.length === 0)
+    throw new CimError(
+      'CIM-INVALID-INPUT',
+      `stream ${target.followerOf} has no followers (one replica?): nothing to target`,
+    );
   return { nodes: [random.pick(followers)], why: `follower of ${target.followerOf}` };
 }
 
@@ -137,7 +157,12 @@ export function lastBlockFile(storeDir: string, stream: string): string {
 }
 
 /** Flips `bytes` bits at seeded offsets, or cuts `bytes` bytes off the end; says what it did. */
-export function damage(file: string, mode: 'flip-bits' | 'truncate', bytes: number, random: Random): NonNullable<FaultRecord['corruption']> {
+export function damage(
+  file: string,
+  mode: 'flip-bits' | 'truncate',
+  bytes: number,
+  random: Random,
+): NonNullable<FaultRecord['corruption']> {
   const size = statSync(file).size;
   if (mode === 'truncate') {
     truncateSync(file, Math.max(0, size - bytes));

@@ -52,7 +52,16 @@ export { evaluate, recoveryAfter, scenarioMetrics } from './metrics.js';
 export { renderBenchResults, renderScenarioResult } from './render-results.js';
 export * from './results.js';
 export { runScenario, type BeforeCheckContext, type RunOptions, type ScenarioProgress } from './runner.js';
-export { compareSamples, DEFAULT_THRESHOLD, gate, type GateInput, type GateOptions, type GateResult, type GateSample, type MetricSamples } from './gate/verdict.js';
+export {
+  compareSamples,
+  DEFAULT_THRESHOLD,
+  gate,
+  type GateInput,
+  type GateOptions,
+  type GateResult,
+  type GateSample,
+  type MetricSamples,
+} from './gate/verdict.js';
 export { GATE_METRICS, gateInput, type GateMetric } from './gate/samples.js';
 export { benchResultsOf, compareWithBaseline, parseThreshold } from './gate/compare.js';
 export { performanceReport } from './performance-report.js';

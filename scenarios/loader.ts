@@ -69,7 +69,10 @@ export function parseScenario(text: string, options: ParseOptions = {}): Scenari
 }
 
 /** Like parseScenario, but returns the issues instead of throwing (for `validate` over many files). */
-export function checkScenario(text: string, options: ParseOptions = {}): { scenario: Scenario } | { issues: ScenarioIssue[] } {
+export function checkScenario(
+  text: string,
+  options: ParseOptions = {},
+): { scenario: Scenario } | { issues: ScenarioIssue[] } {
   const file = options.file ?? INPUT_LABEL;
   const { doc, lineCounter } = parseYaml(text);
   const at = (offset: number, path: string, message: string): ScenarioIssue => {
@@ -126,7 +129,9 @@ function locate(doc: Document, issue: z.core.$ZodIssue, at: At): ScenarioIssue[]
   if (issue.code === 'unrecognized_keys') {
     const parent = doc.getIn(path, true);
     return issue.keys.map((key) => {
-      const pair = isMap(parent) ? parent.items.find((item) => isPair(item) && isScalar(item.key) && String(item.key.value) === key) : undefined;
+      const pair = isMap(parent)
+        ? parent.items.find((item) => isPair(item) && isScalar(item.key) && String(item.key.value) === key)
+        : undefined;
       const offset = pair && isNode(pair.key) ? pair.key.range![0] : nodeStart(doc, path);
       return at(offset, formatPath([...path, key]), `unknown key "${key}"; ${issue.message}`);
     });
@@ -162,15 +167,22 @@ export function readScenarioText(path: string): string {
   try {
     const size = statSync(path).size;
     if (size > MAX_SCENARIO_BYTES) {
-      throw new CimError('CIM-INVALID-INPUT', `scenario file ${path}: ${size} bytes, more than the ${MAX_SCENARIO_BYTES} a scenario file may have`);
+      throw new CimError(
+        'CIM-INVALID-INPUT',
+        `scenario file ${path}: ${size} bytes, more than the ${MAX_SCENARIO_BYTES} a scenario file may have`,
+      );
     }
     return readFileSync(path, 'utf8');
   } catch (error) {
     if (error instanceof CimError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
-    throw new CimError(code === 'ENOENT' ? 'CIM-NOT-FOUND' : 'CIM-INVALID-INPUT', `scenario file ${path}: cannot be read (${code ?? 'error'})`, {
-      hint: 'Check the path; `cim scenario list` shows the shipped scenarios.',
-    });
+    throw new CimError(
+      code === 'ENOENT' ? 'CIM-NOT-FOUND' : 'CIM-INVALID-INPUT',
+      `scenario file ${path}: cannot be read (${code ?? 'error'})`,
+      {
+        hint: 'Check the path; `cim scenario list` shows the shipped scenarios.',
+      },
+    );
   }
 }
 
@@ -185,7 +197,10 @@ export function catalogFiles(dir: string): string[] {
   try {
     names = readdirSync(dir);
   } catch (error) {
-    throw new CimError('CIM-NOT-FOUND', `scenario catalog ${dir}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new CimError(
+      'CIM-NOT-FOUND',
+      `scenario catalog ${dir}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
   }
   return names
     .filter((name) => /\.ya?ml$/.test(name))
@@ -212,7 +227,13 @@ export function loadCatalog(dir: string, options: LoadOptions = {}): Scenario[] 
     if (earlier) {
       const { doc, lineCounter } = parseYaml(text);
       const { line, col } = lineCounter.linePos(nodeStart(doc, ['name']));
-      issues.push({ file, line, col, path: 'name', message: `scenario name "${result.scenario.name}" is already used by ${earlier.file}` });
+      issues.push({
+        file,
+        line,
+        col,
+        path: 'name',
+        message: `scenario name "${result.scenario.name}" is already used by ${earlier.file}`,
+      });
       continue;
     }
     byName.set(result.scenario.name, result.scenario);

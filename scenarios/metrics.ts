@@ -9,7 +9,10 @@ import type { Assertion, ComparisonOperator } from './types.js';
  * failed (or got no answer) at or after the fault, to the first acknowledgement after that; and
  * the longest stretch without any acknowledgement from the fault until load ended.
  */
-export function recoveryAfter(firedAtMs: number, operations: readonly OperationRecord[]): { recoveryMs: number; stallMs: number | undefined } {
+export function recoveryAfter(
+  firedAtMs: number,
+  operations: readonly OperationRecord[],
+): { recoveryMs: number; stallMs: number | undefined } {
   const after = operations.filter((o) => o.endMs >= firedAtMs).sort((a, b) => a.endMs - b.endMs);
   const firstFailure = after.find((o) => o.outcome !== 'ok');
   let recoveryMs = 0;
@@ -19,7 +22,8 @@ export function recoveryAfter(firedAtMs: number, operations: readonly OperationR
     recoveryMs = (next ?? after[after.length - 1]!).endMs - firstFailure.endMs;
   }
   const acks = after.filter((o) => o.outcome === 'ok').map((o) => o.endMs);
-  if (acks.length === 0) return { recoveryMs, stallMs: after.length > 0 ? after[after.length - 1]!.endMs - firedAtMs : undefined };
+  if (acks.length === 0)
+    return { recoveryMs, stallMs: after.length > 0 ? after[after.length - 1]!.endMs - firedAtMs : undefined };
   let stallMs = acks[0]! - firedAtMs;
   for (let i = 1; i < acks.length; i++) stallMs = Math.max(stallMs, acks[i]! - acks[i - 1]!);
   return { recoveryMs, stallMs };
@@ -53,7 +57,9 @@ function phaseMetrics(phase: PhaseResult, rawPerSecond: number): Record<string, 
     case 'fault':
       return faultMetrics(phase);
     case 'replay':
-      return phase.replay ? { replay_events_per_sec: phase.replay.replay.perSecond, replay_ratio_to_raw: phase.replay.replayToRaw } : {};
+      return phase.replay
+        ? { replay_events_per_sec: phase.replay.replay.perSecond, replay_ratio_to_raw: phase.replay.replayToRaw }
+        : {};
     default:
       return {};
   }
@@ -67,12 +73,25 @@ function faultMetrics(phase: FaultPhaseResult): Record<string, number> {
 }
 
 /** Scenario-wide figures and each phase's own (`<phase>.<metric>`). */
-export function scenarioMetrics(result: Pick<ScenarioResult, 'phases' | 'checker' | 'verification' | 'baseline'>): Record<string, number> {
+export function scenarioMetrics(
+  result: Pick<ScenarioResult, 'phases' | 'checker' | 'verification' | 'baseline'>,
+): Record<string, number> {
   const rawPerSecond = result.baseline?.publish.perSecond ?? 0;
   const metrics: Record<string, number> = {};
-  if (result.checker) Object.assign(metrics, { lost: result.checker.lost, unexpected: result.checker.unexpected, duplicates: result.checker.duplicates });
+  if (result.checker)
+    Object.assign(metrics, {
+      lost: result.checker.lost,
+      unexpected: result.checker.unexpected,
+      duplicates: result.checker.duplicates,
+    });
   if (result.verification) metrics.verify_findings = result.verification.findings;
-  Object.assign(metrics, loadMetrics(result.phases.filter((p): p is LoadPhaseResult => p.type === 'load'), rawPerSecond));
+  Object.assign(
+    metrics,
+    loadMetrics(
+      result.phases.filter((p): p is LoadPhaseResult => p.type === 'load'),
+      rawPerSecond,
+    ),
+  );
   const faults = result.phases.filter((p): p is FaultPhaseResult => p.type === 'fault').map(faultMetrics);
   for (const key of ['recovery_ms', 'stall_ms'] as const) {
     const values = faults.map((f) => f[key]).filter((v): v is number => v !== undefined);
@@ -86,7 +105,8 @@ export function scenarioMetrics(result: Pick<ScenarioResult, 'phases' | 'checker
     metrics.replay_ratio_to_raw = worst.replayToRaw;
   }
   for (const phase of result.phases) {
-    for (const [key, value] of Object.entries(phaseMetrics(phase, rawPerSecond))) metrics[`${phase.name}.${key}`] = value;
+    for (const [key, value] of Object.entries(phaseMetrics(phase, rawPerSecond)))
+      metrics[`${phase.name}.${key}`] = value;
   }
   return metrics;
 }
@@ -101,7 +121,10 @@ const compare: Record<ComparisonOperator, (a: number, b: number) => boolean> = {
 };
 
 /** An assertion against the figures; one whose figure was not measured fails, with `actual: null`. */
-export function evaluate(assertion: Assertion, metrics: Record<string, number>): { text: string; ok: boolean; actual: number | null } {
+export function evaluate(
+  assertion: Assertion,
+  metrics: Record<string, number>,
+): { text: string; ok: boolean; actual: number | null } {
   const key = assertion.phase ? `${assertion.phase}.${assertion.metric}` : assertion.metric;
   const actual = metrics[key];
   if (actual === undefined) return { text: assertion.text, ok: false, actual: null };

@@ -4,7 +4,11 @@
 import type { NewReport, ReportBaseline, ReportEnvironment, ReportFinding } from '../reports/index.js';
 import type { BenchResults, ScenarioResult } from './results.js';
 
-export function performanceReport(results: BenchResults, config: Record<string, unknown>, baseline?: ReportBaseline): NewReport {
+export function performanceReport(
+  results: BenchResults,
+  config: Record<string, unknown>,
+  baseline?: ReportBaseline,
+): NewReport {
   const servers = new Map<string, ReportEnvironment['natsServers'][number]>();
   const notes = new Set<string>();
   for (const s of results.scenarios) {
@@ -25,7 +29,11 @@ export function performanceReport(results: BenchResults, config: Record<string, 
   return {
     kind: 'performance',
     title: `cim bench: ${names.length} scenario(s)${results.interrupted ? ' (interrupted)' : ''} — ${names.slice(0, 4).join(', ')}${names.length > 4 ? ', …' : ''}`,
-    environment: { ...results.environment, natsServers: [...servers.values()], ...(notes.size > 0 ? { notes: [...notes] } : {}) },
+    environment: {
+      ...results.environment,
+      natsServers: [...servers.values()],
+      ...(notes.size > 0 ? { notes: [...notes] } : {}),
+    },
     config,
     scenario: names,
     results,
@@ -37,22 +45,57 @@ export function performanceReport(results: BenchResults, config: Record<string, 
 function findingsOf(s: ScenarioResult): ReportFinding[] {
   const findings: ReportFinding[] = [];
   const id = (what: string) => `${what}:${s.scenario}`;
-  if (s.status === 'error') findings.push({ id: id('scenario-error'), severity: 'error', message: `${s.scenario} did not complete: ${s.reason ?? 'unknown error'}` });
-  if (s.status === 'skipped') findings.push({ id: id('scenario-skipped'), severity: 'info', message: `${s.scenario} was skipped: ${s.reason ?? ''}` });
-  if (s.status === 'interrupted') findings.push({ id: id('scenario-interrupted'), severity: 'warning', message: `${s.scenario} was interrupted; its figures cover what was measured until then` });
+  if (s.status === 'error')
+    findings.push({
+      id: id('scenario-error'),
+      severity: 'error',
+      message: `${s.scenario} did not complete: ${s.reason ?? 'unknown error'}`,
+    });
+  if (s.status === 'skipped')
+    findings.push({
+      id: id('scenario-skipped'),
+      severity: 'info',
+      message: `${s.scenario} was skipped: ${s.reason ?? ''}`,
+    });
+  if (s.status === 'interrupted')
+    findings.push({
+      id: id('scenario-interrupted'),
+      severity: 'warning',
+      message: `${s.scenario} was interrupted; its figures cover what was measured until then`,
+    });
   for (const check of s.checks) {
-    if (!check.ok) findings.push({ id: id(`check-failed:${check.text}`), severity: 'error', message: `${s.scenario}: ${check.text} does not hold (measured ${check.actual ?? 'nothing'})`, evidence: { measured: check.actual } });
+    if (!check.ok)
+      findings.push({
+        id: id(`check-failed:${check.text}`),
+        severity: 'error',
+        message: `${s.scenario}: ${check.text} does not hold (measured ${check.actual ?? 'nothing'})`,
+        evidence: { measured: check.actual },
+      });
   }
   const c = s.checker;
   if (c) {
-    for (const [kind, count] of [['lost', c.lost], ['unexpected', c.unexpected], ['duplicates', c.duplicates]] as const) {
+    for (const [kind, count] of [
+      ['lost', c.lost],
+      ['unexpected', c.unexpected],
+      ['duplicates', c.duplicates],
+    ] as const) {
       if (count > 0) {
-        findings.push({ id: id(`checker-${kind}`), severity: 'error', message: `${s.scenario}: the checker found ${count} ${kind === 'lost' ? 'acknowledged events lost' : kind === 'unexpected' ? 'unexpected events' : 'duplicates'}`, evidence: { count, samples: c.samples[kind] } });
+        findings.push({
+          id: id(`checker-${kind}`),
+          severity: 'error',
+          message: `${s.scenario}: the checker found ${count} ${kind === 'lost' ? 'acknowledged events lost' : kind === 'unexpected' ? 'unexpected events' : 'duplicates'}`,
+          evidence: { count, samples: c.samples[kind] },
+        });
       }
     }
   }
   if (s.verification && s.verification.findings > 0) {
-    findings.push({ id: id('verification'), severity: 'error', message: `${s.scenario}: ${s.verification.findings} chain or seal verification finding(s)`, evidence: { samples: s.verification.samples } });
+    findings.push({
+      id: id('verification'),
+      severity: 'error',
+      message: `${s.scenario}: ${s.verification.findings} chain or seal verification finding(s)`,
+      evidence: { samples: s.verification.samples },
+    });
   }
   return findings;
 }

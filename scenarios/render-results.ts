@@ -18,14 +18,20 @@ export function renderBenchResults(results: BenchResults, resultsFile?: string):
   if (results.scenarios.length > 0) lines.push('', renderSummaryTable(results.scenarios));
   const view = readPerformanceResults(results);
   const matrix = view ? matrixTable(view) : undefined;
-  if (matrix) lines.push('', `server versions side by side (same scenarios, same seeds): ${results.servers!.join(', ')}`, alignedTable(matrix, ['left', 'left']));
+  if (matrix)
+    lines.push(
+      '',
+      `server versions side by side (same scenarios, same seeds): ${results.servers!.join(', ')}`,
+      alignedTable(matrix, ['left', 'left']),
+    );
   if (results.interrupted) lines.push('', 'interrupted (Ctrl-C): the figures cover what was measured until then');
   if (resultsFile) lines.push('', `results: ${resultsFile}`);
   return lines.join('\n');
 }
 
 export function renderScenarioResult(r: ScenarioResult): string {
-  const versions = [...new Set(r.cluster.servers.map((s) => s.version).filter(Boolean))].join(', ') || 'unknown version';
+  const versions =
+    [...new Set(r.cluster.servers.map((s) => s.version).filter(Boolean))].join(', ') || 'unknown version';
   const build = r.cluster.serverBuild;
   const origin = build?.source ? ` (${build.source}${build.goVersion ? `, ${build.goVersion}` : ''})` : '';
   const lines = [
@@ -48,27 +54,45 @@ export function renderScenarioResult(r: ScenarioResult): string {
       `  checker: ${count(c.attempted)} attempted, ${count(c.acknowledged)} acknowledged, ${count(c.failed)} refused, ${count(c.unknown)} unknown; ` +
         `read back ${count(c.readItems)} — lost ${c.lost}, unexpected ${c.unexpected}, duplicates ${c.duplicates}`,
     );
-    if (c.lost > 0) lines.push(`    lost by command: ${Object.entries(c.lostBy ?? {}).map(([label, n]) => `${label} ${n}`).join(', ')}`);
+    if (c.lost > 0)
+      lines.push(
+        `    lost by command: ${Object.entries(c.lostBy ?? {})
+          .map(([label, n]) => `${label} ${n}`)
+          .join(', ')}`,
+      );
     const sizes = c.streams.filter((st) => st.meanBytes > 0).map((st) => `${st.stream} ${st.meanBytes} B`);
-    if (sizes.length > 0) lines.push(`    mean stored size of the run's events: ${sizes.join(', ')}${c.streams.some((st) => st.undecodable > 0) ? `; undecodable: ${c.streams.map((st) => `${st.stream} ${st.undecodable}`).join(', ')}` : ''}`);
-    for (const [kind, samples] of Object.entries(c.samples)) if (samples.length > 0) lines.push(`    ${kind}: ${samples.slice(0, 5).join('; ')}`);
+    if (sizes.length > 0)
+      lines.push(
+        `    mean stored size of the run's events: ${sizes.join(', ')}${c.streams.some((st) => st.undecodable > 0) ? `; undecodable: ${c.streams.map((st) => `${st.stream} ${st.undecodable}`).join(', ')}` : ''}`,
+      );
+    for (const [kind, samples] of Object.entries(c.samples))
+      if (samples.length > 0) lines.push(`    ${kind}: ${samples.slice(0, 5).join('; ')}`);
   }
   if (r.verification) {
-    lines.push(`  verification: ${r.verification.domains.map((d) => `${d.domain} ${count(d.events)} events / ${d.seals} seals`).join(', ')} — ${r.verification.findings} finding(s)`);
+    lines.push(
+      `  verification: ${r.verification.domains.map((d) => `${d.domain} ${count(d.events)} events / ${d.seals} seals`).join(', ')} — ${r.verification.findings} finding(s)`,
+    );
     for (const sample of r.verification.samples.slice(0, 5)) lines.push(`    ${sample}`);
   }
-  for (const check of r.checks) lines.push(`  ${check.ok ? 'ok  ' : 'FAIL'} ${check.text}  (measured: ${check.actual === null ? 'not measured' : decimal(check.actual)})`);
+  for (const check of r.checks)
+    lines.push(
+      `  ${check.ok ? 'ok  ' : 'FAIL'} ${check.text}  (measured: ${check.actual === null ? 'not measured' : decimal(check.actual)})`,
+    );
   return lines.join('\n');
 }
 
 function phaseRows(phase: PhaseResult): string[][] {
-  const error = phase.error ? [[`${phase.type} ${phase.name}`, 'error', `${phase.error.code}: ${phase.error.message}`]] : [];
+  const error = phase.error
+    ? [[`${phase.type} ${phase.name}`, 'error', `${phase.error.code}: ${phase.error.message}`]]
+    : [];
   switch (phase.type) {
     case 'load': {
       if (phase.error) return error;
       const target = phase.rate === 'max' ? `max, ${phase.concurrency} in flight` : `${count(phase.rate)}/s`;
       const errors = phase.failed + phase.unknown;
-      const codes = Object.entries(phase.errorsByCode).map(([code, n]) => `${code} ${n}`).join(', ');
+      const codes = Object.entries(phase.errorsByCode)
+        .map(([code, n]) => `${code} ${n}`)
+        .join(', ');
       return [
         [
           `load ${phase.name}`,
@@ -82,7 +106,9 @@ function phaseRows(phase: PhaseResult): string[][] {
       if (phase.error || !phase.fault) return error;
       const recovery = phase.recoveryMs !== undefined ? `; recovery ${ms(phase.recoveryMs)}` : '';
       const stall = phase.stallMs !== undefined ? `, longest stall ${seconds(phase.stallMs)}` : '';
-      return [[`fault ${phase.name}`, `at ${seconds(phase.fault.firedAtMs)}`, `${phase.fault.detail}${recovery}${stall}`]];
+      return [
+        [`fault ${phase.name}`, `at ${seconds(phase.fault.firedAtMs)}`, `${phase.fault.detail}${recovery}${stall}`],
+      ];
     }
     case 'replay': {
       if (phase.error || !phase.replay) return error;
@@ -90,7 +116,9 @@ function phaseRows(phase: PhaseResult): string[][] {
       return [
         [
           `replay ${phase.name}`,
-          r.replay.lastSeq < r.bestRaw.messages || r.replay.events < r.events ? `${r.projection} to seq ${r.replay.lastSeq}` : r.projection,
+          r.replay.lastSeq < r.bestRaw.messages || r.replay.events < r.events
+            ? `${r.projection} to seq ${r.replay.lastSeq}`
+            : r.projection,
           `${count(r.replay.perSecond)} events/s = ${ratio(r.replayToRaw)} raw read (${count(r.bestRaw.perSecond)}/s, pull ${r.bestRaw.batch}); ${count(r.replay.events)} events`,
         ],
       ];
@@ -101,23 +129,39 @@ function phaseRows(phase: PhaseResult): string[][] {
 }
 
 function renderSummaryTable(scenarios: readonly ScenarioResult[]): string {
-  const figure = (r: ScenarioResult, key: string, format: (n: number) => string) => (r.metrics[key] === undefined ? '–' : format(r.metrics[key]!));
-  return alignedTable([
-    ['scenario', 'status', 'ops/s', '× raw', 'p99 ms', 'lost', 'unexp.', 'dup.', 'findings', 'recovery', 'replay × raw'],
-    ...scenarios.map((r) => [
-      r.scenario,
-      r.status,
-      figure(r, 'ops_per_sec', count),
-      figure(r, 'ratio_to_raw', ratio),
-      figure(r, 'p99_ms', decimal),
-      figure(r, 'lost', count),
-      figure(r, 'unexpected', count),
-      figure(r, 'duplicates', count),
-      figure(r, 'verify_findings', count),
-      figure(r, 'recovery_ms', ms),
-      figure(r, 'replay_ratio_to_raw', ratio),
-    ]),
-  ], ['left', 'left']);
+  const figure = (r: ScenarioResult, key: string, format: (n: number) => string) =>
+    r.metrics[key] === undefined ? '–' : format(r.metrics[key]!);
+  return alignedTable(
+    [
+      [
+        'scenario',
+        'status',
+        'ops/s',
+        '× raw',
+        'p99 ms',
+        'lost',
+        'unexp.',
+        'dup.',
+        'findings',
+        'recovery',
+        'replay × raw',
+      ],
+      ...scenarios.map((r) => [
+        r.scenario,
+        r.status,
+        figure(r, 'ops_per_sec', count),
+        figure(r, 'ratio_to_raw', ratio),
+        figure(r, 'p99_ms', decimal),
+        figure(r, 'lost', count),
+        figure(r, 'unexpected', count),
+        figure(r, 'duplicates', count),
+        figure(r, 'verify_findings', count),
+        figure(r, 'recovery_ms', ms),
+        figure(r, 'replay_ratio_to_raw', ratio),
+      ]),
+    ],
+    ['left', 'left'],
+  );
 }
 
 function indent(text: string, spaces: number): string {

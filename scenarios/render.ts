@@ -33,7 +33,9 @@ export function phaseLengthMs(phase: Phase): number | undefined {
   switch (phase.type) {
     case 'load':
       if (phase.duration !== undefined) return phase.duration;
-      return phase.count !== undefined && phase.rate !== 'max' ? Math.ceil((phase.count / phase.rate) * 1_000) : undefined;
+      return phase.count !== undefined && phase.rate !== 'max'
+        ? Math.ceil((phase.count / phase.rate) * 1_000)
+        : undefined;
     case 'fault':
       if (phase.action === 'kill' || phase.action === 'pause') return phase.for ?? 0;
       return undefined;
@@ -116,7 +118,10 @@ export function summarizePhase(phase: Phase): string {
 }
 
 function table(rows: string[][]): string {
-  return alignedTable(rows, rows[0]!.map(() => 'left'));
+  return alignedTable(
+    rows,
+    rows[0]!.map(() => 'left'),
+  );
 }
 
 /** `cim scenario list`: one aligned row per scenario. */
@@ -124,7 +129,13 @@ export function renderScenarioList(scenarios: readonly Scenario[]): string {
   if (scenarios.length === 0) return 'no scenarios';
   const rows = [['NAME', 'SUITES', 'NODES', 'DURATION', 'PHASES']];
   for (const s of scenarios) {
-    rows.push([s.name, s.suites.join(',') || '-', `${s.cluster.nodes}×R${s.cluster.replicas}`, formatEstimate(estimateDuration(s)), s.phases.map(summarizePhase).join(' · ')]);
+    rows.push([
+      s.name,
+      s.suites.join(',') || '-',
+      `${s.cluster.nodes}×R${s.cluster.replicas}`,
+      formatEstimate(estimateDuration(s)),
+      s.phases.map(summarizePhase).join(' · '),
+    ]);
   }
   return table(rows);
 }
@@ -162,7 +173,8 @@ function timing(t: TimedPhase, index: number): string {
 function phaseDetails(phase: Phase): string[] {
   switch (phase.type) {
     case 'load': {
-      const amount = phase.duration !== undefined ? `for ${formatDuration(phase.duration)}` : `${phase.count} operations`;
+      const amount =
+        phase.duration !== undefined ? `for ${formatDuration(phase.duration)}` : `${phase.count} operations`;
       const loop = phase.rate === 'max' ? 'as fast as it goes (closed loop)' : `${phase.rate} ops/s (open loop)`;
       const lines = [`driver ${phase.driver}, ${loop}, ${amount}, at most ${phase.concurrency} in flight`];
       if (phase.driver === 'raw') {
@@ -171,7 +183,10 @@ function phaseDetails(phase: Phase): string[] {
         const total = phase.mix.reduce((sum, m) => sum + m.weight, 0);
         lines.push(`over ${phase.aggregates} aggregates per domain; mix:`);
         const width = Math.max(...phase.mix.map((m) => m.command.length));
-        for (const m of phase.mix) lines.push(`  ${m.command.padEnd(width)}  ${String(m.weight).padStart(3)}  (${Math.round((m.weight / total) * 100)}%)`);
+        for (const m of phase.mix)
+          lines.push(
+            `  ${m.command.padEnd(width)}  ${String(m.weight).padStart(3)}  (${Math.round((m.weight / total) * 100)}%)`,
+          );
       }
       return lines;
     }
@@ -180,7 +195,9 @@ function phaseDetails(phase: Phase): string[] {
       const c = phase.corruption;
       switch (phase.action) {
         case 'kill':
-          return [`SIGKILL ${target}, ${phase.for === undefined ? 'not started again' : `started again after ${formatDuration(phase.for)}`}`];
+          return [
+            `SIGKILL ${target}, ${phase.for === undefined ? 'not started again' : `started again after ${formatDuration(phase.for)}`}`,
+          ];
         case 'pause':
           return [`SIGSTOP ${target}, SIGCONT after ${formatDuration(phase.for ?? 0)}`];
         case 'restart':
@@ -195,10 +212,14 @@ function phaseDetails(phase: Phase): string[] {
       break;
     }
     case 'replay':
-      return [`rebuilds ${phase.projection} from the start of its stream${phase.to ? ` up to ${describeReplayTo(phase.to)} of it` : ''}`];
+      return [
+        `rebuilds ${phase.projection} from the start of its stream${phase.to ? ` up to ${describeReplayTo(phase.to)} of it` : ''}`,
+      ];
     case 'check': {
       const width = Math.max(...phase.expect.map((a) => a.text.length));
-      return phase.expect.map((a) => `${a.text.padEnd(width)}  ${METRICS[a.metric]}${a.phase ? ` (phase ${a.phase})` : ''}`);
+      return phase.expect.map(
+        (a) => `${a.text.padEnd(width)}  ${METRICS[a.metric]}${a.phase ? ` (phase ${a.phase})` : ''}`,
+      );
     }
   }
 }

@@ -2,7 +2,14 @@
 // the `results` part of the performance report (docs/architecture.md#reports), and what
 // `--out FILE` writes as plain JSON.
 import type { ServerBuild } from '../appliance/index.js';
-import type { CheckerVerdict, LatencySummary, RawBaselineResult, ReplayBenchmarkResult, SecondSample, ServerSample } from '../bench/index.js';
+import type {
+  CheckerVerdict,
+  LatencySummary,
+  RawBaselineResult,
+  ReplayBenchmarkResult,
+  SecondSample,
+  ServerSample,
+} from '../bench/index.js';
 import type { FaultRecord } from './faults.js';
 import type { ClusterShape } from './types.js';
 
@@ -57,7 +64,11 @@ export interface ScenarioResult {
   baseline?: RawBaselineResult;
   phases: PhaseResult[];
   checker?: CheckerVerdict & { streams: { stream: string; scanned: number; undecodable: number; meanBytes: number }[] };
-  verification?: { domains: { domain: string; events: number; seals: number; findings: number }[]; findings: number; samples: string[] };
+  verification?: {
+    domains: { domain: string; events: number; seals: number; findings: number }[];
+    findings: number;
+    samples: string[];
+  };
   /** Every figure an assertion can name: scenario-wide (`p99_ms`) and per phase (`load-1.p99_ms`). */
   metrics: Record<string, number>;
   checks: { text: string; ok: boolean; actual: number | null }[];

@@ -45,7 +45,14 @@ import {
 } from '../bench/index.js';
 import { runFault, startFailureCause } from './faults.js';
 import { evaluate, recoveryAfter, scenarioMetrics } from './metrics.js';
-import type { ClusterDescription, FaultPhaseResult, LoadPhaseResult, PhaseResult, ReplayPhaseResult, ScenarioResult } from './results.js';
+import type {
+  ClusterDescription,
+  FaultPhaseResult,
+  LoadPhaseResult,
+  PhaseResult,
+  ReplayPhaseResult,
+  ScenarioResult,
+} from './results.js';
 import type { FaultPhase, LoadPhase, Phase, ReplayPhase, Scenario } from './types.js';
 
 export interface RunOptions {
@@ -137,7 +144,12 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     status: 'passed',
     startedAt: startedAt.toISOString(),
     seconds: 0,
-    cluster: { mode: 'embedded', ...scenario.cluster, servers: [], syncIntervalInEffect: scenario.cluster.syncInterval ?? 'server default' },
+    cluster: {
+      mode: 'embedded',
+      ...scenario.cluster,
+      servers: [],
+      syncIntervalInEffect: scenario.cluster.syncInterval ?? 'server default',
+    },
     phases: [],
     metrics: {},
     checks: [],
@@ -186,7 +198,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       active: new Set(),
     };
 
-    log(`${scenario.name}: raw JetStream baseline (${options.baselineMessages} messages of ${BASELINE.payloadBytes} B, ${BASELINE.inFlight} in flight, R${scenario.cluster.replicas})`);
+    log(
+      `${scenario.name}: raw JetStream baseline (${options.baselineMessages} messages of ${BASELINE.payloadBytes} B, ${BASELINE.inFlight} in flight, R${scenario.cluster.replicas})`,
+    );
     result.baseline = await runRawBaseline(nc, {
       stream: 'CIM_BENCH_SCENARIO_BASELINE',
       subjectPrefix: 'cim.bench.scenario.baseline',
@@ -199,7 +213,11 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
 
     run.appliance = await startScenarioAppliance(run);
     clock = scenarioClock();
-    if (opened.cluster) sampler = sampleServerStats(opened.cluster.nodeNames.map((name) => ({ name, monitor: opened.cluster!.monitor(name) })), run.clock);
+    if (opened.cluster)
+      sampler = sampleServerStats(
+        opened.cluster.nodeNames.map((name) => ({ name, monitor: opened.cluster!.monitor(name) })),
+        run.clock,
+      );
     result.phases = await runPhases(run);
     // Recovery counts every operation after the fault, so it is measured once all load has ended.
     for (const phase of result.phases) {
@@ -217,12 +235,25 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     await run.appliance?.stop();
     run.appliance = undefined;
     const domains = touchedDomains(scenario);
-    await options.beforeCheck?.({ nc, cluster: run.cluster, operations: run.recorders.flatMap((r) => r.operations), domains });
+    await options.beforeCheck?.({
+      nc,
+      cluster: run.cluster,
+      operations: run.recorders.flatMap((r) => r.operations),
+      domains,
+    });
     result.verification = await sealAndVerify(run, domains);
     const read: ReadItem[] = [];
     const streams: NonNullable<ScenarioResult['checker']>['streams'] = [];
-    const described = (stream: string, back: { items: unknown[]; scanned: number; undecodable: number; bytes: number }) =>
-      streams.push({ stream, scanned: back.scanned, undecodable: back.undecodable, meanBytes: back.items.length > 0 ? Math.round(back.bytes / back.items.length) : 0 });
+    const described = (
+      stream: string,
+      back: { items: unknown[]; scanned: number; undecodable: number; bytes: number },
+    ) =>
+      streams.push({
+        stream,
+        scanned: back.scanned,
+        undecodable: back.undecodable,
+        meanBytes: back.items.length > 0 ? Math.round(back.bytes / back.items.length) : 0,
+      });
     for (const domain of domains) {
       const back = await readBackDomain(nc, domain, run.actor);
       read.push(...back.items);
@@ -271,27 +302,57 @@ interface OpenedCluster {
  * up` left running; else a fresh embedded cluster of the scenario's shape, stopped afterwards —
  * fresh, because faults such as corruption leave a cluster that later scenarios must not inherit.
  */
-async function openScenarioCluster(scenario: Scenario, options: RunOptions, scenarioDir: string, log: (line: string) => void): Promise<OpenedCluster> {
+async function openScenarioCluster(
+  scenario: Scenario,
+  options: RunOptions,
+  scenarioDir: string,
+  log: (line: string) => void,
+): Promise<OpenedCluster> {
   const { config } = options;
   if (config.nats.urls.length > 0) {
-    return { endpoint: { servers: config.nats.urls, credsFile: config.nats.credsFile }, cluster: undefined, description: { mode: 'attached', nodes: config.nats.urls.length }, release: async () => {} };
+    return {
+      endpoint: { servers: config.nats.urls, credsFile: config.nats.credsFile },
+      cluster: undefined,
+      description: { mode: 'attached', nodes: config.nats.urls.length },
+      release: async () => {},
+    };
   }
   const running = EmbeddedCluster.findRunning(config.stateDir, log);
   if (running) {
-    return { endpoint: { servers: running.clientUrls }, cluster: running, description: { mode: 'embedded-running', nodes: running.nodeNames.length }, release: async () => {} };
+    return {
+      endpoint: { servers: running.clientUrls },
+      cluster: running,
+      description: { mode: 'embedded-running', nodes: running.nodeNames.length },
+      release: async () => {},
+    };
   }
   const own = await EmbeddedCluster.start(
-    { ...config, stateDir: scenarioDir, cluster: { ...config.cluster, nodes: scenario.cluster.nodes, syncInterval: scenario.cluster.syncInterval } },
+    {
+      ...config,
+      stateDir: scenarioDir,
+      cluster: { ...config.cluster, nodes: scenario.cluster.nodes, syncInterval: scenario.cluster.syncInterval },
+    },
     { persistent: false, log },
   );
-  return { endpoint: { servers: own.clientUrls }, cluster: own, description: { mode: 'embedded', nodes: scenario.cluster.nodes }, release: () => own.stop() };
+  return {
+    endpoint: { servers: own.clientUrls },
+    cluster: own,
+    description: { mode: 'embedded', nodes: scenario.cluster.nodes },
+    release: () => own.stop(),
+  };
 }
 
-async function serverVersions(cluster: EmbeddedCluster | undefined, endpoint: NatsEndpoint): Promise<{ name: string; version?: string }[]> {
+async function serverVersions(
+  cluster: EmbeddedCluster | undefined,
+  endpoint: NatsEndpoint,
+): Promise<{ name: string; version?: string }[]> {
   if (cluster) {
     return Promise.all(
       cluster.nodeNames.map(async (name) => {
-        const varz = await cluster.monitor(name).varz().catch(() => undefined);
+        const varz = await cluster
+          .monitor(name)
+          .varz()
+          .catch(() => undefined);
         return varz ? { name, version: varz.version } : { name };
       }),
     );
@@ -354,7 +415,21 @@ async function runPhase(run: Running, phase: Phase): Promise<PhaseResult> {
     const failed = { ...base, endedAtMs: run.clock(), error: { code: cim.code, message: cim.message } };
     switch (phase.type) {
       case 'load':
-        return { ...failed, type: 'load', driver: phase.driver, rate: phase.rate, concurrency: phase.concurrency, ok: 0, failed: 0, unknown: 0, opsPerSec: 0, ratioToRaw: 0, latency: emptyLatency(), perSecond: [], errorsByCode: {} };
+        return {
+          ...failed,
+          type: 'load',
+          driver: phase.driver,
+          rate: phase.rate,
+          concurrency: phase.concurrency,
+          ok: 0,
+          failed: 0,
+          unknown: 0,
+          opsPerSec: 0,
+          ratioToRaw: 0,
+          latency: emptyLatency(),
+          perSecond: [],
+          errorsByCode: {},
+        };
       case 'replay':
         return { ...failed, type: 'replay', projection: phase.projection };
       default:
@@ -365,12 +440,20 @@ async function runPhase(run: Running, phase: Phase): Promise<PhaseResult> {
   }
 }
 
-async function runLoad(run: Running, phase: LoadPhase, base: { name: string; startedAtMs: number }): Promise<LoadPhaseResult> {
+async function runLoad(
+  run: Running,
+  phase: LoadPhase,
+  base: { name: string; startedAtMs: number },
+): Promise<LoadPhaseResult> {
   const recorder = new PhaseRecorder(phase.name);
   run.recorders.push(recorder);
   let issue;
   if (phase.driver === 'http') {
-    throw new CimError('CIM-INVALID-INPUT', 'driver http needs the HTTP gateway, which this build of the appliance does not have yet', { hint: 'Use driver nats.' });
+    throw new CimError(
+      'CIM-INVALID-INPUT',
+      'driver http needs the HTTP gateway, which this build of the appliance does not have yet',
+      { hint: 'Use driver nats.' },
+    );
   } else if (phase.driver === 'raw') {
     await ensureRawStream(run);
     issue = rawIssuer({
@@ -385,9 +468,21 @@ async function runLoad(run: Running, phase: LoadPhase, base: { name: string; sta
     });
   } else {
     const mix = new CommandMix(phase.mix, run.random, run.runTag, phase.aggregates, run.world);
-    issue = commandIssuer({ nc: run.nc, mix, recorder, clock: run.clock, actor: run.actor, correlationId: run.runTag, commandId: () => `${run.runTag}-c-${run.operationCounter++}` });
+    issue = commandIssuer({
+      nc: run.nc,
+      mix,
+      recorder,
+      clock: run.clock,
+      actor: run.actor,
+      correlationId: run.runTag,
+      commandId: () => `${run.runTag}-c-${run.operationCounter++}`,
+    });
   }
-  await runSchedule({ rate: phase.rate, concurrency: phase.concurrency, durationMs: phase.duration, count: phase.count }, issue, { clock: run.clock, signal: run.options.signal });
+  await runSchedule(
+    { rate: phase.rate, concurrency: phase.concurrency, durationMs: phase.duration, count: phase.count },
+    issue,
+    { clock: run.clock, signal: run.options.signal },
+  );
   const endedAtMs = run.clock();
   const seconds = (endedAtMs - base.startedAtMs) / 1_000;
   const opsPerSec = seconds > 0 ? recorder.ok / seconds : 0;
@@ -413,11 +508,19 @@ async function ensureRawStream(run: Running): Promise<void> {
   if (run.usedRawStream) return;
   const jsm = await run.nc.jetstreamManager();
   await jsm.streams.delete(RAW_STREAM).catch(() => false);
-  await jsm.streams.add({ name: RAW_STREAM, subjects: [`${RAW_PREFIX}.>`], num_replicas: run.scenario.cluster.replicas });
+  await jsm.streams.add({
+    name: RAW_STREAM,
+    subjects: [`${RAW_PREFIX}.>`],
+    num_replicas: run.scenario.cluster.replicas,
+  });
   run.usedRawStream = true;
 }
 
-async function runFaultPhase(run: Running, phase: FaultPhase, base: { name: string; startedAtMs: number }): Promise<FaultPhaseResult> {
+async function runFaultPhase(
+  run: Running,
+  phase: FaultPhase,
+  base: { name: string; startedAtMs: number },
+): Promise<FaultPhaseResult> {
   const fault = await runFault(phase, {
     cluster: run.cluster,
     clock: run.clock,
@@ -440,11 +543,19 @@ function recoveryOf(run: Running, firedAtMs: number): { recoveryMs?: number; sta
   return { recoveryMs, ...(stallMs !== undefined ? { stallMs } : {}) };
 }
 
-async function runReplay(run: Running, phase: ReplayPhase, base: { name: string; startedAtMs: number }): Promise<ReplayPhaseResult> {
+async function runReplay(
+  run: Running,
+  phase: ReplayPhase,
+  base: { name: string; startedAtMs: number },
+): Promise<ReplayPhaseResult> {
   const projection = findProjection(referenceDomains, phase.projection);
   const dir = join(run.scenarioDir, 'replays');
   mkdirSync(dir, { recursive: true });
-  const replay = await runReplayBenchmark(run.nc, { projection, ...(phase.to ? { to: phase.to } : {}), path: join(dir, `${phase.name}.sqlite`) });
+  const replay = await runReplayBenchmark(run.nc, {
+    projection,
+    ...(phase.to ? { to: phase.to } : {}),
+    path: join(dir, `${phase.name}.sqlite`),
+  });
   return { ...base, endedAtMs: run.clock(), type: 'replay', projection: phase.projection, replay };
 }
 
@@ -468,7 +579,10 @@ async function heal(run: Running): Promise<void> {
   await cluster.waitReady();
 }
 
-async function sealAndVerify(run: Running, domains: readonly string[]): Promise<NonNullable<ScenarioResult['verification']>> {
+async function sealAndVerify(
+  run: Running,
+  domains: readonly string[],
+): Promise<NonNullable<ScenarioResult['verification']>> {
   const signer = loadOrCreateSigner(run.options.config.stateDir);
   const own = signer.verifier();
   const result: NonNullable<ScenarioResult['verification']> = { domains: [], findings: 0, samples: [] };
@@ -481,7 +595,8 @@ async function sealAndVerify(run: Running, domains: readonly string[]): Promise<
     const findings = verification.findings.length + verification.findingsOmitted;
     result.domains.push({ domain, events: verification.events, seals: verification.seals, findings });
     result.findings += findings;
-    for (const f of verification.findings.slice(0, 10 - result.samples.length)) result.samples.push(`${domain}: ${f.kind}: ${f.message}`);
+    for (const f of verification.findings.slice(0, 10 - result.samples.length))
+      result.samples.push(`${domain}: ${f.kind}: ${f.message}`);
   }
   return result;
 }
@@ -490,7 +605,8 @@ async function sealAndVerify(run: Running, domains: readonly string[]): Promise<
 function touchedDomains(scenario: Scenario): string[] {
   const domains = new Set<string>();
   for (const phase of scenario.phases) {
-    if (phase.type === 'load' && phase.driver !== 'raw') for (const m of phase.mix) domains.add(m.command.split('.')[0]!);
+    if (phase.type === 'load' && phase.driver !== 'raw')
+      for (const m of phase.mix) domains.add(m.command.split('.')[0]!);
   }
   // AddMember makes the onboarding process manager start workflows.
   if (domains.has('organization')) domains.add('workflow');
@@ -510,7 +626,14 @@ function startProgress(run: Running): NodeJS.Timeout {
       p99Ms = Math.max(p99Ms, last.p99Ms);
       errors += recorder.failed + recorder.unknown;
     }
-    run.options.onProgress({ scenario: run.scenario.name, phases: [...run.active], elapsedMs: now, opsPerSec: ok, p99Ms, errors });
+    run.options.onProgress({
+      scenario: run.scenario.name,
+      phases: [...run.active],
+      elapsedMs: now,
+      opsPerSec: ok,
+      p99Ms,
+      errors,
+    });
   }, 1_000);
 }
 
@@ -524,5 +647,8 @@ function emptyLatency() {
 
 function annotate(error: unknown, context: string): CimError {
   const cim = toCimError(error);
-  return new CimError(cim.code, `${context}: ${cim.message}`, { ...(cim.hint ? { hint: cim.hint } : {}), cause: error });
+  return new CimError(cim.code, `${context}: ${cim.message}`, {
+    ...(cim.hint ? { hint: cim.hint } : {}),
+    cause: error,
+  });
 }

@@ -79,7 +79,8 @@ export function parseFaultTarget(input: unknown): Parsed<FaultTarget> {
 }
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
-const TO_MESSAGE = 'expected a stream sequence (1200), a fraction of the stream ("50%") or an RFC 3339 time ("2025-01-31T12:00:00Z")';
+const TO_MESSAGE =
+  'expected a stream sequence (1200), a fraction of the stream ("50%") or an RFC 3339 time ("2025-01-31T12:00:00Z")';
 
 /** Time travel: a whole number → `{seq}`, `"50%"` → `{fraction: 0.5}`, an RFC 3339 time → `{time}`. */
 export function parseReplayTo(input: unknown): Parsed<NonNullable<ReplayPhase['to']>> {
@@ -91,14 +92,17 @@ export function parseReplayTo(input: unknown): Parsed<NonNullable<ReplayPhase['t
   const percent = /^(\d+(?:\.\d+)?)%$/.exec(text);
   if (percent) {
     const fraction = Number(percent[1]) / 100;
-    return fraction > 0 && fraction <= 1 ? ok({ fraction }) : fail('expected a fraction of the stream above 0% and at most 100%');
+    return fraction > 0 && fraction <= 1
+      ? ok({ fraction })
+      : fail('expected a fraction of the stream above 0% and at most 100%');
   }
   if (RFC3339.test(text) && !Number.isNaN(Date.parse(text))) return ok({ time: text });
   return fail(TO_MESSAGE);
 }
 
 const OPERATORS: readonly ComparisonOperator[] = ['<=', '>=', '==', '!=', '<', '>'];
-const ASSERTION = /^\s*(?:([a-z0-9][a-z0-9-]*)\.)?([A-Za-z0-9_]+)\s*(<=|>=|==|!=|<|>)\s*(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)\s*$/;
+const ASSERTION =
+  /^\s*(?:([a-z0-9][a-z0-9-]*)\.)?([A-Za-z0-9_]+)\s*(<=|>=|==|!=|<|>)\s*(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)\s*$/;
 const ASSERTION_MESSAGE = `expected "METRIC OP NUMBER" (OP one of ${OPERATORS.join(' ')}), e.g. "lost == 0" or "load-1.p99_ms < 200"`;
 
 function isMetric(name: string): name is MetricName {
@@ -128,12 +132,18 @@ function parsedBy<T>(parse: (input: unknown) => Parsed<T>) {
 }
 
 function int(min: number, max = Number.MAX_SAFE_INTEGER) {
-  const message = max === Number.MAX_SAFE_INTEGER ? `expected a whole number ≥ ${min}` : `expected a whole number from ${min} to ${max}`;
+  const message =
+    max === Number.MAX_SAFE_INTEGER
+      ? `expected a whole number ≥ ${min}`
+      : `expected a whole number from ${min} to ${max}`;
   return z.number({ error: message }).int({ error: message }).min(min, { error: message }).max(max, { error: message });
 }
 
 function text(what: string) {
-  return z.string({ error: `expected ${what}` }).trim().min(1, { error: `expected ${what}` });
+  return z
+    .string({ error: `expected ${what}` })
+    .trim()
+    .min(1, { error: `expected ${what}` });
 }
 
 function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
@@ -144,13 +154,18 @@ function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
 function mapping<Shape extends z.ZodRawShape>(shape: Shape) {
   const keys = Object.keys(shape).join(', ');
   return z.strictObject(shape, {
-    error: (issue) => (issue.code === 'unrecognized_keys' ? `this mapping takes ${keys}` : 'expected a mapping of keys to values'),
+    error: (issue) =>
+      issue.code === 'unrecognized_keys' ? `this mapping takes ${keys}` : 'expected a mapping of keys to values',
   });
 }
 
 function checkKnown(set: ReadonlySet<string> | undefined, what: string, plural: string) {
   return (value: string, ctx: z.core.$RefinementCtx<string>) => {
-    if (set && !set.has(value)) ctx.addIssue({ code: 'custom', message: `unknown ${what} "${value}"; the served ${plural} are ${[...set].sort().join(', ')}` });
+    if (set && !set.has(value))
+      ctx.addIssue({
+        code: 'custom',
+        message: `unknown ${what} "${value}"; the served ${plural} are ${[...set].sort().join(', ')}`,
+      });
   };
 }
 
@@ -178,9 +193,14 @@ function phaseSchema(known: KnownNames | undefined) {
     driver: oneOf(['nats', 'http', 'raw']).default('nats'),
     rate: parsedBy(parseRate).optional(),
     concurrency: int(1).default(64),
-    duration: parsedBy(parseDuration).refine((ms) => ms > 0, { error: 'expected a duration above 0' }).optional(),
+    duration: parsedBy(parseDuration)
+      .refine((ms) => ms > 0, { error: 'expected a duration above 0' })
+      .optional(),
     count: int(1).optional(),
-    mix: z.array(mixEntry, { error: 'expected a list of {command, weight}' }).min(1, { error: 'expected at least one command' }).optional(),
+    mix: z
+      .array(mixEntry, { error: 'expected a list of {command, weight}' })
+      .min(1, { error: 'expected at least one command' })
+      .optional(),
     aggregates: int(1).default(1000),
     payload_bytes: int(1).optional(),
   }).superRefine(
@@ -191,10 +211,21 @@ function phaseSchema(known: KnownNames | undefined) {
         ctx.addIssue({ code: 'custom', path: [], message: 'a load phase needs duration (e.g. "30s") or count' });
       }
       if (phase.driver === 'raw') {
-        if (phase.mix !== undefined) ctx.addIssue({ code: 'custom', path: ['mix'], message: 'driver raw publishes plain messages and takes no mix' });
+        if (phase.mix !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['mix'],
+            message: 'driver raw publishes plain messages and takes no mix',
+          });
       } else {
-        if (phase.mix === undefined) ctx.addIssue({ code: 'custom', path: ['mix'], message: `missing: driver ${phase.driver} needs a mix of commands` });
-        if (phase.payload_bytes !== undefined) ctx.addIssue({ code: 'custom', path: ['payload_bytes'], message: 'payload_bytes is for driver raw only' });
+        if (phase.mix === undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['mix'],
+            message: `missing: driver ${phase.driver} needs a mix of commands`,
+          });
+        if (phase.payload_bytes !== undefined)
+          ctx.addIssue({ code: 'custom', path: ['payload_bytes'], message: 'payload_bytes is for driver raw only' });
       }
     },
     { when: (payload) => isRecord(payload.value) },
@@ -216,18 +247,40 @@ function phaseSchema(known: KnownNames | undefined) {
       const action = phase.action as string | undefined;
       if (action === undefined) return;
       if (action === 'restart-appliance') {
-        if (phase.target !== undefined) ctx.addIssue({ code: 'custom', path: ['target'], message: 'restart-appliance restarts the appliance, not a node: remove target' });
+        if (phase.target !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['target'],
+            message: 'restart-appliance restarts the appliance, not a node: remove target',
+          });
       } else if (phase.target === undefined) {
-        ctx.addIssue({ code: 'custom', path: ['target'], message: `missing: ${action} needs a target (${TARGET_MESSAGE.replace('expected ', '')})` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['target'],
+          message: `missing: ${action} needs a target (${TARGET_MESSAGE.replace('expected ', '')})`,
+        });
       }
       if (phase.for !== undefined && action !== 'kill' && action !== 'pause') {
-        ctx.addIssue({ code: 'custom', path: ['for'], message: `for is for kill and pause only; ${action} has no duration` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['for'],
+          message: `for is for kill and pause only; ${action} has no duration`,
+        });
       }
       if (action === 'corrupt') {
-        if (phase.corruption === undefined) ctx.addIssue({ code: 'custom', path: ['corruption'], message: 'missing: corrupt needs corruption {stream, mode, bytes}' });
+        if (phase.corruption === undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['corruption'],
+            message: 'missing: corrupt needs corruption {stream, mode, bytes}',
+          });
         const target: unknown = phase.target;
         if (isRecord(target) && !('followerOf' in target) && !('node' in target)) {
-          ctx.addIssue({ code: 'custom', path: ['target'], message: 'corrupt damages one replica: expected "follower of STREAM" or a node ("n2")' });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['target'],
+            message: 'corrupt damages one replica: expected "follower of STREAM" or a node ("n2")',
+          });
         }
       } else if (phase.corruption !== undefined) {
         ctx.addIssue({ code: 'custom', path: ['corruption'], message: 'corruption is for action corrupt only' });
@@ -239,7 +292,9 @@ function phaseSchema(known: KnownNames | undefined) {
   const replay = mapping({
     ...phaseBase,
     type: z.literal('replay'),
-    projection: text('a projection name such as person_directory').superRefine(checkKnown(known?.projections, 'projection', 'projections')),
+    projection: text('a projection name such as person_directory').superRefine(
+      checkKnown(known?.projections, 'projection', 'projections'),
+    ),
     to: parsedBy(parseReplayTo).optional(),
   });
 
@@ -252,7 +307,8 @@ function phaseSchema(known: KnownNames | undefined) {
   });
 
   return z.discriminatedUnion('type', [load, fault, replay, check], {
-    error: (issue) => (issue.code === 'invalid_union' ? 'expected type load, fault, replay or check' : 'expected a phase mapping'),
+    error: (issue) =>
+      issue.code === 'invalid_union' ? 'expected type load, fault, replay or check' : 'expected a phase mapping',
   });
 }
 
@@ -265,11 +321,18 @@ export function scenarioFileSchema(known?: KnownNames) {
   const cluster = mapping({
     nodes: int(1, 7).default(3),
     replicas: int(1, 7).optional(),
-    sync_interval: z.string({ error: SYNC_MESSAGE }).regex(/^(always|\d+(ms|s|m|h))$/, { error: SYNC_MESSAGE }).optional(),
+    sync_interval: z
+      .string({ error: SYNC_MESSAGE })
+      .regex(/^(always|\d+(ms|s|m|h))$/, { error: SYNC_MESSAGE })
+      .optional(),
   })
     .superRefine((shape, ctx) => {
       if (shape.replicas !== undefined && shape.replicas > shape.nodes) {
-        ctx.addIssue({ code: 'custom', path: ['replicas'], message: `expected at most ${shape.nodes} replicas (one per node)` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['replicas'],
+          message: `expected at most ${shape.nodes} replicas (one per node)`,
+        });
       }
     })
     .transform((shape): ClusterShape => {
@@ -282,9 +345,13 @@ export function scenarioFileSchema(known?: KnownNames) {
     name: text('a scenario name').regex(NAME, { error: NAME_MESSAGE }),
     description: z.string({ error: 'expected text' }).default(''),
     seed: int(0).default(1),
-    suites: z.array(text('a suite name').regex(NAME, { error: NAME_MESSAGE }), { error: 'expected a list of suite names' }).default([]),
+    suites: z
+      .array(text('a suite name').regex(NAME, { error: NAME_MESSAGE }), { error: 'expected a list of suite names' })
+      .default([]),
     cluster: cluster.prefault({}),
-    phases: z.array(phaseSchema(known), { error: 'expected a list of phases' }).min(1, { error: 'expected at least one phase' }),
+    phases: z
+      .array(phaseSchema(known), { error: 'expected a list of phases' })
+      .min(1, { error: 'expected at least one phase' }),
   })
     .superRefine(checkAcrossPhases, { when: (payload) => isRecord(payload.value) })
     .transform((file): Scenario => ({
@@ -325,7 +392,12 @@ function checkAcrossPhases(value: unknown, ctx: z.core.$RefinementCtx<unknown>):
     const name = explicit ? (phase.name as string) : defaultPhaseName(phase.type as PhaseType, index);
     const earlier = firstIndex.get(name);
     if (earlier === undefined) firstIndex.set(name, index);
-    else ctx.addIssue({ code: 'custom', path: explicit ? ['phases', index, 'name'] : ['phases', index], message: `phase name "${name}" is already used by phases[${earlier}]` });
+    else
+      ctx.addIssue({
+        code: 'custom',
+        path: explicit ? ['phases', index, 'name'] : ['phases', index],
+        message: `phase name "${name}" is already used by phases[${earlier}]`,
+      });
   });
 
   const cluster = isRecord(value.cluster) ? value.cluster : {};
@@ -336,16 +408,29 @@ function checkAcrossPhases(value: unknown, ctx: z.core.$RefinementCtx<unknown>):
     const target = phase.target;
     if (isRecord(target) && typeof target.node === 'string' && nodes !== undefined) {
       const n = Number(target.node.slice(1));
-      if (n > nodes) ctx.addIssue({ code: 'custom', path: ['phases', index, 'target'], message: `node ${target.node} is not in the cluster; its nodes are n1…n${nodes}` });
+      if (n > nodes)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['phases', index, 'target'],
+          message: `node ${target.node} is not in the cluster; its nodes are n1…n${nodes}`,
+        });
     }
     if (isRecord(target) && 'followerOf' in target && replicas !== undefined && replicas < 2) {
-      ctx.addIssue({ code: 'custom', path: ['phases', index, 'target'], message: `streams have ${replicas} replica, so there is no follower; use replicas ≥ 2` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['phases', index, 'target'],
+        message: `streams have ${replicas} replica, so there is no follower; use replicas ≥ 2`,
+      });
     }
     if (Array.isArray(phase.expect)) {
       phase.expect.forEach((assertion: unknown, i) => {
         if (!isRecord(assertion) || typeof assertion.phase !== 'string' || firstIndex.has(assertion.phase)) return;
         const names = [...firstIndex.keys()].join(', ');
-        ctx.addIssue({ code: 'custom', path: ['phases', index, 'expect', i], message: `no phase is named "${assertion.phase}"; the phases are ${names}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['phases', index, 'expect', i],
+          message: `no phase is named "${assertion.phase}"; the phases are ${names}`,
+        });
       });
     }
   });

@@ -132,7 +132,7 @@ export interface Assertion {
 /** Every figure an assertion can name, with what it means (shown by `cim scenario show` and in errors). */
 export const METRICS = {
   lost: 'acknowledged events not found in the streams afterwards (checker)',
-  unexpected: "events found in the streams that no attempted command of the run caused (checker)",
+  unexpected: 'events found in the streams that no attempted command of the run caused (checker)',
   duplicates: 'events found more than once, or a command applied more than once (checker)',
   verify_findings: 'findings of chain and seal verification over the streams the run wrote',
   ops: 'operations acknowledged',

@@ -46,7 +46,9 @@ export function mergeRerun(first, rerun) {
       }),
     );
   } catch (error) {
-    process.stdout.write(`could not merge the two runs' results (${error.message}); the summary counts the second run only\n`);
+    process.stdout.write(
+      `could not merge the two runs' results (${error.message}); the summary counts the second run only\n`,
+    );
   }
 }
 
@@ -63,10 +65,17 @@ export function rerunFailed(results, { env = process.env, fallback = [], label =
   }
   const firstRun = join(dirname(results), `first-run-${basename(results)}`);
   renameSync(results, firstRun);
-  process.stdout.write(`== ${label}: FAILED first; running ${files.join(', ')} once more (first run: ${firstRun}) ==\n`);
-  const run = spawnSync('npx', ['vitest', 'run', ...files], { stdio: 'inherit', env: { ...env, CIM_TEST_RESULTS: results } });
+  process.stdout.write(
+    `== ${label}: FAILED first; running ${files.join(', ')} once more (first run: ${firstRun}) ==\n`,
+  );
+  const run = spawnSync('npx', ['vitest', 'run', ...files], {
+    stdio: 'inherit',
+    env: { ...env, CIM_TEST_RESULTS: results },
+  });
   mergeRerun(firstRun, results);
-  process.stdout.write(`== ${label}: ${run.status === 0 ? `passed on the second run (FLAKY: ${files.join(', ')})` : 'FAILED twice'} ==\n`);
+  process.stdout.write(
+    `== ${label}: ${run.status === 0 ? `passed on the second run (FLAKY: ${files.join(', ')})` : 'FAILED twice'} ==\n`,
+  );
   return run.status === 0;
 }
 

@@ -16,7 +16,10 @@ if (listed.status !== 0) {
   process.exit(listed.status ?? 1);
 }
 const { default: defaultVersion, servers } = JSON.parse(listed.stdout);
-const versions = process.argv.slice(2).length > 0 ? process.argv.slice(2) : servers.map((s) => s.version).filter((v) => v !== defaultVersion);
+const versions =
+  process.argv.slice(2).length > 0
+    ? process.argv.slice(2)
+    : servers.map((s) => s.version).filter((v) => v !== defaultVersion);
 
 const files = [
   'test/integration/cluster-faults.test.ts',
@@ -40,7 +43,10 @@ for (const version of versions) {
   const started = Date.now();
   process.stdout.write(`\n== nats-server ${version}: ${files.length} integration files ==\n`);
   // Builds the version into the cache when missing (the floor comes from the system where it has it).
-  const installed = spawnSync(process.execPath, [...cli, '--nats-server', version, 'servers', 'install'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const installed = spawnSync(process.execPath, [...cli, '--nats-server', version, 'servers', 'install'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const path = /: (\/\S+)\s*$/.exec(installed.stdout ?? '')?.[1];
   if (installed.status !== 0 || !path) {
     process.stdout.write(`nats-server ${version} could not be installed\n`);
@@ -48,12 +54,17 @@ for (const version of versions) {
     continue;
   }
   const results = `coverage/test-results-${version}.json`;
-  const run = spawnSync('npx', ['vitest', 'run', ...files], { stdio: 'inherit', env: { ...serverEnv(path), CIM_TEST_RESULTS: results } });
+  const run = spawnSync('npx', ['vitest', 'run', ...files], {
+    stdio: 'inherit',
+    env: { ...serverEnv(path), CIM_TEST_RESULTS: results },
+  });
   let verdict = run.status === 0 ? 'passed' : 'FAILED';
   // Fault tests on older servers are timing-sensitive on two shared cores (a paused follower's
   // publish timing out, JetStream unavailable while a damaged node stays down): the failing files
   // run once more on fresh clusters, said loudly, the first run kept beside the results.
-  const passed = run.status === 0 || rerunFailed(results, { env: serverEnv(path), fallback: files, label: `nats-server ${version}` });
+  const passed =
+    run.status === 0 ||
+    rerunFailed(results, { env: serverEnv(path), fallback: files, label: `nats-server ${version}` });
   if (run.status !== 0) verdict = passed ? 'passed on the second run (FLAKY)' : 'FAILED twice';
   if (!passed) failed = true;
   process.stdout.write(`== nats-server ${version}: ${verdict} in ${Math.round((Date.now() - started) / 1000)} s ==\n`);

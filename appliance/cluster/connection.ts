@@ -20,7 +20,10 @@ export async function connectNats(
     try {
       creds = readFileSync(endpoint.credsFile);
     } catch (error) {
-      throw new CimError('CIM-INVALID-CONFIG', `nats.credsFile: cannot read ${endpoint.credsFile} (${(error as NodeJS.ErrnoException).code})`);
+      throw new CimError(
+        'CIM-INVALID-CONFIG',
+        `nats.credsFile: cannot read ${endpoint.credsFile} (${(error as NodeJS.ErrnoException).code})`,
+      );
     }
     authenticator = credsAuthenticator(creds);
   }
@@ -36,9 +39,13 @@ export async function connectNats(
       ...options.extra,
     });
   } catch (error) {
-    throw new CimError('CIM-UNAVAILABLE', `cannot connect to NATS at ${endpoint.servers.join(',')}: ${(error as Error).message}`, {
-      hint: 'Check the URLs (--nats / CIM_NATS_URLS) and credentials, or run `cim cluster up` for an embedded cluster.',
-      cause: error,
-    });
+    throw new CimError(
+      'CIM-UNAVAILABLE',
+      `cannot connect to NATS at ${endpoint.servers.join(',')}: ${(error as Error).message}`,
+      {
+        hint: 'Check the URLs (--nats / CIM_NATS_URLS) and credentials, or run `cim cluster up` for an embedded cluster.',
+        cause: error,
+      },
+    );
   }
 }

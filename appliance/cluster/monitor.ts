@@ -77,7 +77,9 @@ export class MonitorClient {
   }
 
   /** This server's replica of a stream in the global account, as it reports it itself. */
-  async localStreamState(stream: string): Promise<{ messages: number; first_seq: number; last_seq: number } | undefined> {
+  async localStreamState(
+    stream: string,
+  ): Promise<{ messages: number; first_seq: number; last_seq: number } | undefined> {
     const jsz = await this.jsz({ streams: true });
     for (const account of jsz.account_details ?? []) {
       const detail = account.stream_detail?.find((s) => s.name === stream);

@@ -24,8 +24,10 @@ export const MIN_NATS_SERVER_VERSION = '2.9.4';
 
 export const NATS_SERVER_INSTALL_HINT =
   `With Go present, \`cim servers install\` builds nats-server ${DEFAULT_SERVER_VERSION} into the cache; otherwise install ` +
-  'Debian\'s package with `sudo apt-get update && sudo apt-get install -y nats-server`, use `nix develop`, ' +
-  'or point NATS_SERVER_BIN (or --nats-server PATH) at a nats-server ≥ ' + MIN_NATS_SERVER_VERSION + '.';
+  "Debian's package with `sudo apt-get update && sudo apt-get install -y nats-server`, use `nix develop`, " +
+  'or point NATS_SERVER_BIN (or --nats-server PATH) at a nats-server ≥ ' +
+  MIN_NATS_SERVER_VERSION +
+  '.';
 
 /** Where the binary of a run came from, as every report records it. */
 export type ServerSource = 'pinned build' | 'Debian package' | 'PATH' | 'NATS_SERVER_BIN' | 'path given';
@@ -53,8 +55,10 @@ export function compareVersions(a: string, b: string): number {
 }
 
 /** The oldest minor line upstream still supports: the previous one before the default's. */
-const OLDEST_SUPPORTED_LINE = SUPPORTED_SERVERS.find((s) => !s.version.startsWith(DEFAULT_SERVER_VERSION.split('.').slice(0, 2).join('.') + '.'))!.version
-  .split('.')
+const OLDEST_SUPPORTED_LINE = SUPPORTED_SERVERS.find(
+  (s) => !s.version.startsWith(DEFAULT_SERVER_VERSION.split('.').slice(0, 2).join('.') + '.'),
+)!
+  .version.split('.')
   .slice(0, 2)
   .concat('0')
   .join('.');
@@ -94,24 +98,40 @@ async function inspect(path: string, source: ServerSource, env: NodeJS.ProcessEn
   }
   const parsed = parseVersion(output);
   if (!parsed) {
-    throw new CimError('CIM-NATS-SERVER-MISSING', `${path} does not look like nats-server (--version printed "${output.trim()}")`, {
-      hint: NATS_SERVER_INSTALL_HINT,
-    });
+    throw new CimError(
+      'CIM-NATS-SERVER-MISSING',
+      `${path} does not look like nats-server (--version printed "${output.trim()}")`,
+      {
+        hint: NATS_SERVER_INSTALL_HINT,
+      },
+    );
   }
   const version = parsed.join('.');
   if (compareVersions(version, MIN_NATS_SERVER_VERSION) < 0) {
-    throw new CimError('CIM-NATS-SERVER-TOO-OLD', `${path} is nats-server ${version}; the appliance needs ≥ ${MIN_NATS_SERVER_VERSION}`, {
-      hint: NATS_SERVER_INSTALL_HINT,
-    });
+    throw new CimError(
+      'CIM-NATS-SERVER-TOO-OLD',
+      `${path} is nats-server ${version}; the appliance needs ≥ ${MIN_NATS_SERVER_VERSION}`,
+      {
+        hint: NATS_SERVER_INSTALL_HINT,
+      },
+    );
   }
   const goVersion = await builtWithGo(path, env);
   const note = oldServerNote(version);
-  return { path, version, source: source === 'PATH' && isDebianPackage(path) ? 'Debian package' : source, ...(goVersion ? { goVersion } : {}), ...(note ? { oldServerNote: note } : {}) };
+  return {
+    path,
+    version,
+    source: source === 'PATH' && isDebianPackage(path) ? 'Debian package' : source,
+    ...(goVersion ? { goVersion } : {}),
+    ...(note ? { oldServerNote: note } : {}),
+  };
 }
 
 function requireExecutable(path: string, what: string): string {
   if (isExecutable(path)) return path;
-  throw new CimError('CIM-NATS-SERVER-MISSING', `${what}=${path} is not an executable file`, { hint: NATS_SERVER_INSTALL_HINT });
+  throw new CimError('CIM-NATS-SERVER-MISSING', `${what}=${path} is not an executable file`, {
+    hint: NATS_SERVER_INSTALL_HINT,
+  });
 }
 
 /**
@@ -120,7 +140,10 @@ function requireExecutable(path: string, what: string): string {
  * from the cache, built with Go when missing; nats-server on PATH (an old server is said so).
  * Exit 3 when there is none, or it is older than the floor.
  */
-export async function findNatsServer(env: NodeJS.ProcessEnv = process.env, options: FindOptions = {}): Promise<NatsServerBinary> {
+export async function findNatsServer(
+  env: NodeJS.ProcessEnv = process.env,
+  options: FindOptions = {},
+): Promise<NatsServerBinary> {
   const log = options.log ?? (() => {});
   const choice = options.choice?.trim();
   if (choice) {
@@ -128,11 +151,13 @@ export async function findNatsServer(env: NodeJS.ProcessEnv = process.env, optio
     const supported = resolveServerVersion(choice);
     const system = onPath('nats-server', env);
     // The floor is the system's own package where it has that version.
-    if (supported === SUPPORTED_SERVERS.at(-1) && system && (await printedVersion(system)) === supported.version) return inspect(system, 'PATH', env);
+    if (supported === SUPPORTED_SERVERS.at(-1) && system && (await printedVersion(system)) === supported.version)
+      return inspect(system, 'PATH', env);
     const installed = await installServer(supported.version, env, log);
     return inspect(installed.path, 'pinned build', env);
   }
-  if (env.NATS_SERVER_BIN) return inspect(requireExecutable(env.NATS_SERVER_BIN, 'NATS_SERVER_BIN'), 'NATS_SERVER_BIN', env);
+  if (env.NATS_SERVER_BIN)
+    return inspect(requireExecutable(env.NATS_SERVER_BIN, 'NATS_SERVER_BIN'), 'NATS_SERVER_BIN', env);
   const cached = cachedServerPath(DEFAULT_SERVER_VERSION, env);
   if ((await printedVersion(cached)) === DEFAULT_SERVER_VERSION) return inspect(cached, 'pinned build', env);
   if (options.build !== false && findGo(env)) {
@@ -140,9 +165,13 @@ export async function findNatsServer(env: NodeJS.ProcessEnv = process.env, optio
     return inspect(installed.path, 'pinned build', env);
   }
   const system = onPath('nats-server', env);
-  if (!system) throw new CimError('CIM-NATS-SERVER-MISSING', 'nats-server was not found on PATH, and no Go to build one', { hint: NATS_SERVER_INSTALL_HINT });
+  if (!system)
+    throw new CimError('CIM-NATS-SERVER-MISSING', 'nats-server was not found on PATH, and no Go to build one', {
+      hint: NATS_SERVER_INSTALL_HINT,
+    });
   const binary = await inspect(system, 'PATH', env);
-  if (binary.oldServerNote) log(`${binary.oldServerNote} (no Go to build ${DEFAULT_SERVER_VERSION}; see \`cim servers list\`)`);
+  if (binary.oldServerNote)
+    log(`${binary.oldServerNote} (no Go to build ${DEFAULT_SERVER_VERSION}; see \`cim servers list\`)`);
   return binary;
 }
 
@@ -153,8 +182,12 @@ export async function validateServerConfigFile(binary: NatsServerBinary, file: s
   } catch (error) {
     const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
     const reason = (stderr + stdout).trim().split('\n').filter(Boolean).pop() ?? (error as Error).message;
-    throw new CimError('CIM-INVALID-CONFIG', `nats-server ${binary.version} rejects the generated config ${file}: ${reason}`, {
-      hint: 'A setting the config names may need a newer nats-server (sync_interval needs ≥ 2.10).',
-    });
+    throw new CimError(
+      'CIM-INVALID-CONFIG',
+      `nats-server ${binary.version} rejects the generated config ${file}: ${reason}`,
+      {
+        hint: 'A setting the config names may need a newer nats-server (sync_interval needs ≥ 2.10).',
+      },
+    );
   }
 }

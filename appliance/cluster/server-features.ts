@@ -24,7 +24,11 @@ export function hasFeature(version: string, feature: ServerFeature): boolean {
 /** Refuses a setting the server cannot honour: CIM-INVALID-CONFIG (exit 2), naming the version that can. */
 export function requireFeature(version: string, feature: ServerFeature, setting: string): void {
   if (hasFeature(version, feature)) return;
-  throw new CimError('CIM-INVALID-CONFIG', `${setting} needs nats-server ≥ ${FEATURE_SINCE[feature].replace(/\.0$/, '')}; this cluster runs ${version}`, {
-    hint: 'Choose a newer server with --nats-server (e.g. --nats-server default; see `cim servers list`), or leave the setting out.',
-  });
+  throw new CimError(
+    'CIM-INVALID-CONFIG',
+    `${setting} needs nats-server ≥ ${FEATURE_SINCE[feature].replace(/\.0$/, '')}; this cluster runs ${version}`,
+    {
+      hint: 'Choose a newer server with --nats-server (e.g. --nats-server default; see `cim servers list`), or leave the setting out.',
+    },
+  );
 }

@@ -4,7 +4,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { sleep } from '../sleep.js';
 
-
 /** The kernel's state letter for a process (R, S, T = stopped, Z = zombie, ...), if /proc has it. */
 function stateLetter(pid: number): string | undefined {
   try {

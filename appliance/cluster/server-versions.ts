@@ -64,14 +64,19 @@ export function resolveServerVersion(spec: string): SupportedServer {
   const line = /^(\d+\.\d+)(\.x)?$/.exec(text);
   const inLine = line ? SUPPORTED_SERVERS.find((s) => s.version.startsWith(`${line[1]}.`)) : undefined;
   if (inLine) return inLine;
-  throw new CimError('CIM-INVALID-INPUT', `nats-server ${spec} is not a supported version; supported: ${SUPPORTED_SERVERS.map((s) => s.version).join(', ')}`, {
-    hint: 'Name one of those (or its line, e.g. 2.14.x), or pass a path to a nats-server binary.',
-  });
+  throw new CimError(
+    'CIM-INVALID-INPUT',
+    `nats-server ${spec} is not a supported version; supported: ${SUPPORTED_SERVERS.map((s) => s.version).join(', ')}`,
+    {
+      hint: 'Name one of those (or its line, e.g. 2.14.x), or pass a path to a nats-server binary.',
+    },
+  );
 }
 
 /** `$XDG_CACHE_HOME/cim` (else `~/.cache/cim`): built servers and tools, shared by every state dir. */
 export function cacheRoot(env: NodeJS.ProcessEnv): string {
-  const base = env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : join(env.HOME ?? homedir(), '.cache');
+  const base =
+    env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : join(env.HOME ?? homedir(), '.cache');
   return join(base, 'cim');
 }
 
@@ -129,41 +134,66 @@ export interface BuildProgress {
  * Builds `module@vVERSION` with `go install` into a fresh directory beside `target`, checks the
  * binary prints VERSION, and moves it into place: a cache entry is whole or absent.
  */
-async function goInstall(module: string, version: string, target: string, env: NodeJS.ProcessEnv, progress: BuildProgress): Promise<void> {
+async function goInstall(
+  module: string,
+  version: string,
+  target: string,
+  env: NodeJS.ProcessEnv,
+  progress: BuildProgress,
+): Promise<void> {
   const go = findGo(env);
   if (!go) {
-    throw new CimError('CIM-NATS-SERVER-MISSING', `building ${module}@v${version} needs Go, which was not found (PATH, $GOROOT/bin, /usr/local/go/bin)`, {
-      hint: 'Install Go (https://go.dev/doc/install; on Debian `apt-get install golang` is too old for current servers), or use Debian\'s nats-server package.',
-    });
+    throw new CimError(
+      'CIM-NATS-SERVER-MISSING',
+      `building ${module}@v${version} needs Go, which was not found (PATH, $GOROOT/bin, /usr/local/go/bin)`,
+      {
+        hint: "Install Go (https://go.dev/doc/install; on Debian `apt-get install golang` is too old for current servers), or use Debian's nats-server package.",
+      },
+    );
   }
   const dir = join(target, '..');
   mkdirSync(join(dir, '..'), { recursive: true });
   const staging = mkdtempSync(`${dir}.build-`);
   const started = Date.now();
   progress(`building ${module}@v${version} with ${go} (about a minute on 2 cores the first time)`);
-  const ticker = setInterval(() => progress(`  still building ${module}@v${version}: ${Math.round((Date.now() - started) / 1000)} s`), 15_000);
+  const ticker = setInterval(
+    () => progress(`  still building ${module}@v${version}: ${Math.round((Date.now() - started) / 1000)} s`),
+    15_000,
+  );
   ticker.unref();
   try {
     await new Promise<void>((resolve, reject) => {
-      const child = spawn(go, ['install', `${module}@v${version}`], { env: { ...goEnv(env), GOBIN: staging }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(go, ['install', `${module}@v${version}`], {
+        env: { ...goEnv(env), GOBIN: staging },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let text = '';
       child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
       child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
       child.on('error', reject);
-      child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(text.trim().split('\n').slice(-3).join(' / ') || `go install exited ${code}`))));
+      child.on('close', (code) =>
+        code === 0
+          ? resolve()
+          : reject(new Error(text.trim().split('\n').slice(-3).join(' / ') || `go install exited ${code}`)),
+      );
     });
     const built = join(staging, target.split('/').pop()!);
     const printed = await printedVersion(built);
-    if (printed !== version) throw new Error(`the built binary says ${printed ?? 'nothing'} for --version, not ${version}`);
+    if (printed !== version)
+      throw new Error(`the built binary says ${printed ?? 'nothing'} for --version, not ${version}`);
     rmSync(dir, { recursive: true, force: true });
     renameSync(staging, dir);
     progress(`built ${module}@v${version} in ${Math.round((Date.now() - started) / 1000)} s: ${target}`);
   } catch (error) {
     rmSync(staging, { recursive: true, force: true });
-    throw new CimError('CIM-NATS-SERVER-MISSING', `go install ${module}@v${version} failed: ${(error as Error).message}`, {
-      hint: 'The Go module proxy must be reachable (GOPROXY); run `cim servers install` again once it is.',
-      cause: error,
-    });
+    throw new CimError(
+      'CIM-NATS-SERVER-MISSING',
+      `go install ${module}@v${version} failed: ${(error as Error).message}`,
+      {
+        hint: 'The Go module proxy must be reachable (GOPROXY); run `cim servers install` again once it is.',
+        cause: error,
+      },
+    );
   } finally {
     clearInterval(ticker);
   }
@@ -180,17 +210,30 @@ export interface InstallResult {
  * Makes sure the cache holds a working build of a supported version: reused when it prints its
  * version, rebuilt when the entry is broken, built when absent.
  */
-export async function installServer(version: string, env: NodeJS.ProcessEnv, progress: BuildProgress = () => {}): Promise<InstallResult> {
+export async function installServer(
+  version: string,
+  env: NodeJS.ProcessEnv,
+  progress: BuildProgress = () => {},
+): Promise<InstallResult> {
   const supported = resolveServerVersion(version).version;
   return installInto(SERVER_MODULE, supported, cachedServerPath(supported, env), env, progress);
 }
 
 /** The same for natscli, whose `nats bench` is the peer benchmark. */
-export async function installNatscli(env: NodeJS.ProcessEnv, progress: BuildProgress = () => {}): Promise<InstallResult> {
+export async function installNatscli(
+  env: NodeJS.ProcessEnv,
+  progress: BuildProgress = () => {},
+): Promise<InstallResult> {
   return installInto(NATSCLI_MODULE, NATSCLI_VERSION, cachedNatscliPath(NATSCLI_VERSION, env), env, progress);
 }
 
-async function installInto(module: string, version: string, path: string, env: NodeJS.ProcessEnv, progress: BuildProgress): Promise<InstallResult> {
+async function installInto(
+  module: string,
+  version: string,
+  path: string,
+  env: NodeJS.ProcessEnv,
+  progress: BuildProgress,
+): Promise<InstallResult> {
   if (existsSync(path)) {
     if ((await printedVersion(path)) === version) return { version, path, built: false };
     progress(`the cached ${path} does not run as ${version}: building it again`);

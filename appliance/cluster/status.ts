@@ -105,7 +105,8 @@ export function renderClusterStatus(status: ClusterStatus): string {
     `  servers: ${status.size}   JetStream meta leader: ${status.metaLeader ?? (status.mode === 'attached' ? 'not visible (needs a system-account user)' : 'none')}`,
   ];
   if (status.stateDir) lines.push(`  state: ${status.stateDir}`);
-  if (status.jetstream) lines.push(`  JetStream: ${status.jetstream.streams} stream(s), ${status.jetstream.consumers} consumer(s)`);
+  if (status.jetstream)
+    lines.push(`  JetStream: ${status.jetstream.streams} stream(s), ${status.jetstream.consumers} consumer(s)`);
   lines.push('');
   const rows = [['NAME', 'STATE', 'URL', 'CLUSTER', 'MONITOR', 'VERSION', 'ROUTES', 'LEADER']];
   for (const s of status.servers) {
@@ -121,6 +122,13 @@ export function renderClusterStatus(status: ClusterStatus): string {
     ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const row of rows) lines.push('  ' + row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+  for (const row of rows)
+    lines.push(
+      '  ' +
+        row
+          .map((cell, i) => cell.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd(),
+    );
   return lines.join('\n');
 }

@@ -17,7 +17,6 @@ import { ClusterStateDir, type ClusterManifest } from './state-dir.js';
 import type { ClusterStatus, ServerStatus } from './status.js';
 import { sleep } from '../sleep.js';
 
-
 export type NodeState = 'running' | 'paused' | 'stopped';
 
 /** The binary a cluster runs, as results and reports record it. */
@@ -56,7 +55,11 @@ export class EmbeddedCluster {
     this.nodes = new Map(
       manifest.nodes.map((spec) => [
         spec.name,
-        { spec, monitor: new MonitorClient(`http://${spec.host}:${spec.monitorPort}`), process: processes.get(spec.name) },
+        {
+          spec,
+          monitor: new MonitorClient(`http://${spec.host}:${spec.monitorPort}`),
+          process: processes.get(spec.name),
+        },
       ]),
     );
   }
@@ -65,7 +68,8 @@ export class EmbeddedCluster {
   static async start(config: ApplianceConfig, options: StartOptions = {}): Promise<EmbeddedCluster> {
     const log = options.log ?? (() => {});
     const binary = await findNatsServer(options.env, { choice: config.natsServer, log });
-    if (config.cluster.syncInterval !== undefined) requireFeature(binary.version, 'syncInterval', `cluster.syncInterval (${config.cluster.syncInterval})`);
+    if (config.cluster.syncInterval !== undefined)
+      requireFeature(binary.version, 'syncInterval', `cluster.syncInterval (${config.cluster.syncInterval})`);
     const dir = new ClusterStateDir(resolve(config.stateDir));
     await reclaimOrphans(dir, log);
 
@@ -160,7 +164,13 @@ export class EmbeddedCluster {
   /** The nats-server binary the nodes run, and where it came from. */
   get server(): ServerBuild {
     const { binary, version, source, goVersion, oldServerNote } = this.manifest;
-    return { path: binary, version, ...(source ? { source } : {}), ...(goVersion ? { goVersion } : {}), ...(oldServerNote ? { oldServerNote } : {}) };
+    return {
+      path: binary,
+      version,
+      ...(source ? { source } : {}),
+      ...(goVersion ? { goVersion } : {}),
+      ...(oldServerNote ? { oldServerNote } : {}),
+    };
   }
 
   get nodeNames(): string[] {
@@ -376,9 +386,13 @@ export class EmbeddedCluster {
     let lastProblem = 'not answering yet';
     for (;;) {
       if (!entry.process?.isAlive()) {
-        throw new CimError('CIM-CLUSTER-START', `nats-server ${node} exited while starting:\n${this.dir.logTail(node)}`, {
-          hint: `Its full log is ${this.dir.logFile(node)}.`,
-        });
+        throw new CimError(
+          'CIM-CLUSTER-START',
+          `nats-server ${node} exited while starting:\n${this.dir.logTail(node)}`,
+          {
+            hint: `Its full log is ${this.dir.logFile(node)}.`,
+          },
+        );
       }
       const peers = this.nodeNames.filter((n) => n !== node && this.nodeState(n) === 'running').length;
       try {
@@ -393,16 +407,21 @@ export class EmbeddedCluster {
           else if (routez.num_routes < peers) lastProblem = `${routez.num_routes} of ${peers} routes up`;
           // A stream placed before the meta leader counts its peers as current fails with "no
           // suitable peers for placement", so the leader waits until it does.
-          else if (notCurrent.length > 0) lastProblem = `meta leader does not count ${notCurrent.join(', ')} as current yet`;
+          else if (notCurrent.length > 0)
+            lastProblem = `meta leader does not count ${notCurrent.join(', ')} as current yet`;
           else return;
         }
       } catch (error) {
         lastProblem = (error as Error).message;
       }
       if (Date.now() >= deadline) {
-        throw new CimError('CIM-CLUSTER-START', `nats-server ${node} did not become ready in time: ${lastProblem}\n${this.dir.logTail(node)}`, {
-          hint: `Raise cluster.startTimeoutMs, or read ${this.dir.logFile(node)}.`,
-        });
+        throw new CimError(
+          'CIM-CLUSTER-START',
+          `nats-server ${node} did not become ready in time: ${lastProblem}\n${this.dir.logTail(node)}`,
+          {
+            hint: `Raise cluster.startTimeoutMs, or read ${this.dir.logFile(node)}.`,
+          },
+        );
       }
       await sleep(100);
     }
@@ -459,9 +478,13 @@ async function reclaimOrphans(dir: ClusterStateDir, log: (line: string) => void)
       });
     }
     if (inUse && !manifest.persistent) {
-      throw new CimError('CIM-UNAVAILABLE', `the embedded cluster in ${dir.root} is in use by process ${manifest.ownerPid}`, {
-        hint: 'Wait for that command to finish, or use another --state directory.',
-      });
+      throw new CimError(
+        'CIM-UNAVAILABLE',
+        `the embedded cluster in ${dir.root} is in use by process ${manifest.ownerPid}`,
+        {
+          hint: 'Wait for that command to finish, or use another --state directory.',
+        },
+      );
     }
   }
   for (const { pid } of live) await ServerProcess.adopt(pid).stop(5_000);

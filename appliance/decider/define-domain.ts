@@ -4,11 +4,21 @@
 import { CimError, firstIssue } from '../errors.js';
 import type { EventEnvelope, Reducer } from '../eventstore/envelope.js';
 import { UpcasterRegistry } from '../eventstore/upcasters.js';
-import type { CommandDefinition, CommandDefinitions, CommandMetadata, CommandOf, DomainDefinition, DomainEvent, EnvelopeOf, EventSchemas, Facts, Requirement } from './types.js';
+import type {
+  CommandDefinition,
+  CommandDefinitions,
+  CommandMetadata,
+  CommandOf,
+  DomainDefinition,
+  DomainEvent,
+  EnvelopeOf,
+  EventSchemas,
+  Facts,
+  Requirement,
+} from './types.js';
 
 const domainName = /^[a-z][a-z0-9_-]*$/;
 const typeName = /^[A-Z][A-Za-z0-9]*$/;
-
 
 export interface ValidatedCommand {
   type: string;
@@ -22,7 +32,11 @@ export interface ValidatedCommand {
  * for the spec kit; `definition` is the same definition seen from outside, where commands and
  * events are any of the declared ones, so every domain is a `Domain<unknown>` to the runtime.
  */
-export class Domain<S = unknown, C extends CommandDefinitions = CommandDefinitions, E extends EventSchemas = EventSchemas> {
+export class Domain<
+  S = unknown,
+  C extends CommandDefinitions = CommandDefinitions,
+  E extends EventSchemas = EventSchemas,
+> {
   readonly name: string;
   readonly aggregate: string;
   readonly definition: DomainDefinition<S>;
@@ -46,7 +60,10 @@ export class Domain<S = unknown, C extends CommandDefinitions = CommandDefinitio
       decide: (command, state) => definition.decide(command as CommandOf<C>, state),
       evolve: (state, event) => definition.evolve(state, event as EnvelopeOf<E>),
     };
-    this.reducer = { initial: () => definition.initialState(), evolve: (state, event) => this.definition.evolve(state, event) };
+    this.reducer = {
+      initial: () => definition.initialState(),
+      evolve: (state, event) => this.definition.evolve(state, event),
+    };
     this.upcasters = new UpcasterRegistry();
     for (const u of definition.upcasters ?? []) this.upcasters.register(u.type, u.fromVersion, u.migrate);
   }
@@ -59,11 +76,19 @@ export class Domain<S = unknown, C extends CommandDefinitions = CommandDefinitio
   validate(type: string, payload: unknown): ValidatedCommand {
     const definition: CommandDefinition | undefined = this.definition.commands[type];
     if (!definition) {
-      throw new CimError('CIM-INVALID-INPUT', `${this.name} has no command ${type}; it has ${this.commandTypes.join(', ')}`);
+      throw new CimError(
+        'CIM-INVALID-INPUT',
+        `${this.name} has no command ${type}; it has ${this.commandTypes.join(', ')}`,
+      );
     }
     const parsed = definition.schema.safeParse(payload);
     if (!parsed.success) throw new CimError('CIM-INVALID-INPUT', `${type}: ${firstIssue(parsed.error, '(payload)')}`);
-    return { type, aggregateId: definition.aggregateId(parsed.data), payload: parsed.data, requirements: definition.requires?.(parsed.data) ?? [] };
+    return {
+      type,
+      aggregateId: definition.aggregateId(parsed.data),
+      payload: parsed.data,
+      requirements: definition.requires?.(parsed.data) ?? [],
+    };
   }
 
   /**
@@ -71,12 +96,23 @@ export class Domain<S = unknown, C extends CommandDefinitions = CommandDefinitio
    * declared event schemas (an undeclared or malformed event is a bug in the domain: CIM-INTERNAL).
    */
   decide(command: ValidatedCommand, state: S, metadata: CommandMetadata, facts: Facts = {}): DomainEvent[] {
-    const events = this.definition.decide({ type: command.type, aggregateId: command.aggregateId, payload: command.payload, metadata, facts }, state);
+    const events = this.definition.decide(
+      { type: command.type, aggregateId: command.aggregateId, payload: command.payload, metadata, facts },
+      state,
+    );
     for (const event of events) {
       const schema = this.definition.events[event.type];
-      if (!schema) throw new CimError('CIM-INTERNAL', `${this.name}: ${command.type} produced ${event.type}, which the domain does not declare`);
+      if (!schema)
+        throw new CimError(
+          'CIM-INTERNAL',
+          `${this.name}: ${command.type} produced ${event.type}, which the domain does not declare`,
+        );
       const parsed = schema.safeParse(event.payload);
-      if (!parsed.success) throw new CimError('CIM-INTERNAL', `${this.name}: ${command.type} produced a malformed ${event.type}: ${firstIssue(parsed.error, '(payload)')}`);
+      if (!parsed.success)
+        throw new CimError(
+          'CIM-INTERNAL',
+          `${this.name}: ${command.type} produced a malformed ${event.type}: ${firstIssue(parsed.error, '(payload)')}`,
+        );
     }
     return events;
   }
@@ -88,15 +124,23 @@ export class Domain<S = unknown, C extends CommandDefinitions = CommandDefinitio
 }
 
 /** Checks a domain definition once, at start-up, and returns the domain the infrastructure drives. */
-export function defineDomain<S, C extends CommandDefinitions, E extends EventSchemas>(definition: DomainDefinition<S, C, E>): Domain<S, C, E> {
+export function defineDomain<S, C extends CommandDefinitions, E extends EventSchemas>(
+  definition: DomainDefinition<S, C, E>,
+): Domain<S, C, E> {
   const problems: string[] = [];
-  if (!domainName.test(definition.name)) problems.push(`name "${definition.name}": expected lower-case letters, digits, "-" or "_", starting with a letter`);
-  if (!typeName.test(definition.aggregate)) problems.push(`aggregate "${definition.aggregate}": expected a type name like Person`);
-  for (const type of Object.keys(definition.commands)) if (!typeName.test(type)) problems.push(`command "${type}": expected a type name like RegisterPerson`);
-  for (const type of Object.keys(definition.events)) if (!typeName.test(type)) problems.push(`event "${type}": expected a type name like PersonRegistered`);
+  if (!domainName.test(definition.name))
+    problems.push(`name "${definition.name}": expected lower-case letters, digits, "-" or "_", starting with a letter`);
+  if (!typeName.test(definition.aggregate))
+    problems.push(`aggregate "${definition.aggregate}": expected a type name like Person`);
+  for (const type of Object.keys(definition.commands))
+    if (!typeName.test(type)) problems.push(`command "${type}": expected a type name like RegisterPerson`);
+  for (const type of Object.keys(definition.events))
+    if (!typeName.test(type)) problems.push(`event "${type}": expected a type name like PersonRegistered`);
   if (Object.keys(definition.commands).length === 0) problems.push('commands: a domain needs at least one');
   const projectionNames = (definition.projections ?? []).map((p) => p.name);
-  for (const name of projectionNames) if (!/^[a-z][a-z0-9_]*$/.test(name)) problems.push(`projection "${name}": expected lower-case letters, digits or "_"`);
+  for (const name of projectionNames)
+    if (!/^[a-z][a-z0-9_]*$/.test(name))
+      problems.push(`projection "${name}": expected lower-case letters, digits or "_"`);
   if (new Set(projectionNames).size !== projectionNames.length) problems.push('projections: names must be unique');
   for (const [type, fields] of Object.entries(definition.personalData ?? {})) {
     if (!definition.events[type]) problems.push(`personalData.${type}: no such event`);

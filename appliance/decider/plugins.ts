@@ -9,15 +9,31 @@ import type { DomainDefinition } from './types.js';
 
 function isDomain(value: unknown): value is Domain<unknown> {
   // Duck-typed too: a plugin may have resolved its own copy of this module.
-  return value instanceof Domain || (typeof value === 'object' && value !== null && 'definition' in value && typeof (value as Domain).validate === 'function');
+  return (
+    value instanceof Domain ||
+    (typeof value === 'object' &&
+      value !== null &&
+      'definition' in value &&
+      typeof (value as Domain).validate === 'function')
+  );
 }
 
 function isDefinition(value: unknown): value is DomainDefinition<unknown> {
   const v = value as Partial<DomainDefinition<unknown>> | null;
-  return typeof v === 'object' && v !== null && typeof v.name === 'string' && typeof v.decide === 'function' && typeof v.evolve === 'function' && typeof v.commands === 'object';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof v.name === 'string' &&
+    typeof v.decide === 'function' &&
+    typeof v.evolve === 'function' &&
+    typeof v.commands === 'object'
+  );
 }
 
-export async function loadDomainPlugins(paths: readonly string[], reserved: readonly string[] = []): Promise<Domain<unknown>[]> {
+export async function loadDomainPlugins(
+  paths: readonly string[],
+  reserved: readonly string[] = [],
+): Promise<Domain<unknown>[]> {
   const domains: Domain<unknown>[] = [];
   const taken = new Set(reserved);
   for (const path of paths) {
@@ -25,9 +41,13 @@ export async function loadDomainPlugins(paths: readonly string[], reserved: read
     try {
       module = (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>;
     } catch (error) {
-      throw new CimError('CIM-INVALID-CONFIG', `domains.plugins: cannot load ${path}: ${(error as Error).message.split('\n')[0]}`, {
-        hint: 'A plugin is an ES module (a .js or .mjs file) exporting domains made with defineDomain.',
-      });
+      throw new CimError(
+        'CIM-INVALID-CONFIG',
+        `domains.plugins: cannot load ${path}: ${(error as Error).message.split('\n')[0]}`,
+        {
+          hint: 'A plugin is an ES module (a .js or .mjs file) exporting domains made with defineDomain.',
+        },
+      );
     }
     const found: Domain<unknown>[] = [];
     for (const value of Object.values(module)) {
@@ -40,9 +60,17 @@ export async function loadDomainPlugins(paths: readonly string[], reserved: read
         }
       }
     }
-    if (found.length === 0) throw new CimError('CIM-INVALID-CONFIG', `domains.plugins: ${path} exports no domain (made with defineDomain, or a definition with name, commands, decide and evolve)`);
+    if (found.length === 0)
+      throw new CimError(
+        'CIM-INVALID-CONFIG',
+        `domains.plugins: ${path} exports no domain (made with defineDomain, or a definition with name, commands, decide and evolve)`,
+      );
     for (const domain of found) {
-      if (taken.has(domain.name)) throw new CimError('CIM-INVALID-CONFIG', `domains.plugins: ${path}: a domain named ${domain.name} is already served`);
+      if (taken.has(domain.name))
+        throw new CimError(
+          'CIM-INVALID-CONFIG',
+          `domains.plugins: ${path}: a domain named ${domain.name} is already served`,
+        );
       taken.add(domain.name);
       domains.push(domain);
     }

@@ -9,12 +9,29 @@ import type { z } from 'zod';
 import { isCimError, type CimErrorCode } from '../errors.js';
 import { ENVELOPE_VERSION, type EventEnvelope } from '../eventstore/envelope.js';
 import type { Domain } from './define-domain.js';
-import { factKey, type CommandDefinitions, type CommandMetadata, type DomainEvent, type EventOf, type EventSchemas, type Facts } from './types.js';
+import {
+  factKey,
+  type CommandDefinitions,
+  type CommandMetadata,
+  type DomainEvent,
+  type EventOf,
+  type EventSchemas,
+  type Facts,
+} from './types.js';
 
-const METADATA: CommandMetadata = { actor: 'spec', correlationId: 'spec-correlation', causationId: 'spec-causation', at: '2026-01-01T00:00:00.000Z' };
+const METADATA: CommandMetadata = {
+  actor: 'spec',
+  correlationId: 'spec-correlation',
+  causationId: 'spec-causation',
+  at: '2026-01-01T00:00:00.000Z',
+};
 
 /** Turns given events into the envelopes `evolve` sees, numbered from seq 1. */
-function envelopes(domain: Pick<Domain, 'name' | 'aggregate'>, aggregateId: string, events: readonly DomainEvent[]): EventEnvelope[] {
+function envelopes(
+  domain: Pick<Domain, 'name' | 'aggregate'>,
+  aggregateId: string,
+  events: readonly DomainEvent[],
+): EventEnvelope[] {
   return events.map((event, i) => ({
     v: ENVELOPE_VERSION,
     id: `given-${i + 1}`,
@@ -54,11 +71,14 @@ export interface Then<E extends EventSchemas = EventSchemas> {
 /** What a decision came to: the events it produced, or the code and message it was refused with. */
 type Outcome = { events: DomainEvent[] } | { rejected: { code: string; message: string } };
 
-const normalise = (list: readonly DomainEvent[]): DomainEvent[] => list.map((e) => ({ type: e.type, typeVersion: e.typeVersion ?? 1, payload: e.payload }));
+const normalise = (list: readonly DomainEvent[]): DomainEvent[] =>
+  list.map((e) => ({ type: e.type, typeVersion: e.typeVersion ?? 1, payload: e.payload }));
 
 function describeOutcome(outcome: Outcome): string {
   if ('rejected' in outcome) return `was rejected with ${outcome.rejected.code}: "${outcome.rejected.message}"`;
-  return outcome.events.length === 0 ? 'produced no events' : `produced ${outcome.events.map((e) => e.type).join(', ')}`;
+  return outcome.events.length === 0
+    ? 'produced no events'
+    : `produced ${outcome.events.map((e) => e.type).join(', ')}`;
 }
 
 /**
@@ -69,7 +89,8 @@ function describeOutcome(outcome: Outcome): string {
 function assertOutcome(operator: 'then' | 'thenRejects', actual: Outcome, expected: Outcome, should: string): void {
   if (isDeepStrictEqual(actual, expected)) return;
   let message = `${should}, but it ${describeOutcome(actual)}`;
-  if ('events' in actual && 'events' in expected && describeOutcome(actual) === describeOutcome(expected)) message += ' with other payloads';
+  if ('events' in actual && 'events' in expected && describeOutcome(actual) === describeOutcome(expected))
+    message += ' with other payloads';
   throw new AssertionError({ message, actual, expected, operator });
 }
 
@@ -78,7 +99,11 @@ export function specFor<S, C extends CommandDefinitions, E extends EventSchemas>
     given(events: EventOf<E>[] = []) {
       return {
         /** The payload as a caller sends it (the schema's input: defaults may be left out). */
-        when<K extends keyof C & string>(type: K, payload: z.input<C[K]['schema']>, options: WhenOptions = {}): Then<E> {
+        when<K extends keyof C & string>(
+          type: K,
+          payload: z.input<C[K]['schema']>,
+          options: WhenOptions = {},
+        ): Then<E> {
           const run = (): DomainEvent[] => {
             const command = domain.validate(type, payload);
             const state = domain.evolveAll(envelopes(domain, command.aggregateId, events));
@@ -106,9 +131,19 @@ export function specFor<S, C extends CommandDefinitions, E extends EventSchemas>
               const actual = outcome();
               const actualMessage = 'rejected' in actual ? actual.rejected.message : undefined;
               // A pattern that matches stands for the message it matched, so the diff shows only what differs.
-              const expectedMessage = typeof message === 'string' ? message : actualMessage !== undefined && message.test(actualMessage) ? actualMessage : String(message);
+              const expectedMessage =
+                typeof message === 'string'
+                  ? message
+                  : actualMessage !== undefined && message.test(actualMessage)
+                    ? actualMessage
+                    : String(message);
               const wanted = typeof message === 'string' ? `"${message}"` : `a message matching ${String(message)}`;
-              assertOutcome('thenRejects', actual, { rejected: { code, message: expectedMessage } }, `${type} should be rejected with ${code}: ${wanted}`);
+              assertOutcome(
+                'thenRejects',
+                actual,
+                { rejected: { code, message: expectedMessage } },
+                `${type} should be rejected with ${code}: ${wanted}`,
+              );
             },
           };
         },

@@ -10,7 +10,9 @@ import type { EventEnvelope, Payload } from '../eventstore/envelope.js';
  * An aggregate id in a command payload: it closes a NATS subject and names a KV key, so only the
  * characters both allow, and short enough for a subject token.
  */
-export const aggregateIdSchema = z.string().regex(/^[A-Za-z0-9_=-]{1,64}$/, 'expected 1–64 letters, digits, "_", "-" or "="');
+export const aggregateIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_=-]{1,64}$/, 'expected 1–64 letters, digits, "_", "-" or "="');
 
 /** An event as `decide` returns it; the store adds the envelope (ids, seq, prev, causation). */
 export interface DomainEvent<T extends string = string, P = Payload> {
@@ -74,17 +76,27 @@ export type EventSchemas = Record<string, z.ZodType<Payload>>;
  * The commands `decide` receives, as a union discriminated by `type`: `switch (command.type)`
  * narrows `payload` to what that command's schema parsed.
  */
-export type CommandOf<C extends CommandDefinitions> = { [K in keyof C & string]: Command<K, z.output<C[K]['schema']>> }[keyof C & string];
+export type CommandOf<C extends CommandDefinitions> = {
+  [K in keyof C & string]: Command<K, z.output<C[K]['schema']>>;
+}[keyof C & string];
 
 /** The events `decide` returns, as a union discriminated by `type`, each payload as its schema says. */
-export type EventOf<E extends EventSchemas> = { [K in keyof E & string]: DomainEvent<K, z.output<E[K]>> }[keyof E & string];
+export type EventOf<E extends EventSchemas> = { [K in keyof E & string]: DomainEvent<K, z.output<E[K]>> }[keyof E &
+  string];
 
 /** The stored events `evolve`, projections and process managers receive, discriminated by `type`. */
-export type EnvelopeOf<E extends EventSchemas> = { [K in keyof E & string]: EventEnvelope<z.output<E[K]>> & { type: K } }[keyof E & string];
+export type EnvelopeOf<E extends EventSchemas> = {
+  [K in keyof E & string]: EventEnvelope<z.output<E[K]>> & { type: K };
+}[keyof E & string];
 
 /** One row change a projection makes for one event: its pure "row mapping". */
 export type RowChange =
-  | { op: 'upsert'; table: string; key: Record<string, string | number>; values: Record<string, string | number | null> }
+  | {
+      op: 'upsert';
+      table: string;
+      key: Record<string, string | number>;
+      values: Record<string, string | number | null>;
+    }
   | { op: 'delete'; table: string; key: Record<string, string | number> };
 
 /**
@@ -101,7 +113,10 @@ export interface ProjectionDefinition<Ev extends EventEnvelope = EventEnvelope> 
   /** The row changes for one event; events it does not care about give []. */
   apply(event: Ev): RowChange[];
   /** Named read-only SQL queries (named parameters `:name`), served on `cim.<domain>.queries.<query>`. */
-  queries?: Record<string, { sql: string; schema: z.ZodType<Record<string, unknown>>; one?: boolean; personalData?: boolean }>;
+  queries?: Record<
+    string,
+    { sql: string; schema: z.ZodType<Record<string, unknown>>; one?: boolean; personalData?: boolean }
+  >;
 }
 
 export interface UpcasterDefinition {
@@ -111,11 +126,17 @@ export interface UpcasterDefinition {
 }
 
 /** Keeps a command's payload type, inferred from its schema, for its own functions and for `decide`. */
-export function defineCommand<Schema extends z.ZodType>(definition: CommandDefinition<Schema>): CommandDefinition<Schema> {
+export function defineCommand<Schema extends z.ZodType>(
+  definition: CommandDefinition<Schema>,
+): CommandDefinition<Schema> {
   return definition;
 }
 
-export interface DomainDefinition<S, C extends CommandDefinitions = CommandDefinitions, E extends EventSchemas = EventSchemas> {
+export interface DomainDefinition<
+  S,
+  C extends CommandDefinitions = CommandDefinitions,
+  E extends EventSchemas = EventSchemas,
+> {
   /** Lower-case; names the stream (`CIM_<NAME>`) and subjects (`cim.<name>.…`). */
   name: string;
   /** The aggregate type, e.g. `Person`. */

@@ -29,7 +29,12 @@ export const onboarding: ProcessManagerDefinition<EnvelopeOf<typeof organization
         domain: 'workflow',
         type: 'StartWorkflow',
         aggregateId: workflowId,
-        payload: { workflowId, definition: 'onboarding', subject: { domain: 'person', aggregateId: personId }, steps: [...ONBOARDING_STEPS] },
+        payload: {
+          workflowId,
+          definition: 'onboarding',
+          subject: { domain: 'person', aggregateId: personId },
+          steps: [...ONBOARDING_STEPS],
+        },
       },
     ];
   },

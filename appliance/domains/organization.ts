@@ -1,7 +1,16 @@
 // The organization domain: create and rename an organization, add and remove its members. A member
 // is a person of the person domain, so adding one needs the fact that the person exists.
 import { z } from 'zod';
-import { aggregateIdSchema, defineCommand, defineDomain, factKey, notFound, rejected, type EnvelopeOf, type ProjectionDefinition } from '../decider/index.js';
+import {
+  aggregateIdSchema,
+  defineCommand,
+  defineDomain,
+  factKey,
+  notFound,
+  rejected,
+  type EnvelopeOf,
+  type ProjectionDefinition,
+} from '../decider/index.js';
 
 export type MemberRole = 'member' | 'admin';
 
@@ -53,11 +62,31 @@ const membership: ProjectionDefinition<EnvelopeOf<typeof events>> = {
     switch (e.type) {
       case 'OrganizationCreated':
       case 'OrganizationRenamed':
-        return [{ op: 'upsert', table: 'organizations', key: { organization_id: e.payload.organizationId }, values: { name: e.payload.name, updated_at: e.at } }];
+        return [
+          {
+            op: 'upsert',
+            table: 'organizations',
+            key: { organization_id: e.payload.organizationId },
+            values: { name: e.payload.name, updated_at: e.at },
+          },
+        ];
       case 'MemberAdded':
-        return [{ op: 'upsert', table: 'memberships', key: { organization_id: e.payload.organizationId, person_id: e.payload.personId }, values: { role: e.payload.role, added_at: e.at } }];
+        return [
+          {
+            op: 'upsert',
+            table: 'memberships',
+            key: { organization_id: e.payload.organizationId, person_id: e.payload.personId },
+            values: { role: e.payload.role, added_at: e.at },
+          },
+        ];
       case 'MemberRemoved':
-        return [{ op: 'delete', table: 'memberships', key: { organization_id: e.payload.organizationId, person_id: e.payload.personId } }];
+        return [
+          {
+            op: 'delete',
+            table: 'memberships',
+            key: { organization_id: e.payload.organizationId, person_id: e.payload.personId },
+          },
+        ];
       default:
         return [];
     }
@@ -96,8 +125,12 @@ export const organization = defineDomain({
       case 'AddMember': {
         const p = command.payload;
         mustExist(state, p.organizationId);
-        if (command.facts[factKey('person', p.personId)] !== true) throw notFound(`person ${p.personId} is not registered; register them before adding them to ${p.organizationId}`);
-        if (state.members[p.personId]) throw rejected(`person ${p.personId} is already a member of ${p.organizationId}`);
+        if (command.facts[factKey('person', p.personId)] !== true)
+          throw notFound(
+            `person ${p.personId} is not registered; register them before adding them to ${p.organizationId}`,
+          );
+        if (state.members[p.personId])
+          throw rejected(`person ${p.personId} is already a member of ${p.organizationId}`);
         return [{ type: 'MemberAdded', payload: p }];
       }
       case 'RemoveMember': {

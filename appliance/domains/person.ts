@@ -1,7 +1,14 @@
 // The person domain: register a person, change their name or email, archive them. Name and email
 // are personal data (to be encrypted and erasable).
 import { z } from 'zod';
-import { aggregateIdSchema, defineCommand, defineDomain, rejected, type EnvelopeOf, type ProjectionDefinition } from '../decider/index.js';
+import {
+  aggregateIdSchema,
+  defineCommand,
+  defineDomain,
+  rejected,
+  type EnvelopeOf,
+  type ProjectionDefinition,
+} from '../decider/index.js';
 
 export interface PersonState {
   status: 'none' | 'active' | 'archived';
@@ -25,7 +32,10 @@ const commands = {
   RegisterPerson: defineCommand({ schema: z.object({ personId, name, email }), aggregateId: byPerson }),
   RenamePerson: defineCommand({ schema: z.object({ personId, name }), aggregateId: byPerson }),
   ChangePersonEmail: defineCommand({ schema: z.object({ personId, email }), aggregateId: byPerson }),
-  ArchivePerson: defineCommand({ schema: z.object({ personId, reason: z.string().max(500).optional() }), aggregateId: byPerson }),
+  ArchivePerson: defineCommand({
+    schema: z.object({ personId, reason: z.string().max(500).optional() }),
+    aggregateId: byPerson,
+  }),
 };
 
 function mustBeActive(state: PersonState, personId: string): void {
@@ -36,12 +46,21 @@ function mustBeActive(state: PersonState, personId: string): void {
 const directory: ProjectionDefinition<EnvelopeOf<typeof events>> = {
   name: 'person_directory',
   domains: ['person'],
-  tables: ['CREATE TABLE IF NOT EXISTS person_directory (person_id TEXT PRIMARY KEY, name TEXT, email TEXT, status TEXT NOT NULL, updated_at TEXT NOT NULL) WITHOUT ROWID'],
+  tables: [
+    'CREATE TABLE IF NOT EXISTS person_directory (person_id TEXT PRIMARY KEY, name TEXT, email TEXT, status TEXT NOT NULL, updated_at TEXT NOT NULL) WITHOUT ROWID',
+  ],
   apply(e) {
     const key = { person_id: e.payload.personId };
     switch (e.type) {
       case 'PersonRegistered':
-        return [{ op: 'upsert', table: 'person_directory', key, values: { name: e.payload.name, email: e.payload.email, status: 'active', updated_at: e.at } }];
+        return [
+          {
+            op: 'upsert',
+            table: 'person_directory',
+            key,
+            values: { name: e.payload.name, email: e.payload.email, status: 'active', updated_at: e.at },
+          },
+        ];
       case 'PersonRenamed':
         return [{ op: 'upsert', table: 'person_directory', key, values: { name: e.payload.name, updated_at: e.at } }];
       case 'PersonEmailChanged':
@@ -53,8 +72,17 @@ const directory: ProjectionDefinition<EnvelopeOf<typeof events>> = {
     }
   },
   queries: {
-    GetPerson: { sql: 'SELECT person_id AS personId, name, email, status FROM person_directory WHERE person_id = :personId', schema: z.object({ personId }), one: true, personalData: true },
-    CountPeople: { sql: "SELECT count(*) AS people FROM person_directory WHERE status = 'active'", schema: z.object({}), one: true },
+    GetPerson: {
+      sql: 'SELECT person_id AS personId, name, email, status FROM person_directory WHERE person_id = :personId',
+      schema: z.object({ personId }),
+      one: true,
+      personalData: true,
+    },
+    CountPeople: {
+      sql: "SELECT count(*) AS people FROM person_directory WHERE status = 'active'",
+      schema: z.object({}),
+      one: true,
+    },
   },
 };
 

@@ -10,14 +10,26 @@ import { workflow } from './workflow.js';
 export const referenceDomains: readonly Domain<unknown>[] = [person, organization, workflow];
 
 /** The served domains: `builtIn` (the reference domains unless given), then the plugins', whose names may not clash with them. */
-export async function servedDomains(plugins: readonly string[] = [], builtIn: readonly Domain<unknown>[] = referenceDomains): Promise<Domain<unknown>[]> {
-  return [...builtIn, ...(await loadDomainPlugins(plugins, builtIn.map((d) => d.name)))];
+export async function servedDomains(
+  plugins: readonly string[] = [],
+  builtIn: readonly Domain<unknown>[] = referenceDomains,
+): Promise<Domain<unknown>[]> {
+  return [
+    ...builtIn,
+    ...(await loadDomainPlugins(
+      plugins,
+      builtIn.map((d) => d.name),
+    )),
+  ];
 }
 
 /** The projection called `name` among the domains' projections; CIM-NOT-FOUND naming those there are. */
 export function findProjection(domains: readonly Domain<unknown>[], name: string): ProjectionDefinition {
   const projections = domains.flatMap((d) => d.definition.projections ?? []);
   const projection = projections.find((p) => p.name === name);
-  if (!projection) throw new CimError('CIM-NOT-FOUND', `projection ${name} is not served`, { hint: `Projections: ${projections.map((p) => p.name).join(', ')}.` });
+  if (!projection)
+    throw new CimError('CIM-NOT-FOUND', `projection ${name} is not served`, {
+      hint: `Projections: ${projections.map((p) => p.name).join(', ')}.`,
+    });
   return projection;
 }

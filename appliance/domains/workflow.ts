@@ -1,7 +1,14 @@
 // The workflow domain: an instance of a named definition about one aggregate (its subject), whose
 // steps complete strictly in order, and which ends completed or failed.
 import { z } from 'zod';
-import { aggregateIdSchema, defineCommand, defineDomain, rejected, type EnvelopeOf, type ProjectionDefinition } from '../decider/index.js';
+import {
+  aggregateIdSchema,
+  defineCommand,
+  defineDomain,
+  rejected,
+  type EnvelopeOf,
+  type ProjectionDefinition,
+} from '../decider/index.js';
 
 export interface WorkflowState {
   status: 'none' | 'running' | 'completed' | 'failed';
@@ -16,7 +23,10 @@ export interface WorkflowState {
 const aggregateId = aggregateIdSchema;
 const workflowId = aggregateId;
 const definition = z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'expected a lower-case name like onboarding');
-const subject = z.object({ domain: z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'expected a domain name like person'), aggregateId });
+const subject = z.object({
+  domain: z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'expected a domain name like person'),
+  aggregateId,
+});
 const step = z.string().trim().min(1).max(100);
 const steps = z
   .array(step)
@@ -35,15 +45,22 @@ const events = {
 
 const byWorkflow = (p: { workflowId: string }) => p.workflowId;
 const commands = {
-  StartWorkflow: defineCommand({ schema: z.object({ workflowId, definition, subject, steps }), aggregateId: byWorkflow }),
+  StartWorkflow: defineCommand({
+    schema: z.object({ workflowId, definition, subject, steps }),
+    aggregateId: byWorkflow,
+  }),
   AdvanceWorkflow: defineCommand({ schema: z.object({ workflowId, step }), aggregateId: byWorkflow }),
   CompleteWorkflow: defineCommand({ schema: z.object({ workflowId }), aggregateId: byWorkflow }),
-  FailWorkflow: defineCommand({ schema: z.object({ workflowId, reason: z.string().trim().min(1).max(500) }), aggregateId: byWorkflow }),
+  FailWorkflow: defineCommand({
+    schema: z.object({ workflowId, reason: z.string().trim().min(1).max(500) }),
+    aggregateId: byWorkflow,
+  }),
 };
 
 function mustBeRunning(state: WorkflowState, workflowId: string): void {
   if (state.status === 'none') throw rejected(`workflow ${workflowId} has not been started`);
-  if (state.status !== 'running') throw rejected(`workflow ${workflowId} is ${state.status}; it takes no further commands`);
+  if (state.status !== 'running')
+    throw rejected(`workflow ${workflowId} is ${state.status}; it takes no further commands`);
 }
 
 const status: ProjectionDefinition<EnvelopeOf<typeof events>> = {
@@ -58,14 +75,36 @@ const status: ProjectionDefinition<EnvelopeOf<typeof events>> = {
       case 'WorkflowStarted': {
         const p = e.payload;
         // The schema asks for at least one step, so there is a first one.
-        const values = { definition: p.definition, subject_domain: p.subject.domain, subject_id: p.subject.aggregateId, status: 'running', current_step: p.steps[0] ?? null, steps_done: 0, updated_at: e.at };
+        const values = {
+          definition: p.definition,
+          subject_domain: p.subject.domain,
+          subject_id: p.subject.aggregateId,
+          status: 'running',
+          current_step: p.steps[0] ?? null,
+          steps_done: 0,
+          updated_at: e.at,
+        };
         return [{ op: 'upsert', table: 'workflow_status', key, values }];
       }
       case 'WorkflowStepCompleted': {
-        return [{ op: 'upsert', table: 'workflow_status', key, values: { current_step: e.payload.next, steps_done: e.payload.index + 1, updated_at: e.at } }];
+        return [
+          {
+            op: 'upsert',
+            table: 'workflow_status',
+            key,
+            values: { current_step: e.payload.next, steps_done: e.payload.index + 1, updated_at: e.at },
+          },
+        ];
       }
       case 'WorkflowCompleted':
-        return [{ op: 'upsert', table: 'workflow_status', key, values: { status: 'completed', current_step: null, updated_at: e.at } }];
+        return [
+          {
+            op: 'upsert',
+            table: 'workflow_status',
+            key,
+            values: { status: 'completed', current_step: null, updated_at: e.at },
+          },
+        ];
       case 'WorkflowFailed':
         return [{ op: 'upsert', table: 'workflow_status', key, values: { status: 'failed', updated_at: e.at } }];
       default:
@@ -98,7 +137,11 @@ export const workflow = defineDomain({
         if (state.status !== 'none') {
           // The same start again (a process manager redelivered its trigger) changes nothing;
           // a different start under the same id is a mistake.
-          const same = state.definition === p.definition && state.subject?.domain === p.subject.domain && state.subject.aggregateId === p.subject.aggregateId && state.steps.join('\n') === p.steps.join('\n');
+          const same =
+            state.definition === p.definition &&
+            state.subject?.domain === p.subject.domain &&
+            state.subject.aggregateId === p.subject.aggregateId &&
+            state.steps.join('\n') === p.steps.join('\n');
           if (same) return [];
           throw rejected(`workflow ${p.workflowId} has already been started`);
         }
@@ -108,14 +151,31 @@ export const workflow = defineDomain({
         const p = command.payload;
         mustBeRunning(state, p.workflowId);
         const pending = state.steps[state.done];
-        if (pending === undefined) throw rejected(`workflow ${p.workflowId}: step out of order: all ${state.steps.length} steps are done; complete the workflow`);
-        if (p.step !== pending) throw rejected(`workflow ${p.workflowId}: step out of order: "${p.step}" given, "${pending}" is next`);
-        return [{ type: 'WorkflowStepCompleted', payload: { workflowId: p.workflowId, step: p.step, index: state.done, next: state.steps[state.done + 1] ?? null } }];
+        if (pending === undefined)
+          throw rejected(
+            `workflow ${p.workflowId}: step out of order: all ${state.steps.length} steps are done; complete the workflow`,
+          );
+        if (p.step !== pending)
+          throw rejected(`workflow ${p.workflowId}: step out of order: "${p.step}" given, "${pending}" is next`);
+        return [
+          {
+            type: 'WorkflowStepCompleted',
+            payload: {
+              workflowId: p.workflowId,
+              step: p.step,
+              index: state.done,
+              next: state.steps[state.done + 1] ?? null,
+            },
+          },
+        ];
       }
       case 'CompleteWorkflow': {
         const p = command.payload;
         mustBeRunning(state, p.workflowId);
-        if (state.done < state.steps.length) throw rejected(`workflow ${p.workflowId} has ${state.done} of ${state.steps.length} steps done; advance "${state.steps[state.done]}" first`);
+        if (state.done < state.steps.length)
+          throw rejected(
+            `workflow ${p.workflowId} has ${state.done} of ${state.steps.length} steps done; advance "${state.steps[state.done]}" first`,
+          );
         return [{ type: 'WorkflowCompleted', payload: p }];
       }
       case 'FailWorkflow': {

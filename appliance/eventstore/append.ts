@@ -4,7 +4,15 @@
 import { headers, type JetStreamClient, type JetStreamManager, type NatsError } from 'nats';
 import { CimError } from '../errors.js';
 import type { EncodedEvent } from './envelope.js';
-import { attemptTimeout, backoff, isMsgIdInProcess, isTransient, isWrongLastSequence, withRetries, type RetryPolicy } from './retry.js';
+import {
+  attemptTimeout,
+  backoff,
+  isMsgIdInProcess,
+  isTransient,
+  isWrongLastSequence,
+  withRetries,
+  type RetryPolicy,
+} from './retry.js';
 
 export interface Acked {
   /** Stream sequence of the event. */
@@ -14,10 +22,14 @@ export interface Acked {
 }
 
 function conflict(subject: string, expectedSubjectSeq: number, cause?: unknown): CimError {
-  return new CimError('CIM-CONFLICT', `${subject} moved past stream sequence ${expectedSubjectSeq}: another writer appended first`, {
-    hint: 'Reload the aggregate and decide again.',
-    cause,
-  });
+  return new CimError(
+    'CIM-CONFLICT',
+    `${subject} moved past stream sequence ${expectedSubjectSeq}: another writer appended first`,
+    {
+      hint: 'Reload the aggregate and decide again.',
+      cause,
+    },
+  );
 }
 
 /**
@@ -39,7 +51,13 @@ export class EventPublisher {
     private readonly retry: RetryPolicy,
   ) {}
 
-  async publish(stream: string, subject: string, event: EncodedEvent, expectedSubjectSeq: number, traceparent?: string): Promise<Acked> {
+  async publish(
+    stream: string,
+    subject: string,
+    event: EncodedEvent,
+    expectedSubjectSeq: number,
+    traceparent?: string,
+  ): Promise<Acked> {
     const cid = event.cid.toString();
     const h = headers();
     h.set('Cim-Event-Type', event.envelope.type);
@@ -75,7 +93,9 @@ export class EventPublisher {
         }
         if (isMsgIdInProcess(error)) continue;
         if (!isTransient(error)) {
-          throw new CimError('CIM-UNAVAILABLE', `publishing to ${subject} failed: ${(error as Error).message}`, { cause: error });
+          throw new CimError('CIM-UNAVAILABLE', `publishing to ${subject} failed: ${(error as Error).message}`, {
+            cause: error,
+          });
         }
         if ((error as NatsError).code === 'TIMEOUT') mayHaveLanded = true;
       }
@@ -94,7 +114,9 @@ export class EventPublisher {
   }
 
   private async isOurs(stream: string, seq: number, cid: string): Promise<boolean> {
-    const stored = await withRetries(this.retry, `reading ${stream} seq ${seq}`, () => this.jsm.streams.getMessage(stream, { seq }));
+    const stored = await withRetries(this.retry, `reading ${stream} seq ${seq}`, () =>
+      this.jsm.streams.getMessage(stream, { seq }),
+    );
     return stored.header.get('Cim-Cid') === cid;
   }
 

@@ -51,10 +51,18 @@ export function encodeEnvelopeBytes(e: EventEnvelope): Uint8Array {
   const { id, at, type, actor, domain, aggregate, aggregateId, causationId, correlationId } = e;
   const prev = e.prev === null ? null : CID.asCID(e.prev);
   if (
-    !isUint(e.v) || !isUint(e.seq) || !isUint(e.typeVersion) ||
-    typeof id !== 'string' || typeof at !== 'string' || typeof type !== 'string' || typeof actor !== 'string' ||
-    typeof domain !== 'string' || typeof aggregate !== 'string' || typeof aggregateId !== 'string' ||
-    typeof causationId !== 'string' || typeof correlationId !== 'string' ||
+    !isUint(e.v) ||
+    !isUint(e.seq) ||
+    !isUint(e.typeVersion) ||
+    typeof id !== 'string' ||
+    typeof at !== 'string' ||
+    typeof type !== 'string' ||
+    typeof actor !== 'string' ||
+    typeof domain !== 'string' ||
+    typeof aggregate !== 'string' ||
+    typeof aggregateId !== 'string' ||
+    typeof causationId !== 'string' ||
+    typeof correlationId !== 'string' ||
     (e.prev !== null && (prev === null || prev.version !== 1)) ||
     Object.keys(e).length !== KEYS.length
   ) {

@@ -10,7 +10,15 @@
 import { Digest } from 'multiformats/hashes/digest';
 import { CID } from './cid.js';
 import { ENVELOPE_KEY_BYTES, ENVELOPE_MAP_HEAD } from './envelope-layout.js';
-import { decodeEnvelope, domainName, ENVELOPE_VERSION, rfc3339Utc, subjectToken, type EventEnvelope, type Payload } from './envelope.js';
+import {
+  decodeEnvelope,
+  domainName,
+  ENVELOPE_VERSION,
+  rfc3339Utc,
+  subjectToken,
+  type EventEnvelope,
+  type Payload,
+} from './envelope.js';
 
 const KEY_BYTES = ENVELOPE_KEY_BYTES;
 const MAP_OF_14 = ENVELOPE_MAP_HEAD;
@@ -302,10 +310,33 @@ function walk(bytes: Uint8Array, full: boolean): WalkedFields | undefined {
   r.expectKey(k[12]!);
   const typeVersion = r.uint();
   const correlationId = r.field(k[13]!, false, full);
-  if (!r.done || v !== ENVELOPE_VERSION || seq < 1 || typeVersion < 1 || (seq === 1) !== (prev === null) || !rfc3339Utc.test(at) || !domainName.test(domain) || !subjectToken.test(aggregateId)) {
+  if (
+    !r.done ||
+    v !== ENVELOPE_VERSION ||
+    seq < 1 ||
+    typeVersion < 1 ||
+    (seq === 1) !== (prev === null) ||
+    !rfc3339Utc.test(at) ||
+    !domainName.test(domain) ||
+    !subjectToken.test(aggregateId)
+  ) {
     return undefined;
   }
-  return { domain, aggregateId, seq, prev, at, id, type, actor, payload, aggregate, causationId, typeVersion, correlationId };
+  return {
+    domain,
+    aggregateId,
+    seq,
+    prev,
+    at,
+    id,
+    type,
+    actor,
+    payload,
+    aggregate,
+    causationId,
+    typeVersion,
+    correlationId,
+  };
 }
 
 function fastDecode(bytes: Uint8Array): EventEnvelope | undefined {
@@ -313,8 +344,20 @@ function fastDecode(bytes: Uint8Array): EventEnvelope | undefined {
   if (!f) return undefined;
   const prev = f.prev === null ? null : cidOfLink(f.prev);
   return {
-    v: ENVELOPE_VERSION, id: f.id!, domain: f.domain, aggregate: f.aggregate!, aggregateId: f.aggregateId, seq: f.seq, type: f.type!, typeVersion: f.typeVersion,
-    at: f.at, correlationId: f.correlationId!, causationId: f.causationId!, actor: f.actor!, payload: f.payload!, prev,
+    v: ENVELOPE_VERSION,
+    id: f.id!,
+    domain: f.domain,
+    aggregate: f.aggregate!,
+    aggregateId: f.aggregateId,
+    seq: f.seq,
+    type: f.type!,
+    typeVersion: f.typeVersion,
+    at: f.at,
+    correlationId: f.correlationId!,
+    causationId: f.causationId!,
+    actor: f.actor!,
+    payload: f.payload!,
+    prev,
   };
 }
 

@@ -60,7 +60,10 @@ export const EnvelopeSchema = z
     prev: cid.nullable(),
   })
   .strict()
-  .refine((e) => (e.seq === 1) === (e.prev === null), { error: 'prev must be null exactly when seq is 1', path: ['prev'] });
+  .refine((e) => (e.seq === 1) === (e.prev === null), {
+    error: 'prev must be null exactly when seq is 1',
+    path: ['prev'],
+  });
 
 export function encodeEnvelope<P extends Payload>(envelope: EventEnvelope<P>): EncodedEvent<P> {
   const bytes = encodeEnvelopeBytes(envelope);
@@ -84,7 +87,10 @@ export function decodeEnvelope(bytes: Uint8Array, expectedCid?: string): Encoded
   }
   const cid = cidOfBlock(bytes);
   if (expectedCid !== undefined && cid.toString() !== expectedCid) {
-    throw new CimError('CIM-INVALID-EVENT', `CID mismatch: the bytes hash to ${cid.toString()}, the message claims ${expectedCid}`);
+    throw new CimError(
+      'CIM-INVALID-EVENT',
+      `CID mismatch: the bytes hash to ${cid.toString()}, the message claims ${expectedCid}`,
+    );
   }
   return { envelope: parsed.data as EventEnvelope, bytes, cid };
 }

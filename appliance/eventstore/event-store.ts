@@ -4,7 +4,14 @@ import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import { CimError } from '../errors.js';
 import { EventPublisher } from './append.js';
 import { CID, cidEquals } from './cid.js';
-import { decodeEnvelope, encodeEnvelope, ENVELOPE_VERSION, type EventEnvelope, type Payload, type Reducer } from './envelope.js';
+import {
+  decodeEnvelope,
+  encodeEnvelope,
+  ENVELOPE_VERSION,
+  type EventEnvelope,
+  type Payload,
+  type Reducer,
+} from './envelope.js';
 import { uuidv7 } from './event-id.js';
 import { assertAggregateId, assertDomain, domainStream, Subjects } from './names.js';
 import { SnapshotStore } from './snapshots.js';
@@ -113,7 +120,12 @@ export class EventStore {
    * one after another (each extends the previous); calls for different aggregates run
    * concurrently. Throws CIM-CONFLICT when the aggregate moved on since `head` was read.
    */
-  async append(ref: AggregateRef, head: AggregateHead, events: readonly NewEvent[], causation: Causation): Promise<AppendedEvent[]> {
+  async append(
+    ref: AggregateRef,
+    head: AggregateHead,
+    events: readonly NewEvent[],
+    causation: Causation,
+  ): Promise<AppendedEvent[]> {
     assertDomain(ref.domain);
     assertAggregateId(ref.aggregateId);
     const stream = domainStream(ref.domain);
@@ -123,7 +135,13 @@ export class EventStore {
     for (const event of events) {
       const encoded = this.encode(ref, event, ++seq, prev, causation);
       const ack = await this.publisher.publish(stream, subject, encoded, streamSeq, causation.traceparent);
-      appended.push({ envelope: encoded.envelope, cid: encoded.cid, seq, streamSeq: ack.seq, duplicate: ack.duplicate });
+      appended.push({
+        envelope: encoded.envelope,
+        cid: encoded.cid,
+        seq,
+        streamSeq: ack.seq,
+        duplicate: ack.duplicate,
+      });
       prev = encoded.cid;
       streamSeq = ack.seq;
     }
@@ -131,8 +149,16 @@ export class EventStore {
   }
 
   private encode(ref: AggregateRef, event: NewEvent, seq: number, prev: CID | null, causation: Causation) {
-    if (typeof event.type !== 'string' || event.type.length === 0 || typeof event.payload !== 'object' || event.payload === null) {
-      throw new CimError('CIM-INVALID-EVENT', `event ${seq} of ${ref.domain}/${ref.aggregateId}: expected a type and a payload object`);
+    if (
+      typeof event.type !== 'string' ||
+      event.type.length === 0 ||
+      typeof event.payload !== 'object' ||
+      event.payload === null
+    ) {
+      throw new CimError(
+        'CIM-INVALID-EVENT',
+        `event ${seq} of ${ref.domain}/${ref.aggregateId}: expected a type and a payload object`,
+      );
     }
     try {
       return encodeEnvelope({
@@ -152,7 +178,10 @@ export class EventStore {
         prev,
       });
     } catch (error) {
-      throw new CimError('CIM-INVALID-EVENT', `event ${event.type} cannot be encoded as dag-cbor: ${(error as Error).message}`);
+      throw new CimError(
+        'CIM-INVALID-EVENT',
+        `event ${event.type} cannot be encoded as dag-cbor: ${(error as Error).message}`,
+      );
     }
   }
 
@@ -166,7 +195,9 @@ export class EventStore {
       () => this.jsm.streams.getMessage(stream, { last_by_subj: subject }),
       (error) => {
         if (isNotFound(error)) return undefined;
-        throw new CimError('CIM-UNAVAILABLE', `reading the head of ${subject} failed: ${(error as Error).message}`, { cause: error });
+        throw new CimError('CIM-UNAVAILABLE', `reading the head of ${subject} failed: ${(error as Error).message}`, {
+          cause: error,
+        });
       },
     );
     if (!last) return EMPTY_HEAD;
@@ -251,7 +282,11 @@ export class EventStore {
   }
 
   /** Undefined when the snapshot names an event that is really in the chain; otherwise why not. */
-  private async checkSnapshot(ref: AggregateRef, snapshot: { seq: number; cid: CID; streamSeq: number }, head: AggregateHead): Promise<string | undefined> {
+  private async checkSnapshot(
+    ref: AggregateRef,
+    snapshot: { seq: number; cid: CID; streamSeq: number },
+    head: AggregateHead,
+  ): Promise<string | undefined> {
     if (snapshot.seq > head.seq) return `snapshot at seq ${snapshot.seq} is ahead of the chain (seq ${head.seq})`;
     try {
       const stored = await this.jsm.streams.getMessage(domainStream(ref.domain), { seq: snapshot.streamSeq });

@@ -1,6 +1,15 @@
 // The CID-chained event store: the public surface of appliance/eventstore.
 export { CID, cidEquals, cidOfBlock, parseCid, sha256 } from './cid.js';
-export { decodeEnvelope, encodeEnvelope, ENVELOPE_VERSION, EnvelopeSchema, type EncodedEvent, type EventEnvelope, type Payload, type Reducer } from './envelope.js';
+export {
+  decodeEnvelope,
+  encodeEnvelope,
+  ENVELOPE_VERSION,
+  EnvelopeSchema,
+  type EncodedEvent,
+  type EventEnvelope,
+  type Payload,
+  type Reducer,
+} from './envelope.js';
 export { positionMsgId } from './append.js';
 export { uuidv7 } from './event-id.js';
 export { createStream, DEFAULT_RETRY, type RetryPolicy } from './retry.js';

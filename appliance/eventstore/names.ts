@@ -11,16 +11,25 @@ export const RESERVED_DOMAINS: readonly string[] = ['seals', 'audit'];
 
 export function assertDomain(domain: string): void {
   if (!domainName.test(domain)) {
-    throw new CimError('CIM-INVALID-INPUT', `domain "${domain}": expected lower-case letters, digits, "-" or "_", starting with a letter`);
+    throw new CimError(
+      'CIM-INVALID-INPUT',
+      `domain "${domain}": expected lower-case letters, digits, "-" or "_", starting with a letter`,
+    );
   }
   if (RESERVED_DOMAINS.includes(domain)) {
-    throw new CimError('CIM-INVALID-INPUT', `domain "${domain}" is reserved: its subjects would overlap the appliance's own (${RESERVED_DOMAINS.join(', ')})`);
+    throw new CimError(
+      'CIM-INVALID-INPUT',
+      `domain "${domain}" is reserved: its subjects would overlap the appliance's own (${RESERVED_DOMAINS.join(', ')})`,
+    );
   }
 }
 
 export function assertAggregateId(aggregateId: string): void {
   if (!subjectToken.test(aggregateId)) {
-    throw new CimError('CIM-INVALID-INPUT', `aggregate id "${aggregateId}": expected letters, digits, "_", "-" or "=" (it closes a NATS subject and names a KV key)`);
+    throw new CimError(
+      'CIM-INVALID-INPUT',
+      `aggregate id "${aggregateId}": expected letters, digits, "_", "-" or "=" (it closes a NATS subject and names a KV key)`,
+    );
   }
 }
 

@@ -26,8 +26,13 @@ export interface ProvisionReport {
   unchanged: string[];
 }
 
-type Wanted = Pick<StreamConfig, 'name' | 'subjects' | 'num_replicas' | 'storage' | 'retention' | 'duplicate_window' | 'discard'> &
-  Partial<Pick<StreamConfig, 'deny_delete' | 'deny_purge' | 'allow_rollup_hdrs' | 'max_msgs_per_subject' | 'allow_direct'>>;
+type Wanted = Pick<
+  StreamConfig,
+  'name' | 'subjects' | 'num_replicas' | 'storage' | 'retention' | 'duplicate_window' | 'discard'
+> &
+  Partial<
+    Pick<StreamConfig, 'deny_delete' | 'deny_purge' | 'allow_rollup_hdrs' | 'max_msgs_per_subject' | 'allow_direct'>
+  >;
 
 function wantedStreams(options: ProvisionOptions): Wanted[] {
   const subjects = options.subjects ?? new Subjects();
@@ -39,7 +44,11 @@ function wantedStreams(options: ProvisionOptions): Wanted[] {
     duplicate_window: nanos(options.duplicateWindowMs),
   };
   return [
-    ...options.domains.map((domain) => ({ ...common, name: domainStream(domain), subjects: [subjects.domainEvents(domain)] })),
+    ...options.domains.map((domain) => ({
+      ...common,
+      name: domainStream(domain),
+      subjects: [subjects.domainEvents(domain)],
+    })),
     // Seals are evidence: nobody may delete or purge them.
     { ...common, name: SEALS_STREAM, subjects: [subjects.seals()], deny_delete: true, deny_purge: true },
   ];
@@ -52,9 +61,17 @@ function differences(wanted: Wanted, actual: StreamConfig): string[] {
   if (!same([...(wanted.subjects ?? [])].sort(), [...(actual.subjects ?? [])].sort())) {
     out.push(`subjects: want ${JSON.stringify(wanted.subjects)}, has ${JSON.stringify(actual.subjects)}`);
   }
-  for (const key of ['num_replicas', 'storage', 'retention', 'duplicate_window', 'deny_delete', 'deny_purge'] as const) {
+  for (const key of [
+    'num_replicas',
+    'storage',
+    'retention',
+    'duplicate_window',
+    'deny_delete',
+    'deny_purge',
+  ] as const) {
     const want = wanted[key];
-    if (want !== undefined && !same(want, actual[key])) out.push(`${key}: want ${JSON.stringify(want)}, has ${JSON.stringify(actual[key])}`);
+    if (want !== undefined && !same(want, actual[key]))
+      out.push(`${key}: want ${JSON.stringify(want)}, has ${JSON.stringify(actual[key])}`);
   }
   return out;
 }
@@ -94,9 +111,13 @@ export async function provision(nc: NatsConnection, options: ProvisionOptions): 
     report.unchanged.push(kvStream);
   }
   if (incompatible.length > 0) {
-    throw new CimError('CIM-STREAM-INCOMPATIBLE', `existing streams differ from what the event store needs:\n${incompatible.join('\n')}`, {
-      hint: 'The appliance never changes an existing stream. Fix or remove it by hand (nats stream edit/rm), or use other domains.',
-    });
+    throw new CimError(
+      'CIM-STREAM-INCOMPATIBLE',
+      `existing streams differ from what the event store needs:\n${incompatible.join('\n')}`,
+      {
+        hint: 'The appliance never changes an existing stream. Fix or remove it by hand (nats stream edit/rm), or use other domains.',
+      },
+    );
   }
 
   for (const wanted of missing) {

@@ -17,12 +17,19 @@ export interface RetryPolicy {
 
 // "No responders" comes back at once while a stream elects a leader, which takes seconds on a busy
 // machine: the backoffs (0.1 + 0.2 + … + 2 s ≈ 11 s) outlast an election.
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 10, backoffMs: 100, maxBackoffMs: 2_000, timeoutMs: 2_000, maxTimeoutMs: 10_000 };
-
+export const DEFAULT_RETRY: RetryPolicy = {
+  attempts: 10,
+  backoffMs: 100,
+  maxBackoffMs: 2_000,
+  timeoutMs: 2_000,
+  maxTimeoutMs: 10_000,
+};
 
 /** Waits before attempt `attempt` (0-based); the first attempt does not wait. */
 export function backoff(policy: RetryPolicy, attempt: number): Promise<unknown> | undefined {
-  return attempt > 0 ? sleep(Math.min(policy.backoffMs * 2 ** (attempt - 1), policy.maxBackoffMs) * (0.5 + Math.random())) : undefined;
+  return attempt > 0
+    ? sleep(Math.min(policy.backoffMs * 2 ** (attempt - 1), policy.maxBackoffMs) * (0.5 + Math.random()))
+    : undefined;
 }
 
 export function attemptTimeout(policy: RetryPolicy, attempt: number): number {
@@ -71,10 +78,14 @@ export async function createStream<T>(policy: RetryPolicy, name: string, add: ()
       lastError = error;
     }
   }
-  throw new CimError('CIM-UNAVAILABLE', `creating stream ${name} failed after ${policy.attempts} attempts: ${(lastError as Error).message}`, {
-    hint: 'The cluster has no JetStream meta leader or too few current peers; check `cim cluster status`.',
-    cause: lastError,
-  });
+  throw new CimError(
+    'CIM-UNAVAILABLE',
+    `creating stream ${name} failed after ${policy.attempts} attempts: ${(lastError as Error).message}`,
+    {
+      hint: 'The cluster has no JetStream meta leader or too few current peers; check `cim cluster status`.',
+      cause: lastError,
+    },
+  );
 }
 
 /** No such stream, message or subject. */
@@ -112,8 +123,12 @@ export async function withRetries<T>(
       lastError = error;
     }
   }
-  throw new CimError('CIM-UNAVAILABLE', `${what} failed after ${policy.attempts} attempts: ${(lastError as Error).message}`, {
-    hint: 'The stream has no leader or the cluster is unreachable; check `cim cluster status`.',
-    cause: lastError,
-  });
+  throw new CimError(
+    'CIM-UNAVAILABLE',
+    `${what} failed after ${policy.attempts} attempts: ${(lastError as Error).message}`,
+    {
+      hint: 'The stream has no leader or the cluster is unreachable; check `cim cluster status`.',
+      cause: lastError,
+    },
+  );
 }

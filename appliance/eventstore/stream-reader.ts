@@ -46,9 +46,13 @@ export async function* readStream(js: JetStreamClient, range: ReadRange): AsyncG
     const unread = await firstUnread(js, range, last);
     if (unread === undefined) return;
     if (attempt >= STALLED_READ_ATTEMPTS) {
-      throw new CimError('CIM-UNAVAILABLE', `reading ${range.stream}${range.filterSubject ? ` (${range.filterSubject})` : ''} stalled after seq ${last}: seq ${unread} is stored but ${attempt} consumers in a row did not deliver it`, {
-        hint: 'The stream leader may be overloaded or changing; check `cim cluster status` and try again.',
-      });
+      throw new CimError(
+        'CIM-UNAVAILABLE',
+        `reading ${range.stream}${range.filterSubject ? ` (${range.filterSubject})` : ''} stalled after seq ${last}: seq ${unread} is stored but ${attempt} consumers in a row did not deliver it`,
+        {
+          hint: 'The stream leader may be overloaded or changing; check `cim cluster status` and try again.',
+        },
+      );
     }
     next = last + 1;
   }
@@ -69,7 +73,12 @@ async function* readOnce(js: JetStreamClient, range: ReadRange, fromSeq: number)
       timer = setTimeout(() => {
         // Should it start after all, stop it rather than leave it reading.
         void starting.then((late) => late.stop()).catch(() => {});
-        reject(new CimError('CIM-UNAVAILABLE', `cannot read ${range.stream}: no consumer could be created in ${startTimeoutMs / 1_000} s (JetStream unavailable?)`));
+        reject(
+          new CimError(
+            'CIM-UNAVAILABLE',
+            `cannot read ${range.stream}: no consumer could be created in ${startTimeoutMs / 1_000} s (JetStream unavailable?)`,
+          ),
+        );
       }, startTimeoutMs);
     }),
   ]).finally(() => clearTimeout(timer));
@@ -99,7 +108,11 @@ async function* readOnce(js: JetStreamClient, range: ReadRange, fromSeq: number)
 const DELETED_TAIL_QUIET_MS = 1_000;
 
 /** A stored sequence of the range after `after`, if there is one: the read is not over then. */
-export async function firstUnread(js: JetStreamClient, range: Pick<ReadRange, 'stream' | 'filterSubject' | 'toSeq'>, after: number): Promise<number | undefined> {
+export async function firstUnread(
+  js: JetStreamClient,
+  range: Pick<ReadRange, 'stream' | 'filterSubject' | 'toSeq'>,
+  after: number,
+): Promise<number | undefined> {
   const jsm = await js.jetstreamManager();
   if (range.filterSubject) {
     try {
@@ -112,6 +125,7 @@ export async function firstUnread(js: JetStreamClient, range: Pick<ReadRange, 's
   }
   const { state } = await jsm.streams.info(range.stream, { deleted_details: true });
   const deleted = new Set(state.deleted ?? []);
-  for (let seq = Math.max(after + 1, state.first_seq); seq <= Math.min(range.toSeq, state.last_seq); seq++) if (!deleted.has(seq)) return seq;
+  for (let seq = Math.max(after + 1, state.first_seq); seq <= Math.min(range.toSeq, state.last_seq); seq++)
+    if (!deleted.has(seq)) return seq;
   return undefined;
 }

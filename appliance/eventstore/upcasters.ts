@@ -21,7 +21,11 @@ export class UpcasterRegistry {
     if (this.steps.size === 0) return envelope;
     let payload: Payload = envelope.payload;
     let version = envelope.typeVersion;
-    for (let step = this.steps.get(`${envelope.type}@${version}`); step; step = this.steps.get(`${envelope.type}@${version}`)) {
+    for (
+      let step = this.steps.get(`${envelope.type}@${version}`);
+      step;
+      step = this.steps.get(`${envelope.type}@${version}`)
+    ) {
       payload = step(payload);
       version++;
     }

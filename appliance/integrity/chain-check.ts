@@ -72,21 +72,57 @@ export class ChainChecker {
     const { streamSeq } = m;
     // A CIDv1's text form is the multibase base32 of its bytes: 0.6 µs, against 5 µs through a CID object.
     if (m.claimedCid !== undefined && m.claimedCid !== base32.encode(cid)) {
-      this.findings.add({ ...this.base, kind: 'cid-mismatch', streamSeq, aggregateId, expected: m.claimedCid, actual: cidText(cid), message: `seq ${streamSeq} (${aggregateId}): published as ${m.claimedCid}, its bytes hash to ${cidText(cid)}` });
+      this.findings.add({
+        ...this.base,
+        kind: 'cid-mismatch',
+        streamSeq,
+        aggregateId,
+        expected: m.claimedCid,
+        actual: cidText(cid),
+        message: `seq ${streamSeq} (${aggregateId}): published as ${m.claimedCid}, its bytes hash to ${cidText(cid)}`,
+      });
     }
     const subject = m.subject;
-    if (subject.length !== this.subjectStem.length + aggregateId.length || !subject.endsWith(aggregateId) || !subject.startsWith(this.subjectStem)) {
-      this.findings.add({ ...this.base, kind: 'wrong-subject', streamSeq, aggregateId, expected: this.subjects.event(this.domain, aggregateId), actual: m.subject, message: `seq ${streamSeq}: an event of ${aggregateId} stored on ${m.subject}` });
+    if (
+      subject.length !== this.subjectStem.length + aggregateId.length ||
+      !subject.endsWith(aggregateId) ||
+      !subject.startsWith(this.subjectStem)
+    ) {
+      this.findings.add({
+        ...this.base,
+        kind: 'wrong-subject',
+        streamSeq,
+        aggregateId,
+        expected: this.subjects.event(this.domain, aggregateId),
+        actual: m.subject,
+        message: `seq ${streamSeq}: an event of ${aggregateId} stored on ${m.subject}`,
+      });
     }
     const chain = this.chains.get(aggregateId);
     if (chain === undefined) {
       if (seq !== 1 && !this.lateStartAllowed) {
-        this.findings.add({ ...this.base, kind: 'chain-broken', streamSeq, aggregateId, expected: 'seq 1', actual: `seq ${seq} after ${cidText(prev)}`, message: `seq ${streamSeq}: ${aggregateId} starts at seq ${seq}` });
+        this.findings.add({
+          ...this.base,
+          kind: 'chain-broken',
+          streamSeq,
+          aggregateId,
+          expected: 'seq 1',
+          actual: `seq ${seq} after ${cidText(prev)}`,
+          message: `seq ${streamSeq}: ${aggregateId} starts at seq ${seq}`,
+        });
       }
     } else if (seq !== chain.seq + 1 || prev === null || !equalBytes(prev, chain.cid)) {
       const expected = `seq ${chain.seq + 1} after ${cidText(chain.cid)}`;
       const actual = `seq ${seq} after ${cidText(prev)}`;
-      this.findings.add({ ...this.base, kind: 'chain-broken', streamSeq, aggregateId, expected, actual, message: `seq ${streamSeq}: ${aggregateId}'s chain breaks: expected ${expected}, found ${actual} (event ${cidText(cid)})` });
+      this.findings.add({
+        ...this.base,
+        kind: 'chain-broken',
+        streamSeq,
+        aggregateId,
+        expected,
+        actual,
+        message: `seq ${streamSeq}: ${aggregateId}'s chain breaks: expected ${expected}, found ${actual} (event ${cidText(cid)})`,
+      });
     }
     // A break resynchronises on the event found, so one break is one finding, not a cascade.
     this.chains.set(aggregateId, { seq, cid });
@@ -105,6 +141,12 @@ export class ChainChecker {
         message = `seq ${m.streamSeq}: ${(error as Error).message}`;
       }
     }
-    this.findings.add({ ...this.base, kind: domain !== undefined ? 'wrong-subject' : 'invalid-event', streamSeq: m.streamSeq, actual: cidText(cid), message });
+    this.findings.add({
+      ...this.base,
+      kind: domain !== undefined ? 'wrong-subject' : 'invalid-event',
+      streamSeq: m.streamSeq,
+      actual: cidText(cid),
+      message,
+    });
   }
 }

@@ -33,7 +33,12 @@ async function sealedDomains(info: StreamInfo | undefined, nc: NatsConnection, s
  * `found` those with event streams on the cluster. Nothing is expected of a cluster the
  * appliance never provisioned (no domain stream and no seal stream).
  */
-export async function expectedStreams(nc: NatsConnection, served: readonly string[], found: readonly string[], subjects = new Subjects()): Promise<ExpectedStreams> {
+export async function expectedStreams(
+  nc: NatsConnection,
+  served: readonly string[],
+  found: readonly string[],
+  subjects = new Subjects(),
+): Promise<ExpectedStreams> {
   const jsm = await nc.jetstreamManager();
   let seals: StreamInfo | undefined;
   try {
@@ -48,17 +53,34 @@ export async function expectedStreams(nc: NatsConnection, served: readonly strin
   const findings: Finding[] = [];
   const base = { domain: '*', stream: SEALS_STREAM };
   if (!seals && found.length > 0) {
-    findings.push({ ...base, kind: 'stream-missing', message: `${SEALS_STREAM} is missing while ${found.map(domainStream).join(', ')} exist: every seal, and the proof of what was sealed, is gone` });
+    findings.push({
+      ...base,
+      kind: 'stream-missing',
+      message: `${SEALS_STREAM} is missing while ${found.map(domainStream).join(', ')} exist: every seal, and the proof of what was sealed, is gone`,
+    });
   }
   if (seals) {
     const { first_seq: firstSeq, last_seq: lastSeq, messages, num_deleted: deleted } = seals.state;
     // The seal stream keeps every record (no limits, deny_purge): anything short of 1..last was removed.
     const removedHead = messages === 0 ? lastSeq : firstSeq - 1;
     if (removedHead > 0) {
-      findings.push({ ...base, kind: 'seals-removed', streamSeq: removedHead, expected: '1', actual: String(messages === 0 ? 'empty' : firstSeq), message: `${SEALS_STREAM} seq 1..${removedHead} were removed: seal records are kept forever` });
+      findings.push({
+        ...base,
+        kind: 'seals-removed',
+        streamSeq: removedHead,
+        expected: '1',
+        actual: String(messages === 0 ? 'empty' : firstSeq),
+        message: `${SEALS_STREAM} seq 1..${removedHead} were removed: seal records are kept forever`,
+      });
     }
     if ((deleted ?? 0) > 0) {
-      findings.push({ ...base, kind: 'seals-removed', expected: '0 deleted', actual: `${deleted} deleted`, message: `${deleted} seal record${deleted === 1 ? '' : 's'} deleted from inside ${SEALS_STREAM}` });
+      findings.push({
+        ...base,
+        kind: 'seals-removed',
+        expected: '0 deleted',
+        actual: `${deleted} deleted`,
+        message: `${deleted} seal record${deleted === 1 ? '' : 's'} deleted from inside ${SEALS_STREAM}`,
+      });
     }
   }
   return { domains, missing, findings };

@@ -4,14 +4,21 @@ import type { Finding } from './findings.js';
 import type { DomainVerification } from './verify.js';
 
 function findingLines(f: Finding): string[] {
-  const where = [f.stream, f.streamSeq !== undefined ? `seq ${f.streamSeq}` : undefined, f.aggregateId].filter(Boolean).join(' ');
+  const where = [f.stream, f.streamSeq !== undefined ? `seq ${f.streamSeq}` : undefined, f.aggregateId]
+    .filter(Boolean)
+    .join(' ');
   const lines = [`  ${f.kind.padEnd(14)} ${where}: ${f.message}`];
-  if (f.expected !== undefined || f.actual !== undefined) lines.push(`  ${''.padEnd(14)} expected ${f.expected ?? '-'}, actual ${f.actual ?? '-'}`);
+  if (f.expected !== undefined || f.actual !== undefined)
+    lines.push(`  ${''.padEnd(14)} expected ${f.expected ?? '-'}, actual ${f.actual ?? '-'}`);
   return lines;
 }
 
 /** `streamFindings` are those about the appliance's streams as a whole (the seal stream missing or cut). */
-export function renderVerification(results: readonly DomainVerification[], trustedKeys: readonly string[], streamFindings: readonly Finding[] = []): string {
+export function renderVerification(
+  results: readonly DomainVerification[],
+  trustedKeys: readonly string[],
+  streamFindings: readonly Finding[] = [],
+): string {
   if (results.length === 0 && streamFindings.length === 0) return 'no event streams to verify';
   const lines: string[] = [];
   if (streamFindings.length > 0) {
@@ -29,6 +36,10 @@ export function renderVerification(results: readonly DomainVerification[], trust
     for (const f of r.findings) lines.push(...findingLines(f));
     if (r.findingsOmitted > 0) lines.push(`  … and ${r.findingsOmitted} more findings`);
   }
-  lines.push(trustedKeys.length > 0 ? `seal signatures checked against ${trustedKeys.join(', ')}` : 'seal signatures NOT checked: no trusted key (pass --key FILE)');
+  lines.push(
+    trustedKeys.length > 0
+      ? `seal signatures checked against ${trustedKeys.join(', ')}`
+      : 'seal signatures NOT checked: no trusted key (pass --key FILE)',
+  );
   return lines.join('\n');
 }

@@ -52,7 +52,10 @@ export const SealSchema = z
     signature: bytes,
   })
   .strict()
-  .refine((s) => s.toSeq >= s.fromSeq && s.count <= s.toSeq - s.fromSeq + 1, { error: 'range and count do not fit', path: ['count'] });
+  .refine((s) => s.toSeq >= s.fromSeq && s.count <= s.toSeq - s.fromSeq + 1, {
+    error: 'range and count do not fit',
+    path: ['count'],
+  });
 
 /** The CID of a seal's body: the record without its signature (a signature is ignored if present). */
 export function sealCid(seal: SealBody | Seal): CID {
@@ -96,7 +99,10 @@ export function decodeSeal(data: Uint8Array): NamedSeal {
 }
 
 /** Whether one of the trusted keys signed this seal's CID. */
-export function sealSignedBy(named: NamedSeal, trusted: readonly Verifier[]): 'valid' | 'untrusted-signer' | 'bad-signature' {
+export function sealSignedBy(
+  named: NamedSeal,
+  trusted: readonly Verifier[],
+): 'valid' | 'untrusted-signer' | 'bad-signature' {
   const verifier = trusted.find((v) => v.keyId === named.seal.signer);
   if (!verifier) return 'untrusted-signer';
   return verifier.verify(named.cid.bytes, named.seal.signature) ? 'valid' : 'bad-signature';

@@ -75,7 +75,11 @@ export class Sealer {
       () => this.jsm.streams.getMessage(SEALS_STREAM, { last_by_subj: subject }),
       (error) => {
         if (isNotFound(error)) return undefined;
-        throw new CimError('CIM-UNAVAILABLE', `reading the last seal of ${this.domain} failed: ${(error as Error).message}`, { cause: error });
+        throw new CimError(
+          'CIM-UNAVAILABLE',
+          `reading the last seal of ${this.domain} failed: ${(error as Error).message}`,
+          { cause: error },
+        );
       },
     );
     return last ? { named: decodeSeal(last.data), streamSeq: last.seq } : undefined;
@@ -84,7 +88,9 @@ export class Sealer {
   /** The stream's last sequence and how many events follow the last seal. */
   async unsealed(): Promise<{ last: SealHead | undefined; fromSeq: number; lastSeq: number; count: number }> {
     const last = await this.lastSeal();
-    const info = await withRetries(this.retry, `reading ${domainStream(this.domain)}`, () => this.jsm.streams.info(domainStream(this.domain)));
+    const info = await withRetries(this.retry, `reading ${domainStream(this.domain)}`, () =>
+      this.jsm.streams.info(domainStream(this.domain)),
+    );
     const fromSeq = last ? last.named.seal.toSeq + 1 : Math.max(1, info.state.first_seq);
     return { last, fromSeq, lastSeq: info.state.last_seq, count: Math.max(0, info.state.last_seq - fromSeq + 1) };
   }
@@ -162,7 +168,9 @@ export class Sealer {
           lastSealAt = Date.now();
         }
       } catch (error) {
-        this.options.onError?.(error instanceof CimError ? error : new CimError('CIM-INTERNAL', (error as Error).message, { cause: error }));
+        this.options.onError?.(
+          error instanceof CimError ? error : new CimError('CIM-INTERNAL', (error as Error).message, { cause: error }),
+        );
       } finally {
         busy = false;
       }

@@ -53,7 +53,8 @@ export class Verifier {
     } catch (error) {
       throw new CimError('CIM-INVALID-INPUT', `${source}: not a PEM public key (${(error as Error).message})`);
     }
-    if (key.asymmetricKeyType !== 'ed25519') throw new CimError('CIM-INVALID-INPUT', `${source}: expected an Ed25519 key, got ${key.asymmetricKeyType}`);
+    if (key.asymmetricKeyType !== 'ed25519')
+      throw new CimError('CIM-INVALID-INPUT', `${source}: expected an Ed25519 key, got ${key.asymmetricKeyType}`);
     return new Verifier(key);
   }
 
@@ -62,7 +63,10 @@ export class Verifier {
     try {
       pem = readFileSync(path);
     } catch (error) {
-      throw new CimError('CIM-INVALID-INPUT', `cannot read public key ${path} (${(error as NodeJS.ErrnoException).code})`);
+      throw new CimError(
+        'CIM-INVALID-INPUT',
+        `cannot read public key ${path} (${(error as NodeJS.ErrnoException).code})`,
+      );
     }
     return Verifier.fromPem(pem, path);
   }

@@ -54,7 +54,9 @@ interface SealRange {
 
 function hasRetention(info: StreamInfo): boolean {
   const c = info.config;
-  return (c.max_age ?? 0) > 0 || (c.max_msgs ?? -1) > 0 || (c.max_bytes ?? -1) > 0 || (c.max_msgs_per_subject ?? -1) > 0;
+  return (
+    (c.max_age ?? 0) > 0 || (c.max_msgs ?? -1) > 0 || (c.max_bytes ?? -1) > 0 || (c.max_msgs_per_subject ?? -1) > 0
+  );
 }
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
@@ -64,7 +66,14 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** Reads the domain's seals in order, checking each one's signature and its link to the one before. */
-async function readSeals(js: JetStreamClient, jsm: JetStreamManager, domain: string, subjects: Subjects, trusted: readonly Verifier[], findings: FindingList): Promise<SealRange[]> {
+async function readSeals(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  domain: string,
+  subjects: Subjects,
+  trusted: readonly Verifier[],
+  findings: FindingList,
+): Promise<SealRange[]> {
   const subject = subjects.seal(domain);
   let lastSeq: number;
   try {
@@ -86,24 +95,58 @@ async function readSeals(js: JetStreamClient, jsm: JetStreamManager, domain: str
     }
     const claimed = m.headers?.get('Cim-Cid');
     if (claimed && claimed !== named.cid.toString()) {
-      findings.add({ ...base, kind: 'seal-signature', streamSeq: m.seq, expected: claimed, actual: named.cid.toString(), message: `seal at ${SEALS_STREAM} seq ${m.seq} was altered: its record hashes to ${named.cid}, it was published as ${claimed}` });
+      findings.add({
+        ...base,
+        kind: 'seal-signature',
+        streamSeq: m.seq,
+        expected: claimed,
+        actual: named.cid.toString(),
+        message: `seal at ${SEALS_STREAM} seq ${m.seq} was altered: its record hashes to ${named.cid}, it was published as ${claimed}`,
+      });
     }
     if (trusted.length > 0) {
       const signature = sealSignedBy(named, trusted);
       if (signature === 'untrusted-signer') {
-        findings.add({ ...base, kind: 'seal-untrusted', streamSeq: m.seq, actual: named.seal.signer, message: `seal ${named.cid} is signed by ${named.seal.signer}, which is not a trusted key` });
+        findings.add({
+          ...base,
+          kind: 'seal-untrusted',
+          streamSeq: m.seq,
+          actual: named.seal.signer,
+          message: `seal ${named.cid} is signed by ${named.seal.signer}, which is not a trusted key`,
+        });
       } else if (signature === 'bad-signature') {
-        findings.add({ ...base, kind: 'seal-signature', streamSeq: m.seq, actual: named.cid.toString(), message: `seal ${named.cid}: the signature of ${named.seal.signer} does not verify` });
+        findings.add({
+          ...base,
+          kind: 'seal-signature',
+          streamSeq: m.seq,
+          actual: named.cid.toString(),
+          message: `seal ${named.cid}: the signature of ${named.seal.signer} does not verify`,
+        });
       }
     }
     const prev = seals.at(-1);
     const expectedPrev = prev?.named.cid ?? null;
     const expectedFrom = prev ? prev.named.seal.toSeq + 1 : undefined;
-    const linkOk = expectedPrev === null ? named.seal.prevSeal === null : named.seal.prevSeal?.equals(expectedPrev) === true;
+    const linkOk =
+      expectedPrev === null ? named.seal.prevSeal === null : named.seal.prevSeal?.equals(expectedPrev) === true;
     if (!linkOk) {
-      findings.add({ ...base, kind: 'seal-chain', streamSeq: m.seq, expected: String(expectedPrev), actual: String(named.seal.prevSeal), message: `seal ${named.cid} does not link to the seal before it` });
+      findings.add({
+        ...base,
+        kind: 'seal-chain',
+        streamSeq: m.seq,
+        expected: String(expectedPrev),
+        actual: String(named.seal.prevSeal),
+        message: `seal ${named.cid} does not link to the seal before it`,
+      });
     } else if (expectedFrom !== undefined && named.seal.fromSeq !== expectedFrom) {
-      findings.add({ ...base, kind: 'seal-chain', streamSeq: m.seq, expected: String(expectedFrom), actual: String(named.seal.fromSeq), message: `seal ${named.cid} starts at seq ${named.seal.fromSeq}, the previous one ended at ${expectedFrom - 1}` });
+      findings.add({
+        ...base,
+        kind: 'seal-chain',
+        streamSeq: m.seq,
+        expected: String(expectedFrom),
+        actual: String(named.seal.fromSeq),
+        message: `seal ${named.cid} starts at seq ${named.seal.fromSeq}, the previous one ended at ${expectedFrom - 1}`,
+      });
     }
     const alone = named.seal.fromSeq <= sealedTo;
     if (!alone) sealedTo = named.seal.toSeq;
@@ -112,7 +155,11 @@ async function readSeals(js: JetStreamClient, jsm: JetStreamManager, domain: str
   return seals;
 }
 
-export async function verifyDomain(nc: NatsConnection, domain: string, options: VerifyOptions = {}): Promise<DomainVerification> {
+export async function verifyDomain(
+  nc: NatsConnection,
+  domain: string,
+  options: VerifyOptions = {},
+): Promise<DomainVerification> {
   const subjects = options.subjects ?? new Subjects();
   const retry = options.retry ?? DEFAULT_RETRY;
   const trusted = options.trusted ?? [];
@@ -152,7 +199,14 @@ export async function verifyDomain(nc: NatsConnection, domain: string, options: 
 
   const lastSealed = allSeals.at(-1)?.named.seal.toSeq ?? 0;
   if (lastSealed > lastSeq) {
-    findings.add({ ...base, kind: 'truncated', streamSeq: lastSeq, expected: String(lastSealed), actual: String(lastSeq), message: `${stream} ends at seq ${lastSeq}, but seal ${allSeals.at(-1)!.named.cid} covers it up to seq ${lastSealed}` });
+    findings.add({
+      ...base,
+      kind: 'truncated',
+      streamSeq: lastSeq,
+      expected: String(lastSealed),
+      actual: String(lastSeq),
+      message: `${stream} ends at seq ${lastSeq}, but seal ${allSeals.at(-1)!.named.cid} covers it up to seq ${lastSealed}`,
+    });
   }
 
   // Seals whose range retention (or someone) removed, wholly or in part, cannot be recomputed;
@@ -166,7 +220,14 @@ export async function verifyDomain(nc: NatsConnection, domain: string, options: 
     next++;
   }
   if (firstSeq > 1 && !retention) {
-    findings.add({ ...base, kind: 'events-removed', streamSeq: firstSeq, expected: '1', actual: String(firstSeq), message: `${stream} starts at seq ${firstSeq} but has no retention policy: events 1..${firstSeq - 1} were removed` });
+    findings.add({
+      ...base,
+      kind: 'events-removed',
+      streamSeq: firstSeq,
+      expected: '1',
+      actual: String(firstSeq),
+      message: `${stream} starts at seq ${firstSeq} but has no retention policy: events 1..${firstSeq - 1} were removed`,
+    });
   }
 
   // The seal being recomputed: its tree, and the next sequence its range should hold.
@@ -176,7 +237,14 @@ export async function verifyDomain(nc: NatsConnection, domain: string, options: 
     current = { range, tree: new MerkleAccumulator(), nextSeq: s.fromSeq, dense: s.count === s.toSeq - s.fromSeq + 1 };
   };
   const missing = (from: number, to: number) => {
-    findings.add({ ...base, kind: 'missing-event', streamSeq: from, expected: `seq ${from}..${to}`, actual: 'absent', message: `${stream} seq ${from}${to > from ? `..${to}` : ''} sealed by ${current!.range.named.cid} is gone` });
+    findings.add({
+      ...base,
+      kind: 'missing-event',
+      streamSeq: from,
+      expected: `seq ${from}..${to}`,
+      actual: 'absent',
+      message: `${stream} seq ${from}${to > from ? `..${to}` : ''} sealed by ${current!.range.named.cid} is gone`,
+    });
   };
   const close = (counted = true) => {
     const { range, tree, nextSeq, dense } = current!;
@@ -185,7 +253,14 @@ export async function verifyDomain(nc: NatsConnection, domain: string, options: 
       if (dense && nextSeq <= s.toSeq) missing(nextSeq, s.toSeq);
       const root = tree.root();
       if (tree.size !== s.count || !equalBytes(root, s.merkleRoot)) {
-        findings.add({ ...base, kind: 'seal-mismatch', streamSeq: s.fromSeq, expected: `${s.count} events, root ${hex(s.merkleRoot)}`, actual: `${tree.size} events, root ${hex(root)}`, message: `${stream} seq ${s.fromSeq}..${s.toSeq} no longer matches seal ${range.named.cid}` });
+        findings.add({
+          ...base,
+          kind: 'seal-mismatch',
+          streamSeq: s.fromSeq,
+          expected: `${s.count} events, root ${hex(s.merkleRoot)}`,
+          actual: `${tree.size} events, root ${hex(root)}`,
+          message: `${stream} seq ${s.fromSeq}..${s.toSeq} no longer matches seal ${range.named.cid}`,
+        });
       }
       if (counted) result.sealedEvents += tree.size;
     }
@@ -206,7 +281,12 @@ export async function verifyDomain(nc: NatsConnection, domain: string, options: 
         close();
       }
       if (!current && next < seals.length && seals[next]!.named.seal.fromSeq <= seq) open(seals[next++]!);
-      const cid = chains.check({ streamSeq: seq, subject: m.subject, data: m.data, claimedCid: m.headers?.get('Cim-Cid') || undefined });
+      const cid = chains.check({
+        streamSeq: seq,
+        subject: m.subject,
+        data: m.data,
+        claimedCid: m.headers?.get('Cim-Cid') || undefined,
+      });
       if (current) {
         if (current.dense && seq > current.nextSeq) missing(current.nextSeq, seq - 1);
         current.tree.push(cid);
@@ -252,7 +332,9 @@ export function missingDomain(domain: string, why: string): DomainVerification {
     unsealedEvents: 0,
     removedByRetention: 0,
     signaturesChecked: false,
-    findings: [{ domain, stream, kind: 'stream-missing', message: `${stream} does not exist, but ${why}: its events are gone` }],
+    findings: [
+      { domain, stream, kind: 'stream-missing', message: `${stream} does not exist, but ${why}: its events are gone` },
+    ],
     findingsOmitted: 0,
   };
 }

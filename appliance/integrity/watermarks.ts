@@ -36,14 +36,35 @@ export function readWatermarks(stateDir: string): Watermarks {
 }
 
 /** The findings of a domain that now shows less than an earlier verification saw. */
-export function compareWithWatermark(domain: string, stream: string, seen: DomainWatermark | undefined, now: DomainWatermark, file: string): Finding[] {
+export function compareWithWatermark(
+  domain: string,
+  stream: string,
+  seen: DomainWatermark | undefined,
+  now: DomainWatermark,
+  file: string,
+): Finding[] {
   if (!seen) return [];
   const findings: Finding[] = [];
   if (now.lastSeq < seen.lastSeq) {
-    findings.push({ domain, stream, kind: 'events-removed', streamSeq: now.lastSeq, expected: `last seq ≥ ${seen.lastSeq}`, actual: `last seq ${now.lastSeq}`, message: `${stream} ends at seq ${now.lastSeq}, but an earlier verification saw seq ${seen.lastSeq} (the stream was deleted or replaced; recorded in ${file})` });
+    findings.push({
+      domain,
+      stream,
+      kind: 'events-removed',
+      streamSeq: now.lastSeq,
+      expected: `last seq ≥ ${seen.lastSeq}`,
+      actual: `last seq ${now.lastSeq}`,
+      message: `${stream} ends at seq ${now.lastSeq}, but an earlier verification saw seq ${seen.lastSeq} (the stream was deleted or replaced; recorded in ${file})`,
+    });
   }
   if (now.seals < seen.seals) {
-    findings.push({ domain, stream: SEALS_STREAM, kind: 'seals-removed', expected: `≥ ${seen.seals} seals`, actual: `${now.seals} seals`, message: `${SEALS_STREAM} holds ${now.seals} seals of ${domain}, but an earlier verification saw ${seen.seals} (recorded in ${file})` });
+    findings.push({
+      domain,
+      stream: SEALS_STREAM,
+      kind: 'seals-removed',
+      expected: `≥ ${seen.seals} seals`,
+      actual: `${now.seals} seals`,
+      message: `${SEALS_STREAM} holds ${now.seals} seals of ${domain}, but an earlier verification saw ${seen.seals} (recorded in ${file})`,
+    });
   }
   return findings;
 }
@@ -53,7 +74,10 @@ export function writeWatermarks(stateDir: string, before: Watermarks, now: Water
   const merged: Watermarks = Object.assign(Object.create(null) as Watermarks, before);
   for (const [domain, mark] of Object.entries(now)) {
     const old = merged[domain];
-    merged[domain] = { lastSeq: Math.max(old?.lastSeq ?? 0, mark.lastSeq), seals: Math.max(old?.seals ?? 0, mark.seals) };
+    merged[domain] = {
+      lastSeq: Math.max(old?.lastSeq ?? 0, mark.lastSeq),
+      seals: Math.max(old?.seals ?? 0, mark.seals),
+    };
   }
   const file = watermarksFile(stateDir);
   const tmp = `${file}.tmp-${process.pid}`;

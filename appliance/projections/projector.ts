@@ -187,7 +187,8 @@ export class Projector {
       upcasters: options.upcasters,
     };
     this.name = settings.projection.name;
-    if (settings.batchSize < 1) throw new CimError('CIM-INVALID-INPUT', `batchSize must be at least 1, got ${settings.batchSize}`);
+    if (settings.batchSize < 1)
+      throw new CimError('CIM-INVALID-INPUT', `batchSize must be at least 1, got ${settings.batchSize}`);
     this.followers = settings.projection.domains.map((domain) => new DomainFollower(this, settings, domain));
     this.done = Promise.all(this.followers.map((f) => this.run(f))).then(() => undefined);
   }
@@ -208,7 +209,8 @@ export class Projector {
       } catch (error) {
         this.failures++;
         consecutive++;
-        if (!this.stopping) this.options.onError?.(asProjectionError(error, this.name, follower.domain), follower.domain);
+        if (!this.stopping)
+          this.options.onError?.(asProjectionError(error, this.name, follower.domain), follower.domain);
         await this.pause(Math.min(retryMs * 2 ** (consecutive - 1), maxRetryMs));
       }
     }
@@ -259,9 +261,13 @@ function projectionOf(options: ProjectorOptions): ProjectionDefinition {
   const name = typeof options.projection === 'string' ? options.projection : options.projection.name;
   const held = options.model.definition(name);
   if (typeof options.projection !== 'string' && options.projection !== held) {
-    throw new CimError('CIM-INVALID-INPUT', `projection ${name}: the read model ${options.model.path} holds another definition of that name`, {
-      hint: 'Open the read model with the definition the projector should run, or pass its name.',
-    });
+    throw new CimError(
+      'CIM-INVALID-INPUT',
+      `projection ${name}: the read model ${options.model.path} holds another definition of that name`,
+      {
+        hint: 'Open the read model with the definition the projector should run, or pass its name.',
+      },
+    );
   }
   return held;
 }
@@ -269,8 +275,12 @@ function projectionOf(options: ProjectorOptions): ProjectionDefinition {
 /** Read model and decoding failures are CimErrors already; anything else came from the client. */
 function asProjectionError(error: unknown, projection: string, domain: string): CimError {
   if (error instanceof CimError) return error;
-  return new CimError('CIM-UNAVAILABLE', `projection ${projection} cannot read ${domainStream(domain)}: ${(error as Error).message}`, {
-    hint: 'The projector retries from its checkpoint; check that the stream exists (provision) and the cluster is reachable.',
-    cause: error,
-  });
+  return new CimError(
+    'CIM-UNAVAILABLE',
+    `projection ${projection} cannot read ${domainStream(domain)}: ${(error as Error).message}`,
+    {
+      hint: 'The projector retries from its checkpoint; check that the stream exists (provision) and the cluster is reachable.',
+      cause: error,
+    },
+  );
 }

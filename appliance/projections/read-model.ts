@@ -55,7 +55,8 @@ function child(node: Shape, name: string): Shape {
 }
 
 /** The projections a database holds, with the DDL their tables were created by. */
-const PROJECTIONS_DDL = 'CREATE TABLE IF NOT EXISTS cim_projections (projection TEXT PRIMARY KEY, ddl TEXT NOT NULL, created_at TEXT NOT NULL)';
+const PROJECTIONS_DDL =
+  'CREATE TABLE IF NOT EXISTS cim_projections (projection TEXT PRIMARY KEY, ddl TEXT NOT NULL, created_at TEXT NOT NULL)';
 
 /** An SQL identifier, quoted: table and column names come from projection code, not from users. */
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
@@ -77,7 +78,8 @@ export class ReadModel {
   private constructor(options: ReadModelOptions) {
     this.path = options.path;
     for (const p of options.projections) {
-      if (this.projections.has(p.name)) throw new CimError('CIM-INVALID-INPUT', `projection ${p.name} is listed twice for ${options.path}`);
+      if (this.projections.has(p.name))
+        throw new CimError('CIM-INVALID-INPUT', `projection ${p.name} is listed twice for ${options.path}`);
       this.projections.set(p.name, p);
     }
     try {
@@ -105,7 +107,9 @@ export class ReadModel {
       // Another process (a query server, a second projector by mistake) may hold the write lock briefly.
       this.db.pragma('busy_timeout = 5000');
       this.db.transaction(() => this.createTables())();
-      this.readCheckpoint = this.db.prepare('SELECT stream_seq FROM cim_checkpoints WHERE projection = ? AND domain = ?').pluck();
+      this.readCheckpoint = this.db
+        .prepare('SELECT stream_seq FROM cim_checkpoints WHERE projection = ? AND domain = ?')
+        .pluck();
       this.writeCheckpoint = this.db.prepare(
         'INSERT INTO cim_checkpoints (projection, domain, stream_seq, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (projection, domain) DO UPDATE SET stream_seq = excluded.stream_seq, updated_at = excluded.updated_at',
       );
@@ -114,17 +118,25 @@ export class ReadModel {
         for (const [name, q] of Object.entries(p.queries ?? {})) {
           const statement = this.db.prepare(q.sql);
           // Queries are served to callers with read permission only (docs/architecture.md#projections).
-          if (!statement.readonly) throw new CimError('CIM-INVALID-INPUT', `query ${p.name}.${name} writes to the database; queries must be read-only`);
+          if (!statement.readonly)
+            throw new CimError(
+              'CIM-INVALID-INPUT',
+              `query ${p.name}.${name} writes to the database; queries must be read-only`,
+            );
           this.queries.set(`${p.name}\0${name}`, statement);
         }
       }
     } catch (error) {
       this.db.close();
       if (error instanceof CimError) throw error;
-      throw new CimError('CIM-INVALID-INPUT', `cannot set up the read model ${options.path}: ${(error as Error).message}`, {
-        hint: "Check the projections' table DDL and query SQL.",
-        cause: error,
-      });
+      throw new CimError(
+        'CIM-INVALID-INPUT',
+        `cannot set up the read model ${options.path}: ${(error as Error).message}`,
+        {
+          hint: "Check the projections' table DDL and query SQL.",
+          cause: error,
+        },
+      );
     }
   }
 
@@ -144,9 +156,13 @@ export class ReadModel {
         for (const statement of p.tables) this.db.exec(statement);
         add.run(p.name, ddl, new Date().toISOString());
       } else if (existing !== ddl) {
-        throw new CimError('CIM-INVALID-INPUT', `projection ${p.name}: its tables changed since the read model ${this.path} was built`, {
-          hint: `Rebuild it from the streams: cim replay ${p.name}.`,
-        });
+        throw new CimError(
+          'CIM-INVALID-INPUT',
+          `projection ${p.name}: its tables changed since the read model ${this.path} was built`,
+          {
+            hint: `Rebuild it from the streams: cim replay ${p.name}.`,
+          },
+        );
       }
     }
   }
@@ -166,11 +182,19 @@ export class ReadModel {
    * were applied before (a redelivery) and are skipped. `lastStreamSeq` may lie beyond the last
    * event, when the messages after it are not events of this projection.
    */
-  applyBatch(projection: string, domain: string, events: readonly SequencedEvent[], lastStreamSeq: number): BatchResult {
+  applyBatch(
+    projection: string,
+    domain: string,
+    events: readonly SequencedEvent[],
+    lastStreamSeq: number,
+  ): BatchResult {
     const definition = this.definition(projection);
     const last = events.length > 0 ? events[events.length - 1]!.streamSeq : 0;
     if (lastStreamSeq < last) {
-      throw new CimError('CIM-INTERNAL', `${projection}/${domain}: batch checkpoint ${lastStreamSeq} lies before its last event (stream seq ${last})`);
+      throw new CimError(
+        'CIM-INTERNAL',
+        `${projection}/${domain}: batch checkpoint ${lastStreamSeq} lies before its last event (stream seq ${last})`,
+      );
     }
     try {
       // IMMEDIATE takes the write lock first, so the checkpoint read inside cannot go stale before the write.
@@ -178,11 +202,18 @@ export class ReadModel {
     } catch (error) {
       if (error instanceof CimError) throw error;
       // The database itself refused (locked past the busy timeout, disk full, file gone).
-      throw new CimError('CIM-UNAVAILABLE', `cannot write the read model ${this.path}: ${(error as Error).message}`, { cause: error });
+      throw new CimError('CIM-UNAVAILABLE', `cannot write the read model ${this.path}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   }
 
-  private runBatch(definition: ProjectionDefinition, domain: string, events: readonly SequencedEvent[], lastStreamSeq: number): BatchResult {
+  private runBatch(
+    definition: ProjectionDefinition,
+    domain: string,
+    events: readonly SequencedEvent[],
+    lastStreamSeq: number,
+  ): BatchResult {
     const before = this.checkpoint(definition.name, domain);
     let position = before;
     let applied = 0;
@@ -213,12 +244,22 @@ export class ReadModel {
     }
   }
 
-  private eventError(definition: ProjectionDefinition, domain: string, event: SequencedEvent, what: string, cause: unknown): CimError {
+  private eventError(
+    definition: ProjectionDefinition,
+    domain: string,
+    event: SequencedEvent,
+    what: string,
+    cause: unknown,
+  ): CimError {
     const e = event.envelope;
-    return new CimError('CIM-INTERNAL', `projection ${definition.name}: ${e.type} at ${domain} stream seq ${event.streamSeq} (${e.aggregateId}): ${what}: ${toCimError(cause).message}`, {
-      hint: 'Nothing of the batch was written; the projection resumes from its checkpoint once the cause is fixed.',
-      cause,
-    });
+    return new CimError(
+      'CIM-INTERNAL',
+      `projection ${definition.name}: ${e.type} at ${domain} stream seq ${event.streamSeq} (${e.aggregateId}): ${what}: ${toCimError(cause).message}`,
+      {
+        hint: 'Nothing of the batch was written; the projection resumes from its checkpoint once the cause is fixed.',
+        cause,
+      },
+    );
   }
 
   private write(change: RowChange): void {
@@ -268,7 +309,9 @@ export class ReadModel {
     // A partial upsert (a rename) that leaves out a NOT NULL column: SQLite checks NOT NULL on the
     // row to insert before it looks for the conflict, so ON CONFLICT cannot express it. Update the
     // row that exists; insert only when none does (and fail, rightly, for lack of the column).
-    const update = this.db.prepare(`UPDATE ${table} SET ${values.map((v) => `${quote(v)} = ?`).join(', ')} WHERE ${where}`);
+    const update = this.db.prepare(
+      `UPDATE ${table} SET ${values.map((v) => `${quote(v)} = ?`).join(', ')} WHERE ${where}`,
+    );
     const add = this.db.prepare(insert);
     return (params) => {
       if (update.run(params).changes === 0) add.run(params);
@@ -277,7 +320,11 @@ export class ReadModel {
 
   /** Columns an INSERT must name: NOT NULL without a default. */
   private requiredColumns(table: string): string[] {
-    const columns = this.db.pragma(`table_info(${quote(table)})`) as { name: string; notnull: number; dflt_value: unknown }[];
+    const columns = this.db.pragma(`table_info(${quote(table)})`) as {
+      name: string;
+      notnull: number;
+      dflt_value: unknown;
+    }[];
     return columns.filter((c) => c.notnull === 1 && c.dflt_value === null).map((c) => c.name);
   }
 
@@ -292,7 +339,9 @@ export class ReadModel {
     const statement = this.queries.get(`${projection}\0${name}`);
     if (!query || !statement) {
       const known = Object.keys(definition.queries ?? {});
-      throw new CimError('CIM-NOT-FOUND', `projection ${projection} has no query ${name}`, { hint: known.length ? `Its queries: ${known.join(', ')}.` : 'It has no queries.' });
+      throw new CimError('CIM-NOT-FOUND', `projection ${projection} has no query ${name}`, {
+        hint: known.length ? `Its queries: ${known.join(', ')}.` : 'It has no queries.',
+      });
     }
     const parsed = query.schema.safeParse(params);
     if (!parsed.success) {
@@ -303,7 +352,9 @@ export class ReadModel {
     try {
       return query.one ? (statement.get(...args) ?? null) : statement.all(...args);
     } catch (error) {
-      throw new CimError('CIM-INTERNAL', `query ${projection}.${name} failed: ${(error as Error).message}`, { cause: error });
+      throw new CimError('CIM-INTERNAL', `query ${projection}.${name} failed: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   }
 
@@ -311,7 +362,10 @@ export class ReadModel {
   rows(table: string): Record<string, unknown>[] {
     const columns = (this.db.pragma(`table_info(${quote(table)})`) as { name: string }[]).map((c) => quote(c.name));
     if (columns.length === 0) throw new CimError('CIM-NOT-FOUND', `the read model ${this.path} has no table ${table}`);
-    return this.db.prepare(`SELECT * FROM ${quote(table)} ORDER BY ${columns.join(', ')}`).all() as Record<string, unknown>[];
+    return this.db.prepare(`SELECT * FROM ${quote(table)} ORDER BY ${columns.join(', ')}`).all() as Record<
+      string,
+      unknown
+    >[];
   }
 
   close(): void {
@@ -322,7 +376,9 @@ export class ReadModel {
   definition(projection: string): ProjectionDefinition {
     const definition = this.projections.get(projection);
     if (!definition) {
-      throw new CimError('CIM-NOT-FOUND', `the read model ${this.path} has no projection ${projection}`, { hint: `It holds: ${[...this.projections.keys()].join(', ') || 'nothing'}.` });
+      throw new CimError('CIM-NOT-FOUND', `the read model ${this.path} has no projection ${projection}`, {
+        hint: `It holds: ${[...this.projections.keys()].join(', ') || 'nothing'}.`,
+      });
     }
     return definition;
   }

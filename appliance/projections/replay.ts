@@ -66,7 +66,8 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
   const lastSeqs: Record<string, number> = {};
   try {
     for (const span of spans) {
-      lastSeqs[span.domain] = span.toSeq < span.fromSeq ? 0 : await replayStream(options, model, span, bounds, progress);
+      lastSeqs[span.domain] =
+        span.toSeq < span.fromSeq ? 0 : await replayStream(options, model, span, bounds, progress);
     }
   } catch (error) {
     model.close();
@@ -78,7 +79,11 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
     install(building, path);
   } catch (error) {
     removeDatabase(building);
-    throw new CimError('CIM-INVALID-INPUT', `cannot put the replayed read model at ${path}: ${(error as Error).message}`, { cause: error });
+    throw new CimError(
+      'CIM-INVALID-INPUT',
+      `cannot put the replayed read model at ${path}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 
   const seconds = (performance.now() - started) / 1_000;
@@ -94,19 +99,26 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
 
 function checkBounds(options: ReplayOptions): Bounds {
   const { toSeq, toTime, projection } = options;
-  if (toSeq !== undefined && toTime !== undefined) throw new CimError('CIM-INVALID-INPUT', 'replay: give toSeq or toTime, not both');
+  if (toSeq !== undefined && toTime !== undefined)
+    throw new CimError('CIM-INVALID-INPUT', 'replay: give toSeq or toTime, not both');
   if (toSeq !== undefined) {
-    if (!Number.isSafeInteger(toSeq) || toSeq < 0) throw new CimError('CIM-INVALID-INPUT', `replay: toSeq must be a stream sequence (an integer ≥ 0), got ${toSeq}`);
+    if (!Number.isSafeInteger(toSeq) || toSeq < 0)
+      throw new CimError('CIM-INVALID-INPUT', `replay: toSeq must be a stream sequence (an integer ≥ 0), got ${toSeq}`);
     if (projection.domains.length !== 1) {
-      throw new CimError('CIM-INVALID-INPUT', `replay: toSeq names a position in one stream, and ${projection.name} reads ${projection.domains.length} (${projection.domains.join(', ')})`, {
-        hint: 'Travel to a point in time (toTime) instead.',
-      });
+      throw new CimError(
+        'CIM-INVALID-INPUT',
+        `replay: toSeq names a position in one stream, and ${projection.name} reads ${projection.domains.length} (${projection.domains.join(', ')})`,
+        {
+          hint: 'Travel to a point in time (toTime) instead.',
+        },
+      );
     }
   }
   let toTimeMs: number | undefined;
   if (toTime !== undefined) {
     toTimeMs = toTime instanceof Date ? toTime.getTime() : Date.parse(toTime);
-    if (Number.isNaN(toTimeMs)) throw new CimError('CIM-INVALID-INPUT', `replay: toTime must be an RFC 3339 timestamp, got ${String(toTime)}`);
+    if (Number.isNaN(toTimeMs))
+      throw new CimError('CIM-INVALID-INPUT', `replay: toTime must be an RFC 3339 timestamp, got ${String(toTime)}`);
   }
   return { toSeq, toTimeMs };
 }
@@ -126,8 +138,13 @@ async function streamSpan(jsm: JetStreamManager, domain: string, toSeq: number |
   try {
     state = (await jsm.streams.info(stream)).state;
   } catch (error) {
-    if (isNotFound(error)) throw new CimError('CIM-NOT-FOUND', `replay: stream ${stream} does not exist`, { hint: 'Provision the domain first.' });
-    throw new CimError('CIM-UNAVAILABLE', `replay: cannot read the state of ${stream}: ${(error as Error).message}`, { cause: error });
+    if (isNotFound(error))
+      throw new CimError('CIM-NOT-FOUND', `replay: stream ${stream} does not exist`, {
+        hint: 'Provision the domain first.',
+      });
+    throw new CimError('CIM-UNAVAILABLE', `replay: cannot read the state of ${stream}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   // Events appended during the replay are left to the live projector, which resumes at the checkpoint.
   const last = Math.min(state.last_seq, toSeq ?? Infinity);
@@ -136,7 +153,13 @@ async function streamSpan(jsm: JetStreamManager, domain: string, toSeq: number |
 }
 
 /** Reads one stream's span and applies it; resolves with the last stream sequence applied. */
-async function replayStream(options: ReplayOptions, model: ReadModel, span: StreamSpan, bounds: Bounds, progress: Progress): Promise<number> {
+async function replayStream(
+  options: ReplayOptions,
+  model: ReadModel,
+  span: StreamSpan,
+  bounds: Bounds,
+  progress: Progress,
+): Promise<number> {
   const batchSize = options.batch ?? 1_000;
   const name = options.projection.name;
   const { upcasters } = options;
@@ -200,7 +223,9 @@ async function replayStream(options: ReplayOptions, model: ReadModel, span: Stre
       messages = await consumer.consume({ max_messages: batchSize, callback: receive });
       if (finished) messages.stop();
       const closed = await messages.closed();
-      if (!finished) failure ??= closed instanceof Error ? closed : new Error(`the consumer of ${span.stream} ended before the replay did`);
+      if (!finished)
+        failure ??=
+          closed instanceof Error ? closed : new Error(`the consumer of ${span.stream} ended before the replay did`);
     } finally {
       clearInterval(idle);
     }
@@ -213,9 +238,17 @@ async function replayStream(options: ReplayOptions, model: ReadModel, span: Stre
   for (let attempt = 1; ; attempt++) {
     const ended = await consumeSpan(from);
     if (failure !== undefined || ended === 'done' || lastSeq >= span.toSeq) break;
-    const unread = await firstUnread(options.nc.jetstream(), { stream: span.stream, toSeq: span.toSeq }, Math.max(lastSeq, from - 1));
+    const unread = await firstUnread(
+      options.nc.jetstream(),
+      { stream: span.stream, toSeq: span.toSeq },
+      Math.max(lastSeq, from - 1),
+    );
     if (unread === undefined) break;
-    if (attempt >= 3) throw new CimError('CIM-UNAVAILABLE', `replay: reading ${span.stream} stalled: seq ${unread} is stored but ${attempt} consumers in a row did not deliver it`);
+    if (attempt >= 3)
+      throw new CimError(
+        'CIM-UNAVAILABLE',
+        `replay: reading ${span.stream} stalled: seq ${unread} is stored but ${attempt} consumers in a row did not deliver it`,
+      );
     finished = false;
     from = Math.max(lastSeq, from - 1) + 1;
   }
@@ -248,7 +281,11 @@ class Progress {
     this.last = now;
     const seconds = (now - this.started) / 1_000;
     // Deleted messages and a time bound make the expected total an upper bound; the end says what it was.
-    this.onProgress(this.done, final ? this.done : Math.max(this.total, this.done), seconds > 0 ? this.done / seconds : 0);
+    this.onProgress(
+      this.done,
+      final ? this.done : Math.max(this.total, this.done),
+      seconds > 0 ? this.done / seconds : 0,
+    );
   }
 }
 

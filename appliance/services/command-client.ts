@@ -43,7 +43,8 @@ class ReplyInbox {
         this.pending.delete(token);
         clearTimeout(waiting.timer);
         // The server's "no responders" status: an empty message with status 503.
-        if (msg.data.length === 0 && msg.headers?.code === 503) waiting.reject(new CimError('CIM-UNAVAILABLE', 'no service answers this command'));
+        if (msg.data.length === 0 && msg.headers?.code === 503)
+          waiting.reject(new CimError('CIM-UNAVAILABLE', 'no service answers this command'));
         else waiting.resolve(msg.data);
       },
     });

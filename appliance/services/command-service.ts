@@ -33,7 +33,11 @@ export interface CommandServiceHandle {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-export async function startCommandService<S>(nc: NatsConnection, domain: Domain<S>, options: CommandServiceOptions): Promise<CommandServiceHandle> {
+export async function startCommandService<S>(
+  nc: NatsConnection,
+  domain: Domain<S>,
+  options: CommandServiceOptions,
+): Promise<CommandServiceHandle> {
   const subjects = options.subjects ?? new Subjects();
   const handler = new CommandHandler(domain, options.store, options.conflictRetries ?? 20, options.cacheSize ?? 10_000);
   const inFlight = new Set<Promise<void>>();
@@ -124,12 +128,19 @@ export class CommandHandler<S> {
         causationId: request.causationId ?? commandId,
         at: new Date().toISOString(),
       };
-      const appended = await this.serially(command.aggregateId, async () => this.decideAndAppend(command, metadata, await this.gatherFacts(command)));
+      const appended = await this.serially(command.aggregateId, async () =>
+        this.decideAndAppend(command, metadata, await this.gatherFacts(command)),
+      );
       return {
         ok: true,
         commandId,
         aggregateId: command.aggregateId,
-        events: appended.map(({ event, type: eventType }) => ({ type: eventType, cid: event.cid.toString(), seq: event.seq, streamSeq: event.streamSeq })),
+        events: appended.map(({ event, type: eventType }) => ({
+          type: eventType,
+          cid: event.cid.toString(),
+          seq: event.seq,
+          streamSeq: event.streamSeq,
+        })),
       };
     } catch (error) {
       const cim = toCimError(error);
@@ -146,7 +157,7 @@ export class CommandHandler<S> {
 
   private async serially<T>(aggregateId: string, work: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(aggregateId);
-    const run = (previous ? previous.then(work, work) : work());
+    const run = previous ? previous.then(work, work) : work();
     const tail = run.catch(() => undefined);
     this.tails.set(aggregateId, tail);
     try {
@@ -161,13 +172,18 @@ export class CommandHandler<S> {
     const facts: Record<string, boolean> = {};
     await Promise.all(
       command.requirements.map(async (r) => {
-        facts[factKey(r.domain, r.aggregateId)] = (await this.store.head({ domain: r.domain, aggregateId: r.aggregateId })).seq > 0;
+        facts[factKey(r.domain, r.aggregateId)] =
+          (await this.store.head({ domain: r.domain, aggregateId: r.aggregateId })).seq > 0;
       }),
     );
     return facts;
   }
 
-  private async decideAndAppend(command: ValidatedCommand, metadata: CommandMetadata, facts: Facts): Promise<{ event: AppendedEvent; type: string }[]> {
+  private async decideAndAppend(
+    command: ValidatedCommand,
+    metadata: CommandMetadata,
+    facts: Facts,
+  ): Promise<{ event: AppendedEvent; type: string }[]> {
     const ref = { domain: this.domain.name, aggregate: this.domain.aggregate, aggregateId: command.aggregateId };
     for (let attempt = 0; ; attempt++) {
       const cached = attempt === 0 ? this.cache.get(command.aggregateId) : undefined;
@@ -187,11 +203,15 @@ export class CommandHandler<S> {
         let state = loaded.state;
         for (const a of appended) state = this.domain.reducer.evolve(state, a.envelope);
         const last = appended.at(-1)!;
-        this.remember(command.aggregateId, { state, head: { seq: last.seq, cid: last.cid, streamSeq: last.streamSeq } });
+        this.remember(command.aggregateId, {
+          state,
+          head: { seq: last.seq, cid: last.cid, streamSeq: last.streamSeq },
+        });
         return appended.map((event, i) => ({ event, type: events[i]!.type }));
       } catch (error) {
         this.cache.delete(command.aggregateId); // whatever happened, the next command reloads
-        if (!(error instanceof CimError && error.code === 'CIM-CONFLICT') || attempt >= this.conflictRetries) throw error;
+        if (!(error instanceof CimError && error.code === 'CIM-CONFLICT') || attempt >= this.conflictRetries)
+          throw error;
         // Instances that conflicted would otherwise retry in lockstep and conflict again.
         await sleep(Math.random() * Math.min(100, 2 ** attempt));
       }

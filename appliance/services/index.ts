@@ -1,7 +1,18 @@
 // The domain services on NATS: command service, its client and protocol, query service and
 // process manager — the public surface of appliance/services.
 export { sendCommand, type CommandResult } from './command-client.js';
-export { commandSubject, CommandRequestSchema, type AppendedEventInfo, type CommandReply, type CommandRequest } from './command-protocol.js';
-export { CommandHandler, startCommandService, type CommandServiceHandle, type CommandServiceOptions } from './command-service.js';
+export {
+  commandSubject,
+  CommandRequestSchema,
+  type AppendedEventInfo,
+  type CommandReply,
+  type CommandRequest,
+} from './command-protocol.js';
+export {
+  CommandHandler,
+  startCommandService,
+  type CommandServiceHandle,
+  type CommandServiceOptions,
+} from './command-service.js';
 export { startProcessManager, type ProcessManagerHandle, type ProcessManagerOptions } from './process-manager.js';
 export { querySubject, startQueryService } from './query-service.js';

@@ -34,7 +34,11 @@ export interface ProcessManagerHandle {
 
 const consumerName = (manager: string, domain: string) => `pm_${manager}_${domain}`.replace(/-/g, '_');
 
-export async function startProcessManager(nc: NatsConnection, definition: ProcessManagerDefinition, options: ProcessManagerOptions = {}): Promise<ProcessManagerHandle> {
+export async function startProcessManager(
+  nc: NatsConnection,
+  definition: ProcessManagerDefinition,
+  options: ProcessManagerOptions = {},
+): Promise<ProcessManagerHandle> {
   const subjects = options.subjects ?? new Subjects();
   const jsm = await nc.jetstreamManager();
   const js = nc.jetstream();

@@ -24,9 +24,16 @@ function parseParams(query: string, data: Uint8Array): unknown {
 }
 
 /** The domain's queries as a service; undefined when its projections declare none. */
-export async function startQueryService<S>(nc: NatsConnection, domain: Domain<S>, model: ReadModel, options: { subjects?: Subjects } = {}): Promise<Service | undefined> {
+export async function startQueryService<S>(
+  nc: NatsConnection,
+  domain: Domain<S>,
+  model: ReadModel,
+  options: { subjects?: Subjects } = {},
+): Promise<Service | undefined> {
   const subjects = options.subjects ?? new Subjects();
-  const queries = (domain.definition.projections ?? []).flatMap((p) => Object.keys(p.queries ?? {}).map((name) => ({ projection: p.name, name })));
+  const queries = (domain.definition.projections ?? []).flatMap((p) =>
+    Object.keys(p.queries ?? {}).map((name) => ({ projection: p.name, name })),
+  );
   if (queries.length === 0) return undefined;
   const service = await nc.services.add({
     name: `cim-${domain.name}-queries`,
@@ -46,7 +53,11 @@ export async function startQueryService<S>(nc: NatsConnection, domain: Domain<S>
           msg.respond(encoder.encode(JSON.stringify({ ok: true, result })));
         } catch (e) {
           const cim = toCimError(e);
-          msg.respondError(cim.httpStatus, `${cim.code}: ${cim.message}`, encoder.encode(JSON.stringify({ ok: false, error: { code: cim.code, message: cim.message } })));
+          msg.respondError(
+            cim.httpStatus,
+            `${cim.code}: ${cim.message}`,
+            encoder.encode(JSON.stringify({ ok: false, error: { code: cim.code, message: cim.message } })),
+          );
         }
       },
     });

@@ -2,7 +2,14 @@
 // the same payload bytes, subjects and window: throughput, then publish→ack latency at one rate.
 // The headline figure is the ratio (absolute figures move from machine to machine; ratios within one run hold).
 import { performance } from 'node:perf_hooks';
-import { nanos, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
+import {
+  nanos,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamClient,
+  type JetStreamManager,
+  type NatsConnection,
+} from 'nats';
 import {
   CimError,
   domainStream,
@@ -19,10 +26,18 @@ import {
   type EventStoreOptions,
   type NewEvent,
 } from '../../appliance/index.js';
-import { latencyAtRate, rate, runLanes, throughputFigure, type LatencyFigure, type ThroughputFigure } from '../schedule.js';
+import {
+  latencyAtRate,
+  rate,
+  runLanes,
+  throughputFigure,
+  type LatencyFigure,
+  type ThroughputFigure,
+} from '../schedule.js';
 import { sampleAggregateId, sampleEnvelope, samplePayload } from './sample-events.js';
 
-export type AppendBenchmarkPhase = 'warmup' | 'raw' | 'raw-contract' | 'append' | 'raw-latency' | 'append-latency' | 'verify';
+export type AppendBenchmarkPhase =
+  'warmup' | 'raw' | 'raw-contract' | 'append' | 'raw-latency' | 'append-latency' | 'verify';
 
 export interface AppendBenchmarkOptions {
   /** Messages of each throughput phase (raw, then append). */
@@ -156,10 +171,17 @@ class Writers {
     contractSubjectPrefix: string,
     payloadBytes: number,
   ) {
-    this.contractSubjects = Array.from({ length: aggregates }, (_, i) => `${contractSubjectPrefix}.${sampleAggregateId(i)}`);
+    this.contractSubjects = Array.from(
+      { length: aggregates },
+      (_, i) => `${contractSubjectPrefix}.${sampleAggregateId(i)}`,
+    );
     this.contractCounts = this.contractSubjects.map(() => 0);
     this.contractLast = this.contractSubjects.map(() => 0);
-    this.refs = Array.from({ length: aggregates }, (_, i) => ({ domain, aggregate: AGGREGATE_TYPE, aggregateId: sampleAggregateId(i) }));
+    this.refs = Array.from({ length: aggregates }, (_, i) => ({
+      domain,
+      aggregate: AGGREGATE_TYPE,
+      aggregateId: sampleAggregateId(i),
+    }));
     this.heads = this.refs.map(() => EMPTY_HEAD);
     this.rawSubjects = this.refs.map((ref) => `${rawSubjectPrefix}.${ref.aggregateId}`);
     this.idle = this.refs.map((_, i) => i);
@@ -243,10 +265,16 @@ class Writers {
 
 function assertNames(domain: string, rawStream: string): void {
   if (!domain.startsWith('bench')) {
-    throw new CimError('CIM-INVALID-INPUT', `domain "${domain}": the append benchmark deletes its domain's stream, so the domain must start with "bench"`);
+    throw new CimError(
+      'CIM-INVALID-INPUT',
+      `domain "${domain}": the append benchmark deletes its domain's stream, so the domain must start with "bench"`,
+    );
   }
   if (!rawStream.startsWith('CIM_BENCH')) {
-    throw new CimError('CIM-INVALID-INPUT', `raw stream "${rawStream}": the append benchmark deletes it, so its name must start with "CIM_BENCH"`);
+    throw new CimError(
+      'CIM-INVALID-INPUT',
+      `raw stream "${rawStream}": the append benchmark deletes it, so its name must start with "CIM_BENCH"`,
+    );
   }
 }
 
@@ -254,14 +282,22 @@ async function messageCount(jsm: JetStreamManager, stream: string): Promise<numb
   return (await jsm.streams.info(stream)).state.messages;
 }
 
-async function measureVerify(nc: NatsConnection, domain: string, signer: Signer, progress: (done: number, total: number) => void): Promise<VerifyFigure> {
+async function measureVerify(
+  nc: NatsConnection,
+  domain: string,
+  signer: Signer,
+  progress: (done: number, total: number) => void,
+): Promise<VerifyFigure> {
   const sealer = await Sealer.open(nc, { domain, signer, maxEventsPerSeal: Number.MAX_SAFE_INTEGER });
   const sealStarted = performance.now();
   let seals = 0;
   while (await sealer.sealOnce()) seals++;
   const sealSeconds = (performance.now() - sealStarted) / 1_000;
   const verifyStarted = performance.now();
-  const result = await verifyDomain(nc, domain, { trusted: [signer.verifier()], onProgress: (_d, seq, last) => progress(seq, last) });
+  const result = await verifyDomain(nc, domain, {
+    trusted: [signer.verifier()],
+    onProgress: (_d, seq, last) => progress(seq, last),
+  });
   const verifySeconds = (performance.now() - verifyStarted) / 1_000;
   return {
     events: result.events,
@@ -273,7 +309,10 @@ async function measureVerify(nc: NatsConnection, domain: string, signer: Signer,
   };
 }
 
-export async function runAppendBenchmark(nc: NatsConnection, options: AppendBenchmarkOptions): Promise<AppendBenchmarkResult> {
+export async function runAppendBenchmark(
+  nc: NatsConnection,
+  options: AppendBenchmarkOptions,
+): Promise<AppendBenchmarkResult> {
   const domain = options.domain ?? 'benchappend';
   const rawStream = options.rawStream ?? 'CIM_BENCH_RAW';
   const rawSubjectPrefix = options.rawSubjectPrefix ?? 'cim.bench.raw';
@@ -281,19 +320,27 @@ export async function runAppendBenchmark(nc: NatsConnection, options: AppendBenc
   const contractSubjectPrefix = `${rawSubjectPrefix}contract`;
   assertNames(domain, rawStream);
   if (options.messages < 1 || options.aggregates < 1 || options.inFlight < 1) {
-    throw new CimError('CIM-INVALID-INPUT', 'the append benchmark needs at least one message, aggregate and publish in flight');
+    throw new CimError(
+      'CIM-INVALID-INPUT',
+      'the append benchmark needs at least one message, aggregate and publish in flight',
+    );
   }
   const stream = domainStream(domain);
   const lanes = Math.min(options.inFlight, options.aggregates);
   const signal = options.signal;
-  const progress = (phase: AppendBenchmarkPhase, total: number) => (done: number) => options.onProgress?.(phase, done, total);
+  const progress = (phase: AppendBenchmarkPhase, total: number) => (done: number) =>
+    options.onProgress?.(phase, done, total);
 
   const jsm = await nc.jetstreamManager();
   // Fresh streams: leftovers of an interrupted run would change sizes, dedup sets and sequences.
   await jsm.streams.delete(stream).catch(() => false);
   await jsm.streams.delete(rawStream).catch(() => false);
   await jsm.streams.delete(contractStream).catch(() => false);
-  const provisioned = await provision(nc, { domains: [domain], replicas: options.replicas, duplicateWindowMs: options.duplicateWindowMs ?? 120_000 });
+  const provisioned = await provision(nc, {
+    domains: [domain],
+    replicas: options.replicas,
+    duplicateWindowMs: options.duplicateWindowMs ?? 120_000,
+  });
   try {
     await jsm.streams.add({
       name: rawStream,
@@ -315,25 +362,67 @@ export async function runAppendBenchmark(nc: NatsConnection, options: AppendBenc
     // Raw messages are exactly as large as an encoded event in the middle of its chain (prev set).
     const typicalSeq = Math.max(2, Math.round(options.messages / options.aggregates / 2));
     const typical = encodeEnvelope(
-      sampleEnvelope(sampleAggregateId(0), typicalSeq, encodeEnvelope(sampleEnvelope(sampleAggregateId(0), 1, null, {})).cid, samplePayload(options.payloadBytes), {
-        domain,
-        aggregate: AGGREGATE_TYPE,
-        type: EVENT_TYPE,
-        ...CAUSATION,
-      }),
+      sampleEnvelope(
+        sampleAggregateId(0),
+        typicalSeq,
+        encodeEnvelope(sampleEnvelope(sampleAggregateId(0), 1, null, {})).cid,
+        samplePayload(options.payloadBytes),
+        {
+          domain,
+          aggregate: AGGREGATE_TYPE,
+          type: EVENT_TYPE,
+          ...CAUSATION,
+        },
+      ),
     );
     const body = new Uint8Array(typical.bytes.length).fill(0x61);
-    const writers = new Writers(nc.jetstream(), store, body, domain, options.aggregates, rawSubjectPrefix, contractSubjectPrefix, options.payloadBytes);
+    const writers = new Writers(
+      nc.jetstream(),
+      store,
+      body,
+      domain,
+      options.aggregates,
+      rawSubjectPrefix,
+      contractSubjectPrefix,
+      options.payloadBytes,
+    );
 
-    const warmup = Math.min(options.warmupMessages ?? Math.min(1_000, Math.ceil(options.messages / 10)), options.messages);
+    const warmup = Math.min(
+      options.warmupMessages ?? Math.min(1_000, Math.ceil(options.messages / 10)),
+      options.messages,
+    );
     if (warmup > 0) {
       await runLanes(lanes, warmup, (i) => writers.raw(i), progress('warmup', warmup * 2), signal);
-      await runLanes(lanes, warmup, () => writers.appendNext(), (done) => options.onProgress?.('warmup', warmup + done, warmup * 2), signal);
+      await runLanes(
+        lanes,
+        warmup,
+        () => writers.appendNext(),
+        (done) => options.onProgress?.('warmup', warmup + done, warmup * 2),
+        signal,
+      );
     }
 
-    const raw = await runLanes(lanes, options.messages, (i) => writers.raw(i), progress('raw', options.messages), signal);
-    const contract = await runLanes(lanes, options.messages, () => writers.rawWithContractNext(), progress('raw-contract', options.messages), signal);
-    const append = await runLanes(lanes, options.messages, () => writers.appendNext(), progress('append', options.messages), signal);
+    const raw = await runLanes(
+      lanes,
+      options.messages,
+      (i) => writers.raw(i),
+      progress('raw', options.messages),
+      signal,
+    );
+    const contract = await runLanes(
+      lanes,
+      options.messages,
+      () => writers.rawWithContractNext(),
+      progress('raw-contract', options.messages),
+      signal,
+    );
+    const append = await runLanes(
+      lanes,
+      options.messages,
+      () => writers.appendNext(),
+      progress('append', options.messages),
+      signal,
+    );
     const rawFigure = throughputFigure(raw);
     const contractFigure = throughputFigure(contract);
     const appendFigure = throughputFigure(append);
@@ -344,7 +433,13 @@ export async function runAppendBenchmark(nc: NatsConnection, options: AppendBenc
     if (latencySeconds > 0 && targetRate > 0 && !signal?.aborted) {
       const total = Math.max(1, Math.round(targetRate * latencySeconds));
 
-      const rawLatency = await latencyAtRate(targetRate, total, (i) => writers.raw(i), progress('raw-latency', total), signal);
+      const rawLatency = await latencyAtRate(
+        targetRate,
+        total,
+        (i) => writers.raw(i),
+        progress('raw-latency', total),
+        signal,
+      );
       // Open loop: appends to one aggregate queue behind its previous one, and their wait counts.
       const appendLatency = await latencyAtRate(
         targetRate,
@@ -365,7 +460,12 @@ export async function runAppendBenchmark(nc: NatsConnection, options: AppendBenc
     const rawStored = await messageCount(jsm, rawStream);
     const contractStored = await messageCount(jsm, contractStream);
     const appendStored = await messageCount(jsm, stream);
-    const verify = options.verifyWith && !signal?.aborted ? await measureVerify(nc, domain, options.verifyWith, (done, total) => options.onProgress?.('verify', done, total)) : undefined;
+    const verify =
+      options.verifyWith && !signal?.aborted
+        ? await measureVerify(nc, domain, options.verifyWith, (done, total) =>
+            options.onProgress?.('verify', done, total),
+          )
+        : undefined;
     return {
       domain,
       stream,
@@ -407,7 +507,10 @@ export async function runAppendBenchmark(nc: NatsConnection, options: AppendBenc
     // Shared streams this run had to create go too, but only while they are still empty.
     for (const name of provisioned.created) {
       if (name === stream) continue;
-      const empty = await messageCount(jsm, name).then((n) => n === 0, () => false);
+      const empty = await messageCount(jsm, name).then(
+        (n) => n === 0,
+        () => false,
+      );
       if (empty) await jsm.streams.delete(name).catch(() => false);
     }
   }

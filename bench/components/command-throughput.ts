@@ -21,7 +21,8 @@ import {
 import { latencyAtRate, runLanes, throughputFigure, type LatencyFigure, type ThroughputFigure } from '../schedule.js';
 import { runReplayBenchmark, type ReplayBenchmarkResult } from './replay-throughput.js';
 
-export type CommandBenchmarkPhase = 'setup' | 'raw' | 'append' | 'command' | 'raw-latency' | 'command-latency' | 'replay';
+export type CommandBenchmarkPhase =
+  'setup' | 'raw' | 'append' | 'command' | 'raw-latency' | 'command-latency' | 'replay';
 
 export interface CommandBenchmarkOptions {
   /** Operations of each throughput phase. */
@@ -72,18 +73,32 @@ const RAW_PREFIX = 'cim.bench.cmdraw';
 
 const personId = (i: number) => `p-${String(i).padStart(7, '0')}`;
 
-export async function runCommandBenchmark(nc: NatsConnection, options: CommandBenchmarkOptions): Promise<CommandBenchmarkResult> {
+export async function runCommandBenchmark(
+  nc: NatsConnection,
+  options: CommandBenchmarkOptions,
+): Promise<CommandBenchmarkResult> {
   const name = options.domain ?? 'benchcmd';
-  if (!name.startsWith('bench')) throw new CimError('CIM-INVALID-INPUT', `domain "${name}": the command benchmark deletes its stream, so it must start with "bench"`);
+  if (!name.startsWith('bench'))
+    throw new CimError(
+      'CIM-INVALID-INPUT',
+      `domain "${name}": the command benchmark deletes its stream, so it must start with "bench"`,
+    );
   const domain = defineDomain({ ...person.definition, name, projections: [] });
   const { signal } = options;
   const lanes = Math.min(options.inFlight, options.aggregates);
-  const progress = (phase: CommandBenchmarkPhase, total: number) => (done: number) => options.onProgress?.(phase, done, total);
+  const progress = (phase: CommandBenchmarkPhase, total: number) => (done: number) =>
+    options.onProgress?.(phase, done, total);
   const jsm = await nc.jetstreamManager();
   await jsm.streams.delete(domainStream(name)).catch(() => false);
   await jsm.streams.delete(RAW_STREAM).catch(() => false);
   await provision(nc, { domains: [name], replicas: options.replicas, duplicateWindowMs: 120_000 });
-  await jsm.streams.add({ name: RAW_STREAM, subjects: [`${RAW_PREFIX}.>`], num_replicas: options.replicas, storage: StorageType.File, retention: RetentionPolicy.Limits });
+  await jsm.streams.add({
+    name: RAW_STREAM,
+    subjects: [`${RAW_PREFIX}.>`],
+    num_replicas: options.replicas,
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+  });
   const serviceNc = options.serviceConnection ?? nc;
   let service: CommandServiceHandle | undefined;
   try {
@@ -92,10 +107,19 @@ export async function runCommandBenchmark(nc: NatsConnection, options: CommandBe
     const store = await EventStore.open(nc);
 
     // Setup: the people the commands rename.
-    await runLanes(lanes, options.aggregates, async (i) => {
-      await sendCommand(nc, name, 'RegisterPerson', { ...WHO, payload: { personId: personId(i), name: 'Ada Lovelace', email: `p${i}@example.org` } });
-      return true;
-    }, progress('setup', options.aggregates), signal);
+    await runLanes(
+      lanes,
+      options.aggregates,
+      async (i) => {
+        await sendCommand(nc, name, 'RegisterPerson', {
+          ...WHO,
+          payload: { personId: personId(i), name: 'Ada Lovelace', email: `p${i}@example.org` },
+        });
+        return true;
+      },
+      progress('setup', options.aggregates),
+      signal,
+    );
 
     // Each lane owns the aggregates lane, lane + lanes, lane + 2·lanes, … (below `aggregates`), so
     // one aggregate never has two operations in flight.
@@ -108,9 +132,20 @@ export async function runCommandBenchmark(nc: NatsConnection, options: CommandBe
     // Raw messages are as large as the event a rename stores.
     const body = new Uint8Array(
       encodeEnvelope({
-        v: 1, id: '01900000-0000-7000-8000-000000000000', domain: name, aggregate: 'Person', aggregateId: sample.aggregateId, seq: 2, type: 'PersonRenamed', typeVersion: 1,
-        at: new Date().toISOString(), correlationId: '01900000-0000-7000-8000-000000000001', causationId: '01900000-0000-7000-8000-000000000001', actor: WHO.actor,
-        payload: sample.payload as Record<string, unknown>, prev: null,
+        v: 1,
+        id: '01900000-0000-7000-8000-000000000000',
+        domain: name,
+        aggregate: 'Person',
+        aggregateId: sample.aggregateId,
+        seq: 2,
+        type: 'PersonRenamed',
+        typeVersion: 1,
+        at: new Date().toISOString(),
+        correlationId: '01900000-0000-7000-8000-000000000001',
+        causationId: '01900000-0000-7000-8000-000000000001',
+        actor: WHO.actor,
+        payload: sample.payload as Record<string, unknown>,
+        prev: null,
       }).bytes.length,
     ).fill(0x61);
 
@@ -118,14 +153,20 @@ export async function runCommandBenchmark(nc: NatsConnection, options: CommandBe
       let next = 0;
       return () => operation(next++ % lanes);
     };
-    const raw = await runLanes(lanes, options.messages, async (i) => {
-      try {
-        await js.publish(`${RAW_PREFIX}.${personId(i % options.aggregates)}`, body);
-        return true;
-      } catch {
-        return false;
-      }
-    }, progress('raw', options.messages), signal);
+    const raw = await runLanes(
+      lanes,
+      options.messages,
+      async (i) => {
+        try {
+          await js.publish(`${RAW_PREFIX}.${personId(i % options.aggregates)}`, body);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      progress('raw', options.messages),
+      signal,
+    );
 
     // Direct appends go to aggregates of their own (a-…), so the service's cached people stay valid.
     const heads = new Map<number, AggregateHead>();
@@ -133,7 +174,12 @@ export async function runCommandBenchmark(nc: NatsConnection, options: CommandBe
       const i = target(lane);
       const ref = { domain: name, aggregate: 'Person', aggregateId: `a-${String(i).padStart(7, '0')}` };
       try {
-        const [e] = await store.append(ref, heads.get(i) ?? EMPTY_HEAD, [{ type: 'PersonRenamed', payload: renamePayload(i) }], { ...WHO, correlationId: 'bench', causationId: 'bench' });
+        const [e] = await store.append(
+          ref,
+          heads.get(i) ?? EMPTY_HEAD,
+          [{ type: 'PersonRenamed', payload: renamePayload(i) }],
+          { ...WHO, correlationId: 'bench', causationId: 'bench' },
+        );
         heads.set(i, { seq: e!.seq, cid: e!.cid, streamSeq: e!.streamSeq });
         return true;
       } catch {
@@ -141,13 +187,25 @@ export async function runCommandBenchmark(nc: NatsConnection, options: CommandBe
         return false;
       }
     });
-    const append = await runLanes(lanes, options.messages, () => appendOne(), progress('append', options.messages), signal);
+    const append = await runLanes(
+      lanes,
+      options.messages,
+      () => appendOne(),
+      progress('append', options.messages),
+      signal,
+    );
 
     let commandsOk = 0;
     let commandsFailed = 0;
     const commandOne = byLane(async (lane) => {
       try {
-        await sendCommand(nc, name, 'RenamePerson', { ...WHO, payload: renamePayload(target(lane)) }, { timeoutMs: 30_000 });
+        await sendCommand(
+          nc,
+          name,
+          'RenamePerson',
+          { ...WHO, payload: renamePayload(target(lane)) },
+          { timeoutMs: 30_000 },
+        );
         commandsOk++;
         return true;
       } catch {
@@ -155,40 +213,77 @@ export async function runCommandBenchmark(nc: NatsConnection, options: CommandBe
         return false;
       }
     });
-    const command = await runLanes(lanes, options.messages, () => commandOne(), progress('command', options.messages), signal);
-    const [rawFigure, appendFigure, commandFigure] = [throughputFigure(raw), throughputFigure(append), throughputFigure(command)];
+    const command = await runLanes(
+      lanes,
+      options.messages,
+      () => commandOne(),
+      progress('command', options.messages),
+      signal,
+    );
+    const [rawFigure, appendFigure, commandFigure] = [
+      throughputFigure(raw),
+      throughputFigure(append),
+      throughputFigure(command),
+    ];
 
     let latency: CommandBenchmarkResult['latency'];
     const seconds = options.latencySeconds ?? 5;
     const latencyRate = options.latencyRate ?? Math.round(commandFigure.perSecond / 2);
     if (seconds > 0 && latencyRate > 0 && !signal?.aborted) {
       const total = Math.max(1, Math.round(latencyRate * seconds));
-      const rawLatency = await latencyAtRate(latencyRate, total, async (i) => {
-        try {
-          await js.publish(`${RAW_PREFIX}.${personId(i % options.aggregates)}`, body);
-          return true;
-        } catch {
-          return false;
-        }
-      }, progress('raw-latency', total), signal);
+      const rawLatency = await latencyAtRate(
+        latencyRate,
+        total,
+        async (i) => {
+          try {
+            await js.publish(`${RAW_PREFIX}.${personId(i % options.aggregates)}`, body);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        progress('raw-latency', total),
+        signal,
+      );
       // Open loop: commands to one person may overlap; the service queues them per aggregate.
-      const commandLatency = await latencyAtRate(latencyRate, total, async (i) => {
-        try {
-          await sendCommand(nc, name, 'RenamePerson', { ...WHO, payload: renamePayload(i % options.aggregates) }, { timeoutMs: 30_000 });
-          commandsOk++;
-          return true;
-        } catch {
-          commandsFailed++;
-          return false;
-        }
-      }, progress('command-latency', total), signal);
-      latency = { rate: latencyRate, seconds, raw: rawLatency, command: commandLatency, p99Ratio: rawLatency.p99Ms > 0 ? commandLatency.p99Ms / rawLatency.p99Ms : 0 };
+      const commandLatency = await latencyAtRate(
+        latencyRate,
+        total,
+        async (i) => {
+          try {
+            await sendCommand(
+              nc,
+              name,
+              'RenamePerson',
+              { ...WHO, payload: renamePayload(i % options.aggregates) },
+              { timeoutMs: 30_000 },
+            );
+            commandsOk++;
+            return true;
+          } catch {
+            commandsFailed++;
+            return false;
+          }
+        },
+        progress('command-latency', total),
+        signal,
+      );
+      latency = {
+        rate: latencyRate,
+        seconds,
+        raw: rawLatency,
+        command: commandLatency,
+        p99Ratio: rawLatency.p99Ms > 0 ? commandLatency.p99Ms / rawLatency.p99Ms : 0,
+      };
     }
 
     let replay: ReplayBenchmarkResult | undefined;
     if (options.replay !== false && !signal?.aborted) {
       const [directory] = person.definition.projections ?? [];
-      replay = await runReplayBenchmark(nc, { projection: { ...directory!, domains: [name] }, onProgress: (done, total) => options.onProgress?.('replay', done, total) });
+      replay = await runReplayBenchmark(nc, {
+        projection: { ...directory!, domains: [name] },
+        onProgress: (done, total) => options.onProgress?.('replay', done, total),
+      });
     }
 
     const info = await jsm.streams.info(domainStream(name), { subjects_filter: `>` });

@@ -1,7 +1,16 @@
 // Micro-benchmarks (tinybench) of the event store's client-side kernels: what one event costs to
 // encode and name, to decode and check, to seal (Merkle root), and to verify in a stream.
 import { Bench } from 'tinybench';
-import { ChainChecker, decodeEnvelope, domainStream, encodeEnvelope, FindingList, MerkleAccumulator, merkleRoot, Subjects } from '../../appliance/index.js';
+import {
+  ChainChecker,
+  decodeEnvelope,
+  domainStream,
+  encodeEnvelope,
+  FindingList,
+  MerkleAccumulator,
+  merkleRoot,
+  Subjects,
+} from '../../appliance/index.js';
 import { sampleAggregateId, sampleEnvelope, samplePayload, sampleStream } from './sample-events.js';
 
 export interface MicroBenchmarkOptions {
@@ -78,7 +87,12 @@ function verificationKernel(events: ReturnType<typeof sampleStream>, chunk: numb
 
 function kernels(options: Required<Omit<MicroBenchmarkOptions, 'signal' | 'onProgress'>>): Kernel[] {
   const payload = samplePayload(options.payloadBytes);
-  const envelope = sampleEnvelope(sampleAggregateId(1), 2, encodeEnvelope(sampleEnvelope(sampleAggregateId(1), 1, null, payload)).cid, payload);
+  const envelope = sampleEnvelope(
+    sampleAggregateId(1),
+    2,
+    encodeEnvelope(sampleEnvelope(sampleAggregateId(1), 1, null, payload)).cid,
+    payload,
+  );
   const encoded = encodeEnvelope(envelope);
   const encodedCid = encoded.cid.toString();
   const leaves = sampleStream(Math.min(options.merkleLeaves, 1_000), 10, payload).map((e) => e.event.cid.bytes);

@@ -44,26 +44,60 @@ export async function runNatsBench(options: NatsBenchOptions): Promise<NatsBench
   const dir = mkdtempSync(join(tmpdir(), 'cim-nats-bench-'));
   const csv = join(dir, 'peer.csv');
   const flags = [
-    'bench', 'js', 'pub', 'async', 'cim.bench.peer',
-    `--msgs=${options.messages}`, `--size=${options.payloadBytes}B`, `--replicas=${options.replicas}`, '--storage=file',
-    `--batch=${options.window}`, '--multisubject', `--multisubjectmax=${options.subjects}`, `--stream=${STREAM}`,
-    '--clients=1', '--no-progress',
+    'bench',
+    'js',
+    'pub',
+    'async',
+    'cim.bench.peer',
+    `--msgs=${options.messages}`,
+    `--size=${options.payloadBytes}B`,
+    `--replicas=${options.replicas}`,
+    '--storage=file',
+    `--batch=${options.window}`,
+    '--multisubject',
+    `--multisubjectmax=${options.subjects}`,
+    `--stream=${STREAM}`,
+    '--clients=1',
+    '--no-progress',
   ];
   // The stream is made here, the raw baseline's way: natscli's --create asks for a JetStream API
   // level that servers before 2.14 do not report (10185).
   const jsm = await options.nc.jetstreamManager();
   await jsm.streams.delete(STREAM).catch(() => false);
   await createStream(DEFAULT_RETRY, STREAM, () =>
-    jsm.streams.add({ name: STREAM, subjects: ['cim.bench.peer.>'], num_replicas: options.replicas, storage: StorageType.File, retention: RetentionPolicy.Limits }),
+    jsm.streams.add({
+      name: STREAM,
+      subjects: ['cim.bench.peer.>'],
+      num_replicas: options.replicas,
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+    }),
   );
   try {
-    await run(options.natscli, [...flags, `--csv=${csv}`, `--server=${options.servers.join(',')}`, ...(options.credsFile ? [`--creds=${options.credsFile}`] : [])], {
-      timeout: 300_000,
-      maxBuffer: 16 * 1024 * 1024,
-    }).catch((error: { stderr?: string; message: string }) => {
-      throw new CimError('CIM-UNAVAILABLE', `nats bench failed: ${(error.stderr ?? '').trim().split('\n').pop() || error.message}`);
+    await run(
+      options.natscli,
+      [
+        ...flags,
+        `--csv=${csv}`,
+        `--server=${options.servers.join(',')}`,
+        ...(options.credsFile ? [`--creds=${options.credsFile}`] : []),
+      ],
+      {
+        timeout: 300_000,
+        maxBuffer: 16 * 1024 * 1024,
+      },
+    ).catch((error: { stderr?: string; message: string }) => {
+      throw new CimError(
+        'CIM-UNAVAILABLE',
+        `nats bench failed: ${(error.stderr ?? '').trim().split('\n').pop() || error.message}`,
+      );
     });
-    return { tool: `natscli ${options.natscliVersion}`, command: `nats ${flags.join(' ')}`, messages: options.messages, ...parseCsv(readFileSync(csv, 'utf8')) };
+    return {
+      tool: `natscli ${options.natscliVersion}`,
+      command: `nats ${flags.join(' ')}`,
+      messages: options.messages,
+      ...parseCsv(readFileSync(csv, 'utf8')),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await jsm.streams.delete(STREAM).catch(() => {});
@@ -72,7 +106,10 @@ export async function runNatsBench(options: NatsBenchOptions): Promise<NatsBench
 
 /** natscli's CSV: a header row, then a row per client; one client here. */
 export function parseCsv(text: string): Omit<NatsBenchResult, 'tool' | 'command' | 'messages'> {
-  const [header, ...rows] = text.trim().split('\n').map((line) => line.replace(/^#/, '').split(','));
+  const [header, ...rows] = text
+    .trim()
+    .split('\n')
+    .map((line) => line.replace(/^#/, '').split(','));
   const row = rows[0];
   if (!header || !row) throw new CimError('CIM-INTERNAL', 'nats bench wrote no figures');
   const field = (name: string) => {

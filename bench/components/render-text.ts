@@ -10,7 +10,14 @@ export function renderMicroBenchmarks(results: readonly MicroBenchmarkResult[]):
   if (results.length === 0) return 'micro-benchmarks: none completed';
   const rows = [
     ['micro-benchmark', 'ops/s', 'mean µs', 'p99 µs', 'samples', 'items/s per core'],
-    ...results.map((r) => [r.name, decimal(r.opsPerSecond), decimal(r.meanMicros), decimal(r.p99Micros), count(r.samples), r.itemsPerOp === 1 ? '' : count(r.itemsPerSecond)]),
+    ...results.map((r) => [
+      r.name,
+      decimal(r.opsPerSecond),
+      decimal(r.meanMicros),
+      decimal(r.p99Micros),
+      count(r.samples),
+      r.itemsPerOp === 1 ? '' : count(r.itemsPerSecond),
+    ]),
   ];
   return alignedTable(rows);
 }
@@ -18,7 +25,13 @@ export function renderMicroBenchmarks(results: readonly MicroBenchmarkResult[]):
 const percentiles = ['p50Ms', 'p90Ms', 'p99Ms', 'p999Ms', 'maxMs'] as const;
 
 function latencyRow(label: string, figure: LatencyFigure): string[] {
-  return [label, count(figure.achievedRate), ...percentiles.map((p) => decimal(figure[p])), count(figure.count), decimal(figure.maxScheduleLagMs)];
+  return [
+    label,
+    count(figure.achievedRate),
+    ...percentiles.map((p) => decimal(figure[p])),
+    count(figure.count),
+    decimal(figure.maxScheduleLagMs),
+  ];
 }
 
 export function renderAppendBenchmark(result: AppendBenchmarkResult): string {
@@ -29,9 +42,27 @@ export function renderAppendBenchmark(result: AppendBenchmarkResult): string {
     '',
     alignedTable([
       ['throughput', 'msgs/s', 'acked', 'failed', 'seconds'],
-      ['raw publish', count(throughput.raw.perSecond), count(throughput.raw.messages), count(throughput.raw.failed), throughput.raw.seconds.toFixed(2)],
-      ['raw + msg id + expected seq', count(throughput.rawWithContract.perSecond), count(throughput.rawWithContract.messages), count(throughput.rawWithContract.failed), throughput.rawWithContract.seconds.toFixed(2)],
-      ['event append', count(throughput.append.perSecond), count(throughput.append.messages), count(throughput.append.failed), throughput.append.seconds.toFixed(2)],
+      [
+        'raw publish',
+        count(throughput.raw.perSecond),
+        count(throughput.raw.messages),
+        count(throughput.raw.failed),
+        throughput.raw.seconds.toFixed(2),
+      ],
+      [
+        'raw + msg id + expected seq',
+        count(throughput.rawWithContract.perSecond),
+        count(throughput.rawWithContract.messages),
+        count(throughput.rawWithContract.failed),
+        throughput.rawWithContract.seconds.toFixed(2),
+      ],
+      [
+        'event append',
+        count(throughput.append.perSecond),
+        count(throughput.append.messages),
+        count(throughput.append.failed),
+        throughput.append.seconds.toFixed(2),
+      ],
       ['append / raw', ratio(throughput.ratio)],
       ['(raw + contract) / raw', ratio(throughput.contractRatio)],
       ['append / (raw + contract)', ratio(throughput.appendToContractRatio)],
@@ -45,7 +76,11 @@ export function renderAppendBenchmark(result: AppendBenchmarkResult): string {
         ['', 'msgs/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'count', 'max lag'],
         latencyRow('raw publish', latency.raw),
         latencyRow('event append', latency.append),
-        ['append / raw', '', ...percentiles.map((p) => ratio(latency.raw[p] > 0 ? latency.append[p] / latency.raw[p] : 0))],
+        [
+          'append / raw',
+          '',
+          ...percentiles.map((p) => ratio(latency.raw[p] > 0 ? latency.append[p] / latency.raw[p] : 0)),
+        ],
       ]),
     );
   }
@@ -68,7 +103,13 @@ export function renderAppendBenchmark(result: AppendBenchmarkResult): string {
 
 export function renderCommandBenchmark(result: CommandBenchmarkResult): string {
   const { throughput: t, latency, check } = result;
-  const row = (label: string, f: { perSecond: number; messages: number; failed: number; seconds: number }) => [label, count(f.perSecond), count(f.messages), count(f.failed), f.seconds.toFixed(2)];
+  const row = (label: string, f: { perSecond: number; messages: number; failed: number; seconds: number }) => [
+    label,
+    count(f.perSecond),
+    count(f.messages),
+    count(f.failed),
+    f.seconds.toFixed(2),
+  ];
   const lines = [
     `command benchmark: domain ${result.domain} (the person decider), ${count(result.aggregates)} people, ${result.lanes} in flight, events ${result.messageBytes} B`,
     '',
@@ -89,7 +130,11 @@ export function renderCommandBenchmark(result: CommandBenchmarkResult): string {
         ['', 'ops/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'count', 'max lag'],
         latencyRow('raw publish', latency.raw),
         latencyRow('command', latency.command),
-        ['command / raw', '', ...percentiles.map((p) => ratio(latency.raw[p] > 0 ? latency.command[p] / latency.raw[p] : 0))],
+        [
+          'command / raw',
+          '',
+          ...percentiles.map((p) => ratio(latency.raw[p] > 0 ? latency.command[p] / latency.raw[p] : 0)),
+        ],
       ]),
     );
   }
@@ -100,13 +145,21 @@ export function renderCommandBenchmark(result: CommandBenchmarkResult): string {
       `projection rebuild: ${r.projection} from ${r.stream} (${count(r.events)} events) against the raw ordered read of the same stream`,
       alignedTable([
         ['', 'events/s', 'events', 'seconds'],
-        ...r.rawReads.map((f) => [`raw read, pull ${f.batch}${f === r.bestRaw ? ' (best)' : ''}`, count(f.perSecond), count(f.messages), f.seconds.toFixed(2)]),
+        ...r.rawReads.map((f) => [
+          `raw read, pull ${f.batch}${f === r.bestRaw ? ' (best)' : ''}`,
+          count(f.perSecond),
+          count(f.messages),
+          f.seconds.toFixed(2),
+        ]),
         ['replay into SQLite', count(r.replay.perSecond), count(r.replay.events), r.replay.seconds.toFixed(2)],
         ['replay / best raw', ratio(r.replayToRaw)],
       ]),
     );
   }
-  lines.push('', `check: ${count(check.commandsOk)} commands answered with events, ${check.commandsFailed} failed; ${count(check.renamesStored)} renames stored`);
+  lines.push(
+    '',
+    `check: ${count(check.commandsOk)} commands answered with events, ${check.commandsFailed} failed; ${count(check.renamesStored)} renames stored`,
+  );
   if (result.interrupted) lines.push('interrupted: the figures cover what was done');
   return lines.join('\n');
 }

@@ -48,19 +48,28 @@ export interface ReplayBenchmarkResult {
 
 const DEFAULT_RAW_BATCHES = [256, 1_000, 4_000];
 
-export async function runReplayBenchmark(nc: NatsConnection, options: ReplayBenchmarkOptions): Promise<ReplayBenchmarkResult> {
+export async function runReplayBenchmark(
+  nc: NatsConnection,
+  options: ReplayBenchmarkOptions,
+): Promise<ReplayBenchmarkResult> {
   const { projection } = options;
   if (projection.domains.length !== 1) {
-    throw new CimError('CIM-INVALID-INPUT', `replay benchmark: ${projection.name} reads ${projection.domains.length} domains; it measures one stream`);
+    throw new CimError(
+      'CIM-INVALID-INPUT',
+      `replay benchmark: ${projection.name} reads ${projection.domains.length} domains; it measures one stream`,
+    );
   }
   const stream = domainStream(projection.domains[0]!);
   const state = (await (await nc.jetstreamManager()).streams.info(stream)).state;
   const to = options.to;
   const bound: { toSeq: number } | { toTime: string } =
-    to === undefined ? { toSeq: state.last_seq }
-    : 'seq' in to ? { toSeq: Math.min(to.seq, state.last_seq) }
-    : 'fraction' in to ? { toSeq: state.first_seq - 1 + Math.round((state.last_seq - state.first_seq + 1) * to.fraction) }
-    : { toTime: to.time };
+    to === undefined
+      ? { toSeq: state.last_seq }
+      : 'seq' in to
+        ? { toSeq: Math.min(to.seq, state.last_seq) }
+        : 'fraction' in to
+          ? { toSeq: state.first_seq - 1 + Math.round((state.last_seq - state.first_seq + 1) * to.fraction) }
+          : { toTime: to.time };
   const rawBatches = options.rawBatches ?? DEFAULT_RAW_BATCHES;
   const rawReads: RawReadFigure[] = [];
   const readRaw = async (toSeq: number) => {
@@ -82,10 +91,26 @@ export async function runReplayBenchmark(nc: NatsConnection, options: ReplayBenc
     if (!('toSeq' in bound)) await readRaw(result.lastSeq);
     const bestRaw = rawReads.reduce((best, r) => (r.perSecond > best.perSecond ? r : best));
     if (result.events !== bestRaw.messages) {
-      throw new CimError('CIM-VERIFY-FAILED', `replay benchmark: the replay applied ${result.events} events of ${stream}, the raw read of the same span saw ${bestRaw.messages}`);
+      throw new CimError(
+        'CIM-VERIFY-FAILED',
+        `replay benchmark: the replay applied ${result.events} events of ${stream}, the raw read of the same span saw ${bestRaw.messages}`,
+      );
     }
-    const figure = { events: result.events, seconds: result.seconds, perSecond: result.eventsPerSecond, lastSeq: result.lastSeq };
-    return { projection: projection.name, stream, events: state.messages, rawReads, bestRaw, replay: figure, replayToRaw: bestRaw.perSecond > 0 ? figure.perSecond / bestRaw.perSecond : 0 };
+    const figure = {
+      events: result.events,
+      seconds: result.seconds,
+      perSecond: result.eventsPerSecond,
+      lastSeq: result.lastSeq,
+    };
+    return {
+      projection: projection.name,
+      stream,
+      events: state.messages,
+      rawReads,
+      bestRaw,
+      replay: figure,
+      replayToRaw: bestRaw.perSecond > 0 ? figure.perSecond / bestRaw.perSecond : 0,
+    };
   } finally {
     if (dir) rmSync(dir, { recursive: true, force: true });
   }
@@ -95,7 +120,13 @@ export async function runReplayBenchmark(nc: NatsConnection, options: ReplayBenc
 /** How long a raw read waits for a quiet consumer before asking the stream whether more is stored. */
 const QUIET_MS = 5_000;
 
-async function readAll(nc: NatsConnection, stream: string, fromSeq: number, toSeq: number, batch: number): Promise<RawReadFigure> {
+async function readAll(
+  nc: NatsConnection,
+  stream: string,
+  fromSeq: number,
+  toSeq: number,
+  batch: number,
+): Promise<RawReadFigure> {
   const started = performance.now();
   let messages = 0;
   let bytes = 0;
@@ -129,7 +160,8 @@ async function readAll(nc: NatsConnection, stream: string, fromSeq: number, toSe
     await finished;
     clearTimeout(quiet);
     iterator.stop();
-    if (last >= toSeq || attempt >= 3 || (await firstUnread(nc.jetstream(), { stream, toSeq }, last)) === undefined) break;
+    if (last >= toSeq || attempt >= 3 || (await firstUnread(nc.jetstream(), { stream, toSeq }, last)) === undefined)
+      break;
     next = last + 1;
   }
   const seconds = (performance.now() - started) / 1_000;

@@ -1,7 +1,15 @@
 // Sample events for the benchmarks: a domain payload of a chosen encoded size, and envelopes and
 // interleaved chains built from it, so micro-benchmarks and load drivers measure the same bytes.
 import * as dagCbor from '@ipld/dag-cbor';
-import { encodeEnvelope, ENVELOPE_VERSION, uuidv7, type CID, type EncodedEvent, type EventEnvelope, type Payload } from '../../appliance/index.js';
+import {
+  encodeEnvelope,
+  ENVELOPE_VERSION,
+  uuidv7,
+  type CID,
+  type EncodedEvent,
+  type EventEnvelope,
+  type Payload,
+} from '../../appliance/index.js';
 
 export const SAMPLE_DOMAIN = 'benchmark';
 export const SAMPLE_AGGREGATE = 'Sample';
@@ -20,7 +28,14 @@ function filler(length: number): string {
  * field makes up the size.
  */
 export function samplePayload(bytes: number): Payload {
-  const base = { name: 'Ada Lovelace', email: 'ada@example.org', locale: 'en-GB', born: 1815, tags: ['analyst', 'engine'], note: '' };
+  const base = {
+    name: 'Ada Lovelace',
+    email: 'ada@example.org',
+    locale: 'en-GB',
+    born: 1815,
+    tags: ['analyst', 'engine'],
+    note: '',
+  };
   let length = Math.max(0, bytes - dagCbor.encode(base).length);
   for (let attempt = 0; attempt < 4; attempt++) {
     const size = dagCbor.encode({ ...base, note: filler(length) }).length;
@@ -36,7 +51,13 @@ export function sampleAggregateId(index: number): string {
 }
 
 /** An envelope as the event store builds it; `overrides` name another domain, type or causation. */
-export function sampleEnvelope(aggregateId: string, seq: number, prev: CID | null, payload: Payload, overrides: Partial<EventEnvelope> = {}): EventEnvelope {
+export function sampleEnvelope(
+  aggregateId: string,
+  seq: number,
+  prev: CID | null,
+  payload: Payload,
+  overrides: Partial<EventEnvelope> = {},
+): EventEnvelope {
   return {
     v: ENVELOPE_VERSION,
     id: uuidv7(),

@@ -3,11 +3,24 @@
 // too), so it can be attached to a CI run, mailed or opened from disk years later and look the
 // same. Readable on a phone (fluid layout, charts scale by viewBox) and in dark mode.
 import * as hdr from 'hdr-histogram-js';
-import { barChart, escapeXml, lineChart, timeline, type Band, type LineSeries, type TimelineRow } from '../svg/index.js';
+import {
+  barChart,
+  escapeXml,
+  lineChart,
+  timeline,
+  type Band,
+  type LineSeries,
+  type TimelineRow,
+} from '../svg/index.js';
 import type { NamedReport, ReportBaseline, ReportFinding, Severity } from '../types.js';
 import { cidText, count, MISSING, ratio } from './format.js';
 import { toJsonValue } from './json.js';
-import { readPerformanceResults, type LoadPhaseView, type PerformanceResultsView, type ScenarioView } from './performance-view.js';
+import {
+  readPerformanceResults,
+  type LoadPhaseView,
+  type PerformanceResultsView,
+  type ScenarioView,
+} from './performance-view.js';
 import {
   checkMeasured,
   clusterLine,
@@ -73,17 +86,49 @@ export function renderHtml(named: NamedReport): string {
   const main: string[] = [];
   main.push(cards(view, report.findings, report.baseline));
   if (view) {
-    main.push('<section id="scenarios"><h2>Scenarios</h2>', table(SUMMARY_HEADERS, view.scenarios.map(summaryRow), 2, 'Headline figures per scenario'));
-    if (view.interrupted) main.push('<p class="warn">Interrupted (Ctrl-C): the figures cover what was measured until then.</p>');
+    main.push(
+      '<section id="scenarios"><h2>Scenarios</h2>',
+      table(SUMMARY_HEADERS, view.scenarios.map(summaryRow), 2, 'Headline figures per scenario'),
+    );
+    if (view.interrupted)
+      main.push('<p class="warn">Interrupted (Ctrl-C): the figures cover what was measured until then.</p>');
     const matrix = matrixTable(view);
-    if (matrix) main.push(`<h3>Server versions side by side</h3>`, table(matrix[0]!, matrix.slice(1), 2, `The same scenarios and seeds on nats-server ${view.servers!.join(', ')}`));
-    const ratios = view.scenarios.flatMap((s) => phaseRatios(s).map((r) => ({ label: `${s.scenario} ${r.label}`, value: r.value, group: r.kind === 'load' ? 0 : 2 })));
+    if (matrix)
+      main.push(
+        `<h3>Server versions side by side</h3>`,
+        table(
+          matrix[0]!,
+          matrix.slice(1),
+          2,
+          `The same scenarios and seeds on nats-server ${view.servers!.join(', ')}`,
+        ),
+      );
+    const ratios = view.scenarios.flatMap((s) =>
+      phaseRatios(s).map((r) => ({
+        label: `${s.scenario} ${r.label}`,
+        value: r.value,
+        group: r.kind === 'load' ? 0 : 2,
+      })),
+    );
     if (ratios.length > 0) {
-      main.push(figure(barChart({ title: 'Every headline figure as a ratio to the raw JetStream baseline of its run', xLabel: RATIO_AXIS, bars: ratios, reference: { value: 1, label: '1.0 = raw' }, format: ratio, width: 600 })));
+      main.push(
+        figure(
+          barChart({
+            title: 'Every headline figure as a ratio to the raw JetStream baseline of its run',
+            xLabel: RATIO_AXIS,
+            bars: ratios,
+            reference: { value: 1, label: '1.0 = raw' },
+            format: ratio,
+            width: 600,
+          }),
+        ),
+      );
     }
     main.push('</section>');
   } else if (report.kind === 'performance') {
-    main.push('<p class="note">The results of this report are not a performance results document; see the JSON rendering.</p>');
+    main.push(
+      '<p class="note">The results of this report are not a performance results document; see the JSON rendering.</p>',
+    );
   }
   if (report.baseline) main.push(gateSection(report.baseline));
   main.push(findingsSection(report.findings));
@@ -125,21 +170,38 @@ export function renderHtml(named: NamedReport): string {
   ].join('\n');
 }
 
-function cards(view: PerformanceResultsView | undefined, findings: readonly ReportFinding[], baseline: ReportBaseline | undefined): string {
+function cards(
+  view: PerformanceResultsView | undefined,
+  findings: readonly ReportFinding[],
+  baseline: ReportBaseline | undefined,
+): string {
   const out: string[] = [];
   const card = (label: string, value: string, cls = '', note = '') =>
-    out.push(`<div class="card"><span class="figure ${cls}">${esc(value)}</span>${esc(label)}${note ? `<br><span class="note">${esc(note)}</span>` : ''}</div>`);
+    out.push(
+      `<div class="card"><span class="figure ${cls}">${esc(value)}</span>${esc(label)}${note ? `<br><span class="note">${esc(note)}</span>` : ''}</div>`,
+    );
   if (view) {
     const passed = view.scenarios.filter((s) => s.status === 'passed').length;
     const notPassed = view.scenarios.length - passed;
     card('scenarios passed', count(passed), passed > 0 ? 'ok' : '');
     card('scenarios not passed', count(notPassed), notPassed > 0 ? 'bad' : '');
     const worst = worstRatio(view);
-    card('worst ratio to raw', worst ? ratio(worst.value) : MISSING, '', worst ? `${worst.scenario}, ${worst.label}` : '');
+    card(
+      'worst ratio to raw',
+      worst ? ratio(worst.value) : MISSING,
+      '',
+      worst ? `${worst.scenario}, ${worst.label}` : '',
+    );
   }
   const errors = findings.filter((f) => f.severity === 'error').length;
   card('findings', count(findings.length), errors > 0 ? 'bad' : '', errors > 0 ? `${errors} error(s)` : '');
-  if (baseline) card('gate', baseline.regressed ? 'regressed' : 'holds', baseline.regressed ? 'bad' : 'ok', `against ${cidText(baseline.cid).slice(0, 16)}…`);
+  if (baseline)
+    card(
+      'gate',
+      baseline.regressed ? 'regressed' : 'holds',
+      baseline.regressed ? 'bad' : 'ok',
+      `against ${cidText(baseline.cid).slice(0, 16)}…`,
+    );
   return `<div class="cards">${out.join('')}</div>`;
 }
 
@@ -150,7 +212,9 @@ function gateSection(b: ReportBaseline): string {
     '<section id="gate">',
     `<h2>Gate: <span class="${b.regressed ? 'bad' : 'ok'}">${b.regressed ? 'regressed' : 'no significant regression'}</span></h2>`,
     `<p class="meta">Against baseline <code>${esc(cidText(b.cid))}</code>; regressions first.</p>`,
-    rows.length === 0 ? '<p class="note">No metric was compared.</p>' : table(GATE_HEADERS, rows, 2, 'Candidate against baseline', (row) => verdictClass(row[row.length - 1]!)),
+    rows.length === 0
+      ? '<p class="note">No metric was compared.</p>'
+      : table(GATE_HEADERS, rows, 2, 'Candidate against baseline', (row) => verdictClass(row[row.length - 1]!)),
     '</section>',
   ].join('\n');
 }
@@ -166,7 +230,10 @@ function findingsSection(findings: readonly ReportFinding[]): string {
     if (some.length === 0) continue;
     out.push(`<h3 class="${SEVERITY_CLASS[severity]}">${severity} (${some.length})</h3>`, '<ul class="findings">');
     for (const f of some) {
-      const evidence = f.evidence === undefined ? '' : `<details><summary>evidence</summary><pre>${esc(truncate(JSON.stringify(toJsonValue(f.evidence), null, 2) ?? '', 4_000))}</pre></details>`;
+      const evidence =
+        f.evidence === undefined
+          ? ''
+          : `<details><summary>evidence</summary><pre>${esc(truncate(JSON.stringify(toJsonValue(f.evidence), null, 2) ?? '', 4_000))}</pre></details>`;
       out.push(`<li><code>${esc(f.id)}</code> ${esc(f.message)}${evidence}</li>`);
     }
     out.push('</ul>');
@@ -185,59 +252,141 @@ function scenarioSection(s: ScenarioView): string {
   if (s.description) out.push(`<p>${esc(s.description)}</p>`);
   const cluster = clusterLine(s);
   const raw = rawBaselineLine(s);
-  const facts = [...(cluster ? [`cluster ${cluster}`] : []), `seed ${count(s.seed)}`, ...(raw ? [`raw baseline: ${raw}`] : [])];
+  const facts = [
+    ...(cluster ? [`cluster ${cluster}`] : []),
+    `seed ${count(s.seed)}`,
+    ...(raw ? [`raw baseline: ${raw}`] : []),
+  ];
   out.push(`<p class="meta">${esc(facts.join('; '))}</p>`);
 
   const hasFaults = s.phases.some((p) => p.type === 'fault' && p.fault);
   out.push('<div class="charts">');
   const throughput = throughputChart(s);
-  if (throughput) out.push(figure(throughput, `Acknowledged operations per second${hasFaults ? '; shaded: a fault from firing to healing' : ''}.`));
+  if (throughput)
+    out.push(
+      figure(
+        throughput,
+        `Acknowledged operations per second${hasFaults ? '; shaded: a fault from firing to healing' : ''}.`,
+      ),
+    );
   const latency = latencyChart(s);
   if (latency) out.push(figure(latency, 'Latency by percentile (HdrHistogram, µs resolution).'));
   const ratios = phaseRatios(s);
   if (ratios.length > 0) {
-    out.push(figure(barChart({ title: `${s.scenario}: ratio to the raw baseline`, xLabel: RATIO_AXIS, bars: ratios.map((r) => ({ label: r.label, value: r.value, group: r.kind === 'load' ? 0 : 2 })), reference: { value: 1, label: '1.0 = raw' }, format: ratio })));
+    out.push(
+      figure(
+        barChart({
+          title: `${s.scenario}: ratio to the raw baseline`,
+          xLabel: RATIO_AXIS,
+          bars: ratios.map((r) => ({ label: r.label, value: r.value, group: r.kind === 'load' ? 0 : 2 })),
+          reference: { value: 1, label: '1.0 = raw' },
+          format: ratio,
+        }),
+      ),
+    );
   }
   const recovery = recoveryTimeline(s);
-  if (recovery) out.push(figure(recovery, hasFaults ? 'Phases, faults (fired → healed), and the longest stall and the recovery after each, drawn from when the fault fired.' : 'Phases on the scenario\'s time axis.'));
+  if (recovery)
+    out.push(
+      figure(
+        recovery,
+        hasFaults
+          ? 'Phases, faults (fired → healed), and the longest stall and the recovery after each, drawn from when the fault fired.'
+          : "Phases on the scenario's time axis.",
+      ),
+    );
   out.push('</div>');
 
   const phases = s.phases.filter((p) => p.type !== 'check');
-  if (phases.length > 0) out.push(table(['phase', 'type', 'figures'], phases.map((p) => [p.name, p.type, phaseLine(p)]), 3, 'Phases'));
+  if (phases.length > 0)
+    out.push(
+      table(
+        ['phase', 'type', 'figures'],
+        phases.map((p) => [p.name, p.type, phaseLine(p)]),
+        3,
+        'Phases',
+      ),
+    );
   if (s.checks.length > 0) {
-    out.push(table(['check', 'result', 'measured'], s.checks.map((k) => [k.text, k.ok ? '✓ ok' : '✗ failed', checkMeasured(k.actual)]), 2, 'Checks', (row) => (row[1]!.startsWith('✓') ? 'ok' : 'bad')));
+    out.push(
+      table(
+        ['check', 'result', 'measured'],
+        s.checks.map((k) => [k.text, k.ok ? '✓ ok' : '✗ failed', checkMeasured(k.actual)]),
+        2,
+        'Checks',
+        (row) => (row[1]!.startsWith('✓') ? 'ok' : 'bad'),
+      ),
+    );
   }
   const errors = errorsByCode(s);
-  if (errors.length > 0) out.push(table(['error code', 'operations'], errors.map(([code, n]) => [code, count(n)]), 1, 'Errors by code'));
+  if (errors.length > 0)
+    out.push(
+      table(
+        ['error code', 'operations'],
+        errors.map(([code, n]) => [code, count(n)]),
+        1,
+        'Errors by code',
+      ),
+    );
   if (s.checker) {
     const k = s.checker;
     const verdict = k.ok === undefined ? MISSING : k.ok ? '✓ ok' : '✗ failed';
     out.push(
       table(
         ['attempted', 'acknowledged', 'refused', 'unknown', 'read back', 'lost', 'unexpected', 'duplicates', 'verdict'],
-        [[count(k.attempted), count(k.acknowledged), count(k.failed), count(k.unknown), count(k.readItems), count(k.lost), count(k.unexpected), count(k.duplicates), verdict]],
+        [
+          [
+            count(k.attempted),
+            count(k.acknowledged),
+            count(k.failed),
+            count(k.unknown),
+            count(k.readItems),
+            count(k.lost),
+            count(k.unexpected),
+            count(k.duplicates),
+            verdict,
+          ],
+        ],
         0,
         'Checker: every acknowledged event read back exactly once',
         () => (k.ok === false ? 'bad' : ''),
       ),
     );
     const samples = k.samples ? Object.entries(k.samples).filter(([, v]) => v.length > 0) : [];
-    for (const [kind, v] of samples) out.push(`<p class="bad">${esc(kind)}: <code>${esc(v.slice(0, 10).join(', '))}</code></p>`);
+    for (const [kind, v] of samples)
+      out.push(`<p class="bad">${esc(kind)}: <code>${esc(v.slice(0, 10).join(', '))}</code></p>`);
   }
   if (s.verification) {
     const v = s.verification;
-    out.push(table(['domain', 'events', 'seals', 'findings'], v.domains.map((d) => [d.domain, count(d.events), count(d.seals), count(d.findings)]), 1, `Verification: ${count(v.findings)} finding(s)`));
+    out.push(
+      table(
+        ['domain', 'events', 'seals', 'findings'],
+        v.domains.map((d) => [d.domain, count(d.events), count(d.seals), count(d.findings)]),
+        1,
+        `Verification: ${count(v.findings)} finding(s)`,
+      ),
+    );
     if (v.samples.length > 0) out.push(`<pre>${esc(v.samples.slice(0, 10).join('\n'))}</pre>`);
   }
   const faults = s.phases.filter((p) => p.type === 'fault');
-  if (faults.length > 0) out.push(table(['fault', 'what happened'], faults.map((f) => [f.name, faultLine(f)]), 2, 'Faults'));
+  if (faults.length > 0)
+    out.push(
+      table(
+        ['fault', 'what happened'],
+        faults.map((f) => [f.name, faultLine(f)]),
+        2,
+        'Faults',
+      ),
+    );
   out.push('</section>');
   return out.join('\n');
 }
 
 /** The scenario's time axis, s: from its start to the end of its last timed phase. */
 function scenarioSpan(s: ScenarioView): [number, number] {
-  const ends = s.phases.flatMap((p) => [p.endedAtMs, p.type === 'fault' ? p.fault?.healedAtMs : undefined]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+  const ends = s.phases
+    .flatMap((p) => [p.endedAtMs, p.type === 'fault' ? p.fault?.healedAtMs : undefined])
+    .filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
   const perSecondEnd = s.phases.flatMap((p) => (p.type === 'load' ? p.perSecond.map((x) => (x.t + 1) * 1_000) : []));
   const end = Math.max(0, ...ends, ...perSecondEnd) / 1_000;
   return [0, end > 0 ? end : 1];
@@ -248,16 +397,38 @@ function throughputChart(s: ScenarioView): string | undefined {
   if (loads.length === 0) return undefined;
   const series: LineSeries[] = [];
   // A sample covers [t, t + 1): it is drawn at its middle.
-  for (const p of loads) series.push({ name: `${p.name} ok/s`, points: p.perSecond.map((x) => [x.t + 0.5, x.ok] as const), area: true });
-  for (const p of loads) if (p.perSecond.some((x) => (x.failed ?? 0) > 0)) series.push({ name: `${p.name} failed/s`, points: p.perSecond.map((x) => [x.t + 0.5, x.failed ?? 0] as const) });
+  for (const p of loads)
+    series.push({ name: `${p.name} ok/s`, points: p.perSecond.map((x) => [x.t + 0.5, x.ok] as const), area: true });
+  for (const p of loads)
+    if (p.perSecond.some((x) => (x.failed ?? 0) > 0))
+      series.push({ name: `${p.name} failed/s`, points: p.perSecond.map((x) => [x.t + 0.5, x.failed ?? 0] as const) });
   const bands: Band[] = s.phases.flatMap((p) =>
-    p.type === 'fault' && p.fault ? [{ from: p.fault.firedAtMs / 1_000, ...(p.fault.healedAtMs === undefined ? {} : { to: p.fault.healedAtMs / 1_000 }), label: faultLabel(p) }] : [],
+    p.type === 'fault' && p.fault
+      ? [
+          {
+            from: p.fault.firedAtMs / 1_000,
+            ...(p.fault.healedAtMs === undefined ? {} : { to: p.fault.healedAtMs / 1_000 }),
+            label: faultLabel(p),
+          },
+        ]
+      : [],
   );
-  return lineChart({ title: `${s.scenario}: throughput over time`, description: `Operations acknowledged per second${bands.length ? `, with ${bands.length} fault(s) marked` : ''}.`, xLabel: 'seconds since the scenario started', yLabel: 'ops/s', series, bands, xDomain: scenarioSpan(s) });
+  return lineChart({
+    title: `${s.scenario}: throughput over time`,
+    description: `Operations acknowledged per second${bands.length ? `, with ${bands.length} fault(s) marked` : ''}.`,
+    xLabel: 'seconds since the scenario started',
+    yLabel: 'ops/s',
+    series,
+    bands,
+    xDomain: scenarioSpan(s),
+  });
 }
 
 /** Percentiles from 50 to 99.99, evenly spaced on the percentile axis. */
-const CURVE_PERCENTILES = Array.from({ length: 61 }, (_, i) => 100 * (1 - 10 ** -(Math.log10(2) + (i * (4 - Math.log10(2))) / 60)));
+const CURVE_PERCENTILES = Array.from(
+  { length: 61 },
+  (_, i) => 100 * (1 - 10 ** -(Math.log10(2) + (i * (4 - Math.log10(2))) / 60)),
+);
 
 function latencyChart(s: ScenarioView): string | undefined {
   const series: LineSeries[] = [];
@@ -265,13 +436,24 @@ function latencyChart(s: ScenarioView): string | undefined {
     if (p.type !== 'load' || !p.latency) continue;
     const curve = p.latency.histogram ? histogramCurve(p.latency.histogram) : undefined;
     const l = p.latency;
-    const summary: [number, number | undefined][] = [[50, l.p50Ms], [90, l.p90Ms], [99, l.p99Ms], [99.9, l.p999Ms]];
+    const summary: [number, number | undefined][] = [
+      [50, l.p50Ms],
+      [90, l.p90Ms],
+      [99, l.p99Ms],
+      [99.9, l.p999Ms],
+    ];
     const fallback = summary.flatMap(([pct, v]): [number, number][] => (v === undefined ? [] : [[pct, v]]));
     const points = curve ?? fallback;
     if (points.length > 0) series.push({ name: p.name, points });
   }
   if (series.length === 0) return undefined;
-  return lineChart({ title: `${s.scenario}: latency by percentile`, xLabel: 'percentile', yLabel: 'ms', xScale: 'percentile', series });
+  return lineChart({
+    title: `${s.scenario}: latency by percentile`,
+    xLabel: 'percentile',
+    yLabel: 'ms',
+    xScale: 'percentile',
+    series,
+  });
 }
 
 /** Latency (ms) at each curve percentile from an HdrHistogram's compressed base64; undefined when it does not decode. */
@@ -295,18 +477,48 @@ function recoveryTimeline(s: ScenarioView): string | undefined {
   for (const p of s.phases) {
     if (p.type === 'check') continue;
     if (p.type !== 'fault') {
-      rows.push({ label: p.name === p.type ? p.name : `${p.type} ${p.name}`, segments: [{ from: at(p.startedAtMs), to: at(p.endedAtMs), kind: 'phase' }] });
+      rows.push({
+        label: p.name === p.type ? p.name : `${p.type} ${p.name}`,
+        segments: [{ from: at(p.startedAtMs), to: at(p.endedAtMs), kind: 'phase' }],
+      });
       continue;
     }
     const f = p.fault;
     if (!f) continue;
     const fired = f.firedAtMs / 1_000;
-    rows.push({ label: `fault ${p.name}`, segments: [{ from: fired, ...(f.healedAtMs === undefined ? {} : { to: f.healedAtMs / 1_000 }), kind: 'fault', label: faultLabel(p) }] });
-    if (p.stallMs !== undefined) rows.push({ label: `${p.name}: longest stall`, segments: [{ from: fired, to: fired + p.stallMs / 1_000, kind: 'stall', label: `${(p.stallMs / 1_000).toFixed(1)} s` }] });
-    if (p.recoveryMs !== undefined) rows.push({ label: `${p.name}: recovery`, segments: [{ from: fired, to: fired + p.recoveryMs / 1_000, kind: 'recovery', label: `${Math.round(p.recoveryMs)} ms` }] });
+    rows.push({
+      label: `fault ${p.name}`,
+      segments: [
+        {
+          from: fired,
+          ...(f.healedAtMs === undefined ? {} : { to: f.healedAtMs / 1_000 }),
+          kind: 'fault',
+          label: faultLabel(p),
+        },
+      ],
+    });
+    if (p.stallMs !== undefined)
+      rows.push({
+        label: `${p.name}: longest stall`,
+        segments: [
+          { from: fired, to: fired + p.stallMs / 1_000, kind: 'stall', label: `${(p.stallMs / 1_000).toFixed(1)} s` },
+        ],
+      });
+    if (p.recoveryMs !== undefined)
+      rows.push({
+        label: `${p.name}: recovery`,
+        segments: [
+          { from: fired, to: fired + p.recoveryMs / 1_000, kind: 'recovery', label: `${Math.round(p.recoveryMs)} ms` },
+        ],
+      });
   }
   if (rows.length === 0) return undefined;
-  return timeline({ title: `${s.scenario}: phases, faults and recovery`, xLabel: 'seconds since the scenario started', rows, domain: scenarioSpan(s) });
+  return timeline({
+    title: `${s.scenario}: phases, faults and recovery`,
+    xLabel: 'seconds since the scenario started',
+    rows,
+    domain: scenarioSpan(s),
+  });
 }
 
 function figure(svg: string, caption = ''): string {
@@ -314,19 +526,32 @@ function figure(svg: string, caption = ''): string {
 }
 
 /** A table with column headers and each row's first cell as its row header; cells from `numericFrom` on are right-aligned. */
-function table(headers: readonly string[], rows: readonly string[][], numericFrom: number, caption: string, rowClass: (row: string[]) => string = () => ''): string {
+function table(
+  headers: readonly string[],
+  rows: readonly string[][],
+  numericFrom: number,
+  caption: string,
+  rowClass: (row: string[]) => string = () => '',
+): string {
   const cls = (i: number) => (i >= numericFrom && i > 0 ? ' class="num"' : '');
   const head = `<thead><tr>${headers.map((h, i) => `<th scope="col"${cls(i)}>${esc(h)}</th>`).join('')}</tr></thead>`;
   const body = rows.map((row) => {
     const rc = rowClass(row);
-    const cells = row.map((cell, i) => (i === 0 ? `<th scope="row">${esc(cell)}</th>` : `<td${cls(i)}>${esc(cell)}</td>`)).join('');
+    const cells = row
+      .map((cell, i) => (i === 0 ? `<th scope="row">${esc(cell)}</th>` : `<td${cls(i)}>${esc(cell)}</td>`))
+      .join('');
     return `<tr${rc ? ` class="${rc}"` : ''}>${cells}</tr>`;
   });
   return `<div class="table-wrap"><table><caption>${esc(caption)}</caption>${head}<tbody>${body.join('')}</tbody></table></div>`;
 }
 
 function slug(text: string): string {
-  return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'scenario';
+  return (
+    text
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '') || 'scenario'
+  );
 }
 
 function truncate(text: string, max: number): string {

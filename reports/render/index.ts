@@ -9,9 +9,19 @@ import { renderMarkdown } from './markdown.js';
 export const RENDER_FORMATS: readonly RenderFormat[] = ['json', 'md', 'html', 'junit'];
 
 /** The file extension (with its dot) of each rendering: `<cid>.json`, `<cid>.md`, `<cid>.html`, `<cid>.junit.xml`. */
-export const RENDER_EXTENSIONS: Readonly<Record<RenderFormat, string>> = { json: '.json', md: '.md', html: '.html', junit: '.junit.xml' };
+export const RENDER_EXTENSIONS: Readonly<Record<RenderFormat, string>> = {
+  json: '.json',
+  md: '.md',
+  html: '.html',
+  junit: '.junit.xml',
+};
 
-const RENDERERS: Readonly<Record<RenderFormat, (named: NamedReport) => string>> = { json: renderJson, md: renderMarkdown, html: renderHtml, junit: renderJUnit };
+const RENDERERS: Readonly<Record<RenderFormat, (named: NamedReport) => string>> = {
+  json: renderJson,
+  md: renderMarkdown,
+  html: renderHtml,
+  junit: renderJUnit,
+};
 
 export function render(named: NamedReport, format: RenderFormat): string {
   return RENDERERS[format](named);
@@ -25,7 +35,12 @@ export { renderJson, toJsonValue } from './json.js';
 export { renderMarkdown } from './markdown.js';
 export { renderHtml } from './html.js';
 export { renderJUnit } from './junit.js';
-export { readPerformanceResults, type PerformanceResultsView, type ScenarioView, type PhaseView } from './performance-view.js';
+export {
+  readPerformanceResults,
+  type PerformanceResultsView,
+  type ScenarioView,
+  type PhaseView,
+} from './performance-view.js';
 
 export { matrixTable } from './summary.js';
 export { alignedTable, count, decimal, ms, percent, ratio, share } from './format.js';

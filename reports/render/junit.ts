@@ -53,14 +53,26 @@ function scenarioSuite(s: ScenarioView): TestSuite {
   }
   for (const check of s.checks) {
     const measured = check.actual === null ? 'not measured' : `measured ${decimal(check.actual)}`;
-    cases.push({ name: check.text, classname, ...(check.ok ? {} : { failure: { message: `${check.text}: ${measured}`, type: 'check' } }) });
+    cases.push({
+      name: check.text,
+      classname,
+      ...(check.ok ? {} : { failure: { message: `${check.text}: ${measured}`, type: 'check' } }),
+    });
   }
   if (s.checker) {
     const k = s.checker;
     const ok = k.ok ?? ((k.lost ?? 0) === 0 && (k.unexpected ?? 0) === 0 && (k.duplicates ?? 0) === 0);
     const figures = `lost ${count(k.lost)}, unexpected ${count(k.unexpected)}, duplicates ${count(k.duplicates)} of ${count(k.acknowledged)} acknowledged`;
-    const samples = k.samples ? Object.entries(k.samples).filter(([, v]) => v.length > 0).map(([kind, v]) => `${kind}: ${v.slice(0, 10).join(', ')}`) : [];
-    cases.push({ name: 'checker: lost, unexpected, duplicates', classname, ...(ok ? {} : { failure: { message: figures, type: 'checker', text: samples.join('\n') } }) });
+    const samples = k.samples
+      ? Object.entries(k.samples)
+          .filter(([, v]) => v.length > 0)
+          .map(([kind, v]) => `${kind}: ${v.slice(0, 10).join(', ')}`)
+      : [];
+    cases.push({
+      name: 'checker: lost, unexpected, duplicates',
+      classname,
+      ...(ok ? {} : { failure: { message: figures, type: 'checker', text: samples.join('\n') } }),
+    });
   }
   if (s.verification) {
     const v = s.verification;
@@ -68,7 +80,11 @@ function scenarioSuite(s: ScenarioView): TestSuite {
     cases.push({
       name: 'verification',
       classname,
-      ...(ok ? {} : { failure: { message: `${count(v.findings)} finding(s)`, type: 'verification', text: v.samples.join('\n') } }),
+      ...(ok
+        ? {}
+        : {
+            failure: { message: `${count(v.findings)} finding(s)`, type: 'verification', text: v.samples.join('\n') },
+          }),
     });
   }
   return { name: s.scenario, time: s.seconds ?? 0, ...(s.startedAt ? { timestamp: s.startedAt } : {}), cases };
@@ -83,8 +99,10 @@ function gateSuite(comparisons: readonly GateComparison[]): TestSuite {
       const figures =
         `${c.metric} ${decimal(c.baseline.median)} → ${decimal(c.candidate.median)} (${c.better} is better): change ${percent(c.relativeChange)}, ` +
         `CI [${percent(c.confidenceInterval[0])}, ${percent(c.confidenceInterval[1])}], p ${pValue(c.pValue)}, threshold ${share(c.threshold)}`;
-      if (c.verdict === 'regressed') return { name, classname: 'gate', failure: { message: figures, type: 'regression' } };
-      if (c.verdict === 'insufficient-data') return { name, classname: 'gate', skipped: `insufficient data: ${figures}` };
+      if (c.verdict === 'regressed')
+        return { name, classname: 'gate', failure: { message: figures, type: 'regression' } };
+      if (c.verdict === 'insufficient-data')
+        return { name, classname: 'gate', skipped: `insufficient data: ${figures}` };
       return { name, classname: 'gate' };
     }),
   };
@@ -119,10 +137,16 @@ function testCase(c: TestCase): string[] {
   const open = `    <testcase ${attrs({ name: c.name, classname: c.classname, time: secondsAttr(c.time ?? 0) })}`;
   if (c.failure) {
     const text = c.failure.text ? `${escapeXml(c.failure.text)}` : '';
-    return [`${open}>`, `      <failure ${attrs({ message: c.failure.message, type: c.failure.type })}>${text}</failure>`, '    </testcase>'];
+    return [
+      `${open}>`,
+      `      <failure ${attrs({ message: c.failure.message, type: c.failure.type })}>${text}</failure>`,
+      '    </testcase>',
+    ];
   }
-  if (c.error) return [`${open}>`, `      <error ${attrs({ message: c.error.message, type: c.error.type })}/>`, '    </testcase>'];
-  if (c.skipped !== undefined) return [`${open}>`, `      <skipped ${attrs({ message: c.skipped })}/>`, '    </testcase>'];
+  if (c.error)
+    return [`${open}>`, `      <error ${attrs({ message: c.error.message, type: c.error.type })}/>`, '    </testcase>'];
+  if (c.skipped !== undefined)
+    return [`${open}>`, `      <skipped ${attrs({ message: c.skipped })}/>`, '    </testcase>'];
   return [`${open}/>`];
 }
 
@@ -138,7 +162,10 @@ function tally(suite: TestSuite): { tests: number; failures: number; errors: num
 function attrs(values: Record<string, string | number>): string {
   // Attribute values also lose their line breaks to the XML normaliser; write them as references.
   return Object.entries(values)
-    .map(([k, v]) => `${k}="${escapeXml(String(v)).replace(/\n/g, '&#10;').replace(/\r/g, '&#13;').replace(/\t/g, '&#9;')}"`)
+    .map(
+      ([k, v]) =>
+        `${k}="${escapeXml(String(v)).replace(/\n/g, '&#10;').replace(/\r/g, '&#13;').replace(/\t/g, '&#9;')}"`,
+    )
     .join(' ');
 }
 

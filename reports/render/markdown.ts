@@ -4,7 +4,21 @@
 import type { NamedReport, ReportFinding, Severity } from '../types.js';
 import { cidText, count, MISSING, seconds } from './format.js';
 import { readPerformanceResults, type ScenarioView } from './performance-view.js';
-import { checkMeasured, clusterLine, environmentLine, errorsByCode, rawBaselineLine, faultLine, gateRow, GATE_HEADERS, matrixTable, orderedComparisons, phaseLine, SUMMARY_HEADERS, summaryRow } from './summary.js';
+import {
+  checkMeasured,
+  clusterLine,
+  environmentLine,
+  errorsByCode,
+  rawBaselineLine,
+  faultLine,
+  gateRow,
+  GATE_HEADERS,
+  matrixTable,
+  orderedComparisons,
+  phaseLine,
+  SUMMARY_HEADERS,
+  summaryRow,
+} from './summary.js';
 
 /** Text that Markdown shows as written: markup characters escaped, no line breaks (a table cell stays one cell). */
 export function mdText(text: string): string {
@@ -20,7 +34,11 @@ function code(text: string): string {
 
 function table(headers: readonly string[], rows: readonly string[][], numericFrom = 2): string[] {
   const align = headers.map((_, i) => (i >= numericFrom ? '---:' : ':---'));
-  return [`| ${headers.map(mdText).join(' | ')} |`, `| ${align.join(' | ')} |`, ...rows.map((r) => `| ${r.map(mdText).join(' | ')} |`)];
+  return [
+    `| ${headers.map(mdText).join(' | ')} |`,
+    `| ${align.join(' | ')} |`,
+    ...rows.map((r) => `| ${r.map(mdText).join(' | ')} |`),
+  ];
 }
 
 const SEVERITIES: readonly Severity[] = ['error', 'warning', 'info'];
@@ -46,7 +64,13 @@ export function renderMarkdown(named: NamedReport): string {
     lines.push('', `## Scenarios: ${view.scenarios.length - failed} passed, ${failed} not passed`, '');
     lines.push(...table(SUMMARY_HEADERS, view.scenarios.map(summaryRow)));
     const matrix = matrixTable(view);
-    if (matrix) lines.push('', `## Server versions side by side: ${mdText(view.servers!.join(', '))}`, '', ...table(matrix[0]!, matrix.slice(1)));
+    if (matrix)
+      lines.push(
+        '',
+        `## Server versions side by side: ${mdText(view.servers!.join(', '))}`,
+        '',
+        ...table(matrix[0]!, matrix.slice(1)),
+      );
     if (view.interrupted) lines.push('', '> Interrupted (Ctrl-C): the figures cover what was measured until then.');
   } else if (report.kind === 'performance') {
     lines.push('', '_The results of this report are not a performance results document; see the JSON rendering._');
@@ -54,7 +78,11 @@ export function renderMarkdown(named: NamedReport): string {
 
   if (report.baseline) {
     const b = report.baseline;
-    lines.push('', `## Gate against ${code(cidText(b.cid))}: ${b.regressed ? '**regressed**' : 'no significant regression'}`, '');
+    lines.push(
+      '',
+      `## Gate against ${code(cidText(b.cid))}: ${b.regressed ? '**regressed**' : 'no significant regression'}`,
+      '',
+    );
     if (b.comparisons.length === 0) lines.push('_No metric was compared._');
     else lines.push(...table(GATE_HEADERS, orderedComparisons(b.comparisons).map(gateRow)));
   }
@@ -88,11 +116,19 @@ function scenarioSection(s: ScenarioView): string[] {
   const raw = rawBaselineLine(s);
   if (raw) out.push(`- raw baseline: ${mdText(raw)}`);
   if (s.phases.length > 0) {
-    out.push('', ...table(['phase', 'type', 'figures'], s.phases.filter((p) => p.type !== 'check').map((p) => [p.name, p.type, phaseLine(p)]), 3));
+    out.push(
+      '',
+      ...table(
+        ['phase', 'type', 'figures'],
+        s.phases.filter((p) => p.type !== 'check').map((p) => [p.name, p.type, phaseLine(p)]),
+        3,
+      ),
+    );
   }
   if (s.checks.length > 0) {
     out.push('', '**Checks**', '');
-    for (const check of s.checks) out.push(`- ${check.ok ? '✓' : '✗'} ${code(check.text)}: measured ${mdText(checkMeasured(check.actual))}`);
+    for (const check of s.checks)
+      out.push(`- ${check.ok ? '✓' : '✗'} ${code(check.text)}: measured ${mdText(checkMeasured(check.actual))}`);
   }
   const faults = s.phases.filter((p) => p.type === 'fault');
   if (faults.length > 0) {
@@ -114,7 +150,10 @@ function scenarioSection(s: ScenarioView): string[] {
   }
   if (s.verification) {
     const v = s.verification;
-    out.push('', `**Verification**: ${v.domains.map((d) => `${mdText(d.domain)} ${count(d.events)} events / ${count(d.seals)} seals`).join(', ') || MISSING}: ${count(v.findings)} finding(s)`);
+    out.push(
+      '',
+      `**Verification**: ${v.domains.map((d) => `${mdText(d.domain)} ${count(d.events)} events / ${count(d.seals)} seals`).join(', ') || MISSING}: ${count(v.findings)} finding(s)`,
+    );
     for (const sample of v.samples.slice(0, 5)) out.push(`- ${mdText(sample)}`);
   }
   return out;

@@ -15,10 +15,12 @@ function lenientList<T extends z.ZodType>(element: T) {
   return z
     .array(z.unknown())
     .catch([])
-    .transform((items) => items.flatMap((item) => {
-      const parsed = element.safeParse(item);
-      return parsed.success ? [parsed.data as z.output<T>] : [];
-    }));
+    .transform((items) =>
+      items.flatMap((item) => {
+        const parsed = element.safeParse(item);
+        return parsed.success ? [parsed.data as z.output<T>] : [];
+      }),
+    );
 }
 
 const errorInfo = z.object({ code: z.string(), message: z.string() }).optional().catch(undefined);
@@ -36,7 +38,10 @@ const loadPhase = z.object({
   ...phaseBase,
   type: z.literal('load'),
   driver: str,
-  rate: z.union([z.number(), z.literal('max')]).optional().catch(undefined),
+  rate: z
+    .union([z.number(), z.literal('max')])
+    .optional()
+    .catch(undefined),
   concurrency: num,
   ok: num,
   failed: num,
@@ -52,7 +57,13 @@ const faultPhase = z.object({
   ...phaseBase,
   type: z.literal('fault'),
   fault: z
-    .object({ action: z.string().catch('fault'), nodes: strings, firedAtMs: z.number(), healedAtMs: num, detail: z.string().catch('') })
+    .object({
+      action: z.string().catch('fault'),
+      nodes: strings,
+      firedAtMs: z.number(),
+      healedAtMs: num,
+      detail: z.string().catch(''),
+    })
     .optional()
     .catch(undefined),
   recoveryMs: num,
@@ -150,7 +161,8 @@ export type ReplayPhaseView = Extract<PhaseView, { type: 'replay' }>;
 
 /** The performance results of a report, or `undefined` when `results` is not such a document at all. */
 export function readPerformanceResults(results: unknown): PerformanceResultsView | undefined {
-  if (typeof results !== 'object' || results === null || !Array.isArray((results as { scenarios?: unknown }).scenarios)) return undefined;
+  if (typeof results !== 'object' || results === null || !Array.isArray((results as { scenarios?: unknown }).scenarios))
+    return undefined;
   const parsed = performanceResultsSchema.safeParse(results);
   return parsed.success ? parsed.data : undefined;
 }

@@ -4,7 +4,20 @@ import type { GateComparison } from '../types.js';
 import { count, decimal, MISSING, ms, percent, pValue, ratio, seconds, share } from './format.js';
 import type { FaultPhaseView, PerformanceResultsView, PhaseView, ScenarioView } from './performance-view.js';
 
-export const SUMMARY_HEADERS = ['scenario', 'status', 'ops/s', '× raw', 'p50 ms', 'p99 ms', 'lost', 'unexp.', 'dup.', 'findings', 'recovery', 'replay × raw'] as const;
+export const SUMMARY_HEADERS = [
+  'scenario',
+  'status',
+  'ops/s',
+  '× raw',
+  'p50 ms',
+  'p99 ms',
+  'lost',
+  'unexp.',
+  'dup.',
+  'findings',
+  'recovery',
+  'replay × raw',
+] as const;
 
 export function summaryRow(s: ScenarioView): string[] {
   const m = s.metrics;
@@ -33,16 +46,21 @@ export function phaseRatios(s: ScenarioView): { label: string; value: number; ki
   const out: { label: string; value: number; kind: 'load' | 'replay' }[] = [];
   for (const p of s.phases) {
     if (p.type === 'load') out.push({ label: `${p.name} (load)`, value: p.ratioToRaw ?? NaN, kind: 'load' });
-    if (p.type === 'replay') out.push({ label: `${p.name} (replay)`, value: p.replay?.replayToRaw ?? NaN, kind: 'replay' });
+    if (p.type === 'replay')
+      out.push({ label: `${p.name} (replay)`, value: p.replay?.replayToRaw ?? NaN, kind: 'replay' });
   }
   return out;
 }
 
 /** The lowest ratio to raw across the run, and where. */
-export function worstRatio(view: PerformanceResultsView): { scenario: string; label: string; value: number } | undefined {
+export function worstRatio(
+  view: PerformanceResultsView,
+): { scenario: string; label: string; value: number } | undefined {
   let worst: { scenario: string; label: string; value: number } | undefined;
   for (const s of view.scenarios) {
-    for (const r of phaseRatios(s)) if (Number.isFinite(r.value) && r.value > 0 && (!worst || r.value < worst.value)) worst = { scenario: s.scenario, ...r };
+    for (const r of phaseRatios(s))
+      if (Number.isFinite(r.value) && r.value > 0 && (!worst || r.value < worst.value))
+        worst = { scenario: s.scenario, ...r };
   }
   return worst;
 }
@@ -52,7 +70,12 @@ export function phaseLine(p: PhaseView): string {
   if (p.error) return `error ${p.error.code}: ${p.error.message}`;
   switch (p.type) {
     case 'load': {
-      const target = p.rate === 'max' ? `max, ${count(p.concurrency)} in flight` : p.rate === undefined ? MISSING : `${count(p.rate)}/s`;
+      const target =
+        p.rate === 'max'
+          ? `max, ${count(p.concurrency)} in flight`
+          : p.rate === undefined
+            ? MISSING
+            : `${count(p.rate)}/s`;
       const errors = (p.failed ?? 0) + (p.unknown ?? 0);
       return (
         `${p.driver ?? MISSING} at ${target}: ${count(p.opsPerSec)} ops/s = ${ratio(p.ratioToRaw)} raw; ` +
@@ -102,7 +125,9 @@ export function rawBaselineLine(s: ScenarioView): string | undefined {
 /** Failed operations by error code, over every load phase of the scenario. */
 export function errorsByCode(s: ScenarioView): [string, number][] {
   const errors = new Map<string, number>();
-  for (const p of s.phases) if (p.type === 'load') for (const [code, n] of Object.entries(p.errorsByCode)) errors.set(code, (errors.get(code) ?? 0) + n);
+  for (const p of s.phases)
+    if (p.type === 'load')
+      for (const [code, n] of Object.entries(p.errorsByCode)) errors.set(code, (errors.get(code) ?? 0) + n);
   return [...errors];
 }
 
@@ -110,13 +135,30 @@ export function checkMeasured(actual: number | null): string {
   return actual === null ? 'not measured' : decimal(actual);
 }
 
-export const GATE_HEADERS = ['scenario', 'metric', 'baseline median', 'candidate median', 'change', 'CI', 'p', 'verdict'] as const;
+export const GATE_HEADERS = [
+  'scenario',
+  'metric',
+  'baseline median',
+  'candidate median',
+  'change',
+  'CI',
+  'p',
+  'verdict',
+] as const;
 
-const VERDICT_ORDER: Record<GateComparison['verdict'], number> = { regressed: 0, 'insufficient-data': 1, unchanged: 2, improved: 3 };
+const VERDICT_ORDER: Record<GateComparison['verdict'], number> = {
+  regressed: 0,
+  'insufficient-data': 1,
+  unchanged: 2,
+  improved: 3,
+};
 
 /** Regressions first, then the undecided, then the rest; stable within each. */
 export function orderedComparisons(comparisons: readonly GateComparison[]): GateComparison[] {
-  return comparisons.map((c, i) => ({ c, i })).sort((a, b) => VERDICT_ORDER[a.c.verdict] - VERDICT_ORDER[b.c.verdict] || a.i - b.i).map(({ c }) => c);
+  return comparisons
+    .map((c, i) => ({ c, i }))
+    .sort((a, b) => VERDICT_ORDER[a.c.verdict] - VERDICT_ORDER[b.c.verdict] || a.i - b.i)
+    .map(({ c }) => c);
 }
 
 export function gateRow(c: GateComparison): string[] {
@@ -161,8 +203,15 @@ export function environmentLine(env: {
   if (env.natscli) parts.push(`natscli ${env.natscli}`);
   const servers = env.natsServers ?? [];
   // One entry per version and origin: the node names repeat in every scenario.
-  const builds = [...new Set(servers.map((s) => `${s.version ?? MISSING}${s.source ? ` (${s.source}${s.goVersion ? `, ${s.goVersion}` : ''})` : ''}`))];
-  if (servers.length > 0) parts.push(`nats-server ${builds.join(', ')} on ${new Set(servers.map((s) => s.name)).size} node(s)`);
+  const builds = [
+    ...new Set(
+      servers.map(
+        (s) => `${s.version ?? MISSING}${s.source ? ` (${s.source}${s.goVersion ? `, ${s.goVersion}` : ''})` : ''}`,
+      ),
+    ),
+  ];
+  if (servers.length > 0)
+    parts.push(`nats-server ${builds.join(', ')} on ${new Set(servers.map((s) => s.name)).size} node(s)`);
   return parts.join(', ');
 }
 
@@ -182,7 +231,10 @@ export function matrixTable(view: PerformanceResultsView): string[][] | undefine
   }
   const figures: [string, (s: ScenarioView) => string][] = [
     ['verdict', (s) => s.status],
-    ['nats-server', (s) => [...new Set(s.cluster?.servers.map((v) => v.version).filter(Boolean))].join(', ') || MISSING],
+    [
+      'nats-server',
+      (s) => [...new Set(s.cluster?.servers.map((v) => v.version).filter(Boolean))].join(', ') || MISSING,
+    ],
     ['raw publish msgs/s', (s) => count(s.baseline?.publish?.perSecond)],
     ['ops/s', (s) => count(s.metrics.ops_per_sec)],
     ['× raw', (s) => ratio(s.metrics.ratio_to_raw)],

@@ -1,7 +1,18 @@
 // Horizontal bars with an optional reference line: each headline figure as a ratio to the raw
 // JetStream baseline, with the line at 1.0 marking "as fast as raw".
 import { escapeXml } from './escape.js';
-import { emptyNote, fitLabel, linearTicks, n, PALETTE, svgDocument, textAt, xAxis, type ChartText, type Plot } from './frame.js';
+import {
+  emptyNote,
+  fitLabel,
+  linearTicks,
+  n,
+  PALETTE,
+  svgDocument,
+  textAt,
+  xAxis,
+  type ChartText,
+  type Plot,
+} from './frame.js';
 import { formatTick, linearScale, niceTicks } from './scale.js';
 
 export interface Bar {
@@ -27,15 +38,27 @@ const MAX_LABEL_CHARS = 30;
 export function barChart(options: BarChartOptions): string {
   const labels = options.bars.map((b) => fitLabel(b.label, MAX_LABEL_CHARS));
   const left = Math.min(16 + Math.max(4, ...labels.map((l) => l.length)) * 6.5, 200);
-  const plot: Plot = { width: options.width ?? 480, height: 16 + Math.max(1, options.bars.length) * ROW + 44, left, right: 56, top: 16, bottom: 40 };
+  const plot: Plot = {
+    width: options.width ?? 480,
+    height: 16 + Math.max(1, options.bars.length) * ROW + 44,
+    left,
+    right: 56,
+    top: 16,
+    bottom: 40,
+  };
   const values = options.bars.map((b) => b.value).filter(Number.isFinite);
-  const ticks = niceTicks(Math.min(0, ...values), Math.max(options.reference?.value ?? 0, ...values, values.length ? 0 : 1), 5);
+  const ticks = niceTicks(
+    Math.min(0, ...values),
+    Math.max(options.reference?.value ?? 0, ...values, values.length ? 0 : 1),
+    5,
+  );
   const toX = linearScale([ticks.min, ticks.max], [plot.left, plot.width - plot.right]);
   const format = options.format ?? ((v: number) => formatTick(v, v));
   const body: string[] = [];
 
   body.push(`<g class="grid" stroke="currentColor" stroke-opacity="0.12">`);
-  for (const v of ticks.values) body.push(`<line x1="${n(toX(v))}" y1="${n(plot.top)}" x2="${n(toX(v))}" y2="${n(plot.height - plot.bottom)}"/>`);
+  for (const v of ticks.values)
+    body.push(`<line x1="${n(toX(v))}" y1="${n(plot.top)}" x2="${n(toX(v))}" y2="${n(plot.height - plot.bottom)}"/>`);
   body.push('</g>');
   if (options.bars.length === 0) body.push(emptyNote(plot));
   options.bars.forEach((bar, i) => {
@@ -46,7 +69,10 @@ export function barChart(options: BarChartOptions): string {
     const colour = PALETTE[(bar.group ?? i) % PALETTE.length]!;
     body.push(`<g class="bar"><title>${escapeXml(`${bar.label}: ${finite ? format(bar.value) : '–'}`)}</title>`);
     body.push(textAt(plot.left - 6, y + ROW / 2 + 4, labels[i]!, 'text-anchor="end"'));
-    if (finite) body.push(`<rect x="${n(Math.min(x0, x1))}" y="${n(y + 5)}" width="${n(Math.abs(x1 - x0))}" height="${n(ROW - 10)}" fill="${colour}" rx="2"/>`);
+    if (finite)
+      body.push(
+        `<rect x="${n(Math.min(x0, x1))}" y="${n(y + 5)}" width="${n(Math.abs(x1 - x0))}" height="${n(ROW - 10)}" fill="${colour}" rx="2"/>`,
+      );
     body.push(textAt(Math.max(x0, x1) + 4, y + ROW / 2 + 4, finite ? format(bar.value) : '–'));
     body.push('</g>');
   });

@@ -50,11 +50,22 @@ export function textAt(x: number, y: number, content: string, attributes = ''): 
 /** A horizontal axis at the bottom of the plot: tick marks, labels and the axis title. */
 export function xAxis(plot: Plot, ticks: readonly { at: number; label: string }[], title: string): string[] {
   const y = plot.height - plot.bottom;
-  const out = [`<g class="axis x-axis" stroke="currentColor" stroke-opacity="0.5">`, `<line x1="${n(plot.left)}" y1="${n(y)}" x2="${n(plot.width - plot.right)}" y2="${n(y)}"/>`];
+  const out = [
+    `<g class="axis x-axis" stroke="currentColor" stroke-opacity="0.5">`,
+    `<line x1="${n(plot.left)}" y1="${n(y)}" x2="${n(plot.width - plot.right)}" y2="${n(y)}"/>`,
+  ];
   for (const t of ticks) out.push(`<line x1="${n(t.at)}" y1="${n(y)}" x2="${n(t.at)}" y2="${n(y + 4)}"/>`);
   out.push('</g>', `<g class="tick-labels" text-anchor="middle">`);
   for (const t of ticks) out.push(textAt(t.at, y + 16, t.label));
-  out.push('</g>', textAt(plot.left + (plot.width - plot.left - plot.right) / 2, plot.height - 4, title, 'text-anchor="middle" class="axis-title"'));
+  out.push(
+    '</g>',
+    textAt(
+      plot.left + (plot.width - plot.left - plot.right) / 2,
+      plot.height - 4,
+      title,
+      'text-anchor="middle" class="axis-title"',
+    ),
+  );
   return out;
 }
 
@@ -62,8 +73,14 @@ export function xAxis(plot: Plot, ticks: readonly { at: number; label: string }[
 export function yAxis(plot: Plot, ticks: readonly { at: number; label: string }[], title: string): string[] {
   const x = plot.left;
   const out = [`<g class="grid" stroke="currentColor" stroke-opacity="0.12">`];
-  for (const t of ticks) out.push(`<line x1="${n(x)}" y1="${n(t.at)}" x2="${n(plot.width - plot.right)}" y2="${n(t.at)}"/>`);
-  out.push('</g>', `<g class="axis y-axis" stroke="currentColor" stroke-opacity="0.5">`, `<line x1="${n(x)}" y1="${n(plot.top)}" x2="${n(x)}" y2="${n(plot.height - plot.bottom)}"/>`, '</g>');
+  for (const t of ticks)
+    out.push(`<line x1="${n(x)}" y1="${n(t.at)}" x2="${n(plot.width - plot.right)}" y2="${n(t.at)}"/>`);
+  out.push(
+    '</g>',
+    `<g class="axis y-axis" stroke="currentColor" stroke-opacity="0.5">`,
+    `<line x1="${n(x)}" y1="${n(plot.top)}" x2="${n(x)}" y2="${n(plot.height - plot.bottom)}"/>`,
+    '</g>',
+  );
   out.push(`<g class="tick-labels" text-anchor="end">`);
   for (const t of ticks) out.push(textAt(x - 6, t.at + 4, t.label));
   out.push('</g>');
@@ -72,13 +89,22 @@ export function yAxis(plot: Plot, ticks: readonly { at: number; label: string }[
   return out;
 }
 
-export function linearTicks(values: readonly number[], step: number, at: (v: number) => number): { at: number; label: string }[] {
+export function linearTicks(
+  values: readonly number[],
+  step: number,
+  at: (v: number) => number,
+): { at: number; label: string }[] {
   return values.map((v) => ({ at: at(v), label: formatTick(v, step) }));
 }
 
 /** Centred text in the plot area, for charts with nothing to draw. */
 export function emptyNote(plot: Plot, note = 'no data'): string {
-  return textAt(plot.left + (plot.width - plot.left - plot.right) / 2, plot.top + (plot.height - plot.top - plot.bottom) / 2, note, 'text-anchor="middle" opacity="0.7"');
+  return textAt(
+    plot.left + (plot.width - plot.left - plot.right) / 2,
+    plot.top + (plot.height - plot.top - plot.bottom) / 2,
+    note,
+    'text-anchor="middle" opacity="0.7"',
+  );
 }
 
 /** Labels wider than the room get an ellipsis; the width is estimated (no DOM to measure text in). */

@@ -1,7 +1,19 @@
 // Lines (optionally filled to the axis) over a linear or a percentile x axis, with shaded vertical
 // bands: throughput per second with the faults that hit it, latency by percentile.
 import { escapeXml } from './escape.js';
-import { emptyNote, FAULT_COLOUR, linearTicks, n, PALETTE, svgDocument, textAt, xAxis, yAxis, type ChartText, type Plot } from './frame.js';
+import {
+  emptyNote,
+  FAULT_COLOUR,
+  linearTicks,
+  n,
+  PALETTE,
+  svgDocument,
+  textAt,
+  xAxis,
+  yAxis,
+  type ChartText,
+  type Plot,
+} from './frame.js';
 import { linearScale, niceTicks, percentileTicks, percentileToAxis } from './scale.js';
 
 export interface LineSeries {
@@ -33,9 +45,19 @@ export interface LineChartOptions extends ChartText {
 }
 
 export function lineChart(options: LineChartOptions): string {
-  const plot: Plot = { width: options.width ?? 480, height: options.height ?? 260, left: 56, right: 24, top: options.series.length > 1 ? 28 : 16, bottom: 40 };
+  const plot: Plot = {
+    width: options.width ?? 480,
+    height: options.height ?? 260,
+    left: 56,
+    right: 24,
+    top: options.series.length > 1 ? 28 : 16,
+    bottom: 40,
+  };
   const percentile = options.xScale === 'percentile';
-  const series = options.series.map((s) => ({ ...s, points: s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)) }));
+  const series = options.series.map((s) => ({
+    ...s,
+    points: s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)),
+  }));
   const xs = series.flatMap((s) => s.points.map(([x]) => x));
   const ys = series.flatMap((s) => s.points.map(([, y]) => y));
   const body: string[] = [];
@@ -54,7 +76,11 @@ export function lineChart(options: LineChartOptions): string {
     const ticks = niceTicks(lo, hi, 6);
     const domain: [number, number] = options.xDomain ? [lo, hi > lo ? hi : lo + 1] : [ticks.min, ticks.max];
     toX = linearScale(domain, [plot.left, plot.width - plot.right]);
-    xTicks = linearTicks(ticks.values.filter((v) => v >= domain[0] - 1e-9 && v <= domain[1] + 1e-9), ticks.step, toX);
+    xTicks = linearTicks(
+      ticks.values.filter((v) => v >= domain[0] - 1e-9 && v <= domain[1] + 1e-9),
+      ticks.step,
+      toX,
+    );
   }
   const yTicks = niceTicks(Math.min(0, ...ys), ys.length ? Math.max(...ys) : 1, 5);
   const toY = linearScale([yTicks.min, yTicks.max], [plot.height - plot.bottom, plot.top]);
@@ -71,14 +97,23 @@ export function lineChart(options: LineChartOptions): string {
       const base = n(toY(Math.max(yTicks.min, 0)));
       const first = s.points[0]!;
       const last = s.points[s.points.length - 1]!;
-      body.push(`<path d="${path} L${n(toX(last[0]))} ${base} L${n(toX(first[0]))} ${base} Z" fill="${colour}" fill-opacity="0.18" stroke="none"/>`);
+      body.push(
+        `<path d="${path} L${n(toX(last[0]))} ${base} L${n(toX(first[0]))} ${base} Z" fill="${colour}" fill-opacity="0.18" stroke="none"/>`,
+      );
     }
     body.push(`<path d="${path}" fill="none" stroke="${colour}" stroke-width="2" stroke-linejoin="round"/>`);
-    if (s.points.length === 1) body.push(`<circle cx="${n(toX(s.points[0]![0]))}" cy="${n(toY(s.points[0]![1]))}" r="3" fill="${colour}"/>`);
+    if (s.points.length === 1)
+      body.push(`<circle cx="${n(toX(s.points[0]![0]))}" cy="${n(toY(s.points[0]![1]))}" r="3" fill="${colour}"/>`);
     body.push('</g>');
   });
   body.push(...xAxis(plot, xTicks, options.xLabel));
-  if (series.length > 1) body.push(...legend(series.map((s) => s.name), plot));
+  if (series.length > 1)
+    body.push(
+      ...legend(
+        series.map((s) => s.name),
+        plot,
+      ),
+    );
   return svgDocument(options, plot.width, plot.height, body);
 }
 

@@ -38,7 +38,10 @@ export function niceTicks(min: number, max: number, count = 5): Ticks {
 }
 
 /** A linear map from a domain onto a range of pixels; a zero-width domain maps to the range's start. */
-export function linearScale(domain: readonly [number, number], range: readonly [number, number]): (v: number) => number {
+export function linearScale(
+  domain: readonly [number, number],
+  range: readonly [number, number],
+): (v: number) => number {
   const [d0, d1] = domain;
   const [r0, r1] = range;
   const span = d1 - d0;

@@ -1,7 +1,19 @@
 // Rows of segments on one time axis: a scenario's phases, the faults it injected (fired → healed)
 // and how long the service took to recover or stalled after each.
 import { escapeXml } from './escape.js';
-import { emptyNote, FAULT_COLOUR, fitLabel, linearTicks, n, PALETTE, svgDocument, textAt, xAxis, type ChartText, type Plot } from './frame.js';
+import {
+  emptyNote,
+  FAULT_COLOUR,
+  fitLabel,
+  linearTicks,
+  n,
+  PALETTE,
+  svgDocument,
+  textAt,
+  xAxis,
+  type ChartText,
+  type Plot,
+} from './frame.js';
 import { linearScale, niceTicks } from './scale.js';
 
 export type SegmentKind = 'phase' | 'fault' | 'recovery' | 'stall';
@@ -40,7 +52,14 @@ const FILL: Record<SegmentKind, { colour: string; opacity: number }> = {
 export function timeline(options: TimelineOptions): string {
   const labels = options.rows.map((r) => fitLabel(r.label, MAX_LABEL_CHARS));
   const left = Math.min(16 + Math.max(4, ...labels.map((l) => l.length)) * 6.5, 180);
-  const plot: Plot = { width: options.width ?? 480, height: 16 + Math.max(1, options.rows.length) * ROW + 44, left, right: 24, top: 16, bottom: 40 };
+  const plot: Plot = {
+    width: options.width ?? 480,
+    height: 16 + Math.max(1, options.rows.length) * ROW + 44,
+    left,
+    right: 24,
+    top: 16,
+    bottom: 40,
+  };
   const ends = options.rows.flatMap((r) => r.segments.flatMap((s) => [s.from, s.to ?? s.from])).filter(Number.isFinite);
   const lo = options.domain?.[0] ?? Math.min(0, ...ends);
   const hi = options.domain?.[1] ?? (ends.length ? Math.max(...ends) : 1);
@@ -52,7 +71,9 @@ export function timeline(options: TimelineOptions): string {
   const body: string[] = [];
 
   body.push(`<g class="grid" stroke="currentColor" stroke-opacity="0.12">`);
-  for (const v of ticks.values) if (v >= domain[0] && v <= domain[1]) body.push(`<line x1="${n(toX(v))}" y1="${n(plot.top)}" x2="${n(toX(v))}" y2="${n(plot.height - plot.bottom)}"/>`);
+  for (const v of ticks.values)
+    if (v >= domain[0] && v <= domain[1])
+      body.push(`<line x1="${n(toX(v))}" y1="${n(plot.top)}" x2="${n(toX(v))}" y2="${n(plot.height - plot.bottom)}"/>`);
   body.push('</g>');
   if (options.rows.length === 0) body.push(emptyNote(plot));
   options.rows.forEach((row, i) => {
@@ -68,12 +89,29 @@ export function timeline(options: TimelineOptions): string {
       body.push(
         `<g class="segment ${seg.kind}"><title>${escapeXml(tip)}</title>` +
           `<rect x="${n(x0)}" y="${n(y + 4)}" width="${n(width)}" height="${n(ROW - 8)}" fill="${colour}" fill-opacity="${opacity}" rx="2"/>` +
-          (seg.label ? textAt(x0 + width + 4 > right - 60 ? x0 + 3 : x0 + width + 4, y + ROW / 2 + 4, seg.label, 'font-size="11"') : '') +
+          (seg.label
+            ? textAt(
+                x0 + width + 4 > right - 60 ? x0 + 3 : x0 + width + 4,
+                y + ROW / 2 + 4,
+                seg.label,
+                'font-size="11"',
+              )
+            : '') +
           '</g>',
       );
     }
     body.push('</g>');
   });
-  body.push(...xAxis(plot, linearTicks(ticks.values.filter((v) => v >= domain[0] - 1e-9 && v <= domain[1] + 1e-9), ticks.step, toX), options.xLabel));
+  body.push(
+    ...xAxis(
+      plot,
+      linearTicks(
+        ticks.values.filter((v) => v >= domain[0] - 1e-9 && v <= domain[1] + 1e-9),
+        ticks.step,
+        toX,
+      ),
+      options.xLabel,
+    ),
+  );
   return svgDocument(options, plot.width, plot.height, body);
 }

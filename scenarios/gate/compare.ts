@@ -6,12 +6,12 @@ import type { NamedReport, ReportBaseline } from '../../reports/index.js';
 import { gateInput } from './samples.js';
 import type { BenchResults } from '../results.js';
 
-
 /** `5%`, `5 %` or `0.05` → 0.05. */
 export function parseThreshold(text: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$/.exec(text);
   const value = match ? Number(match[1]) / (match[2] ? 100 : 1) : NaN;
-  if (!(value >= 0 && value < 1)) throw new CimError('CIM-INVALID-INPUT', `--threshold: expected a share such as 5% or 0.05, got "${text}"`);
+  if (!(value >= 0 && value < 1))
+    throw new CimError('CIM-INVALID-INPUT', `--threshold: expected a share such as 5% or 0.05, got "${text}"`);
   return value;
 }
 
@@ -19,13 +19,20 @@ export function parseThreshold(text: string): number {
 export function benchResultsOf(named: NamedReport, role: string): BenchResults {
   const results = named.report.results as BenchResults | null;
   if (named.report.kind !== 'performance' || !results || !Array.isArray(results.scenarios)) {
-    throw new CimError('CIM-INVALID-INPUT', `${role} ${named.cid.toString()} is a ${named.report.kind} report without bench results; the gate compares performance reports`);
+    throw new CimError(
+      'CIM-INVALID-INPUT',
+      `${role} ${named.cid.toString()} is a ${named.report.kind} report without bench results; the gate compares performance reports`,
+    );
   }
   return results;
 }
 
 /** The candidate's results against the baseline report's, as a report's `baseline` section. */
-export function compareWithBaseline(baseline: NamedReport, candidate: BenchResults, threshold = DEFAULT_THRESHOLD): ReportBaseline {
+export function compareWithBaseline(
+  baseline: NamedReport,
+  candidate: BenchResults,
+  threshold = DEFAULT_THRESHOLD,
+): ReportBaseline {
   const result = gate(gateInput(benchResultsOf(baseline, 'baseline')), gateInput(candidate), { threshold });
   return { cid: baseline.cid, comparisons: result.comparisons, regressed: result.regressed };
 }

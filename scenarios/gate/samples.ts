@@ -4,15 +4,31 @@
 import type { GateInput, GateSample } from './verdict.js';
 import type { BenchResults, LoadPhaseResult, ScenarioResult } from '../results.js';
 
-export type GateMetric = 'throughput_ratio' | 'delivered_ratio' | 'p99_ms' | 'p99_per_raw_op_ms' | 'replay_ratio_to_raw';
+export type GateMetric =
+  'throughput_ratio' | 'delivered_ratio' | 'p99_ms' | 'p99_per_raw_op_ms' | 'replay_ratio_to_raw';
 
 /** The metrics a gate compares, which way is better, and what one sample is. */
 export const GATE_METRICS: Record<GateMetric, { better: 'higher' | 'lower'; description: string }> = {
-  throughput_ratio: { better: 'higher', description: 'acknowledged operations in one second of a rate: max phase ÷ raw publishes/s of the same run' },
-  delivered_ratio: { better: 'higher', description: 'acknowledged operations in one second of a fixed-rate phase ÷ the rate asked for' },
-  p99_ms: { better: 'lower', description: 'p99 latency of the operations acknowledged in one second, ms (absolute: machine-dependent)' },
-  p99_per_raw_op_ms: { better: 'lower', description: 'p99_ms × raw publishes/s ÷ 1000: p99 latency in raw publish times of the same run' },
-  replay_ratio_to_raw: { better: 'higher', description: "one replay's events/s ÷ the same run's best raw ordered read" },
+  throughput_ratio: {
+    better: 'higher',
+    description: 'acknowledged operations in one second of a rate: max phase ÷ raw publishes/s of the same run',
+  },
+  delivered_ratio: {
+    better: 'higher',
+    description: 'acknowledged operations in one second of a fixed-rate phase ÷ the rate asked for',
+  },
+  p99_ms: {
+    better: 'lower',
+    description: 'p99 latency of the operations acknowledged in one second, ms (absolute: machine-dependent)',
+  },
+  p99_per_raw_op_ms: {
+    better: 'lower',
+    description: 'p99_ms × raw publishes/s ÷ 1000: p99 latency in raw publish times of the same run',
+  },
+  replay_ratio_to_raw: {
+    better: 'higher',
+    description: "one replay's events/s ÷ the same run's best raw ordered read",
+  },
 };
 
 /** Scenarios in these states measured nothing a gate can trust, or not all of it. */
@@ -51,7 +67,11 @@ export function gateInput(results: BenchResults): GateInput {
   return {
     scenarios: results.scenarios.map((scenario) =>
       EXCLUDED_STATUS.has(scenario.status)
-        ? { name: scenario.scenario, samples: [], excluded: `${scenario.status}${scenario.reason ? `: ${scenario.reason}` : ''}` }
+        ? {
+            name: scenario.scenario,
+            samples: [],
+            excluded: `${scenario.status}${scenario.reason ? `: ${scenario.reason}` : ''}`,
+          }
         : { name: scenario.scenario, samples: scenarioSamples(scenario) },
     ),
   };
@@ -59,7 +79,13 @@ export function gateInput(results: BenchResults): GateInput {
 
 function scenarioSamples(scenario: ScenarioResult): GateSample[] {
   const raw = scenario.baseline?.publish.perSecond ?? 0;
-  const values: Record<GateMetric, number[]> = { throughput_ratio: [], delivered_ratio: [], p99_ms: [], p99_per_raw_op_ms: [], replay_ratio_to_raw: [] };
+  const values: Record<GateMetric, number[]> = {
+    throughput_ratio: [],
+    delivered_ratio: [],
+    p99_ms: [],
+    p99_per_raw_op_ms: [],
+    replay_ratio_to_raw: [],
+  };
   const present = new Set<GateMetric>();
   for (const phase of scenario.phases) {
     if (phase.type === 'replay') {
@@ -81,7 +107,9 @@ function scenarioSamples(scenario: ScenarioResult): GateSample[] {
       if (raw > 0) values.p99_per_raw_op_ms.push((second.p99Ms * raw) / 1000);
     }
   }
-  return (Object.keys(GATE_METRICS) as GateMetric[]).filter((m) => present.has(m)).map((metric) => ({ metric, better: GATE_METRICS[metric].better, values: values[metric] }));
+  return (Object.keys(GATE_METRICS) as GateMetric[])
+    .filter((m) => present.has(m))
+    .map((metric) => ({ metric, better: GATE_METRICS[metric].better, values: values[metric] }));
 }
 
 /** The phase's seconds strictly between the first and the last it touches, a stall as 0 acknowledged. */

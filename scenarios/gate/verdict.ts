@@ -104,7 +104,11 @@ export function compareSamples(samples: MetricSamples, options: GateOptions = {}
   const [worseLow, worseHigh] = worse === 1 ? change.interval : [-change.interval[1], -change.interval[0]];
   const significant = pValue < 1 - confidence;
   const verdict =
-    significant && worseBy > threshold && worseLow > 0 ? 'regressed' : significant && worseBy < -threshold && worseHigh < 0 ? 'improved' : 'unchanged';
+    significant && worseBy > threshold && worseLow > 0
+      ? 'regressed'
+      : significant && worseBy < -threshold && worseHigh < 0
+        ? 'improved'
+        : 'unchanged';
   return { ...comparison, relativeChange: change.change, confidenceInterval: change.interval, pValue, verdict };
 }
 
@@ -123,14 +127,21 @@ export function gate(baseline: GateInput, candidate: GateInput, options: GateOpt
     const candSamples = new Map((candScenarios.get(name)?.samples ?? []).map((s) => [s.metric, s]));
     const metrics = union(baseSamples.keys(), candSamples.keys());
     if (metrics.length === 0) {
-      comparisons.push(compareSamples({ scenario: name, metric: 'samples', better: 'higher', baseline: [], candidate: [] }, options));
+      comparisons.push(
+        compareSamples({ scenario: name, metric: 'samples', better: 'higher', baseline: [], candidate: [] }, options),
+      );
       continue;
     }
     for (const metric of metrics) {
       const b = baseSamples.get(metric);
       const c = candSamples.get(metric);
       const better = (b ?? c)!.better;
-      comparisons.push(compareSamples({ scenario: name, metric, better, baseline: b?.values ?? [], candidate: c?.values ?? [] }, options));
+      comparisons.push(
+        compareSamples(
+          { scenario: name, metric, better, baseline: b?.values ?? [], candidate: c?.values ?? [] },
+          options,
+        ),
+      );
     }
   }
   return { comparisons, regressed: comparisons.some((c) => c.verdict === 'regressed') };
@@ -156,9 +167,19 @@ function settle(options: GateOptions): Required<GateOptions> {
     resamples: options.resamples ?? 2000,
   };
   const { threshold, confidence, minSamples, resamples } = settled;
-  if (!(threshold >= 0 && Number.isFinite(threshold))) throw new CimError('CIM-INVALID-INPUT', `gate threshold must be a finite fraction ≥ 0 (0.05 is 5 %), got ${threshold}`);
-  if (!(confidence > 0 && confidence < 1)) throw new CimError('CIM-INVALID-INPUT', `gate confidence must be between 0 and 1 (0.95 is 95 %), got ${confidence}`);
-  if (!(Number.isInteger(minSamples) && minSamples >= 1)) throw new CimError('CIM-INVALID-INPUT', `gate minimum samples must be a whole number ≥ 1, got ${minSamples}`);
-  if (!(Number.isInteger(resamples) && resamples >= 1)) throw new CimError('CIM-INVALID-INPUT', `gate bootstrap resamples must be a whole number ≥ 1, got ${resamples}`);
+  if (!(threshold >= 0 && Number.isFinite(threshold)))
+    throw new CimError(
+      'CIM-INVALID-INPUT',
+      `gate threshold must be a finite fraction ≥ 0 (0.05 is 5 %), got ${threshold}`,
+    );
+  if (!(confidence > 0 && confidence < 1))
+    throw new CimError(
+      'CIM-INVALID-INPUT',
+      `gate confidence must be between 0 and 1 (0.95 is 95 %), got ${confidence}`,
+    );
+  if (!(Number.isInteger(minSamples) && minSamples >= 1))
+    throw new CimError('CIM-INVALID-INPUT', `gate minimum samples must be a whole number ≥ 1, got ${minSamples}`);
+  if (!(Number.isInteger(resamples) && resamples >= 1))
+    throw new CimError('CIM-INVALID-INPUT', `gate bootstrap resamples must be a whole number ≥ 1, got ${resamples}`);
   return settled;
 }

@@ -20,7 +20,10 @@ let results: BenchResults;
 const resultsFile = join(work.path, 'quick-results.json');
 
 beforeAll(async () => {
-  quick = await runCli(['--state', state, 'bench', '--quick', '--baseline-messages', '2000', '--save-baseline', '--out', resultsFile], { timeoutMs: 240_000 });
+  quick = await runCli(
+    ['--state', state, 'bench', '--quick', '--baseline-messages', '2000', '--save-baseline', '--out', resultsFile],
+    { timeoutMs: 240_000 },
+  );
   results = JSON.parse(readFileSync(resultsFile, 'utf8')) as BenchResults;
 }, 300_000);
 
@@ -31,7 +34,11 @@ const scenario = (name: string) => results.scenarios.find((s) => s.scenario === 
 describe('cim bench --quick', () => {
   it('runs every scenario of the quick suite, passes, and ends with its signed report', () => {
     expect(quick.code, quick.stderr).toBe(0);
-    expect(results.scenarios.map((s) => s.scenario).sort()).toEqual(['quick-leader-kill', 'quick-replay', 'quick-steady']);
+    expect(results.scenarios.map((s) => s.scenario).sort()).toEqual([
+      'quick-leader-kill',
+      'quick-replay',
+      'quick-steady',
+    ]);
     expect(results.scenarios.map((s) => s.status)).toEqual(['passed', 'passed', 'passed']);
     expect(quick.stdout).toMatch(/quick-leader-kill\s+passed/);
     expect(quick.stdout).toMatch(/^report b[a-z2-7]+ \(signed ed25519:/m);
@@ -40,7 +47,12 @@ describe('cim bench --quick', () => {
 
   it('writes the report files once, read-only, and the report verifies', async () => {
     const files = readdirSync(join(state, 'reports'));
-    expect(files.map((f) => f.replace(/^b[a-z2-7]+/, '<cid>')).sort()).toEqual(['<cid>.cbor', '<cid>.html', '<cid>.json', '<cid>.md']);
+    expect(files.map((f) => f.replace(/^b[a-z2-7]+/, '<cid>')).sort()).toEqual([
+      '<cid>.cbor',
+      '<cid>.html',
+      '<cid>.json',
+      '<cid>.md',
+    ]);
     for (const f of files) expect(statSync(join(state, 'reports', f)).mode & 0o777).toBe(0o444);
     const verified = await runCli(['--state', state, 'report', 'verify', 'latest']);
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
@@ -71,12 +83,14 @@ describe('cim bench --quick', () => {
   });
 
   it('gives each headline figure as a ratio to the raw baseline of the same run, as the test computes it from the raw counts', () => {
-    const close = (actual: number, expected: number) => expect(Math.abs(actual / expected - 1), `${actual} vs ${expected}`).toBeLessThan(1e-9);
+    const close = (actual: number, expected: number) =>
+      expect(Math.abs(actual / expected - 1), `${actual} vs ${expected}`).toBeLessThan(1e-9);
     for (const s of results.scenarios) {
       // Acknowledgements counted second by second, over the wall clock the load phases spanned.
       const loads = s.phases.filter((p): p is LoadPhaseResult => p.type === 'load');
       const acks = loads.reduce((n, p) => n + p.perSecond.reduce((m, second) => m + second.ok, 0), 0);
-      const elapsed = (Math.max(...loads.map((p) => p.endedAtMs)) - Math.min(...loads.map((p) => p.startedAtMs))) / 1_000;
+      const elapsed =
+        (Math.max(...loads.map((p) => p.endedAtMs)) - Math.min(...loads.map((p) => p.startedAtMs))) / 1_000;
       const raw = s.baseline!.publish.messages / s.baseline!.publish.seconds;
       expect(acks).toBeGreaterThan(0);
       expect(s.metrics.ops).toBe(acks);
@@ -87,69 +101,88 @@ describe('cim bench --quick', () => {
     if (halfway?.type !== 'replay' || !halfway.replay) throw new Error('no halfway replay');
     const { replay, bestRaw } = halfway.replay;
     expect(replay.events).toBeGreaterThan(0);
-    close(scenario('quick-replay').metrics['halfway.replay_ratio_to_raw']!, replay.events / replay.seconds / (bestRaw.messages / bestRaw.seconds));
+    close(
+      scenario('quick-replay').metrics['halfway.replay_ratio_to_raw']!,
+      replay.events / replay.seconds / (bestRaw.messages / bestRaw.seconds),
+    );
   });
 });
 
 describe('Ctrl-C during cim bench', () => {
-  it('stops the run, still writes what was measured, and leaves no server behind', async () => {
-    const interruptedState = join(work.path, 'interrupted');
-    const child = spawnCli(['--state', interruptedState, 'bench', 'quick-steady', '--baseline-messages', '1000']);
-    let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    // Interrupt once the load is running: the first status line names its phase (a second into it).
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the load never started:\n${stderr}`)), 60_000);
-      child.stderr!.on('data', () => {
-        if (/quick-steady \[steady\] \d+ s/.test(stderr)) {
-          clearTimeout(timer);
-          resolve();
-        }
+  it(
+    'stops the run, still writes what was measured, and leaves no server behind',
+    async () => {
+      const interruptedState = join(work.path, 'interrupted');
+      const child = spawnCli(['--state', interruptedState, 'bench', 'quick-steady', '--baseline-messages', '1000']);
+      let stderr = '';
+      child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      // Interrupt once the load is running: the first status line names its phase (a second into it).
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`the load never started:\n${stderr}`)), 60_000);
+        child.stderr!.on('data', () => {
+          if (/quick-steady \[steady\] \d+ s/.test(stderr)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
       });
-    });
-    child.kill('SIGINT');
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    expect(code).toBe(130);
-    // The half run is in the ledger, but latest passes over it: only latest-any names it.
-    const latest = await runCli(['--state', interruptedState, 'report', 'show', 'latest:performance', '--json']);
-    expect(latest.code).toBe(2);
-    expect(latest.stderr).toContain('CIM-NOT-FOUND');
-    const report = await runCli(['--state', interruptedState, 'report', 'show', 'latest-any:performance', '--json']);
-    const partial = (JSON.parse(report.stdout) as { results: BenchResults }).results;
-    expect(partial.interrupted).toBe(true);
-    expect(partial.scenarios[0]!.status).toBe('interrupted');
-    expect(partial.scenarios[0]!.checker!.lost).toBe(0);
-    // No nats-server of the run's clusters (their configs live in its state dir) is left.
-    expect(spawnSync('pgrep', ['-f', interruptedState]).stdout.toString()).toBe('');
-  }, 60_000 + 60_000 + CLI_TIMEOUT_MS); // the load starting, the run stopping, the report
+      child.kill('SIGINT');
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      expect(code).toBe(130);
+      // The half run is in the ledger, but latest passes over it: only latest-any names it.
+      const latest = await runCli(['--state', interruptedState, 'report', 'show', 'latest:performance', '--json']);
+      expect(latest.code).toBe(2);
+      expect(latest.stderr).toContain('CIM-NOT-FOUND');
+      const report = await runCli(['--state', interruptedState, 'report', 'show', 'latest-any:performance', '--json']);
+      const partial = (JSON.parse(report.stdout) as { results: BenchResults }).results;
+      expect(partial.interrupted).toBe(true);
+      expect(partial.scenarios[0]!.status).toBe('interrupted');
+      expect(partial.scenarios[0]!.checker!.lost).toBe(0);
+      // No nats-server of the run's clusters (their configs live in its state dir) is left.
+      expect(spawnSync('pgrep', ['-f', interruptedState]).stdout.toString()).toBe('');
+    },
+    60_000 + 60_000 + CLI_TIMEOUT_MS,
+  ); // the load starting, the run stopping, the report
 });
 
 describe('a cim bench killed with -9', () => {
-  it('leaves servers that the next bench run stops', async () => {
-    const crashState = join(work.path, 'crashed');
-    const tiny = join(work.path, 'tiny.yaml');
-    writeFileSync(tiny, 'name: tiny\ncluster: { nodes: 1 }\nphases:\n  - type: load\n    rate: max\n    count: 20\n    mix: [{ command: person.RegisterPerson }]\n');
-    const child = spawnCli(['--state', crashState, 'bench', 'quick-steady', '--baseline-messages', '1000']);
-    let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the cluster never came up:\n${stderr}`)), 60_000);
-      child.stderr!.on('data', () => {
-        if (/is up/.test(stderr)) {
-          clearTimeout(timer);
-          resolve();
-        }
+  it(
+    'leaves servers that the next bench run stops',
+    async () => {
+      const crashState = join(work.path, 'crashed');
+      const tiny = join(work.path, 'tiny.yaml');
+      writeFileSync(
+        tiny,
+        'name: tiny\ncluster: { nodes: 1 }\nphases:\n  - type: load\n    rate: max\n    count: 20\n    mix: [{ command: person.RegisterPerson }]\n',
+      );
+      const child = spawnCli(['--state', crashState, 'bench', 'quick-steady', '--baseline-messages', '1000']);
+      let stderr = '';
+      child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`the cluster never came up:\n${stderr}`)), 60_000);
+        child.stderr!.on('data', () => {
+          if (/is up/.test(stderr)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
       });
-    });
-    child.kill('SIGKILL');
-    await new Promise((resolve) => child.on('exit', resolve));
-    const orphans = () => spawnSync('pgrep', ['-f', join(crashState, 'bench')]).stdout.toString().trim();
-    expect(orphans()).not.toBe('');
-    const next = await runCli(['--state', crashState, 'bench', tiny, '--baseline-messages', '500'], { timeoutMs: 120_000 });
-    expect(next.code, next.stderr).toBe(0);
-    expect(next.stderr).toMatch(/stopped 3 nats-server process\(es\) left behind/);
-    expect(orphans()).toBe('');
-  }, 60_000 + 120_000 + 30_000); // the cluster coming up, the next bench, the rest
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.on('exit', resolve));
+      const orphans = () =>
+        spawnSync('pgrep', ['-f', join(crashState, 'bench')])
+          .stdout.toString()
+          .trim();
+      expect(orphans()).not.toBe('');
+      const next = await runCli(['--state', crashState, 'bench', tiny, '--baseline-messages', '500'], {
+        timeoutMs: 120_000,
+      });
+      expect(next.code, next.stderr).toBe(0);
+      expect(next.stderr).toMatch(/stopped 3 nats-server process\(es\) left behind/);
+      expect(orphans()).toBe('');
+    },
+    60_000 + 120_000 + 30_000,
+  ); // the cluster coming up, the next bench, the rest
 });
 
 describe('the gate on the quick run', () => {
@@ -159,12 +192,33 @@ describe('the gate on the quick run', () => {
     const copy = writeBenchReport(join(work.path, 'copy-state'), scaledRun(results, { seed: 21 }));
     const junit = join(work.path, 'gate.xml');
     const markdown = join(work.path, 'gate.md');
-    const gate = await runCli(['--state', state, 'gate', '--baseline', copy.cbor, '--candidate', 'baseline:default', '--junit', junit, '--markdown', markdown], { timeoutMs: 30_000 });
+    const gate = await runCli(
+      [
+        '--state',
+        state,
+        'gate',
+        '--baseline',
+        copy.cbor,
+        '--candidate',
+        'baseline:default',
+        '--junit',
+        junit,
+        '--markdown',
+        markdown,
+      ],
+      { timeoutMs: 30_000 },
+    );
     expect(gate.code, gate.stdout + gate.stderr).toBe(0);
     expect(gate.stderr).not.toMatch(/regression|same report/);
     expect(readFileSync(junit, 'utf8')).toMatch(/<testsuite name="gate" tests="\d+" failures="0"/);
     expect(readFileSync(markdown, 'utf8')).toContain(`## Gate against \`${copy.cid}\`: no significant regression`);
-    const json = JSON.parse((await runCli(['--state', state, 'gate', '--baseline', copy.cbor, '--candidate', 'baseline:default', '--json'], { timeoutMs: 30_000 })).stdout) as { comparisons: GateComparison[] };
+    const json = JSON.parse(
+      (
+        await runCli(['--state', state, 'gate', '--baseline', copy.cbor, '--candidate', 'baseline:default', '--json'], {
+          timeoutMs: 30_000,
+        })
+      ).stdout,
+    ) as { comparisons: GateComparison[] };
     const steady = json.comparisons.find((c) => c.scenario === 'quick-steady' && c.metric === 'delivered_ratio')!;
     expect(steady.verdict).toBe('unchanged');
     expect(steady.baseline.samples).toBeGreaterThanOrEqual(5);
@@ -177,8 +231,14 @@ describe('cim scenario', () => {
   it('validates a good file and names the line and field of each problem in a broken one (exit 2)', async () => {
     const good = join(work.path, 'good.yaml');
     const bad = join(work.path, 'bad.yaml');
-    writeFileSync(good, 'name: mine\nphases:\n  - type: load\n    rate: 50\n    duration: 2s\n    mix:\n      - command: person.RegisterPerson\n');
-    writeFileSync(bad, 'name: mine\nphases:\n  - type: load\n    rate: fast\n    duration: 2s\n    mix:\n      - command: person.Teleport\n');
+    writeFileSync(
+      good,
+      'name: mine\nphases:\n  - type: load\n    rate: 50\n    duration: 2s\n    mix:\n      - command: person.RegisterPerson\n',
+    );
+    writeFileSync(
+      bad,
+      'name: mine\nphases:\n  - type: load\n    rate: fast\n    duration: 2s\n    mix:\n      - command: person.Teleport\n',
+    );
     const ok = await runCli(['scenario', 'validate', good]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/^ok\s+.*good\.yaml \(mine\)/m);
@@ -191,7 +251,8 @@ describe('cim scenario', () => {
   it('lists the catalog and shows a scenario', async () => {
     const list = await runCli(['scenario', 'list']);
     expect(list.code).toBe(0);
-    for (const name of ['steady-mixed', 'leader-kill', 'follower-corruption', 'quick-steady']) expect(list.stdout).toContain(name);
+    for (const name of ['steady-mixed', 'leader-kill', 'follower-corruption', 'quick-steady'])
+      expect(list.stdout).toContain(name);
     const show = await runCli(['scenario', 'show', 'leader-kill']);
     expect(show.code).toBe(0);
     expect(show.stdout).toMatch(/leader of CIM_PERSON/);

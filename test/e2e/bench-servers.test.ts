@@ -11,7 +11,15 @@ import { tempDir } from '../support/temp-dir.js';
 const FLOOR = SUPPORTED_SERVERS.at(-1)!.version;
 let work: ReturnType<typeof tempDir>;
 let bench: CliResult;
-let results: { servers: string[]; scenarios: { scenario: string; server: string; status: string; cluster: { servers: { version?: string }[]; serverBuild?: { version: string; source?: string } } }[] };
+let results: {
+  servers: string[];
+  scenarios: {
+    scenario: string;
+    server: string;
+    status: string;
+    cluster: { servers: { version?: string }[]; serverBuild?: { version: string; source?: string } };
+  }[];
+};
 
 beforeAll(async () => {
   work = tempDir('bench-servers');
@@ -29,9 +37,23 @@ beforeAll(async () => {
       '',
     ].join('\n'),
   );
-  bench = await runCli(['--state', join(work.path, 'state'), 'bench', scenario, '--servers', `${FLOOR},${DEFAULT_SERVER_VERSION.split('.').slice(0, 2).join('.')}.x`, '--baseline-messages', '500', '--out', join(work.path, 'results.json')], {
-    timeoutMs: 240_000,
-  });
+  bench = await runCli(
+    [
+      '--state',
+      join(work.path, 'state'),
+      'bench',
+      scenario,
+      '--servers',
+      `${FLOOR},${DEFAULT_SERVER_VERSION.split('.').slice(0, 2).join('.')}.x`,
+      '--baseline-messages',
+      '500',
+      '--out',
+      join(work.path, 'results.json'),
+    ],
+    {
+      timeoutMs: 240_000,
+    },
+  );
   results = JSON.parse(readFileSync(join(work.path, 'results.json'), 'utf8'));
 }, 300_000);
 
@@ -54,9 +76,17 @@ describe('cim bench --servers', () => {
 
   it('prints the versions side by side, and says that the floor is an old server', () => {
     const table = bench.stdout.slice(bench.stdout.indexOf('server versions side by side'));
-    expect(table.split('\n')[1]).toMatch(new RegExp(`^scenario\\s+figure\\s+${FLOOR.replace(/\./g, '\\.')}\\s+${DEFAULT_SERVER_VERSION.replace(/\./g, '\\.')}$`));
+    expect(table.split('\n')[1]).toMatch(
+      new RegExp(
+        `^scenario\\s+figure\\s+${FLOOR.replace(/\./g, '\\.')}\\s+${DEFAULT_SERVER_VERSION.replace(/\./g, '\\.')}$`,
+      ),
+    );
     expect(table).toMatch(/tiny\s+verdict\s+passed\s+passed/);
-    expect(table).toMatch(new RegExp(`tiny\\s+nats-server\\s+${FLOOR.replace(/\./g, '\\.')}\\s+${DEFAULT_SERVER_VERSION.replace(/\./g, '\\.')}`));
+    expect(table).toMatch(
+      new RegExp(
+        `tiny\\s+nats-server\\s+${FLOOR.replace(/\./g, '\\.')}\\s+${DEFAULT_SERVER_VERSION.replace(/\./g, '\\.')}`,
+      ),
+    );
     expect(bench.stdout).toContain(`note: nats-server ${FLOOR} is older than the releases upstream supports`);
   });
 
@@ -71,10 +101,16 @@ describe('cim bench --servers', () => {
   }, 60_000);
 
   it('refuses an unknown version, and --servers with --baseline, before anything runs (exit 2)', async () => {
-    const unknown = await runCli(['--state', join(work.path, 'refused'), 'bench', '--servers', '2.9.10,7.0', '--quick'], { timeoutMs: 30_000 });
+    const unknown = await runCli(
+      ['--state', join(work.path, 'refused'), 'bench', '--servers', '2.9.10,7.0', '--quick'],
+      { timeoutMs: 30_000 },
+    );
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('nats-server 7.0 is not a supported version');
-    const gated = await runCli(['--state', join(work.path, 'refused'), 'bench', '--servers', '2.9.10', '--baseline', 'latest', '--quick'], { timeoutMs: 30_000 });
+    const gated = await runCli(
+      ['--state', join(work.path, 'refused'), 'bench', '--servers', '2.9.10', '--baseline', 'latest', '--quick'],
+      { timeoutMs: 30_000 },
+    );
     expect(gated.code).toBe(2);
     expect(gated.stderr).toContain('--servers and --baseline');
   }, 60_000);

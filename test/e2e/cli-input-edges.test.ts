@@ -14,7 +14,8 @@ beforeAll(() => {
 afterAll(() => work?.remove());
 
 /** The scenario of the catalog's shape with `line` put in as given. */
-const scenario = (extra: string) => `name: edge\ndescription: an edge case\nphases:\n  - type: load\n    rate: 10\n${extra}`;
+const scenario = (extra: string) =>
+  `name: edge\ndescription: an edge case\nphases:\n  - type: load\n    rate: 10\n${extra}`;
 
 function expectInputError(result: { code: number; stderr: string }, code: string, text: string | RegExp): void {
   expect(result.code, result.stderr).toBe(2);
@@ -27,12 +28,17 @@ describe('bad input to cim', () => {
   it('given --state naming a file, exits 2: not a directory', async () => {
     const file = join(work.path, 'a-file');
     writeFileSync(file, 'x');
-    expectInputError(await runCli(['--state', file, 'report', 'list']), 'CIM-INVALID-INPUT', `the state dir ${file} is not a directory`);
+    expectInputError(
+      await runCli(['--state', file, 'report', 'list']),
+      'CIM-INVALID-INPUT',
+      `the state dir ${file} is not a directory`,
+    );
   });
 
   it('given a YAML alias bomb, refuses it as a scenario issue without expanding it', async () => {
     const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
-    for (const [i, name] of ['b', 'c', 'd', 'e', 'f', 'g'].entries()) levels.push(`${name}: &${name} [${Array(9).fill(`*${'abcdefg'[i]}`).join(',')}]`);
+    for (const [i, name] of ['b', 'c', 'd', 'e', 'f', 'g'].entries())
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${'abcdefg'[i]}`).join(',')}]`);
     const file = join(work.path, 'bomb.yaml');
     writeFileSync(file, levels.join('\n') + '\n');
     const result = await runCli(['scenario', 'validate', file]);
@@ -43,7 +49,11 @@ describe('bad input to cim', () => {
   it('given a scenario file past the size limit, exits 2 before parsing it', async () => {
     const file = join(work.path, 'huge.yaml');
     writeFileSync(file, scenario(`    duration: 1s\n#${'x'.repeat(1024 * 1024)}\n`));
-    expectInputError(await runCli(['scenario', 'validate', file]), 'CIM-INVALID-INPUT', /huge\.yaml: \d+ bytes, more than the 1048576 a scenario file may have/);
+    expectInputError(
+      await runCli(['scenario', 'validate', file]),
+      'CIM-INVALID-INPUT',
+      /huge\.yaml: \d+ bytes, more than the 1048576 a scenario file may have/,
+    );
   });
 
   it('given a duration of 38 digits, names the field', async () => {
@@ -53,12 +63,17 @@ describe('bad input to cim', () => {
     expect(result.code).toBe(2);
     expect(result.stdout).toContain('phases[0].duration: expected a duration such as');
     writeFileSync(file, scenario('    duration: 200h\n'));
-    expect((await runCli(['scenario', 'validate', file])).stdout).toContain('phases[0].duration: expected a duration of at most 168h');
+    expect((await runCli(['scenario', 'validate', file])).stdout).toContain(
+      'phases[0].duration: expected a duration of at most 168h',
+    );
   });
 
   it('given control bytes and a bidi override in a scenario, shows them escaped', async () => {
     const file = join(work.path, 'ctl.yaml');
-    writeFileSync(file, scenario('    duration: 1s\n    mix:\n      - { command: "person.Re\u001b[31mname\u202e", weight: 1 }\n'));
+    writeFileSync(
+      file,
+      scenario('    duration: 1s\n    mix:\n      - { command: "person.Re\u001b[31mname\u202e", weight: 1 }\n'),
+    );
     const result = await runCli(['scenario', 'validate', file]);
     expect(result.code).toBe(2);
     expect(result.stdout).toContain('\\u001b[31m');
@@ -68,14 +83,37 @@ describe('bad input to cim', () => {
 
   it('given replay --to -5, or --out in a missing directory, a directory or an existing file, exits 2 and writes nothing', async () => {
     const state = join(work.path, 'replay-state');
-    expectInputError(await runCli(['--state', state, 'replay', 'person_directory', '--to', '-5']), 'CIM-INVALID-INPUT', '--to: expected a stream sequence ≥ 1 or an RFC 3339 time');
-    expectInputError(await runCli(['--state', state, 'replay', 'person_directory', '--out', join(work.path, 'no', 'such', 'x.sqlite')]), 'CIM-INVALID-INPUT', 'does not exist');
+    expectInputError(
+      await runCli(['--state', state, 'replay', 'person_directory', '--to', '-5']),
+      'CIM-INVALID-INPUT',
+      '--to: expected a stream sequence ≥ 1 or an RFC 3339 time',
+    );
+    expectInputError(
+      await runCli([
+        '--state',
+        state,
+        'replay',
+        'person_directory',
+        '--out',
+        join(work.path, 'no', 'such', 'x.sqlite'),
+      ]),
+      'CIM-INVALID-INPUT',
+      'does not exist',
+    );
     const dir = join(work.path, 'outdir');
     mkdirSync(dir);
-    expectInputError(await runCli(['--state', state, 'replay', 'person_directory', '--out', dir]), 'CIM-INVALID-INPUT', 'is a directory');
+    expectInputError(
+      await runCli(['--state', state, 'replay', 'person_directory', '--out', dir]),
+      'CIM-INVALID-INPUT',
+      'is a directory',
+    );
     const existing = join(work.path, 'existing.sqlite');
     writeFileSync(existing, 'keep me');
-    expectInputError(await runCli(['--state', state, 'replay', 'person_directory', '--out', existing]), 'CIM-INVALID-INPUT', 'exists');
+    expectInputError(
+      await runCli(['--state', state, 'replay', 'person_directory', '--out', existing]),
+      'CIM-INVALID-INPUT',
+      'exists',
+    );
     expect(readdirSync(work.path).filter((f) => f.includes('.replay-'))).toEqual([]);
     expect(readdirSync(dir)).toEqual([]);
     expect(existsSync(state)).toBe(false);

@@ -63,7 +63,9 @@ describe('nats-server missing or too old', () => {
   const state = join(work.path, 'no-server');
 
   it('given NATS_SERVER_BIN points nowhere, exits 3 with the install hint', async () => {
-    const result = await runCli(['--state', state, 'cluster', 'up'], { env: { NATS_SERVER_BIN: join(work.path, 'absent') } });
+    const result = await runCli(['--state', state, 'cluster', 'up'], {
+      env: { NATS_SERVER_BIN: join(work.path, 'absent') },
+    });
     expect(result.code).toBe(3);
     expect(result.stderr).toContain('CIM-NATS-SERVER-MISSING');
     expect(result.stderr).toContain('apt-get install -y nats-server');
@@ -71,7 +73,12 @@ describe('nats-server missing or too old', () => {
 
   it('given no nats-server on PATH, exits 3 with the install hint', async () => {
     // No cached pinned build and no Go to make one either: the last resort, PATH, is empty too.
-    const env = { PATH: '/nonexistent', NATS_SERVER_BIN: '', XDG_CACHE_HOME: join(work.path, 'empty-cache'), GOROOT: '/nonexistent' };
+    const env = {
+      PATH: '/nonexistent',
+      NATS_SERVER_BIN: '',
+      XDG_CACHE_HOME: join(work.path, 'empty-cache'),
+      GOROOT: '/nonexistent',
+    };
     const result = await runCli(['--state', state, 'cluster', 'up'], { env });
     expect(result.code).toBe(3);
     expect(result.stderr).toContain('nats-server was not found on PATH, and no Go to build one');
@@ -93,58 +100,65 @@ describe('nats-server missing or too old', () => {
 describe('cim cluster up / status / bench / down', () => {
   const state = join(work.path, 'state');
 
-  it('brings 3 servers up, reports a meta leader, is used by bench, and leaves no server behind', async () => {
-    const up = await runCli(['--state', state, 'cluster', 'up', '--json']);
-    expect(up.code, up.stderr).toBe(0);
+  it(
+    'brings 3 servers up, reports a meta leader, is used by bench, and leaves no server behind',
+    async () => {
+      const up = await runCli(['--state', state, 'cluster', 'up', '--json']);
+      expect(up.code, up.stderr).toBe(0);
 
-    const status = await runCli(['--state', state, 'cluster', 'status', '--json']);
-    expect(status.code, status.stderr).toBe(0);
-    const parsed = JSON.parse(status.stdout) as ClusterStatus;
-    expect(parsed.mode).toBe('embedded');
-    expect(parsed.size).toBe(3);
-    expect(parsed.servers).toHaveLength(3);
-    expect(parsed.servers.every((s) => s.state === 'running')).toBe(true);
-    expect(parsed.metaLeader).toMatch(/^n[123]$/);
-    const pids = parsed.servers.map((s) => s.pid!);
-    expect(pids.every((pid) => isProcessAlive(pid))).toBe(true);
+      const status = await runCli(['--state', state, 'cluster', 'status', '--json']);
+      expect(status.code, status.stderr).toBe(0);
+      const parsed = JSON.parse(status.stdout) as ClusterStatus;
+      expect(parsed.mode).toBe('embedded');
+      expect(parsed.size).toBe(3);
+      expect(parsed.servers).toHaveLength(3);
+      expect(parsed.servers.every((s) => s.state === 'running')).toBe(true);
+      expect(parsed.metaLeader).toMatch(/^n[123]$/);
+      const pids = parsed.servers.map((s) => s.pid!);
+      expect(pids.every((pid) => isProcessAlive(pid))).toBe(true);
 
-    const text = await runCli(['--state', state, 'cluster', 'status']);
-    expect(text.stdout).toContain('JetStream meta leader: n');
+      const text = await runCli(['--state', state, 'cluster', 'status']);
+      expect(text.stdout).toContain('JetStream meta leader: n');
 
-    // A second `up` finds the running cluster instead of starting another.
-    const again = await runCli(['--state', state, 'cluster', 'up', '--json']);
-    expect(again.code).toBe(0);
-    expect((JSON.parse(again.stdout) as ClusterStatus).servers.map((s) => s.pid)).toEqual(pids);
+      // A second `up` finds the running cluster instead of starting another.
+      const again = await runCli(['--state', state, 'cluster', 'up', '--json']);
+      expect(again.code).toBe(0);
+      expect((JSON.parse(again.stdout) as ClusterStatus).servers.map((s) => s.pid)).toEqual(pids);
 
-    const bench = await runCli(['--state', state, 'bench', '--components', '--messages', '2000', '--latency-seconds', '1', '--json'], { timeoutMs: 120_000 });
-    expect(bench.code, bench.stderr).toBe(0);
-    const result = JSON.parse(bench.stdout) as {
-      cluster: ClusterStatus;
-      rawBaseline: { publish: { messages: number }; lost: number; corrupted: number };
-      eventStore: AppendBenchmarkResult;
-      commands: CommandBenchmarkResult;
-    };
-    expect(result.cluster.servers.map((s) => s.pid)).toEqual(pids); // it used the running cluster
-    expect(result.rawBaseline.publish.messages).toBe(2000);
-    expect(result.rawBaseline.lost).toBe(0);
-    expect(result.rawBaseline.corrupted).toBe(0);
-    // The event store was measured against raw in the same run, then sealed and verified.
-    expect(result.eventStore.throughput.append.messages).toBe(2000);
-    expect(result.eventStore.throughput.ratio).toBeGreaterThan(0);
-    expect(result.eventStore.check).toMatchObject({ rawLost: 0, appendLost: 0, duplicates: 0 });
-    expect(result.eventStore.verify).toMatchObject({ findings: 0, seals: 1 });
-    expect(result.eventStore.verify!.events).toBe(result.eventStore.check.appendStored);
-    // And commands through a domain service, in the same run.
-    expect(result.commands.throughput.command.messages).toBe(2000);
-    expect(result.commands.check.commandsFailed).toBe(0);
-    expect(result.commands.check.renamesStored).toBe(result.commands.check.commandsOk);
+      const bench = await runCli(
+        ['--state', state, 'bench', '--components', '--messages', '2000', '--latency-seconds', '1', '--json'],
+        { timeoutMs: 120_000 },
+      );
+      expect(bench.code, bench.stderr).toBe(0);
+      const result = JSON.parse(bench.stdout) as {
+        cluster: ClusterStatus;
+        rawBaseline: { publish: { messages: number }; lost: number; corrupted: number };
+        eventStore: AppendBenchmarkResult;
+        commands: CommandBenchmarkResult;
+      };
+      expect(result.cluster.servers.map((s) => s.pid)).toEqual(pids); // it used the running cluster
+      expect(result.rawBaseline.publish.messages).toBe(2000);
+      expect(result.rawBaseline.lost).toBe(0);
+      expect(result.rawBaseline.corrupted).toBe(0);
+      // The event store was measured against raw in the same run, then sealed and verified.
+      expect(result.eventStore.throughput.append.messages).toBe(2000);
+      expect(result.eventStore.throughput.ratio).toBeGreaterThan(0);
+      expect(result.eventStore.check).toMatchObject({ rawLost: 0, appendLost: 0, duplicates: 0 });
+      expect(result.eventStore.verify).toMatchObject({ findings: 0, seals: 1 });
+      expect(result.eventStore.verify!.events).toBe(result.eventStore.check.appendStored);
+      // And commands through a domain service, in the same run.
+      expect(result.commands.throughput.command.messages).toBe(2000);
+      expect(result.commands.check.commandsFailed).toBe(0);
+      expect(result.commands.check.renamesStored).toBe(result.commands.check.commandsOk);
 
-    const down = await runCli(['--state', state, 'cluster', 'down']);
-    expect(down.code, down.stderr).toBe(0);
-    expect(pids.filter((pid) => isProcessAlive(pid))).toEqual([]);
+      const down = await runCli(['--state', state, 'cluster', 'down']);
+      expect(down.code, down.stderr).toBe(0);
+      expect(pids.filter((pid) => isProcessAlive(pid))).toEqual([]);
 
-    const after = await runCli(['--state', state, 'cluster', 'status']);
-    expect(after.code).toBe(3);
-    expect(after.stderr).toContain('CIM-CLUSTER-NOT-RUNNING');
-  }, 6 * CLI_TIMEOUT_MS + 120_000 + 30_000); // six CLI runs, the bench, the rest
+      const after = await runCli(['--state', state, 'cluster', 'status']);
+      expect(after.code).toBe(3);
+      expect(after.stderr).toContain('CIM-CLUSTER-NOT-RUNNING');
+    },
+    6 * CLI_TIMEOUT_MS + 120_000 + 30_000,
+  ); // six CLI runs, the bench, the rest
 });

@@ -20,14 +20,20 @@ const inCi = Boolean(process.env.CI);
 const PHONE = { width: 412, height: 915, mobile: true };
 
 if (!chromium && !inCi) {
-  console.warn('report-html-chromium: skipped, no Chromium on PATH (install it with `apt-get install -y chromium`, or set CHROMIUM=/path/to/chrome)');
+  console.warn(
+    'report-html-chromium: skipped, no Chromium on PATH (install it with `apt-get install -y chromium`, or set CHROMIUM=/path/to/chrome)',
+  );
 }
 
 /**
  * The tests every report page must pass. `page` writes the HTML under `dir` and gives its path and
  * how many charts it draws (undefined: at least one); it may take `setupMs` (a bench run).
  */
-function describeReportPage(name: string, page: (dir: string) => Promise<{ file: string; charts?: number }>, setupMs: number): void {
+function describeReportPage(
+  name: string,
+  page: (dir: string) => Promise<{ file: string; charts?: number }>,
+  setupMs: number,
+): void {
   // In CI the suite runs whether or not Chromium is there, and without it every test fails naming the install.
   describe.runIf(Boolean(chromium) || inCi)(`the HTML report in Chromium: ${name}`, () => {
     // Made in beforeAll: a skipped describe still runs its body, and would leave the directory behind.
@@ -38,7 +44,8 @@ function describeReportPage(name: string, page: (dir: string) => Promise<{ file:
     let charts: number | undefined;
 
     beforeAll(async () => {
-      if (!chromium) throw new Error('Chromium is required in CI: apt-get install -y chromium (or set CHROMIUM=/path/to/chrome)');
+      if (!chromium)
+        throw new Error('Chromium is required in CI: apt-get install -y chromium (or set CHROMIUM=/path/to/chrome)');
       work = tempDir('report-html');
       const written = await page(work.path);
       charts = written.charts;
@@ -114,8 +121,11 @@ describeReportPage(
   'the page a real cim bench quick-steady run wrote',
   async (dir) => {
     const state = join(dir, 'state');
-    const bench = await runCli(['--state', state, 'bench', 'quick-steady', '--baseline-messages', '1000'], { timeoutMs: 150_000 });
-    if (bench.code !== 0) throw new Error(`cim bench quick-steady exited ${bench.code}:\n${bench.stdout}\n${bench.stderr}`);
+    const bench = await runCli(['--state', state, 'bench', 'quick-steady', '--baseline-messages', '1000'], {
+      timeoutMs: 150_000,
+    });
+    if (bench.code !== 0)
+      throw new Error(`cim bench quick-steady exited ${bench.code}:\n${bench.stdout}\n${bench.stderr}`);
     const html = readdirSync(join(state, 'reports')).filter((f) => f.endsWith('.html'));
     expect(html).toHaveLength(1);
     const file = join(state, 'reports', html[0]!);
@@ -131,7 +141,8 @@ describe.runIf(Boolean(chromium) || inCi)('the Chromium harness', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    if (!chromium) throw new Error('Chromium is required in CI: apt-get install -y chromium (or set CHROMIUM=/path/to/chrome)');
+    if (!chromium)
+      throw new Error('Chromium is required in CI: apt-get install -y chromium (or set CHROMIUM=/path/to/chrome)');
     work = tempDir('report-html-harness');
     browser = await launchChromium(chromium!);
   });
@@ -143,9 +154,18 @@ describe.runIf(Boolean(chromium) || inCi)('the Chromium harness', () => {
 
   it('given a page that loads an image from the network, when opened, then the harness sees the CSP refusal (it is not blind)', async () => {
     const file = join(work.path, 'leaky.html');
-    writeFileSync(file, renderHtml(await performanceReport()).replace('<main>', '<main><img alt="" src="https://example.invalid/pixel.png">'));
+    writeFileSync(
+      file,
+      renderHtml(await performanceReport()).replace(
+        '<main>',
+        '<main><img alt="" src="https://example.invalid/pixel.png">',
+      ),
+    );
     const leaky = await browser.open(pathToFileURL(file).href, PHONE);
-    const problems = leaky.problems().map((e) => e.text).join('\n');
+    const problems = leaky
+      .problems()
+      .map((e) => e.text)
+      .join('\n');
     expect(problems).toContain('https://example.invalid/pixel.png');
     expect(problems).toContain('Content Security Policy');
   });
@@ -153,7 +173,9 @@ describe.runIf(Boolean(chromium) || inCi)('the Chromium harness', () => {
   it('given a page without the CSP that loads a file beside it, when opened, then the harness sees the request (it is not blind)', async () => {
     const file = join(work.path, 'no-csp.html');
     writeFileSync(join(work.path, 'pixel.png'), Buffer.alloc(0));
-    const html = renderHtml(await performanceReport()).replace(/<meta http-equiv="Content-Security-Policy"[^>]*>/, '').replace('<main>', '<main><img alt="" src="pixel.png">');
+    const html = renderHtml(await performanceReport())
+      .replace(/<meta http-equiv="Content-Security-Policy"[^>]*>/, '')
+      .replace('<main>', '<main><img alt="" src="pixel.png">');
     writeFileSync(file, html);
     const leaky = await browser.open(pathToFileURL(file).href, PHONE);
     expect(leaky.requests()).toEqual([pathToFileURL(join(work.path, 'pixel.png')).href]);
@@ -161,7 +183,10 @@ describe.runIf(Boolean(chromium) || inCi)('the Chromium harness', () => {
 
   it('given a page that logs an error just after its load event, when opened, then the harness has it by the time open() returns', async () => {
     const file = join(work.path, 'late.html');
-    writeFileSync(file, '<!doctype html><title>late</title><p>late</p><script>addEventListener("load", () => setTimeout(() => console.error("late message"), 0))</script>');
+    writeFileSync(
+      file,
+      '<!doctype html><title>late</title><p>late</p><script>addEventListener("load", () => setTimeout(() => console.error("late message"), 0))</script>',
+    );
     const late = await browser.open(pathToFileURL(file).href, PHONE);
     expect(late.problems().map((e) => [e.kind, e.text])).toEqual([['console', 'late message']]);
   });

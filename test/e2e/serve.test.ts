@@ -19,7 +19,11 @@ let nc: NatsConnection;
 const who = { actor: 'e2e' };
 
 async function query(domain: string, name: string, params: Record<string, unknown> = {}): Promise<unknown> {
-  const reply = await nc.request(`cim.${domain}.queries.${name}`, new TextEncoder().encode(JSON.stringify({ params })), { timeout: 5_000 });
+  const reply = await nc.request(
+    `cim.${domain}.queries.${name}`,
+    new TextEncoder().encode(JSON.stringify({ params })),
+    { timeout: 5_000 },
+  );
   return JSON.parse(new TextDecoder().decode(reply.data));
 }
 
@@ -30,7 +34,11 @@ beforeAll(async () => {
   serve = spawnCli(['--state', state, 'serve']);
   serve.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   serve.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  await waitFor('cim serve to be ready', () => output.includes('serving person, organization, workflow') || undefined, 30_000);
+  await waitFor(
+    'cim serve to be ready',
+    () => output.includes('serving person, organization, workflow') || undefined,
+    30_000,
+  );
 });
 
 afterAll(async () => {
@@ -42,18 +50,44 @@ afterAll(async () => {
 
 describe('cim serve', () => {
   it('handles commands, runs onboarding, and answers queries from the projections', async () => {
-    await sendCommand(nc, 'person', 'RegisterPerson', { ...who, payload: { personId: 'grace', name: 'Grace Hopper', email: 'grace@example.org' } });
-    await sendCommand(nc, 'organization', 'CreateOrganization', { ...who, payload: { organizationId: 'navy', name: 'US Navy' } });
-    await sendCommand(nc, 'organization', 'AddMember', { ...who, payload: { organizationId: 'navy', personId: 'grace' } });
+    await sendCommand(nc, 'person', 'RegisterPerson', {
+      ...who,
+      payload: { personId: 'grace', name: 'Grace Hopper', email: 'grace@example.org' },
+    });
+    await sendCommand(nc, 'organization', 'CreateOrganization', {
+      ...who,
+      payload: { organizationId: 'navy', name: 'US Navy' },
+    });
+    await sendCommand(nc, 'organization', 'AddMember', {
+      ...who,
+      payload: { organizationId: 'navy', personId: 'grace' },
+    });
 
-    await waitFor('the person in the directory', async () => ((await query('person', 'GetPerson', { personId: 'grace' })) as { result: unknown }).result || undefined, 20_000);
-    expect(await query('person', 'GetPerson', { personId: 'grace' })).toEqual({ ok: true, result: { personId: 'grace', name: 'Grace Hopper', email: 'grace@example.org', status: 'active' } });
-    const workflows = await waitFor('an onboarding workflow', async () => {
-      const r = (await query('workflow', 'CountByStatus')) as { result: { status: string; count?: number; workflows?: number }[] };
-      return r.result.length > 0 ? r.result : undefined;
-    }, 20_000);
+    await waitFor(
+      'the person in the directory',
+      async () =>
+        ((await query('person', 'GetPerson', { personId: 'grace' })) as { result: unknown }).result || undefined,
+      20_000,
+    );
+    expect(await query('person', 'GetPerson', { personId: 'grace' })).toEqual({
+      ok: true,
+      result: { personId: 'grace', name: 'Grace Hopper', email: 'grace@example.org', status: 'active' },
+    });
+    const workflows = await waitFor(
+      'an onboarding workflow',
+      async () => {
+        const r = (await query('workflow', 'CountByStatus')) as {
+          result: { status: string; count?: number; workflows?: number }[];
+        };
+        return r.result.length > 0 ? r.result : undefined;
+      },
+      20_000,
+    );
     expect(JSON.stringify(workflows)).toContain('running');
-    expect(await query('person', 'GetPerson', { personId: 'a.b' })).toMatchObject({ ok: false, error: { code: 'CIM-INVALID-INPUT' } });
+    expect(await query('person', 'GetPerson', { personId: 'a.b' })).toMatchObject({
+      ok: false,
+      error: { code: 'CIM-INVALID-INPUT' },
+    });
   });
 
   it('stops on SIGTERM: in flight answered, projections flushed, connections drained', async () => {
@@ -65,7 +99,15 @@ describe('cim serve', () => {
     expect(output).not.toMatch(/while shutting down/);
     expect(existsSync(join(state, 'read-models.sqlite'))).toBe(true);
     // The services are gone: a command now finds no responder.
-    await expect(sendCommand(nc, 'person', 'RenamePerson', { ...who, payload: { personId: 'grace', name: 'Amazing Grace' } }, { timeoutMs: 1_000 })).rejects.toMatchObject({ code: 'CIM-UNAVAILABLE' });
+    await expect(
+      sendCommand(
+        nc,
+        'person',
+        'RenamePerson',
+        { ...who, payload: { personId: 'grace', name: 'Amazing Grace' } },
+        { timeoutMs: 1_000 },
+      ),
+    ).rejects.toMatchObject({ code: 'CIM-UNAVAILABLE' });
   });
 });
 

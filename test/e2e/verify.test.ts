@@ -3,7 +3,17 @@
 // purged, verify exits 1 and names exactly what it found, by stream sequence.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectNats, decodeEnvelope, domainStream, EMPTY_HEAD, EventStore, provision, type AggregateHead, type ClusterStatus, type DomainVerification } from '../../appliance/index.js';
+import {
+  connectNats,
+  decodeEnvelope,
+  domainStream,
+  EMPTY_HEAD,
+  EventStore,
+  provision,
+  type AggregateHead,
+  type ClusterStatus,
+  type DomainVerification,
+} from '../../appliance/index.js';
 import { runCli } from '../support/cli.js';
 import { expectFindings } from '../support/findings.js';
 import { tempDir } from '../support/temp-dir.js';
@@ -12,12 +22,23 @@ let work: ReturnType<typeof tempDir>;
 let state: string;
 let urls: string[];
 
-async function append(nc: Awaited<ReturnType<typeof connectNats>>, domain: string, aggregate: string, count: number, aggregates: number) {
+async function append(
+  nc: Awaited<ReturnType<typeof connectNats>>,
+  domain: string,
+  aggregate: string,
+  count: number,
+  aggregates: number,
+) {
   const store = await EventStore.open(nc);
   const heads = new Map<string, AggregateHead>();
   for (let i = 0; i < count; i++) {
     const id = `p${i % aggregates}`;
-    const [e] = await store.append({ domain, aggregate, aggregateId: id }, heads.get(id) ?? EMPTY_HEAD, [{ type: 'Renamed', payload: { i } }], { correlationId: 'c', causationId: 'c', actor: 'e2e' });
+    const [e] = await store.append(
+      { domain, aggregate, aggregateId: id },
+      heads.get(id) ?? EMPTY_HEAD,
+      [{ type: 'Renamed', payload: { i } }],
+      { correlationId: 'c', causationId: 'c', actor: 'e2e' },
+    );
     heads.set(id, { seq: e!.seq, cid: e!.cid, streamSeq: e!.streamSeq });
   }
 }
@@ -53,12 +74,19 @@ describe('cim seal and cim verify', () => {
   it('seals the domain with the state dir key, then verifies it: exit 0, no findings', async () => {
     const sealed = await runCli(['--state', state, 'seal', '--json']);
     expect(sealed.code, sealed.stderr).toBe(0);
-    const seals = JSON.parse(sealed.stdout) as { signer: string; seals: { domain: string; fromSeq: number; toSeq: number; count: number }[] };
+    const seals = JSON.parse(sealed.stdout) as {
+      signer: string;
+      seals: { domain: string; fromSeq: number; toSeq: number; count: number }[];
+    };
     expect(seals.seals).toEqual([expect.objectContaining({ domain: 'person', fromSeq: 1, toSeq: 30, count: 30 })]);
 
     const verified = await runCli(['--state', state, 'verify', '--json']);
     expect(verified.code, verified.stderr).toBe(0);
-    const report = JSON.parse(verified.stdout) as { ok: boolean; trustedKeys: string[]; domains: { domain: string; events: number; sealedEvents: number }[] };
+    const report = JSON.parse(verified.stdout) as {
+      ok: boolean;
+      trustedKeys: string[];
+      domains: { domain: string; events: number; sealedEvents: number }[];
+    };
     expect(report.ok).toBe(true);
     expect(report.trustedKeys).toEqual([seals.signer]);
     expect(report.domains).toEqual([
@@ -85,14 +113,30 @@ describe('cim seal and cim verify', () => {
     expect(json.code).toBe(1);
     const report = JSON.parse(json.stdout) as VerifyJson;
     expect(report).toMatchObject({ ok: false, findings: 3 });
-    expectFindings(report.domains.find((d) => d.domain === 'person')!, [
-      { kind: 'missing-event', stream: 'CIM_PERSON', streamSeq: 11, expected: 'seq 11..11', actual: 'absent' },
-      { kind: 'chain-broken', stream: 'CIM_PERSON', streamSeq: 14, aggregateId: 'p1', expected: expect.stringMatching(/^seq 4 after /), actual: expect.stringMatching(/^seq 5 after /) },
-      { kind: 'seal-mismatch', stream: 'CIM_PERSON', streamSeq: 1, expected: expect.stringMatching(/^30 events, root /), actual: expect.stringMatching(/^29 events, root /) },
-    ]);
+    expectFindings(
+      report.domains.find((d) => d.domain === 'person')!,
+      [
+        { kind: 'missing-event', stream: 'CIM_PERSON', streamSeq: 11, expected: 'seq 11..11', actual: 'absent' },
+        {
+          kind: 'chain-broken',
+          stream: 'CIM_PERSON',
+          streamSeq: 14,
+          aggregateId: 'p1',
+          expected: expect.stringMatching(/^seq 4 after /),
+          actual: expect.stringMatching(/^seq 5 after /),
+        },
+        {
+          kind: 'seal-mismatch',
+          stream: 'CIM_PERSON',
+          streamSeq: 1,
+          expected: expect.stringMatching(/^30 events, root /),
+          actual: expect.stringMatching(/^29 events, root /),
+        },
+      ],
+    );
   });
 
-  it('after the head of a stream with no retention policy is purged, exits 1 naming events-removed at the stream\'s new first sequence', async () => {
+  it("after the head of a stream with no retention policy is purged, exits 1 naming events-removed at the stream's new first sequence", async () => {
     const nc = await connectNats({ servers: urls });
     let p0: string;
     let p1: string;
@@ -107,7 +151,9 @@ describe('cim seal and cim verify', () => {
     }
     const verified = await runCli(['--state', state, 'verify', '--domain', 'organization']);
     expect(verified.code).toBe(1);
-    expect(verified.stdout).toMatch(/events-removed\s+CIM_ORGANIZATION seq 5: CIM_ORGANIZATION starts at seq 5 but has no retention policy: events 1\.\.4 were removed/);
+    expect(verified.stdout).toMatch(
+      /events-removed\s+CIM_ORGANIZATION seq 5: CIM_ORGANIZATION starts at seq 5 but has no retention policy: events 1\.\.4 were removed/,
+    );
 
     const json = await runCli(['--state', state, 'verify', '--domain', 'organization', '--json']);
     expect(json.code).toBe(1);
@@ -115,8 +161,22 @@ describe('cim seal and cim verify', () => {
     expect(report.domains.map((d) => d.domain)).toEqual(['organization']);
     expectFindings(report.domains[0]!, [
       { kind: 'events-removed', stream: 'CIM_ORGANIZATION', streamSeq: 5, expected: '1', actual: '5' },
-      { kind: 'chain-broken', stream: 'CIM_ORGANIZATION', streamSeq: 5, aggregateId: 'p0', expected: 'seq 1', actual: `seq 3 after ${p0}` },
-      { kind: 'chain-broken', stream: 'CIM_ORGANIZATION', streamSeq: 6, aggregateId: 'p1', expected: 'seq 1', actual: `seq 3 after ${p1}` },
+      {
+        kind: 'chain-broken',
+        stream: 'CIM_ORGANIZATION',
+        streamSeq: 5,
+        aggregateId: 'p0',
+        expected: 'seq 1',
+        actual: `seq 3 after ${p0}`,
+      },
+      {
+        kind: 'chain-broken',
+        stream: 'CIM_ORGANIZATION',
+        streamSeq: 6,
+        aggregateId: 'p1',
+        expected: 'seq 1',
+        actual: `seq 3 after ${p1}`,
+      },
     ]);
   });
 
@@ -134,7 +194,7 @@ describe('cim seal and cim verify', () => {
     expect(result.stderr).toContain('missing.pem');
   });
 
-  it('given a served domain\'s stream deleted, exits 1 naming it stream-missing; --domain names it too', async () => {
+  it("given a served domain's stream deleted, exits 1 naming it stream-missing; --domain names it too", async () => {
     const nc = await connectNats({ servers: urls });
     try {
       await (await nc.jetstreamManager()).streams.delete(domainStream('workflow'));
@@ -144,7 +204,16 @@ describe('cim seal and cim verify', () => {
     const json = await runCli(['--state', state, 'verify', '--json']);
     expect(json.code).toBe(1);
     const report = JSON.parse(json.stdout) as VerifyJson;
-    expectFindings(report.domains.find((d) => d.domain === 'workflow')!, [{ kind: 'stream-missing', stream: 'CIM_WORKFLOW', message: 'CIM_WORKFLOW does not exist, but the appliance serves workflow: its events are gone' }]);
+    expectFindings(
+      report.domains.find((d) => d.domain === 'workflow')!,
+      [
+        {
+          kind: 'stream-missing',
+          stream: 'CIM_WORKFLOW',
+          message: 'CIM_WORKFLOW does not exist, but the appliance serves workflow: its events are gone',
+        },
+      ],
+    );
     const one = await runCli(['--state', state, 'verify', '--domain', 'workflow']);
     expect(one.code).toBe(1);
     expect(one.stdout).toMatch(/stream-missing\s+CIM_WORKFLOW: CIM_WORKFLOW does not exist/);
@@ -158,7 +227,11 @@ describe('cim seal and cim verify', () => {
       expect(gone.code).toBe(1);
       const report = JSON.parse(gone.stdout) as VerifyJson & { streams: DomainVerification['findings'] };
       expectFindings({ findings: report.streams, findingsOmitted: 0 } as DomainVerification, [
-        { kind: 'stream-missing', stream: 'CIM_SEALS', message: expect.stringMatching(/^CIM_SEALS is missing while CIM_ORGANIZATION, CIM_PERSON exist/) },
+        {
+          kind: 'stream-missing',
+          stream: 'CIM_SEALS',
+          message: expect.stringMatching(/^CIM_SEALS is missing while CIM_ORGANIZATION, CIM_PERSON exist/),
+        },
       ]);
 
       // Provisioned again, as the next `cim serve` would: the streams are back, empty.
@@ -170,7 +243,13 @@ describe('cim seal and cim verify', () => {
     expect(json.code).toBe(1);
     const report = JSON.parse(json.stdout) as VerifyJson;
     expect(report.domains[0]!.findings).toContainEqual(
-      expect.objectContaining({ kind: 'seals-removed', stream: 'CIM_SEALS', expected: '≥ 1 seals', actual: '0 seals', message: expect.stringContaining('an earlier verification saw 1') }),
+      expect.objectContaining({
+        kind: 'seals-removed',
+        stream: 'CIM_SEALS',
+        expected: '≥ 1 seals',
+        actual: '0 seals',
+        message: expect.stringContaining('an earlier verification saw 1'),
+      }),
     );
     const workflow = await runCli(['--state', state, 'verify', '--domain', 'workflow']);
     expect(workflow.code, workflow.stdout).toBe(0); // made anew and empty, as the earlier verification saw it
@@ -189,7 +268,13 @@ describe('cim seal and cim verify', () => {
     expect(json.code).toBe(1);
     const report = JSON.parse(json.stdout) as VerifyJson;
     expect(report.domains[0]!.findings).toContainEqual(
-      expect.objectContaining({ kind: 'events-removed', stream: 'CIM_PERSON', streamSeq: 2, expected: 'last seq ≥ 30', actual: 'last seq 2' }),
+      expect.objectContaining({
+        kind: 'events-removed',
+        stream: 'CIM_PERSON',
+        streamSeq: 2,
+        expected: 'last seq ≥ 30',
+        actual: 'last seq 2',
+      }),
     );
   });
 

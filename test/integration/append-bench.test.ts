@@ -81,7 +81,10 @@ describe('runAppendBenchmark', () => {
       duplicates: 0,
     });
     const { raw, rawWithContract } = result.throughput;
-    expect(result.throughput.contractRatio).toBeCloseTo(rawWithContract.messages / rawWithContract.seconds / (raw.messages / raw.seconds), 9);
+    expect(result.throughput.contractRatio).toBeCloseTo(
+      rawWithContract.messages / rawWithContract.seconds / (raw.messages / raw.seconds),
+      9,
+    );
   });
 
   it('given a run, when it reports progress, then every phase is named', () => {
@@ -98,7 +101,16 @@ describe('runAppendBenchmark', () => {
   });
 
   it('given a domain outside the benchmark namespace, when run, then it refuses to touch that stream', async () => {
-    await expect(runAppendBenchmark(t.nc, { messages: 1, payloadBytes: 16, aggregates: 1, inFlight: 1, replicas: 3, domain: 'person' })).rejects.toMatchObject({
+    await expect(
+      runAppendBenchmark(t.nc, {
+        messages: 1,
+        payloadBytes: 16,
+        aggregates: 1,
+        inFlight: 1,
+        replicas: 3,
+        domain: 'person',
+      }),
+    ).rejects.toMatchObject({
       code: 'CIM-INVALID-INPUT',
     });
   });

@@ -24,7 +24,7 @@ afterAll(async () => {
 });
 
 describe('attach mode (--nats URL,...)', () => {
-  it('reports the attached cluster\'s servers and versions without spawning anything', async () => {
+  it("reports the attached cluster's servers and versions without spawning anything", async () => {
     const result = await runCli(['--state', client.path, '--nats', urls, 'cluster', 'status', '--json']);
     expect(result.code, result.stderr).toBe(0);
     const status = JSON.parse(result.stdout) as ClusterStatus;
@@ -36,19 +36,32 @@ describe('attach mode (--nats URL,...)', () => {
   });
 
   it('runs the bench against the attached cluster, losing nothing', async () => {
-    const result = await runCli(['--state', client.path, '--nats', urls, 'bench', '--components', '--messages', '1500', '--json'], { timeoutMs: 120_000 });
+    const result = await runCli(
+      ['--state', client.path, '--nats', urls, 'bench', '--components', '--messages', '1500', '--json'],
+      { timeoutMs: 120_000 },
+    );
     expect(result.code, result.stderr).toBe(0);
     const output = JSON.parse(result.stdout) as {
       cluster: ClusterStatus;
       rawBaseline: { replicas: number; read: { messages: number }; lost: number; publish: { perSecond: number } };
-      peer?: { result?: { tool: string; messages: number; perSecond: number; command: string }; skipped?: string; ratios: Record<string, number> };
+      peer?: {
+        result?: { tool: string; messages: number; perSecond: number; command: string };
+        skipped?: string;
+        ratios: Record<string, number>;
+      };
     };
     expect(output.cluster.mode).toBe('attached');
     // nats bench ran on the same cluster, same shape, and every throughput is also a ratio to it.
     expect(output.peer?.skipped).toBeUndefined();
-    expect(output.peer?.result).toMatchObject({ tool: expect.stringMatching(/^natscli \d+\.\d+\.\d+$/), messages: 1500 });
+    expect(output.peer?.result).toMatchObject({
+      tool: expect.stringMatching(/^natscli \d+\.\d+\.\d+$/),
+      messages: 1500,
+    });
     expect(output.peer!.result!.command).toContain('--replicas=3');
-    expect(output.peer!.ratios.rawPublish).toBeCloseTo(output.rawBaseline.publish.perSecond / output.peer!.result!.perSecond, 9);
+    expect(output.peer!.ratios.rawPublish).toBeCloseTo(
+      output.rawBaseline.publish.perSecond / output.peer!.result!.perSecond,
+      9,
+    );
     expect(output.rawBaseline.replicas).toBe(3);
     expect(output.rawBaseline.read.messages).toBe(1500);
     expect(output.rawBaseline.lost).toBe(0);
@@ -58,11 +71,34 @@ describe('attach mode (--nats URL,...)', () => {
   it('runs scenarios on the attached cluster one after another, skipping those that kill nodes', async () => {
     // Two scenarios on the same streams: the second verifies the seals the first one's services made.
     const mine = join(client.path, 'mine.yaml');
-    writeFileSync(mine, 'name: mine\nphases:\n  - type: load\n    rate: max\n    count: 50\n    mix: [{ command: person.RegisterPerson }]\n  - type: check\n    expect: [lost == 0, verify_findings == 0]\n');
+    writeFileSync(
+      mine,
+      'name: mine\nphases:\n  - type: load\n    rate: max\n    count: 50\n    mix: [{ command: person.RegisterPerson }]\n  - type: check\n    expect: [lost == 0, verify_findings == 0]\n',
+    );
     const out = join(client.path, 'scenarios.json');
-    const result = await runCli(['--state', client.path, '--nats', urls, 'bench', 'quick-steady', 'quick-leader-kill', mine, '--baseline-messages', '1000', '--out', out], { timeoutMs: 120_000 });
+    const result = await runCli(
+      [
+        '--state',
+        client.path,
+        '--nats',
+        urls,
+        'bench',
+        'quick-steady',
+        'quick-leader-kill',
+        mine,
+        '--baseline-messages',
+        '1000',
+        '--out',
+        out,
+      ],
+      { timeoutMs: 120_000 },
+    );
     expect(result.code, result.stdout + result.stderr).toBe(0);
-    const scenarios = (JSON.parse(readFileSync(out, 'utf8')) as { scenarios: { scenario: string; status: string; cluster: { mode: string } }[] }).scenarios;
+    const scenarios = (
+      JSON.parse(readFileSync(out, 'utf8')) as {
+        scenarios: { scenario: string; status: string; cluster: { mode: string } }[];
+      }
+    ).scenarios;
     expect(scenarios.map((s) => [s.scenario, s.status, s.cluster.mode])).toEqual([
       ['quick-steady', 'passed', 'attached'],
       ['quick-leader-kill', 'skipped', 'attached'],

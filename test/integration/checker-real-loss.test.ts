@@ -24,9 +24,14 @@ const mix: MixEntry[] = [
   { command: 'organization.AddMember', weight: 1 },
   { command: 'workflow.StartWorkflow', weight: 1 },
 ];
-const expect0 = (...metrics: Assertion['metric'][]): Assertion[] => metrics.map((metric) => ({ text: `${metric} == 0`, metric, op: '==', value: 0 }));
+const expect0 = (...metrics: Assertion['metric'][]): Assertion[] =>
+  metrics.map((metric) => ({ text: `${metric} == 0`, metric, op: '==', value: 0 }));
 const scenario = (name: string, seed: number): Scenario => ({
-  name, description: `acknowledged events damaged before the read-back (${name})`, seed, suites: [], cluster: { nodes: 3, replicas: 3 },
+  name,
+  description: `acknowledged events damaged before the read-back (${name})`,
+  seed,
+  suites: [],
+  cluster: { nodes: 3, replicas: 3 },
   phases: [
     { type: 'load', name: 'load', driver: 'nats', rate: 'max', concurrency: 16, count: 300, mix, aggregates: 60 },
     { type: 'check', name: 'check', expect: expect0('lost', 'unexpected', 'duplicates') },
@@ -34,7 +39,8 @@ const scenario = (name: string, seed: number): Scenario => ({
 });
 
 /** The CID of stored bytes, computed here (CIDv1, dag-cbor, sha2-256), not by the product. */
-const cidOf = (bytes: Uint8Array) => CID.create(1, 0x71, Digest.create(0x12, createHash('sha256').update(bytes).digest())).toString();
+const cidOf = (bytes: Uint8Array) =>
+  CID.create(1, 0x71, Digest.create(0x12, createHash('sha256').update(bytes).digest())).toString();
 
 interface StoredEvent {
   stream: string;
@@ -59,7 +65,9 @@ async function storedEvents(ctx: Pick<BeforeCheckContext, 'nc' | 'domains'>): Pr
 
 /** Acknowledged events, each with the label of the command that caused it, in a seeded order. */
 function acknowledged(ctx: BeforeCheckContext, seed: number): { cid: string; label: string }[] {
-  const events = ctx.operations.filter((o) => o.outcome === 'ok').flatMap((o) => o.acked.map((cid) => ({ cid, label: o.label! })));
+  const events = ctx.operations
+    .filter((o) => o.outcome === 'ok')
+    .flatMap((o) => o.acked.map((cid) => ({ cid, label: o.label! })));
   const random = seededRandom(seed);
   for (let i = events.length - 1; i > 0; i--) {
     const j = random.int(0, i);
@@ -76,7 +84,9 @@ async function streamsLed(jsm: JetStreamManager, streams: readonly string[]): Pr
 let sc: ScenarioCluster;
 const deleted: { cid: string; label: string; stream: string; seq: number }[] = [];
 let deletedRun: ScenarioResult;
-let altered: { cid: string; label: string; stream: string; seq: number; files: string[]; storedCid: string; storedEmail: string } | undefined;
+let altered:
+  | { cid: string; label: string; stream: string; seq: number; files: string[]; storedCid: string; storedEmail: string }
+  | undefined;
 let alteredRun: ScenarioResult;
 
 beforeAll(async () => {
@@ -106,14 +116,15 @@ beforeAll(async () => {
       const at = stored.get(target.cid)!;
       const cluster = ctx.cluster!;
       for (const node of cluster.nodeNames) await cluster.stopNode(node);
-      const files = cluster.nodeNames.map((node) =>
-        rewriteStoredMessage(cluster.storeDir(node), at.stream, at.seq, (stored) => {
-          const body = Buffer.from(stored);
-          const offset = body.indexOf('@example.org');
-          if (offset < 0) throw new Error('the event has no email in its stored bytes');
-          body.write('@exbmple.org', offset);
-          return body;
-        }).file,
+      const files = cluster.nodeNames.map(
+        (node) =>
+          rewriteStoredMessage(cluster.storeDir(node), at.stream, at.seq, (stored) => {
+            const body = Buffer.from(stored);
+            const offset = body.indexOf('@example.org');
+            if (offset < 0) throw new Error('the event has no email in its stored bytes');
+            body.write('@exbmple.org', offset);
+            return body;
+          }).file,
       );
       await Promise.all(cluster.nodeNames.map((node) => cluster.restart(node)));
       await cluster.waitReady();
@@ -121,7 +132,14 @@ beforeAll(async () => {
       await waitFor('the domain streams to have leaders again', () => streamsLed(jsm, ctx.domains.map(domainStream)));
       const now = await jsm.streams.getMessage(at.stream, { seq: at.seq });
       const envelope = dagCbor.decode<{ payload: { email: string } }>(now.data);
-      altered = { ...target, stream: at.stream, seq: at.seq, files, storedCid: cidOf(now.data), storedEmail: envelope.payload.email };
+      altered = {
+        ...target,
+        stream: at.stream,
+        seq: at.seq,
+        files,
+        storedCid: cidOf(now.data),
+        storedEmail: envelope.payload.email,
+      };
     },
   });
 }, 240_000);
@@ -134,7 +152,8 @@ describe('acknowledged events deleted from JetStream before the read-back', () =
   it('were really deleted: three events of three commands, gone from their streams', async () => {
     expect(deleted).toHaveLength(3);
     const jsm = await sc.nc.jetstreamManager();
-    for (const d of deleted) await expect(jsm.streams.getMessage(d.stream, { seq: d.seq })).rejects.toThrow(/no message found/);
+    for (const d of deleted)
+      await expect(jsm.streams.getMessage(d.stream, { seq: d.seq })).rejects.toThrow(/no message found/);
   });
 
   it('are reported lost, exactly those, by CID and command, and the scenario fails', () => {
@@ -156,7 +175,13 @@ describe('an acknowledged event altered in place on every replica before the rea
 
   it('is reported lost by the CID that was acknowledged, nothing else, and the scenario fails', () => {
     expect(alteredRun.status, alteredRun.reason).toBe('failed');
-    expect(alteredRun.checker).toMatchObject({ lost: 1, unexpected: 0, duplicates: 0, ok: false, lostBy: { 'person.RegisterPerson': 1 } });
+    expect(alteredRun.checker).toMatchObject({
+      lost: 1,
+      unexpected: 0,
+      duplicates: 0,
+      ok: false,
+      lostBy: { 'person.RegisterPerson': 1 },
+    });
     expect(alteredRun.checker!.samples.lost).toEqual([`${altered!.cid} (person.RegisterPerson)`]);
     expect(alteredRun.checks.find((c) => c.text === 'lost == 0')).toEqual({ text: 'lost == 0', ok: false, actual: 1 });
   });

@@ -16,7 +16,9 @@ let jsm: JetStreamManager;
 async function publishSome(count: number, tag: string): Promise<number> {
   let last = 0;
   for (let i = 0; i < count; i++) {
-    const ack = await js.publish(`faults.${tag}.${i % 10}`, new TextEncoder().encode(`${tag}-${i}`), { timeout: 5_000 });
+    const ack = await js.publish(`faults.${tag}.${i % 10}`, new TextEncoder().encode(`${tag}-${i}`), {
+      timeout: 5_000,
+    });
     last = ack.seq;
   }
   return last;

@@ -40,7 +40,8 @@ function serversIn(state: string): number[] {
     .filter((pid) => isProcessAlive(pid) && (processCommandLine(pid) ?? '').includes(configs));
 }
 
-const pidFiles = (state: string) => ['n1', 'n2', 'n3'].filter((n) => readdirSync(join(state, 'cluster', n)).includes('server.pid'));
+const pidFiles = (state: string) =>
+  ['n1', 'n2', 'n3'].filter((n) => readdirSync(join(state, 'cluster', n)).includes('server.pid'));
 
 describe('a cluster that cannot start', () => {
   it('given nats-server n2 refuses to run (its JetStream store is a file), `cim cluster up` exits 3 naming n2 and the reason, and leaves no server running', async () => {
@@ -55,7 +56,8 @@ describe('a cluster that cannot start', () => {
     expect(up.stderr).toContain("[FTL] Can't start JetStream: storage directory is not a directory");
     expect(up.stderr).toContain(`cim: hint: Its full log is ${join(state, 'cluster', 'n2', 'server.log')}.`);
     // n1 and n3 were started beside it, and were stopped again: no process, no pid file.
-    for (const node of ['n1', 'n3']) expect(readFileSync(join(state, 'cluster', node, 'server.log'), 'utf8'), node).toContain('Starting nats-server');
+    for (const node of ['n1', 'n3'])
+      expect(readFileSync(join(state, 'cluster', node, 'server.log'), 'utf8'), node).toContain('Starting nats-server');
     expect(serversIn(state)).toEqual([]);
     expect(pidFiles(state)).toEqual([]);
     const status = await runCli(['--state', state, 'cluster', 'status']);
@@ -67,7 +69,11 @@ describe('a cluster that cannot start', () => {
     const again = await runCli(['--state', state, 'cluster', 'up', '--json']);
     expect(again.code, again.stderr).toBe(0);
     const servers = (JSON.parse(again.stdout) as ClusterStatus).servers;
-    expect(servers.map((s) => [s.name, s.state])).toEqual([['n1', 'running'], ['n2', 'running'], ['n3', 'running']]);
+    expect(servers.map((s) => [s.name, s.state])).toEqual([
+      ['n1', 'running'],
+      ['n2', 'running'],
+      ['n3', 'running'],
+    ]);
     expect((await runCli(['--state', state, 'cluster', 'down'])).code).toBe(0);
     expect(serversIn(state)).toEqual([]);
   }, 270_000);
@@ -87,9 +93,14 @@ describe('a cluster that cannot start', () => {
       const { hostname, port } = new URL(cluster.clientUrl('n1'));
       await cluster.stopNode('n1');
       squatter = createServer();
-      await new Promise<void>((resolve, reject) => squatter!.once('error', reject).listen(Number(port), hostname, resolve));
+      await new Promise<void>((resolve, reject) =>
+        squatter!.once('error', reject).listen(Number(port), hostname, resolve),
+      );
 
-      const error = await cluster.restart('n1', 30_000).then(() => undefined, (e: unknown) => e);
+      const error = await cluster.restart('n1', 30_000).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(isCimError(error, 'CIM-CLUSTER-START'), String(error)).toBe(true);
       expect((error as Error).message).toMatch(/^nats-server n1 exited while starting:\n/);
       expect((error as Error).message).toContain(`${hostname}:${port}`);
@@ -100,7 +111,9 @@ describe('a cluster that cannot start', () => {
       await new Promise((resolve) => squatter!.close(resolve));
       await cluster.restart('n1', 30_000);
       expect(cluster.nodeState('n1')).toBe('running');
-      expect((await cluster.status()).servers.map((s) => [s.name, s.state, s.ports?.client])).toEqual([['n1', 'running', Number(port)]]);
+      expect((await cluster.status()).servers.map((s) => [s.name, s.state, s.ports?.client])).toEqual([
+        ['n1', 'running', Number(port)],
+      ]);
     }, 120_000);
   });
 });
@@ -123,7 +136,9 @@ describe('a node count other than that of the cluster in the state dir', () => {
     expect(other.stdout).toBe('');
     const status = await runCli(['--state', state, 'cluster', 'status', '--json']);
     expect(status.code, status.stderr).toBe(0);
-    expect((JSON.parse(status.stdout) as ClusterStatus).servers.map((s) => [s.pid, s.state])).toEqual(pids.map((pid) => [pid, 'running']));
+    expect((JSON.parse(status.stdout) as ClusterStatus).servers.map((s) => [s.pid, s.state])).toEqual(
+      pids.map((pid) => [pid, 'running']),
+    );
     expect(readFileSync(join(state, 'cluster', 'cluster.json'), 'utf8')).toBe(manifest);
     expect((await runCli(['--state', state, 'cluster', 'down'])).code).toBe(0);
   }, 200_000);

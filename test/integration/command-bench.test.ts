@@ -14,7 +14,15 @@ let result: CommandBenchmarkResult;
 beforeAll(async () => {
   t = await startTestCluster('command-bench', 1);
   serviceNc = await connectNats({ servers: t.cluster.clientUrls });
-  result = await runCommandBenchmark(t.nc, { messages: 300, aggregates: 50, inFlight: 16, replicas: 1, serviceConnection: serviceNc, latencySeconds: 1, latencyRate: 100 });
+  result = await runCommandBenchmark(t.nc, {
+    messages: 300,
+    aggregates: 50,
+    inFlight: 16,
+    replicas: 1,
+    serviceConnection: serviceNc,
+    latencySeconds: 1,
+    latencyRate: 100,
+  });
 });
 
 afterAll(async () => {
@@ -50,7 +58,10 @@ describe('the command benchmark', () => {
     expect(replay.replay.events).toBe(replay.events);
     expect(replay.rawReads.map((r) => r.messages)).toEqual(replay.rawReads.map(() => replay.events));
     expect(replay.bestRaw.perSecond).toBe(Math.max(...replay.rawReads.map((r) => r.perSecond)));
-    expect(replay.replayToRaw).toBeCloseTo(replay.replay.events / replay.replay.seconds / (replay.bestRaw.messages / replay.bestRaw.seconds), 9);
+    expect(replay.replayToRaw).toBeCloseTo(
+      replay.replay.events / replay.replay.seconds / (replay.bestRaw.messages / replay.bestRaw.seconds),
+      9,
+    );
   });
 
   it('leaves no bench stream behind', async () => {

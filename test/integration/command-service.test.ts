@@ -27,7 +27,8 @@ beforeAll(async () => {
   await provision(t.nc, { domains: ['person'], replicas: 3, duplicateWindowMs: 120_000 });
   second = await connectNats({ servers: t.cluster.clientUrls });
   // Two instances of the person service, on two connections: the queue group shares the load.
-  for (const nc of [t.nc, second]) services.push(await startCommandService(nc, person, { store: await EventStore.open(nc) }));
+  for (const nc of [t.nc, second])
+    services.push(await startCommandService(nc, person, { store: await EventStore.open(nc) }));
 });
 
 afterAll(async () => {
@@ -65,14 +66,25 @@ describe('the person service', () => {
     const events = [];
     for await (const e of store.readAggregate({ domain: 'person', aggregateId: 'ada' })) events.push(e);
     expect(events[0]!.cid.toString()).toBe(result.events[0]!.cid);
-    expect(events[0]!.envelope).toMatchObject({ actor: 'alice@example.org', correlationId: 'corr-42', causationId: 'ui-click-7', payload: { name: 'Ada Lovelace' } });
+    expect(events[0]!.envelope).toMatchObject({
+      actor: 'alice@example.org',
+      correlationId: 'corr-42',
+      causationId: 'ui-click-7',
+      payload: { name: 'Ada Lovelace' },
+    });
   });
 
   it('rejects a second registration with CIM-REJECTED and an invalid payload with CIM-INVALID-INPUT', async () => {
-    const again = await sendCommand(t.nc, 'person', 'RegisterPerson', { ...who, payload: { personId: 'ada', name: 'Ada', email: 'ada@example.org' } }).catch((e: unknown) => e);
+    const again = await sendCommand(t.nc, 'person', 'RegisterPerson', {
+      ...who,
+      payload: { personId: 'ada', name: 'Ada', email: 'ada@example.org' },
+    }).catch((e: unknown) => e);
     expect(isCimError(again, 'CIM-REJECTED')).toBe(true);
     expect((again as CimError).message).toContain('already registered');
-    const invalid = await sendCommand(t.nc, 'person', 'RegisterPerson', { ...who, payload: { personId: 'bob', name: 'Bob', email: 'nope' } }).catch((e: unknown) => e);
+    const invalid = await sendCommand(t.nc, 'person', 'RegisterPerson', {
+      ...who,
+      payload: { personId: 'bob', name: 'Bob', email: 'nope' },
+    }).catch((e: unknown) => e);
     expect(isCimError(invalid, 'CIM-INVALID-INPUT')).toBe(true);
     expect((invalid as CimError).message).toMatch(/email/);
   });
@@ -80,20 +92,40 @@ describe('the person service', () => {
   it('answers a request that is not JSON, or has no actor, with CIM-INVALID-INPUT and the micro error headers', async () => {
     const reply = await t.nc.request('cim.person.commands.RenamePerson', new TextEncoder().encode('{nope'));
     expect(reply.headers?.get('Nats-Service-Error-Code')).toBe('400');
-    expect(JSON.parse(new TextDecoder().decode(reply.data))).toMatchObject({ ok: false, error: { code: 'CIM-INVALID-INPUT' } });
-    const noActor = await sendCommand(t.nc, 'person', 'RenamePerson', { payload: { personId: 'ada', name: 'X' } } as never).catch((e: unknown) => e);
+    expect(JSON.parse(new TextDecoder().decode(reply.data))).toMatchObject({
+      ok: false,
+      error: { code: 'CIM-INVALID-INPUT' },
+    });
+    const noActor = await sendCommand(t.nc, 'person', 'RenamePerson', {
+      payload: { personId: 'ada', name: 'X' },
+    } as never).catch((e: unknown) => e);
     expect((noActor as CimError).message).toMatch(/actor/);
   });
 
   it('given 20 concurrent renames of one person through both instances, all land, each once, in one chain', async () => {
-    await sendCommand(t.nc, 'person', 'RegisterPerson', { ...who, payload: { personId: 'busy', name: 'Busy 0', email: 'busy@example.org' } });
+    await sendCommand(t.nc, 'person', 'RegisterPerson', {
+      ...who,
+      payload: { personId: 'busy', name: 'Busy 0', email: 'busy@example.org' },
+    });
     const renames = Array.from({ length: 20 }, (_, i) =>
-      sendCommand(i % 2 ? second : t.nc, 'person', 'RenamePerson', { ...who, payload: { personId: 'busy', name: `Busy ${i + 1}` } }, { timeoutMs: 30_000 }),
+      sendCommand(
+        i % 2 ? second : t.nc,
+        'person',
+        'RenamePerson',
+        { ...who, payload: { personId: 'busy', name: `Busy ${i + 1}` } },
+        { timeoutMs: 30_000 },
+      ),
     );
     const results = await Promise.all(renames);
-    expect(results.flatMap((r) => r.events.map((e) => e.seq)).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 2));
+    expect(results.flatMap((r) => r.events.map((e) => e.seq)).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 20 }, (_, i) => i + 2),
+    );
     const store = await EventStore.open(t.nc);
-    const { state, head } = await store.load({ domain: 'person', aggregate: 'Person', aggregateId: 'busy' }, person.reducer, { useSnapshot: false });
+    const { state, head } = await store.load(
+      { domain: 'person', aggregate: 'Person', aggregateId: 'busy' },
+      person.reducer,
+      { useSnapshot: false },
+    );
     expect(head.seq).toBe(21);
     expect(state.status).toBe('active');
     const stats = await Promise.all(services.map((s) => s.service.stats()));
@@ -109,14 +141,30 @@ describe('the person service', () => {
     const own = await connectNats({ servers: [t.cluster.clientUrls[0]!] });
     try {
       const extra = await startCommandService(own, person, { store: await EventStore.open(own), subjects });
-      await sendCommand(own, 'person', 'RegisterPerson', { ...who, payload: { personId: 'stopper', name: 'Stopper 0', email: 'stopper@example.org' } }, { subjects });
+      await sendCommand(
+        own,
+        'person',
+        'RegisterPerson',
+        { ...who, payload: { personId: 'stopper', name: 'Stopper 0', email: 'stopper@example.org' } },
+        { subjects },
+      );
       // Renames of one person are handled one after another: when the first is answered, the rest are queued in the instance.
       const count = 100;
       const replies = Array.from({ length: count }, (_, i) =>
-        sendCommand(own, 'person', 'RenamePerson', { ...who, payload: { personId: 'stopper', name: `Stopper ${i + 1}` } }, { subjects, timeoutMs: 30_000 }),
+        sendCommand(
+          own,
+          'person',
+          'RenamePerson',
+          { ...who, payload: { personId: 'stopper', name: `Stopper ${i + 1}` } },
+          { subjects, timeoutMs: 30_000 },
+        ),
       );
       let answered = 0;
-      for (const r of replies) void r.then(() => answered++, () => answered++);
+      for (const r of replies)
+        void r.then(
+          () => answered++,
+          () => answered++,
+        );
       await Promise.race(replies.map((r) => r.catch(() => undefined)));
       const inFlightAtStop = extra.inFlight;
       const answeredAtStop = answered;
@@ -126,14 +174,26 @@ describe('the person service', () => {
       expect(answeredAtStop).toBeLessThan(count);
       expect(extra.inFlight, 'in flight once stop resolved').toBe(0);
       const outcomes = await Promise.allSettled(replies);
-      expect(outcomes.filter((o) => o.status === 'rejected').map((o) => String((o as PromiseRejectedResult).reason))).toEqual([]);
-      const seqs = outcomes.flatMap((o) => (o as PromiseFulfilledResult<Awaited<(typeof replies)[number]>>).value.events.map((e) => e.seq));
+      expect(
+        outcomes.filter((o) => o.status === 'rejected').map((o) => String((o as PromiseRejectedResult).reason)),
+      ).toEqual([]);
+      const seqs = outcomes.flatMap((o) =>
+        (o as PromiseFulfilledResult<Awaited<(typeof replies)[number]>>).value.events.map((e) => e.seq),
+      );
       expect(seqs.sort((a, b) => a - b)).toEqual(Array.from({ length: count }, (_, i) => i + 2)); // each landed once, none lost
-      const { head } = await (await EventStore.open(own)).load({ domain: 'person', aggregate: 'Person', aggregateId: 'stopper' }, person.reducer, { useSnapshot: false });
+      const { head } = await (
+        await EventStore.open(own)
+      ).load({ domain: 'person', aggregate: 'Person', aggregateId: 'stopper' }, person.reducer, { useSnapshot: false });
       expect(head.seq).toBe(count + 1);
 
       expect(extra.service.isStopped).toBe(true);
-      const after = await sendCommand(own, 'person', 'RenamePerson', { ...who, payload: { personId: 'stopper', name: 'Too late' } }, { subjects, timeoutMs: 5_000 }).catch((e: unknown) => e);
+      const after = await sendCommand(
+        own,
+        'person',
+        'RenamePerson',
+        { ...who, payload: { personId: 'stopper', name: 'Too late' } },
+        { subjects, timeoutMs: 5_000 },
+      ).catch((e: unknown) => e);
       expect(isCimError(after, 'CIM-UNAVAILABLE')).toBe(true);
     } finally {
       await own.close();

@@ -75,17 +75,30 @@ function expectedEvent(c: Accepted): { type: string; payload: Record<string, str
  * carries. It also holds the services to the business rules: a command accepted in a state that
  * should have refused it fails here.
  */
-function foldAccepted(log: Accepted[], atOf: (cid: string) => string): { people: Row[]; organizations: Row[]; memberships: Row[] } {
+function foldAccepted(
+  log: Accepted[],
+  atOf: (cid: string) => string,
+): { people: Row[]; organizations: Row[]; memberships: Row[] } {
   const people = new Map<string, Row>();
   const organizations = new Map<string, Row>();
   const memberships = new Map<string, Row>();
-  const aggregateOf = (c: Accepted) => (c.domain === 'person' ? `person/${c.payload.personId}` : `organization/${c.payload.organizationId}`);
+  const aggregateOf = (c: Accepted) =>
+    c.domain === 'person' ? `person/${c.payload.personId}` : `organization/${c.payload.organizationId}`;
   const ordered = log
     .filter((c) => c.events.length > 0)
-    .sort((x, y) => (aggregateOf(x) === aggregateOf(y) ? x.events[0]!.seq - y.events[0]!.seq : aggregateOf(x) < aggregateOf(y) ? -1 : 1));
+    .sort((x, y) =>
+      aggregateOf(x) === aggregateOf(y)
+        ? x.events[0]!.seq - y.events[0]!.seq
+        : aggregateOf(x) < aggregateOf(y)
+          ? -1
+          : 1,
+    );
   const active = (personId: string, what: string): Row => {
     const row = people.get(personId);
-    if (row?.status !== 'active') throw new Error(`${what} was accepted for person ${personId}, who is ${row ? String(row.status) : 'not registered'}`);
+    if (row?.status !== 'active')
+      throw new Error(
+        `${what} was accepted for person ${personId}, who is ${row ? String(row.status) : 'not registered'}`,
+      );
     return row;
   };
   for (const c of ordered) {
@@ -95,7 +108,13 @@ function foldAccepted(log: Accepted[], atOf: (cid: string) => string): { people:
     switch (c.type) {
       case 'RegisterPerson':
         if (people.has(p.personId!)) throw new Error(`person ${p.personId} was registered twice`);
-        people.set(p.personId!, { person_id: p.personId!, name: p.name!, email: p.email!, status: 'active', updated_at: at });
+        people.set(p.personId!, {
+          person_id: p.personId!,
+          name: p.name!,
+          email: p.email!,
+          status: 'active',
+          updated_at: at,
+        });
         break;
       case 'RenamePerson':
         Object.assign(active(p.personId!, c.type), { name: p.name!, updated_at: at });
@@ -111,12 +130,20 @@ function foldAccepted(log: Accepted[], atOf: (cid: string) => string): { people:
         organizations.set(p.organizationId!, { organization_id: p.organizationId!, name: p.name!, updated_at: at });
         break;
       case 'AddMember':
-        if (!organizations.has(p.organizationId!)) throw new Error(`AddMember was accepted for organization ${p.organizationId}, which does not exist`);
-        if (memberships.has(membership)) throw new Error(`${p.personId} was added to ${p.organizationId} while a member`);
-        memberships.set(membership, { organization_id: p.organizationId!, person_id: p.personId!, role: 'member', added_at: at });
+        if (!organizations.has(p.organizationId!))
+          throw new Error(`AddMember was accepted for organization ${p.organizationId}, which does not exist`);
+        if (memberships.has(membership))
+          throw new Error(`${p.personId} was added to ${p.organizationId} while a member`);
+        memberships.set(membership, {
+          organization_id: p.organizationId!,
+          person_id: p.personId!,
+          role: 'member',
+          added_at: at,
+        });
         break;
       case 'RemoveMember':
-        if (!memberships.delete(membership)) throw new Error(`${p.personId} was removed from ${p.organizationId} while not a member`);
+        if (!memberships.delete(membership))
+          throw new Error(`${p.personId} was removed from ${p.organizationId} while not a member`);
         break;
       default:
         throw new Error(`the flow sends no ${c.type}`);
@@ -132,7 +159,13 @@ function sorted(rows: Map<string, Row>): Row[] {
 
 beforeAll(async () => {
   t = await startTestCluster('domain-flow', 3);
-  appliance = await startAppliance({ endpoint: { servers: t.cluster.clientUrls }, stateDir: t.stateDir, replicas: 3, sealEveryEvents: 200, sealEveryMs: 60_000 });
+  appliance = await startAppliance({
+    endpoint: { servers: t.cluster.clientUrls },
+    stateDir: t.stateDir,
+    replicas: 3,
+    sealEveryEvents: 200,
+    sealEveryMs: 60_000,
+  });
   for (let i = 0; i < 4; i++) clients.push(await connectNats({ servers: t.cluster.clientUrls }));
 
   const random = seededRandom(5);
@@ -160,15 +193,22 @@ beforeAll(async () => {
         if (roll < 0.3 || people.length < 5) {
           const id = `p${people.length}`;
           people.push(id);
-          await send(client, 'person', 'RegisterPerson', { personId: id, name: `Person ${id}`, email: `${id}@example.org` });
-        } else if (roll < 0.45) await send(client, 'person', 'RenamePerson', { personId: somePerson(), name: `Renamed ${next}` });
-        else if (roll < 0.55) await send(client, 'person', 'ChangePersonEmail', { personId: somePerson(), email: `m${next}@example.org` });
+          await send(client, 'person', 'RegisterPerson', {
+            personId: id,
+            name: `Person ${id}`,
+            email: `${id}@example.org`,
+          });
+        } else if (roll < 0.45)
+          await send(client, 'person', 'RenamePerson', { personId: somePerson(), name: `Renamed ${next}` });
+        else if (roll < 0.55)
+          await send(client, 'person', 'ChangePersonEmail', { personId: somePerson(), email: `m${next}@example.org` });
         else if (roll < 0.58) await send(client, 'person', 'ArchivePerson', { personId: somePerson() });
         else if (roll < 0.63 || orgs.length === 0) {
           const id = `o${orgs.length}`;
           orgs.push(id);
           await send(client, 'organization', 'CreateOrganization', { organizationId: id, name: `Org ${id}` });
-        } else if (roll < 0.9) await send(client, 'organization', 'AddMember', { organizationId: someOrg(), personId: somePerson() });
+        } else if (roll < 0.9)
+          await send(client, 'organization', 'AddMember', { organizationId: someOrg(), personId: somePerson() });
         else await send(client, 'organization', 'RemoveMember', { organizationId: someOrg(), personId: somePerson() });
       }
     }),
@@ -189,15 +229,21 @@ describe('1,000 mixed commands from four clients', () => {
     expect([...outcome.byCode.keys()].every((code) => code === 'CIM-REJECTED' || code === 'CIM-NOT-FOUND')).toBe(true);
   });
 
-  it('stored the events their replies named, each with the command\'s payload, and no other', async () => {
+  it("stored the events their replies named, each with the command's payload, and no other", async () => {
     for (const domain of ['person', 'organization']) {
       const stored = await storedEvents(domain);
       const replies = accepted.filter((c) => c.domain === domain);
-      expect(replies.every((c) => c.events.length === 1), `every accepted ${domain} command named one event`).toBe(true);
+      expect(
+        replies.every((c) => c.events.length === 1),
+        `every accepted ${domain} command named one event`,
+      ).toBe(true);
       for (const c of replies) {
         const event = stored.get(c.events[0]!.cid);
         const aggregateId = domain === 'person' ? c.payload.personId : c.payload.organizationId;
-        expect({ type: event?.type, aggregateId: event?.aggregateId, seq: event?.seq, payload: event?.payload }, `${c.type} ${JSON.stringify(c.payload)}`).toEqual({ ...expectedEvent(c), aggregateId, seq: c.events[0]!.seq });
+        expect(
+          { type: event?.type, aggregateId: event?.aggregateId, seq: event?.seq, payload: event?.payload },
+          `${c.type} ${JSON.stringify(c.payload)}`,
+        ).toEqual({ ...expectedEvent(c), aggregateId, seq: c.events[0]!.seq });
       }
       expect(stored.size, `${domain}: events in the stream that no reply named`).toBe(replies.length);
     }
@@ -206,21 +252,45 @@ describe('1,000 mixed commands from four clients', () => {
   it('start exactly one onboarding workflow per member added', async () => {
     const added = accepted.filter((c) => c.type === 'AddMember');
     expect(added.length).toBeGreaterThan(50);
-    const started = await waitFor('a workflow for every member added', async () => {
-      const s = (await streamEvents('workflow')).filter((e) => e.type === 'WorkflowStarted');
-      return s.length >= added.length ? s : undefined;
-    }, 60_000);
+    const started = await waitFor(
+      'a workflow for every member added',
+      async () => {
+        const s = (await streamEvents('workflow')).filter((e) => e.type === 'WorkflowStarted');
+        return s.length >= added.length ? s : undefined;
+      },
+      60_000,
+    );
     expect(started).toHaveLength(added.length);
     const organization = await storedEvents('organization');
-    expect(new Set(started.map((w) => w.causationId))).toEqual(new Set(added.map((a) => organization.get(a.events[0]!.cid)!.id)));
+    expect(new Set(started.map((w) => w.causationId))).toEqual(
+      new Set(added.map((a) => organization.get(a.events[0]!.cid)!.id)),
+    );
   });
 
   it('leave read models equal to the rows folded from the accepted commands, once caught up and flushed', async () => {
-    const lastSeqs = Object.fromEntries(await Promise.all(referenceDomains.map(async (d) => [d.name, (await (await t.nc.jetstreamManager()).streams.info(domainStream(d.name))).state.last_seq] as const)));
-    await waitFor('the projections to catch up', () => {
-      const progress = appliance!.projections();
-      return Object.values(progress).every((p) => Object.entries(p.domains).every(([domain, d]) => d.checkpoint >= lastSeqs[domain]!)) || undefined;
-    }, 60_000);
+    const lastSeqs = Object.fromEntries(
+      await Promise.all(
+        referenceDomains.map(
+          async (d) =>
+            [
+              d.name,
+              (await (await t.nc.jetstreamManager()).streams.info(domainStream(d.name))).state.last_seq,
+            ] as const,
+        ),
+      ),
+    );
+    await waitFor(
+      'the projections to catch up',
+      () => {
+        const progress = appliance!.projections();
+        return (
+          Object.values(progress).every((p) =>
+            Object.entries(p.domains).every(([domain, d]) => d.checkpoint >= lastSeqs[domain]!),
+          ) || undefined
+        );
+      },
+      60_000,
+    );
     const path = appliance!.readModelPath;
     await appliance!.stop();
     appliance = undefined;
@@ -235,16 +305,34 @@ describe('1,000 mixed commands from four clients', () => {
       .map((c) => {
         const started = starts.find((e) => e.causationId === events.get(c.events[0]!.cid)!.id)!;
         const workflowId = (started.payload as { workflowId: string }).workflowId;
-        return [workflowId, { workflow_id: workflowId, definition: 'onboarding', subject_domain: 'person', subject_id: c.payload.personId!, status: 'running', current_step: 'account', steps_done: 0, updated_at: started.at }] as const;
+        return [
+          workflowId,
+          {
+            workflow_id: workflowId,
+            definition: 'onboarding',
+            subject_domain: 'person',
+            subject_id: c.payload.personId!,
+            status: 'running',
+            current_step: 'account',
+            steps_done: 0,
+            updated_at: started.at,
+          },
+        ] as const;
       });
 
     const db = new Database(path, { readonly: true, fileMustExist: true });
     try {
       const table = (sql: string) => db.prepare(sql).all() as Row[];
       expect(table('SELECT * FROM person_directory ORDER BY person_id'), 'person_directory').toEqual(expected.people);
-      expect(table('SELECT * FROM organizations ORDER BY organization_id'), 'organizations').toEqual(expected.organizations);
-      expect(table("SELECT * FROM memberships ORDER BY organization_id || '/' || person_id"), 'memberships').toEqual(expected.memberships);
-      expect(table('SELECT * FROM workflow_status ORDER BY workflow_id'), 'workflow_status').toEqual(sorted(new Map(workflows)));
+      expect(table('SELECT * FROM organizations ORDER BY organization_id'), 'organizations').toEqual(
+        expected.organizations,
+      );
+      expect(table("SELECT * FROM memberships ORDER BY organization_id || '/' || person_id"), 'memberships').toEqual(
+        expected.memberships,
+      );
+      expect(table('SELECT * FROM workflow_status ORDER BY workflow_id'), 'workflow_status').toEqual(
+        sorted(new Map(workflows)),
+      );
       // The flow reached the rows it is meant to test: archived people, removed members.
       expect(expected.people.some((r) => r.status === 'archived')).toBe(true);
       expect(expected.memberships.length).toBeLessThan(workflows.length);

@@ -49,10 +49,15 @@ afterAll(async () => {
 describe('append and read', () => {
   it('round-trips events: CIDs chain, seqs count up, causation flows in', async () => {
     const ref = person('alice');
-    const appended = await store.append(ref, EMPTY_HEAD, [
-      { type: 'PersonRegistered', payload: { name: 'Alice' } },
-      { type: 'NameChanged', payload: { name: 'Alicia' } },
-    ], who);
+    const appended = await store.append(
+      ref,
+      EMPTY_HEAD,
+      [
+        { type: 'PersonRegistered', payload: { name: 'Alice' } },
+        { type: 'NameChanged', payload: { name: 'Alicia' } },
+      ],
+      who,
+    );
     expect(appended.map((a) => a.seq)).toEqual([1, 2]);
     expect(appended[1]!.streamSeq).toBeGreaterThan(appended[0]!.streamSeq);
 
@@ -61,20 +66,30 @@ describe('append and read', () => {
     expect(read.map((e) => e.cid.toString())).toEqual(appended.map((a) => a.cid.toString()));
     expect(read[0]!.envelope.prev).toBeNull();
     expect(read[1]!.envelope.prev?.equals(read[0]!.cid)).toBe(true);
-    expect(read[1]!.envelope).toMatchObject({ domain: 'person', aggregate: 'Person', aggregateId: 'alice', type: 'NameChanged', ...who });
+    expect(read[1]!.envelope).toMatchObject({
+      domain: 'person',
+      aggregate: 'Person',
+      aggregateId: 'alice',
+      type: 'NameChanged',
+      ...who,
+    });
 
     const head = await store.head(ref);
     expect(head).toEqual({ seq: 2, cid: appended[1]!.cid, streamSeq: appended[1]!.streamSeq });
   });
 
   it('rejects an aggregate id that cannot close a subject', async () => {
-    const error = await store.append(person('a.b'), EMPTY_HEAD, [{ type: 'X', payload: {} }], who).catch((e: unknown) => e);
+    const error = await store
+      .append(person('a.b'), EMPTY_HEAD, [{ type: 'X', payload: {} }], who)
+      .catch((e: unknown) => e);
     expect(isCimError(error, 'CIM-INVALID-INPUT')).toBe(true);
   });
 
   it('rejects a payload dag-cbor cannot encode, writing nothing', async () => {
     const ref = person('bad-payload');
-    const error = await store.append(ref, EMPTY_HEAD, [{ type: 'X', payload: { when: undefined } }], who).catch((e: unknown) => e);
+    const error = await store
+      .append(ref, EMPTY_HEAD, [{ type: 'X', payload: { when: undefined } }], who)
+      .catch((e: unknown) => e);
     expect(isCimError(error, 'CIM-INVALID-EVENT')).toBe(true);
     expect(await store.head(ref)).toEqual(EMPTY_HEAD);
   });
@@ -123,7 +138,9 @@ describe('retries', () => {
     const own = await connectNats({ servers: [t.cluster.clientUrl(leader!)] });
     const ref = person('impatient');
     try {
-      const impatient = await EventStore.open(own, { retry: { attempts: 40, backoffMs: 1, maxBackoffMs: 50, timeoutMs: 100, maxTimeoutMs: 1_000 } });
+      const impatient = await EventStore.open(own, {
+        retry: { attempts: 40, backoffMs: 1, maxBackoffMs: 50, timeoutMs: 100, maxTimeoutMs: 1_000 },
+      });
       await impatient.append(ref, EMPTY_HEAD, [{ type: 'NameChanged', payload: { name: 'n0' } }], who);
       const head = await store.head(ref);
       const sentBefore = own.stats().outMsgs;
@@ -203,7 +220,12 @@ describe('appends across a stream-leader kill', () => {
           restarted = waitFor('a new leader of the stream', async () => {
             const now = await t.cluster.streamLeader(domainStream(domain));
             return now && now !== leader ? now : undefined;
-          }).then(() => t.cluster.restart(leader)).then(() => undefined, (error: unknown) => error);
+          })
+            .then(() => t.cluster.restart(leader))
+            .then(
+              () => undefined,
+              (error: unknown) => error,
+            );
         }
         await appendOne(i);
       }
@@ -223,7 +245,10 @@ describe('appends across a stream-leader kill', () => {
     const lost = [...acked.keys()].filter((cid) => !stored.has(cid));
     expect(lost).toEqual([]);
     expect(info.state.messages).toBe(600); // and nothing twice
-    await waitFor('all nodes running again', () => t.cluster.nodeNames.every((n) => t.cluster.nodeState(n) === 'running') || undefined);
+    await waitFor(
+      'all nodes running again',
+      () => t.cluster.nodeNames.every((n) => t.cluster.nodeState(n) === 'running') || undefined,
+    );
     await t.cluster.waitReady();
   }, 180_000); // an election, a restart and the two waits at the end, 30 s each, and the appends
 });
@@ -277,7 +302,12 @@ describe('snapshots', () => {
 describe('upcasting', () => {
   it('migrates old payload versions on read, step by step, without changing the stored CID', async () => {
     const ref = person('versioned');
-    const [old] = await store.append(ref, EMPTY_HEAD, [{ type: 'PersonRegistered', typeVersion: 1, payload: { fullName: 'Ada Lovelace' } }], who);
+    const [old] = await store.append(
+      ref,
+      EMPTY_HEAD,
+      [{ type: 'PersonRegistered', typeVersion: 1, payload: { fullName: 'Ada Lovelace' } }],
+      who,
+    );
     const upcasters = new UpcasterRegistry()
       .register('PersonRegistered', 1, (p) => ({ name: p.fullName }))
       .register('PersonRegistered', 2, (p) => ({ ...p, email: null }));
@@ -298,13 +328,19 @@ describe('provisioning', () => {
   });
 
   it('refuses a domain whose subjects would overlap the seals stream', async () => {
-    const error = await provision(t.nc, { domains: ['seals'], replicas: 3, duplicateWindowMs: 120_000 }).catch((e: unknown) => e);
+    const error = await provision(t.nc, { domains: ['seals'], replicas: 3, duplicateWindowMs: 120_000 }).catch(
+      (e: unknown) => e,
+    );
     expect(isCimError(error, 'CIM-INVALID-INPUT')).toBe(true);
     expect((error as CimError).message).toContain('reserved');
   });
 
   it('reports an existing stream with an incompatible config, and creates nothing', async () => {
-    const error = await provision(t.nc, { domains: ['person', 'fresh'], replicas: 1, duplicateWindowMs: 120_000 }).catch((e: unknown) => e);
+    const error = await provision(t.nc, {
+      domains: ['person', 'fresh'],
+      replicas: 1,
+      duplicateWindowMs: 120_000,
+    }).catch((e: unknown) => e);
     expect(isCimError(error, 'CIM-STREAM-INCOMPATIBLE')).toBe(true);
     expect((error as CimError).message).toContain('CIM_PERSON: num_replicas: want 1, has 3');
     const jsm = await t.nc.jetstreamManager();

@@ -31,8 +31,15 @@ beforeAll(async () => {
   await provision(t.nc, { domains: ['person', 'organization', 'workflow'], replicas: 3, duplicateWindowMs: 120_000 });
   const store = await EventStore.open(t.nc);
   for (const domain of referenceDomains) services.push(await startCommandService(t.nc, domain, { store }));
-  for (const id of PEOPLE) await sendCommand(t.nc, 'person', 'RegisterPerson', { ...who, payload: { personId: id, name: `Person ${id}`, email: `${id}@example.org` } });
-  await sendCommand(t.nc, 'organization', 'CreateOrganization', { ...who, payload: { organizationId: 'acme', name: 'ACME' } });
+  for (const id of PEOPLE)
+    await sendCommand(t.nc, 'person', 'RegisterPerson', {
+      ...who,
+      payload: { personId: id, name: `Person ${id}`, email: `${id}@example.org` },
+    });
+  await sendCommand(t.nc, 'organization', 'CreateOrganization', {
+    ...who,
+    payload: { organizationId: 'acme', name: 'ACME' },
+  });
 });
 
 afterAll(async () => {
@@ -42,7 +49,10 @@ afterAll(async () => {
 
 describe('adding a member', () => {
   it('is refused for a person who is not registered (the fact is gathered from the person stream)', async () => {
-    const error = await sendCommand(t.nc, 'organization', 'AddMember', { ...who, payload: { organizationId: 'acme', personId: 'ghost' } }).catch((e: unknown) => e);
+    const error = await sendCommand(t.nc, 'organization', 'AddMember', {
+      ...who,
+      payload: { organizationId: 'acme', personId: 'ghost' },
+    }).catch((e: unknown) => e);
     expect(isCimError(error, 'CIM-NOT-FOUND')).toBe(true);
     expect((error as CimError).message).toContain('ghost');
   });
@@ -58,19 +68,31 @@ describe('the onboarding process manager', () => {
       },
     });
     for (const [i, id] of PEOPLE.entries()) {
-      await sendCommand(t.nc, 'organization', 'AddMember', { ...who, payload: { organizationId: 'acme', personId: id }, correlationId: `add-${i}` });
+      await sendCommand(t.nc, 'organization', 'AddMember', {
+        ...who,
+        payload: { organizationId: 'acme', personId: id },
+        correlationId: `add-${i}`,
+      });
     }
     await first.stopped; // crashed on the 5th event, which stays unacknowledged
     expect(first.stats.events).toBe(4);
 
     const second = await startProcessManager(t.nc, onboarding, { ackWaitMs: 1_500 });
     try {
-      await waitFor('12 onboarding workflows', async () => ((await streamEvents('workflow')).length >= 12 ? true : undefined), 30_000);
+      await waitFor(
+        '12 onboarding workflows',
+        async () => ((await streamEvents('workflow')).length >= 12 ? true : undefined),
+        30_000,
+      );
       const jsm = await t.nc.jetstreamManager();
-      await waitFor('the manager to catch up', async () => {
-        const info = await jsm.consumers.info(domainStream('organization'), 'pm_onboarding_organization');
-        return info.num_pending === 0 && info.num_ack_pending === 0 ? true : undefined;
-      }, 30_000);
+      await waitFor(
+        'the manager to catch up',
+        async () => {
+          const info = await jsm.consumers.info(domainStream('organization'), 'pm_onboarding_organization');
+          return info.num_pending === 0 && info.num_ack_pending === 0 ? true : undefined;
+        },
+        30_000,
+      );
     } finally {
       await second.stop();
     }
@@ -79,7 +101,9 @@ describe('the onboarding process manager', () => {
     const started = (await streamEvents('workflow')).filter((e) => e.type === 'WorkflowStarted');
     expect(started).toHaveLength(12); // the redelivered 5th event started nothing new
     expect(new Set(started.map((e) => e.aggregateId)).size).toBe(12);
-    expect(started.map((e) => (e.payload.subject as { aggregateId: string }).aggregateId).sort()).toEqual([...PEOPLE].sort());
+    expect(started.map((e) => (e.payload.subject as { aggregateId: string }).aggregateId).sort()).toEqual(
+      [...PEOPLE].sort(),
+    );
 
     const added = (await streamEvents('organization')).filter((e) => e.type === 'MemberAdded');
     for (const w of started) {

@@ -24,7 +24,9 @@ afterAll(async () => {
 /** Starts `cim bench` with far more messages than it will get to, and waits until its cluster is up. */
 async function benchRunning(state: string): Promise<{ child: ChildProcess; serverPid: number; stderr: () => string }> {
   let stderr = '';
-  const child = spawnCli(['--state', state, 'bench', '--components', '--messages', '100000000'], { env: { CIM_CLUSTER_NODES: '1' } });
+  const child = spawnCli(['--state', state, 'bench', '--components', '--messages', '100000000'], {
+    env: { CIM_CLUSTER_NODES: '1' },
+  });
   children.push(child);
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   await waitFor('the bench cluster to come up', () => stderr.includes('is up') || undefined, 60_000);
@@ -40,35 +42,39 @@ function exited(child: ChildProcess): Promise<number | null> {
 }
 
 describe('servers orphaned by a crashed run', () => {
-  it('are refused while their owner lives, and stopped by the next start once it has crashed', async () => {
-    const state = join(work.path, 'crash');
-    const config = loadConfig({ env: {}, flags: { stateDir: state, 'cluster.nodes': '1' } });
-    const { child, serverPid } = await benchRunning(state);
+  it(
+    'are refused while their owner lives, and stopped by the next start once it has crashed',
+    async () => {
+      const state = join(work.path, 'crash');
+      const config = loadConfig({ env: {}, flags: { stateDir: state, 'cluster.nodes': '1' } });
+      const { child, serverPid } = await benchRunning(state);
 
-    // While the bench runs, its cluster is in use: another start must not take it over.
-    const refused = await EmbeddedCluster.start(config).then(
-      (cluster) => {
-        started.push(cluster);
-        return undefined;
-      },
-      (error: unknown) => error,
-    );
-    expect(isCimError(refused, 'CIM-UNAVAILABLE')).toBe(true);
+      // While the bench runs, its cluster is in use: another start must not take it over.
+      const refused = await EmbeddedCluster.start(config).then(
+        (cluster) => {
+          started.push(cluster);
+          return undefined;
+        },
+        (error: unknown) => error,
+      );
+      expect(isCimError(refused, 'CIM-UNAVAILABLE')).toBe(true);
 
-    // The simulated crash: SIGKILL runs no clean-up, so the server outlives its owner.
-    child.kill('SIGKILL');
-    await exited(child);
-    expect(isProcessAlive(serverPid)).toBe(true);
+      // The simulated crash: SIGKILL runs no clean-up, so the server outlives its owner.
+      child.kill('SIGKILL');
+      await exited(child);
+      expect(isProcessAlive(serverPid)).toBe(true);
 
-    const lines: string[] = [];
-    const cluster = await EmbeddedCluster.start(config, { log: (line) => lines.push(line) });
-    started.push(cluster);
-    expect(isProcessAlive(serverPid)).toBe(false);
-    expect(lines.join('\n')).toContain('stopped 1 nats-server process(es) left behind by an earlier run');
-    expect((await cluster.status()).servers[0]?.state).toBe('running');
-    await cluster.stop();
-    expect(cluster.nodeNames.map((n) => cluster.nodeState(n))).toEqual(['stopped']);
-  }, 60_000 + 2 * 30_000 + 30_000); // the bench's cluster coming up, two cluster starts
+      const lines: string[] = [];
+      const cluster = await EmbeddedCluster.start(config, { log: (line) => lines.push(line) });
+      started.push(cluster);
+      expect(isProcessAlive(serverPid)).toBe(false);
+      expect(lines.join('\n')).toContain('stopped 1 nats-server process(es) left behind by an earlier run');
+      expect((await cluster.status()).servers[0]?.state).toBe('running');
+      await cluster.stop();
+      expect(cluster.nodeNames.map((n) => cluster.nodeState(n))).toEqual(['stopped']);
+    },
+    60_000 + 2 * 30_000 + 30_000,
+  ); // the bench's cluster coming up, two cluster starts
 });
 
 describe('Ctrl-C', () => {

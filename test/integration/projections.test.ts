@@ -48,7 +48,14 @@ const atOf = (i: number) => new Date(Date.UTC(2024, 0, 1) + i * 1_000).toISOStri
 function fold(count = appended.length): Row[] {
   const rows = new Map<string, Row>();
   for (const e of appended.slice(0, count)) {
-    if (e.type === 'PersonRegistered') rows.set(e.personId, { person_id: e.personId, name: e.name, email: `${e.personId}@example.com`, status: 'active', updated_at: e.at });
+    if (e.type === 'PersonRegistered')
+      rows.set(e.personId, {
+        person_id: e.personId,
+        name: e.name,
+        email: `${e.personId}@example.com`,
+        status: 'active',
+        updated_at: e.at,
+      });
     else rows.set(e.personId, { ...rows.get(e.personId)!, name: e.name, updated_at: e.at });
   }
   return [...rows.values()].sort((a, b) => (a.person_id < b.person_id ? -1 : 1));
@@ -69,11 +76,16 @@ beforeAll(async () => {
     const type = registering ? 'PersonRegistered' : 'PersonRenamed';
     const payload = registering ? { personId, name, email: `${personId}@example.com` } : { personId, name };
     const at = atOf(i);
-    const [event] = await store.append({ domain: 'person', aggregate: 'Person', aggregateId: personId }, heads.get(personId) ?? EMPTY_HEAD, [{ type, payload, at }], {
-      correlationId: `c${i}`,
-      causationId: `c${i}`,
-      actor: 'test',
-    });
+    const [event] = await store.append(
+      { domain: 'person', aggregate: 'Person', aggregateId: personId },
+      heads.get(personId) ?? EMPTY_HEAD,
+      [{ type, payload, at }],
+      {
+        correlationId: `c${i}`,
+        causationId: `c${i}`,
+        actor: 'test',
+      },
+    );
     heads.set(personId, { seq: event!.seq, cid: event!.cid, streamSeq: event!.streamSeq });
     appended.push({ streamSeq: event!.streamSeq, personId, type, name, at });
     lastSeq = event!.streamSeq;
@@ -100,11 +112,18 @@ function logged(failAt?: { call: number; failures: number }): ProjectionDefiniti
   return {
     ...directory,
     name: 'logged_directory',
-    tables: [...directory.tables, 'CREATE TABLE IF NOT EXISTS applications (n INTEGER PRIMARY KEY, event_id TEXT NOT NULL, stream_seq INTEGER NOT NULL)'],
+    tables: [
+      ...directory.tables,
+      'CREATE TABLE IF NOT EXISTS applications (n INTEGER PRIMARY KEY, event_id TEXT NOT NULL, stream_seq INTEGER NOT NULL)',
+    ],
     apply(e) {
       const n = ++applications;
-      if (failAt && n >= failAt.call && n < failAt.call + failAt.failures) throw new Error(`simulated crash at application ${n}`);
-      return [...directory.apply(e), { op: 'upsert', table: 'applications', key: { n }, values: { event_id: e.id, stream_seq: e.seq } }];
+      if (failAt && n >= failAt.call && n < failAt.call + failAt.failures)
+        throw new Error(`simulated crash at application ${n}`);
+      return [
+        ...directory.apply(e),
+        { op: 'upsert', table: 'applications', key: { n }, values: { event_id: e.id, stream_seq: e.seq } },
+      ];
     },
   };
 }
@@ -123,7 +142,10 @@ describe('the live projector', () => {
       await caughtUp(projector, model, directory.name);
       expect(projector.progress()).toMatchObject({ applied: appended.length, skipped: 0, failures: 0 });
       expect(model.rows('person_directory')).toEqual(fold());
-      expect(model.query('person_directory', 'GetPerson', { personId: 'p001' })).toMatchObject({ personId: 'p001', status: 'active' });
+      expect(model.query('person_directory', 'GetPerson', { personId: 'p001' })).toMatchObject({
+        personId: 'p001',
+        status: 'active',
+      });
     } finally {
       await projector.stop();
       model.close();
@@ -157,7 +179,13 @@ describe('the live projector', () => {
 
     // The restart: a new process opens the same file and follows from its checkpoint.
     model = ReadModel.open({ path, projections: [logged()] });
-    const second = Projector.start({ nc: t.nc, model, projection: 'logged_directory', batchSize: 50, maxWaitMs: 60_000 });
+    const second = Projector.start({
+      nc: t.nc,
+      model,
+      projection: 'logged_directory',
+      batchSize: 50,
+      maxWaitMs: 60_000,
+    });
     try {
       await caughtUp(second, model, 'logged_directory');
       expect(second.progress()).toMatchObject({ applied: appended.length - 100, skipped: 0 });
@@ -173,7 +201,14 @@ describe('the live projector', () => {
     const failing = logged({ call: applications + 30, failures: 3 });
     const model = ReadModel.open({ path: modelPath('retry'), projections: [failing] });
     const errors: CimError[] = [];
-    const projector = Projector.start({ nc: t.nc, model, projection: failing, batchSize: 40, retryMs: 10, onError: (error) => errors.push(error) });
+    const projector = Projector.start({
+      nc: t.nc,
+      model,
+      projection: failing,
+      batchSize: 40,
+      retryMs: 10,
+      onError: (error) => errors.push(error),
+    });
     try {
       await caughtUp(projector, model, 'logged_directory');
       expect(errors).toHaveLength(3);
@@ -188,7 +223,9 @@ describe('the live projector', () => {
   it('refuses a definition other than the one the model holds', () => {
     const model = ReadModel.open({ path: modelPath('other'), projections: [directory] });
     try {
-      expect(() => Projector.start({ nc: t.nc, model, projection: { ...directory } })).toThrow(/holds another definition of that name/);
+      expect(() => Projector.start({ nc: t.nc, model, projection: { ...directory } })).toThrow(
+        /holds another definition of that name/,
+      );
     } finally {
       model.close();
     }
@@ -200,11 +237,16 @@ describe('the live projector', () => {
     try {
       await caughtUp(projector, model, directory.name);
       const store = await EventStore.open(t.nc);
-      const [late] = await store.append({ domain: 'person', aggregate: 'Person', aggregateId: 'late' }, EMPTY_HEAD, [{ type: 'PersonRegistered', payload: { personId: 'late', name: 'Late', email: 'late@example.com' } }], {
-        correlationId: 'late',
-        causationId: 'late',
-        actor: 'test',
-      });
+      const [late] = await store.append(
+        { domain: 'person', aggregate: 'Person', aggregateId: 'late' },
+        EMPTY_HEAD,
+        [{ type: 'PersonRegistered', payload: { personId: 'late', name: 'Late', email: 'late@example.com' } }],
+        {
+          correlationId: 'late',
+          causationId: 'late',
+          actor: 'test',
+        },
+      );
       await waitFor('the late event', () => model.checkpoint(directory.name, 'person') === late!.streamSeq, 10_000, 20);
       expect(model.query('person_directory', 'GetPerson', { personId: 'late' })).toMatchObject({ name: 'Late' });
       // The late event is not part of the fold the other tests compare with: undo it in the stream.
@@ -221,7 +263,11 @@ describe('the live projector', () => {
 async function freshBuild(name: string, count: number): Promise<ReadModel> {
   const model = ReadModel.open({ path: modelPath(name), projections: [directory] });
   const events: SequencedEvent[] = [];
-  for await (const m of readStream(t.nc.jetstream(), { stream: domainStream('person'), fromSeq: 1, toSeq: appended[count - 1]!.streamSeq })) {
+  for await (const m of readStream(t.nc.jetstream(), {
+    stream: domainStream('person'),
+    fromSeq: 1,
+    toSeq: appended[count - 1]!.streamSeq,
+  })) {
     events.push({ streamSeq: m.seq, envelope: decodeEnvelope(m.data).envelope });
   }
   expect(events).toHaveLength(count);
@@ -232,7 +278,12 @@ async function freshBuild(name: string, count: number): Promise<ReadModel> {
 describe('replay', () => {
   it('rebuilds the whole model as the live projector built it', async () => {
     const progress: [number, number][] = [];
-    const result = await replay({ nc: t.nc, projection: directory, path: modelPath('replayed'), onProgress: (done, total) => progress.push([done, total]) });
+    const result = await replay({
+      nc: t.nc,
+      projection: directory,
+      path: modelPath('replayed'),
+      onProgress: (done, total) => progress.push([done, total]),
+    });
     expect(result).toMatchObject({ events: appended.length, lastSeq });
     expect(result.eventsPerSecond).toBeGreaterThan(0);
     expect(progress.at(-1)).toEqual([appended.length, appended.length]);
@@ -247,7 +298,12 @@ describe('replay', () => {
 
   it('travels to a stream sequence: the model equals a fresh build of only the events up to it', async () => {
     const n = 137;
-    const result = await replay({ nc: t.nc, projection: directory, path: modelPath('to-seq'), toSeq: appended[n - 1]!.streamSeq });
+    const result = await replay({
+      nc: t.nc,
+      projection: directory,
+      path: modelPath('to-seq'),
+      toSeq: appended[n - 1]!.streamSeq,
+    });
     expect(result).toMatchObject({ events: n, lastSeq: appended[n - 1]!.streamSeq });
     const travelled = ReadModel.open({ path: modelPath('to-seq'), projections: [directory] });
     const fresh = await freshBuild('fresh-137', n);
@@ -287,7 +343,10 @@ describe('replay', () => {
     await replay({ nc: t.nc, projection: directory, path, toSeq: appended[4]!.streamSeq });
     expect(abandoned.filter((f) => existsSync(f))).toEqual([]);
     expect(existsSync(running)).toBe(true);
-    expect(readdirSync(files.path).filter((f) => f.startsWith('abandoned.sqlite'))).toEqual(['abandoned.sqlite', `abandoned.sqlite.replay-${process.pid}-2`]);
+    expect(readdirSync(files.path).filter((f) => f.startsWith('abandoned.sqlite'))).toEqual([
+      'abandoned.sqlite',
+      `abandoned.sqlite.replay-${process.pid}-2`,
+    ]);
   });
 
   it('replaces an existing model only when the rebuild completes', async () => {
@@ -310,8 +369,14 @@ describe('replay', () => {
   });
 
   it('refuses bounds it cannot honour', async () => {
-    await expect(replay({ nc: t.nc, projection: directory, path: modelPath('bad'), toSeq: 5, toTime: atOf(3) })).rejects.toThrow(/not both/);
-    await expect(replay({ nc: t.nc, projection: directory, path: modelPath('bad'), toTime: 'yesterday' })).rejects.toThrow(/toTime must be an RFC 3339 timestamp/);
-    await expect(replay({ nc: t.nc, projection: { ...directory, domains: ['nowhere'] }, path: modelPath('bad') })).rejects.toThrow(/stream CIM_NOWHERE does not exist/);
+    await expect(
+      replay({ nc: t.nc, projection: directory, path: modelPath('bad'), toSeq: 5, toTime: atOf(3) }),
+    ).rejects.toThrow(/not both/);
+    await expect(
+      replay({ nc: t.nc, projection: directory, path: modelPath('bad'), toTime: 'yesterday' }),
+    ).rejects.toThrow(/toTime must be an RFC 3339 timestamp/);
+    await expect(
+      replay({ nc: t.nc, projection: { ...directory, domains: ['nowhere'] }, path: modelPath('bad') }),
+    ).rejects.toThrow(/stream CIM_NOWHERE does not exist/);
   });
 });

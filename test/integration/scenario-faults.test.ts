@@ -69,7 +69,9 @@ function pidOf(clusterDir: string, node: string): number | undefined {
 function manifestNodes(clusterDir: string): { name: string; url: string }[] {
   const file = join(clusterDir, 'cluster.json');
   if (!existsSync(file)) return [];
-  const manifest = JSON.parse(readFileSync(file, 'utf8')) as { nodes: { name: string; host: string; monitorPort: number }[] };
+  const manifest = JSON.parse(readFileSync(file, 'utf8')) as {
+    nodes: { name: string; host: string; monitorPort: number }[];
+  };
   return manifest.nodes.map((n) => ({ name: n.name, url: `http://${n.host}:${n.monitorPort}` }));
 }
 
@@ -77,10 +79,18 @@ function manifestNodes(clusterDir: string): { name: string; url: string }[] {
  * Runs a scenario with the watcher sampling beside it until the runner is done; `clusterDir` is
  * where the cluster it runs on keeps its files (pid files, manifest).
  */
-async function watched(scenario: Scenario, clusterDir: string, options: Parameters<ScenarioCluster['run']>[1] = {}): Promise<{ result: ScenarioResult; watch: Watch }> {
+async function watched(
+  scenario: Scenario,
+  clusterDir: string,
+  options: Parameters<ScenarioCluster['run']>[1] = {},
+): Promise<{ result: ScenarioResult; watch: Watch }> {
   const watch: Watch = { samples: [], varz: [], serviceIds: [] };
   let done = false;
-  const until = async (nodes: () => { name: string; url: string }[], each: (node: { name: string; url: string }) => Promise<void> | void, ms: number) => {
+  const until = async (
+    nodes: () => { name: string; url: string }[],
+    each: (node: { name: string; url: string }) => Promise<void> | void,
+    ms: number,
+  ) => {
     while (!done) {
       for (const node of nodes()) await each(node);
       await sleep(ms);
@@ -89,24 +99,36 @@ async function watched(scenario: Scenario, clusterDir: string, options: Paramete
   let nodes: { name: string; url: string }[] = [];
   const known = () => (nodes.length > 0 ? nodes : (nodes = manifestNodes(clusterDir)));
   const sampling = Promise.all([
-    until(known, ({ name }) => {
-      const pid = pidOf(clusterDir, name);
-      watch.samples.push({ t: Date.now(), node: name, pid, proc: procState(pid) });
-    }, 50),
-    ...NODES.map((name) =>
-      until(() => known().filter((n) => n.name === name), async ({ url }) => {
-        const t = Date.now();
-        watch.varz.push({ t, node: name, ok: await answersVarz(url) });
-      }, 50),
+    until(
+      known,
+      ({ name }) => {
+        const pid = pidOf(clusterDir, name);
+        watch.samples.push({ t: Date.now(), node: name, pid, proc: procState(pid) });
+      },
+      50,
     ),
-    until(() => [{ name: 'cim-person', url: '' }], async () => {
-      // Through the shared cluster's connection; it may be down, or closed once that cluster is.
-      const ping = await Promise.resolve()
-        .then(() => sc.nc.request('$SRV.PING.cim-person', undefined, { timeout: 500 }))
-        .catch(() => undefined);
-      const id = ping ? ping.json<{ id: string }>().id : undefined;
-      if (id && watch.serviceIds.at(-1) !== id) watch.serviceIds.push(id);
-    }, 100),
+    ...NODES.map((name) =>
+      until(
+        () => known().filter((n) => n.name === name),
+        async ({ url }) => {
+          const t = Date.now();
+          watch.varz.push({ t, node: name, ok: await answersVarz(url) });
+        },
+        50,
+      ),
+    ),
+    until(
+      () => [{ name: 'cim-person', url: '' }],
+      async () => {
+        // Through the shared cluster's connection; it may be down, or closed once that cluster is.
+        const ping = await Promise.resolve()
+          .then(() => sc.nc.request('$SRV.PING.cim-person', undefined, { timeout: 500 }))
+          .catch(() => undefined);
+        const id = ping ? ping.json<{ id: string }>().id : undefined;
+        if (id && watch.serviceIds.at(-1) !== id) watch.serviceIds.push(id);
+      },
+      100,
+    ),
   ]);
   try {
     return { result: await sc.run(scenario, options), watch };
@@ -136,13 +158,21 @@ const faultOf = (result: ScenarioResult) => {
 const samplesOf = (watch: Watch, node: string) => watch.samples.filter((s) => s.node === node);
 /** How long the node was seen in a state: from the first to the last sample in it. */
 const seenFor = (watch: Watch, node: string, proc: Sample['proc']) => {
-  const times = samplesOf(watch, node).filter((s) => s.proc === proc).map((s) => s.t);
+  const times = samplesOf(watch, node)
+    .filter((s) => s.proc === proc)
+    .map((s) => s.t);
   return times.length === 0 ? -1 : times.at(-1)! - times[0]!;
 };
-const pidsOf = (watch: Watch, node: string) => [...new Set(samplesOf(watch, node).flatMap((s) => (s.pid === undefined ? [] : [s.pid])))];
+const pidsOf = (watch: Watch, node: string) => [
+  ...new Set(samplesOf(watch, node).flatMap((s) => (s.pid === undefined ? [] : [s.pid]))),
+];
 const varzOf = (watch: Watch, node: string) => watch.varz.filter((v) => v.node === node);
 /** /varz did not answer at some point: the server itself was down or frozen, not only its pid file. */
-const wentSilent = (watch: Watch, node: string) => expect(varzOf(watch, node).some((v) => !v.ok), `${node}'s /varz went silent`).toBe(true);
+const wentSilent = (watch: Watch, node: string) =>
+  expect(
+    varzOf(watch, node).some((v) => !v.ok),
+    `${node}'s /varz went silent`,
+  ).toBe(true);
 const endedUp = (watch: Watch, node: string) => {
   expect(samplesOf(watch, node).at(-1)?.proc, `${node} runs at the end`).toBe('running');
   expect(varzOf(watch, node).at(-1)?.ok, `${node} answers at the end`).toBe(true);
@@ -152,11 +182,17 @@ const cameBack = (watch: Watch, node: string) => {
   const newest = pidsOf(watch, node).at(-1);
   const since = samplesOf(watch, node).find((s) => s.pid === newest && s.proc === 'running')?.t;
   expect(since, `${node} ran again`).toBeDefined();
-  expect(varzOf(watch, node).some((v) => v.t >= since! && v.ok), `${node} answered again`).toBe(true);
+  expect(
+    varzOf(watch, node).some((v) => v.t >= since! && v.ok),
+    `${node} answered again`,
+  ).toBe(true);
 };
 const untouched = (watch: Watch, node: string) => {
   expect(pidsOf(watch, node), `${node} kept its process`).toHaveLength(1);
-  expect(samplesOf(watch, node).every((s) => s.proc === 'running'), `${node} ran throughout`).toBe(true);
+  expect(
+    samplesOf(watch, node).every((s) => s.proc === 'running'),
+    `${node} ran throughout`,
+  ).toBe(true);
 };
 /** The checker's figures, and the scenario's verdict on them. */
 const checked = (result: ScenarioResult) => {
@@ -164,7 +200,8 @@ const checked = (result: ScenarioResult) => {
   const { lost, unexpected, duplicates } = result.checker!;
   for (const check of result.checks) {
     const metric = check.text.split(' ')[0] as 'lost' | 'unexpected' | 'duplicates';
-    if (metric in { lost, unexpected, duplicates }) expect(check).toMatchObject({ actual: result.checker![metric], ok: result.checker![metric] === 0 });
+    if (metric in { lost, unexpected, duplicates })
+      expect(check).toMatchObject({ actual: result.checker![metric], ok: result.checker![metric] === 0 });
   }
   expect(result.status, result.reason).toBe(result.checks.every((c) => c.ok) ? 'passed' : 'failed');
   return { lost, unexpected, duplicates };
@@ -182,13 +219,24 @@ beforeAll(async () => {
   // replicas then hold the same bytes but for the damage) and keeps its data at rest afterwards.
   await sc.halt();
   const corruption = short('follower-corruption.yaml', [
-    { type: 'check', name: 'verdict', expect: (['lost', 'unexpected', 'duplicates'] as const).map((metric) => ({ text: `${metric} == 0`, metric, op: '==' as const, value: 0 })) },
+    {
+      type: 'check',
+      name: 'verdict',
+      expect: (['lost', 'unexpected', 'duplicates'] as const).map((metric) => ({
+        text: `${metric} == 0`,
+        metric,
+        op: '==' as const,
+        value: 0,
+      })),
+    },
   ]);
   runs.corrupt = await watched(corruption, join(sc.runDir, corruption.name, 'cluster'), {
     keepData: true,
     // Logged synchronously between the damage and the restart: the file exactly as damaged.
     log: (line) => {
-      const file = /^fault corrupt-follower: stopped .*, flipped \d+ bits in (\S+\.blk); starting it again$/.exec(line)?.[1];
+      const file = /^fault corrupt-follower: stopped .*, flipped \d+ bits in (\S+\.blk); starting it again$/.exec(
+        line,
+      )?.[1];
       if (file) damagedFile = { path: file, bytes: readFileSync(file) };
     },
   });
@@ -206,7 +254,9 @@ describe('fault kill (leader of CIM_PERSON, started again after 1.5 s)', () => {
     expect(fault.action).toBe('kill');
     expect(fault.nodes).toHaveLength(1);
     const [node] = fault.nodes as [string];
-    expect(fault.detail).toMatch(new RegExp(`^killed ${node} \\(leader of CIM_PERSON\\) with SIGKILL; started again after \\d+\\.\\d s$`));
+    expect(fault.detail).toMatch(
+      new RegExp(`^killed ${node} \\(leader of CIM_PERSON\\) with SIGKILL; started again after \\d+\\.\\d s$`),
+    );
     expect(fault.healedAtMs! - fault.firedAtMs).toBeGreaterThanOrEqual(1_500);
     // Down for most of the 1.5 s of `for`, not the blink of a graceful restart.
     expect(seenFor(watch, node, 'gone')).toBeGreaterThanOrEqual(1_000);
@@ -226,13 +276,15 @@ describe('fault kill (leader of CIM_PERSON, started again after 1.5 s)', () => {
 });
 
 describe('fault pause (leader of CIM_PERSON, SIGSTOP for 1.5 s)', () => {
-  it('stopped the leader\'s process (state T, /varz silent) and continued the same process', () => {
+  it("stopped the leader's process (state T, /varz silent) and continued the same process", () => {
     const { result, watch } = runs.pause!;
     const { fault } = faultOf(result);
     expect(fault.action).toBe('pause');
     const [node] = fault.nodes as [string];
     expect(fault.nodes).toHaveLength(1);
-    expect(fault.detail).toMatch(new RegExp(`^paused ${node} \\(leader of CIM_PERSON\\) with SIGSTOP for \\d+\\.\\d s$`));
+    expect(fault.detail).toMatch(
+      new RegExp(`^paused ${node} \\(leader of CIM_PERSON\\) with SIGSTOP for \\d+\\.\\d s$`),
+    );
     expect(fault.healedAtMs! - fault.firedAtMs).toBeGreaterThanOrEqual(1_500);
     expect(seenFor(watch, node, 'paused')).toBeGreaterThanOrEqual(1_000);
     wentSilent(watch, node);
@@ -263,7 +315,7 @@ describe('fault restart (all nodes)', () => {
     }
   });
 
-  it('loses nothing (the catalog\'s check), and the verdict follows the checker', () => {
+  it("loses nothing (the catalog's check), and the verdict follows the checker", () => {
     const { result } = runs.restart!;
     expect(checked(result).lost).toBe(0);
     expect(result.status).toBe('passed');
@@ -275,13 +327,17 @@ describe('fault restart-appliance', () => {
   it('restarted the services (a new instance answers) and left every node alone', () => {
     const { result, watch } = runs.appliance!;
     const { fault } = faultOf(result);
-    expect(fault).toMatchObject({ action: 'restart-appliance', nodes: [], detail: 'stopped and restarted the domain services, projections and sealers' });
+    expect(fault).toMatchObject({
+      action: 'restart-appliance',
+      nodes: [],
+      detail: 'stopped and restarted the domain services, projections and sealers',
+    });
     expect(fault.healedAtMs).toBeGreaterThan(fault.firedAtMs);
     expect(watch.serviceIds.length).toBeGreaterThanOrEqual(2);
     for (const node of NODES) untouched(watch, node);
   });
 
-  it('loses and invents nothing (the catalog\'s checks)', () => {
+  it("loses and invents nothing (the catalog's checks)", () => {
     const { result } = runs.appliance!;
     expect(checked(result)).toMatchObject({ lost: 0, unexpected: 0 });
     expect(result.status).toBe('passed');
@@ -306,9 +362,14 @@ describe('fault corrupt (64 bits flipped in the last CIM_PERSON block file of a 
     // A node that stayed down may have been started again and stopped (it ran, but never became ready).
     if (fault.stayedDown) expect(pidsOf(watch, node).length, `${node} was stopped`).toBeGreaterThanOrEqual(1);
     else expect(pidsOf(watch, node).length, `${node} was stopped and started again`).toBe(2);
-    if (fault.stayedDown) expect(fault.detail).toMatch(new RegExp(`^stopped ${node} \\(follower of CIM_PERSON\\), flipped 64 bits in .+; it did not start again: `));
+    if (fault.stayedDown)
+      expect(fault.detail).toMatch(
+        new RegExp(`^stopped ${node} \\(follower of CIM_PERSON\\), flipped 64 bits in .+; it did not start again: `),
+      );
     else {
-      expect(fault.detail).toBe(`stopped ${node} (follower of CIM_PERSON), flipped 64 bits in ${fault.corruption!.file}, started it again`);
+      expect(fault.detail).toBe(
+        `stopped ${node} (follower of CIM_PERSON), flipped 64 bits in ${fault.corruption!.file}, started it again`,
+      );
       cameBack(watch, node);
     }
 
@@ -327,7 +388,9 @@ describe('fault corrupt (64 bits flipped in the last CIM_PERSON block file of a 
       expect(recorded.has(offset), `byte ${offset} differs but was not a recorded offset`).toBe(true);
       // One bit per time the offset was picked (twice the same bit cancels out).
       const bits = (damaged[offset]! ^ intact[offset]!).toString(2).replaceAll('0', '').length;
-      expect(bits, `byte ${offset} differs by more bits than were flipped there`).toBeLessThanOrEqual(recorded.get(offset)!);
+      expect(bits, `byte ${offset} differs by more bits than were flipped there`).toBeLessThanOrEqual(
+        recorded.get(offset)!,
+      );
     }
     // An offset picked once must differ (the healthy file may be longer than the damaged one, not shorter).
     expect(intact.length).toBeGreaterThanOrEqual(damaged.length);
@@ -339,7 +402,9 @@ describe('fault corrupt (64 bits flipped in the last CIM_PERSON block file of a 
   it('reports what the checker found, and the verdict follows it: passed when nothing was lost, failed otherwise', () => {
     const { result } = runs.corrupt!;
     const found = checked(result);
-    expect(result.status).toBe(found.lost === 0 && found.unexpected === 0 && found.duplicates === 0 ? 'passed' : 'failed');
+    expect(result.status).toBe(
+      found.lost === 0 && found.unexpected === 0 && found.duplicates === 0 ? 'passed' : 'failed',
+    );
     acknowledgedSome(result);
   });
 });

@@ -10,7 +10,8 @@ import { fileTempDir } from '../support/temp-dir.js';
 
 const state = fileTempDir('scenario-runner');
 const config = loadConfig({ env: {}, flags: { stateDir: state.path } });
-const run = (scenario: Scenario) => runScenario(scenario, { config, runDir: `${state.path}/run`, baselineMessages: 2_000 });
+const run = (scenario: Scenario) =>
+  runScenario(scenario, { config, runDir: `${state.path}/run`, baselineMessages: 2_000 });
 
 const mix: MixEntry[] = [
   { command: 'person.RegisterPerson', weight: 2 },
@@ -20,20 +21,42 @@ const mix: MixEntry[] = [
   { command: 'workflow.StartWorkflow', weight: 1 },
   { command: 'workflow.AdvanceWorkflow', weight: 1 },
 ];
-const expect0 = (...metrics: Assertion['metric'][]): Assertion[] => metrics.map((metric) => ({ text: `${metric} == 0`, metric, op: '==', value: 0 }));
+const expect0 = (...metrics: Assertion['metric'][]): Assertion[] =>
+  metrics.map((metric) => ({ text: `${metric} == 0`, metric, op: '==', value: 0 }));
 const cluster = { nodes: 3, replicas: 3 };
 
 let steady: ScenarioResult;
 
 beforeAll(async () => {
   steady = await run({
-    name: 'steady', description: 'steady mixed load, raw publishes, a rebuild and a time travel', seed: 7, suites: [], cluster,
+    name: 'steady',
+    description: 'steady mixed load, raw publishes, a rebuild and a time travel',
+    seed: 7,
+    suites: [],
+    cluster,
     phases: [
       { type: 'load', name: 'load', driver: 'nats', rate: 150, concurrency: 32, duration: 3_000, mix, aggregates: 200 },
-      { type: 'load', name: 'raw', driver: 'raw', rate: 'max', concurrency: 32, count: 500, mix: [], aggregates: 10, payloadBytes: 128 },
+      {
+        type: 'load',
+        name: 'raw',
+        driver: 'raw',
+        rate: 'max',
+        concurrency: 32,
+        count: 500,
+        mix: [],
+        aggregates: 10,
+        payloadBytes: 128,
+      },
       { type: 'replay', name: 'rebuild', projection: 'person_directory' },
       { type: 'replay', name: 'half', projection: 'person_directory', to: { fraction: 0.5 } },
-      { type: 'check', name: 'check', expect: [...expect0('lost', 'unexpected', 'duplicates', 'verify_findings'), { text: 'ops > 0', metric: 'ops', op: '>', value: 0 }] },
+      {
+        type: 'check',
+        name: 'check',
+        expect: [
+          ...expect0('lost', 'unexpected', 'duplicates', 'verify_findings'),
+          { text: 'ops > 0', metric: 'ops', op: '>', value: 0 },
+        ],
+      },
     ],
   });
 }, 240_000);
@@ -67,7 +90,9 @@ describe('a steady scenario', () => {
     expect(steady.metrics.ratio_to_raw).toBeCloseTo(opsPerSec / rawPerSec, 6);
     expect(load.perSecond.reduce((n, s) => n + s.ok, 0)).toBe(load.ok);
     expect(load.latency.count).toBe(load.ok);
-    expect(steady.cluster.servers.map((s) => s.version)).toEqual(expect.arrayContaining([expect.stringMatching(/^\d+\.\d+\.\d+/)]));
+    expect(steady.cluster.servers.map((s) => s.version)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^\d+\.\d+\.\d+/)]),
+    );
     expect(new Set(steady.serverStats.map((s) => s.node))).toEqual(new Set(['n1', 'n2', 'n3']));
   });
 

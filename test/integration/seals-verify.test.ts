@@ -35,7 +35,22 @@ import { fillAggregates } from '../support/stream-events.js';
 import { waitFor } from '../support/wait.js';
 import { sleep } from '../../appliance/sleep.js';
 
-const DOMAINS = ['clean', 'background', 'altered', 'deleted', 'reordered', 'misfiled', 'truncated', 'headgone', 'sealalt', 'otherkey', 'sealgap', 'sealoverlap', 'overlapwrong', 'sealbad'];
+const DOMAINS = [
+  'clean',
+  'background',
+  'altered',
+  'deleted',
+  'reordered',
+  'misfiled',
+  'truncated',
+  'headgone',
+  'sealalt',
+  'otherkey',
+  'sealgap',
+  'sealoverlap',
+  'overlapwrong',
+  'sealbad',
+];
 const who: Causation = { correlationId: 'corr', causationId: 'cause', actor: 'test' };
 const signer = Signer.ephemeral();
 const trusted = [signer.verifier()];
@@ -53,7 +68,8 @@ afterAll(async () => {
 });
 
 /** Appends `count` events to each aggregate, interleaved across aggregates as real traffic is. */
-const fill = (domain: string, aggregates: string[], count: number, heads?: Map<string, AggregateHead>) => fillAggregates(store, who, domain, aggregates, count, heads);
+const fill = (domain: string, aggregates: string[], count: number, heads?: Map<string, AggregateHead>) =>
+  fillAggregates(store, who, domain, aggregates, count, heads);
 
 async function seal(domain: string, by: Signer = signer): Promise<NamedSeal> {
   const sealed = await (await Sealer.open(t.nc, { domain, signer: by })).sealOnce();
@@ -72,14 +88,31 @@ async function lastSeal(domain: string): Promise<{ named: NamedSeal; streamSeq: 
 async function rootOf(domain: string, fromSeq: number, toSeq: number): Promise<{ root: Uint8Array; count: number }> {
   const jsm = await t.nc.jetstreamManager();
   const tree = new MerkleAccumulator();
-  for (let seq = fromSeq; seq <= toSeq; seq++) tree.push(cidOfBlock((await jsm.streams.getMessage(domainStream(domain), { seq })).data).bytes);
+  for (let seq = fromSeq; seq <= toSeq; seq++)
+    tree.push(cidOfBlock((await jsm.streams.getMessage(domainStream(domain), { seq })).data).bytes);
   return { root: tree.root(), count: tree.size };
 }
 
 /** Signs a seal of a range with the real signing code and publishes it as a sealer would; returns it and its CIM_SEALS sequence. */
-async function publishSeal(domain: string, fromSeq: number, toSeq: number, prevSeal: NamedSeal | null, forge: (body: SealBody) => SealBody = (b) => b): Promise<{ named: NamedSeal; streamSeq: number }> {
+async function publishSeal(
+  domain: string,
+  fromSeq: number,
+  toSeq: number,
+  prevSeal: NamedSeal | null,
+  forge: (body: SealBody) => SealBody = (b) => b,
+): Promise<{ named: NamedSeal; streamSeq: number }> {
   const { root, count } = await rootOf(domain, fromSeq, toSeq);
-  const body: SealBody = { v: 1, domain, fromSeq, toSeq, count, merkleRoot: root, prevSeal: prevSeal?.cid ?? null, at: new Date().toISOString(), signer: signer.keyId };
+  const body: SealBody = {
+    v: 1,
+    domain,
+    fromSeq,
+    toSeq,
+    count,
+    merkleRoot: root,
+    prevSeal: prevSeal?.cid ?? null,
+    at: new Date().toISOString(),
+    signer: signer.keyId,
+  };
   const named = signSeal(forge(body), signer);
   const ack = await publishRaw(store.subjects.seal(domain), encodeSeal(named.seal), named.cid.toString());
   return { named, streamSeq: ack.seq };
@@ -98,12 +131,26 @@ describe('a store nobody tampered with', () => {
   it('verifies with no findings, counting sealed and unsealed events', async () => {
     await fill('clean', ['a', 'b', 'c'], 5);
     const sealed = await seal('clean');
-    expect(sealed.seal).toMatchObject({ domain: 'clean', fromSeq: 1, toSeq: 15, count: 15, prevSeal: null, signer: signer.keyId });
+    expect(sealed.seal).toMatchObject({
+      domain: 'clean',
+      fromSeq: 1,
+      toSeq: 15,
+      count: 15,
+      prevSeal: null,
+      signer: signer.keyId,
+    });
     await fill('clean', ['d'], 4);
 
     const v = await verifyDomain(t.nc, 'clean', { trusted });
     expectFindings(v, []);
-    expect(v).toMatchObject({ events: 19, aggregates: 4, seals: 1, sealedEvents: 15, unsealedEvents: 4, signaturesChecked: true });
+    expect(v).toMatchObject({
+      events: 19,
+      aggregates: 4,
+      seals: 1,
+      sealedEvents: 15,
+      unsealedEvents: 4,
+      signaturesChecked: true,
+    });
   });
 
   it('chains the next seal to the previous one and starts it where the last ended', async () => {
@@ -122,7 +169,13 @@ describe('a store nobody tampered with', () => {
 describe('the background sealer', () => {
   it('seals once N events are unsealed, in contiguous ranges, and stops cleanly', async () => {
     const sealed: NamedSeal[] = [];
-    const sealer = await Sealer.open(t.nc, { domain: 'background', signer, everyEvents: 10, everyMs: 60_000, onSeal: (s) => sealed.push(s) });
+    const sealer = await Sealer.open(t.nc, {
+      domain: 'background',
+      signer,
+      everyEvents: 10,
+      everyMs: 60_000,
+      onSeal: (s) => sealed.push(s),
+    });
     const handle = sealer.start();
     const heads = new Map<string, AggregateHead>();
     try {
@@ -164,8 +217,22 @@ describe('tampering through the NATS API', () => {
 
     const v = await verifyDomain(t.nc, 'altered', { trusted });
     expectFindings(v, [
-      { kind: 'cid-mismatch', stream: S('altered'), streamSeq: ack.seq, aggregateId: 'a', expected: cid.toString(), actual: forged.cid.toString() },
-      { kind: 'chain-broken', stream: S('altered'), streamSeq: ack.seq, aggregateId: 'a', expected: `seq 5 after ${heads.get('a')!.cid}`, actual: `seq 2 after ${envelope.prev}` },
+      {
+        kind: 'cid-mismatch',
+        stream: S('altered'),
+        streamSeq: ack.seq,
+        aggregateId: 'a',
+        expected: cid.toString(),
+        actual: forged.cid.toString(),
+      },
+      {
+        kind: 'chain-broken',
+        stream: S('altered'),
+        streamSeq: ack.seq,
+        aggregateId: 'a',
+        expected: `seq 5 after ${heads.get('a')!.cid}`,
+        actual: `seq 2 after ${envelope.prev}`,
+      },
     ]);
   });
 
@@ -177,14 +244,28 @@ describe('tampering through the NATS API', () => {
     const before = decodeEnvelope((await jsm.streams.getMessage(S('deleted'), { seq: 3 })).data); // a's seq 2
     await jsm.streams.deleteMessage(S('deleted'), 5);
     const left = new MerkleAccumulator();
-    for (const seq of [1, 2, 3, 4, 6, 7, 8]) left.push(cidOfBlock((await jsm.streams.getMessage(S('deleted'), { seq })).data).bytes);
+    for (const seq of [1, 2, 3, 4, 6, 7, 8])
+      left.push(cidOfBlock((await jsm.streams.getMessage(S('deleted'), { seq })).data).bytes);
 
     const v = await verifyDomain(t.nc, 'deleted', { trusted });
     expectFindings(v, [
       { kind: 'missing-event', stream: S('deleted'), streamSeq: 5, expected: 'seq 5..5', actual: 'absent' },
       // a's seq 4 now follows its seq 2
-      { kind: 'chain-broken', stream: S('deleted'), streamSeq: heads.get('a')!.streamSeq, aggregateId: 'a', expected: `seq 3 after ${before.cid}`, actual: `seq 4 after ${gone.cid}` },
-      { kind: 'seal-mismatch', stream: S('deleted'), streamSeq: 1, expected: `8 events, root ${hex(sealed.seal.merkleRoot)}`, actual: `7 events, root ${hex(left.root())}` },
+      {
+        kind: 'chain-broken',
+        stream: S('deleted'),
+        streamSeq: heads.get('a')!.streamSeq,
+        aggregateId: 'a',
+        expected: `seq 3 after ${before.cid}`,
+        actual: `seq 4 after ${gone.cid}`,
+      },
+      {
+        kind: 'seal-mismatch',
+        stream: S('deleted'),
+        streamSeq: 1,
+        expected: `8 events, root ${hex(sealed.seal.merkleRoot)}`,
+        actual: `7 events, root ${hex(left.root())}`,
+      },
     ]);
   });
 
@@ -192,26 +273,62 @@ describe('tampering through the NATS API', () => {
     const events: ReturnType<typeof encodeEnvelope>[] = [];
     for (let seq = 1; seq <= 3; seq++) {
       const envelope: EventEnvelope = {
-        v: 1, id: `id-${seq}`, domain: 'reordered', aggregate: 'Thing', aggregateId: 'r', seq, type: 'Changed', typeVersion: 1,
-        at: '2026-11-25T12:00:00.000Z', ...who, payload: { seq }, prev: events.at(-1)?.cid ?? null,
+        v: 1,
+        id: `id-${seq}`,
+        domain: 'reordered',
+        aggregate: 'Thing',
+        aggregateId: 'r',
+        seq,
+        type: 'Changed',
+        typeVersion: 1,
+        at: '2026-11-25T12:00:00.000Z',
+        ...who,
+        payload: { seq },
+        prev: events.at(-1)?.cid ?? null,
       };
       events.push(encodeEnvelope(envelope));
     }
     const subject = store.subjects.event('reordered', 'r');
     const acks = [];
-    for (const e of [events[0]!, events[2]!, events[1]!]) acks.push(await publishRaw(subject, e.bytes, e.cid.toString()));
+    for (const e of [events[0]!, events[2]!, events[1]!])
+      acks.push(await publishRaw(subject, e.bytes, e.cid.toString()));
 
     const v = await verifyDomain(t.nc, 'reordered', { trusted });
     expectFindings(v, [
-      { kind: 'chain-broken', stream: S('reordered'), streamSeq: acks[1]!.seq, aggregateId: 'r', expected: `seq 2 after ${events[0]!.cid}`, actual: `seq 3 after ${events[1]!.cid}` },
+      {
+        kind: 'chain-broken',
+        stream: S('reordered'),
+        streamSeq: acks[1]!.seq,
+        aggregateId: 'r',
+        expected: `seq 2 after ${events[0]!.cid}`,
+        actual: `seq 3 after ${events[1]!.cid}`,
+      },
       // the chain resynchronised on seq 3: one break, one finding, then the late seq 2
-      { kind: 'chain-broken', stream: S('reordered'), streamSeq: acks[2]!.seq, aggregateId: 'r', expected: `seq 4 after ${events[2]!.cid}`, actual: `seq 2 after ${events[0]!.cid}` },
+      {
+        kind: 'chain-broken',
+        stream: S('reordered'),
+        streamSeq: acks[2]!.seq,
+        aggregateId: 'r',
+        expected: `seq 4 after ${events[2]!.cid}`,
+        actual: `seq 2 after ${events[0]!.cid}`,
+      },
     ]);
   });
 
-  it('names an event stored on another aggregate\'s subject, one of another domain, and bytes that are no envelope', async () => {
+  it("names an event stored on another aggregate's subject, one of another domain, and bytes that are no envelope", async () => {
     await fill('misfiled', ['a'], 2); // seqs 1, 2
-    const base = { v: 1, id: 'id-x', aggregate: 'Thing', seq: 1, type: 'Changed', typeVersion: 1, at: '2026-11-25T12:00:00.000Z', ...who, payload: {}, prev: null } as const;
+    const base = {
+      v: 1,
+      id: 'id-x',
+      aggregate: 'Thing',
+      seq: 1,
+      type: 'Changed',
+      typeVersion: 1,
+      at: '2026-11-25T12:00:00.000Z',
+      ...who,
+      payload: {},
+      prev: null,
+    } as const;
     const x = encodeEnvelope<Record<string, never>>({ ...base, domain: 'misfiled', aggregateId: 'x' });
     const onY = await publishRaw(store.subjects.event('misfiled', 'y'), x.bytes, x.cid.toString());
     const foreign = encodeEnvelope<Record<string, never>>({ ...base, domain: 'elsewhere', aggregateId: 'z' });
@@ -221,9 +338,27 @@ describe('tampering through the NATS API', () => {
 
     const v = await verifyDomain(t.nc, 'misfiled', { trusted });
     expectFindings(v, [
-      { kind: 'wrong-subject', stream: S('misfiled'), streamSeq: onY.seq, aggregateId: 'x', expected: store.subjects.event('misfiled', 'x'), actual: store.subjects.event('misfiled', 'y') },
-      { kind: 'wrong-subject', stream: S('misfiled'), streamSeq: ofElsewhere.seq, actual: foreign.cid.toString(), message: expect.stringContaining('an event of domain elsewhere') },
-      { kind: 'invalid-event', stream: S('misfiled'), streamSeq: noEnvelope.seq, actual: cidOfBlock(garbage).toString() },
+      {
+        kind: 'wrong-subject',
+        stream: S('misfiled'),
+        streamSeq: onY.seq,
+        aggregateId: 'x',
+        expected: store.subjects.event('misfiled', 'x'),
+        actual: store.subjects.event('misfiled', 'y'),
+      },
+      {
+        kind: 'wrong-subject',
+        stream: S('misfiled'),
+        streamSeq: ofElsewhere.seq,
+        actual: foreign.cid.toString(),
+        message: expect.stringContaining('an event of domain elsewhere'),
+      },
+      {
+        kind: 'invalid-event',
+        stream: S('misfiled'),
+        streamSeq: noEnvelope.seq,
+        actual: cidOfBlock(garbage).toString(),
+      },
     ]);
   });
 
@@ -239,26 +374,61 @@ describe('tampering through the NATS API', () => {
     for (const m of kept) await publishRaw(m.subject, m.data, m.header.get('Cim-Cid'));
 
     const v = await verifyDomain(t.nc, 'truncated', { trusted });
-    expectFindings(v, [{ kind: 'truncated', stream: S('truncated'), streamSeq: 4, expected: '6', actual: '4', message: expect.stringContaining(sealed.cid.toString()) }]);
+    expectFindings(v, [
+      {
+        kind: 'truncated',
+        stream: S('truncated'),
+        streamSeq: 4,
+        expected: '6',
+        actual: '4',
+        message: expect.stringContaining(sealed.cid.toString()),
+      },
+    ]);
   });
 
   it('names events removed from the head of a stream that has no retention policy, and the chains that now start late', async () => {
     await fill('headgone', ['a', 'b'], 4); // a at seqs 1, 3, 5, 7; b at 2, 4, 6, 8
     const jsm = await t.nc.jetstreamManager();
-    expect((await jsm.streams.info(S('headgone'))).config).toMatchObject({ max_age: 0, max_msgs: -1, max_bytes: -1, max_msgs_per_subject: -1 });
+    expect((await jsm.streams.info(S('headgone'))).config).toMatchObject({
+      max_age: 0,
+      max_msgs: -1,
+      max_bytes: -1,
+      max_msgs_per_subject: -1,
+    });
     const a2 = decodeEnvelope((await jsm.streams.getMessage(S('headgone'), { seq: 3 })).data);
     const b2 = decodeEnvelope((await jsm.streams.getMessage(S('headgone'), { seq: 4 })).data);
     expect((await jsm.streams.purge(S('headgone'), { seq: 5 })).purged).toBe(4); // seqs 1..4 gone
 
     const v = await verifyDomain(t.nc, 'headgone', { trusted });
     expectFindings(v, [
-      { kind: 'events-removed', stream: S('headgone'), streamSeq: 5, expected: '1', actual: '5', message: expect.stringContaining('events 1..4 were removed') },
-      { kind: 'chain-broken', stream: S('headgone'), streamSeq: 5, aggregateId: 'a', expected: 'seq 1', actual: `seq 3 after ${a2.cid}` },
-      { kind: 'chain-broken', stream: S('headgone'), streamSeq: 6, aggregateId: 'b', expected: 'seq 1', actual: `seq 3 after ${b2.cid}` },
+      {
+        kind: 'events-removed',
+        stream: S('headgone'),
+        streamSeq: 5,
+        expected: '1',
+        actual: '5',
+        message: expect.stringContaining('events 1..4 were removed'),
+      },
+      {
+        kind: 'chain-broken',
+        stream: S('headgone'),
+        streamSeq: 5,
+        aggregateId: 'a',
+        expected: 'seq 1',
+        actual: `seq 3 after ${a2.cid}`,
+      },
+      {
+        kind: 'chain-broken',
+        stream: S('headgone'),
+        streamSeq: 6,
+        aggregateId: 'b',
+        expected: 'seq 1',
+        actual: `seq 3 after ${b2.cid}`,
+      },
     ]);
   });
 
-  it('names a forged seal appended under the sealer\'s subject: its signature fails, and it covers more than the stream holds', async () => {
+  it("names a forged seal appended under the sealer's subject: its signature fails, and it covers more than the stream holds", async () => {
     await fill('sealalt', ['a'], 3);
     const sealed = await seal('sealalt');
     const forgedRoot = new Uint8Array(sealed.seal.merkleRoot);
@@ -271,7 +441,14 @@ describe('tampering through the NATS API', () => {
     const v = await verifyDomain(t.nc, 'sealalt', { trusted });
     expectFindings(v, [
       { kind: 'seal-signature', stream: SEALS_STREAM, streamSeq: ack.seq, actual: forgedCid.toString() },
-      { kind: 'truncated', stream: S('sealalt'), streamSeq: 3, expected: '4', actual: '3', message: expect.stringContaining(forgedCid.toString()) },
+      {
+        kind: 'truncated',
+        stream: S('sealalt'),
+        streamSeq: 3,
+        expected: '4',
+        actual: '3',
+        message: expect.stringContaining(forgedCid.toString()),
+      },
     ]);
   });
 
@@ -281,7 +458,15 @@ describe('tampering through the NATS API', () => {
     const sealed = await seal('otherkey', intruder);
     const { streamSeq } = await lastSeal('otherkey');
     const v = await verifyDomain(t.nc, 'otherkey', { trusted });
-    expectFindings(v, [{ kind: 'seal-untrusted', stream: SEALS_STREAM, streamSeq, actual: intruder.keyId, message: expect.stringContaining(sealed.cid.toString()) }]);
+    expectFindings(v, [
+      {
+        kind: 'seal-untrusted',
+        stream: SEALS_STREAM,
+        streamSeq,
+        actual: intruder.keyId,
+        message: expect.stringContaining(sealed.cid.toString()),
+      },
+    ]);
     // The same seal verifies for whoever trusts the intruder's key: the signature itself is sound.
     expectFindings(await verifyDomain(t.nc, 'otherkey', { trusted: [intruder.verifier()] }), []);
   });
@@ -293,7 +478,16 @@ describe('tampering through the NATS API', () => {
     const gapped = await publishSeal('sealgap', 6, 8, first); // 5 is in no seal
 
     const v = await verifyDomain(t.nc, 'sealgap', { trusted });
-    expectFindings(v, [{ kind: 'seal-chain', stream: SEALS_STREAM, streamSeq: gapped.streamSeq, expected: '5', actual: '6', message: expect.stringContaining(gapped.named.cid.toString()) }]);
+    expectFindings(v, [
+      {
+        kind: 'seal-chain',
+        stream: SEALS_STREAM,
+        streamSeq: gapped.streamSeq,
+        expected: '5',
+        actual: '6',
+        message: expect.stringContaining(gapped.named.cid.toString()),
+      },
+    ]);
     expect(v).toMatchObject({ seals: 2, sealedEvents: 7, unsealedEvents: 1 });
   });
 
@@ -304,7 +498,16 @@ describe('tampering through the NATS API', () => {
     const overlapping = await publishSeal('sealoverlap', 3, 8, first); // 3..4 sealed twice
 
     const v = await verifyDomain(t.nc, 'sealoverlap', { trusted });
-    expectFindings(v, [{ kind: 'seal-chain', stream: SEALS_STREAM, streamSeq: overlapping.streamSeq, expected: '5', actual: '3', message: expect.stringContaining(overlapping.named.cid.toString()) }]);
+    expectFindings(v, [
+      {
+        kind: 'seal-chain',
+        stream: SEALS_STREAM,
+        streamSeq: overlapping.streamSeq,
+        expected: '5',
+        actual: '3',
+        message: expect.stringContaining(overlapping.named.cid.toString()),
+      },
+    ]);
     expect(v).toMatchObject({ seals: 2, sealedEvents: 8, unsealedEvents: 0 });
   });
 
@@ -319,22 +522,41 @@ describe('tampering through the NATS API', () => {
     const v = await verifyDomain(t.nc, 'overlapwrong', { trusted });
     expectFindings(v, [
       { kind: 'seal-chain', stream: SEALS_STREAM, streamSeq: wrong.streamSeq, expected: '5', actual: '3' },
-      { kind: 'seal-mismatch', stream: S('overlapwrong'), streamSeq: 3, expected: `6 events, root ${hex(rootTo7)}`, actual: `6 events, root ${hex(rootTo8)}` },
+      {
+        kind: 'seal-mismatch',
+        stream: S('overlapwrong'),
+        streamSeq: 3,
+        expected: `6 events, root ${hex(rootTo7)}`,
+        actual: `6 events, root ${hex(rootTo8)}`,
+      },
     ]);
   });
 
-  it('names the records under a domain\'s seal subject that are not seals, and checks the seals around them', async () => {
+  it("names the records under a domain's seal subject that are not seals, and checks the seals around them", async () => {
     const heads = await fill('sealbad', ['a'], 3);
     const first = await seal('sealbad'); // 1..3
     const notCbor = await publishRaw(store.subjects.seal('sealbad'), new Uint8Array([0xff, 0x00, 0x13]));
-    const notASeal = await publishRaw(store.subjects.seal('sealbad'), dagCbor.encode({ v: 1, domain: 'sealbad', fromSeq: 4 }));
+    const notASeal = await publishRaw(
+      store.subjects.seal('sealbad'),
+      dagCbor.encode({ v: 1, domain: 'sealbad', fromSeq: 4 }),
+    );
     await fill('sealbad', ['a'], 2, heads); // 4..5
     await publishSeal('sealbad', 4, 5, first); // chained to the last valid seal: sound
 
     const v = await verifyDomain(t.nc, 'sealbad', { trusted });
     expectFindings(v, [
-      { kind: 'seal-invalid', stream: SEALS_STREAM, streamSeq: notCbor.seq, message: expect.stringContaining('seal is not valid dag-cbor') },
-      { kind: 'seal-invalid', stream: SEALS_STREAM, streamSeq: notASeal.seq, message: expect.stringContaining('not a valid seal') },
+      {
+        kind: 'seal-invalid',
+        stream: SEALS_STREAM,
+        streamSeq: notCbor.seq,
+        message: expect.stringContaining('seal is not valid dag-cbor'),
+      },
+      {
+        kind: 'seal-invalid',
+        stream: SEALS_STREAM,
+        streamSeq: notASeal.seq,
+        message: expect.stringContaining('not a valid seal'),
+      },
     ]);
     expect(v).toMatchObject({ seals: 2, sealedEvents: 5 });
   });

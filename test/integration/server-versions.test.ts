@@ -56,7 +56,9 @@ describe('the supported versions', () => {
   it('`cim servers install` of an unknown version exits 2 with the list and no stack trace', async () => {
     const result = await runCli(['servers', 'install', '3.1.4'], { env: env() });
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/^cim: error CIM-INVALID-INPUT: nats-server 3\.1\.4 is not a supported version; supported: 2\.15\.\d+, /);
+    expect(result.stderr).toMatch(
+      /^cim: error CIM-INVALID-INPUT: nats-server 3\.1\.4 is not a supported version; supported: 2\.15\.\d+, /,
+    );
     expect(result.stderr).not.toMatch(/\bat .+\.js:\d+/);
   });
 });
@@ -66,7 +68,11 @@ describe('the cache of built servers', () => {
     expect(findGo(process.env), 'Go is needed to build pinned servers (/usr/local/go/bin)').toBeDefined();
     const lines: string[] = [];
     const first = await installServer(DEFAULT_SERVER_VERSION, env(), (line) => lines.push(line));
-    expect(first).toEqual({ version: DEFAULT_SERVER_VERSION, path: join(cache.path, 'cim', 'nats-server', DEFAULT_SERVER_VERSION, 'nats-server'), built: true });
+    expect(first).toEqual({
+      version: DEFAULT_SERVER_VERSION,
+      path: join(cache.path, 'cim', 'nats-server', DEFAULT_SERVER_VERSION, 'nats-server'),
+      built: true,
+    });
     expect(lines[0]).toMatch(/^building github\.com\/nats-io\/nats-server\/v2@v/);
     const builtAt = statSync(first.path).mtimeMs;
 
@@ -90,7 +96,10 @@ describe('the cache of built servers', () => {
     const lines: string[] = [];
     const empty = tempDir('server-cache-empty');
     try {
-      const system = await findNatsServer({ ...process.env, XDG_CACHE_HOME: empty.path, GOROOT: '/nonexistent', NATS_SERVER_BIN: '' }, { log: (l) => lines.push(l) });
+      const system = await findNatsServer(
+        { ...process.env, XDG_CACHE_HOME: empty.path, GOROOT: '/nonexistent', NATS_SERVER_BIN: '' },
+        { log: (l) => lines.push(l) },
+      );
       expect(['Debian package', 'PATH']).toContain(system.source);
       expect(existsSync(join(empty.path, 'cim'))).toBe(false);
       if (system.oldServerNote) expect(lines.join('\n')).toContain('these results are for an old server');
@@ -102,12 +111,17 @@ describe('the cache of built servers', () => {
 
 describe('sync_interval', () => {
   const config = (natsServer: string, dir: string) =>
-    loadConfig({ env: {}, flags: { stateDir: join(state.path, dir), natsServer, 'cluster.nodes': '1', 'cluster.syncInterval': 'always' } });
+    loadConfig({
+      env: {},
+      flags: { stateDir: join(state.path, dir), natsServer, 'cluster.nodes': '1', 'cluster.syncInterval': 'always' },
+    });
 
   it('is honoured by a server that has it', async () => {
     const cluster = await EmbeddedCluster.start(config(DEFAULT_SERVER_VERSION, 'sync-new'), { env: env() });
     try {
-      const varz = (await cluster.monitor(cluster.nodeNames[0]!).varz()) as unknown as { jetstream?: { config?: { sync_always?: boolean } } };
+      const varz = (await cluster.monitor(cluster.nodeNames[0]!).varz()) as unknown as {
+        jetstream?: { config?: { sync_always?: boolean } };
+      };
       expect(varz.jetstream?.config?.sync_always).toBe(true);
     } finally {
       await cluster.stop();
@@ -116,10 +130,14 @@ describe('sync_interval', () => {
 
   it('is refused before anything starts on a server that lacks it, naming the version that has it', async () => {
     const floor = SUPPORTED_SERVERS.at(-1)!.version;
-    const error = await EmbeddedCluster.start(config(floor, 'sync-old'), { env: env() }).catch((e: unknown) => e as CimError);
+    const error = await EmbeddedCluster.start(config(floor, 'sync-old'), { env: env() }).catch(
+      (e: unknown) => e as CimError,
+    );
     expect(error).toBeInstanceOf(CimError);
     expect((error as CimError).code).toBe('CIM-INVALID-CONFIG');
-    expect((error as CimError).message).toBe(`cluster.syncInterval (always) needs nats-server ≥ 2.10; this cluster runs ${floor}`);
+    expect((error as CimError).message).toBe(
+      `cluster.syncInterval (always) needs nats-server ≥ 2.10; this cluster runs ${floor}`,
+    );
     expect(existsSync(join(state.path, 'sync-old', 'cluster', 'cluster.json'))).toBe(false);
   }, 300_000);
 });

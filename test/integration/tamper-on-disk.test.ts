@@ -46,7 +46,8 @@ const seeded = {} as {
 };
 
 /** Appends `count` events to each aggregate, interleaved across aggregates as real traffic is. */
-const fill = (domain: string, aggregates: string[], count: number, heads?: Map<string, AggregateHead>) => fillAggregates(store, who, domain, aggregates, count, heads);
+const fill = (domain: string, aggregates: string[], count: number, heads?: Map<string, AggregateHead>) =>
+  fillAggregates(store, who, domain, aggregates, count, heads);
 
 async function seal(domain: string): Promise<{ named: NamedSeal; streamSeq: number }> {
   const sealer = await Sealer.open(t.nc, { domain, signer });
@@ -57,7 +58,8 @@ async function seal(domain: string): Promise<{ named: NamedSeal; streamSeq: numb
 async function rootOf(domain: string, fromSeq: number, toSeq: number): Promise<Uint8Array> {
   const jsm = await t.nc.jetstreamManager();
   const tree = new MerkleAccumulator();
-  for (let seq = fromSeq; seq <= toSeq; seq++) tree.push(cidOfBlock((await jsm.streams.getMessage(S(domain), { seq })).data).bytes);
+  for (let seq = fromSeq; seq <= toSeq; seq++)
+    tree.push(cidOfBlock((await jsm.streams.getMessage(S(domain), { seq })).data).bytes);
   return tree.root();
 }
 
@@ -115,16 +117,38 @@ beforeAll(async () => {
     expect(e.subject).toBe(store.subjects.event('evtinplace', 'a'));
     rewriteStoredMessage(dir, SEALS_STREAM, first.streamSeq, () => alteredSeal);
     eraseStoredMessage(dir, SEALS_STREAM, g2.streamSeq);
-    badsumBefore = rewriteStoredMessage(dir, S('badsum'), 3, (body) => flipWithin(body, new TextEncoder().encode('Changed')), { keepChecksum: true }).before;
+    badsumBefore = rewriteStoredMessage(
+      dir,
+      S('badsum'),
+      3,
+      (body) => flipWithin(body, new TextEncoder().encode('Changed')),
+      { keepChecksum: true },
+    ).before;
   }
   await Promise.all(names.map((n) => t.cluster.restart(n, 60_000)));
   for (const stream of [...DOMAINS.map(S), SEALS_STREAM]) {
-    await waitFor(`a leader of ${stream} after the restart`, async () => (await jsm.streams.info(stream)).cluster?.leader, 60_000);
+    await waitFor(
+      `a leader of ${stream} after the restart`,
+      async () => (await jsm.streams.info(stream)).cluster?.leader,
+      60_000,
+    );
   }
 
   seeded.event = { seq: 3, original, altered, seal: eventSeal.named };
-  seeded.seal = { first: first.named, firstSeq: first.streamSeq, altered: alteredSeal, second: second.named, secondSeq: second.streamSeq };
-  seeded.erased = { first: g1.named, second: g2.named, secondSeq: g2.streamSeq, third: g3.named, thirdSeq: g3.streamSeq };
+  seeded.seal = {
+    first: first.named,
+    firstSeq: first.streamSeq,
+    altered: alteredSeal,
+    second: second.named,
+    secondSeq: second.streamSeq,
+  };
+  seeded.erased = {
+    first: g1.named,
+    second: g2.named,
+    secondSeq: g2.streamSeq,
+    third: g3.named,
+    thirdSeq: g3.streamSeq,
+  };
   seeded.badsum = { seq: 3, before: badsumBefore!, seal: badsumSeal.named };
 }, 240_000);
 
@@ -132,7 +156,7 @@ afterAll(async () => {
   await t?.stop();
 });
 
-describe('tampering on every replica\'s disk', () => {
+describe("tampering on every replica's disk", () => {
   it('an event rewritten in place at its own sequence: the cluster serves the new bytes there, and verify names its CID, the chain after it and its seal', async () => {
     const jsm = await t.nc.jetstreamManager();
     const stored = await jsm.streams.getMessage(S('evtinplace'), { seq: 3 });
@@ -143,10 +167,30 @@ describe('tampering on every replica\'s disk', () => {
     const alteredCid = cidOfBlock(seeded.event.altered);
     const v = await verifyDomain(t.nc, 'evtinplace', { trusted });
     expectFindings(v, [
-      { kind: 'cid-mismatch', stream: S('evtinplace'), streamSeq: 3, aggregateId: 'a', expected: seeded.event.original.cid.toString(), actual: alteredCid.toString() },
+      {
+        kind: 'cid-mismatch',
+        stream: S('evtinplace'),
+        streamSeq: 3,
+        aggregateId: 'a',
+        expected: seeded.event.original.cid.toString(),
+        actual: alteredCid.toString(),
+      },
       // a's seq 3 links to the original seq 2, not to what is stored now
-      { kind: 'chain-broken', stream: S('evtinplace'), streamSeq: 5, aggregateId: 'a', expected: `seq 3 after ${alteredCid}`, actual: `seq 3 after ${seeded.event.original.cid}` },
-      { kind: 'seal-mismatch', stream: S('evtinplace'), streamSeq: 1, expected: `8 events, root ${hex(seeded.event.seal.seal.merkleRoot)}`, actual: `8 events, root ${hex(await rootOf('evtinplace', 1, 8))}` },
+      {
+        kind: 'chain-broken',
+        stream: S('evtinplace'),
+        streamSeq: 5,
+        aggregateId: 'a',
+        expected: `seq 3 after ${alteredCid}`,
+        actual: `seq 3 after ${seeded.event.original.cid}`,
+      },
+      {
+        kind: 'seal-mismatch',
+        stream: S('evtinplace'),
+        streamSeq: 1,
+        expected: `8 events, root ${hex(seeded.event.seal.seal.merkleRoot)}`,
+        actual: `8 events, root ${hex(await rootOf('evtinplace', 1, 8))}`,
+      },
     ]);
   });
 
@@ -158,20 +202,53 @@ describe('tampering on every replica\'s disk', () => {
 
     const v = await verifyDomain(t.nc, 'sealinplace', { trusted });
     expectFindings(v, [
-      { kind: 'seal-signature', stream: SEALS_STREAM, streamSeq: seeded.seal.firstSeq, expected: seeded.seal.first.cid.toString(), actual: altered.cid.toString(), message: expect.stringContaining('was altered') },
-      { kind: 'seal-signature', stream: SEALS_STREAM, streamSeq: seeded.seal.firstSeq, actual: altered.cid.toString(), message: expect.stringContaining('does not verify') },
-      { kind: 'seal-chain', stream: SEALS_STREAM, streamSeq: seeded.seal.secondSeq, expected: altered.cid.toString(), actual: seeded.seal.first.cid.toString() },
-      { kind: 'seal-mismatch', stream: S('sealinplace'), streamSeq: 1, expected: `3 events, root ${hex(altered.seal.merkleRoot)}`, actual: `3 events, root ${hex(seeded.seal.first.seal.merkleRoot)}` },
+      {
+        kind: 'seal-signature',
+        stream: SEALS_STREAM,
+        streamSeq: seeded.seal.firstSeq,
+        expected: seeded.seal.first.cid.toString(),
+        actual: altered.cid.toString(),
+        message: expect.stringContaining('was altered'),
+      },
+      {
+        kind: 'seal-signature',
+        stream: SEALS_STREAM,
+        streamSeq: seeded.seal.firstSeq,
+        actual: altered.cid.toString(),
+        message: expect.stringContaining('does not verify'),
+      },
+      {
+        kind: 'seal-chain',
+        stream: SEALS_STREAM,
+        streamSeq: seeded.seal.secondSeq,
+        expected: altered.cid.toString(),
+        actual: seeded.seal.first.cid.toString(),
+      },
+      {
+        kind: 'seal-mismatch',
+        stream: S('sealinplace'),
+        streamSeq: 1,
+        expected: `3 events, root ${hex(altered.seal.merkleRoot)}`,
+        actual: `3 events, root ${hex(seeded.seal.first.seal.merkleRoot)}`,
+      },
     ]);
   });
 
   it('a seal erased from CIM_SEALS: verify names the seal that no longer links to the one before it, and its range counts as unsealed', async () => {
     const jsm = await t.nc.jetstreamManager();
-    await expect(jsm.streams.getMessage(SEALS_STREAM, { seq: seeded.erased.secondSeq })).rejects.toMatchObject({ code: '404' });
+    await expect(jsm.streams.getMessage(SEALS_STREAM, { seq: seeded.erased.secondSeq })).rejects.toMatchObject({
+      code: '404',
+    });
 
     const v = await verifyDomain(t.nc, 'sealgone', { trusted });
     expectFindings(v, [
-      { kind: 'seal-chain', stream: SEALS_STREAM, streamSeq: seeded.erased.thirdSeq, expected: seeded.erased.first.cid.toString(), actual: seeded.erased.second.cid.toString() },
+      {
+        kind: 'seal-chain',
+        stream: SEALS_STREAM,
+        streamSeq: seeded.erased.thirdSeq,
+        expected: seeded.erased.first.cid.toString(),
+        actual: seeded.erased.second.cid.toString(),
+      },
     ]);
     expect(v).toMatchObject({ events: 6, seals: 2, sealedEvents: 4, unsealedEvents: 2 });
   });
@@ -183,15 +260,29 @@ describe('tampering on every replica\'s disk', () => {
     expect((await jsm.streams.info(S('badsum'))).state).toMatchObject({ first_seq: 1, last_seq: 6, messages: 6 });
     await expect(jsm.streams.getMessage(S('badsum'), { seq: 3 })).rejects.toMatchObject({ code: '404' });
     const left = new MerkleAccumulator();
-    for (const seq of [1, 2, 4, 5, 6]) left.push(cidOfBlock((await jsm.streams.getMessage(S('badsum'), { seq })).data).bytes);
+    for (const seq of [1, 2, 4, 5, 6])
+      left.push(cidOfBlock((await jsm.streams.getMessage(S('badsum'), { seq })).data).bytes);
     const gone = decodeEnvelope(seeded.badsum.before); // a's seq 3
     const after = decodeEnvelope((await jsm.streams.getMessage(S('badsum'), { seq: 4 })).data);
 
     const v = await verifyDomain(t.nc, 'badsum', { trusted });
     expectFindings(v, [
       { kind: 'missing-event', stream: S('badsum'), streamSeq: 3, expected: 'seq 3..3', actual: 'absent' },
-      { kind: 'chain-broken', stream: S('badsum'), streamSeq: 4, aggregateId: 'a', expected: `seq 3 after ${gone.envelope.prev}`, actual: `seq 4 after ${after.envelope.prev}` },
-      { kind: 'seal-mismatch', stream: S('badsum'), streamSeq: 1, expected: `6 events, root ${hex(seeded.badsum.seal.seal.merkleRoot)}`, actual: `5 events, root ${hex(left.root())}` },
+      {
+        kind: 'chain-broken',
+        stream: S('badsum'),
+        streamSeq: 4,
+        aggregateId: 'a',
+        expected: `seq 3 after ${gone.envelope.prev}`,
+        actual: `seq 4 after ${after.envelope.prev}`,
+      },
+      {
+        kind: 'seal-mismatch',
+        stream: S('badsum'),
+        streamSeq: 1,
+        expected: `6 events, root ${hex(seeded.badsum.seal.seal.merkleRoot)}`,
+        actual: `5 events, root ${hex(left.root())}`,
+      },
     ]);
     expect(v.events).toBe(5);
   });

@@ -19,10 +19,14 @@ beforeAll(async () => {
   t = await startTestCluster('writer-race');
   version = t.cluster.server.version;
   // One connection per node, so the racing publishes reach the leader over different routes.
-  writers = await Promise.all(t.cluster.clientUrls.slice(0, WRITERS).map((url) => connectNats({ servers: [url] }, { name: 'writer-race' })));
+  writers = await Promise.all(
+    t.cluster.clientUrls.slice(0, WRITERS).map((url) => connectNats({ servers: [url] }, { name: 'writer-race' })),
+  );
   const jsm = await t.nc.jetstreamManager();
   for (const name of ['RACE_EXPECT_ONLY', 'RACE_WITH_ID']) {
-    await createStream(DEFAULT_RETRY, name, () => jsm.streams.add({ name, subjects: [`race.${name}.>`], num_replicas: 3, duplicate_window: 60_000_000_000 }));
+    await createStream(DEFAULT_RETRY, name, () =>
+      jsm.streams.add({ name, subjects: [`race.${name}.>`], num_replicas: 3, duplicate_window: 60_000_000_000 }),
+    );
   }
 });
 
@@ -71,9 +75,14 @@ describe('two writers racing for one position', () => {
   it('with expect.lastSubjectSequence alone, only servers before the fix may let two in', async () => {
     const { doubleWins, stored } = await race('RACE_EXPECT_ONLY', false);
     mkdirSync('coverage', { recursive: true });
-    writeFileSync(`coverage/writer-race-${version}.json`, JSON.stringify({ version, rounds: ROUNDS, writers: WRITERS, doubleWins, stored }, null, 2) + '\n');
+    writeFileSync(
+      `coverage/writer-race-${version}.json`,
+      JSON.stringify({ version, rounds: ROUNDS, writers: WRITERS, doubleWins, stored }, null, 2) + '\n',
+    );
     expect(stored).toBeGreaterThanOrEqual(ROUNDS);
-    const fixed = compareVersions(version, '2.10.0') >= 0 || (version.startsWith('2.9.') && compareVersions(version, '2.9.21') >= 0);
+    const fixed =
+      compareVersions(version, '2.10.0') >= 0 ||
+      (version.startsWith('2.9.') && compareVersions(version, '2.9.21') >= 0);
     // Before the fix the race depends on timing: what it let through is recorded above, not judged.
     if (fixed) expect(doubleWins).toBe(0);
   }, 120_000);

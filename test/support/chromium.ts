@@ -89,7 +89,14 @@ export async function launchChromium(binary: string, timeoutMs = 30_000): Promis
   fromBrowser.on('data', (chunk: Buffer) => {
     buffered += chunk.toString('utf8');
     for (let end = buffered.indexOf('\0'); end >= 0; end = buffered.indexOf('\0')) {
-      const message = JSON.parse(buffered.slice(0, end)) as { id?: number; method?: string; params?: Record<string, unknown>; result?: Record<string, unknown>; error?: { message: string }; sessionId?: string };
+      const message = JSON.parse(buffered.slice(0, end)) as {
+        id?: number;
+        method?: string;
+        params?: Record<string, unknown>;
+        result?: Record<string, unknown>;
+        error?: { message: string };
+        sessionId?: string;
+      };
       buffered = buffered.slice(end + 1);
       if (message.id !== undefined) {
         const waiter = pending.get(message.id);
@@ -103,12 +110,17 @@ export async function launchChromium(binary: string, timeoutMs = 30_000): Promis
   });
   child.on('exit', (code, signal) => {
     exited = true;
-    for (const waiter of pending.values()) waiter.reject(new Error(`chromium exited (${code ?? signal}) during ${waiter.method}: ${stderr}`));
+    for (const waiter of pending.values())
+      waiter.reject(new Error(`chromium exited (${code ?? signal}) during ${waiter.method}: ${stderr}`));
     pending.clear();
   });
   toBrowser.on('error', () => {}); // a write after exit; the exit handler has already failed the caller
 
-  const send = (method: string, params: Record<string, unknown> = {}, sessionId?: string): Promise<Record<string, unknown>> => {
+  const send = (
+    method: string,
+    params: Record<string, unknown> = {},
+    sessionId?: string,
+  ): Promise<Record<string, unknown>> => {
     if (exited) return Promise.reject(new Error(`chromium is not running (${method}): ${stderr}`));
     const id = nextId++;
     return new Promise((resolve, reject) => {
@@ -127,7 +139,10 @@ export async function launchChromium(binary: string, timeoutMs = 30_000): Promis
 
   const waitForEvent = (sessionId: string, method: string): Promise<void> =>
     new Promise((resolve, reject) => {
-      const timer = setTimeout(() => (listeners.delete(listener), reject(new Error(`no ${method} within ${timeoutMs} ms`))), timeoutMs);
+      const timer = setTimeout(
+        () => (listeners.delete(listener), reject(new Error(`no ${method} within ${timeoutMs} ms`))),
+        timeoutMs,
+      );
       const listener = (m: string, _: Record<string, unknown>, s?: string) => {
         if (m === method && s === sessionId) {
           clearTimeout(timer);
@@ -142,7 +157,10 @@ export async function launchChromium(binary: string, timeoutMs = 30_000): Promis
   const waitFor = (done: () => boolean, what: string): Promise<void> =>
     new Promise((resolve, reject) => {
       if (done()) return resolve();
-      const timer = setTimeout(() => (listeners.delete(listener), reject(new Error(`no ${what} within ${timeoutMs} ms`))), timeoutMs);
+      const timer = setTimeout(
+        () => (listeners.delete(listener), reject(new Error(`no ${what} within ${timeoutMs} ms`))),
+        timeoutMs,
+      );
       const listener = () => {
         if (!done()) return;
         clearTimeout(timer);
@@ -169,10 +187,18 @@ export async function launchChromium(binary: string, timeoutMs = 30_000): Promis
         if (s !== sessionId) return;
         if (method === 'Runtime.consoleAPICalled') {
           const args = (params.args as { value?: unknown; description?: string }[]) ?? [];
-          events.push({ kind: 'console', level: String(params.type), text: args.map((a) => String(a.value ?? a.description ?? '')).join(' ') });
+          events.push({
+            kind: 'console',
+            level: String(params.type),
+            text: args.map((a) => String(a.value ?? a.description ?? '')).join(' '),
+          });
         } else if (method === 'Runtime.exceptionThrown') {
           const details = params.exceptionDetails as { text?: string; exception?: { description?: string } };
-          events.push({ kind: 'exception', level: 'error', text: details.exception?.description ?? details.text ?? 'exception' });
+          events.push({
+            kind: 'exception',
+            level: 'error',
+            text: details.exception?.description ?? details.text ?? 'exception',
+          });
         } else if (method === 'Log.entryAdded') {
           const entry = params.entry as { level: string; text: string; url?: string };
           events.push({ kind: 'log', level: entry.level, text: entry.text, ...(entry.url ? { url: entry.url } : {}) });
@@ -183,18 +209,27 @@ export async function launchChromium(binary: string, timeoutMs = 30_000): Promis
       });
       for (const domain of ['Runtime', 'Log', 'Network', 'Page']) await send(`${domain}.enable`, {}, sessionId);
       await send('Page.setLifecycleEventsEnabled', { enabled: true }, sessionId);
-      await send('Emulation.setDeviceMetricsOverride', { width: viewport.width, height: viewport.height, deviceScaleFactor: 1, mobile: viewport.mobile ?? false }, sessionId);
+      await send(
+        'Emulation.setDeviceMetricsOverride',
+        { width: viewport.width, height: viewport.height, deviceScaleFactor: 1, mobile: viewport.mobile ?? false },
+        sessionId,
+      );
       // Lifecycle events of every document the target loads (about:blank first): the navigation's loader is known only once it answers.
       const lifecycle: { loaderId: string; name: string }[] = [];
       listeners.add((method, params, s) => {
-        if (s === sessionId && method === 'Page.lifecycleEvent') lifecycle.push({ loaderId: String(params.loaderId), name: String(params.name) });
+        if (s === sessionId && method === 'Page.lifecycleEvent')
+          lifecycle.push({ loaderId: String(params.loaderId), name: String(params.name) });
       });
       const loaded = waitForEvent(sessionId, 'Page.loadEventFired');
       const navigation = (await send('Page.navigate', { url }, sessionId)) as { errorText?: string; loaderId?: string };
       if (navigation.errorText) throw new Error(`chromium could not open ${url}: ${navigation.errorText}`);
       await loaded;
       const evaluate = async <T>(expression: string, awaitPromise = false): Promise<T> => {
-        const reply = (await send('Runtime.evaluate', { expression, returnByValue: true, awaitPromise }, sessionId)) as { result: { value: T }; exceptionDetails?: { text: string } };
+        const reply = (await send(
+          'Runtime.evaluate',
+          { expression, returnByValue: true, awaitPromise },
+          sessionId,
+        )) as { result: { value: T }; exceptionDetails?: { text: string } };
         if (reply.exceptionDetails) throw new Error(`evaluate ${expression}: ${reply.exceptionDetails.text}`);
         return reply.result.value;
       };
@@ -202,7 +237,14 @@ export async function launchChromium(binary: string, timeoutMs = 30_000): Promis
       // (nothing in flight, nothing more to refuse), then for a frame drawn and a task run in the page:
       // the browser sends a session's messages in order, so whatever the page caused before that
       // round trip has arrived before its answer.
-      await waitFor(() => lifecycle.some((e) => e.name === 'networkIdle' && (navigation.loaderId === undefined || e.loaderId === navigation.loaderId)), `networkIdle of ${url}`);
+      await waitFor(
+        () =>
+          lifecycle.some(
+            (e) =>
+              e.name === 'networkIdle' && (navigation.loaderId === undefined || e.loaderId === navigation.loaderId),
+          ),
+        `networkIdle of ${url}`,
+      );
       await evaluate('new Promise((resolve) => requestAnimationFrame(() => setTimeout(() => resolve(true), 0)))', true);
       return {
         events,
@@ -210,8 +252,16 @@ export async function launchChromium(binary: string, timeoutMs = 30_000): Promis
         problems: () => events.filter((e) => e.kind !== 'request' && ['error', 'warning', 'assert'].includes(e.level)),
         evaluate,
         async screenshot(selector) {
-          const { cssContentSize } = (await send('Page.getLayoutMetrics', {}, sessionId)) as { cssContentSize: { width: number; height: number } };
-          let clip = { x: 0, y: 0, width: Math.ceil(cssContentSize.width), height: Math.ceil(cssContentSize.height), scale: 1 };
+          const { cssContentSize } = (await send('Page.getLayoutMetrics', {}, sessionId)) as {
+            cssContentSize: { width: number; height: number };
+          };
+          let clip = {
+            x: 0,
+            y: 0,
+            width: Math.ceil(cssContentSize.width),
+            height: Math.ceil(cssContentSize.height),
+            scale: 1,
+          };
           if (selector) {
             const box = await evaluate<{ x: number; y: number; width: number; height: number } | null>(
               `(() => { const e = document.querySelector(${JSON.stringify(selector)}); if (!e) return null; const r = e.getBoundingClientRect();
@@ -220,11 +270,19 @@ export async function launchChromium(binary: string, timeoutMs = 30_000): Promis
             if (!box) throw new Error(`screenshot: nothing matches ${selector}`);
             clip = { ...box, scale: 1 };
           }
-          const { data } = (await send('Page.captureScreenshot', { format: 'png', captureBeyondViewport: true, clip }, sessionId)) as { data: string };
+          const { data } = (await send(
+            'Page.captureScreenshot',
+            { format: 'png', captureBeyondViewport: true, clip },
+            sessionId,
+          )) as { data: string };
           return Buffer.from(data, 'base64');
         },
         async setColorScheme(scheme) {
-          await send('Emulation.setEmulatedMedia', { features: [{ name: 'prefers-color-scheme', value: scheme }] }, sessionId);
+          await send(
+            'Emulation.setEmulatedMedia',
+            { features: [{ name: 'prefers-color-scheme', value: scheme }] },
+            sessionId,
+          );
         },
       };
     },

@@ -22,7 +22,10 @@ function ensureBuilt(): void {
  */
 export const CLI_TIMEOUT_MS = 30_000;
 
-export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+): Promise<CliResult> {
   ensureBuilt();
   const timeoutMs = options.timeoutMs ?? CLI_TIMEOUT_MS;
   return new Promise((resolve) => {
@@ -33,7 +36,11 @@ export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?:
       (error, stdout, stderr) => {
         if (error?.killed) {
           // Not the CLI's answer: no exit code a test expects, and stderr (shown on failure) says why.
-          resolve({ code: -1, stdout, stderr: `${stderr}\n(test: cim ${args.join(' ')} was stopped after ${timeoutMs} ms)\n` });
+          resolve({
+            code: -1,
+            stdout,
+            stderr: `${stderr}\n(test: cim ${args.join(' ')} was stopped after ${timeoutMs} ms)\n`,
+          });
           return;
         }
         resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });

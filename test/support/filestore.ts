@@ -44,12 +44,21 @@ function blockFiles(storeDir: string, stream: string): { file: string; index: nu
 function locate(storeDir: string, stream: string, seq: number): Located {
   for (const { file, index } of blockFiles(storeDir, stream)) {
     const buf = readFileSync(file);
-    for (let offset = 0; offset + RECORD_HEADER <= buf.length; ) {
+    for (let offset = 0; offset + RECORD_HEADER <= buf.length;) {
       const rawLength = buf.readUInt32LE(offset);
       const length = (rawLength & ~HEADERS_BIT) >>> 0;
-      if (length < RECORD_HEADER + 8 || offset + length > buf.length) throw new Error(`${file}: malformed record at offset ${offset}`);
+      if (length < RECORD_HEADER + 8 || offset + length > buf.length)
+        throw new Error(`${file}: malformed record at offset ${offset}`);
       if (buf.readBigUInt64LE(offset + 4) === BigInt(seq)) {
-        return { file, index, buf, offset, length, hasHeaders: (rawLength & HEADERS_BIT) !== 0, key: createHash('sha256').update(`${stream}-${index}`).digest() };
+        return {
+          file,
+          index,
+          buf,
+          offset,
+          length,
+          hasHeaders: (rawLength & HEADERS_BIT) !== 0,
+          key: createHash('sha256').update(`${stream}-${index}`).digest(),
+        };
       }
       offset += length;
     }
@@ -63,7 +72,13 @@ function locate(storeDir: string, stream: string, seq: number): Located {
  * record's checksum anew unless `keepChecksum` (to see what the server does with a record whose
  * checksum fails). The node must be stopped.
  */
-export function rewriteStoredMessage(storeDir: string, stream: string, seq: number, edit: (body: Uint8Array) => Uint8Array, options: { keepChecksum?: boolean } = {}): RewrittenRecord {
+export function rewriteStoredMessage(
+  storeDir: string,
+  stream: string,
+  seq: number,
+  edit: (body: Uint8Array) => Uint8Array,
+  options: { keepChecksum?: boolean } = {},
+): RewrittenRecord {
   const { file, buf, offset, length, hasHeaders, key } = locate(storeDir, stream, seq);
   const subjectLength = buf.readUInt16LE(offset + 20);
   const subjectStart = offset + RECORD_HEADER;
@@ -72,12 +87,22 @@ export function rewriteStoredMessage(storeDir: string, stream: string, seq: numb
   const headerLength = hasHeaders ? buf.readUInt32LE(subjectStart + subjectLength) : 0;
   const hashedFrom = subjectStart + subjectLength + (hasHeaders ? 4 : 0); // headers and body, without hdr_len
   const bodyStart = hashedFrom + headerLength;
-  const checksum = () => highwayHash64(key, Buffer.concat([buf.subarray(offset + 4, offset + 20), buf.subarray(subjectStart, subjectStart + subjectLength), buf.subarray(hashedFrom, checksumAt)]));
+  const checksum = () =>
+    highwayHash64(
+      key,
+      Buffer.concat([
+        buf.subarray(offset + 4, offset + 20),
+        buf.subarray(subjectStart, subjectStart + subjectLength),
+        buf.subarray(hashedFrom, checksumAt),
+      ]),
+    );
   // The stored checksum recomputed first: proof that layout and key are read as the server wrote them.
-  if (Buffer.compare(checksum(), buf.subarray(checksumAt, checksumAt + 8)) !== 0) throw new Error(`${file}: the checksum of seq ${seq} does not recompute; not the block format this helper knows`);
+  if (Buffer.compare(checksum(), buf.subarray(checksumAt, checksumAt + 8)) !== 0)
+    throw new Error(`${file}: the checksum of seq ${seq} does not recompute; not the block format this helper knows`);
   const before = Uint8Array.from(buf.subarray(bodyStart, checksumAt));
   const after = edit(Uint8Array.from(before));
-  if (after.length !== before.length) throw new Error(`the altered message must keep its length (${before.length} bytes), got ${after.length}`);
+  if (after.length !== before.length)
+    throw new Error(`the altered message must keep its length (${before.length} bytes), got ${after.length}`);
   buf.set(after, bodyStart);
   if (!options.keepChecksum) buf.set(checksum(), checksumAt);
   writeFileSync(file, buf);
@@ -98,7 +123,13 @@ export function eraseStoredMessage(storeDir: string, stream: string, seq: number
   buf.writeUInt16LE(0, offset + 20);
   const checksumAt = offset + length - 8;
   buf.fill(0, offset + RECORD_HEADER, checksumAt);
-  buf.set(highwayHash64(key, Buffer.concat([buf.subarray(offset + 4, offset + 20), buf.subarray(offset + RECORD_HEADER, checksumAt)])), checksumAt);
+  buf.set(
+    highwayHash64(
+      key,
+      Buffer.concat([buf.subarray(offset + 4, offset + 20), buf.subarray(offset + RECORD_HEADER, checksumAt)]),
+    ),
+    checksumAt,
+  );
   writeFileSync(file, buf);
   const stem = file.replace(/\.blk$/, '');
   for (const suffix of ['.idx', '.fss']) rmSync(`${stem}${suffix}`, { force: true });

@@ -37,7 +37,13 @@ function matches(actual: Finding, wanted: ExpectedFinding): boolean {
 }
 
 /** Pairs every expected finding with a distinct actual one (backtracking; the lists are short). */
-function pair(actual: Finding[], wanted: ExpectedFinding[], used: boolean[], at = 0, chosen: number[] = []): number[] | undefined {
+function pair(
+  actual: Finding[],
+  wanted: ExpectedFinding[],
+  used: boolean[],
+  at = 0,
+  chosen: number[] = [],
+): number[] | undefined {
   if (at === wanted.length) return chosen;
   for (let i = 0; i < actual.length; i++) {
     if (used[i] || !matches(actual[i]!, wanted[at]!)) continue;
@@ -55,14 +61,26 @@ export function expectFindings(v: DomainVerification, wanted: ExpectedFinding[])
   const pairing = actualPairing(v.findings, wanted);
   if (pairing) return;
   // No exact pairing: compare the lists side by side so the diff shows what is extra or missing.
-  const byPosition = (f: { stream: string; streamSeq?: number | undefined; kind: string }) => `${f.stream}\u0000${String(f.streamSeq ?? 0).padStart(12, '0')}\u0000${f.kind}`;
-  const actual = [...v.findings].sort((a, b) => byPosition({ ...a, streamSeq: a.streamSeq ?? 0 }).localeCompare(byPosition({ ...b, streamSeq: b.streamSeq ?? 0 })));
-  expect(actual.map((f) => project(f, false)), 'the findings').toEqual([...wanted].sort((a, b) => byPosition(a).localeCompare(byPosition(b))).map(({ message: _m, ...rest }) => rest));
+  const byPosition = (f: { stream: string; streamSeq?: number | undefined; kind: string }) =>
+    `${f.stream}\u0000${String(f.streamSeq ?? 0).padStart(12, '0')}\u0000${f.kind}`;
+  const actual = [...v.findings].sort((a, b) =>
+    byPosition({ ...a, streamSeq: a.streamSeq ?? 0 }).localeCompare(byPosition({ ...b, streamSeq: b.streamSeq ?? 0 })),
+  );
+  expect(
+    actual.map((f) => project(f, false)),
+    'the findings',
+  ).toEqual(
+    [...wanted].sort((a, b) => byPosition(a).localeCompare(byPosition(b))).map(({ message: _m, ...rest }) => rest),
+  );
   // Same fields but a message matcher failed: show that.
   expect.fail(`the findings differ from the expected ones:\n${JSON.stringify(v.findings, null, 2)}`);
 }
 
 function actualPairing(actual: Finding[], wanted: ExpectedFinding[]): number[] | undefined {
   if (actual.length !== wanted.length) return undefined;
-  return pair(actual, wanted, actual.map(() => false));
+  return pair(
+    actual,
+    wanted,
+    actual.map(() => false),
+  );
 }

@@ -29,10 +29,14 @@ function onPath(name: string): string | undefined {
 
 /** Why the Nix tests cannot run here, or undefined when they can. */
 export function nixMissing(): string | undefined {
-  if (!onPath('nix-instantiate') || !onPath('nix')) return 'nix-instantiate is not on PATH: install it with `sudo apt-get install -y nix-bin`';
-  if (!onPath('zstd')) return 'zstd is not on PATH (it unpacks nixpkgs lib): install it with `sudo apt-get install -y zstd`';
-  if (!onPath('openssl')) return 'openssl is not on PATH (it makes the TLS test files): install it with `sudo apt-get install -y openssl`';
-  if (!existsSync(NIXPKGS_LIB_TARBALL)) return `${NIXPKGS_LIB_TARBALL} is missing: the Nix tests need ../shared/nix beside the clone`;
+  if (!onPath('nix-instantiate') || !onPath('nix'))
+    return 'nix-instantiate is not on PATH: install it with `sudo apt-get install -y nix-bin`';
+  if (!onPath('zstd'))
+    return 'zstd is not on PATH (it unpacks nixpkgs lib): install it with `sudo apt-get install -y zstd`';
+  if (!onPath('openssl'))
+    return 'openssl is not on PATH (it makes the TLS test files): install it with `sudo apt-get install -y openssl`';
+  if (!existsSync(NIXPKGS_LIB_TARBALL))
+    return `${NIXPKGS_LIB_TARBALL} is missing: the Nix tests need ../shared/nix beside the clone`;
   return undefined;
 }
 
@@ -71,14 +75,29 @@ export interface NixResult {
 /** How long one evaluation may take unless the caller says otherwise. A test's timeout must cover the runs inside it. */
 export const NIX_TIMEOUT_MS = 120_000;
 
-export function runNix(command: 'nix-instantiate' | 'nix', args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<NixResult> {
+export function runNix(
+  command: 'nix-instantiate' | 'nix',
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<NixResult> {
   const timeoutMs = options.timeoutMs ?? NIX_TIMEOUT_MS;
   return new Promise((resolve) => {
-    execFile(command, args, { cwd: options.cwd ?? REPO_ROOT, env: { ...process.env, ...options.env }, timeout: timeoutMs, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
-      // A killed run is not Nix's answer: no exit code a test expects, and stderr says why.
-      if (error?.killed) resolve({ code: -1, stdout, stderr: `${stderr}\n(test: ${command} was stopped after ${timeoutMs} ms)\n` });
-      else resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      command,
+      args,
+      {
+        cwd: options.cwd ?? REPO_ROOT,
+        env: { ...process.env, ...options.env },
+        timeout: timeoutMs,
+        maxBuffer: 64 << 20,
+      },
+      (error, stdout, stderr) => {
+        // A killed run is not Nix's answer: no exit code a test expects, and stderr says why.
+        if (error?.killed)
+          resolve({ code: -1, stdout, stderr: `${stderr}\n(test: ${command} was stopped after ${timeoutMs} ms)\n` });
+        else resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -86,17 +105,31 @@ export function runNix(command: 'nix-instantiate' | 'nix', args: string[], optio
  * `nix-instantiate --eval --strict --json` of one attribute of a file ('' for all of it). The dummy store needs no
  * /nix and no root: these evaluations never build or copy anything.
  */
-export async function nixEvalJson<T>(file: string, attr: string, args: Record<string, string>, argstrs: Record<string, string> = {}): Promise<T> {
+export async function nixEvalJson<T>(
+  file: string,
+  attr: string,
+  args: Record<string, string>,
+  argstrs: Record<string, string> = {},
+): Promise<T> {
   const result = await runNix('nix-instantiate', nixEvalArgs(file, attr, args, argstrs));
   if (result.code !== 0) throw new Error(`nix-instantiate ${file} -A ${attr} failed:\n${result.stderr}`);
   return JSON.parse(result.stdout) as T;
 }
 
-export function nixEvalArgs(file: string, attr: string, args: Record<string, string>, argstrs: Record<string, string> = {}): string[] {
+export function nixEvalArgs(
+  file: string,
+  attr: string,
+  args: Record<string, string>,
+  argstrs: Record<string, string> = {},
+): string[] {
   return [
-    '--store', 'dummy://',
+    '--store',
+    'dummy://',
     ...NIX_OPTIONS,
-    '--eval', '--strict', '--json', file,
+    '--eval',
+    '--strict',
+    '--json',
+    file,
     ...(attr === '' ? [] : ['-A', attr]),
     ...Object.entries(args).flatMap(([k, v]) => ['--arg', k, v]),
     ...Object.entries(argstrs).flatMap(([k, v]) => ['--argstr', k, v]),

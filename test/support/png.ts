@@ -21,7 +21,7 @@ export function decodePng(png: Buffer): DecodedPng {
   let height = 0;
   let channels = 0;
   const data: Buffer[] = [];
-  for (let at = 8; at < png.length; ) {
+  for (let at = 8; at < png.length;) {
     const length = png.readUInt32BE(at);
     const type = png.toString('latin1', at + 4, at + 8);
     const body = png.subarray(at + 8, at + 8 + length);
@@ -30,14 +30,16 @@ export function decodePng(png: Buffer): DecodedPng {
       height = body.readUInt32BE(4);
       const [depth, colour, , , interlace] = [body[8]!, body[9]!, body[10]!, body[11]!, body[12]!];
       channels = CHANNELS[colour] ?? 0;
-      if (depth !== 8 || channels === 0 || interlace !== 0) throw new Error(`unsupported PNG: depth ${depth}, colour type ${colour}, interlace ${interlace}`);
+      if (depth !== 8 || channels === 0 || interlace !== 0)
+        throw new Error(`unsupported PNG: depth ${depth}, colour type ${colour}, interlace ${interlace}`);
     } else if (type === 'IDAT') data.push(body);
     else if (type === 'IEND') break;
     at += 12 + length;
   }
   const raw = inflateSync(Buffer.concat(data));
   const stride = width * channels;
-  if (raw.length !== height * (stride + 1)) throw new Error(`PNG data of ${raw.length} bytes for ${width}×${height}×${channels}`);
+  if (raw.length !== height * (stride + 1))
+    throw new Error(`PNG data of ${raw.length} bytes for ${width}×${height}×${channels}`);
   const pixels = Buffer.alloc(height * stride);
   for (let y = 0; y < height; y++) {
     const filter = raw[y * (stride + 1)]!;
@@ -48,7 +50,18 @@ export function decodePng(png: Buffer): DecodedPng {
       const a = x >= channels ? row[x - channels]! : 0;
       const b = up[x]!;
       const c = x >= channels ? up[x - channels]! : 0;
-      const predictor = filter === 0 ? 0 : filter === 1 ? a : filter === 2 ? b : filter === 3 ? (a + b) >> 1 : filter === 4 ? paeth(a, b, c) : NaN;
+      const predictor =
+        filter === 0
+          ? 0
+          : filter === 1
+            ? a
+            : filter === 2
+              ? b
+              : filter === 3
+                ? (a + b) >> 1
+                : filter === 4
+                  ? paeth(a, b, c)
+                  : NaN;
       if (Number.isNaN(predictor)) throw new Error(`PNG row ${y}: unknown filter ${filter}`);
       row[x] = (line[x]! + predictor) & 0xff;
     }

@@ -2,11 +2,17 @@
 // the same cases on every run.
 import { seededRandom as productRandom } from '../../bench/random.js';
 
-export function seededRandom(seed: number): { next(): number; int(lo: number, hi: number): number; pick<T>(items: readonly T[]): T; text(max: number): string } {
+export function seededRandom(seed: number): {
+  next(): number;
+  int(lo: number, hi: number): number;
+  pick<T>(items: readonly T[]): T;
+  text(max: number): string;
+} {
   const random = productRandom(seed);
   const alphabet = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_é€😀';
   return {
     ...random,
-    text: (max) => Array.from({ length: random.int(0, max) }, () => alphabet[random.int(0, alphabet.length - 1)]).join(''),
+    text: (max) =>
+      Array.from({ length: random.int(0, max) }, () => alphabet[random.int(0, alphabet.length - 1)]).join(''),
   };
 }

@@ -1,13 +1,23 @@
 // Reads a domain stream back in full, decoded: what integration tests compare read models and
 // flows against; and fills aggregates with events for the tests that tamper with them.
 import type { NatsConnection } from 'nats';
-import { decodeEnvelope, domainStream, EMPTY_HEAD, readStream, type AggregateHead, type Causation, type EventEnvelope, type EventStore } from '../../appliance/index.js';
+import {
+  decodeEnvelope,
+  domainStream,
+  EMPTY_HEAD,
+  readStream,
+  type AggregateHead,
+  type Causation,
+  type EventEnvelope,
+  type EventStore,
+} from '../../appliance/index.js';
 
 export async function streamEvents(nc: NatsConnection, domain: string): Promise<EventEnvelope[]> {
   const jsm = await nc.jetstreamManager();
   const { last_seq: last } = (await jsm.streams.info(domainStream(domain))).state;
   const events: EventEnvelope[] = [];
-  for await (const m of readStream(nc.jetstream(), { stream: domainStream(domain), fromSeq: 1, toSeq: last })) events.push(decodeEnvelope(m.data).envelope);
+  for await (const m of readStream(nc.jetstream(), { stream: domainStream(domain), fromSeq: 1, toSeq: last }))
+    events.push(decodeEnvelope(m.data).envelope);
   return events;
 }
 
@@ -22,7 +32,12 @@ export async function fillAggregates(
 ): Promise<Map<string, AggregateHead>> {
   for (let i = 0; i < count; i++) {
     for (const id of aggregates) {
-      const [e] = await store.append({ domain, aggregate: 'Thing', aggregateId: id }, heads.get(id) ?? EMPTY_HEAD, [{ type: 'Changed', payload: { i, id } }], who);
+      const [e] = await store.append(
+        { domain, aggregate: 'Thing', aggregateId: id },
+        heads.get(id) ?? EMPTY_HEAD,
+        [{ type: 'Changed', payload: { i, id } }],
+        who,
+      );
       heads.set(id, { seq: e!.seq, cid: e!.cid, streamSeq: e!.streamSeq });
     }
   }

@@ -21,7 +21,9 @@ export async function startTestCluster(name: string, nodes = 3): Promise<TestClu
     state.remove();
   };
   try {
-    cluster = await EmbeddedCluster.start(loadConfig({ env: {}, flags: { stateDir: state.path, 'cluster.nodes': String(nodes) } }));
+    cluster = await EmbeddedCluster.start(
+      loadConfig({ env: {}, flags: { stateDir: state.path, 'cluster.nodes': String(nodes) } }),
+    );
     nc = await connectNats({ servers: cluster.clientUrls }, { name: `test-${name}` });
     return { cluster, nc, stateDir: state.path, stop };
   } catch (error) {

@@ -48,8 +48,15 @@ export function wellFormedXml(text: string): { elements: string[]; root: string 
       const seen = new Set<string>();
       for (;;) {
         while (/\s/.test(text[i] ?? '')) i++;
-        if (text.startsWith('/>', i)) { i += 2; break; }
-        if (text[i] === '>') { i++; stack.push(name); break; }
+        if (text.startsWith('/>', i)) {
+          i += 2;
+          break;
+        }
+        if (text[i] === '>') {
+          i++;
+          stack.push(name);
+          break;
+        }
         const attr = NAME.exec(text.slice(i))?.[0] ?? fail('attribute name');
         if (seen.has(attr)) fail(`duplicate attribute ${attr}`);
         seen.add(attr);
@@ -61,7 +68,8 @@ export function wellFormedXml(text: string): { elements: string[]; root: string 
         if (end < 0) fail('unclosed attribute');
         const value = text.slice(i + 2, end);
         if (value.includes('<')) fail('< in attribute');
-        for (let j = value.indexOf('&'); j >= 0; j = value.indexOf('&', j + 1)) if (!ENTITY.test(value.slice(j, j + 12))) fail('bare & in attribute');
+        for (let j = value.indexOf('&'); j >= 0; j = value.indexOf('&', j + 1))
+          if (!ENTITY.test(value.slice(j, j + 12))) fail('bare & in attribute');
         i = end + 1;
       }
     }

@@ -8,8 +8,21 @@ import { decodeEnvelope } from '../../appliance/index.js';
 
 describe('runMicroBenchmarks', () => {
   it('given tiny counts, when run, then returns one well-formed figure per kernel', async () => {
-    const results = await runMicroBenchmarks({ timeMs: 5, warmupMs: 1, minIterations: 2, merkleLeaves: 64, kernelEvents: 200, kernelChunk: 50, kernelAggregates: 7 });
-    expect(results.map((r) => r.name)).toEqual(['encode + CID', 'decode + verify', 'Merkle root of 64 CIDs', 'stream verification kernel']);
+    const results = await runMicroBenchmarks({
+      timeMs: 5,
+      warmupMs: 1,
+      minIterations: 2,
+      merkleLeaves: 64,
+      kernelEvents: 200,
+      kernelChunk: 50,
+      kernelAggregates: 7,
+    });
+    expect(results.map((r) => r.name)).toEqual([
+      'encode + CID',
+      'decode + verify',
+      'Merkle root of 64 CIDs',
+      'stream verification kernel',
+    ]);
     for (const r of results) {
       expect(r.opsPerSecond).toBeGreaterThan(0);
       expect(Number.isFinite(r.opsPerSecond)).toBe(true);

@@ -1,7 +1,13 @@
 // The text renderers of benchmark results: pure functions of a result, so fixed inputs give
 // fixed, aligned tables.
 import { describe, expect, it } from 'vitest';
-import { renderAppendBenchmark, renderMicroBenchmarks, type AppendBenchmarkResult, type LatencyFigure, type MicroBenchmarkResult } from '../../bench/index.js';
+import {
+  renderAppendBenchmark,
+  renderMicroBenchmarks,
+  type AppendBenchmarkResult,
+  type LatencyFigure,
+  type MicroBenchmarkResult,
+} from '../../bench/index.js';
 import { alignedTable } from '../../reports/index.js';
 
 const latency = (p50Ms: number, scale: number): LatencyFigure => ({
@@ -41,17 +47,30 @@ const result: AppendBenchmarkResult = {
     appendToContractRatio: 0.625,
   },
   latency: { rate: 12_500, seconds: 5, raw: latency(1.2, 1), append: latency(2.4, 2), p99Ratio: 4 },
-  check: { rawAcked: 51_000, rawStored: 51_000, rawLost: 0, contractAcked: 50_000, contractStored: 50_000, contractLost: 0, appendAcked: 51_000, appendStored: 51_000, appendLost: 0, duplicates: 0 },
+  check: {
+    rawAcked: 51_000,
+    rawStored: 51_000,
+    rawLost: 0,
+    contractAcked: 50_000,
+    contractStored: 50_000,
+    contractLost: 0,
+    appendAcked: 51_000,
+    appendStored: 51_000,
+    appendLost: 0,
+    duplicates: 0,
+  },
   interrupted: false,
 };
 
 describe('alignedTable', () => {
   it('given rows, when rendered, then the first column is left-aligned, the others right-aligned', () => {
-    expect(alignedTable([
-      ['name', 'n'],
-      ['a', '1000'],
-      ['longer', '2'],
-    ])).toBe(['name       n', 'a       1000', 'longer     2'].join('\n'));
+    expect(
+      alignedTable([
+        ['name', 'n'],
+        ['a', '1000'],
+        ['longer', '2'],
+      ]),
+    ).toBe(['name       n', 'a       1000', 'longer     2'].join('\n'));
   });
 
   it('given short rows, when rendered, then missing cells leave no trailing spaces', () => {
@@ -87,15 +106,37 @@ describe('renderAppendBenchmark', () => {
     const start = lines.findIndex((l) => l.startsWith('publish→ack latency'));
     expect(lines[start]).toBe('publish→ack latency at 12,500 msgs/s for 5 s each (ms)');
     const table = lines.slice(start + 1, start + 5);
-    expect(table[1]!.split(/\s{2,}/)).toEqual(['raw publish', '9,990', '1.20', '2.40', '12.0', '24.0', '120', '50,000', '1.50']);
-    expect(table[2]!.split(/\s{2,}/)).toEqual(['event append', '9,990', '2.40', '4.80', '48.0', '96.0', '120', '50,000', '1.50']);
+    expect(table[1]!.split(/\s{2,}/)).toEqual([
+      'raw publish',
+      '9,990',
+      '1.20',
+      '2.40',
+      '12.0',
+      '24.0',
+      '120',
+      '50,000',
+      '1.50',
+    ]);
+    expect(table[2]!.split(/\s{2,}/)).toEqual([
+      'event append',
+      '9,990',
+      '2.40',
+      '4.80',
+      '48.0',
+      '96.0',
+      '120',
+      '50,000',
+      '1.50',
+    ]);
     expect(table[3]!.split(/\s{2,}/)).toEqual(['append / raw', '2.00×', '2.00×', '4.00×', '4.00×', '1.00×']);
     // Every row of the table ends in the same column.
     expect(new Set(table.slice(0, 3).map((l) => l.length)).size).toBe(1);
   });
 
   it('given a result, when rendered, then the loss check is spelled out', () => {
-    expect(lines.at(-1)).toBe('check: raw 51,000 acked, 51,000 stored, lost 0; append 51,000 acked, 51,000 stored, lost 0, duplicates 0');
+    expect(lines.at(-1)).toBe(
+      'check: raw 51,000 acked, 51,000 stored, lost 0; append 51,000 acked, 51,000 stored, lost 0, duplicates 0',
+    );
   });
 
   it('given no latency phase and an interrupted run, when rendered, then neither latency nor false completeness shows', () => {
@@ -109,8 +150,26 @@ describe('renderAppendBenchmark', () => {
 
 describe('renderMicroBenchmarks', () => {
   const results: MicroBenchmarkResult[] = [
-    { name: 'encode + CID', operation: 'x', opsPerSecond: 105_312.4, meanMicros: 9.4954, p99Micros: 21.44, samples: 1_234, itemsPerOp: 1, itemsPerSecond: 105_312.4 },
-    { name: 'stream verification kernel', operation: 'y', opsPerSecond: 52.5, meanMicros: 19_047.6, p99Micros: 25_000, samples: 64, itemsPerOp: 1_000, itemsPerSecond: 52_500 },
+    {
+      name: 'encode + CID',
+      operation: 'x',
+      opsPerSecond: 105_312.4,
+      meanMicros: 9.4954,
+      p99Micros: 21.44,
+      samples: 1_234,
+      itemsPerOp: 1,
+      itemsPerSecond: 105_312.4,
+    },
+    {
+      name: 'stream verification kernel',
+      operation: 'y',
+      opsPerSecond: 52.5,
+      meanMicros: 19_047.6,
+      p99Micros: 25_000,
+      samples: 64,
+      itemsPerOp: 1_000,
+      itemsPerSecond: 52_500,
+    },
   ];
 
   it('given results, when rendered, then one aligned row per benchmark, items per core only for batches', () => {

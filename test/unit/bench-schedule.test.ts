@@ -61,20 +61,32 @@ describe('runSchedule, closed loop (rate max)', () => {
 
   it('given the signal aborts, when the lanes next look, then they stop', async () => {
     const abort = new AbortController();
-    const { result } = await run({ rate: 'max', concurrency: 1, count: 100 }, 1, abort.signal, (index) => index === 2 && abort.abort());
+    const { result } = await run(
+      { rate: 'max', concurrency: 1, count: 100 },
+      1,
+      abort.signal,
+      (index) => index === 2 && abort.abort(),
+    );
     expect(result.issued).toBe(3);
   });
 
   it('given neither a count nor a duration, when run, then it is refused', async () => {
-    await expect(runSchedule({ rate: 'max', concurrency: 1 }, async () => {})).rejects.toMatchObject({ code: 'CIM-INVALID-INPUT' });
-    await expect(runSchedule({ rate: 10, concurrency: 1 }, async () => {})).rejects.toMatchObject({ code: 'CIM-INVALID-INPUT' });
+    await expect(runSchedule({ rate: 'max', concurrency: 1 }, async () => {})).rejects.toMatchObject({
+      code: 'CIM-INVALID-INPUT',
+    });
+    await expect(runSchedule({ rate: 10, concurrency: 1 }, async () => {})).rejects.toMatchObject({
+      code: 'CIM-INVALID-INPUT',
+    });
   });
 });
 
 describe('runSchedule, open loop (at a rate)', () => {
   it('given a rate, when run, then issues each operation when due without waiting for earlier ones', async () => {
     // 1,000 a second for 10 operations of 50 ms: all are issued before the first one finishes.
-    const { result, issued, maxInFlight, inFlightAfter } = await run({ rate: 1_000, concurrency: Infinity, count: 10 }, 50);
+    const { result, issued, maxInFlight, inFlightAfter } = await run(
+      { rate: 1_000, concurrency: Infinity, count: 10 },
+      50,
+    );
     expect(issued.map((o) => o.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(issued.map((o) => o.dueMs)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     for (const o of issued) expect(o.atMs).toBeGreaterThanOrEqual(o.dueMs);
@@ -104,7 +116,12 @@ describe('runSchedule, open loop (at a rate)', () => {
 
   it('given the signal aborts, when the timer next fires, then it stops issuing', async () => {
     const abort = new AbortController();
-    const { result } = await run({ rate: 1_000, concurrency: Infinity, count: 100 }, 1, abort.signal, (index) => index === 4 && abort.abort());
+    const { result } = await run(
+      { rate: 1_000, concurrency: Infinity, count: 100 },
+      1,
+      abort.signal,
+      (index) => index === 4 && abort.abort(),
+    );
     expect(result.issued).toBe(5);
   });
 });
@@ -116,7 +133,12 @@ describe('the component benchmarks’ figures', () => {
 
   it('given operations that succeed or fail, when run on lanes, then counts each and reports progress per finished one', async () => {
     const done: number[] = [];
-    const result = await runLanes(4, 10, async (i) => i % 3 !== 0, (n) => done.push(n));
+    const result = await runLanes(
+      4,
+      10,
+      async (i) => i % 3 !== 0,
+      (n) => done.push(n),
+    );
     expect(result.ok).toBe(6);
     expect(result.failed).toBe(4);
     expect(done).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
@@ -124,7 +146,12 @@ describe('the component benchmarks’ figures', () => {
 
   it('given operations at a rate, when measured, then the figure counts sent, acked and failed, and its histogram holds the acked', async () => {
     const sent: number[] = [];
-    const figure = await latencyAtRate(20_000, 40, async (i) => i % 4 !== 0, (n) => sent.push(n));
+    const figure = await latencyAtRate(
+      20_000,
+      40,
+      async (i) => i % 4 !== 0,
+      (n) => sent.push(n),
+    );
     expect(figure).toMatchObject({ targetRate: 20_000, sent: 40, acked: 30, failed: 10, count: 30 });
     expect(sent).toEqual([2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40]);
     expect(figure.maxScheduleLagMs).toBeGreaterThanOrEqual(0);

@@ -34,7 +34,13 @@ describe('renderClusterStatus', () => {
   });
 
   it('says why an attached cluster shows no meta leader', () => {
-    const text = renderClusterStatus({ mode: 'attached', name: 'prod', size: 1, metaLeader: undefined, servers: [server('a')] });
+    const text = renderClusterStatus({
+      mode: 'attached',
+      name: 'prod',
+      size: 1,
+      metaLeader: undefined,
+      servers: [server('a')],
+    });
     expect(text).toContain('needs a system-account user');
   });
 });

@@ -77,7 +77,11 @@ describe('CommandMix', () => {
 
   it('refuses a command it cannot make, naming those it can', () => {
     expect(() => new CommandMix([{ command: 'person.Teleport', weight: 1 }], seededRandom(1), 'r')).toThrow(
-      expect.objectContaining({ code: 'CIM-INVALID-INPUT', message: expect.stringContaining('cannot make person.Teleport'), hint: expect.stringContaining('person.RegisterPerson') }),
+      expect.objectContaining({
+        code: 'CIM-INVALID-INPUT',
+        message: expect.stringContaining('cannot make person.Teleport'),
+        hint: expect.stringContaining('person.RegisterPerson'),
+      }),
     );
   });
 });

@@ -3,15 +3,30 @@
 import { AssertionError } from 'node:assert';
 import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
-import { defineCommand, defineDomain, isCimError, rejected, specFor, type DomainDefinition, type EventOf } from '../../appliance/index.js';
+import {
+  defineCommand,
+  defineDomain,
+  isCimError,
+  rejected,
+  specFor,
+  type DomainDefinition,
+  type EventOf,
+} from '../../appliance/index.js';
 
 interface Counter {
   value: number;
 }
 
 const commands = {
-  Increment: defineCommand({ schema: z.object({ id: z.string(), by: z.number().int().positive() }), aggregateId: (p) => p.id }),
-  Link: defineCommand({ schema: z.object({ id: z.string(), other: z.string() }), aggregateId: (p) => p.id, requires: (p) => [{ kind: 'exists', domain: 'counter', aggregateId: p.other }] }),
+  Increment: defineCommand({
+    schema: z.object({ id: z.string(), by: z.number().int().positive() }),
+    aggregateId: (p) => p.id,
+  }),
+  Link: defineCommand({
+    schema: z.object({ id: z.string(), other: z.string() }),
+    aggregateId: (p) => p.id,
+    requires: (p) => [{ kind: 'exists', domain: 'counter', aggregateId: p.other }],
+  }),
   Broken: defineCommand({ schema: z.object({ id: z.string() }), aggregateId: (p) => p.id }),
 };
 const events = { Incremented: z.object({ by: z.number() }), Linked: z.object({ other: z.string() }) };
@@ -43,7 +58,14 @@ describe('defineDomain', () => {
   it('refuses a definition with bad names, naming each problem', () => {
     let error: unknown;
     try {
-      defineDomain({ ...base, name: 'Counter', aggregate: 'counter', events: { incremented: z.object({}) }, decide: () => [], evolve: (state) => state });
+      defineDomain({
+        ...base,
+        name: 'Counter',
+        aggregate: 'counter',
+        events: { incremented: z.object({}) },
+        decide: () => [],
+        evolve: (state) => state,
+      });
     } catch (e) {
       error = e;
     }
@@ -55,12 +77,17 @@ describe('defineDomain', () => {
     const domain = defineDomain(base);
     expect(() => domain.validate('Decrement', {})).toThrow(/has no command Decrement; it has Increment, Link, Broken/);
     expect(() => domain.validate('Increment', { id: 'a', by: -1 })).toThrow(/by:/);
-    expect(domain.validate('Link', { id: 'a', other: 'b' }).requirements).toEqual([{ kind: 'exists', domain: 'counter', aggregateId: 'b' }]);
+    expect(domain.validate('Link', { id: 'a', other: 'b' }).requirements).toEqual([
+      { kind: 'exists', domain: 'counter', aggregateId: 'b' },
+    ]);
   });
 
   it('holds decide to the declared events: an undeclared one is a domain bug', () => {
     const spec = specFor(defineDomain(base));
-    spec.given([]).when('Broken', { id: 'a' }).thenRejects('CIM-INTERNAL', 'counter: Broken produced Undeclared, which the domain does not declare');
+    spec
+      .given([])
+      .when('Broken', { id: 'a' })
+      .thenRejects('CIM-INTERNAL', 'counter: Broken produced Undeclared, which the domain does not declare');
   });
 });
 
@@ -70,7 +97,8 @@ describe('specFor', () => {
     defineDomain({
       ...base,
       decide(command, state) {
-        if (command.type === 'Increment' && state.value >= 10) throw rejected(`counter ${command.aggregateId} is full at ${state.value}`);
+        if (command.type === 'Increment' && state.value >= 10)
+          throw rejected(`counter ${command.aggregateId} is full at ${state.value}`);
         return base.decide(command, state);
       },
     }),
@@ -89,52 +117,96 @@ describe('specFor', () => {
   };
 
   it('passes facts to decide, from `exists`', () => {
-    spec.given([]).when('Link', { id: 'a', other: 'b' }, { exists: [['counter', 'b']] }).then([{ type: 'Linked', payload: { other: 'b' } }]);
+    spec
+      .given([])
+      .when('Link', { id: 'a', other: 'b' }, { exists: [['counter', 'b']] })
+      .then([{ type: 'Linked', payload: { other: 'b' } }]);
   });
 
-  it('passes when the events, or the rejection\'s code and message, are the ones expected', () => {
-    spec.given([]).when('Increment', { id: 'a', by: 1 }).then([{ type: 'Incremented', payload: { by: 1 } }]);
+  it("passes when the events, or the rejection's code and message, are the ones expected", () => {
+    spec
+      .given([])
+      .when('Increment', { id: 'a', by: 1 })
+      .then([{ type: 'Incremented', payload: { by: 1 } }]);
     spec.given(full).when('Increment', { id: 'a', by: 1 }).thenRejects('CIM-REJECTED', 'counter a is full at 10');
-    spec.given(full).when('Increment', { id: 'a', by: 1 }).thenRejects('CIM-REJECTED', /^counter a is full at \d+$/);
+    spec
+      .given(full)
+      .when('Increment', { id: 'a', by: 1 })
+      .thenRejects('CIM-REJECTED', /^counter a is full at \d+$/);
   });
 
   it('fails on wrong events, with both lists in the error', () => {
-    const error = failure(() => spec.given([]).when('Increment', { id: 'a', by: 1 }).then([{ type: 'Incremented', payload: { by: 2 } }]));
+    const error = failure(() =>
+      spec
+        .given([])
+        .when('Increment', { id: 'a', by: 1 })
+        .then([{ type: 'Incremented', payload: { by: 2 } }]),
+    );
     expect(error.message).toBe('Increment should produce Incremented, but it produced Incremented with other payloads');
     expect(error.actual).toEqual({ events: [{ type: 'Incremented', typeVersion: 1, payload: { by: 1 } }] });
     expect(error.expected).toEqual({ events: [{ type: 'Incremented', typeVersion: 1, payload: { by: 2 } }] });
   });
 
   it('fails on a rejection with the wrong code, naming both codes', () => {
-    const error = failure(() => spec.given(full).when('Increment', { id: 'a', by: 1 }).thenRejects('CIM-NOT-FOUND', 'counter a is full at 10'));
-    expect(error.message).toBe('Increment should be rejected with CIM-NOT-FOUND: "counter a is full at 10", but it was rejected with CIM-REJECTED: "counter a is full at 10"');
+    const error = failure(() =>
+      spec.given(full).when('Increment', { id: 'a', by: 1 }).thenRejects('CIM-NOT-FOUND', 'counter a is full at 10'),
+    );
+    expect(error.message).toBe(
+      'Increment should be rejected with CIM-NOT-FOUND: "counter a is full at 10", but it was rejected with CIM-REJECTED: "counter a is full at 10"',
+    );
     expect(error.actual).toEqual({ rejected: { code: 'CIM-REJECTED', message: 'counter a is full at 10' } });
     expect(error.expected).toEqual({ rejected: { code: 'CIM-NOT-FOUND', message: 'counter a is full at 10' } });
   });
 
   it('fails on a rejection with the wrong message, whether a string or a pattern was expected', () => {
-    const exact = failure(() => spec.given(full).when('Increment', { id: 'a', by: 1 }).thenRejects('CIM-REJECTED', 'counter a is full'));
-    expect(exact.message).toBe('Increment should be rejected with CIM-REJECTED: "counter a is full", but it was rejected with CIM-REJECTED: "counter a is full at 10"');
+    const exact = failure(() =>
+      spec.given(full).when('Increment', { id: 'a', by: 1 }).thenRejects('CIM-REJECTED', 'counter a is full'),
+    );
+    expect(exact.message).toBe(
+      'Increment should be rejected with CIM-REJECTED: "counter a is full", but it was rejected with CIM-REJECTED: "counter a is full at 10"',
+    );
     expect(exact.expected).toEqual({ rejected: { code: 'CIM-REJECTED', message: 'counter a is full' } });
-    const pattern = failure(() => spec.given(full).when('Increment', { id: 'a', by: 1 }).thenRejects('CIM-REJECTED', /is empty/));
-    expect(pattern.message).toBe('Increment should be rejected with CIM-REJECTED: a message matching /is empty/, but it was rejected with CIM-REJECTED: "counter a is full at 10"');
+    const pattern = failure(() =>
+      spec
+        .given(full)
+        .when('Increment', { id: 'a', by: 1 })
+        .thenRejects('CIM-REJECTED', /is empty/),
+    );
+    expect(pattern.message).toBe(
+      'Increment should be rejected with CIM-REJECTED: a message matching /is empty/, but it was rejected with CIM-REJECTED: "counter a is full at 10"',
+    );
     expect(pattern.expected).toEqual({ rejected: { code: 'CIM-REJECTED', message: '/is empty/' } });
   });
 
   it('fails on a rejection where events were expected, naming the rejection', () => {
-    const error = failure(() => spec.given(full).when('Increment', { id: 'a', by: 1 }).then([{ type: 'Incremented', payload: { by: 1 } }]));
-    expect(error.message).toBe('Increment should produce Incremented, but it was rejected with CIM-REJECTED: "counter a is full at 10"');
+    const error = failure(() =>
+      spec
+        .given(full)
+        .when('Increment', { id: 'a', by: 1 })
+        .then([{ type: 'Incremented', payload: { by: 1 } }]),
+    );
+    expect(error.message).toBe(
+      'Increment should produce Incremented, but it was rejected with CIM-REJECTED: "counter a is full at 10"',
+    );
     const invalid = failure(() => spec.given([]).when('Increment', { id: 'a', by: 0 }).then([]));
-    expect(invalid.message).toMatch(/^Increment should produce no events, but it was rejected with CIM-INVALID-INPUT: "Increment: by: /);
+    expect(invalid.message).toMatch(
+      /^Increment should produce no events, but it was rejected with CIM-INVALID-INPUT: "Increment: by: /,
+    );
   });
 
   it('fails when an expected rejection did not happen, naming the events that came instead', () => {
-    const error = failure(() => spec.given([]).when('Increment', { id: 'a', by: 1 }).thenRejects('CIM-REJECTED', 'counter a is full at 10'));
-    expect(error.message).toBe('Increment should be rejected with CIM-REJECTED: "counter a is full at 10", but it produced Incremented');
+    const error = failure(() =>
+      spec.given([]).when('Increment', { id: 'a', by: 1 }).thenRejects('CIM-REJECTED', 'counter a is full at 10'),
+    );
+    expect(error.message).toBe(
+      'Increment should be rejected with CIM-REJECTED: "counter a is full at 10", but it produced Incremented',
+    );
     expect(error.actual).toEqual({ events: [{ type: 'Incremented', typeVersion: 1, payload: { by: 1 } }] });
   });
 
   it('lets an error that is no rejection through as it is: a bug in decide is not a refusal', () => {
-    expect(() => spec.given([]).when('Link', { id: 'a', other: 'b' }).thenRejects('CIM-REJECTED', 'anything')).toThrow(/^unreachable in the specs below$/);
+    expect(() => spec.given([]).when('Link', { id: 'a', other: 'b' }).thenRejects('CIM-REJECTED', 'anything')).toThrow(
+      /^unreachable in the specs below$/,
+    );
   });
 });

@@ -34,7 +34,10 @@ describe('loadDomainPlugins', () => {
   it('loads a plain definition as a domain the spec kit can drive', async () => {
     const [domain] = await loadDomainPlugins([plugin('tickets.mjs', ticket)]);
     expect(domain!.name).toBe('ticket');
-    specFor(domain!).given([]).when('OpenTicket', { ticketId: 't1', title: 'Printer on fire' }).then([{ type: 'TicketOpened', payload: { ticketId: 't1', title: 'Printer on fire' } }]);
+    specFor(domain!)
+      .given([])
+      .when('OpenTicket', { ticketId: 't1', title: 'Printer on fire' })
+      .then([{ type: 'TicketOpened', payload: { ticketId: 't1', title: 'Printer on fire' } }]);
   });
 
   it('refuses a missing module, a module without domains, a bad definition and a name already served', async () => {
@@ -45,7 +48,9 @@ describe('loadDomainPlugins', () => {
     };
     expect(await refused([join(work.path, 'nope.mjs')])).toMatch(/cannot load .*nope\.mjs/);
     expect(await refused([plugin('empty.mjs', 'export const answer = 42;')])).toMatch(/exports no domain/);
-    expect(await refused([plugin('bad.mjs', ticket.replace("name: 'ticket'", "name: 'Ticket!'"))])).toMatch(/name "Ticket!"/);
+    expect(await refused([plugin('bad.mjs', ticket.replace("name: 'ticket'", "name: 'Ticket!'"))])).toMatch(
+      /name "Ticket!"/,
+    );
     expect(await refused([plugin('clash.mjs', ticket)], ['ticket'])).toMatch(/ticket is already served/);
   });
 });

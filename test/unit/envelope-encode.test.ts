@@ -8,8 +8,22 @@ const random = seededRandom(7);
 const big = (n: number) => 'é'.repeat(n);
 
 function randomEnvelope(): EventEnvelope {
-  const seq = random.pick([1, 2, 23, 24, 255, 256, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1, random.int(1, 1e9)]);
-  const text = () => random.pick([random.text(30), '', big(random.int(10, 200)), big(40_000), 'x'.repeat(23), 'x'.repeat(24)]);
+  const seq = random.pick([
+    1,
+    2,
+    23,
+    24,
+    255,
+    256,
+    65_535,
+    65_536,
+    2 ** 32 - 1,
+    2 ** 32,
+    2 ** 53 - 1,
+    random.int(1, 1e9),
+  ]);
+  const text = () =>
+    random.pick([random.text(30), '', big(random.int(10, 200)), big(40_000), 'x'.repeat(23), 'x'.repeat(24)]);
   return {
     v: 1,
     id: text(),
@@ -23,7 +37,13 @@ function randomEnvelope(): EventEnvelope {
     correlationId: text(),
     causationId: text(),
     actor: text(),
-    payload: { n: random.int(-1e9, 1e9), s: text(), f: random.next(), nested: { list: [1, 'two', null, true] }, bytes: new Uint8Array([1, 2, 3]) },
+    payload: {
+      n: random.int(-1e9, 1e9),
+      s: text(),
+      f: random.next(),
+      nested: { list: [1, 'two', null, true] },
+      bytes: new Uint8Array([1, 2, 3]),
+    },
     prev: seq === 1 ? null : cidOfBlock(new Uint8Array([random.int(0, 255)])),
   };
 }

@@ -62,18 +62,22 @@ describe('scanEnvelope', () => {
         expect(fields!.domain).toBe(full.domain);
         expect(fields!.aggregateId).toBe(full.aggregateId);
         expect(fields!.seq).toBe(full.seq);
-        expect(fields!.prev === null ? null : Buffer.from(fields!.prev).toString('hex')).toBe(full.prev === null ? null : Buffer.from(full.prev.bytes).toString('hex'));
+        expect(fields!.prev === null ? null : Buffer.from(fields!.prev).toString('hex')).toBe(
+          full.prev === null ? null : Buffer.from(full.prev.bytes).toString('hex'),
+        );
       }
     }
   });
 
   it('gives the CID bytes the envelope codec gives', () => {
-    for (const event of randomChain(20)) expect(Buffer.from(cidBytesOf(event.bytes)).equals(Buffer.from(event.cid.bytes))).toBe(true);
+    for (const event of randomChain(20))
+      expect(Buffer.from(cidBytesOf(event.bytes)).equals(Buffer.from(event.cid.bytes))).toBe(true);
   });
 
   it('refuses every truncation of an envelope', () => {
     const [event] = randomChain(1);
-    for (let length = 0; length < event!.bytes.length; length++) expect(scanEnvelope(event!.bytes.subarray(0, length))).toBeUndefined();
+    for (let length = 0; length < event!.bytes.length; length++)
+      expect(scanEnvelope(event!.bytes.subarray(0, length))).toBeUndefined();
   });
 
   it('refuses envelopes a full decode refuses: missing, extra or mistyped fields, seq 1 with a prev', () => {

@@ -11,52 +11,138 @@ import type { BenchResults, LoadPhaseResult, PhaseResult, ScenarioResult } from 
 
 const second = (t: number, ok: number, p99Ms = 10): SecondSample => ({ t, ok, failed: 0, p50Ms: p99Ms / 2, p99Ms });
 
-function load(name: string, rate: number | 'max', startedAtMs: number, endedAtMs: number, perSecond: SecondSample[]): LoadPhaseResult {
+function load(
+  name: string,
+  rate: number | 'max',
+  startedAtMs: number,
+  endedAtMs: number,
+  perSecond: SecondSample[],
+): LoadPhaseResult {
   return {
-    name, type: 'load', driver: 'nats', rate, concurrency: 8, startedAtMs, endedAtMs, ok: 0, failed: 0, unknown: 0, opsPerSec: 0, ratioToRaw: 0,
-    latency: { count: 0, meanMs: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, p999Ms: 0, maxMs: 0, histogram: '' }, perSecond, errorsByCode: {},
+    name,
+    type: 'load',
+    driver: 'nats',
+    rate,
+    concurrency: 8,
+    startedAtMs,
+    endedAtMs,
+    ok: 0,
+    failed: 0,
+    unknown: 0,
+    opsPerSec: 0,
+    ratioToRaw: 0,
+    latency: { count: 0, meanMs: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, p999Ms: 0, maxMs: 0, histogram: '' },
+    perSecond,
+    errorsByCode: {},
   };
 }
 
-function scenario(name: string, phases: PhaseResult[], options: { status?: ScenarioResult['status']; reason?: string; rawPerSecond?: number } = {}): ScenarioResult {
+function scenario(
+  name: string,
+  phases: PhaseResult[],
+  options: { status?: ScenarioResult['status']; reason?: string; rawPerSecond?: number } = {},
+): ScenarioResult {
   const { status = 'passed', reason, rawPerSecond } = options;
   return {
-    scenario: name, description: '', seed: 1, status, ...(reason ? { reason } : {}), startedAt: '2026-01-01T00:00:00Z', seconds: 10,
+    scenario: name,
+    description: '',
+    seed: 1,
+    status,
+    ...(reason ? { reason } : {}),
+    startedAt: '2026-01-01T00:00:00Z',
+    seconds: 10,
     cluster: { nodes: 3, replicas: 3, mode: 'embedded', servers: [], syncIntervalInEffect: 'default' },
-    ...(rawPerSecond === undefined ? {} : {
-      baseline: { stream: 'raw', replicas: 3, payloadBytes: 320, subjects: 1, inFlight: 256, publish: { messages: 1, seconds: 1, perSecond: rawPerSecond }, read: { messages: 1, seconds: 1, perSecond: 1 }, lost: 0, corrupted: 0, interrupted: false },
-    }),
-    phases, metrics: {}, checks: [], serverStats: [],
+    ...(rawPerSecond === undefined
+      ? {}
+      : {
+          baseline: {
+            stream: 'raw',
+            replicas: 3,
+            payloadBytes: 320,
+            subjects: 1,
+            inFlight: 256,
+            publish: { messages: 1, seconds: 1, perSecond: rawPerSecond },
+            read: { messages: 1, seconds: 1, perSecond: 1 },
+            lost: 0,
+            corrupted: 0,
+            interrupted: false,
+          },
+        }),
+    phases,
+    metrics: {},
+    checks: [],
+    serverStats: [],
   };
 }
 
 function results(scenarios: ScenarioResult[]): BenchResults {
   return {
-    v: 1, kind: 'performance-results', runId: 'r', createdAt: '2026-01-01T00:00:00Z', interrupted: false, scenarios,
-    environment: { node: 'v20', platform: 'linux-x64', cpu: { model: 'x', cores: 2 }, memoryBytes: 1, appliance: 'cim-appliance@0' },
+    v: 1,
+    kind: 'performance-results',
+    runId: 'r',
+    createdAt: '2026-01-01T00:00:00Z',
+    interrupted: false,
+    scenarios,
+    environment: {
+      node: 'v20',
+      platform: 'linux-x64',
+      cpu: { model: 'x', cores: 2 },
+      memoryBytes: 1,
+      appliance: 'cim-appliance@0',
+    },
   };
 }
 
-const byMetric = (input: ReturnType<typeof gateInput>, name: string) => Object.fromEntries(input.scenarios.find((s) => s.name === name)!.samples.map((s) => [s.metric, s.values]));
+const byMetric = (input: ReturnType<typeof gateInput>, name: string) =>
+  Object.fromEntries(input.scenarios.find((s) => s.name === name)!.samples.map((s) => [s.metric, s.values]));
 
 describe('gateInput on hand-made results', () => {
   const replay = (replayToRaw: number): PhaseResult => ({
-    name: 'replay', type: 'replay', projection: 'p', startedAtMs: 9_000, endedAtMs: 9_500,
-    replay: { projection: 'p', stream: 's', events: 1, rawReads: [], bestRaw: { batch: 1, messages: 1, seconds: 1, perSecond: 1 }, replay: { events: 1, seconds: 1, perSecond: 1, lastSeq: 1 }, replayToRaw },
+    name: 'replay',
+    type: 'replay',
+    projection: 'p',
+    startedAtMs: 9_000,
+    endedAtMs: 9_500,
+    replay: {
+      projection: 'p',
+      stream: 's',
+      events: 1,
+      rawReads: [],
+      bestRaw: { batch: 1, messages: 1, seconds: 1, perSecond: 1 },
+      replay: { events: 1, seconds: 1, perSecond: 1, lastSeq: 1 },
+      replayToRaw,
+    },
   });
-  const input = gateInput(results([
-    scenario('saturate', [
-      // Touches seconds 0..5: 0 and 5 are partial; 3 saw nothing finish (a stall).
-      load('max', 'max', 500, 5_200, [second(0, 400, 50), second(1, 900, 11), second(2, 1_000, 12), second(4, 800, 14), second(5, 100, 99)]),
-      // Touches 5..8 (ends on the boundary): 6 and 7 are whole.
-      load('paced', 100, 5_200, 8_000, [second(5, 30), second(6, 100, 20), second(7, 95, 30)]),
-      replay(0.8),
-    ], { rawPerSecond: 2_000, status: 'failed' }),
-    scenario('no-raw', [load('paced', 100, 0, 3_500, [second(0, 90), second(1, 100, 7), second(2, 98, 8), second(3, 10)])]),
-    scenario('broken', [], { status: 'error', reason: 'the cluster did not start' }),
-    scenario('attached-only', [], { status: 'skipped' }),
-    scenario('cut-short', [load('max', 'max', 0, 4_000, [second(1, 1_000)])], { status: 'interrupted', rawPerSecond: 2_000 }),
-  ]));
+  const input = gateInput(
+    results([
+      scenario(
+        'saturate',
+        [
+          // Touches seconds 0..5: 0 and 5 are partial; 3 saw nothing finish (a stall).
+          load('max', 'max', 500, 5_200, [
+            second(0, 400, 50),
+            second(1, 900, 11),
+            second(2, 1_000, 12),
+            second(4, 800, 14),
+            second(5, 100, 99),
+          ]),
+          // Touches 5..8 (ends on the boundary): 6 and 7 are whole.
+          load('paced', 100, 5_200, 8_000, [second(5, 30), second(6, 100, 20), second(7, 95, 30)]),
+          replay(0.8),
+        ],
+        { rawPerSecond: 2_000, status: 'failed' },
+      ),
+      scenario('no-raw', [
+        load('paced', 100, 0, 3_500, [second(0, 90), second(1, 100, 7), second(2, 98, 8), second(3, 10)]),
+      ]),
+      scenario('broken', [], { status: 'error', reason: 'the cluster did not start' }),
+      scenario('attached-only', [], { status: 'skipped' }),
+      scenario('cut-short', [load('max', 'max', 0, 4_000, [second(1, 1_000)])], {
+        status: 'interrupted',
+        rawPerSecond: 2_000,
+      }),
+    ]),
+  );
 
   it('gives throughput of rate: max phases per whole second as a ratio to raw publishes/s, a stalled second as 0', () => {
     expect(byMetric(input, 'saturate').throughput_ratio).toEqual([0.45, 0.5, 0, 0.4]);
@@ -96,7 +182,23 @@ describe('gateInput on hand-made results', () => {
       ['attached-only', 0, 'skipped'],
       ['cut-short', 0, 'interrupted'],
     ]);
-    const healthy = gateInput(results([scenario('cut-short', [load('max', 'max', 0, 9_000, Array.from({ length: 9 }, (_, t) => second(t, 1_000)))], { rawPerSecond: 2_000 })]));
+    const healthy = gateInput(
+      results([
+        scenario(
+          'cut-short',
+          [
+            load(
+              'max',
+              'max',
+              0,
+              9_000,
+              Array.from({ length: 9 }, (_, t) => second(t, 1_000)),
+            ),
+          ],
+          { rawPerSecond: 2_000 },
+        ),
+      ]),
+    );
     const comparisons = gate(healthy, input).comparisons.filter((c) => c.scenario === 'cut-short');
     expect(comparisons.map((c) => [c.metric, c.verdict, c.candidate.samples])).toEqual([
       ['throughput_ratio', 'insufficient-data', 0],
@@ -107,7 +209,9 @@ describe('gateInput on hand-made results', () => {
 });
 
 describe('gateInput on a real quick-steady run', () => {
-  const run = JSON.parse(readFileSync(new URL('../fixtures/bench-results-quick-steady.json', import.meta.url), 'utf8')) as BenchResults;
+  const run = JSON.parse(
+    readFileSync(new URL('../fixtures/bench-results-quick-steady.json', import.meta.url), 'utf8'),
+  ) as BenchResults;
   const raw = run.scenarios[0]!.baseline!.publish.perSecond;
 
   it('gives the 7 whole seconds of the 8-second phase at 200/s (the 9 it touches less the first and the last)', () => {
@@ -117,7 +221,9 @@ describe('gateInput on a real quick-steady run', () => {
     expect(metrics.p99_ms).toEqual([224.895, 219.519, 401.407, 443.391, 414.719, 372.991, 395.263]);
     // The same seven seconds' p99 in raw publish times, from the figures above and the run's raw rate.
     expect(metrics.p99_per_raw_op_ms).toHaveLength(7);
-    metrics.p99_per_raw_op_ms!.forEach((v, i) => expect(v).toBeCloseTo(([224.895, 219.519, 401.407, 443.391, 414.719, 372.991, 395.263][i]! * raw) / 1000, 9));
+    metrics.p99_per_raw_op_ms!.forEach((v, i) =>
+      expect(v).toBeCloseTo(([224.895, 219.519, 401.407, 443.391, 414.719, 372.991, 395.263][i]! * raw) / 1000, 9),
+    );
   });
 
   /** A copy of the run whose per-second figures are scaled (acknowledged by `ok`, p99 by `p99`), each with seeded noise of ±2 %. */
@@ -172,7 +278,8 @@ describe('gateInput on a real quick-steady run', () => {
 
   it('compared with a copy whose latency doubled, regresses on latency only', () => {
     const slower = structuredClone(run);
-    for (const phase of slower.scenarios[0]!.phases) if (phase.type === 'load') for (const s of phase.perSecond) s.p99Ms *= 2;
+    for (const phase of slower.scenarios[0]!.phases)
+      if (phase.type === 'load') for (const s of phase.perSecond) s.p99Ms *= 2;
     const result = gate(gateInput(run), gateInput(slower));
     expect(result.comparisons.map((c) => [c.metric, c.verdict])).toEqual([
       ['delivered_ratio', 'unchanged'],

@@ -2,7 +2,13 @@
 // the same distribution passes, noise within the threshold passes, both directions of "better"
 // are honoured, and nothing measured on one side only is dropped.
 import { describe, expect, it } from 'vitest';
-import { compareSamples, DEFAULT_THRESHOLD, gate, type GateInput, type MetricSamples } from '../../scenarios/gate/verdict.js';
+import {
+  compareSamples,
+  DEFAULT_THRESHOLD,
+  gate,
+  type GateInput,
+  type MetricSamples,
+} from '../../scenarios/gate/verdict.js';
 import { seededRandom } from '../../bench/random.js';
 import { CimError } from '../../appliance/index.js';
 
@@ -12,10 +18,24 @@ function samples(centre: number, n: number, seed: number, noise = 0.05): number[
   return Array.from({ length: n }, () => centre * (1 + (2 * random.next() - 1) * noise));
 }
 
-const throughput = (baseline: number[], candidate: number[]): MetricSamples => ({ scenario: 'steady', metric: 'throughput_ratio', better: 'higher', baseline, candidate });
-const latency = (baseline: number[], candidate: number[]): MetricSamples => ({ scenario: 'steady', metric: 'p99_ms', better: 'lower', baseline, candidate });
+const throughput = (baseline: number[], candidate: number[]): MetricSamples => ({
+  scenario: 'steady',
+  metric: 'throughput_ratio',
+  better: 'higher',
+  baseline,
+  candidate,
+});
+const latency = (baseline: number[], candidate: number[]): MetricSamples => ({
+  scenario: 'steady',
+  metric: 'p99_ms',
+  better: 'lower',
+  baseline,
+  candidate,
+});
 
-const input = (name: string, values: number[], metric = 'throughput_ratio'): GateInput => ({ scenarios: [{ name, samples: [{ metric, better: 'higher', values }] }] });
+const input = (name: string, values: number[], metric = 'throughput_ratio'): GateInput => ({
+  scenarios: [{ name, samples: [{ metric, better: 'higher', values }] }],
+});
 
 describe('compareSamples', () => {
   it('given throughput 20 % lower, when compared, then it regressed, significantly and beyond the threshold', () => {
@@ -24,13 +44,23 @@ describe('compareSamples', () => {
     expect(c.relativeChange).toBeCloseTo(-0.2, 1);
     expect(c.confidenceInterval[1]).toBeLessThan(0);
     expect(c.pValue).toBeLessThan(1e-10);
-    expect(c).toMatchObject({ scenario: 'steady', metric: 'throughput_ratio', better: 'higher', threshold: DEFAULT_THRESHOLD, confidenceLevel: 0.95, baseline: { samples: 60 }, candidate: { samples: 60 } });
+    expect(c).toMatchObject({
+      scenario: 'steady',
+      metric: 'throughput_ratio',
+      better: 'higher',
+      threshold: DEFAULT_THRESHOLD,
+      confidenceLevel: 0.95,
+      baseline: { samples: 60 },
+      candidate: { samples: 60 },
+    });
     expect(c.baseline.median).toBeCloseTo(0.5, 1);
   });
 
   it('given two runs of one distribution (different seeds), then it is unchanged', () => {
     for (const seed of [3, 5, 7, 11, 13]) {
-      expect(compareSamples(throughput(samples(0.5, 60, seed), samples(0.5, 60, seed + 100))).verdict).toBe('unchanged');
+      expect(compareSamples(throughput(samples(0.5, 60, seed), samples(0.5, 60, seed + 100))).verdict).toBe(
+        'unchanged',
+      );
     }
   });
 
@@ -66,10 +96,21 @@ describe('compareSamples', () => {
 
   it('is insufficient data with fewer than minSamples on a side, with finite placeholders', () => {
     const c = compareSamples(throughput(samples(0.5, 4, 1), samples(0.4, 60, 2)));
-    expect(c).toMatchObject({ verdict: 'insufficient-data', baseline: { samples: 4 }, confidenceInterval: [0, 0], pValue: 1 });
+    expect(c).toMatchObject({
+      verdict: 'insufficient-data',
+      baseline: { samples: 4 },
+      confidenceInterval: [0, 0],
+      pValue: 1,
+    });
     expect(c.relativeChange).toBeCloseTo(-0.2, 1);
-    expect(compareSamples(throughput(samples(0.5, 4, 1), samples(0.4, 60, 2)), { minSamples: 4 }).verdict).toBe('regressed');
-    expect(compareSamples(throughput([], samples(0.4, 60, 2)))).toMatchObject({ verdict: 'insufficient-data', baseline: { median: 0, samples: 0 }, relativeChange: 0 });
+    expect(compareSamples(throughput(samples(0.5, 4, 1), samples(0.4, 60, 2)), { minSamples: 4 }).verdict).toBe(
+      'regressed',
+    );
+    expect(compareSamples(throughput([], samples(0.4, 60, 2)))).toMatchObject({
+      verdict: 'insufficient-data',
+      baseline: { median: 0, samples: 0 },
+      relativeChange: 0,
+    });
   });
 
   it('is insufficient data when the baseline median is zero, or resamples of it are', () => {
@@ -86,7 +127,9 @@ describe('compareSamples', () => {
   it('refuses a nonsense threshold or confidence with CIM-INVALID-INPUT', () => {
     const m = throughput([1], [1]);
     for (const options of [{ threshold: -0.1 }, { confidence: 95 }, { minSamples: 0 }, { resamples: 1.5 }]) {
-      expect(() => compareSamples(m, options)).toThrow(expect.objectContaining({ code: 'CIM-INVALID-INPUT' }) as CimError);
+      expect(() => compareSamples(m, options)).toThrow(
+        expect.objectContaining({ code: 'CIM-INVALID-INPUT' }) as CimError,
+      );
     }
   });
 });
@@ -95,12 +138,24 @@ describe('gate', () => {
   it('given a run with a 20 % regression in one metric, then the gate regressed, naming it', () => {
     const baseline: GateInput = {
       scenarios: [
-        { name: 'steady', samples: [{ metric: 'throughput_ratio', better: 'higher', values: samples(0.5, 60, 1) }, { metric: 'p99_ms', better: 'lower', values: samples(100, 60, 2) }] },
+        {
+          name: 'steady',
+          samples: [
+            { metric: 'throughput_ratio', better: 'higher', values: samples(0.5, 60, 1) },
+            { metric: 'p99_ms', better: 'lower', values: samples(100, 60, 2) },
+          ],
+        },
       ],
     };
     const candidate: GateInput = {
       scenarios: [
-        { name: 'steady', samples: [{ metric: 'throughput_ratio', better: 'higher', values: samples(0.4, 60, 3) }, { metric: 'p99_ms', better: 'lower', values: samples(100, 60, 4) }] },
+        {
+          name: 'steady',
+          samples: [
+            { metric: 'throughput_ratio', better: 'higher', values: samples(0.4, 60, 3) },
+            { metric: 'p99_ms', better: 'lower', values: samples(100, 60, 4) },
+          ],
+        },
       ],
     };
     const result = gate(baseline, candidate);
@@ -117,19 +172,34 @@ describe('gate', () => {
   });
 
   it('given noise within the threshold (2 % worse, threshold 5 %), then the gate passes', () => {
-    expect(gate(input('steady', samples(0.5, 60, 1)), input('steady', samples(0.49, 60, 2)), { threshold: 0.05 }).regressed).toBe(false);
+    expect(
+      gate(input('steady', samples(0.5, 60, 1)), input('steady', samples(0.49, 60, 2)), { threshold: 0.05 }).regressed,
+    ).toBe(false);
   });
 
-  it('reports scenarios and metrics present on one side only as insufficient data, in baseline order then the candidate\'s', () => {
-    const baseline: GateInput = { scenarios: [{ name: 'gone', samples: [{ metric: 'throughput_ratio', better: 'higher', values: samples(0.5, 60, 1) }] }, ...input('steady', samples(0.5, 60, 2)).scenarios] };
+  it("reports scenarios and metrics present on one side only as insufficient data, in baseline order then the candidate's", () => {
+    const baseline: GateInput = {
+      scenarios: [
+        { name: 'gone', samples: [{ metric: 'throughput_ratio', better: 'higher', values: samples(0.5, 60, 1) }] },
+        ...input('steady', samples(0.5, 60, 2)).scenarios,
+      ],
+    };
     const candidate: GateInput = {
       scenarios: [
-        { name: 'steady', samples: [{ metric: 'throughput_ratio', better: 'higher', values: samples(0.5, 60, 3) }, { metric: 'p99_ms', better: 'lower', values: samples(100, 60, 4) }] },
+        {
+          name: 'steady',
+          samples: [
+            { metric: 'throughput_ratio', better: 'higher', values: samples(0.5, 60, 3) },
+            { metric: 'p99_ms', better: 'lower', values: samples(100, 60, 4) },
+          ],
+        },
         { name: 'new', samples: [{ metric: 'p99_ms', better: 'lower', values: samples(100, 60, 5) }] },
       ],
     };
     const result = gate(baseline, candidate);
-    expect(result.comparisons.map((c) => [c.scenario, c.metric, c.verdict, c.baseline.samples, c.candidate.samples])).toEqual([
+    expect(
+      result.comparisons.map((c) => [c.scenario, c.metric, c.verdict, c.baseline.samples, c.candidate.samples]),
+    ).toEqual([
       ['gone', 'throughput_ratio', 'insufficient-data', 60, 0],
       ['steady', 'throughput_ratio', 'unchanged', 60, 60],
       ['steady', 'p99_ms', 'insufficient-data', 0, 60],
@@ -140,7 +210,11 @@ describe('gate', () => {
   });
 
   it('reports a scenario with no samples on either side (errored both times) as insufficient data', () => {
-    const excluded: GateInput = { scenarios: [{ name: 'broken', samples: [], excluded: 'status error: cluster did not start' }] };
-    expect(gate(excluded, excluded).comparisons).toEqual([expect.objectContaining({ scenario: 'broken', metric: 'samples', verdict: 'insufficient-data' })]);
+    const excluded: GateInput = {
+      scenarios: [{ name: 'broken', samples: [], excluded: 'status error: cluster did not start' }],
+    };
+    expect(gate(excluded, excluded).comparisons).toEqual([
+      expect.objectContaining({ scenario: 'broken', metric: 'samples', verdict: 'insufficient-data' }),
+    ]);
   });
 });

@@ -238,9 +238,7 @@ function oracleConsistency(
     return sub && [nodeHash(hash, sub[0]), nodeHash(hash, sub[1])];
   };
   const computed = walk(oldSize, newSize, true);
-  return (
-    computed !== undefined && end === 0 && sameBytes(computed[0], oldRoot) && sameBytes(computed[1], newRoot)
-  );
+  return computed !== undefined && end === 0 && sameBytes(computed[0], oldRoot) && sameBytes(computed[1], newRoot);
 }
 
 /** Every way of damaging a valid inclusion proof, with whether it must be rejected outright. */

@@ -6,11 +6,18 @@ import { runCli } from '../support/cli.js';
 const config = ApplianceConfigSchema.parse({ stateDir: '/var/lib/cim-appliance', cluster: { name: 'east' } });
 
 describe('cim nats-config', () => {
-  it('given no node flags, uses NATS\' well-known ports, the config\'s host and a store under the state dir', () => {
+  it("given no node flags, uses NATS' well-known ports, the config's host and a store under the state dir", () => {
     const input = natsConfigInput(config, { serverName: 'n1' });
     expect(input).toEqual({
       clusterName: 'east',
-      node: { name: 'n1', host: '127.0.0.1', clientPort: 4222, clusterPort: 6222, monitorPort: 8222, storeDir: '/var/lib/cim-appliance/nats' },
+      node: {
+        name: 'n1',
+        host: '127.0.0.1',
+        clientPort: 4222,
+        clusterPort: 6222,
+        monitorPort: 8222,
+        storeDir: '/var/lib/cim-appliance/nats',
+      },
       peers: [],
       syncInterval: undefined,
     });
@@ -35,7 +42,12 @@ describe('cim nats-config', () => {
       natsConfigInput(config, { peer: ['10.0.0.2'], tlsCert: '/k/c.pem', tlsKey: '/k/k.pem', tlsCa: '/k/ca.pem' }),
     );
     expect(config3.tls).toEqual({ cert_file: '/k/c.pem', key_file: '/k/k.pem', ca_file: '/k/ca.pem' });
-    expect(config3.cluster?.tls).toEqual({ cert_file: '/k/c.pem', key_file: '/k/k.pem', ca_file: '/k/ca.pem', verify: true });
+    expect(config3.cluster?.tls).toEqual({
+      cert_file: '/k/c.pem',
+      key_file: '/k/k.pem',
+      ca_file: '/k/ca.pem',
+      verify: true,
+    });
   });
 
   it('refuses a certificate without its key', () => {
@@ -43,9 +55,23 @@ describe('cim nats-config', () => {
   });
 
   it('prints the config as JSON; a bad flag exits 2 with a one-line error', async () => {
-    const ok = await runCli(['nats-config', '--server-name', 'n2', '--host', '0.0.0.0', '--peer', '10.0.0.1:6222', '--cluster-name', 'east']);
+    const ok = await runCli([
+      'nats-config',
+      '--server-name',
+      'n2',
+      '--host',
+      '0.0.0.0',
+      '--peer',
+      '10.0.0.1:6222',
+      '--cluster-name',
+      'east',
+    ]);
     expect(ok.code).toBe(0);
-    expect(JSON.parse(ok.stdout)).toMatchObject({ server_name: 'n2', host: '0.0.0.0', cluster: { name: 'east', routes: ['nats-route://10.0.0.1:6222'] } });
+    expect(JSON.parse(ok.stdout)).toMatchObject({
+      server_name: 'n2',
+      host: '0.0.0.0',
+      cluster: { name: 'east', routes: ['nats-route://10.0.0.1:6222'] },
+    });
     const bad = await runCli(['nats-config', '--port', 'x']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^cim: error CIM-INVALID-INPUT: --port: expected a port/);

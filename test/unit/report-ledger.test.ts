@@ -20,8 +20,16 @@ import {
 } from '../../reports/index.js';
 import { tempDir } from '../support/temp-dir.js';
 
-const environment = { node: 'v20', platform: 'linux-x64', cpu: { model: 'test', cores: 2 }, memoryBytes: 1, appliance: 'cim-appliance@test', natsServers: [{ name: 'n1', version: '2.9.10' }] };
-const leaves = (n: number) => Array.from({ length: n }, (_, i) => cidOfBlock(new TextEncoder().encode(`event ${i}`)).bytes);
+const environment = {
+  node: 'v20',
+  platform: 'linux-x64',
+  cpu: { model: 'test', cores: 2 },
+  memoryBytes: 1,
+  appliance: 'cim-appliance@test',
+  natsServers: [{ name: 'n1', version: '2.9.10' }],
+};
+const leaves = (n: number) =>
+  Array.from({ length: n }, (_, i) => cidOfBlock(new TextEncoder().encode(`event ${i}`)).bytes);
 const newReport = (over: Partial<NewReport> = {}): NewReport => ({
   kind: 'audit',
   title: 'audit report',
@@ -32,12 +40,15 @@ const newReport = (over: Partial<NewReport> = {}): NewReport => ({
   ...over,
 });
 // A rendering the verifier can recompute: here plain JSON of the title and CID.
-const render = (named: NamedReport) => ({ json: JSON.stringify({ cid: named.cid.toString(), title: named.report.title }) });
+const render = (named: NamedReport) => ({
+  json: JSON.stringify({ cid: named.cid.toString(), title: named.report.title }),
+});
 
 let dir: ReturnType<typeof tempDir>;
 let signer: Signer;
 let ledger: Ledger;
-const verify = (ref: string, trusted = [signer.verifier()]) => verifyReport(ref, { stateDir: dir.path, ledger, trusted, render });
+const verify = (ref: string, trusted = [signer.verifier()]) =>
+  verifyReport(ref, { stateDir: dir.path, ledger, trusted, render });
 
 beforeEach(() => {
   dir = tempDir('reports');
@@ -50,7 +61,11 @@ afterEach(() => {
 });
 
 /** Writes a copy of a report's `.cbor` with a change, as a tamperer would, and returns its path. */
-function tampered(named: NamedReport, change: (report: NamedReport['report']) => NamedReport['report'], name = 'tampered.cbor'): string {
+function tampered(
+  named: NamedReport,
+  change: (report: NamedReport['report']) => NamedReport['report'],
+  name = 'tampered.cbor',
+): string {
   const path = join(dir.path, name);
   writeFileSync(path, encodeReport(change(structuredClone(named.report))));
   return path;
@@ -84,10 +99,14 @@ describe('writing reports', () => {
 
   it('refuses a second write of the same report, and a report that does not follow the head', () => {
     const { named } = writeReport(newReport(), { stateDir: dir.path, signer });
-    expect(() => ledger.append(named, encodeReport(named.report))).toThrow(expect.objectContaining({ code: 'CIM-INVALID-INPUT' }));
+    expect(() => ledger.append(named, encodeReport(named.report))).toThrow(
+      expect.objectContaining({ code: 'CIM-INVALID-INPUT' }),
+    );
     expect(() => writeOnce(reportFile(dir.path, named.cid.toString(), 'cbor'), 'again')).toThrow(/written once/);
     const stale = signReport({ ...named.report, title: 'written against an old head', prev: null }, signer);
-    expect(() => ledger.append(stale, encodeReport(stale.report))).toThrow(expect.objectContaining({ code: 'CIM-CONFLICT' }));
+    expect(() => ledger.append(stale, encodeReport(stale.report))).toThrow(
+      expect.objectContaining({ code: 'CIM-CONFLICT' }),
+    );
   });
 
   it('keeps the ledger append-only: UPDATE and DELETE are refused by the database itself', () => {
@@ -106,8 +125,14 @@ describe('writing reports', () => {
   });
 
   it('given an interrupted run after a complete one, latest and latest:<kind> pass over it; latest-any includes it', () => {
-    const complete = writeReport(newReport({ kind: 'performance', results: { interrupted: false } }), { stateDir: dir.path, signer }).named.cid.toString();
-    const interrupted = writeReport(newReport({ kind: 'performance', title: 'cut short', results: { interrupted: true } }), { stateDir: dir.path, signer }).named.cid.toString();
+    const complete = writeReport(newReport({ kind: 'performance', results: { interrupted: false } }), {
+      stateDir: dir.path,
+      signer,
+    }).named.cid.toString();
+    const interrupted = writeReport(
+      newReport({ kind: 'performance', title: 'cut short', results: { interrupted: true } }),
+      { stateDir: dir.path, signer },
+    ).named.cid.toString();
     expect(ledger.resolve('latest:performance').cid).toBe(complete);
     expect(ledger.resolve('latest').cid).toBe(complete);
     expect(ledger.resolve('latest-any:performance').cid).toBe(interrupted);
@@ -121,7 +146,12 @@ describe('writing reports', () => {
     const cid = named.cid.toString();
     ledger.close();
     for (const suffix of ['', '-wal', '-shm']) rmSync(join(dir.path, `ledger.sqlite${suffix}`), { force: true });
-    expect(() => Ledger.open(dir.path)).toThrow(expect.objectContaining({ code: 'CIM-VERIFY-FAILED', message: expect.stringContaining(`lacks 1 signed report found in ${join(dir.path, 'reports')} (${cid})`) }));
+    expect(() => Ledger.open(dir.path)).toThrow(
+      expect.objectContaining({
+        code: 'CIM-VERIFY-FAILED',
+        message: expect.stringContaining(`lacks 1 signed report found in ${join(dir.path, 'reports')} (${cid})`),
+      }),
+    );
 
     // A ledger made anew: the triggers refuse DELETE, but a whole table can be dropped.
     const raw = new Database(join(dir.path, 'ledger.sqlite'));
@@ -135,7 +165,9 @@ describe('writing reports', () => {
 describe('verifying reports', () => {
   let chain: NamedReport[];
   beforeEach(() => {
-    chain = [3, 5, 9].map((n) => writeReport(newReport({ checkpointLeaves: leaves(n) }), { stateDir: dir.path, signer, render }).named);
+    chain = [3, 5, 9].map(
+      (n) => writeReport(newReport({ checkpointLeaves: leaves(n) }), { stateDir: dir.path, signer, render }).named,
+    );
   });
 
   it('accepts an untouched chain: CIDs, signatures, files, links and consistency proofs', () => {
@@ -157,7 +189,10 @@ describe('verifying reports', () => {
       const result = verify(cid);
       expect(result.ok).toBe(false);
       expect(result.problems.join('\n')).toContain(path);
-      writeFileSync(path, readFileSync(path).map((b, i) => (i === bytes.length - 3 ? b ^ 0x01 : b)));
+      writeFileSync(
+        path,
+        readFileSync(path).map((b, i) => (i === bytes.length - 3 ? b ^ 0x01 : b)),
+      );
     }
     expect(verify(cid).ok).toBe(true);
   });
@@ -189,7 +224,12 @@ describe('verifying reports', () => {
     const proof = latest.checkpoint!.consistencyProof!.map((p) => p.slice());
     proof[0]![0]! ^= 0xff;
     const path = join(dir.path, 'forged-proof.cbor');
-    writeFileSync(path, encodeReport(signReport({ ...latest, checkpoint: { ...latest.checkpoint!, consistencyProof: proof } }, signer).report));
+    writeFileSync(
+      path,
+      encodeReport(
+        signReport({ ...latest, checkpoint: { ...latest.checkpoint!, consistencyProof: proof } }, signer).report,
+      ),
+    );
     expect(verify(path).problems.join('\n')).toMatch(/consistency proof from 5 to 9 events does not verify/);
   });
 });

@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { readPerformanceResults, type PerformanceResultsView } from '../../reports/render/performance-view.js';
 import type { BenchResults } from '../../scenarios/results.js';
 
-const fixture = JSON.parse(readFileSync(new URL('../fixtures/bench-results-quick.json', import.meta.url), 'utf8')) as BenchResults;
+const fixture = JSON.parse(
+  readFileSync(new URL('../fixtures/bench-results-quick.json', import.meta.url), 'utf8'),
+) as BenchResults;
 
 // Type level: whatever the bench hands over is a view the renderers can read.
 const _assignable: PerformanceResultsView = {} as BenchResults;

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { render, RENDER_EXTENSIONS, RENDER_FORMATS, renderHtml, renderJson, renderJUnit, renderMarkdown, toJsonValue } from '../../reports/index.js';
+import {
+  render,
+  RENDER_EXTENSIONS,
+  RENDER_FORMATS,
+  renderHtml,
+  renderJson,
+  renderJUnit,
+  renderMarkdown,
+  toJsonValue,
+} from '../../reports/index.js';
 import { histogramCurve } from '../../reports/render/html.js';
 import { mdText } from '../../reports/render/markdown.js';
 import { benchResultsFixture, fakeCid, performanceReport } from '../fixtures/performance-report.js';
@@ -43,7 +52,10 @@ describe('JSON rendering', () => {
 
   it('given nested CIDs, bytes and undefined fields, when made JSON values, then they become strings and are dropped', async () => {
     const cid = await fakeCid('x');
-    expect(toJsonValue({ b: [cid, new Uint8Array([1, 2, 3])], a: undefined, c: Infinity })).toEqual({ b: [cid.toString(), 'AQID'], c: null });
+    expect(toJsonValue({ b: [cid, new Uint8Array([1, 2, 3])], a: undefined, c: Infinity })).toEqual({
+      b: [cid.toString(), 'AQID'],
+      c: null,
+    });
   });
 });
 
@@ -61,7 +73,9 @@ describe('Markdown rendering', () => {
 
   it('given the quick run, when rendered, then the scenario table has a row per scenario with its figures', async () => {
     const md = renderMarkdown(await performanceReport());
-    expect(md).toContain('| scenario | status | ops/s | × raw | p50 ms | p99 ms | lost | unexp. | dup. | findings | recovery | replay × raw |');
+    expect(md).toContain(
+      '| scenario | status | ops/s | × raw | p50 ms | p99 ms | lost | unexp. | dup. | findings | recovery | replay × raw |',
+    );
     expect(md).toContain('| quick-leader-kill | passed | 74 | 0.02× | 317 | 10,740 | 0 | 0 | 0 | 0 | 144 ms | – |');
     expect(md).toContain('| quick-replay | passed | 696 | 0.15× | 75.9 | 397 | 0 | 0 | 0 | 0 | – | 0.65× |');
     expect(md).toContain('| quick-steady | passed | 199 | 0.03× |');
@@ -74,10 +88,17 @@ describe('Markdown rendering', () => {
     for (const s of scenarios) {
       const loads = s.phases.filter((p): p is LoadPhaseResult => p.type === 'load');
       const acks = loads.reduce((n, p) => n + p.perSecond.reduce((m, second) => m + second.ok, 0), 0);
-      const elapsed = (Math.max(...loads.map((p) => p.endedAtMs)) - Math.min(...loads.map((p) => p.startedAtMs))) / 1_000;
+      const elapsed =
+        (Math.max(...loads.map((p) => p.endedAtMs)) - Math.min(...loads.map((p) => p.startedAtMs))) / 1_000;
       const raw = s.baseline!.publish.messages / s.baseline!.publish.seconds;
-      const row = md.split('\n').find((line) => line.startsWith(`| ${s.scenario} | `))!.split(' | ');
-      expect(row.slice(2, 4)).toEqual([Math.round(acks / elapsed).toLocaleString('en-US'), `${(acks / elapsed / raw).toFixed(2)}×`]);
+      const row = md
+        .split('\n')
+        .find((line) => line.startsWith(`| ${s.scenario} | `))!
+        .split(' | ');
+      expect(row.slice(2, 4)).toEqual([
+        Math.round(acks / elapsed).toLocaleString('en-US'),
+        `${(acks / elapsed / raw).toFixed(2)}×`,
+      ]);
     }
   });
 
@@ -85,7 +106,9 @@ describe('Markdown rendering', () => {
     const md = renderMarkdown(await performanceReport());
     expect(md).toContain('### quick-leader-kill: passed');
     expect(md).toContain('- ✓ `lost == 0`: measured 0.00');
-    expect(md).toContain('killed n1 (leader of CIM\\_PERSON) with SIGKILL; started again after 7.9 s — fired at 4.1 s, healed at 12.0 s; recovery 144 ms; longest stall 5.7 s');
+    expect(md).toContain(
+      'killed n1 (leader of CIM\\_PERSON) with SIGKILL; started again after 7.9 s — fired at 4.1 s, healed at 12.0 s; recovery 144 ms; longest stall 5.7 s',
+    );
     expect(md).toContain('- `CIM-UNAVAILABLE`: 33');
     expect(md).toContain('**Checker** ✓: 1,452 attempted');
     expect(md).toContain('## Findings (2)\n\n### warning (1)');
@@ -93,7 +116,11 @@ describe('Markdown rendering', () => {
 
   it('given a failed check, when rendered, then it is marked ✗ with the measured value', async () => {
     const results = benchResultsFixture();
-    (results.scenarios[2]!.checks as { ok: boolean; actual: number }[])[0] = { ok: false, actual: 3, text: 'lost == 0' } as never;
+    (results.scenarios[2]!.checks as { ok: boolean; actual: number }[])[0] = {
+      ok: false,
+      actual: 3,
+      text: 'lost == 0',
+    } as never;
     expect(renderMarkdown(await performanceReport({ results }))).toContain('- ✗ `lost == 0`: measured 3.00');
   });
 
@@ -102,7 +129,9 @@ describe('Markdown rendering', () => {
     expect(md).toContain(': **regressed**');
     const rows = md.split('\n').filter((l) => /^\| quick-[a-z-]+ \| [a-z0-9\\_]+ \(/.test(l));
     expect(rows).toHaveLength(3);
-    expect(rows[0]).toBe('| quick-replay | p99\\_ms (lower is better) | 300 (n=5) | 397 (n=5) | +32.2 % | 95 % \\[+21.0 %, +44.0 %\\] | &lt; 0.001 | regressed |');
+    expect(rows[0]).toBe(
+      '| quick-replay | p99\\_ms (lower is better) | 300 (n=5) | 397 (n=5) | +32.2 % | 95 % \\[+21.0 %, +44.0 %\\] | &lt; 0.001 | regressed |',
+    );
     expect(rows[1]).toContain('insufficient-data');
     expect(rows[2]).toContain('unchanged');
   });
@@ -124,11 +153,15 @@ describe('JUnit rendering', () => {
     const { root, elements } = wellFormedXml(xml);
     expect(root).toBe('testsuites');
     expect(elements.filter((e) => e === 'testsuite')).toHaveLength(4);
-    expect(xml).toMatch(/<testsuite name="quick-leader-kill" tests="5" failures="0" errors="0" skipped="0" time="28.110"/);
+    expect(xml).toMatch(
+      /<testsuite name="quick-leader-kill" tests="5" failures="0" errors="0" skipped="0" time="28.110"/,
+    );
     expect(xml).toMatch(/<testsuite name="quick-replay" tests="4" failures="0"/);
     expect(xml).toMatch(/<testsuite name="gate" tests="3" failures="1" errors="0" skipped="1"/);
     expect(xml).toMatch(/<testsuites name="[^"]+" tests="18" failures="1" errors="0" skipped="1" time="\d+\.\d{3}"/);
-    expect(xml).toContain('<failure message="p99_ms 300 → 397 (lower is better): change +32.2 %, CI [+21.0 %, +44.0 %], p &lt; 0.001, threshold 5 %" type="regression">');
+    expect(xml).toContain(
+      '<failure message="p99_ms 300 → 397 (lower is better): change +32.2 %, CI [+21.0 %, +44.0 %], p &lt; 0.001, threshold 5 %" type="regression">',
+    );
   });
 
   it('given failed checks, a failing checker and an errored scenario, when rendered, then the counts say so', async () => {
@@ -136,7 +169,11 @@ describe('JUnit rendering', () => {
     const steady = results.scenarios[2]!;
     (steady.checks as { ok: boolean; actual: number | null }[])[0]!.ok = false;
     (steady.checks as { ok: boolean; actual: number | null }[])[0]!.actual = 2;
-    Object.assign(steady.checker as object, { lost: 2, ok: false, samples: { lost: ['person/p-1 & <x>'], unexpected: [], duplicates: [] } });
+    Object.assign(steady.checker as object, {
+      lost: 2,
+      ok: false,
+      samples: { lost: ['person/p-1 & <x>'], unexpected: [], duplicates: [] },
+    });
     Object.assign(results.scenarios[1]!, { status: 'error', reason: 'nats-server "n2" exited\n(code 1)' });
     const xml = renderJUnit(await performanceReport({ results }));
     wellFormedXml(xml);
@@ -151,7 +188,11 @@ describe('JUnit rendering', () => {
   it('given a hostile title and a compliance report, when rendered, then the title is escaped and findings are the cases', async () => {
     const named = await performanceReport({ title: HOSTILE });
     named.report.kind = 'compliance';
-    named.report.findings.push({ id: 'seal-mismatch', severity: 'error', message: 'seal 3 of "person" does not cover <its> events' });
+    named.report.findings.push({
+      id: 'seal-mismatch',
+      severity: 'error',
+      message: 'seal 3 of "person" does not cover <its> events',
+    });
     const xml = renderJUnit(named);
     wellFormedXml(xml);
     expect(xml).not.toContain('<script>');
@@ -164,14 +205,32 @@ describe('HTML rendering', () => {
     const html = renderHtml(await performanceReport({ withBaseline: true }));
     expect(html).toMatch(/^<!DOCTYPE html>\n<html lang="en">/);
     expect(html).toContain('<meta name="viewport" content="width=device-width, initial-scale=1">');
-    expect(html).toContain(`<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">`);
-    for (const forbidden of [/https?:\/\//i, /\ssrc\s*=/i, /<script/i, /<link/i, /<img/i, /<iframe/i, /@import/i, /url\(/i, /\son[a-z]+\s*=/i]) expect(html).not.toMatch(forbidden);
+    expect(html).toContain(
+      `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">`,
+    );
+    for (const forbidden of [
+      /https?:\/\//i,
+      /\ssrc\s*=/i,
+      /<script/i,
+      /<link/i,
+      /<img/i,
+      /<iframe/i,
+      /@import/i,
+      /url\(/i,
+      /\son[a-z]+\s*=/i,
+    ])
+      expect(html).not.toMatch(forbidden);
   });
 
   it('given the quick run, when rendered, then each scenario has its charts, each an accessible image', async () => {
     const html = renderHtml(await performanceReport({ withBaseline: true }));
     for (const scenario of ['quick-leader-kill', 'quick-replay', 'quick-steady']) {
-      for (const chart of ['throughput over time', 'latency by percentile', 'ratio to the raw baseline', 'phases, faults and recovery']) {
+      for (const chart of [
+        'throughput over time',
+        'latency by percentile',
+        'ratio to the raw baseline',
+        'phases, faults and recovery',
+      ]) {
         expect(html).toContain(`role="img" aria-label="${scenario}: ${chart}"`);
       }
     }
@@ -183,7 +242,9 @@ describe('HTML rendering', () => {
   it('given a fault, when rendered, then the throughput chart marks it from firing to healing, labelled with its action', async () => {
     const html = renderHtml(await performanceReport());
     const throughput = html.slice(html.indexOf('aria-label="quick-leader-kill: throughput over time"'));
-    expect(throughput.slice(0, throughput.indexOf('</svg>'))).toMatch(/<g class="band"><title>kill n1<\/title><rect [^>]*>.*>kill n1<\/text><\/g>/);
+    expect(throughput.slice(0, throughput.indexOf('</svg>'))).toMatch(
+      /<g class="band"><title>kill n1<\/title><rect [^>]*>.*>kill n1<\/text><\/g>/,
+    );
   });
 
   it('given the quick run, when rendered, then tables have column and row headers, and the gate, findings and checks are there', async () => {
@@ -192,7 +253,9 @@ describe('HTML rendering', () => {
     expect(html).toContain('<th scope="row">quick-steady</th>');
     expect(html).toContain('<th scope="row">lost == 0</th><td>✓ ok</td><td class="num">0.00</td>');
     expect(html).toContain('<span class="bad">regressed</span>');
-    expect(html.indexOf('<th scope="row">quick-replay</th><td>p99_ms')).toBeLessThan(html.indexOf('<th scope="row">quick-steady</th><td>ops_per_sec'));
+    expect(html.indexOf('<th scope="row">quick-replay</th><td>p99_ms')).toBeLessThan(
+      html.indexOf('<th scope="row">quick-steady</th><td>ops_per_sec'),
+    );
     expect(html).toContain('<code>slow-recovery</code> quick-leader-kill stalled 5.7 s');
     expect(html).toContain('cim report verify bafy');
   });
@@ -232,7 +295,9 @@ describe('HTML rendering', () => {
   });
 
   it('given a load phase histogram, when decoded, then the curve rises from p50 to p99.99 in ms; garbage gives no curve', () => {
-    const load = (benchResultsFixture().scenarios[2]!.phases as { latency: { histogram: string; p50Ms: number; p99Ms: number } }[])[0]!;
+    const load = (
+      benchResultsFixture().scenarios[2]!.phases as { latency: { histogram: string; p50Ms: number; p99Ms: number } }[]
+    )[0]!;
     const curve = histogramCurve(load.latency.histogram)!;
     expect(curve[0]![0]).toBeCloseTo(50);
     expect(curve[curve.length - 1]![0]).toBeCloseTo(99.99);

@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { barChart, escapeXml, formatTick, lineChart, linearScale, niceStep, niceTicks, percentileTicks, percentileToAxis, timeline } from '../../reports/svg/index.js';
+import {
+  barChart,
+  escapeXml,
+  formatTick,
+  lineChart,
+  linearScale,
+  niceStep,
+  niceTicks,
+  percentileTicks,
+  percentileToAxis,
+  timeline,
+} from '../../reports/svg/index.js';
 import { wellFormedXml } from '../support/xml-well-formed.js';
 
 const HOSTILE = '<script>alert("x&y")</script>';
@@ -19,7 +30,15 @@ describe('nice ticks', () => {
   });
 
   it('given a point, an empty, an inverted or a non-finite range, when ticked, then the ticks are finite and ordered', () => {
-    for (const [lo, hi] of [[0, 0], [5, 5], [-3, -3], [10, 2], [NaN, NaN], [0, Infinity], [-Infinity, 4]] as const) {
+    for (const [lo, hi] of [
+      [0, 0],
+      [5, 5],
+      [-3, -3],
+      [10, 2],
+      [NaN, NaN],
+      [0, Infinity],
+      [-Infinity, 4],
+    ] as const) {
       const t = niceTicks(lo, hi);
       expect(t.values.length).toBeGreaterThan(1);
       expect(t.values.every(Number.isFinite)).toBe(true);
@@ -67,31 +86,85 @@ describe('charts', () => {
       title: HOSTILE,
       xLabel: 'seconds',
       yLabel: 'ops/s',
-      series: [{ name: 'load', points: [[0, 100], [1, 180], [2, 20], [3, 200]], area: true }, { name: HOSTILE, points: [[0, 0], [3, 10]] }],
-      bands: [{ from: 1.2, to: 2.5, label: 'kill n1' }, { from: 2.8, label: 'partition' }],
+      series: [
+        {
+          name: 'load',
+          points: [
+            [0, 100],
+            [1, 180],
+            [2, 20],
+            [3, 200],
+          ],
+          area: true,
+        },
+        {
+          name: HOSTILE,
+          points: [
+            [0, 0],
+            [3, 10],
+          ],
+        },
+      ],
+      bands: [
+        { from: 1.2, to: 2.5, label: 'kill n1' },
+        { from: 2.8, label: 'partition' },
+      ],
     }),
-    percentile: lineChart({ title: 'latency', xLabel: 'percentile', yLabel: 'ms', xScale: 'percentile', series: [{ name: 'p', points: [[50, 1], [99, 5], [99.99, 30]] }] }),
-    bar: barChart({ title: 'ratios', xLabel: '× raw', bars: [{ label: 'load steady ÷ raw publish', value: 0.4 }, { label: 'replay ÷ raw read', value: 1.3 }, { label: 'missing', value: NaN }], reference: { value: 1, label: 'raw = 1.0' } }),
+    percentile: lineChart({
+      title: 'latency',
+      xLabel: 'percentile',
+      yLabel: 'ms',
+      xScale: 'percentile',
+      series: [
+        {
+          name: 'p',
+          points: [
+            [50, 1],
+            [99, 5],
+            [99.99, 30],
+          ],
+        },
+      ],
+    }),
+    bar: barChart({
+      title: 'ratios',
+      xLabel: '× raw',
+      bars: [
+        { label: 'load steady ÷ raw publish', value: 0.4 },
+        { label: 'replay ÷ raw read', value: 1.3 },
+        { label: 'missing', value: NaN },
+      ],
+      reference: { value: 1, label: 'raw = 1.0' },
+    }),
     timeline: timeline({
       title: 'recovery',
       xLabel: 'seconds',
       rows: [
         { label: 'load', segments: [{ from: 0, to: 19, kind: 'phase' }] },
-        { label: 'kill-leader', segments: [{ from: 4.1, to: 12, kind: 'fault', label: 'kill n1' }, { from: 4.1, to: 9.8, kind: 'stall' }] },
+        {
+          label: 'kill-leader',
+          segments: [
+            { from: 4.1, to: 12, kind: 'fault', label: 'kill n1' },
+            { from: 4.1, to: 9.8, kind: 'stall' },
+          ],
+        },
         { label: 'never healed', segments: [{ from: 15, kind: 'fault' }] },
       ],
     }),
   };
 
-  it.each(Object.entries(charts))('given data, when the %s chart is drawn, then it is well-formed, accessible SVG without NaN', (_, svg) => {
-    const { root, elements } = wellFormedXml(svg);
-    expect(root).toBe('svg');
-    expect(svg).toMatch(/^<svg [^>]*role="img" aria-label="[^"]+"/);
-    expect(elements[1]).toBe('title');
-    expect(svg).toMatch(/viewBox="0 0 \d+ \d+"/);
-    expect(svg).not.toMatch(/NaN|Infinity|undefined/);
-    expect(svg).not.toContain('<script');
-  });
+  it.each(Object.entries(charts))(
+    'given data, when the %s chart is drawn, then it is well-formed, accessible SVG without NaN',
+    (_, svg) => {
+      const { root, elements } = wellFormedXml(svg);
+      expect(root).toBe('svg');
+      expect(svg).toMatch(/^<svg [^>]*role="img" aria-label="[^"]+"/);
+      expect(elements[1]).toBe('title');
+      expect(svg).toMatch(/viewBox="0 0 \d+ \d+"/);
+      expect(svg).not.toMatch(/NaN|Infinity|undefined/);
+      expect(svg).not.toContain('<script');
+    },
+  );
 
   it('given series and bands, when the line chart is drawn, then each series is a path and each band a labelled rect', () => {
     expect(charts.line.match(/<path d="M/g)).toHaveLength(3); // area + line, line
@@ -118,7 +191,21 @@ describe('charts', () => {
   it('given no data at all, when each chart is drawn, then it says so and writes no NaN', () => {
     const empty = [
       lineChart({ title: 'e', xLabel: 'x', yLabel: 'y', series: [] }),
-      lineChart({ title: 'e', xLabel: 'x', yLabel: 'y', series: [{ name: 's', points: [[NaN, 1], [2, Infinity]] }], xScale: 'percentile' }),
+      lineChart({
+        title: 'e',
+        xLabel: 'x',
+        yLabel: 'y',
+        series: [
+          {
+            name: 's',
+            points: [
+              [NaN, 1],
+              [2, Infinity],
+            ],
+          },
+        ],
+        xScale: 'percentile',
+      }),
       lineChart({ title: 'e', xLabel: 'x', yLabel: 'y', series: [{ name: 's', points: [[1, 0]] }], xDomain: [5, 5] }),
       barChart({ title: 'e', xLabel: 'x', bars: [] }),
       timeline({ title: 'e', xLabel: 'x', rows: [] }),
@@ -131,7 +218,9 @@ describe('charts', () => {
   });
 
   it('given standalone, when drawn, then the SVG namespace is declared; inline (the default) it is not', () => {
-    expect(lineChart({ title: 't', xLabel: 'x', yLabel: 'y', series: [], standalone: true })).toContain('xmlns="http://www.w3.org/2000/svg"');
+    expect(lineChart({ title: 't', xLabel: 'x', yLabel: 'y', series: [], standalone: true })).toContain(
+      'xmlns="http://www.w3.org/2000/svg"',
+    );
     expect(charts.line).not.toContain('xmlns');
   });
 });

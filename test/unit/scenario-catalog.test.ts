@@ -65,7 +65,11 @@ describe('the shipped catalog', () => {
 
   it('puts ten scenarios in the standard suite and three in the quick suite', () => {
     expect(findScenarios(['standard'], { known }).map((s) => s.name)).toHaveLength(10);
-    expect(findScenarios(['quick'], { known }).map((s) => s.name)).toEqual(['quick-leader-kill', 'quick-replay', 'quick-steady']);
+    expect(findScenarios(['quick'], { known }).map((s) => s.name)).toEqual([
+      'quick-leader-kill',
+      'quick-replay',
+      'quick-steady',
+    ]);
   });
 
   it('keeps the quick suite well under a minute of fixed-length phases', () => {
@@ -79,11 +83,22 @@ describe('the shipped catalog', () => {
     const s = byName('follower-corruption');
     expect(s.phases.some((p) => p.type === 'check' && p.expect.some((a) => a.metric === 'lost'))).toBe(false);
     const fault = s.phases.find((p): p is FaultPhase => p.type === 'fault')!;
-    expect(fault).toMatchObject({ action: 'corrupt', at: 10_000, target: { followerOf: 'CIM_PERSON' }, corruption: { stream: 'CIM_PERSON', mode: 'flip-bits', bytes: 64 } });
+    expect(fault).toMatchObject({
+      action: 'corrupt',
+      at: 10_000,
+      target: { followerOf: 'CIM_PERSON' },
+      corruption: { stream: 'CIM_PERSON', mode: 'flip-bits', bytes: 64 },
+    });
   });
 
   it('kills the CIM_PERSON leader in leader-kill at 10 s for 5 s', () => {
-    expect(byName('leader-kill').phases[1]).toMatchObject({ type: 'fault', action: 'kill', at: 10_000, for: 5_000, target: { leaderOf: 'CIM_PERSON' } });
+    expect(byName('leader-kill').phases[1]).toMatchObject({
+      type: 'fault',
+      action: 'kill',
+      at: 10_000,
+      for: 5_000,
+      target: { leaderOf: 'CIM_PERSON' },
+    });
     expect(estimatedDurationMs(byName('leader-kill'))).toBe(30_000);
   });
 

@@ -44,11 +44,17 @@ phases:
 `;
 
 /** `valid` with line `n` (1-based) replaced. */
-const withLine = (n: number, line: string): string => valid.split('\n').map((l, i) => (i === n - 1 ? line : l)).join('\n');
+const withLine = (n: number, line: string): string =>
+  valid
+    .split('\n')
+    .map((l, i) => (i === n - 1 ? line : l))
+    .join('\n');
 
 describe('scenario file errors', () => {
   it('given a rate of the wrong type, then it names file, line, column and key', () => {
-    expect(() => parseScenario(withLine(6, '    rate: fast'), { file: 'steady.yaml' })).toThrow('steady.yaml:6:11 phases[0].rate: expected a positive number or "max"');
+    expect(() => parseScenario(withLine(6, '    rate: fast'), { file: 'steady.yaml' })).toThrow(
+      'steady.yaml:6:11 phases[0].rate: expected a positive number or "max"',
+    );
   });
 
   it('is CIM-INVALID-INPUT (exit 2) with a hint', () => {
@@ -71,7 +77,9 @@ describe('scenario file errors', () => {
   });
 
   it('given a missing required field, then it points at the mapping that lacks it', () => {
-    expect(issuesOf(valid + '  - type: replay\n    to: 50%\n')).toEqual(['13:5 phases[2].projection: missing: expected a projection name such as person_directory']);
+    expect(issuesOf(valid + '  - type: replay\n    to: 50%\n')).toEqual([
+      '13:5 phases[2].projection: missing: expected a projection name such as person_directory',
+    ]);
     expect(issuesOf(withLine(1, 'title: steady'))).toEqual([
       '1:1 name: missing: expected a scenario name',
       '1:1 title: unknown key "title"; this mapping takes name, description, seed, suites, cluster, phases',
@@ -79,7 +87,9 @@ describe('scenario file errors', () => {
   });
 
   it('given a bad duration, then it says which forms a duration takes', () => {
-    expect(issuesOf(withLine(7, '    duration: 30 seconds'))).toEqual(['7:15 phases[0].duration: expected a duration such as "500ms", "20s", "2m", "1h" (a bare whole number is ms)']);
+    expect(issuesOf(withLine(7, '    duration: 30 seconds'))).toEqual([
+      '7:15 phases[0].duration: expected a duration such as "500ms", "20s", "2m", "1h" (a bare whole number is ms)',
+    ]);
   });
 
   it('given a zero duration, then it asks for one above 0', () => {
@@ -88,7 +98,9 @@ describe('scenario file errors', () => {
 
   it('given an unknown command, then it lists the commands the domains serve', () => {
     const [issue] = issuesOf(withLine(9, '      - command: person.RenamePersn'));
-    expect(issue).toMatch(/^9:18 phases\[0\]\.mix\[0\]\.command: unknown command "person\.RenamePersn"; the served commands are organization\.AddMember, .*person\.RenamePerson/);
+    expect(issue).toMatch(
+      /^9:18 phases\[0\]\.mix\[0\]\.command: unknown command "person\.RenamePersn"; the served commands are organization\.AddMember, .*person\.RenamePerson/,
+    );
   });
 
   it('accepts any well-formed command when no domains are known', () => {
@@ -103,32 +115,46 @@ describe('scenario file errors', () => {
 
   it('given a malformed assertion and an unknown metric, then each points at its list item', () => {
     const issues = issuesOf(withLine(12, '    expect: ["lost = 0", "latency < 5"]'));
-    expect(issues[0]).toBe('12:14 phases[1].expect[0]: expected "METRIC OP NUMBER" (OP one of <= >= == != < >), e.g. "lost == 0" or "load-1.p99_ms < 200"');
+    expect(issues[0]).toBe(
+      '12:14 phases[1].expect[0]: expected "METRIC OP NUMBER" (OP one of <= >= == != < >), e.g. "lost == 0" or "load-1.p99_ms < 200"',
+    );
     expect(issues[1]).toMatch(/^12:26 phases\[1\]\.expect\[1\]: unknown metric "latency"; the metrics are lost, /);
   });
 
   it('given an assertion on a phase that does not exist, then it lists the phases', () => {
-    expect(issuesOf(withLine(12, '    expect: ["load-2.p99_ms < 200"]'))).toEqual(['12:14 phases[1].expect[0]: no phase is named "load-2"; the phases are load-1, check-2']);
+    expect(issuesOf(withLine(12, '    expect: ["load-2.p99_ms < 200"]'))).toEqual([
+      '12:14 phases[1].expect[0]: no phase is named "load-2"; the phases are load-1, check-2',
+    ]);
   });
 
   it('given two phases with one name, then it points at the second', () => {
-    expect(issuesOf(withLine(11, '  - name: load-1\n    type: check'))).toEqual(['11:11 phases[1].name: phase name "load-1" is already used by phases[0]']);
+    expect(issuesOf(withLine(11, '  - name: load-1\n    type: check'))).toEqual([
+      '11:11 phases[1].name: phase name "load-1" is already used by phases[0]',
+    ]);
   });
 
   it('given a default name that collides with an explicit one, then it points at the unnamed phase', () => {
-    expect(issuesOf(withLine(4, '  - name: check-2'))).toEqual(['11:5 phases[1]: phase name "check-2" is already used by phases[0]']);
+    expect(issuesOf(withLine(4, '  - name: check-2'))).toEqual([
+      '11:5 phases[1]: phase name "check-2" is already used by phases[0]',
+    ]);
   });
 
   it('given a target node outside the cluster, then it names the nodes there are', () => {
-    expect(issuesOf(valid + '  - { type: fault, action: kill, target: n4 }\n')).toEqual(['13:42 phases[2].target: node n4 is not in the cluster; its nodes are n1…n3']);
+    expect(issuesOf(valid + '  - { type: fault, action: kill, target: n4 }\n')).toEqual([
+      '13:42 phases[2].target: node n4 is not in the cluster; its nodes are n1…n3',
+    ]);
   });
 
   it('given more replicas than nodes, then it points at replicas', () => {
-    expect(issuesOf(valid + 'cluster:\n  nodes: 2\n  replicas: 3\n')).toEqual(['15:13 cluster.replicas: expected at most 2 replicas (one per node)']);
+    expect(issuesOf(valid + 'cluster:\n  nodes: 2\n  replicas: 3\n')).toEqual([
+      '15:13 cluster.replicas: expected at most 2 replicas (one per node)',
+    ]);
   });
 
   it('given both count and duration, then it points at count', () => {
-    expect(issuesOf(withLine(7, '    duration: 30s\n    count: 100'))).toEqual(['8:12 phases[0].count: give either duration or count, not both']);
+    expect(issuesOf(withLine(7, '    duration: 30s\n    count: 100'))).toEqual([
+      '8:12 phases[0].count: give either duration or count, not both',
+    ]);
   });
 
   it('given neither count nor duration, then it points at the phase', () => {
@@ -136,7 +162,9 @@ describe('scenario file errors', () => {
   });
 
   it('given an unknown phase type, then it lists the types', () => {
-    expect(issuesOf(withLine(5, '    type: soak'))).toEqual(['5:11 phases[0].type: expected type load, fault, replay or check']);
+    expect(issuesOf(withLine(5, '    type: soak'))).toEqual([
+      '5:11 phases[0].type: expected type load, fault, replay or check',
+    ]);
   });
 
   it('enforces which fields each fault action takes', () => {
@@ -160,13 +188,21 @@ describe('scenario file errors', () => {
   });
 
   it('enforces mix for command drivers and its absence for raw', () => {
-    expect(issuesOf(withLine(8, '    driver: raw\n    mix:'))).toEqual(['9:5 phases[0].mix: driver raw publishes plain messages and takes no mix']);
-    expect(issuesOf(valid + '  - { type: load, count: 5 }\n')).toEqual(['13:5 phases[2].mix: missing: driver nats needs a mix of commands']);
+    expect(issuesOf(withLine(8, '    driver: raw\n    mix:'))).toEqual([
+      '9:5 phases[0].mix: driver raw publishes plain messages and takes no mix',
+    ]);
+    expect(issuesOf(valid + '  - { type: load, count: 5 }\n')).toEqual([
+      '13:5 phases[2].mix: missing: driver nats needs a mix of commands',
+    ]);
   });
 
   it('given a YAML syntax error, then it gives its line and column', () => {
-    expect(issuesOf(withLine(6, '    rate: [400'))[0]).toBe('7:5 : YAML syntax: Flow sequence in block collection must be sufficiently indented and end with a ]');
-    expect(issuesOf(withLine(6, '    duration: 400'))).toEqual([expect.stringMatching(/^7:5 : YAML syntax: Map keys must be unique/)]);
+    expect(issuesOf(withLine(6, '    rate: [400'))[0]).toBe(
+      '7:5 : YAML syntax: Flow sequence in block collection must be sufficiently indented and end with a ]',
+    );
+    expect(issuesOf(withLine(6, '    duration: 400'))).toEqual([
+      expect.stringMatching(/^7:5 : YAML syntax: Map keys must be unique/),
+    ]);
   });
 
   it('given an empty file, then it says what a scenario needs', () => {
@@ -175,14 +211,20 @@ describe('scenario file errors', () => {
 
   it('reports every problem of the file at once, in line order', () => {
     const text = withLine(1, 'name: Steady').replace('rate: 400', 'rate: 0').replace('weight: 3', 'weight: 0');
-    expect(issuesOf(text + '  - { type: fault, action: kill, target: n9 }\n').map((i) => i.split(' ')[0])).toEqual(['1:7', '6:11', '10:17', '13:42']);
+    expect(issuesOf(text + '  - { type: fault, action: kill, target: n9 }\n').map((i) => i.split(' ')[0])).toEqual([
+      '1:7',
+      '6:11',
+      '10:17',
+      '13:42',
+    ]);
   });
 });
 
 describe('files, catalogs and refs', () => {
   let dir: string;
   let catalogDir: string;
-  const scenario = (name: string, suites: string[]) => `name: ${name}\nsuites: [${suites.join(', ')}]\nphases:\n  - { type: load, driver: raw, count: 10 }\n`;
+  const scenario = (name: string, suites: string[]) =>
+    `name: ${name}\nsuites: [${suites.join(', ')}]\nphases:\n  - { type: load, driver: raw, count: 10 }\n`;
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'cim-scenarios-'));
@@ -239,13 +281,17 @@ describe('files, catalogs and refs', () => {
     } catch (error) {
       expect(isCimError(error, 'CIM-NOT-FOUND')).toBe(true);
       expect((error as Error).message).toBe('no scenario file, scenario or suite "nightly"');
-      expect((error as { hint: string }).hint).toBe('Scenarios: alpha, beta, gamma. Suites: quick, soak, standard. Or give the path of a scenario file.');
+      expect((error as { hint: string }).hint).toBe(
+        'Scenarios: alpha, beta, gamma. Suites: quick, soak, standard. Or give the path of a scenario file.',
+      );
     }
   });
 
   it('finds the shipped catalog from the source tree and from a built dist/scenarios module', () => {
     expect(defaultCatalogDir()).toMatch(/scenarios[/\\]catalog$/);
     const root = join(defaultCatalogDir(), '..', '..');
-    expect(defaultCatalogDir(new URL(`file://${join(root, 'dist', 'scenarios', 'loader.js')}`).href)).toBe(join(root, 'scenarios', 'catalog'));
+    expect(defaultCatalogDir(new URL(`file://${join(root, 'dist', 'scenarios', 'loader.js')}`).href)).toBe(
+      join(root, 'scenarios', 'catalog'),
+    );
   });
 });

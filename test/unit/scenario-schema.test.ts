@@ -1,7 +1,13 @@
 // The scenario file format: defaults, the small parsers (durations, targets, time travel,
 // assertions), and the camelCase Scenario a valid file becomes.
 import { describe, expect, it } from 'vitest';
-import { parseAssertion, parseDuration, parseFaultTarget, parseReplayTo, parseScenario } from '../../scenarios/index.js';
+import {
+  parseAssertion,
+  parseDuration,
+  parseFaultTarget,
+  parseReplayTo,
+  parseScenario,
+} from '../../scenarios/index.js';
 
 const minimal = `
 name: tiny
@@ -21,7 +27,16 @@ describe('scenario defaults', () => {
       suites: [],
       cluster: { nodes: 3, replicas: 3 },
       phases: [
-        { name: 'load-1', type: 'load', driver: 'nats', rate: 'max', concurrency: 64, count: 10, mix: [{ command: 'person.RenamePerson', weight: 1 }], aggregates: 1000 },
+        {
+          name: 'load-1',
+          type: 'load',
+          driver: 'nats',
+          rate: 'max',
+          concurrency: 64,
+          count: 10,
+          mix: [{ command: 'person.RenamePerson', weight: 1 }],
+          aggregates: 1000,
+        },
       ],
     });
   });
@@ -53,7 +68,14 @@ phases:
   - { type: fault, action: corrupt, target: n3, corruption: { stream: CIM_PERSON, mode: truncate } }
 `);
     expect(s.phases[0]).toMatchObject({ driver: 'raw', payloadBytes: 256, mix: [], duration: 1000 });
-    expect(s.phases[1]).toEqual({ name: 'fault-2', type: 'fault', action: 'pause', at: 0, target: { all: true }, for: 5000 });
+    expect(s.phases[1]).toEqual({
+      name: 'fault-2',
+      type: 'fault',
+      action: 'pause',
+      at: 0,
+      target: { all: true },
+      for: 5000,
+    });
     expect(s.phases[2]).not.toHaveProperty('for');
     expect(s.phases[3]).toMatchObject({ corruption: { stream: 'CIM_PERSON', mode: 'truncate', bytes: 64 } });
   });
@@ -114,18 +136,30 @@ describe('time travel (replay to)', () => {
 
 describe('assertions', () => {
   it('reads a scenario-wide assertion', () => {
-    expect(parseAssertion('lost == 0')).toEqual({ ok: true, value: { text: 'lost == 0', metric: 'lost', op: '==', value: 0 } });
+    expect(parseAssertion('lost == 0')).toEqual({
+      ok: true,
+      value: { text: 'lost == 0', metric: 'lost', op: '==', value: 0 },
+    });
   });
 
   it('reads a phase-scoped assertion with every operator', () => {
     for (const op of ['<', '<=', '==', '!=', '>=', '>']) {
-      expect(parseAssertion(`load-1.p99_ms ${op} 2.5`)).toEqual({ ok: true, value: { text: `load-1.p99_ms ${op} 2.5`, phase: 'load-1', metric: 'p99_ms', op, value: 2.5 } });
+      expect(parseAssertion(`load-1.p99_ms ${op} 2.5`)).toEqual({
+        ok: true,
+        value: { text: `load-1.p99_ms ${op} 2.5`, phase: 'load-1', metric: 'p99_ms', op, value: 2.5 },
+      });
     }
-    expect(parseAssertion('error_rate<0.01')).toMatchObject({ ok: true, value: { metric: 'error_rate', op: '<', value: 0.01 } });
+    expect(parseAssertion('error_rate<0.01')).toMatchObject({
+      ok: true,
+      value: { metric: 'error_rate', op: '<', value: 0.01 },
+    });
   });
 
   it('names the metrics when the metric is unknown', () => {
-    expect(parseAssertion('latency < 5')).toEqual({ ok: false, message: expect.stringMatching(/^unknown metric "latency"; the metrics are lost, unexpected/) });
+    expect(parseAssertion('latency < 5')).toEqual({
+      ok: false,
+      message: expect.stringMatching(/^unknown metric "latency"; the metrics are lost, unexpected/),
+    });
   });
 
   it.each(['lost = 0', 'lost == zero', 'lost', '== 0', 'Load.lost == 0'])('rejects %j', (input) => {

@@ -38,7 +38,12 @@ describe('renderServerConfig', () => {
 
   it('given three nodes, routes each node to the two others only', () => {
     const all = [node(1), node(2), node(3)];
-    const config = renderServerConfig({ clusterName: 'east', node: all[1]!, peers: [all[0]!, all[2]!], syncInterval: '10s' });
+    const config = renderServerConfig({
+      clusterName: 'east',
+      node: all[1]!,
+      peers: [all[0]!, all[2]!],
+      syncInterval: '10s',
+    });
     expect(config.cluster).toEqual({
       name: 'east',
       host: '127.0.0.1',
@@ -62,10 +67,13 @@ describe('renderServerConfig', () => {
     }
   });
 
-  it('a config the server refuses becomes CIM-INVALID-CONFIG carrying the server\'s reason', async () => {
+  it("a config the server refuses becomes CIM-INVALID-CONFIG carrying the server's reason", async () => {
     const binary = await findNatsServer();
     const file = join(dir.path, 'invalid.json');
-    writeFileSync(file, JSON.stringify({ ...renderServerConfig({ clusterName: 'x', node: node(1), peers: [] }), no_such_option: 1 }));
+    writeFileSync(
+      file,
+      JSON.stringify({ ...renderServerConfig({ clusterName: 'x', node: node(1), peers: [] }), no_such_option: 1 }),
+    );
     const error = await validateServerConfigFile(binary, file).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CimError);
     expect((error as CimError).code).toBe('CIM-INVALID-CONFIG');
@@ -77,8 +85,14 @@ describe('sync_interval', () => {
   it('is passed to nats-server, which accepts it from 2.10 on and otherwise names it in the error', async () => {
     const binary = await findNatsServer();
     const file = join(dir.path, 'sync.json');
-    writeFileSync(file, serializeServerConfig(renderServerConfig({ clusterName: 'x', node: node(1), peers: [], syncInterval: 'always' })));
-    const outcome = await validateServerConfigFile(binary, file).then(() => 'accepted', (e: CimError) => e.message);
+    writeFileSync(
+      file,
+      serializeServerConfig(renderServerConfig({ clusterName: 'x', node: node(1), peers: [], syncInterval: 'always' })),
+    );
+    const outcome = await validateServerConfigFile(binary, file).then(
+      () => 'accepted',
+      (e: CimError) => e.message,
+    );
     if (compareVersions(binary.version, '2.10.0') >= 0) expect(outcome).toBe('accepted');
     else expect(outcome).toMatch(/unknown field "sync_interval"/);
   });

@@ -27,7 +27,15 @@ const tempState = () => {
 afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 const body: SealBody = {
-  v: 1, domain: 'person', fromSeq: 1, toSeq: 10, count: 10, merkleRoot: new Uint8Array(32).fill(7), prevSeal: null, at: '2026-11-25T10:00:00Z', signer: '',
+  v: 1,
+  domain: 'person',
+  fromSeq: 1,
+  toSeq: 10,
+  count: 10,
+  merkleRoot: new Uint8Array(32).fill(7),
+  prevSeal: null,
+  at: '2026-11-25T10:00:00Z',
+  signer: '',
 };
 
 describe('loadOrCreateSigner', () => {
@@ -76,7 +84,9 @@ describe('seal records', () => {
     expect(sealSignedBy(altered, [signer.verifier()])).toBe('bad-signature');
     const signature = new Uint8Array(named.seal.signature);
     signature[5]! ^= 0x80;
-    expect(sealSignedBy(decodeSeal(encodeSeal({ ...named.seal, signature })), [signer.verifier()])).toBe('bad-signature');
+    expect(sealSignedBy(decodeSeal(encodeSeal({ ...named.seal, signature })), [signer.verifier()])).toBe(
+      'bad-signature',
+    );
     expect(sealSignedBy(named, [Signer.ephemeral().verifier()])).toBe('untrusted-signer');
   });
 

@@ -29,7 +29,11 @@ describe('median and quantile (type 7)', () => {
 
 describe('mannWhitneyU', () => {
   it('is exact for small samples without ties (scipy: p = 0.1 for [1,2,3] vs [4,5,6])', () => {
-    expect(mannWhitneyU([1, 2, 3], [4, 5, 6])).toMatchObject({ u: 0, pValue: expect.closeTo(0.1, 12), method: 'exact' });
+    expect(mannWhitneyU([1, 2, 3], [4, 5, 6])).toMatchObject({
+      u: 0,
+      pValue: expect.closeTo(0.1, 12),
+      method: 'exact',
+    });
     const r = mannWhitneyU([1.1, 3.3, 5.5, 7.7, 9.9], [2.2, 4.4, 6.6, 8.8, 10.5, 12.1]);
     expect(r).toMatchObject({ u: 10, method: 'exact' });
     expect(r.pValue).toBeCloseTo(0.42857142857142855, 12);

@@ -11,8 +11,14 @@ describe('verification watermarks', () => {
     try {
       expect(Object.keys(readWatermarks(dir.path))).toEqual([]);
       writeWatermarks(dir.path, readWatermarks(dir.path), { person: { lastSeq: 30, seals: 2 } });
-      writeWatermarks(dir.path, readWatermarks(dir.path), { person: { lastSeq: 12, seals: 3 }, workflow: { lastSeq: 0, seals: 0 } });
-      expect({ ...readWatermarks(dir.path) }).toEqual({ person: { lastSeq: 30, seals: 3 }, workflow: { lastSeq: 0, seals: 0 } });
+      writeWatermarks(dir.path, readWatermarks(dir.path), {
+        person: { lastSeq: 12, seals: 3 },
+        workflow: { lastSeq: 0, seals: 0 },
+      });
+      expect({ ...readWatermarks(dir.path) }).toEqual({
+        person: { lastSeq: 30, seals: 3 },
+        workflow: { lastSeq: 0, seals: 0 },
+      });
       expect(statSync(watermarksFile(dir.path)).mode & 0o777).toBe(0o600);
     } finally {
       dir.remove();
@@ -23,7 +29,9 @@ describe('verification watermarks', () => {
     const dir = tempDir('watermarks');
     try {
       writeFileSync(watermarksFile(dir.path), '{ not json');
-      expect(() => readWatermarks(dir.path)).toThrow(expect.objectContaining({ code: 'CIM-INVALID-INPUT', message: expect.stringContaining('verified.json') }));
+      expect(() => readWatermarks(dir.path)).toThrow(
+        expect.objectContaining({ code: 'CIM-INVALID-INPUT', message: expect.stringContaining('verified.json') }),
+      );
     } finally {
       dir.remove();
     }
@@ -33,7 +41,14 @@ describe('verification watermarks', () => {
     const seen = { lastSeq: 30, seals: 2 };
     expect(compareWithWatermark('person', 'CIM_PERSON', seen, { lastSeq: 31, seals: 2 }, 'f')).toEqual([]);
     expect(compareWithWatermark('person', 'CIM_PERSON', undefined, { lastSeq: 0, seals: 0 }, 'f')).toEqual([]);
-    expect(compareWithWatermark('person', 'CIM_PERSON', seen, { lastSeq: 2, seals: 1 }, 'f').map((f) => [f.kind, f.stream, f.expected, f.actual])).toEqual([
+    expect(
+      compareWithWatermark('person', 'CIM_PERSON', seen, { lastSeq: 2, seals: 1 }, 'f').map((f) => [
+        f.kind,
+        f.stream,
+        f.expected,
+        f.actual,
+      ]),
+    ).toEqual([
       ['events-removed', 'CIM_PERSON', 'last seq ≥ 30', 'last seq 2'],
       ['seals-removed', 'CIM_SEALS', '≥ 2 seals', '1 seals'],
     ]);
