@@ -3,6 +3,7 @@
 // read models and a sealer per domain, on one cluster. Shutdown: stop reacting (the process
 // managers), stop taking commands and answer those in flight, flush the projections, stop
 // sealing, then drain the connections.
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection, Service } from 'nats';
 import { connectNats, type NatsEndpoint } from './cluster/index.js';
@@ -73,6 +74,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   };
 
   try {
+    // A state dir named for the first time is made here, private to its owner (keys live in it).
+    mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
     // Commands and the manager on one connection, projections reading streams on another.
     const nc = await connectNats(options.endpoint, { name: 'cim-serve' });
     connections.push(nc);

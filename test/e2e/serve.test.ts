@@ -1,7 +1,7 @@
 // `cim serve` as the NixOS module runs it: on the cluster `cim cluster up` left running it serves
 // commands and queries, runs the onboarding flow and the projections, and on SIGTERM stops
 // cleanly, leaving its read model on disk.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { NatsConnection } from 'nats';
@@ -129,6 +129,26 @@ describe('cim replay', () => {
     expect(unknown.stderr).toContain('CIM-NOT-FOUND: no projection nosuch; there are person_directory');
     const bad = await runCli(['--state', state, 'replay', 'person_directory', '--to', 'yesterday-ish']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('--to: expected a stream sequence or an RFC 3339 time');
+    expect(bad.stderr).toContain('--to: expected a stream sequence ≥ 1 or an RFC 3339 time');
+  });
+
+  it('given --nats and a state dir that does not exist yet, makes it (mode 0700) and serves', async () => {
+    const fresh = join(work.path, 'new', 'state');
+    const urls = nc.getServer();
+    const second = spawnCli(['--nats', `nats://${urls}`, '--state', fresh, 'serve']);
+    let said = '';
+    second.stderr!.on('data', (chunk: Buffer) => (said += chunk.toString()));
+    second.stdout!.on('data', (chunk: Buffer) => (said += chunk.toString()));
+    try {
+      await waitFor(
+        'the second cim serve to be ready',
+        () => said.includes('serving person, organization, workflow') || undefined,
+        30_000,
+      );
+      expect(statSync(fresh).mode & 0o777).toBe(0o700);
+    } finally {
+      second.kill('SIGTERM');
+      await new Promise((resolve) => second.once('exit', resolve));
+    }
   });
 });
