@@ -147,8 +147,11 @@ describe('cim replay', () => {
       );
       expect(statSync(fresh).mode & 0o777).toBe(0o700);
     } finally {
-      second.kill('SIGTERM');
-      await new Promise((resolve) => second.once('exit', resolve));
+      if (second.exitCode === null && second.signalCode === null) {
+        const exited = new Promise((resolve) => second.once('exit', resolve));
+        second.kill('SIGTERM');
+        await exited;
+      }
     }
   });
 });
