@@ -1,12 +1,19 @@
 // The terminal summary of a `cim bench` run: per scenario, the verdict, the raw baseline it was
 // measured against, each phase's headline figures with their ratio to that baseline, what the
 // checker and verification found, and the assertions. Then one table across scenarios.
-import { alignedTable, count, decimal, ratio } from '../reports/index.js';
-import { matrixTable, readPerformanceResults } from '../reports/index.js';
+import {
+  alignedTable,
+  count,
+  decimal,
+  matrixTable,
+  ms,
+  ratio,
+  readPerformanceResults,
+  seconds,
+  SUMMARY_HEADERS,
+  summaryRow,
+} from '../reports/index.js';
 import type { BenchResults, PhaseResult, ScenarioResult } from './results.js';
-
-const ms = (n: number) => `${decimal(n)} ms`;
-const seconds = (n: number) => `${(n / 1_000).toFixed(1)} s`;
 
 export function renderBenchResults(results: BenchResults, resultsFile?: string): string {
   const env = results.environment;
@@ -15,8 +22,10 @@ export function renderBenchResults(results: BenchResults, resultsFile?: string):
       (env.gitRevision ? `, ${env.gitRevision.slice(0, 12)}` : ''),
   ];
   for (const scenario of results.scenarios) lines.push('', renderScenarioResult(scenario));
-  if (results.scenarios.length > 0) lines.push('', renderSummaryTable(results.scenarios));
   const view = readPerformanceResults(results);
+  // The table across scenarios is the one every rendering of the report shows.
+  if (view && view.scenarios.length > 0)
+    lines.push('', alignedTable([[...SUMMARY_HEADERS], ...view.scenarios.map(summaryRow)], ['left', 'left']));
   const matrix = view ? matrixTable(view) : undefined;
   if (matrix)
     lines.push(
@@ -126,42 +135,6 @@ function phaseRows(phase: PhaseResult): string[][] {
     default:
       return error;
   }
-}
-
-function renderSummaryTable(scenarios: readonly ScenarioResult[]): string {
-  const figure = (r: ScenarioResult, key: string, format: (n: number) => string) =>
-    r.metrics[key] === undefined ? '–' : format(r.metrics[key]!);
-  return alignedTable(
-    [
-      [
-        'scenario',
-        'status',
-        'ops/s',
-        '× raw',
-        'p99 ms',
-        'lost',
-        'unexp.',
-        'dup.',
-        'findings',
-        'recovery',
-        'replay × raw',
-      ],
-      ...scenarios.map((r) => [
-        r.scenario,
-        r.status,
-        figure(r, 'ops_per_sec', count),
-        figure(r, 'ratio_to_raw', ratio),
-        figure(r, 'p99_ms', decimal),
-        figure(r, 'lost', count),
-        figure(r, 'unexpected', count),
-        figure(r, 'duplicates', count),
-        figure(r, 'verify_findings', count),
-        figure(r, 'recovery_ms', ms),
-        figure(r, 'replay_ratio_to_raw', ratio),
-      ]),
-    ],
-    ['left', 'left'],
-  );
 }
 
 function indent(text: string, spaces: number): string {

@@ -42,5 +42,5 @@ export {
   type PhaseView,
 } from './performance-view.js';
 
-export { matrixTable } from './summary.js';
-export { alignedTable, count, decimal, ms, percent, ratio, share } from './format.js';
+export { matrixTable, SUMMARY_HEADERS, summaryRow } from './summary.js';
+export { alignedTable, count, decimal, ms, percent, ratio, seconds, share } from './format.js';

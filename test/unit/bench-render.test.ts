@@ -184,3 +184,18 @@ describe('renderMicroBenchmarks', () => {
     expect(renderMicroBenchmarks([])).toBe('micro-benchmarks: none completed');
   });
 });
+
+describe('the terminal summary of a bench run', () => {
+  it('shows the one table across scenarios every rendering shows: the same headers, a row per scenario', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { renderBenchResults } = await import('../../scenarios/index.js');
+    const { SUMMARY_HEADERS } = await import('../../reports/index.js');
+    const results = JSON.parse(readFileSync(new URL('../fixtures/bench-results-quick.json', import.meta.url), 'utf8'));
+    const lines = renderBenchResults(results).split('\n');
+    const header = lines.findIndex((l) => l.startsWith('scenario '));
+    expect(lines[header]!.split(/\s{2,}/)).toEqual([...SUMMARY_HEADERS]);
+    expect(lines.slice(header + 1, header + 4).map((l) => l.split(/\s+/)[0])).toEqual(
+      results.scenarios.map((s: { scenario: string }) => s.scenario),
+    );
+  });
+});
