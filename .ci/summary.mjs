@@ -40,9 +40,17 @@ const flaky = files.flatMap((file) => {
   const firstRun = join(dirname(file), `first-run-${basename(file)}`);
   if (!existsSync(firstRun)) return [];
   const report = JSON.parse(readFileSync(firstRun, 'utf8'));
+  const final = JSON.parse(readFileSync(file, 'utf8'));
+  const stillFailing = new Set(
+    (final.testResults ?? []).flatMap((suite) =>
+      (suite.assertionResults ?? [])
+        .filter((t) => t.status === 'failed')
+        .map((t) => `${suite.name}\u0000${t.fullName}`),
+    ),
+  );
   return (report.testResults ?? []).flatMap((suite) =>
     (suite.assertionResults ?? [])
-      .filter((t) => t.status === 'failed')
+      .filter((t) => t.status === 'failed' && !stillFailing.has(`${suite.name}\u0000${t.fullName}`))
       .map(
         (t) => `${file}: ${relative(process.cwd(), suite.name)} > ${t.fullName}: ${firstLine(t.failureMessages?.[0])}`,
       ),

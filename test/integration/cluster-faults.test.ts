@@ -2,7 +2,14 @@
 // kill -9 of the stream leader, and takes a killed or paused node back in.
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectNats, EmbeddedCluster, isCimError, loadConfig } from '../../appliance/index.js';
+import {
+  connectNats,
+  createStream,
+  DEFAULT_RETRY,
+  EmbeddedCluster,
+  isCimError,
+  loadConfig,
+} from '../../appliance/index.js';
 import { fileTempDir } from '../support/temp-dir.js';
 import { waitFor } from '../support/wait.js';
 
@@ -34,7 +41,10 @@ beforeAll(async () => {
   nc = await connectNats({ servers: cluster.clientUrls }, { name: 'faults-test' });
   js = nc.jetstream({ timeout: 5_000 });
   jsm = await nc.jetstreamManager();
-  await jsm.streams.add({ name: STREAM, subjects: ['faults.>'], num_replicas: 3 });
+  // Through the appliance's retrying create: right after forming, a cluster may not place an R3 stream yet.
+  await createStream(DEFAULT_RETRY, STREAM, () =>
+    jsm.streams.add({ name: STREAM, subjects: ['faults.>'], num_replicas: 3 }),
+  );
 });
 
 afterAll(async () => {
