@@ -4,6 +4,7 @@
 import { CimError, firstIssue } from '../errors.js';
 import type { EventEnvelope, Reducer } from '../eventstore/envelope.js';
 import { UpcasterRegistry } from '../eventstore/upcasters.js';
+import { own } from './own.js';
 import type {
   CommandDefinition,
   CommandDefinitions,
@@ -74,7 +75,7 @@ export class Domain<
 
   /** Validates a command at the edge: its type is known and its payload matches the schema. */
   validate(type: string, payload: unknown): ValidatedCommand {
-    const definition: CommandDefinition | undefined = this.definition.commands[type];
+    const definition: CommandDefinition | undefined = own(this.definition.commands, type);
     if (!definition) {
       throw new CimError(
         'CIM-INVALID-INPUT',
@@ -96,12 +97,14 @@ export class Domain<
    * declared event schemas (an undeclared or malformed event is a bug in the domain: CIM-INTERNAL).
    */
   decide(command: ValidatedCommand, state: S, metadata: CommandMetadata, facts: Facts = {}): DomainEvent[] {
+    // Facts are keyed by ids from the command: only the ones gathered are there, not Object.prototype's.
+    const known: Facts = Object.freeze(Object.assign(Object.create(null) as Record<string, boolean>, facts));
     const events = this.definition.decide(
-      { type: command.type, aggregateId: command.aggregateId, payload: command.payload, metadata, facts },
+      { type: command.type, aggregateId: command.aggregateId, payload: command.payload, metadata, facts: known },
       state,
     );
     for (const event of events) {
-      const schema = this.definition.events[event.type];
+      const schema = own(this.definition.events, event.type);
       if (!schema)
         throw new CimError(
           'CIM-INTERNAL',
@@ -143,7 +146,7 @@ export function defineDomain<S, C extends CommandDefinitions, E extends EventSch
       problems.push(`projection "${name}": expected lower-case letters, digits or "_"`);
   if (new Set(projectionNames).size !== projectionNames.length) problems.push('projections: names must be unique');
   for (const [type, fields] of Object.entries(definition.personalData ?? {})) {
-    if (!definition.events[type]) problems.push(`personalData.${type}: no such event`);
+    if (!Object.hasOwn(definition.events, type)) problems.push(`personalData.${type}: no such event`);
     if (fields.length === 0) problems.push(`personalData.${type}: name at least one field`);
   }
   if (problems.length > 0) throw new CimError('CIM-INVALID-INPUT', `domain ${definition.name}: ${problems.join('; ')}`);

@@ -82,6 +82,32 @@ describe('defineDomain', () => {
     ]);
   });
 
+  it("knows only its own commands, events and facts: names of Object.prototype's properties are none of them", () => {
+    const domain = defineDomain(base);
+    for (const type of ['toString', 'constructor', '__proto__', 'hasOwnProperty'])
+      expect(() => domain.validate(type, {})).toThrow(`counter has no command ${type}; it has Increment, Link, Broken`);
+    const metadata = { actor: 'a', correlationId: 'c', causationId: 'c', at: '2026-01-01T00:00:00Z' };
+    const plain = defineDomain({
+      ...base,
+      // A plugin in plain JavaScript may return any type, and read facts it did not ask for.
+      // @ts-expect-error an undeclared event does not compile
+      decide: (command) => [{ type: 'toString', payload: { facts: String(command.facts['constructor']) } }],
+    });
+    expect(() => plain.decide(plain.validate('Increment', { id: 'a', by: 1 }), { value: 0 }, metadata)).toThrow(
+      'counter: Increment produced toString, which the domain does not declare',
+    );
+    const reader = defineDomain({
+      ...base,
+      decide: (command) => [{ type: 'Linked', payload: { other: typeof command.facts['constructor'] } }],
+    });
+    expect(reader.decide(reader.validate('Increment', { id: 'a', by: 1 }), { value: 0 }, metadata)).toEqual([
+      { type: 'Linked', payload: { other: 'undefined' } },
+    ]);
+    expect(() => defineDomain({ ...base, personalData: { toString: ['by'] } })).toThrow(
+      'personalData.toString: no such event',
+    );
+  });
+
   it('holds decide to the declared events: an undeclared one is a domain bug', () => {
     const spec = specFor(defineDomain(base));
     spec
