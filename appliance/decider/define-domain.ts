@@ -4,7 +4,9 @@
 import { CimError, firstIssue } from '../errors.js';
 import type { EventEnvelope, Reducer } from '../eventstore/envelope.js';
 import { UpcasterRegistry } from '../eventstore/upcasters.js';
+import { escapeUnsafe, unsafeCharacters, type UnsafeCharacter } from '../text.js';
 import { own } from './own.js';
+import { describeUnsafe } from './safe-text.js';
 import type {
   CommandDefinition,
   CommandDefinitions,
@@ -84,6 +86,12 @@ export class Domain<
     }
     const parsed = definition.schema.safeParse(payload);
     if (!parsed.success) throw new CimError('CIM-INVALID-INPUT', `${type}: ${firstIssue(parsed.error, '(payload)')}`);
+    const lone = loneSurrogate(parsed.data, []);
+    if (lone)
+      throw new CimError(
+        'CIM-INVALID-INPUT',
+        `${type}: ${escapeUnsafe(lone.path.join('.')) || '(payload)'}: ${describeUnsafe(lone.found, 'text is stored as UTF-8, which cannot hold it')}`,
+      );
     return {
       type,
       aggregateId: definition.aggregateId(parsed.data),
@@ -124,6 +132,25 @@ export class Domain<
     for (const event of events) state = this.reducer.evolve(state, this.upcasters.upcast(event));
     return state;
   }
+}
+
+/**
+ * The first lone surrogate in a payload's strings (keys too), whatever its schema said: one has no
+ * UTF-8 encoding, so the event stored would say U+FFFD where the state in memory kept the original.
+ */
+function loneSurrogate(value: unknown, path: string[]): { path: string[]; found: UnsafeCharacter } | undefined {
+  if (typeof value === 'string') {
+    for (const found of unsafeCharacters(value)) if (found.kind === 'a lone surrogate') return { path, found };
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const inKey = loneSurrogate(key, [...path, key]);
+    if (inKey) return inKey;
+    const inItem = loneSurrogate(item, [...path, key]);
+    if (inItem) return inItem;
+  }
+  return undefined;
 }
 
 /** Checks a domain definition once, at start-up, and returns the domain the infrastructure drives. */

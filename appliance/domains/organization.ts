@@ -9,6 +9,7 @@ import {
   notFound,
   own,
   rejected,
+  safeText,
   type EnvelopeOf,
   type ProjectionDefinition,
 } from '../decider/index.js';
@@ -25,7 +26,7 @@ export interface OrganizationState {
 const aggregateId = aggregateIdSchema;
 const organizationId = aggregateId;
 const personId = aggregateId;
-const name = z.string().trim().min(1).max(200);
+const name = safeText().trim().min(1).max(200);
 const role = z.enum(['member', 'admin']);
 
 const events = {

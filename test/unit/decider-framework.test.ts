@@ -6,8 +6,10 @@ import { describe, expect, it } from 'vitest';
 import {
   defineCommand,
   defineDomain,
+  firstIssue,
   isCimError,
   rejected,
+  safeText,
   specFor,
   type DomainDefinition,
   type EventOf,
@@ -105,6 +107,37 @@ describe('defineDomain', () => {
     ]);
     expect(() => defineDomain({ ...base, personalData: { toString: ['by'] } })).toThrow(
       'personalData.toString: no such event',
+    );
+  });
+
+  it('refuses a lone surrogate anywhere in a payload, whatever the schema: UTF-8 cannot store it', () => {
+    const notes = defineDomain({
+      name: 'notes',
+      aggregate: 'Note',
+      commands: {
+        Note: defineCommand({
+          schema: z.object({ id: z.string(), tags: z.record(z.string(), z.array(z.string())) }),
+          aggregateId: (p) => p.id,
+        }),
+      },
+      events: {},
+      initialState: () => ({}),
+      decide: () => [],
+      evolve: (state) => state,
+    });
+    expect(() => notes.validate('Note', { id: 'a', tags: { x: ['ok', 'b\ud800'] } })).toThrow(
+      'Note: tags.x.1: contains \\ud800 (a lone surrogate) at index 1; text is stored as UTF-8, which cannot hold it',
+    );
+    expect(() => notes.validate('Note', { id: 'a', tags: { ['\udc00']: [] } })).toThrow(
+      'Note: tags.\\udc00: contains \\udc00 (a lone surrogate) at index 0;',
+    );
+    // Anything else is the plugin's schema's to decide: safeText() refuses it, a plain z.string() does not.
+    expect(notes.validate('Note', { id: 'a', tags: { x: ['line\none', '\u202e', '👩‍💻'] } }).payload).toEqual({
+      id: 'a',
+      tags: { x: ['line\none', '\u202e', '👩‍💻'] },
+    });
+    expect(safeText().safeParse('a\u0000').error?.issues[0]?.message).toBe(
+      'contains \\u0000 (a control character) at index 1; text may not hold control characters, bidi controls or lone surrogates',
     );
   });
 
@@ -234,5 +267,15 @@ describe('specFor', () => {
     expect(() => spec.given([]).when('Link', { id: 'a', other: 'b' }).thenRejects('CIM-REJECTED', 'anything')).toThrow(
       /^unreachable in the specs below$/,
     );
+  });
+});
+
+describe('firstIssue', () => {
+  it('shows input in a path or a message as escapes: a key may hold anything', () => {
+    const strict = z.strictObject({ a: z.record(z.string(), z.number()) });
+    expect(firstIssue(strict.safeParse({ a: { 'x\u202ey': 'no' } }).error!)).toBe(
+      'a.x\\u202ey: Invalid input: expected number, received string',
+    );
+    expect(firstIssue(strict.safeParse({ a: {}, 'b\nc': 1 }).error!)).toBe('(root): Unrecognized key: "b\\u000ac"');
   });
 });

@@ -292,3 +292,22 @@ describe('member ids that name properties of Object.prototype', () => {
     }
   });
 });
+
+describe('organization names that are not accepted', () => {
+  it('refuses a name with a bidi override, naming it as an escape', () => {
+    spec
+      .given([])
+      .when('CreateOrganization', { organizationId: 'o1', name: 'Engines\u202egnp.exe' })
+      .thenRejects(
+        'CIM-INVALID-INPUT',
+        'CreateOrganization: name: contains \\u202e (a bidi control) at index 7; text may not hold control characters, bidi controls or lone surrogates',
+      );
+    spec
+      .given([created])
+      .when('RenameOrganization', { organizationId: 'o1', name: 'Engines\u0000' })
+      .thenRejects(
+        'CIM-INVALID-INPUT',
+        /^RenameOrganization: name: contains \\u0000 \(a control character\) at index 7;/,
+      );
+  });
+});
