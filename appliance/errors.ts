@@ -1,5 +1,6 @@
 // The one error family of the appliance: a stable code callers branch on, the CLI exit code it
 // maps to, and a hint that tells the user what to do next.
+import { escapeUnsafe } from './text.js';
 
 /** Exit codes of every `cim` command (docs/architecture.md#exit-codes). */
 export const ExitCode = {
@@ -89,7 +90,9 @@ export function toCimError(error: unknown): CimError {
 
 /**
  * The first problem zod found, as "path: message" (the root named by `root` when the problem is
- * the whole value): the one formatter every schema check of the code base reports with.
+ * the whole value): the one formatter every schema check of the code base reports with. A path
+ * (a record's key) or a message (an unrecognized key) can carry input: unsafe characters in it
+ * come out as escapes, so a reply or a log line never holds them.
  */
 export function firstIssue(
   error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] },
@@ -97,5 +100,5 @@ export function firstIssue(
 ): string {
   const issue = error.issues[0];
   if (!issue) return `${root}: invalid`;
-  return `${issue.path.map(String).join('.') || root}: ${issue.message}`;
+  return escapeUnsafe(`${issue.path.map(String).join('.') || root}: ${issue.message}`);
 }

@@ -4,6 +4,9 @@
 import { CimError, firstIssue } from '../errors.js';
 import type { EventEnvelope, Reducer } from '../eventstore/envelope.js';
 import { UpcasterRegistry } from '../eventstore/upcasters.js';
+import { escapeUnsafe, unsafeCharacters, type UnsafeCharacter } from '../text.js';
+import { own } from './own.js';
+import { describeUnsafe } from './safe-text.js';
 import type {
   CommandDefinition,
   CommandDefinitions,
@@ -74,7 +77,7 @@ export class Domain<
 
   /** Validates a command at the edge: its type is known and its payload matches the schema. */
   validate(type: string, payload: unknown): ValidatedCommand {
-    const definition: CommandDefinition | undefined = this.definition.commands[type];
+    const definition: CommandDefinition | undefined = own(this.definition.commands, type);
     if (!definition) {
       throw new CimError(
         'CIM-INVALID-INPUT',
@@ -83,6 +86,12 @@ export class Domain<
     }
     const parsed = definition.schema.safeParse(payload);
     if (!parsed.success) throw new CimError('CIM-INVALID-INPUT', `${type}: ${firstIssue(parsed.error, '(payload)')}`);
+    const lone = loneSurrogate(parsed.data, []);
+    if (lone)
+      throw new CimError(
+        'CIM-INVALID-INPUT',
+        `${type}: ${escapeUnsafe(lone.path.join('.')) || '(payload)'}: ${describeUnsafe(lone.found, 'text is stored as UTF-8, which cannot hold it')}`,
+      );
     return {
       type,
       aggregateId: definition.aggregateId(parsed.data),
@@ -96,12 +105,14 @@ export class Domain<
    * declared event schemas (an undeclared or malformed event is a bug in the domain: CIM-INTERNAL).
    */
   decide(command: ValidatedCommand, state: S, metadata: CommandMetadata, facts: Facts = {}): DomainEvent[] {
+    // Facts are keyed by ids from the command: only the ones gathered are there, not Object.prototype's.
+    const known: Facts = Object.freeze(Object.assign(Object.create(null) as Record<string, boolean>, facts));
     const events = this.definition.decide(
-      { type: command.type, aggregateId: command.aggregateId, payload: command.payload, metadata, facts },
+      { type: command.type, aggregateId: command.aggregateId, payload: command.payload, metadata, facts: known },
       state,
     );
     for (const event of events) {
-      const schema = this.definition.events[event.type];
+      const schema = own(this.definition.events, event.type);
       if (!schema)
         throw new CimError(
           'CIM-INTERNAL',
@@ -121,6 +132,25 @@ export class Domain<
     for (const event of events) state = this.reducer.evolve(state, this.upcasters.upcast(event));
     return state;
   }
+}
+
+/**
+ * The first lone surrogate in a payload's strings (keys too), whatever its schema said: one has no
+ * UTF-8 encoding, so the event stored would say U+FFFD where the state in memory kept the original.
+ */
+function loneSurrogate(value: unknown, path: string[]): { path: string[]; found: UnsafeCharacter } | undefined {
+  if (typeof value === 'string') {
+    for (const found of unsafeCharacters(value)) if (found.kind === 'a lone surrogate') return { path, found };
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const inKey = loneSurrogate(key, [...path, key]);
+    if (inKey) return inKey;
+    const inItem = loneSurrogate(item, [...path, key]);
+    if (inItem) return inItem;
+  }
+  return undefined;
 }
 
 /** Checks a domain definition once, at start-up, and returns the domain the infrastructure drives. */
@@ -143,7 +173,7 @@ export function defineDomain<S, C extends CommandDefinitions, E extends EventSch
       problems.push(`projection "${name}": expected lower-case letters, digits or "_"`);
   if (new Set(projectionNames).size !== projectionNames.length) problems.push('projections: names must be unique');
   for (const [type, fields] of Object.entries(definition.personalData ?? {})) {
-    if (!definition.events[type]) problems.push(`personalData.${type}: no such event`);
+    if (!Object.hasOwn(definition.events, type)) problems.push(`personalData.${type}: no such event`);
     if (fields.length === 0) problems.push(`personalData.${type}: name at least one field`);
   }
   if (problems.length > 0) throw new CimError('CIM-INVALID-INPUT', `domain ${definition.name}: ${problems.join('; ')}`);

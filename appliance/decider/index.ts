@@ -2,6 +2,8 @@
 // better-sqlite3): what reference domains and users' domain plugins are written against.
 export { defineDomain, Domain, type ValidatedCommand } from './define-domain.js';
 export { notFound, rejected } from './errors.js';
+export { own } from './own.js';
+export { safeText, safeTextCheck } from './safe-text.js';
 export { specFor, type Then, type WhenOptions } from './spec.js';
 export {
   aggregateIdSchema,

@@ -5,14 +5,17 @@
 // Pure types: domain code built on them imports no NATS, SQLite or HTTP.
 import { z } from 'zod';
 import type { EventEnvelope, Payload } from '../eventstore/envelope.js';
+import { safeText } from './safe-text.js';
 
 /**
  * An aggregate id in a command payload: it closes a NATS subject and names a KV key, so only the
- * characters both allow, and short enough for a subject token.
+ * characters both allow, and short enough for a subject token. Ids key aggregate state (an
+ * organization's members by person id), and `__proto__` is the one key a JavaScript object cannot
+ * hold reliably: dag-cbor drops it when a snapshot is read back, so it is refused.
  */
-export const aggregateIdSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9_=-]{1,64}$/, 'expected 1–64 letters, digits, "_", "-" or "="');
+export const aggregateIdSchema = safeText()
+  .regex(/^[A-Za-z0-9_=-]{1,64}$/, 'expected 1–64 letters, digits, "_", "-" or "="')
+  .refine((id) => id !== '__proto__', '__proto__ is reserved; choose another id');
 
 /** An event as `decide` returns it; the store adds the envelope (ids, seq, prev, causation). */
 export interface DomainEvent<T extends string = string, P = Payload> {

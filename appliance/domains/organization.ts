@@ -7,7 +7,9 @@ import {
   defineDomain,
   factKey,
   notFound,
+  own,
   rejected,
+  safeText,
   type EnvelopeOf,
   type ProjectionDefinition,
 } from '../decider/index.js';
@@ -17,14 +19,14 @@ export type MemberRole = 'member' | 'admin';
 export interface OrganizationState {
   status: 'none' | 'active';
   name?: string;
-  /** Current members by person id; a removed member is no longer here. */
+  /** Current members by person id; a removed member is no longer here. Read it with `own`: ids like `constructor` are keys too. */
   members: Readonly<Record<string, MemberRole>>;
 }
 
 const aggregateId = aggregateIdSchema;
 const organizationId = aggregateId;
 const personId = aggregateId;
-const name = z.string().trim().min(1).max(200);
+const name = safeText().trim().min(1).max(200);
 const role = z.enum(['member', 'admin']);
 
 const events = {
@@ -129,14 +131,15 @@ export const organization = defineDomain({
           throw notFound(
             `person ${p.personId} is not registered; register them before adding them to ${p.organizationId}`,
           );
-        if (state.members[p.personId])
+        if (own(state.members, p.personId) !== undefined)
           throw rejected(`person ${p.personId} is already a member of ${p.organizationId}`);
         return [{ type: 'MemberAdded', payload: p }];
       }
       case 'RemoveMember': {
         const p = command.payload;
         mustExist(state, p.organizationId);
-        if (!state.members[p.personId]) throw rejected(`person ${p.personId} is not a member of ${p.organizationId}`);
+        if (own(state.members, p.personId) === undefined)
+          throw rejected(`person ${p.personId} is not a member of ${p.organizationId}`);
         return [{ type: 'MemberRemoved', payload: p }];
       }
     }

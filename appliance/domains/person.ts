@@ -6,6 +6,8 @@ import {
   defineCommand,
   defineDomain,
   rejected,
+  safeText,
+  safeTextCheck,
   type EnvelopeOf,
   type ProjectionDefinition,
 } from '../decider/index.js';
@@ -17,14 +19,15 @@ export interface PersonState {
 }
 
 const personId = aggregateIdSchema;
-const name = z.string().trim().min(1).max(200);
-const email = z.email().max(320);
+const name = safeText().trim().min(1).max(200);
+const email = z.email().max(320).check(safeTextCheck);
+const reason = safeText().max(500).optional();
 
 const events = {
   PersonRegistered: z.object({ personId, name, email }),
   PersonRenamed: z.object({ personId, name }),
   PersonEmailChanged: z.object({ personId, email }),
-  PersonArchived: z.object({ personId, reason: z.string().max(500).optional() }),
+  PersonArchived: z.object({ personId, reason }),
 };
 
 const byPerson = (p: { personId: string }) => p.personId;
@@ -32,10 +35,7 @@ const commands = {
   RegisterPerson: defineCommand({ schema: z.object({ personId, name, email }), aggregateId: byPerson }),
   RenamePerson: defineCommand({ schema: z.object({ personId, name }), aggregateId: byPerson }),
   ChangePersonEmail: defineCommand({ schema: z.object({ personId, email }), aggregateId: byPerson }),
-  ArchivePerson: defineCommand({
-    schema: z.object({ personId, reason: z.string().max(500).optional() }),
-    aggregateId: byPerson,
-  }),
+  ArchivePerson: defineCommand({ schema: z.object({ personId, reason }), aggregateId: byPerson }),
 };
 
 function mustBeActive(state: PersonState, personId: string): void {

@@ -6,6 +6,7 @@ import {
   defineCommand,
   defineDomain,
   rejected,
+  safeText,
   type EnvelopeOf,
   type ProjectionDefinition,
 } from '../decider/index.js';
@@ -22,12 +23,13 @@ export interface WorkflowState {
 
 const aggregateId = aggregateIdSchema;
 const workflowId = aggregateId;
-const definition = z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'expected a lower-case name like onboarding');
+const definition = safeText().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'expected a lower-case name like onboarding');
 const subject = z.object({
-  domain: z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'expected a domain name like person'),
+  domain: safeText().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'expected a domain name like person'),
   aggregateId,
 });
-const step = z.string().trim().min(1).max(100);
+const step = safeText().trim().min(1).max(100);
+const reason = safeText().trim().min(1).max(500);
 const steps = z
   .array(step)
   .min(1)
@@ -40,7 +42,7 @@ const events = {
   // time and cannot look the step list up, so the event carries what it shows.
   WorkflowStepCompleted: z.object({ workflowId, step, index: z.number().int().min(0), next: step.nullable() }),
   WorkflowCompleted: z.object({ workflowId }),
-  WorkflowFailed: z.object({ workflowId, reason: z.string().trim().min(1).max(500) }),
+  WorkflowFailed: z.object({ workflowId, reason }),
 };
 
 const byWorkflow = (p: { workflowId: string }) => p.workflowId;
@@ -51,10 +53,7 @@ const commands = {
   }),
   AdvanceWorkflow: defineCommand({ schema: z.object({ workflowId, step }), aggregateId: byWorkflow }),
   CompleteWorkflow: defineCommand({ schema: z.object({ workflowId }), aggregateId: byWorkflow }),
-  FailWorkflow: defineCommand({
-    schema: z.object({ workflowId, reason: z.string().trim().min(1).max(500) }),
-    aggregateId: byWorkflow,
-  }),
+  FailWorkflow: defineCommand({ schema: z.object({ workflowId, reason }), aggregateId: byWorkflow }),
 };
 
 function mustBeRunning(state: WorkflowState, workflowId: string): void {
@@ -141,7 +140,8 @@ export const workflow = defineDomain({
             state.definition === p.definition &&
             state.subject?.domain === p.subject.domain &&
             state.subject.aggregateId === p.subject.aggregateId &&
-            state.steps.join('\n') === p.steps.join('\n');
+            state.steps.length === p.steps.length &&
+            state.steps.every((step, i) => step === p.steps[i]);
           if (same) return [];
           throw rejected(`workflow ${p.workflowId} has already been started`);
         }

@@ -2,11 +2,12 @@
 // `<prefix>.<domain>.commands.<Command>`, and a JSON reply naming the new events' CIDs and
 // sequences, or an error code. Kept apart from the code that serves and sends it.
 import { z } from 'zod';
+import { safeText } from '../decider/safe-text.js';
 
 export const CommandRequestSchema = z.object({
   payload: z.unknown(),
-  /** Who issues the command (audit). */
-  actor: z.string().min(1).max(200),
+  /** Who issues the command (audit); text by the rule of every name (`safeText`). */
+  actor: safeText().min(1).max(200),
   /** Ties together everything one user action leads to; the command's id when absent. */
   correlationId: z.string().min(1).max(200).optional(),
   /** The message (e.g. an event a process manager reacted to) that led to this command; the command's id when absent. */

@@ -6,8 +6,10 @@ import { describe, expect, it } from 'vitest';
 import {
   defineCommand,
   defineDomain,
+  firstIssue,
   isCimError,
   rejected,
+  safeText,
   specFor,
   type DomainDefinition,
   type EventOf,
@@ -80,6 +82,63 @@ describe('defineDomain', () => {
     expect(domain.validate('Link', { id: 'a', other: 'b' }).requirements).toEqual([
       { kind: 'exists', domain: 'counter', aggregateId: 'b' },
     ]);
+  });
+
+  it("knows only its own commands, events and facts: names of Object.prototype's properties are none of them", () => {
+    const domain = defineDomain(base);
+    for (const type of ['toString', 'constructor', '__proto__', 'hasOwnProperty'])
+      expect(() => domain.validate(type, {})).toThrow(`counter has no command ${type}; it has Increment, Link, Broken`);
+    const metadata = { actor: 'a', correlationId: 'c', causationId: 'c', at: '2026-01-01T00:00:00Z' };
+    const plain = defineDomain({
+      ...base,
+      // A plugin in plain JavaScript may return any type, and read facts it did not ask for.
+      // @ts-expect-error an undeclared event does not compile
+      decide: (command) => [{ type: 'toString', payload: { facts: String(command.facts['constructor']) } }],
+    });
+    expect(() => plain.decide(plain.validate('Increment', { id: 'a', by: 1 }), { value: 0 }, metadata)).toThrow(
+      'counter: Increment produced toString, which the domain does not declare',
+    );
+    const reader = defineDomain({
+      ...base,
+      decide: (command) => [{ type: 'Linked', payload: { other: typeof command.facts['constructor'] } }],
+    });
+    expect(reader.decide(reader.validate('Increment', { id: 'a', by: 1 }), { value: 0 }, metadata)).toEqual([
+      { type: 'Linked', payload: { other: 'undefined' } },
+    ]);
+    expect(() => defineDomain({ ...base, personalData: { toString: ['by'] } })).toThrow(
+      'personalData.toString: no such event',
+    );
+  });
+
+  it('refuses a lone surrogate anywhere in a payload, whatever the schema: UTF-8 cannot store it', () => {
+    const notes = defineDomain({
+      name: 'notes',
+      aggregate: 'Note',
+      commands: {
+        Note: defineCommand({
+          schema: z.object({ id: z.string(), tags: z.record(z.string(), z.array(z.string())) }),
+          aggregateId: (p) => p.id,
+        }),
+      },
+      events: {},
+      initialState: () => ({}),
+      decide: () => [],
+      evolve: (state) => state,
+    });
+    expect(() => notes.validate('Note', { id: 'a', tags: { x: ['ok', 'b\ud800'] } })).toThrow(
+      'Note: tags.x.1: contains \\ud800 (a lone surrogate) at index 1; text is stored as UTF-8, which cannot hold it',
+    );
+    expect(() => notes.validate('Note', { id: 'a', tags: { ['\udc00']: [] } })).toThrow(
+      'Note: tags.\\udc00: contains \\udc00 (a lone surrogate) at index 0;',
+    );
+    // Anything else is the plugin's schema's to decide: safeText() refuses it, a plain z.string() does not.
+    expect(notes.validate('Note', { id: 'a', tags: { x: ['line\none', '\u202e', '👩‍💻'] } }).payload).toEqual({
+      id: 'a',
+      tags: { x: ['line\none', '\u202e', '👩‍💻'] },
+    });
+    expect(safeText().safeParse('a\u0000').error?.issues[0]?.message).toBe(
+      'contains \\u0000 (a control character) at index 1; text may not hold control characters, bidi controls or lone surrogates',
+    );
   });
 
   it('holds decide to the declared events: an undeclared one is a domain bug', () => {
@@ -208,5 +267,15 @@ describe('specFor', () => {
     expect(() => spec.given([]).when('Link', { id: 'a', other: 'b' }).thenRejects('CIM-REJECTED', 'anything')).toThrow(
       /^unreachable in the specs below$/,
     );
+  });
+});
+
+describe('firstIssue', () => {
+  it('shows input in a path or a message as escapes: a key may hold anything', () => {
+    const strict = z.strictObject({ a: z.record(z.string(), z.number()) });
+    expect(firstIssue(strict.safeParse({ a: { 'x\u202ey': 'no' } }).error!)).toBe(
+      'a.x\\u202ey: Invalid input: expected number, received string',
+    );
+    expect(firstIssue(strict.safeParse({ a: {}, 'b\nc': 1 }).error!)).toBe('(root): Unrecognized key: "b\\u000ac"');
   });
 });

@@ -1,4 +1,5 @@
 // Given/when/then specs of the organization domain: every command, its rejections, and its read model.
+import * as dagCbor from '@ipld/dag-cbor';
 import { describe, expect, it } from 'vitest';
 import { organization, specFor, type EventOf } from '../../../appliance/index.js';
 
@@ -209,5 +210,104 @@ describe('organization_membership projection', () => {
       { op: 'delete', table: 'memberships', key: { organization_id: 'o1', person_id: 'p1' } },
     ]);
     expect(projection.apply(envelope('SomethingElse', {}))).toEqual([]);
+  });
+});
+
+describe('member ids that name properties of Object.prototype', () => {
+  const joined = (personId: string): OrganizationEvent => ({
+    type: 'MemberAdded',
+    payload: { organizationId: 'o1', personId, role: 'member' },
+  });
+
+  it.each(['constructor', 'toString', 'hasOwnProperty', 'valueOf'])(
+    'given %s is no member, AddMember adds them and RemoveMember rejects',
+    (personId) => {
+      spec
+        .given([created])
+        .when('AddMember', { organizationId: 'o1', personId }, { exists: [['person', personId]] })
+        .then([joined(personId)]);
+      spec
+        .given([created])
+        .when('RemoveMember', { organizationId: 'o1', personId })
+        .thenRejects('CIM-REJECTED', `person ${personId} is not a member of o1`);
+    },
+  );
+
+  it('given constructor is a member, AddMember rejects and RemoveMember removes them', () => {
+    spec
+      .given([created, joined('constructor')])
+      .when('AddMember', { organizationId: 'o1', personId: 'constructor' }, { exists: [['person', 'constructor']] })
+      .thenRejects('CIM-REJECTED', 'person constructor is already a member of o1');
+    spec
+      .given([created, joined('constructor')])
+      .when('RemoveMember', { organizationId: 'o1', personId: 'constructor' })
+      .then([{ type: 'MemberRemoved', payload: { organizationId: 'o1', personId: 'constructor' } }]);
+  });
+
+  it('refuses __proto__ as an id at the edge: it does not survive as an object key', () => {
+    spec
+      .given([created])
+      .when('AddMember', { organizationId: 'o1', personId: '__proto__' }, { exists: [['person', '__proto__']] })
+      .thenRejects('CIM-INVALID-INPUT', 'AddMember: personId: __proto__ is reserved; choose another id');
+    // Why: a snapshot's state read back would have lost that member.
+    const members = { ['__proto__']: 'member', p1: 'member' };
+    expect(Object.keys(dagCbor.decode<object>(dagCbor.encode(members)))).toEqual(['p1']);
+  });
+
+  it('decides the same on a state restored from a snapshot (dag-cbor) as on the folded one', () => {
+    const ids = ['constructor', 'toString', 'p1'];
+    const folded = organization.evolveAll(
+      [created, ...ids.map(joined)].map((e, i) => ({
+        v: 1 as const,
+        id: `e${i}`,
+        domain: 'organization',
+        aggregate: 'Organization',
+        aggregateId: 'o1',
+        seq: i + 1,
+        type: e.type,
+        typeVersion: 1,
+        at: '2026-01-01T00:00:00Z',
+        correlationId: 'c',
+        causationId: 'c',
+        actor: 'a',
+        payload: e.payload,
+        prev: null,
+      })),
+    );
+    const restored = dagCbor.decode<typeof folded>(dagCbor.encode(folded));
+    expect(restored).toStrictEqual(folded);
+    const metadata = { actor: 'a', correlationId: 'c', causationId: 'c', at: '2026-01-01T00:00:00Z' };
+    for (const state of [folded, restored]) {
+      for (const personId of [...ids, 'valueOf']) {
+        const member = ids.includes(personId);
+        const remove = () =>
+          organization.decide(
+            organization.validate('RemoveMember', { organizationId: 'o1', personId }),
+            state,
+            metadata,
+          );
+        if (member) expect(remove()).toHaveLength(1);
+        else expect(remove).toThrow(`person ${personId} is not a member of o1`);
+      }
+    }
+  });
+});
+
+describe('organization names that are not accepted', () => {
+  it('refuses a name with a bidi override, naming it as an escape', () => {
+    spec
+      .given([])
+      .when('CreateOrganization', { organizationId: 'o1', name: 'Engines\u202egnp.exe' })
+      .thenRejects(
+        'CIM-INVALID-INPUT',
+        'CreateOrganization: name: contains \\u202e (a bidi control) at index 7; text may not hold control characters, bidi controls or lone surrogates',
+      );
+    spec
+      .given([created])
+      .when('RenameOrganization', { organizationId: 'o1', name: 'Engines\u0000' })
+      .thenRejects(
+        'CIM-INVALID-INPUT',
+        /^RenameOrganization: name: contains \\u0000 \(a control character\) at index 7;/,
+      );
   });
 });

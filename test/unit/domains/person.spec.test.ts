@@ -159,3 +159,53 @@ describe('person_directory projection', () => {
     expect(projection.apply(envelope('SomethingElse', {}))).toEqual([]);
   });
 });
+
+describe('text that is not accepted', () => {
+  const rule = 'text may not hold control characters, bidi controls or lone surrogates';
+  // Every C0 and C1 control (tab and newline too: names are one line), DEL, the bidi embeddings,
+  // overrides and isolates, and lone surrogates of either half.
+  const refused: [escape: string, kind: string, character: string][] = [
+    ['\\u0000', 'a control character', '\u0000'],
+    ['\\u0009', 'a control character', '\t'],
+    ['\\u000a', 'a control character', '\n'],
+    ['\\u001b', 'a control character', '\u001b'],
+    ['\\u007f', 'a control character', '\u007f'],
+    ['\\u0085', 'a control character', '\u0085'],
+    ['\\u202a', 'a bidi control', '\u202a'],
+    ['\\u202e', 'a bidi control', '\u202e'],
+    ['\\u2066', 'a bidi control', '\u2066'],
+    ['\\u2069', 'a bidi control', '\u2069'],
+    ['\\ud800', 'a lone surrogate', '\ud800'],
+    ['\\udfff', 'a lone surrogate', '\udfff'],
+  ];
+
+  it.each(refused)('refuses a name holding %s (%s) at the edge, naming it as an escape', (escape, kind, character) => {
+    spec
+      .given([])
+      .when('RegisterPerson', { personId: 'p1', name: `Ada${character}`, email: 'ada@example.org' })
+      .thenRejects('CIM-INVALID-INPUT', `RegisterPerson: name: contains ${escape} (${kind}) at index 3; ${rule}`);
+    spec
+      .given([registered])
+      .when('RenamePerson', { personId: 'p1', name: `${character}Ada` })
+      .thenRejects('CIM-INVALID-INPUT', `RenamePerson: name: contains ${escape} (${kind}) at index 0; ${rule}`);
+  });
+
+  it('refuses such a character in an archive reason and in an email', () => {
+    spec
+      .given([registered])
+      .when('ArchivePerson', { personId: 'p1', reason: 'left\u202e' })
+      .thenRejects('CIM-INVALID-INPUT', `ArchivePerson: reason: contains \\u202e (a bidi control) at index 4; ${rule}`);
+    spec
+      .given([registered])
+      .when('ChangePersonEmail', { personId: 'p1', email: 'ada\u0000@example.org' })
+      .thenRejects('CIM-INVALID-INPUT', /^ChangePersonEmail: email: /);
+  });
+
+  it('accepts a surrogate pair, right-to-left script with its marks, and combining accents', () => {
+    const name = 'Ada 👩‍💻 \u05e2\u05d3\u05d4\u200f Lovela\u0301ce';
+    spec
+      .given([registered])
+      .when('RenamePerson', { personId: 'p1', name })
+      .then([{ type: 'PersonRenamed', payload: { personId: 'p1', name } }]);
+  });
+});

@@ -252,3 +252,49 @@ describe('workflow_status projection', () => {
     expect(projection.queries!.CountByStatus!.sql).toMatch(/GROUP BY status/);
   });
 });
+
+describe('step names and reasons', () => {
+  const rule = 'text may not hold control characters, bidi controls or lone surrogates';
+
+  it('refuses a step or a reason with a control character, a bidi control or a lone surrogate at the edge', () => {
+    spec
+      .given([])
+      .when('StartWorkflow', { ...start, steps: ['account', 'equip\nment'] })
+      .thenRejects(
+        'CIM-INVALID-INPUT',
+        `StartWorkflow: steps.1: contains \\u000a (a control character) at index 5; ${rule}`,
+      );
+    spec
+      .given([started])
+      .when('AdvanceWorkflow', { workflowId: 'w1', step: 'account\u2066' })
+      .thenRejects('CIM-INVALID-INPUT', `AdvanceWorkflow: step: contains \\u2066 (a bidi control) at index 7; ${rule}`);
+    spec
+      .given([started])
+      .when('FailWorkflow', { workflowId: 'w1', reason: 'left \udc00' })
+      .thenRejects(
+        'CIM-INVALID-INPUT',
+        `FailWorkflow: reason: contains \\udc00 (a lone surrogate) at index 5; ${rule}`,
+      );
+  });
+
+  it('given a start whose step holds a newline (stored before the rule), a start with other steps is no repeat', () => {
+    const legacy: WorkflowEvent = { type: 'WorkflowStarted', payload: { ...start, steps: ['account\nequipment'] } };
+    spec
+      .given([legacy])
+      .when('StartWorkflow', { ...start, steps: ['account', 'equipment'] })
+      .thenRejects('CIM-REJECTED', 'workflow w1 has already been started');
+  });
+
+  it('runs steps named after properties of Object.prototype like any other', () => {
+    const steps = ['constructor', 'toString', '__proto__'];
+    const begun: WorkflowEvent = { type: 'WorkflowStarted', payload: { ...start, steps } };
+    spec
+      .given([])
+      .when('StartWorkflow', { ...start, steps })
+      .then([begun]);
+    spec
+      .given([begun, stepDone('constructor', 0, 'toString')])
+      .when('AdvanceWorkflow', { workflowId: 'w1', step: 'toString' })
+      .then([stepDone('toString', 1, '__proto__')]);
+  });
+});
