@@ -9,11 +9,11 @@ export const CommandRequestSchema = z.object({
   /** Who issues the command (audit); text by the rule of every name (`safeText`). */
   actor: safeText().min(1).max(200),
   /** Ties together everything one user action leads to; the command's id when absent. */
-  correlationId: z.string().min(1).max(200).optional(),
+  correlationId: safeText().min(1).max(200).optional(),
   /** The message (e.g. an event a process manager reacted to) that led to this command; the command's id when absent. */
-  causationId: z.string().min(1).max(200).optional(),
+  causationId: safeText().min(1).max(200).optional(),
   /** The command's own id (UUIDv7 when absent); a process manager sets one derived from its trigger. */
-  commandId: z.string().min(1).max(200).optional(),
+  commandId: safeText().min(1).max(200).optional(),
 });
 
 export type CommandRequest = z.infer<typeof CommandRequestSchema>;
