@@ -16,6 +16,7 @@ import {
   Projector,
   provision,
   ReadModel,
+  replay,
   Sealer,
   SEALS_STREAM,
   Signer,
@@ -137,6 +138,23 @@ describe('a message in a domain stream that is not an event', () => {
       expect(logged[0]).not.toContain('secret'); // no payload in the log
     } finally {
       await projector.stop();
+      model.close();
+    }
+  });
+
+  it('is skipped by a replay, which rebuilds the rest', async () => {
+    const result = await replay({ nc: t.nc, projection: directory, path: join(files.path, 'replayed.sqlite') });
+    expect(result.invalid).toEqual([
+      expect.objectContaining({ kind: 'invalid-event', stream: domainStream('person'), streamSeq: 2 }),
+    ]);
+    expect(result).toMatchObject({ events: 2, lastSeq: heads.get('after')!.streamSeq });
+    const model = ReadModel.open({ path: join(files.path, 'replayed.sqlite'), projections: [directory] });
+    try {
+      expect(model.rows('person_directory').map((r) => (r as { person_id: string }).person_id)).toEqual([
+        'after',
+        'before',
+      ]);
+    } finally {
       model.close();
     }
   });
