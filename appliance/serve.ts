@@ -88,6 +88,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       duplicateWindowMs: 120_000,
     });
     if (provisioned.created.length > 0) log(`created ${provisioned.created.join(', ')}`);
+    if (provisioned.updated.length > 0)
+      log(`updated ${provisioned.updated.join(', ')}: the seal stream takes only <prefix>.seals.<domain> now`);
 
     const projections = domains.flatMap((d) => d.definition.projections ?? []);
     model = ReadModel.open({ path: readModelPath, projections });
@@ -99,6 +101,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         projection,
         ...(domain ? { upcasters: domain.upcasters } : {}),
         onError: report(`projection ${projection.name}`),
+        // Stream and sequence only: what the message holds may be personal data.
+        onInvalid: (finding) => log(`projection ${projection.name}: ${finding.kind}: ${finding.message}`),
       });
       projectors.push({ name: projection.name, projector });
     }
@@ -111,12 +115,17 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         everyEvents: options.sealEveryEvents ?? 1_000,
         everyMs: options.sealEveryMs ?? 10_000,
         onError: report(`sealer ${domain.name}`),
+        onInvalid: (finding) => log(`sealer ${domain.name}: ${finding.kind}: ${finding.message}`),
       });
       sealers.push(sealer.start());
     }
 
     for (const domain of domains) {
-      const store = await EventStore.open(nc, { upcasters: domain.upcasters });
+      // Snapshots signed with the state dir's key, and only those trusted on load.
+      const store = await EventStore.open(nc, {
+        upcasters: domain.upcasters,
+        snapshotKeys: { signer, trusted: [signer.verifier()] },
+      });
       commandServices.push(await startCommandService(nc, domain, { store }));
       const queries = await startQueryService(nc, domain, model);
       if (queries) queryServices.push(queries);
@@ -126,6 +135,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         await startProcessManager(nc, manager, {
           onError: (error, eventId) =>
             log(`process manager ${manager.name}, event ${eventId}: ${error.code}: ${error.message}`),
+          onInvalid: (finding) => log(`process manager ${manager.name}: ${finding.kind}: ${finding.message}`),
         }),
       );
   } catch (error) {

@@ -1,6 +1,6 @@
 // `cim verify`: every event chain, every seal and the unsealed tail of the domain streams, and
 // that every stream the appliance must have exists with its seal history whole; exit 1 with
-// findings that name stream, sequence and CIDs.
+// findings that name stream, sequence and CIDs. `--snapshots` also checks every snapshot.
 import type { Command } from 'commander';
 import {
   assertDomain,
@@ -12,9 +12,11 @@ import {
   listDomains,
   missingDomain,
   readWatermarks,
+  renderSnapshotVerification,
   renderVerification,
   trustedVerifiers,
   verifyDomain,
+  verifySnapshots,
   watermarksFile,
   writeWatermarks,
   type DomainVerification,
@@ -22,6 +24,13 @@ import {
 } from '../appliance/index.js';
 import { withConnection } from './with-cluster.js';
 import { action, configFrom, log, print, servedDomains } from './wiring.js';
+
+interface VerifyFlags {
+  domain?: string[];
+  key?: string[];
+  snapshots?: boolean;
+  json?: boolean;
+}
 
 export function registerVerifyCommand(program: Command): void {
   program
@@ -37,13 +46,18 @@ export function registerVerifyCommand(program: Command): void {
       '--key <file...>',
       "trusted Ed25519 public key (PEM) for seal signatures; the state dir's own key is always trusted",
     )
+    .option(
+      '--snapshots',
+      'also check every snapshot of a served domain: signed by a trusted key, and its state the fold of the chain up to the event it names',
+    )
     .option('--json', 'print the results as JSON')
     .action(
-      action(async (options: { domain?: string[]; key?: string[]; json?: boolean }, command: Command) => {
+      action(async (options: VerifyFlags, command: Command) => {
         const config = configFrom(command);
         for (const domain of options.domain ?? []) assertDomain(domain);
         const trusted = trustedVerifiers(config.stateDir, options.key);
-        const served = (await servedDomains(config)).map((d) => d.name);
+        const servedDomainList = await servedDomains(config);
+        const served = servedDomainList.map((d) => d.name);
         const seenBefore = readWatermarks(config.stateDir);
         // Printed before the clean-up, so a cluster that fails to stop cannot hide the findings.
         await withConnection(config, 'cim-verify', async (nc) => {
@@ -81,8 +95,17 @@ export function registerVerifyCommand(program: Command): void {
           }
           writeWatermarks(config.stateDir, seenBefore, seenNow);
           const streamFindings = options.domain ? [] : expected.findings;
+          const snapshots = options.snapshots
+            ? await verifySnapshots(
+                nc,
+                servedDomainList.filter((d) => !options.domain || options.domain.includes(d.name)),
+                { trusted },
+              )
+            : undefined;
           const findings =
-            streamFindings.length + results.reduce((n, r) => n + r.findings.length + r.findingsOmitted, 0);
+            streamFindings.length +
+            results.reduce((n, r) => n + r.findings.length + r.findingsOmitted, 0) +
+            (snapshots ? snapshots.findings.length + snapshots.findingsOmitted : 0);
           if (options.json) {
             print(
               JSON.stringify(
@@ -92,6 +115,7 @@ export function registerVerifyCommand(program: Command): void {
                   trustedKeys: trusted.map((v) => v.keyId),
                   streams: streamFindings,
                   domains: results,
+                  ...(snapshots ? { snapshots } : {}),
                 },
                 null,
                 2,
@@ -105,6 +129,7 @@ export function registerVerifyCommand(program: Command): void {
                 streamFindings,
               ),
             );
+            if (snapshots) print(renderSnapshotVerification(snapshots));
           }
           if (findings > 0) process.exitCode = ExitCode.checkFailed;
         });

@@ -1,5 +1,5 @@
 // The CID-chained event store on JetStream (docs/architecture.md#appends): append with optimistic concurrency,
-// read an aggregate's chain, and load its state from a checked snapshot plus the tail.
+// read an aggregate's chain, and load its state from a checked, signed snapshot plus the tail.
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import { CimError } from '../errors.js';
 import { EventPublisher } from './append.js';
@@ -14,7 +14,7 @@ import {
 } from './envelope.js';
 import { uuidv7 } from './event-id.js';
 import { assertAggregateId, assertDomain, domainStream, Subjects } from './names.js';
-import { SnapshotStore } from './snapshots.js';
+import { SnapshotStore, snapshotSignedBy, type Snapshot, type SnapshotKeys } from './snapshots.js';
 import { readStream } from './stream-reader.js';
 import { UpcasterRegistry } from './upcasters.js';
 import { DEFAULT_RETRY, isNotFound, withRetries, type RetryPolicy } from './retry.js';
@@ -86,6 +86,12 @@ export interface EventStoreOptions {
   upcasters?: UpcasterRegistry;
   /** Write a snapshot when a load replayed at least this many events (0: never). */
   snapshotEvery?: number;
+  /**
+   * The key snapshots are signed with when written, and the keys whose snapshots a load trusts.
+   * Without them a store neither writes nor uses snapshots: an unsigned snapshot could hold any
+   * state, whoever can write the bucket put there.
+   */
+  snapshotKeys?: SnapshotKeys;
 }
 
 export class EventStore {
@@ -95,6 +101,7 @@ export class EventStore {
   private readonly publisher: EventPublisher;
   private readonly snapshots: SnapshotStore;
   private readonly snapshotEvery: number;
+  private readonly snapshotKeys: SnapshotKeys | undefined;
   private readonly retry: RetryPolicy;
 
   private constructor(
@@ -108,7 +115,8 @@ export class EventStore {
     this.retry = options.retry ?? DEFAULT_RETRY;
     this.publisher = new EventPublisher(this.js, jsm, this.retry);
     this.snapshots = new SnapshotStore(nc);
-    this.snapshotEvery = options.snapshotEvery ?? 100;
+    this.snapshotKeys = options.snapshotKeys;
+    this.snapshotEvery = options.snapshotKeys?.signer ? (options.snapshotEvery ?? 100) : 0;
   }
 
   static async open(nc: NatsConnection, options: EventStoreOptions = {}): Promise<EventStore> {
@@ -236,8 +244,9 @@ export class EventStore {
   }
 
   /**
-   * Loads an aggregate's state: its snapshot, if one exists and matches the chain, plus the
-   * events after it. Writes a new snapshot when `snapshotEvery` or more events were replayed.
+   * Loads an aggregate's state: its snapshot, if one exists, is signed by a trusted key and
+   * matches the chain, plus the events after it; otherwise the whole chain (and `snapshotRejected`
+   * says why). Writes a new snapshot when `snapshotEvery` or more events were replayed.
    */
   async load<S>(ref: AggregateRef, reducer: Reducer<S>, options: { useSnapshot?: boolean } = {}): Promise<Loaded<S>> {
     const head = await this.head(ref);
@@ -246,10 +255,11 @@ export class EventStore {
     let fromSnapshot = false;
     let snapshotRejected: string | undefined;
 
-    if (options.useSnapshot !== false && head.seq > 0) {
+    if (options.useSnapshot !== false && this.snapshotKeys && head.seq > 0) {
       const snapshot = await this.snapshots.get<S>(ref.domain, ref.aggregateId);
       if (snapshot) {
-        snapshotRejected = await this.checkSnapshot(ref, snapshot, head);
+        snapshotRejected =
+          signatureProblem(snapshot, this.snapshotKeys) ?? (await this.checkSnapshot(ref, snapshot, head));
         if (snapshotRejected === undefined) {
           state = snapshot.state;
           base = { seq: snapshot.seq, cid: snapshot.cid, streamSeq: snapshot.streamSeq };
@@ -267,18 +277,23 @@ export class EventStore {
     return { state, head, replayed, fromSnapshot, ...(snapshotRejected ? { snapshotRejected } : {}) };
   }
 
+  /** Writes a signed snapshot; nothing without a signer (`snapshotKeys.signer`). */
   async saveSnapshot<S>(ref: AggregateRef, head: AggregateHead, state: S): Promise<void> {
-    if (head.seq === 0 || head.cid === null) return;
-    await this.snapshots.put({
-      v: 1,
-      domain: ref.domain,
-      aggregateId: ref.aggregateId,
-      seq: head.seq,
-      cid: head.cid,
-      streamSeq: head.streamSeq,
-      at: new Date().toISOString(),
-      state,
-    });
+    const signer = this.snapshotKeys?.signer;
+    if (head.seq === 0 || head.cid === null || !signer) return;
+    await this.snapshots.put(
+      {
+        v: 1,
+        domain: ref.domain,
+        aggregateId: ref.aggregateId,
+        seq: head.seq,
+        cid: head.cid,
+        streamSeq: head.streamSeq,
+        at: new Date().toISOString(),
+        state,
+      },
+      signer,
+    );
   }
 
   /** Undefined when the snapshot names an event that is really in the chain; otherwise why not. */
@@ -298,5 +313,19 @@ export class EventStore {
     } catch (error) {
       return `the event the snapshot covers (stream seq ${snapshot.streamSeq}) cannot be read: ${(error as Error).message}`;
     }
+  }
+}
+
+/** Why a snapshot's signature is not good enough to trust its state; undefined when it is. */
+function signatureProblem(snapshot: Snapshot<unknown>, keys: SnapshotKeys): string | undefined {
+  switch (snapshotSignedBy(snapshot, keys.trusted)) {
+    case 'valid':
+      return undefined;
+    case 'unsigned':
+      return 'the snapshot is not signed: replayed from the chain instead';
+    case 'untrusted-signer':
+      return `the snapshot is signed by ${snapshot.signer}, not a trusted key: replayed from the chain instead`;
+    case 'bad-signature':
+      return `the snapshot's signature by ${snapshot.signer} does not verify: replayed from the chain instead`;
   }
 }

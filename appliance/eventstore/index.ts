@@ -27,7 +27,16 @@ export {
 } from './event-store.js';
 export { assertDomain, domainStream, SEALS_STREAM, SNAPSHOT_BUCKET, Subjects } from './names.js';
 export { provision, type ProvisionOptions, type ProvisionReport } from './provision.js';
-export { SnapshotStore, type Snapshot } from './snapshots.js';
+export {
+  signSnapshot,
+  snapshotSignedBy,
+  SnapshotStore,
+  type Snapshot,
+  type SnapshotKeys,
+  type SnapshotSignature,
+  type SnapshotSigner,
+  type SnapshotVerifier,
+} from './snapshots.js';
 export { firstUnread, readStream, type ReadRange } from './stream-reader.js';
 export { UpcasterRegistry, type Migrate } from './upcasters.js';
 export { decodeEvent, scanEnvelope, type ChainFields } from './envelope-read.js';

@@ -6,7 +6,7 @@ import { domainName, subjectToken } from './envelope.js';
 export const SEALS_STREAM = 'CIM_SEALS';
 export const SNAPSHOT_BUCKET = 'cim_snapshots';
 
-/** Names whose subjects the appliance itself uses (`cim.seals.>`, `cim.audit.>`): a domain of that name would overlap them. */
+/** Names whose subjects the appliance itself uses (`cim.seals.*`, `cim.audit.>`): a domain of that name would overlap them. */
 export const RESERVED_DOMAINS: readonly string[] = ['seals', 'audit'];
 
 export function assertDomain(domain: string): void {
@@ -53,7 +53,16 @@ export class Subjects {
     return `${this.prefix}.seals.${domain}`;
   }
 
+  /**
+   * The seal stream's subjects: one token after `seals`, exactly what the sealers write, so that
+   * nothing else sent under `<prefix>.seals.` (a request to `cim.seals.commands.X`, say) is stored.
+   */
   seals(): string {
+    return `${this.prefix}.seals.*`;
+  }
+
+  /** What the seal stream took before (`<prefix>.seals.>`): provision narrows a stream created with it. */
+  legacySeals(): string {
     return `${this.prefix}.seals.>`;
   }
 }

@@ -1,5 +1,7 @@
 // Creates the event store's streams and buckets, idempotently: running it twice changes nothing,
-// and an existing stream whose config differs in a way that matters is reported, never changed.
+// and an existing stream whose config differs in a way that matters is reported, never changed —
+// except the seal stream's subjects, which provision narrows from `<prefix>.seals.>` (what older
+// versions created) to `<prefix>.seals.*`: the stored seals keep their subjects and stay readable.
 import {
   DiscardPolicy,
   nanos,
@@ -23,6 +25,8 @@ export interface ProvisionOptions {
 
 export interface ProvisionReport {
   created: string[];
+  /** Streams whose config provision changed: only the seal stream's old subjects, narrowed. */
+  updated: string[];
   unchanged: string[];
 }
 
@@ -88,9 +92,11 @@ async function streamConfig(jsm: JetStreamManager, name: string): Promise<Stream
 export async function provision(nc: NatsConnection, options: ProvisionOptions): Promise<ProvisionReport> {
   options.domains.forEach(assertDomain);
   const jsm = await nc.jetstreamManager();
-  const report: ProvisionReport = { created: [], unchanged: [] };
+  const report: ProvisionReport = { created: [], updated: [], unchanged: [] };
   const incompatible: string[] = [];
   const missing: Wanted[] = [];
+  const narrowed: StreamConfig[] = [];
+  const legacySeals = (options.subjects ?? new Subjects()).legacySeals();
 
   // Check everything first, so an incompatible stream leaves nothing half-provisioned.
   for (const wanted of wantedStreams(options)) {
@@ -100,7 +106,11 @@ export async function provision(nc: NatsConnection, options: ProvisionOptions): 
       continue;
     }
     const diff = differences(wanted, actual);
-    if (diff.length > 0) incompatible.push(`${wanted.name}: ${diff.join('; ')}`);
+    const oldSeals =
+      wanted.name === SEALS_STREAM && actual.subjects?.length === 1 && actual.subjects[0] === legacySeals;
+    if (oldSeals && differences({ ...wanted, subjects: actual.subjects }, actual).length === 0)
+      narrowed.push({ ...actual, subjects: wanted.subjects });
+    else if (diff.length > 0) incompatible.push(`${wanted.name}: ${diff.join('; ')}`);
     else report.unchanged.push(wanted.name);
   }
   const kvStream = `KV_${SNAPSHOT_BUCKET}`;
@@ -120,6 +130,10 @@ export async function provision(nc: NatsConnection, options: ProvisionOptions): 
     );
   }
 
+  for (const config of narrowed) {
+    await jsm.streams.update(config.name, config);
+    report.updated.push(config.name);
+  }
   for (const wanted of missing) {
     // A cluster that has just elected its meta leader may still answer 503 for a while; creating a
     // stream with the same config again is a no-op, so asking again is safe.

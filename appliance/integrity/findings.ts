@@ -15,12 +15,14 @@ export type FindingKind =
   | 'truncated' // the stream ends before the end of what was sealed
   | 'events-removed' // events gone from the head of a stream that has no retention policy, or a stream shorter than it was
   | 'stream-missing' // a stream the appliance must have (a served or sealed domain's, the seal stream) does not exist
-  | 'seals-removed'; // seal records gone: from the seal stream itself, or fewer than an earlier verification saw
+  | 'seals-removed' // seal records gone: from the seal stream itself, or fewer than an earlier verification saw
+  | 'snapshot-signature' // a snapshot not signed by a trusted key, or whose signature does not verify
+  | 'snapshot-mismatch'; // a snapshot whose head or state is not what the chain folds to
 
 export interface Finding {
   kind: FindingKind;
   domain: string;
-  /** The stream the finding is in (the domain stream, or CIM_SEALS for seal findings). */
+  /** The stream the finding is in (the domain stream, or CIM_SEALS for seal findings; a snapshot's domain stream). */
   stream: string;
   streamSeq?: number;
   aggregateId?: string;

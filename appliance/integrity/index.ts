@@ -33,8 +33,9 @@ export {
 } from './signing-key.js';
 export { listDomains, missingDomain, verifyDomain, type DomainVerification, type VerifyOptions } from './verify.js';
 export { ChainChecker, cidBytesOf, type StoredMessage } from './chain-check.js';
+export { verifySnapshots, type SnapshotDomain, type SnapshotVerification } from './snapshot-check.js';
 export { FindingList, type Finding, type FindingKind } from './findings.js';
-export { renderVerification } from './render-verification.js';
+export { renderSnapshotVerification, renderVerification } from './render-verification.js';
 export { expectedStreams, type ExpectedStreams } from './expected-streams.js';
 export {
   compareWithWatermark,

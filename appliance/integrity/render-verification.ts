@@ -2,6 +2,7 @@
 // then its findings, one per line, each naming stream, sequence, aggregate, expected and actual.
 import type { Finding } from './findings.js';
 import type { DomainVerification } from './verify.js';
+import type { SnapshotVerification } from './snapshot-check.js';
 
 function findingLines(f: Finding): string[] {
   const where = [f.stream, f.streamSeq !== undefined ? `seq ${f.streamSeq}` : undefined, f.aggregateId]
@@ -41,5 +42,18 @@ export function renderVerification(
       ? `seal signatures checked against ${trustedKeys.join(', ')}`
       : 'seal signatures NOT checked: no trusted key (pass --key FILE)',
   );
+  return lines.join('\n');
+}
+
+/** The result of `cim verify --snapshots`: a summary line, then its findings. */
+export function renderSnapshotVerification(v: SnapshotVerification): string {
+  const findings = v.findings.length + v.findingsOmitted;
+  const lines = [
+    `snapshots: ${v.checked} checked against the chain and the trusted keys` +
+      (v.unchecked.length > 0 ? `, ${v.unchecked.length} of domains not served left unchecked` : '') +
+      ` — ${findings === 0 ? 'ok' : `${findings} finding${findings === 1 ? '' : 's'}`}`,
+  ];
+  for (const f of v.findings) lines.push(...findingLines(f));
+  if (v.findingsOmitted > 0) lines.push(`  … and ${v.findingsOmitted} more findings`);
   return lines.join('\n');
 }

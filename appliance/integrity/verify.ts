@@ -93,6 +93,18 @@ async function readSeals(
       findings.add({ ...base, kind: 'seal-invalid', streamSeq: m.seq, message: (error as Error).message });
       continue;
     }
+    // A seal of another domain under this one's subject is no seal of this domain (the sealer skips it too).
+    if (named.seal.domain !== domain) {
+      findings.add({
+        ...base,
+        kind: 'seal-invalid',
+        streamSeq: m.seq,
+        expected: domain,
+        actual: named.seal.domain,
+        message: `the record at ${SEALS_STREAM} seq ${m.seq} is a seal of domain ${named.seal.domain}, under the seal subject of ${domain}`,
+      });
+      continue;
+    }
     const claimed = m.headers?.get('Cim-Cid');
     if (claimed && claimed !== named.cid.toString()) {
       findings.add({

@@ -13,6 +13,7 @@ import type { ConsumerMessages, JsMsg, NatsConnection } from 'nats';
 import { CimError } from '../errors.js';
 import { decodeEvent, domainStream, type UpcasterRegistry } from '../eventstore/index.js';
 import type { ProjectionDefinition } from '../decider/types.js';
+import type { Finding } from '../integrity/index.js';
 import type { ReadModel, SequencedEvent } from './read-model.js';
 
 export interface ProjectorOptions {
@@ -35,6 +36,12 @@ export interface ProjectorOptions {
    * resumes from its checkpoint, until `stop()`.
    */
   onError?: (error: CimError, domain: string) => void;
+  /**
+   * Told about each message that is not a valid event (an `invalid-event` finding, naming stream
+   * and sequence, never the message's contents): it is skipped, the checkpoint moves past it, and
+   * the projector carries on. `cim verify` reports the same message.
+   */
+  onInvalid?: (finding: Finding, domain: string) => void;
   /** First wait after a failure; doubles per consecutive failure up to `maxRetryMs` (default 100 ms / 10 s). */
   retryMs?: number;
   maxRetryMs?: number;
@@ -55,7 +62,13 @@ export interface ProjectorProgress {
   batches: number;
   failures: number;
   domains: Record<string, DomainProgress>;
+  /** Messages skipped since start because they are not valid events (the first 100; `invalidCount` counts all). */
+  invalid: Finding[];
+  invalidCount: number;
 }
+
+/** Skipped messages kept in the progress; the rest are counted. */
+const MAX_INVALID_KEPT = 100;
 
 interface Settings {
   nc: NatsConnection;
@@ -121,17 +134,33 @@ class DomainFollower {
     let envelope;
     try {
       envelope = decodeEvent(m.data);
+    } catch (error) {
+      // Not an event (anyone allowed to publish on the stream's subjects can put anything there):
+      // a finding, and skipped, so one bad message cannot stall the projection. The checkpoint
+      // moves past it with the next commit.
+      this.projector.invalidFound(this.domain, this.stream, m.seq, error);
+      this.lastSeq = m.seq;
+      this.lag = m.info.pending + this.batch.length;
+      this.scheduleFlush(m.info.pending);
+      return;
+    }
+    try {
       if (this.options.upcasters) envelope = this.options.upcasters.upcast(envelope);
     } catch (error) {
-      // Commit what came before the bad event, so the checkpoint stops right at it.
+      // A valid event an upcaster cannot migrate is a fault of the code, not of the message:
+      // commit what came before it, so the checkpoint stops right at it, and retry.
       if (this.tryFlush()) this.fail(error);
       return;
     }
     this.batch.push({ streamSeq: m.seq, envelope });
     this.lastSeq = m.seq;
     this.lag = m.info.pending + this.batch.length;
+    this.scheduleFlush(m.info.pending);
+  }
+
+  private scheduleFlush(pending: number): void {
     // Nothing more waiting on the server: apply now rather than wait for a full batch.
-    if (this.batch.length >= this.options.batchSize || m.info.pending === 0) this.tryFlush();
+    if (this.batch.length >= this.options.batchSize || pending === 0) this.tryFlush();
     else this.timer ??= setTimeout(() => this.tryFlush(), this.options.maxWaitMs);
   }
 
@@ -172,6 +201,8 @@ export class Projector {
   private skipped = 0;
   private batches = 0;
   private failures = 0;
+  private readonly invalid = new Map<string, Finding>();
+  private invalidCount = 0;
   private readonly name: string;
   private readonly followers: DomainFollower[];
   private readonly wakeUps = new Set<() => void>();
@@ -237,10 +268,35 @@ export class Projector {
     this.batches++;
   }
 
+  /** Called by followers for a message that is not a valid event; one finding per stream sequence. */
+  invalidFound(domain: string, stream: string, streamSeq: number, error: unknown): void {
+    const key = `${stream}:${streamSeq}`;
+    // Read again after a retry from the checkpoint: already found.
+    if (this.invalid.has(key)) return;
+    const finding: Finding = {
+      kind: 'invalid-event',
+      domain,
+      stream,
+      streamSeq,
+      message: `projection ${this.name} skipped ${stream} seq ${streamSeq}: not a valid event (${(error as Error).message})`,
+    };
+    this.invalidCount++;
+    if (this.invalid.size < MAX_INVALID_KEPT) this.invalid.set(key, finding);
+    this.options.onInvalid?.(finding, domain);
+  }
+
   progress(): ProjectorProgress {
     const domains: Record<string, DomainProgress> = {};
     for (const f of this.followers) domains[f.domain] = { checkpoint: f.checkpoint, lag: f.lag };
-    return { applied: this.applied, skipped: this.skipped, batches: this.batches, failures: this.failures, domains };
+    return {
+      applied: this.applied,
+      skipped: this.skipped,
+      batches: this.batches,
+      failures: this.failures,
+      domains,
+      invalid: [...this.invalid.values()],
+      invalidCount: this.invalidCount,
+    };
   }
 
   /** Stops reading, applies the batch in flight, and resolves once everything read is committed. */

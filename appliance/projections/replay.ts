@@ -9,6 +9,7 @@ import { CimError } from '../errors.js';
 import { decodeEvent, domainStream, firstUnread, type UpcasterRegistry } from '../eventstore/index.js';
 import { isNotFound } from '../eventstore/retry.js';
 import type { ProjectionDefinition } from '../decider/types.js';
+import type { Finding } from '../integrity/index.js';
 import { ReadModel, type SequencedEvent } from './read-model.js';
 
 export interface ReplayOptions {
@@ -42,6 +43,8 @@ export interface ReplayResult {
   lastSeq: number;
   /** Per domain, the last stream sequence applied: the model's checkpoints. */
   lastSeqs: Record<string, number>;
+  /** Messages skipped because they are not valid events (stream and sequence; `cim verify` names them too). */
+  invalid: Finding[];
 }
 
 interface Bounds {
@@ -64,10 +67,11 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
   const building = `${path}.replay-${process.pid}-${Date.now()}`;
   const model = ReadModel.open({ path: building, projections: [projection], rebuild: true });
   const lastSeqs: Record<string, number> = {};
+  const invalid: Finding[] = [];
   try {
     for (const span of spans) {
       lastSeqs[span.domain] =
-        span.toSeq < span.fromSeq ? 0 : await replayStream(options, model, span, bounds, progress);
+        span.toSeq < span.fromSeq ? 0 : await replayStream(options, model, span, bounds, progress, invalid);
     }
   } catch (error) {
     model.close();
@@ -94,6 +98,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
     eventsPerSecond: seconds > 0 ? progress.done / seconds : 0,
     lastSeq: Math.max(0, ...Object.values(lastSeqs)),
     lastSeqs,
+    invalid,
   };
 }
 
@@ -159,6 +164,7 @@ async function replayStream(
   span: StreamSpan,
   bounds: Bounds,
   progress: Progress,
+  invalid: Finding[],
 ): Promise<number> {
   const batchSize = options.batch ?? 1_000;
   const name = options.projection.name;
@@ -169,9 +175,12 @@ async function replayStream(
   let failure: unknown;
   let finished = false;
 
+  let committed = 0;
   const flush = () => {
-    if (batch.length === 0) return;
+    // An empty batch still moves the checkpoint past skipped messages.
+    if (batch.length === 0 && lastSeq <= committed) return;
     const result = model.applyBatch(name, span.domain, batch, lastSeq);
+    committed = lastSeq;
     progress.add(result.applied);
     batch = [];
   };
@@ -200,7 +209,23 @@ async function replayStream(
           ended = 'done';
           return finish();
         }
-        let envelope = decodeEvent(m.data);
+        let envelope;
+        try {
+          envelope = decodeEvent(m.data);
+        } catch (error) {
+          // Not an event: skipped, as the live projector skips it, so it cannot stop a rebuild.
+          invalid.push({
+            kind: 'invalid-event',
+            domain: span.domain,
+            stream: span.stream,
+            streamSeq: m.seq,
+            message: `replay of ${name} skipped ${span.stream} seq ${m.seq}: not a valid event (${(error as Error).message})`,
+          });
+          lastSeq = m.seq;
+          if (m.seq >= span.toSeq) ended = 'done';
+          if (m.seq >= span.toSeq || m.info.pending === 0) finish();
+          return;
+        }
         // The stream is in sequence order, not time order: the first later event ends the journey.
         if (toTimeMs !== undefined && Date.parse(envelope.at) > toTimeMs) {
           ended = 'done';

@@ -4,9 +4,10 @@
 // targets that treat a repeat as done make the flow exactly once (see ProcessManagerDefinition).
 import { AckPolicy, DeliverPolicy, nanos, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
 import { CimError, toCimError } from '../errors.js';
-import { decodeEnvelope, domainStream, Subjects } from '../eventstore/index.js';
+import { decodeEnvelope, domainStream, Subjects, type EventEnvelope } from '../eventstore/index.js';
 import { sendCommand } from './command-client.js';
 import type { ProcessManagerDefinition } from '../decider/types.js';
+import type { Finding } from '../integrity/index.js';
 
 export interface ProcessManagerOptions {
   subjects?: Subjects;
@@ -17,6 +18,11 @@ export interface ProcessManagerOptions {
   sendTimeoutMs?: number;
   onError?: (error: CimError, eventId: string) => void;
   /**
+   * Told about each message that is not a valid event (stream and sequence, never its contents):
+   * it is acknowledged and skipped, so one bad message cannot stop the manager.
+   */
+  onInvalid?: (finding: Finding) => void;
+  /**
    * Fault injection (scenarios, tests): called after an event's commands were sent and before it
    * is acknowledged; if it throws, the manager stops there as if it had crashed.
    */
@@ -25,8 +31,8 @@ export interface ProcessManagerOptions {
 
 export interface ProcessManagerHandle {
   readonly name: string;
-  /** Events reacted to and acknowledged, and commands sent, since start. */
-  readonly stats: { events: number; commands: number; failures: number };
+  /** Events reacted to and acknowledged, commands sent, and messages skipped as not events, since start. */
+  readonly stats: { events: number; commands: number; failures: number; invalid: number };
   /** Resolves when the manager stopped (stop(), or a crash injected by beforeAck). */
   readonly stopped: Promise<void>;
   stop(): Promise<void>;
@@ -42,7 +48,7 @@ export async function startProcessManager(
   const subjects = options.subjects ?? new Subjects();
   const jsm = await nc.jetstreamManager();
   const js = nc.jetstream();
-  const stats = { events: 0, commands: 0, failures: 0 };
+  const stats = { events: 0, commands: 0, failures: 0, invalid: 0 };
   const domains = [...new Set(definition.reactsTo.map((r) => r.domain))];
   const wanted = new Set(definition.reactsTo.map((r) => `${r.domain}/${r.type}`));
   const feeds: ConsumerMessages[] = [];
@@ -70,8 +76,22 @@ export async function startProcessManager(
     stopping = true;
     for (const feed of feeds) feed.stop(); // what was fetched and not acknowledged is delivered again later
   };
-  const handle = async (m: JsMsg): Promise<void> => {
-    const { envelope } = decodeEnvelope(m.data);
+  const handle = async (m: JsMsg, domain: string): Promise<void> => {
+    let envelope: EventEnvelope;
+    try {
+      envelope = decodeEnvelope(m.data).envelope;
+    } catch (error) {
+      stats.invalid++;
+      options.onInvalid?.({
+        kind: 'invalid-event',
+        domain,
+        stream: m.info.stream,
+        streamSeq: m.seq,
+        message: `process manager ${definition.name} skipped ${m.info.stream} seq ${m.seq}: not a valid event (${(error as Error).message})`,
+      });
+      m.term(); // never delivered again: it will not decode next time either
+      return;
+    }
     if (wanted.has(`${envelope.domain}/${envelope.type}`)) {
       const commands = definition.react(envelope);
       try {
@@ -107,13 +127,14 @@ export async function startProcessManager(
     stats.events++;
   };
 
-  const loops = feeds.map(async (feed) => {
+  // One feed per domain, in the order of `domains`.
+  const loops = feeds.map(async (feed, i) => {
     for await (const m of feed) {
       if (stopping) break;
       try {
-        await handle(m);
+        await handle(m, domains[i]!);
       } catch (error) {
-        // An injected crash, or an event that cannot be decoded: stop here, unacknowledged.
+        // An injected crash: stop here, unacknowledged.
         options.onError?.(toCimError(error), `stream seq ${m.seq}`);
         halt();
         break;

@@ -10,6 +10,8 @@ import {
   EMPTY_HEAD,
   EventStore,
   provision,
+  Signer,
+  SnapshotStore,
   type AggregateHead,
   type ClusterStatus,
   type DomainVerification,
@@ -94,6 +96,41 @@ describe('cim seal and cim verify', () => {
       expect.objectContaining({ domain: 'person', events: 30, sealedEvents: 30, findings: [] }),
       expect.objectContaining({ domain: 'workflow', events: 0, findings: [] }),
     ]);
+  });
+
+  it('with --snapshots, names a snapshot not signed by a trusted key whose state is not the fold of its chain', async () => {
+    const clean = await runCli(['--state', state, 'verify', '--snapshots']);
+    expect(clean.code, clean.stdout + clean.stderr).toBe(0);
+    expect(clean.stdout).toMatch(/snapshots: 0 checked .* — ok/);
+
+    const nc = await connectNats({ servers: urls });
+    try {
+      const head = await (await EventStore.open(nc)).head({ domain: 'person', aggregateId: 'p0' });
+      await new SnapshotStore(nc).put(
+        {
+          v: 1,
+          domain: 'person',
+          aggregateId: 'p0',
+          seq: head.seq,
+          cid: head.cid!,
+          streamSeq: head.streamSeq,
+          at: '2024-01-01T00:00:00.000Z',
+          state: { status: 'archived' },
+        },
+        Signer.ephemeral(),
+      );
+    } finally {
+      await nc.close();
+    }
+    const verified = await runCli(['--state', state, 'verify', '--snapshots']);
+    expect(verified.code).toBe(1);
+    expect(verified.stdout).toMatch(/snapshots: 1 checked .* — 2 findings/);
+    expect(verified.stdout).toMatch(
+      /snapshot-signature CIM_PERSON seq \d+ p0: snapshot cim_snapshots\/person.p0 is signed by a key that is not trusted/,
+    );
+    expect(verified.stdout).toMatch(/snapshot-mismatch CIM_PERSON seq \d+ p0/);
+    // Without the flag, snapshots are not looked at.
+    expect((await runCli(['--state', state, 'verify'])).code).toBe(0);
   });
 
   it('after an event is deleted, exits 1 and names the stream sequence', async () => {

@@ -10,6 +10,7 @@ import {
   EventStore,
   isCimError,
   provision,
+  Signer,
   SnapshotStore,
   UpcasterRegistry,
   type AggregateRef,
@@ -24,6 +25,7 @@ const DOMAINS = ['person', 'ledger'];
 const who: Causation = { correlationId: 'corr-1', causationId: 'cmd-1', actor: 'test' };
 let t: TestCluster;
 let store: EventStore;
+const signer = Signer.ephemeral();
 
 const person = (id: string): AggregateRef => ({ domain: 'person', aggregate: 'Person', aggregateId: id });
 
@@ -39,7 +41,7 @@ const history: Reducer<{ names: string[]; seqs: number[] }> = {
 beforeAll(async () => {
   t = await startTestCluster('eventstore');
   await provision(t.nc, { domains: DOMAINS, replicas: 3, duplicateWindowMs: 120_000 });
-  store = await EventStore.open(t.nc, { snapshotEvery: 5 });
+  store = await EventStore.open(t.nc, { snapshotEvery: 5, snapshotKeys: { signer, trusted: [signer.verifier()] } });
 });
 
 afterAll(async () => {
@@ -274,7 +276,7 @@ describe('snapshots', () => {
     expect(withSnapshot.head).toEqual(without.head);
   });
 
-  it('rejects a snapshot whose CID does not match the chain, and replays instead', async () => {
+  it('rejects a snapshot whose CID does not match the chain, even signed by a trusted key, and replays instead', async () => {
     const ref = person('forged-snapshot');
     let head = EMPTY_HEAD;
     for (let i = 0; i < 3; i++) {
@@ -282,16 +284,19 @@ describe('snapshots', () => {
       head = { seq: e!.seq, cid: e!.cid, streamSeq: e!.streamSeq };
     }
     const other = await store.head(person('alice'));
-    await new SnapshotStore(t.nc).put({
-      v: 1,
-      domain: 'person',
-      aggregateId: ref.aggregateId,
-      seq: 2,
-      cid: other.cid!, // a CID from another chain
-      streamSeq: head.streamSeq - 1,
-      at: new Date().toISOString(),
-      state: { names: ['forged', 'forged'], seqs: [1, 2] },
-    });
+    await new SnapshotStore(t.nc).put(
+      {
+        v: 1,
+        domain: 'person',
+        aggregateId: ref.aggregateId,
+        seq: 2,
+        cid: other.cid!, // a CID from another chain
+        streamSeq: head.streamSeq - 1,
+        at: new Date().toISOString(),
+        state: { names: ['forged', 'forged'], seqs: [1, 2] },
+      },
+      signer,
+    );
     const loaded = await store.load(ref, history);
     expect(loaded.fromSnapshot).toBe(false);
     expect(loaded.snapshotRejected).toMatch(/snapshot claims seq 2/);
