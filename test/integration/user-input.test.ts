@@ -13,6 +13,7 @@ import {
   person,
   provision,
   sendCommand,
+  Signer,
   startCommandService,
   SnapshotStore,
   type CommandServiceHandle,
@@ -24,6 +25,7 @@ import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
 let t: TestCluster;
 const services: CommandServiceHandle[] = [];
 let store: EventStore;
+let snapshotting: EventStore;
 
 beforeAll(async () => {
   t = await startTestCluster('user-input', 3);
@@ -31,7 +33,12 @@ beforeAll(async () => {
   store = await EventStore.open(t.nc);
   services.push(await startCommandService(t.nc, person, { store }));
   // No cache and a snapshot every two events replayed: organizations are loaded from snapshots.
-  const snapshotting = await EventStore.open(t.nc, { snapshotEvery: 2 });
+  // Snapshots are written and used only with a key that signs them and a key that is trusted.
+  const signer = Signer.ephemeral();
+  snapshotting = await EventStore.open(t.nc, {
+    snapshotEvery: 2,
+    snapshotKeys: { signer, trusted: [signer.verifier()] },
+  });
   services.push(await startCommandService(t.nc, organization, { store: snapshotting, cacheSize: 0 }));
 });
 
@@ -130,7 +137,7 @@ describe('member ids that name properties of Object.prototype, over NATS', () =>
     // The loads above wrote a snapshot; the state read back from it has both members and no other.
     const snapshot = await new SnapshotStore(t.nc).get<OrganizationState>('organization', 'proto');
     expect(snapshot?.seq).toBeGreaterThanOrEqual(2);
-    const loaded = await store.load(
+    const loaded = await snapshotting.load(
       { domain: 'organization', aggregate: 'Organization', aggregateId: 'proto' },
       organization.reducer,
     );
