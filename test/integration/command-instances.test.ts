@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from 'nats';
 import {
   CommandHandler,
+  CommandLog,
   connectNats,
   EventStore,
   person,
@@ -40,7 +41,7 @@ beforeAll(async () => {
   for (let i = 0; i < 3; i++) {
     const nc = await connectNats({ servers: t.cluster.clientUrls });
     connections.push(nc);
-    instances.push(new CommandHandler(person, await EventStore.open(nc), 20, 10_000, { nc }));
+    instances.push(new CommandHandler(person, await EventStore.open(nc), 20, 10_000, new CommandLog(nc)));
   }
 });
 
@@ -76,12 +77,21 @@ describe('several instances of a command service', () => {
     expect(await rename(2, 'retry', 'B', 'cmd-rename-1')).toEqual(first);
     const nc = await connectNats({ servers: t.cluster.clientUrls });
     connections.push(nc);
-    const restarted = new CommandHandler(person, await EventStore.open(nc), 20, 10_000, { nc });
+    const restarted = new CommandHandler(person, await EventStore.open(nc), 20, 10_000, new CommandLog(nc));
     expect(await restarted.handle('RenamePerson', request({ personId: 'retry', name: 'B' }, 'cmd-rename-1'))).toEqual(
       first,
     );
     expect(await eventsOf('retry')).toHaveLength(before);
     expect((await eventsOf('retry')).at(-1)!.payload).toMatchObject({ name: 'C' });
+    // What completing a recorded command reads: the aggregate's next event, skipping the others'.
+    const store = await EventStore.open(nc);
+    const firstOfRetry = await store.eventAfter({ domain: 'person', aggregateId: 'retry' }, 0);
+    expect(firstOfRetry).toMatchObject({ seq: 1 });
+    expect(firstOfRetry!.streamSeq).toBeGreaterThan(1); // stream seq 1 is another person's
+    expect(
+      await store.eventAfter({ domain: 'person', aggregateId: 'retry' }, first.ok ? first.events[0]!.streamSeq : 0),
+    ).toMatchObject({ seq: 3 });
+    expect(await store.eventAfter({ domain: 'person', aggregateId: 'nobody' }, 0)).toBeUndefined();
   });
 
   it('remembers a no-op reply too: its retry after another change appends nothing', async () => {
