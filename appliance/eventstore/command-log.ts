@@ -4,11 +4,11 @@
 // or its outcome. Written with compare-and-set, so one decision per command id wins across
 // instances (docs/architecture.md#commands-and-queries).
 import * as dagCbor from '@ipld/dag-cbor';
-import type { KV, NatsConnection } from 'nats';
+import type { JetStreamClient, JetStreamManager, NatsConnection, NatsError } from 'nats';
 import { CimError } from '../errors.js';
 import { CID } from './cid.js';
 import { COMMAND_BUCKET } from './names.js';
-import { isWrongLastSequence } from './retry.js';
+import { DEFAULT_RETRY, isMsgIdInProcess, isNotFound, isWrongLastSequence, withRetries } from './retry.js';
 
 /** An event a command appended, as its reply names it. */
 export interface CommandEventInfo {
@@ -35,37 +35,48 @@ export interface CommandLogEntry {
   revision: number;
 }
 
+/**
+ * Reads and compare-and-set writes go to the bucket's stream directly rather than through the KV
+ * view: a read asks the stream leader (a KV read may be answered by a follower that is behind),
+ * and a write carries a Nats-Msg-Id naming the revision it expects, because nats-server < 2.10
+ * checks the expected revision of a clustered stream before proposing, so two writes expecting
+ * the same revision can both pass it; the id makes the second a duplicate (see append.ts).
+ */
 export class CommandLog {
-  private kv: Promise<KV> | undefined;
+  private readonly js: JetStreamClient;
+  private jsm: Promise<JetStreamManager> | undefined;
 
-  constructor(private readonly nc: NatsConnection) {}
-
-  private bucket(): Promise<KV> {
-    this.kv ??= this.nc
-      .jetstream()
-      .views.kv(COMMAND_BUCKET, { bindOnly: true })
-      .catch((error: unknown) => {
-        this.kv = undefined;
-        throw new CimError(
-          'CIM-UNAVAILABLE',
-          `bucket ${COMMAND_BUCKET} cannot be opened: ${(error as Error).message}`,
-          {
-            hint: 'Provisioning creates it (`cim serve` does on start); check `cim cluster status`.',
-            cause: error,
-          },
-        );
-      });
-    return this.kv;
+  constructor(private readonly nc: NatsConnection) {
+    this.js = nc.jetstream();
   }
 
   static key(domain: string, aggregateId: string, commandId: string): string {
     return `${domain}.${aggregateId}.${Buffer.from(commandId, 'utf8').toString('base64url')}`;
   }
 
+  private manager(): Promise<JetStreamManager> {
+    this.jsm ??= this.nc.jetstreamManager().catch((error: unknown) => {
+      this.jsm = undefined;
+      throw error;
+    });
+    return this.jsm;
+  }
+
   async get(key: string): Promise<CommandLogEntry | undefined> {
-    const entry = await (await this.bucket()).get(key);
-    if (!entry || entry.operation !== 'PUT') return undefined;
-    return { record: decodeRecord(entry.value), revision: entry.revision };
+    const jsm = await this.manager();
+    const stored = await withRetries(
+      DEFAULT_RETRY,
+      `reading ${COMMAND_BUCKET} ${key}`,
+      () => jsm.streams.getMessage(STREAM, { last_by_subj: `${SUBJECT_PREFIX}${key}` }),
+      (error) => {
+        if (isNotFound(error)) return undefined;
+        throw unavailable(`reading ${COMMAND_BUCKET} ${key}`, error);
+      },
+    );
+    if (!stored) return undefined;
+    const operation = stored.header?.get('KV-Operation');
+    if (operation === 'DEL' || operation === 'PURGE') return { record: undefined, revision: stored.seq };
+    return { record: decodeRecord(stored.data), revision: stored.seq };
   }
 
   /**
@@ -73,17 +84,37 @@ export class CommandLog {
    * new revision, or undefined when another writer got there first.
    */
   async write(key: string, record: CommandRecord, revision: number | undefined): Promise<number | undefined> {
-    const kv = await this.bucket();
-    const bytes = dagCbor.encode(record);
+    const expected = revision ?? 0;
     try {
-      return revision === undefined ? await kv.create(key, bytes) : await kv.update(key, bytes, revision);
-    } catch (error) {
-      if (isWrongLastSequence(error)) return undefined;
-      throw new CimError('CIM-UNAVAILABLE', `writing ${COMMAND_BUCKET} ${key} failed: ${(error as Error).message}`, {
-        cause: error,
+      const ack = await this.js.publish(`${SUBJECT_PREFIX}${key}`, dagCbor.encode(record), {
+        msgID: `${key}@${expected}`,
+        expect: { lastSubjectSequence: expected },
       });
+      return ack.duplicate ? undefined : ack.seq;
+    } catch (error) {
+      // A lost race: the entry moved on; or a write with the same expectation is being proposed
+      // (it commits, or this one may be tried again after reading the entry). Clustered
+      // nats-server 2.9 may report the first from where it applies the write, as "wrong last
+      // sequence" without the usual error code.
+      if (
+        isWrongLastSequence(error) ||
+        isMsgIdInProcess(error) ||
+        /wrong last sequence/i.test((error as NatsError).api_error?.description ?? '')
+      )
+        return undefined;
+      throw unavailable(`writing ${COMMAND_BUCKET} ${key}`, error);
     }
   }
+}
+
+const STREAM = `KV_${COMMAND_BUCKET}`;
+const SUBJECT_PREFIX = `$KV.${COMMAND_BUCKET}.`;
+
+function unavailable(what: string, error: unknown): CimError {
+  return new CimError('CIM-UNAVAILABLE', `${what} failed: ${(error as Error).message}`, {
+    hint: `Provisioning creates bucket ${COMMAND_BUCKET} (\`cim serve\` does on start); check \`cim cluster status\`.`,
+    cause: error,
+  });
 }
 
 function decodeRecord(bytes: Uint8Array): CommandRecord | undefined {

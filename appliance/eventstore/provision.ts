@@ -143,13 +143,11 @@ export async function provision(nc: NatsConnection, options: ProvisionOptions): 
     report.created.push(`KV_${SNAPSHOT_BUCKET}`);
   }
   if (!buckets.get(COMMAND_BUCKET)) {
-    await nc
-      .jetstream()
-      .views.kv(COMMAND_BUCKET, {
-        replicas: options.replicas,
-        history: 1,
-        ttl: options.commandWindowMs ?? COMMAND_WINDOW_MS,
-      });
+    await nc.jetstream().views.kv(COMMAND_BUCKET, {
+      replicas: options.replicas,
+      history: 1,
+      ttl: options.commandWindowMs ?? COMMAND_WINDOW_MS,
+    });
     report.created.push(`KV_${COMMAND_BUCKET}`);
   }
   return report;

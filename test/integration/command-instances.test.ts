@@ -10,6 +10,7 @@ import {
   CommandLog,
   connectNats,
   EventStore,
+  firstUnread,
   person,
   provision,
   type CommandReply,
@@ -92,6 +93,19 @@ describe('several instances of a command service', () => {
       await store.eventAfter({ domain: 'person', aggregateId: 'retry' }, first.ok ? first.events[0]!.streamSeq : 0),
     ).toMatchObject({ seq: 3 });
     expect(await store.eventAfter({ domain: 'person', aggregateId: 'nobody' }, 0)).toBeUndefined();
+  });
+
+  it('finds a stalled read unfinished while the aggregate grows past the end of the range', async () => {
+    // A load reads up to the head it read first; if its consumer stalls, the reader asks the stream
+    // whether anything of the range is left. Another instance appending meanwhile must not make
+    // the answer "no" (a load would then end short, e.g. with a person not registered).
+    const events = (await streamEvents(t.nc, 'person'))
+      .map((e, i) => ({ e, streamSeq: i + 1 }))
+      .filter(({ e }) => e.aggregateId === 'retry');
+    expect(events.length).toBeGreaterThanOrEqual(3);
+    const range = { stream: 'CIM_PERSON', filterSubject: 'cim.person.events.retry', toSeq: events[1]!.streamSeq };
+    expect(await firstUnread(t.nc.jetstream(), range, events[0]!.streamSeq)).toBe(events[1]!.streamSeq);
+    expect(await firstUnread(t.nc.jetstream(), range, events[1]!.streamSeq)).toBeUndefined();
   });
 
   it('remembers a no-op reply too: its retry after another change appends nothing', async () => {
