@@ -1,6 +1,6 @@
 // The CID-chained event store on JetStream (docs/architecture.md#appends): append with optimistic concurrency,
 // read an aggregate's chain, and load its state from a checked, signed snapshot plus the tail.
-import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
+import type { JetStreamClient, JetStreamManager, MsgRequest, NatsConnection } from 'nats';
 import { CimError } from '../errors.js';
 import { EventPublisher } from './append.js';
 import { CID, cidEquals } from './cid.js';
@@ -8,6 +8,7 @@ import {
   decodeEnvelope,
   encodeEnvelope,
   ENVELOPE_VERSION,
+  type EncodedEvent,
   type EventEnvelope,
   type Payload,
   type Reducer,
@@ -134,26 +135,79 @@ export class EventStore {
     events: readonly NewEvent[],
     causation: Causation,
   ): Promise<AppendedEvent[]> {
+    return this.publishPrepared(ref, head, this.prepare(ref, head, events, causation), causation.traceparent);
+  }
+
+  /**
+   * Encodes events as they would extend the chain at `head`, without publishing them: what a
+   * command service records as a command's intent, so that any instance can publish exactly these
+   * bytes later (`publishPrepared`) and a retried publish of them lands once.
+   */
+  prepare(ref: AggregateRef, head: AggregateHead, events: readonly NewEvent[], causation: Causation): EncodedEvent[] {
+    assertDomain(ref.domain);
+    assertAggregateId(ref.aggregateId);
+    let { seq, cid: prev } = head;
+    return events.map((event) => {
+      const encoded = this.encode(ref, event, ++seq, prev, causation);
+      prev = encoded.cid;
+      return encoded;
+    });
+  }
+
+  /** Publishes events `prepare` encoded at `head`; throws CIM-CONFLICT when the aggregate moved on since. */
+  async publishPrepared(
+    ref: AggregateRef,
+    head: AggregateHead,
+    encoded: readonly EncodedEvent[],
+    traceparent?: string,
+  ): Promise<AppendedEvent[]> {
     assertDomain(ref.domain);
     assertAggregateId(ref.aggregateId);
     const stream = domainStream(ref.domain);
     const subject = this.subjects.event(ref.domain, ref.aggregateId);
     const appended: AppendedEvent[] = [];
-    let { seq, cid: prev, streamSeq } = head;
-    for (const event of events) {
-      const encoded = this.encode(ref, event, ++seq, prev, causation);
-      const ack = await this.publisher.publish(stream, subject, encoded, streamSeq, causation.traceparent);
+    let streamSeq = head.streamSeq;
+    for (const event of encoded) {
+      const ack = await this.publisher.publish(stream, subject, event, streamSeq, traceparent);
       appended.push({
-        envelope: encoded.envelope,
-        cid: encoded.cid,
-        seq,
+        envelope: event.envelope,
+        cid: event.cid,
+        seq: event.envelope.seq,
         streamSeq: ack.seq,
         duplicate: ack.duplicate,
       });
-      prev = encoded.cid;
       streamSeq = ack.seq;
     }
     return appended;
+  }
+
+  /**
+   * The aggregate's first event stored after stream sequence `afterStreamSeq` (its chain position
+   * and CID, read from the stream), or undefined when there is none yet.
+   */
+  async eventAfter(
+    ref: Pick<AggregateRef, 'domain' | 'aggregateId'>,
+    afterStreamSeq: number,
+  ): Promise<{ seq: number; cid: CID; streamSeq: number } | undefined> {
+    const stream = domainStream(ref.domain);
+    const subject = this.subjects.event(ref.domain, ref.aggregateId);
+    // STREAM.MSG.GET takes `next_by_subj` (the first message on the subject at or after `seq`);
+    // nats.js types only the other two queries.
+    const query = { seq: afterStreamSeq + 1, next_by_subj: subject } as unknown as MsgRequest;
+    const next = await withRetries(
+      this.retry,
+      `reading ${subject} after stream seq ${afterStreamSeq}`,
+      () => this.jsm.streams.getMessage(stream, query),
+      (error) => {
+        if (isNotFound(error)) return undefined;
+        throw new CimError('CIM-UNAVAILABLE', `reading ${subject} failed: ${(error as Error).message}`, {
+          cause: error,
+        });
+      },
+    );
+    if (!next) return undefined;
+    const { envelope, cid } = decodeEnvelope(next.data, next.header.get('Cim-Cid') || undefined);
+    return { seq: envelope.seq, cid, streamSeq: next.seq };
   }
 
   private encode(ref: AggregateRef, event: NewEvent, seq: number, prev: CID | null, causation: Causation) {

@@ -11,6 +11,7 @@ export {
   type Reducer,
 } from './envelope.js';
 export { positionMsgId } from './append.js';
+export { CommandLog, type CommandEventInfo, type CommandLogEntry, type CommandRecord } from './command-log.js';
 export { uuidv7 } from './event-id.js';
 export { createStream, DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 export {
@@ -25,8 +26,8 @@ export {
   type NewEvent,
   type StoredEvent,
 } from './event-store.js';
-export { assertDomain, domainStream, SEALS_STREAM, SNAPSHOT_BUCKET, Subjects } from './names.js';
-export { provision, type ProvisionOptions, type ProvisionReport } from './provision.js';
+export { assertDomain, COMMAND_BUCKET, domainStream, SEALS_STREAM, SNAPSHOT_BUCKET, Subjects } from './names.js';
+export { COMMAND_WINDOW_MS, provision, type ProvisionOptions, type ProvisionReport } from './provision.js';
 export {
   signSnapshot,
   snapshotSignedBy,

@@ -5,6 +5,8 @@ import { domainName, subjectToken } from './envelope.js';
 
 export const SEALS_STREAM = 'CIM_SEALS';
 export const SNAPSHOT_BUCKET = 'cim_snapshots';
+/** What became of each command with a command id, per aggregate (the idempotency window is its TTL). */
+export const COMMAND_BUCKET = 'cim_commands';
 
 /** Names whose subjects the appliance itself uses (`cim.seals.*`, `cim.audit.>`): a domain of that name would overlap them. */
 export const RESERVED_DOMAINS: readonly string[] = ['seals', 'audit'];

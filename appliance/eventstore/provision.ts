@@ -13,7 +13,7 @@ import {
 } from 'nats';
 import { CimError } from '../errors.js';
 import { createStream, DEFAULT_RETRY, isNotFound } from './retry.js';
-import { assertDomain, domainStream, SEALS_STREAM, SNAPSHOT_BUCKET, Subjects } from './names.js';
+import { assertDomain, COMMAND_BUCKET, domainStream, SEALS_STREAM, SNAPSHOT_BUCKET, Subjects } from './names.js';
 
 export interface ProvisionOptions {
   domains: string[];
@@ -21,7 +21,15 @@ export interface ProvisionOptions {
   /** How long JetStream remembers Nats-Msg-Id values to drop retried publishes. */
   duplicateWindowMs: number;
   subjects?: Subjects;
+  /**
+   * How long a command id is remembered: a retry within this window gets the original reply and
+   * appends nothing (the TTL of bucket `cim_commands`; default 24 hours).
+   */
+  commandWindowMs?: number;
 }
+
+/** The default idempotency window of command ids. */
+export const COMMAND_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 export interface ProvisionReport {
   created: string[];
@@ -113,12 +121,16 @@ export async function provision(nc: NatsConnection, options: ProvisionOptions): 
     else if (diff.length > 0) incompatible.push(`${wanted.name}: ${diff.join('; ')}`);
     else report.unchanged.push(wanted.name);
   }
-  const kvStream = `KV_${SNAPSHOT_BUCKET}`;
-  const kv = await streamConfig(jsm, kvStream);
-  if (kv && kv.num_replicas !== options.replicas) {
-    incompatible.push(`${kvStream}: num_replicas: want ${options.replicas}, has ${kv.num_replicas}`);
-  } else if (kv) {
-    report.unchanged.push(kvStream);
+  const buckets = new Map<string, StreamConfig | undefined>();
+  for (const bucket of [SNAPSHOT_BUCKET, COMMAND_BUCKET]) {
+    const kvStream = `KV_${bucket}`;
+    const kv = await streamConfig(jsm, kvStream);
+    buckets.set(bucket, kv);
+    if (kv && kv.num_replicas !== options.replicas) {
+      incompatible.push(`${kvStream}: num_replicas: want ${options.replicas}, has ${kv.num_replicas}`);
+    } else if (kv) {
+      report.unchanged.push(kvStream);
+    }
   }
   if (incompatible.length > 0) {
     throw new CimError(
@@ -140,9 +152,17 @@ export async function provision(nc: NatsConnection, options: ProvisionOptions): 
     await createStream(DEFAULT_RETRY, wanted.name, () => jsm.streams.add(wanted));
     report.created.push(wanted.name);
   }
-  if (!kv) {
+  if (!buckets.get(SNAPSHOT_BUCKET)) {
     await nc.jetstream().views.kv(SNAPSHOT_BUCKET, { replicas: options.replicas, history: 1 });
-    report.created.push(kvStream);
+    report.created.push(`KV_${SNAPSHOT_BUCKET}`);
+  }
+  if (!buckets.get(COMMAND_BUCKET)) {
+    await nc.jetstream().views.kv(COMMAND_BUCKET, {
+      replicas: options.replicas,
+      history: 1,
+      ttl: options.commandWindowMs ?? COMMAND_WINDOW_MS,
+    });
+    report.created.push(`KV_${COMMAND_BUCKET}`);
   }
   return report;
 }

@@ -3,7 +3,7 @@
 // change). It ends at the range's last sequence, or when the consumer reports nothing pending
 // and the stream agrees (the last messages may have been deleted), or after a quiet spell, so a
 // read never hangs and never ends early on a momentary count.
-import type { JetStreamClient, JsMsg } from 'nats';
+import type { JetStreamClient, JsMsg, MsgRequest } from 'nats';
 import { CimError } from '../errors.js';
 import { isNotFound } from './retry.js';
 
@@ -116,8 +116,11 @@ export async function firstUnread(
   const jsm = await js.jetstreamManager();
   if (range.filterSubject) {
     try {
-      const last = (await jsm.streams.getMessage(range.stream, { last_by_subj: range.filterSubject })).seq;
-      return last > after && last <= range.toSeq ? last : undefined;
+      // The subject's next message after `after`, not its last: while writers append, the last is
+      // past the range's end although messages in the range are still unread.
+      const query = { seq: after + 1, next_by_subj: range.filterSubject } as unknown as MsgRequest;
+      const next = (await jsm.streams.getMessage(range.stream, query)).seq;
+      return next > after && next <= range.toSeq ? next : undefined;
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;

@@ -4,8 +4,17 @@
 // and appended; a conflict (another instance appended first) reloads and decides again.
 import type { NatsConnection, Service, ServiceMsg } from 'nats';
 import { CimError, firstIssue, toCimError } from '../errors.js';
-import { Subjects, uuidv7, type AggregateHead, type AppendedEvent, type EventStore } from '../eventstore/index.js';
-import { commandSubject, CommandRequestSchema, type CommandReply } from './command-protocol.js';
+import {
+  CommandLog,
+  decodeEnvelope,
+  Subjects,
+  uuidv7,
+  type AggregateHead,
+  type AppendedEvent,
+  type CommandRecord,
+  type EventStore,
+} from '../eventstore/index.js';
+import { commandSubject, CommandRequestSchema, type AppendedEventInfo, type CommandReply } from './command-protocol.js';
 import type { Domain, ValidatedCommand } from '../decider/define-domain.js';
 import { factKey, type CommandMetadata, type Facts } from '../decider/types.js';
 import { sleep } from '../sleep.js';
@@ -39,7 +48,13 @@ export async function startCommandService<S>(
   options: CommandServiceOptions,
 ): Promise<CommandServiceHandle> {
   const subjects = options.subjects ?? new Subjects();
-  const handler = new CommandHandler(domain, options.store, options.conflictRetries ?? 20, options.cacheSize ?? 10_000);
+  const handler = new CommandHandler(
+    domain,
+    options.store,
+    options.conflictRetries ?? 20,
+    options.cacheSize ?? 10_000,
+    new CommandLog(nc),
+  );
   const inFlight = new Set<Promise<void>>();
   const service = await nc.services.add({
     name: `cim-${domain.name}`,
@@ -91,7 +106,18 @@ function respond(msg: ServiceMsg, reply: CommandReply, onError: CommandServiceOp
  * Commands for one aggregate are handled one after another within an instance, so an instance
  * never conflicts with itself, and it keeps the state and head of the aggregates it handled: the
  * next command decides on them without reading the stream. If another instance appended in
- * between, the append conflicts, and the aggregate is reloaded and decided again.
+ * between, the append conflicts, and the aggregate is reloaded and decided again. A decision to
+ * change nothing cannot conflict, so before it is acknowledged on a cached state the stream's
+ * head is read: if it moved, the aggregate is reloaded and decided again.
+ *
+ * A command with a command id (`commandId` in the request) is idempotent per aggregate, through
+ * the command log (`log`): before its events are published they are recorded, encoded, as the
+ * command's intent, with compare-and-set, so one decision per command id wins across instances.
+ * A retry (on any instance, after any restart, within the log's window) finds the record and
+ * completes it instead of deciding again: it publishes exactly the recorded bytes where they are
+ * not stored yet (a publish of the same event lands once), or reads where they were stored, and
+ * answers with the original events. An intent whose position another command took first never
+ * landed: the command is decided again on the new state and the intent replaced.
  */
 export class CommandHandler<S> {
   /** Per aggregate, the last command queued: the next one starts when it is done. */
@@ -104,6 +130,8 @@ export class CommandHandler<S> {
     private readonly store: EventStore,
     private readonly conflictRetries: number,
     private readonly cacheSize = 10_000,
+    /** Without a log, command ids are not deduplicated (a handler driven directly, e.g. in a benchmark of the decider). */
+    private readonly log?: CommandLog,
   ) {}
 
   async handle(type: string, data: Uint8Array): Promise<CommandReply> {
@@ -128,20 +156,15 @@ export class CommandHandler<S> {
         causationId: request.causationId ?? commandId,
         at: new Date().toISOString(),
       };
-      const appended = await this.serially(command.aggregateId, async () =>
-        this.decideAndAppend(command, metadata, await this.gatherFacts(command)),
+      // A generated id is never sent again, so only a caller's own id is looked up.
+      const key =
+        this.log && request.commandId !== undefined
+          ? CommandLog.key(this.domain.name, command.aggregateId, request.commandId)
+          : undefined;
+      const events = await this.serially(command.aggregateId, async () =>
+        this.decideAndAppend(command, metadata, await this.gatherFacts(command), key),
       );
-      return {
-        ok: true,
-        commandId,
-        aggregateId: command.aggregateId,
-        events: appended.map(({ event, type: eventType }) => ({
-          type: eventType,
-          cid: event.cid.toString(),
-          seq: event.seq,
-          streamSeq: event.streamSeq,
-        })),
-      };
+      return { ok: true, commandId, aggregateId: command.aggregateId, events };
     } catch (error) {
       const cim = toCimError(error);
       return { ok: false, ...(commandId ? { commandId } : {}), error: { code: cim.code, message: cim.message } };
@@ -179,27 +202,87 @@ export class CommandHandler<S> {
     return facts;
   }
 
+  /**
+   * Decides the command and appends its events, returning them as the reply names them. With
+   * `key` (the command's entry in the log), a decision already recorded for the command is
+   * completed instead of deciding again.
+   */
   private async decideAndAppend(
     command: ValidatedCommand,
     metadata: CommandMetadata,
     facts: Facts,
-  ): Promise<{ event: AppendedEvent; type: string }[]> {
+    key: string | undefined,
+  ): Promise<AppendedEventInfo[]> {
     const ref = { domain: this.domain.name, aggregate: this.domain.aggregate, aggregateId: command.aggregateId };
+    const causation = {
+      actor: metadata.actor,
+      correlationId: metadata.correlationId,
+      causationId: metadata.causationId,
+    };
+    // The log's entry as last read: its revision is what the next write must find. The first
+    // attempt does not read it (a command is sent once far more often than retried): it
+    // creates it, and finding it there already is the first sign of a retry.
+    let revision: number | undefined;
+    let readLog = false;
     for (let attempt = 0; ; attempt++) {
+      if (attempt > this.conflictRetries) {
+        throw new CimError(
+          'CIM-CONFLICT',
+          `${ref.domain}/${ref.aggregateId}: still contended after ${this.conflictRetries} attempts`,
+          { hint: 'Send the command again.' },
+        );
+      }
+      if (key !== undefined && readLog) {
+        const entry = await this.log!.get(key);
+        revision = entry?.revision;
+        if (entry?.record?.kind === 'done') return entry.record.events;
+        if (entry?.record?.kind === 'intent') {
+          const landed = await this.complete(ref, entry.record);
+          if (landed !== undefined) {
+            this.cache.delete(command.aggregateId); // events may have landed that the cache does not hold
+            return landed;
+          }
+          // The intent's position was taken by another command first: it never landed, and
+          // never will. Decide again on the new state, replacing it.
+        }
+      }
+      readLog = true;
       const cached = attempt === 0 ? this.cache.get(command.aggregateId) : undefined;
       const loaded = cached ?? (await this.store.load(ref, this.domain.reducer));
       const events = this.domain.decide(command, loaded.state, metadata, facts);
       if (events.length === 0) {
+        // "Nothing to change" holds only for the head: confirm a cached state still is it
+        // (another instance may have appended since); if it moved, reload and decide again.
+        if (cached && (await this.store.head(ref)).streamSeq !== cached.head.streamSeq) {
+          this.cache.delete(command.aggregateId);
+          continue;
+        }
+        if (
+          key !== undefined &&
+          (await this.log!.write(key, { v: 1, kind: 'done', events: [] }, revision)) === undefined
+        )
+          continue; // another instance recorded this command first: its record is the answer
         this.remember(command.aggregateId, loaded);
         return [];
       }
+      const prepared = this.store.prepare(
+        ref,
+        loaded.head,
+        events.map((e) => ({ type: e.type, typeVersion: e.typeVersion ?? 1, payload: e.payload, at: metadata.at })),
+        causation,
+      );
+      if (key !== undefined) {
+        const intent = {
+          v: 1 as const,
+          kind: 'intent' as const,
+          head: loaded.head,
+          events: prepared.map((p) => p.bytes),
+        };
+        revision = await this.log!.write(key, intent, revision);
+        if (revision === undefined) continue; // another instance recorded this command first
+      }
       try {
-        const appended = await this.store.append(
-          ref,
-          loaded.head,
-          events.map((e) => ({ type: e.type, typeVersion: e.typeVersion ?? 1, payload: e.payload, at: metadata.at })),
-          { actor: metadata.actor, correlationId: metadata.correlationId, causationId: metadata.causationId },
-        );
+        const appended = await this.store.publishPrepared(ref, loaded.head, prepared);
         let state = loaded.state;
         for (const a of appended) state = this.domain.reducer.evolve(state, a.envelope);
         const last = appended.at(-1)!;
@@ -207,14 +290,62 @@ export class CommandHandler<S> {
           state,
           head: { seq: last.seq, cid: last.cid, streamSeq: last.streamSeq },
         });
-        return appended.map((event, i) => ({ event, type: events[i]!.type }));
+        return appended.map((a) => info(a.envelope.type, a));
       } catch (error) {
         this.cache.delete(command.aggregateId); // whatever happened, the next command reloads
         if (!(error instanceof CimError && error.code === 'CIM-CONFLICT') || attempt >= this.conflictRetries)
           throw error;
         // Instances that conflicted would otherwise retry in lockstep and conflict again.
         await sleep(Math.random() * Math.min(100, 2 ** attempt));
+        // The next attempt reads the log: another instance may have completed this very intent.
       }
     }
   }
+
+  /**
+   * Completes a recorded intent: each of its events is either stored at its position already
+   * (read from the stream), or its position is free and it is published now; undefined when
+   * another event holds the position of its first event (the intent never landed). After its
+   * first event landed, the rest extend it, so only an instance that stopped in between leaves
+   * a position to another command; the events that did land are then the answer.
+   */
+  private async complete(
+    ref: { domain: string; aggregate: string; aggregateId: string },
+    intent: Extract<CommandRecord, { kind: 'intent' }>,
+  ): Promise<AppendedEventInfo[] | undefined> {
+    const events = intent.events.map((bytes) => decodeEnvelope(bytes));
+    const landed: AppendedEventInfo[] = [];
+    let head: AggregateHead = intent.head;
+    for (let i = 0, tries = 0; i < events.length;) {
+      const event = events[i]!;
+      const stored = await this.store.eventAfter(ref, head.streamSeq);
+      if (stored !== undefined) {
+        if (!stored.cid.equals(event.cid)) return landed.length > 0 ? landed : undefined;
+        landed.push({
+          type: event.envelope.type,
+          cid: stored.cid.toString(),
+          seq: stored.seq,
+          streamSeq: stored.streamSeq,
+        });
+        head = stored;
+        i++;
+        continue;
+      }
+      try {
+        for (const a of await this.store.publishPrepared(ref, head, events.slice(i))) {
+          landed.push(info(a.envelope.type, a));
+        }
+        return landed;
+      } catch (error) {
+        // Someone published at that position meanwhile (this very intent, or another command): look again.
+        if (!(error instanceof CimError && error.code === 'CIM-CONFLICT') || ++tries > this.conflictRetries)
+          throw error;
+      }
+    }
+    return landed;
+  }
+}
+
+function info(type: string, event: AppendedEvent): AppendedEventInfo {
+  return { type, cid: event.cid.toString(), seq: event.seq, streamSeq: event.streamSeq };
 }

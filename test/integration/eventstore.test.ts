@@ -1,8 +1,10 @@
 // The event store on a real 3-node cluster: round trip, optimistic concurrency, retried publishes,
 // appends across a stream-leader kill, snapshots, upcasting and idempotent provisioning.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nanos } from 'nats';
 import {
   CimError,
+  COMMAND_WINDOW_MS,
   connectNats,
   decodeEnvelope,
   domainStream,
@@ -329,7 +331,10 @@ describe('provisioning', () => {
   it('is idempotent: a second run creates nothing and changes nothing', async () => {
     const report = await provision(t.nc, { domains: DOMAINS, replicas: 3, duplicateWindowMs: 120_000 });
     expect(report.created).toEqual([]);
-    expect(report.unchanged).toEqual(['CIM_PERSON', 'CIM_LEDGER', 'CIM_SEALS', 'KV_cim_snapshots']);
+    expect(report.unchanged).toEqual(['CIM_PERSON', 'CIM_LEDGER', 'CIM_SEALS', 'KV_cim_snapshots', 'KV_cim_commands']);
+    // Command ids are remembered for the idempotency window, then forgotten.
+    const commands = await (await t.nc.jetstreamManager()).streams.info('KV_cim_commands');
+    expect(commands.config.max_age).toBe(nanos(COMMAND_WINDOW_MS));
   });
 
   it('refuses a domain whose subjects would overlap the seals stream', async () => {
