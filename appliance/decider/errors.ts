@@ -1,5 +1,5 @@
 // The errors `decide` throws to reject a command, each a CimError with a stable code so a NATS
-// reply, an HTTP status and a CLI exit code follow from it (STYLE.md: a small family).
+// reply, an HTTP status and a CLI exit code follow from it (docs/architecture.md#error-codes).
 import { CimError } from '../errors.js';
 
 /** The command breaks a business rule in the aggregate's current state (e.g. already registered). */
