@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { CimError, replay } from '../appliance/index.js';
+import { CimError, replay, rfc3339Time } from '../appliance/index.js';
 import { progressBar } from './tty.js';
 import { withConnection } from './with-cluster.js';
 import { action, configFrom, print, servedDomains } from './wiring.js';
@@ -71,8 +71,7 @@ export function registerReplayCommand(program: Command): void {
 function parseReplayBound(to: string | undefined): { toSeq?: number; toTime?: string } {
   if (to === undefined) return {};
   if (/^\d+$/.test(to) && Number.isSafeInteger(Number(to)) && Number(to) >= 1) return { toSeq: Number(to) };
-  const rfc3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})$/;
-  if (!rfc3339.test(to) || Number.isNaN(Date.parse(to)))
+  if (!rfc3339Time.test(to) || Number.isNaN(Date.parse(to)))
     throw new CimError(
       'CIM-INVALID-INPUT',
       `--to: expected a stream sequence ≥ 1 or an RFC 3339 time such as 2026-11-25T10:00:00Z, got "${to}"`,

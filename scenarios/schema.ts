@@ -2,6 +2,7 @@
 // that validates every field and turns a valid file into the camelCase `Scenario` of types.ts.
 // Line numbers are the loader's concern; this module knows only paths inside the document.
 import { z } from 'zod';
+import { rfc3339Time } from '../appliance/index.js';
 import {
   METRICS,
   type Assertion,
@@ -78,7 +79,6 @@ export function parseFaultTarget(input: unknown): Parsed<FaultTarget> {
   return ok(match[1] === 'leader' ? { leaderOf: stream } : { followerOf: stream });
 }
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 const TO_MESSAGE =
   'expected a stream sequence (1200), a fraction of the stream ("50%") or an RFC 3339 time ("2025-01-31T12:00:00Z")';
 
@@ -96,7 +96,7 @@ export function parseReplayTo(input: unknown): Parsed<NonNullable<ReplayPhase['t
       ? ok({ fraction })
       : fail('expected a fraction of the stream above 0% and at most 100%');
   }
-  if (RFC3339.test(text) && !Number.isNaN(Date.parse(text))) return ok({ time: text });
+  if (rfc3339Time.test(text) && !Number.isNaN(Date.parse(text))) return ok({ time: text });
   return fail(TO_MESSAGE);
 }
 

@@ -39,6 +39,8 @@ export interface EncodedEvent<P extends Payload = Payload> {
 export const subjectToken = /^[A-Za-z0-9_=-]+$/;
 export const domainName = /^[a-z][a-z0-9_-]*$/;
 export const rfc3339Utc = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
+/** An RFC 3339 time a user may give (any offset): a replay's or a scenario's point in time. */
+export const rfc3339Time = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
 const cid = z.custom<CID>((value) => CID.asCID(value) !== null, { error: 'expected a CID' });
 

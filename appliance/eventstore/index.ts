@@ -9,6 +9,7 @@ export {
   type EventEnvelope,
   type Payload,
   type Reducer,
+  rfc3339Time,
 } from './envelope.js';
 export { positionMsgId } from './append.js';
 export { CommandLog, type CommandEventInfo, type CommandLogEntry, type CommandRecord } from './command-log.js';
