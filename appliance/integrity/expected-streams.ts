@@ -17,13 +17,10 @@ export interface ExpectedStreams {
   findings: Finding[];
 }
 
-/** The domain seals name: `<prefix>.seals.<domain>` subjects present in the seal stream. */
-async function sealedDomains(info: StreamInfo | undefined, nc: NatsConnection, subjects: Subjects): Promise<string[]> {
-  if (!info || info.state.messages === 0) return [];
-  const jsm = await nc.jetstreamManager();
-  const withSubjects = await jsm.streams.info(SEALS_STREAM, { subjects_filter: subjects.seals() });
+/** The domains seals name: the `<prefix>.seals.<domain>` subjects the seal stream's info lists. */
+function sealedDomains(info: StreamInfo | undefined, subjects: Subjects): string[] {
   const prefix = `${subjects.prefix}.seals.`;
-  return Object.keys(withSubjects.state.subjects ?? {})
+  return Object.keys(info?.state.subjects ?? {})
     .filter((s) => s.startsWith(prefix))
     .map((s) => s.slice(prefix.length));
 }
@@ -42,11 +39,12 @@ export async function expectedStreams(
   const jsm = await nc.jetstreamManager();
   let seals: StreamInfo | undefined;
   try {
-    seals = await jsm.streams.info(SEALS_STREAM);
+    // One read: the stream's state with the subjects it holds, which name the sealed domains.
+    seals = await jsm.streams.info(SEALS_STREAM, { subjects_filter: subjects.seals() });
   } catch (error) {
     if (!isNotFound(error)) throw error;
   }
-  const sealed = await sealedDomains(seals, nc, subjects);
+  const sealed = sealedDomains(seals, subjects);
   const provisioned = seals !== undefined || found.length > 0;
   const domains = [...new Set([...found, ...sealed, ...(provisioned ? served : [])])].sort();
   const missing = domains.filter((d) => !found.includes(d));
