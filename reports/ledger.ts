@@ -219,10 +219,21 @@ export class Ledger {
   private find(ref: string): LedgerEntry | undefined {
     const latest = /^latest(-any)?(?::(.+))?$/.exec(ref);
     if (latest) {
-      const entries = this.list(latest[2] ? { kind: latest[2] as ReportKind } : {});
+      const kind = latest[2] as ReportKind | undefined;
+      if (latest[1]) return this.list({ ...(kind ? { kind } : {}), limit: 1 })[0];
       // An interrupted run covers only part of what it set out to measure: gating on it would
       // compare half a run, so `latest` passes over it and `latest-any` is the way to ask for it.
-      return latest[1] ? entries[0] : entries.find((e) => !isInterrupted(e));
+      // Newest first, one row at a time: the search ends at the first complete run.
+      const rows = (
+        kind
+          ? this.db.prepare('SELECT * FROM reports WHERE kind = ? ORDER BY position DESC').iterate(kind)
+          : this.db.prepare('SELECT * FROM reports ORDER BY position DESC').iterate()
+      ) as IterableIterator<Row>;
+      for (const row of rows) {
+        const entry = toEntry(row);
+        if (!isInterrupted(entry)) return entry;
+      }
+      return undefined;
     }
     if (ref === 'baseline' || ref.startsWith('baseline:')) {
       const cid = this.baseline(ref === 'baseline' ? 'default' : ref.slice(9));
