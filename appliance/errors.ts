@@ -31,6 +31,14 @@ const codes = {
   'CIM-STREAM-INCOMPATIBLE': ExitCode.usage,
   /** Verification found events, seals or chains that do not hold. */
   'CIM-VERIFY-FAILED': ExitCode.checkFailed,
+  /** No credentials, or credentials that do not verify (HTTP gateway). */
+  'CIM-UNAUTHENTICATED': ExitCode.usage,
+  /** Credentials that verify but whose role may not do this. */
+  'CIM-FORBIDDEN': ExitCode.usage,
+  /** A request body over the size limit. */
+  'CIM-TOO-LARGE': ExitCode.usage,
+  /** A request body that is not JSON (wrong or missing content type). */
+  'CIM-UNSUPPORTED-MEDIA-TYPE': ExitCode.usage,
   'CIM-INTERNAL': ExitCode.unavailable,
 } as const satisfies Record<string, ExitCode>;
 
@@ -40,8 +48,12 @@ export type CimErrorCode = keyof typeof codes;
 const httpStatuses: Partial<Record<CimErrorCode, number>> = {
   'CIM-INVALID-INPUT': 400,
   'CIM-INVALID-EVENT': 400,
+  'CIM-UNAUTHENTICATED': 401,
+  'CIM-FORBIDDEN': 403,
   'CIM-NOT-FOUND': 404,
   'CIM-CONFLICT': 409,
+  'CIM-TOO-LARGE': 413,
+  'CIM-UNSUPPORTED-MEDIA-TYPE': 415,
   'CIM-REJECTED': 422,
   'CIM-UNAVAILABLE': 503,
   'CIM-INTERRUPTED': 503,

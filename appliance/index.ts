@@ -20,3 +20,4 @@ export * from './services/index.js';
 export * from './projections/index.js';
 export * from './domains/index.js';
 export { startAppliance, type ApplianceHandle, type ApplianceOptions } from './serve.js';
+export * from './api/index.js';

@@ -1,0 +1,12 @@
+// The HTTP gateway and its API keys: the public surface of appliance/api.
+export {
+  createApiKey,
+  KeyRing,
+  readKeyFile,
+  ROLES,
+  writeKeyFile,
+  type ApiKeyEntry,
+  type ApiKeyIdentity,
+  type KeyRingOptions,
+  type Role,
+} from './api-keys.js';
