@@ -10,3 +10,4 @@ export {
   type KeyRingOptions,
   type Role,
 } from './api-keys.js';
+export { startGateway, type GatewayHandle, type GatewayOptions } from './gateway.js';

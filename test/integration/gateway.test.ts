@@ -1,0 +1,420 @@
+// The HTTP gateway over real HTTP against real command and query services on a real 3-node
+// cluster: every status it answers with, each with its CIM code and no stack; the actor of a
+// command is the key's; and no rejected request writes an event.
+import { join } from 'node:path';
+import type { NatsConnection, Service } from 'nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  connectNats,
+  createApiKey,
+  domainStream,
+  EventStore,
+  KeyRing,
+  Projector,
+  provision,
+  ReadModel,
+  referenceDomains,
+  startCommandService,
+  startGateway,
+  startQueryService,
+  Subjects,
+  type CommandServiceHandle,
+  type GatewayHandle,
+  type Role,
+} from '../../appliance/index.js';
+import { streamEvents } from '../support/stream-events.js';
+import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
+import { waitFor } from '../support/wait.js';
+
+let t: TestCluster;
+let gatewayNc: NatsConnection;
+let gateway: GatewayHandle;
+let store: EventStore;
+let model: ReadModel;
+const commandServices: CommandServiceHandle[] = [];
+const queryServices: Service[] = [];
+const projectors: Projector[] = [];
+const tokens = {} as Record<Role, string>;
+const actors: Record<Role, string> = {
+  operator: 'ops-1',
+  writer: 'writer-1',
+  reader: 'reader-1',
+  auditor: 'auditor-1',
+};
+const domainNames = referenceDomains.map((d) => d.name);
+
+beforeAll(async () => {
+  t = await startTestCluster('gateway', 3);
+  await provision(t.nc, { domains: domainNames, replicas: 3, duplicateWindowMs: 120_000 });
+  const projections = referenceDomains.flatMap((d) => d.definition.projections ?? []);
+  model = ReadModel.open({ path: join(t.stateDir, 'read-models.sqlite'), projections });
+  for (const projection of projections) projectors.push(Projector.start({ nc: t.nc, model, projection }));
+  store = await EventStore.open(t.nc);
+  for (const domain of referenceDomains) {
+    // No retry after a conflict, so the test can make one happen on purpose.
+    commandServices.push(await startCommandService(t.nc, domain, { store, conflictRetries: 0 }));
+    const queries = await startQueryService(t.nc, domain, model);
+    if (queries) queryServices.push(queries);
+  }
+  const entries = [];
+  for (const role of ['operator', 'writer', 'reader', 'auditor'] as const) {
+    const { token, entry } = await createApiKey(role, actors[role]);
+    tokens[role] = token;
+    entries.push(entry);
+  }
+  gatewayNc = await connectNats({ servers: t.cluster.clientUrls }, { name: 'test-gateway' });
+  gateway = await startGateway({
+    nc: gatewayNc,
+    listen: '127.0.0.1:0',
+    domains: referenceDomains,
+    keys: new KeyRing(entries),
+    bodyLimit: 4_096,
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await gateway?.stop();
+  await gatewayNc?.close().catch(() => {});
+  for (const s of commandServices) await s.stop();
+  for (const s of queryServices) await s.stop();
+  for (const p of projectors) await p.stop();
+  model?.close();
+  await t?.stop();
+});
+
+interface Sent {
+  status: number;
+  headers: Headers;
+  body: Record<string, unknown>;
+}
+
+async function call(
+  method: 'GET' | 'POST',
+  path: string,
+  options: { role?: Role; token?: string; body?: string; json?: unknown; headers?: Record<string, string> } = {},
+): Promise<Sent> {
+  const headers: Record<string, string> = { ...options.headers };
+  const token = options.token ?? (options.role ? tokens[options.role] : undefined);
+  if (token !== undefined) headers.authorization = `Bearer ${token}`;
+  let body = options.body;
+  if (options.json !== undefined) {
+    body = JSON.stringify(options.json);
+    headers['content-type'] ??= 'application/json';
+  }
+  const response = await fetch(`${gateway.url}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
+  const text = await response.text();
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+  };
+}
+
+/** An error answer: the status, the code, a message and nothing that looks like a stack. */
+function expectError(sent: Sent, status: number, code: string): void {
+  expect({ status: sent.status, code: sent.body.code }).toEqual({ status, code });
+  expect(typeof sent.body.message).toBe('string');
+  expect(Object.keys(sent.body).sort()).toEqual(expect.arrayContaining(['code', 'message']));
+  expect(JSON.stringify(sent.body)).not.toMatch(/\bat .*\.(ts|js):\d+/);
+  expect(sent.body).not.toHaveProperty('stack');
+}
+
+/** The last stream sequence of every domain stream: what "no event written" is checked against. */
+async function streamHeads(): Promise<Record<string, number>> {
+  const jsm = await t.nc.jetstreamManager();
+  const heads: Record<string, number> = {};
+  for (const d of domainNames) heads[d] = (await jsm.streams.info(domainStream(d))).state.last_seq;
+  return heads;
+}
+
+describe('HTTP gateway', () => {
+  it('answers /healthz and, with NATS connected and the streams there, /readyz', async () => {
+    expect(await call('GET', '/healthz')).toMatchObject({ status: 200, body: { status: 'ok' } });
+    expect(await call('GET', '/readyz')).toMatchObject({ status: 200, body: { status: 'ready' } });
+  });
+
+  it('given a writer key, a command is accepted, its events named, the correlation id returned, the actor the key’s', async () => {
+    const sent = await call('POST', '/v1/commands/person/RegisterPerson', {
+      role: 'writer',
+      json: { personId: 'p-http-1', name: 'Ada', email: 'ada@example.org' },
+      headers: { 'x-correlation-id': 'corr-http-1' },
+    });
+    expect(sent.status).toBe(200);
+    expect(sent.headers.get('x-correlation-id')).toBe('corr-http-1');
+    expect(sent.body).toMatchObject({ aggregateId: 'p-http-1', events: [{ type: 'PersonRegistered', seq: 1 }] });
+    const [stored] = (await streamEvents(t.nc, 'person')).filter((e) => e.aggregateId === 'p-http-1');
+    expect(stored).toMatchObject({ actor: 'writer-1', correlationId: 'corr-http-1', type: 'PersonRegistered' });
+  });
+
+  it('without an X-Correlation-Id, one is generated and returned', async () => {
+    const sent = await call('POST', '/v1/commands/person/RegisterPerson', {
+      role: 'operator',
+      json: { personId: 'p-http-2', name: 'Grace', email: 'grace@example.org' },
+    });
+    expect(sent.status).toBe(200);
+    const id = sent.headers.get('x-correlation-id');
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    const [stored] = (await streamEvents(t.nc, 'person')).filter((e) => e.aggregateId === 'p-http-2');
+    expect(stored).toMatchObject({ actor: 'ops-1', correlationId: id });
+  });
+
+  it('given a reader or auditor key, a query answers from the read model', async () => {
+    for (const role of ['reader', 'auditor', 'operator'] as const) {
+      const sent = await waitFor('the projection to hold p-http-1', async () => {
+        const s = await call('GET', '/v1/queries/person/GetPerson?personId=p-http-1', { role });
+        return s.status === 200 ? s : undefined;
+      });
+      expect(sent.body).toEqual({
+        result: { personId: 'p-http-1', name: 'Ada', email: 'ada@example.org', status: 'active' },
+      });
+    }
+  });
+
+  describe('rejected requests, each with its status and code, and none writes an event', () => {
+    let before: Record<string, number>;
+    beforeAll(async () => {
+      // A member to add to, so "unknown person" is the only thing wrong with the 404 below.
+      const created = await call('POST', '/v1/commands/organization/CreateOrganization', {
+        role: 'writer',
+        json: { organizationId: 'o-http-1', name: 'Org' },
+      });
+      expect(created.status).toBe(200);
+      before = await streamHeads();
+    });
+    afterAll(async () => {
+      expect(await streamHeads()).toEqual(before);
+    });
+
+    const register = { personId: 'p-http-9', name: 'Nobody', email: 'nobody@example.org' };
+    const path = '/v1/commands/person/RegisterPerson';
+
+    it('400: a payload the command schema refuses, JSON that does not parse, a bad correlation id, a repeated query parameter', async () => {
+      expectError(await call('POST', path, { role: 'writer', json: { personId: 'p-x' } }), 400, 'CIM-INVALID-INPUT');
+      expectError(await call('POST', path, { role: 'writer', json: [1, 2] }), 400, 'CIM-INVALID-INPUT');
+      expectError(
+        await call('POST', path, {
+          role: 'writer',
+          body: '{"personId": ',
+          headers: { 'content-type': 'application/json' },
+        }),
+        400,
+        'CIM-INVALID-INPUT',
+      );
+      expectError(
+        await call('POST', path, { role: 'writer', body: '', headers: { 'content-type': 'application/json' } }),
+        400,
+        'CIM-INVALID-INPUT',
+      );
+      expectError(
+        await call('POST', path, {
+          role: 'writer',
+          body: '{"__proto__": {"x": 1}}',
+          headers: { 'content-type': 'application/json' },
+        }),
+        400,
+        'CIM-INVALID-INPUT',
+      );
+      expectError(
+        await call('POST', path, { role: 'writer', json: register, headers: { 'x-correlation-id': 'c'.repeat(201) } }),
+        400,
+        'CIM-INVALID-INPUT',
+      );
+      expectError(
+        await call('GET', '/v1/queries/person/GetPerson?personId=a&personId=b', { role: 'reader' }),
+        400,
+        'CIM-INVALID-INPUT',
+      );
+      expectError(
+        await call('GET', '/v1/queries/person/GetPerson?personId=', { role: 'reader' }),
+        400,
+        'CIM-INVALID-INPUT',
+      );
+    });
+
+    it('401: no bearer token, a malformed one, one with a wrong secret, another scheme', async () => {
+      const noToken = await call('POST', path, { json: register });
+      expectError(noToken, 401, 'CIM-UNAUTHENTICATED');
+      expect(noToken.headers.get('www-authenticate')).toBe('Bearer');
+      expectError(await call('POST', path, { token: 'nope', json: register }), 401, 'CIM-UNAUTHENTICATED');
+      const wrong = tokens.writer.slice(0, -1) + (tokens.writer.endsWith('A') ? 'B' : 'A');
+      expectError(await call('POST', path, { token: wrong, json: register }), 401, 'CIM-UNAUTHENTICATED');
+      expectError(
+        await call('POST', path, { json: register, headers: { authorization: `Basic ${tokens.writer}` } }),
+        401,
+        'CIM-UNAUTHENTICATED',
+      );
+      expectError(await call('GET', '/v1/queries/person/CountPeople'), 401, 'CIM-UNAUTHENTICATED');
+    });
+
+    it('403: a reader or auditor sending a command, a writer asking a query', async () => {
+      expectError(await call('POST', path, { role: 'reader', json: register }), 403, 'CIM-FORBIDDEN');
+      expectError(await call('POST', path, { role: 'auditor', json: register }), 403, 'CIM-FORBIDDEN');
+      expectError(await call('GET', '/v1/queries/person/CountPeople', { role: 'writer' }), 403, 'CIM-FORBIDDEN');
+    });
+
+    it('404: an unknown domain, command, query, route, or aggregate', async () => {
+      expectError(
+        await call('POST', '/v1/commands/nosuch/RegisterPerson', { role: 'writer', json: register }),
+        404,
+        'CIM-NOT-FOUND',
+      );
+      expectError(
+        await call('POST', '/v1/commands/person/NoSuch', { role: 'writer', json: register }),
+        404,
+        'CIM-NOT-FOUND',
+      );
+      expectError(
+        await call('POST', '/v1/commands/person/constructor', { role: 'writer', json: register }),
+        404,
+        'CIM-NOT-FOUND',
+      );
+      expectError(await call('GET', '/v1/queries/person/NoSuch', { role: 'reader' }), 404, 'CIM-NOT-FOUND');
+      expectError(await call('GET', '/v1/queries/nosuch/GetPerson', { role: 'reader' }), 404, 'CIM-NOT-FOUND');
+      expectError(await call('GET', '/v2/anything'), 404, 'CIM-NOT-FOUND');
+      expectError(
+        await call('GET', '/v1/queries/person/GetPerson?personId=p-nobody', { role: 'reader' }),
+        404,
+        'CIM-NOT-FOUND',
+      );
+      expectError(
+        await call('POST', '/v1/commands/organization/AddMember', {
+          role: 'writer',
+          json: { organizationId: 'o-http-1', personId: 'p-nobody' },
+        }),
+        404,
+        'CIM-NOT-FOUND',
+      );
+    });
+
+    it('413: a body over the limit; 415: a body that is not JSON or none at all', async () => {
+      const big = { ...register, name: 'x'.repeat(5_000) };
+      expectError(await call('POST', path, { role: 'writer', json: big }), 413, 'CIM-TOO-LARGE');
+      expectError(
+        await call('POST', path, {
+          role: 'writer',
+          body: JSON.stringify(register),
+          headers: { 'content-type': 'text/plain' },
+        }),
+        415,
+        'CIM-UNSUPPORTED-MEDIA-TYPE',
+      );
+      expectError(
+        await call('POST', path, {
+          role: 'writer',
+          body: 'a=b',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        }),
+        415,
+        'CIM-UNSUPPORTED-MEDIA-TYPE',
+      );
+      expectError(await call('POST', path, { role: 'writer' }), 415, 'CIM-UNSUPPORTED-MEDIA-TYPE');
+    });
+
+    it('422: a command the aggregate’s state refuses', async () => {
+      expectError(
+        await call('POST', path, {
+          role: 'writer',
+          json: { personId: 'p-http-1', name: 'Again', email: 'again@example.org' },
+        }),
+        422,
+        'CIM-REJECTED',
+      );
+    });
+  });
+
+  it('409: the aggregate moved on under the service and it may not retry; that command writes nothing', async () => {
+    const rename = (name: string) =>
+      call('POST', '/v1/commands/person/RenamePerson', { role: 'writer', json: { personId: 'p-http-2', name } });
+    expect((await rename('Grace H')).status).toBe(200); // the service now holds p-http-2 in its cache
+    const ref = { domain: 'person', aggregate: 'Person', aggregateId: 'p-http-2' };
+    const head = await store.head(ref);
+    await store.append(
+      ref,
+      head,
+      [
+        {
+          type: 'PersonRenamed',
+          typeVersion: 1,
+          payload: { personId: 'p-http-2', name: 'Side' },
+          at: new Date().toISOString(),
+        },
+      ],
+      {
+        actor: 'side-writer',
+        correlationId: 'side',
+        causationId: 'side',
+      },
+    );
+    const before = await streamHeads();
+    expectError(await rename('Grace Hopper'), 409, 'CIM-CONFLICT');
+    expect(await streamHeads()).toEqual(before);
+  });
+
+  it('503: with NATS gone, commands, queries and /readyz say unavailable; /healthz still answers', async () => {
+    const nc = await connectNats({ servers: t.cluster.clientUrls }, { name: 'test-gateway-closed' });
+    const { token, entry } = await createApiKey('operator', 'ops-2');
+    const lonely = await startGateway({
+      nc,
+      listen: '127.0.0.1:0',
+      domains: referenceDomains,
+      keys: new KeyRing([entry]),
+    });
+    try {
+      await nc.close();
+      const at = async (method: 'GET' | 'POST', path: string, json?: unknown) => {
+        const response = await fetch(`${lonely.url}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${token}`, ...(json ? { 'content-type': 'application/json' } : {}) },
+          ...(json ? { body: JSON.stringify(json) } : {}),
+        });
+        return {
+          status: response.status,
+          headers: response.headers,
+          body: (await response.json()) as Record<string, unknown>,
+        };
+      };
+      const before = await streamHeads();
+      expectError(
+        await at('POST', '/v1/commands/person/RegisterPerson', {
+          personId: 'p-http-3',
+          name: 'N',
+          email: 'n@example.org',
+        }),
+        503,
+        'CIM-UNAVAILABLE',
+      );
+      expectError(await at('GET', '/v1/queries/person/CountPeople'), 503, 'CIM-UNAVAILABLE');
+      expectError(await at('GET', '/readyz'), 503, 'CIM-UNAVAILABLE');
+      expect((await at('GET', '/healthz')).status).toBe(200);
+      expect(await streamHeads()).toEqual(before);
+    } finally {
+      await lonely.stop();
+    }
+  });
+
+  it('503: a served domain whose service does not answer (no responders)', async () => {
+    const { token, entry } = await createApiKey('operator', 'ops-3');
+    const nc = await connectNats({ servers: t.cluster.clientUrls }, { name: 'test-gateway-prefix' });
+    // Another prefix: no service listens there.
+    const elsewhere = await startGateway({
+      nc,
+      listen: '127.0.0.1:0',
+      domains: referenceDomains,
+      keys: new KeyRing([entry]),
+      subjects: new Subjects('nobody'),
+      timeoutMs: 2_000,
+    });
+    try {
+      const response = await fetch(`${elsewhere.url}/v1/commands/person/RegisterPerson`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ personId: 'p-http-4', name: 'N', email: 'n@example.org' }),
+      });
+      expect(response.status).toBe(503);
+      expect(((await response.json()) as { code: string }).code).toBe('CIM-UNAVAILABLE');
+    } finally {
+      await elsewhere.stop();
+      await nc.close();
+    }
+  });
+});
