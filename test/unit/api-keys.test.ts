@@ -1,6 +1,6 @@
 // The gateway's key file: only salted scrypt hashes stored, a token verifies against its own
 // entry and nothing else, and a key file others can read is refused.
-import { chmodSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createApiKey, isCimError, KeyRing, readKeyFile, writeKeyFile } from '../../appliance/index.js';
@@ -80,7 +80,7 @@ describe('API keys', () => {
     }
   });
 
-  it('a key file that is not JSON, has an unknown role or repeats an id is refused', async () => {
+  it('a key file that is not JSON, has an unknown role or repeats an id is refused; a valid one loads', async () => {
     const { entry } = await createApiKey('reader', 'r');
     const path = join(dir.path, 'bad.json');
     writeKeyFile(path, [{ ...entry, role: 'admin' as 'reader' }]);
@@ -88,5 +88,9 @@ describe('API keys', () => {
     writeKeyFile(path, [entry, entry]);
     expect(() => readKeyFile(path)).toThrow(/appears twice/);
     expect(() => readKeyFile(join(dir.path, 'missing.json'))).toThrow(/cannot read/);
+    writeFileSync(path, '{ not json', { mode: 0o600 });
+    expect(() => readKeyFile(path)).toThrow(/not JSON/);
+    writeKeyFile(path, [entry]);
+    expect(KeyRing.fromFile(path).size).toBe(1);
   });
 });
