@@ -39,6 +39,8 @@ const codes = {
   'CIM-TOO-LARGE': ExitCode.usage,
   /** A request body that is not JSON (wrong or missing content type). */
   'CIM-UNSUPPORTED-MEDIA-TYPE': ExitCode.usage,
+  /** More requests than a key's rate limit allows (HTTP gateway); the reply says when to retry. */
+  'CIM-RATE-LIMITED': ExitCode.unavailable,
   'CIM-INTERNAL': ExitCode.unavailable,
 } as const satisfies Record<string, ExitCode>;
 
@@ -55,6 +57,7 @@ const httpStatuses: Partial<Record<CimErrorCode, number>> = {
   'CIM-TOO-LARGE': 413,
   'CIM-UNSUPPORTED-MEDIA-TYPE': 415,
   'CIM-REJECTED': 422,
+  'CIM-RATE-LIMITED': 429,
   'CIM-UNAVAILABLE': 503,
   'CIM-INTERRUPTED': 503,
 };

@@ -2,6 +2,7 @@
 // the same protocol NATS clients use, behind API keys with roles. Every error leaves as
 // `{ code, message, details? }` with the status its CIM code maps to (errors.ts), never a stack.
 import { randomUUID } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { NatsConnection } from 'nats';
 import { CimError, firstIssue, isCimErrorCode, type CimErrorCode } from '../errors.js';
@@ -22,6 +23,17 @@ export interface GatewayOptions {
   bodyLimit?: number;
   /** How long a command or query may take over NATS before the answer is 503 (default 10 s). */
   timeoutMs?: number;
+  /**
+   * Requests each key may make per window (commands and queries together); more are answered 429
+   * with `Retry-After`. Every answer carries `X-RateLimit-Limit`, `-Remaining` and `-Reset`.
+   * Unset: no limit (the load driver's gateway).
+   */
+  rateLimit?: RateLimit;
+}
+
+export interface RateLimit {
+  max: number;
+  windowMs: number;
 }
 
 export interface GatewayHandle {
@@ -106,6 +118,24 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   // Only JSON bodies: fastify would otherwise take text/plain as a string payload.
   app.removeContentTypeParser('text/plain');
 
+  if (options.rateLimit) {
+    // Counted per key after authentication (the route's own onRequest hook runs first), in memory:
+    // each gateway counts for itself.
+    await app.register(rateLimit, {
+      global: false,
+      hook: 'onRequest',
+      max: options.rateLimit.max,
+      timeWindow: options.rateLimit.windowMs,
+      keyGenerator: (request) => request.identity?.keyId ?? request.ip,
+      errorResponseBuilder: (_request, context) =>
+        new CimError(
+          'CIM-RATE-LIMITED',
+          `more than ${context.max} requests in ${options.rateLimit!.windowMs} ms for this key; retry in ${context.after}`,
+        ),
+    });
+  }
+  const limited = options.rateLimit ? { rateLimit: {} } : {};
+
   app.setErrorHandler((error: FastifyError, _request, reply) => send(reply, fromFastify(error)));
   app.setNotFoundHandler((request, reply) =>
     send(reply, new CimError('CIM-NOT-FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)),
@@ -132,18 +162,36 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
 
   app.get('/readyz', async (_request, reply) => {
     if (nc.isClosed()) return send(reply, new CimError('CIM-UNAVAILABLE', 'not connected to NATS'));
+    const wait = Math.min(timeoutMs, 5_000);
+    const names = [...domains.keys()];
     try {
-      const jsm = await nc.jetstreamManager({ timeout: Math.min(timeoutMs, 5_000) });
-      for (const name of domains.keys()) await jsm.streams.info(domainStream(name));
+      const jsm = await nc.jetstreamManager({ timeout: wait });
+      for (const name of names) await jsm.streams.info(domainStream(name));
     } catch (error) {
       return send(reply, new CimError('CIM-UNAVAILABLE', `not ready: ${(error as Error).message}`));
     }
+    // A service answers the micro protocol's PING: one instance answering per domain is enough.
+    const silent: string[] = [];
+    await Promise.all(
+      names.map(async (name) => {
+        try {
+          await nc.request(`$SRV.PING.cim-${name}`, undefined, { timeout: wait });
+        } catch {
+          silent.push(name);
+        }
+      }),
+    );
+    if (silent.length > 0)
+      return send(
+        reply,
+        new CimError('CIM-UNAVAILABLE', `not ready: no command service answers for ${silent.sort().join(', ')}`),
+      );
     return { status: 'ready' };
   });
 
   app.post<{ Params: { domain: string; command: string } }>(
     '/v1/commands/:domain/:command',
-    { onRequest: guard('command') },
+    { onRequest: guard('command'), config: limited },
     async (request, reply) => {
       const { domain, command } = request.params;
       const served = domains.get(domain);
@@ -183,7 +231,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
 
   app.get<{ Params: { domain: string; query: string }; Querystring: Record<string, unknown> }>(
     '/v1/queries/:domain/:query',
-    { onRequest: guard('query') },
+    { onRequest: guard('query'), config: limited },
     async (request, reply) => {
       const { domain, query } = request.params;
       if (!domains.has(domain)) return send(reply, new CimError('CIM-NOT-FOUND', `no domain ${domain}`));

@@ -417,4 +417,59 @@ describe('HTTP gateway', () => {
       await nc.close();
     }
   });
+
+  it('429: a key over its rate limit, with Retry-After; every answer says the limit and what remains; other keys keep theirs', async () => {
+    const reader = await createApiKey('reader', 'reader-limited');
+    const auditor = await createApiKey('auditor', 'auditor-limited');
+    const limited = await startGateway({
+      nc: gatewayNc,
+      listen: '127.0.0.1:0',
+      domains: referenceDomains,
+      keys: new KeyRing([reader.entry, auditor.entry]),
+      rateLimit: { max: 3, windowMs: 60_000 },
+    });
+    try {
+      const ask = async (token: string) => {
+        const response = await fetch(`${limited.url}/v1/queries/person/CountPeople`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        return {
+          status: response.status,
+          headers: response.headers,
+          body: (await response.json()) as Record<string, unknown>,
+        };
+      };
+      // An unauthenticated request is refused before it is counted against anyone.
+      expect((await ask('cim_nope')).status).toBe(401);
+      const remaining: (string | null)[] = [];
+      for (let i = 0; i < 3; i++) {
+        const ok = await ask(reader.token);
+        expect(ok.status).toBe(200);
+        expect(ok.headers.get('x-ratelimit-limit')).toBe('3');
+        remaining.push(ok.headers.get('x-ratelimit-remaining'));
+      }
+      expect(remaining).toEqual(['2', '1', '0']);
+      const over = await ask(reader.token);
+      expectError(over, 429, 'CIM-RATE-LIMITED');
+      expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(Number(over.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+      expect((await ask(auditor.token)).status).toBe(200);
+    } finally {
+      await limited.stop();
+    }
+  });
+
+  it('/readyz is 503 while a served domain has its stream but no command service answers', async () => {
+    const stopped = commandServices.find((s) => s.service.info().name === 'cim-workflow')!;
+    await stopped.stop();
+    try {
+      const ready = await call('GET', '/readyz');
+      expectError(ready, 503, 'CIM-UNAVAILABLE');
+      expect(ready.body.message).toMatch(/no command service answers for workflow/);
+    } finally {
+      const workflow = referenceDomains.find((d) => d.name === 'workflow')!;
+      commandServices.splice(commandServices.indexOf(stopped), 1, await startCommandService(t.nc, workflow, { store }));
+    }
+    expect((await call('GET', '/readyz')).status).toBe(200);
+  });
 });
