@@ -23,6 +23,11 @@ const syncInterval = z.string().regex(/^(always|\d+(ms|s|m|h))$/, {
   error: 'expected a duration such as "2m", "10s", "100ms", or "always"',
 });
 
+/** `HOST:PORT` (an IPv6 host in brackets); port 0 lets the system pick one. */
+export const listenAddress = z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+):\d{1,5}$/, {
+  error: 'expected HOST:PORT, such as 127.0.0.1:8080',
+});
+
 export const ApplianceConfigSchema = z
   .object({
     /** Where everything generated goes: cluster data, ledger, reports. */
@@ -48,6 +53,28 @@ export const ApplianceConfigSchema = z
         syncInterval: syncInterval.optional(),
         /** How long to wait for the cluster to form (meta leader elected, all routes up). */
         startTimeoutMs: intAtLeast(1000).default(30_000),
+      })
+      .strict()
+      .prefault({}),
+    http: z
+      .object({
+        /** Where `cim serve` answers HTTP (the gateway); unset: no gateway. */
+        listen: listenAddress.optional(),
+        /** The API key file (`cim keys add` writes it); default `<stateDir>/api-keys.json`. */
+        apiKeysFile: z.string().min(1, { error: 'expected a file path' }).optional(),
+        /** Largest request body in bytes. */
+        bodyLimitBytes: intAtLeast(1024)
+          .max(16 * 1024 * 1024, { error: 'expected at most 16 MiB' })
+          .default(65_536),
+        rateLimit: z
+          .object({
+            /** Requests each API key may make per window; 0: no limit. */
+            max: intAtLeast(0).default(100),
+            /** The window the limit counts over. */
+            windowMs: intAtLeast(1).default(1_000),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

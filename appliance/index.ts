@@ -19,5 +19,5 @@ export * from './decider/index.js';
 export * from './services/index.js';
 export * from './projections/index.js';
 export * from './domains/index.js';
-export { startAppliance, type ApplianceHandle, type ApplianceOptions } from './serve.js';
+export { startAppliance, type ApplianceHandle, type ApplianceOptions, type HttpOptions } from './serve.js';
 export * from './api/index.js';

@@ -20,6 +20,16 @@ import { onboarding, servedDomains } from './domains/index.js';
 import type { CimError } from './errors.js';
 import { EventStore, provision } from './eventstore/index.js';
 import { loadOrCreateSigner, Sealer, type SealerHandle, type Signer } from './integrity/index.js';
+import { startGateway, type GatewayHandle, type KeyRing, type RateLimit } from './api/index.js';
+
+/** The HTTP gateway `cim serve --http` runs in front of the services. */
+export interface HttpOptions {
+  /** `HOST:PORT`. */
+  listen: string;
+  keys: KeyRing;
+  rateLimit?: RateLimit;
+  bodyLimit?: number;
+}
 
 export interface ApplianceOptions {
   endpoint: NatsEndpoint;
@@ -34,12 +44,16 @@ export interface ApplianceOptions {
   sealEveryMs?: number;
   /** The key seals are signed with (default: the state dir's, created on first use). */
   signer?: Signer;
+  /** Serve HTTP too (off unless given). */
+  http?: HttpOptions;
   log?: (line: string) => void;
 }
 
 export interface ApplianceHandle {
   readonly domains: string[];
   readonly readModelPath: string;
+  /** Where the HTTP gateway listens, when there is one. */
+  readonly httpAddress: string | undefined;
   /** Projections' progress, for status and tests. */
   projections(): Record<string, ReturnType<Projector['progress']>>;
   stop(): Promise<void>;
@@ -60,8 +74,12 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   let model: ReadModel | undefined;
   const readModelPath = join(options.stateDir, 'read-models.sqlite');
   let signer: Signer | undefined;
+  let gateway: GatewayHandle | undefined;
 
   const stop = async () => {
+    // The gateway first: it answers the HTTP requests in flight while the services still run.
+    await gateway?.stop();
+    gateway = undefined;
     // Managers first: a manager still reacting would send commands to services already gone.
     for (const m of runningManagers.splice(0)) await m.stop();
     for (const s of commandServices.splice(0)) await s.stop();
@@ -138,6 +156,19 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
           onInvalid: (finding) => log(`process manager ${manager.name}: ${finding.kind}: ${finding.message}`),
         }),
       );
+    if (options.http) {
+      const gatewayNc = await connectNats(options.endpoint, { name: 'cim-gateway' });
+      connections.push(gatewayNc);
+      gateway = await startGateway({
+        nc: gatewayNc,
+        listen: options.http.listen,
+        domains,
+        keys: options.http.keys,
+        ...(options.http.rateLimit ? { rateLimit: options.http.rateLimit } : {}),
+        ...(options.http.bodyLimit ? { bodyLimit: options.http.bodyLimit } : {}),
+      });
+      log(`HTTP gateway on ${gateway.url} (${options.http.keys.size} API keys)`);
+    }
   } catch (error) {
     await stop();
     throw error;
@@ -149,6 +180,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   return {
     domains: domains.map((d) => d.name),
     readModelPath,
+    httpAddress: gateway?.address,
     projections: () => Object.fromEntries(projectors.map((p) => [p.name, p.projector.progress()])),
     stop,
   };

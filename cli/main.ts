@@ -8,6 +8,7 @@ import { CimError, ExitCode, installSignalHandlers } from '../appliance/index.js
 import { registerBenchCommand } from './bench.js';
 import { registerClusterCommands } from './cluster.js';
 import { registerGateCommand } from './gate.js';
+import { registerKeysCommands } from './keys.js';
 import { registerNatsConfigCommand } from './nats-config.js';
 import { registerReplayCommand } from './replay.js';
 import { registerReportCommands } from './report.js';
@@ -52,6 +53,7 @@ function buildProgram(): Command {
   registerBenchCommand(program);
   registerScenarioCommands(program);
   registerServeCommand(program);
+  registerKeysCommands(program);
   registerReplayCommand(program);
   registerVerifyCommand(program);
   registerSealCommand(program);

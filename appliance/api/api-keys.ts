@@ -1,7 +1,8 @@
 // API keys for the HTTP gateway: each a bearer token mapped to a role and an actor. The key file
 // holds only a salted scrypt hash of each key's secret, found by the key's non-secret id.
 import { createHash, randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { CimError, firstIssue } from '../errors.js';
 import { safeText } from '../decider/safe-text.js';
@@ -66,10 +67,44 @@ export async function createApiKey(role: Role, actor: string): Promise<{ token: 
   return { token: `cim_${id}_${secret}`, entry };
 }
 
-/** Writes the key file private to its owner (0600), whatever the umask. */
+/**
+ * Writes the key file private to its owner (0600), whatever the umask: written beside it and
+ * renamed over it, so a reader (a running gateway) never sees half a file.
+ */
 export function writeKeyFile(path: string, entries: readonly ApiKeyEntry[]): void {
-  writeFileSync(path, `${JSON.stringify({ version: 1, keys: entries }, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(path, 0o600);
+  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  try {
+    writeFileSync(temporary, `${JSON.stringify({ version: 1, keys: entries }, null, 2)}\n`, { mode: 0o600 });
+    chmodSync(temporary, 0o600);
+    renameSync(temporary, path);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw new CimError('CIM-INVALID-INPUT', `cannot write the API key file ${path}: ${(error as Error).message}`);
+  }
+}
+
+/** Adds a new key to the key file (made if missing): the token is returned once, only its hash is kept. */
+export async function addApiKey(
+  path: string,
+  role: Role,
+  actor: string,
+): Promise<{ token: string; entry: ApiKeyEntry }> {
+  const parsedActor = KeyEntrySchema.shape.actor.safeParse(actor);
+  if (!parsedActor.success)
+    throw new CimError('CIM-INVALID-INPUT', `--actor: ${firstIssue(parsedActor.error, 'actor')}`);
+  const entries = existsSync(path) ? readKeyFile(path) : [];
+  const created = await createApiKey(role, parsedActor.data);
+  writeKeyFile(path, [...entries, created.entry]);
+  return created;
+}
+
+/** Removes a key by its id; false when the file has no such key. */
+export function removeApiKey(path: string, id: string): boolean {
+  const entries = readKeyFile(path);
+  const kept = entries.filter((e) => e.id !== id);
+  if (kept.length === entries.length) return false;
+  writeKeyFile(path, kept);
+  return true;
 }
 
 /** Reads a key file; one that others may read or write is refused, like an ssh key. */
@@ -110,14 +145,36 @@ export interface KeyRingOptions {
    */
   cacheMs?: number;
   now?: () => number;
+  /**
+   * For a ring read from a file: how often the file is looked at again (default 2 s); a changed
+   * file replaces the keys and forgets every verified token, so `cim keys add` and `cim keys
+   * remove` take effect on a running gateway without a restart.
+   */
+  reloadMs?: number;
+  /** Called when a changed key file cannot be used; the keys read before stay in force. */
+  onReloadError?: (error: CimError) => void;
+}
+
+interface WatchedFile {
+  path: string;
+  reloadMs: number;
+  checkedAt: number;
+  stamp: string;
+  onReloadError: (error: CimError) => void;
+}
+
+function fileStamp(path: string): string {
+  const stat = statSync(path);
+  return `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
 }
 
 /** The keys a gateway accepts: verifies a bearer token with one scrypt, found by its id. */
 export class KeyRing {
-  private readonly byId: Map<string, ApiKeyEntry>;
+  private byId: Map<string, ApiKeyEntry>;
   private readonly cache = new Map<string, { identity: ApiKeyIdentity; until: number }>();
   private readonly cacheMs: number;
   private readonly now: () => number;
+  private watched: WatchedFile | undefined;
 
   constructor(entries: readonly ApiKeyEntry[], options: KeyRingOptions = {}) {
     this.byId = new Map(entries.map((e) => [e.id, e]));
@@ -125,8 +182,41 @@ export class KeyRing {
     this.now = options.now ?? Date.now;
   }
 
-  static fromFile(path: string, options?: KeyRingOptions): KeyRing {
-    return new KeyRing(readKeyFile(path), options);
+  /** The keys of a key file, looked at again every `reloadMs`. */
+  static fromFile(path: string, options: KeyRingOptions = {}): KeyRing {
+    const stamp = existsSync(path) ? fileStamp(path) : '';
+    const ring = new KeyRing(readKeyFile(path), options);
+    ring.watched = {
+      path,
+      reloadMs: options.reloadMs ?? 2_000,
+      checkedAt: ring.now(),
+      stamp,
+      onReloadError: options.onReloadError ?? (() => {}),
+    };
+    return ring;
+  }
+
+  /** Reads the key file again if it changed since it was last read (at most once per `reloadMs`). */
+  private refresh(now: number): void {
+    const watched = this.watched;
+    if (!watched || now - watched.checkedAt < watched.reloadMs) return;
+    watched.checkedAt = now;
+    try {
+      const stamp = fileStamp(watched.path);
+      if (stamp === watched.stamp) return;
+      this.byId = new Map(readKeyFile(watched.path).map((e) => [e.id, e]));
+      watched.stamp = stamp;
+      this.cache.clear();
+    } catch (error) {
+      watched.onReloadError(
+        error instanceof CimError
+          ? error
+          : new CimError(
+              'CIM-INVALID-CONFIG',
+              `cannot read the API key file ${watched.path}: ${(error as Error).message}`,
+            ),
+      );
+    }
   }
 
   get size(): number {
@@ -137,12 +227,13 @@ export class KeyRing {
   async verify(token: string): Promise<ApiKeyIdentity | undefined> {
     const match = TOKEN.exec(token);
     if (!match) return undefined;
+    const now = this.now();
+    this.refresh(now);
     const [, id, secret] = match as unknown as [string, string, string];
     const entry = this.byId.get(id);
     if (!entry) return undefined;
     const digest = createHash('sha256').update(token).digest('base64');
     const cached = this.cache.get(digest);
-    const now = this.now();
     if (cached && cached.until > now) return cached.identity;
     if (cached) this.cache.delete(digest);
     const expected = Buffer.from(entry.hash, 'base64');

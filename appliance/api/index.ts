@@ -1,8 +1,10 @@
 // The HTTP gateway and its API keys: the public surface of appliance/api.
 export {
+  addApiKey,
   createApiKey,
   KeyRing,
   readKeyFile,
+  removeApiKey,
   ROLES,
   writeKeyFile,
   type ApiKeyEntry,
@@ -10,4 +12,4 @@ export {
   type KeyRingOptions,
   type Role,
 } from './api-keys.js';
-export { startGateway, type GatewayHandle, type GatewayOptions } from './gateway.js';
+export { startGateway, type GatewayHandle, type GatewayOptions, type RateLimit } from './gateway.js';

@@ -1,9 +1,17 @@
 // The gateway's key file: only salted scrypt hashes stored, a token verifies against its own
 // entry and nothing else, and a key file others can read is refused.
-import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createApiKey, isCimError, KeyRing, readKeyFile, writeKeyFile } from '../../appliance/index.js';
+import {
+  addApiKey,
+  createApiKey,
+  isCimError,
+  KeyRing,
+  readKeyFile,
+  removeApiKey,
+  writeKeyFile,
+} from '../../appliance/index.js';
 import { fileTempDir } from '../support/temp-dir.js';
 
 const dir = fileTempDir('api-keys');
@@ -92,5 +100,53 @@ describe('API keys', () => {
     expect(() => readKeyFile(path)).toThrow(/not JSON/);
     writeKeyFile(path, [entry]);
     expect(KeyRing.fromFile(path).size).toBe(1);
+  });
+
+  it('addApiKey makes the file (0600) or adds to it, keeps the others, and refuses an actor with control characters', async () => {
+    const path = join(dir.path, 'added.json');
+    const first = await addApiKey(path, 'writer', 'svc-a');
+    const second = await addApiKey(path, 'reader', 'svc-b');
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(readKeyFile(path).map((e) => [e.id, e.role, e.actor])).toEqual([
+      [first.entry.id, 'writer', 'svc-a'],
+      [second.entry.id, 'reader', 'svc-b'],
+    ]);
+    const ring = KeyRing.fromFile(path);
+    expect(await ring.verify(first.token)).toMatchObject({ role: 'writer', actor: 'svc-a' });
+    const bad = await addApiKey(path, 'writer', 'evil\u001b[2J').catch((e: unknown) => e);
+    expect(isCimError(bad, 'CIM-INVALID-INPUT')).toBe(true);
+    expect(readKeyFile(path)).toHaveLength(2);
+    // Written beside and renamed over: no temporary file is left behind.
+    expect(readdirSync(dir.path).filter((f) => f.includes('.tmp'))).toEqual([]);
+  });
+
+  it('removeApiKey drops one key by id, and says false for an id the file does not have', async () => {
+    const path = join(dir.path, 'removed.json');
+    const a = await addApiKey(path, 'writer', 'a');
+    const b = await addApiKey(path, 'writer', 'b');
+    expect(removeApiKey(path, a.entry.id)).toBe(true);
+    expect(removeApiKey(path, a.entry.id)).toBe(false);
+    expect(readKeyFile(path).map((e) => e.id)).toEqual([b.entry.id]);
+  });
+
+  it('a ring read from a file sees keys added and removed after its reload interval, and keeps its keys when the file turns bad', async () => {
+    const path = join(dir.path, 'reloaded.json');
+    const a = await addApiKey(path, 'writer', 'a');
+    let now = 1_000_000;
+    const errors: string[] = [];
+    const ring = KeyRing.fromFile(path, { now: () => now, reloadMs: 2_000, onReloadError: (e) => errors.push(e.code) });
+    expect(await ring.verify(a.token)).toBeDefined();
+    const b = await addApiKey(path, 'reader', 'b');
+    expect(await ring.verify(b.token)).toBeUndefined(); // within the interval: not looked at yet
+    now += 2_000;
+    expect(await ring.verify(b.token)).toMatchObject({ actor: 'b' });
+    removeApiKey(path, a.entry.id);
+    now += 2_000;
+    // Removed: the cached verification is forgotten with the old keys.
+    expect(await ring.verify(a.token)).toBeUndefined();
+    writeFileSync(path, 'not json', { mode: 0o600 });
+    now += 2_000;
+    expect(await ring.verify(b.token)).toMatchObject({ actor: 'b' });
+    expect(errors).toEqual(['CIM-INVALID-CONFIG']);
   });
 });
