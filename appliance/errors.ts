@@ -46,6 +46,9 @@ const codes = {
 
 export type CimErrorCode = keyof typeof codes;
 
+/** Every code, in declaration order (the HTTP API's schema lists them). */
+export const CIM_ERROR_CODES = Object.keys(codes) as CimErrorCode[];
+
 /** The HTTP status of each code (also the status of a NATS service error reply); 500 where none is listed. */
 const httpStatuses: Partial<Record<CimErrorCode, number>> = {
   'CIM-INVALID-INPUT': 400,

@@ -2,14 +2,16 @@
 // the same protocol NATS clients use, behind API keys with roles. Every error leaves as
 // `{ code, message, details? }` with the status its CIM code maps to (errors.ts), never a stack.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { NatsConnection } from 'nats';
-import { CimError, firstIssue, isCimErrorCode, type CimErrorCode } from '../errors.js';
+import { CimError, firstIssue, isCimErrorCode } from '../errors.js';
 import type { Domain } from '../decider/define-domain.js';
 import { domainStream, Subjects } from '../eventstore/index.js';
 import { CommandRequestSchema, sendCommand, querySubject } from '../services/index.js';
 import type { ApiKeyIdentity, KeyRing, Role } from './api-keys.js';
+import { openApiDocument, type ErrorBody } from './openapi.js';
 
 export interface GatewayOptions {
   nc: NatsConnection;
@@ -53,10 +55,16 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const correlationIdSchema = CommandRequestSchema.shape.correlationId.unwrap();
 
-interface ErrorBody {
-  code: CimErrorCode;
-  message: string;
-  details?: unknown;
+/** The appliance's version, from the nearest package.json above this module (sources or dist/). */
+function applianceVersion(): string {
+  for (const up of ['../../package.json', '../../../package.json']) {
+    try {
+      return (JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { version: string }).version;
+    } catch {
+      // Not at this level: dist/ is one deeper than the sources.
+    }
+  }
+  return 'unknown';
 }
 
 function parseListen(listen: string): { host: string; port: number } {
@@ -159,6 +167,10 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   };
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+
+  // Made once: the served domains do not change while the gateway runs.
+  const openApi = JSON.stringify(openApiDocument(options.domains, { version: applianceVersion() }));
+  app.get('/v1/openapi.json', async (_request, reply) => reply.type('application/json').send(openApi));
 
   app.get('/readyz', async (_request, reply) => {
     if (nc.isClosed()) return send(reply, new CimError('CIM-UNAVAILABLE', 'not connected to NATS'));

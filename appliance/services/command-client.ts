@@ -7,13 +7,14 @@
 import { createInbox, type NatsConnection, type Subscription } from 'nats';
 import { CimError, isCimErrorCode } from '../errors.js';
 import { Subjects } from '../eventstore/index.js';
-import { commandSubject, type AppendedEventInfo, type CommandReply, type CommandRequest } from './command-protocol.js';
+import {
+  commandSubject,
+  type CommandReply,
+  type CommandRequest,
+  type CommandResult,
+} from './command-protocol.js';
 
-export interface CommandResult {
-  commandId: string;
-  aggregateId: string;
-  events: AppendedEventInfo[];
-}
+export type { CommandResult };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

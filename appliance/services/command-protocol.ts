@@ -18,16 +18,25 @@ export const CommandRequestSchema = z.object({
 
 export type CommandRequest = z.infer<typeof CommandRequestSchema>;
 
-export interface AppendedEventInfo {
-  type: string;
-  cid: string;
-  /** Position in the aggregate's chain. */
-  seq: number;
-  streamSeq: number;
-}
+/** One event a command appended, as its reply names it. */
+export const AppendedEventInfoSchema = z.object({
+  type: z.string(),
+  cid: z.string().describe("the event's CID (dag-cbor, sha2-256)"),
+  seq: z.number().int().min(1).describe("position in the aggregate's chain"),
+  streamSeq: z.number().int().min(1).describe('sequence in the domain stream'),
+});
+export type AppendedEventInfo = z.infer<typeof AppendedEventInfoSchema>;
+
+/** What an accepted command answers (over NATS inside `{ ok: true, ... }`, over HTTP as it is). */
+export const CommandResultSchema = z.object({
+  commandId: z.string(),
+  aggregateId: z.string(),
+  events: z.array(AppendedEventInfoSchema).describe('empty when the command changed nothing'),
+});
+export type CommandResult = z.infer<typeof CommandResultSchema>;
 
 export type CommandReply =
-  | { ok: true; commandId: string; aggregateId: string; events: AppendedEventInfo[] }
+  | ({ ok: true } & CommandResult)
   | { ok: false; commandId?: string; error: { code: string; message: string } };
 
 export function commandSubject(prefix: string, domain: string, command: string): string {

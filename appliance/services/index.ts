@@ -4,6 +4,8 @@ export { sendCommand, type CommandResult } from './command-client.js';
 export {
   commandSubject,
   CommandRequestSchema,
+  CommandResultSchema,
+  AppendedEventInfoSchema,
   type AppendedEventInfo,
   type CommandReply,
   type CommandRequest,

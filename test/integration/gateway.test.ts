@@ -472,4 +472,49 @@ describe('HTTP gateway', () => {
     }
     expect((await call('GET', '/readyz')).status).toBe(200);
   });
+
+  it('/v1/openapi.json (no key needed) documents every command and query from the schemas the services enforce', async () => {
+    const doc = await call('GET', '/v1/openapi.json');
+    expect(doc.status).toBe(200);
+    expect(doc.body.openapi).toBe('3.1.0');
+    const paths = doc.body.paths as Record<string, Record<string, Record<string, unknown>>>;
+    const operationIds: string[] = [];
+    const before = await streamHeads();
+    for (const domain of referenceDomains) {
+      for (const [name, command] of Object.entries(domain.definition.commands)) {
+        const post = paths[`/v1/commands/${domain.name}/${name}`]?.post;
+        expect(post, `${domain.name} ${name}`).toBeDefined();
+        operationIds.push(post!.operationId as string);
+        const schema = (post!.requestBody as { content: Record<string, { schema: Record<string, unknown> }> }).content[
+          'application/json'
+        ]!.schema;
+        expect(schema.required).toEqual(
+          Object.entries(
+            (command.schema as unknown as { shape: Record<string, { safeParse(v: unknown): { success: boolean } }> })
+              .shape,
+          )
+            .filter(([, field]) => !field.safeParse(undefined).success)
+            .map(([key]) => key),
+        );
+        // What the document says is required, the service requires: an empty payload is refused.
+        expectError(
+          await call('POST', `/v1/commands/${domain.name}/${name}`, { role: 'writer', json: {} }),
+          400,
+          'CIM-INVALID-INPUT',
+        );
+      }
+      for (const projection of domain.definition.projections ?? [])
+        for (const name of Object.keys(projection.queries ?? {})) {
+          const get = paths[`/v1/queries/${domain.name}/${name}`]?.get;
+          expect(get, `${domain.name} ${name}`).toBeDefined();
+          operationIds.push(get!.operationId as string);
+        }
+    }
+    expect(new Set(operationIds).size).toBe(operationIds.length);
+    // Every reference in the document resolves.
+    const refs = [...JSON.stringify(doc.body).matchAll(/"\$ref":"#\/components\/schemas\/(\w+)"/g)].map((m) => m[1]!);
+    const schemas = (doc.body.components as { schemas: Record<string, unknown> }).schemas;
+    for (const ref of new Set(refs)) expect(schemas, ref).toHaveProperty(ref);
+    expect(await streamHeads()).toEqual(before);
+  });
 });
