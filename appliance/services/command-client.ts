@@ -7,12 +7,7 @@
 import { createInbox, type NatsConnection, type Subscription } from 'nats';
 import { CimError, isCimErrorCode } from '../errors.js';
 import { Subjects } from '../eventstore/index.js';
-import {
-  commandSubject,
-  type CommandReply,
-  type CommandRequest,
-  type CommandResult,
-} from './command-protocol.js';
+import { commandSubject, type CommandReply, type CommandRequest, type CommandResult } from './command-protocol.js';
 
 export type { CommandResult };
 

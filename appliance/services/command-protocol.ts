@@ -36,8 +36,7 @@ export const CommandResultSchema = z.object({
 export type CommandResult = z.infer<typeof CommandResultSchema>;
 
 export type CommandReply =
-  | ({ ok: true } & CommandResult)
-  | { ok: false; commandId?: string; error: { code: string; message: string } };
+  ({ ok: true } & CommandResult) | { ok: false; commandId?: string; error: { code: string; message: string } };
 
 export function commandSubject(prefix: string, domain: string, command: string): string {
   return `${prefix}.${domain}.commands.${command}`;
