@@ -18,8 +18,10 @@ type JsonSchema = Record<string, unknown>;
 
 /** A zod schema as the JSON Schema (2020-12, OpenAPI 3.1's dialect) of what a client sends. */
 function jsonSchema(schema: z.ZodType): JsonSchema {
-  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
-  return rest;
+  const converted = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+  // The dialect is the document's own; a `$schema` inside it is noise.
+  delete converted.$schema;
+  return converted;
 }
 
 const errorRef = { $ref: '#/components/schemas/Error' };
