@@ -48,18 +48,23 @@ function scrypt(secret: string, salt: Buffer, entry: Pick<ApiKeyEntry, 'N' | 'r'
 }
 
 /** A new key: the token to hand out once, and the entry (hash only) to store. */
-export async function createApiKey(role: Role, actor: string): Promise<{ token: string; entry: ApiKeyEntry }> {
+export async function createApiKey(
+  role: Role,
+  actor: string,
+  /** scrypt's N; lower only where thousands of wrong secrets are verified on purpose (tests). */
+  cost: number = SCRYPT.N,
+): Promise<{ token: string; entry: ApiKeyEntry }> {
   const id = randomBytes(9).toString('hex').slice(0, 12);
   const secret = randomBytes(32).toString('base64url');
   const salt = randomBytes(16);
-  const hash = await scrypt(secret, salt, SCRYPT);
+  const hash = await scrypt(secret, salt, { ...SCRYPT, N: cost });
   const entry = KeyEntrySchema.parse({
     id,
     role,
     actor,
     salt: salt.toString('base64'),
     hash: hash.toString('base64'),
-    N: SCRYPT.N,
+    N: cost,
     r: SCRYPT.r,
     p: SCRYPT.p,
     created: new Date().toISOString(),

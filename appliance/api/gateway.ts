@@ -7,6 +7,7 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { NatsConnection } from 'nats';
 import { CimError, firstIssue, isCimErrorCode } from '../errors.js';
+import { escapeUnsafe } from '../text.js';
 import type { Domain } from '../decider/define-domain.js';
 import { domainStream, Subjects } from '../eventstore/index.js';
 import { CommandRequestSchema, sendCommand, querySubject } from '../services/index.js';
@@ -116,13 +117,35 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   const subjects = options.subjects ?? new Subjects();
   const timeoutMs = options.timeoutMs ?? 10_000;
   const domains = new Map(options.domains.map((d) => [d.name, d]));
-  /** The projection each domain's query belongs to, and whether it answers one row. */
-  const queries = new Map<string, { one: boolean }>();
+  /** Each domain's queries: whether one answers one row, and the parameters it takes. */
+  const queries = new Map<string, { one: boolean; params: ReadonlySet<string> }>();
   for (const d of options.domains)
     for (const p of d.definition.projections ?? [])
-      for (const [name, q] of Object.entries(p.queries ?? {})) queries.set(`${d.name}\0${name}`, { one: !!q.one });
+      for (const [name, q] of Object.entries(p.queries ?? {}))
+        queries.set(`${d.name}\0${name}`, {
+          one: !!q.one,
+          params: new Set(Object.keys((q.schema as { shape?: object }).shape ?? {})),
+        });
 
-  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 65_536, return503OnClosing: true });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: options.bodyLimit ?? 65_536,
+    return503OnClosing: true,
+    // Bytes that are not HTTP never reach a route: answer them in the same shape as every error.
+    clientErrorHandler: (error, socket) => {
+      if (!socket.writable) return socket.destroy();
+      const tooLarge = (error as NodeJS.ErrnoException).code === 'HPE_HEADER_OVERFLOW';
+      const status = tooLarge ? 431 : 400;
+      const body = JSON.stringify({
+        code: 'CIM-INVALID-INPUT',
+        message: tooLarge ? 'the request headers are too large' : 'the request is not valid HTTP',
+      });
+      socket.end(
+        `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+          `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
+    },
+  });
   // Only JSON bodies: fastify would otherwise take text/plain as a string payload.
   app.removeContentTypeParser('text/plain');
 
@@ -146,7 +169,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
 
   app.setErrorHandler((error: FastifyError, _request, reply) => send(reply, fromFastify(error)));
   app.setNotFoundHandler((request, reply) =>
-    send(reply, new CimError('CIM-NOT-FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)),
+    send(reply, new CimError('CIM-NOT-FOUND', escapeUnsafe(`no route ${request.method} ${request.url.split('?')[0]}`))),
   );
 
   /** Authentication and the role check, before the body is read: a stranger's body is never parsed. */
@@ -207,9 +230,9 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     async (request, reply) => {
       const { domain, command } = request.params;
       const served = domains.get(domain);
-      if (!served) return send(reply, new CimError('CIM-NOT-FOUND', `no domain ${domain}`));
+      if (!served) return send(reply, new CimError('CIM-NOT-FOUND', escapeUnsafe(`no domain ${domain}`)));
       if (!Object.hasOwn(served.definition.commands, command))
-        return send(reply, new CimError('CIM-NOT-FOUND', `domain ${domain} has no command ${command}`));
+        return send(reply, new CimError('CIM-NOT-FOUND', escapeUnsafe(`domain ${domain} has no command ${command}`)));
       // No content type and no body reaches here with body undefined.
       if (request.body === undefined)
         return send(reply, new CimError('CIM-UNSUPPORTED-MEDIA-TYPE', 'send the payload as application/json'));
@@ -246,13 +269,24 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     { onRequest: guard('query'), config: limited },
     async (request, reply) => {
       const { domain, query } = request.params;
-      if (!domains.has(domain)) return send(reply, new CimError('CIM-NOT-FOUND', `no domain ${domain}`));
+      if (!domains.has(domain)) return send(reply, new CimError('CIM-NOT-FOUND', escapeUnsafe(`no domain ${domain}`)));
       const known = queries.get(`${domain}\0${query}`);
-      if (!known) return send(reply, new CimError('CIM-NOT-FOUND', `domain ${domain} has no query ${query}`));
+      if (!known)
+        return send(reply, new CimError('CIM-NOT-FOUND', escapeUnsafe(`domain ${domain} has no query ${query}`)));
       const params = request.query;
-      for (const [name, value] of Object.entries(params))
+      for (const [name, value] of Object.entries(params)) {
+        // A parameter the query does not take would be dropped silently: the caller meant something else.
+        if (!known.params.has(name))
+          return send(
+            reply,
+            new CimError('CIM-INVALID-INPUT', escapeUnsafe(`${domain} ${query} takes no query parameter ${name}`)),
+          );
         if (typeof value !== 'string')
-          return send(reply, new CimError('CIM-INVALID-INPUT', `query parameter ${name} is given more than once`));
+          return send(
+            reply,
+            new CimError('CIM-INVALID-INPUT', escapeUnsafe(`query parameter ${name} is given more than once`)),
+          );
+      }
       let data: Uint8Array;
       try {
         const msg = await nc.request(

@@ -188,7 +188,7 @@ describe('HTTP gateway', () => {
     const register = { personId: 'p-http-9', name: 'Nobody', email: 'nobody@example.org' };
     const path = '/v1/commands/person/RegisterPerson';
 
-    it('400: a payload the command schema refuses, JSON that does not parse, a bad correlation id, a repeated query parameter', async () => {
+    it('400: a payload the command schema refuses, JSON that does not parse, a bad correlation id, a repeated or unknown query parameter', async () => {
       expectError(await call('POST', path, { role: 'writer', json: { personId: 'p-x' } }), 400, 'CIM-INVALID-INPUT');
       expectError(await call('POST', path, { role: 'writer', json: [1, 2] }), 400, 'CIM-INVALID-INPUT');
       expectError(
@@ -226,6 +226,12 @@ describe('HTTP gateway', () => {
       );
       expectError(
         await call('GET', '/v1/queries/person/GetPerson?personId=', { role: 'reader' }),
+        400,
+        'CIM-INVALID-INPUT',
+      );
+      // A parameter the query does not take is refused, not dropped.
+      expectError(
+        await call('GET', '/v1/queries/person/CountPeople?status=archived', { role: 'reader' }),
         400,
         'CIM-INVALID-INPUT',
       );
