@@ -66,15 +66,15 @@ let
     nats.urls = cfg.nats.urls;
     cluster.name = nats.clusterName;
     domains.plugins = cfg.domains.plugins;
-  };
+  }
+  // lib.optionalAttrs (cfg.httpListen != null) { http.listen = cfg.httpListen; };
   configFile = pkgs.writeText "cim-appliance.json" (builtins.toJSON settings);
 
   # Secrets reach the units as systemd credentials (readable by the unit only, whoever owns the file).
   credentials =
     lib.optional (nats.credentialsFile != null) "nats.creds:${nats.credentialsFile}"
     ++ lib.optional (cfg.apiKeysFile != null) "api-keys:${cfg.apiKeysFile}"
-    ++ lib.optional (cfg.signingKeyFile != null) "signing-key:${cfg.signingKeyFile}"
-    ++ lib.mapAttrsToList (role: file: "role-${role}.creds:${file}") cfg.roleCredentials;
+    ++ lib.optional (cfg.signingKeyFile != null) "signing-key:${cfg.signingKeyFile}";
 
   cim =
     args:
@@ -91,17 +91,12 @@ let
       ++ args
     );
 
-  # Settings for parts of the appliance that do not exist yet (HTTP gateway, retention, access
-  # control check). This version of `cim` ignores them; they are passed so that a deployment
-  # written today keeps its meaning when those parts land.
-  environment = {
-    CIM_HTTP_LISTEN = cfg.httpListen;
-  }
-  // lib.optionalAttrs (cfg.apiKeysFile != null) { CIM_API_KEYS_FILE = "%d/api-keys"; }
-  // lib.optionalAttrs (cfg.retention != { }) { CIM_RETENTION = builtins.toJSON cfg.retention; }
-  // lib.optionalAttrs (cfg.roleCredentials != { }) {
-    CIM_ROLES = lib.concatStringsSep "," (lib.attrNames cfg.roleCredentials);
-  };
+  # Where a setting names a secret, it points into the unit's credentials directory (%d, expanded
+  # by systemd), which the config file written at build time cannot know.
+  environment = lib.optionalAttrs (cfg.apiKeysFile != null) { CIM_HTTP_API_KEYS_FILE = "%d/api-keys"; };
+
+  # The port of `httpListen` (`HOST:PORT`, the host maybe an IPv6 address in brackets).
+  httpPort = lib.toInt (lib.last (lib.splitString ":" cfg.httpListen));
 
   stateDirectory = lib.removePrefix "/var/lib/" cfg.stateDir;
 
@@ -203,24 +198,18 @@ let
     };
   };
 
-  retentionType = types.submodule {
-    options = {
-      maxAge = mkOption {
-        type = types.nullOr natsDuration;
-        default = null;
-        example = "8760h";
-        description = "Keep a domain's events this long (a nats-server duration); null keeps them forever.";
-      };
-      legalHolds = mkOption {
-        type = types.listOf types.str;
-        default = [ ];
-        example = [ "case-2026-001" ];
-        description = "Aggregate ids whose events are never removed by the policy.";
-      };
-    };
-  };
 in
 {
+  # Set, these fail evaluation with the reason: options that do nothing are not offered.
+  imports = [
+    (lib.mkRemovedOptionModule [ "services" "cim-appliance" "retention" ]
+      "Retention is not implemented in this version of the appliance (events are kept); remove the setting."
+    )
+    (lib.mkRemovedOptionModule [ "services" "cim-appliance" "roleCredentials" ]
+      "Per-role NATS credentials are not implemented in this version of the appliance; remove the setting."
+    )
+  ];
+
   options.services.cim-appliance = {
     enable = mkEnableOption "the CIM Appliance: a NATS JetStream node and `cim serve` on this machine";
 
@@ -240,12 +229,15 @@ in
     };
 
     httpListen = mkOption {
-      type = types.str;
-      default = "127.0.0.1:8080";
+      # appliance/config.ts's http.listen, narrowed to host names and IP addresses.
+      type = types.nullOr (types.strMatching "([[][0-9A-Fa-f:.]+[]]|[A-Za-z0-9._-]+):[0-9]{1,5}");
+      default = null;
       example = "0.0.0.0:8080";
       description = ''
-        Address of the HTTP API. Reserved: this version has no HTTP gateway yet; the value is passed
-        as `CIM_HTTP_LISTEN` and no port is opened for it.
+        `HOST:PORT` where `cim serve` answers the HTTP API (commands, queries, health, the OpenAPI
+        document). Null: no HTTP gateway. Clients authenticate with API keys from `apiKeysFile`
+        (or the state directory's `api-keys.json`, made with `cim keys add`). `openFirewall` opens
+        its port.
       '';
     };
 
@@ -267,40 +259,10 @@ in
       default = null;
       example = "/run/secrets/cim-api-keys";
       description = ''
-        File of API keys for the HTTP API, handed to the unit as a systemd credential
-        (`CIM_API_KEYS_FILE`). Reserved: read once the HTTP gateway exists.
-      '';
-    };
-
-    roleCredentials = mkOption {
-      type = types.attrsOf types.path;
-      default = { };
-      example = {
-        auditor = "/run/secrets/auditor.creds";
-        "load-driver" = "/run/secrets/load-driver.creds";
-      };
-      description = ''
-        NATS credentials files by role (service, gateway, auditor, load-driver), handed to the units
-        as systemd credentials `role-<name>.creds` (names in `CIM_ROLES`). Reserved: the
-        access-control compliance check will connect as each role.
-      '';
-    };
-
-    retention = mkOption {
-      type = types.attrsOf retentionType;
-      default = { };
-      example = {
-        person = {
-          maxAge = "8760h";
-        };
-        workflow = {
-          maxAge = "2160h";
-          legalHolds = [ "wf-1" ];
-        };
-      };
-      description = ''
-        Retention policy per domain, passed as JSON in `CIM_RETENTION`. Reserved: applied once
-        retention lands; until then events are kept.
+        The HTTP API's key file (JSON, hashes only: written by `cim keys add`, see
+        docs/architecture.md), handed to the unit as a systemd credential and named to `cim` in
+        `CIM_HTTP_API_KEYS_FILE`. Null: the state directory's `api-keys.json`. A key file is read
+        again when it changes; a credential changes on restart.
       '';
     };
 
@@ -554,10 +516,13 @@ in
         };
       };
 
-      networking.firewall.allowedTCPPorts = mkIf (cfg.openFirewall && nats.enable) (
-        [ nats.listen.port ]
-        ++ lib.optional (nats.peers != [ ]) nats.clusterPort
-        ++ lib.optional nats.openMonitorPort nats.monitorPort
+      networking.firewall.allowedTCPPorts = mkIf cfg.openFirewall (
+        lib.optionals nats.enable (
+          [ nats.listen.port ]
+          ++ lib.optional (nats.peers != [ ]) nats.clusterPort
+          ++ lib.optional nats.openMonitorPort nats.monitorPort
+        )
+        ++ lib.optional (cfg.httpListen != null) httpPort
       );
     }
 

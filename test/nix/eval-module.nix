@@ -78,8 +78,7 @@ let
       };
       apiKeysFile = "/run/keys/api-keys";
       signingKeyFile = "/run/keys/signing.key";
-      roleCredentials.auditor = "/run/keys/auditor.creds";
-      retention.person.maxAge = "8760h";
+      httpListen = "0.0.0.0:8080";
       domains.plugins = [ "/etc/cim/domains/invoice.js" ];
       report.schedule = "hourly";
     };
@@ -110,6 +109,11 @@ let
       imports = [ (member "n1") ];
       services.cim-appliance.enable = lib.mkForce false;
     };
+    removed = summarize {
+      imports = [ (base "removed") ];
+      services.cim-appliance.retention.person.maxAge = "8760h";
+      services.cim-appliance.roleCredentials.auditor = "/run/keys/auditor.creds";
+    };
     halfTls = summarize {
       imports = [ (base "half") ];
       services.cim-appliance.nats.tls.certFile = "/run/keys/server.pem";
@@ -120,7 +124,7 @@ let
   app = case: case.services.cim-appliance.serviceConfig;
   cim = "${package}/bin/cim --config /nix/store/00000000000000000000000000000000-cim-appliance.json";
 
-  inherit (cases) one three attach disabled halfTls;
+  inherit (cases) one three attach disabled halfTls removed;
   n1 = three.n1;
 in
 assert check ((app one).ExecStart == "${cim} serve") "the appliance runs `cim serve` with the generated config";
@@ -156,11 +160,12 @@ assert check (n1.firewall == [
   4222
   6222
   8222
-]) "a cluster member opens client, route and (when asked) monitor ports";
+  8080
+]) "a cluster member opens client, route, (when asked) monitor and HTTP ports";
 assert check (lib.length n1.nats.cluster.routes == 2) "each member routes to the two others";
 assert check (
   (app n1).ExecStart == "${cim} --creds %d/nats.creds serve"
-  && lib.length (app n1).LoadCredential == 4
+  && lib.length (app n1).LoadCredential == 3
   && (app n1).ExecStartPre
     == "/nix/store/00000000000000000000000000000000-coreutils/bin/install -D -m 0600 %d/signing-key /var/lib/cim-appliance/keys/signing.ed25519.key"
 ) "secrets reach the unit as systemd credentials; the shared signing key is installed before start";
@@ -176,6 +181,10 @@ assert check (
   && disabled.packages == [ ]
 ) "enable = false defines nothing";
 assert check (halfTls.failedAssertions != [ ]) "a certificate without its key fails an assertion";
+assert check (
+  lib.length removed.failedAssertions == 2
+) "retention and roleCredentials, which this version does not implement, fail evaluation when set";
+assert check (n1.settings.http.listen == "0.0.0.0:8080" && !(one.settings ? http)) "httpListen turns the gateway on";
 {
   checks = cases;
 
@@ -188,6 +197,11 @@ assert check (halfTls.failedAssertions != [ ]) "a certificate without its key fa
     imports = [ (base "bad") ];
     services.cim-appliance.nats.syncInterval = "10 seconds";
   }).nats;
+
+  wrongListen = (summarize {
+    imports = [ (base "bad") ];
+    services.cim-appliance.httpListen = "8080";
+  }).settings;
 
   wrongPeer = (summarize {
     imports = [ (base "bad") ];

@@ -56,6 +56,7 @@ interface Cases {
   attach: Machine;
   disabled: Machine;
   halfTls: Machine;
+  removed: Machine;
 }
 
 /** Every .nix file of the repository (the parse check), wherever it is. */
@@ -152,20 +153,17 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
 
   it('given three machines, each opens client, route and monitor ports and hands secrets over as credentials', () => {
     for (const machine of Object.values(cases.three)) {
-      expect(machine.firewall).toEqual([4222, 6222, 8222]);
+      expect(machine.firewall).toEqual([4222, 6222, 8222, 8080]);
       expect(machine.failedAssertions).toEqual([]);
       const serve = machine.services['cim-appliance']!;
       expect(serve.serviceConfig.LoadCredential).toEqual([
         'nats.creds:/run/keys/service.creds',
         'api-keys:/run/keys/api-keys',
         'signing-key:/run/keys/signing.key',
-        'role-auditor.creds:/run/keys/auditor.creds',
       ]);
-      expect(serve.environment).toMatchObject({
-        CIM_API_KEYS_FILE: '%d/api-keys',
-        CIM_ROLES: 'auditor',
-        CIM_RETENTION: '{"person":{"legalHolds":[],"maxAge":"8760h"}}',
-      });
+      // The key file is the credential; the config file written at build time names the listen address.
+      expect(serve.environment).toEqual({ CIM_HTTP_API_KEYS_FILE: '%d/api-keys' });
+      expect(machine.settings).toMatchObject({ http: { listen: '0.0.0.0:8080' } });
     }
   });
 
@@ -274,6 +272,13 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
     });
   });
 
+  it('retention and roleCredentials, which this version does not implement, fail evaluation with the reason', () => {
+    expect([...cases.removed.failedAssertions].sort()).toEqual([
+      expect.stringMatching(/retention.*Retention is not implemented in this version/s),
+      expect.stringMatching(/roleCredentials.*Per-role NATS credentials are not implemented/s),
+    ]);
+  });
+
   it('a certificate without its key fails an assertion', () => {
     expect(cases.halfTls.failedAssertions).toEqual([
       'services.cim-appliance.nats.tls: set certFile and keyFile together.',
@@ -332,6 +337,7 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
     ['wrongPortType', 'services.cim-appliance.nats.listen.port', '16 bit unsigned integer'],
     ['wrongDuration', 'services.cim-appliance.nats.syncInterval', 'string matching the pattern'],
     ['wrongPeer', 'services.cim-appliance.nats.peers', 'submodule'],
+    ['wrongListen', 'services.cim-appliance.httpListen', 'string matching'],
   ])(
     'a wrongly typed option is rejected (%s)',
     async (attr, option, type) => {
