@@ -10,4 +10,5 @@ export {
   type KeyRingOptions,
   type Role,
 } from './api-keys.js';
-export { startGateway, type GatewayHandle, type GatewayOptions } from './gateway.js';
+export { startGateway, type GatewayHandle, type GatewayMetrics, type GatewayOptions } from './gateway.js';
+export { formatAddress, parseListen } from './listen.js';
