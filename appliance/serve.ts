@@ -13,6 +13,7 @@ import {
   startCommandService,
   startProcessManager,
   startQueryService,
+  type CommandObservation,
   type CommandServiceHandle,
   type ProcessManagerHandle,
 } from './services/index.js';
@@ -20,6 +21,13 @@ import { onboarding, servedDomains } from './domains/index.js';
 import type { CimError } from './errors.js';
 import { EventStore, provision } from './eventstore/index.js';
 import { loadOrCreateSigner, Sealer, type SealerHandle, type Signer } from './integrity/index.js';
+import {
+  errorFields,
+  isClientError,
+  projectionLag,
+  type ApplianceLogger,
+  type ApplianceMetrics,
+} from './telemetry/index.js';
 
 export interface ApplianceOptions {
   endpoint: NatsEndpoint;
@@ -35,6 +43,10 @@ export interface ApplianceOptions {
   /** The key seals are signed with (default: the state dir's, created on first use). */
   signer?: Signer;
   log?: (line: string) => void;
+  /** Structured logs (appliance/telemetry/logger.ts); when given, `log` is not used. */
+  logger?: ApplianceLogger;
+  /** Where the services, projections, sealers and connections report their metrics. */
+  metrics?: ApplianceMetrics;
 }
 
 export interface ApplianceHandle {
@@ -46,10 +58,32 @@ export interface ApplianceHandle {
 }
 
 export async function startAppliance(options: ApplianceOptions): Promise<ApplianceHandle> {
-  const log = options.log ?? (() => {});
+  const { logger, metrics } = options;
+  const log = logger ? (line: string) => logger.info(line) : (options.log ?? (() => {}));
   const domains = await servedDomains(options.plugins, options.domains);
   const managers = options.processManagers ?? [onboarding];
-  const report = (what: string) => (error: CimError) => log(`${what}: ${error.code}: ${error.message}`);
+  const report = (what: string) => (error: CimError) =>
+    logger
+      ? logger.error({ component: what, ...errorFields(error) }, `${what}: ${error.code}`)
+      : log(`${what}: ${error.code}: ${error.message}`);
+  /** Per command: the metrics, and a log record with the correlation id (never the payload or the message). */
+  const observer = (domain: string) =>
+    metrics || logger
+      ? (o: CommandObservation) => {
+          metrics?.observeCommand(domain, o);
+          if (!logger) return;
+          const fields = {
+            domain,
+            command: o.command,
+            outcome: o.outcome,
+            correlationId: o.correlationId,
+            seconds: o.seconds,
+          };
+          if (o.outcome === 'ok') logger.debug(fields, 'command handled');
+          else if (isClientError(o.outcome)) logger.info(fields, 'command refused');
+          else logger.error(fields, 'command failed');
+        }
+      : undefined;
 
   const connections: NatsConnection[] = [];
   const commandServices: CommandServiceHandle[] = [];
@@ -57,6 +91,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   const runningManagers: ProcessManagerHandle[] = [];
   const projectors: { name: string; projector: Projector }[] = [];
   const sealers: SealerHandle[] = [];
+  const sealSeen: { domain: string; sealer: Sealer }[] = [];
   let model: ReadModel | undefined;
   const readModelPath = join(options.stateDir, 'read-models.sqlite');
   let signer: Signer | undefined;
@@ -81,6 +116,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     connections.push(nc);
     const reader = await connectNats(options.endpoint, { name: 'cim-serve-projections' });
     connections.push(reader);
+    metrics?.watchNats(nc, 'cim-serve');
+    metrics?.watchNats(reader, 'cim-serve-projections');
 
     const provisioned = await provision(nc, {
       domains: domains.map((d) => d.name),
@@ -106,6 +143,12 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       });
       projectors.push({ name: projection.name, projector });
     }
+    if (metrics) {
+      const jsm = await reader.jetstreamManager({ timeout: 2_000 });
+      const progress = () => Object.fromEntries(projectors.map((p) => [p.name, p.projector.progress()]));
+      metrics.projectionLagFrom(() => projectionLag(jsm, progress()));
+      metrics.sealsFrom(() => sealSeen.map((s) => ({ domain: s.domain, at: s.sealer.lastSealSeen() })));
+    }
 
     signer = options.signer ?? loadOrCreateSigner(options.stateDir);
     for (const domain of domains) {
@@ -118,6 +161,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         onInvalid: (finding) => log(`sealer ${domain.name}: ${finding.kind}: ${finding.message}`),
       });
       sealers.push(sealer.start());
+      sealSeen.push({ domain: domain.name, sealer });
     }
 
     for (const domain of domains) {
@@ -126,7 +170,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         upcasters: domain.upcasters,
         snapshotKeys: { signer, trusted: [signer.verifier()] },
       });
-      commandServices.push(await startCommandService(nc, domain, { store }));
+      const onCommand = observer(domain.name);
+      commandServices.push(await startCommandService(nc, domain, { store, ...(onCommand ? { onCommand } : {}) }));
       const queries = await startQueryService(nc, domain, model);
       if (queries) queryServices.push(queries);
     }
@@ -134,7 +179,12 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       runningManagers.push(
         await startProcessManager(nc, manager, {
           onError: (error, eventId) =>
-            log(`process manager ${manager.name}, event ${eventId}: ${error.code}: ${error.message}`),
+            logger
+              ? logger.error(
+                  { component: `process manager ${manager.name}`, eventId, ...errorFields(error) },
+                  'reaction failed',
+                )
+              : log(`process manager ${manager.name}, event ${eventId}: ${error.code}: ${error.message}`),
           onInvalid: (finding) => log(`process manager ${manager.name}: ${finding.kind}: ${finding.message}`),
         }),
       );

@@ -4,12 +4,12 @@
 // domain: cheap enough for a scrape, and the metrics cache it (metrics.ts).
 import type { JetStreamManager } from 'nats';
 import { domainStream } from '../eventstore/index.js';
-import type { ProjectorProgress } from '../projections/index.js';
 import type { ProjectionLag } from './metrics.js';
 
 export async function projectionLag(
   jsm: JetStreamManager,
-  progress: Record<string, Pick<ProjectorProgress, 'domains'>>,
+  /** Per projection, its committed checkpoint per domain (what Projector.progress() gives). */
+  progress: Record<string, { domains: Record<string, { checkpoint: number }> }>,
   now = Date.now(),
 ): Promise<ProjectionLag[]> {
   const streams = new Map<
