@@ -19,17 +19,17 @@ function collect() {
 describe('createLogger', () => {
   it('writes one JSON object per line with level, time, msg, the fields and the trace ids', () => {
     const { lines, destination } = collect();
-    let active: { traceId: string; spanId: string } | undefined;
-    const logger = createLogger({ format: 'json', destination, traceContext: () => active });
+    const span: { active?: { traceId: string; spanId: string } } = {};
+    const logger = createLogger({ format: 'json', destination, traceContext: () => span.active });
     logger.info({ correlationId: 'c-1' }, 'command refused');
-    active = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331' };
+    span.active = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331' };
     logger.error('sealer person: CIM-UNAVAILABLE');
     logger.debug('not at info');
     expect(lines).toHaveLength(2);
     const [first, second] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(first).toEqual({ level: 'info', time: expect.any(String), msg: 'command refused', correlationId: 'c-1' });
     expect(new Date(first!.time as string).toISOString()).toBe(first!.time);
-    expect(second).toMatchObject({ level: 'error', traceId: active.traceId, spanId: active.spanId });
+    expect(second).toMatchObject({ level: 'error', traceId: span.active.traceId, spanId: span.active.spanId });
   });
 
   it('writes `cim: msg key=value` lines in the text form, control characters escaped', () => {
