@@ -78,6 +78,23 @@ export const ApplianceConfigSchema = z
       })
       .strict()
       .prefault({}),
+    metrics: z
+      .object({
+        /** `HOST:PORT` of a standalone `/metrics` endpoint for an appliance without an HTTP gateway; off unless set. */
+        listen: listenAddress.optional(),
+      })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({
+        /** `cim serve`'s log lines: `json` (one object per line), `text`, or `auto` (JSON unless stderr is a terminal). */
+        format: z.enum(['auto', 'json', 'text'], { error: 'expected auto, json or text' }).default('auto'),
+        level: z
+          .enum(['debug', 'info', 'warn', 'error'], { error: 'expected debug, info, warn or error' })
+          .default('info'),
+      })
+      .strict()
+      .prefault({}),
     domains: z
       .object({
         /** Module paths of users' domain plugins (each exports domains made with defineDomain, or their definitions), served beside the reference domains. */

@@ -13,6 +13,7 @@ import {
   startCommandService,
   startProcessManager,
   startQueryService,
+  type CommandObservation,
   type CommandServiceHandle,
   type ProcessManagerHandle,
 } from './services/index.js';
@@ -20,6 +21,13 @@ import { onboarding, servedDomains } from './domains/index.js';
 import type { CimError } from './errors.js';
 import { EventStore, provision } from './eventstore/index.js';
 import { loadOrCreateSigner, Sealer, type SealerHandle, type Signer } from './integrity/index.js';
+import {
+  errorFields,
+  isClientError,
+  projectionLag,
+  type ApplianceLogger,
+  type ApplianceMetrics,
+} from './telemetry/index.js';
 import { startGateway, type GatewayHandle, type KeyRing, type RateLimit } from './api/index.js';
 
 /** The HTTP gateway `cim serve --http` runs in front of the services. */
@@ -47,6 +55,10 @@ export interface ApplianceOptions {
   /** Serve HTTP too (off unless given). */
   http?: HttpOptions;
   log?: (line: string) => void;
+  /** Structured logs (appliance/telemetry/logger.ts); when given, `log` is not used. */
+  logger?: ApplianceLogger;
+  /** Where the services, projections, sealers and connections report their metrics. */
+  metrics?: ApplianceMetrics;
 }
 
 export interface ApplianceHandle {
@@ -60,10 +72,32 @@ export interface ApplianceHandle {
 }
 
 export async function startAppliance(options: ApplianceOptions): Promise<ApplianceHandle> {
-  const log = options.log ?? (() => {});
+  const { logger, metrics } = options;
+  const log = logger ? (line: string) => logger.info(line) : (options.log ?? (() => {}));
   const domains = await servedDomains(options.plugins, options.domains);
   const managers = options.processManagers ?? [onboarding];
-  const report = (what: string) => (error: CimError) => log(`${what}: ${error.code}: ${error.message}`);
+  const report = (what: string) => (error: CimError) =>
+    logger
+      ? logger.error({ component: what, ...errorFields(error) }, `${what}: ${error.code}`)
+      : log(`${what}: ${error.code}: ${error.message}`);
+  /** Per command: the metrics, and a log record with the correlation id (never the payload or the message). */
+  const observer = (domain: string) =>
+    metrics || logger
+      ? (o: CommandObservation) => {
+          metrics?.observeCommand(domain, o);
+          if (!logger) return;
+          const fields = {
+            domain,
+            command: o.command,
+            outcome: o.outcome,
+            correlationId: o.correlationId,
+            seconds: o.seconds,
+          };
+          if (o.outcome === 'ok') logger.debug(fields, 'command handled');
+          else if (isClientError(o.outcome)) logger.info(fields, 'command refused');
+          else logger.error(fields, 'command failed');
+        }
+      : undefined;
 
   const connections: NatsConnection[] = [];
   const commandServices: CommandServiceHandle[] = [];
@@ -71,6 +105,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   const runningManagers: ProcessManagerHandle[] = [];
   const projectors: { name: string; projector: Projector }[] = [];
   const sealers: SealerHandle[] = [];
+  const sealSeen: { domain: string; sealer: Sealer }[] = [];
   let model: ReadModel | undefined;
   const readModelPath = join(options.stateDir, 'read-models.sqlite');
   let signer: Signer | undefined;
@@ -99,6 +134,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     connections.push(nc);
     const reader = await connectNats(options.endpoint, { name: 'cim-serve-projections' });
     connections.push(reader);
+    metrics?.watchNats(nc, 'cim-serve');
+    metrics?.watchNats(reader, 'cim-serve-projections');
 
     const provisioned = await provision(nc, {
       domains: domains.map((d) => d.name),
@@ -124,6 +161,12 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       });
       projectors.push({ name: projection.name, projector });
     }
+    if (metrics) {
+      const jsm = await reader.jetstreamManager({ timeout: 2_000 });
+      const progress = () => Object.fromEntries(projectors.map((p) => [p.name, p.projector.progress()]));
+      metrics.projectionLagFrom(() => projectionLag(jsm, progress()));
+      metrics.sealsFrom(() => sealSeen.map((s) => ({ domain: s.domain, at: s.sealer.lastSealSeen() })));
+    }
 
     signer = options.signer ?? loadOrCreateSigner(options.stateDir);
     for (const domain of domains) {
@@ -136,6 +179,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         onInvalid: (finding) => log(`sealer ${domain.name}: ${finding.kind}: ${finding.message}`),
       });
       sealers.push(sealer.start());
+      sealSeen.push({ domain: domain.name, sealer });
     }
 
     for (const domain of domains) {
@@ -144,7 +188,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         upcasters: domain.upcasters,
         snapshotKeys: { signer, trusted: [signer.verifier()] },
       });
-      commandServices.push(await startCommandService(nc, domain, { store }));
+      const onCommand = observer(domain.name);
+      commandServices.push(await startCommandService(nc, domain, { store, ...(onCommand ? { onCommand } : {}) }));
       const queries = await startQueryService(nc, domain, model);
       if (queries) queryServices.push(queries);
     }
@@ -152,14 +197,21 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       runningManagers.push(
         await startProcessManager(nc, manager, {
           onError: (error, eventId) =>
-            log(`process manager ${manager.name}, event ${eventId}: ${error.code}: ${error.message}`),
+            logger
+              ? logger.error(
+                  { component: `process manager ${manager.name}`, eventId, ...errorFields(error) },
+                  'reaction failed',
+                )
+              : log(`process manager ${manager.name}, event ${eventId}: ${error.code}: ${error.message}`),
           onInvalid: (finding) => log(`process manager ${manager.name}: ${finding.kind}: ${finding.message}`),
         }),
       );
     if (options.http) {
       const gatewayNc = await connectNats(options.endpoint, { name: 'cim-gateway' });
       connections.push(gatewayNc);
+      metrics?.watchNats(gatewayNc, 'cim-gateway');
       gateway = await startGateway({
+        ...(metrics ? { metrics } : {}),
         nc: gatewayNc,
         listen: options.http.listen,
         domains,

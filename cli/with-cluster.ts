@@ -10,8 +10,13 @@ export interface OpenCluster extends ClusterTarget {
   connect(name: string): Promise<NatsConnection>;
 }
 
-export async function withCluster<T>(config: ApplianceConfig, work: (cluster: OpenCluster) => Promise<T>): Promise<T> {
-  const target = await openCluster(config, { log });
+export async function withCluster<T>(
+  config: ApplianceConfig,
+  work: (cluster: OpenCluster) => Promise<T>,
+  /** Where notes about the cluster go (default: `cim: ...` lines on stderr). */
+  options: { log?: (line: string) => void } = {},
+): Promise<T> {
+  const target = await openCluster(config, { log: options.log ?? log });
   const connections: NatsConnection[] = [];
   const connect = async (name: string) => {
     const nc = await connectNats(target.endpoint, { name });

@@ -13,6 +13,7 @@ import { domainStream, Subjects } from '../eventstore/index.js';
 import { CommandRequestSchema, sendCommand, querySubject } from '../services/index.js';
 import type { ApiKeyIdentity, KeyRing, Role } from './api-keys.js';
 import { openApiDocument, type ErrorBody } from './openapi.js';
+import { formatAddress, parseListen } from './listen.js';
 
 export interface GatewayOptions {
   nc: NatsConnection;
@@ -32,11 +33,21 @@ export interface GatewayOptions {
    * Unset: no limit (the load driver's gateway).
    */
   rateLimit?: RateLimit;
+  /** Serves `GET /metrics` (no key needed, as for /healthz) and is told about every request answered. */
+  metrics?: GatewayMetrics;
 }
 
 export interface RateLimit {
   max: number;
   windowMs: number;
+}
+
+/** What the gateway needs of the metrics (an ApplianceMetrics from appliance/telemetry is one). */
+export interface GatewayMetrics {
+  readonly contentType: string;
+  render(): Promise<string>;
+  /** `route` is the route's template, undefined when none matched: never the raw URL. */
+  observeHttp?(route: string | undefined, method: string, status: number, seconds: number): void;
 }
 
 export interface GatewayHandle {
@@ -66,14 +77,6 @@ function applianceVersion(): string {
     }
   }
   return 'unknown';
-}
-
-function parseListen(listen: string): { host: string; port: number } {
-  const match = /^(.+):(\d{1,5})$/.exec(listen);
-  const port = match ? Number(match[2]) : NaN;
-  if (!match || port > 65_535)
-    throw new CimError('CIM-INVALID-CONFIG', `http listen address ${JSON.stringify(listen)} is not HOST:PORT`);
-  return { host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port };
 }
 
 /** Fastify's own errors (parsing, limits) as the CIM error they are; anything unknown is internal. */
@@ -192,8 +195,18 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   // Made once: the served domains do not change while the gateway runs.
-  const openApi = JSON.stringify(openApiDocument(options.domains, { version: applianceVersion() }));
+  const openApi = JSON.stringify(
+    openApiDocument(options.domains, { version: applianceVersion(), metrics: !!options.metrics }),
+  );
   app.get('/v1/openapi.json', async (_request, reply) => reply.type('application/json').send(openApi));
+  const metrics = options.metrics;
+  if (metrics) {
+    app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.render()));
+    if (metrics.observeHttp)
+      app.addHook('onResponse', async (request, reply) =>
+        metrics.observeHttp!(request.routeOptions.url, request.method, reply.statusCode, reply.elapsedTime / 1000),
+      );
+  }
 
   app.get('/readyz', async (_request, reply) => {
     if (nc.isClosed()) return send(reply, new CimError('CIM-UNAVAILABLE', 'not connected to NATS'));
@@ -324,10 +337,6 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       cause: error,
     });
   }
-  const bound = app.server.address();
-  const address =
-    bound && typeof bound === 'object'
-      ? `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`
-      : options.listen;
+  const address = formatAddress(app.server.address(), options.listen);
   return { address, url: `http://${address}`, stop: () => app.close() };
 }

@@ -12,4 +12,11 @@ export {
   type KeyRingOptions,
   type Role,
 } from './api-keys.js';
-export { startGateway, type GatewayHandle, type GatewayOptions, type RateLimit } from './gateway.js';
+export {
+  startGateway,
+  type GatewayHandle,
+  type GatewayMetrics,
+  type GatewayOptions,
+  type RateLimit,
+} from './gateway.js';
+export { formatAddress, parseListen } from './listen.js';

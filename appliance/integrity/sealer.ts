@@ -82,6 +82,11 @@ export class Sealer {
     return [...this.invalid.values()];
   }
 
+  /** When the last valid seal this sealer has seen was made (read anew on every tick of `start()`), without asking NATS. */
+  lastSealSeen(): string | undefined {
+    return this.known?.named.seal.at;
+  }
+
   async lastSeal(): Promise<SealHead | undefined> {
     return (await this.head()).last;
   }

@@ -29,6 +29,21 @@ export interface CommandServiceOptions {
   version?: string;
   /** Called with every failed command (rejections included), e.g. for logs. */
   onError?: (command: string, error: CimError) => void;
+  /** Called with every command answered, for metrics and logs (appliance/telemetry). */
+  onCommand?: (observed: CommandObservation) => void;
+}
+
+/** One answered command as an observer sees it: nothing of its payload. */
+export interface CommandObservation {
+  command: string;
+  /** `ok`, or the CIM code it was answered with. */
+  outcome: string;
+  /** From receiving the request to answering it. */
+  seconds: number;
+  /** Events the reply names (an idempotent retry names the original ones again). */
+  events: number;
+  /** The request's correlation id, once it parsed. */
+  correlationId?: string;
 }
 
 export interface CommandServiceHandle {
@@ -69,9 +84,20 @@ export async function startCommandService<S>(
       metadata: { kind: 'command' },
       handler: (error, msg) => {
         if (error) return; // the subscription ended; stop() handles that
+        const started = performance.now();
+        const seen: { correlationId?: string } = {};
         const done: Promise<void> = handler
-          .handle(type, msg.data)
-          .then((reply) => respond(msg, reply, options.onError, type))
+          .handle(type, msg.data, seen)
+          .then((reply) => {
+            respond(msg, reply, options.onError, type);
+            options.onCommand?.({
+              command: type,
+              outcome: reply.ok ? 'ok' : reply.error.code,
+              seconds: (performance.now() - started) / 1000,
+              events: reply.ok ? reply.events.length : 0,
+              ...seen,
+            });
+          })
           .finally(() => inFlight.delete(done));
         inFlight.add(done);
       },
@@ -134,7 +160,8 @@ export class CommandHandler<S> {
     private readonly log?: CommandLog,
   ) {}
 
-  async handle(type: string, data: Uint8Array): Promise<CommandReply> {
+  /** `seen` is given the request's correlation id once it parsed (for the service's observer). */
+  async handle(type: string, data: Uint8Array, seen?: { correlationId?: string }): Promise<CommandReply> {
     let commandId: string | undefined;
     try {
       let body: unknown;
@@ -149,6 +176,7 @@ export class CommandHandler<S> {
       }
       const request = parsed.data;
       commandId = request.commandId ?? uuidv7();
+      if (seen) seen.correlationId = request.correlationId ?? commandId;
       const command = this.domain.validate(type, request.payload);
       const metadata: CommandMetadata = {
         actor: request.actor,

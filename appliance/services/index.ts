@@ -13,6 +13,7 @@ export {
 export {
   CommandHandler,
   startCommandService,
+  type CommandObservation,
   type CommandServiceHandle,
   type CommandServiceOptions,
 } from './command-service.js';

@@ -94,6 +94,14 @@ describe('cim keys and cim serve --http', () => {
     expect(limit.headers.get('x-ratelimit-limit')).toBe('100');
   });
 
+  it('/metrics is served on the gateway’s port without a key, counting the command just sent', async () => {
+    const response = await fetch(`${base}/metrics`);
+    expect(response.status).toBe(200);
+    expect(await response.text()).toMatch(
+      /^cim_commands_total\{domain="person",command="RegisterPerson",outcome="ok"\} 1$/m,
+    );
+  });
+
   it('a key removed with cim keys remove is refused by the running gateway within seconds', async () => {
     const removed = await runCli(['--state', state, 'keys', 'remove', ids.writer!]);
     expect(removed.code, removed.stderr).toBe(0);
