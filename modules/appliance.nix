@@ -27,6 +27,8 @@ let
   # The same syntax checks as appliance/config.ts, so a value `cim` would reject fails here first.
   natsDuration = types.strMatching "always|[0-9]+(ms|s|m|h)";
   plainName = types.strMatching "[A-Za-z0-9_-]+";
+  # appliance/config.ts's listen addresses, narrowed to host names and IP addresses.
+  listenAddress = types.strMatching "([[][0-9A-Fa-f:.]+[]]|[A-Za-z0-9._-]+):[0-9]{1,5}";
 
   serverConfig = renderServerConfig {
     clusterName = nats.clusterName;
@@ -67,7 +69,8 @@ let
     cluster.name = nats.clusterName;
     domains.plugins = cfg.domains.plugins;
   }
-  // lib.optionalAttrs (cfg.httpListen != null) { http.listen = cfg.httpListen; };
+  // lib.optionalAttrs (cfg.httpListen != null) { http.listen = cfg.httpListen; }
+  // lib.optionalAttrs (cfg.metricsListen != null) { metrics.listen = cfg.metricsListen; };
   configFile = pkgs.writeText "cim-appliance.json" (builtins.toJSON settings);
 
   # Secrets reach the units as systemd credentials (readable by the unit only, whoever owns the file).
@@ -96,7 +99,7 @@ let
   environment = lib.optionalAttrs (cfg.apiKeysFile != null) { CIM_HTTP_API_KEYS_FILE = "%d/api-keys"; };
 
   # The port of `httpListen` (`HOST:PORT`, the host maybe an IPv6 address in brackets).
-  httpPort = lib.toInt (lib.last (lib.splitString ":" cfg.httpListen));
+  portOf = listen: lib.toInt (lib.last (lib.splitString ":" listen));
 
   stateDirectory = lib.removePrefix "/var/lib/" cfg.stateDir;
 
@@ -229,8 +232,7 @@ in
     };
 
     httpListen = mkOption {
-      # appliance/config.ts's http.listen, narrowed to host names and IP addresses.
-      type = types.nullOr (types.strMatching "([[][0-9A-Fa-f:.]+[]]|[A-Za-z0-9._-]+):[0-9]{1,5}");
+      type = types.nullOr listenAddress;
       default = null;
       example = "0.0.0.0:8080";
       description = ''
@@ -239,6 +241,22 @@ in
         (or the state directory's `api-keys.json`, made with `cim keys add`). `openFirewall` opens
         its port.
       '';
+    };
+
+    metricsListen = mkOption {
+      type = types.nullOr listenAddress;
+      default = null;
+      example = "0.0.0.0:9464";
+      description = ''
+        `HOST:PORT` of a Prometheus `/metrics` endpoint of its own (no authentication). With
+        `httpListen` set, `/metrics` is also served on the HTTP API's port. Null: none of its own.
+      '';
+    };
+
+    openMetricsPort = mkOption {
+      type = types.bool;
+      default = false;
+      description = "Open `metricsListen`'s port in the firewall (metrics need no key: open it only to a trusted network).";
     };
 
     signingKeyFile = mkOption {
@@ -522,7 +540,8 @@ in
           ++ lib.optional (nats.peers != [ ]) nats.clusterPort
           ++ lib.optional nats.openMonitorPort nats.monitorPort
         )
-        ++ lib.optional (cfg.httpListen != null) httpPort
+        ++ lib.optional (cfg.httpListen != null) (portOf cfg.httpListen)
+        ++ lib.optional (cfg.openMetricsPort && cfg.metricsListen != null) (portOf cfg.metricsListen)
       );
     }
 

@@ -79,6 +79,7 @@ let
       apiKeysFile = "/run/keys/api-keys";
       signingKeyFile = "/run/keys/signing.key";
       httpListen = "0.0.0.0:8080";
+      metricsListen = "127.0.0.1:9464";
       domains.plugins = [ "/etc/cim/domains/invoice.js" ];
       report.schedule = "hourly";
     };
@@ -185,6 +186,7 @@ assert check (
   lib.length removed.failedAssertions == 2
 ) "retention and roleCredentials, which this version does not implement, fail evaluation when set";
 assert check (n1.settings.http.listen == "0.0.0.0:8080" && !(one.settings ? http)) "httpListen turns the gateway on";
+assert check (n1.settings.metrics.listen == "127.0.0.1:9464" && !(one.settings ? metrics)) "metricsListen serves /metrics";
 {
   checks = cases;
 
