@@ -12,6 +12,7 @@ import type { Domain } from '../decider/define-domain.js';
 import { domainStream, Subjects } from '../eventstore/index.js';
 import { CommandRequestSchema, sendCommand, querySubject } from '../services/index.js';
 import type { ApiKeyIdentity, KeyRing, Role } from './api-keys.js';
+import { AuthFailures } from './auth-failures.js';
 import { openApiDocument, type ErrorBody } from './openapi.js';
 import { formatAddress, parseListen } from './listen.js';
 
@@ -29,8 +30,9 @@ export interface GatewayOptions {
   timeoutMs?: number;
   /**
    * Requests each key may make per window (commands and queries together); more are answered 429
-   * with `Retry-After`. Every answer carries `X-RateLimit-Limit`, `-Remaining` and `-Reset`.
-   * Unset: no limit (the load driver's gateway).
+   * with `Retry-After`. Every answer carries `X-RateLimit-Limit`, `-Remaining` and `-Reset`. The
+   * same budget bounds failed authentications per client address. Unset: no limit (the load
+   * driver's gateway).
    */
   rateLimit?: RateLimit;
   /** Serves `GET /metrics` (no key needed, as for /healthz) and is told about every request answered. */
@@ -176,10 +178,20 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   );
 
   /** Authentication and the role check, before the body is read: a stranger's body is never parsed. */
+  const failures = options.rateLimit ? new AuthFailures(options.rateLimit.max, options.rateLimit.windowMs) : undefined;
   const guard = (kind: 'command' | 'query') => async (request: FastifyRequest, reply: FastifyReply) => {
     const token = bearer(request);
+    const wait = failures?.retryAfter(request.ip) ?? 0;
+    if (wait > 0) {
+      void reply.header('retry-after', String(wait));
+      return send(
+        reply,
+        new CimError('CIM-RATE-LIMITED', `too many failed authentications from this address; retry in ${wait} s`),
+      );
+    }
     const identity = token === undefined ? undefined : await keys.verify(token);
     if (!identity) {
+      failures?.record(request.ip);
       void reply.header('www-authenticate', 'Bearer');
       return send(
         reply,

@@ -465,6 +465,37 @@ describe('HTTP gateway', () => {
     }
   });
 
+  it('429: an address that keeps presenting bad keys is refused before its next key is checked, with Retry-After', async () => {
+    const writer = await createApiKey('writer', 'writer-guessed');
+    const guarded = await startGateway({
+      nc: gatewayNc,
+      listen: '127.0.0.1:0',
+      domains: referenceDomains,
+      keys: new KeyRing([writer.entry]),
+      rateLimit: { max: 3, windowMs: 60_000 },
+    });
+    try {
+      const ask = async (token: string) => {
+        const response = await fetch(`${guarded.url}/v1/queries/person/CountPeople`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        return {
+          status: response.status,
+          headers: response.headers,
+          body: (await response.json()) as Record<string, unknown>,
+        };
+      };
+      const wrong = writer.token.slice(0, -1) + (writer.token.endsWith('A') ? 'B' : 'A');
+      for (let i = 0; i < 3; i++) expectError(await ask(wrong), 401, 'CIM-UNAUTHENTICATED');
+      const blocked = await ask(writer.token);
+      expectError(blocked, 429, 'CIM-RATE-LIMITED');
+      expect(blocked.body.message).toMatch(/failed authentications/);
+      expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+    } finally {
+      await guarded.stop();
+    }
+  });
+
   it('/readyz is 503 while a served domain has its stream but no command service answers', async () => {
     const stopped = commandServices.find((s) => s.service.info().name === 'cim-workflow')!;
     await stopped.stop();
