@@ -160,10 +160,16 @@ describe('HTTP gateway', () => {
 
   it('given a reader or auditor key, a query answers from the read model', async () => {
     for (const role of ['reader', 'auditor', 'operator'] as const) {
-      const sent = await waitFor('the projection to hold p-http-1', async () => {
-        const s = await call('GET', '/v1/queries/person/GetPerson?personId=p-http-1', { role });
-        return s.status === 200 ? s : undefined;
-      });
+      // Generous: on a loaded machine a projection's ordered consumer can stall until the client
+      // notices missed heartbeats and recreates it (about 30 s); this test is about the gateway.
+      const sent = await waitFor(
+        'the projection to hold p-http-1',
+        async () => {
+          const s = await call('GET', '/v1/queries/person/GetPerson?personId=p-http-1', { role });
+          return s.status === 200 ? s : undefined;
+        },
+        90_000,
+      );
       expect(sent.body).toEqual({
         result: { personId: 'p-http-1', name: 'Ada', email: 'ada@example.org', status: 'active' },
       });
