@@ -21,3 +21,4 @@ export * from './projections/index.js';
 export * from './domains/index.js';
 export { startAppliance, type ApplianceHandle, type ApplianceOptions } from './serve.js';
 export * from './api/index.js';
+export * from './telemetry/index.js';

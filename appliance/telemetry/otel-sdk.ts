@@ -1,0 +1,84 @@
+// Turning tracing on: the OpenTelemetry Node SDK with the OTLP exporter (HTTP, protobuf), loaded
+// only when OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set (or an
+// exporter is passed in, as the benchmark does); otherwise nothing is loaded and the API stays a
+// no-op. Only the W3C trace context propagates: baggage could carry anything a client put in it,
+// and event headers are kept for good.
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+
+export interface TracingOptions {
+  /** `service.name`, unless OTEL_SERVICE_NAME (or OTEL_RESOURCE_ATTRIBUTES) says otherwise. */
+  serviceName: string;
+  env?: Record<string, string | undefined>;
+  /** Export here instead of OTLP (whatever the environment says). */
+  exporter?: SpanExporter;
+  /** Sample every span (the default samples what the parent sampled, and every new trace). */
+  alwaysOn?: boolean;
+}
+
+/** Stops tracing: flushes what is buffered, then unregisters the SDK. */
+export type StopTracing = () => Promise<void>;
+
+/** Whether the environment asks for OTLP export of traces. */
+export function otlpConfigured(env: Record<string, string | undefined> = process.env): boolean {
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return false;
+  if (env.OTEL_TRACES_EXPORTER?.trim().toLowerCase() === 'none') return false;
+  return !!(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim() || env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim());
+}
+
+/** Where traces go: the traces endpoint as given, or the general one with `/v1/traces` appended (as the OTLP spec says). */
+function tracesUrl(env: Record<string, string | undefined>): string | undefined {
+  const traces = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
+  if (traces) return traces;
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
+  return base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined;
+}
+
+/**
+ * Registers the SDK globally when tracing is asked for, and returns how to stop it (a no-op when
+ * it was not). The OTLP exporter reads its endpoint, headers and timeout from the standard
+ * OTEL_EXPORTER_OTLP_* variables; the batch processor its limits from OTEL_BSP_*.
+ */
+export async function startTracing(options: TracingOptions): Promise<StopTracing> {
+  const env = options.env ?? process.env;
+  if (!options.exporter && !otlpConfigured(env)) return async () => {};
+  const [{ NodeTracerProvider }, base, resources, { W3CTraceContextPropagator }, { trace, context, propagation }] =
+    await Promise.all([
+      import('@opentelemetry/sdk-trace-node'),
+      import('@opentelemetry/sdk-trace-base'),
+      import('@opentelemetry/resources'),
+      import('@opentelemetry/core'),
+      import('@opentelemetry/api'),
+    ]);
+  const exporter =
+    options.exporter ??
+    new (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter({ url: tracesUrl(env) });
+  const resource = resources
+    .defaultResource()
+    .merge(resources.resourceFromAttributes({ 'service.name': options.serviceName }))
+    .merge(resources.detectResources({ detectors: [resources.envDetector] }));
+  const provider = new NodeTracerProvider({
+    resource,
+    ...(options.alwaysOn ? { sampler: new base.AlwaysOnSampler() } : {}),
+    spanProcessors: [new base.BatchSpanProcessor(exporter)],
+  });
+  provider.register({ propagator: new W3CTraceContextPropagator() });
+  return async () => {
+    try {
+      await provider.shutdown();
+    } finally {
+      trace.disable();
+      context.disable();
+      propagation.disable();
+    }
+  };
+}
+
+/** An exporter that drops every span: the SDK's whole cost without a collector's (the tracing benchmark). */
+export function discardingExporter(): SpanExporter {
+  return {
+    export(_spans, done) {
+      done({ code: 0 });
+    },
+    shutdown: async () => {},
+  };
+}
