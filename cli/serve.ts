@@ -1,7 +1,7 @@
 // `cim serve`: the appliance itself — the reference domains' services, projections and sealers —
 // until Ctrl-C or SIGTERM.
 import type { Command } from 'commander';
-import { onShutdown, startAppliance } from '../appliance/index.js';
+import { onShutdown, startAppliance, startTracing } from '../appliance/index.js';
 import { withCluster } from './with-cluster.js';
 import { action, configFrom, log } from './wiring.js';
 
@@ -16,6 +16,8 @@ export function registerServeCommand(program: Command): void {
     .action(
       action(async (_options: object, command: Command) => {
         const config = configFrom(command);
+        // Traces go out over OTLP only when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set; flushed last on shutdown.
+        onShutdown(await startTracing({ serviceName: 'cim-appliance' }));
         // The cluster is released only if the appliance fails to start: afterwards this runs until a
         // signal, and the closers run newest first, so the appliance stops before a cluster it started.
         await withCluster(config, async (target) => {

@@ -9,6 +9,7 @@ import type { Domain } from '../decider/define-domain.js';
 import { domainStream, Subjects } from '../eventstore/index.js';
 import { CommandRequestSchema, sendCommand, querySubject } from '../services/index.js';
 import type { ApiKeyIdentity, KeyRing, Role } from './api-keys.js';
+import { inRequestContext, noteErrorCode, traceHttpRequests } from '../telemetry/http-tracing.js';
 
 export interface GatewayOptions {
   nc: NatsConnection;
@@ -74,6 +75,7 @@ function send(reply: FastifyReply, error: CimError, details?: unknown): FastifyR
     message: error.code === 'CIM-INTERNAL' ? 'internal error' : error.message,
   };
   if (details !== undefined) body.details = details;
+  noteErrorCode(reply, error.code);
   return reply.code(error.httpStatus).type('application/json').send(body);
 }
 
@@ -105,6 +107,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 65_536, return503OnClosing: true });
   // Only JSON bodies: fastify would otherwise take text/plain as a string payload.
   app.removeContentTypeParser('text/plain');
+  traceHttpRequests(app);
 
   app.setErrorHandler((error: FastifyError, _request, reply) => send(reply, fromFastify(error)));
   app.setNotFoundHandler((request, reply) =>
@@ -166,13 +169,15 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       }
       void reply.header('x-correlation-id', correlationId);
       try {
-        const result = await sendCommand(
-          nc,
-          domain,
-          command,
-          // The actor is the key's, never the client's.
-          { payload: request.body, actor: request.identity!.actor, correlationId },
-          { timeoutMs, subjects },
+        const result = await inRequestContext(request, () =>
+          sendCommand(
+            nc,
+            domain,
+            command,
+            // The actor is the key's, never the client's.
+            { payload: request.body, actor: request.identity!.actor, correlationId },
+            { timeoutMs, subjects },
+          ),
         );
         return result;
       } catch (error) {

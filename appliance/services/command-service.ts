@@ -18,6 +18,7 @@ import { commandSubject, CommandRequestSchema, type AppendedEventInfo, type Comm
 import type { Domain, ValidatedCommand } from '../decider/define-domain.js';
 import { factKey, type CommandMetadata, type Facts } from '../decider/types.js';
 import { sleep } from '../sleep.js';
+import { traceCommandHandling, traceDecide } from '../telemetry/tracing.js';
 
 export interface CommandServiceOptions {
   store: EventStore;
@@ -64,13 +65,20 @@ export async function startCommandService<S>(
     metadata: { domain: domain.name, aggregate: domain.aggregate },
   });
   for (const type of domain.commandTypes) {
+    const subject = commandSubject(subjects.prefix, domain.name, type);
     service.addEndpoint(type, {
-      subject: commandSubject(subjects.prefix, domain.name, type),
+      subject,
       metadata: { kind: 'command' },
       handler: (error, msg) => {
         if (error) return; // the subscription ended; stop() handles that
-        const done: Promise<void> = handler
-          .handle(type, msg.data)
+        const done: Promise<void> = traceCommandHandling(
+          msg.headers,
+          subject,
+          domain.name,
+          type,
+          () => handler.handle(type, msg.data),
+          (reply) => (reply.ok ? undefined : reply.error.code),
+        )
           .then((reply) => respond(msg, reply, options.onError, type))
           .finally(() => inFlight.delete(done));
         inFlight.add(done);
@@ -248,8 +256,10 @@ export class CommandHandler<S> {
       }
       readLog = true;
       const cached = attempt === 0 ? this.cache.get(command.aggregateId) : undefined;
-      const loaded = cached ?? (await this.store.load(ref, this.domain.reducer));
-      const events = this.domain.decide(command, loaded.state, metadata, facts);
+      const { loaded, events } = await traceDecide(ref.domain, command.type, attempt, async () => {
+        const loaded = cached ?? (await this.store.load(ref, this.domain.reducer));
+        return { loaded, events: this.domain.decide(command, loaded.state, metadata, facts) };
+      });
       if (events.length === 0) {
         // "Nothing to change" holds only for the head: confirm a cached state still is it
         // (another instance may have appended since); if it moved, reload and decide again.
