@@ -9,7 +9,7 @@ import type { Domain } from '../decider/define-domain.js';
 import { domainStream, Subjects } from '../eventstore/index.js';
 import { CommandRequestSchema, sendCommand, querySubject } from '../services/index.js';
 import type { ApiKeyIdentity, KeyRing, Role } from './api-keys.js';
-import { inRequestContext, noteErrorCode, traceHttpRequests } from '../telemetry/http-tracing.js';
+import { noteErrorCode, requestTraceContext, traceHttpRequests } from '../telemetry/http-tracing.js';
 
 export interface GatewayOptions {
   nc: NatsConnection;
@@ -169,15 +169,13 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       }
       void reply.header('x-correlation-id', correlationId);
       try {
-        const result = await inRequestContext(request, () =>
-          sendCommand(
-            nc,
-            domain,
-            command,
-            // The actor is the key's, never the client's.
-            { payload: request.body, actor: request.identity!.actor, correlationId },
-            { timeoutMs, subjects },
-          ),
+        const result = await sendCommand(
+          nc,
+          domain,
+          command,
+          // The actor is the key's, never the client's.
+          { payload: request.body, actor: request.identity!.actor, correlationId },
+          { timeoutMs, subjects, traceContext: requestTraceContext(request) },
         );
         return result;
       } catch (error) {

@@ -1,6 +1,7 @@
 // Publishing one encoded event with optimistic concurrency and safe retries: the expected last
 // subject sequence makes the aggregate's subject an optimistic lock, and Nats-Msg-Id = position makes
 // a retried publish after a timeout land at most once, and closes a race some servers leave open.
+import type { Context } from '@opentelemetry/api';
 import { headers, type JetStreamClient, type JetStreamManager, type MsgHdrs, type NatsError } from 'nats';
 import { CimError } from '../errors.js';
 import type { EncodedEvent } from './envelope.js';
@@ -57,14 +58,14 @@ export class EventPublisher {
     subject: string,
     event: EncodedEvent,
     expectedSubjectSeq: number,
-    traceparent?: string,
+    trace?: string | Context,
   ): Promise<Acked> {
     const cid = event.cid.toString();
     const h = headers();
     h.set('Cim-Event-Type', event.envelope.type);
     h.set('Cim-Cid', cid);
-    // A `publish` span when tracing is on; its context (or `traceparent` as given) goes into the headers.
-    return tracePublish(h, stream, subject, event.envelope, traceparent, () =>
+    // A `publish` span when tracing is on; its context (or a `traceparent` as given) goes into the headers.
+    return tracePublish(h, stream, subject, event.envelope, trace, () =>
       this.publishWith(stream, subject, event, cid, expectedSubjectSeq, h),
     );
   }

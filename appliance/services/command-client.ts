@@ -4,6 +4,7 @@
 // Replies come to one inbox subscription per connection, matched by a token, rather than through
 // `nc.request`: nats.js builds a throwaway error object for every request it completes (~7% of
 // the client's CPU under load here), and a command client sends many.
+import type { Context } from '@opentelemetry/api';
 import { createInbox, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
 import { CimError, isCimErrorCode } from '../errors.js';
 import { Subjects } from '../eventstore/index.js';
@@ -101,10 +102,15 @@ export function sendCommand(
   domain: string,
   command: string,
   request: CommandRequest,
-  options: { timeoutMs?: number; subjects?: Subjects } = {},
+  options: {
+    timeoutMs?: number;
+    subjects?: Subjects;
+    /** The span this command is sent from (default: the active context). */
+    traceContext?: Context;
+  } = {},
 ): Promise<CommandResult> {
   const subject = commandSubject((options.subjects ?? new Subjects()).prefix, domain, command);
-  const traced = startCommandSend(subject, domain, command);
+  const traced = startCommandSend(subject, domain, command, options.traceContext);
   if (!traced) return send(nc, subject, domain, command, request, options.timeoutMs);
   return endCommandSend(traced.span, send(nc, subject, domain, command, request, options.timeoutMs, traced.headers));
 }

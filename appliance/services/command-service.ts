@@ -2,6 +2,7 @@
 // one endpoint per command, in a queue group so any number of instances share the load. Each
 // request is validated, the facts it requires gathered, the aggregate loaded, the decision made
 // and appended; a conflict (another instance appended first) reloads and decides again.
+import type { Context } from '@opentelemetry/api';
 import type { NatsConnection, Service, ServiceMsg } from 'nats';
 import { CimError, firstIssue, toCimError } from '../errors.js';
 import {
@@ -76,7 +77,7 @@ export async function startCommandService<S>(
           subject,
           domain.name,
           type,
-          () => handler.handle(type, msg.data),
+          (ctx) => handler.handle(type, msg.data, ctx),
           (reply) => (reply.ok ? undefined : reply.error.code),
         )
           .then((reply) => respond(msg, reply, options.onError, type))
@@ -142,7 +143,8 @@ export class CommandHandler<S> {
     private readonly log?: CommandLog,
   ) {}
 
-  async handle(type: string, data: Uint8Array): Promise<CommandReply> {
+  /** `traceContext`: the span the handling is in, parent of its decide and publish spans. */
+  async handle(type: string, data: Uint8Array, traceContext?: Context): Promise<CommandReply> {
     let commandId: string | undefined;
     try {
       let body: unknown;
@@ -170,7 +172,7 @@ export class CommandHandler<S> {
           ? CommandLog.key(this.domain.name, command.aggregateId, request.commandId)
           : undefined;
       const events = await this.serially(command.aggregateId, async () =>
-        this.decideAndAppend(command, metadata, await this.gatherFacts(command), key),
+        this.decideAndAppend(command, metadata, await this.gatherFacts(command), key, traceContext),
       );
       return { ok: true, commandId, aggregateId: command.aggregateId, events };
     } catch (error) {
@@ -220,6 +222,7 @@ export class CommandHandler<S> {
     metadata: CommandMetadata,
     facts: Facts,
     key: string | undefined,
+    traceContext?: Context,
   ): Promise<AppendedEventInfo[]> {
     const ref = { domain: this.domain.name, aggregate: this.domain.aggregate, aggregateId: command.aggregateId };
     const causation = {
@@ -245,7 +248,7 @@ export class CommandHandler<S> {
         revision = entry?.revision;
         if (entry?.record?.kind === 'done') return entry.record.events;
         if (entry?.record?.kind === 'intent') {
-          const landed = await this.complete(ref, entry.record);
+          const landed = await this.complete(ref, entry.record, traceContext);
           if (landed !== undefined) {
             this.cache.delete(command.aggregateId); // events may have landed that the cache does not hold
             return landed;
@@ -256,7 +259,7 @@ export class CommandHandler<S> {
       }
       readLog = true;
       const cached = attempt === 0 ? this.cache.get(command.aggregateId) : undefined;
-      const { loaded, events } = await traceDecide(ref.domain, command.type, attempt, async () => {
+      const { loaded, events } = await traceDecide(traceContext, ref.domain, command.type, attempt, async () => {
         const loaded = cached ?? (await this.store.load(ref, this.domain.reducer));
         return { loaded, events: this.domain.decide(command, loaded.state, metadata, facts) };
       });
@@ -292,7 +295,7 @@ export class CommandHandler<S> {
         if (revision === undefined) continue; // another instance recorded this command first
       }
       try {
-        const appended = await this.store.publishPrepared(ref, loaded.head, prepared);
+        const appended = await this.store.publishPrepared(ref, loaded.head, prepared, traceContext);
         let state = loaded.state;
         for (const a of appended) state = this.domain.reducer.evolve(state, a.envelope);
         const last = appended.at(-1)!;
@@ -322,6 +325,7 @@ export class CommandHandler<S> {
   private async complete(
     ref: { domain: string; aggregate: string; aggregateId: string },
     intent: Extract<CommandRecord, { kind: 'intent' }>,
+    traceContext?: Context,
   ): Promise<AppendedEventInfo[] | undefined> {
     const events = intent.events.map((bytes) => decodeEnvelope(bytes));
     const landed: AppendedEventInfo[] = [];
@@ -342,7 +346,7 @@ export class CommandHandler<S> {
         continue;
       }
       try {
-        for (const a of await this.store.publishPrepared(ref, head, events.slice(i))) {
+        for (const a of await this.store.publishPrepared(ref, head, events.slice(i), traceContext)) {
           landed.push(info(a.envelope.type, a));
         }
         return landed;

@@ -2,6 +2,7 @@
 // to, each event's reaction sent as commands with correlation carried and causation = the event,
 // then the event acknowledged. Delivery is at least once; the commands' deterministic ids and
 // targets that treat a repeat as done make the flow exactly once (see ProcessManagerDefinition).
+import type { Context } from '@opentelemetry/api';
 import { AckPolicy, DeliverPolicy, nanos, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
 import { CimError, toCimError } from '../errors.js';
 import { decodeEnvelope, domainStream, Subjects, type EventEnvelope } from '../eventstore/index.js';
@@ -99,7 +100,7 @@ export async function startProcessManager(
       const outcome = await traceConsume(
         m,
         { stream: m.info.stream, group: consumerName(definition.name, domain), attributes: manager },
-        () => react(envelope),
+        (ctx) => react(envelope, ctx),
         (o) => o.failed,
       );
       if (outcome.retry) {
@@ -115,7 +116,10 @@ export async function startProcessManager(
    * Sends the event's commands. A failure is retried later when it may well work then
    * (unavailable, contended); anything else will not, and is acknowledged and reported.
    */
-  const react = async (envelope: EventEnvelope): Promise<{ failed?: string; retry: boolean }> => {
+  const react = async (
+    envelope: EventEnvelope,
+    traceContext?: Context,
+  ): Promise<{ failed?: string; retry: boolean }> => {
     const commands = definition.react(envelope);
     try {
       for (const [i, command] of commands.entries()) {
@@ -130,7 +134,7 @@ export async function startProcessManager(
             commandId: `${definition.name}:${envelope.id}:${i}`,
             payload: command.payload,
           },
-          { subjects, timeoutMs: options.sendTimeoutMs ?? 10_000 },
+          { subjects, timeoutMs: options.sendTimeoutMs ?? 10_000, traceContext },
         );
         stats.commands++;
       }

@@ -2,7 +2,7 @@
 // and route template (`POST /v1/commands/{domain}/{command}`), never by the URL; continuing an
 // incoming `traceparent`; the parent of the command the request sends on over NATS. The query
 // string is left out of `url.path`, and an error answer names its CIM code, nothing more.
-import { context, propagation, ROOT_CONTEXT, SpanKind, trace, type Context, type Span } from '@opentelemetry/api';
+import { propagation, ROOT_CONTEXT, SpanKind, trace, type Context, type Span } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { activeTracer } from './trace-context.js';
 import { Attr, failSpan } from './tracing.js';
@@ -56,10 +56,9 @@ export function traceHttpRequests(app: FastifyInstance): void {
   });
 }
 
-/** Runs `work` (sending a command on) as a child of the request's span, when it has one. */
-export function inRequestContext<T>(request: FastifyRequest, work: () => T): T {
-  const traced = requests.get(request);
-  return traced ? context.with(traced.context, work) : work();
+/** The context of the request's span (parent of the command it sends on), when it has one. */
+export function requestTraceContext(request: FastifyRequest): Context | undefined {
+  return requests.get(request)?.context;
 }
 
 /** Notes the CIM code a request is answered with, for its span. */

@@ -3,7 +3,8 @@
 // events, and consuming them (projections, process managers). Attributes never hold payloads,
 // names, actors or aggregate ids (an id may be personal data): subjects that carry an aggregate
 // id appear as their pattern, `cim.<domain>.events.*`. Every helper is a pass-through when no SDK
-// is registered.
+// is registered. Contexts are handed on explicitly (each span's to the work it covers), so no
+// context manager is needed: an AsyncLocalStorage one would cost every promise in the process.
 import {
   context,
   SpanKind,
@@ -70,10 +71,11 @@ async function endWith<T>(span: Span, work: Promise<T>, failure?: (result: T) =>
 function runIn<T>(
   parent: Context,
   span: Span,
-  work: () => Promise<T>,
+  work: (ctx: Context) => Promise<T>,
   failure?: (result: T) => string | undefined,
 ): Promise<T> {
-  return endWith(span, context.with(trace.setSpan(parent, span), work), failure);
+  const ctx = trace.setSpan(parent, span);
+  return endWith(span, context.with(ctx, work, undefined, ctx), failure);
 }
 
 /** The pattern of an event subject: its last token, the aggregate id, as `*`. */
@@ -82,28 +84,34 @@ export function eventSubjectPattern(subject: string): string {
 }
 
 /**
- * A command request about to be sent (a PRODUCER `send` span, child of the active context): the
- * span and the headers that carry its context, or undefined when nothing traces.
+ * A command request about to be sent (a PRODUCER `send` span, child of `parent`, default the
+ * active context): the span and the headers that carry its context, or undefined when nothing traces.
  */
 export function startCommandSend(
   subject: string,
   domain: string,
   command: string,
+  parent?: Context,
 ): { span: Span; headers: MsgHdrs | undefined } | undefined {
   const tracer = activeTracer();
   if (!tracer) return undefined;
-  const span = tracer.startSpan(`send ${subject}`, {
-    kind: SpanKind.PRODUCER,
-    attributes: {
-      [Attr.messagingSystem]: NATS,
-      [Attr.operationType]: 'send',
-      [Attr.operationName]: 'request',
-      [Attr.destinationName]: subject,
-      [Attr.domain]: domain,
-      [Attr.command]: command,
+  const from = parent ?? context.active();
+  const span = tracer.startSpan(
+    `send ${subject}`,
+    {
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        [Attr.messagingSystem]: NATS,
+        [Attr.operationType]: 'send',
+        [Attr.operationName]: 'request',
+        [Attr.destinationName]: subject,
+        [Attr.domain]: domain,
+        [Attr.command]: command,
+      },
     },
-  });
-  return { span, headers: injectContext(trace.setSpan(context.active(), span)) };
+    from,
+  );
+  return { span, headers: injectContext(trace.setSpan(from, span)) };
 }
 
 /** Ends a `send` span with the outcome of the request. */
@@ -120,11 +128,11 @@ export function traceCommandHandling<T>(
   subject: string,
   domain: string,
   command: string,
-  work: () => Promise<T>,
+  work: (ctx: Context | undefined) => Promise<T>,
   failure: (result: T) => string | undefined,
 ): Promise<T> {
   const tracer = activeTracer();
-  if (!tracer) return work();
+  if (!tracer) return work(undefined);
   const parent = contextFromHeaders(headers);
   const span = tracer.startSpan(
     `process ${subject}`,
@@ -145,11 +153,16 @@ export function traceCommandHandling<T>(
   return runIn(parent, span, work, failure);
 }
 
-/** One decision (load or cached state, then decide) in an INTERNAL `decide <Command>` span. */
-export function traceDecide<T>(domain: string, command: string, attempt: number, work: () => Promise<T>): Promise<T> {
+/** One decision (load or cached state, then decide) in an INTERNAL `decide <Command>` span, child of `parent`. */
+export function traceDecide<T>(
+  parent: Context | undefined,
+  domain: string,
+  command: string,
+  attempt: number,
+  work: () => Promise<T>,
+): Promise<T> {
   const tracer = activeTracer();
-  if (!tracer) return work();
-  const parent = context.active();
+  if (!parent || !tracer) return work();
   const span = tracer.startSpan(
     `decide ${command}`,
     {
@@ -162,24 +175,25 @@ export function traceDecide<T>(domain: string, command: string, attempt: number,
 }
 
 /**
- * Publishes one event in a PRODUCER `publish cim.<domain>.events.*` span, child of the active
- * context (or of `traceparent` when no span is active), whose context goes into the event's
- * headers: what consumers of the event continue. Without tracing, `traceparent` is written as given.
+ * Publishes one event in a PRODUCER `publish cim.<domain>.events.*` span, child of `parent` (a
+ * context, or a `traceparent` value; without one, the active context), whose context goes into
+ * the event's headers: what consumers of the event continue. Without tracing, a `traceparent`
+ * value is written as given.
  */
 export function tracePublish<T extends { seq: number }>(
   h: MsgHdrs,
   stream: string,
   subject: string,
   event: { type: string; seq: number },
-  traceparent: string | undefined,
+  from: string | Context | undefined,
   work: () => Promise<T>,
 ): Promise<T> {
   const tracer = activeTracer();
   if (!tracer) {
-    if (traceparent) h.set('traceparent', traceparent);
+    if (typeof from === 'string' && from) h.set('traceparent', from);
     return work();
   }
-  const parent = contextOr(traceparent);
+  const parent = typeof from === 'object' ? from : contextOr(from);
   const pattern = eventSubjectPattern(subject);
   const span = tracer.startSpan(
     `publish ${pattern}`,
@@ -243,11 +257,11 @@ function startConsume(
 export function traceConsume<T>(
   message: { headers?: MsgHdrs; subject: string; seq: number },
   who: ConsumerAttributes,
-  work: () => Promise<T>,
+  work: (ctx: Context | undefined) => Promise<T>,
   failure?: (result: T) => string | undefined,
 ): Promise<T> {
   const tracer = activeTracer();
-  if (!tracer) return work();
+  if (!tracer) return work(undefined);
   const { parent, span } = startConsume(tracer, message.headers, message.subject, message.seq, who);
   return runIn(parent, span, work, failure);
 }

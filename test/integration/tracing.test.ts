@@ -1,14 +1,18 @@
 // One trace from an HTTP request to the append and on to the projector and the process manager's
 // follow-up command, on a real 3-node cluster with the real gateway, services, projector and
-// onboarding manager, spans caught by an in-memory exporter: the same trace id across every NATS
+// onboarding manager, spans caught by an in-memory exporter and no context manager: the same trace id across every NATS
 // hop, each span the child of the one before it, named and kinded by the OpenTelemetry
 // conventions, errors marked with their CIM code, and no personal data in any attribute. With
 // the SDK gone again, nothing is traced and no event carries a traceparent.
 import { join } from 'node:path';
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  type ReadableSpan,
+} from '@opentelemetry/sdk-trace-base';
 import type { NatsConnection, Service } from 'nats';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -54,11 +58,13 @@ const commandServices: CommandServiceHandle[] = [];
 const queryServices: Service[] = [];
 const projectors: Projector[] = [];
 const exporter = new InMemorySpanExporter();
-let provider: NodeTracerProvider;
+let provider: BasicTracerProvider;
 
 beforeAll(async () => {
-  provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-  provider.register({ propagator: new W3CTraceContextPropagator() });
+  // As startTracing registers the SDK: no context manager (the appliance hands contexts on itself).
+  provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  trace.setGlobalTracerProvider(provider);
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   t = await startTestCluster('tracing', 3);
   const domainNames = referenceDomains.map((d) => d.name);
   await provision(t.nc, { domains: domainNames, replicas: 3, duplicateWindowMs: 120_000 });
