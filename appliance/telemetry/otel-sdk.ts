@@ -11,8 +11,11 @@ export interface TracingOptions {
   env?: Record<string, string | undefined>;
   /** Export here instead of OTLP (whatever the environment says). */
   exporter?: SpanExporter;
-  /** Sample every span (the default samples what the parent sampled, and every new trace). */
-  alwaysOn?: boolean;
+  /**
+   * Sample every span (`1`), or this share of new traces and what their parents sampled.
+   * Default: OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG, else every new trace and what the parent sampled.
+   */
+  sample?: number;
 }
 
 /** Stops tracing: flushes what is buffered, then unregisters the SDK. */
@@ -36,7 +39,8 @@ function tracesUrl(env: Record<string, string | undefined>): string | undefined 
 /**
  * Registers the SDK globally when tracing is asked for, and returns how to stop it (a no-op when
  * it was not). The OTLP exporter reads its endpoint, headers and timeout from the standard
- * OTEL_EXPORTER_OTLP_* variables; the batch processor its limits from OTEL_BSP_*.
+ * OTEL_EXPORTER_OTLP_* variables, the batch processor its limits from OTEL_BSP_*, the sampler
+ * OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG (unless `sample` is given).
  */
 export async function startTracing(options: TracingOptions): Promise<StopTracing> {
   const env = options.env ?? process.env;
@@ -56,7 +60,14 @@ export async function startTracing(options: TracingOptions): Promise<StopTracing
     .merge(resources.detectResources({ detectors: [resources.envDetector] }));
   const provider = new base.BasicTracerProvider({
     resource,
-    ...(options.alwaysOn ? { sampler: new base.AlwaysOnSampler() } : {}),
+    ...(options.sample === undefined
+      ? {}
+      : {
+          sampler:
+            options.sample >= 1
+              ? new base.AlwaysOnSampler()
+              : new base.ParentBasedSampler({ root: new base.TraceIdRatioBasedSampler(options.sample) }),
+        }),
     spanProcessors: [new base.BatchSpanProcessor(exporter)],
   });
   // No context manager: the appliance hands each span's context on itself (to the spans and

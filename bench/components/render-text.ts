@@ -182,7 +182,9 @@ export function renderTracingBenchmark(result: TracingBenchmarkResult): string {
       ['commands', 'ok', 'failed', 's', 'cmds/s'],
       row('tracing off (no SDK)', result.off),
       row('tracing on (SDK, all sampled, spans dropped)', result.on),
+      row('tracing on, a tenth of traces sampled', result.tenth),
     ]),
     `  on / off: ${result.ratio.toFixed(3)} (${signedPercent(result.ratio - 1)}; goal within 5 %); ${decimal(result.spansPerCommand)} spans per traced command`,
+    `  tenth / off: ${result.tenthRatio.toFixed(3)} (${signedPercent(result.tenthRatio - 1)})`,
   ].join('\n');
 }

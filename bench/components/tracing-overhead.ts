@@ -1,8 +1,9 @@
 // What tracing costs a command: command throughput (request → service: validate, decide, append →
 // reply) with the OpenTelemetry SDK registered (every span sampled, batched and handed to an
 // exporter that drops it, so no collector's cost is counted) against no SDK at all, in one run on
-// one cluster. Off and on alternate in rounds on the same people, so drift (a growing stream, a
-// warming JIT) falls on both alike; the figure is the ratio on / off.
+// one cluster. Off, on and on with a tenth of the traces sampled alternate in rounds on the same
+// people, so drift (a growing stream, a warming JIT) falls on all alike; the figures are the
+// ratios to off.
 import type { NatsConnection } from 'nats';
 import {
   CimError,
@@ -33,7 +34,7 @@ export interface TracingBenchmarkOptions {
   domain?: string;
   /** Where the command service runs; default the driver's own connection. */
   serviceConnection?: NatsConnection;
-  onProgress?: (phase: 'setup' | 'off' | 'on', done: number, total: number) => void;
+  onProgress?: (phase: 'setup' | 'off' | 'on' | 'tenth', done: number, total: number) => void;
   signal?: AbortSignal;
 }
 
@@ -47,6 +48,10 @@ export interface TracingBenchmarkResult {
   on: ThroughputFigure;
   /** on / off: 1 is free; the goal is at least 0.95. */
   ratio: number;
+  /** With the SDK sampling a tenth of the traces (parent-based, trace id ratio 0.1), what an operator may well run. */
+  tenth: ThroughputFigure;
+  /** tenth / off. */
+  tenthRatio: number;
   /** Spans handed to the exporter per traced command (client and service in this process). */
   spansPerCommand: number;
   interrupted: boolean;
@@ -134,20 +139,30 @@ export async function runTracingBenchmark(
 
     const off: { ok: number; failed: number; seconds: number }[] = [];
     const on: { ok: number; failed: number; seconds: number }[] = [];
+    const tenth: { ok: number; failed: number; seconds: number }[] = [];
     let exported = 0;
     const exporter = discardingExporter((n) => (exported += n));
     for (let round = 0; round < rounds && !signal?.aborted; round++) {
       off.push(await runLanes(lanes, perRound, rename, (d) => options.onProgress?.('off', d, perRound), signal));
       if (signal?.aborted) break;
-      const stop = await startTracing({ serviceName: 'cim-bench', exporter, alwaysOn: true });
-      try {
-        on.push(await runLanes(lanes, perRound, rename, (d) => options.onProgress?.('on', d, perRound), signal));
-      } finally {
-        await stop(); // unregisters, so the next round runs with no SDK at all
+      for (const [mode, runs, sample] of [
+        ['on', on, 1],
+        ['tenth', tenth, 0.1],
+      ] as const) {
+        if (signal?.aborted) break;
+        const before = exported;
+        const stop = await startTracing({ serviceName: 'cim-bench', exporter, sample });
+        try {
+          runs.push(await runLanes(lanes, perRound, rename, (d) => options.onProgress?.(mode, d, perRound), signal));
+        } finally {
+          await stop(); // flushes and unregisters, so the next round runs with no SDK at all
+        }
+        if (mode === 'tenth') exported = before; // spans per command counts the fully sampled rounds
       }
     }
     const offFigure = combined(off);
     const onFigure = combined(on);
+    const tenthFigure = combined(tenth);
     return {
       domain: name,
       rounds,
@@ -155,6 +170,8 @@ export async function runTracingBenchmark(
       off: offFigure,
       on: onFigure,
       ratio: offFigure.perSecond > 0 ? onFigure.perSecond / offFigure.perSecond : 0,
+      tenth: tenthFigure,
+      tenthRatio: offFigure.perSecond > 0 ? tenthFigure.perSecond / offFigure.perSecond : 0,
       spansPerCommand: onFigure.messages > 0 ? exported / onFigure.messages : 0,
       interrupted: signal?.aborted ?? false,
     };
