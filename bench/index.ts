@@ -14,13 +14,23 @@ export {
 } from './components/nats-bench.js';
 export { runMicroBenchmarks, type MicroBenchmarkOptions, type MicroBenchmarkResult } from './components/micro.js';
 export { runRawBaseline, type RateFigure, type RawBaselineOptions, type RawBaselineResult } from './raw-baseline.js';
-export { renderAppendBenchmark, renderCommandBenchmark, renderMicroBenchmarks } from './components/render-text.js';
+export {
+  renderAppendBenchmark,
+  renderCommandBenchmark,
+  renderMicroBenchmarks,
+  renderTracingBenchmark,
+} from './components/render-text.js';
 export {
   runCommandBenchmark,
   type CommandBenchmarkOptions,
   type CommandBenchmarkPhase,
   type CommandBenchmarkResult,
 } from './components/command-throughput.js';
+export {
+  runTracingBenchmark,
+  type TracingBenchmarkOptions,
+  type TracingBenchmarkResult,
+} from './components/tracing-overhead.js';
 export {
   latencyAtRate,
   runLanes,

@@ -19,16 +19,19 @@ import {
   renderAppendBenchmark,
   renderCommandBenchmark,
   renderMicroBenchmarks,
+  renderTracingBenchmark,
   runAppendBenchmark,
   runCommandBenchmark,
   runMicroBenchmarks,
   runNatsBench,
   runRawBaseline,
+  runTracingBenchmark,
   type AppendBenchmarkResult,
   type CommandBenchmarkResult,
   type MicroBenchmarkResult,
   type NatsBenchResult,
   type RawBaselineResult,
+  type TracingBenchmarkResult,
 } from '../bench/index.js';
 import { withCluster, type OpenCluster } from './with-cluster.js';
 import { configFrom, log, print } from './wiring.js';
@@ -44,6 +47,7 @@ export interface ComponentBenchOptions {
   commands: boolean;
   peer: boolean;
   micro?: boolean;
+  tracing?: boolean;
   json?: boolean;
   components?: boolean;
 }
@@ -144,6 +148,7 @@ async function benchComponents(
   let eventStore: AppendBenchmarkResult | undefined;
   let commands: CommandBenchmarkResult | undefined;
   let micro: MicroBenchmarkResult[] | undefined;
+  let tracing: TracingBenchmarkResult | undefined;
   let peer: { result?: NatsBenchResult; skipped?: string } | undefined;
   const raw = await runRawBaseline(nc, {
     stream: 'CIM_BENCH_RAW',
@@ -199,6 +204,22 @@ async function benchComponents(
       await serviceNc.close();
     }
   }
+  if (options.tracing && !signal.aborted) {
+    const serviceNc = await target.connect('cim-bench-service');
+    try {
+      tracing = await runTracingBenchmark(nc, {
+        messages: options.messages,
+        aggregates: options.subjects,
+        inFlight: options.inFlight,
+        replicas,
+        serviceConnection: serviceNc,
+        signal,
+        onProgress: (phase, done, total) => log(`tracing ${phase}: ${done}/${total}`),
+      });
+    } finally {
+      await serviceNc.close();
+    }
+  }
   // The NATS phases are over: the micro-benchmarks run without a connection.
   await nc.close();
   if (options.micro && !signal.aborted) {
@@ -218,6 +239,7 @@ async function benchComponents(
           peer: peer ? { ...peer, ratios: peerRatios(peer.result, raw, eventStore, commands) } : undefined,
           eventStore,
           commands,
+          tracing,
           micro,
         },
         null,
@@ -234,6 +256,7 @@ async function benchComponents(
     );
     if (eventStore) print('\n' + renderAppendBenchmark(eventStore));
     if (commands) print('\n' + renderCommandBenchmark(commands));
+    if (tracing) print('\n' + renderTracingBenchmark(tracing));
     if (peer) print('\n' + renderPeer(peer, peerRatios(peer.result, raw, eventStore, commands)));
     if (micro) print('\n' + renderMicroBenchmarks(micro));
   }
@@ -246,5 +269,7 @@ async function benchComponents(
   const commandsFailed =
     commands !== undefined &&
     (commands.check.commandsFailed > 0 || commands.check.renamesStored !== commands.check.commandsOk);
-  if (raw.lost > 0 || raw.corrupted > 0 || storeFailed || commandsFailed) process.exitCode = ExitCode.checkFailed;
+  const tracingFailed = tracing !== undefined && tracing.off.failed + tracing.on.failed > 0;
+  if (raw.lost > 0 || raw.corrupted > 0 || storeFailed || commandsFailed || tracingFailed)
+    process.exitCode = ExitCode.checkFailed;
 }

@@ -11,6 +11,7 @@ import {
   resolveLogFormat,
   startAppliance,
   startMetricsServer,
+  startTracing,
   type ApplianceConfig,
   type HttpOptions,
 } from '../appliance/index.js';
@@ -73,6 +74,8 @@ export function registerServeCommand(program: Command): void {
           'log.format': options.logFormat,
           'log.level': options.logLevel,
         });
+        // Traces go out over OTLP only when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set; flushed last on shutdown.
+        onShutdown(await startTracing({ serviceName: 'cim-appliance' }));
         const traceContext = await otelTraceContext();
         const logger = createLogger({
           format: resolveLogFormat(config.log.format),

@@ -12,6 +12,7 @@ import type { Domain } from '../decider/define-domain.js';
 import { domainStream, Subjects } from '../eventstore/index.js';
 import { CommandRequestSchema, sendCommand, querySubject } from '../services/index.js';
 import type { ApiKeyIdentity, KeyRing, Role } from './api-keys.js';
+import { noteErrorCode, requestTraceContext, traceHttpRequests } from '../telemetry/http-tracing.js';
 import { AuthFailures } from './auth-failures.js';
 import { openApiDocument, type ErrorBody } from './openapi.js';
 import { formatAddress, parseListen } from './listen.js';
@@ -100,6 +101,7 @@ function send(reply: FastifyReply, error: CimError, details?: unknown): FastifyR
     message: error.code === 'CIM-INTERNAL' ? 'internal error' : error.message,
   };
   if (details !== undefined) body.details = details;
+  noteErrorCode(reply, error.code);
   return reply.code(error.httpStatus).type('application/json').send(body);
 }
 
@@ -153,6 +155,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   });
   // Only JSON bodies: fastify would otherwise take text/plain as a string payload.
   app.removeContentTypeParser('text/plain');
+  traceHttpRequests(app);
 
   if (options.rateLimit) {
     // Counted per key after authentication (the route's own onRequest hook runs first), in memory:
@@ -280,7 +283,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
           command,
           // The actor is the key's, never the client's.
           { payload: request.body, actor: request.identity!.actor, correlationId },
-          { timeoutMs, subjects },
+          { timeoutMs, subjects, traceContext: requestTraceContext(request) },
         );
         return result;
       } catch (error) {

@@ -1,9 +1,11 @@
 // Publishing one encoded event with optimistic concurrency and safe retries: the expected last
 // subject sequence makes the aggregate's subject an optimistic lock, and Nats-Msg-Id = position makes
 // a retried publish after a timeout land at most once, and closes a race some servers leave open.
-import { headers, type JetStreamClient, type JetStreamManager, type NatsError } from 'nats';
+import type { Context } from '@opentelemetry/api';
+import { headers, type JetStreamClient, type JetStreamManager, type MsgHdrs, type NatsError } from 'nats';
 import { CimError } from '../errors.js';
 import type { EncodedEvent } from './envelope.js';
+import { tracePublish } from '../telemetry/tracing.js';
 import {
   attemptTimeout,
   backoff,
@@ -56,13 +58,26 @@ export class EventPublisher {
     subject: string,
     event: EncodedEvent,
     expectedSubjectSeq: number,
-    traceparent?: string,
+    trace?: string | Context,
   ): Promise<Acked> {
     const cid = event.cid.toString();
     const h = headers();
     h.set('Cim-Event-Type', event.envelope.type);
     h.set('Cim-Cid', cid);
-    if (traceparent) h.set('traceparent', traceparent);
+    // A `publish` span when tracing is on; its context (or a `traceparent` as given) goes into the headers.
+    return tracePublish(h, stream, subject, event.envelope, trace, () =>
+      this.publishWith(stream, subject, event, cid, expectedSubjectSeq, h),
+    );
+  }
+
+  private async publishWith(
+    stream: string,
+    subject: string,
+    event: EncodedEvent,
+    cid: string,
+    expectedSubjectSeq: number,
+    h: MsgHdrs,
+  ): Promise<Acked> {
     const msgID = positionMsgId(event.envelope.aggregateId, event.envelope.seq);
 
     let lastError: unknown;

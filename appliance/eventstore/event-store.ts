@@ -1,5 +1,6 @@
 // The CID-chained event store on JetStream (docs/architecture.md#appends): append with optimistic concurrency,
 // read an aggregate's chain, and load its state from a checked, signed snapshot plus the tail.
+import type { Context } from '@opentelemetry/api';
 import type { JetStreamClient, JetStreamManager, MsgRequest, NatsConnection } from 'nats';
 import { CimError } from '../errors.js';
 import { EventPublisher } from './append.js';
@@ -154,12 +155,15 @@ export class EventStore {
     });
   }
 
-  /** Publishes events `prepare` encoded at `head`; throws CIM-CONFLICT when the aggregate moved on since. */
+  /**
+   * Publishes events `prepare` encoded at `head`; throws CIM-CONFLICT when the aggregate moved on
+   * since. `trace`: the trace the events continue (a context, or a `traceparent` value).
+   */
   async publishPrepared(
     ref: AggregateRef,
     head: AggregateHead,
     encoded: readonly EncodedEvent[],
-    traceparent?: string,
+    trace?: string | Context,
   ): Promise<AppendedEvent[]> {
     assertDomain(ref.domain);
     assertAggregateId(ref.aggregateId);
@@ -168,7 +172,7 @@ export class EventStore {
     const appended: AppendedEvent[] = [];
     let streamSeq = head.streamSeq;
     for (const event of encoded) {
-      const ack = await this.publisher.publish(stream, subject, event, streamSeq, traceparent);
+      const ack = await this.publisher.publish(stream, subject, event, streamSeq, trace);
       appended.push({
         envelope: event.envelope,
         cid: event.cid,

@@ -15,6 +15,7 @@ import { decodeEvent, domainStream, type UpcasterRegistry } from '../eventstore/
 import type { ProjectionDefinition } from '../decider/types.js';
 import type { Finding } from '../integrity/index.js';
 import type { ReadModel, SequencedEvent } from './read-model.js';
+import { Attr, BatchSpans } from '../telemetry/tracing.js';
 
 export interface ProjectorOptions {
   nc: NatsConnection;
@@ -91,6 +92,8 @@ class DomainFollower {
   private failure: unknown;
   private stopped = false;
   private readonly stream: string;
+  /** The `process` spans of the batch being gathered (none while nothing traces). */
+  private readonly spans: BatchSpans;
 
   constructor(
     private readonly projector: Projector,
@@ -99,6 +102,7 @@ class DomainFollower {
   ) {
     this.stream = domainStream(domain);
     this.checkpoint = options.model.checkpoint(options.projection.name, domain);
+    this.spans = new BatchSpans({ stream: this.stream, attributes: { [Attr.projection]: options.projection.name } });
   }
 
   /** Follows the stream until `stop()` (resolves) or a failure (rejects, after committing what came before it). */
@@ -153,6 +157,7 @@ class DomainFollower {
       return;
     }
     this.batch.push({ streamSeq: m.seq, envelope });
+    this.spans.begin(m);
     this.lastSeq = m.seq;
     this.lag = m.info.pending + this.batch.length;
     this.scheduleFlush(m.info.pending);
@@ -177,6 +182,7 @@ class DomainFollower {
       this.checkpoint = result.checkpoint;
       this.lag = Math.max(0, this.lag - batch.length);
       this.projector.counted(result.applied, result.skipped);
+      this.spans.end();
       return true;
     } catch (error) {
       this.fail(error);
@@ -188,6 +194,7 @@ class DomainFollower {
   private fail(error: unknown): void {
     this.failure ??= error;
     this.batch = [];
+    this.spans.end(error);
     this.lastSeq = this.checkpoint;
     clearTimeout(this.timer);
     this.timer = undefined;

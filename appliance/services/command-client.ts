@@ -4,9 +4,11 @@
 // Replies come to one inbox subscription per connection, matched by a token, rather than through
 // `nc.request`: nats.js builds a throwaway error object for every request it completes (~7% of
 // the client's CPU under load here), and a command client sends many.
-import { createInbox, type NatsConnection, type Subscription } from 'nats';
+import type { Context } from '@opentelemetry/api';
+import { createInbox, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
 import { CimError, isCimErrorCode } from '../errors.js';
 import { Subjects } from '../eventstore/index.js';
+import { endCommandSend, startCommandSend } from '../telemetry/tracing.js';
 import { commandSubject, type CommandReply, type CommandRequest, type CommandResult } from './command-protocol.js';
 
 export type { CommandResult };
@@ -57,7 +59,7 @@ class ReplyInbox {
     return this.subscription.isClosed();
   }
 
-  request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+  request(subject: string, data: Uint8Array, timeoutMs: number, headers?: MsgHdrs): Promise<Uint8Array> {
     const token = (this.next++).toString(36);
     return new Promise<Uint8Array>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -66,7 +68,7 @@ class ReplyInbox {
       }, timeoutMs);
       this.pending.set(token, { resolve, reject, timer });
       try {
-        this.nc.publish(subject, data, { reply: `${this.prefix}.${token}` });
+        this.nc.publish(subject, data, { reply: `${this.prefix}.${token}`, headers });
       } catch (error) {
         this.pending.delete(token);
         clearTimeout(timer);
@@ -87,18 +89,40 @@ function inboxOf(nc: NatsConnection): ReplyInbox {
   return inbox;
 }
 
-/** Sends a command and returns its events; a rejection or failure is thrown as its CimError. */
-export async function sendCommand(
+/**
+ * Sends a command and returns its events; a rejection or failure is thrown as its CimError. When
+ * tracing is on, the request is a `send` span whose context travels in the request's headers.
+ */
+export function sendCommand(
   nc: NatsConnection,
   domain: string,
   command: string,
   request: CommandRequest,
-  options: { timeoutMs?: number; subjects?: Subjects } = {},
+  options: {
+    timeoutMs?: number;
+    subjects?: Subjects;
+    /** The span this command is sent from (default: the active context). */
+    traceContext?: Context;
+  } = {},
 ): Promise<CommandResult> {
   const subject = commandSubject((options.subjects ?? new Subjects()).prefix, domain, command);
+  const traced = startCommandSend(subject, domain, command, options.traceContext);
+  if (!traced) return send(nc, subject, domain, command, request, options.timeoutMs);
+  return endCommandSend(traced.span, send(nc, subject, domain, command, request, options.timeoutMs, traced.headers));
+}
+
+async function send(
+  nc: NatsConnection,
+  subject: string,
+  domain: string,
+  command: string,
+  request: CommandRequest,
+  timeoutMs = 10_000,
+  headers?: MsgHdrs,
+): Promise<CommandResult> {
   let data: Uint8Array;
   try {
-    data = await inboxOf(nc).request(subject, encoder.encode(JSON.stringify(request)), options.timeoutMs ?? 10_000);
+    data = await inboxOf(nc).request(subject, encoder.encode(JSON.stringify(request)), timeoutMs, headers);
   } catch (error) {
     const cause = error as CimError;
     throw new CimError('CIM-UNAVAILABLE', `${domain} ${command}: ${cause.message}`, {

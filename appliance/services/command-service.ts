@@ -2,6 +2,7 @@
 // one endpoint per command, in a queue group so any number of instances share the load. Each
 // request is validated, the facts it requires gathered, the aggregate loaded, the decision made
 // and appended; a conflict (another instance appended first) reloads and decides again.
+import type { Context } from '@opentelemetry/api';
 import type { NatsConnection, Service, ServiceMsg } from 'nats';
 import { CimError, firstIssue, toCimError } from '../errors.js';
 import {
@@ -18,6 +19,7 @@ import { commandSubject, CommandRequestSchema, type AppendedEventInfo, type Comm
 import type { Domain, ValidatedCommand } from '../decider/define-domain.js';
 import { factKey, type CommandMetadata, type Facts } from '../decider/types.js';
 import { sleep } from '../sleep.js';
+import { traceCommandHandling, traceDecide } from '../telemetry/tracing.js';
 
 export interface CommandServiceOptions {
   store: EventStore;
@@ -79,15 +81,22 @@ export async function startCommandService<S>(
     metadata: { domain: domain.name, aggregate: domain.aggregate },
   });
   for (const type of domain.commandTypes) {
+    const subject = commandSubject(subjects.prefix, domain.name, type);
     service.addEndpoint(type, {
-      subject: commandSubject(subjects.prefix, domain.name, type),
+      subject,
       metadata: { kind: 'command' },
       handler: (error, msg) => {
         if (error) return; // the subscription ended; stop() handles that
         const started = performance.now();
         const seen: { correlationId?: string } = {};
-        const done: Promise<void> = handler
-          .handle(type, msg.data, seen)
+        const done: Promise<void> = traceCommandHandling(
+          msg.headers,
+          subject,
+          domain.name,
+          type,
+          (ctx) => handler.handle(type, msg.data, ctx, seen),
+          (reply) => (reply.ok ? undefined : reply.error.code),
+        )
           .then((reply) => {
             respond(msg, reply, options.onError, type);
             options.onCommand?.({
@@ -160,8 +169,16 @@ export class CommandHandler<S> {
     private readonly log?: CommandLog,
   ) {}
 
-  /** `seen` is given the request's correlation id once it parsed (for the service's observer). */
-  async handle(type: string, data: Uint8Array, seen?: { correlationId?: string }): Promise<CommandReply> {
+  /**
+   * `traceContext`: the span the handling is in, parent of its decide and publish spans. `seen` is
+   * given the request's correlation id once it parsed (for the service's observer).
+   */
+  async handle(
+    type: string,
+    data: Uint8Array,
+    traceContext?: Context,
+    seen?: { correlationId?: string },
+  ): Promise<CommandReply> {
     let commandId: string | undefined;
     try {
       let body: unknown;
@@ -190,7 +207,7 @@ export class CommandHandler<S> {
           ? CommandLog.key(this.domain.name, command.aggregateId, request.commandId)
           : undefined;
       const events = await this.serially(command.aggregateId, async () =>
-        this.decideAndAppend(command, metadata, await this.gatherFacts(command), key),
+        this.decideAndAppend(command, metadata, await this.gatherFacts(command), key, traceContext),
       );
       return { ok: true, commandId, aggregateId: command.aggregateId, events };
     } catch (error) {
@@ -240,6 +257,7 @@ export class CommandHandler<S> {
     metadata: CommandMetadata,
     facts: Facts,
     key: string | undefined,
+    traceContext?: Context,
   ): Promise<AppendedEventInfo[]> {
     const ref = { domain: this.domain.name, aggregate: this.domain.aggregate, aggregateId: command.aggregateId };
     const causation = {
@@ -265,7 +283,7 @@ export class CommandHandler<S> {
         revision = entry?.revision;
         if (entry?.record?.kind === 'done') return entry.record.events;
         if (entry?.record?.kind === 'intent') {
-          const landed = await this.complete(ref, entry.record);
+          const landed = await this.complete(ref, entry.record, traceContext);
           if (landed !== undefined) {
             this.cache.delete(command.aggregateId); // events may have landed that the cache does not hold
             return landed;
@@ -276,8 +294,10 @@ export class CommandHandler<S> {
       }
       readLog = true;
       const cached = attempt === 0 ? this.cache.get(command.aggregateId) : undefined;
-      const loaded = cached ?? (await this.store.load(ref, this.domain.reducer));
-      const events = this.domain.decide(command, loaded.state, metadata, facts);
+      const { loaded, events } = await traceDecide(traceContext, ref.domain, command.type, attempt, async () => {
+        const loaded = cached ?? (await this.store.load(ref, this.domain.reducer));
+        return { loaded, events: this.domain.decide(command, loaded.state, metadata, facts) };
+      });
       if (events.length === 0) {
         // "Nothing to change" holds only for the head: confirm a cached state still is it
         // (another instance may have appended since); if it moved, reload and decide again.
@@ -310,7 +330,7 @@ export class CommandHandler<S> {
         if (revision === undefined) continue; // another instance recorded this command first
       }
       try {
-        const appended = await this.store.publishPrepared(ref, loaded.head, prepared);
+        const appended = await this.store.publishPrepared(ref, loaded.head, prepared, traceContext);
         let state = loaded.state;
         for (const a of appended) state = this.domain.reducer.evolve(state, a.envelope);
         const last = appended.at(-1)!;
@@ -340,6 +360,7 @@ export class CommandHandler<S> {
   private async complete(
     ref: { domain: string; aggregate: string; aggregateId: string },
     intent: Extract<CommandRecord, { kind: 'intent' }>,
+    traceContext?: Context,
   ): Promise<AppendedEventInfo[] | undefined> {
     const events = intent.events.map((bytes) => decodeEnvelope(bytes));
     const landed: AppendedEventInfo[] = [];
@@ -360,7 +381,7 @@ export class CommandHandler<S> {
         continue;
       }
       try {
-        for (const a of await this.store.publishPrepared(ref, head, events.slice(i))) {
+        for (const a of await this.store.publishPrepared(ref, head, events.slice(i), traceContext)) {
           landed.push(info(a.envelope.type, a));
         }
         return landed;

@@ -2,12 +2,14 @@
 // to, each event's reaction sent as commands with correlation carried and causation = the event,
 // then the event acknowledged. Delivery is at least once; the commands' deterministic ids and
 // targets that treat a repeat as done make the flow exactly once (see ProcessManagerDefinition).
+import type { Context } from '@opentelemetry/api';
 import { AckPolicy, DeliverPolicy, nanos, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
 import { CimError, toCimError } from '../errors.js';
 import { decodeEnvelope, domainStream, Subjects, type EventEnvelope } from '../eventstore/index.js';
 import { sendCommand } from './command-client.js';
 import type { ProcessManagerDefinition } from '../decider/types.js';
 import type { Finding } from '../integrity/index.js';
+import { Attr, traceConsume } from '../telemetry/tracing.js';
 
 export interface ProcessManagerOptions {
   subjects?: Subjects;
@@ -52,6 +54,7 @@ export async function startProcessManager(
   const domains = [...new Set(definition.reactsTo.map((r) => r.domain))];
   const wanted = new Set(definition.reactsTo.map((r) => `${r.domain}/${r.type}`));
   const feeds: ConsumerMessages[] = [];
+  const manager = { [Attr.processManager]: definition.name };
 
   for (const domain of domains) {
     const durable = consumerName(definition.name, domain);
@@ -93,38 +96,55 @@ export async function startProcessManager(
       return;
     }
     if (wanted.has(`${envelope.domain}/${envelope.type}`)) {
-      const commands = definition.react(envelope);
-      try {
-        for (const [i, command] of commands.entries()) {
-          await sendCommand(
-            nc,
-            command.domain,
-            command.type,
-            {
-              actor: `process-manager:${definition.name}`,
-              correlationId: envelope.correlationId,
-              causationId: envelope.id,
-              commandId: `${definition.name}:${envelope.id}:${i}`,
-              payload: command.payload,
-            },
-            { subjects, timeoutMs: options.sendTimeoutMs ?? 10_000 },
-          );
-          stats.commands++;
-        }
-      } catch (error) {
-        const cim = toCimError(error);
-        stats.failures++;
-        options.onError?.(cim, envelope.id);
-        // Unavailable or contended: later it may well work. Anything else will not: acknowledge and report.
-        if (cim.code === 'CIM-UNAVAILABLE' || cim.code === 'CIM-CONFLICT') {
-          m.nak(options.retryDelayMs ?? 1_000);
-          return;
-        }
+      // In a `process` span continuing the event's trace: the commands sent are its children.
+      const outcome = await traceConsume(
+        m,
+        { stream: m.info.stream, group: consumerName(definition.name, domain), attributes: manager },
+        (ctx) => react(envelope, ctx),
+        (o) => o.failed,
+      );
+      if (outcome.retry) {
+        m.nak(options.retryDelayMs ?? 1_000);
+        return;
       }
     }
     await options.beforeAck?.(envelope.id);
     m.ack();
     stats.events++;
+  };
+  /**
+   * Sends the event's commands. A failure is retried later when it may well work then
+   * (unavailable, contended); anything else will not, and is acknowledged and reported.
+   */
+  const react = async (
+    envelope: EventEnvelope,
+    traceContext?: Context,
+  ): Promise<{ failed?: string; retry: boolean }> => {
+    const commands = definition.react(envelope);
+    try {
+      for (const [i, command] of commands.entries()) {
+        await sendCommand(
+          nc,
+          command.domain,
+          command.type,
+          {
+            actor: `process-manager:${definition.name}`,
+            correlationId: envelope.correlationId,
+            causationId: envelope.id,
+            commandId: `${definition.name}:${envelope.id}:${i}`,
+            payload: command.payload,
+          },
+          { subjects, timeoutMs: options.sendTimeoutMs ?? 10_000, traceContext },
+        );
+        stats.commands++;
+      }
+    } catch (error) {
+      const cim = toCimError(error);
+      stats.failures++;
+      options.onError?.(cim, envelope.id);
+      return { failed: cim.code, retry: cim.code === 'CIM-UNAVAILABLE' || cim.code === 'CIM-CONFLICT' };
+    }
+    return { retry: false };
   };
 
   // One feed per domain, in the order of `domains`.

@@ -4,6 +4,7 @@ import type { AppendBenchmarkResult } from './append-throughput.js';
 import type { CommandBenchmarkResult } from './command-throughput.js';
 import type { LatencyFigure } from '../schedule.js';
 import type { MicroBenchmarkResult } from './micro.js';
+import type { TracingBenchmarkResult } from './tracing-overhead.js';
 import { alignedTable, count, decimal, ratio } from '../../reports/index.js';
 
 export function renderMicroBenchmarks(results: readonly MicroBenchmarkResult[]): string {
@@ -162,4 +163,28 @@ export function renderCommandBenchmark(result: CommandBenchmarkResult): string {
   );
   if (result.interrupted) lines.push('interrupted: the figures cover what was done');
   return lines.join('\n');
+}
+
+const signedPercent = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %`;
+
+export function renderTracingBenchmark(result: TracingBenchmarkResult): string {
+  const row = (label: string, f: TracingBenchmarkResult['off']) => [
+    label,
+    count(f.messages),
+    count(f.failed),
+    decimal(f.seconds),
+    count(f.perSecond),
+  ];
+  return [
+    `tracing overhead: ${result.domain}, ${result.lanes} in flight, ${result.rounds} rounds of each mode alternating` +
+      (result.interrupted ? ' (interrupted: partial figures)' : ''),
+    alignedTable([
+      ['commands', 'ok', 'failed', 's', 'cmds/s'],
+      row('tracing off (no SDK)', result.off),
+      row('tracing on (SDK, all sampled, spans dropped)', result.on),
+      row('tracing on, a tenth of traces sampled', result.tenth),
+    ]),
+    `  on / off: ${result.ratio.toFixed(3)} (${signedPercent(result.ratio - 1)}; goal within 5 %); ${decimal(result.spansPerCommand)} spans per traced command`,
+    `  tenth / off: ${result.tenthRatio.toFixed(3)} (${signedPercent(result.tenthRatio - 1)})`,
+  ].join('\n');
 }

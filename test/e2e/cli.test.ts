@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isProcessAlive } from '../../appliance/cluster/server-process.js';
 import type { ClusterStatus } from '../../appliance/index.js';
-import type { AppendBenchmarkResult, CommandBenchmarkResult } from '../../bench/index.js';
+import type { AppendBenchmarkResult, CommandBenchmarkResult, TracingBenchmarkResult } from '../../bench/index.js';
 import { CLI_TIMEOUT_MS, runCli } from '../support/cli.js';
 import { fileTempDir } from '../support/temp-dir.js';
 
@@ -126,7 +126,10 @@ describe('cim cluster up / status / bench / down', () => {
       expect((JSON.parse(again.stdout) as ClusterStatus).servers.map((s) => s.pid)).toEqual(pids);
 
       const bench = await runCli(
-        ['--state', state, 'bench', '--components', '--messages', '2000', '--latency-seconds', '1', '--json'],
+        [
+          ...['--state', state, 'bench', '--components', '--messages', '2000', '--latency-seconds', '1'],
+          ...['--tracing', '--json'],
+        ],
         { timeoutMs: 120_000 },
       );
       expect(bench.code, bench.stderr).toBe(0);
@@ -135,6 +138,7 @@ describe('cim cluster up / status / bench / down', () => {
         rawBaseline: { publish: { messages: number }; lost: number; corrupted: number };
         eventStore: AppendBenchmarkResult;
         commands: CommandBenchmarkResult;
+        tracing: TracingBenchmarkResult;
       };
       expect(result.cluster.servers.map((s) => s.pid)).toEqual(pids); // it used the running cluster
       expect(result.rawBaseline.publish.messages).toBe(2000);
@@ -150,6 +154,9 @@ describe('cim cluster up / status / bench / down', () => {
       expect(result.commands.throughput.command.messages).toBe(2000);
       expect(result.commands.check.commandsFailed).toBe(0);
       expect(result.commands.check.renamesStored).toBe(result.commands.check.commandsOk);
+      // And the same commands with tracing on and off.
+      expect([result.tracing.off.messages, result.tracing.on.messages]).toEqual([2000, 2000]);
+      expect(result.tracing.spansPerCommand).toBe(4);
 
       const down = await runCli(['--state', state, 'cluster', 'down']);
       expect(down.code, down.stderr).toBe(0);
