@@ -40,6 +40,7 @@ const allowed: Record<'command' | 'query', readonly Role[]> = {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const correlationIdSchema = CommandRequestSchema.shape.correlationId.unwrap();
+const commandIdSchema = CommandRequestSchema.shape.commandId.unwrap();
 
 interface ErrorBody {
   code: CimErrorCode;
@@ -164,6 +165,18 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
           );
         correlationId = parsed.data;
       }
+      // The client's Idempotency-Key is the command id: a retry with it is answered from the first attempt.
+      const key = request.headers['idempotency-key'];
+      let commandId: string | undefined;
+      if (key !== undefined) {
+        const parsed = commandIdSchema.safeParse(key);
+        if (!parsed.success)
+          return send(
+            reply,
+            new CimError('CIM-INVALID-INPUT', `Idempotency-Key: ${firstIssue(parsed.error, 'header')}`),
+          );
+        commandId = parsed.data;
+      }
       void reply.header('x-correlation-id', correlationId);
       try {
         const result = await sendCommand(
@@ -171,7 +184,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
           domain,
           command,
           // The actor is the key's, never the client's.
-          { payload: request.body, actor: request.identity!.actor, correlationId },
+          { payload: request.body, actor: request.identity!.actor, correlationId, ...(commandId ? { commandId } : {}) },
           { timeoutMs, subjects },
         );
         return result;
