@@ -116,6 +116,8 @@ export interface KeyRingOptions {
 export class KeyRing {
   private readonly byId: Map<string, ApiKeyEntry>;
   private readonly cache = new Map<string, { identity: ApiKeyIdentity; until: number }>();
+  /** Verifications running now, by the token's SHA-256: a burst with one new token costs one scrypt. */
+  private readonly pending = new Map<string, Promise<ApiKeyIdentity | undefined>>();
   private readonly cacheMs: number;
   private readonly now: () => number;
 
@@ -145,6 +147,20 @@ export class KeyRing {
     const now = this.now();
     if (cached && cached.until > now) return cached.identity;
     if (cached) this.cache.delete(digest);
+    let running = this.pending.get(digest);
+    if (!running) {
+      running = this.check(entry, secret, digest, now).finally(() => this.pending.delete(digest));
+      this.pending.set(digest, running);
+    }
+    return running;
+  }
+
+  private async check(
+    entry: ApiKeyEntry,
+    secret: string,
+    digest: string,
+    now: number,
+  ): Promise<ApiKeyIdentity | undefined> {
     const expected = Buffer.from(entry.hash, 'base64');
     const actual = await scrypt(secret, Buffer.from(entry.salt, 'base64'), entry);
     if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) return undefined;
