@@ -14,7 +14,19 @@ export {
 } from './components/nats-bench.js';
 export { runMicroBenchmarks, type MicroBenchmarkOptions, type MicroBenchmarkResult } from './components/micro.js';
 export { runRawBaseline, type RateFigure, type RawBaselineOptions, type RawBaselineResult } from './raw-baseline.js';
-export { renderAppendBenchmark, renderCommandBenchmark, renderMicroBenchmarks } from './components/render-text.js';
+export {
+  renderAppendBenchmark,
+  renderCommandBenchmark,
+  renderHttpCommandBenchmark,
+  renderMicroBenchmarks,
+} from './components/render-text.js';
+export {
+  runHttpCommandBenchmark,
+  type HttpCommandBenchmarkOptions,
+  type HttpCommandBenchmarkPhase,
+  type HttpCommandBenchmarkResult,
+  type HttpCommandSide,
+} from './components/http-command.js';
 export {
   runCommandBenchmark,
   type CommandBenchmarkOptions,
