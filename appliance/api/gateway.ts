@@ -165,7 +165,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
           );
         correlationId = parsed.data;
       }
-      // The client's Idempotency-Key is the command id: a retry with it is answered from the first attempt.
+      // The client's Idempotency-Key is the command id, which the command log keeps from being applied twice.
       const key = request.headers['idempotency-key'];
       let commandId: string | undefined;
       if (key !== undefined) {
