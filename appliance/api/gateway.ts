@@ -103,6 +103,18 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     for (const p of d.definition.projections ?? [])
       for (const [name, q] of Object.entries(p.queries ?? {})) queries.set(`${d.name}\0${name}`, { one: !!q.one });
 
+  // Command requests that arrived in one turn of the event loop go out together, so the NATS client
+  // writes them in one flush: each HTTP request is read in a callback of its own, after which the
+  // client would flush it alone, a write (and a wake-up of the server) per command.
+  const waiting: (() => void)[] = [];
+  const together = <T>(send: () => Promise<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      if (waiting.push(() => void send().then(resolve, reject)) === 1)
+        setImmediate(() => {
+          for (const run of waiting.splice(0)) run();
+        });
+    });
+
   const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 65_536, return503OnClosing: true });
   // Only JSON bodies: fastify would otherwise take text/plain as a string payload.
   app.removeContentTypeParser('text/plain');
@@ -179,13 +191,20 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       }
       void reply.header('x-correlation-id', correlationId);
       try {
-        const result = await sendCommand(
-          nc,
-          domain,
-          command,
-          // The actor is the key's, never the client's.
-          { payload: request.body, actor: request.identity!.actor, correlationId, ...(commandId ? { commandId } : {}) },
-          { timeoutMs, subjects },
+        const result = await together(() =>
+          sendCommand(
+            nc,
+            domain,
+            command,
+            // The actor is the key's, never the client's.
+            {
+              payload: request.body,
+              actor: request.identity!.actor,
+              correlationId,
+              ...(commandId ? { commandId } : {}),
+            },
+            { timeoutMs, subjects },
+          ),
         );
         return result;
       } catch (error) {
