@@ -17,9 +17,17 @@ export { runRawBaseline, type RateFigure, type RawBaselineOptions, type RawBasel
 export {
   renderAppendBenchmark,
   renderCommandBenchmark,
+  renderHttpCommandBenchmark,
   renderMicroBenchmarks,
   renderTracingBenchmark,
 } from './components/render-text.js';
+export {
+  runHttpCommandBenchmark,
+  type HttpCommandBenchmarkOptions,
+  type HttpCommandBenchmarkPhase,
+  type HttpCommandBenchmarkResult,
+  type HttpCommandSide,
+} from './components/http-command.js';
 export {
   runCommandBenchmark,
   type CommandBenchmarkOptions,
@@ -50,7 +58,16 @@ export {
 } from './components/replay-throughput.js';
 export { checkHistory, type Attempt, type CheckerOptions, type CheckerVerdict, type ReadItem } from './checker.js';
 export { CommandMix, GENERATED_COMMANDS, MixWorld, type GeneratedCommand, type MixWeight } from './command-mix.js';
-export { commandIssuer, rawBody, rawBodyId, rawIssuer } from './issuers.js';
+export { commandIssuer, NOT_APPLIED, rawBody, rawBodyId, rawIssuer } from './issuers.js';
+export {
+  gatewayClient,
+  GatewayTransportError,
+  httpIssuer,
+  judge as judgeGatewayReply,
+  type GatewayClient,
+  type GatewayClientOptions,
+  type HttpLoadOptions,
+} from './http-issuer.js';
 export { latencyHistogram, mergeLatencies, type LatencySummary } from './latency.js';
 export { seededRandom, type Random } from './random.js';
 export { PhaseRecorder, type OperationRecord, type SecondSample } from './recorder.js';

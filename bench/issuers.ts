@@ -9,7 +9,7 @@ import type { OperationRecord, PhaseRecorder } from './recorder.js';
 import type { Issue } from './schedule.js';
 
 /** Codes that mean the command was refused and nothing was stored; anything else may have been. */
-const NOT_APPLIED = new Set([
+export const NOT_APPLIED: ReadonlySet<string> = new Set([
   'CIM-REJECTED',
   'CIM-CONFLICT',
   'CIM-NOT-FOUND',

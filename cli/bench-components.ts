@@ -1,5 +1,5 @@
 // `cim bench --components`: the component benchmarks on one cluster (raw JetStream, event store,
-// command service, `nats bench` as the peer, client-side micro-benchmarks), each figure also a
+// command service, the HTTP gateway against NATS, `nats bench` as the peer, client-side micro-benchmarks), each figure also a
 // ratio to the peer.
 import type { Command } from 'commander';
 import type { NatsConnection } from 'nats';
@@ -18,16 +18,19 @@ import {
 import {
   renderAppendBenchmark,
   renderCommandBenchmark,
+  renderHttpCommandBenchmark,
   renderMicroBenchmarks,
   renderTracingBenchmark,
   runAppendBenchmark,
   runCommandBenchmark,
+  runHttpCommandBenchmark,
   runMicroBenchmarks,
   runNatsBench,
   runRawBaseline,
   runTracingBenchmark,
   type AppendBenchmarkResult,
   type CommandBenchmarkResult,
+  type HttpCommandBenchmarkResult,
   type MicroBenchmarkResult,
   type NatsBenchResult,
   type RawBaselineResult,
@@ -45,6 +48,8 @@ export interface ComponentBenchOptions {
   latencyRate?: number;
   eventstore: boolean;
   commands: boolean;
+  /** The HTTP gateway against NATS, same commands (autocannon). */
+  http: boolean;
   peer: boolean;
   micro?: boolean;
   tracing?: boolean;
@@ -147,6 +152,7 @@ async function benchComponents(
   const replicas = Math.min(3, target.nodeCount);
   let eventStore: AppendBenchmarkResult | undefined;
   let commands: CommandBenchmarkResult | undefined;
+  let httpCommands: HttpCommandBenchmarkResult | undefined;
   let micro: MicroBenchmarkResult[] | undefined;
   let tracing: TracingBenchmarkResult | undefined;
   let peer: { result?: NatsBenchResult; skipped?: string } | undefined;
@@ -204,6 +210,26 @@ async function benchComponents(
       await serviceNc.close();
     }
   }
+  if (options.http && !signal.aborted) {
+    // The service and the gateway each get a connection of their own, as in a deployed appliance.
+    const serviceNc = await target.connect('cim-bench-service');
+    const gatewayNc = await target.connect('cim-bench-gateway');
+    try {
+      httpCommands = await runHttpCommandBenchmark(nc, {
+        messages: options.messages,
+        aggregates: options.subjects,
+        inFlight: options.inFlight,
+        replicas,
+        serviceConnection: serviceNc,
+        gatewayConnection: gatewayNc,
+        signal,
+        onProgress: (phase, done, total) => log(`http vs nats ${phase}: ${done}/${total}`),
+      });
+    } finally {
+      await gatewayNc.close();
+      await serviceNc.close();
+    }
+  }
   if (options.tracing && !signal.aborted) {
     const serviceNc = await target.connect('cim-bench-service');
     try {
@@ -239,6 +265,7 @@ async function benchComponents(
           peer: peer ? { ...peer, ratios: peerRatios(peer.result, raw, eventStore, commands) } : undefined,
           eventStore,
           commands,
+          httpCommands,
           tracing,
           micro,
         },
@@ -256,6 +283,7 @@ async function benchComponents(
     );
     if (eventStore) print('\n' + renderAppendBenchmark(eventStore));
     if (commands) print('\n' + renderCommandBenchmark(commands));
+    if (httpCommands) print('\n' + renderHttpCommandBenchmark(httpCommands));
     if (tracing) print('\n' + renderTracingBenchmark(tracing));
     if (peer) print('\n' + renderPeer(peer, peerRatios(peer.result, raw, eventStore, commands)));
     if (micro) print('\n' + renderMicroBenchmarks(micro));
@@ -270,6 +298,12 @@ async function benchComponents(
     commands !== undefined &&
     (commands.check.commandsFailed > 0 || commands.check.renamesStored !== commands.check.commandsOk);
   const tracingFailed = tracing !== undefined && tracing.off.failed + tracing.on.failed > 0;
-  if (raw.lost > 0 || raw.corrupted > 0 || storeFailed || commandsFailed || tracingFailed)
+  const httpFailed =
+    httpCommands !== undefined &&
+    !httpCommands.interrupted &&
+    (httpCommands.nats.failed > 0 ||
+      httpCommands.http.failed > 0 ||
+      httpCommands.check.renamesStored !== httpCommands.check.commandsOk);
+  if (raw.lost > 0 || raw.corrupted > 0 || storeFailed || commandsFailed || httpFailed || tracingFailed)
     process.exitCode = ExitCode.checkFailed;
 }

@@ -35,7 +35,7 @@ export function registerBenchCommand(program: Command): void {
         'fault and replay phases, then the checker (everything acknowledged read back: lost, unexpected, duplicates)\n' +
         'and chain/seal verification. Prints every headline figure with its ratio to the raw baseline of the same run\n' +
         'and writes them as a signed performance report in <state>/reports/ (chained in the ledger). Exit 1 when a scenario fails its checks or errors.\n' +
-        'With --components: the component benchmarks instead (raw, event store, commands, replay, micro).',
+        'With --components: the component benchmarks instead (raw, event store, commands, replay, HTTP vs NATS, micro).',
     )
     .option('--quick', 'run the quick suite (well under a minute of load; what CI runs)')
     .addOption(
@@ -102,6 +102,7 @@ export function registerBenchCommand(program: Command): void {
     )
     .option('--no-eventstore', 'components: skip the event store measurement')
     .option('--no-commands', 'components: skip the command service and replay measurement')
+    .option('--no-http', 'components: skip the HTTP gateway against NATS (autocannon) measurement')
     .option(
       '--no-peer',
       `components: skip \`nats bench\` (natscli ${NATSCLI_VERSION}, built with Go when missing), the peer every figure is also a ratio to`,

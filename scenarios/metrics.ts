@@ -1,6 +1,7 @@
 // From a scenario's measurements to the figures its assertions name, and the assertions' verdicts.
 // Pure functions: the runner measures, this derives.
 import { mergeLatencies, type OperationRecord } from '../bench/index.js';
+import { driverComparisons } from '../reports/index.js';
 import type { FaultPhaseResult, LoadPhaseResult, PhaseResult, ScenarioResult } from './results.js';
 import type { Assertion, ComparisonOperator } from './types.js';
 
@@ -103,6 +104,17 @@ export function scenarioMetrics(
     const worst = replays.reduce((a, b) => (b.replayToRaw < a.replayToRaw ? b : a));
     metrics.replay_events_per_sec = worst.replay.perSecond;
     metrics.replay_ratio_to_raw = worst.replayToRaw;
+  }
+  // HTTP against NATS, for the first http phase that has a nats phase of the same mix beside it.
+  const [versus] = driverComparisons(result.phases);
+  if (versus) {
+    const figures = {
+      http_to_nats_throughput: versus.throughput,
+      http_to_nats_p50_ms: versus.p50,
+      http_to_nats_p99_ms: versus.p99,
+      http_to_nats_p999_ms: versus.p999,
+    };
+    for (const [key, value] of Object.entries(figures)) if (Number.isFinite(value)) metrics[key] = value;
   }
   for (const phase of result.phases) {
     for (const [key, value] of Object.entries(phaseMetrics(phase, rawPerSecond)))

@@ -5,6 +5,8 @@ import {
   alignedTable,
   count,
   decimal,
+  driverComparisonLine,
+  driverComparisons,
   matrixTable,
   ms,
   ratio,
@@ -57,6 +59,7 @@ export function renderScenarioResult(r: ScenarioResult): string {
   const rows: string[][] = [];
   for (const phase of r.phases) rows.push(...phaseRows(phase));
   if (rows.length > 0) lines.push(indent(alignedTable(rows, ['left', 'left', 'left']), 2));
+  for (const c of driverComparisons(r.phases)) lines.push(`  ${driverComparisonLine(c)}`);
   if (r.checker) {
     const c = r.checker;
     lines.push(

@@ -94,6 +94,8 @@ interface PhaseResultBase {
 export interface LoadPhaseResult extends PhaseResultBase {
   type: 'load';
   driver: string;
+  /** The command mix, canonical (`person.RenamePerson×3, …`), so phases of one mix can be compared; none for `raw`. */
+  mix?: string;
   rate: number | 'max';
   concurrency: number;
   ok: number;

@@ -9,18 +9,23 @@ import type { NatsConnection } from 'nats';
 import {
   CimError,
   connectNats,
+  createApiKey,
   domainStream,
   EmbeddedCluster,
   findProjection,
   loadOrCreateSigner,
+  KeyRing,
   referenceDomains,
   Sealer,
+  servedDomains,
   sleep,
   startAppliance,
+  startGateway,
   toCimError,
   verifyDomain,
   type ApplianceConfig,
   type ApplianceHandle,
+  type GatewayHandle,
   type NatsEndpoint,
   type Verifier,
 } from '../appliance/index.js';
@@ -28,6 +33,8 @@ import {
   checkHistory,
   CommandMix,
   commandIssuer,
+  gatewayClient,
+  httpIssuer,
   MixWorld,
   PhaseRecorder,
   rawIssuer,
@@ -39,6 +46,7 @@ import {
   sampleServerStats,
   scenarioClock,
   seededRandom,
+  type GatewayClient,
   type OperationRecord,
   type Random,
   type ReadItem,
@@ -122,6 +130,8 @@ interface Running {
   nc: NatsConnection;
   scenarioDir: string;
   appliance: ApplianceHandle | undefined;
+  /** The HTTP gateway of the `http` driver, with its API key; only when a phase uses that driver. */
+  gateway: { handle: GatewayHandle; token: string } | undefined;
   world: MixWorld;
   recorders: PhaseRecorder[];
   rawBaselinePerSecond: number;
@@ -190,6 +200,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       nc,
       scenarioDir,
       appliance: undefined,
+      gateway: undefined,
       world: new MixWorld(),
       recorders: [],
       rawBaselinePerSecond: 0,
@@ -212,6 +223,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     run.rawBaselinePerSecond = result.baseline.publish.perSecond;
 
     run.appliance = await startScenarioAppliance(run);
+    if (scenario.phases.some((p) => p.type === 'load' && p.driver === 'http'))
+      run.gateway = await startScenarioGateway(run);
     clock = scenarioClock();
     if (opened.cluster)
       sampler = sampleServerStats(
@@ -232,6 +245,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
 
     // The checker: heal, stop the services, seal and verify, read back, compare.
     await heal(run);
+    await run.gateway?.handle.stop();
+    run.gateway = undefined;
     await run.appliance?.stop();
     run.appliance = undefined;
     const domains = touchedDomains(scenario);
@@ -274,6 +289,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     log(`${scenario.name}: ${result.reason}`);
   } finally {
     result.serverStats = (await sampler?.stop()) ?? [];
+    await run?.gateway?.handle.stop().catch(() => {});
     await run?.appliance?.stop().catch(() => {});
     for (const recorder of run?.recorders ?? []) recorder.destroy();
     await nc?.close().catch(() => {});
@@ -373,6 +389,23 @@ async function startScenarioAppliance(run: Running): Promise<ApplianceHandle> {
   });
 }
 
+/**
+ * The gateway the `http` driver sends through: on the run's own connection (so it outlives an
+ * appliance restart, as a gateway in front of restarting services does), on a free loopback port,
+ * in front of the domains the appliance serves, with one in-memory `writer` key for the run's actor.
+ */
+async function startScenarioGateway(run: Running): Promise<{ handle: GatewayHandle; token: string }> {
+  const { token, entry } = await createApiKey('writer', run.actor);
+  const handle = await startGateway({
+    nc: run.nc,
+    listen: '127.0.0.1:0',
+    domains: await servedDomains(run.options.config.domains.plugins),
+    keys: new KeyRing([entry]),
+  });
+  run.log(`${run.scenario.name}: HTTP gateway on ${handle.url}`);
+  return { handle, token };
+}
+
 /** Starts each phase when it is due: at its `at`, or when every earlier phase has ended. */
 async function runPhases(run: Running): Promise<PhaseResult[]> {
   const started: Promise<PhaseResult>[] = [];
@@ -419,6 +452,7 @@ async function runPhase(run: Running, phase: Phase): Promise<PhaseResult> {
           ...failed,
           type: 'load',
           driver: phase.driver,
+          ...mixOf(phase),
           rate: phase.rate,
           concurrency: phase.concurrency,
           ok: 0,
@@ -448,12 +482,18 @@ async function runLoad(
   const recorder = new PhaseRecorder(phase.name);
   run.recorders.push(recorder);
   let issue;
+  let client: GatewayClient | undefined;
   if (phase.driver === 'http') {
-    throw new CimError(
-      'CIM-INVALID-INPUT',
-      'driver http needs the HTTP gateway, which this build of the appliance does not have yet',
-      { hint: 'Use driver nats.' },
-    );
+    if (!run.gateway) throw new CimError('CIM-INTERNAL', 'driver http without a gateway');
+    client = gatewayClient({ url: run.gateway.handle.url, token: run.gateway.token, connections: phase.concurrency });
+    issue = httpIssuer({
+      client,
+      mix: new CommandMix(phase.mix, run.random, run.runTag, phase.aggregates, run.world),
+      recorder,
+      clock: run.clock,
+      correlationId: run.runTag,
+      commandId: () => `${run.runTag}-c-${run.operationCounter++}`,
+    });
   } else if (phase.driver === 'raw') {
     await ensureRawStream(run);
     issue = rawIssuer({
@@ -478,11 +518,15 @@ async function runLoad(
       commandId: () => `${run.runTag}-c-${run.operationCounter++}`,
     });
   }
-  await runSchedule(
-    { rate: phase.rate, concurrency: phase.concurrency, durationMs: phase.duration, count: phase.count },
-    issue,
-    { clock: run.clock, signal: run.options.signal },
-  );
+  try {
+    await runSchedule(
+      { rate: phase.rate, concurrency: phase.concurrency, durationMs: phase.duration, count: phase.count },
+      issue,
+      { clock: run.clock, signal: run.options.signal },
+    );
+  } finally {
+    client?.close();
+  }
   const endedAtMs = run.clock();
   const seconds = (endedAtMs - base.startedAtMs) / 1_000;
   const opsPerSec = seconds > 0 ? recorder.ok / seconds : 0;
@@ -491,6 +535,7 @@ async function runLoad(
     endedAtMs,
     type: 'load',
     driver: phase.driver,
+    ...mixOf(phase),
     rate: phase.rate,
     concurrency: phase.concurrency,
     ok: recorder.ok,
@@ -639,6 +684,11 @@ function startProgress(run: Running): NodeJS.Timeout {
 
 function sleepUntil(clock: () => number, atMs: number, signal?: AbortSignal): Promise<void> {
   return sleep(atMs - clock(), signal);
+}
+
+/** The mix as one canonical string, so the report can set phases of the same mix side by side. */
+function mixOf(phase: LoadPhase): { mix?: string } {
+  return phase.driver === 'raw' ? {} : { mix: phase.mix.map((m) => `${m.command}×${m.weight}`).join(', ') };
 }
 
 function emptyLatency() {

@@ -148,5 +148,9 @@ export const METRICS = {
   stall_ms: 'fault: the longest time without any acknowledgement after the fault fired, ms',
   replay_events_per_sec: 'replay: events applied per second',
   replay_ratio_to_raw: 'replay: events/s / raw ordered-consumer read of the same stream',
+  http_to_nats_throughput: 'ops/s of the http phase / ops/s of the nats phase of the same mix in the same run',
+  http_to_nats_p50_ms: 'p50 latency of that http phase / of that nats phase',
+  http_to_nats_p99_ms: 'p99 latency of that http phase / of that nats phase',
+  http_to_nats_p999_ms: 'p99.9 latency of that http phase / of that nats phase',
 } as const;
 export type MetricName = keyof typeof METRICS;

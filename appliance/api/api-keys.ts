@@ -177,6 +177,8 @@ function fileStamp(path: string): string {
 export class KeyRing {
   private byId: Map<string, ApiKeyEntry>;
   private readonly cache = new Map<string, { identity: ApiKeyIdentity; until: number }>();
+  /** Verifications running now, by the token's SHA-256: a burst with one new token costs one scrypt. */
+  private readonly pending = new Map<string, Promise<ApiKeyIdentity | undefined>>();
   private readonly cacheMs: number;
   private readonly now: () => number;
   private watched: WatchedFile | undefined;
@@ -241,6 +243,20 @@ export class KeyRing {
     const cached = this.cache.get(digest);
     if (cached && cached.until > now) return cached.identity;
     if (cached) this.cache.delete(digest);
+    let running = this.pending.get(digest);
+    if (!running) {
+      running = this.check(entry, secret, digest, now).finally(() => this.pending.delete(digest));
+      this.pending.set(digest, running);
+    }
+    return running;
+  }
+
+  private async check(
+    entry: ApiKeyEntry,
+    secret: string,
+    digest: string,
+    now: number,
+  ): Promise<ApiKeyIdentity | undefined> {
     const expected = Buffer.from(entry.hash, 'base64');
     const actual = await scrypt(secret, Buffer.from(entry.salt, 'base64'), entry);
     if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) return undefined;

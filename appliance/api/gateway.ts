@@ -69,6 +69,7 @@ const allowed: Record<'command' | 'query', readonly Role[]> = {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const correlationIdSchema = CommandRequestSchema.shape.correlationId.unwrap();
+const commandIdSchema = CommandRequestSchema.shape.commandId.unwrap();
 
 /** The appliance's version, from the nearest package.json above this module (sources or dist/). */
 function applianceVersion(): string {
@@ -133,6 +134,18 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
           one: !!q.one,
           params: new Set(Object.keys((q.schema as { shape?: object }).shape ?? {})),
         });
+
+  // Command requests that arrived in one turn of the event loop go out together, so the NATS client
+  // writes them in one flush: each HTTP request is read in a callback of its own, after which the
+  // client would flush it alone, a write (and a wake-up of the server) per command.
+  const waiting: (() => void)[] = [];
+  const together = <T>(send: () => Promise<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      if (waiting.push(() => void send().then(resolve, reject)) === 1)
+        setImmediate(() => {
+          for (const run of waiting.splice(0)) run();
+        });
+    });
 
   const app = Fastify({
     logger: false,
@@ -275,15 +288,35 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
           );
         correlationId = parsed.data;
       }
+      // The client's Idempotency-Key is the command id, which the command log keeps from being applied twice.
+      const key = request.headers['idempotency-key'];
+      let commandId: string | undefined;
+      if (key !== undefined) {
+        const parsed = commandIdSchema.safeParse(key);
+        if (!parsed.success)
+          return send(
+            reply,
+            new CimError('CIM-INVALID-INPUT', `Idempotency-Key: ${firstIssue(parsed.error, 'header')}`),
+          );
+        commandId = parsed.data;
+      }
       void reply.header('x-correlation-id', correlationId);
       try {
-        const result = await sendCommand(
-          nc,
-          domain,
-          command,
-          // The actor is the key's, never the client's.
-          { payload: request.body, actor: request.identity!.actor, correlationId },
-          { timeoutMs, subjects, traceContext: requestTraceContext(request) },
+        const traceContext = requestTraceContext(request);
+        const result = await together(() =>
+          sendCommand(
+            nc,
+            domain,
+            command,
+            // The actor is the key's, never the client's.
+            {
+              payload: request.body,
+              actor: request.identity!.actor,
+              correlationId,
+              ...(commandId ? { commandId } : {}),
+            },
+            { timeoutMs, subjects, traceContext },
+          ),
         );
         return result;
       } catch (error) {

@@ -2,6 +2,7 @@
 // figure rules every rendering shares (reports/render/format.ts); nothing measured or printed here.
 import type { AppendBenchmarkResult } from './append-throughput.js';
 import type { CommandBenchmarkResult } from './command-throughput.js';
+import type { HttpCommandBenchmarkResult } from './http-command.js';
 import type { LatencyFigure } from '../schedule.js';
 import type { MicroBenchmarkResult } from './micro.js';
 import type { TracingBenchmarkResult } from './tracing-overhead.js';
@@ -187,4 +188,33 @@ export function renderTracingBenchmark(result: TracingBenchmarkResult): string {
     `  on / off: ${result.ratio.toFixed(3)} (${signedPercent(result.ratio - 1)}; goal within 5 %); ${decimal(result.spansPerCommand)} spans per traced command`,
     `  tenth / off: ${result.tenthRatio.toFixed(3)} (${signedPercent(result.tenthRatio - 1)})`,
   ].join('\n');
+}
+
+export function renderHttpCommandBenchmark(result: HttpCommandBenchmarkResult): string {
+  const { nats, http, ratio: r } = result;
+  const row = (label: string, side: HttpCommandBenchmarkResult['nats']) => [
+    label,
+    count(side.perSecond),
+    count(side.messages),
+    count(side.failed),
+    side.seconds.toFixed(2),
+    decimal(side.latency.p50Ms),
+    decimal(side.latency.p99Ms),
+    decimal(side.latency.p999Ms),
+  ];
+  const lines = [
+    `HTTP gateway vs NATS: domain ${result.domain} (the person decider), renames of ${count(result.aggregates)} people, closed loop of ${result.connections} (NATS requests; ${http.tool} keep-alive connections)`,
+    '',
+    alignedTable([
+      ['commands', 'ops/s', 'ok', 'failed', 'seconds', 'p50 ms', 'p99 ms', 'p99.9 ms'],
+      row('over NATS', nats),
+      row('over HTTP', http),
+      ['http / nats', ratio(r.throughput), '', '', '', ratio(r.p50), ratio(r.p99), ratio(r.p999)],
+    ]),
+    `  goal: throughput ≥ 0.70× NATS — ${r.throughput >= 0.7 ? 'met' : 'not met'}; check: ${count(result.check.commandsOk)} renames answered ok, ${count(result.check.renamesStored)} stored` +
+      (http.non2xx + http.errors > 0
+        ? `; HTTP: ${count(http.non2xx)} non-2xx, ${count(http.errors)} errors (${count(http.timeouts)} timeouts)`
+        : ''),
+  ];
+  return lines.join('\n');
 }

@@ -24,6 +24,7 @@ import {
 import {
   checkMeasured,
   clusterLine,
+  driverComparisons,
   environmentLine,
   errorsByCode,
   faultLabel,
@@ -305,6 +306,16 @@ function scenarioSection(s: ScenarioView): string {
         phases.map((p) => [p.name, p.type, phaseLine(p)]),
         3,
         'Phases',
+      ),
+    );
+  const versus = driverComparisons(s.phases);
+  if (versus.length > 0)
+    out.push(
+      table(
+        ['http ÷ nats (same mix)', 'throughput', 'p50', 'p99', 'p99.9'],
+        versus.map((c) => [`${c.http} ÷ ${c.nats}`, ratio(c.throughput), ratio(c.p50), ratio(c.p99), ratio(c.p999)]),
+        1,
+        'HTTP against NATS: each figure of the http phase ÷ that of the nats phase',
       ),
     );
   if (s.checks.length > 0) {

@@ -42,5 +42,13 @@ export {
   type PhaseView,
 } from './performance-view.js';
 
-export { matrixTable, SUMMARY_HEADERS, summaryRow } from './summary.js';
+export {
+  driverComparisonLine,
+  driverComparisons,
+  matrixTable,
+  SUMMARY_HEADERS,
+  summaryRow,
+  type ComparableLoad,
+  type DriverComparison,
+} from './summary.js';
 export { alignedTable, count, decimal, ms, percent, ratio, seconds, share } from './format.js';

@@ -16,6 +16,8 @@ import {
   matrixTable,
   orderedComparisons,
   phaseLine,
+  driverComparisonLine,
+  driverComparisons,
   SUMMARY_HEADERS,
   summaryRow,
 } from './summary.js';
@@ -125,6 +127,8 @@ function scenarioSection(s: ScenarioView): string[] {
       ),
     );
   }
+  const versus = driverComparisons(s.phases);
+  if (versus.length > 0) out.push('', ...versus.map((c) => `- ${mdText(driverComparisonLine(c))}`));
   if (s.checks.length > 0) {
     out.push('', '**Checks**', '');
     for (const check of s.checks)

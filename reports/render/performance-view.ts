@@ -38,6 +38,7 @@ const loadPhase = z.object({
   ...phaseBase,
   type: z.literal('load'),
   driver: str,
+  mix: str,
   rate: z
     .union([z.number(), z.literal('max')])
     .optional()

@@ -65,6 +65,60 @@ export function worstRatio(
   return worst;
 }
 
+/** What of a load phase the HTTP-vs-NATS comparison reads; the bench's results and the report's view both fit. */
+export interface ComparableLoad {
+  type: string;
+  name: string;
+  driver?: string | undefined;
+  /** The phase's command mix, one canonical string (`person.RenamePerson×3, …`): equal strings, equal mixes. */
+  mix?: string | undefined;
+  opsPerSec?: number | undefined;
+  latency?: { p50Ms?: number | undefined; p99Ms?: number | undefined; p999Ms?: number | undefined } | undefined;
+  error?: unknown;
+}
+
+/** An `http` phase beside the `nats` phase with the same mix in the same run: each figure as http ÷ nats. */
+export interface DriverComparison {
+  http: string;
+  nats: string;
+  /** Throughput ratio: above 1, HTTP acknowledged more per second. */
+  throughput: number;
+  /** Latency ratios: above 1, HTTP was slower. */
+  p50: number;
+  p99: number;
+  p999: number;
+}
+
+const quotient = (a: number | undefined, b: number | undefined): number =>
+  a !== undefined && b !== undefined && b > 0 ? a / b : NaN;
+
+/** Each `http` load phase that ran without error paired with the first such `nats` phase of the same mix. */
+export function driverComparisons(phases: readonly ComparableLoad[]): DriverComparison[] {
+  const loads = phases.filter((p) => p.type === 'load' && !p.error && p.mix !== undefined);
+  const out: DriverComparison[] = [];
+  for (const http of loads.filter((p) => p.driver === 'http')) {
+    const nats = loads.find((p) => p.driver === 'nats' && p.mix === http.mix);
+    if (!nats) continue;
+    out.push({
+      http: http.name,
+      nats: nats.name,
+      throughput: quotient(http.opsPerSec, nats.opsPerSec),
+      p50: quotient(http.latency?.p50Ms, nats.latency?.p50Ms),
+      p99: quotient(http.latency?.p99Ms, nats.latency?.p99Ms),
+      p999: quotient(http.latency?.p999Ms, nats.latency?.p999Ms),
+    });
+  }
+  return out;
+}
+
+/** "http ÷ nats (steady-http ÷ steady-nats, same mix): throughput 0.82×, p50 1.31×, p99 1.20×, p99.9 1.10×" */
+export function driverComparisonLine(c: DriverComparison): string {
+  return (
+    `http ÷ nats (${c.http} ÷ ${c.nats}, same mix): throughput ${ratio(c.throughput)}, ` +
+    `p50 ${ratio(c.p50)}, p99 ${ratio(c.p99)}, p99.9 ${ratio(c.p999)}`
+  );
+}
+
 /** What a phase did, in one line. */
 export function phaseLine(p: PhaseView): string {
   if (p.error) return `error ${p.error.code}: ${p.error.message}`;

@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isProcessAlive } from '../../appliance/cluster/server-process.js';
 import type { ClusterStatus } from '../../appliance/index.js';
-import type { AppendBenchmarkResult, CommandBenchmarkResult, TracingBenchmarkResult } from '../../bench/index.js';
+import type {
+  AppendBenchmarkResult,
+  CommandBenchmarkResult,
+  HttpCommandBenchmarkResult,
+  TracingBenchmarkResult,
+} from '../../bench/index.js';
 import { CLI_TIMEOUT_MS, runCli } from '../support/cli.js';
 import { fileTempDir } from '../support/temp-dir.js';
 
@@ -139,6 +144,7 @@ describe('cim cluster up / status / bench / down', () => {
         eventStore: AppendBenchmarkResult;
         commands: CommandBenchmarkResult;
         tracing: TracingBenchmarkResult;
+        httpCommands: HttpCommandBenchmarkResult;
       };
       expect(result.cluster.servers.map((s) => s.pid)).toEqual(pids); // it used the running cluster
       expect(result.rawBaseline.publish.messages).toBe(2000);
@@ -157,6 +163,14 @@ describe('cim cluster up / status / bench / down', () => {
       // And the same commands with tracing on and off.
       expect([result.tracing.off.messages, result.tracing.on.messages]).toEqual([2000, 2000]);
       expect(result.tracing.spansPerCommand).toBe(4);
+      // And the same commands through the HTTP gateway (autocannon) against over NATS, in the same run.
+      const http = result.httpCommands;
+      expect([http.nats.messages, http.http.messages]).toEqual([2000, 2000]);
+      expect(http.http).toMatchObject({ tool: 'autocannon', failed: 0, non2xx: 0, errors: 0 });
+      expect(http.http.latency.count).toBe(2000);
+      expect(http.ratio.throughput).toBeCloseTo(http.http.perSecond / http.nats.perSecond, 9);
+      expect(http.ratio.p99).toBeCloseTo(http.http.latency.p99Ms / http.nats.latency.p99Ms, 9);
+      expect(http.check).toEqual({ commandsOk: 4000, renamesStored: 4000 });
 
       const down = await runCli(['--state', state, 'cluster', 'down']);
       expect(down.code, down.stderr).toBe(0);

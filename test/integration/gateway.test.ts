@@ -158,6 +158,19 @@ describe('HTTP gateway', () => {
     expect(stored).toMatchObject({ actor: 'ops-1', correlationId: id });
   });
 
+  it('an Idempotency-Key is the command id: the reply names it and its event is caused by it', async () => {
+    const payload = { personId: 'p-http-3', name: 'Edsger', email: 'edsger@example.org' };
+    const sent = await call('POST', '/v1/commands/person/RegisterPerson', {
+      role: 'writer',
+      json: payload,
+      headers: { 'idempotency-key': 'http-idem-1' },
+    });
+    expect(sent).toMatchObject({ status: 200, body: { commandId: 'http-idem-1', aggregateId: 'p-http-3' } });
+    const stored = (await streamEvents(t.nc, 'person')).filter((e) => e.aggregateId === 'p-http-3');
+    expect(stored).toHaveLength(1);
+    expect(stored[0]).toMatchObject({ causationId: 'http-idem-1' });
+  });
+
   it('given a reader or auditor key, a query answers from the read model', async () => {
     for (const role of ['reader', 'auditor', 'operator'] as const) {
       // Generous: on a loaded machine a projection's ordered consumer can stall until the client
@@ -222,6 +235,11 @@ describe('HTTP gateway', () => {
       );
       expectError(
         await call('POST', path, { role: 'writer', json: register, headers: { 'x-correlation-id': 'c'.repeat(201) } }),
+        400,
+        'CIM-INVALID-INPUT',
+      );
+      expectError(
+        await call('POST', path, { role: 'writer', json: register, headers: { 'idempotency-key': 'k'.repeat(201) } }),
         400,
         'CIM-INVALID-INPUT',
       );

@@ -38,6 +38,7 @@ describe('the shipped catalog', () => {
       'burst',
       'cluster-restart',
       'follower-corruption',
+      'http-vs-nats',
       'leader-kill',
       'node-pause',
       'projection-rebuild',
@@ -63,8 +64,8 @@ describe('the shipped catalog', () => {
     for (const load of loads) for (const m of load.mix) expect(GENERATED).toContain(m.command);
   });
 
-  it('puts ten scenarios in the standard suite and three in the quick suite', () => {
-    expect(findScenarios(['standard'], { known }).map((s) => s.name)).toHaveLength(10);
+  it('puts eleven scenarios in the standard suite and three in the quick suite', () => {
+    expect(findScenarios(['standard'], { known }).map((s) => s.name)).toHaveLength(11);
     expect(findScenarios(['quick'], { known }).map((s) => s.name)).toEqual([
       'quick-leader-kill',
       'quick-replay',
