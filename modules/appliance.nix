@@ -96,7 +96,10 @@ let
 
   # Where a setting names a secret, it points into the unit's credentials directory (%d, expanded
   # by systemd), which the config file written at build time cannot know.
-  environment = lib.optionalAttrs (cfg.apiKeysFile != null) { CIM_HTTP_API_KEYS_FILE = "%d/api-keys"; };
+  environment =
+    lib.optionalAttrs (cfg.apiKeysFile != null) { CIM_HTTP_API_KEYS_FILE = "%d/api-keys"; }
+    # The OpenTelemetry SDK's own variable: traces are exported over OTLP/HTTP only when it is set.
+    // lib.optionalAttrs (cfg.otlpEndpoint != null) { OTEL_EXPORTER_OTLP_ENDPOINT = cfg.otlpEndpoint; };
 
   # The port of `httpListen` (`HOST:PORT`, the host maybe an IPv6 address in brackets).
   portOf = listen: lib.toInt (lib.last (lib.splitString ":" listen));
@@ -250,6 +253,16 @@ in
       description = ''
         `HOST:PORT` of a Prometheus `/metrics` endpoint of its own (no authentication). With
         `httpListen` set, `/metrics` is also served on the HTTP API's port. Null: none of its own.
+      '';
+    };
+
+    otlpEndpoint = mkOption {
+      type = types.nullOr (types.strMatching "https?://[^[:space:]]+");
+      default = null;
+      example = "http://127.0.0.1:4318";
+      description = ''
+        OTLP/HTTP endpoint (protobuf) the appliance sends its OpenTelemetry traces to, as
+        `OTEL_EXPORTER_OTLP_ENDPOINT`. Null: no traces are exported (and none are recorded).
       '';
     };
 

@@ -3,13 +3,23 @@
 // then the event acknowledged. Delivery is at least once; the commands' deterministic ids and
 // targets that treat a repeat as done make the flow exactly once (see ProcessManagerDefinition).
 import type { Context } from '@opentelemetry/api';
-import { AckPolicy, DeliverPolicy, nanos, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  nanos,
+  type Consumer,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JsMsg,
+  type NatsConnection,
+} from 'nats';
 import { CimError, toCimError } from '../errors.js';
 import { decodeEnvelope, domainStream, Subjects, type EventEnvelope } from '../eventstore/index.js';
 import { sendCommand } from './command-client.js';
 import type { ProcessManagerDefinition } from '../decider/types.js';
 import type { Finding } from '../integrity/index.js';
 import { Attr, traceConsume } from '../telemetry/tracing.js';
+import { sleep } from '../sleep.js';
 
 export interface ProcessManagerOptions {
   subjects?: Subjects;
@@ -71,7 +81,7 @@ export async function startProcessManager(
       // The durable exists from an earlier run: it remembers what was acknowledged, which is the point.
       if (!/already (exists|in use)/i.test((error as Error).message)) throw toCimError(error);
     }
-    feeds.push(await (await js.consumers.get(domainStream(domain), durable)).consume({ max_messages: 100 }));
+    feeds.push(await (await durableConsumer(js, domainStream(domain), durable)).consume({ max_messages: 100 }));
   }
 
   let stopping = false;
@@ -172,4 +182,20 @@ export async function startProcessManager(
       await stopped;
     },
   };
+}
+
+/**
+ * The durable just added, once its info answers. Two instances starting together both add it (the
+ * server takes the same config twice); the one whose add came second can ask for its info before
+ * the consumer's group has a leader, and hears "consumer not found" for a moment.
+ */
+async function durableConsumer(js: JetStreamClient, stream: string, durable: string): Promise<Consumer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await js.consumers.get(stream, durable);
+    } catch (error) {
+      if (attempt >= 10 || !/consumer not found/i.test((error as Error).message)) throw toCimError(error);
+      await sleep(100 * attempt);
+    }
+  }
 }

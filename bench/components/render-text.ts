@@ -177,13 +177,13 @@ export function renderTracingBenchmark(result: TracingBenchmarkResult): string {
     count(f.perSecond),
   ];
   return [
-    `tracing overhead: ${result.domain}, ${result.lanes} in flight, ${result.rounds} rounds of each mode alternating` +
+    `telemetry overhead (tracing and metrics): ${result.domain}, ${result.lanes} in flight, ${result.rounds} rounds of each mode alternating` +
       (result.interrupted ? ' (interrupted: partial figures)' : ''),
     alignedTable([
       ['commands', 'ok', 'failed', 's', 'cmds/s'],
-      row('tracing off (no SDK)', result.off),
-      row('tracing on (SDK, all sampled, spans dropped)', result.on),
-      row('tracing on, a tenth of traces sampled', result.tenth),
+      row('telemetry off (no SDK, no metrics)', result.off),
+      row('tracing (all sampled, spans dropped) and metrics on', result.on),
+      row('tracing (a tenth sampled) and metrics on', result.tenth),
     ]),
     `  on / off: ${result.ratio.toFixed(3)} (${signedPercent(result.ratio - 1)}; goal within 5 %); ${decimal(result.spansPerCommand)} spans per traced command`,
     `  tenth / off: ${result.tenthRatio.toFixed(3)} (${signedPercent(result.tenthRatio - 1)})`,

@@ -6,6 +6,7 @@
 // ratios to off.
 import type { NatsConnection } from 'nats';
 import {
+  ApplianceMetrics,
   CimError,
   defineDomain,
   discardingExporter,
@@ -90,8 +91,16 @@ export async function runTracingBenchmark(
   await provision(nc, { domains: [name], replicas: options.replicas, duplicateWindowMs: 120_000 });
   const serviceNc = options.serviceConnection ?? nc;
   let service: CommandServiceHandle | undefined;
+  const metrics = new ApplianceMetrics();
+  let observing = false;
   try {
-    service = await startCommandService(serviceNc, domain, { store: await EventStore.open(serviceNc) });
+    service = await startCommandService(serviceNc, domain, {
+      store: await EventStore.open(serviceNc),
+      // Metrics are on with tracing: "on" is the telemetry `cim serve` runs with, "off" none of it.
+      onCommand: (observation) => {
+        if (observing) metrics.observeCommand(name, observation);
+      },
+    });
     await runLanes(
       lanes,
       options.aggregates,
@@ -152,9 +161,11 @@ export async function runTracingBenchmark(
         if (signal?.aborted) break;
         const before = exported;
         const stop = await startTracing({ serviceName: 'cim-bench', exporter, sample });
+        observing = true;
         try {
           runs.push(await runLanes(lanes, perRound, rename, (d) => options.onProgress?.(mode, d, perRound), signal));
         } finally {
+          observing = false;
           await stop(); // flushes and unregisters, so the next round runs with no SDK at all
         }
         if (mode === 'tenth') exported = before; // spans per command counts the fully sampled rounds

@@ -56,8 +56,8 @@ describe('the tracing benchmark', () => {
 
   it('renders both modes and the ratio', () => {
     const text = renderTracingBenchmark(result);
-    expect(text).toMatch(/tracing off \(no SDK\)\s+200\s+0/);
-    expect(text).toMatch(/tracing on .*\s+200\s+0/);
+    expect(text).toMatch(/telemetry off \(no SDK, no metrics\)\s+200\s+0/);
+    expect(text).toMatch(/tracing \(all sampled, spans dropped\) and metrics on\s+200\s+0/);
     expect(text).toContain(`on / off: ${result.ratio.toFixed(3)}`);
     expect(text).toContain('4.00 spans per traced command');
     expect(text).toContain(`tenth / off: ${result.tenthRatio.toFixed(3)}`);

@@ -80,6 +80,7 @@ let
       signingKeyFile = "/run/keys/signing.key";
       httpListen = "0.0.0.0:8080";
       metricsListen = "127.0.0.1:9464";
+      otlpEndpoint = "http://127.0.0.1:4318";
       domains.plugins = [ "/etc/cim/domains/invoice.js" ];
       report.schedule = "hourly";
     };
@@ -204,6 +205,11 @@ assert check (n1.settings.metrics.listen == "127.0.0.1:9464" && !(one.settings ?
     imports = [ (base "bad") ];
     services.cim-appliance.httpListen = "8080";
   }).settings;
+
+  wrongOtlp = (summarize {
+    imports = [ (base "bad") ];
+    services.cim-appliance.otlpEndpoint = "127.0.0.1:4318";
+  }).services.cim-appliance.environment;
 
   wrongPeer = (summarize {
     imports = [ (base "bad") ];

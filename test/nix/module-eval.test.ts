@@ -162,7 +162,10 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
         'signing-key:/run/keys/signing.key',
       ]);
       // The key file is the credential; the config file written at build time names the listen address.
-      expect(serve.environment).toEqual({ CIM_HTTP_API_KEYS_FILE: '%d/api-keys' });
+      expect(serve.environment).toEqual({
+        CIM_HTTP_API_KEYS_FILE: '%d/api-keys',
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318',
+      });
       expect(machine.settings).toMatchObject({ http: { listen: '0.0.0.0:8080' } });
     }
   });
@@ -338,6 +341,7 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
     ['wrongDuration', 'services.cim-appliance.nats.syncInterval', 'string matching the pattern'],
     ['wrongPeer', 'services.cim-appliance.nats.peers', 'submodule'],
     ['wrongListen', 'services.cim-appliance.httpListen', 'string matching'],
+    ['wrongOtlp', 'services.cim-appliance.otlpEndpoint', 'string matching'],
   ])(
     'a wrongly typed option is rejected (%s)',
     async (attr, option, type) => {
