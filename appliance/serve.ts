@@ -91,6 +91,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
             command: o.command,
             outcome: o.outcome,
             correlationId: o.correlationId,
+            ...(o.traceId ? { traceId: o.traceId } : {}),
             seconds: o.seconds,
           };
           if (o.outcome === 'ok') logger.debug(fields, 'command handled');

@@ -2,7 +2,7 @@
 // one endpoint per command, in a queue group so any number of instances share the load. Each
 // request is validated, the facts it requires gathered, the aggregate loaded, the decision made
 // and appended; a conflict (another instance appended first) reloads and decides again.
-import type { Context } from '@opentelemetry/api';
+import { isSpanContextValid, trace, type Context } from '@opentelemetry/api';
 import type { NatsConnection, Service, ServiceMsg } from 'nats';
 import { CimError, firstIssue, toCimError } from '../errors.js';
 import {
@@ -46,6 +46,8 @@ export interface CommandObservation {
   events: number;
   /** The request's correlation id, once it parsed. */
   correlationId?: string;
+  /** The trace the handling was in, when tracing is on. */
+  traceId?: string;
 }
 
 export interface CommandServiceHandle {
@@ -88,13 +90,17 @@ export async function startCommandService<S>(
       handler: (error, msg) => {
         if (error) return; // the subscription ended; stop() handles that
         const started = performance.now();
-        const seen: { correlationId?: string } = {};
+        const seen: { correlationId?: string; traceId?: string } = {};
         const done: Promise<void> = traceCommandHandling(
           msg.headers,
           subject,
           domain.name,
           type,
-          (ctx) => handler.handle(type, msg.data, ctx, seen),
+          (ctx) => {
+            const span = ctx && trace.getSpan(ctx)?.spanContext();
+            if (span && isSpanContextValid(span)) seen.traceId = span.traceId;
+            return handler.handle(type, msg.data, ctx, seen);
+          },
           (reply) => (reply.ok ? undefined : reply.error.code),
         )
           .then((reply) => {

@@ -27,6 +27,7 @@ import {
   ReadModel,
   referenceDomains,
   startCommandService,
+  type CommandObservation,
   startGateway,
   startProcessManager,
   startQueryService,
@@ -48,6 +49,7 @@ const NAME = 'Ada Lovelace';
 const EMAIL = 'ada@example.org';
 const ACTOR = 'writer-trace';
 
+const observed: (CommandObservation & { domain: string })[] = [];
 let t: TestCluster;
 let gatewayNc: NatsConnection;
 let gateway: GatewayHandle;
@@ -73,7 +75,12 @@ beforeAll(async () => {
   for (const projection of projections) projectors.push(Projector.start({ nc: t.nc, model, projection }));
   const store = await EventStore.open(t.nc);
   for (const domain of referenceDomains) {
-    commandServices.push(await startCommandService(t.nc, domain, { store }));
+    commandServices.push(
+      await startCommandService(t.nc, domain, {
+        store,
+        onCommand: (o) => observed.push({ ...o, domain: domain.name }),
+      }),
+    );
     const queries = await startQueryService(t.nc, domain, model);
     if (queries) queryServices.push(queries);
   }
@@ -161,6 +168,9 @@ describe('a command sent over HTTP', () => {
     const followUp = await span(TRACE_ID, 'send cim.workflow.commands.StartWorkflow');
     const started = await span(TRACE_ID, 'process cim.workflow.commands.StartWorkflow');
     const workflowEvent = await span(TRACE_ID, 'publish cim.workflow.events.*');
+
+    // The service's observer (the metrics and the log records of `cim serve`) is told the trace too.
+    expect(observed.find((o) => o.command === 'AddMember' && o.traceId === TRACE_ID)).toMatchObject({ outcome: 'ok' });
 
     const chain = [http, send, process, decide, publish, projected, reacted, followUp, started, workflowEvent];
     for (const s of chain) expect(s.spanContext().traceId, s.name).toBe(TRACE_ID);
