@@ -5,10 +5,9 @@
 // request's reply body is read (the checker needs what it acknowledged), which a closed-loop load
 // tool with its own histogram (autocannon, used by the component benchmark) does not hand back.
 import { Agent, request } from 'node:http';
-import { sleep } from '../appliance/index.js';
 import type { CommandMix } from './command-mix.js';
-import { NOT_APPLIED } from './issuers.js';
-import type { OperationRecord, PhaseRecorder } from './recorder.js';
+import { mixIssuer, NOT_APPLIED, type SendOutcome } from './issuers.js';
+import type { PhaseRecorder } from './recorder.js';
 import type { Issue } from './schedule.js';
 
 /** A keep-alive HTTP/1.1 client of one gateway, with at most `connections` sockets. */
@@ -117,39 +116,19 @@ interface ReplyBody {
 
 /** An Issue that POSTs the mix's next command to the gateway and records its reply. */
 export function httpIssuer(options: HttpLoadOptions): Issue {
-  const { client, mix, recorder, clock } = options;
-  return async (dueMs, index) => {
-    const command = mix.next();
-    if (!command) {
-      // Every candidate aggregate is busy: let the others finish instead of spinning.
-      await sleep(1);
-      return;
-    }
-    const id = options.commandId(index);
-    const record: OperationRecord = {
-      id,
-      label: `${command.domain}.${command.command}`,
-      outcome: 'unknown',
-      acked: [],
-      startMs: dueMs,
-      endMs: 0,
-    };
+  return mixIssuer(options, async (command, id) => {
     try {
-      const { status, body } = await client.command(command.domain, command.command, command.payload, {
+      const { status, body } = await options.client.command(command.domain, command.command, command.payload, {
         'x-correlation-id': options.correlationId,
         'idempotency-key': id,
       });
-      Object.assign(record, judge(status, body as ReplyBody | undefined, id));
+      return judge(status, body as ReplyBody | undefined, id);
     } catch (error) {
       // No HTTP answer: a refused connection reached no one; anything else may have been applied.
       const code = error instanceof GatewayTransportError ? error.code : 'HTTP-ERROR';
-      record.outcome = code === 'HTTP-REFUSED' ? 'failed' : 'unknown';
-      record.errorCode = code;
+      return { outcome: code === 'HTTP-REFUSED' ? 'failed' : 'unknown', acked: [], errorCode: code };
     }
-    record.endMs = clock();
-    mix.settle(command, record.outcome === 'ok');
-    recorder.record(record);
-  };
+  });
 }
 
 /**
@@ -158,11 +137,7 @@ export function httpIssuer(options: HttpLoadOptions): Issue {
  * by the same codes); a 429 was refused before anything was sent on; an answer without a code is
  * `HTTP-<status>`, outcome unknown.
  */
-export function judge(
-  status: number,
-  body: ReplyBody | undefined,
-  commandId: string,
-): Pick<OperationRecord, 'outcome' | 'acked' | 'errorCode'> {
+export function judge(status: number, body: ReplyBody | undefined, commandId: string): SendOutcome {
   if (status === 200 && body && Array.isArray(body.events)) {
     const cids = body.events.map((e) => e.cid);
     if (body.commandId === commandId && cids.every((c): c is string => typeof c === 'string'))

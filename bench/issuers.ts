@@ -4,7 +4,7 @@
 // stalled cluster shows as latency rather than as fewer samples (no coordinated omission).
 import type { JetStreamClient, NatsConnection } from 'nats';
 import { sendCommand, sleep, toCimError } from '../appliance/index.js';
-import type { CommandMix } from './command-mix.js';
+import type { CommandMix, GeneratedCommand } from './command-mix.js';
 import type { OperationRecord, PhaseRecorder } from './recorder.js';
 import type { Issue } from './schedule.js';
 
@@ -30,9 +30,26 @@ export interface CommandLoadOptions {
   timeoutMs?: number;
 }
 
-/** An Issue that sends the mix's next command and records its reply. */
-export function commandIssuer(options: CommandLoadOptions): Issue {
-  const { nc, mix, recorder, clock } = options;
+/** What sending one command came to: the record's outcome, what was acknowledged, the error code. */
+export type SendOutcome = Pick<OperationRecord, 'outcome' | 'acked' | 'errorCode'>;
+
+/** What every command driver shares: where commands come from, where they are recorded, the ids. */
+export interface MixIssuerOptions {
+  mix: CommandMix;
+  recorder: PhaseRecorder;
+  clock: () => number;
+  commandId: (index: number) => string;
+}
+
+/**
+ * An Issue that takes the mix's next command, hands it to `send` (the driver: NATS or HTTP) and
+ * records what came back, timed from when it was due. The one loop every command driver runs.
+ */
+export function mixIssuer(
+  options: MixIssuerOptions,
+  send: (command: GeneratedCommand, id: string) => Promise<SendOutcome>,
+): Issue {
+  const { mix, recorder, clock } = options;
   return async (dueMs, index) => {
     const command = mix.next();
     if (!command) {
@@ -49,25 +66,30 @@ export function commandIssuer(options: CommandLoadOptions): Issue {
       startMs: dueMs,
       endMs: 0,
     };
+    Object.assign(record, await send(command, id));
+    record.endMs = clock();
+    mix.settle(command, record.outcome === 'ok');
+    recorder.record(record);
+  };
+}
+
+/** An Issue that sends the mix's next command over NATS and records its reply. */
+export function commandIssuer(options: CommandLoadOptions): Issue {
+  return mixIssuer(options, async (command, id) => {
     try {
       const result = await sendCommand(
-        nc,
+        options.nc,
         command.domain,
         command.command,
         { payload: command.payload, actor: options.actor, correlationId: options.correlationId, commandId: id },
         { timeoutMs: options.timeoutMs ?? 15_000 },
       );
-      record.outcome = 'ok';
-      record.acked = result.events.map((e) => e.cid);
+      return { outcome: 'ok', acked: result.events.map((e) => e.cid) };
     } catch (error) {
       const code = toCimError(error).code;
-      record.outcome = NOT_APPLIED.has(code) ? 'failed' : 'unknown';
-      record.errorCode = code;
+      return { outcome: NOT_APPLIED.has(code) ? 'failed' : 'unknown', acked: [], errorCode: code };
     }
-    record.endMs = clock();
-    mix.settle(command, record.outcome === 'ok');
-    recorder.record(record);
-  };
+  });
 }
 
 export interface RawLoadOptions {

@@ -20,6 +20,7 @@ import {
 } from '../../appliance/index.js';
 import { latencyAtRate, runLanes, throughputFigure, type LatencyFigure, type ThroughputFigure } from '../schedule.js';
 import { runReplayBenchmark, type ReplayBenchmarkResult } from './replay-throughput.js';
+import { BENCH_ACTOR, benchPersonId, registerBenchPeople } from './bench-people.js';
 
 export type CommandBenchmarkPhase =
   'setup' | 'raw' | 'append' | 'command' | 'raw-latency' | 'command-latency' | 'replay';
@@ -67,11 +68,8 @@ export interface CommandBenchmarkResult {
   interrupted: boolean;
 }
 
-const WHO = { actor: 'bench' };
 const RAW_STREAM = 'CIM_BENCH_CMDRAW';
 const RAW_PREFIX = 'cim.bench.cmdraw';
-
-const personId = (i: number) => `p-${String(i).padStart(7, '0')}`;
 
 export async function runCommandBenchmark(
   nc: NatsConnection,
@@ -107,19 +105,7 @@ export async function runCommandBenchmark(
     const store = await EventStore.open(nc);
 
     // Setup: the people the commands rename.
-    await runLanes(
-      lanes,
-      options.aggregates,
-      async (i) => {
-        await sendCommand(nc, name, 'RegisterPerson', {
-          ...WHO,
-          payload: { personId: personId(i), name: 'Ada Lovelace', email: `p${i}@example.org` },
-        });
-        return true;
-      },
-      progress('setup', options.aggregates),
-      signal,
-    );
+    await registerBenchPeople(nc, name, options.aggregates, lanes, progress('setup', options.aggregates), signal);
 
     // Each lane owns the aggregates lane, lane + lanes, lane + 2·lanes, … (below `aggregates`), so
     // one aggregate never has two operations in flight.
@@ -127,7 +113,7 @@ export async function runCommandBenchmark(
     const perLane = Math.floor(options.aggregates / lanes);
     const target = (lane: number) => lane + lanes * (counters[lane]!++ % perLane);
     let seqNo = 0;
-    const renamePayload = (i: number) => ({ personId: personId(i), name: `Renamed ${++seqNo}` });
+    const renamePayload = (i: number) => ({ personId: benchPersonId(i), name: `Renamed ${++seqNo}` });
     const sample = domain.validate('RenamePerson', renamePayload(0));
     // Raw messages are as large as the event a rename stores.
     const body = new Uint8Array(
@@ -143,7 +129,7 @@ export async function runCommandBenchmark(
         at: new Date().toISOString(),
         correlationId: '01900000-0000-7000-8000-000000000001',
         causationId: '01900000-0000-7000-8000-000000000001',
-        actor: WHO.actor,
+        actor: BENCH_ACTOR.actor,
         payload: sample.payload as Record<string, unknown>,
         prev: null,
       }).bytes.length,
@@ -158,7 +144,7 @@ export async function runCommandBenchmark(
       options.messages,
       async (i) => {
         try {
-          await js.publish(`${RAW_PREFIX}.${personId(i % options.aggregates)}`, body);
+          await js.publish(`${RAW_PREFIX}.${benchPersonId(i % options.aggregates)}`, body);
           return true;
         } catch {
           return false;
@@ -178,7 +164,7 @@ export async function runCommandBenchmark(
           ref,
           heads.get(i) ?? EMPTY_HEAD,
           [{ type: 'PersonRenamed', payload: renamePayload(i) }],
-          { ...WHO, correlationId: 'bench', causationId: 'bench' },
+          { ...BENCH_ACTOR, correlationId: 'bench', causationId: 'bench' },
         );
         heads.set(i, { seq: e!.seq, cid: e!.cid, streamSeq: e!.streamSeq });
         return true;
@@ -203,7 +189,7 @@ export async function runCommandBenchmark(
           nc,
           name,
           'RenamePerson',
-          { ...WHO, payload: renamePayload(target(lane)) },
+          { ...BENCH_ACTOR, payload: renamePayload(target(lane)) },
           { timeoutMs: 30_000 },
         );
         commandsOk++;
@@ -236,7 +222,7 @@ export async function runCommandBenchmark(
         total,
         async (i) => {
           try {
-            await js.publish(`${RAW_PREFIX}.${personId(i % options.aggregates)}`, body);
+            await js.publish(`${RAW_PREFIX}.${benchPersonId(i % options.aggregates)}`, body);
             return true;
           } catch {
             return false;
@@ -255,7 +241,7 @@ export async function runCommandBenchmark(
               nc,
               name,
               'RenamePerson',
-              { ...WHO, payload: renamePayload(i % options.aggregates) },
+              { ...BENCH_ACTOR, payload: renamePayload(i % options.aggregates) },
               { timeoutMs: 30_000 },
             );
             commandsOk++;

@@ -22,7 +22,8 @@ import {
   type GatewayHandle,
 } from '../../appliance/index.js';
 import { latencyHistogram, summarizeLatency, type LatencySummary } from '../latency.js';
-import { runLanes, runSchedule, throughputFigure, type ThroughputFigure } from '../schedule.js';
+import { runSchedule, throughputFigure, type ThroughputFigure } from '../schedule.js';
+import { BENCH_ACTOR, benchPersonId, registerBenchPeople } from './bench-people.js';
 
 export type HttpCommandBenchmarkPhase = 'setup' | 'nats' | 'http';
 
@@ -61,8 +62,6 @@ export interface HttpCommandBenchmarkResult {
   interrupted: boolean;
 }
 
-const WHO = { actor: 'bench' };
-const personId = (i: number) => `p-${String(i).padStart(7, '0')}`;
 const quotient = (a: number, b: number) => (b > 0 ? a / b : 0);
 
 export async function runHttpCommandBenchmark(
@@ -88,7 +87,7 @@ export async function runHttpCommandBenchmark(
   let gateway: GatewayHandle | undefined;
   try {
     service = await startCommandService(serviceNc, domain, { store: await EventStore.open(serviceNc) });
-    const { token, entry } = await createApiKey('writer', WHO.actor);
+    const { token, entry } = await createApiKey('writer', BENCH_ACTOR.actor);
     gateway = await startGateway({
       nc: options.gatewayConnection ?? nc,
       listen: '127.0.0.1:0',
@@ -96,25 +95,13 @@ export async function runHttpCommandBenchmark(
       keys: new KeyRing([entry]),
     });
 
-    await runLanes(
-      lanes,
-      options.aggregates,
-      async (i) => {
-        await sendCommand(nc, name, 'RegisterPerson', {
-          ...WHO,
-          payload: { personId: personId(i), name: 'Ada Lovelace', email: `p${i}@example.org` },
-        });
-        return true;
-      },
-      progress('setup', options.aggregates),
-      signal,
-    );
+    await registerBenchPeople(nc, name, options.aggregates, lanes, progress('setup', options.aggregates), signal);
 
     // Both sides rename people round-robin, so the same commands go over each.
     let renamed = 0;
     const nextRename = () => {
       const n = renamed++;
-      return { personId: personId(n % options.aggregates), name: `Renamed ${n}` };
+      return { personId: benchPersonId(n % options.aggregates), name: `Renamed ${n}` };
     };
 
     const natsHistogram = latencyHistogram();
@@ -128,7 +115,13 @@ export async function runHttpCommandBenchmark(
         async () => {
           const started = performance.now();
           try {
-            await sendCommand(nc, name, 'RenamePerson', { ...WHO, payload: nextRename() }, { timeoutMs: 30_000 });
+            await sendCommand(
+              nc,
+              name,
+              'RenamePerson',
+              { ...BENCH_ACTOR, payload: nextRename() },
+              { timeoutMs: 30_000 },
+            );
             natsHistogram.recordValue(Math.max(1, Math.round((performance.now() - started) * 1_000)));
             natsOk++;
           } catch {
