@@ -106,6 +106,20 @@ function send(reply: FastifyReply, error: CimError, details?: unknown): FastifyR
   return reply.code(error.httpStatus).type('application/json').send(body);
 }
 
+/** A header checked with `schema`: its value, undefined when it is absent, or the error naming it. */
+function optionalHeader(
+  request: FastifyRequest,
+  name: string,
+  schema: typeof correlationIdSchema,
+): string | undefined | CimError {
+  const value = request.headers[name.toLowerCase()];
+  if (value === undefined) return undefined;
+  const parsed = schema.safeParse(value);
+  return parsed.success
+    ? parsed.data
+    : new CimError('CIM-INVALID-INPUT', `${name}: ${firstIssue(parsed.error, 'header')}`);
+}
+
 function bearer(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
   if (typeof header !== 'string') return undefined;
@@ -277,29 +291,12 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       // No content type and no body reaches here with body undefined.
       if (request.body === undefined)
         return send(reply, new CimError('CIM-UNSUPPORTED-MEDIA-TYPE', 'send the payload as application/json'));
-      const header = request.headers['x-correlation-id'];
-      let correlationId: string = randomUUID();
-      if (header !== undefined) {
-        const parsed = correlationIdSchema.safeParse(header);
-        if (!parsed.success)
-          return send(
-            reply,
-            new CimError('CIM-INVALID-INPUT', `X-Correlation-Id: ${firstIssue(parsed.error, 'header')}`),
-          );
-        correlationId = parsed.data;
-      }
+      const correlation = optionalHeader(request, 'X-Correlation-Id', correlationIdSchema);
+      if (correlation instanceof CimError) return send(reply, correlation);
+      const correlationId = correlation ?? randomUUID();
       // The client's Idempotency-Key is the command id, which the command log keeps from being applied twice.
-      const key = request.headers['idempotency-key'];
-      let commandId: string | undefined;
-      if (key !== undefined) {
-        const parsed = commandIdSchema.safeParse(key);
-        if (!parsed.success)
-          return send(
-            reply,
-            new CimError('CIM-INVALID-INPUT', `Idempotency-Key: ${firstIssue(parsed.error, 'header')}`),
-          );
-        commandId = parsed.data;
-      }
+      const commandId = optionalHeader(request, 'Idempotency-Key', commandIdSchema);
+      if (commandId instanceof CimError) return send(reply, commandId);
       void reply.header('x-correlation-id', correlationId);
       try {
         const traceContext = requestTraceContext(request);
