@@ -24,11 +24,61 @@ let
 
   renderServerConfig = import ./nats-server-config.nix { inherit lib; };
 
+  # The NATS roles of appliance/cluster/nats-roles.json (the one definition of their permissions),
+  # in the order of NATS_ROLES in appliance/cluster/server-config.ts, which a rendered config's
+  # users follow; an assertion below keeps the two lists the same.
+  roleDefinitions = (lib.importJSON ../appliance/cluster/nats-roles.json).roles;
+  roleNames = [
+    "service"
+    "gateway"
+    "loadgen"
+    "auditor"
+    "operator"
+  ];
+
+  # A secret's path on the machine: a string, never a Nix path (interpolated, that would be copied
+  # into the world-readable store), and not a store path.
+  secretFile =
+    if types ? pathWith then
+      types.pathWith {
+        inStore = false;
+        absolute = true;
+      }
+    else
+      types.strMatching "/.*";
+
+  # The user cluster routes authenticate as (ROUTE_USER in appliance/cluster/nats-users.ts).
+  routeUser = "cim-route";
+  # Stands for the route password in the config built into the store; replaced at start (below).
+  routePasswordPlaceholder = "CIM_ROUTE_PASSWORD_FROM_CREDENTIAL";
+
   # The same syntax checks as appliance/config.ts, so a value `cim` would reject fails here first.
   natsDuration = types.strMatching "always|[0-9]+(ms|s|m|h)";
   plainName = types.strMatching "[A-Za-z0-9_-]+";
   # appliance/config.ts's listen addresses, narrowed to host names and IP addresses.
   listenAddress = types.strMatching "([[][0-9A-Fa-f:.]+[]]|[A-Za-z0-9._-]+):[0-9]{1,5}";
+
+  monitorOnLoopback =
+    lib.hasPrefix "127." nats.monitorHost
+    || builtins.elem nats.monitorHost [
+      "::1"
+      "localhost"
+    ];
+  missingPublicKeys = lib.filter (role: nats.users.${role}.publicKey == null) roleNames;
+  roleSeeds = lib.filterAttrs (_: file: file != null) cfg.roleCredentials;
+  # The roles the units connect as: `cim serve` provisions streams as operator and runs the services
+  # as service (and the HTTP gateway as gateway); the report (`cim verify`) reads as auditor.
+  seedsNeeded = [
+    "operator"
+    "service"
+  ]
+  ++ lib.optional (cfg.httpListen != null) "gateway"
+  ++ lib.optional cfg.report.enable "auditor";
+  # Seeds are needed where the local node asks for them, or where any are given (then `cim` reads
+  # every role's from the credentials directory); a creds file is one identity for all roles.
+  missingSeeds = lib.optionals ((nats.enable || roleSeeds != { }) && nats.credentialsFile == null) (
+    lib.filter (role: !(roleSeeds ? ${role})) seedsNeeded
+  );
 
   serverConfig = renderServerConfig {
     clusterName = nats.clusterName;
@@ -43,7 +93,44 @@ let
     peers = map (peer: { inherit (peer) host clusterPort; }) nats.peers;
     syncInterval = nats.syncInterval;
     tls = if nats.tls.certFile == null then null else nats.tls;
+    # Every role a user (the assertions require all keys); nobody connects without credentials.
+    authorization = {
+      users = map (role: {
+        inherit role;
+        nkey = nats.users.${role}.publicKey;
+      }) (lib.filter (role: nats.users.${role}.publicKey != null) roleNames);
+    }
+    // lib.optionalAttrs (nats.routePasswordFile != null) {
+      route = {
+        user = routeUser;
+        password = routePasswordPlaceholder;
+      };
+    };
+    monitorHost = nats.monitorHost;
   };
+
+  # A clustered node's config names the route password, a secret: the store holds the config with
+  # a placeholder, and before each start the unit writes the real one (mode 0600, in its runtime
+  # directory) with the password read from its systemd credential, the way nixpkgs'
+  # utils.genJqSecretsReplacementSnippet does, but also inside the route URLs (as
+  # encodeURIComponent: jq's @uri, which escapes !*'() too from jq 1.7 on, with those five undone).
+  runtimeConfig = nats.enable && nats.peers != [ ] && nats.routePasswordFile != null;
+  runtimeConfigFilter = ''
+    ($password | sub("^[[:space:]]+"; "") | sub("[[:space:]]+$"; "")) as $pw
+    | if $pw == "" then error("the route password credential is empty") else . end
+    | ($pw | @uri | gsub("%21"; "!") | gsub("%2A"; "*") | gsub("%27"; "'") | gsub("%28"; "(") | gsub("%29"; ")")) as $url
+    | .cluster.authorization.password = $pw
+    | .cluster.routes |= map(split($placeholder) | join($url))
+  '';
+  runtimeConfigScript = ''
+    set -euo pipefail
+    umask 0077
+    ${pkgs.jq}/bin/jq --rawfile password "$CREDENTIALS_DIRECTORY/route-password" \
+      --arg placeholder ${routePasswordPlaceholder} ${lib.escapeShellArg runtimeConfigFilter} \
+      ${pkgs.writeText "nats-template.json" (builtins.toJSON config.services.nats.settings)} \
+      > "$RUNTIME_DIRECTORY/nats.conf"
+  '';
+  natsServerPackage = if options.services.nats ? package then config.services.nats.package else pkgs.nats-server;
 
   urlHost = host: if lib.hasInfix ":" host then "[${host}]" else host;
   # A server listening on every interface is reached locally through loopback.
@@ -76,6 +163,7 @@ let
   # Secrets reach the units as systemd credentials (readable by the unit only, whoever owns the file).
   credentials =
     lib.optional (nats.credentialsFile != null) "nats.creds:${nats.credentialsFile}"
+    ++ lib.mapAttrsToList (role: file: "${role}.nk:${file}") roleSeeds
     ++ lib.optional (cfg.apiKeysFile != null) "api-keys:${cfg.apiKeysFile}"
     ++ lib.optional (cfg.signingKeyFile != null) "signing-key:${cfg.signingKeyFile}";
 
@@ -98,6 +186,8 @@ let
   # by systemd), which the config file written at build time cannot know.
   environment =
     lib.optionalAttrs (cfg.apiKeysFile != null) { CIM_HTTP_API_KEYS_FILE = "%d/api-keys"; }
+    # `nats.usersDir`: each `cim` verb reads the seed of the role it connects as, `<role>.nk`.
+    // lib.optionalAttrs (roleSeeds != { }) { CIM_NATS_USERS_DIR = "%d"; }
     # The OpenTelemetry SDK's own variable: traces are exported over OTLP/HTTP only when it is set.
     // lib.optionalAttrs (cfg.otlpEndpoint != null) { OTEL_EXPORTER_OTLP_ENDPOINT = cfg.otlpEndpoint; };
 
@@ -210,9 +300,6 @@ in
   imports = [
     (lib.mkRemovedOptionModule [ "services" "cim-appliance" "retention" ]
       "Retention is not implemented in this version of the appliance (events are kept); remove the setting."
-    )
-    (lib.mkRemovedOptionModule [ "services" "cim-appliance" "roleCredentials" ]
-      "Per-role NATS credentials are not implemented in this version of the appliance; remove the setting."
     )
   ];
 
@@ -392,6 +479,16 @@ in
         description = "HTTP monitoring port (/varz, /jsz, /routez).";
       };
 
+      monitorHost = mkOption {
+        type = types.str;
+        default = "127.0.0.1";
+        example = "0.0.0.0";
+        description = ''
+          Interface the HTTP monitoring port listens on. The monitoring endpoints need no
+          credentials and show every connection and stream, so they stay on loopback unless set.
+        '';
+      };
+
       openMonitorPort = mkOption {
         type = types.bool;
         default = false;
@@ -465,9 +562,63 @@ in
         type = types.nullOr types.path;
         default = null;
         example = "/run/secrets/cim-service.creds";
-        description = "NATS credentials of the appliance (`cim --creds`), handed to the units as a systemd credential.";
+        description = ''
+          NATS credentials of the appliance (`cim --creds`) for a cluster of its own accounts
+          (`nats.enable = false`): every role connects with them. Handed to the units as a systemd
+          credential. A cluster this module runs knows the users of
+          {option}`services.cim-appliance.nats.users` instead: use
+          {option}`services.cim-appliance.roleCredentials`.
+        '';
+      };
+
+      users = lib.genAttrs roleNames (role: {
+        publicKey = mkOption {
+          type = types.nullOr (types.strMatching "U[A-Z2-7]{55}");
+          default = null;
+          example = "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4";
+          description = ''
+            Public nkey (`U…`, not secret) of the NATS user of role `${role}`, whom the local node
+            lets in with that role's permissions (appliance/cluster/nats-roles.json). Every member
+            of a cluster lists the same keys; the seed belongs in
+            {option}`services.cim-appliance.roleCredentials` on the machines that connect as
+            `${role}`. `cim` creates a seed per role in `<state>/nats-users/${role}.nk`
+            (mode 0600) the first time it needs one; `nk -inkey ${role}.nk -pubout` (or the
+            `nats` Node package's `nkeys.fromSeed`) prints its public key. Required for every
+            role when the module runs the NATS node: a connection without credentials is refused.
+          '';
+        };
+      });
+
+      routePasswordFile = mkOption {
+        type = types.nullOr secretFile;
+        default = null;
+        example = "/run/secrets/cim-route-password";
+        description = ''
+          File holding the password cluster routes authenticate with (the same on every member;
+          surrounding whitespace is ignored), for example `openssl rand -hex 32`, or the
+          `nats-users/route.secret` a `cim` state directory holds. Required with
+          {option}`services.cim-appliance.nats.peers`. It never enters the Nix store: the unit
+          reads it as a systemd credential and writes the nats-server config with it into its
+          runtime directory (mode 0600) before each start.
+        '';
       };
     };
+
+    roleCredentials = lib.genAttrs roleNames (
+      role:
+      mkOption {
+        type = types.nullOr secretFile;
+        default = null;
+        example = "/run/secrets/cim-nats-${role}.nk";
+        description = ''
+          File holding the nkey seed (`SU…`) of the NATS user of role `${role}` (its public key is
+          {option}`services.cim-appliance.nats.users.${role}.publicKey`), handed to the appliance's
+          units as the systemd credential `${role}.nk`, with `CIM_NATS_USERS_DIR` (`nats.usersDir`)
+          naming their credentials directory: each `cim` verb connects as the role it needs. Never
+          copied into the Nix store.
+        '';
+      }
+    );
 
     settings = mkOption {
       type = types.attrsOf types.anything;
@@ -475,13 +626,49 @@ in
       internal = true;
       description = "The appliance config file's contents (appliance/config.ts schema), for tests and inspection.";
     };
+
+    nats.runtimeConfigScript = mkOption {
+      type = types.nullOr types.str;
+      readOnly = true;
+      internal = true;
+      description = "What the NATS unit runs before each start to write its config with the route password; for tests.";
+    };
   };
 
   config = mkIf cfg.enable (mkMerge [
     {
       services.cim-appliance.settings = settings;
+      services.cim-appliance.nats.runtimeConfigScript = if runtimeConfig then runtimeConfigScript else null;
 
       assertions = [
+        {
+          assertion = lib.sort lib.lessThan roleNames == lib.attrNames roleDefinitions;
+          message = "modules/appliance.nix: its role list differs from the roles of appliance/cluster/nats-roles.json.";
+        }
+        {
+          assertion = !nats.enable || missingPublicKeys == [ ];
+          message = "services.cim-appliance.nats.users: the NATS node refuses connections without credentials, so every role needs a user; set publicKey for ${lib.concatStringsSep ", " missingPublicKeys}.";
+        }
+        {
+          assertion = !nats.enable || nats.peers == [ ] || nats.routePasswordFile != null;
+          message = "services.cim-appliance.nats.routePasswordFile: a cluster member (nats.peers is set) needs the password its routes authenticate with.";
+        }
+        {
+          assertion = !(nats.enable && cfg.openFirewall && nats.openMonitorPort) || !monitorOnLoopback;
+          message = "services.cim-appliance.nats.openMonitorPort opens a port nothing listens on: the monitoring port is on loopback (nats.monitorHost = \"${nats.monitorHost}\").";
+        }
+        {
+          assertion = nats.credentialsFile == null || roleSeeds == { };
+          message = "services.cim-appliance: set nats.credentialsFile (one identity for every role) or roleCredentials (a seed per role), not both.";
+        }
+        {
+          assertion = !nats.enable || nats.credentialsFile == null;
+          message = "services.cim-appliance.nats.credentialsFile is for a cluster of its own accounts (nats.enable = false); the local node knows the users of nats.users: give their seeds in roleCredentials.";
+        }
+        {
+          assertion = missingSeeds == [ ];
+          message = "services.cim-appliance.roleCredentials: the appliance's units connect as ${lib.concatStringsSep ", " seedsNeeded}; set the seed of ${lib.concatStringsSep ", " missingSeeds}.";
+        }
         {
           assertion = (nats.tls.certFile == null) == (nats.tls.keyFile == null);
           message = "services.cim-appliance.nats.tls: set certFile and keyFile together.";
@@ -581,6 +768,18 @@ in
       systemd.services.nats.serviceConfig = lib.mapAttrs (_: lib.mkDefault) natsHardening // {
         # nixpkgs creates only its default /var/lib/nats; any other store directory is ours to create.
         StateDirectory = mkIf (nats.storeDir != "/var/lib/nats") (lib.removePrefix "/var/lib/" nats.storeDir);
+      };
+    })
+
+    (mkIf runtimeConfig {
+      # nixpkgs' config file (and its build-time check) is not used: the placeholder is no password.
+      services.nats = lib.optionalAttrs (options.services.nats ? validateConfig) { validateConfig = false; };
+      systemd.services.nats.serviceConfig = {
+        LoadCredential = [ "route-password:${nats.routePasswordFile}" ];
+        RuntimeDirectory = "nats";
+        RuntimeDirectoryMode = "0700";
+        ExecStartPre = "${pkgs.writeShellScript "nats-runtime-config" runtimeConfigScript}";
+        ExecStart = lib.mkForce "${natsServerPackage}/bin/nats-server -c %t/nats/nats.conf";
       };
     })
   ]);

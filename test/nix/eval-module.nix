@@ -1,8 +1,8 @@
 # Evaluates the NixOS module with nixpkgs' real lib.evalModules against stand-ins of the NixOS
 # options it sets (./nixos-stubs.nix) and of nixpkgs' services.nats (./nixpkgs-nats.nix).
 # `checks` asserts in Nix — a failed assert fails the evaluation — and returns, per case, what
-# test/nix/module-eval.test.ts compares with the TypeScript side. `wrongPortType`,
-# `wrongDuration` and `wrongPeer` must fail to evaluate.
+# test/nix/module-eval.test.ts compares with the TypeScript side. The `wrong*` attributes must
+# fail to evaluate.
 {
   # nixpkgs' lib/ (unpacked from shared/nix/nixpkgs-lib.tar.zst)
   libPath,
@@ -10,12 +10,22 @@
   appliance ? ../../modules/appliance.nix,
   # where the TLS case's PEM files are (the test writes real ones there for nats-server -t)
   tlsDir ? "/run/keys",
+  # the public nkeys of the role users, as JSON { role: "U…" } (the test passes those of a state
+  # dir `cim` made; these are valid keys of seeds nobody kept)
+  publicKeys ? builtins.toJSON {
+    service = "UB7SZL7FYZLUQXNH5VRQUUABVADF2YE7SINLYHUGPCFHKP3O7UIS3A7T";
+    gateway = "UDA3AK6EOPBFIKH66LBM7VAV4RM56Y6QYU5ZEXTCNICRQDBT334LM3L2";
+    loadgen = "UBLUUQEFH7FC3CI5XE4RNLOGFYGKN3BOY5HZICNALXM4MA7CNPCPEWFF";
+    auditor = "UCQ3MPKX5E4AFXZVV55PFTEMX6QN2NAGKOP5FKQIG2SM5HQQSAECAOWY";
+    operator = "UDPUGP5FJ5U3HVC3EVB65CKH6VXU4XBXFJ6IKJIAC5Z2GXYVI3FRPG24";
+  },
 }:
 
 let
   lib = import libPath;
 
   inherit (import ./fake-pkgs.nix) package pkgs;
+  keys = builtins.fromJSON publicKeys;
 
   eval =
     machine:
@@ -45,15 +55,33 @@ let
       users = lib.attrNames c.users.users;
       groups = lib.attrNames c.users.groups;
       failedAssertions = map (a: a.message) (lib.filter (a: !a.assertion) c.assertions);
+      runtimeConfigScript = c.services.cim-appliance.nats.runtimeConfigScript;
     };
 
-  base = name: {
+  failures = machine: (summarize machine).failedAssertions;
+
+  # A machine without a NATS node of its own.
+  bare = name: {
     networking.hostName = name;
     services.cim-appliance = {
       enable = true;
       inherit package;
     };
   };
+  # One with a node, which lets in the role users only, and the seeds of the roles `cim` uses.
+  base = name: {
+    imports = [ (bare name) ];
+    services.cim-appliance = {
+      nats.users = lib.mapAttrs (_: publicKey: { inherit publicKey; }) keys;
+      roleCredentials = seeds;
+    };
+  };
+  seeds = lib.genAttrs [
+    "service"
+    "gateway"
+    "auditor"
+    "operator"
+  ] (role: "/run/keys/${role}.nk");
 
   hosts = {
     n1 = "127.0.0.1";
@@ -66,15 +94,16 @@ let
       openFirewall = true;
       nats = {
         listen.host = hosts.${name};
+        monitorHost = "0.0.0.0";
         clusterName = "east";
         openMonitorPort = true;
+        routePasswordFile = "/run/keys/route-password";
         peers = map (peer: { host = hosts.${peer}; }) (lib.filter (peer: peer != name) (lib.attrNames hosts));
         tls = {
           certFile = "${tlsDir}/server.pem";
           keyFile = "${tlsDir}/server-key.pem";
           caFile = "${tlsDir}/ca.pem";
         };
-        credentialsFile = "/run/keys/service.creds";
       };
       apiKeysFile = "/run/keys/api-keys";
       signingKeyFile = "/run/keys/signing.key";
@@ -100,10 +129,11 @@ let
       };
     };
     attach = summarize {
-      imports = [ (base "attach") ];
+      imports = [ (bare "attach") ];
       services.cim-appliance.nats = {
         enable = false;
         urls = [ "nats://10.0.0.9:4222" ];
+        credentialsFile = "/run/keys/service.creds";
       };
       services.cim-appliance.openFirewall = true;
     };
@@ -114,7 +144,41 @@ let
     removed = summarize {
       imports = [ (base "removed") ];
       services.cim-appliance.retention.person.maxAge = "8760h";
-      services.cim-appliance.roleCredentials.auditor = "/run/keys/auditor.creds";
+    };
+    # Settings that contradict each other, each failing one assertion: only the messages (the rest
+    # of such a machine, its NATS config say, need not evaluate: NixOS checks assertions first).
+    noRoutePassword = failures {
+      imports = [ (member "n1") ];
+      services.cim-appliance.nats.routePasswordFile = lib.mkForce null;
+    };
+    missingKeys = failures {
+      imports = [ (base "keys") ];
+      services.cim-appliance.nats.users.loadgen.publicKey = lib.mkForce null;
+      services.cim-appliance.nats.users.auditor.publicKey = lib.mkForce null;
+    };
+    missingSeeds = failures {
+      imports = [ (bare "seeds") ];
+      services.cim-appliance.nats.users = lib.mapAttrs (_: publicKey: { inherit publicKey; }) keys;
+      services.cim-appliance.roleCredentials.service = "/run/keys/service.nk";
+      services.cim-appliance.httpListen = "127.0.0.1:8080";
+    };
+    credsWithLocalNode = failures {
+      imports = [ (bare "creds") ];
+      services.cim-appliance.nats.users = lib.mapAttrs (_: publicKey: { inherit publicKey; }) keys;
+      services.cim-appliance.nats.credentialsFile = "/run/keys/service.creds";
+    };
+    bothCredentials = failures {
+      imports = [ (bare "both") ];
+      services.cim-appliance.nats = {
+        enable = false;
+        urls = [ "nats://10.0.0.9:4222" ];
+        credentialsFile = "/run/keys/service.creds";
+      };
+      services.cim-appliance.roleCredentials = seeds;
+    };
+    monitorOnLoopback = failures {
+      imports = [ (member "n1") ];
+      services.cim-appliance.nats.monitorHost = lib.mkForce "127.0.0.1";
     };
     halfTls = summarize {
       imports = [ (base "half") ];
@@ -126,7 +190,7 @@ let
   app = case: case.services.cim-appliance.serviceConfig;
   cim = "${package}/bin/cim --config /nix/store/00000000000000000000000000000000-cim-appliance.json";
 
-  inherit (cases) one three attach disabled halfTls removed;
+  inherit (cases) one three attach disabled halfTls removed noRoutePassword;
   n1 = three.n1;
 in
 assert check ((app one).ExecStart == "${cim} serve") "the appliance runs `cim serve` with the generated config";
@@ -166,8 +230,9 @@ assert check (n1.firewall == [
 ]) "a cluster member opens client, route, (when asked) monitor and HTTP ports";
 assert check (lib.length n1.nats.cluster.routes == 2) "each member routes to the two others";
 assert check (
-  (app n1).ExecStart == "${cim} --creds %d/nats.creds serve"
-  && lib.length (app n1).LoadCredential == 3
+  (app n1).ExecStart == "${cim} serve"
+  && n1.services.cim-appliance.environment.CIM_NATS_USERS_DIR == "%d"
+  && lib.length (app n1).LoadCredential == 6
   && (app n1).ExecStartPre
     == "/nix/store/00000000000000000000000000000000-coreutils/bin/install -D -m 0600 %d/signing-key /var/lib/cim-appliance/keys/signing.ed25519.key"
 ) "secrets reach the unit as systemd credentials; the shared signing key is installed before start";
@@ -184,8 +249,21 @@ assert check (
 ) "enable = false defines nothing";
 assert check (halfTls.failedAssertions != [ ]) "a certificate without its key fails an assertion";
 assert check (
-  lib.length removed.failedAssertions == 2
-) "retention and roleCredentials, which this version does not implement, fail evaluation when set";
+  lib.length removed.failedAssertions == 1
+) "retention, which this version does not implement, fails evaluation when set";
+assert check (
+  lib.length one.nats.authorization.users == 5 && !(one.nats ? no_auth_user) && one.nats.http == "127.0.0.1:8222"
+) "a node lets in the five role users only, and monitors on loopback";
+assert check (
+  n1.services.nats.serviceConfig.LoadCredential == [ "route-password:/run/keys/route-password" ]
+  && n1.services.nats.serviceConfig.ExecStart == "/nix/store/00000000000000000000000000000000-nats-server/bin/nats-server -c %t/nats/nats.conf"
+  && n1.runtimeConfigScript != null
+  && one.runtimeConfigScript == null
+  && !(one.services.nats.serviceConfig ? LoadCredential)
+) "a cluster member's NATS unit gets the route password as a credential and writes its config at start";
+assert check (
+  !(lib.hasInfix "route-password" (builtins.toJSON n1.nats)) && noRoutePassword != [ ]
+) "the route password is not in the config built into the store, and a member without one fails an assertion";
 assert check (n1.settings.http.listen == "0.0.0.0:8080" && !(one.settings ? http)) "httpListen turns the gateway on";
 assert check (n1.settings.metrics.listen == "127.0.0.1:9464" && !(one.settings ? metrics)) "metricsListen serves /metrics";
 {
@@ -214,5 +292,23 @@ assert check (n1.settings.metrics.listen == "127.0.0.1:9464" && !(one.settings ?
   wrongPeer = (summarize {
     imports = [ (base "bad") ];
     services.cim-appliance.nats.peers = [ "10.0.0.2:6222" ];
+    services.cim-appliance.nats.routePasswordFile = "/run/keys/route-password";
   }).nats;
+
+  # A seed where the public key belongs.
+  wrongPublicKey = (summarize {
+    imports = [ (base "bad") ];
+    services.cim-appliance.nats.users.service.publicKey = lib.mkForce "SUAIBDPBAUTWCWBKIO6XHQNINK5FWJW4OHLXC3HQ2KFE4PEJUA44CNHTC4";
+  }).nats;
+
+  # A Nix path would be copied into the world-readable store.
+  wrongSecretPath = (summarize {
+    imports = [ (base "bad") ];
+    services.cim-appliance.roleCredentials.service = lib.mkForce /run/keys/service.nk;
+  }).services.cim-appliance.serviceConfig;
+
+  wrongRole = (summarize {
+    imports = [ (base "bad") ];
+    services.cim-appliance.roleCredentials.admin = "/run/keys/admin.nk";
+  }).services.cim-appliance.serviceConfig;
 }

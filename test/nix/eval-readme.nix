@@ -41,6 +41,7 @@ lib.mapAttrs (
     settings = c.services.cim-appliance.settings;
     firewall = c.networking.firewall.allowedTCPPorts;
     loadCredential = c.systemd.services.cim-appliance.serviceConfig.LoadCredential;
+    natsLoadCredential = c.systemd.services.nats.serviceConfig.LoadCredential;
     failedAssertions = map (a: a.message) (lib.filter (a: !a.assertion) c.assertions);
   }
 ) outputs.nixosConfigurations

@@ -8,6 +8,9 @@
   };
   pkgs = {
     writeText = name: _text: "/nix/store/00000000000000000000000000000000-${name}";
+    writeShellScript = name: _text: "/nix/store/00000000000000000000000000000000-${name}";
     coreutils = "/nix/store/00000000000000000000000000000000-coreutils";
+    jq = "/nix/store/00000000000000000000000000000000-jq";
+    nats-server = "/nix/store/00000000000000000000000000000000-nats-server";
   };
 }

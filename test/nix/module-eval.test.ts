@@ -1,17 +1,25 @@
 // The NixOS module (modules/appliance.nix), evaluated for real with nixpkgs' lib.evalModules
 // (test/nix/eval-module.nix, which also asserts in Nix), checked against the TypeScript side: its
-// NATS config equals what `cim nats-config` prints for the same inputs, nats-server accepts it, and
-// the appliance config file it writes passes the appliance's own schema.
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+// NATS config equals what `cim nats-config` and renderServerConfig give for the same inputs (users
+// and permissions per role included, a cluster member's after its start script has put the route
+// password in), nats-server accepts it, and the appliance config file it writes passes the
+// appliance's own schema.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { nkeys } from 'nats';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   findNatsServer,
+  listServers,
   loadConfig,
+  NATS_ROLES,
+  renderServerConfig,
   serializeServerConfig,
   validateServerConfigFile,
+  type NatsServerBinary,
   type NatsServerConfig,
+  type ServerConfigInput,
 } from '../../appliance/index.js';
 import { compareVersions } from '../../appliance/cluster/server-binary.js';
 import { CLI_TIMEOUT_MS, runCli } from '../support/cli.js';
@@ -47,6 +55,8 @@ interface Machine {
   users: string[];
   groups: string[];
   failedAssertions: string[];
+  /** What the NATS unit runs before each start to write its config with the route password. */
+  runtimeConfigScript: string | null;
 }
 
 interface Cases {
@@ -57,7 +67,38 @@ interface Cases {
   disabled: Machine;
   halfTls: Machine;
   removed: Machine;
+  // The failed assertions' messages of machines whose settings contradict each other.
+  noRoutePassword: string[];
+  missingKeys: string[];
+  missingSeeds: string[];
+  credsWithLocalNode: string[];
+  bothCredentials: string[];
+  monitorOnLoopback: string[];
 }
+
+// The role users every test machine's node knows: real keys, so nats-server checks them.
+const publicKeys = Object.fromEntries(NATS_ROLES.map((role) => [role, nkeys.createUser().getPublicKey()]));
+const users = NATS_ROLES.map((role) => ({ role, nkey: publicKeys[role]! }));
+const HOSTS = { n1: '127.0.0.1', n2: '127.0.0.2', n3: '127.0.0.3' } as const;
+
+/**
+ * A config without its users, route credentials and monitoring interface: what `cim nats-config`
+ * and the module share whatever the users (renderServerConfig's own tests cover those).
+ */
+function nodePart(config: NatsServerConfig): unknown {
+  const { authorization: _users, http, ...rest } = config;
+  void _users;
+  const cluster = rest.cluster && {
+    ...rest.cluster,
+    authorization: undefined,
+    routes: rest.cluster.routes.map((r) => r.replace(/\/\/[^@/]*@/, '//')),
+  };
+  return { ...rest, cluster, monitorPort: http.split(':').pop() };
+}
+
+// Where fake-pkgs.nix puts what the start script runs; the test runs the real jq and template instead.
+const FAKE_JQ = '/nix/store/00000000000000000000000000000000-jq/bin/jq';
+const FAKE_TEMPLATE = '/nix/store/00000000000000000000000000000000-nats-template.json';
 
 /** Every .nix file of the repository (the parse check), wherever it is. */
 function nixFiles(dir: string): string[] {
@@ -106,9 +147,65 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
       { stdio: 'pipe' },
     );
     copyFileSync(join(tlsDir, 'server.pem'), join(tlsDir, 'ca.pem'));
-    cases = await nixEvalJson<Cases>(EVAL, 'checks', libArg, { tlsDir });
+    cases = await nixEvalJson<Cases>(EVAL, 'checks', libArg, { tlsDir, publicKeys: JSON.stringify(publicKeys) });
   }, NIX_TIMEOUT_MS + 30_000); // openssl, then one evaluation
   afterAll(() => dir?.remove());
+
+  /** A cluster member's inputs to renderServerConfig, as the test machines set them (eval-module.nix). */
+  const memberInput = (name: keyof typeof HOSTS, password: string): ServerConfigInput => ({
+    clusterName: 'east',
+    node: {
+      name,
+      host: HOSTS[name],
+      clientPort: 4222,
+      clusterPort: 6222,
+      monitorPort: 8222,
+      storeDir: '/var/lib/nats',
+    },
+    peers: Object.entries(HOSTS)
+      .filter(([other]) => other !== name)
+      .map(([, host]) => ({ host, clusterPort: 6222 })),
+    tls: {
+      certFile: join(tlsDir, 'server.pem'),
+      keyFile: join(tlsDir, 'server-key.pem'),
+      caFile: join(tlsDir, 'ca.pem'),
+    },
+    authorization: { users, route: { user: 'cim-route', password } },
+    monitorHost: '0.0.0.0',
+  });
+
+  /**
+   * Runs a machine's NATS start script as systemd would: the route password in the credentials
+   * directory, the config written into the runtime directory. Returns what it wrote.
+   */
+  const runStartScript = (name: string, machine: Machine, password: string) => {
+    const base = join(dir.path, `start-${name}-${Math.random().toString(36).slice(2)}`);
+    const credentials = join(base, 'credentials');
+    const runtime = join(base, 'run');
+    mkdirSync(credentials, { recursive: true });
+    mkdirSync(runtime);
+    writeFileSync(join(credentials, 'route-password'), password);
+    writeFileSync(join(base, 'template.json'), JSON.stringify(machine.nats));
+    const script = machine
+      .runtimeConfigScript!.replace(FAKE_JQ, 'jq')
+      .replace(FAKE_TEMPLATE, join(base, 'template.json'));
+    expect(script).not.toContain('/nix/store');
+    const result = spawnSync('bash', ['-c', script], {
+      env: { ...process.env, CREDENTIALS_DIRECTORY: credentials, RUNTIME_DIRECTORY: runtime },
+      encoding: 'utf8',
+    });
+    const file = join(runtime, 'nats.conf');
+    return { status: result.status, stderr: result.stderr, file };
+  };
+
+  /** nats-server on PATH and every pinned release in the cache. */
+  const servers = async (): Promise<NatsServerBinary[]> => {
+    const binaries: NatsServerBinary[] = [await findNatsServer()];
+    for (const cached of await listServers(process.env)) {
+      if (cached.path) binaries.push({ path: cached.path, version: cached.version, source: 'path given' });
+    }
+    return binaries;
+  };
 
   it('every .nix file in the repository parses', async () => {
     const files = nixFiles(REPO_ROOT);
@@ -157,23 +254,65 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
       expect(machine.failedAssertions).toEqual([]);
       const serve = machine.services['cim-appliance']!;
       expect(serve.serviceConfig.LoadCredential).toEqual([
-        'nats.creds:/run/keys/service.creds',
+        'auditor.nk:/run/keys/auditor.nk',
+        'gateway.nk:/run/keys/gateway.nk',
+        'operator.nk:/run/keys/operator.nk',
+        'service.nk:/run/keys/service.nk',
         'api-keys:/run/keys/api-keys',
         'signing-key:/run/keys/signing.key',
       ]);
+      // Each verb connects as its role with the seed in the credentials directory, not with --creds.
+      expect(serve.serviceConfig.ExecStart).toMatch(/-cim-appliance\.json serve$/);
       // The key file is the credential; the config file written at build time names the listen address.
       expect(serve.environment).toEqual({
         CIM_HTTP_API_KEYS_FILE: '%d/api-keys',
+        CIM_NATS_USERS_DIR: '%d',
         OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318',
       });
       expect(machine.settings).toMatchObject({ http: { listen: '0.0.0.0:8080' } });
+      // The NATS unit gets the route password as a credential of its own and writes its config at start.
+      const nats = machine.services.nats!.serviceConfig;
+      expect(nats).toMatchObject({
+        LoadCredential: ['route-password:/run/keys/route-password'],
+        RuntimeDirectory: 'nats',
+        RuntimeDirectoryMode: '0700',
+        ExecStart: expect.stringMatching(/\/bin\/nats-server -c %t\/nats\/nats\.conf$/),
+        ExecStartPre: expect.stringMatching(/^\/nix\/store\/\S+-nats-runtime-config$/),
+      });
     }
   });
 
-  it('given three machines, each NATS config equals what `cim nats-config` prints for the same inputs', async () => {
-    const hosts = { n1: '127.0.0.1', n2: '127.0.0.2', n3: '127.0.0.3' } as const;
-    for (const [name, host] of Object.entries(hosts)) {
-      const peers = Object.entries(hosts)
+  it('given three machines, the config in the store has a placeholder where the route password goes, nothing secret', () => {
+    for (const [name, machine] of Object.entries(cases.three)) {
+      const placeholder = machine.nats!.cluster!.authorization!.password;
+      expect(placeholder).toMatch(/^[A-Z_]+$/);
+      expect(machine.nats).toEqual(renderServerConfig(memberInput(name as keyof typeof HOSTS, placeholder)));
+    }
+  });
+
+  it('given three machines, each start script writes a config (mode 0600) equal to renderServerConfig with the route password', () => {
+    // Characters a URL must escape, the ones encodeURIComponent leaves alone, and the file's newline.
+    const password = "p@ss w:rd/?#%+!*()~'";
+    for (const [name, machine] of Object.entries(cases.three)) {
+      const run = runStartScript(name, machine, `${password}\n`);
+      expect(run.stderr).toBe('');
+      expect(run.status).toBe(0);
+      expect(statSync(run.file).mode & 0o777).toBe(0o600);
+      const written = JSON.parse(readFileSync(run.file, 'utf8')) as NatsServerConfig;
+      expect(written).toEqual(renderServerConfig(memberInput(name as keyof typeof HOSTS, password)));
+      expect(written.cluster!.routes[0]).toContain(`cim-route:${encodeURIComponent(password)}@`);
+    }
+  });
+
+  it('a start script given an empty route password writes no config and fails, saying why', () => {
+    const run = runStartScript('empty', cases.three.n1, ' \n');
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain('the route password credential is empty');
+  });
+
+  it('given three machines, each node, its routes and its TLS equal what `cim nats-config` prints for the same inputs', async () => {
+    for (const [name, host] of Object.entries(HOSTS)) {
+      const peers = Object.entries(HOSTS)
         .filter(([other]) => other !== name)
         .map(([, h]) => `${h}:6222`);
       const printed = await runCli([
@@ -198,46 +337,55 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
         join(tlsDir, 'ca.pem'),
       ]);
       expect(printed.stderr).toBe('');
-      expect(cases.three[name as keyof typeof hosts].nats).toEqual(JSON.parse(printed.stdout));
+      expect(nodePart(cases.three[name as keyof typeof HOSTS].nats!)).toEqual(
+        nodePart(JSON.parse(printed.stdout) as NatsServerConfig),
+      );
     }
   });
 
-  it("given one node with defaults, and one with a sync interval, the NATS configs equal `cim nats-config`'s", async () => {
-    const one = await runCli(['nats-config', '--server-name', 'solo', '--store-dir', '/var/lib/nats']);
-    expect(cases.one.nats).toEqual(JSON.parse(one.stdout));
-    const sync = await runCli([
-      'nats-config',
-      '--server-name',
-      'sync',
-      '--store-dir',
-      '/var/lib/cim-nats',
-      '--sync-interval',
-      'always',
-    ]);
-    expect(cases.sync.nats).toEqual(JSON.parse(sync.stdout));
-    expect(cases.sync.services.nats!.serviceConfig.StateDirectory).toBe('cim-nats');
-  });
-
-  it('nats-server -t accepts the configs the module generates, for 1 and 3 nodes', async () => {
-    const binary = await findNatsServer();
-    const configs = {
-      one: cases.one.nats!,
-      ...Object.fromEntries(Object.entries(cases.three).map(([n, m]) => [n, m.nats!])),
-    };
-    for (const [name, config] of Object.entries(configs)) {
-      const file = join(dir.path, `${name}.json`);
-      writeFileSync(file, serializeServerConfig(config));
-      await expect(validateServerConfigFile(binary, file)).resolves.toBeUndefined();
-    }
-    // sync_interval exists from nats-server 2.10 on; older servers name it as unknown.
-    const file = join(dir.path, 'sync.json');
-    writeFileSync(file, serializeServerConfig(cases.sync.nats!));
-    const outcome = await validateServerConfigFile(binary, file).then(
-      () => 'accepted',
-      (e: Error) => e.message,
+  it("given one node with defaults, and one with a sync interval, the NATS configs equal renderServerConfig's", async () => {
+    const printed = await runCli(['nats-config', '--server-name', 'solo', '--store-dir', '/var/lib/nats']);
+    expect(nodePart(cases.one.nats!)).toEqual(nodePart(JSON.parse(printed.stdout) as NatsServerConfig));
+    const single = (name: string, storeDir: string): ServerConfigInput => ({
+      clusterName: 'cim',
+      node: { name, host: '127.0.0.1', clientPort: 4222, clusterPort: 6222, monitorPort: 8222, storeDir },
+      peers: [],
+      authorization: { users },
+    });
+    expect(cases.one.nats).toEqual(renderServerConfig(single('solo', '/var/lib/nats')));
+    expect(cases.sync.nats).toEqual(
+      renderServerConfig({ ...single('sync', '/var/lib/cim-nats'), syncInterval: 'always' }),
     );
-    if (compareVersions(binary.version, '2.10.0') >= 0) expect(outcome).toBe('accepted');
-    else expect(outcome).toMatch(/sync_interval/);
+    expect(cases.sync.services.nats!.serviceConfig.StateDirectory).toBe('cim-nats');
+    // A single node names no secret: nixpkgs' own config file and unit start it.
+    expect(cases.one.runtimeConfigScript).toBeNull();
+    expect(cases.one.services.nats!.serviceConfig).not.toHaveProperty('LoadCredential');
+  });
+
+  it('nats-server -t accepts the configs the module generates, for 1 and 3 nodes (route password put in), on every pinned server', async () => {
+    const configs: Record<string, string> = {};
+    const one = join(dir.path, 'one.json');
+    writeFileSync(one, serializeServerConfig(cases.one.nats!));
+    configs.one = one;
+    for (const [name, machine] of Object.entries(cases.three)) {
+      const run = runStartScript(name, machine, 'c0ffee\n');
+      expect(run.status).toBe(0);
+      configs[name] = run.file;
+    }
+    for (const binary of await servers()) {
+      for (const [name, file] of Object.entries(configs)) {
+        await expect(validateServerConfigFile(binary, file), `${binary.version} ${name}`).resolves.toBeUndefined();
+      }
+      // sync_interval exists from nats-server 2.10 on; older servers name it as unknown.
+      const file = join(dir.path, 'sync.json');
+      writeFileSync(file, serializeServerConfig(cases.sync.nats!));
+      const outcome = await validateServerConfigFile(binary, file).then(
+        () => 'accepted',
+        (e: Error) => e.message,
+      );
+      if (compareVersions(binary.version, '2.10.0') >= 0) expect(outcome, binary.version).toBe('accepted');
+      else expect(outcome).toMatch(/sync_interval/);
+    }
   });
 
   it("the appliance config file the module writes passes the appliance's own config schema", () => {
@@ -272,14 +420,43 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
       users: [],
       groups: [],
       failedAssertions: [],
+      runtimeConfigScript: null,
     });
   });
 
-  it('retention and roleCredentials, which this version does not implement, fail evaluation with the reason', () => {
-    expect([...cases.removed.failedAssertions].sort()).toEqual([
+  it('retention, which this version does not implement, fails evaluation with the reason', () => {
+    expect(cases.removed.failedAssertions).toEqual([
       expect.stringMatching(/retention.*Retention is not implemented in this version/s),
-      expect.stringMatching(/roleCredentials.*Per-role NATS credentials are not implemented/s),
     ]);
+  });
+
+  it.each([
+    [
+      'noRoutePassword',
+      'services.cim-appliance.nats.routePasswordFile: a cluster member (nats.peers is set) needs the password its routes authenticate with.',
+    ],
+    [
+      'missingKeys',
+      'services.cim-appliance.nats.users: the NATS node refuses connections without credentials, so every role needs a user; set publicKey for loadgen, auditor.',
+    ],
+    [
+      'missingSeeds',
+      "services.cim-appliance.roleCredentials: the appliance's units connect as operator, service, gateway, auditor; set the seed of operator, gateway, auditor.",
+    ],
+    [
+      'credsWithLocalNode',
+      'services.cim-appliance.nats.credentialsFile is for a cluster of its own accounts (nats.enable = false); the local node knows the users of nats.users: give their seeds in roleCredentials.',
+    ],
+    [
+      'bothCredentials',
+      'services.cim-appliance: set nats.credentialsFile (one identity for every role) or roleCredentials (a seed per role), not both.',
+    ],
+    [
+      'monitorOnLoopback',
+      'services.cim-appliance.nats.openMonitorPort opens a port nothing listens on: the monitoring port is on loopback (nats.monitorHost = "127.0.0.1").',
+    ],
+  ] as const)('settings that contradict each other fail an assertion that says so (%s)', (name, message) => {
+    expect(cases[name]).toEqual([message]);
   });
 
   it('a certificate without its key fails an assertion', () => {
@@ -300,14 +477,12 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
       writeFileSync(join(exampleDir, 'flake.nix'), example!);
       const machines = { cim1: '10.0.0.1', cim2: '10.0.0.2', cim3: '10.0.0.3' };
       for (const name of Object.keys(machines)) writeFileSync(join(exampleDir, 'hardware', `${name}.nix`), '{ }\n');
-      const evaluated = await nixEvalJson<Record<string, Machine & { loadCredential: string[] }>>(
-        join(REPO_ROOT, 'test', 'nix', 'eval-readme.nix'),
-        '',
-        {
-          ...libArg,
-          example: join(exampleDir, 'flake.nix'),
-        },
-      );
+      const evaluated = await nixEvalJson<
+        Record<string, Machine & { loadCredential: string[]; natsLoadCredential: string[] }>
+      >(join(REPO_ROOT, 'test', 'nix', 'eval-readme.nix'), '', {
+        ...libArg,
+        example: join(exampleDir, 'flake.nix'),
+      });
       expect(Object.keys(evaluated).sort()).toEqual(Object.keys(machines));
       for (const [name, address] of Object.entries(machines)) {
         const peers = Object.entries(machines)
@@ -324,10 +499,15 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
           '--store-dir',
           '/var/lib/nats',
         ]);
-        expect(evaluated[name]!.nats).toEqual(JSON.parse(printed.stdout));
+        expect(nodePart(evaluated[name]!.nats!)).toEqual(nodePart(JSON.parse(printed.stdout) as NatsServerConfig));
+        expect(evaluated[name]!.nats!.authorization!.users).toHaveLength(NATS_ROLES.length);
         expect(evaluated[name]!.failedAssertions).toEqual([]);
         expect(evaluated[name]!.firewall).toEqual([4222, 6222]);
-        expect(evaluated[name]!.loadCredential).toEqual(['signing-key:/run/secrets/cim-signing.key']);
+        expect(evaluated[name]!.loadCredential).toEqual([
+          ...['auditor', 'operator', 'service'].map((role) => `${role}.nk:/run/secrets/cim-nats-${role}.nk`),
+          'signing-key:/run/secrets/cim-signing.key',
+        ]);
+        expect(evaluated[name]!.natsLoadCredential).toEqual(['route-password:/run/secrets/cim-route-password']);
         expect(evaluated[name]!.settings).toMatchObject({
           nats: { urls: [`nats://${address}:4222`, ...peers.map((p) => `nats://${p}:4222`)] },
         });
@@ -342,6 +522,13 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
     ['wrongPeer', 'services.cim-appliance.nats.peers', 'submodule'],
     ['wrongListen', 'services.cim-appliance.httpListen', 'string matching'],
     ['wrongOtlp', 'services.cim-appliance.otlpEndpoint', 'string matching'],
+    [
+      'wrongPublicKey',
+      'services.cim-appliance.nats.users.service.publicKey',
+      'string matching the pattern U[A-Z2-7]{55}',
+    ],
+    ['wrongSecretPath', 'services.cim-appliance.roleCredentials.service', 'absolute path not in the Nix store'],
+    ['wrongRole', 'services.cim-appliance.roleCredentials.admin', 'does not exist'],
   ])(
     'a wrongly typed option is rejected (%s)',
     async (attr, option, type) => {

@@ -33,6 +33,8 @@ export function nixMissing(): string | undefined {
     return 'nix-instantiate is not on PATH: install it with `sudo apt-get install -y nix-bin`';
   if (!onPath('zstd'))
     return 'zstd is not on PATH (it unpacks nixpkgs lib): install it with `sudo apt-get install -y zstd`';
+  if (!onPath('jq'))
+    return 'jq is not on PATH (the NATS unit writes its config with it): install it with `sudo apt-get install -y jq`';
   if (!onPath('openssl'))
     return 'openssl is not on PATH (it makes the TLS test files): install it with `sudo apt-get install -y openssl`';
   if (!existsSync(NIXPKGS_LIB_TARBALL))
