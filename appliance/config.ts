@@ -38,8 +38,10 @@ export const ApplianceConfigSchema = z
       .object({
         /** Attach mode: use this existing cluster instead of the embedded one. */
         urls: z.array(natsUrl).default([]),
-        /** NATS credentials file (attach mode). */
+        /** NATS credentials file (attach mode): every role connects with it. */
         credsFile: z.string().min(1).optional(),
+        /** The per-role nkey seeds and the route secret; default `<stateDir>/nats-users`. */
+        usersDir: z.string().min(1, { error: 'expected a directory path' }).optional(),
       })
       .strict()
       .prefault({}),

@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection, Service } from 'nats';
-import { connectNats, type NatsEndpoint } from './cluster/index.js';
+import { connectNats, type NatsEndpoint, type NatsRole } from './cluster/index.js';
 import type { Domain, ProcessManagerDefinition } from './decider/index.js';
 import { Projector, ReadModel } from './projections/index.js';
 import {
@@ -40,7 +40,8 @@ export interface HttpOptions {
 }
 
 export interface ApplianceOptions {
-  endpoint: NatsEndpoint;
+  /** How each part connects: services as `service`, the gateway as `gateway`, provisioning as `operator`. */
+  endpointFor: (role: NatsRole) => NatsEndpoint;
   stateDir: string;
   /** Stream replicas: 3 on a cluster, 1 on a single node. */
   replicas: number;
@@ -131,18 +132,25 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     // A state dir named for the first time is made here, private to its owner (keys live in it).
     mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
     // Commands and the manager on one connection, projections reading streams on another.
-    const nc = await connectNats(options.endpoint, { name: 'cim-serve' });
+    // Streams and buckets are created or updated as `operator`, on a connection for that step alone.
+    const admin = await connectNats(options.endpointFor('operator'), { name: 'cim-serve-provision' });
+    let provisioned: Awaited<ReturnType<typeof provision>>;
+    try {
+      provisioned = await provision(admin, {
+        domains: domains.map((d) => d.name),
+        replicas: options.replicas,
+        duplicateWindowMs: 120_000,
+      });
+    } finally {
+      await admin.close();
+    }
+    const nc = await connectNats(options.endpointFor('service'), { name: 'cim-serve' });
     connections.push(nc);
-    const reader = await connectNats(options.endpoint, { name: 'cim-serve-projections' });
+    const reader = await connectNats(options.endpointFor('service'), { name: 'cim-serve-projections' });
     connections.push(reader);
     metrics?.watchNats(nc, 'cim-serve');
     metrics?.watchNats(reader, 'cim-serve-projections');
 
-    const provisioned = await provision(nc, {
-      domains: domains.map((d) => d.name),
-      replicas: options.replicas,
-      duplicateWindowMs: 120_000,
-    });
     if (provisioned.created.length > 0) log(`created ${provisioned.created.join(', ')}`);
     if (provisioned.updated.length > 0)
       log(`updated ${provisioned.updated.join(', ')}: the seal stream takes only <prefix>.seals.<domain> now`);
@@ -208,7 +216,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         }),
       );
     if (options.http) {
-      const gatewayNc = await connectNats(options.endpoint, { name: 'cim-gateway' });
+      const gatewayNc = await connectNats(options.endpointFor('gateway'), { name: 'cim-gateway' });
       connections.push(gatewayNc);
       metrics?.watchNats(gatewayNc, 'cim-gateway');
       gateway = await startGateway({

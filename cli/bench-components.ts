@@ -82,6 +82,8 @@ async function peerBenchmark(
         natscliVersion: NATSCLI_VERSION,
         servers: endpoint.servers,
         credsFile: endpoint.credsFile,
+        nkeySeedFile: endpoint.nkeySeedFile,
+        inboxPrefix: endpoint.inboxPrefix,
         nc,
         ...shape,
       }),
@@ -148,7 +150,8 @@ async function benchComponents(
   signal: AbortSignal,
   signer: Signer | undefined,
 ): Promise<void> {
-  const nc = await target.connect('cim-bench');
+  // The driver: raw baselines, stream provisioning and clean-up need `operator`.
+  const nc = await target.connect('operator', 'cim-bench');
   const replicas = Math.min(3, target.nodeCount);
   let eventStore: AppendBenchmarkResult | undefined;
   let commands: CommandBenchmarkResult | undefined;
@@ -168,7 +171,7 @@ async function benchComponents(
     onProgress: (phase, done, total) => log(`raw ${phase}: ${done}/${total}`),
   });
   if (options.peer && !signal.aborted) {
-    peer = await peerBenchmark(target.endpoint, nc, {
+    peer = await peerBenchmark(target.endpointFor('operator'), nc, {
       messages: options.messages,
       payloadBytes: options.payloadBytes,
       subjects: options.subjects,
@@ -194,7 +197,7 @@ async function benchComponents(
   }
   if (options.commands && !signal.aborted) {
     // The service gets a connection of its own, as a separate appliance instance would have.
-    const serviceNc = await target.connect('cim-bench-service');
+    const serviceNc = await target.connect('service', 'cim-bench-service');
     try {
       commands = await runCommandBenchmark(nc, {
         messages: options.messages,
@@ -212,8 +215,8 @@ async function benchComponents(
   }
   if (options.http && !signal.aborted) {
     // The service and the gateway each get a connection of their own, as in a deployed appliance.
-    const serviceNc = await target.connect('cim-bench-service');
-    const gatewayNc = await target.connect('cim-bench-gateway');
+    const serviceNc = await target.connect('service', 'cim-bench-service');
+    const gatewayNc = await target.connect('gateway', 'cim-bench-gateway');
     try {
       httpCommands = await runHttpCommandBenchmark(nc, {
         messages: options.messages,
@@ -231,7 +234,7 @@ async function benchComponents(
     }
   }
   if (options.tracing && !signal.aborted) {
-    const serviceNc = await target.connect('cim-bench-service');
+    const serviceNc = await target.connect('service', 'cim-bench-service');
     try {
       tracing = await runTracingBenchmark(nc, {
         messages: options.messages,
@@ -255,7 +258,9 @@ async function benchComponents(
       onProgress: (name) => log(`micro-benchmark: ${name}`),
     });
   }
-  const status = target.embedded ? await target.embedded.status() : await attachedClusterStatus(target.endpoint);
+  const status = target.embedded
+    ? await target.embedded.status()
+    : await attachedClusterStatus(target.endpointFor('auditor'));
   if (options.json) {
     print(
       JSON.stringify(

@@ -2,6 +2,9 @@
 import type { Command } from 'commander';
 import {
   attachedClusterStatus,
+  natsUsersDir,
+  NatsUsers,
+  roleEndpoint,
   CimError,
   EmbeddedCluster,
   renderClusterStatus,
@@ -57,7 +60,12 @@ export function registerClusterCommands(program: Command): void {
         const config = configFrom(command);
         if (config.nats.urls.length > 0) {
           printStatus(
-            await attachedClusterStatus({ servers: config.nats.urls, credsFile: config.nats.credsFile }),
+            await attachedClusterStatus(
+              roleEndpoint(config.nats.urls, 'auditor', {
+                credsFile: config.nats.credsFile,
+                users: NatsUsers.find(natsUsersDir(config)),
+              }),
+            ),
             options.json,
           );
           return;

@@ -45,7 +45,7 @@ export function registerReplayCommand(program: Command): void {
             );
           if (options.out) checkOutFile(options.out, options.force ?? false);
           else mkdirSync(dirname(out), { recursive: true });
-          await withConnection(config, 'cim-replay', async (nc) => {
+          await withConnection(config, 'auditor', 'cim-replay', async (nc) => {
             const bar = progressBar(`replay ${name}`);
             const result = await replay({
               nc,

@@ -17,7 +17,7 @@ export function registerSealCommand(program: Command): void {
       action(async (options: { domain?: string[]; json?: boolean }, command: Command) => {
         const config = configFrom(command);
         const signer = loadOrCreateSigner(config.stateDir);
-        await withConnection(config, 'cim-seal', async (nc) => {
+        await withConnection(config, 'service', 'cim-seal', async (nc) => {
           const sealed: { domain: string; cid: string; fromSeq: number; toSeq: number; count: number }[] = [];
           for (const domain of options.domain ?? (await listDomains(nc))) {
             const named = await (await Sealer.open(nc, { domain, signer })).sealOnce();

@@ -95,7 +95,7 @@ export function registerServeCommand(program: Command): void {
             config,
             async (target) => {
               const appliance = await startAppliance({
-                endpoint: target.endpoint,
+                endpointFor: target.endpointFor,
                 stateDir: config.stateDir,
                 replicas: Math.min(3, target.nodeCount),
                 plugins: config.domains.plugins,

@@ -60,7 +60,7 @@ export function registerVerifyCommand(program: Command): void {
         const served = servedDomainList.map((d) => d.name);
         const seenBefore = readWatermarks(config.stateDir);
         // Printed before the clean-up, so a cluster that fails to stop cannot hide the findings.
-        await withConnection(config, 'cim-verify', async (nc) => {
+        await withConnection(config, 'auditor', 'cim-verify', async (nc) => {
           const found = await listDomains(nc);
           const expected = await expectedStreams(nc, served, found);
           const results: DomainVerification[] = [];

@@ -2,12 +2,18 @@
 // `cim cluster up`, or started for this command), connections to it on request, and the clean-up
 // whatever happens: connections closed, then the cluster released (stopped only if started here).
 import type { NatsConnection } from 'nats';
-import { connectNats, openCluster, type ApplianceConfig, type ClusterTarget } from '../appliance/index.js';
+import {
+  connectNats,
+  openCluster,
+  type ApplianceConfig,
+  type ClusterTarget,
+  type NatsRole,
+} from '../appliance/index.js';
 import { log } from './wiring.js';
 
 export interface OpenCluster extends ClusterTarget {
-  /** A connection to the cluster, closed when the verb's work ends (closing it sooner is fine). */
-  connect(name: string): Promise<NatsConnection>;
+  /** A connection to the cluster as `role`, closed when the verb's work ends (closing it sooner is fine). */
+  connect(role: NatsRole, name: string): Promise<NatsConnection>;
 }
 
 export async function withCluster<T>(
@@ -18,8 +24,8 @@ export async function withCluster<T>(
 ): Promise<T> {
   const target = await openCluster(config, { log: options.log ?? log });
   const connections: NatsConnection[] = [];
-  const connect = async (name: string) => {
-    const nc = await connectNats(target.endpoint, { name });
+  const connect = async (role: NatsRole, name: string) => {
+    const nc = await connectNats(target.endpointFor(role), { name });
     connections.push(nc);
     return nc;
   };
@@ -37,8 +43,9 @@ export async function withCluster<T>(
 /** withCluster for the verbs that need one connection and nothing else of the cluster. */
 export function withConnection<T>(
   config: ApplianceConfig,
+  role: NatsRole,
   name: string,
   work: (nc: NatsConnection) => Promise<T>,
 ): Promise<T> {
-  return withCluster(config, async (cluster) => work(await cluster.connect(name)));
+  return withCluster(config, async (cluster) => work(await cluster.connect(role, name)));
 }

@@ -9,6 +9,9 @@ import type { NatsConnection } from 'nats';
 import {
   CimError,
   connectNats,
+  natsUsersDir,
+  NatsUsers,
+  roleEndpoint,
   createApiKey,
   domainStream,
   EmbeddedCluster,
@@ -27,6 +30,7 @@ import {
   type ApplianceHandle,
   type GatewayHandle,
   type NatsEndpoint,
+  type NatsRole,
   type Verifier,
 } from '../appliance/index.js';
 import {
@@ -125,9 +129,18 @@ interface Running {
   random: Random;
   runTag: string;
   actor: string;
-  endpoint: NatsEndpoint;
+  endpointFor: (role: NatsRole) => NatsEndpoint;
   cluster: EmbeddedCluster | undefined;
+  /** `operator`: the raw baseline and raw stream, provisioning and clean-up. */
   nc: NatsConnection;
+  /** `loadgen`: the command drivers. */
+  loadNc: NatsConnection;
+  /** `gateway`: the HTTP driver's gateway. */
+  gatewayNc: NatsConnection;
+  /** `service`: the checker's sealer. */
+  serviceNc: NatsConnection;
+  /** `auditor`: verification, read-back and replays. */
+  auditNc: NatsConnection;
   scenarioDir: string;
   appliance: ApplianceHandle | undefined;
   /** The HTTP gateway of the `http` driver, with its API key; only when a phase uses that driver. */
@@ -181,11 +194,23 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   }
   const runTag = `r${randomBytes(3).toString('hex')}`;
   let nc: NatsConnection | undefined;
+  const others: NatsConnection[] = [];
   let run: Running | undefined;
   let sampler: ReturnType<typeof sampleServerStats> | undefined;
   try {
-    nc = await connectNats(opened.endpoint, { name: `cim-bench-${scenario.name}` });
-    result.cluster.servers = await serverVersions(opened.cluster, opened.endpoint);
+    nc = await connectNats(opened.endpointFor('operator'), { name: `cim-bench-${scenario.name}` });
+    const as = async (role: NatsRole) => {
+      const c = await connectNats(opened.endpointFor(role), { name: `cim-bench-${scenario.name}-${role}` });
+      others.push(c);
+      return c;
+    };
+    const [loadNc, gatewayNc, serviceNc, auditNc] = [
+      await as('loadgen'),
+      await as('gateway'),
+      await as('service'),
+      await as('auditor'),
+    ];
+    result.cluster.servers = await serverVersions(opened.cluster, opened.servers);
     if (opened.cluster) result.cluster.serverBuild = opened.cluster.server;
     run = {
       scenario,
@@ -195,9 +220,13 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       random: seededRandom(scenario.seed),
       runTag,
       actor: `cim-bench:${runTag}`,
-      endpoint: opened.endpoint,
+      endpointFor: opened.endpointFor,
       cluster: opened.cluster,
       nc,
+      loadNc,
+      gatewayNc,
+      serviceNc,
+      auditNc,
       scenarioDir,
       appliance: undefined,
       gateway: undefined,
@@ -270,12 +299,12 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         meanBytes: back.items.length > 0 ? Math.round(back.bytes / back.items.length) : 0,
       });
     for (const domain of domains) {
-      const back = await readBackDomain(nc, domain, run.actor);
+      const back = await readBackDomain(auditNc, domain, run.actor);
       read.push(...back.items);
       described(domainStream(domain), back);
     }
     if (run.usedRawStream) {
-      const back = await readBackRaw(nc, RAW_STREAM);
+      const back = await readBackRaw(auditNc, RAW_STREAM);
       read.push(...back.items);
       described(RAW_STREAM, back);
       await (await nc.jetstreamManager()).streams.delete(RAW_STREAM).catch(() => false);
@@ -292,6 +321,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     await run?.gateway?.handle.stop().catch(() => {});
     await run?.appliance?.stop().catch(() => {});
     for (const recorder of run?.recorders ?? []) recorder.destroy();
+    for (const c of others) await c.close().catch(() => {});
     await nc?.close().catch(() => {});
     await opened.release();
     if (!options.keepData) rmSync(scenarioDir, { recursive: true, force: true });
@@ -307,7 +337,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
 }
 
 interface OpenedCluster {
-  endpoint: NatsEndpoint;
+  servers: string[];
+  endpointFor: (role: NatsRole) => NatsEndpoint;
   cluster: EmbeddedCluster | undefined;
   description: Pick<ClusterDescription, 'mode' | 'nodes'>;
   release(): Promise<void>;
@@ -326,8 +357,12 @@ async function openScenarioCluster(
 ): Promise<OpenedCluster> {
   const { config } = options;
   if (config.nats.urls.length > 0) {
+    const auth = config.nats.credsFile
+      ? { credsFile: config.nats.credsFile }
+      : { users: NatsUsers.find(natsUsersDir(config)) };
     return {
-      endpoint: { servers: config.nats.urls, credsFile: config.nats.credsFile },
+      servers: config.nats.urls,
+      endpointFor: (role) => roleEndpoint(config.nats.urls, role, auth),
       cluster: undefined,
       description: { mode: 'attached', nodes: config.nats.urls.length },
       release: async () => {},
@@ -336,7 +371,8 @@ async function openScenarioCluster(
   const running = EmbeddedCluster.findRunning(config.stateDir, log);
   if (running) {
     return {
-      endpoint: { servers: running.clientUrls },
+      servers: running.clientUrls,
+      endpointFor: (role) => running.endpointFor(role),
       cluster: running,
       description: { mode: 'embedded-running', nodes: running.nodeNames.length },
       release: async () => {},
@@ -351,7 +387,8 @@ async function openScenarioCluster(
     { persistent: false, log },
   );
   return {
-    endpoint: { servers: own.clientUrls },
+    servers: own.clientUrls,
+    endpointFor: (role) => own.endpointFor(role),
     cluster: own,
     description: { mode: 'embedded', nodes: scenario.cluster.nodes },
     release: () => own.stop(),
@@ -360,7 +397,7 @@ async function openScenarioCluster(
 
 async function serverVersions(
   cluster: EmbeddedCluster | undefined,
-  endpoint: NatsEndpoint,
+  servers: string[],
 ): Promise<{ name: string; version?: string }[]> {
   if (cluster) {
     return Promise.all(
@@ -373,12 +410,12 @@ async function serverVersions(
       }),
     );
   }
-  return endpoint.servers.map((name) => ({ name }));
+  return servers.map((name) => ({ name }));
 }
 
 async function startScenarioAppliance(run: Running): Promise<ApplianceHandle> {
   return startAppliance({
-    endpoint: run.endpoint,
+    endpointFor: run.endpointFor,
     stateDir: run.scenarioDir,
     replicas: run.scenario.cluster.replicas,
     plugins: run.options.config.domains.plugins,
@@ -397,7 +434,7 @@ async function startScenarioAppliance(run: Running): Promise<ApplianceHandle> {
 async function startScenarioGateway(run: Running): Promise<{ handle: GatewayHandle; token: string }> {
   const { token, entry } = await createApiKey('writer', run.actor);
   const handle = await startGateway({
-    nc: run.nc,
+    nc: run.gatewayNc,
     listen: '127.0.0.1:0',
     domains: await servedDomains(run.options.config.domains.plugins),
     keys: new KeyRing([entry]),
@@ -509,7 +546,7 @@ async function runLoad(
   } else {
     const mix = new CommandMix(phase.mix, run.random, run.runTag, phase.aggregates, run.world);
     issue = commandIssuer({
-      nc: run.nc,
+      nc: run.loadNc,
       mix,
       recorder,
       clock: run.clock,
@@ -596,7 +633,7 @@ async function runReplay(
   const projection = findProjection(referenceDomains, phase.projection);
   const dir = join(run.scenarioDir, 'replays');
   mkdirSync(dir, { recursive: true });
-  const replay = await runReplayBenchmark(run.nc, {
+  const replay = await runReplayBenchmark(run.auditNc, {
     projection,
     ...(phase.to ? { to: phase.to } : {}),
     path: join(dir, `${phase.name}.sqlite`),
@@ -632,11 +669,11 @@ async function sealAndVerify(
   const own = signer.verifier();
   const result: NonNullable<ScenarioResult['verification']> = { domains: [], findings: 0, samples: [] };
   for (const domain of domains) {
-    const sealer = await Sealer.open(run.nc, { domain, signer });
+    const sealer = await Sealer.open(run.serviceNc, { domain, signer });
     while (await sealer.sealOnce()) {
       // Seal everything written, a bounded range at a time.
     }
-    const verification = await verifyDomain(run.nc, domain, { trusted: [own, ...(run.options.trusted ?? [])] });
+    const verification = await verifyDomain(run.auditNc, domain, { trusted: [own, ...(run.options.trusted ?? [])] });
     const findings = verification.findings.length + verification.findingsOmitted;
     result.domains.push({ domain, events: verification.events, seals: verification.seals, findings });
     result.findings += findings;

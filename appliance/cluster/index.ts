@@ -1,5 +1,6 @@
 // The embedded NATS cluster and connections to any cluster: the public surface of appliance/cluster.
-export { connectNats, type NatsEndpoint } from './connection.js';
+export { connectNats, roleEndpoint, type NatsEndpoint } from './connection.js';
+export { natsUsersDir, NatsUsers, ROUTE_USER } from './nats-users.js';
 export { MonitorClient, type Jsz, type Varz } from './monitor.js';
 export { openCluster, type ClusterTarget } from './open.js';
 export { freePorts } from './ports.js';

@@ -3,12 +3,17 @@
 // started for this command alone and stopped when it is released.
 import type { ApplianceConfig } from '../config.js';
 import { onShutdown } from '../shutdown.js';
-import type { NatsEndpoint } from './connection.js';
+import { roleEndpoint, type NatsEndpoint } from './connection.js';
+import { natsUsersDir, NatsUsers } from './nats-users.js';
+import type { NatsRole } from './server-config.js';
 import { EmbeddedCluster } from './supervisor.js';
 
 export interface ClusterTarget {
   mode: 'attached' | 'embedded-running' | 'embedded-own';
-  endpoint: NatsEndpoint;
+  /** The servers' client URLs. */
+  servers: string[];
+  /** How a connection in `role` reaches the cluster (credentials and inbox prefix; see connection.ts). */
+  endpointFor(role: NatsRole): NatsEndpoint;
   /** Present for embedded clusters: the handle faults are injected through. */
   embedded: EmbeddedCluster | undefined;
   /** Nodes in the cluster (attached: as many URLs as were given). */
@@ -23,9 +28,14 @@ export async function openCluster(
 ): Promise<ClusterTarget> {
   const log = options.log ?? (() => {});
   if (config.nats.urls.length > 0) {
+    // --creds: every role uses that file; else the role seeds of the users dir, if there is one.
+    const auth = config.nats.credsFile
+      ? { credsFile: config.nats.credsFile }
+      : { users: NatsUsers.find(natsUsersDir(config)) };
     return {
       mode: 'attached',
-      endpoint: { servers: config.nats.urls, credsFile: config.nats.credsFile },
+      servers: config.nats.urls,
+      endpointFor: (role) => roleEndpoint(config.nats.urls, role, auth),
       embedded: undefined,
       nodeCount: config.nats.urls.length,
       release: async () => {},
@@ -36,7 +46,8 @@ export async function openCluster(
     log(`using the embedded cluster left running in ${config.stateDir} (cim cluster up)`);
     return {
       mode: 'embedded-running',
-      endpoint: { servers: running.clientUrls },
+      servers: running.clientUrls,
+      endpointFor: (role) => running.endpointFor(role),
       embedded: running,
       nodeCount: running.nodeNames.length,
       release: async () => {},
@@ -46,7 +57,8 @@ export async function openCluster(
   const unregister = onShutdown(() => own.stop());
   return {
     mode: 'embedded-own',
-    endpoint: { servers: own.clientUrls },
+    servers: own.clientUrls,
+    endpointFor: (role) => own.endpointFor(role),
     embedded: own,
     nodeCount: own.nodeNames.length,
     release: async () => {

@@ -20,6 +20,8 @@ export interface ClusterManifest {
   oldServerNote?: string;
   syncInterval?: string | undefined;
   startedAt: string;
+  /** Where the users' seeds are (nats-users.ts); older manifests lack it: their servers ask for no credentials. */
+  usersDir?: string;
   nodes: ServerNode[];
 }
 

@@ -75,7 +75,7 @@ async function serverStatusOver(url: string, endpoint: NatsEndpoint): Promise<Se
   };
   try {
     const nc = await connectNats(
-      { servers: [url], credsFile: endpoint.credsFile },
+      { ...endpoint, servers: [url] },
       { name: 'cim-status', timeoutMs: 2_000, extra: { maxReconnectAttempts: 0, noRandomize: true } },
     );
     try {

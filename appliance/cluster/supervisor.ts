@@ -2,16 +2,23 @@
 // until they form a JetStream cluster, injects faults (kill -9, pause, resume, restart), and stops
 // them cleanly. A cluster left running by `cim cluster up` is adopted by later commands through
 // its manifest and pid files; servers orphaned by a crashed run are found and stopped.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ApplianceConfig } from '../config.js';
 import { CimError } from '../errors.js';
-import { connectNats } from './connection.js';
+import { connectNats, roleEndpoint, type NatsEndpoint } from './connection.js';
 import { MonitorClient, type Jsz } from './monitor.js';
 import { freePorts } from './ports.js';
 import { findNatsServer, validateServerConfigFile, type NatsServerBinary } from './server-binary.js';
 import { requireFeature } from './server-features.js';
-import { renderServerConfig, serializeServerConfig, type ServerNode } from './server-config.js';
+import { natsUsersDir, NatsUsers } from './nats-users.js';
+import {
+  DEFAULT_MONITOR_HOST,
+  renderServerConfig,
+  serializeServerConfig,
+  type NatsRole,
+  type ServerNode,
+} from './server-config.js';
 import { isProcessAlive, processCommandLine, ServerProcess } from './server-process.js';
 import { ClusterStateDir, type ClusterManifest } from './state-dir.js';
 import type { ClusterStatus, ServerStatus } from './status.js';
@@ -45,6 +52,8 @@ interface NodeEntry {
 export class EmbeddedCluster {
   private readonly nodes: Map<string, NodeEntry>;
   private stopped = false;
+  /** The users the servers know; undefined for a cluster started before they had any. */
+  private readonly users: NatsUsers | undefined;
 
   private constructor(
     private readonly dir: ClusterStateDir,
@@ -57,11 +66,12 @@ export class EmbeddedCluster {
         spec.name,
         {
           spec,
-          monitor: new MonitorClient(`http://${spec.host}:${spec.monitorPort}`),
+          monitor: new MonitorClient(`http://${DEFAULT_MONITOR_HOST}:${spec.monitorPort}`),
           process: processes.get(spec.name),
         },
       ]),
     );
+    this.users = manifest.usersDir === undefined ? undefined : NatsUsers.find(manifest.usersDir);
   }
 
   /** Starts a fresh cluster in the state dir, after stopping any servers a crashed run left behind. */
@@ -86,7 +96,9 @@ export class EmbeddedCluster {
       monitorPort: ports[i * 3 + 2]!,
       storeDir: dir.storeDir(`n${i + 1}`),
     }));
-    await Promise.all(nodes.map((node) => writeNodeConfig(dir, binary, config, node, nodes)));
+    // Created on first need: a state dir from before there were users gets them now, and new configs.
+    const users = NatsUsers.ensure(natsUsersDir(config));
+    await Promise.all(nodes.map((node) => writeNodeConfig(dir, binary, config, users, node, nodes)));
 
     const manifest: ClusterManifest = {
       name: config.cluster.name,
@@ -99,6 +111,7 @@ export class EmbeddedCluster {
       ...(binary.oldServerNote ? { oldServerNote: binary.oldServerNote } : {}),
       syncInterval: config.cluster.syncInterval,
       startedAt: new Date().toISOString(),
+      usersDir: users.dir,
       nodes,
     };
     dir.writeManifest(manifest);
@@ -181,6 +194,16 @@ export class EmbeddedCluster {
     return this.manifest.nodes.map((n) => `nats://${n.host}:${n.clientPort}`);
   }
 
+  /** How a connection in `role` reaches this cluster: its seed and inbox prefix from the users dir. */
+  endpointFor(role: NatsRole, servers: string[] = this.clientUrls): NatsEndpoint {
+    return roleEndpoint(servers, role, { users: this.users });
+  }
+
+  /** The users dir the servers' users come from; undefined for a cluster started before there were users. */
+  get usersDir(): string | undefined {
+    return this.users?.dir;
+  }
+
   clientUrl(node: string): string {
     const { spec } = this.entry(node);
     return `nats://${spec.host}:${spec.clientPort}`;
@@ -246,7 +269,7 @@ export class EmbeddedCluster {
 
   /** Where a stream's replicas are: its leader (undefined while there is none) and the other replicas, by server name. */
   async streamPlacement(stream: string): Promise<{ leader: string | undefined; followers: string[] }> {
-    const nc = await connectNats({ servers: this.runningUrls() }, { name: 'cim-supervisor' });
+    const nc = await connectNats(this.endpointFor('auditor', this.runningUrls()), { name: 'cim-supervisor' });
     try {
       const jsm = await nc.jetstreamManager();
       try {
@@ -432,6 +455,7 @@ async function writeNodeConfig(
   dir: ClusterStateDir,
   binary: NatsServerBinary,
   config: ApplianceConfig,
+  users: NatsUsers,
   node: ServerNode,
   all: ServerNode[],
 ): Promise<void> {
@@ -441,8 +465,11 @@ async function writeNodeConfig(
     node,
     peers: all.filter((peer) => peer.name !== node.name),
     syncInterval: config.cluster.syncInterval,
+    authorization: users.authorization(),
   });
-  writeFileSync(dir.configFile(node.name), serializeServerConfig(rendered));
+  // 0600: the config holds the route secret. (The mode option applies only to a new file.)
+  writeFileSync(dir.configFile(node.name), serializeServerConfig(rendered), { mode: 0o600 });
+  chmodSync(dir.configFile(node.name), 0o600);
   await validateServerConfigFile(binary, dir.configFile(node.name));
 }
 

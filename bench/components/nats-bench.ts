@@ -17,6 +17,10 @@ export interface NatsBenchOptions {
   natscliVersion: string;
   servers: readonly string[];
   credsFile?: string | undefined;
+  /** An nkey user seed file (the embedded cluster's `operator`), when there is no creds file. */
+  nkeySeedFile?: string | undefined;
+  /** The inbox prefix that user's permissions allow replies on. */
+  inboxPrefix?: string | undefined;
   messages: number;
   payloadBytes: number;
   subjects: number;
@@ -81,6 +85,8 @@ export async function runNatsBench(options: NatsBenchOptions): Promise<NatsBench
         `--csv=${csv}`,
         `--server=${options.servers.join(',')}`,
         ...(options.credsFile ? [`--creds=${options.credsFile}`] : []),
+        ...(options.nkeySeedFile ? [`--nkey=${options.nkeySeedFile}`] : []),
+        ...(options.inboxPrefix ? [`--inbox-prefix=${options.inboxPrefix}`] : []),
       ],
       {
         timeout: 300_000,

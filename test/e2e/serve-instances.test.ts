@@ -67,7 +67,12 @@ beforeAll(async () => {
   for (let i = 0; i < INSTANCES; i++) {
     const state = join(work.path, `instance-${i}`);
     mkdirSync(state);
-    const serve = { process: spawnCli(['--nats', urls, '--state', state, 'serve']), output: '' };
+    const serve = {
+      process: spawnCli(['--nats', urls, '--state', state, 'serve'], {
+        env: { CIM_NATS_USERS_DIR: t.cluster.usersDir! },
+      }),
+      output: '',
+    };
     serve.process.stdout!.on('data', (chunk: Buffer) => (serve.output += chunk.toString()));
     serve.process.stderr!.on('data', (chunk: Buffer) => (serve.output += chunk.toString()));
     serves.push(serve);
@@ -81,7 +86,7 @@ beforeAll(async () => {
       },
       60_000,
     );
-  for (let c = 0; c < CLIENTS; c++) clients.push(await connectNats({ servers: t.cluster.clientUrls }));
+  for (let c = 0; c < CLIENTS; c++) clients.push(await connectNats(t.cluster.endpointFor('operator')));
   // All three instances answer: the queue group spreads the commands over them.
   await waitFor('three person services', async () => {
     const pings = [];

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectNats, freePorts, sendCommand, type ClusterStatus } from '../../appliance/index.js';
 import { runCli, spawnCli } from '../support/cli.js';
 import { parseExposition, sampleValue } from '../support/prometheus.js';
+import { stateEndpoint } from '../support/roles.js';
 import { fileTempDir } from '../support/temp-dir.js';
 import { waitFor } from '../support/wait.js';
 
@@ -22,7 +23,13 @@ let port: number;
 beforeAll(async () => {
   const up = await runCli(['--state', state, 'cluster', 'up', '--nodes', '1', '--json']);
   expect(up.code, up.stderr).toBe(0);
-  nc = await connectNats({ servers: (JSON.parse(up.stdout) as ClusterStatus).servers.map((s) => s.url) });
+  nc = await connectNats(
+    stateEndpoint(
+      state,
+      'operator',
+      (JSON.parse(up.stdout) as ClusterStatus).servers.map((s) => s.url),
+    ),
+  );
   port = (await freePorts(1))[0]!;
   serve = spawnCli(['--state', state, 'serve', '--metrics', `127.0.0.1:${port}`]);
   serve.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

@@ -8,6 +8,7 @@ import type { NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectNats, sendCommand, type ClusterStatus } from '../../appliance/index.js';
 import { runCli, spawnCli } from '../support/cli.js';
+import { stateEndpoint, usersDirOf } from '../support/roles.js';
 import { fileTempDir } from '../support/temp-dir.js';
 import { waitFor } from '../support/wait.js';
 
@@ -30,7 +31,13 @@ async function query(domain: string, name: string, params: Record<string, unknow
 beforeAll(async () => {
   const up = await runCli(['--state', state, 'cluster', 'up', '--nodes', '1', '--json']);
   expect(up.code, up.stderr).toBe(0);
-  nc = await connectNats({ servers: (JSON.parse(up.stdout) as ClusterStatus).servers.map((s) => s.url) });
+  nc = await connectNats(
+    stateEndpoint(
+      state,
+      'operator',
+      (JSON.parse(up.stdout) as ClusterStatus).servers.map((s) => s.url),
+    ),
+  );
   serve = spawnCli(['--state', state, 'serve']);
   serve.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   serve.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -135,7 +142,9 @@ describe('cim replay', () => {
   it('given --nats and a state dir that does not exist yet, makes it (mode 0700) and serves', async () => {
     const fresh = join(work.path, 'new', 'state');
     const urls = nc.getServer();
-    const second = spawnCli(['--nats', `nats://${urls}`, '--state', fresh, 'serve']);
+    const second = spawnCli(['--nats', `nats://${urls}`, '--state', fresh, 'serve'], {
+      env: { CIM_NATS_USERS_DIR: usersDirOf(state) },
+    });
     let said = '';
     second.stderr!.on('data', (chunk: Buffer) => (said += chunk.toString()));
     second.stdout!.on('data', (chunk: Buffer) => (said += chunk.toString()));

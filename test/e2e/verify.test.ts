@@ -18,6 +18,7 @@ import {
 } from '../../appliance/index.js';
 import { runCli } from '../support/cli.js';
 import { expectFindings } from '../support/findings.js';
+import { stateEndpoint } from '../support/roles.js';
 import { tempDir } from '../support/temp-dir.js';
 
 let work: ReturnType<typeof tempDir>;
@@ -51,7 +52,7 @@ beforeAll(async () => {
   const up = await runCli(['--state', state, 'cluster', 'up', '--nodes', '1', '--json']);
   expect(up.code, up.stderr).toBe(0);
   urls = (JSON.parse(up.stdout) as ClusterStatus).servers.map((s) => s.url);
-  const nc = await connectNats({ servers: urls });
+  const nc = await connectNats(stateEndpoint(state, 'operator', urls));
   try {
     // The reference domains, as `cim serve` provisions them: verify expects every served stream.
     await provision(nc, { domains: ['person', 'organization', 'workflow'], replicas: 1, duplicateWindowMs: 60_000 });
@@ -103,7 +104,7 @@ describe('cim seal and cim verify', () => {
     expect(clean.code, clean.stdout + clean.stderr).toBe(0);
     expect(clean.stdout).toMatch(/snapshots: 0 checked .* — ok/);
 
-    const nc = await connectNats({ servers: urls });
+    const nc = await connectNats(stateEndpoint(state, 'operator', urls));
     try {
       const head = await (await EventStore.open(nc)).head({ domain: 'person', aggregateId: 'p0' });
       await new SnapshotStore(nc).put(
@@ -134,7 +135,7 @@ describe('cim seal and cim verify', () => {
   });
 
   it('after an event is deleted, exits 1 and names the stream sequence', async () => {
-    const nc = await connectNats({ servers: urls });
+    const nc = await connectNats(stateEndpoint(state, 'operator', urls));
     try {
       await (await nc.jetstreamManager()).streams.deleteMessage(domainStream('person'), 11);
     } finally {
@@ -174,7 +175,7 @@ describe('cim seal and cim verify', () => {
   });
 
   it("after the head of a stream with no retention policy is purged, exits 1 naming events-removed at the stream's new first sequence", async () => {
-    const nc = await connectNats({ servers: urls });
+    const nc = await connectNats(stateEndpoint(state, 'operator', urls));
     let p0: string;
     let p1: string;
     try {
@@ -232,7 +233,7 @@ describe('cim seal and cim verify', () => {
   });
 
   it("given a served domain's stream deleted, exits 1 naming it stream-missing; --domain names it too", async () => {
-    const nc = await connectNats({ servers: urls });
+    const nc = await connectNats(stateEndpoint(state, 'operator', urls));
     try {
       await (await nc.jetstreamManager()).streams.delete(domainStream('workflow'));
     } finally {
@@ -257,7 +258,7 @@ describe('cim seal and cim verify', () => {
   });
 
   it('given the seal stream deleted, exits 1 naming it; made anew and empty, names the seals an earlier verification saw', async () => {
-    const nc = await connectNats({ servers: urls });
+    const nc = await connectNats(stateEndpoint(state, 'operator', urls));
     try {
       await (await nc.jetstreamManager()).streams.delete('CIM_SEALS');
       const gone = await runCli(['--state', state, 'verify', '--json']);
@@ -293,7 +294,7 @@ describe('cim seal and cim verify', () => {
   });
 
   it('given a stream deleted and made anew, exits 1: it holds less than an earlier verification saw', async () => {
-    const nc = await connectNats({ servers: urls });
+    const nc = await connectNats(stateEndpoint(state, 'operator', urls));
     try {
       await (await nc.jetstreamManager()).streams.delete(domainStream('person'));
       await provision(nc, { domains: ['person'], replicas: 1, duplicateWindowMs: 60_000 });

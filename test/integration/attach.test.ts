@@ -10,6 +10,8 @@ const external = fileTempDir('attach-cluster');
 const client = fileTempDir('attach-client');
 let cluster: EmbeddedCluster;
 let urls: string;
+/** The CLI attaches with the role seeds of the cluster's users dir, as a deployed appliance would. */
+const env = () => ({ CIM_NATS_USERS_DIR: cluster.usersDir! });
 
 beforeAll(async () => {
   // The "existing" cluster, started by the test; the CLI gets only its URLs.
@@ -25,7 +27,9 @@ afterAll(async () => {
 
 describe('attach mode (--nats URL,...)', () => {
   it("reports the attached cluster's servers and versions without spawning anything", async () => {
-    const result = await runCli(['--state', client.path, '--nats', urls, 'cluster', 'status', '--json']);
+    const result = await runCli(['--state', client.path, '--nats', urls, 'cluster', 'status', '--json'], {
+      env: env(),
+    });
     expect(result.code, result.stderr).toBe(0);
     const status = JSON.parse(result.stdout) as ClusterStatus;
     expect(status.mode).toBe('attached');
@@ -38,7 +42,7 @@ describe('attach mode (--nats URL,...)', () => {
   it('runs the bench against the attached cluster, losing nothing', async () => {
     const result = await runCli(
       ['--state', client.path, '--nats', urls, 'bench', '--components', '--messages', '1500', '--json'],
-      { timeoutMs: 120_000 },
+      { timeoutMs: 120_000, env: env() },
     );
     expect(result.code, result.stderr).toBe(0);
     const output = JSON.parse(result.stdout) as {
@@ -91,7 +95,7 @@ describe('attach mode (--nats URL,...)', () => {
         '--out',
         out,
       ],
-      { timeoutMs: 120_000 },
+      { timeoutMs: 120_000, env: env() },
     );
     expect(result.code, result.stdout + result.stderr).toBe(0);
     const scenarios = (

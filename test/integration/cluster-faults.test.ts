@@ -38,7 +38,7 @@ async function replicaLastSeq(node: string): Promise<number | undefined> {
 
 beforeAll(async () => {
   cluster = await EmbeddedCluster.start(loadConfig({ env: {}, flags: { stateDir: state.path } }));
-  nc = await connectNats({ servers: cluster.clientUrls }, { name: 'faults-test' });
+  nc = await connectNats(cluster.endpointFor('operator'), { name: 'faults-test' });
   js = nc.jetstream({ timeout: 5_000 });
   jsm = await nc.jetstreamManager();
   // Through the appliance's retrying create: right after forming, a cluster may not place an R3 stream yet.

@@ -13,7 +13,7 @@ let result: CommandBenchmarkResult;
 
 beforeAll(async () => {
   t = await startTestCluster('command-bench', 1);
-  serviceNc = await connectNats({ servers: t.cluster.clientUrls });
+  serviceNc = await connectNats(t.cluster.endpointFor('service'));
   result = await runCommandBenchmark(t.nc, {
     messages: 300,
     aggregates: 50,

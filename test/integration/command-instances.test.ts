@@ -40,7 +40,7 @@ beforeAll(async () => {
   t = await startTestCluster('command-instances', 3);
   await provision(t.nc, { domains: ['person'], replicas: 3, duplicateWindowMs: 120_000 });
   for (let i = 0; i < 3; i++) {
-    const nc = await connectNats({ servers: t.cluster.clientUrls });
+    const nc = await connectNats(t.cluster.endpointFor('service'));
     connections.push(nc);
     instances.push(new CommandHandler(person, await EventStore.open(nc), 20, 10_000, new CommandLog(nc)));
   }
@@ -76,7 +76,7 @@ describe('several instances of a command service', () => {
     // The retry of the first rename, on the instance that handled it, on another, and on a new one.
     expect(await rename(0, 'retry', 'B', 'cmd-rename-1')).toEqual(first);
     expect(await rename(2, 'retry', 'B', 'cmd-rename-1')).toEqual(first);
-    const nc = await connectNats({ servers: t.cluster.clientUrls });
+    const nc = await connectNats(t.cluster.endpointFor('service'));
     connections.push(nc);
     const restarted = new CommandHandler(person, await EventStore.open(nc), 20, 10_000, new CommandLog(nc));
     expect(await restarted.handle('RenamePerson', request({ personId: 'retry', name: 'B' }, 'cmd-rename-1'))).toEqual(

@@ -25,7 +25,7 @@ const who = { actor: 'alice@example.org' };
 beforeAll(async () => {
   t = await startTestCluster('commands', 3);
   await provision(t.nc, { domains: ['person'], replicas: 3, duplicateWindowMs: 120_000 });
-  second = await connectNats({ servers: t.cluster.clientUrls });
+  second = await connectNats(t.cluster.endpointFor('service'));
   // Two instances of the person service, on two connections: the queue group shares the load.
   for (const nc of [t.nc, second])
     services.push(await startCommandService(nc, person, { store: await EventStore.open(nc) }));
@@ -138,7 +138,7 @@ describe('the person service', () => {
     // of its requests) and one connection for it and its clients, so every request is published
     // before stop's unsubscribe reaches the server.
     const subjects = new Subjects('cimstop');
-    const own = await connectNats({ servers: [t.cluster.clientUrls[0]!] });
+    const own = await connectNats(t.cluster.endpointFor('service', [t.cluster.clientUrls[0]!]));
     try {
       const extra = await startCommandService(own, person, { store: await EventStore.open(own), subjects });
       await sendCommand(

@@ -160,13 +160,13 @@ function sorted(rows: Map<string, Row>): Row[] {
 beforeAll(async () => {
   t = await startTestCluster('domain-flow', 3);
   appliance = await startAppliance({
-    endpoint: { servers: t.cluster.clientUrls },
+    endpointFor: (role) => t.cluster.endpointFor(role),
     stateDir: t.stateDir,
     replicas: 3,
     sealEveryEvents: 200,
     sealEveryMs: 60_000,
   });
-  for (let i = 0; i < 4; i++) clients.push(await connectNats({ servers: t.cluster.clientUrls }));
+  for (let i = 0; i < 4; i++) clients.push(await connectNats(t.cluster.endpointFor('loadgen')));
 
   const random = seededRandom(5);
   const people: string[] = [];

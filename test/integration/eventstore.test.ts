@@ -101,7 +101,7 @@ describe('append and read', () => {
 
 describe('optimistic concurrency', () => {
   it('given two writers on one aggregate, exactly one wins each seq; the loser succeeds after reload', async () => {
-    const other = await connectNats({ servers: t.cluster.clientUrls });
+    const other = await connectNats(t.cluster.endpointFor('service'));
     try {
       const storeB = await EventStore.open(other);
       const ref = person('contended');
@@ -139,7 +139,7 @@ describe('retries', () => {
     const stream = domainStream('person');
     const { leader, followers } = await t.cluster.streamPlacement(stream);
     expect(followers).toHaveLength(2);
-    const own = await connectNats({ servers: [t.cluster.clientUrl(leader!)] });
+    const own = await connectNats(t.cluster.endpointFor('service', [t.cluster.clientUrl(leader!)]));
     const ref = person('impatient');
     try {
       const impatient = await EventStore.open(own, {

@@ -58,7 +58,7 @@ beforeAll(async () => {
   tokens.reader = reader.token;
   tokens.wrongSecret = writer.token.slice(0, -4) + (writer.token.endsWith('AAAA') ? 'BBBB' : 'AAAA');
   tokens.unknownId = `cim_000000000000_${writer.token.split('_')[2]}`;
-  gatewayNc = await connectNats({ servers: t.cluster.clientUrls }, { name: 'test-gateway-fuzz' });
+  gatewayNc = await connectNats(t.cluster.endpointFor('gateway'), { name: 'test-gateway-fuzz' });
   gateway = await startGateway({
     nc: gatewayNc,
     listen: '127.0.0.1:0',

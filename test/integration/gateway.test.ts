@@ -62,7 +62,7 @@ beforeAll(async () => {
     tokens[role] = token;
     entries.push(entry);
   }
-  gatewayNc = await connectNats({ servers: t.cluster.clientUrls }, { name: 'test-gateway' });
+  gatewayNc = await connectNats(t.cluster.endpointFor('gateway'), { name: 'test-gateway' });
   gateway = await startGateway({
     nc: gatewayNc,
     listen: '127.0.0.1:0',
@@ -381,7 +381,7 @@ describe('HTTP gateway', () => {
   });
 
   it('503: with NATS gone, commands, queries and /readyz say unavailable; /healthz still answers', async () => {
-    const nc = await connectNats({ servers: t.cluster.clientUrls }, { name: 'test-gateway-closed' });
+    const nc = await connectNats(t.cluster.endpointFor('gateway'), { name: 'test-gateway-closed' });
     const { token, entry } = await createApiKey('operator', 'ops-2');
     const lonely = await startGateway({
       nc,
@@ -424,7 +424,7 @@ describe('HTTP gateway', () => {
 
   it('503: a served domain whose service does not answer (no responders)', async () => {
     const { token, entry } = await createApiKey('operator', 'ops-3');
-    const nc = await connectNats({ servers: t.cluster.clientUrls }, { name: 'test-gateway-prefix' });
+    const nc = await connectNats(t.cluster.endpointFor('gateway'), { name: 'test-gateway-prefix' });
     // Another prefix: no service listens there.
     const elsewhere = await startGateway({
       nc,

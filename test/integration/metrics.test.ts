@@ -66,7 +66,7 @@ beforeAll(async () => {
     },
   });
   appliance = await startAppliance({
-    endpoint: { servers: t.cluster.clientUrls },
+    endpointFor: (role) => t.cluster.endpointFor(role),
     stateDir: t.stateDir,
     replicas: 3,
     sealEveryMs: 500,
@@ -75,7 +75,7 @@ beforeAll(async () => {
   });
   const { token: key, entry } = await createApiKey('writer', ACTOR);
   token = key;
-  gatewayNc = await connectNats({ servers: t.cluster.clientUrls }, { name: 'test-gateway' });
+  gatewayNc = await connectNats(t.cluster.endpointFor('gateway'), { name: 'test-gateway' });
   gateway = await startGateway({
     nc: gatewayNc,
     listen: '127.0.0.1:0',
@@ -181,7 +181,9 @@ describe('metrics on a real appliance', () => {
 
   it('counts a reconnect when the server a connection uses restarts', async () => {
     const node = t.cluster.nodeNames[0]!;
-    watched = await connectNats({ servers: [t.cluster.clientUrl(node)] }, { name: 'test-watched' });
+    watched = await connectNats(t.cluster.endpointFor('operator', [t.cluster.clientUrl(node)]), {
+      name: 'test-watched',
+    });
     metrics.watchNats(watched, 'test-watched');
     await t.cluster.restart(node);
     await waitFor(

@@ -13,7 +13,7 @@ let result: TracingBenchmarkResult;
 
 beforeAll(async () => {
   t = await startTestCluster('tracing-bench', 1);
-  serviceNc = await connectNats({ servers: t.cluster.clientUrls });
+  serviceNc = await connectNats(t.cluster.endpointFor('service'));
   result = await runTracingBenchmark(t.nc, {
     messages: 200,
     aggregates: 20,

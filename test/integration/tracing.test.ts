@@ -87,7 +87,7 @@ beforeAll(async () => {
   manager = await startProcessManager(t.nc, onboarding);
   const key = await createApiKey('writer', ACTOR);
   token = key.token;
-  gatewayNc = await connectNats({ servers: t.cluster.clientUrls }, { name: 'test-tracing-gateway' });
+  gatewayNc = await connectNats(t.cluster.endpointFor('gateway'), { name: 'test-tracing-gateway' });
   gateway = await startGateway({
     nc: gatewayNc,
     listen: '127.0.0.1:0',

@@ -20,7 +20,9 @@ beforeAll(async () => {
   version = t.cluster.server.version;
   // One connection per node, so the racing publishes reach the leader over different routes.
   writers = await Promise.all(
-    t.cluster.clientUrls.slice(0, WRITERS).map((url) => connectNats({ servers: [url] }, { name: 'writer-race' })),
+    t.cluster.clientUrls
+      .slice(0, WRITERS)
+      .map((url) => connectNats(t.cluster.endpointFor('service', [url]), { name: 'writer-race' })),
   );
   const jsm = await t.nc.jetstreamManager();
   for (const name of ['RACE_EXPECT_ONLY', 'RACE_WITH_ID']) {

@@ -42,7 +42,7 @@ export async function startScenarioCluster(name: string): Promise<ScenarioCluste
   };
   try {
     const started = await EmbeddedCluster.start(config, { persistent: true });
-    nc = await connectNats({ servers: started.clientUrls }, { name: `test-${name}` });
+    nc = await connectNats(started.endpointFor('operator'), { name: `test-${name}` });
     const connection = nc;
     return {
       config,

@@ -1,13 +1,17 @@
 // One real embedded cluster per test file, with a connection, torn down in afterAll even when
-// tests failed.
+// tests failed. The cluster asks for credentials like every embedded one: `nc` is `operator` (tests
+// provision, publish and delete freely); `connect(role)` opens another connection as a role.
 import type { NatsConnection } from 'nats';
-import { connectNats, EmbeddedCluster, loadConfig } from '../../appliance/index.js';
+import { connectNats, EmbeddedCluster, loadConfig, type NatsRole } from '../../appliance/index.js';
 import { tempDir } from './temp-dir.js';
 
 export interface TestCluster {
   cluster: EmbeddedCluster;
+  /** As `operator`. */
   nc: NatsConnection;
   stateDir: string;
+  /** A connection as `role` (to `servers`, default every node); the caller closes it. */
+  connect(role: NatsRole, name?: string, servers?: string[]): Promise<NatsConnection>;
   stop(): Promise<void>;
 }
 
@@ -24,8 +28,11 @@ export async function startTestCluster(name: string, nodes = 3): Promise<TestClu
     cluster = await EmbeddedCluster.start(
       loadConfig({ env: {}, flags: { stateDir: state.path, 'cluster.nodes': String(nodes) } }),
     );
-    nc = await connectNats({ servers: cluster.clientUrls }, { name: `test-${name}` });
-    return { cluster, nc, stateDir: state.path, stop };
+    const started = cluster;
+    nc = await connectNats(started.endpointFor('operator'), { name: `test-${name}` });
+    const connect = (role: NatsRole, as = `test-${name}-${role}`, servers?: string[]) =>
+      connectNats(started.endpointFor(role, servers), { name: as });
+    return { cluster, nc, stateDir: state.path, connect, stop };
   } catch (error) {
     await stop();
     throw error;

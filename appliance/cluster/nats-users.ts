@@ -1,0 +1,116 @@
+// The credentials of the NATS users the appliance's servers know: one nkey seed per role and the
+// secret cluster routes authenticate with, kept in one directory (mode 0700, files 0600):
+//
+//   <state>/nats-users/{service,gateway,loadgen,auditor,operator}.nk   nkey seeds ("SU…")
+//   <state>/nats-users/route.secret                                   the route password
+//
+// Created on first need and reused after; `nats.usersDir` points elsewhere (the NixOS module: the
+// systemd credentials directory, where they are read only).
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { nkeys } from 'nats';
+import type { ApplianceConfig } from '../config.js';
+import { CimError } from '../errors.js';
+import { NATS_ROLES, type NatsRole, type ServerAuthorization } from './server-config.js';
+
+/** The user name routes authenticate as; the password is the route secret. */
+export const ROUTE_USER = 'cim-route';
+const ROUTE_SECRET_FILE = 'route.secret';
+
+/** `nats.usersDir`, or `<state>/nats-users`. */
+export function natsUsersDir(config: Pick<ApplianceConfig, 'stateDir' | 'nats'>): string {
+  return resolve(config.nats.usersDir ?? join(config.stateDir, 'nats-users'));
+}
+
+export class NatsUsers {
+  private constructor(
+    readonly dir: string,
+    private readonly publicKeys: ReadonlyMap<NatsRole, string>,
+    readonly routePassword: string,
+  ) {}
+
+  /** The users in `dir`, creating the directory and whatever credential is missing. */
+  static ensure(dir: string): NatsUsers {
+    dir = resolve(dir);
+    try {
+      if (!existsSync(dir)) {
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
+        chmodSync(dir, 0o700);
+      }
+      for (const role of NATS_ROLES) {
+        const file = seedPath(dir, role);
+        if (!existsSync(file)) writeSecret(file, new TextDecoder().decode(nkeys.createUser().getSeed()) + '\n');
+      }
+      const secret = join(dir, ROUTE_SECRET_FILE);
+      if (!existsSync(secret)) writeSecret(secret, randomBytes(32).toString('hex') + '\n');
+    } catch (error) {
+      if (error instanceof CimError) throw error;
+      throw new CimError('CIM-INVALID-CONFIG', `nats.usersDir: cannot create the NATS credentials in ${dir}`, {
+        hint: 'Point nats.usersDir (CIM_NATS_USERS_DIR) at a writable directory, or put every role’s seed there.',
+        cause: error,
+      });
+    }
+    return NatsUsers.read(dir);
+  }
+
+  /** The users in `dir` if every credential is there; undefined when the directory holds none. */
+  static find(dir: string): NatsUsers | undefined {
+    dir = resolve(dir);
+    if (!existsSync(seedPath(dir, 'operator'))) return undefined;
+    return NatsUsers.read(dir);
+  }
+
+  private static read(dir: string): NatsUsers {
+    const keys = new Map<NatsRole, string>();
+    for (const role of NATS_ROLES) {
+      const file = seedPath(dir, role);
+      try {
+        keys.set(role, nkeys.fromSeed(new TextEncoder().encode(readFileSync(file, 'utf8').trim())).getPublicKey());
+      } catch (error) {
+        throw new CimError('CIM-INVALID-CONFIG', `nats.usersDir: ${file} is not a readable nkey user seed`, {
+          hint: 'Remove it to have a new one created (then restart every server), or restore it from the other machines.',
+          cause: error,
+        });
+      }
+    }
+    let password: string;
+    try {
+      password = readFileSync(join(dir, ROUTE_SECRET_FILE), 'utf8').trim();
+    } catch (error) {
+      throw new CimError('CIM-INVALID-CONFIG', `nats.usersDir: cannot read ${join(dir, ROUTE_SECRET_FILE)}`, {
+        cause: error,
+      });
+    }
+    return new NatsUsers(dir, keys, password);
+  }
+
+  seedFile(role: NatsRole): string {
+    return seedPath(this.dir, role);
+  }
+
+  publicKey(role: NatsRole): string {
+    return this.publicKeys.get(role)!;
+  }
+
+  /** What renderServerConfig needs: every role's public key and the route credentials. */
+  authorization(): ServerAuthorization {
+    return {
+      users: NATS_ROLES.map((role) => ({ role, nkey: this.publicKey(role) })),
+      route: { user: ROUTE_USER, password: this.routePassword },
+    };
+  }
+}
+
+function seedPath(dir: string, role: NatsRole): string {
+  return join(dir, `${role}.nk`);
+}
+
+/** Written with mode 0600 from the start, never readable by others even for a moment; a concurrent creator wins. */
+function writeSecret(file: string, text: string): void {
+  try {
+    writeFileSync(file, text, { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+}
