@@ -707,8 +707,10 @@ in
           # Until the cluster has a JetStream meta leader (peers still booting), provisioning fails.
           Restart = "on-failure";
           RestartSec = "5s";
-          # cim serve answers the commands in flight, flushes projections and drains NATS on SIGTERM.
+          # cim serve answers the commands in flight, flushes projections and drains NATS on SIGTERM,
+          # then exits 143 (128 + SIGTERM), which systemd would otherwise count as a failure.
           TimeoutStopSec = "60s";
+          SuccessExitStatus = [ 143 ];
         };
       };
 

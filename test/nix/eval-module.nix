@@ -19,6 +19,9 @@
     auditor = "UCQ3MPKX5E4AFXZVV55PFTEMX6QN2NAGKOP5FKQIG2SM5HQQSAECAOWY";
     operator = "UDPUGP5FJ5U3HVC3EVB65CKH6VXU4XBXFJ6IKJIAC5Z2GXYVI3FRPG24";
   },
+  # for `live`: JSON [ { client, cluster, monitor } ], the free ports of a cluster on loopback that
+  # test/nix/module-live.test.ts runs for real
+  livePorts ? "[]",
 }:
 
 let
@@ -268,6 +271,33 @@ assert check (n1.settings.http.listen == "0.0.0.0:8080" && !(one.settings ? http
 assert check (n1.settings.metrics.listen == "127.0.0.1:9464" && !(one.settings ? metrics)) "metricsListen serves /metrics";
 {
   checks = cases;
+
+  # Members of one cluster on 127.0.0.1, each on its own ports.
+  live =
+    let
+      ports = builtins.fromJSON livePorts;
+      indices = lib.range 1 (lib.length ports);
+      at = i: lib.elemAt ports (i - 1);
+    in
+    lib.listToAttrs (
+      map (
+        i:
+        lib.nameValuePair "live${toString i}" (summarize {
+          imports = [ (base "live${toString i}") ];
+          services.cim-appliance.nats = {
+            listen.port = (at i).client;
+            clusterPort = (at i).cluster;
+            monitorPort = (at i).monitor;
+            peers = map (j: {
+              host = "127.0.0.1";
+              clusterPort = (at j).cluster;
+              clientPort = (at j).client;
+            }) (lib.remove i indices);
+            routePasswordFile = "/run/keys/route-password";
+          };
+        })
+      ) indices
+    );
 
   wrongPortType = (summarize {
     imports = [ (base "bad") ];

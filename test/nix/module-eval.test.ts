@@ -236,6 +236,8 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
       CapabilityBoundingSet: '',
       RestrictAddressFamilies: ['AF_INET', 'AF_INET6', 'AF_UNIX'],
     });
+    // cim serve exits 143 after a clean shutdown on SIGTERM, which systemd would count as a failure.
+    expect(serve.serviceConfig.SuccessExitStatus).toEqual([143]);
     expect(serve.requires).toEqual(['nats.service']);
     expect(serve.after).toContain('nats.service');
     expect(one.timers['cim-appliance-report']).toMatchObject({
