@@ -198,8 +198,10 @@ async function benchComponents(
   if (options.commands && !signal.aborted) {
     // The service gets a connection of its own, as a separate appliance instance would have.
     const serviceNc = await target.connect('service', 'cim-bench-service');
+    const loadNc = await target.connect('loadgen', 'cim-bench-load');
     try {
       commands = await runCommandBenchmark(nc, {
+        loadConnection: loadNc,
         messages: options.messages,
         aggregates: options.subjects,
         inFlight: options.inFlight,
@@ -210,6 +212,7 @@ async function benchComponents(
         onProgress: (phase, done, total) => log(`commands ${phase}: ${done}/${total}`),
       });
     } finally {
+      await loadNc.close();
       await serviceNc.close();
     }
   }
@@ -217,8 +220,10 @@ async function benchComponents(
     // The service and the gateway each get a connection of their own, as in a deployed appliance.
     const serviceNc = await target.connect('service', 'cim-bench-service');
     const gatewayNc = await target.connect('gateway', 'cim-bench-gateway');
+    const loadNc = await target.connect('loadgen', 'cim-bench-load');
     try {
       httpCommands = await runHttpCommandBenchmark(nc, {
+        loadConnection: loadNc,
         messages: options.messages,
         aggregates: options.subjects,
         inFlight: options.inFlight,
@@ -229,14 +234,17 @@ async function benchComponents(
         onProgress: (phase, done, total) => log(`http vs nats ${phase}: ${done}/${total}`),
       });
     } finally {
+      await loadNc.close();
       await gatewayNc.close();
       await serviceNc.close();
     }
   }
   if (options.tracing && !signal.aborted) {
     const serviceNc = await target.connect('service', 'cim-bench-service');
+    const loadNc = await target.connect('loadgen', 'cim-bench-load');
     try {
       tracing = await runTracingBenchmark(nc, {
+        loadConnection: loadNc,
         messages: options.messages,
         aggregates: options.subjects,
         inFlight: options.inFlight,
@@ -246,6 +254,7 @@ async function benchComponents(
         onProgress: (phase, done, total) => log(`tracing ${phase}: ${done}/${total}`),
       });
     } finally {
+      await loadNc.close();
       await serviceNc.close();
     }
   }

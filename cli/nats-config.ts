@@ -1,5 +1,6 @@
 // `cim nats-config`: the nats-server config of one node of a cluster that spans machines, rendered
-// by the same renderServerConfig the embedded cluster uses. The NixOS module (modules/appliance.nix)
+// by the same renderServerConfig the embedded cluster uses, with a user per role and authenticated
+// routes from the users dir (created there when missing). The NixOS module (modules/appliance.nix)
 // generates the same config for the same inputs, and a test holds the two equal.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
@@ -8,6 +9,8 @@ import { Command, Option } from 'commander';
 import {
   CimError,
   findNatsServer,
+  natsUsersDir,
+  NatsUsers,
   renderServerConfig,
   serializeServerConfig,
   validateServerConfigFile,
@@ -30,6 +33,7 @@ export interface NatsConfigFlags {
   tlsCert?: string;
   tlsKey?: string;
   tlsCa?: string;
+  monitorHost?: string;
 }
 
 /** `host:port`, `host` (the default cluster port) or `[v6addr]:port`. */
@@ -42,8 +46,11 @@ export function parsePeer(text: string): { host: string; clusterPort: number } {
   return { host: (match[1] ?? match[2])!, clusterPort: port };
 }
 
-/** The renderer's input for one node, from the appliance config (cluster name, sync interval) and the node's flags. */
-export function natsConfigInput(config: ApplianceConfig, flags: NatsConfigFlags): ServerConfigInput {
+/**
+ * The renderer's input for one node, from the appliance config (cluster name, sync interval), the
+ * node's flags and the users (public keys and route secret of the users dir; none: no authorization).
+ */
+export function natsConfigInput(config: ApplianceConfig, flags: NatsConfigFlags, users?: NatsUsers): ServerConfigInput {
   if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
     throw new CimError('CIM-INVALID-INPUT', '--tls-cert and --tls-key go together: give both or neither');
   }
@@ -68,6 +75,8 @@ export function natsConfigInput(config: ApplianceConfig, flags: NatsConfigFlags)
     },
     peers,
     syncInterval: config.cluster.syncInterval,
+    ...(users ? { authorization: users.authorization() } : {}),
+    ...(flags.monitorHost !== undefined ? { monitorHost: flags.monitorHost } : {}),
     ...(flags.tlsCert !== undefined && flags.tlsKey !== undefined
       ? {
           tls: {
@@ -95,7 +104,12 @@ export function registerNatsConfigCommand(program: Command): void {
     .command('nats-config')
     .description(
       'print the nats-server config (JSON) of one node of a cluster across machines: the config the NixOS\n' +
-        'module generates for the same inputs, rendered as the embedded cluster renders its own',
+        'module generates for the same inputs, rendered as the embedded cluster renders its own. It holds a\n' +
+        'NATS user per role (service, gateway, loadgen, auditor, operator) and authenticated routes, from the\n' +
+        'users dir (nats.usersDir, default <state>/nats-users; created there when missing): copy that whole\n' +
+        'directory (the <role>.nk seeds and route.secret, mode 0600) to the other machines before rendering\n' +
+        'theirs, so every server knows the same users and route secret. The output holds the route secret:\n' +
+        'keep the file mode 0600.',
     )
     .option('--server-name <name>', 'unique server name (default: this host name)')
     .option('--host <addr>', 'interface for clients, routes and monitoring (default: cluster.host, 127.0.0.1)')
@@ -120,6 +134,7 @@ export function registerNatsConfigCommand(program: Command): void {
     .option('--tls-cert <file>', 'PEM certificate for clients and routes')
     .option('--tls-key <file>', 'PEM key of --tls-cert')
     .option('--tls-ca <file>', 'PEM CA to check peers against (routes then use mutual TLS)')
+    .option('--monitor-host <addr>', 'interface of the HTTP monitoring port (default 127.0.0.1)')
     .option('--check', 'also ask nats-server to validate the config (nats-server -t)')
     .action(
       action(
@@ -131,7 +146,8 @@ export function registerNatsConfigCommand(program: Command): void {
             'cluster.name': options.clusterName,
             'cluster.syncInterval': options.syncInterval,
           });
-          const text = serializeServerConfig(renderServerConfig(natsConfigInput(config, options)));
+          const users = NatsUsers.ensure(natsUsersDir(config));
+          const text = serializeServerConfig(renderServerConfig(natsConfigInput(config, options, users)));
           if (options.check) {
             const binary = await findNatsServer();
             const dir = mkdtempSync(join(tmpdir(), 'cim-nats-config-'));

@@ -36,6 +36,8 @@ export interface CommandBenchmarkOptions {
   domain?: string;
   /** Where the command service runs; default the driver's own connection. */
   serviceConnection?: NatsConnection;
+  /** Where the commands are sent from (the `loadgen` role); default the driver's own connection. */
+  loadConnection?: NatsConnection;
   latencySeconds?: number;
   /** Default: half the measured command throughput. */
   latencyRate?: number;
@@ -98,6 +100,7 @@ export async function runCommandBenchmark(
     retention: RetentionPolicy.Limits,
   });
   const serviceNc = options.serviceConnection ?? nc;
+  const loadNc = options.loadConnection ?? nc;
   let service: CommandServiceHandle | undefined;
   try {
     service = await startCommandService(serviceNc, domain, { store: await EventStore.open(serviceNc) });
@@ -105,7 +108,7 @@ export async function runCommandBenchmark(
     const store = await EventStore.open(nc);
 
     // Setup: the people the commands rename.
-    await registerBenchPeople(nc, name, options.aggregates, lanes, progress('setup', options.aggregates), signal);
+    await registerBenchPeople(loadNc, name, options.aggregates, lanes, progress('setup', options.aggregates), signal);
 
     // Each lane owns the aggregates lane, lane + lanes, lane + 2·lanes, … (below `aggregates`), so
     // one aggregate never has two operations in flight.
@@ -186,7 +189,7 @@ export async function runCommandBenchmark(
     const commandOne = byLane(async (lane) => {
       try {
         await sendCommand(
-          nc,
+          loadNc,
           name,
           'RenamePerson',
           { ...BENCH_ACTOR, payload: renamePayload(target(lane)) },
@@ -238,7 +241,7 @@ export async function runCommandBenchmark(
         async (i) => {
           try {
             await sendCommand(
-              nc,
+              loadNc,
               name,
               'RenamePerson',
               { ...BENCH_ACTOR, payload: renamePayload(i % options.aggregates) },

@@ -39,6 +39,8 @@ export interface HttpCommandBenchmarkOptions {
   domain?: string;
   /** Where the command service runs; default the driver's own connection. */
   serviceConnection?: NatsConnection;
+  /** Where the commands are sent from (the `loadgen` role); default the driver's own connection. */
+  loadConnection?: NatsConnection;
   /** The gateway's connection; default the driver's own. */
   gatewayConnection?: NatsConnection;
   onProgress?: (phase: HttpCommandBenchmarkPhase, done: number, total: number) => void;
@@ -83,6 +85,7 @@ export async function runHttpCommandBenchmark(
   await jsm.streams.delete(domainStream(name)).catch(() => false);
   await provision(nc, { domains: [name], replicas: options.replicas, duplicateWindowMs: 120_000 });
   const serviceNc = options.serviceConnection ?? nc;
+  const loadNc = options.loadConnection ?? nc;
   let service: CommandServiceHandle | undefined;
   let gateway: GatewayHandle | undefined;
   try {
@@ -95,7 +98,7 @@ export async function runHttpCommandBenchmark(
       keys: new KeyRing([entry]),
     });
 
-    await registerBenchPeople(nc, name, options.aggregates, lanes, progress('setup', options.aggregates), signal);
+    await registerBenchPeople(loadNc, name, options.aggregates, lanes, progress('setup', options.aggregates), signal);
 
     // Both sides rename people round-robin, so the same commands go over each.
     let renamed = 0;
@@ -116,7 +119,7 @@ export async function runHttpCommandBenchmark(
           const started = performance.now();
           try {
             await sendCommand(
-              nc,
+              loadNc,
               name,
               'RenamePerson',
               { ...BENCH_ACTOR, payload: nextRename() },

@@ -35,6 +35,8 @@ export interface TracingBenchmarkOptions {
   domain?: string;
   /** Where the command service runs; default the driver's own connection. */
   serviceConnection?: NatsConnection;
+  /** Where the commands are sent from (the `loadgen` role); default the driver's own connection. */
+  loadConnection?: NatsConnection;
   onProgress?: (phase: 'setup' | 'off' | 'on' | 'tenth', done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -90,6 +92,7 @@ export async function runTracingBenchmark(
   await jsm.streams.delete(domainStream(name)).catch(() => false);
   await provision(nc, { domains: [name], replicas: options.replicas, duplicateWindowMs: 120_000 });
   const serviceNc = options.serviceConnection ?? nc;
+  const loadNc = options.loadConnection ?? nc;
   let service: CommandServiceHandle | undefined;
   const metrics = new ApplianceMetrics();
   let observing = false;
@@ -108,7 +111,7 @@ export async function runTracingBenchmark(
         // The service's interest may take a moment to reach the server the driver is on.
         for (let attempt = 0; ; attempt++) {
           try {
-            await sendCommand(nc, name, 'RegisterPerson', {
+            await sendCommand(loadNc, name, 'RegisterPerson', {
               ...WHO,
               commandId: `setup-${i}`,
               payload: { personId: personId(i), name: 'Ada Lovelace', email: `t${i}@example.org` },
@@ -134,7 +137,7 @@ export async function runTracingBenchmark(
       const i = lane + lanes * (counters[lane]!++ % perLane);
       try {
         await sendCommand(
-          nc,
+          loadNc,
           name,
           'RenamePerson',
           { ...WHO, payload: { personId: personId(i), name: `Renamed ${++renames}` } },

@@ -111,6 +111,34 @@ describe('attach mode (--nats URL,...)', () => {
     expect(existsSync(join(client.path, 'cluster'))).toBe(false);
   }, 150_000);
 
+  it('with --creds, connects with that file; without it or the users dir, the cluster refuses the connection', async () => {
+    // A creds file as `nsc` writes them, around the operator's seed (a server without an operator ignores the JWT).
+    const seed = readFileSync(join(cluster.usersDir!, 'operator.nk'), 'utf8').trim();
+    const creds = join(client.path, 'operator.creds');
+    writeFileSync(
+      creds,
+      `-----BEGIN NATS USER JWT-----\neyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ.e30.c2ln\n------END NATS USER JWT------\n\n` +
+        `-----BEGIN USER NKEY SEED-----\n${seed}\n------END USER NKEY SEED------\n`,
+      { mode: 0o600 },
+    );
+    const withCreds = await runCli([
+      '--state',
+      client.path,
+      '--nats',
+      urls,
+      '--creds',
+      creds,
+      'cluster',
+      'status',
+      '--json',
+    ]);
+    expect(withCreds.code, withCreds.stderr).toBe(0);
+    expect((JSON.parse(withCreds.stdout) as ClusterStatus).servers.every((s) => s.state === 'running')).toBe(true);
+    const without = await runCli(['--state', client.path, '--nats', urls, 'cluster', 'status']);
+    expect(without.code).toBe(3);
+    expect(without.stderr).toMatch(/CIM-UNAVAILABLE.*Authorization Violation/i);
+  });
+
   it('refuses `cluster up` with --nats, a usage error', async () => {
     const result = await runCli(['--state', client.path, '--nats', urls, 'cluster', 'up']);
     expect(result.code).toBe(2);

@@ -138,7 +138,8 @@ describe('the person service', () => {
     // of its requests) and one connection for it and its clients, so every request is published
     // before stop's unsubscribe reaches the server.
     const subjects = new Subjects('cimstop');
-    const own = await connectNats(t.cluster.endpointFor('service', [t.cluster.clientUrls[0]!]));
+    // (As operator: the service role may serve and write only the configured prefix's subjects.)
+    const own = await connectNats(t.cluster.endpointFor('operator', [t.cluster.clientUrls[0]!]));
     try {
       const extra = await startCommandService(own, person, { store: await EventStore.open(own), subjects });
       await sendCommand(

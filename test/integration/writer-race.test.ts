@@ -22,7 +22,7 @@ beforeAll(async () => {
   writers = await Promise.all(
     t.cluster.clientUrls
       .slice(0, WRITERS)
-      .map((url) => connectNats(t.cluster.endpointFor('service', [url]), { name: 'writer-race' })),
+      .map((url) => connectNats(t.cluster.endpointFor('operator', [url]), { name: 'writer-race' })),
   );
   const jsm = await t.nc.jetstreamManager();
   for (const name of ['RACE_EXPECT_ONLY', 'RACE_WITH_ID']) {
