@@ -42,6 +42,7 @@ lib.mapAttrs (
     firewall = c.networking.firewall.allowedTCPPorts;
     loadCredential = c.systemd.services.cim-appliance.serviceConfig.LoadCredential;
     natsLoadCredential = c.systemd.services.nats.serviceConfig.LoadCredential;
+    runtimeConfigScript = c.services.cim-appliance.nats.runtimeConfigScript;
     failedAssertions = map (a: a.message) (lib.filter (a: !a.assertion) c.assertions);
   }
 ) outputs.nixosConfigurations

@@ -7,13 +7,13 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { nkeys } from 'nats';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   findNatsServer,
   listServers,
   loadConfig,
   NATS_ROLES,
+  NatsUsers,
   renderServerConfig,
   serializeServerConfig,
   validateServerConfigFile,
@@ -76,25 +76,7 @@ interface Cases {
   monitorOnLoopback: string[];
 }
 
-// The role users every test machine's node knows: real keys, so nats-server checks them.
-const publicKeys = Object.fromEntries(NATS_ROLES.map((role) => [role, nkeys.createUser().getPublicKey()]));
-const users = NATS_ROLES.map((role) => ({ role, nkey: publicKeys[role]! }));
 const HOSTS = { n1: '127.0.0.1', n2: '127.0.0.2', n3: '127.0.0.3' } as const;
-
-/**
- * A config without its users, route credentials and monitoring interface: what `cim nats-config`
- * and the module share whatever the users (renderServerConfig's own tests cover those).
- */
-function nodePart(config: NatsServerConfig): unknown {
-  const { authorization: _users, http, ...rest } = config;
-  void _users;
-  const cluster = rest.cluster && {
-    ...rest.cluster,
-    authorization: undefined,
-    routes: rest.cluster.routes.map((r) => r.replace(/\/\/[^@/]*@/, '//')),
-  };
-  return { ...rest, cluster, monitorPort: http.split(':').pop() };
-}
 
 // Where fake-pkgs.nix puts what the start script runs; the test runs the real jq and template instead.
 const FAKE_JQ = '/nix/store/00000000000000000000000000000000-jq/bin/jq';
@@ -116,6 +98,16 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
   let libArg: Record<string, string>;
   let tlsDir: string;
   let cases: Cases;
+  // The state dir `cim nats-config` runs with: its users dir holds the seeds and route secret, and
+  // the test machines' nodes know its role users (real keys, so nats-server checks them).
+  let cliState: string;
+  let stateUsers: NatsUsers;
+  let users: Array<{ role: (typeof NATS_ROLES)[number]; nkey: string }>;
+  const natsConfig = async (args: string[]): Promise<NatsServerConfig> => {
+    const printed = await runCli(['--state', cliState, 'nats-config', ...args]);
+    expect(printed.stderr).toBe('');
+    return JSON.parse(printed.stdout) as NatsServerConfig;
+  };
 
   beforeAll(async () => {
     dir = tempDir('nix-module');
@@ -147,7 +139,13 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
       { stdio: 'pipe' },
     );
     copyFileSync(join(tlsDir, 'server.pem'), join(tlsDir, 'ca.pem'));
-    cases = await nixEvalJson<Cases>(EVAL, 'checks', libArg, { tlsDir, publicKeys: JSON.stringify(publicKeys) });
+    cliState = join(dir.path, 'cli-state');
+    stateUsers = NatsUsers.ensure(join(cliState, 'nats-users'));
+    users = NATS_ROLES.map((role) => ({ role, nkey: stateUsers.publicKey(role) }));
+    cases = await nixEvalJson<Cases>(EVAL, 'checks', libArg, {
+      tlsDir,
+      publicKeys: JSON.stringify(Object.fromEntries(users.map((u) => [u.role, u.nkey]))),
+    });
   }, NIX_TIMEOUT_MS + 30_000); // openssl, then one evaluation
   afterAll(() => dir?.remove());
 
@@ -312,19 +310,18 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
     expect(run.stderr).toContain('the route password credential is empty');
   });
 
-  it('given three machines, each node, its routes and its TLS equal what `cim nats-config` prints for the same inputs', async () => {
+  it('given three machines, each NATS config, route password put in, equals what `cim nats-config` prints for the same inputs', async () => {
     for (const [name, host] of Object.entries(HOSTS)) {
       const peers = Object.entries(HOSTS)
         .filter(([other]) => other !== name)
         .map(([, h]) => `${h}:6222`);
-      const printed = await runCli([
-        '--state',
-        '/var/lib/cim-appliance',
-        'nats-config',
+      const printed = await natsConfig([
         '--server-name',
         name,
         '--host',
         host,
+        '--monitor-host',
+        '0.0.0.0',
         '--cluster-name',
         'east',
         '--store-dir',
@@ -338,16 +335,19 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
         '--tls-ca',
         join(tlsDir, 'ca.pem'),
       ]);
-      expect(printed.stderr).toBe('');
-      expect(nodePart(cases.three[name as keyof typeof HOSTS].nats!)).toEqual(
-        nodePart(JSON.parse(printed.stdout) as NatsServerConfig),
-      );
+      // The route secret as a secrets tool would hand it over: the users dir's file.
+      const password = readFileSync(join(cliState, 'nats-users', 'route.secret'), 'utf8');
+      const run = runStartScript(name, cases.three[name as keyof typeof HOSTS], password);
+      expect(run.status).toBe(0);
+      expect(JSON.parse(readFileSync(run.file, 'utf8'))).toEqual(printed);
     }
   });
 
-  it("given one node with defaults, and one with a sync interval, the NATS configs equal renderServerConfig's", async () => {
-    const printed = await runCli(['nats-config', '--server-name', 'solo', '--store-dir', '/var/lib/nats']);
-    expect(nodePart(cases.one.nats!)).toEqual(nodePart(JSON.parse(printed.stdout) as NatsServerConfig));
+  it("given one node with defaults, and one with a sync interval, the NATS configs equal `cim nats-config`'s and renderServerConfig's", async () => {
+    expect(cases.one.nats).toEqual(await natsConfig(['--server-name', 'solo', '--store-dir', '/var/lib/nats']));
+    expect(cases.sync.nats).toEqual(
+      await natsConfig(['--server-name', 'sync', '--store-dir', '/var/lib/cim-nats', '--sync-interval', 'always']),
+    );
     const single = (name: string, storeDir: string): ServerConfigInput => ({
       clusterName: 'cim',
       node: { name, host: '127.0.0.1', clientPort: 4222, clusterPort: 6222, monitorPort: 8222, storeDir },
@@ -476,7 +476,13 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
       expect(example, 'a nix code block in "Deploy on NixOS"').toBeDefined();
       const exampleDir = join(dir.path, 'deployment');
       mkdirSync(join(exampleDir, 'hardware'), { recursive: true });
-      writeFileSync(join(exampleDir, 'flake.nix'), example!);
+      // The example's public keys, replaced by those of the users dir `cim nats-config` reads.
+      let withKeys = example!;
+      for (const { role, nkey } of users) {
+        withKeys = withKeys.replace(new RegExp(`(\\b${role} = ")U[A-Z2-7]{55}(")`), `$1${nkey}$2`);
+      }
+      expect(withKeys.match(/U[A-Z2-7]{55}/g)?.sort()).toEqual(users.map((u) => u.nkey).sort());
+      writeFileSync(join(exampleDir, 'flake.nix'), withKeys);
       const machines = { cim1: '10.0.0.1', cim2: '10.0.0.2', cim3: '10.0.0.3' };
       for (const name of Object.keys(machines)) writeFileSync(join(exampleDir, 'hardware', `${name}.nix`), '{ }\n');
       const evaluated = await nixEvalJson<
@@ -490,8 +496,7 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
         const peers = Object.entries(machines)
           .filter(([other]) => other !== name)
           .map(([, a]) => a);
-        const printed = await runCli([
-          'nats-config',
+        const printed = await natsConfig([
           '--server-name',
           name,
           '--host',
@@ -501,8 +506,9 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
           '--store-dir',
           '/var/lib/nats',
         ]);
-        expect(nodePart(evaluated[name]!.nats!)).toEqual(nodePart(JSON.parse(printed.stdout) as NatsServerConfig));
-        expect(evaluated[name]!.nats!.authorization!.users).toHaveLength(NATS_ROLES.length);
+        const run = runStartScript(name, evaluated[name]!, stateUsers.routePassword);
+        expect(run.status).toBe(0);
+        expect(JSON.parse(readFileSync(run.file, 'utf8'))).toEqual(printed);
         expect(evaluated[name]!.failedAssertions).toEqual([]);
         expect(evaluated[name]!.firewall).toEqual([4222, 6222]);
         expect(evaluated[name]!.loadCredential).toEqual([
