@@ -581,10 +581,11 @@ in
             lets in with that role's permissions (appliance/cluster/nats-roles.json). Every member
             of a cluster lists the same keys; the seed belongs in
             {option}`services.cim-appliance.roleCredentials` on the machines that connect as
-            `${role}`. `cim` creates a seed per role in `<state>/nats-users/${role}.nk`
-            (mode 0600) the first time it needs one; `nk -inkey ${role}.nk -pubout` (or the
-            `nats` Node package's `nkeys.fromSeed`) prints its public key. Required for every
-            role when the module runs the NATS node: a connection without credentials is refused.
+            `${role}`. `cim --state DIR nats-config` creates a seed per role in
+            `DIR/nats-users/<role>.nk` (mode 0600) and prints the public keys in its config's
+            `authorization.users`, in the order service, gateway, loadgen, auditor, operator.
+            Required for every role when the module runs the NATS node: a connection without
+            credentials is refused.
           '';
         };
       });
@@ -595,8 +596,8 @@ in
         example = "/run/secrets/cim-route-password";
         description = ''
           File holding the password cluster routes authenticate with (the same on every member;
-          surrounding whitespace is ignored), for example `openssl rand -hex 32`, or the
-          `nats-users/route.secret` a `cim` state directory holds. Required with
+          surrounding whitespace is ignored): the `nats-users/route.secret` that
+          `cim --state DIR nats-config` creates, or for example `openssl rand -hex 32`. Required with
           {option}`services.cim-appliance.nats.peers`. It never enters the Nix store: the unit
           reads it as a systemd credential and writes the nats-server config with it into its
           runtime directory (mode 0600) before each start.
