@@ -461,6 +461,14 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
     expect(cases[name]).toEqual([message]);
   });
 
+  it("the VM test's public keys are those of its seeds", () => {
+    const vmUsers = NatsUsers.find(join(REPO_ROOT, 'nix', 'vm-test-users'))!;
+    const keys = JSON.parse(
+      readFileSync(join(REPO_ROOT, 'nix', 'vm-test-users', 'public-keys.json'), 'utf8'),
+    ) as Record<string, string>;
+    expect(keys).toEqual(Object.fromEntries(NATS_ROLES.map((role) => [role, vmUsers.publicKey(role)])));
+  });
+
   it('a certificate without its key fails an assertion', () => {
     expect(cases.halfTls.failedAssertions).toEqual([
       'services.cim-appliance.nats.tls: set certFile and keyFile together.',
