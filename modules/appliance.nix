@@ -74,8 +74,8 @@ let
   ]
   ++ lib.optional (cfg.httpListen != null) "gateway"
   ++ lib.optional cfg.report.enable "auditor";
-  # Seeds are needed where the local node asks for them, or where any are given (then `cim` reads
-  # every role's from the credentials directory); a creds file is one identity for all roles.
+  # Seeds are needed where the local node asks for them, or where any are given (then the units
+  # connect with seeds, not anonymously); a creds file is one identity for all roles instead.
   missingSeeds = lib.optionals ((nats.enable || roleSeeds != { }) && nats.credentialsFile == null) (
     lib.filter (role: !(roleSeeds ? ${role})) seedsNeeded
   );
@@ -114,6 +114,7 @@ let
   # directory) with the password read from its systemd credential, the way nixpkgs'
   # utils.genJqSecretsReplacementSnippet does, but also inside the route URLs (as
   # encodeURIComponent: jq's @uri, which escapes !*'() too from jq 1.7 on, with those five undone).
+  # The password is trimmed as `cim` trims route.secret.
   runtimeConfig = nats.enable && nats.peers != [ ] && nats.routePasswordFile != null;
   runtimeConfigFilter = ''
     ($password | sub("^[[:space:]]+"; "") | sub("[[:space:]]+$"; "")) as $pw
