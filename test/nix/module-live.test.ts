@@ -1,8 +1,9 @@
-// The NixOS module's units run as systemd would run them, on loopback: three nats-servers with the
+// The NixOS module's units run as systemd would run them, on loopback: nats-servers with the
 // configs the module generates (each written by the NATS unit's start script from the route
 // password credential), and `cim serve` with the module's config file, environment and
-// credentials. Routes authenticate, a connection without credentials is refused, and the appliance
-// connects as its roles with the seeds the module hands over.
+// credentials. Routes authenticate (a member with another password stays out), a connection
+// without credentials is refused, and the appliance connects as its roles with the seeds the
+// module hands over.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -66,7 +67,8 @@ describeNix("the NixOS module's units, run on loopback", () => {
   const servers: ChildProcess[] = [];
   let serve: ChildProcess | undefined;
 
-  const clientUrls = () => ports.map((p) => `nats://127.0.0.1:${p.client}`);
+  // The three members that share the route password.
+  const clientUrls = () => ports.slice(0, 3).map((p) => `nats://127.0.0.1:${p.client}`);
 
   /** Writes a member's config as its unit's ExecStartPre does, and starts nats-server with it as ExecStart does. */
   const startMember = async (name: string, password: string): Promise<ChildProcess> => {
@@ -107,8 +109,9 @@ describeNix("the NixOS module's units, run on loopback", () => {
     dir = tempDir('nix-live');
     const libPath = unpackNixpkgsLib(dir.path);
     users = NatsUsers.ensure(join(dir.path, 'nats-users'));
-    const free = await freePorts(9);
-    ports = [0, 1, 2].map((i) => ({ client: free[i]!, cluster: free[3 + i]!, monitor: free[6 + i]! }));
+    // Four members in the config; the fourth starts with another route password.
+    const free = await freePorts(12);
+    ports = [0, 1, 2, 3].map((i) => ({ client: free[i]!, cluster: free[4 + i]!, monitor: free[8 + i]! }));
     machines = await nixEvalJson<Record<string, Machine>>(
       EVAL,
       'live',
@@ -118,7 +121,8 @@ describeNix("the NixOS module's units, run on loopback", () => {
         livePorts: JSON.stringify(ports),
       },
     );
-    for (const name of Object.keys(machines)) await startMember(name, users.routePassword);
+    for (const name of ['live1', 'live2', 'live3']) await startMember(name, users.routePassword);
+    await startMember('live4', 'not-the-route-password');
   }, NIX_TIMEOUT_MS + 30_000);
 
   afterAll(async () => {
@@ -127,14 +131,19 @@ describeNix("the NixOS module's units, run on loopback", () => {
     dir?.remove();
   });
 
-  it('the three members evaluate without a failed assertion', () => {
-    expect(Object.keys(machines).sort()).toEqual(['live1', 'live2', 'live3']);
+  it('the members evaluate without a failed assertion', () => {
+    expect(Object.keys(machines).sort()).toEqual(['live1', 'live2', 'live3', 'live4']);
     for (const machine of Object.values(machines)) expect(machine.failedAssertions).toEqual([]);
   });
 
-  it('the members form a cluster: their routes authenticate with the password from the credential', async () => {
-    for (const p of ports)
-      await waitFor(`routes to both peers of :${p.cluster}`, async () => (await routesOf(p)) === 2);
+  it('the members form a cluster: their routes authenticate with the password from the credential, a wrong one is refused', async () => {
+    for (const p of ports.slice(0, 3)) {
+      await waitFor(`routes to the two other members of :${p.cluster}`, async () => (await routesOf(p)) === 2);
+    }
+    // The fourth has tried its peers (and they it) for a while, and no route came up either way.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(await routesOf(ports[3]!)).toBe(0);
+    for (const p of ports.slice(0, 3)) expect(await routesOf(p)).toBe(2);
   }, 40_000);
 
   it('a connection without credentials is refused', async () => {
