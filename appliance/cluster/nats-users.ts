@@ -24,13 +24,12 @@ export function natsUsersDir(config: Pick<ApplianceConfig, 'stateDir' | 'nats'>)
 }
 
 export class NatsUsers {
-  private constructor(
-    readonly dir: string,
-    private readonly publicKeys: ReadonlyMap<NatsRole, string>,
-    readonly routePassword: string,
-  ) {}
+  private readonly publicKeys = new Map<NatsRole, string>();
+  private password: string | undefined;
 
-  /** The users in `dir`, creating the directory and whatever credential is missing. */
+  private constructor(readonly dir: string) {}
+
+  /** The users in `dir`, creating the directory and whatever credential is missing; every one is read back. */
   static ensure(dir: string): NatsUsers {
     dir = resolve(dir);
     try {
@@ -51,38 +50,20 @@ export class NatsUsers {
         cause: error,
       });
     }
-    return NatsUsers.read(dir);
+    const users = new NatsUsers(dir);
+    users.authorization(); // a damaged credential is named now, not when a server is rendered
+    return users;
   }
 
-  /** The users in `dir` if every credential is there; undefined when the directory holds none. */
+  /**
+   * The users in `dir` as a client sees them; undefined when the directory holds no seed. A client
+   * needs only the seeds of the roles it connects as (the NixOS module hands each unit those alone,
+   * and no route secret), so nothing is read until it is asked for.
+   */
   static find(dir: string): NatsUsers | undefined {
     dir = resolve(dir);
-    if (!existsSync(seedPath(dir, 'operator'))) return undefined;
-    return NatsUsers.read(dir);
-  }
-
-  private static read(dir: string): NatsUsers {
-    const keys = new Map<NatsRole, string>();
-    for (const role of NATS_ROLES) {
-      const file = seedPath(dir, role);
-      try {
-        keys.set(role, nkeys.fromSeed(new TextEncoder().encode(readFileSync(file, 'utf8').trim())).getPublicKey());
-      } catch (error) {
-        throw new CimError('CIM-INVALID-CONFIG', `nats.usersDir: ${file} is not a readable nkey user seed`, {
-          hint: 'Remove it to have a new one created (then restart every server), or restore it from the other machines.',
-          cause: error,
-        });
-      }
-    }
-    let password: string;
-    try {
-      password = readFileSync(join(dir, ROUTE_SECRET_FILE), 'utf8').trim();
-    } catch (error) {
-      throw new CimError('CIM-INVALID-CONFIG', `nats.usersDir: cannot read ${join(dir, ROUTE_SECRET_FILE)}`, {
-        cause: error,
-      });
-    }
-    return new NatsUsers(dir, keys, password);
+    if (!NATS_ROLES.some((role) => existsSync(seedPath(dir, role)))) return undefined;
+    return new NatsUsers(dir);
   }
 
   seedFile(role: NatsRole): string {
@@ -90,7 +71,32 @@ export class NatsUsers {
   }
 
   publicKey(role: NatsRole): string {
-    return this.publicKeys.get(role)!;
+    const known = this.publicKeys.get(role);
+    if (known !== undefined) return known;
+    const file = seedPath(this.dir, role);
+    let key: string;
+    try {
+      key = nkeys.fromSeed(new TextEncoder().encode(readFileSync(file, 'utf8').trim())).getPublicKey();
+    } catch (error) {
+      throw new CimError('CIM-INVALID-CONFIG', `nats.usersDir: ${file} is not a readable nkey user seed`, {
+        hint: 'Remove it to have a new one created (then restart every server), or restore it from the other machines.',
+        cause: error,
+      });
+    }
+    this.publicKeys.set(role, key);
+    return key;
+  }
+
+  get routePassword(): string {
+    if (this.password === undefined) {
+      const file = join(this.dir, ROUTE_SECRET_FILE);
+      try {
+        this.password = readFileSync(file, 'utf8').trim();
+      } catch (error) {
+        throw new CimError('CIM-INVALID-CONFIG', `nats.usersDir: cannot read ${file}`, { cause: error });
+      }
+    }
+    return this.password;
   }
 
   /** What renderServerConfig needs: every role's public key and the route credentials. */

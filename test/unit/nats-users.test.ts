@@ -1,6 +1,6 @@
 // The per-role NATS credentials in the state dir: created on first need with private modes,
 // reused after, found only when present, and a damaged seed named in a config error.
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -43,13 +43,24 @@ describe('NatsUsers', () => {
     writeFileSync(join(dir, 'gateway.nk'), 'not a seed\n');
     const error = (() => {
       try {
-        NatsUsers.find(dir);
+        NatsUsers.find(dir)!.authorization();
       } catch (e) {
         return e;
       }
     })();
     expect(error).toBeInstanceOf(CimError);
     expect((error as CimError).message).toContain('gateway.nk');
+  });
+
+  it('serves a client from the seeds of its own roles alone, as the NixOS module hands them over', () => {
+    const full = NatsUsers.ensure(join(work.path, 'full'));
+    const partial = join(work.path, 'partial');
+    mkdirSync(partial, { mode: 0o700 });
+    copyFileSync(full.seedFile('service'), join(partial, 'service.nk'));
+    const users = NatsUsers.find(partial)!;
+    expect(users.publicKey('service')).toBe(full.publicKey('service'));
+    expect(() => users.publicKey('loadgen')).toThrow(/loadgen\.nk is not a readable nkey user seed/);
+    expect(() => users.authorization()).toThrow(CimError);
   });
 
   it('lives in <state>/nats-users unless nats.usersDir says otherwise', () => {
