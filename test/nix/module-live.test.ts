@@ -41,24 +41,6 @@ interface Ports {
   monitor: number;
 }
 
-/**
- * Whether `cim` can run from a users dir holding only some roles' seeds (and no route secret), as
- * the module hands them over: each unit gets the seeds of the roles it connects as, nothing else.
- */
-function readsPartialUsersDir(): boolean {
-  const probe = tempDir('nix-live-probe');
-  try {
-    const full = NatsUsers.ensure(join(probe.path, 'full'));
-    mkdirSync(join(probe.path, 'partial'));
-    copyFileSync(full.seedFile('operator'), join(probe.path, 'partial', 'operator.nk'));
-    return NatsUsers.find(join(probe.path, 'partial')) !== undefined;
-  } catch {
-    return false;
-  } finally {
-    probe.remove();
-  }
-}
-
 describeNix("the NixOS module's units, run on loopback", () => {
   let dir: ReturnType<typeof tempDir>;
   let users: NatsUsers;
@@ -152,59 +134,58 @@ describeNix("the NixOS module's units, run on loopback", () => {
     );
   });
 
-  // Skipped while NatsUsers reads every role's seed and route.secret up front (the unit would not start).
-  it.skipIf(!readsPartialUsersDir())(
-    '`cim serve`, run with the settings, environment and credentials the module gives its unit, provisions and serves',
-    async () => {
-      const machine = machines.live1!;
-      const unit = machine.services['cim-appliance']!;
-      // systemd's credentials directory: each LoadCredential NAME:PATH as a file NAME.
-      const credentials = join(dir.path, 'appliance-credentials');
-      mkdirSync(credentials, { recursive: true });
-      for (const entry of unit.serviceConfig.LoadCredential as string[]) {
-        const [name, path] = entry.split(':') as [string, string];
-        const role = /^(\w+)\.nk$/.exec(name)?.[1];
-        expect(role, entry).toBeDefined();
-        expect(path).toBe(`/run/keys/${role}.nk`);
-        copyFileSync(users.seedFile(role as (typeof NATS_ROLES)[number]), join(credentials, name));
-      }
-      const environment = Object.fromEntries(
-        Object.entries(unit.environment).map(([k, v]) => [k, v.replaceAll('%d', credentials)]),
-      );
-      expect(environment).toEqual({ CIM_NATS_USERS_DIR: credentials });
-      // StateDirectory= lies under /var/lib on a machine; here in the temp dir.
-      const configFile = join(dir.path, 'cim-appliance.json');
-      writeFileSync(configFile, JSON.stringify({ ...machine.settings, stateDir: join(dir.path, 'state') }));
-      expect((machine.settings.nats as { urls: string[] }).urls).toEqual(clientUrls());
+  it('`cim serve`, run with the settings, environment and credentials the module gives its unit, provisions and serves', async () => {
+    const machine = machines.live1!;
+    const unit = machine.services['cim-appliance']!;
+    // systemd's credentials directory: each LoadCredential NAME:PATH as a file NAME.
+    const credentials = join(dir.path, 'appliance-credentials');
+    mkdirSync(credentials, { recursive: true });
+    for (const entry of unit.serviceConfig.LoadCredential as string[]) {
+      const [name, path] = entry.split(':') as [string, string];
+      const role = /^(\w+)\.nk$/.exec(name)?.[1];
+      expect(role, entry).toBeDefined();
+      expect(path).toBe(`/run/keys/${role}.nk`);
+      copyFileSync(users.seedFile(role as (typeof NATS_ROLES)[number]), join(credentials, name));
+    }
+    const environment = Object.fromEntries(
+      Object.entries(unit.environment).map(([k, v]) => [k, v.replaceAll('%d', credentials)]),
+    );
+    expect(environment).toEqual({ CIM_NATS_USERS_DIR: credentials });
+    // StateDirectory= lies under /var/lib on a machine; here in the temp dir.
+    const configFile = join(dir.path, 'cim-appliance.json');
+    // The module names every member; the fourth is kept out of the cluster above, so the unit here
+    // is pointed at the three that formed it.
+    const settingsUrls = (machine.settings.nats as { urls: string[] }).urls;
+    expect(settingsUrls).toEqual(ports.map((p) => `nats://127.0.0.1:${p.client}`));
+    const nats = { ...(machine.settings.nats as object), urls: clientUrls() };
+    writeFileSync(configFile, JSON.stringify({ ...machine.settings, nats, stateDir: join(dir.path, 'state') }));
 
-      let output = '';
-      serve = spawnCli(['--config', configFile, 'serve'], { env: environment });
-      serve.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      serve.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      const exited = new Promise<never>((_, reject) =>
-        serve!.once('exit', (code) => reject(new Error(`cim serve exited ${code}:\n${output}`))),
-      );
-      await Promise.race([
-        exited,
-        waitFor('cim serve to be ready', () => output.includes('serving person') || undefined, 30_000),
-      ]);
-      // Provisioned as operator: the domain streams exist, replicated on the three members.
-      const auditor = await connectNats(roleEndpoint(clientUrls(), 'auditor', { users }), { name: 'test-auditor' });
-      try {
-        const info = await (await auditor.jetstreamManager()).streams.info('CIM_PERSON');
-        expect(info.config.num_replicas).toBe(3);
-      } finally {
-        await auditor.close();
-      }
-      exited.catch(() => {});
-      serve.kill('SIGTERM');
-      await waitFor('cim serve to stop', () => serve!.exitCode !== null || undefined, 60_000);
-      // cim exits 143 after a clean shutdown on SIGTERM: the unit counts that as success.
-      expect(serve.exitCode, output).toBe(143);
-      expect(unit.serviceConfig.SuccessExitStatus).toEqual([143]);
-      expect(output).not.toMatch(/while shutting down/);
-      expect(readFileSync(configFile, 'utf8')).not.toContain(users.routePassword);
-    },
-    120_000,
-  );
+    let output = '';
+    serve = spawnCli(['--config', configFile, 'serve'], { env: environment });
+    serve.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    serve.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<never>((_, reject) =>
+      serve!.once('exit', (code) => reject(new Error(`cim serve exited ${code}:\n${output}`))),
+    );
+    await Promise.race([
+      exited,
+      waitFor('cim serve to be ready', () => output.includes('serving person') || undefined, 30_000),
+    ]);
+    // Provisioned as operator: the domain streams exist, replicated on the three members.
+    const auditor = await connectNats(roleEndpoint(clientUrls(), 'auditor', { users }), { name: 'test-auditor' });
+    try {
+      const info = await (await auditor.jetstreamManager()).streams.info('CIM_PERSON');
+      expect(info.config.num_replicas).toBe(3);
+    } finally {
+      await auditor.close();
+    }
+    exited.catch(() => {});
+    serve.kill('SIGTERM');
+    await waitFor('cim serve to stop', () => serve!.exitCode !== null || undefined, 60_000);
+    // cim exits 143 after a clean shutdown on SIGTERM: the unit counts that as success.
+    expect(serve.exitCode, output).toBe(143);
+    expect(unit.serviceConfig.SuccessExitStatus).toEqual([143]);
+    expect(output).not.toMatch(/while shutting down/);
+    expect(readFileSync(configFile, 'utf8')).not.toContain(users.routePassword);
+  }, 120_000);
 });
