@@ -97,6 +97,20 @@ export class SnapshotStore {
     return keys.sort();
   }
 
+  /**
+   * Deletes the aggregate's snapshot (a KV delete: the bucket keeps history 1, so the tombstone
+   * replaces it); false when there was none. The deleted value's bytes stay in the bucket's block
+   * files until they are compacted, which is why a snapshot never holds personal data in plain text.
+   */
+  async remove(domain: string, aggregateId: string): Promise<boolean> {
+    const kv = await this.bucket();
+    const key = SnapshotStore.key(domain, aggregateId);
+    const entry = await kv.get(key);
+    if (!entry || entry.operation !== 'PUT') return false;
+    await kv.delete(key);
+    return true;
+  }
+
   /** Writes the snapshot, signed when a signer is given. */
   async put<S>(snapshot: Snapshot<S>, signer?: SnapshotSigner): Promise<void> {
     const stored = signer ? signSnapshot(snapshot, signer) : snapshot;
