@@ -7,6 +7,7 @@
 import * as dagCbor from '@ipld/dag-cbor';
 import type { KV, NatsConnection } from 'nats';
 import { CID } from './cid.js';
+import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js';
 import { SNAPSHOT_BUCKET } from './names.js';
 
 export interface Snapshot<S = unknown> {
@@ -102,12 +103,13 @@ export class SnapshotStore {
    * replaces it); false when there was none. The deleted value's bytes stay in the bucket's block
    * files until they are compacted, which is why a snapshot never holds personal data in plain text.
    */
-  async remove(domain: string, aggregateId: string): Promise<boolean> {
+  async remove(domain: string, aggregateId: string, retry: RetryPolicy = DEFAULT_RETRY): Promise<boolean> {
     const kv = await this.bucket();
     const key = SnapshotStore.key(domain, aggregateId);
-    const entry = await kv.get(key);
+    // Retried while the bucket has no leader (a node down): an erasure must not give up on an election.
+    const entry = await withRetries(retry, `reading snapshot ${key}`, () => kv.get(key));
     if (!entry || entry.operation !== 'PUT') return false;
-    await kv.delete(key);
+    await withRetries(retry, `deleting snapshot ${key}`, () => kv.delete(key));
     return true;
   }
 
