@@ -18,7 +18,7 @@ import {
   type ProcessManagerHandle,
 } from './services/index.js';
 import { onboarding, servedDomains } from './domains/index.js';
-import { CimError } from './errors.js';
+import { CimError, toCimError } from './errors.js';
 import { EventStore, provision } from './eventstore/index.js';
 import { loadOrCreateSigner, Sealer, type SealerHandle, type Signer } from './integrity/index.js';
 import {
@@ -76,6 +76,13 @@ export interface ApplianceOptions {
   encryptPersonalData?: boolean;
   /** Where erasures are recorded. */
   audit?: AuditSink;
+  /** The subject key store's directory (default `<stateDir>/privacy`); instances of one cluster share one. */
+  keyStoreDir?: string;
+  /**
+   * How often the key store is asked for subjects erased by any instance (default 1 s): their rows
+   * in this instance's read model are deleted too.
+   */
+  erasureSweepMs?: number;
 }
 
 export interface ApplianceHandle {
@@ -133,6 +140,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   const encrypt = options.encryptPersonalData ?? true;
   let keys: SubjectKeyStore | undefined;
   let erase: ((request: ErasureRequest) => Promise<ErasureResult>) | undefined;
+  let sweeper: NodeJS.Timeout | undefined;
 
   const stop = async () => {
     // The gateway first: it answers the HTTP requests in flight while the services still run.
@@ -144,6 +152,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     for (const s of queryServices.splice(0)) await s.stop();
     for (const p of projectors.splice(0)) await p.projector.stop();
     for (const s of sealers.splice(0)) await s.stop();
+    clearInterval(sweeper);
     model?.close();
     model = undefined;
     keys?.close();
@@ -172,7 +181,9 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       log(`updated ${provisioned.updated.join(', ')}: the seal stream takes only <prefix>.seals.<domain> now`);
 
     const personalData = personalDataOf(domains);
-    keys = encrypt ? SubjectKeyStore.open(options.stateDir) : undefined;
+    keys = encrypt
+      ? SubjectKeyStore.open(options.stateDir, options.keyStoreDir ? { dir: options.keyStoreDir } : {})
+      : undefined;
     const protection = keys ? new FieldEncryption(personalData, keys) : undefined;
     const projections = domains.flatMap((d) => d.definition.projections ?? []);
     model = ReadModel.open({ path: readModelPath, projections });
@@ -245,6 +256,25 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         ...(options.audit ? { audit: options.audit } : {}),
       };
       erase = (request) => eraseSubject(eraser, request);
+      // Another instance (or `cim erase`) may have erased a subject whose rows this read model holds.
+      const store = keys;
+      const ownModel = model;
+      let since = '';
+      let sweeping = false;
+      sweeper = setInterval(() => {
+        if (sweeping) return;
+        sweeping = true;
+        void (async () => {
+          for (const { subjectId, erasedAt } of store.erasedSince(since)) {
+            if (!ownModel.erasedHere(subjectId)) await ownModel.eraseSubject(subjectId);
+            // A minute back: erasures on machines whose clocks are a little behind are not missed.
+            since = new Date(Date.parse(erasedAt) - 60_000).toISOString();
+          }
+        })()
+          .catch((error: unknown) => report('erasure sweep')(toCimError(error)))
+          .finally(() => (sweeping = false));
+      }, options.erasureSweepMs ?? 1_000);
+      sweeper.unref();
     }
     if (options.http) {
       const gatewayNc = await connectNats(options.endpoint, { name: 'cim-gateway' });

@@ -33,7 +33,8 @@ export function registerEraseCommand(program: Command): void {
     .action(
       action(async (subjectId: string, options: { actor?: string; json?: boolean }, command: Command) => {
         const config = configFrom(command);
-        if (!existsSync(keyStorePath(config.stateDir)))
+        const dir = config.privacy.keyStoreDir;
+        if (!existsSync(keyStorePath(config.stateDir, dir)))
           throw new CimError(
             'CIM-NOT-FOUND',
             `no subject key store in ${config.stateDir}: no personal data was stored here`,
@@ -42,7 +43,7 @@ export function registerEraseCommand(program: Command): void {
             },
           );
         const domains = await servedDomains(config);
-        const keys = SubjectKeyStore.open(config.stateDir);
+        const keys = SubjectKeyStore.open(config.stateDir, dir ? { dir } : {});
         const modelPath = join(config.stateDir, 'read-models.sqlite');
         const projections = domains.flatMap((d) => d.definition.projections ?? []);
         const readModel = existsSync(modelPath) ? ReadModel.open({ path: modelPath, projections }) : undefined;

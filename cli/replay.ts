@@ -55,7 +55,10 @@ export function registerReplayCommand(program: Command): void {
           else mkdirSync(dirname(out), { recursive: true });
           // Personal data is decrypted with the state dir's subject keys; without them (or once a
           // subject is erased) its fields are rebuilt as erased.
-          const keys = existsSync(keyStorePath(config.stateDir)) ? SubjectKeyStore.open(config.stateDir) : undefined;
+          const dir = config.privacy.keyStoreDir;
+          const keys = existsSync(keyStorePath(config.stateDir, dir))
+            ? SubjectKeyStore.open(config.stateDir, dir ? { dir } : {})
+            : undefined;
           const protection = new FieldEncryption(personalDataOf(domains), keys);
           try {
             await withConnection(config, 'cim-replay', async (nc) => {

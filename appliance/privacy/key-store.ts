@@ -9,7 +9,7 @@
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CimError } from '../errors.js';
 import { sleep } from '../sleep.js';
 import { KEY_BYTES } from './cipher.js';
@@ -17,12 +17,15 @@ import { KEY_BYTES } from './cipher.js';
 export type SubjectStatus = 'active' | 'erased' | 'unknown';
 
 export interface KeyStoreOptions {
+  /** The key store's directory (default `<stateDir>/privacy`). */
+  dir?: string;
   /** How long a destruction waits for readers of the WAL to let go before it gives up (ms). */
   scrubTimeoutMs?: number;
 }
 
-/** The key store's file in a state dir. */
-export const keyStorePath = (stateDir: string) => join(stateDir, 'privacy', 'subject-keys.sqlite');
+/** The key store's file: in `dir`, else in the state dir's `privacy/`. */
+export const keyStorePath = (stateDir: string, dir?: string) =>
+  join(dir ?? join(stateDir, 'privacy'), 'subject-keys.sqlite');
 
 export class SubjectKeyStore {
   readonly path: string;
@@ -31,6 +34,7 @@ export class SubjectKeyStore {
   private readonly insert: Database.Statement<[string, Buffer, string]>;
   private readonly erase: Database.Statement<[string, string]>;
   private readonly scrubTimeoutMs: number;
+  private readonly erasedAfter: Database.Statement<[string], { subjectId: string; erasedAt: string }>;
 
   private constructor(path: string, options: KeyStoreOptions) {
     this.path = path;
@@ -57,6 +61,9 @@ export class SubjectKeyStore {
     this.insert = this.db.prepare(
       'INSERT INTO subject_keys (subject_id, key, created_at) VALUES (?, ?, ?) ON CONFLICT (subject_id) DO NOTHING',
     );
+    this.erasedAfter = this.db.prepare(
+      'SELECT subject_id AS subjectId, erased_at AS erasedAt FROM subject_keys WHERE erased_at >= ? ORDER BY erased_at',
+    );
     this.erase = this.db.prepare(
       'UPDATE subject_keys SET key = NULL, erased_at = ? WHERE subject_id = ? AND erased_at IS NULL',
     );
@@ -64,9 +71,9 @@ export class SubjectKeyStore {
 
   /** Opens (and creates, directory 0700 and file 0600) the state dir's key store. */
   static open(stateDir: string, options: KeyStoreOptions = {}): SubjectKeyStore {
-    const path = keyStorePath(stateDir);
-    mkdirSync(join(stateDir, 'privacy'), { recursive: true, mode: 0o700 });
-    chmodSync(join(stateDir, 'privacy'), 0o700);
+    const path = keyStorePath(stateDir, options.dir);
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    chmodSync(dirname(path), 0o700);
     return new SubjectKeyStore(path, options);
   }
 
@@ -81,6 +88,14 @@ export class SubjectKeyStore {
   status(subjectId: string): SubjectStatus {
     const row = this.select.get(subjectId);
     return row === undefined ? 'unknown' : row.erased_at !== null ? 'erased' : 'active';
+  }
+
+  /**
+   * Subjects erased at or after `since` (an RFC 3339 time; '' for all), oldest first: what an
+   * instance's own read model still has to catch up on.
+   */
+  erasedSince(since: string): { subjectId: string; erasedAt: string }[] {
+    return this.erasedAfter.all(since);
   }
 
   /** The subject's key, made (random, synced to disk) on first use; refuses an erased subject. */

@@ -38,6 +38,9 @@ type Value = string | number | null;
 /** Runs one row change's statements with its values (value columns first, then key columns). */
 type Writer = (params: Value[]) => void;
 
+/** The subjects whose rows an erasure deleted here (ids only): an instance's sweep skips them. */
+const ERASURES_DDL = 'CREATE TABLE IF NOT EXISTS cim_erasures (subject_id TEXT PRIMARY KEY, erased_at TEXT NOT NULL)';
+
 const CHECKPOINTS_DDL =
   'CREATE TABLE IF NOT EXISTS cim_checkpoints (projection TEXT NOT NULL, domain TEXT NOT NULL, stream_seq INTEGER NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (projection, domain))';
 
@@ -150,6 +153,7 @@ export class ReadModel {
    */
   private createTables(): void {
     this.db.exec(CHECKPOINTS_DDL);
+    this.db.exec(ERASURES_DDL);
     this.db.exec(PROJECTIONS_DDL);
     const known = this.db.prepare('SELECT ddl FROM cim_projections WHERE projection = ?').pluck();
     const add = this.db.prepare('INSERT INTO cim_projections (projection, ddl, created_at) VALUES (?, ?, ?)');
@@ -380,10 +384,20 @@ export class ReadModel {
         for (const p of this.projections.values())
           for (const { table, column } of p.subjectRows ?? [])
             deleted += this.db.prepare(`DELETE FROM ${quote(table)} WHERE ${quote(column)} = ?`).run(subjectId).changes;
+        this.db
+          .prepare(
+            'INSERT INTO cim_erasures (subject_id, erased_at) VALUES (?, ?) ON CONFLICT (subject_id) DO UPDATE SET erased_at = excluded.erased_at',
+          )
+          .run(subjectId, new Date().toISOString());
       })
       .immediate();
     await this.scrub(options.timeoutMs ?? 30_000);
     return deleted;
+  }
+
+  /** Whether an erasure of the subject already deleted its rows here. */
+  erasedHere(subjectId: string): boolean {
+    return this.db.prepare('SELECT 1 FROM cim_erasures WHERE subject_id = ?').get(subjectId) !== undefined;
   }
 
   /**

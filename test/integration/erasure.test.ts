@@ -7,7 +7,8 @@
 // rows and snapshot are gone, the running appliance stops decrypting it at once, the others still
 // decrypt, every chain and seal verifies, and the erasure was recorded. Then an erasure while a node
 // is down: the node comes back, catches up on ciphertext only, and holds nothing recoverable.
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import type { NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -380,5 +381,57 @@ describe('crypto-shredding erasure', () => {
     expect(scan(t.cluster.storeDir(down), [...keyForms(key), ...plainOf(later), ...plainOf(victim)])).toEqual([]);
     expect(scan(t.stateDir, [...keyForms(key), ...plainOf(later)])).toEqual([]);
     await verifyAll();
+  }, 120_000);
+
+  it("reaches another instance's read model: it deletes the erased subject's rows on its own", async () => {
+    const third = {
+      id: 'victim-3',
+      names: ['Mary Somerville', 'Mary Fairfax'],
+      emails: ['mary@physical.example', 'fairfax@sciences.example'],
+    };
+    // A second instance with a state dir (a machine) of its own, sharing the key store.
+    const otherState = join(t.stateDir, 'instance-2');
+    mkdirSync(otherState);
+    const second = await startAppliance({
+      endpoint: { servers: t.cluster.clientUrls },
+      stateDir: otherState,
+      replicas: 3,
+      keyStoreDir: join(t.stateDir, 'privacy'),
+      erasureSweepMs: 200,
+      log: (line) => console.error(`appliance 2: ${line}`),
+    });
+    try {
+      await register(third);
+      const secondModel = () => new Database(second.readModelPath, { readonly: true });
+      const row = (db: Database.Database) =>
+        db.prepare('SELECT name, email FROM person_directory WHERE person_id = ?').get(third.id);
+      await waitFor('the second instance to hold the third victim', () => {
+        const db = secondModel();
+        try {
+          return (row(db) as { email?: string } | undefined)?.email === third.emails[1];
+        } finally {
+          db.close();
+        }
+      });
+      await appliance.erase({
+        subjectId: third.id,
+        actor: 'dpo',
+        role: 'operator',
+        source: 'http',
+        correlationId: 'erase-5',
+      });
+      await waitFor('the second instance to delete the rows', () => {
+        const db = secondModel();
+        try {
+          return row(db) === undefined;
+        } finally {
+          db.close();
+        }
+      });
+      await waitFor("no plaintext in the second instance's files", () => scan(otherState, plainOf(third)).length === 0);
+      expect(scan(t.stateDir, plainOf(third))).toEqual([]);
+    } finally {
+      await second.stop();
+    }
   }, 120_000);
 });
