@@ -97,6 +97,16 @@ export const ApplianceConfigSchema = z
       })
       .strict()
       .prefault({}),
+    privacy: z
+      .object({
+        /**
+         * The directory of the subject key store (default `<stateDir>/privacy`): instances that serve
+         * the same cluster from different state dirs must share one (docs/architecture.md#erasure-crypto-shredding).
+         */
+        keyStoreDir: z.string().min(1, { error: 'expected a directory path' }).optional(),
+      })
+      .strict()
+      .prefault({}),
     domains: z
       .object({
         /** Module paths of users' domain plugins (each exports domains made with defineDomain, or their definitions), served beside the reference domains. */

@@ -22,3 +22,4 @@ export * from './domains/index.js';
 export { startAppliance, type ApplianceHandle, type ApplianceOptions, type HttpOptions } from './serve.js';
 export * from './api/index.js';
 export * from './telemetry/index.js';
+export * from './privacy/index.js';

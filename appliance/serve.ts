@@ -18,7 +18,7 @@ import {
   type ProcessManagerHandle,
 } from './services/index.js';
 import { onboarding, servedDomains } from './domains/index.js';
-import type { CimError } from './errors.js';
+import { CimError, toCimError } from './errors.js';
 import { EventStore, provision } from './eventstore/index.js';
 import { loadOrCreateSigner, Sealer, type SealerHandle, type Signer } from './integrity/index.js';
 import {
@@ -29,6 +29,16 @@ import {
   type ApplianceMetrics,
 } from './telemetry/index.js';
 import { startGateway, type GatewayHandle, type KeyRing, type RateLimit } from './api/index.js';
+import {
+  eraseSubject,
+  FieldEncryption,
+  personalDataOf,
+  SubjectKeyStore,
+  type ErasureRequest,
+  type ErasureResult,
+} from './privacy/index.js';
+// The audit log's sink shape (appliance/audit/ exports the same interface).
+import type { AuditSink } from './privacy/erase.js';
 
 /** The HTTP gateway `cim serve --http` runs in front of the services. */
 export interface HttpOptions {
@@ -60,6 +70,20 @@ export interface ApplianceOptions {
   logger?: ApplianceLogger;
   /** Where the services, projections, sealers and connections report their metrics. */
   metrics?: ApplianceMetrics;
+  /**
+   * Encrypt the personal data domains declare, with a key per data subject in the state dir's key
+   * store (default true). Off: stored in plain text, as before; only for comparing the cost.
+   */
+  encryptPersonalData?: boolean;
+  /** Where erasures are recorded. */
+  audit?: AuditSink;
+  /** The subject key store's directory (default `<stateDir>/privacy`); instances of one cluster share one. */
+  keyStoreDir?: string;
+  /**
+   * How often the key store is asked for subjects erased by any instance (default 1 s): their rows
+   * in this instance's read model are deleted too.
+   */
+  erasureSweepMs?: number;
 }
 
 export interface ApplianceHandle {
@@ -69,6 +93,8 @@ export interface ApplianceHandle {
   readonly httpAddress: string | undefined;
   /** Projections' progress, for status and tests. */
   projections(): Record<string, ReturnType<Projector['progress']>>;
+  /** Erases a data subject here, where the read model is owned (what `POST /v1/erasures/:subjectId` calls). */
+  erase(request: ErasureRequest): Promise<ErasureResult>;
   stop(): Promise<void>;
 }
 
@@ -112,6 +138,10 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   const readModelPath = join(options.stateDir, 'read-models.sqlite');
   let signer: Signer | undefined;
   let gateway: GatewayHandle | undefined;
+  const encrypt = options.encryptPersonalData ?? true;
+  let keys: SubjectKeyStore | undefined;
+  let erase: ((request: ErasureRequest) => Promise<ErasureResult>) | undefined;
+  let sweeper: NodeJS.Timeout | undefined;
 
   const stop = async () => {
     // The gateway first: it answers the HTTP requests in flight while the services still run.
@@ -123,8 +153,11 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     for (const s of queryServices.splice(0)) await s.stop();
     for (const p of projectors.splice(0)) await p.projector.stop();
     for (const s of sealers.splice(0)) await s.stop();
+    clearInterval(sweeper);
     model?.close();
     model = undefined;
+    keys?.close();
+    keys = undefined;
     for (const nc of connections.splice(0)) await nc.drain().catch(() => nc.close());
   };
 
@@ -155,6 +188,11 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     if (provisioned.updated.length > 0)
       log(`updated ${provisioned.updated.join(', ')}: the seal stream takes only <prefix>.seals.<domain> now`);
 
+    const personalData = personalDataOf(domains);
+    keys = encrypt
+      ? SubjectKeyStore.open(options.stateDir, options.keyStoreDir ? { dir: options.keyStoreDir } : {})
+      : undefined;
+    const protection = keys ? new FieldEncryption(personalData, keys) : undefined;
     const projections = domains.flatMap((d) => d.definition.projections ?? []);
     model = ReadModel.open({ path: readModelPath, projections });
     for (const projection of projections) {
@@ -164,6 +202,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         model,
         projection,
         ...(domain ? { upcasters: domain.upcasters } : {}),
+        ...(protection ? { protection } : {}),
         onError: report(`projection ${projection.name}`),
         // Stream and sequence only: what the message holds may be personal data.
         onInvalid: (finding) => log(`projection ${projection.name}: ${finding.kind}: ${finding.message}`),
@@ -196,6 +235,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       const store = await EventStore.open(nc, {
         upcasters: domain.upcasters,
         snapshotKeys: { signer, trusted: [signer.verifier()] },
+        ...(protection ? { protection } : {}),
       });
       const onCommand = observer(domain.name);
       commandServices.push(await startCommandService(nc, domain, { store, ...(onCommand ? { onCommand } : {}) }));
@@ -215,6 +255,35 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
           onInvalid: (finding) => log(`process manager ${manager.name}: ${finding.kind}: ${finding.message}`),
         }),
       );
+    if (keys) {
+      const eraser = {
+        keys,
+        domains: [...personalData.keys()],
+        nc,
+        readModel: model,
+        ...(options.audit ? { audit: options.audit } : {}),
+      };
+      erase = (request) => eraseSubject(eraser, request);
+      // Another instance (or `cim erase`) may have erased a subject whose rows this read model holds.
+      const store = keys;
+      const ownModel = model;
+      let since = '';
+      let sweeping = false;
+      sweeper = setInterval(() => {
+        if (sweeping) return;
+        sweeping = true;
+        void (async () => {
+          for (const { subjectId, erasedAt } of store.erasedSince(since)) {
+            if (!ownModel.erasedHere(subjectId)) await ownModel.eraseSubject(subjectId);
+            // A minute back: erasures on machines whose clocks are a little behind are not missed.
+            since = new Date(Date.parse(erasedAt) - 60_000).toISOString();
+          }
+        })()
+          .catch((error: unknown) => report('erasure sweep')(toCimError(error)))
+          .finally(() => (sweeping = false));
+      }, options.erasureSweepMs ?? 1_000);
+      sweeper.unref();
+    }
     if (options.http) {
       const gatewayNc = await connectNats(options.endpointFor('gateway'), { name: 'cim-gateway' });
       connections.push(gatewayNc);
@@ -225,6 +294,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         listen: options.http.listen,
         domains,
         keys: options.http.keys,
+        ...(erase ? { erase } : {}),
         ...(options.http.rateLimit ? { rateLimit: options.http.rateLimit } : {}),
         ...(options.http.bodyLimit ? { bodyLimit: options.http.bodyLimit } : {}),
       });
@@ -243,6 +313,14 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     readModelPath,
     httpAddress: gateway?.address,
     projections: () => Object.fromEntries(projectors.map((p) => [p.name, p.projector.progress()])),
+    erase: async (request) => {
+      if (!erase)
+        throw new CimError(
+          'CIM-INVALID-CONFIG',
+          'personal data is not encrypted here: there is nothing to erase by key',
+        );
+      return erase(request);
+    },
     stop,
   };
 }

@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { CimError, ExitCode, installSignalHandlers } from '../appliance/index.js';
 import { registerBenchCommand } from './bench.js';
 import { registerClusterCommands } from './cluster.js';
+import { registerEraseCommand } from './erase.js';
 import { registerGateCommand } from './gate.js';
 import { registerKeysCommands } from './keys.js';
 import { registerNatsConfigCommand } from './nats-config.js';
@@ -57,6 +58,7 @@ function buildProgram(): Command {
   registerReplayCommand(program);
   registerVerifyCommand(program);
   registerSealCommand(program);
+  registerEraseCommand(program);
   registerNatsConfigCommand(program);
   registerServersCommand(program);
   registerReportCommands(program);

@@ -3,7 +3,15 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { CimError, replay, rfc3339Time } from '../appliance/index.js';
+import {
+  CimError,
+  FieldEncryption,
+  keyStorePath,
+  personalDataOf,
+  replay,
+  rfc3339Time,
+  SubjectKeyStore,
+} from '../appliance/index.js';
 import { progressBar } from './tty.js';
 import { withConnection } from './with-cluster.js';
 import { action, configFrom, print, servedDomains } from './wiring.js';
@@ -45,23 +53,35 @@ export function registerReplayCommand(program: Command): void {
             );
           if (options.out) checkOutFile(options.out, options.force ?? false);
           else mkdirSync(dirname(out), { recursive: true });
-          await withConnection(config, 'auditor', 'cim-replay', async (nc) => {
-            const bar = progressBar(`replay ${name}`);
-            const result = await replay({
-              nc,
-              projection,
-              path: out,
-              upcasters: owner.upcasters,
-              ...bound,
-              onProgress: bar.update,
+          // Personal data is decrypted with the state dir's subject keys; without them (or once a
+          // subject is erased) its fields are rebuilt as erased.
+          const dir = config.privacy.keyStoreDir;
+          const keys = existsSync(keyStorePath(config.stateDir, dir))
+            ? SubjectKeyStore.open(config.stateDir, dir ? { dir } : {})
+            : undefined;
+          const protection = new FieldEncryption(personalDataOf(domains), keys);
+          try {
+            await withConnection(config, 'auditor', 'cim-replay', async (nc) => {
+              const bar = progressBar(`replay ${name}`);
+              const result = await replay({
+                nc,
+                projection,
+                path: out,
+                upcasters: owner.upcasters,
+                protection,
+                ...bound,
+                onProgress: bar.update,
+              });
+              bar.done();
+              if (options.json) print(JSON.stringify({ projection: name, path: out, ...result }, null, 2));
+              else
+                print(
+                  `${name}: ${result.events} events in ${result.seconds.toFixed(2)} s = ${Math.round(result.eventsPerSecond)} events/s, up to stream seq ${result.lastSeq}; written to ${out}`,
+                );
             });
-            bar.done();
-            if (options.json) print(JSON.stringify({ projection: name, path: out, ...result }, null, 2));
-            else
-              print(
-                `${name}: ${result.events} events in ${result.seconds.toFixed(2)} s = ${Math.round(result.eventsPerSecond)} events/s, up to stream seq ${result.lastSeq}; written to ${out}`,
-              );
-          });
+          } finally {
+            keys?.close();
+          }
         },
       ),
     );

@@ -99,6 +99,7 @@ export function registerServeCommand(program: Command): void {
                 stateDir: config.stateDir,
                 replicas: Math.min(3, target.nodeCount),
                 plugins: config.domains.plugins,
+                ...(config.privacy.keyStoreDir ? { keyStoreDir: config.privacy.keyStoreDir } : {}),
                 logger,
                 metrics,
                 ...(http ? { http } : {}),

@@ -16,6 +16,7 @@ import { noteErrorCode, requestTraceContext, traceHttpRequests } from '../teleme
 import { AuthFailures } from './auth-failures.js';
 import { openApiDocument, type ErrorBody } from './openapi.js';
 import { formatAddress, parseListen } from './listen.js';
+import type { ErasureRequest, ErasureResult } from '../privacy/index.js';
 
 export interface GatewayOptions {
   nc: NatsConnection;
@@ -38,6 +39,11 @@ export interface GatewayOptions {
   rateLimit?: RateLimit;
   /** Serves `GET /metrics` (no key needed, as for /healthz) and is told about every request answered. */
   metrics?: GatewayMetrics;
+  /**
+   * Erases a data subject where the read model is owned (appliance/serve.ts gives it): serves
+   * `POST /v1/erasures/:subjectId`, role `operator` only. Without it there is no such route.
+   */
+  erase?: (request: ErasureRequest) => Promise<ErasureResult>;
 }
 
 export interface RateLimit {
@@ -61,9 +67,10 @@ export interface GatewayHandle {
 }
 
 /** Roles allowed each kind of request. */
-const allowed: Record<'command' | 'query', readonly Role[]> = {
+const allowed: Record<'command' | 'query' | 'erasure', readonly Role[]> = {
   command: ['operator', 'writer'],
   query: ['operator', 'reader', 'auditor'],
+  erasure: ['operator'],
 };
 
 const encoder = new TextEncoder();
@@ -209,7 +216,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
 
   /** Authentication and the role check, before the body is read: a stranger's body is never parsed. */
   const failures = options.rateLimit ? new AuthFailures(options.rateLimit.max, options.rateLimit.windowMs) : undefined;
-  const guard = (kind: 'command' | 'query') => async (request: FastifyRequest, reply: FastifyReply) => {
+  const guard = (kind: 'command' | 'query' | 'erasure') => async (request: FastifyRequest, reply: FastifyReply) => {
     const token = bearer(request);
     const wait = failures?.retryAfter(request.ip) ?? 0;
     if (wait > 0) {
@@ -238,7 +245,11 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
 
   // Made once: the served domains do not change while the gateway runs.
   const openApi = JSON.stringify(
-    openApiDocument(options.domains, { version: applianceVersion(), metrics: !!options.metrics }),
+    openApiDocument(options.domains, {
+      version: applianceVersion(),
+      metrics: !!options.metrics,
+      erasure: !!options.erase,
+    }),
   );
   app.get('/v1/openapi.json', async (_request, reply) => reply.type('application/json').send(openApi));
   const metrics = options.metrics;
@@ -373,6 +384,30 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       return { result: answer.result };
     },
   );
+
+  const erase = options.erase;
+  if (erase)
+    app.post<{ Params: { subjectId: string } }>(
+      '/v1/erasures/:subjectId',
+      { onRequest: guard('erasure'), config: limited },
+      async (request, reply) => {
+        const correlation = optionalHeader(request, 'X-Correlation-Id', correlationIdSchema);
+        if (correlation instanceof CimError) return send(reply, correlation);
+        const correlationId = correlation ?? randomUUID();
+        void reply.header('x-correlation-id', correlationId);
+        try {
+          return await erase({
+            subjectId: request.params.subjectId,
+            actor: request.identity!.actor,
+            role: request.identity!.role,
+            source: 'http',
+            correlationId,
+          });
+        } catch (error) {
+          return send(reply, error instanceof CimError ? error : new CimError('CIM-INTERNAL', 'internal error'));
+        }
+      },
+    );
 
   try {
     await app.listen({ host, port });

@@ -61,7 +61,19 @@ export interface OpenApiOptions {
   version: string;
   /** Whether `/metrics` is served beside the API. */
   metrics?: boolean;
+  /** Whether `POST /v1/erasures/{subjectId}` is served (an appliance that encrypts personal data). */
+  erasure?: boolean;
 }
+
+/** The answer of an erasure. */
+export const ErasureResultSchema = z.object({
+  subjectId: z.string(),
+  outcome: z
+    .enum(['erased', 'already-erased'])
+    .describe('already-erased: the key was gone before; the rest was done again'),
+  rowsDeleted: z.number().int(),
+  snapshotsDeleted: z.array(z.string()),
+});
 
 export function openApiDocument(domains: readonly Domain<unknown>[], options: OpenApiOptions): JsonSchema {
   const paths: Record<string, unknown> = {
@@ -83,6 +95,36 @@ export function openApiDocument(domains: readonly Domain<unknown>[], options: Op
         summary: 'Prometheus metrics (text exposition format)',
         security: [],
         responses: { '200': { description: 'metrics', content: { 'text/plain': { schema: { type: 'string' } } } } },
+      },
+    };
+
+  if (options.erasure)
+    paths['/v1/erasures/{subjectId}'] = {
+      post: {
+        operationId: 'erasure',
+        tags: ['privacy'],
+        summary:
+          'erase a data subject by crypto-shredding (role operator): its key is destroyed, its read-model rows and snapshots deleted; its events stay, their personal data unreadable',
+        parameters: [
+          {
+            name: 'subjectId',
+            in: 'path',
+            required: true,
+            description: 'the aggregate id of the events with its personal data (a personId)',
+            schema: { type: 'string', pattern: '^[A-Za-z0-9_=-]+$' },
+          },
+          correlationHeader,
+        ],
+        responses: {
+          '200': {
+            description: 'erased (or erased before)',
+            headers: { ...rateLimitHeaders, 'X-Correlation-Id': { schema: { type: 'string' } } },
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/ErasureResult' } } },
+          },
+          ...commonErrors,
+          '404': errorResponse('no personal data was ever stored for this subject (CIM-NOT-FOUND)'),
+          '422': errorResponse('the subject may not be erased now (CIM-REJECTED)'),
+        },
       },
     };
 
@@ -161,7 +203,11 @@ export function openApiDocument(domains: readonly Domain<unknown>[], options: Op
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'an API key from `cim keys add`' },
       },
-      schemas: { CommandResult: jsonSchema(CommandResultSchema), Error: jsonSchema(ErrorBodySchema) },
+      schemas: {
+        CommandResult: jsonSchema(CommandResultSchema),
+        Error: jsonSchema(ErrorBodySchema),
+        ...(options.erasure ? { ErasureResult: jsonSchema(ErasureResultSchema) } : {}),
+      },
     },
   };
 }

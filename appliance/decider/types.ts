@@ -115,6 +115,11 @@ export interface ProjectionDefinition<Ev extends EventEnvelope = EventEnvelope> 
   tables: string[];
   /** The row changes for one event; events it does not care about give []. */
   apply(event: Ev): RowChange[];
+  /**
+   * The tables whose rows hold a data subject's personal data, each by the column holding the
+   * subject's id (the aggregate id of the events with personal data): erasure deletes those rows.
+   */
+  subjectRows?: { table: string; column: string }[];
   /** Named read-only SQL queries (named parameters `:name`), served on `cim.<domain>.queries.<query>`. */
   queries?: Record<
     string,

@@ -1,5 +1,6 @@
 // The person domain: register a person, change their name or email, archive them. Name and email
-// are personal data (to be encrypted and erasable).
+// are personal data: encrypted with the person's key and erasable (the person is the data subject);
+// an event read after its subject's erasure has them null, and the state and rows then hold null.
 import { z } from 'zod';
 import {
   aggregateIdSchema,
@@ -14,8 +15,9 @@ import {
 
 export interface PersonState {
   status: 'none' | 'active' | 'archived';
-  name?: string;
-  email?: string;
+  /** Null once the person's personal data was erased. */
+  name?: string | null;
+  email?: string | null;
 }
 
 const personId = aggregateIdSchema;
@@ -46,6 +48,8 @@ function mustBeActive(state: PersonState, personId: string): void {
 const directory: ProjectionDefinition<EnvelopeOf<typeof events>> = {
   name: 'person_directory',
   domains: ['person'],
+  // Erasure deletes a person's row; one an event brings back later holds null name and email.
+  subjectRows: [{ table: 'person_directory', column: 'person_id' }],
   tables: [
     'CREATE TABLE IF NOT EXISTS person_directory (person_id TEXT PRIMARY KEY, name TEXT, email TEXT, status TEXT NOT NULL, updated_at TEXT NOT NULL) WITHOUT ROWID',
   ],

@@ -17,6 +17,7 @@ import {
 import { uuidv7 } from './event-id.js';
 import { assertAggregateId, assertDomain, domainStream, Subjects } from './names.js';
 import { SnapshotStore, snapshotSignedBy, type Snapshot, type SnapshotKeys } from './snapshots.js';
+import type { PayloadProtection } from './payload-protection.js';
 import { readStream } from './stream-reader.js';
 import { UpcasterRegistry } from './upcasters.js';
 import { DEFAULT_RETRY, isNotFound, withRetries, type RetryPolicy } from './retry.js';
@@ -94,6 +95,12 @@ export interface EventStoreOptions {
    * state, whoever can write the bucket put there.
    */
   snapshotKeys?: SnapshotKeys;
+  /**
+   * Encrypts personal data before an envelope is encoded and decrypts it on reads
+   * (appliance/privacy/). Aggregates of a domain it covers are never snapshotted: a snapshot is a KV
+   * value, and a deleted one stays in the bucket's block files and on its replicas.
+   */
+  protection?: PayloadProtection;
 }
 
 export class EventStore {
@@ -105,6 +112,7 @@ export class EventStore {
   private readonly snapshotEvery: number;
   private readonly snapshotKeys: SnapshotKeys | undefined;
   private readonly retry: RetryPolicy;
+  readonly protection: PayloadProtection | undefined;
 
   private constructor(
     nc: NatsConnection,
@@ -118,6 +126,7 @@ export class EventStore {
     this.publisher = new EventPublisher(this.js, jsm, this.retry);
     this.snapshots = new SnapshotStore(nc);
     this.snapshotKeys = options.snapshotKeys;
+    this.protection = options.protection;
     this.snapshotEvery = options.snapshotKeys?.signer ? (options.snapshotEvery ?? 100) : 0;
   }
 
@@ -226,23 +235,28 @@ export class EventStore {
         `event ${seq} of ${ref.domain}/${ref.aggregateId}: expected a type and a payload object`,
       );
     }
+    const envelope: EventEnvelope = {
+      v: ENVELOPE_VERSION,
+      id: event.id ?? uuidv7(),
+      domain: ref.domain,
+      aggregate: ref.aggregate,
+      aggregateId: ref.aggregateId,
+      seq,
+      type: event.type,
+      typeVersion: event.typeVersion ?? 1,
+      at: event.at ?? new Date().toISOString(),
+      correlationId: causation.correlationId,
+      causationId: causation.causationId,
+      actor: causation.actor,
+      payload: event.payload,
+      prev,
+    };
+    // Encrypted before encoding, so the bytes, their CID and every seal cover ciphertext only; the
+    // caller keeps the plain envelope to evolve its state with.
+    const stored = this.protection ? this.protection.protect(envelope) : envelope;
     try {
-      return encodeEnvelope({
-        v: ENVELOPE_VERSION,
-        id: event.id ?? uuidv7(),
-        domain: ref.domain,
-        aggregate: ref.aggregate,
-        aggregateId: ref.aggregateId,
-        seq,
-        type: event.type,
-        typeVersion: event.typeVersion ?? 1,
-        at: event.at ?? new Date().toISOString(),
-        correlationId: causation.correlationId,
-        causationId: causation.causationId,
-        actor: causation.actor,
-        payload: event.payload,
-        prev,
-      });
+      const encoded = encodeEnvelope(stored);
+      return stored === envelope ? encoded : { ...encoded, envelope };
     } catch (error) {
       throw new CimError(
         'CIM-INVALID-EVENT',
@@ -297,7 +311,8 @@ export class EventStore {
         );
       }
       expected = { seq: envelope.seq + 1, prev: cid };
-      yield { envelope: this.upcasters.upcast(envelope), cid, streamSeq: m.seq };
+      const revealed = this.protection ? this.protection.reveal(envelope) : envelope;
+      yield { envelope: this.upcasters.upcast(revealed), cid, streamSeq: m.seq };
     }
   }
 
@@ -313,7 +328,8 @@ export class EventStore {
     let fromSnapshot = false;
     let snapshotRejected: string | undefined;
 
-    if (options.useSnapshot !== false && this.snapshotKeys && head.seq > 0) {
+    const snapshots = this.snapshotKeys !== undefined && !this.protection?.covers(ref.domain);
+    if (options.useSnapshot !== false && snapshots && head.seq > 0) {
       const snapshot = await this.snapshots.get<S>(ref.domain, ref.aggregateId);
       if (snapshot) {
         snapshotRejected =
@@ -331,14 +347,15 @@ export class EventStore {
       state = reducer.evolve(state, event.envelope);
       replayed++;
     }
-    if (this.snapshotEvery > 0 && replayed >= this.snapshotEvery) await this.saveSnapshot(ref, head, state);
+    if (snapshots && this.snapshotEvery > 0 && replayed >= this.snapshotEvery)
+      await this.saveSnapshot(ref, head, state);
     return { state, head, replayed, fromSnapshot, ...(snapshotRejected ? { snapshotRejected } : {}) };
   }
 
   /** Writes a signed snapshot; nothing without a signer (`snapshotKeys.signer`). */
   async saveSnapshot<S>(ref: AggregateRef, head: AggregateHead, state: S): Promise<void> {
     const signer = this.snapshotKeys?.signer;
-    if (head.seq === 0 || head.cid === null || !signer) return;
+    if (head.seq === 0 || head.cid === null || !signer || this.protection?.covers(ref.domain)) return;
     await this.snapshots.put(
       {
         v: 1,

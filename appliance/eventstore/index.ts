@@ -10,6 +10,7 @@ export {
   type Payload,
   type Reducer,
   rfc3339Time,
+  subjectToken,
 } from './envelope.js';
 export { positionMsgId } from './append.js';
 export { CommandLog, type CommandEventInfo, type CommandLogEntry, type CommandRecord } from './command-log.js';
@@ -43,3 +44,4 @@ export { firstUnread, readStream, type ReadRange } from './stream-reader.js';
 export { UpcasterRegistry, type Migrate } from './upcasters.js';
 export { decodeEvent, scanEnvelope, type ChainFields } from './envelope-read.js';
 export { encodeEnvelopeBytes } from './envelope-encode.js';
+export { ERASED_FIELDS, type PayloadProtection } from './payload-protection.js';

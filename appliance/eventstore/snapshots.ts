@@ -7,6 +7,7 @@
 import * as dagCbor from '@ipld/dag-cbor';
 import type { KV, NatsConnection } from 'nats';
 import { CID } from './cid.js';
+import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './retry.js';
 import { SNAPSHOT_BUCKET } from './names.js';
 
 export interface Snapshot<S = unknown> {
@@ -95,6 +96,21 @@ export class SnapshotStore {
     const keys: string[] = [];
     for await (const key of await (await this.bucket()).keys()) keys.push(key);
     return keys.sort();
+  }
+
+  /**
+   * Deletes the aggregate's snapshot (a KV delete: the bucket keeps history 1, so the tombstone
+   * replaces it); false when there was none. The deleted value's bytes stay in the bucket's block
+   * files until they are compacted, which is why a snapshot never holds personal data in plain text.
+   */
+  async remove(domain: string, aggregateId: string, retry: RetryPolicy = DEFAULT_RETRY): Promise<boolean> {
+    const kv = await this.bucket();
+    const key = SnapshotStore.key(domain, aggregateId);
+    // Retried while the bucket has no leader (a node down): an erasure must not give up on an election.
+    const entry = await withRetries(retry, `reading snapshot ${key}`, () => kv.get(key));
+    if (!entry || entry.operation !== 'PUT') return false;
+    await withRetries(retry, `deleting snapshot ${key}`, () => kv.delete(key));
+    return true;
   }
 
   /** Writes the snapshot, signed when a signer is given. */

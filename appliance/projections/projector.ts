@@ -11,7 +11,13 @@
 // Crash safety is the same: whatever was not committed is read again from the stream.
 import type { ConsumerMessages, JsMsg, NatsConnection } from 'nats';
 import { CimError } from '../errors.js';
-import { decodeEvent, domainStream, type UpcasterRegistry } from '../eventstore/index.js';
+import {
+  decodeEvent,
+  domainStream,
+  type EventEnvelope,
+  type PayloadProtection,
+  type UpcasterRegistry,
+} from '../eventstore/index.js';
 import type { ProjectionDefinition } from '../decider/types.js';
 import type { Finding } from '../integrity/index.js';
 import type { ReadModel, SequencedEvent } from './read-model.js';
@@ -31,6 +37,11 @@ export interface ProjectorOptions {
   maxWaitMs?: number;
   /** Migrates old payload versions before `apply` sees them. */
   upcasters?: UpcasterRegistry;
+  /**
+   * Decrypts personal data for `apply` (appliance/privacy/). It runs inside the batch's transaction,
+   * so an erasure that deleted a subject's rows cannot be undone by a batch decrypted before it.
+   */
+  protection?: PayloadProtection;
   /**
    * Told about every failure: a batch that could not be applied (nothing of it was written), an
    * event that does not decode, a stream that cannot be read. The projector then waits and
@@ -78,6 +89,7 @@ interface Settings {
   batchSize: number;
   maxWaitMs: number;
   upcasters: UpcasterRegistry | undefined;
+  protection: PayloadProtection | undefined;
 }
 
 /** One domain's follower: its consumer, the batch being gathered, its counters. */
@@ -103,7 +115,14 @@ class DomainFollower {
     this.stream = domainStream(domain);
     this.checkpoint = options.model.checkpoint(options.projection.name, domain);
     this.spans = new BatchSpans({ stream: this.stream, attributes: { [Attr.projection]: options.projection.name } });
+    const { protection, upcasters } = options;
+    if (protection?.covers(domain)) {
+      // Decrypted (and then upcast: upcasters see plain payloads) when the batch is applied.
+      this.prepare = upcasters ? (e) => upcasters.upcast(protection.reveal(e)) : (e) => protection.reveal(e);
+    }
   }
+
+  private readonly prepare: ((envelope: EventEnvelope) => EventEnvelope) | undefined;
 
   /** Follows the stream until `stop()` (resolves) or a failure (rejects, after committing what came before it). */
   async follow(): Promise<void> {
@@ -149,7 +168,7 @@ class DomainFollower {
       return;
     }
     try {
-      if (this.options.upcasters) envelope = this.options.upcasters.upcast(envelope);
+      if (this.options.upcasters && !this.prepare) envelope = this.options.upcasters.upcast(envelope);
     } catch (error) {
       // A valid event an upcaster cannot migrate is a fault of the code, not of the message:
       // commit what came before it, so the checkpoint stops right at it, and retry.
@@ -178,7 +197,13 @@ class DomainFollower {
     const batch = this.batch;
     this.batch = [];
     try {
-      const result = this.options.model.applyBatch(this.options.projection.name, this.domain, batch, this.lastSeq);
+      const result = this.options.model.applyBatch(
+        this.options.projection.name,
+        this.domain,
+        batch,
+        this.lastSeq,
+        this.prepare,
+      );
       this.checkpoint = result.checkpoint;
       this.lag = Math.max(0, this.lag - batch.length);
       this.projector.counted(result.applied, result.skipped);
@@ -223,6 +248,7 @@ export class Projector {
       batchSize: options.batchSize ?? 500,
       maxWaitMs: options.maxWaitMs ?? 50,
       upcasters: options.upcasters,
+      protection: options.protection,
     };
     this.name = settings.projection.name;
     if (settings.batchSize < 1)

@@ -3,6 +3,7 @@
 // crash at any point neither applies an event twice nor skips one.
 import Database from 'better-sqlite3';
 import { CimError, firstIssue, toCimError } from '../errors.js';
+import { sleep } from '../sleep.js';
 import type { EventEnvelope } from '../eventstore/index.js';
 import type { ProjectionDefinition, RowChange } from '../decider/types.js';
 
@@ -36,6 +37,9 @@ type Statement = Database.Statement<unknown[]>;
 type Value = string | number | null;
 /** Runs one row change's statements with its values (value columns first, then key columns). */
 type Writer = (params: Value[]) => void;
+
+/** The subjects whose rows an erasure deleted here (ids only): an instance's sweep skips them. */
+const ERASURES_DDL = 'CREATE TABLE IF NOT EXISTS cim_erasures (subject_id TEXT PRIMARY KEY, erased_at TEXT NOT NULL)';
 
 const CHECKPOINTS_DDL =
   'CREATE TABLE IF NOT EXISTS cim_checkpoints (projection TEXT NOT NULL, domain TEXT NOT NULL, stream_seq INTEGER NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (projection, domain))';
@@ -106,6 +110,9 @@ export class ReadModel {
       }
       // Another process (a query server, a second projector by mistake) may hold the write lock briefly.
       this.db.pragma('busy_timeout = 5000');
+      // Freed cells and pages are zeroed: a row updated or deleted leaves no old value behind in the
+      // file, which erasure relies on (docs/architecture.md#erasure-crypto-shredding).
+      this.db.pragma('secure_delete = ON');
       this.db.transaction(() => this.createTables())();
       this.readCheckpoint = this.db
         .prepare('SELECT stream_seq FROM cim_checkpoints WHERE projection = ? AND domain = ?')
@@ -146,6 +153,7 @@ export class ReadModel {
    */
   private createTables(): void {
     this.db.exec(CHECKPOINTS_DDL);
+    this.db.exec(ERASURES_DDL);
     this.db.exec(PROJECTIONS_DDL);
     const known = this.db.prepare('SELECT ddl FROM cim_projections WHERE projection = ?').pluck();
     const add = this.db.prepare('INSERT INTO cim_projections (projection, ddl, created_at) VALUES (?, ?, ?)');
@@ -187,6 +195,7 @@ export class ReadModel {
     domain: string,
     events: readonly SequencedEvent[],
     lastStreamSeq: number,
+    prepare?: (envelope: EventEnvelope) => EventEnvelope,
   ): BatchResult {
     const definition = this.definition(projection);
     const last = events.length > 0 ? events[events.length - 1]!.streamSeq : 0;
@@ -198,7 +207,7 @@ export class ReadModel {
     }
     try {
       // IMMEDIATE takes the write lock first, so the checkpoint read inside cannot go stale before the write.
-      return this.batch.immediate(definition, domain, events, lastStreamSeq);
+      return this.batch.immediate(definition, domain, events, lastStreamSeq, prepare);
     } catch (error) {
       if (error instanceof CimError) throw error;
       // The database itself refused (locked past the busy timeout, disk full, file gone).
@@ -213,13 +222,14 @@ export class ReadModel {
     domain: string,
     events: readonly SequencedEvent[],
     lastStreamSeq: number,
+    prepare: ((envelope: EventEnvelope) => EventEnvelope) | undefined,
   ): BatchResult {
     const before = this.checkpoint(definition.name, domain);
     let position = before;
     let applied = 0;
     for (const event of events) {
       if (event.streamSeq <= position) continue;
-      this.applyEvent(definition, domain, event);
+      this.applyEvent(definition, domain, event, prepare);
       position = event.streamSeq;
       applied++;
     }
@@ -228,10 +238,15 @@ export class ReadModel {
     return { applied, skipped: events.length - applied, checkpoint };
   }
 
-  private applyEvent(definition: ProjectionDefinition, domain: string, event: SequencedEvent): void {
+  private applyEvent(
+    definition: ProjectionDefinition,
+    domain: string,
+    event: SequencedEvent,
+    prepare: ((envelope: EventEnvelope) => EventEnvelope) | undefined,
+  ): void {
     let changes: RowChange[];
     try {
-      changes = definition.apply(event.envelope);
+      changes = definition.apply(prepare ? prepare(event.envelope) : event.envelope);
     } catch (error) {
       throw this.eventError(definition, domain, event, 'its apply() threw', error);
     }
@@ -355,6 +370,64 @@ export class ReadModel {
       throw new CimError('CIM-INTERNAL', `query ${projection}.${name} failed: ${(error as Error).message}`, {
         cause: error,
       });
+    }
+  }
+
+  /**
+   * Erasure's part in the read model: deletes every row a projection declares as the subject's
+   * (`subjectRows`), in one transaction, then scrubs the file (see `scrub`). Returns the rows deleted.
+   */
+  async eraseSubject(subjectId: string, options: { timeoutMs?: number } = {}): Promise<number> {
+    let deleted = 0;
+    this.db
+      .transaction(() => {
+        for (const p of this.projections.values())
+          for (const { table, column } of p.subjectRows ?? [])
+            deleted += this.db.prepare(`DELETE FROM ${quote(table)} WHERE ${quote(column)} = ?`).run(subjectId).changes;
+        this.db
+          .prepare(
+            'INSERT INTO cim_erasures (subject_id, erased_at) VALUES (?, ?) ON CONFLICT (subject_id) DO UPDATE SET erased_at = excluded.erased_at',
+          )
+          .run(subjectId, new Date().toISOString());
+      })
+      .immediate();
+    await this.scrub(options.timeoutMs ?? 30_000);
+    return deleted;
+  }
+
+  /** Whether an erasure of the subject already deleted its rows here. */
+  erasedHere(subjectId: string): boolean {
+    return this.db.prepare('SELECT 1 FROM cim_erasures WHERE subject_id = ?').get(subjectId) !== undefined;
+  }
+
+  /**
+   * Copies the WAL into the database and truncates it, so that the old versions of pages it held
+   * (with values since deleted) are gone; secure_delete has zeroed them in the database. Another
+   * connection reading an older snapshot of the WAL (a query of a running `cim serve`) holds the
+   * checkpoint back: retried until it is complete.
+   */
+  async scrub(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      // Without waiting inside SQLite: its busy wait would block this process's event loop, and with
+      // it a reader of this very process that is about to let go.
+      this.db.pragma('busy_timeout = 0');
+      let result: { busy: number; log: number } | undefined;
+      try {
+        [result] = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number }[];
+      } finally {
+        this.db.pragma('busy_timeout = 5000');
+      }
+      if (result && result.busy === 0 && result.log <= 0) return;
+      if (Date.now() > deadline)
+        throw new CimError(
+          'CIM-UNAVAILABLE',
+          `the read model ${this.path} could not be checkpointed: a reader holds its WAL`,
+          {
+            hint: 'Its rows are deleted; run the erasure again to finish scrubbing the file.',
+          },
+        );
+      await sleep(20);
     }
   }
 

@@ -6,7 +6,13 @@ import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync } from 
 import { basename, dirname, join } from 'node:path';
 import type { JetStreamManager, JsMsg, NatsConnection } from 'nats';
 import { CimError } from '../errors.js';
-import { decodeEvent, domainStream, firstUnread, type UpcasterRegistry } from '../eventstore/index.js';
+import {
+  decodeEvent,
+  domainStream,
+  firstUnread,
+  type PayloadProtection,
+  type UpcasterRegistry,
+} from '../eventstore/index.js';
 import { isNotFound } from '../eventstore/retry.js';
 import type { ProjectionDefinition } from '../decider/types.js';
 import type { Finding } from '../integrity/index.js';
@@ -30,6 +36,8 @@ export interface ReplayOptions {
   /** Messages per pull, and events per transaction (default 1000). */
   batch?: number;
   upcasters?: UpcasterRegistry;
+  /** Decrypts personal data (appliance/privacy/); without it, encrypted fields are stored as they are read. */
+  protection?: PayloadProtection;
   /** End a stream's read when nothing arrives for this long (default 5 s, checked every as long): the last messages may have been deleted. */
   idleMs?: number;
 }
@@ -168,7 +176,7 @@ async function replayStream(
 ): Promise<number> {
   const batchSize = options.batch ?? 1_000;
   const name = options.projection.name;
-  const { upcasters } = options;
+  const { upcasters, protection } = options;
   const toTimeMs = bounds.toTimeMs;
   let batch: SequencedEvent[] = [];
   let lastSeq = 0;
@@ -231,6 +239,7 @@ async function replayStream(
           ended = 'done';
           return finish();
         }
+        if (protection) envelope = protection.reveal(envelope);
         if (upcasters) envelope = upcasters.upcast(envelope);
         batch.push({ streamSeq: m.seq, envelope });
         lastSeq = m.seq;

@@ -299,7 +299,12 @@ export class CommandHandler<S> {
         }
       }
       readLog = true;
-      const cached = attempt === 0 ? this.cache.get(command.aggregateId) : undefined;
+      let cached = attempt === 0 ? this.cache.get(command.aggregateId) : undefined;
+      // A state decrypted before its subject was erased (by any process) is not used again.
+      if (cached && this.store.protection?.erased(ref.domain, command.aggregateId)) {
+        this.cache.delete(command.aggregateId);
+        cached = undefined;
+      }
       const { loaded, events } = await traceDecide(traceContext, ref.domain, command.type, attempt, async () => {
         const loaded = cached ?? (await this.store.load(ref, this.domain.reducer));
         return { loaded, events: this.domain.decide(command, loaded.state, metadata, facts) };

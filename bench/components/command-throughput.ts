@@ -17,6 +17,7 @@ import {
   startCommandService,
   type AggregateHead,
   type CommandServiceHandle,
+  type PayloadProtection,
 } from '../../appliance/index.js';
 import { latencyAtRate, runLanes, throughputFigure, type LatencyFigure, type ThroughputFigure } from '../schedule.js';
 import { runReplayBenchmark, type ReplayBenchmarkResult } from './replay-throughput.js';
@@ -41,6 +42,11 @@ export interface CommandBenchmarkOptions {
   latencySeconds?: number;
   /** Default: half the measured command throughput. */
   latencyRate?: number;
+  /**
+   * Encrypts the people's personal data (the name of every rename) in the service's and the direct
+   * appends' stores, as `cim serve` does: to measure what field encryption costs.
+   */
+  protection?: PayloadProtection;
   /** Rebuild the person directory from the bench domain's stream against the best raw read of it (default true). */
   replay?: boolean;
 
@@ -103,9 +109,10 @@ export async function runCommandBenchmark(
   const loadNc = options.loadConnection ?? nc;
   let service: CommandServiceHandle | undefined;
   try {
-    service = await startCommandService(serviceNc, domain, { store: await EventStore.open(serviceNc) });
+    const storeOptions = options.protection ? { protection: options.protection } : {};
+    service = await startCommandService(serviceNc, domain, { store: await EventStore.open(serviceNc, storeOptions) });
     const js = nc.jetstream();
-    const store = await EventStore.open(nc);
+    const store = await EventStore.open(nc, storeOptions);
 
     // Setup: the people the commands rename.
     await registerBenchPeople(loadNc, name, options.aggregates, lanes, progress('setup', options.aggregates), signal);

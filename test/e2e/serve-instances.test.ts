@@ -15,7 +15,11 @@ import {
   connectNats,
   decodeEnvelope,
   domainStream,
+  FieldEncryption,
+  person,
+  personalDataOf,
   readStream,
+  SubjectKeyStore,
   type CommandReply,
   type EventEnvelope,
 } from '../../appliance/index.js';
@@ -31,6 +35,7 @@ const STEPS = 30;
 const SHARED = ['shared-0', 'shared-1'];
 
 const work = fileTempDir('serve-instances');
+const sharedKeys = join(work.path, 'subject-keys');
 let t: TestCluster;
 const serves: { process: ChildProcess; output: string }[] = [];
 const clients: NatsConnection[] = [];
@@ -58,7 +63,15 @@ async function send(
 async function lastName(nc: NatsConnection, personId: string): Promise<unknown> {
   const jsm = await nc.jetstreamManager();
   const last = await jsm.streams.getMessage(domainStream('person'), { last_by_subj: `cim.person.events.${personId}` });
-  return decodeEnvelope(last.data).envelope.payload['name'];
+  // Names are stored encrypted, with the key store the instances share.
+  const keys = SubjectKeyStore.open(work.path, { dir: sharedKeys });
+  try {
+    return new FieldEncryption(personalDataOf([person]), keys).reveal(decodeEnvelope(last.data).envelope).payload[
+      'name'
+    ];
+  } finally {
+    keys.close();
+  }
 }
 
 beforeAll(async () => {
@@ -67,9 +80,11 @@ beforeAll(async () => {
   for (let i = 0; i < INSTANCES; i++) {
     const state = join(work.path, `instance-${i}`);
     mkdirSync(state);
+    // Instances with state dirs of their own (machines of their own) share one subject key store:
+    // each must read the personal data the others encrypted.
     const serve = {
       process: spawnCli(['--nats', urls, '--state', state, 'serve'], {
-        env: { CIM_NATS_USERS_DIR: t.cluster.usersDir! },
+        env: { CIM_NATS_USERS_DIR: t.cluster.usersDir!, CIM_PRIVACY_KEY_STORE_DIR: sharedKeys },
       }),
       output: '',
     };

@@ -9,6 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   connectNats,
   decodeEnvelope,
+  FieldEncryption,
+  personalDataOf,
+  SubjectKeyStore,
   domainStream,
   isCimError,
   loadStateVerifier,
@@ -45,10 +48,14 @@ const streamEvents = (domain: string) => readBack(t.nc, domain);
 async function storedEvents(domain: string): Promise<Map<string, EventEnvelope>> {
   const { last_seq: last } = (await (await t.nc.jetstreamManager()).streams.info(domainStream(domain))).state;
   const events = new Map<string, EventEnvelope>();
+  // Personal data is stored encrypted: decrypted with the appliance's key store to compare it.
+  const keys = SubjectKeyStore.open(t.stateDir);
+  const protection = new FieldEncryption(personalDataOf(referenceDomains), keys);
   for await (const m of readStream(t.nc.jetstream(), { stream: domainStream(domain), fromSeq: 1, toSeq: last })) {
     const { envelope, cid } = decodeEnvelope(m.data);
-    events.set(cid.toString(), envelope);
+    events.set(cid.toString(), protection.reveal(envelope));
   }
+  keys.close();
   return events;
 }
 

@@ -1,0 +1,159 @@
+// The subject key store (docs/architecture.md#erasure-crypto-shredding): one random AES-256 key per
+// data subject, in `<state>/privacy/subject-keys.sqlite`, never in NATS. Destroying a key is the
+// erasure: the subject's ciphertext in the streams, on every replica and in every backup of them,
+// can no longer be read. So the file must not keep a copy of a destroyed key anywhere: secure_delete
+// zeroes freed cells and pages, and after a destruction the WAL is checkpointed and truncated
+// (retried until no reader holds it) so the old pages in it are gone too. An erased subject stays
+// as a tombstone (its id and when), which tells "already erased" from "never known" and refuses
+// new personal data for it.
+import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { CimError } from '../errors.js';
+import { sleep } from '../sleep.js';
+import { KEY_BYTES } from './cipher.js';
+
+export type SubjectStatus = 'active' | 'erased' | 'unknown';
+
+export interface KeyStoreOptions {
+  /** The key store's directory (default `<stateDir>/privacy`). */
+  dir?: string;
+  /** How long a destruction waits for readers of the WAL to let go before it gives up (ms). */
+  scrubTimeoutMs?: number;
+}
+
+/** The key store's file: in `dir`, else in the state dir's `privacy/`. */
+export const keyStorePath = (stateDir: string, dir?: string) =>
+  join(dir ?? join(stateDir, 'privacy'), 'subject-keys.sqlite');
+
+export class SubjectKeyStore {
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly select: Database.Statement<[string], { key: Buffer | null; erased_at: string | null }>;
+  private readonly insert: Database.Statement<[string, Buffer, string]>;
+  private readonly erase: Database.Statement<[string, string]>;
+  private readonly scrubTimeoutMs: number;
+  private readonly erasedAfter: Database.Statement<[string], { subjectId: string; erasedAt: string }>;
+
+  private constructor(path: string, options: KeyStoreOptions) {
+    this.path = path;
+    this.scrubTimeoutMs = options.scrubTimeoutMs ?? 30_000;
+    try {
+      // Created private before SQLite opens it: its -wal and -shm files take the same mode.
+      closeSync(openSync(path, 'a', 0o600));
+      chmodSync(path, 0o600);
+      this.db = new Database(path);
+    } catch (error) {
+      throw new CimError('CIM-UNAVAILABLE', `cannot open the subject key store ${path}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    this.db.pragma('secure_delete = ON');
+    this.db.pragma('journal_mode = WAL');
+    // A key must be on disk before the ciphertext it encrypts is published: FULL syncs every commit.
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS subject_keys (subject_id TEXT PRIMARY KEY, key BLOB, created_at TEXT NOT NULL, erased_at TEXT)',
+    );
+    this.select = this.db.prepare('SELECT key, erased_at FROM subject_keys WHERE subject_id = ?');
+    this.insert = this.db.prepare(
+      'INSERT INTO subject_keys (subject_id, key, created_at) VALUES (?, ?, ?) ON CONFLICT (subject_id) DO NOTHING',
+    );
+    this.erasedAfter = this.db.prepare(
+      'SELECT subject_id AS subjectId, erased_at AS erasedAt FROM subject_keys WHERE erased_at >= ? ORDER BY erased_at',
+    );
+    this.erase = this.db.prepare(
+      'UPDATE subject_keys SET key = NULL, erased_at = ? WHERE subject_id = ? AND erased_at IS NULL',
+    );
+  }
+
+  /** Opens (and creates, directory 0700 and file 0600) the state dir's key store. */
+  static open(stateDir: string, options: KeyStoreOptions = {}): SubjectKeyStore {
+    const path = keyStorePath(stateDir, options.dir);
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    chmodSync(dirname(path), 0o700);
+    return new SubjectKeyStore(path, options);
+  }
+
+  /**
+   * The subject's key, read from the file on every call: there is no cache in memory, so a key
+   * another process destroyed is gone here at once. Undefined for an unknown or erased subject.
+   */
+  key(subjectId: string): Uint8Array | undefined {
+    return this.select.get(subjectId)?.key ?? undefined;
+  }
+
+  status(subjectId: string): SubjectStatus {
+    const row = this.select.get(subjectId);
+    return row === undefined ? 'unknown' : row.erased_at !== null ? 'erased' : 'active';
+  }
+
+  /**
+   * Subjects erased at or after `since` (an RFC 3339 time; '' for all), oldest first: what an
+   * instance's own read model still has to catch up on.
+   */
+  erasedSince(since: string): { subjectId: string; erasedAt: string }[] {
+    return this.erasedAfter.all(since);
+  }
+
+  /** The subject's key, made (random, synced to disk) on first use; refuses an erased subject. */
+  keyForWrite(subjectId: string): Uint8Array {
+    let row = this.select.get(subjectId);
+    if (row === undefined) {
+      this.insert.run(subjectId, randomBytes(KEY_BYTES), new Date().toISOString());
+      row = this.select.get(subjectId)!; // another process may have made it first: its key wins
+    }
+    if (row.key === null)
+      throw new CimError('CIM-REJECTED', `subject ${subjectId} was erased: no personal data is stored for it again`);
+    return row.key;
+  }
+
+  /**
+   * Destroys the subject's key and scrubs the file so no copy of it remains: `erased` when a key
+   * was destroyed now, `already-erased`, or `unknown` (nothing was ever stored for it).
+   */
+  async destroy(subjectId: string): Promise<'erased' | 'already-erased' | 'unknown'> {
+    const changed = this.erase.run(new Date().toISOString(), subjectId).changes;
+    const outcome = changed === 1 ? 'erased' : this.status(subjectId) === 'erased' ? 'already-erased' : 'unknown';
+    // Also for an already-erased subject: a destruction that stopped before its scrub is completed.
+    if (outcome !== 'unknown') await this.scrub();
+    return outcome;
+  }
+
+  /**
+   * Copies the WAL into the database and truncates it to nothing, so the pages that held a destroyed
+   * key are neither in the WAL nor (secure_delete zeroed them) in the database. A checkpoint cannot
+   * pass a reader of another process that still reads an older snapshot of the WAL: retried until
+   * it is complete.
+   */
+  async scrub(): Promise<void> {
+    const deadline = Date.now() + this.scrubTimeoutMs;
+    for (;;) {
+      // Without waiting inside SQLite: its busy wait would block this process's event loop, and with
+      // it a reader of this very process that is about to let go.
+      this.db.pragma('busy_timeout = 0');
+      let result: { busy: number; log: number } | undefined;
+      try {
+        [result] = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number }[];
+      } finally {
+        this.db.pragma('busy_timeout = 5000');
+      }
+      if (result && result.busy === 0 && result.log <= 0) return;
+      if (Date.now() > deadline)
+        throw new CimError(
+          'CIM-UNAVAILABLE',
+          `the key store ${this.path} could not be checkpointed: a reader holds its WAL`,
+          {
+            hint: 'The key is destroyed; run the erasure again to finish scrubbing the file.',
+          },
+        );
+      await sleep(20);
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,155 @@
+// `cim erase` and `POST /v1/erasures/:subjectId` as an operator uses them, against a running
+// `cim serve --http` on a 3-node cluster: only the operator role may erase over HTTP; `cim erase`
+// in another process makes the running appliance stop decrypting the subject at once; erasing
+// again is harmless, an unknown subject is a clear error; chains and seals still verify; and no
+// file under the state dir holds the erased person's name or e-mail address afterwards.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePorts } from '../../appliance/index.js';
+import { runCli, spawnCli } from '../support/cli.js';
+import { fileTempDir } from '../support/temp-dir.js';
+import { waitFor } from '../support/wait.js';
+
+const work = fileTempDir('erase-e2e');
+const state = join(work.path, 'state');
+let serve: ChildProcess | undefined;
+let output = '';
+let base = '';
+const tokens: Record<string, string> = {};
+
+const people = {
+  'p-http': { name: 'Hedy Lamarr', email: 'hedy@frequency.example' },
+  'p-cli': { name: 'Katherine Johnson', email: 'katherine@orbit.example' },
+  'p-kept': { name: 'Margaret Hamilton', email: 'margaret@apollo.example' },
+};
+
+async function call(method: string, path: string, token?: string, json?: unknown) {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(json !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
+    ...(json !== undefined ? { body: JSON.stringify(json) } : {}),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+function filesUnder(root: string): string[] {
+  return readdirSync(root, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? filesUnder(join(root, e.name)) : e.isFile() ? [join(root, e.name)] : [],
+  );
+}
+
+function holding(values: string[]): string[] {
+  return filesUnder(state).filter((f) => {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(f);
+    } catch {
+      return false; // gone meanwhile (a temporary file)
+    }
+    return values.some((v) => bytes.includes(Buffer.from(v)));
+  });
+}
+
+beforeAll(async () => {
+  const up = await runCli(['--state', state, 'cluster', 'up', '--nodes', '3']);
+  expect(up.code, up.stderr).toBe(0);
+  for (const role of ['operator', 'writer', 'reader']) {
+    const added = await runCli(['--state', state, 'keys', 'add', '--role', role, '--actor', `${role}-1`]);
+    expect(added.code, added.stderr).toBe(0);
+    tokens[role] = added.stdout.trim();
+  }
+  const [port] = await freePorts(1);
+  base = `http://127.0.0.1:${port}`;
+  serve = spawnCli(['--state', state, 'serve', '--http', `127.0.0.1:${port}`]);
+  serve.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  serve.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  await waitFor('cim serve --http to be ready', () => output.includes('HTTP gateway on') || undefined, 60_000);
+  await waitFor('readyz', async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined), 30_000);
+  for (const [personId, p] of Object.entries(people)) {
+    const sent = await call('POST', '/v1/commands/person/RegisterPerson', tokens.writer, { personId, ...p });
+    expect(sent.status, JSON.stringify(sent.body)).toBe(200);
+  }
+  for (const personId of Object.keys(people))
+    await waitFor(`${personId} in the directory`, async () =>
+      (await call('GET', `/v1/queries/person/GetPerson?personId=${personId}`, tokens.reader)).status === 200
+        ? true
+        : undefined,
+    );
+}, 120_000);
+
+afterAll(async () => {
+  serve?.kill('SIGKILL');
+  await runCli(['--state', state, 'cluster', 'down']);
+  work.remove();
+});
+
+describe('erasure as an operator runs it', () => {
+  it('POST /v1/erasures/:subjectId is for the operator role only, and in the OpenAPI document', async () => {
+    expect((await call('POST', '/v1/erasures/p-http')).status).toBe(401);
+    for (const role of ['writer', 'reader']) {
+      const refused = await call('POST', '/v1/erasures/p-http', tokens[role]);
+      expect(refused.status, role).toBe(403);
+      expect(refused.body.code).toBe('CIM-FORBIDDEN');
+    }
+    const openapi = await call('GET', '/v1/openapi.json');
+    expect(Object.keys(openapi.body.paths as object)).toContain('/v1/erasures/{subjectId}');
+
+    const erased = await call('POST', '/v1/erasures/p-http', tokens.operator);
+    expect(erased.status, JSON.stringify(erased.body)).toBe(200);
+    expect(erased.body).toEqual({ subjectId: 'p-http', outcome: 'erased', rowsDeleted: 1, snapshotsDeleted: [] });
+    expect((await call('GET', '/v1/queries/person/GetPerson?personId=p-http', tokens.reader)).status).toBe(404);
+    const again = await call('POST', '/v1/erasures/p-http', tokens.operator);
+    expect(again.body).toMatchObject({ outcome: 'already-erased' });
+    const unknown = await call('POST', '/v1/erasures/nobody', tokens.operator);
+    expect([unknown.status, unknown.body.code]).toEqual([404, 'CIM-NOT-FOUND']);
+  });
+
+  it('cim erase in another process: the running appliance stops decrypting the subject at once', async () => {
+    // The appliance has p-cli cached: a rename to the same name is a no-op answered from its state.
+    const noop = await call('POST', '/v1/commands/person/RenamePerson', tokens.writer, {
+      personId: 'p-cli',
+      name: people['p-cli'].name,
+    });
+    expect(noop.body).toMatchObject({ events: [] });
+
+    const erased = await runCli(['--state', state, 'erase', 'p-cli']);
+    expect(erased.code, erased.stderr).toBe(0);
+    expect(erased.stdout).toMatch(/^erased subject p-cli: key destroyed, 1 read-model rows and 0 snapshots deleted$/m);
+
+    // At once, with no stale cache: personal data for the erased subject is refused.
+    const renamed = await call('POST', '/v1/commands/person/RenamePerson', tokens.writer, {
+      personId: 'p-cli',
+      name: people['p-cli'].name,
+    });
+    expect([renamed.status, renamed.body.code]).toEqual([422, 'CIM-REJECTED']);
+    expect((await call('GET', '/v1/queries/person/GetPerson?personId=p-cli', tokens.reader)).status).toBe(404);
+    const kept = await call('GET', '/v1/queries/person/GetPerson?personId=p-kept', tokens.reader);
+    expect(kept.body.result).toMatchObject(people['p-kept']);
+
+    const again = await runCli(['--state', state, 'erase', 'p-cli', '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ subjectId: 'p-cli', outcome: 'already-erased' });
+    const unknown = await runCli(['--state', state, 'erase', 'nobody']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/CIM-NOT-FOUND: no personal data was ever stored for subject nobody/);
+    const bad = await runCli(['--state', state, 'erase', 'not an id']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/CIM-INVALID-INPUT/);
+  });
+
+  it('leaves every chain and seal verifying and no plaintext of the erased in any file', async () => {
+    const sealed = await runCli(['--state', state, 'seal']);
+    expect(sealed.code, sealed.stderr).toBe(0);
+    const verified = await runCli(['--state', state, 'verify']);
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    const erased = [people['p-http'], people['p-cli']].flatMap((p) => [p.name, p.email]);
+    expect(holding(erased)).toEqual([]);
+    // The read model still holds the kept person (the scan sees what is there).
+    expect(holding([people['p-kept'].email]).some((f) => f.includes('read-models.sqlite'))).toBe(true);
+  });
+});
