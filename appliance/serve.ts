@@ -19,7 +19,8 @@ import {
 } from './services/index.js';
 import { onboarding, servedDomains } from './domains/index.js';
 import type { CimError } from './errors.js';
-import { EventStore, provision } from './eventstore/index.js';
+import { AUDIT_LOG, EventStore, provision } from './eventstore/index.js';
+import { AuditWriter } from './audit/index.js';
 import { loadOrCreateSigner, Sealer, type SealerHandle, type Signer } from './integrity/index.js';
 import {
   errorFields,
@@ -106,6 +107,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   const runningManagers: ProcessManagerHandle[] = [];
   const projectors: { name: string; projector: Projector }[] = [];
   const sealers: SealerHandle[] = [];
+  const writers: AuditWriter[] = [];
   const sealSeen: { domain: string; sealer: Sealer }[] = [];
   let model: ReadModel | undefined;
   const readModelPath = join(options.stateDir, 'read-models.sqlite');
@@ -121,6 +123,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     for (const s of commandServices.splice(0)) await s.stop();
     for (const s of queryServices.splice(0)) await s.stop();
     for (const p of projectors.splice(0)) await p.projector.stop();
+    // Every record is awaited before its answer; this only waits for any left over.
+    for (const w of writers.splice(0)) await w.flush();
     for (const s of sealers.splice(0)) await s.stop();
     model?.close();
     model = undefined;
@@ -170,19 +174,23 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     }
 
     signer = options.signer ?? loadOrCreateSigner(options.stateDir);
-    for (const domain of domains) {
+    // The audit log is sealed as a domain stream is: its seals go to <prefix>.seals.audit.
+    for (const domain of [...domains.map((d) => d.name), AUDIT_LOG]) {
       const sealer = await Sealer.open(nc, {
-        domain: domain.name,
+        domain,
         signer,
         everyEvents: options.sealEveryEvents ?? 1_000,
         everyMs: options.sealEveryMs ?? 10_000,
-        onError: report(`sealer ${domain.name}`),
-        onInvalid: (finding) => log(`sealer ${domain.name}: ${finding.kind}: ${finding.message}`),
+        onError: report(`sealer ${domain}`),
+        onInvalid: (finding) => log(`sealer ${domain}: ${finding.kind}: ${finding.message}`),
       });
       sealers.push(sealer.start());
-      sealSeen.push({ domain: domain.name, sealer });
+      sealSeen.push({ domain, sealer });
     }
 
+    // One audit chain for the services of this process, one for its gateway (docs/architecture.md#audit-log).
+    const audit = await AuditWriter.open(nc, { name: 'serve' });
+    writers.push(audit);
     for (const domain of domains) {
       // Snapshots signed with the state dir's key, and only those trusted on load.
       const store = await EventStore.open(nc, {
@@ -190,8 +198,10 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         snapshotKeys: { signer, trusted: [signer.verifier()] },
       });
       const onCommand = observer(domain.name);
-      commandServices.push(await startCommandService(nc, domain, { store, ...(onCommand ? { onCommand } : {}) }));
-      const queries = await startQueryService(nc, domain, model);
+      commandServices.push(
+        await startCommandService(nc, domain, { store, audit, ...(onCommand ? { onCommand } : {}) }),
+      );
+      const queries = await startQueryService(nc, domain, model, { audit });
       if (queries) queryServices.push(queries);
     }
     for (const manager of managers)
@@ -211,7 +221,10 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       const gatewayNc = await connectNats(options.endpoint, { name: 'cim-gateway' });
       connections.push(gatewayNc);
       metrics?.watchNats(gatewayNc, 'cim-gateway');
+      const gatewayAudit = await AuditWriter.open(gatewayNc, { name: 'gateway' });
+      writers.push(gatewayAudit);
       gateway = await startGateway({
+        audit: gatewayAudit,
         ...(metrics ? { metrics } : {}),
         nc: gatewayNc,
         listen: options.http.listen,

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { CimError, ExitCode, installSignalHandlers } from '../appliance/index.js';
+import { registerAuditCommands } from './audit.js';
 import { registerBenchCommand } from './bench.js';
 import { registerClusterCommands } from './cluster.js';
 import { registerGateCommand } from './gate.js';
@@ -57,6 +58,7 @@ function buildProgram(): Command {
   registerReplayCommand(program);
   registerVerifyCommand(program);
   registerSealCommand(program);
+  registerAuditCommands(program);
   registerNatsConfigCommand(program);
   registerServersCommand(program);
   registerReportCommands(program);

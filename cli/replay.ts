@@ -5,7 +5,8 @@ import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { CimError, replay, rfc3339Time } from '../appliance/index.js';
 import { progressBar } from './tty.js';
-import { withConnection } from './with-cluster.js';
+import { cliAuditWriter, recordAdmin } from './audit.js';
+import { withCluster } from './with-cluster.js';
 import { action, configFrom, print, servedDomains } from './wiring.js';
 
 export function registerReplayCommand(program: Command): void {
@@ -45,16 +46,20 @@ export function registerReplayCommand(program: Command): void {
             );
           if (options.out) checkOutFile(options.out, options.force ?? false);
           else mkdirSync(dirname(out), { recursive: true });
-          await withConnection(config, 'cim-replay', async (nc) => {
+          await withCluster(config, async (cluster) => {
+            const nc = await cluster.connect('cim-replay');
+            const audit = await cliAuditWriter(config, cluster, nc);
             const bar = progressBar(`replay ${name}`);
-            const result = await replay({
-              nc,
-              projection,
-              path: out,
-              upcasters: owner.upcasters,
-              ...bound,
-              onProgress: bar.update,
-            });
+            const result = await recordAdmin(audit, 'replay', `projection/${name}`, () =>
+              replay({
+                nc,
+                projection,
+                path: out,
+                upcasters: owner.upcasters,
+                ...bound,
+                onProgress: bar.update,
+              }),
+            );
             bar.done();
             if (options.json) print(JSON.stringify({ projection: name, path: out, ...result }, null, 2));
             else
