@@ -189,7 +189,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     }
 
     // One audit chain for the services of this process, one for its gateway (docs/architecture.md#audit-log).
-    const audit = await AuditWriter.open(nc, { name: 'serve' });
+    const tampered = (line: string) => (logger ? logger.error({ component: 'audit' }, line) : log(`audit: ${line}`));
+    const audit = await AuditWriter.open(nc, { name: 'serve', onTamper: tampered });
     writers.push(audit);
     for (const domain of domains) {
       // Snapshots signed with the state dir's key, and only those trusted on load.
@@ -221,7 +222,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       const gatewayNc = await connectNats(options.endpoint, { name: 'cim-gateway' });
       connections.push(gatewayNc);
       metrics?.watchNats(gatewayNc, 'cim-gateway');
-      const gatewayAudit = await AuditWriter.open(gatewayNc, { name: 'gateway' });
+      const gatewayAudit = await AuditWriter.open(gatewayNc, { name: 'gateway', onTamper: tampered });
       writers.push(gatewayAudit);
       gateway = await startGateway({
         audit: gatewayAudit,

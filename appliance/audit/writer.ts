@@ -1,11 +1,12 @@
 // The audit writer: one chain per instance (a random writer id, subject `<prefix>.audit.<writer>`),
 // computed locally so records need no round trip to be chained. Records handed in while a batch
-// is being stored form the next batch (group commit): its publishes go out together, the first
-// expecting the chain's last stream sequence (so nothing else can have written into the chain
-// between batches), each with `Nats-Msg-Id: <writer>:<seq>` (a retried publish lands once) and
-// `Cim-Cid`. `record()` resolves when the record is acknowledged; a record that could not be
-// stored is thrown to its caller, and the writer reads its chain's head again before the next
-// batch, so the chain goes on from what is stored and a gap shows in verification.
+// is being stored form the next batch (group commit): its first record expects the chain's last
+// stream sequence (nothing else may have written into the chain), then the rest go out together;
+// each has `Nats-Msg-Id: <writer>:<seq>` (a retried publish lands once) and `Cim-Cid`. `record()`
+// resolves when the record is acknowledged; one that could not be stored is thrown to its caller,
+// and the writer reads its chain's head again before the next batch, so the chain goes on from
+// what is stored and a gap shows in verification. A foreign record found in the chain is never
+// linked to (docs/architecture.md#audit-log).
 import { randomBytes } from 'node:crypto';
 import { headers, type JetStreamClient, type JetStreamManager, type NatsConnection, type NatsError } from 'nats';
 import { CimError } from '../errors.js';
@@ -40,6 +41,8 @@ export interface AuditWriterOptions {
   retry?: RetryPolicy;
   /** Records published together at most (default 512). */
   maxBatch?: number;
+  /** Told when something else wrote into this writer's chain (the records still go in). */
+  onTamper?: (message: string) => void;
 }
 
 interface Pending {
@@ -54,8 +57,14 @@ export function newWriterId(name = 'w'): string {
 }
 
 export class AuditWriter implements AuditSink {
-  readonly writer: string;
-  readonly subject: string;
+  /** The writer id; a new one when something else wrote into the chain (see readHead). */
+  writer: string;
+  subject: string;
+  private readonly subjects: Subjects;
+  private readonly name: string | undefined;
+  private readonly onTamper: ((message: string) => void) | undefined;
+  /** CIDs of the batch being stored and the head before it: what this writer's chain may end with. */
+  private readonly written = new Set<string>();
   private readonly retry: RetryPolicy;
   private readonly maxBatch: number;
   /** The chain's head as stored: its last record's seq and CID, and its stream sequence. */
@@ -75,7 +84,10 @@ export class AuditWriter implements AuditSink {
     this.writer = options.writer ?? newWriterId(options.name);
     if (!writerIdPattern.test(this.writer))
       throw new CimError('CIM-INVALID-INPUT', `audit writer id "${this.writer}": expected letters, digits, "_" or "-"`);
-    this.subject = (options.subjects ?? new Subjects()).audit(this.writer);
+    this.subjects = options.subjects ?? new Subjects();
+    this.subject = this.subjects.audit(this.writer);
+    this.name = options.name;
+    this.onTamper = options.onTamper;
     this.retry = options.retry ?? DEFAULT_RETRY;
     this.maxBatch = options.maxBatch ?? 512;
   }
@@ -91,7 +103,16 @@ export class AuditWriter implements AuditSink {
   record(entry: AuditEntry): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ entry, resolve, reject });
-      this.draining ??= this.drain().finally(() => (this.draining = undefined));
+      this.kick();
+    });
+  }
+
+  /** Starts storing the queue unless that is under way; a record handed in as the last batch settled starts it again. */
+  private kick(): void {
+    if (this.draining) return;
+    this.draining = this.drain().finally(() => {
+      this.draining = undefined;
+      if (this.queue.length > 0) this.kick();
     });
   }
 
@@ -115,6 +136,8 @@ export class AuditWriter implements AuditSink {
       }
       const expected = this.streamSeq;
       const at = new Date().toISOString();
+      this.written.clear();
+      if (this.prev) this.written.add(this.prev.toString());
       const items = batch.map((p) => {
         const seq = ++this.seq;
         const named = namedAuditRecord({
@@ -127,11 +150,17 @@ export class AuditWriter implements AuditSink {
           prev: this.prev,
         });
         this.prev = named.cid;
-        return { pending: p, seq, cid: named.cid.toString(), bytes: named.bytes };
+        const cid = named.cid.toString();
+        this.written.add(cid);
+        return { pending: p, seq, cid, bytes: named.bytes };
       });
-      const acks = await Promise.allSettled(
-        items.map((item, i) => this.publish(item.seq, item.cid, item.bytes, i === 0 ? expected : undefined)),
-      );
+      // The first expects the chain's last stream sequence; once it is stored, the rest follow it
+      // together (expecting nothing: their order on one connection is their order in the stream).
+      const [first, ...rest] = items;
+      const acks = [
+        ...(await Promise.allSettled([this.publish(first!.seq, first!.cid, first!.bytes, expected)])),
+        ...(await Promise.allSettled(rest.map((item) => this.publish(item.seq, item.cid, item.bytes, undefined)))),
+      ];
       acks.forEach((ack, i) => {
         if (ack.status === 'fulfilled') {
           this.streamSeq = Math.max(this.streamSeq, ack.value);
@@ -144,41 +173,54 @@ export class AuditWriter implements AuditSink {
     }
   }
 
-  /** The chain's last record as stored: where the next record links to. */
+  /**
+   * The chain's last record as stored: where the next record links to. A last record this writer
+   * did not write (someone wrote into its chain) is not linked to: the writer starts a new chain
+   * under a new id, and the foreign record stays where it is, for verification to name.
+   */
   private async readHead(): Promise<void> {
     let last;
     try {
       last = await this.jsm.streams.getMessage(AUDIT_STREAM, { last_by_subj: this.subject });
     } catch (error) {
       if (!isNotFound(error)) throw error;
-      this.seq = 0;
-      this.prev = null;
-      this.streamSeq = 0;
+      this.restart(0, null, 0);
       return;
     }
     let named;
     try {
       named = decodeAuditRecord(last.data);
-    } catch (error) {
-      throw new CimError(
-        'CIM-INVALID-EVENT',
-        `${AUDIT_STREAM} seq ${last.seq}, the last record of ${this.subject}, is no audit record: ${(error as Error).message}`,
-        { hint: '`cim audit verify` names what is wrong; a new writer (a restart) starts a chain of its own.' },
-      );
+    } catch {
+      named = undefined;
     }
-    this.seq = named.record.seq;
-    this.prev = named.cid;
-    this.streamSeq = last.seq;
+    if (named && (this.written.size === 0 || this.written.has(named.cid.toString()))) {
+      this.restart(named.record.seq, named.cid, last.seq);
+      return;
+    }
+    const was = this.subject;
+    this.writer = newWriterId(this.name);
+    this.subject = this.subjects.audit(this.writer);
+    this.restart(0, null, 0);
+    this.onTamper?.(
+      `${AUDIT_STREAM} seq ${last.seq} on ${was} is no record of this writer: going on as ${this.writer}; \`cim audit verify\` names it`,
+    );
+  }
+
+  private restart(seq: number, prev: CID | null, streamSeq: number): void {
+    this.seq = seq;
+    this.prev = prev;
+    this.streamSeq = streamSeq;
   }
 
   /** Publishes one record, retried with the same message id; its stream sequence. */
   private async publish(seq: number, cid: string, bytes: Uint8Array, expected: number | undefined): Promise<number> {
-    const h = headers();
-    h.set('Cim-Cid', cid);
     const msgID = `${this.writer}:${seq}`;
     let lastError: unknown;
     for (let attempt = 0; attempt < this.retry.attempts; attempt++) {
       await backoff(this.retry, attempt);
+      // New headers each attempt: nats.js writes the expectation into the headers it is given.
+      const h = headers();
+      h.set('Cim-Cid', cid);
       try {
         const ack = await this.js.publish(this.subject, bytes, {
           msgID,
@@ -202,12 +244,16 @@ export class AuditWriter implements AuditSink {
       } catch (error) {
         if (error instanceof CimError) throw error;
         lastError = error;
-        if (isWrongLastSequence(error))
-          throw new CimError(
-            'CIM-CONFLICT',
-            `${this.subject} moved past seq ${expected}: something else wrote into this writer's chain`,
-            { hint: '`cim audit verify` names it.', cause: error },
+        if (isWrongLastSequence(error) && expected !== undefined) {
+          // Something else wrote into this chain. The record still goes in, linked to this
+          // writer's own last one, so the foreign record stands out as a fork of the chain.
+          this.onTamper?.(
+            `${this.subject} moved past ${AUDIT_STREAM} seq ${expected}: something else wrote into this writer's chain; \`cim audit verify\` names it`,
           );
+          expected = undefined;
+          attempt--;
+          continue;
+        }
         if (isMsgIdInProcess(error)) continue;
         if (!isTransient(error)) throw error;
       }

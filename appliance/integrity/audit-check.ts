@@ -11,7 +11,11 @@ import type { FindingList } from './findings.js';
 const cidText = (bytes: Uint8Array | null) => (bytes === null ? 'nothing' : CID.decode(bytes).toString());
 
 export class AuditChainChecker {
-  private readonly chains = new Map<string, { seq: number; cid: Uint8Array }>();
+  /** Per writer, its last record: seq, CID, stream sequence, and the CID it links to. */
+  private readonly chains = new Map<
+    string,
+    { seq: number; cid: Uint8Array; streamSeq: number; prev: Uint8Array | null }
+  >();
   private readonly base = { domain: AUDIT_LOG, stream: AUDIT_STREAM };
 
   constructor(
@@ -79,6 +83,18 @@ export class AuditChainChecker {
           message: `${AUDIT_STREAM} seq ${streamSeq}: writer ${writer}'s chain starts at seq ${record.seq} (record ${cidText(cid)})`,
         });
       }
+    } else if (record.seq === chain.seq && sameLink(prev, chain.prev)) {
+      // Two records at one position of the chain: one of them was not written by the writer (its
+      // writer goes on from its own record, so a record written into its chain shows as this fork).
+      this.findings.add({
+        ...this.base,
+        kind: 'chain-broken',
+        streamSeq,
+        aggregateId: writer,
+        expected: `one record at seq ${record.seq}: ${cidText(chain.cid)} (${AUDIT_STREAM} seq ${chain.streamSeq})`,
+        actual: `another: ${cidText(cid)} (${AUDIT_STREAM} seq ${streamSeq})`,
+        message: `writer ${writer}'s chain forks at seq ${record.seq}: ${AUDIT_STREAM} seq ${chain.streamSeq} and seq ${streamSeq} both follow ${cidText(prev)}; one of them was written by someone else`,
+      });
     } else if (record.seq !== chain.seq + 1 || prev === null || Buffer.compare(prev, chain.cid) !== 0) {
       const expected = `seq ${chain.seq + 1} after ${cidText(chain.cid)}`;
       const actual = `seq ${record.seq} after ${cidText(prev)}`;
@@ -93,7 +109,11 @@ export class AuditChainChecker {
       });
     }
     // A break resynchronises on the record found, so one break is one finding, not a cascade.
-    this.chains.set(writer, { seq: record.seq, cid });
+    this.chains.set(writer, { seq: record.seq, cid, streamSeq, prev });
     return cid;
   }
+}
+
+function sameLink(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  return a === null || b === null ? a === b : Buffer.compare(a, b) === 0;
 }
