@@ -1,8 +1,7 @@
 // The audit writer: one chain per instance (a random writer id, subject `<prefix>.audit.<writer>`),
 // computed locally so records need no round trip to be chained. Records handed in while a batch
-// is being stored form the next batch (group commit): its first record expects the chain's last
-// stream sequence (nothing else may have written into the chain), then the rest go out together;
-// each has `Nats-Msg-Id: <writer>:<seq>` (a retried publish lands once) and `Cim-Cid`. `record()`
+// is being stored form the next batch (group commit), published together: its first record
+// expects the chain's last stream sequence (nothing else may have written into the chain); each has `Nats-Msg-Id: <writer>:<seq>` (a retried publish lands once) and `Cim-Cid`. `record()`
 // resolves when the record is acknowledged; one that could not be stored is thrown to its caller,
 // and the writer reads its chain's head again before the next batch, so the chain goes on from
 // what is stored and a gap shows in verification. A foreign record found in the chain is never
@@ -154,13 +153,11 @@ export class AuditWriter implements AuditSink {
         this.written.add(cid);
         return { pending: p, seq, cid, bytes: named.bytes };
       });
-      // The first expects the chain's last stream sequence; once it is stored, the rest follow it
-      // together (expecting nothing: their order on one connection is their order in the stream).
-      const [first, ...rest] = items;
-      const acks = [
-        ...(await Promise.allSettled([this.publish(first!.seq, first!.cid, first!.bytes, expected)])),
-        ...(await Promise.allSettled(rest.map((item) => this.publish(item.seq, item.cid, item.bytes, undefined)))),
-      ];
+      // All go out together (one round trip per batch); the first expects the chain's last stream
+      // sequence, and their order on one connection is their order in the stream.
+      const acks = await Promise.allSettled(
+        items.map((item, i) => this.publish(item.seq, item.cid, item.bytes, i === 0 ? expected : undefined)),
+      );
       acks.forEach((ack, i) => {
         if (ack.status === 'fulfilled') {
           this.streamSeq = Math.max(this.streamSeq, ack.value);
