@@ -97,12 +97,11 @@ export function registerVerifyCommand(program: Command): void {
             results.push(result);
           }
           // The audit log, unless only some domains were asked for.
-          if (!options.domain) {
-            const audit = await verifyAuditLog(nc, config.stateDir, trusted, seenBefore, seenNow, (d, seq, last) =>
-              log(`verifying ${d}: seq ${seq} of ${last}`),
-            );
-            if (audit) results.push(audit);
-          }
+          const audit = options.domain
+            ? undefined
+            : await verifyAuditLog(nc, config.stateDir, trusted, seenBefore, seenNow, (d, seq, last) =>
+                log(`verifying ${d}: seq ${seq} of ${last}`),
+              );
           writeWatermarks(config.stateDir, seenBefore, seenNow);
           const streamFindings = options.domain ? [] : expected.findings;
           const snapshots = options.snapshots
@@ -115,6 +114,7 @@ export function registerVerifyCommand(program: Command): void {
           const findings =
             streamFindings.length +
             results.reduce((n, r) => n + r.findings.length + r.findingsOmitted, 0) +
+            (audit ? audit.findings.length + audit.findingsOmitted : 0) +
             (snapshots ? snapshots.findings.length + snapshots.findingsOmitted : 0);
           if (options.json) {
             print(
@@ -125,6 +125,7 @@ export function registerVerifyCommand(program: Command): void {
                   trustedKeys: trusted.map((v) => v.keyId),
                   streams: streamFindings,
                   domains: results,
+                  audit: audit ?? null,
                   ...(snapshots ? { snapshots } : {}),
                 },
                 null,
@@ -134,7 +135,7 @@ export function registerVerifyCommand(program: Command): void {
           } else {
             print(
               renderVerification(
-                results,
+                audit ? [...results, audit] : results,
                 trusted.map((v) => v.keyId),
                 streamFindings,
               ),
