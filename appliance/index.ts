@@ -2,6 +2,7 @@
 export * from './cluster/index.js';
 export * from './eventstore/index.js';
 export * from './integrity/index.js';
+export * from './audit/index.js';
 export {
   ApplianceConfigSchema,
   configLeaves,

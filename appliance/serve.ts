@@ -19,7 +19,8 @@ import {
 } from './services/index.js';
 import { onboarding, servedDomains } from './domains/index.js';
 import { CimError, toCimError } from './errors.js';
-import { EventStore, provision } from './eventstore/index.js';
+import { AUDIT_LOG, EventStore, provision } from './eventstore/index.js';
+import { AuditWriter } from './audit/index.js';
 import { loadOrCreateSigner, Sealer, type SealerHandle, type Signer } from './integrity/index.js';
 import {
   errorFields,
@@ -37,8 +38,6 @@ import {
   type ErasureRequest,
   type ErasureResult,
 } from './privacy/index.js';
-// The audit log's sink shape (appliance/audit/ exports the same interface).
-import type { AuditSink } from './privacy/erase.js';
 
 /** The HTTP gateway `cim serve --http` runs in front of the services. */
 export interface HttpOptions {
@@ -75,8 +74,6 @@ export interface ApplianceOptions {
    * store (default true). Off: stored in plain text, as before; only for comparing the cost.
    */
   encryptPersonalData?: boolean;
-  /** Where erasures are recorded. */
-  audit?: AuditSink;
   /** The subject key store's directory (default `<stateDir>/privacy`); instances of one cluster share one. */
   keyStoreDir?: string;
   /**
@@ -133,6 +130,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   const runningManagers: ProcessManagerHandle[] = [];
   const projectors: { name: string; projector: Projector }[] = [];
   const sealers: SealerHandle[] = [];
+  const writers: AuditWriter[] = [];
   const sealSeen: { domain: string; sealer: Sealer }[] = [];
   let model: ReadModel | undefined;
   const readModelPath = join(options.stateDir, 'read-models.sqlite');
@@ -152,6 +150,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     for (const s of commandServices.splice(0)) await s.stop();
     for (const s of queryServices.splice(0)) await s.stop();
     for (const p of projectors.splice(0)) await p.projector.stop();
+    // Every record is awaited before its answer; this only waits for any left over.
+    for (const w of writers.splice(0)) await w.flush();
     for (const s of sealers.splice(0)) await s.stop();
     clearInterval(sweeper);
     model?.close();
@@ -217,19 +217,24 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     }
 
     signer = options.signer ?? loadOrCreateSigner(options.stateDir);
-    for (const domain of domains) {
+    // The audit log is sealed as a domain stream is: its seals go to <prefix>.seals.audit.
+    for (const domain of [...domains.map((d) => d.name), AUDIT_LOG]) {
       const sealer = await Sealer.open(nc, {
-        domain: domain.name,
+        domain,
         signer,
         everyEvents: options.sealEveryEvents ?? 1_000,
         everyMs: options.sealEveryMs ?? 10_000,
-        onError: report(`sealer ${domain.name}`),
-        onInvalid: (finding) => log(`sealer ${domain.name}: ${finding.kind}: ${finding.message}`),
+        onError: report(`sealer ${domain}`),
+        onInvalid: (finding) => log(`sealer ${domain}: ${finding.kind}: ${finding.message}`),
       });
       sealers.push(sealer.start());
-      sealSeen.push({ domain: domain.name, sealer });
+      sealSeen.push({ domain, sealer });
     }
 
+    // One audit chain for the services of this process, one for its gateway (docs/architecture.md#audit-log).
+    const tampered = (line: string) => (logger ? logger.error({ component: 'audit' }, line) : log(`audit: ${line}`));
+    const audit = await AuditWriter.open(nc, { name: 'serve', onTamper: tampered });
+    writers.push(audit);
     for (const domain of domains) {
       // Snapshots signed with the state dir's key, and only those trusted on load.
       const store = await EventStore.open(nc, {
@@ -238,8 +243,10 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         ...(protection ? { protection } : {}),
       });
       const onCommand = observer(domain.name);
-      commandServices.push(await startCommandService(nc, domain, { store, ...(onCommand ? { onCommand } : {}) }));
-      const queries = await startQueryService(nc, domain, model);
+      commandServices.push(
+        await startCommandService(nc, domain, { store, audit, ...(onCommand ? { onCommand } : {}) }),
+      );
+      const queries = await startQueryService(nc, domain, model, { audit });
       if (queries) queryServices.push(queries);
     }
     for (const manager of managers)
@@ -261,7 +268,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         domains: [...personalData.keys()],
         nc,
         readModel: model,
-        ...(options.audit ? { audit: options.audit } : {}),
+        // Erasures served here (the gateway's endpoint) are recorded in the services' audit chain.
+        audit,
       };
       erase = (request) => eraseSubject(eraser, request);
       // Another instance (or `cim erase`) may have erased a subject whose rows this read model holds.
@@ -288,7 +296,10 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
       const gatewayNc = await connectNats(options.endpointFor('gateway'), { name: 'cim-gateway' });
       connections.push(gatewayNc);
       metrics?.watchNats(gatewayNc, 'cim-gateway');
+      const gatewayAudit = await AuditWriter.open(gatewayNc, { name: 'gateway', onTamper: tampered });
+      writers.push(gatewayAudit);
       gateway = await startGateway({
+        audit: gatewayAudit,
         ...(metrics ? { metrics } : {}),
         nc: gatewayNc,
         listen: options.http.listen,

@@ -16,6 +16,7 @@ export { runMicroBenchmarks, type MicroBenchmarkOptions, type MicroBenchmarkResu
 export { runRawBaseline, type RateFigure, type RawBaselineOptions, type RawBaselineResult } from './raw-baseline.js';
 export {
   renderAppendBenchmark,
+  renderAuditBenchmark,
   renderCommandBenchmark,
   renderHttpCommandBenchmark,
   renderMicroBenchmarks,
@@ -34,6 +35,11 @@ export {
   type CommandBenchmarkPhase,
   type CommandBenchmarkResult,
 } from './components/command-throughput.js';
+export {
+  runAuditBenchmark,
+  type AuditBenchmarkOptions,
+  type AuditBenchmarkResult,
+} from './components/audit-overhead.js';
 export {
   runTracingBenchmark,
   type TracingBenchmarkOptions,

@@ -17,11 +17,13 @@ import {
 } from '../appliance/index.js';
 import {
   renderAppendBenchmark,
+  renderAuditBenchmark,
   renderCommandBenchmark,
   renderHttpCommandBenchmark,
   renderMicroBenchmarks,
   renderTracingBenchmark,
   runAppendBenchmark,
+  runAuditBenchmark,
   runCommandBenchmark,
   runHttpCommandBenchmark,
   runMicroBenchmarks,
@@ -29,6 +31,7 @@ import {
   runRawBaseline,
   runTracingBenchmark,
   type AppendBenchmarkResult,
+  type AuditBenchmarkResult,
   type CommandBenchmarkResult,
   type HttpCommandBenchmarkResult,
   type MicroBenchmarkResult,
@@ -53,6 +56,8 @@ export interface ComponentBenchOptions {
   peer: boolean;
   micro?: boolean;
   tracing?: boolean;
+  /** Command throughput with the audit log on vs off. */
+  audit?: boolean;
   json?: boolean;
   components?: boolean;
 }
@@ -158,6 +163,7 @@ async function benchComponents(
   let httpCommands: HttpCommandBenchmarkResult | undefined;
   let micro: MicroBenchmarkResult[] | undefined;
   let tracing: TracingBenchmarkResult | undefined;
+  let audit: AuditBenchmarkResult | undefined;
   let peer: { result?: NatsBenchResult; skipped?: string } | undefined;
   const raw = await runRawBaseline(nc, {
     stream: 'CIM_BENCH_RAW',
@@ -258,6 +264,22 @@ async function benchComponents(
       await serviceNc.close();
     }
   }
+  if (options.audit && !signal.aborted) {
+    const serviceNc = await target.connect('service', 'cim-bench-service');
+    try {
+      audit = await runAuditBenchmark(nc, {
+        messages: options.messages,
+        aggregates: options.subjects,
+        inFlight: options.inFlight,
+        replicas,
+        serviceConnection: serviceNc,
+        signal,
+        onProgress: (phase, done, total) => log(`audit ${phase}: ${done}/${total}`),
+      });
+    } finally {
+      await serviceNc.close();
+    }
+  }
   // The NATS phases are over: the micro-benchmarks run without a connection.
   await nc.close();
   if (options.micro && !signal.aborted) {
@@ -281,6 +303,7 @@ async function benchComponents(
           commands,
           httpCommands,
           tracing,
+          audit,
           micro,
         },
         null,
@@ -299,6 +322,7 @@ async function benchComponents(
     if (commands) print('\n' + renderCommandBenchmark(commands));
     if (httpCommands) print('\n' + renderHttpCommandBenchmark(httpCommands));
     if (tracing) print('\n' + renderTracingBenchmark(tracing));
+    if (audit) print('\n' + renderAuditBenchmark(audit));
     if (peer) print('\n' + renderPeer(peer, peerRatios(peer.result, raw, eventStore, commands)));
     if (micro) print('\n' + renderMicroBenchmarks(micro));
   }
@@ -311,7 +335,9 @@ async function benchComponents(
   const commandsFailed =
     commands !== undefined &&
     (commands.check.commandsFailed > 0 || commands.check.renamesStored !== commands.check.commandsOk);
-  const tracingFailed = tracing !== undefined && tracing.off.failed + tracing.on.failed > 0;
+  const tracingFailed =
+    (tracing !== undefined && tracing.off.failed + tracing.on.failed > 0) ||
+    (audit !== undefined && audit.off.failed + audit.on.failed > 0);
   const httpFailed =
     httpCommands !== undefined &&
     !httpCommands.interrupted &&

@@ -17,7 +17,8 @@ import {
   type Eraser,
   type ErasureRequest,
 } from '../appliance/index.js';
-import { withConnection } from './with-cluster.js';
+import { cliAuditWriter } from './audit.js';
+import { withCluster } from './with-cluster.js';
 import { action, configFrom, print, servedDomains } from './wiring.js';
 
 export function registerEraseCommand(program: Command): void {
@@ -60,11 +61,12 @@ export function registerEraseCommand(program: Command): void {
           ...(readModel ? { readModel } : {}),
         };
         try {
-          // A subject never known is refused before any cluster is opened.
-          const result =
-            keys.status(subjectId) === 'unknown'
-              ? await eraseSubject(eraser, request)
-              : await withConnection(config, 'operator', 'cim-erase', (nc) => eraseSubject({ ...eraser, nc }, request));
+          // Connected before anything is checked, so that a refusal (a subject never known) is on record too.
+          const result = await withCluster(config, async (cluster) => {
+            const audit = await cliAuditWriter(config, cluster);
+            const nc = await cluster.connect('operator', 'cim-erase');
+            return eraseSubject({ ...eraser, nc, audit }, request);
+          });
           if (options.json) return print(JSON.stringify(result, null, 2));
           print(
             `${result.outcome === 'erased' ? 'erased' : 'already erased'} subject ${subjectId}: key destroyed, ` +

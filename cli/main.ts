@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { CimError, ExitCode, installSignalHandlers } from '../appliance/index.js';
+import { registerAuditCommands } from './audit.js';
 import { registerBenchCommand } from './bench.js';
 import { registerClusterCommands } from './cluster.js';
 import { registerEraseCommand } from './erase.js';
@@ -59,6 +60,7 @@ function buildProgram(): Command {
   registerVerifyCommand(program);
   registerSealCommand(program);
   registerEraseCommand(program);
+  registerAuditCommands(program);
   registerNatsConfigCommand(program);
   registerServersCommand(program);
   registerReportCommands(program);

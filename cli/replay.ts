@@ -13,7 +13,8 @@ import {
   SubjectKeyStore,
 } from '../appliance/index.js';
 import { progressBar } from './tty.js';
-import { withConnection } from './with-cluster.js';
+import { cliAuditWriter, recordAdmin } from './audit.js';
+import { withCluster } from './with-cluster.js';
 import { action, configFrom, print, servedDomains } from './wiring.js';
 
 export function registerReplayCommand(program: Command): void {
@@ -61,17 +62,21 @@ export function registerReplayCommand(program: Command): void {
             : undefined;
           const protection = new FieldEncryption(personalDataOf(domains), keys);
           try {
-            await withConnection(config, 'auditor', 'cim-replay', async (nc) => {
+            await withCluster(config, async (cluster) => {
+              const nc = await cluster.connect('auditor', 'cim-replay');
+              const audit = await cliAuditWriter(config, cluster);
               const bar = progressBar(`replay ${name}`);
-              const result = await replay({
-                nc,
-                projection,
-                path: out,
-                upcasters: owner.upcasters,
-                protection,
-                ...bound,
-                onProgress: bar.update,
-              });
+              const result = await recordAdmin(audit, 'replay', `projection/${name}`, () =>
+                replay({
+                  nc,
+                  projection,
+                  path: out,
+                  upcasters: owner.upcasters,
+                  protection,
+                  ...bound,
+                  onProgress: bar.update,
+                }),
+              );
               bar.done();
               if (options.json) print(JSON.stringify({ projection: name, path: out, ...result }, null, 2));
               else

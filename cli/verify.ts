@@ -1,4 +1,5 @@
-// `cim verify`: every event chain, every seal and the unsealed tail of the domain streams, and
+// `cim verify`: every event chain, every seal and the unsealed tail of the domain streams (and of
+// the audit log), and
 // that every stream the appliance must have exists with its seal history whole; exit 1 with
 // findings that name stream, sequence and CIDs. `--snapshots` also checks every snapshot.
 import type { Command } from 'commander';
@@ -22,6 +23,7 @@ import {
   type DomainVerification,
   type Watermarks,
 } from '../appliance/index.js';
+import { verifyAuditLog } from './audit.js';
 import { withConnection } from './with-cluster.js';
 import { action, configFrom, log, print, servedDomains } from './wiring.js';
 
@@ -39,6 +41,7 @@ export function registerVerifyCommand(program: Command): void {
       'verify every event chain (CIDs recompute, prev links, seq contiguous), every seal (Merkle root,\n' +
         'signature, seal chain) and the tail past the last seal, and that the streams the appliance must have\n' +
         '(served and sealed domains, the seal stream) exist and hold no less than an earlier verification saw;\n' +
+        'and the audit log likewise (its writer chains and seals; `cim audit verify` checks it alone);\n' +
         'exit 1 with findings naming stream, sequence and CIDs',
     )
     .option('--domain <name...>', 'verify only these domains (default: every served, sealed or found domain)')
@@ -93,6 +96,12 @@ export function registerVerifyCommand(program: Command): void {
             );
             results.push(result);
           }
+          // The audit log, unless only some domains were asked for.
+          const audit = options.domain
+            ? undefined
+            : await verifyAuditLog(nc, config.stateDir, trusted, seenBefore, seenNow, (d, seq, last) =>
+                log(`verifying ${d}: seq ${seq} of ${last}`),
+              );
           writeWatermarks(config.stateDir, seenBefore, seenNow);
           const streamFindings = options.domain ? [] : expected.findings;
           const snapshots = options.snapshots
@@ -105,6 +114,7 @@ export function registerVerifyCommand(program: Command): void {
           const findings =
             streamFindings.length +
             results.reduce((n, r) => n + r.findings.length + r.findingsOmitted, 0) +
+            (audit ? audit.findings.length + audit.findingsOmitted : 0) +
             (snapshots ? snapshots.findings.length + snapshots.findingsOmitted : 0);
           if (options.json) {
             print(
@@ -115,6 +125,7 @@ export function registerVerifyCommand(program: Command): void {
                   trustedKeys: trusted.map((v) => v.keyId),
                   streams: streamFindings,
                   domains: results,
+                  audit: audit ?? null,
                   ...(snapshots ? { snapshots } : {}),
                 },
                 null,
@@ -124,7 +135,7 @@ export function registerVerifyCommand(program: Command): void {
           } else {
             print(
               renderVerification(
-                results,
+                audit ? [...results, audit] : results,
                 trusted.map((v) => v.keyId),
                 streamFindings,
               ),

@@ -7,6 +7,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from 'nats';
 import {
+  AuditWriter,
   CimError,
   connectNats,
   natsUsersDir,
@@ -435,6 +436,8 @@ async function startScenarioGateway(run: Running): Promise<{ handle: GatewayHand
   const { token, entry } = await createApiKey('writer', run.actor);
   const handle = await startGateway({
     nc: run.gatewayNc,
+    // Its own denials and the requests no service answered are audited, as `cim serve --http`'s are.
+    audit: await AuditWriter.open(run.gatewayNc, { name: 'gateway' }),
     listen: '127.0.0.1:0',
     domains: await servedDomains(run.options.config.domains.plugins),
     keys: new KeyRing([entry]),

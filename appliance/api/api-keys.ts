@@ -89,16 +89,22 @@ export function writeKeyFile(path: string, entries: readonly ApiKeyEntry[]): voi
 }
 
 /** Adds a new key to the key file (made if missing): the token is returned once, only its hash is kept. */
+/**
+ * Adds a new key to the key file. `before` runs once the key is made and before the file changes
+ * (the CLI records the change in the audit log there); if it throws, the file is left as it was.
+ */
 export async function addApiKey(
   path: string,
   role: Role,
   actor: string,
+  before?: (entry: ApiKeyEntry) => Promise<void>,
 ): Promise<{ token: string; entry: ApiKeyEntry }> {
   const parsedActor = KeyEntrySchema.shape.actor.safeParse(actor);
   if (!parsedActor.success)
     throw new CimError('CIM-INVALID-INPUT', `--actor: ${firstIssue(parsedActor.error, 'actor')}`);
   const entries = existsSync(path) ? readKeyFile(path) : [];
   const created = await createApiKey(role, parsedActor.data);
+  await before?.(created.entry);
   writeKeyFile(path, [...entries, created.entry]);
   return created;
 }

@@ -10,7 +10,8 @@ import { CimError, firstIssue, isCimErrorCode } from '../errors.js';
 import { escapeUnsafe } from '../text.js';
 import type { Domain } from '../decider/define-domain.js';
 import { domainStream, Subjects } from '../eventstore/index.js';
-import { CommandRequestSchema, sendCommand, querySubject } from '../services/index.js';
+import { CommandRequestSchema, isUnanswered, originHeaders, sendCommand, querySubject } from '../services/index.js';
+import type { AuditSink } from '../audit/index.js';
 import type { ApiKeyIdentity, KeyRing, Role } from './api-keys.js';
 import { noteErrorCode, requestTraceContext, traceHttpRequests } from '../telemetry/http-tracing.js';
 import { AuthFailures } from './auth-failures.js';
@@ -44,6 +45,12 @@ export interface GatewayOptions {
    * `POST /v1/erasures/:subjectId`, role `operator` only. Without it there is no such route.
    */
   erase?: (request: ErasureRequest) => Promise<ErasureResult>;
+  /**
+   * The gateway's own audit writer: its denials (401, 403) and the command requests it answers
+   * without a service (a body that is no JSON, an unknown command, no service answering), each
+   * recorded before the answer is sent. The services record the requests they answer.
+   */
+  audit?: AuditSink;
 }
 
 export interface RateLimit {
@@ -102,7 +109,11 @@ function fromFastify(error: FastifyError): CimError {
   return new CimError('CIM-INTERNAL', 'internal error');
 }
 
+/** The CIM code each request was answered with, for the audit record of an answer the gateway gave itself. */
+const answeredWith = new WeakMap<FastifyRequest, string>();
+
 function send(reply: FastifyReply, error: CimError, details?: unknown): FastifyReply {
+  answeredWith.set(reply.request, error.code);
   const body: ErrorBody = {
     code: error.code,
     // An internal error's message may hold anything (paths, input): the client gets none of it.
@@ -138,6 +149,21 @@ declare module 'fastify' {
   interface FastifyRequest {
     identity?: ApiKeyIdentity;
   }
+}
+
+/** A name from the URL as an audit action names it: as it is when it is a plain name, else `?`. */
+const urlName = (name: string | undefined) => (name !== undefined && /^[A-Za-z0-9_-]{1,64}$/.test(name) ? name : '?');
+
+/** The request's correlation id: its valid X-Correlation-Id, else a new one (the same for the request's every use). */
+const correlations = new WeakMap<FastifyRequest, string>();
+function correlationOf(request: FastifyRequest): string {
+  let id = correlations.get(request);
+  if (id === undefined) {
+    const header = optionalHeader(request, 'X-Correlation-Id', correlationIdSchema);
+    id = typeof header === 'string' ? header : randomUUID();
+    correlations.set(request, id);
+  }
+  return id;
 }
 
 export async function startGateway(options: GatewayOptions): Promise<GatewayHandle> {
@@ -214,6 +240,8 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     send(reply, new CimError('CIM-NOT-FOUND', escapeUnsafe(`no route ${request.method} ${request.url.split('?')[0]}`))),
   );
 
+  /** Keys refused for their role: the denial's record names the key's actor. */
+  const forbidden = new WeakMap<FastifyRequest, ApiKeyIdentity>();
   /** Authentication and the role check, before the body is read: a stranger's body is never parsed. */
   const failures = options.rateLimit ? new AuthFailures(options.rateLimit.max, options.rateLimit.windowMs) : undefined;
   const guard = (kind: 'command' | 'query' | 'erasure') => async (request: FastifyRequest, reply: FastifyReply) => {
@@ -235,11 +263,54 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
         new CimError('CIM-UNAUTHENTICATED', token === undefined ? 'no bearer token' : 'the bearer token is not valid'),
       );
     }
-    if (!allowed[kind].includes(identity.role))
+    if (!allowed[kind].includes(identity.role)) {
+      forbidden.set(request, identity);
       return send(reply, new CimError('CIM-FORBIDDEN', `role ${identity.role} may not send ${kind}s`));
+    }
     request.identity = identity;
     return undefined;
   };
+
+  /** Requests a service answered (it recorded them): the gateway records only the rest. */
+  const forwarded = new WeakSet<FastifyRequest>();
+  const audit = options.audit;
+  /**
+   * Records, before the answer leaves, what the gateway decided itself: a denial (401, 403) of any
+   * request, and any other answer to a command request that no service gave, so every command
+   * request has one record. A record that cannot be stored turns the answer into a 503.
+   */
+  const audited =
+    (kind: 'command' | 'query') => async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+      if (!audit || forwarded.has(request) || reply.statusCode < 400) return payload;
+      const code = answeredWith.get(request) ?? 'CIM-INTERNAL';
+      const denied = code === 'CIM-UNAUTHENTICATED' || code === 'CIM-FORBIDDEN';
+      if (!denied && kind === 'query') return payload;
+      const { domain, command, query } = request.params as { domain?: string; command?: string; query?: string };
+      const identity = request.identity ?? (code === 'CIM-FORBIDDEN' ? forbidden.get(request) : undefined);
+      const correlationId = correlationOf(request);
+      if (!reply.hasHeader('x-correlation-id')) void reply.header('x-correlation-id', correlationId);
+      try {
+        await audit.record({
+          // Never the key presented: an unknown caller is anonymous.
+          actor: identity?.actor ?? 'anonymous',
+          role: identity?.role ?? 'none',
+          source: 'http',
+          action: `${kind}.${urlName(domain)}.${urlName(kind === 'command' ? command : query)}`,
+          target: `${urlName(domain)}/-`,
+          outcome: denied ? 'denied' : code === 'CIM-UNAVAILABLE' || code === 'CIM-INTERNAL' ? 'failed' : 'rejected',
+          code,
+          correlationId,
+        });
+        return payload;
+      } catch (error) {
+        const cim = new CimError(
+          'CIM-UNAVAILABLE',
+          `the audit record of this request could not be stored: ${(error as Error).message}`,
+        );
+        void reply.code(cim.httpStatus).type('application/json');
+        return JSON.stringify({ code: cim.code, message: cim.message });
+      }
+    };
 
   app.get('/healthz', async () => ({ status: 'ok' }));
 
@@ -292,7 +363,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
 
   app.post<{ Params: { domain: string; command: string } }>(
     '/v1/commands/:domain/:command',
-    { onRequest: guard('command'), config: limited },
+    { onRequest: guard('command'), onSend: audited('command'), config: limited },
     async (request, reply) => {
       const { domain, command } = request.params;
       const served = domains.get(domain);
@@ -304,7 +375,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
         return send(reply, new CimError('CIM-UNSUPPORTED-MEDIA-TYPE', 'send the payload as application/json'));
       const correlation = optionalHeader(request, 'X-Correlation-Id', correlationIdSchema);
       if (correlation instanceof CimError) return send(reply, correlation);
-      const correlationId = correlation ?? randomUUID();
+      const correlationId = correlationOf(request);
       // The client's Idempotency-Key is the command id, which the command log keeps from being applied twice.
       const commandId = optionalHeader(request, 'Idempotency-Key', commandIdSchema);
       if (commandId instanceof CimError) return send(reply, commandId);
@@ -323,11 +394,13 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
               correlationId,
               ...(commandId ? { commandId } : {}),
             },
-            { timeoutMs, subjects, traceContext },
+            { timeoutMs, subjects, traceContext, origin: { source: 'http', role: request.identity!.role } },
           ),
         );
+        forwarded.add(request);
         return result;
       } catch (error) {
+        if (!isUnanswered(error)) forwarded.add(request); // a service answered, and recorded it
         return send(reply, error instanceof CimError ? error : new CimError('CIM-INTERNAL', 'internal error'));
       }
     },
@@ -335,7 +408,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
 
   app.get<{ Params: { domain: string; query: string }; Querystring: Record<string, unknown> }>(
     '/v1/queries/:domain/:query',
-    { onRequest: guard('query'), config: limited },
+    { onRequest: guard('query'), onSend: audited('query'), config: limited },
     async (request, reply) => {
       const { domain, query } = request.params;
       if (!domains.has(domain)) return send(reply, new CimError('CIM-NOT-FOUND', escapeUnsafe(`no domain ${domain}`)));
@@ -358,10 +431,15 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       }
       let data: Uint8Array;
       try {
+        // The actor and correlation id for the audit record of a query that returns personal data.
+        const body = { params, actor: request.identity!.actor, correlationId: correlationOf(request) };
         const msg = await nc.request(
           querySubject(subjects.prefix, domain, query),
-          encoder.encode(JSON.stringify({ params })),
-          { timeout: timeoutMs },
+          encoder.encode(JSON.stringify(body)),
+          {
+            timeout: timeoutMs,
+            headers: originHeaders({ source: 'http', role: request.identity!.role }),
+          },
         );
         data = msg.data;
       } catch (error) {

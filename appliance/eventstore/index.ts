@@ -28,7 +28,16 @@ export {
   type NewEvent,
   type StoredEvent,
 } from './event-store.js';
-export { assertDomain, COMMAND_BUCKET, domainStream, SEALS_STREAM, SNAPSHOT_BUCKET, Subjects } from './names.js';
+export {
+  assertDomain,
+  AUDIT_LOG,
+  AUDIT_STREAM,
+  COMMAND_BUCKET,
+  domainStream,
+  SEALS_STREAM,
+  SNAPSHOT_BUCKET,
+  Subjects,
+} from './names.js';
 export { COMMAND_WINDOW_MS, provision, type ProvisionOptions, type ProvisionReport } from './provision.js';
 export {
   signSnapshot,

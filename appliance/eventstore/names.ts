@@ -4,6 +4,10 @@ import { CimError } from '../errors.js';
 import { domainName, subjectToken } from './envelope.js';
 
 export const SEALS_STREAM = 'CIM_SEALS';
+/** The audit log: one chain per writer, `<prefix>.audit.<writer>` (docs/architecture.md#audit-log). */
+export const AUDIT_STREAM = 'CIM_AUDIT';
+/** The name the audit log goes by where a domain's would (its seal subject `<prefix>.seals.audit`, findings). */
+export const AUDIT_LOG = 'audit';
 export const SNAPSHOT_BUCKET = 'cim_snapshots';
 /** What became of each command with a command id, per aggregate (the idempotency window is its TTL). */
 export const COMMAND_BUCKET = 'cim_commands';
@@ -61,6 +65,16 @@ export class Subjects {
    */
   seals(): string {
     return `${this.prefix}.seals.*`;
+  }
+
+  /** The chain of one audit writer. */
+  audit(writer: string): string {
+    return `${this.prefix}.audit.${writer}`;
+  }
+
+  /** The audit stream's subjects: one token after `audit`, the writer id. */
+  audits(): string {
+    return `${this.prefix}.audit.*`;
   }
 
   /** What the seal stream took before (`<prefix>.seals.>`): provision narrows a stream created with it. */

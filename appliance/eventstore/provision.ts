@@ -13,7 +13,15 @@ import {
 } from 'nats';
 import { CimError } from '../errors.js';
 import { createStream, DEFAULT_RETRY, isNotFound } from './retry.js';
-import { assertDomain, COMMAND_BUCKET, domainStream, SEALS_STREAM, SNAPSHOT_BUCKET, Subjects } from './names.js';
+import {
+  assertDomain,
+  AUDIT_STREAM,
+  COMMAND_BUCKET,
+  domainStream,
+  SEALS_STREAM,
+  SNAPSHOT_BUCKET,
+  Subjects,
+} from './names.js';
 
 export interface ProvisionOptions {
   domains: string[];
@@ -63,6 +71,8 @@ function wantedStreams(options: ProvisionOptions): Wanted[] {
     })),
     // Seals are evidence: nobody may delete or purge them.
     { ...common, name: SEALS_STREAM, subjects: [subjects.seals()], deny_delete: true, deny_purge: true },
+    // So is the audit log: who did what, kept for good.
+    { ...common, name: AUDIT_STREAM, subjects: [subjects.audits()], deny_delete: true, deny_purge: true },
   ];
 }
 

@@ -4,7 +4,7 @@
 // retention and denies purges, so removed seal records show in its state) and from the
 // watermarks of earlier verifications kept in the state dir (watermarks.ts).
 import type { NatsConnection, StreamInfo } from 'nats';
-import { domainStream, SEALS_STREAM, Subjects } from '../eventstore/names.js';
+import { AUDIT_LOG, domainStream, SEALS_STREAM, Subjects } from '../eventstore/names.js';
 import { isNotFound } from '../eventstore/retry.js';
 import type { Finding } from './findings.js';
 
@@ -22,7 +22,8 @@ function sealedDomains(info: StreamInfo | undefined, subjects: Subjects): string
   const prefix = `${subjects.prefix}.seals.`;
   return Object.keys(info?.state.subjects ?? {})
     .filter((s) => s.startsWith(prefix))
-    .map((s) => s.slice(prefix.length));
+    .map((s) => s.slice(prefix.length))
+    .filter((d) => d !== AUDIT_LOG); // the audit log's seals: it is checked on its own
 }
 
 /**

@@ -31,7 +31,15 @@ export {
   trustedVerifiers,
   Verifier,
 } from './signing-key.js';
-export { listDomains, missingDomain, verifyDomain, type DomainVerification, type VerifyOptions } from './verify.js';
+export { AuditChainChecker } from './audit-check.js';
+export {
+  listDomains,
+  missingDomain,
+  verifyAudit,
+  verifyDomain,
+  type DomainVerification,
+  type VerifyOptions,
+} from './verify.js';
 export { ChainChecker, cidBytesOf, type StoredMessage } from './chain-check.js';
 export { verifySnapshots, type SnapshotDomain, type SnapshotVerification } from './snapshot-check.js';
 export { FindingList, type Finding, type FindingKind } from './findings.js';

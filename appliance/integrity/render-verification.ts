@@ -1,5 +1,6 @@
 // Plain-text rendering of verification results for the terminal: one summary line per domain,
 // then its findings, one per line, each naming stream, sequence, aggregate, expected and actual.
+import { AUDIT_LOG } from '../eventstore/names.js';
 import type { Finding } from './findings.js';
 import type { DomainVerification } from './verify.js';
 import type { SnapshotVerification } from './snapshot-check.js';
@@ -28,8 +29,9 @@ export function renderVerification(
   }
   for (const r of results) {
     const findings = r.findings.length + r.findingsOmitted;
+    const [what, chains] = r.domain === AUDIT_LOG ? ['records', 'writers'] : ['events', 'aggregates'];
     lines.push(
-      `${r.domain} (${r.stream}): ${r.events} events, ${r.aggregates} aggregates, ${r.seals} seals; ` +
+      `${r.domain} (${r.stream}): ${r.events} ${what}, ${r.aggregates} ${chains}, ${r.seals} seals; ` +
         `${r.sealedEvents} sealed, ${r.unsealedEvents} not yet sealed` +
         (r.removedByRetention > 0 ? `, ${r.removedByRetention} removed by retention (sealed)` : '') +
         ` — ${findings === 0 ? 'ok' : `${findings} finding${findings === 1 ? '' : 's'}`}`,

@@ -1,14 +1,15 @@
 // Verification of a domain stream (docs/architecture.md#verification): every aggregate chain (CIDs recompute, `prev`
 // links hold, `seq` contiguous), every seal (root recomputes, signature, seal chain), and the tail
-// past the last seal. One pass in stream order (plus a read of its own for a seal whose range
+// past the last seal; the audit log likewise, per writer chain. One pass in stream order (plus a read of its own for a seal whose range
 // overlaps those before it); memory grows with the number of aggregates and seals, never with the
 // number of events, so it scales to millions of events.
 import type { JetStreamClient, JetStreamManager, NatsConnection, StreamInfo } from 'nats';
 import { CimError } from '../errors.js';
-import { ChainChecker, cidBytesOf } from './chain-check.js';
+import { AuditChainChecker } from './audit-check.js';
+import { ChainChecker, cidBytesOf, type StoredMessage } from './chain-check.js';
 import { FindingList, type Finding } from './findings.js';
 import { MerkleAccumulator } from './merkle.js';
-import { domainStream, SEALS_STREAM, Subjects } from '../eventstore/names.js';
+import { AUDIT_LOG, AUDIT_STREAM, domainStream, SEALS_STREAM, Subjects } from '../eventstore/names.js';
 import { DEFAULT_RETRY, isNotFound, withRetries, type RetryPolicy } from '../eventstore/retry.js';
 import { decodeSeal, sealSignedBy, type NamedSeal } from './seal.js';
 import type { Verifier } from './signing-key.js';
@@ -167,10 +168,65 @@ async function readSeals(
   return seals;
 }
 
+/** What checks each message of a sealed stream: a domain's events, or the audit log's records. */
+interface MessageChecker {
+  check(m: StoredMessage): Uint8Array;
+  readonly aggregates: number;
+}
+
 export async function verifyDomain(
   nc: NatsConnection,
   domain: string,
   options: VerifyOptions = {},
+): Promise<DomainVerification> {
+  const subjects = options.subjects ?? new Subjects();
+  return verifySealedStream(
+    nc,
+    domain,
+    (findings, lateStartAllowed) =>
+      new ChainChecker(domain, domainStream(domain), subjects, findings, lateStartAllowed),
+    options,
+  );
+}
+
+/**
+ * The audit log verified as a domain stream is (its seals under `<prefix>.seals.audit`), its
+ * records checked per writer chain (`audit-check.ts`); `aggregates` counts the writers. The audit
+ * stream keeps every record (no limits, deny_delete, deny_purge): a record deleted from inside it
+ * is a finding naming its sequence, wherever it was.
+ */
+export async function verifyAudit(nc: NatsConnection, options: VerifyOptions = {}): Promise<DomainVerification> {
+  const subjects = options.subjects ?? new Subjects();
+  const result = await verifySealedStream(
+    nc,
+    AUDIT_LOG,
+    (findings) => new AuditChainChecker(subjects, findings),
+    options,
+  );
+  const jsm = await nc.jetstreamManager();
+  const { state } = await jsm.streams.info(AUDIT_STREAM, { deleted_details: true });
+  const findings = new FindingList(options.maxFindings ?? 1_000);
+  for (const seq of state.deleted ?? []) {
+    findings.add({
+      domain: AUDIT_LOG,
+      stream: AUDIT_STREAM,
+      kind: 'events-removed',
+      streamSeq: seq,
+      expected: 'a record',
+      actual: 'deleted',
+      message: `${AUDIT_STREAM} seq ${seq} was deleted: audit records are kept for good`,
+    });
+  }
+  result.findings.push(...findings.list);
+  result.findingsOmitted += findings.omitted;
+  return result;
+}
+
+async function verifySealedStream(
+  nc: NatsConnection,
+  domain: string,
+  checkerFor: (findings: FindingList, lateStartAllowed: boolean) => MessageChecker,
+  options: VerifyOptions,
 ): Promise<DomainVerification> {
   const subjects = options.subjects ?? new Subjects();
   const retry = options.retry ?? DEFAULT_RETRY;
@@ -185,7 +241,11 @@ export async function verifyDomain(
   try {
     info = await withRetries(retry, `reading ${stream}`, () => jsm.streams.info(stream));
   } catch (error) {
-    if (isNotFound(error)) throw new CimError('CIM-NOT-FOUND', `domain ${domain} has no stream ${stream}`);
+    if (isNotFound(error))
+      throw new CimError(
+        'CIM-NOT-FOUND',
+        domain === AUDIT_LOG ? `there is no audit log (${stream})` : `domain ${domain} has no stream ${stream}`,
+      );
     throw error;
   }
   const allSeals = await readSeals(js, jsm, domain, subjects, trusted, findings);
@@ -279,7 +339,7 @@ export async function verifyDomain(
     current = undefined;
   };
 
-  const chains = new ChainChecker(domain, stream, subjects, findings, retention && firstSeq > 1);
+  const chains = checkerFor(findings, retention && firstSeq > 1);
   const progressEvery = 10_000;
   if (lastSeq >= firstSeq && info.state.messages > 0) {
     for await (const m of readStream(js, { stream, fromSeq: Math.max(1, firstSeq), toSeq: lastSeq })) {

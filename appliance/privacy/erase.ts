@@ -6,24 +6,9 @@
 import type { NatsConnection } from 'nats';
 import { CimError, toCimError } from '../errors.js';
 import { SnapshotStore, subjectToken } from '../eventstore/index.js';
+import type { AuditEntry, AuditSink } from '../audit/index.js';
 import type { ReadModel } from '../projections/index.js';
 import type { SubjectKeyStore } from './key-store.js';
-
-/** What a caller hands the audit log (the writer adds the time, the chain and the CID). */
-export interface AuditEntry {
-  actor: string;
-  role: string;
-  source: 'http' | 'nats' | 'cli';
-  action: string;
-  target: string;
-  outcome: 'accepted' | 'rejected' | 'denied' | 'ok' | 'failed';
-  code?: string;
-  correlationId: string;
-}
-
-export interface AuditSink {
-  record(entry: AuditEntry): Promise<void>;
-}
 
 /** Who asks for an erasure, as the audit log records it. */
 export interface ErasureRequest {

@@ -5,7 +5,7 @@
 // `nc.request`: nats.js builds a throwaway error object for every request it completes (~7% of
 // the client's CPU under load here), and a command client sends many.
 import type { Context } from '@opentelemetry/api';
-import { createInbox, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
+import { createInbox, headers as natsHeaders, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
 import { CimError, isCimErrorCode } from '../errors.js';
 import { Subjects } from '../eventstore/index.js';
 import { endCommandSend, startCommandSend } from '../telemetry/tracing.js';
@@ -80,6 +80,20 @@ class ReplyInbox {
 
 const inboxes = new WeakMap<NatsConnection, ReplyInbox>();
 
+/** Errors of commands no service answered (no responders, no reply in time, connection closed). */
+const unanswered = new WeakSet<CimError>();
+
+/** Whether sendCommand failed because no service answered (rather than a service answering with an error). */
+export function isUnanswered(error: unknown): boolean {
+  return error instanceof CimError && unanswered.has(error);
+}
+
+/** Where a command comes from, when an HTTP gateway sends it: headers `Cim-Source: http` and `Cim-Role`. */
+export interface RequestOrigin {
+  source: 'http';
+  role: string;
+}
+
 function inboxOf(nc: NatsConnection): ReplyInbox {
   let inbox = inboxes.get(nc);
   if (!inbox || inbox.closed) {
@@ -103,12 +117,22 @@ export function sendCommand(
     subjects?: Subjects;
     /** The span this command is sent from (default: the active context). */
     traceContext?: Context;
+    /** Sent by the HTTP gateway for a key of this role (the audit log's source and role). */
+    origin?: RequestOrigin;
   } = {},
 ): Promise<CommandResult> {
   const subject = commandSubject((options.subjects ?? new Subjects()).prefix, domain, command);
   const traced = startCommandSend(subject, domain, command, options.traceContext);
-  if (!traced) return send(nc, subject, domain, command, request, options.timeoutMs);
-  return endCommandSend(traced.span, send(nc, subject, domain, command, request, options.timeoutMs, traced.headers));
+  const h = options.origin ? originHeaders(options.origin, traced?.headers) : traced?.headers;
+  if (!traced) return send(nc, subject, domain, command, request, options.timeoutMs, h);
+  return endCommandSend(traced.span, send(nc, subject, domain, command, request, options.timeoutMs, h));
+}
+
+/** The headers that name a request's origin, added to `h` (or new ones). */
+export function originHeaders(origin: RequestOrigin, h: MsgHdrs = natsHeaders()): MsgHdrs {
+  h.set('Cim-Source', origin.source);
+  h.set('Cim-Role', origin.role);
+  return h;
 }
 
 async function send(
@@ -125,10 +149,12 @@ async function send(
     data = await inboxOf(nc).request(subject, encoder.encode(JSON.stringify(request)), timeoutMs, headers);
   } catch (error) {
     const cause = error as CimError;
-    throw new CimError('CIM-UNAVAILABLE', `${domain} ${command}: ${cause.message}`, {
+    const failed = new CimError('CIM-UNAVAILABLE', `${domain} ${command}: ${cause.message}`, {
       hint: `Is the ${domain} service running (cim serve)? If the request timed out, its outcome is unknown.`,
       cause,
     });
+    unanswered.add(failed);
+    throw failed;
   }
   let reply: CommandReply;
   try {

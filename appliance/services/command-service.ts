@@ -4,6 +4,7 @@
 // and appended; a conflict (another instance appended first) reloads and decides again.
 import { isSpanContextValid, trace, type Context } from '@opentelemetry/api';
 import type { NatsConnection, Service, ServiceMsg } from 'nats';
+import { commandOutcome, type AuditSink } from '../audit/index.js';
 import { CimError, firstIssue, toCimError } from '../errors.js';
 import {
   CommandLog,
@@ -15,6 +16,7 @@ import {
   type CommandRecord,
   type EventStore,
 } from '../eventstore/index.js';
+import { requestOrigin } from './request-origin.js';
 import { commandSubject, CommandRequestSchema, type AppendedEventInfo, type CommandReply } from './command-protocol.js';
 import type { Domain, ValidatedCommand } from '../decider/define-domain.js';
 import { factKey, type CommandMetadata, type Facts } from '../decider/types.js';
@@ -33,6 +35,19 @@ export interface CommandServiceOptions {
   onError?: (command: string, error: CimError) => void;
   /** Called with every command answered, for metrics and logs (appliance/telemetry). */
   onCommand?: (observed: CommandObservation) => void;
+  /**
+   * Where every command request handled is recorded, whatever its outcome, before it is answered
+   * (none: nothing is recorded, e.g. to measure what recording costs).
+   */
+  audit?: AuditSink;
+}
+
+/** What the handling of one request found out, for the observer and the audit record. */
+interface Seen {
+  correlationId?: string;
+  traceId?: string;
+  actor?: string;
+  aggregateId?: string;
 }
 
 /** One answered command as an observer sees it: nothing of its payload. */
@@ -90,7 +105,7 @@ export async function startCommandService<S>(
       handler: (error, msg) => {
         if (error) return; // the subscription ended; stop() handles that
         const started = performance.now();
-        const seen: { correlationId?: string; traceId?: string } = {};
+        const seen: Seen = {};
         const done: Promise<void> = traceCommandHandling(
           msg.headers,
           subject,
@@ -103,14 +118,16 @@ export async function startCommandService<S>(
           },
           (reply) => (reply.ok ? undefined : reply.error.code),
         )
-          .then((reply) => {
+          .then(async (reply) => {
+            if (options.audit) reply = await audited(options.audit, domain.name, type, msg, reply, seen);
             respond(msg, reply, options.onError, type);
             options.onCommand?.({
               command: type,
               outcome: reply.ok ? 'ok' : reply.error.code,
               seconds: (performance.now() - started) / 1000,
               events: reply.ok ? reply.events.length : 0,
-              ...seen,
+              ...(seen.correlationId !== undefined ? { correlationId: seen.correlationId } : {}),
+              ...(seen.traceId !== undefined ? { traceId: seen.traceId } : {}),
             });
           })
           .finally(() => inFlight.delete(done));
@@ -128,6 +145,46 @@ export async function startCommandService<S>(
       await Promise.allSettled([...inFlight]);
     },
   };
+}
+
+/**
+ * Records the request's outcome, then gives the reply to send: the reply itself once the record is
+ * stored, or an error saying the record was not (and what became of the command), never a reply
+ * that hides a missing record.
+ */
+async function audited(
+  audit: AuditSink,
+  domain: string,
+  type: string,
+  msg: ServiceMsg,
+  reply: CommandReply,
+  seen: Seen,
+): Promise<CommandReply> {
+  const code = reply.ok ? undefined : reply.error.code;
+  const outcome = commandOutcome(code);
+  try {
+    await audit.record({
+      actor: seen.actor ?? 'unknown',
+      ...requestOrigin(msg.headers),
+      action: `command.${domain}.${type}`,
+      target: `${domain}/${seen.aggregateId ?? '-'}`,
+      outcome,
+      ...(code !== undefined ? { code } : {}),
+      // A request that did not parse has none of its own: said so rather than made up.
+      correlationId: seen.correlationId ?? 'none',
+    });
+    return reply;
+  } catch (error) {
+    const cim = toCimError(error);
+    return {
+      ok: false,
+      ...(reply.commandId ? { commandId: reply.commandId } : {}),
+      error: {
+        code: 'CIM-UNAVAILABLE',
+        message: `${type}: the command was ${outcome}${code ? ` (${code})` : ''}, but its audit record could not be stored: ${cim.message}`,
+      },
+    };
+  }
 }
 
 function respond(msg: ServiceMsg, reply: CommandReply, onError: CommandServiceOptions['onError'], type: string): void {
@@ -183,7 +240,7 @@ export class CommandHandler<S> {
     type: string,
     data: Uint8Array,
     traceContext?: Context,
-    seen?: { correlationId?: string },
+    seen?: { correlationId?: string; actor?: string; aggregateId?: string },
   ): Promise<CommandReply> {
     let commandId: string | undefined;
     try {
@@ -195,12 +252,17 @@ export class CommandHandler<S> {
       }
       const parsed = CommandRequestSchema.safeParse(body);
       if (!parsed.success) {
+        if (seen) noteRawRequest(body, seen);
         throw new CimError('CIM-INVALID-INPUT', `${type}: ${firstIssue(parsed.error, '(request)')}`);
       }
       const request = parsed.data;
       commandId = request.commandId ?? uuidv7();
-      if (seen) seen.correlationId = request.correlationId ?? commandId;
+      if (seen) {
+        seen.correlationId = request.correlationId ?? commandId;
+        seen.actor = request.actor;
+      }
       const command = this.domain.validate(type, request.payload);
+      if (seen) seen.aggregateId = command.aggregateId;
       const metadata: CommandMetadata = {
         actor: request.actor,
         correlationId: request.correlationId ?? commandId,
@@ -404,6 +466,16 @@ export class CommandHandler<S> {
     }
     return landed;
   }
+}
+
+/** What a request that failed its schema still says of its actor and correlation id, where each is a plain short string. */
+function noteRawRequest(body: unknown, seen: { correlationId?: string; actor?: string }): void {
+  if (typeof body !== 'object' || body === null) return;
+  const { actor, correlationId } = body as { actor?: unknown; correlationId?: unknown };
+  const plain = (v: unknown): v is string =>
+    typeof v === 'string' && v.length > 0 && v.length <= 200 && !/[^\x20-\x7e]/.test(v);
+  if (plain(actor)) seen.actor = actor;
+  if (plain(correlationId)) seen.correlationId = correlationId;
 }
 
 function info(type: string, event: AppendedEvent): AppendedEventInfo {

@@ -1,6 +1,7 @@
 // The domain services on NATS: command service, its client and protocol, query service and
 // process manager — the public surface of appliance/services.
-export { sendCommand, type CommandResult } from './command-client.js';
+export { isUnanswered, originHeaders, sendCommand, type CommandResult, type RequestOrigin } from './command-client.js';
+export { requestOrigin } from './request-origin.js';
 export {
   commandSubject,
   CommandRequestSchema,

@@ -1,5 +1,6 @@
 // Plain-text tables of the component benchmarks' results for the terminal, written with the
 // figure rules every rendering shares (reports/render/format.ts); nothing measured or printed here.
+import type { AuditBenchmarkResult } from './audit-overhead.js';
 import type { AppendBenchmarkResult } from './append-throughput.js';
 import type { CommandBenchmarkResult } from './command-throughput.js';
 import type { HttpCommandBenchmarkResult } from './http-command.js';
@@ -187,6 +188,26 @@ export function renderTracingBenchmark(result: TracingBenchmarkResult): string {
     ]),
     `  on / off: ${result.ratio.toFixed(3)} (${signedPercent(result.ratio - 1)}; goal within 5 %); ${decimal(result.spansPerCommand)} spans per traced command`,
     `  tenth / off: ${result.tenthRatio.toFixed(3)} (${signedPercent(result.tenthRatio - 1)})`,
+  ].join('\n');
+}
+
+export function renderAuditBenchmark(result: AuditBenchmarkResult): string {
+  const row = (label: string, f: AuditBenchmarkResult['off']) => [
+    label,
+    count(f.messages),
+    count(f.failed),
+    decimal(f.seconds),
+    count(f.perSecond),
+  ];
+  return [
+    `audit overhead: ${result.domain}, ${result.lanes} in flight, ${result.rounds} rounds of each mode alternating` +
+      (result.interrupted ? ' (interrupted: partial figures)' : ''),
+    alignedTable([
+      ['commands', 'ok', 'failed', 's', 'cmds/s'],
+      row('audit off (no sink)', result.off),
+      row('audit on (a record per command, before the reply)', result.on),
+    ]),
+    `  on / off: ${result.ratio.toFixed(3)} (${signedPercent(result.ratio - 1)}; goal within 15 % with field encryption)`,
   ].join('\n');
 }
 

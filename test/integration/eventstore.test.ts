@@ -331,7 +331,14 @@ describe('provisioning', () => {
   it('is idempotent: a second run creates nothing and changes nothing', async () => {
     const report = await provision(t.nc, { domains: DOMAINS, replicas: 3, duplicateWindowMs: 120_000 });
     expect(report.created).toEqual([]);
-    expect(report.unchanged).toEqual(['CIM_PERSON', 'CIM_LEDGER', 'CIM_SEALS', 'KV_cim_snapshots', 'KV_cim_commands']);
+    expect(report.unchanged).toEqual([
+      'CIM_PERSON',
+      'CIM_LEDGER',
+      'CIM_SEALS',
+      'CIM_AUDIT',
+      'KV_cim_snapshots',
+      'KV_cim_commands',
+    ]);
     // Command ids are remembered for the idempotency window, then forgotten.
     const commands = await (await t.nc.jetstreamManager()).streams.info('KV_cim_commands');
     expect(commands.config.max_age).toBe(nanos(COMMAND_WINDOW_MS));

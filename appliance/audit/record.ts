@@ -1,0 +1,120 @@
+// The audit record (docs/architecture.md#audit-log): who did what to which id, with what outcome,
+// as a dag-cbor map named by its CID like an event, chained per writer by `seq` and `prev`.
+// Records hold ids only, never personal data: a target is `person/<id>`, never a name.
+import * as dagCbor from '@ipld/dag-cbor';
+import { z } from 'zod';
+import { CimError, firstIssue, isCimErrorCode } from '../errors.js';
+import { CID, cidOfBlock } from '../eventstore/cid.js';
+
+export const AUDIT_VERSION = 1;
+
+export type AuditSource = 'http' | 'nats' | 'cli';
+export type AuditOutcome = 'accepted' | 'rejected' | 'denied' | 'ok' | 'failed';
+
+/** What a caller hands the audit log; the writer adds the time, its chain fields and the CID. */
+export interface AuditEntry {
+  actor: string;
+  role: string;
+  source: AuditSource;
+  /** `command.<domain>.<Command>`, `query.<domain>.<Query>`, `erasure`, `apikey.add`, `apikey.remove`, `admin.<verb>`. */
+  action: string;
+  /** Ids only: `person/<aggregateId>`, `subject/<id>`, `apikey/<keyId>`. */
+  target: string;
+  outcome: AuditOutcome;
+  /** The CIM error code of a refusal or failure. */
+  code?: string;
+  correlationId: string;
+}
+
+/** Where audit entries go; `record` resolves once the entry is stored, and throws when it is not. */
+export interface AuditSink {
+  record(entry: AuditEntry): Promise<void>;
+}
+
+/** One stored record: the entry, when, and its place in its writer's chain. */
+export interface AuditRecord extends AuditEntry {
+  v: number;
+  /** A UUIDv7. */
+  id: string;
+  /** The writer whose chain it extends (the last token of its subject). */
+  writer: string;
+  /** Position in the writer's chain, contiguous from 1. */
+  seq: number;
+  at: string;
+  /** CID of the writer's previous record; null exactly when `seq` is 1. */
+  prev: CID | null;
+}
+
+export interface NamedAuditRecord {
+  record: AuditRecord;
+  cid: CID;
+}
+
+/** A writer id closes a subject: letters, digits, `_`, `-`. */
+export const writerIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
+
+const text = z.string().min(1).max(400);
+const cid = z.custom<CID>((value) => CID.asCID(value) !== null, { error: 'expected a CID' });
+
+export const AuditRecordSchema = z
+  .object({
+    v: z.literal(AUDIT_VERSION),
+    id: text,
+    writer: z.string().regex(writerIdPattern),
+    seq: z.number().int().min(1),
+    actor: text,
+    role: text,
+    source: z.enum(['http', 'nats', 'cli']),
+    action: text,
+    target: text,
+    outcome: z.enum(['accepted', 'rejected', 'denied', 'ok', 'failed']),
+    code: text.optional(),
+    correlationId: text,
+    at: text,
+    prev: cid.nullable(),
+  })
+  .strict()
+  .refine((r) => (r.seq === 1) === (r.prev === null), {
+    error: 'prev must be null exactly when seq is 1',
+    path: ['prev'],
+  });
+
+/** The record's canonical dag-cbor bytes (an absent `code` is left out, never encoded as undefined). */
+export function encodeAuditRecord(record: AuditRecord): Uint8Array {
+  const { code, ...rest } = record;
+  return dagCbor.encode(code === undefined ? rest : { ...rest, code });
+}
+
+export function namedAuditRecord(record: AuditRecord): NamedAuditRecord & { bytes: Uint8Array } {
+  const bytes = encodeAuditRecord(record);
+  return { record, cid: cidOfBlock(bytes), bytes };
+}
+
+/**
+ * Bytes from the audit stream as a record: the shape checked, the CID recomputed from the bytes
+ * (and compared with a claimed one), the bytes canonical (what `encodeAuditRecord` gives), else
+ * `CIM-INVALID-EVENT`.
+ */
+export function decodeAuditRecord(bytes: Uint8Array, claimedCid?: string): NamedAuditRecord {
+  let value: unknown;
+  try {
+    value = dagCbor.decode(bytes);
+  } catch (error) {
+    throw new CimError('CIM-INVALID-EVENT', `not dag-cbor: ${(error as Error).message}`);
+  }
+  const parsed = AuditRecordSchema.safeParse(value);
+  if (!parsed.success) throw new CimError('CIM-INVALID-EVENT', `not an audit record: ${firstIssue(parsed.error)}`);
+  const record = parsed.data as AuditRecord;
+  const cidOf = cidOfBlock(bytes);
+  if (!cidOf.equals(cidOfBlock(encodeAuditRecord(record))))
+    throw new CimError('CIM-INVALID-EVENT', 'not a canonical audit record');
+  if (claimedCid !== undefined && claimedCid !== cidOf.toString())
+    throw new CimError('CIM-INVALID-EVENT', `published as ${claimedCid}, its bytes hash to ${cidOf}`);
+  return { record, cid: cidOf };
+}
+
+/** The outcome of a command answered with `code` (none: accepted): refused for the caller's reasons, or failed on ours. */
+export function commandOutcome(code: string | undefined): AuditOutcome {
+  if (code === undefined) return 'accepted';
+  return isCimErrorCode(code) && new CimError(code, '').httpStatus < 500 ? 'rejected' : 'failed';
+}

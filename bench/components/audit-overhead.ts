@@ -1,0 +1,162 @@
+// What the audit log costs a command: command throughput (request → service: validate, decide,
+// append, audit record → reply) with the service's audit writer against none, in one run on one
+// cluster. The two modes alternate in rounds on the same people, so drift falls on both; the
+// figure is the ratio on / off. The records stay in CIM_AUDIT, which keeps every record: they are what
+// the run did.
+import type { NatsConnection } from 'nats';
+import {
+  AuditWriter,
+  CimError,
+  defineDomain,
+  domainStream,
+  EventStore,
+  person,
+  provision,
+  sendCommand,
+  sleep,
+  startCommandService,
+  type AuditSink,
+  type CommandServiceHandle,
+} from '../../appliance/index.js';
+import { runLanes, throughputFigure, type ThroughputFigure } from '../schedule.js';
+
+export interface AuditBenchmarkOptions {
+  /** Commands per mode (off and on each), split over the rounds. */
+  messages: number;
+  /** People the commands rename. */
+  aggregates: number;
+  inFlight: number;
+  replicas: number;
+  /** Rounds of each mode, alternating off, on, off, on, … (default 4). */
+  rounds?: number;
+  /** The bench domain (its stream is deleted before and after): must start with `bench`. */
+  domain?: string;
+  /** Where the command service (and its audit writer) runs; default the driver's own connection. */
+  serviceConnection?: NatsConnection;
+  onProgress?: (phase: 'setup' | 'off' | 'on', done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface AuditBenchmarkResult {
+  domain: string;
+  rounds: number;
+  lanes: number;
+  /** Commands per second with no audit sink, all rounds together. */
+  off: ThroughputFigure;
+  /** With an audit writer: one record per command, stored before the reply. */
+  on: ThroughputFigure;
+  /** on / off: 1 is free. */
+  ratio: number;
+  interrupted: boolean;
+}
+
+const WHO = { actor: 'bench' };
+const personId = (i: number) => `u-${String(i).padStart(7, '0')}`;
+
+function combined(runs: { ok: number; failed: number; seconds: number }[]): ThroughputFigure {
+  return throughputFigure(
+    runs.reduce((a, r) => ({ ok: a.ok + r.ok, failed: a.failed + r.failed, seconds: a.seconds + r.seconds }), {
+      ok: 0,
+      failed: 0,
+      seconds: 0,
+    }),
+  );
+}
+
+export async function runAuditBenchmark(
+  nc: NatsConnection,
+  options: AuditBenchmarkOptions,
+): Promise<AuditBenchmarkResult> {
+  const name = options.domain ?? 'benchaudit';
+  if (!name.startsWith('bench'))
+    throw new CimError(
+      'CIM-INVALID-INPUT',
+      `domain "${name}": the audit benchmark deletes its stream, so it must start with "bench"`,
+    );
+  const domain = defineDomain({ ...person.definition, name, projections: [] });
+  const { signal } = options;
+  const rounds = options.rounds ?? 4;
+  const lanes = Math.min(options.inFlight, options.aggregates);
+  const perRound = Math.max(lanes, Math.floor(options.messages / rounds));
+  const jsm = await nc.jetstreamManager();
+  await jsm.streams.delete(domainStream(name)).catch(() => false);
+  await provision(nc, { domains: [name], replicas: options.replicas, duplicateWindowMs: 120_000 });
+  const serviceNc = options.serviceConnection ?? nc;
+  const store = await EventStore.open(serviceNc);
+  const writer = await AuditWriter.open(serviceNc, { name: 'bench' });
+  // One service for both modes, its sink switched between the writer and nothing: starting
+  // services anew per round would measure their start-up and cold caches too. Off, a command's
+  // hook hands its entry to a sink that drops it (no publish, no wait).
+  let auditing = false;
+  const sink: AuditSink = { record: (entry) => (auditing ? writer.record(entry) : Promise.resolve()) };
+  const service: CommandServiceHandle = await startCommandService(serviceNc, domain, { store, audit: sink });
+  const send = async (payload: object, type: string): Promise<void> => {
+    await sendCommand(nc, name, type, { ...WHO, payload }, { timeoutMs: 30_000 });
+  };
+  try {
+    // Until its interest reaches the driver's server, a command would find no responder.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await nc.request(`$SRV.PING.cim-${name}`, undefined, { timeout: 1_000 });
+        break;
+      } catch (error) {
+        if (attempt >= 50) throw error;
+        await sleep(100);
+      }
+    }
+    await runLanes(
+      lanes,
+      options.aggregates,
+      async (i) => {
+        await send({ personId: personId(i), name: 'Ada Lovelace', email: `u${i}@example.org` }, 'RegisterPerson');
+        return true;
+      },
+      (done) => options.onProgress?.('setup', done, options.aggregates),
+      signal,
+    );
+
+    // Each lane owns its people (lane, lane + lanes, …), so one person never has two renames in flight.
+    const perLane = Math.max(1, Math.floor(options.aggregates / lanes));
+    const counters = new Array<number>(lanes).fill(0);
+    let next = 0;
+    let renames = 0;
+    const rename = async (): Promise<boolean> => {
+      const lane = next++ % lanes;
+      const i = lane + lanes * (counters[lane]!++ % perLane);
+      try {
+        await send({ personId: personId(i), name: `Renamed ${++renames}` }, 'RenamePerson');
+        return true;
+      } catch {
+        return false;
+      }
+    };
+
+    const off: { ok: number; failed: number; seconds: number }[] = [];
+    const on: { ok: number; failed: number; seconds: number }[] = [];
+    for (let round = 0; round < rounds && !signal?.aborted; round++) {
+      for (const [mode, runs] of [
+        ['off', off],
+        ['on', on],
+      ] as const) {
+        if (signal?.aborted) break;
+        auditing = mode === 'on';
+        runs.push(await runLanes(lanes, perRound, rename, (d) => options.onProgress?.(mode, d, perRound), signal));
+      }
+    }
+    const offFigure = combined(off);
+    const onFigure = combined(on);
+    return {
+      domain: name,
+      rounds,
+      lanes,
+      off: offFigure,
+      on: onFigure,
+      ratio: offFigure.perSecond > 0 ? onFigure.perSecond / offFigure.perSecond : 0,
+      interrupted: signal?.aborted ?? false,
+    };
+  } finally {
+    await service.stop();
+    await writer.flush();
+    await jsm.streams.delete(domainStream(name)).catch(() => false);
+  }
+}

@@ -1,0 +1,111 @@
+// The audit writer against a real nats-server: records handed in one after another and all at
+// once form one contiguous chain; a record written into its chain by someone else does not become
+// its head (the writer's next record forks from it, for verification to name); and a record that
+// could not be stored is thrown to its caller, after which the chain goes on from what is stored.
+import { headers } from 'nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AUDIT_STREAM,
+  AUDIT_VERSION,
+  AuditChainChecker,
+  AuditWriter,
+  decodeAuditRecord,
+  FindingList,
+  namedAuditRecord,
+  provision,
+  readStream,
+  Subjects,
+  type AuditEntry,
+} from '../../appliance/index.js';
+import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
+
+let t: TestCluster;
+const entry = (correlationId: string): AuditEntry => ({
+  actor: 'tester',
+  role: 'nats',
+  source: 'nats',
+  action: 'command.person.RegisterPerson',
+  target: 'person/p-1',
+  outcome: 'accepted',
+  correlationId,
+});
+const provisionAudit = () => provision(t.nc, { domains: ['person'], replicas: 1, duplicateWindowMs: 120_000 });
+
+/** Every record of the audit stream, checked as verification checks them. */
+async function check() {
+  const jsm = await t.nc.jetstreamManager();
+  const last = (await jsm.streams.info(AUDIT_STREAM)).state.last_seq;
+  const findings = new FindingList();
+  const checker = new AuditChainChecker(new Subjects(), findings);
+  const records = [];
+  for await (const m of readStream(t.nc.jetstream(), { stream: AUDIT_STREAM, fromSeq: 1, toSeq: last })) {
+    checker.check({ streamSeq: m.seq, subject: m.subject, data: m.data, claimedCid: m.headers?.get('Cim-Cid') });
+    records.push(decodeAuditRecord(m.data).record);
+  }
+  return { findings: findings.list, records };
+}
+
+beforeAll(async () => {
+  t = await startTestCluster('audit-writer', 1);
+  await provisionAudit();
+}, 60_000);
+
+afterAll(async () => {
+  await t?.stop();
+});
+
+describe('AuditWriter', () => {
+  it('chains records handed in one after another and 300 at once into one contiguous chain', async () => {
+    const writer = await AuditWriter.open(t.nc, { name: 'test' });
+    await writer.record(entry('one'));
+    await writer.record(entry('two'));
+    await Promise.all(Array.from({ length: 300 }, (_, i) => writer.record(entry(`many-${i}`))));
+    const { findings, records } = await check();
+    expect(findings).toEqual([]);
+    const mine = records.filter((r) => r.writer === writer.writer);
+    expect(mine.map((r) => r.seq)).toEqual(Array.from({ length: 302 }, (_, i) => i + 1));
+    expect(mine.slice(0, 2).map((r) => r.correlationId)).toEqual(['one', 'two']);
+  });
+
+  it('does not link to a record someone else wrote into its chain: its next record forks from it', async () => {
+    const tampered: string[] = [];
+    const writer = await AuditWriter.open(t.nc, { name: 'test', onTamper: (m) => tampered.push(m) });
+    await writer.record(entry('before'));
+    const jsm = await t.nc.jetstreamManager();
+    const head = decodeAuditRecord((await jsm.streams.getMessage(AUDIT_STREAM, { last_by_subj: writer.subject })).data);
+    const forged = namedAuditRecord({
+      ...head.record,
+      v: AUDIT_VERSION,
+      id: 'x',
+      seq: 2,
+      actor: 'mallory',
+      prev: head.cid,
+    });
+    const h = headers();
+    h.set('Cim-Cid', forged.cid.toString());
+    const ack = await t.nc.jetstream().publish(writer.subject, forged.bytes, { headers: h });
+    await writer.record(entry('after'));
+    expect(tampered).toEqual([expect.stringContaining("something else wrote into this writer's chain")]);
+    const { findings } = await check();
+    expect(findings).toEqual([
+      expect.objectContaining({ kind: 'chain-broken', aggregateId: writer.writer, streamSeq: ack.seq + 1 }),
+    ]);
+    expect(findings[0]!.message).toContain(`forks at seq 2: CIM_AUDIT seq ${ack.seq} and seq ${ack.seq + 1}`);
+  });
+
+  it('throws a record it could not store to its caller, and goes on from what is stored', async () => {
+    const writer = await AuditWriter.open(t.nc, {
+      name: 'test',
+      retry: { attempts: 2, backoffMs: 10, maxBackoffMs: 10, timeoutMs: 500, maxTimeoutMs: 500 },
+    });
+    await writer.record(entry('stored'));
+    const jsm = await t.nc.jetstreamManager();
+    await jsm.streams.delete(AUDIT_STREAM);
+    await expect(writer.record(entry('lost'))).rejects.toMatchObject({ code: 'CIM-UNAVAILABLE' });
+    await provisionAudit();
+    await writer.record(entry('again'));
+    const { findings, records } = await check();
+    expect(findings).toEqual([]);
+    expect(records.map((r) => [r.correlationId, r.seq])).toEqual([['again', 1]]);
+  });
+});
