@@ -160,8 +160,26 @@ describeNix("the NixOS module's units, run on loopback", () => {
     const nats = { ...(machine.settings.nats as object), urls: clientUrls() };
     writeFileSync(configFile, JSON.stringify({ ...machine.settings, nats, stateDir: join(dir.path, 'state') }));
 
+    // The routes are up; JetStream's meta group may still be electing a leader, and the appliance
+    // provisions its streams at once (a machine's unit would be restarted by systemd; here it would fail).
+    const probe = await connectNats(roleEndpoint(clientUrls(), 'auditor', { users }), { name: 'test-probe' });
+    try {
+      const jsm = await probe.jetstreamManager();
+      await waitFor(
+        'a JetStream meta leader',
+        () =>
+          jsm.getAccountInfo().then(
+            () => true,
+            () => undefined,
+          ),
+        30_000,
+      );
+    } finally {
+      await probe.close();
+    }
+
     let output = '';
-    serve = spawnCli(['--config', configFile, 'serve'], { env: environment });
+    serve = spawnCli(['--config', configFile, 'serve'], { env: { ...environment, CIM_DEBUG: '1' } });
     serve.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     serve.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const exited = new Promise<never>((_, reject) =>
