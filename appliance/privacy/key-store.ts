@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CimError } from '../errors.js';
-import { sleep } from '../sleep.js';
+import { truncateWal } from '../sqlite-scrub.js';
 import { KEY_BYTES } from './cipher.js';
 
 export type SubjectStatus = 'active' | 'erased' | 'unknown';
@@ -129,28 +129,11 @@ export class SubjectKeyStore {
    * it is complete.
    */
   async scrub(): Promise<void> {
-    const deadline = Date.now() + this.scrubTimeoutMs;
-    for (;;) {
-      // Without waiting inside SQLite: its busy wait would block this process's event loop, and with
-      // it a reader of this very process that is about to let go.
-      this.db.pragma('busy_timeout = 0');
-      let result: { busy: number; log: number } | undefined;
-      try {
-        [result] = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number }[];
-      } finally {
-        this.db.pragma('busy_timeout = 5000');
-      }
-      if (result && result.busy === 0 && result.log <= 0) return;
-      if (Date.now() > deadline)
-        throw new CimError(
-          'CIM-UNAVAILABLE',
-          `the key store ${this.path} could not be checkpointed: a reader holds its WAL`,
-          {
-            hint: 'The key is destroyed; run the erasure again to finish scrubbing the file.',
-          },
-        );
-      await sleep(20);
-    }
+    await truncateWal(this.db, {
+      timeoutMs: this.scrubTimeoutMs,
+      what: `the key store ${this.path}`,
+      hint: 'The key is destroyed; run the erasure again to finish scrubbing the file.',
+    });
   }
 
   close(): void {

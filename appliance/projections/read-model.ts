@@ -3,7 +3,7 @@
 // crash at any point neither applies an event twice nor skips one.
 import Database from 'better-sqlite3';
 import { CimError, firstIssue, toCimError } from '../errors.js';
-import { sleep } from '../sleep.js';
+import { truncateWal } from '../sqlite-scrub.js';
 import type { EventEnvelope } from '../eventstore/index.js';
 import type { ProjectionDefinition, RowChange } from '../decider/types.js';
 
@@ -407,28 +407,11 @@ export class ReadModel {
    * checkpoint back: retried until it is complete.
    */
   async scrub(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      // Without waiting inside SQLite: its busy wait would block this process's event loop, and with
-      // it a reader of this very process that is about to let go.
-      this.db.pragma('busy_timeout = 0');
-      let result: { busy: number; log: number } | undefined;
-      try {
-        [result] = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number }[];
-      } finally {
-        this.db.pragma('busy_timeout = 5000');
-      }
-      if (result && result.busy === 0 && result.log <= 0) return;
-      if (Date.now() > deadline)
-        throw new CimError(
-          'CIM-UNAVAILABLE',
-          `the read model ${this.path} could not be checkpointed: a reader holds its WAL`,
-          {
-            hint: 'Its rows are deleted; run the erasure again to finish scrubbing the file.',
-          },
-        );
-      await sleep(20);
-    }
+    await truncateWal(this.db, {
+      timeoutMs: timeoutMs,
+      what: `the read model ${this.path}`,
+      hint: 'Its rows are deleted; run the erasure again to finish scrubbing the file.',
+    });
   }
 
   /** Every row of a table, ordered by all its columns: for comparing read models. */
