@@ -1,6 +1,9 @@
 // `cim bench --components`: the component benchmarks on one cluster (raw JetStream, event store,
 // command service, the HTTP gateway against NATS, `nats bench` as the peer, client-side micro-benchmarks), each figure also a
 // ratio to the peer.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { NatsConnection } from 'nats';
 import {
@@ -56,7 +59,7 @@ export interface ComponentBenchOptions {
   peer: boolean;
   micro?: boolean;
   tracing?: boolean;
-  /** Command throughput with the audit log on vs off. */
+  /** Command throughput with the audit log on, and with it and field encryption on, vs both off. */
   audit?: boolean;
   json?: boolean;
   components?: boolean;
@@ -266,8 +269,10 @@ async function benchComponents(
   }
   if (options.audit && !signal.aborted) {
     const serviceNc = await target.connect('service', 'cim-bench-service');
+    const keyStoreDir = mkdtempSync(join(tmpdir(), 'cim-bench-keys-'));
     try {
       audit = await runAuditBenchmark(nc, {
+        keyStoreDir,
         messages: options.messages,
         aggregates: options.subjects,
         inFlight: options.inFlight,
@@ -278,6 +283,7 @@ async function benchComponents(
       });
     } finally {
       await serviceNc.close();
+      rmSync(keyStoreDir, { recursive: true, force: true });
     }
   }
   // The NATS phases are over: the micro-benchmarks run without a connection.
@@ -337,7 +343,7 @@ async function benchComponents(
     (commands.check.commandsFailed > 0 || commands.check.renamesStored !== commands.check.commandsOk);
   const tracingFailed =
     (tracing !== undefined && tracing.off.failed + tracing.on.failed > 0) ||
-    (audit !== undefined && audit.off.failed + audit.on.failed > 0);
+    (audit !== undefined && audit.off.failed + audit.on.failed + audit.both.failed > 0);
   const httpFailed =
     httpCommands !== undefined &&
     !httpCommands.interrupted &&

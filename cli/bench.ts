@@ -108,7 +108,10 @@ export function registerBenchCommand(program: Command): void {
       `components: skip \`nats bench\` (natscli ${NATSCLI_VERSION}, built with Go when missing), the peer every figure is also a ratio to`,
     )
     .option('--tracing', 'components: also measure command throughput with tracing on (SDK, spans dropped) vs off')
-    .option('--audit', 'components: also measure command throughput with the audit log on vs off')
+    .option(
+      '--audit',
+      'components: also measure command throughput with the audit log on, and with it and field encryption on, vs both off',
+    )
     .option(
       '--micro',
       'components: also run the client-side micro-benchmarks (encode, decode, Merkle, verification kernel)',

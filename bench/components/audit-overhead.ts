@@ -1,8 +1,9 @@
-// What the audit log costs a command: command throughput (request → service: validate, decide,
-// append, audit record → reply) with the service's audit writer against none, in one run on one
-// cluster. The two modes alternate in rounds on the same people, so drift falls on both; the
-// figure is the ratio on / off. The records stay in CIM_AUDIT, which keeps every record: they are what
-// the run did.
+// What the audit log and field encryption cost a command: command throughput (request → service:
+// validate, decide, append, audit record → reply) with the service's audit writer against none, and
+// with both the audit writer and the personal-data fields encrypted (a key per person, as `cim
+// serve` runs), in one run on one cluster. The modes alternate in rounds on the same people, so
+// drift falls on all alike; the figures are the ratios to off. The records stay in CIM_AUDIT, which
+// keeps every record: they are what the run did.
 import type { NatsConnection } from 'nats';
 import {
   AuditWriter,
@@ -10,7 +11,11 @@ import {
   defineDomain,
   domainStream,
   EventStore,
+  FieldEncryption,
   person,
+  personalDataOf,
+  SubjectKeyStore,
+  type PayloadProtection,
   provision,
   sendCommand,
   sleep,
@@ -33,7 +38,9 @@ export interface AuditBenchmarkOptions {
   domain?: string;
   /** Where the command service (and its audit writer) runs; default the driver's own connection. */
   serviceConnection?: NatsConnection;
-  onProgress?: (phase: 'setup' | 'off' | 'on', done: number, total: number) => void;
+  /** Where the benchmark's subject key store is made (it is removed afterwards). */
+  keyStoreDir: string;
+  onProgress?: (phase: 'setup' | 'off' | 'on' | 'both', done: number, total: number) => void;
   signal?: AbortSignal;
 }
 
@@ -47,6 +54,10 @@ export interface AuditBenchmarkResult {
   on: ThroughputFigure;
   /** on / off: 1 is free. */
   ratio: number;
+  /** The audit writer and field encryption together: what `cim serve` runs with. */
+  both: ThroughputFigure;
+  /** both / off: the goal is at least 0.85. */
+  bothRatio: number;
   interrupted: boolean;
 }
 
@@ -82,7 +93,18 @@ export async function runAuditBenchmark(
   await jsm.streams.delete(domainStream(name)).catch(() => false);
   await provision(nc, { domains: [name], replicas: options.replicas, duplicateWindowMs: 120_000 });
   const serviceNc = options.serviceConnection ?? nc;
-  const store = await EventStore.open(serviceNc);
+  // Encryption is switched as the sink is: off, a payload goes out as it is (events encrypted in an
+  // earlier round are still read back decrypted).
+  const keys = SubjectKeyStore.open(options.keyStoreDir, { dir: options.keyStoreDir });
+  const encryption = new FieldEncryption(personalDataOf([domain]), keys);
+  let encrypting = false;
+  const protection: PayloadProtection = {
+    covers: (d) => encryption.covers(d),
+    protect: (envelope) => (encrypting ? encryption.protect(envelope) : envelope),
+    reveal: (envelope) => encryption.reveal(envelope),
+    erased: (d, id) => encrypting && encryption.erased(d, id),
+  };
+  const store = await EventStore.open(serviceNc, { protection });
   const writer = await AuditWriter.open(serviceNc, { name: 'bench' });
   // One service for both modes, its sink switched between the writer and nothing: starting
   // services anew per round would measure their start-up and cold caches too. Off, a command's
@@ -133,18 +155,22 @@ export async function runAuditBenchmark(
 
     const off: { ok: number; failed: number; seconds: number }[] = [];
     const on: { ok: number; failed: number; seconds: number }[] = [];
+    const both: { ok: number; failed: number; seconds: number }[] = [];
     for (let round = 0; round < rounds && !signal?.aborted; round++) {
       for (const [mode, runs] of [
         ['off', off],
         ['on', on],
+        ['both', both],
       ] as const) {
         if (signal?.aborted) break;
-        auditing = mode === 'on';
+        auditing = mode !== 'off';
+        encrypting = mode === 'both';
         runs.push(await runLanes(lanes, perRound, rename, (d) => options.onProgress?.(mode, d, perRound), signal));
       }
     }
     const offFigure = combined(off);
     const onFigure = combined(on);
+    const bothFigure = combined(both);
     return {
       domain: name,
       rounds,
@@ -152,11 +178,14 @@ export async function runAuditBenchmark(
       off: offFigure,
       on: onFigure,
       ratio: offFigure.perSecond > 0 ? onFigure.perSecond / offFigure.perSecond : 0,
+      both: bothFigure,
+      bothRatio: offFigure.perSecond > 0 ? bothFigure.perSecond / offFigure.perSecond : 0,
       interrupted: signal?.aborted ?? false,
     };
   } finally {
     await service.stop();
     await writer.flush();
+    keys.close();
     await jsm.streams.delete(domainStream(name)).catch(() => false);
   }
 }

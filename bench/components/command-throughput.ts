@@ -18,6 +18,7 @@ import {
   type AggregateHead,
   type CommandServiceHandle,
   type PayloadProtection,
+  type AuditSink,
 } from '../../appliance/index.js';
 import { latencyAtRate, runLanes, throughputFigure, type LatencyFigure, type ThroughputFigure } from '../schedule.js';
 import { runReplayBenchmark, type ReplayBenchmarkResult } from './replay-throughput.js';
@@ -47,6 +48,8 @@ export interface CommandBenchmarkOptions {
    * appends' stores, as `cim serve` does: to measure what field encryption costs.
    */
   protection?: PayloadProtection;
+  /** Where the service records each command before replying, as `cim serve` does: to measure what the audit log costs. */
+  audit?: AuditSink;
   /** Rebuild the person directory from the bench domain's stream against the best raw read of it (default true). */
   replay?: boolean;
 
@@ -110,7 +113,10 @@ export async function runCommandBenchmark(
   let service: CommandServiceHandle | undefined;
   try {
     const storeOptions = options.protection ? { protection: options.protection } : {};
-    service = await startCommandService(serviceNc, domain, { store: await EventStore.open(serviceNc, storeOptions) });
+    service = await startCommandService(serviceNc, domain, {
+      store: await EventStore.open(serviceNc, storeOptions),
+      ...(options.audit ? { audit: options.audit } : {}),
+    });
     const js = nc.jetstream();
     const store = await EventStore.open(nc, storeOptions);
 

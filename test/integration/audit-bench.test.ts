@@ -1,14 +1,19 @@
-// The audit benchmark on a real server: both modes answer every command, only the audited rounds
-// write records (one per command), the ratio comes from the same run, and the bench stream is gone.
+// The audit benchmark on a real server: every mode answers every command, only the audited rounds
+// write records (one per command), the encrypted rounds make a key per person, the ratios come
+// from the same run, and the bench stream is gone.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import type { NatsConnection } from 'nats';
 import { AUDIT_STREAM, domainStream, readAuditLog } from '../../appliance/index.js';
 import { renderAuditBenchmark, runAuditBenchmark, type AuditBenchmarkResult } from '../../bench/index.js';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
+import { tempDir } from '../support/temp-dir.js';
 
 let t: TestCluster;
 let serviceNc: NatsConnection;
 let result: AuditBenchmarkResult;
+const keys = tempDir('audit-bench-keys');
 
 beforeAll(async () => {
   t = await startTestCluster('audit-bench', 1);
@@ -20,31 +25,46 @@ beforeAll(async () => {
     replicas: 1,
     rounds: 2,
     serviceConnection: serviceNc,
+    keyStoreDir: keys.path,
   });
 }, 60_000);
 
 afterAll(async () => {
   await serviceNc?.close().catch(() => {});
   await t?.stop();
+  keys.remove();
 });
 
 describe('the audit benchmark', () => {
-  it('answers every command in both modes and records exactly the audited ones', async () => {
-    expect(result.off.failed + result.on.failed).toBe(0);
+  it('answers every command in every mode and records exactly the audited ones', async () => {
+    expect(result.off.failed + result.on.failed + result.both.failed).toBe(0);
     expect(result.off.messages).toBe(200);
     expect(result.on.messages).toBe(200);
+    expect(result.both.messages).toBe(200);
     expect(result.ratio).toBeCloseTo(result.on.perSecond / result.off.perSecond, 6);
+    expect(result.bothRatio).toBeCloseTo(result.both.perSecond / result.off.perSecond, 6);
+    // With encryption on, each renamed person got a key of its own: 8 lanes of 2 people each (20 / 8).
+    const store = new Database(join(keys.path, 'subject-keys.sqlite'), { readonly: true });
+    try {
+      const keyed = store.prepare('SELECT count(*) AS n FROM subject_keys WHERE key IS NOT NULL').get() as {
+        n: number;
+      };
+      expect(keyed.n).toBe(16);
+    } finally {
+      store.close();
+    }
     const records = await readAuditLog(t.nc);
-    expect(records).toHaveLength(200);
+    expect(records).toHaveLength(400);
     expect(new Set(records.map((r) => r.record?.action))).toEqual(new Set(['command.benchaudit.RenamePerson']));
     const jsm = await t.nc.jetstreamManager();
     await expect(jsm.streams.info(domainStream('benchaudit'))).rejects.toThrow();
-    expect((await jsm.streams.info(AUDIT_STREAM)).state.messages).toBe(200);
+    expect((await jsm.streams.info(AUDIT_STREAM)).state.messages).toBe(400);
   });
 
-  it('renders both modes and the ratio', () => {
+  it('renders the modes and the ratios', () => {
     const text = renderAuditBenchmark(result);
     expect(text).toMatch(/^audit overhead: benchaudit, 8 in flight, 2 rounds of each mode alternating/);
-    expect(text).toMatch(/on \/ off: \d\.\d{3} \([+-]\d+\.\d %; goal within 15 %/);
+    expect(text).toMatch(/audit on \/ off: \d\.\d{3} \([+-]\d+\.\d %\)/);
+    expect(text).toMatch(/both \/ off: \d\.\d{3} \([+-]\d+\.\d %; goal within 15 %\)/);
   });
 });
