@@ -157,6 +157,17 @@ export function throughputFigure(run: { ok: number; failed: number; seconds: num
   return { messages: run.ok, failed: run.failed, seconds: run.seconds, perSecond: rate(run.ok, run.seconds) };
 }
 
+/** One figure for the rounds of one mode of an alternating benchmark: their operations over their time together. */
+export function combinedThroughput(runs: readonly { ok: number; failed: number; seconds: number }[]): ThroughputFigure {
+  return throughputFigure(
+    runs.reduce((a, r) => ({ ok: a.ok + r.ok, failed: a.failed + r.failed, seconds: a.seconds + r.seconds }), {
+      ok: 0,
+      failed: 0,
+      seconds: 0,
+    }),
+  );
+}
+
 function latencyFigure(
   histogram: hdr.Histogram,
   targetRate: number,

@@ -23,7 +23,7 @@ import {
   type AuditSink,
   type CommandServiceHandle,
 } from '../../appliance/index.js';
-import { runLanes, throughputFigure, type ThroughputFigure } from '../schedule.js';
+import { combinedThroughput, runLanes, type ThroughputFigure } from '../schedule.js';
 
 export interface AuditBenchmarkOptions {
   /** Commands per mode (off and on each), split over the rounds. */
@@ -63,16 +63,6 @@ export interface AuditBenchmarkResult {
 
 const WHO = { actor: 'bench' };
 const personId = (i: number) => `u-${String(i).padStart(7, '0')}`;
-
-function combined(runs: { ok: number; failed: number; seconds: number }[]): ThroughputFigure {
-  return throughputFigure(
-    runs.reduce((a, r) => ({ ok: a.ok + r.ok, failed: a.failed + r.failed, seconds: a.seconds + r.seconds }), {
-      ok: 0,
-      failed: 0,
-      seconds: 0,
-    }),
-  );
-}
 
 export async function runAuditBenchmark(
   nc: NatsConnection,
@@ -171,9 +161,9 @@ export async function runAuditBenchmark(
         runs.push(await runLanes(lanes, perRound, rename, (d) => options.onProgress?.(mode, d, perRound), signal));
       }
     }
-    const offFigure = combined(off);
-    const onFigure = combined(on);
-    const bothFigure = combined(both);
+    const offFigure = combinedThroughput(off);
+    const onFigure = combinedThroughput(on);
+    const bothFigure = combinedThroughput(both);
     return {
       domain: name,
       rounds,

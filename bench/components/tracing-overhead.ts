@@ -20,7 +20,7 @@ import {
   startTracing,
   type CommandServiceHandle,
 } from '../../appliance/index.js';
-import { runLanes, throughputFigure, type ThroughputFigure } from '../schedule.js';
+import { combinedThroughput, runLanes, type ThroughputFigure } from '../schedule.js';
 
 export interface TracingBenchmarkOptions {
   /** Commands per mode (off and on each), split over the rounds. */
@@ -62,16 +62,6 @@ export interface TracingBenchmarkResult {
 
 const WHO = { actor: 'bench' };
 const personId = (i: number) => `t-${String(i).padStart(7, '0')}`;
-
-function combined(runs: { ok: number; failed: number; seconds: number }[]): ThroughputFigure {
-  return throughputFigure(
-    runs.reduce((a, r) => ({ ok: a.ok + r.ok, failed: a.failed + r.failed, seconds: a.seconds + r.seconds }), {
-      ok: 0,
-      failed: 0,
-      seconds: 0,
-    }),
-  );
-}
 
 export async function runTracingBenchmark(
   nc: NatsConnection,
@@ -174,9 +164,9 @@ export async function runTracingBenchmark(
         if (mode === 'tenth') exported = before; // spans per command counts the fully sampled rounds
       }
     }
-    const offFigure = combined(off);
-    const onFigure = combined(on);
-    const tenthFigure = combined(tenth);
+    const offFigure = combinedThroughput(off);
+    const onFigure = combinedThroughput(on);
+    const tenthFigure = combinedThroughput(tenth);
     return {
       domain: name,
       rounds,
