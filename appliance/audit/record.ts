@@ -81,8 +81,15 @@ export const AuditRecordSchema = z
 
 /** The record's canonical dag-cbor bytes (an absent `code` is left out, never encoded as undefined). */
 export function encodeAuditRecord(record: AuditRecord): Uint8Array {
-  const { code, ...rest } = record;
-  return dagCbor.encode(code === undefined ? rest : { ...rest, code });
+  return dagCbor.encode(encodable(record));
+}
+
+/** The record as encoded: without a `code` key when it has no code. */
+function encodable(record: AuditRecord): AuditRecord {
+  if (record.code !== undefined || !Object.hasOwn(record, 'code')) return record;
+  const rest = { ...record };
+  delete rest.code;
+  return rest;
 }
 
 export function namedAuditRecord(record: AuditRecord): NamedAuditRecord & { bytes: Uint8Array } {
@@ -102,15 +109,72 @@ export function decodeAuditRecord(bytes: Uint8Array, claimedCid?: string): Named
   } catch (error) {
     throw new CimError('CIM-INVALID-EVENT', `not dag-cbor: ${(error as Error).message}`);
   }
+  const named = parsedRecord(value, bytes);
+  if (claimedCid !== undefined && claimedCid !== named.cid.toString())
+    throw new CimError('CIM-INVALID-EVENT', `published as ${claimedCid}, its bytes hash to ${named.cid}`);
+  return named;
+}
+
+/** A stored message of the audit stream: its CID (of the bytes as stored) and the records it holds, in chain order. */
+export interface AuditMessage {
+  cid: CID;
+  records: NamedAuditRecord[];
+}
+
+/** Records of one writer's batch at most in one message (each record is at most a few KiB). */
+export const MAX_RECORDS_PER_MESSAGE = 1_000;
+
+/**
+ * One message's bytes for a batch of records: a dag-cbor list of them, in chain order. Each
+ * record's CID stays the CID of its own encoding (its bytes are a slice of the list's).
+ */
+export function encodeAuditBatch(records: readonly AuditRecord[]): Uint8Array {
+  return dagCbor.encode(records.map(encodable));
+}
+
+/**
+ * A message of the audit stream as the records it holds: a list of records (a writer's batch), or
+ * one record on its own. The shape and canonical form are checked as `decodeAuditRecord` does, and
+ * a claimed CID is compared with the CID of the bytes, else `CIM-INVALID-EVENT`. Whether the
+ * records extend their writers' chains is verification's question, not this one's.
+ */
+export function decodeAuditMessage(bytes: Uint8Array, claimedCid?: string): AuditMessage {
+  let value: unknown;
+  try {
+    value = dagCbor.decode(bytes);
+  } catch (error) {
+    throw new CimError('CIM-INVALID-EVENT', `not dag-cbor: ${(error as Error).message}`);
+  }
+  const cid = cidOfBlock(bytes);
+  if (claimedCid !== undefined && claimedCid !== cid.toString())
+    throw new CimError('CIM-INVALID-EVENT', `published as ${claimedCid}, its bytes hash to ${cid}`);
+  if (!Array.isArray(value)) return { cid, records: [parsedRecord(value, bytes)] };
+  if (value.length === 0 || value.length > MAX_RECORDS_PER_MESSAGE)
+    throw new CimError(
+      'CIM-INVALID-EVENT',
+      `not a batch of audit records: ${value.length} records (1 to ${MAX_RECORDS_PER_MESSAGE})`,
+    );
+  const records = value.map((item, i) => {
+    try {
+      return parsedRecord(item);
+    } catch (error) {
+      throw new CimError('CIM-INVALID-EVENT', `record ${i + 1} of ${value.length}: ${(error as CimError).message}`);
+    }
+  });
+  if (!Buffer.from(bytes).equals(encodeAuditBatch(records.map((r) => r.record))))
+    throw new CimError('CIM-INVALID-EVENT', 'not a canonical batch of audit records');
+  return { cid, records };
+}
+
+/** A decoded value as a record, named by the CID of its canonical encoding (checked against `bytes` when given). */
+function parsedRecord(value: unknown, bytes?: Uint8Array): NamedAuditRecord {
   const parsed = AuditRecordSchema.safeParse(value);
   if (!parsed.success) throw new CimError('CIM-INVALID-EVENT', `not an audit record: ${firstIssue(parsed.error)}`);
   const record = parsed.data as AuditRecord;
-  const cidOf = cidOfBlock(bytes);
-  if (!cidOf.equals(cidOfBlock(encodeAuditRecord(record))))
+  const canonical = encodeAuditRecord(record);
+  if (bytes !== undefined && !Buffer.from(bytes).equals(canonical))
     throw new CimError('CIM-INVALID-EVENT', 'not a canonical audit record');
-  if (claimedCid !== undefined && claimedCid !== cidOf.toString())
-    throw new CimError('CIM-INVALID-EVENT', `published as ${claimedCid}, its bytes hash to ${cidOf}`);
-  return { record, cid: cidOf };
+  return { record, cid: cidOfBlock(canonical) };
 }
 
 /** The outcome of a command answered with `code` (none: accepted): refused for the caller's reasons, or failed on ours. */

@@ -5,7 +5,7 @@ import type { JetStreamClient, JsMsg, NatsConnection } from 'nats';
 import { AUDIT_STREAM } from '../eventstore/names.js';
 import { isNotFound } from '../eventstore/retry.js';
 import { readStream } from '../eventstore/stream-reader.js';
-import { decodeAuditRecord, type AuditRecord } from './record.js';
+import { decodeAuditMessage, type AuditRecord } from './record.js';
 
 export interface AuditFilter {
   /** Only records of this actor (exactly). */
@@ -15,6 +15,7 @@ export interface AuditFilter {
 }
 
 export interface TailedRecord {
+  /** The sequence of the message holding it (a writer's batch of records shares one). */
   streamSeq: number;
   subject: string;
   record?: AuditRecord;
@@ -30,12 +31,18 @@ export function matchesFilter(record: AuditRecord, filter: AuditFilter): boolean
   return true;
 }
 
-function tailed(m: JsMsg): TailedRecord {
+/** A message's records in chain order, or the one entry saying why it holds none. */
+function tailed(m: JsMsg): TailedRecord[] {
   try {
-    const named = decodeAuditRecord(m.data, m.headers?.get('Cim-Cid') || undefined);
-    return { streamSeq: m.seq, subject: m.subject, record: named.record, cid: named.cid.toString() };
+    const { records } = decodeAuditMessage(m.data, m.headers?.get('Cim-Cid') || undefined);
+    return records.map((named) => ({
+      streamSeq: m.seq,
+      subject: m.subject,
+      record: named.record,
+      cid: named.cid.toString(),
+    }));
   } catch (error) {
-    return { streamSeq: m.seq, subject: m.subject, invalid: (error as Error).message };
+    return [{ streamSeq: m.seq, subject: m.subject, invalid: (error as Error).message }];
   }
 }
 
@@ -64,10 +71,11 @@ export async function readAuditLog(
   const kept: TailedRecord[] = [];
   if (options.limit === 0) return kept;
   for await (const m of readStream(nc.jetstream(), { stream: AUDIT_STREAM, fromSeq: 1, toSeq })) {
-    const t = tailed(m);
-    if (!passes(t, filter)) continue;
-    kept.push(t);
-    if (options.limit !== undefined && kept.length > options.limit) kept.shift();
+    for (const t of tailed(m)) {
+      if (!passes(t, filter)) continue;
+      kept.push(t);
+      if (options.limit !== undefined && kept.length > options.limit) kept.shift();
+    }
   }
   return kept;
 }
@@ -85,8 +93,7 @@ export async function followAuditLog(
   options.signal.addEventListener('abort', stop, { once: true });
   try {
     for await (const m of messages) {
-      const t = tailed(m);
-      if (passes(t, options.filter ?? {})) options.onRecord(t);
+      for (const t of tailed(m)) if (passes(t, options.filter ?? {})) options.onRecord(t);
     }
   } finally {
     options.signal.removeEventListener('abort', stop);

@@ -1,15 +1,18 @@
 // The audit writer: one chain per instance (a random writer id, subject `<prefix>.audit.<writer>`),
 // computed locally so records need no round trip to be chained. Records handed in while a batch
-// is being stored form the next batch (group commit), published together: its first record
-// expects the chain's last stream sequence (nothing else may have written into the chain); each has `Nats-Msg-Id: <writer>:<seq>` (a retried publish lands once) and `Cim-Cid`. `record()`
-// resolves when the record is acknowledged; one that could not be stored is thrown to its caller,
-// and the writer reads its chain's head again before the next batch, so the chain goes on from
-// what is stored and a gap shows in verification. A foreign record found in the chain is never
-// linked to (docs/architecture.md#audit-log).
+// is being stored form the next batch (group commit), stored as ONE message: a dag-cbor list of the
+// records in chain order (`encodeAuditBatch`; a batch of one is the record itself), so a batch costs one replicated write and one
+// acknowledgement however many commands it accounts for. The message expects the chain's last
+// stream sequence (nothing else may have written into the chain), and has `Nats-Msg-Id:
+// <writer>:<first record's seq>` (a retried publish lands once) and `Cim-Cid` (the CID of its
+// bytes). `record()` resolves when its batch is acknowledged; a batch that could not be stored is
+// thrown to each of its callers, and the writer reads its chain's head again before the next
+// batch, so the chain goes on from what is stored and a gap shows in verification. A foreign
+// record found in the chain is never linked to (docs/architecture.md#audit-log).
 import { randomBytes } from 'node:crypto';
 import { headers, type JetStreamClient, type JetStreamManager, type NatsConnection, type NatsError } from 'nats';
 import { CimError } from '../errors.js';
-import type { CID } from '../eventstore/cid.js';
+import { cidOfBlock, type CID } from '../eventstore/cid.js';
 import { uuidv7 } from '../eventstore/event-id.js';
 import { AUDIT_STREAM, Subjects } from '../eventstore/names.js';
 import {
@@ -24,10 +27,13 @@ import {
 } from '../eventstore/retry.js';
 import {
   AUDIT_VERSION,
-  decodeAuditRecord,
-  namedAuditRecord,
+  decodeAuditMessage,
+  encodeAuditBatch,
+  encodeAuditRecord,
+  MAX_RECORDS_PER_MESSAGE,
   writerIdPattern,
   type AuditEntry,
+  type AuditRecord,
   type AuditSink,
 } from './record.js';
 
@@ -38,8 +44,10 @@ export interface AuditWriterOptions {
   /** A readable start of the random writer id, e.g. `serve`, `gateway`, `cli` (default `w`). */
   name?: string;
   retry?: RetryPolicy;
-  /** Records published together at most (default 512). */
+  /** Records in one message at most (default 512, at most 1,000). */
   maxBatch?: number;
+  /** Encoded bytes of one message at most, however few records that is (default 256 KiB; NATS refuses payloads over its max_payload, 1 MiB by default). */
+  maxBatchBytes?: number;
   /** Told when something else wrote into this writer's chain (the records still go in). */
   onTamper?: (message: string) => void;
 }
@@ -66,6 +74,7 @@ export class AuditWriter implements AuditSink {
   private readonly written = new Set<string>();
   private readonly retry: RetryPolicy;
   private readonly maxBatch: number;
+  private readonly maxBatchBytes: number;
   /** The chain's head as stored: its last record's seq and CID, and its stream sequence. */
   private seq = 0;
   private prev: CID | null = null;
@@ -88,7 +97,8 @@ export class AuditWriter implements AuditSink {
     this.name = options.name;
     this.onTamper = options.onTamper;
     this.retry = options.retry ?? DEFAULT_RETRY;
-    this.maxBatch = options.maxBatch ?? 512;
+    this.maxBatch = Math.min(options.maxBatch ?? 512, MAX_RECORDS_PER_MESSAGE);
+    this.maxBatchBytes = options.maxBatchBytes ?? 256 * 1024;
   }
 
   /** A writer whose chain goes on from what its subject holds (nothing, for a new writer id). */
@@ -122,52 +132,64 @@ export class AuditWriter implements AuditSink {
 
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
       if (this.stale) {
         try {
           await this.readHead();
           this.stale = false;
         } catch (error) {
           const cim = toCim(error, 'reading the head of the audit chain');
-          for (const p of batch) p.reject(cim);
+          for (const p of this.queue.splice(0, this.maxBatch)) p.reject(cim);
           continue;
         }
       }
       const expected = this.streamSeq;
-      const at = new Date().toISOString();
+      const headBefore = { seq: this.seq, prev: this.prev };
+      const { batch, records } = this.nextBatch();
+      const firstSeq = records[0]!.seq;
       this.written.clear();
-      if (this.prev) this.written.add(this.prev.toString());
-      const items = batch.map((p) => {
-        const seq = ++this.seq;
-        const named = namedAuditRecord({
-          v: AUDIT_VERSION,
-          id: uuidv7(),
-          writer: this.writer,
-          seq,
-          ...fieldsOf(p.entry),
-          at,
-          prev: this.prev,
-        });
-        this.prev = named.cid;
-        const cid = named.cid.toString();
-        this.written.add(cid);
-        return { pending: p, seq, cid, bytes: named.bytes };
-      });
-      // All go out together (one round trip per batch); the first expects the chain's last stream
-      // sequence, and their order on one connection is their order in the stream.
-      const acks = await Promise.allSettled(
-        items.map((item, i) => this.publish(item.seq, item.cid, item.bytes, i === 0 ? expected : undefined)),
-      );
-      acks.forEach((ack, i) => {
-        if (ack.status === 'fulfilled') {
-          this.streamSeq = Math.max(this.streamSeq, ack.value);
-          items[i]!.pending.resolve();
-        } else {
-          this.stale = true;
-          items[i]!.pending.reject(toCim(ack.reason, 'recording an audit entry'));
-        }
-      });
+      if (headBefore.prev) this.written.add(headBefore.prev.toString());
+      for (const r of records) this.written.add(r.cid);
+      const bytes = records.length === 1 ? records[0]!.bytes : encodeAuditBatch(records.map((r) => r.record));
+      try {
+        this.streamSeq = await this.publish(firstSeq, cidOfBlock(bytes).toString(), bytes, expected);
+        for (const p of batch) p.resolve();
+      } catch (error) {
+        this.stale = true;
+        const cim = toCim(error, 'recording an audit entry');
+        for (const p of batch) p.reject(cim);
+      }
     }
+  }
+
+  /**
+   * Takes the next batch off the queue and chains its records on from the head: as many as fit in
+   * one message (`maxBatch` records, `maxBatchBytes` bytes; always at least one).
+   */
+  private nextBatch() {
+    const at = new Date().toISOString();
+    const batch: Pending[] = [];
+    const records: { record: AuditRecord; seq: number; cid: string; bytes: Uint8Array }[] = [];
+    let size = 3; // the list's own header, for up to 1,000 records
+    while (this.queue.length > 0 && batch.length < this.maxBatch) {
+      const record: AuditRecord = {
+        v: AUDIT_VERSION,
+        id: uuidv7(),
+        writer: this.writer,
+        seq: this.seq + 1,
+        ...fieldsOf(this.queue[0]!.entry),
+        at,
+        prev: this.prev,
+      };
+      const bytes = encodeAuditRecord(record);
+      if (batch.length > 0 && size + bytes.length > this.maxBatchBytes) break;
+      const cid = cidOfBlock(bytes);
+      batch.push(this.queue.shift()!);
+      records.push({ record, seq: record.seq, cid: cid.toString(), bytes });
+      size += bytes.length;
+      this.seq = record.seq;
+      this.prev = cid;
+    }
+    return { batch, records };
   }
 
   /**
@@ -186,7 +208,7 @@ export class AuditWriter implements AuditSink {
     }
     let named;
     try {
-      named = decodeAuditRecord(last.data);
+      named = decodeAuditMessage(last.data).records.at(-1);
     } catch {
       named = undefined;
     }
@@ -209,7 +231,7 @@ export class AuditWriter implements AuditSink {
     this.streamSeq = streamSeq;
   }
 
-  /** Publishes one record, retried with the same message id; its stream sequence. */
+  /** Publishes one message (a batch; `seq` its first record's), retried with the same message id; its stream sequence. */
   private async publish(seq: number, cid: string, bytes: Uint8Array, expected: number | undefined): Promise<number> {
     const msgID = `${this.writer}:${seq}`;
     let lastError: unknown;

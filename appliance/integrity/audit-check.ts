@@ -1,9 +1,9 @@
-// The per-record half of verifying the audit log, free of NATS like chain-check.ts: each record's
-// CID recomputes from its bytes (and equals the CID it was published as), it sits on its own
-// writer's subject, and it extends its writer's chain (seq + 1, prev = the previous record's CID).
-// Memory: one entry per writer.
+// The per-message half of verifying the audit log, free of NATS like chain-check.ts: a message (a
+// writer's batch of records, or one record) decodes, its CID recomputes from its bytes (and equals
+// the CID it was published as), and each of its records sits on its own writer's subject and
+// extends its writer's chain (seq + 1, prev = the previous record's CID). Memory: one entry per writer.
 import { CID } from 'multiformats/cid';
-import { decodeAuditRecord } from '../audit/record.js';
+import { decodeAuditMessage, type NamedAuditRecord } from '../audit/record.js';
 import { AUDIT_LOG, AUDIT_STREAM, type Subjects } from '../eventstore/names.js';
 import { cidBytesOf, type StoredMessage } from './chain-check.js';
 import type { FindingList } from './findings.js';
@@ -23,18 +23,21 @@ export class AuditChainChecker {
     private readonly findings: FindingList,
   ) {}
 
+  /** Records checked, in all messages. */
+  records = 0;
+
   /** Writers seen. */
   get aggregates(): number {
     return this.chains.size;
   }
 
-  /** Checks one stored record and returns its binary CID (the Merkle leaf of the audit log's seals). */
+  /** Checks one stored message and returns its binary CID (the Merkle leaf of the audit log's seals). */
   check(m: StoredMessage): Uint8Array {
     const cid = cidBytesOf(m.data);
     const { streamSeq } = m;
-    let record;
+    let records;
     try {
-      record = decodeAuditRecord(m.data).record;
+      records = decodeAuditMessage(m.data).records;
     } catch (error) {
       this.findings.add({
         ...this.base,
@@ -45,27 +48,35 @@ export class AuditChainChecker {
       });
       return cid;
     }
-    const writer = record.writer;
     if (m.claimedCid !== undefined && m.claimedCid !== cidText(cid)) {
       this.findings.add({
         ...this.base,
         kind: 'cid-mismatch',
         streamSeq,
-        aggregateId: writer,
+        aggregateId: records[0]!.record.writer,
         expected: m.claimedCid,
         actual: cidText(cid),
-        message: `${AUDIT_STREAM} seq ${streamSeq} (writer ${writer}): published as ${m.claimedCid}, its bytes hash to ${cidText(cid)}`,
+        message: `${AUDIT_STREAM} seq ${streamSeq} (writer ${records[0]!.record.writer}): published as ${m.claimedCid}, its bytes hash to ${cidText(cid)}`,
       });
     }
-    if (m.subject !== this.subjects.audit(writer)) {
+    for (const named of records) this.checkRecord(named, m.subject, streamSeq);
+    this.records += records.length;
+    return cid;
+  }
+
+  /** Checks one record of the message at `streamSeq`: its subject, and its place in its writer's chain. */
+  private checkRecord({ record, cid: recordCid }: NamedAuditRecord, subject: string, streamSeq: number): void {
+    const cid = recordCid.bytes;
+    const writer = record.writer;
+    if (subject !== this.subjects.audit(writer)) {
       this.findings.add({
         ...this.base,
         kind: 'wrong-subject',
         streamSeq,
         aggregateId: writer,
         expected: this.subjects.audit(writer),
-        actual: m.subject,
-        message: `${AUDIT_STREAM} seq ${streamSeq}: a record of writer ${writer} stored on ${m.subject}`,
+        actual: subject,
+        message: `${AUDIT_STREAM} seq ${streamSeq}: a record of writer ${writer} stored on ${subject}`,
       });
     }
     const prev = record.prev === null ? null : record.prev.bytes;
@@ -110,7 +121,6 @@ export class AuditChainChecker {
     }
     // A break resynchronises on the record found, so one break is one finding, not a cascade.
     this.chains.set(writer, { seq: record.seq, cid, streamSeq, prev });
-    return cid;
   }
 }
 

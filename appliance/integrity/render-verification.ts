@@ -29,10 +29,14 @@ export function renderVerification(
   }
   for (const r of results) {
     const findings = r.findings.length + r.findingsOmitted;
-    const [what, chains] = r.domain === AUDIT_LOG ? ['records', 'writers'] : ['events', 'aggregates'];
+    // The audit log's messages each hold a writer's batch of records; its seals cover messages.
+    const audit = r.domain === AUDIT_LOG;
+    const [what, chains] = audit
+      ? [`${r.records ?? r.events} records in ${r.events} messages`, 'writers']
+      : [`${r.events} events`, 'aggregates'];
     lines.push(
-      `${r.domain} (${r.stream}): ${r.events} ${what}, ${r.aggregates} ${chains}, ${r.seals} seals; ` +
-        `${r.sealedEvents} sealed, ${r.unsealedEvents} not yet sealed` +
+      `${r.domain} (${r.stream}): ${what}, ${r.aggregates} ${chains}, ${r.seals} seals; ` +
+        `${r.sealedEvents}${audit ? ' messages' : ''} sealed, ${r.unsealedEvents} not yet sealed` +
         (r.removedByRetention > 0 ? `, ${r.removedByRetention} removed by retention (sealed)` : '') +
         ` — ${findings === 0 ? 'ok' : `${findings} finding${findings === 1 ? '' : 's'}`}`,
     );

@@ -18,7 +18,10 @@ import { readStream } from '../eventstore/stream-reader.js';
 export interface DomainVerification {
   domain: string;
   stream: string;
+  /** Messages read (for a domain, its events). */
   events: number;
+  /** The audit log only: the records its messages hold (a message holds one writer's batch). */
+  records?: number;
   /** The stream's last sequence (0 when empty or missing). */
   lastSeq: number;
   aggregates: number;
@@ -172,6 +175,8 @@ async function readSeals(
 interface MessageChecker {
   check(m: StoredMessage): Uint8Array;
   readonly aggregates: number;
+  /** Records checked, where a message holds several (the audit log). */
+  readonly records?: number;
 }
 
 export async function verifyDomain(
@@ -386,6 +391,7 @@ async function verifySealedStream(
     close(false); // its events were counted by the one pass
   }
   result.aggregates = chains.aggregates;
+  if (chains.records !== undefined) result.records = chains.records;
   result.findingsOmitted = findings.omitted;
   return result;
 }

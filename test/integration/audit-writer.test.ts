@@ -1,5 +1,5 @@
 // The audit writer against a real nats-server: records handed in one after another and all at
-// once form one contiguous chain; a record written into its chain by someone else does not become
+// once form one contiguous chain, a batch stored as one message (within its byte bound); a record written into its chain by someone else does not become
 // its head (the writer's next record forks from it, for verification to name); and a record that
 // could not be stored is thrown to its caller, after which the chain goes on from what is stored.
 import { headers } from 'nats';
@@ -9,6 +9,7 @@ import {
   AUDIT_VERSION,
   AuditChainChecker,
   AuditWriter,
+  decodeAuditMessage,
   decodeAuditRecord,
   FindingList,
   namedAuditRecord,
@@ -38,11 +39,14 @@ async function check() {
   const findings = new FindingList();
   const checker = new AuditChainChecker(new Subjects(), findings);
   const records = [];
+  const messages: { seq: number; bytes: number; records: number; writer: string }[] = [];
   for await (const m of readStream(t.nc.jetstream(), { stream: AUDIT_STREAM, fromSeq: 1, toSeq: last })) {
     checker.check({ streamSeq: m.seq, subject: m.subject, data: m.data, claimedCid: m.headers?.get('Cim-Cid') });
-    records.push(decodeAuditRecord(m.data).record);
+    const held = decodeAuditMessage(m.data).records.map((r) => r.record);
+    records.push(...held);
+    messages.push({ seq: m.seq, bytes: m.data.length, records: held.length, writer: held[0]!.writer });
   }
-  return { findings: findings.list, records };
+  return { findings: findings.list, records, messages };
 }
 
 beforeAll(async () => {
@@ -60,11 +64,32 @@ describe('AuditWriter', () => {
     await writer.record(entry('one'));
     await writer.record(entry('two'));
     await Promise.all(Array.from({ length: 300 }, (_, i) => writer.record(entry(`many-${i}`))));
-    const { findings, records } = await check();
+    const { findings, records, messages } = await check();
     expect(findings).toEqual([]);
     const mine = records.filter((r) => r.writer === writer.writer);
     expect(mine.map((r) => r.seq)).toEqual(Array.from({ length: 302 }, (_, i) => i + 1));
     expect(mine.slice(0, 2).map((r) => r.correlationId)).toEqual(['one', 'two']);
+    expect(mine.slice(2).map((r) => r.correlationId)).toEqual(Array.from({ length: 300 }, (_, i) => `many-${i}`));
+    // One message each for the two awaited one by one; the 300 handed in at once go as one batch
+    // (or two, when the first went out alone before the others were queued).
+    const ours = messages.filter((m) => m.writer === writer.writer);
+    expect(ours.slice(0, 2).map((m) => m.records)).toEqual([1, 1]);
+    expect(ours.length).toBeLessThanOrEqual(4);
+    expect(Math.max(...ours.map((m) => m.records))).toBeGreaterThanOrEqual(299);
+  });
+
+  it('splits a batch at its byte bound: every message within it, the chain unbroken across messages', async () => {
+    const writer = await AuditWriter.open(t.nc, { name: 'bytes', maxBatchBytes: 2_000 });
+    await Promise.all(Array.from({ length: 41 }, (_, i) => writer.record(entry(`sized-${i}`))));
+    const { findings, records, messages } = await check();
+    expect(findings).toEqual([]);
+    expect(records.filter((r) => r.writer === writer.writer).map((r) => r.seq)).toEqual(
+      Array.from({ length: 41 }, (_, i) => i + 1),
+    );
+    const ours = messages.filter((m) => m.writer === writer.writer);
+    expect(ours.length).toBeGreaterThan(2);
+    expect(ours.slice(1).every((m) => m.records > 1)).toBe(true);
+    for (const m of ours) expect(m.bytes).toBeLessThanOrEqual(2_000);
   });
 
   it('does not link to a record someone else wrote into its chain: its next record forks from it', async () => {

@@ -10,7 +10,7 @@ import {
   AUDIT_STREAM,
   AUDIT_VERSION,
   createApiKey,
-  decodeAuditRecord,
+  decodeAuditMessage,
   KeyRing,
   namedAuditRecord,
   readAuditLog,
@@ -264,7 +264,9 @@ describe('the audit log', () => {
 
     const verified = await cli('audit', 'verify');
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
-    expect(verified.stdout).toMatch(/^audit \(CIM_AUDIT\): \d+ records, [2-9]\d* writers, [1-9]\d* seals; .* — ok$/m);
+    expect(verified.stdout).toMatch(
+      /^audit \(CIM_AUDIT\): \d+ records in \d+ messages, [2-9]\d* writers, [1-9]\d* seals; .* — ok$/m,
+    );
     const all = await cli('verify');
     expect(all.code, all.stdout + all.stderr).toBe(0);
     expect(all.stdout).toMatch(/^audit \(CIM_AUDIT\): .* — ok$/m);
@@ -326,7 +328,7 @@ describe('the audit log', () => {
     const writer = records.find((r) => r.writer.startsWith('serve-'))!.writer;
     const subject = new Subjects().audit(writer);
     const head = await jsm.streams.getMessage(AUDIT_STREAM, { last_by_subj: subject });
-    const last = decodeAuditRecord(head.data);
+    const last = decodeAuditMessage(head.data).records.at(-1)!;
     // A valid-looking continuation, published as a client that may publish anything.
     const forged = namedAuditRecord({
       ...last.record,
@@ -373,7 +375,7 @@ describe('the audit log', () => {
     await jsm.streams.delete(AUDIT_STREAM);
     await jsm.streams.add(info.config);
     // A record in the middle of a chain: one whose writer wrote more after it.
-    const writerOf = (m: { data: Uint8Array }) => decodeAuditRecord(m.data).record.writer;
+    const writerOf = (m: { data: Uint8Array }) => decodeAuditMessage(m.data).records[0]!.record.writer;
     const removed =
       10 + copy.slice(9).findIndex((m, i) => copy.slice(10 + i).some((later) => writerOf(later) === writerOf(m)));
     const js = t.nc.jetstream();
@@ -383,7 +385,8 @@ describe('the audit log', () => {
       h.set('Cim-Cid', m.cid);
       await js.publish(m.subject, m.data, { headers: h });
     }
-    const gone = decodeAuditRecord(copy[removed - 1]!.data);
+    // The message removed may hold a batch: the writer's next record links to its last one.
+    const gone = decodeAuditMessage(copy[removed - 1]!.data).records.at(-1)!;
     const verified = await cli('audit', 'verify', '--json');
     expect(verified.code, verified.stdout).toBe(1);
     const result = JSON.parse(verified.stdout) as {

@@ -1,15 +1,20 @@
 // The audit record codec and the per-writer chain check, without NATS: a record round-trips as
-// canonical dag-cbor named by its CID; anything else is refused; a sound log passes, and each
-// break is one finding naming the stream sequence, the writer and the CIDs.
+// canonical dag-cbor named by its CID, and a writer's batch as one message listing its records,
+// each still named by its own CID; anything else is refused; a sound log passes, and each break is
+// one finding naming the stream sequence, the writer and the CIDs.
 import * as dagCbor from '@ipld/dag-cbor';
 import { describe, expect, it } from 'vitest';
 import {
   AUDIT_VERSION,
   AuditChainChecker,
   cidOfBlock,
+  CimError,
   commandOutcome,
+  decodeAuditMessage,
   decodeAuditRecord,
+  encodeAuditBatch,
   encodeAuditRecord,
+  MAX_RECORDS_PER_MESSAGE,
   FindingList,
   namedAuditRecord,
   Subjects,
@@ -48,7 +53,23 @@ function check(messages: { subject: string; data: Uint8Array; claimedCid?: strin
   const findings = new FindingList();
   const checker = new AuditChainChecker(subjects, findings);
   messages.forEach((m, i) => checker.check({ streamSeq: i + 1, ...m }));
-  return { findings: findings.list, writers: checker.aggregates };
+  return { findings: findings.list, writers: checker.aggregates, records: checker.records };
+}
+
+/** A message holding a batch of records, as the writer stores it. */
+const batch = (records: { record: AuditRecord }[]) => {
+  const data = encodeAuditBatch(records.map((r) => r.record));
+  return { subject: subjects.audit(records[0]!.record.writer), data, claimedCid: cidOfBlock(data).toString() };
+};
+
+/** The CIM code and message a call throws with. */
+function codeOf(call: () => unknown): string | undefined {
+  try {
+    call();
+  } catch (error) {
+    return error instanceof CimError ? `${error.code}: ${error.message}` : `not a CimError: ${String(error)}`;
+  }
+  return undefined;
 }
 
 const stored = (r: { bytes: Uint8Array; cid: CID; record: AuditRecord }) => ({
@@ -98,7 +119,63 @@ describe('audit record codec', () => {
   });
 });
 
+describe('audit message codec (a writer’s batch in one message)', () => {
+  it('lists a batch’s records; each keeps its own CID, its bytes a slice of the message’s', () => {
+    const a = chain('w-a', 3);
+    const bytes = encodeAuditBatch(a.map((r) => r.record));
+    const message = decodeAuditMessage(bytes, cidOfBlock(bytes).toString());
+    expect(message.cid.toString()).toBe(cidOfBlock(bytes).toString());
+    expect(message.records.map((r) => r.cid.toString())).toEqual(a.map((r) => r.cid.toString()));
+    expect(message.records.map((r) => Buffer.from(encodeAuditRecord(r.record)))).toEqual(
+      a.map((r) => Buffer.from(r.bytes)),
+    );
+    for (const r of a) expect(Buffer.from(bytes).includes(Buffer.from(r.bytes))).toBe(true);
+  });
+
+  it('reads a message holding one record on its own as that record, named by the message’s CID', () => {
+    const [only] = chain('w-a', 1);
+    const message = decodeAuditMessage(only!.bytes);
+    expect(message.records).toHaveLength(1);
+    expect(message.records[0]!.cid.equals(only!.cid)).toBe(true);
+    expect(message.cid.equals(only!.cid)).toBe(true);
+  });
+
+  it('refuses an empty list, a list too long, a bad record (naming which), non-canonical bytes and a claimed CID that differs', () => {
+    expect(codeOf(() => decodeAuditMessage(dagCbor.encode([])))).toMatch(/^CIM-INVALID-EVENT: .*0 records/);
+    const many = Array.from({ length: MAX_RECORDS_PER_MESSAGE + 1 }, () => chain('w-a', 1)[0]!.record);
+    expect(codeOf(() => decodeAuditMessage(encodeAuditBatch(many)))).toMatch(/^CIM-INVALID-EVENT: .*1001 records/);
+    const a = chain('w-a', 3);
+    const bad = dagCbor.encode([a[0]!.record, { ...a[1]!.record, name: 'Ada' }, a[2]!.record]);
+    expect(codeOf(() => decodeAuditMessage(bad))).toMatch(/^CIM-INVALID-EVENT: record 2 of 3: .*not an audit record/);
+    // The same list with its length written in two bytes instead of one: the same records, other bytes.
+    const canonical = encodeAuditBatch(a.map((r) => r.record));
+    expect(canonical[0]).toBe(0x83);
+    const loose = new Uint8Array([0x98, 0x03, ...canonical.subarray(1)]);
+    expect(codeOf(() => decodeAuditMessage(loose))).toMatch(/^CIM-INVALID-EVENT: /);
+    expect(codeOf(() => decodeAuditMessage(canonical, a[0]!.cid.toString()))).toMatch(
+      /^CIM-INVALID-EVENT: published as/,
+    );
+  });
+});
+
 describe('AuditChainChecker', () => {
+  it('passes chains stored in batches, counting every record, and names a break inside a batch by its message', () => {
+    const a = chain('w-a', 5);
+    const b = chain('w-b', 2);
+    const sound = check([batch(a.slice(0, 3)), batch(b), batch(a.slice(3))]);
+    expect(sound.findings).toEqual([]);
+    expect(sound).toMatchObject({ writers: 2, records: 7 });
+    const gap = check([batch(a.slice(0, 2)), batch([a[3]!, a[4]!])]);
+    expect(gap.findings.map((f) => [f.kind, f.streamSeq, f.actual])).toEqual([
+      ['chain-broken', 2, `seq 4 after ${a[2]!.cid}`],
+    ]);
+    const misplaced = check([{ ...batch(a.slice(0, 2)), subject: subjects.audit('w-b') }]).findings;
+    expect(misplaced.map((f) => [f.kind, f.streamSeq])).toEqual([
+      ['wrong-subject', 1],
+      ['wrong-subject', 1],
+    ]);
+  });
+
   it('passes interleaved sound chains of several writers, counting the writers', () => {
     const a = chain('w-a', 3);
     const b = chain('w-b', 2);
