@@ -5,6 +5,7 @@ import * as dagCbor from '@ipld/dag-cbor';
 import { z } from 'zod';
 import { CimError, firstIssue, isCimErrorCode } from '../errors.js';
 import { CID, cidOfBlock } from '../eventstore/cid.js';
+import { auditRecordBytes, listOfEncoded } from './record-bytes.js';
 
 export const AUDIT_VERSION = 1;
 
@@ -81,15 +82,7 @@ export const AuditRecordSchema = z
 
 /** The record's canonical dag-cbor bytes (an absent `code` is left out, never encoded as undefined). */
 export function encodeAuditRecord(record: AuditRecord): Uint8Array {
-  return dagCbor.encode(encodable(record));
-}
-
-/** The record as encoded: without a `code` key when it has no code. */
-function encodable(record: AuditRecord): AuditRecord {
-  if (record.code !== undefined || !Object.hasOwn(record, 'code')) return record;
-  const rest = { ...record };
-  delete rest.code;
-  return rest;
+  return auditRecordBytes(record);
 }
 
 export function namedAuditRecord(record: AuditRecord): NamedAuditRecord & { bytes: Uint8Array } {
@@ -109,10 +102,10 @@ export function decodeAuditRecord(bytes: Uint8Array, claimedCid?: string): Named
   } catch (error) {
     throw new CimError('CIM-INVALID-EVENT', `not dag-cbor: ${(error as Error).message}`);
   }
-  const named = parsedRecord(value, bytes);
-  if (claimedCid !== undefined && claimedCid !== named.cid.toString())
-    throw new CimError('CIM-INVALID-EVENT', `published as ${claimedCid}, its bytes hash to ${named.cid}`);
-  return named;
+  const { record, cid } = parsedRecord(value, bytes);
+  if (claimedCid !== undefined && claimedCid !== cid.toString())
+    throw new CimError('CIM-INVALID-EVENT', `published as ${claimedCid}, its bytes hash to ${cid}`);
+  return { record, cid };
 }
 
 /** A stored message of the audit stream: its CID (of the bytes as stored) and the records it holds, in chain order. */
@@ -129,7 +122,7 @@ export const MAX_RECORDS_PER_MESSAGE = 1_000;
  * record's CID stays the CID of its own encoding (its bytes are a slice of the list's).
  */
 export function encodeAuditBatch(records: readonly AuditRecord[]): Uint8Array {
-  return dagCbor.encode(records.map(encodable));
+  return listOfEncoded(records.map(auditRecordBytes));
 }
 
 /**
@@ -148,33 +141,42 @@ export function decodeAuditMessage(bytes: Uint8Array, claimedCid?: string): Audi
   const cid = cidOfBlock(bytes);
   if (claimedCid !== undefined && claimedCid !== cid.toString())
     throw new CimError('CIM-INVALID-EVENT', `published as ${claimedCid}, its bytes hash to ${cid}`);
-  if (!Array.isArray(value)) return { cid, records: [parsedRecord(value, bytes)] };
+  if (!Array.isArray(value)) {
+    const only = parsedRecord(value, bytes);
+    return { cid, records: [{ record: only.record, cid: only.cid }] };
+  }
   if (value.length === 0 || value.length > MAX_RECORDS_PER_MESSAGE)
     throw new CimError(
       'CIM-INVALID-EVENT',
       `not a batch of audit records: ${value.length} records (1 to ${MAX_RECORDS_PER_MESSAGE})`,
     );
+  const encoded: Uint8Array[] = [];
   const records = value.map((item, i) => {
     try {
-      return parsedRecord(item);
+      const named = parsedRecord(item);
+      encoded.push(named.bytes);
+      return { record: named.record, cid: named.cid };
     } catch (error) {
       throw new CimError('CIM-INVALID-EVENT', `record ${i + 1} of ${value.length}: ${(error as CimError).message}`);
     }
   });
-  if (!Buffer.from(bytes).equals(encodeAuditBatch(records.map((r) => r.record))))
+  if (!Buffer.from(bytes).equals(listOfEncoded(encoded)))
     throw new CimError('CIM-INVALID-EVENT', 'not a canonical batch of audit records');
   return { cid, records };
 }
 
-/** A decoded value as a record, named by the CID of its canonical encoding (checked against `bytes` when given). */
-function parsedRecord(value: unknown, bytes?: Uint8Array): NamedAuditRecord {
+/**
+ * A decoded value as a record, with its canonical bytes and the CID of those (checked against
+ * `bytes` when given).
+ */
+function parsedRecord(value: unknown, bytes?: Uint8Array): NamedAuditRecord & { bytes: Uint8Array } {
   const parsed = AuditRecordSchema.safeParse(value);
   if (!parsed.success) throw new CimError('CIM-INVALID-EVENT', `not an audit record: ${firstIssue(parsed.error)}`);
   const record = parsed.data as AuditRecord;
   const canonical = encodeAuditRecord(record);
   if (bytes !== undefined && !Buffer.from(bytes).equals(canonical))
     throw new CimError('CIM-INVALID-EVENT', 'not a canonical audit record');
-  return { record, cid: cidOfBlock(canonical) };
+  return { record, cid: cidOfBlock(canonical), bytes: canonical };
 }
 
 /** The outcome of a command answered with `code` (none: accepted): refused for the caller's reasons, or failed on ours. */

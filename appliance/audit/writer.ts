@@ -1,14 +1,17 @@
-// The audit writer: one chain per instance (a random writer id, subject `<prefix>.audit.<writer>`),
-// computed locally so records need no round trip to be chained. Records handed in while a batch
-// is being stored form the next batch (group commit), stored as ONE message: a dag-cbor list of the
-// records in chain order (`encodeAuditBatch`; a batch of one is the record itself), so a batch costs one replicated write and one
-// acknowledgement however many commands it accounts for. The message expects the chain's last
-// stream sequence (nothing else may have written into the chain), and has `Nats-Msg-Id:
+// The audit writer: a few chains per instance (each a random writer id, subject
+// `<prefix>.audit.<writer>`), computed locally so records need no round trip to be chained. Each
+// chain stores one batch at a time, as ONE message: a dag-cbor list of the records in chain order
+// (a batch of one is the record itself), so a batch costs one replicated write and one
+// acknowledgement however many requests it accounts for. A record handed in goes out at once on a
+// chain that is idle, or waits in the queue the next chain to finish takes from (group commit):
+// with several chains a record never waits a whole round trip for the batch before it, and each
+// chain keeps the one-at-a-time order its verification relies on. A message expects its chain's
+// last stream sequence (nothing else may have written into the chain), and has `Nats-Msg-Id:
 // <writer>:<first record's seq>` (a retried publish lands once) and `Cim-Cid` (the CID of its
 // bytes). `record()` resolves when its batch is acknowledged; a batch that could not be stored is
-// thrown to each of its callers, and the writer reads its chain's head again before the next
-// batch, so the chain goes on from what is stored and a gap shows in verification. A foreign
-// record found in the chain is never linked to (docs/architecture.md#audit-log).
+// thrown to each of its callers, and its chain reads its head again before its next batch, so the
+// chain goes on from what is stored. A foreign record found in a chain is never linked to
+// (docs/architecture.md#audit-log).
 import { randomBytes } from 'node:crypto';
 import { headers, type JetStreamClient, type JetStreamManager, type NatsConnection, type NatsError } from 'nats';
 import { CimError } from '../errors.js';
@@ -25,10 +28,10 @@ import {
   isWrongLastSequence,
   type RetryPolicy,
 } from '../eventstore/retry.js';
+import { listOfEncoded } from './record-bytes.js';
 import {
   AUDIT_VERSION,
   decodeAuditMessage,
-  encodeAuditBatch,
   encodeAuditRecord,
   MAX_RECORDS_PER_MESSAGE,
   writerIdPattern,
@@ -39,16 +42,16 @@ import {
 
 export interface AuditWriterOptions {
   subjects?: Subjects;
-  /** The writer id: default `<name>-<random>`, new per instance. */
-  writer?: string;
-  /** A readable start of the random writer id, e.g. `serve`, `gateway`, `cli` (default `w`). */
+  /** A readable start of each chain's random writer id, e.g. `serve`, `gateway`, `cli` (default `w`). */
   name?: string;
+  /** Chains storing batches side by side (default 4): more cut the wait behind a batch in flight. */
+  chains?: number;
   retry?: RetryPolicy;
   /** Records in one message at most (default 512, at most 1,000). */
   maxBatch?: number;
   /** Encoded bytes of one message at most, however few records that is (default 256 KiB; NATS refuses payloads over its max_payload, 1 MiB by default). */
   maxBatchBytes?: number;
-  /** Told when something else wrote into this writer's chain (the records still go in). */
+  /** Told when something else wrote into one of this writer's chains (the records still go in). */
   onTamper?: (message: string) => void;
 }
 
@@ -63,49 +66,75 @@ export function newWriterId(name = 'w'): string {
   return `${name}-${randomBytes(9).toString('base64url')}`;
 }
 
-export class AuditWriter implements AuditSink {
-  /** The writer id; a new one when something else wrote into the chain (see readHead). */
+/** One chain: its writer id and subject, and its head as stored. */
+interface Chain {
   writer: string;
   subject: string;
+  /** The head: the last record's seq and CID, and the stream sequence of the message holding it. */
+  seq: number;
+  prev: CID | null;
+  streamSeq: number;
+  /** A batch failed: what is stored is read again before the next one. */
+  stale: boolean;
+  /** The CIDs the chain's stored head may have while a batch is out: the head before it, the batch's last record. */
+  written: Set<string>;
+  /** Storing batches now. */
+  busy: boolean;
+}
+
+export class AuditWriter implements AuditSink {
+  private readonly chains: Chain[];
   private readonly subjects: Subjects;
   private readonly name: string | undefined;
   private readonly onTamper: ((message: string) => void) | undefined;
-  /** CIDs of the batch being stored and the head before it: what this writer's chain may end with. */
-  private readonly written = new Set<string>();
   private readonly retry: RetryPolicy;
   private readonly maxBatch: number;
   private readonly maxBatchBytes: number;
-  /** The chain's head as stored: its last record's seq and CID, and its stream sequence. */
-  private seq = 0;
-  private prev: CID | null = null;
-  private streamSeq = 0;
-  /** A batch failed: what is stored is read again before the next one. */
-  private stale = false;
   private readonly queue: Pending[] = [];
-  private draining: Promise<void> | undefined;
+  /** The chains' drains under way: what `flush` waits for. */
+  private readonly running = new Set<Promise<void>>();
 
   private constructor(
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     options: AuditWriterOptions,
   ) {
-    this.writer = options.writer ?? newWriterId(options.name);
-    if (!writerIdPattern.test(this.writer))
-      throw new CimError('CIM-INVALID-INPUT', `audit writer id "${this.writer}": expected letters, digits, "_" or "-"`);
     this.subjects = options.subjects ?? new Subjects();
-    this.subject = this.subjects.audit(this.writer);
     this.name = options.name;
+    if (!writerIdPattern.test(newWriterId(this.name)))
+      throw new CimError('CIM-INVALID-INPUT', `audit writer name "${this.name}": expected letters, digits, "_" or "-"`);
     this.onTamper = options.onTamper;
     this.retry = options.retry ?? DEFAULT_RETRY;
     this.maxBatch = Math.min(options.maxBatch ?? 512, MAX_RECORDS_PER_MESSAGE);
     this.maxBatchBytes = options.maxBatchBytes ?? 256 * 1024;
+    const count = options.chains ?? 4;
+    if (!Number.isInteger(count) || count < 1 || count > 64)
+      throw new CimError('CIM-INVALID-INPUT', `audit writer chains: ${count} (1 to 64)`);
+    this.chains = Array.from({ length: count }, () => this.newChain());
   }
 
-  /** A writer whose chain goes on from what its subject holds (nothing, for a new writer id). */
+  /** A writer with new chains (nothing stored under their ids yet). */
   static async open(nc: NatsConnection, options: AuditWriterOptions = {}): Promise<AuditWriter> {
-    const writer = new AuditWriter(nc.jetstream(), await nc.jetstreamManager(), options);
-    if (options.writer !== undefined) await writer.readHead();
-    return writer;
+    return new AuditWriter(nc.jetstream(), await nc.jetstreamManager(), options);
+  }
+
+  /** The writer ids of its chains, the one taking records first at low rates first. */
+  get writers(): string[] {
+    return this.chains.map((c) => c.writer);
+  }
+
+  private newChain(): Chain {
+    const writer = newWriterId(this.name);
+    return {
+      writer,
+      subject: this.subjects.audit(writer),
+      seq: 0,
+      prev: null,
+      streamSeq: 0,
+      stale: false,
+      written: new Set(),
+      busy: false,
+    };
   }
 
   /** Stores one record; resolves once it is acknowledged, throws (CIM-UNAVAILABLE, CIM-CONFLICT) when it was not. */
@@ -116,94 +145,111 @@ export class AuditWriter implements AuditSink {
     });
   }
 
-  /** Starts storing the queue unless that is under way; a record handed in as the last batch settled starts it again. */
+  /** Sets every idle chain to storing the queue; the first idle chain first, so at low rates one chain takes all. */
   private kick(): void {
-    if (this.draining) return;
-    this.draining = this.drain().finally(() => {
-      this.draining = undefined;
-      if (this.queue.length > 0) this.kick();
-    });
+    for (const chain of this.chains) {
+      if (this.queue.length === 0) return;
+      if (chain.busy) continue;
+      chain.busy = true;
+      const run = this.drain(chain);
+      this.running.add(run);
+      void run.finally(() => this.running.delete(run));
+    }
   }
 
   /** Waits until every record handed in so far is stored or has failed. */
   async flush(): Promise<void> {
-    while (this.draining) await this.draining;
+    while (this.running.size > 0) await Promise.all(this.running);
   }
 
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      if (this.stale) {
+  /**
+   * Stores batches from the queue on `chain`, one at a time, until the queue is empty. The chain is
+   * marked free before the callers of its last batch hear, so a caller's next record can take it.
+   */
+  private async drain(chain: Chain): Promise<void> {
+    for (;;) {
+      if (this.queue.length === 0) {
+        chain.busy = false;
+        return;
+      }
+      if (chain.stale) {
         try {
-          await this.readHead();
-          this.stale = false;
+          await this.readHead(chain);
+          chain.stale = false;
         } catch (error) {
           const cim = toCim(error, 'reading the head of the audit chain');
-          for (const p of this.queue.splice(0, this.maxBatch)) p.reject(cim);
-          continue;
+          const failed = this.queue.splice(0, this.maxBatch);
+          if (this.queue.length === 0) chain.busy = false;
+          for (const p of failed) p.reject(cim);
+          if (!chain.busy) return;
         }
+        continue; // the queue may have been taken by another chain meanwhile
       }
-      const expected = this.streamSeq;
-      const headBefore = { seq: this.seq, prev: this.prev };
-      const { batch, records } = this.nextBatch();
-      const firstSeq = records[0]!.seq;
-      this.written.clear();
-      if (headBefore.prev) this.written.add(headBefore.prev.toString());
-      for (const r of records) this.written.add(r.cid);
-      const bytes = records.length === 1 ? records[0]!.bytes : encodeAuditBatch(records.map((r) => r.record));
+      const expected = chain.streamSeq;
+      const headBefore = chain.prev;
+      const { batch, encoded, firstSeq } = this.nextBatch(chain);
+      chain.written.clear();
+      if (headBefore) chain.written.add(headBefore.toString());
+      chain.written.add(chain.prev!.toString());
+      const bytes = encoded.length === 1 ? encoded[0]! : listOfEncoded(encoded);
+      let failure: CimError | undefined;
       try {
-        this.streamSeq = await this.publish(firstSeq, cidOfBlock(bytes).toString(), bytes, expected);
-        for (const p of batch) p.resolve();
+        chain.streamSeq = await this.publish(chain, firstSeq, cidOfBlock(bytes).toString(), bytes, expected);
       } catch (error) {
-        this.stale = true;
-        const cim = toCim(error, 'recording an audit entry');
-        for (const p of batch) p.reject(cim);
+        chain.stale = true;
+        failure = toCim(error, 'recording an audit entry');
       }
+      if (this.queue.length === 0) chain.busy = false;
+      for (const p of batch)
+        if (failure) p.reject(failure);
+        else p.resolve();
+      if (!chain.busy) return;
     }
   }
 
   /**
-   * Takes the next batch off the queue and chains its records on from the head: as many as fit in
-   * one message (`maxBatch` records, `maxBatchBytes` bytes; always at least one).
+   * Takes the next batch off the queue and chains its records on from `chain`'s head: as many as
+   * fit in one message (`maxBatch` records, `maxBatchBytes` bytes; always at least one).
    */
-  private nextBatch() {
+  private nextBatch(chain: Chain): { batch: Pending[]; encoded: Uint8Array[]; firstSeq: number } {
     const at = new Date().toISOString();
     const batch: Pending[] = [];
-    const records: { record: AuditRecord; seq: number; cid: string; bytes: Uint8Array }[] = [];
+    const encoded: Uint8Array[] = [];
+    const firstSeq = chain.seq + 1;
     let size = 3; // the list's own header, for up to 1,000 records
     while (this.queue.length > 0 && batch.length < this.maxBatch) {
       const record: AuditRecord = {
         v: AUDIT_VERSION,
         id: uuidv7(),
-        writer: this.writer,
-        seq: this.seq + 1,
+        writer: chain.writer,
+        seq: chain.seq + 1,
         ...fieldsOf(this.queue[0]!.entry),
         at,
-        prev: this.prev,
+        prev: chain.prev,
       };
       const bytes = encodeAuditRecord(record);
       if (batch.length > 0 && size + bytes.length > this.maxBatchBytes) break;
-      const cid = cidOfBlock(bytes);
       batch.push(this.queue.shift()!);
-      records.push({ record, seq: record.seq, cid: cid.toString(), bytes });
+      encoded.push(bytes);
       size += bytes.length;
-      this.seq = record.seq;
-      this.prev = cid;
+      chain.seq = record.seq;
+      chain.prev = cidOfBlock(bytes);
     }
-    return { batch, records };
+    return { batch, encoded, firstSeq };
   }
 
   /**
-   * The chain's last record as stored: where the next record links to. A last record this writer
-   * did not write (someone wrote into its chain) is not linked to: the writer starts a new chain
-   * under a new id, and the foreign record stays where it is, for verification to name.
+   * The chain's last record as stored: where the next record links to. A last record this chain
+   * did not write (someone wrote into it) is not linked to: the chain starts anew under a new id,
+   * and the foreign record stays where it is, for verification to name.
    */
-  private async readHead(): Promise<void> {
+  private async readHead(chain: Chain): Promise<void> {
     let last;
     try {
-      last = await this.jsm.streams.getMessage(AUDIT_STREAM, { last_by_subj: this.subject });
+      last = await this.jsm.streams.getMessage(AUDIT_STREAM, { last_by_subj: chain.subject });
     } catch (error) {
       if (!isNotFound(error)) throw error;
-      this.restart(0, null, 0);
+      restart(chain, 0, null, 0);
       return;
     }
     let named;
@@ -212,28 +258,29 @@ export class AuditWriter implements AuditSink {
     } catch {
       named = undefined;
     }
-    if (named && (this.written.size === 0 || this.written.has(named.cid.toString()))) {
-      this.restart(named.record.seq, named.cid, last.seq);
+    if (named && (chain.written.size === 0 || chain.written.has(named.cid.toString()))) {
+      restart(chain, named.record.seq, named.cid, last.seq);
       return;
     }
-    const was = this.subject;
-    this.writer = newWriterId(this.name);
-    this.subject = this.subjects.audit(this.writer);
-    this.restart(0, null, 0);
+    const was = chain.subject;
+    chain.writer = newWriterId(this.name);
+    chain.subject = this.subjects.audit(chain.writer);
+    restart(chain, 0, null, 0);
     this.onTamper?.(
-      `${AUDIT_STREAM} seq ${last.seq} on ${was} is no record of this writer: going on as ${this.writer}; \`cim audit verify\` names it`,
+      `${AUDIT_STREAM} seq ${last.seq} on ${was} is no record of this writer: going on as ${chain.writer}; \`cim audit verify\` names it`,
     );
   }
 
-  private restart(seq: number, prev: CID | null, streamSeq: number): void {
-    this.seq = seq;
-    this.prev = prev;
-    this.streamSeq = streamSeq;
-  }
-
   /** Publishes one message (a batch; `seq` its first record's), retried with the same message id; its stream sequence. */
-  private async publish(seq: number, cid: string, bytes: Uint8Array, expected: number | undefined): Promise<number> {
-    const msgID = `${this.writer}:${seq}`;
+  private async publish(
+    chain: Chain,
+    seq: number,
+    cid: string,
+    bytes: Uint8Array,
+    expected: number | undefined,
+  ): Promise<number> {
+    const { subject } = chain;
+    const msgID = `${chain.writer}:${seq}`;
     let lastError: unknown;
     for (let attempt = 0; attempt < this.retry.attempts; attempt++) {
       await backoff(this.retry, attempt);
@@ -241,7 +288,7 @@ export class AuditWriter implements AuditSink {
       const h = headers();
       h.set('Cim-Cid', cid);
       try {
-        const ack = await this.js.publish(this.subject, bytes, {
+        const ack = await this.js.publish(subject, bytes, {
           msgID,
           headers: h,
           timeout: attemptTimeout(this.retry, attempt),
@@ -251,23 +298,19 @@ export class AuditWriter implements AuditSink {
           // Our own earlier attempt, or someone else's record at our position: the stored CID tells.
           const stored = await this.jsm.streams.getMessage(AUDIT_STREAM, { seq: ack.seq });
           if (stored.header.get('Cim-Cid') !== cid)
-            throw new CimError(
-              'CIM-CONFLICT',
-              `${this.subject} position ${seq} holds a record this writer did not write`,
-              {
-                hint: '`cim audit verify` names it.',
-              },
-            );
+            throw new CimError('CIM-CONFLICT', `${subject} position ${seq} holds a record this writer did not write`, {
+              hint: '`cim audit verify` names it.',
+            });
         }
         return ack.seq;
       } catch (error) {
         if (error instanceof CimError) throw error;
         lastError = error;
         if (isWrongLastSequence(error) && expected !== undefined) {
-          // Something else wrote into this chain. The record still goes in, linked to this
-          // writer's own last one, so the foreign record stands out as a fork of the chain.
+          // Something else wrote into this chain. The records still go in, linked to the chain's
+          // own last one, so the foreign record stands out as a fork of the chain.
           this.onTamper?.(
-            `${this.subject} moved past ${AUDIT_STREAM} seq ${expected}: something else wrote into this writer's chain; \`cim audit verify\` names it`,
+            `${subject} moved past ${AUDIT_STREAM} seq ${expected}: something else wrote into this writer's chain; \`cim audit verify\` names it`,
           );
           expected = undefined;
           attempt--;
@@ -279,10 +322,16 @@ export class AuditWriter implements AuditSink {
     }
     throw new CimError(
       'CIM-UNAVAILABLE',
-      `recording an audit entry on ${this.subject} failed after ${this.retry.attempts} attempts: ${(lastError as NatsError).message}`,
+      `recording an audit entry on ${subject} failed after ${this.retry.attempts} attempts: ${(lastError as NatsError).message}`,
       { hint: 'The audit stream has no leader or the cluster is unreachable; check `cim cluster status`.' },
     );
   }
+}
+
+function restart(chain: Chain, seq: number, prev: CID | null, streamSeq: number): void {
+  chain.seq = seq;
+  chain.prev = prev;
+  chain.streamSeq = streamSeq;
 }
 
 /** Exactly the entry's fields, each within the record's bounds (text 1..400 characters), whatever a caller passed. */

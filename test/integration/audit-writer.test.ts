@@ -60,33 +60,64 @@ afterAll(async () => {
 
 describe('AuditWriter', () => {
   it('chains records handed in one after another and 300 at once into one contiguous chain', async () => {
-    const writer = await AuditWriter.open(t.nc, { name: 'test' });
+    const writer = await AuditWriter.open(t.nc, { name: 'test', chains: 1 });
+    const [id] = writer.writers;
     await writer.record(entry('one'));
     await writer.record(entry('two'));
     await Promise.all(Array.from({ length: 300 }, (_, i) => writer.record(entry(`many-${i}`))));
     const { findings, records, messages } = await check();
     expect(findings).toEqual([]);
-    const mine = records.filter((r) => r.writer === writer.writer);
+    const mine = records.filter((r) => r.writer === id);
     expect(mine.map((r) => r.seq)).toEqual(Array.from({ length: 302 }, (_, i) => i + 1));
     expect(mine.slice(0, 2).map((r) => r.correlationId)).toEqual(['one', 'two']);
     expect(mine.slice(2).map((r) => r.correlationId)).toEqual(Array.from({ length: 300 }, (_, i) => `many-${i}`));
     // One message each for the two awaited one by one; the 300 handed in at once go as one batch
     // (or two, when the first went out alone before the others were queued).
-    const ours = messages.filter((m) => m.writer === writer.writer);
+    const ours = messages.filter((m) => m.writer === id);
     expect(ours.slice(0, 2).map((m) => m.records)).toEqual([1, 1]);
     expect(ours.length).toBeLessThanOrEqual(4);
     expect(Math.max(...ours.map((m) => m.records))).toBeGreaterThanOrEqual(299);
   });
 
+  it('spreads records over its chains when they come faster than one chain stores them; each chain stays contiguous', async () => {
+    const writer = await AuditWriter.open(t.nc, { name: 'pool', chains: 3 });
+    // One at a time, every record goes to the first chain: it is idle each time.
+    for (const i of [0, 1, 2]) await writer.record(entry(`calm-${i}`));
+    // Handed in while batches are out: the other chains take the queue as they are free.
+    await Promise.all(
+      Array.from({ length: 50 }, async (_, round) => {
+        await new Promise((resolve) => setTimeout(resolve, round % 10));
+        await writer.record(entry(`busy-${round}`));
+      }),
+    );
+    const { findings, records } = await check();
+    expect(findings).toEqual([]);
+    const ids = writer.writers;
+    expect(ids).toHaveLength(3);
+    const ours = records.filter((r) => ids.includes(r.writer));
+    expect(ours.filter((r) => r.correlationId.startsWith('calm-')).map((r) => r.writer)).toEqual([
+      ids[0],
+      ids[0],
+      ids[0],
+    ]);
+    expect(new Set(ours.map((r) => r.correlationId)).size).toBe(53);
+    expect(new Set(ours.map((r) => r.writer)).size).toBeGreaterThan(1);
+    for (const id of new Set(ours.map((r) => r.writer))) {
+      const chain = ours.filter((r) => r.writer === id).map((r) => r.seq);
+      expect(chain).toEqual(Array.from({ length: chain.length }, (_, i) => i + 1));
+    }
+  });
+
   it('splits a batch at its byte bound: every message within it, the chain unbroken across messages', async () => {
-    const writer = await AuditWriter.open(t.nc, { name: 'bytes', maxBatchBytes: 2_000 });
+    const writer = await AuditWriter.open(t.nc, { name: 'bytes', chains: 1, maxBatchBytes: 2_000 });
+    const [id] = writer.writers;
     await Promise.all(Array.from({ length: 41 }, (_, i) => writer.record(entry(`sized-${i}`))));
     const { findings, records, messages } = await check();
     expect(findings).toEqual([]);
-    expect(records.filter((r) => r.writer === writer.writer).map((r) => r.seq)).toEqual(
+    expect(records.filter((r) => r.writer === id).map((r) => r.seq)).toEqual(
       Array.from({ length: 41 }, (_, i) => i + 1),
     );
-    const ours = messages.filter((m) => m.writer === writer.writer);
+    const ours = messages.filter((m) => m.writer === id);
     expect(ours.length).toBeGreaterThan(2);
     expect(ours.slice(1).every((m) => m.records > 1)).toBe(true);
     for (const m of ours) expect(m.bytes).toBeLessThanOrEqual(2_000);
@@ -96,8 +127,11 @@ describe('AuditWriter', () => {
     const tampered: string[] = [];
     const writer = await AuditWriter.open(t.nc, { name: 'test', onTamper: (m) => tampered.push(m) });
     await writer.record(entry('before'));
+    // At this rate every record goes to the first chain.
+    const id = writer.writers[0]!;
+    const subject = new Subjects().audit(id);
     const jsm = await t.nc.jetstreamManager();
-    const head = decodeAuditRecord((await jsm.streams.getMessage(AUDIT_STREAM, { last_by_subj: writer.subject })).data);
+    const head = decodeAuditRecord((await jsm.streams.getMessage(AUDIT_STREAM, { last_by_subj: subject })).data);
     const forged = namedAuditRecord({
       ...head.record,
       v: AUDIT_VERSION,
@@ -108,12 +142,12 @@ describe('AuditWriter', () => {
     });
     const h = headers();
     h.set('Cim-Cid', forged.cid.toString());
-    const ack = await t.nc.jetstream().publish(writer.subject, forged.bytes, { headers: h });
+    const ack = await t.nc.jetstream().publish(subject, forged.bytes, { headers: h });
     await writer.record(entry('after'));
     expect(tampered).toEqual([expect.stringContaining("something else wrote into this writer's chain")]);
     const { findings } = await check();
     expect(findings).toEqual([
-      expect.objectContaining({ kind: 'chain-broken', aggregateId: writer.writer, streamSeq: ack.seq + 1 }),
+      expect.objectContaining({ kind: 'chain-broken', aggregateId: id, streamSeq: ack.seq + 1 }),
     ]);
     expect(findings[0]!.message).toContain(`forks at seq 2: CIM_AUDIT seq ${ack.seq} and seq ${ack.seq + 1}`);
   });

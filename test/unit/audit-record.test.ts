@@ -21,6 +21,7 @@ import {
   type AuditRecord,
   type CID,
 } from '../../appliance/index.js';
+import { seededRandom } from '../support/random.js';
 
 const subjects = new Subjects();
 
@@ -116,6 +117,57 @@ describe('audit record codec', () => {
     expect(commandOutcome('CIM-UNAVAILABLE')).toBe('failed');
     expect(commandOutcome('CIM-INTERNAL')).toBe('failed');
     expect(commandOutcome('no such code')).toBe('failed');
+  });
+});
+
+describe('audit record bytes (written directly for the record’s one shape)', () => {
+  it('are byte for byte what @ipld/dag-cbor encodes, for 2,000 random records', () => {
+    const random = seededRandom(160);
+    const alphabet = ['a', 'Z', '0', '-', '/', ' ', 'é', 'ß', '€', '𝄞', '日本', '\u0000', '"'];
+    const text = (max: number) =>
+      Array.from({ length: random.int(1, max) }, () => random.pick(alphabet))
+        .join('')
+        .slice(0, 400) || 'x';
+    let prev: CID | null = null;
+    for (let i = 0; i < 2_000; i++) {
+      const seq = random.pick([
+        1,
+        23,
+        24,
+        255,
+        256,
+        65_535,
+        65_536,
+        2 ** 32 - 1,
+        2 ** 32,
+        2 ** 53 - 1,
+        random.int(1, 1e9),
+      ]);
+      const r: AuditRecord = {
+        v: AUDIT_VERSION,
+        id: text(40),
+        writer: 'w-' + String(i),
+        seq,
+        actor: text(random.pick([5, 30, 400])),
+        role: text(8),
+        source: random.pick(['http', 'nats', 'cli'] as const),
+        action: text(60),
+        target: text(random.pick([10, 300])),
+        outcome: random.pick(['accepted', 'rejected', 'denied', 'ok', 'failed'] as const),
+        ...(random.next() < 0.5 ? { code: text(20) } : {}),
+        correlationId: text(random.pick([36, 400])),
+        at: new Date(1_700_000_000_000 + i).toISOString(),
+        prev: seq === 1 ? null : prev,
+      };
+      const expected = dagCbor.encode(r);
+      const actual = encodeAuditRecord(r);
+      expect(Buffer.from(actual).equals(Buffer.from(expected)), `record ${i}`).toBe(true);
+      prev = cidOfBlock(expected);
+    }
+  });
+
+  it('refuses a seq that is no unsigned integer rather than writing something else', () => {
+    expect(codeOf(() => encodeAuditRecord(record('w', 1.5, null)))).toMatch(/^CIM-INTERNAL: /);
   });
 });
 

@@ -1,0 +1,146 @@
+// The canonical dag-cbor bytes of an audit record, written directly for its one fixed shape. A
+// writer encodes a record per audited request on the request's path, where the generic encoder
+// (@ipld/dag-cbor: tokens, then a sort of the map's keys, then bytes) costs several times more.
+// The output is byte for byte what `dagCbor.encode` gives for the same record (tested on many
+// records, unicode and large numbers included); records are decoded with @ipld/dag-cbor as ever.
+import { CimError } from '../errors.js';
+import type { CID } from '../eventstore/cid.js';
+import type { AuditRecord } from './record.js';
+
+const MAJOR_UINT = 0;
+const MAJOR_BYTES = 2;
+const MAJOR_TEXT = 3;
+const MAJOR_ARRAY = 4;
+const MAJOR_MAP = 5;
+const MAJOR_TAG = 6;
+const NULL = 0xf6;
+const CID_TAG = 42;
+
+type TextField = 'at' | 'id' | 'code' | 'role' | 'actor' | 'action' | 'source' | 'target' | 'writer' | 'outcome';
+
+/**
+ * The record's keys in dag-cbor's order (shorter first, then bytewise), each with how its value is
+ * written; `code` is left out when the record has none.
+ */
+const FIELDS: readonly (readonly [keyof AuditRecord, 'uint' | 'text' | 'link'])[] = [
+  ['v', 'uint'],
+  ['at', 'text'],
+  ['id', 'text'],
+  ['seq', 'uint'],
+  ['code', 'text'],
+  ['prev', 'link'],
+  ['role', 'text'],
+  ['actor', 'text'],
+  ['action', 'text'],
+  ['source', 'text'],
+  ['target', 'text'],
+  ['writer', 'text'],
+  ['outcome', 'text'],
+  ['correlationId', 'text'],
+];
+const KEY_BYTES = new Map(FIELDS.map(([key]) => [key, textBytes(key)]));
+
+function textBytes(s: string): Buffer {
+  const body = Buffer.from(s, 'utf8');
+  const out = Buffer.allocUnsafe(headLength(body.length) + body.length);
+  body.copy(out, writeHead(out, 0, MAJOR_TEXT, body.length));
+  return out;
+}
+
+/** Bytes a head (major type and argument) takes. */
+function headLength(n: number): number {
+  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x100000000 ? 5 : 9;
+}
+
+/** Writes a head in its shortest form at `pos`; returns the position after it. */
+function writeHead(out: Buffer, pos: number, major: number, n: number): number {
+  const m = major << 5;
+  if (n < 24) {
+    out[pos] = m | n;
+    return pos + 1;
+  }
+  if (n < 0x100) {
+    out[pos] = m | 24;
+    out[pos + 1] = n;
+    return pos + 2;
+  }
+  if (n < 0x10000) {
+    out[pos] = m | 25;
+    out.writeUInt16BE(n, pos + 1);
+    return pos + 3;
+  }
+  if (n < 0x100000000) {
+    out[pos] = m | 26;
+    out.writeUInt32BE(n, pos + 1);
+    return pos + 5;
+  }
+  out[pos] = m | 27;
+  out.writeUInt32BE(Math.floor(n / 0x100000000), pos + 1);
+  out.writeUInt32BE(n >>> 0, pos + 5);
+  return pos + 9;
+}
+
+/** The record's canonical dag-cbor bytes (what `dagCbor.encode` gives, an absent `code` left out). */
+export function auditRecordBytes(record: AuditRecord): Uint8Array {
+  const hasCode = record.code !== undefined;
+  // First the size: every string's UTF-8 length, once.
+  let size = 1;
+  const lengths = new Array<number>(FIELDS.length);
+  for (let i = 0; i < FIELDS.length; i++) {
+    const [key, kind] = FIELDS[i]!;
+    if (key === 'code' && !hasCode) continue;
+    size += KEY_BYTES.get(key)!.length;
+    if (kind === 'uint') {
+      const n = record[key] as number;
+      if (!Number.isSafeInteger(n) || n < 0)
+        throw new CimError('CIM-INTERNAL', `audit record field ${key}: ${n} is no unsigned integer`);
+      size += headLength(n);
+    } else if (kind === 'text') {
+      const n = Buffer.byteLength(record[key as TextField] as string, 'utf8');
+      lengths[i] = n;
+      size += headLength(n) + n;
+    } else {
+      const prev = record.prev;
+      size += prev === null ? 1 : 2 + headLength(prev.bytes.length + 1) + prev.bytes.length + 1;
+    }
+  }
+  const out = Buffer.allocUnsafe(size);
+  let pos = writeHead(out, 0, MAJOR_MAP, hasCode ? FIELDS.length : FIELDS.length - 1);
+  for (let i = 0; i < FIELDS.length; i++) {
+    const [key, kind] = FIELDS[i]!;
+    if (key === 'code' && !hasCode) continue;
+    pos += KEY_BYTES.get(key)!.copy(out, pos);
+    if (kind === 'uint') pos = writeHead(out, pos, MAJOR_UINT, record[key] as number);
+    else if (kind === 'text') {
+      pos = writeHead(out, pos, MAJOR_TEXT, lengths[i]!);
+      pos += out.write(record[key as TextField] as string, pos, 'utf8');
+    } else pos = writeLink(out, pos, record.prev);
+  }
+  return out;
+}
+
+/** A CID as dag-cbor links it: tag 42 on a byte string of 0x00 (the identity multibase) and the CID; or null. */
+function writeLink(out: Buffer, pos: number, cid: CID | null): number {
+  if (cid === null) {
+    out[pos] = NULL;
+    return pos + 1;
+  }
+  pos = writeHead(out, pos, MAJOR_TAG, CID_TAG);
+  pos = writeHead(out, pos, MAJOR_BYTES, cid.bytes.length + 1);
+  out[pos] = 0;
+  out.set(cid.bytes, pos + 1);
+  return pos + 1 + cid.bytes.length;
+}
+
+/** A dag-cbor list of already encoded items: its head, then the items' bytes as they are. */
+export function listOfEncoded(items: readonly Uint8Array[]): Uint8Array {
+  let size = headLength(items.length);
+  for (const item of items) size += item.length;
+  const out = Buffer.allocUnsafe(size);
+  let pos = writeHead(out, 0, MAJOR_ARRAY, items.length);
+  for (const item of items) {
+    out.set(item, pos);
+    pos += item.length;
+  }
+  return out;
+}
