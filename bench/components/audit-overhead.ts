@@ -6,6 +6,7 @@
 // keeps every record: they are what the run did.
 import type { NatsConnection } from 'nats';
 import {
+  AUDIT_STREAM,
   AuditWriter,
   CimError,
   defineDomain,
@@ -58,6 +59,8 @@ export interface AuditBenchmarkResult {
   both: ThroughputFigure;
   /** both / off: the goal is at least 0.85. */
   bothRatio: number;
+  /** Audit records per stored message in the measured rounds: how much the writer's batches gathered. */
+  recordsPerMessage: number;
   interrupted: boolean;
 }
 
@@ -146,6 +149,7 @@ export async function runAuditBenchmark(
       }
     };
 
+    const messagesBefore = (await jsm.streams.info(AUDIT_STREAM)).state.messages;
     const off: { ok: number; failed: number; seconds: number }[] = [];
     const on: { ok: number; failed: number; seconds: number }[] = [];
     const both: { ok: number; failed: number; seconds: number }[] = [];
@@ -164,6 +168,10 @@ export async function runAuditBenchmark(
     const offFigure = combinedThroughput(off);
     const onFigure = combinedThroughput(on);
     const bothFigure = combinedThroughput(both);
+    await writer.flush();
+    // Every audited command has one record, answered or not (a failed one is recorded too).
+    const records = [...on, ...both].reduce((n, r) => n + r.ok + r.failed, 0);
+    const messages = (await jsm.streams.info(AUDIT_STREAM)).state.messages - messagesBefore;
     return {
       domain: name,
       rounds,
@@ -173,6 +181,7 @@ export async function runAuditBenchmark(
       ratio: offFigure.perSecond > 0 ? onFigure.perSecond / offFigure.perSecond : 0,
       both: bothFigure,
       bothRatio: offFigure.perSecond > 0 ? bothFigure.perSecond / offFigure.perSecond : 0,
+      recordsPerMessage: messages > 0 ? records / messages : 0,
       interrupted: signal?.aborted ?? false,
     };
   } finally {

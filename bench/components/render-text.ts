@@ -210,6 +210,7 @@ export function renderAuditBenchmark(result: AuditBenchmarkResult): string {
     ]),
     `  audit on / off: ${result.ratio.toFixed(3)} (${signedPercent(result.ratio - 1)})`,
     `  both / off: ${result.bothRatio.toFixed(3)} (${signedPercent(result.bothRatio - 1)}; goal within 15 %)`,
+    `  audit records per stored message: ${decimal(result.recordsPerMessage)} (a writer's batch is one message)`,
   ].join('\n');
 }
 

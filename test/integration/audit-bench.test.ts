@@ -62,6 +62,7 @@ describe('the audit benchmark', () => {
     const messages = (await jsm.streams.info(AUDIT_STREAM)).state.messages;
     expect(messages).toBe(new Set(records.map((r) => r.streamSeq)).size);
     expect(messages).toBeLessThan(400);
+    expect(result.recordsPerMessage).toBeCloseTo(400 / messages, 6);
   });
 
   it('renders the modes and the ratios', () => {
@@ -69,5 +70,6 @@ describe('the audit benchmark', () => {
     expect(text).toMatch(/^audit overhead: benchaudit, 8 in flight, 2 rounds of each mode alternating/);
     expect(text).toMatch(/audit on \/ off: \d\.\d{3} \([+-]\d+\.\d %\)/);
     expect(text).toMatch(/both \/ off: \d\.\d{3} \([+-]\d+\.\d %; goal within 15 %\)/);
+    expect(text).toMatch(/audit records per stored message: \d+(\.\d+)? \(a writer's batch is one message\)/);
   });
 });
