@@ -159,6 +159,9 @@ export class SubjectKeyStore {
    * cache was last known good. `PRAGMA data_version` changes exactly when another connection (of
    * this process or another) committed; this connection's own writes keep the cache right
    * themselves. It is read first, then the row: a row is never older than the version recorded.
+   * The check is made on every read, not once per turn of the event loop: within one turn Node can
+   * read a request sent after another process's erasure returned (libuv runs many I/O callbacks per
+   * poll phase and reads a socket again in the same callback), so a skipped check could miss it.
    */
   private row(subjectId: string): Cached {
     const version = this.dataVersion.get()!;
