@@ -73,8 +73,13 @@ function encodeValue(value: unknown): Uint8Array {
   const out = Buffer.allocUnsafe(head + length);
   if (head === 1) out[0] = 0x60 | length;
   else if (head === 2) out.writeUInt16BE(0x7800 | length, 0);
-  else if (head === 3) ((out[0] = 0x79), out.writeUInt16BE(length, 1));
-  else ((out[0] = 0x7a), out.writeUInt32BE(length, 1));
+  else if (head === 3) {
+    out[0] = 0x79;
+    out.writeUInt16BE(length, 1);
+  } else {
+    out[0] = 0x7a;
+    out.writeUInt32BE(length, 1);
+  }
   out.write(value, head, 'utf8');
   return out;
 }
