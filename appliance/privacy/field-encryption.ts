@@ -40,35 +40,48 @@ export class FieldEncryption implements PayloadProtection {
   protect(envelope: EventEnvelope): EventEnvelope {
     const fields = this.fields(envelope);
     if (!fields) return envelope;
-    const present = fields.filter((f) => Object.hasOwn(envelope.payload, f) && envelope.payload[f] != null);
-    if (present.length === 0) return envelope;
-    if (!this.keys)
-      throw new CimError('CIM-INTERNAL', `${envelope.domain}: personal data cannot be written without the key store`);
-    const key = this.keys.keyForWrite(envelope.aggregateId);
-    const payload = { ...envelope.payload };
-    for (const field of present) {
-      payload[field] = encryptField(key, this.place(envelope, field), payload[field]);
+    let payload: Record<string, unknown> | undefined;
+    let key: Uint8Array | undefined;
+    for (const field of fields) {
+      if (!Object.hasOwn(envelope.payload, field) || envelope.payload[field] == null) continue;
+      if (!key) {
+        if (!this.keys)
+          throw new CimError(
+            'CIM-INTERNAL',
+            `${envelope.domain}: personal data cannot be written without the key store`,
+          );
+        // Borrowed, not copied: used here before anything else can call the store.
+        key = this.keys.borrowKeyForWrite(envelope.aggregateId);
+        payload = { ...envelope.payload };
+      }
+      payload![field] = encryptField(key, this.place(envelope, field), envelope.payload[field]);
     }
-    return { ...envelope, payload };
+    return payload ? { ...envelope, payload } : envelope;
   }
 
   reveal(envelope: EventEnvelope): EventEnvelope {
     const fields = this.fields(envelope);
     if (!fields) return envelope;
-    const sealed = fields.filter((f) => isSealedField(envelope.payload[f]));
-    if (sealed.length === 0) return envelope;
-    // Read from the key store for every event: a key destroyed by another process is gone here at once.
-    const key = this.keys?.key(envelope.aggregateId);
-    const payload = { ...envelope.payload };
-    const erased: string[] = [];
-    for (const field of sealed) {
-      if (key) payload[field] = decryptField(key, this.place(envelope, field), payload[field] as Uint8Array);
+    let payload: Record<string, unknown> | undefined;
+    let key: Uint8Array | undefined;
+    let erased: string[] | undefined;
+    for (const field of fields) {
+      const sealed = envelope.payload[field];
+      if (!isSealedField(sealed)) continue;
+      if (!payload) {
+        // Asked of the key store for every event (it asks SQLite whether another connection
+        // committed first): a key destroyed by another process is gone here at once.
+        key = this.keys?.borrowKey(envelope.aggregateId);
+        payload = { ...envelope.payload };
+      }
+      if (key) payload[field] = decryptField(key, this.place(envelope, field), sealed);
       else {
         payload[field] = null;
-        erased.push(field);
+        (erased ??= []).push(field);
       }
     }
-    if (erased.length > 0) payload[ERASED_FIELDS] = erased;
+    if (!payload) return envelope;
+    if (erased) payload[ERASED_FIELDS] = erased;
     return { ...envelope, payload };
   }
 

@@ -5,9 +5,11 @@
 // zeroes freed cells and pages, and after a destruction the WAL is checkpointed and truncated
 // (retried until no reader holds it) so the old pages in it are gone too. An erased subject stays
 // as a tombstone (its id and when), which tells "already erased" from "never known" and refuses
-// new personal data for it.
+// new personal data for it. Rows are cached in memory; every read first asks SQLite whether another
+// connection committed to the file since (`PRAGMA data_version`) and drops the whole cache if so,
+// so an erasure by any process is seen by the next read, as without a cache.
 import Database from 'better-sqlite3';
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CimError } from '../errors.js';
@@ -21,6 +23,14 @@ export interface KeyStoreOptions {
   dir?: string;
   /** How long a destruction waits for readers of the WAL to let go before it gives up (ms). */
   scrubTimeoutMs?: number;
+  /** How many subjects' rows the cache in memory holds at most (default 10 000); the oldest go first. */
+  cacheEntries?: number;
+}
+
+/** A cached row: `key` is the store's own copy (zeroed when dropped), null when erased or unknown. */
+interface Cached {
+  status: SubjectStatus;
+  key: Buffer | null;
 }
 
 /** The key store's file: in `dir`, else in the state dir's `privacy/`. */
@@ -35,10 +45,15 @@ export class SubjectKeyStore {
   private readonly erase: Database.Statement<[string, string]>;
   private readonly scrubTimeoutMs: number;
   private readonly erasedAfter: Database.Statement<[string], { subjectId: string; erasedAt: string }>;
+  private readonly dataVersion: Database.Statement<[], number>;
+  private version: number;
+  private readonly cache = new Map<string, Cached>();
+  private readonly cacheEntries: number;
 
   private constructor(path: string, options: KeyStoreOptions) {
     this.path = path;
     this.scrubTimeoutMs = options.scrubTimeoutMs ?? 30_000;
+    this.cacheEntries = Math.max(1, options.cacheEntries ?? 10_000);
     try {
       // Created private before SQLite opens it: its -wal and -shm files take the same mode.
       closeSync(openSync(path, 'a', 0o600));
@@ -67,6 +82,8 @@ export class SubjectKeyStore {
     this.erase = this.db.prepare(
       'UPDATE subject_keys SET key = NULL, erased_at = ? WHERE subject_id = ? AND erased_at IS NULL',
     );
+    this.dataVersion = this.db.prepare<[], number>('PRAGMA data_version').pluck();
+    this.version = this.dataVersion.get()!;
   }
 
   /** Opens (and creates, directory 0700 and file 0600) the state dir's key store. */
@@ -78,16 +95,26 @@ export class SubjectKeyStore {
   }
 
   /**
-   * The subject's key, read from the file on every call: there is no cache in memory, so a key
-   * another process destroyed is gone here at once. Undefined for an unknown or erased subject.
+   * The subject's key, as a copy the caller owns: undefined for an unknown or erased subject. Read
+   * after asking whether another connection committed (see `row`), so a key another process
+   * destroyed is gone here at once.
    */
   key(subjectId: string): Uint8Array | undefined {
-    return this.select.get(subjectId)?.key ?? undefined;
+    const key = this.borrowKey(subjectId);
+    return key && Uint8Array.from(key);
+  }
+
+  /**
+   * The subject's key itself, not a copy: the store zeroes it when it drops it from its cache, which
+   * only a later call into this store can do. Use it at once (field encryption does) and keep no
+   * reference; `key()` is for callers that keep one.
+   */
+  borrowKey(subjectId: string): Uint8Array | undefined {
+    return this.row(subjectId).key ?? undefined;
   }
 
   status(subjectId: string): SubjectStatus {
-    const row = this.select.get(subjectId);
-    return row === undefined ? 'unknown' : row.erased_at !== null ? 'erased' : 'active';
+    return this.row(subjectId).status;
   }
 
   /**
@@ -98,16 +125,81 @@ export class SubjectKeyStore {
     return this.erasedAfter.all(since);
   }
 
-  /** The subject's key, made (random, synced to disk) on first use; refuses an erased subject. */
+  /** A copy of the subject's key, made (random, synced to disk) on first use; refuses an erased subject. */
   keyForWrite(subjectId: string): Uint8Array {
-    let row = this.select.get(subjectId);
-    if (row === undefined) {
-      this.insert.run(subjectId, randomBytes(KEY_BYTES), new Date().toISOString());
-      row = this.select.get(subjectId)!; // another process may have made it first: its key wins
+    return Uint8Array.from(this.borrowKeyForWrite(subjectId));
+  }
+
+  /** `keyForWrite` without the copy: the same terms as `borrowKey`. */
+  borrowKeyForWrite(subjectId: string): Uint8Array {
+    let row = this.row(subjectId);
+    if (row.status === 'unknown') {
+      const made = randomFillSync(Buffer.alloc(KEY_BYTES));
+      if (this.insert.run(subjectId, made, new Date().toISOString()).changes === 1) {
+        row = { status: 'active', key: made };
+        this.remember(subjectId, row);
+      } else {
+        made.fill(0);
+        this.forget(subjectId);
+        row = this.row(subjectId); // another process made it first: its key wins
+      }
     }
     if (row.key === null)
       throw new CimError('CIM-REJECTED', `subject ${subjectId} was erased: no personal data is stored for it again`);
     return row.key;
+  }
+
+  /** How many subjects the cache holds now. */
+  get cachedSubjects(): number {
+    return this.cache.size;
+  }
+
+  /**
+   * The subject's row, from the cache when no other connection has committed to the file since the
+   * cache was last known good. `PRAGMA data_version` changes exactly when another connection (of
+   * this process or another) committed; this connection's own writes keep the cache right
+   * themselves. It is read first, then the row: a row is never older than the version recorded.
+   * The check is made on every read, not once per turn of the event loop: within one turn Node can
+   * read a request sent after another process's erasure returned (libuv runs many I/O callbacks per
+   * poll phase and reads a socket again in the same callback), so a skipped check could miss it.
+   */
+  private row(subjectId: string): Cached {
+    const version = this.dataVersion.get()!;
+    if (version !== this.version) {
+      this.dropAll();
+      this.version = version;
+    } else {
+      const cached = this.cache.get(subjectId);
+      if (cached !== undefined) return cached;
+    }
+    const found = this.select.get(subjectId);
+    const row: Cached =
+      found === undefined
+        ? { status: 'unknown', key: null }
+        : { status: found.erased_at !== null ? 'erased' : 'active', key: found.key };
+    this.remember(subjectId, row);
+    return row;
+  }
+
+  private remember(subjectId: string, row: Cached): void {
+    this.forget(subjectId);
+    if (this.cache.size >= this.cacheEntries) {
+      // Map order is insertion order: the oldest entry goes.
+      const oldest = this.cache.keys().next().value as string;
+      this.forget(oldest);
+    }
+    this.cache.set(subjectId, row);
+  }
+
+  /** Drops a subject's cached row, zeroing its key: the bytes are the store's own (a row read or made here). */
+  private forget(subjectId: string): void {
+    this.cache.get(subjectId)?.key?.fill(0);
+    this.cache.delete(subjectId);
+  }
+
+  private dropAll(): void {
+    for (const row of this.cache.values()) row.key?.fill(0);
+    this.cache.clear();
   }
 
   /**
@@ -116,6 +208,8 @@ export class SubjectKeyStore {
    */
   async destroy(subjectId: string): Promise<'erased' | 'already-erased' | 'unknown'> {
     const changed = this.erase.run(new Date().toISOString(), subjectId).changes;
+    // This connection's own commit does not change its data_version: the cache is told here.
+    if (changed === 1) this.remember(subjectId, { status: 'erased', key: null });
     const outcome = changed === 1 ? 'erased' : this.status(subjectId) === 'erased' ? 'already-erased' : 'unknown';
     // Also for an already-erased subject: a destruction that stopped before its scrub is completed.
     if (outcome !== 'unknown') await this.scrub();
@@ -137,6 +231,7 @@ export class SubjectKeyStore {
   }
 
   close(): void {
+    this.dropAll();
     if (this.db.open) this.db.close();
   }
 }
