@@ -39,6 +39,7 @@ export {
   runAuditBenchmark,
   type AuditBenchmarkOptions,
   type AuditBenchmarkResult,
+  type AuditModeFigures,
 } from './components/audit-overhead.js';
 export {
   runTracingBenchmark,

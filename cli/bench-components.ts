@@ -343,7 +343,8 @@ async function benchComponents(
     (commands.check.commandsFailed > 0 || commands.check.renamesStored !== commands.check.commandsOk);
   const tracingFailed =
     (tracing !== undefined && tracing.off.failed + tracing.on.failed > 0) ||
-    (audit !== undefined && audit.off.failed + audit.on.failed + audit.both.failed > 0);
+    (audit !== undefined &&
+      [audit.configured, audit.capacity].some((f) => f.off.failed + f.on.failed + f.both.failed > 0));
   const httpFailed =
     httpCommands !== undefined &&
     !httpCommands.interrupted &&

@@ -5,7 +5,7 @@ import * as dagCbor from '@ipld/dag-cbor';
 import { z } from 'zod';
 import { CimError, firstIssue, isCimErrorCode } from '../errors.js';
 import { CID, cidOfBlock } from '../eventstore/cid.js';
-import { auditRecordBytes, listOfEncoded } from './record-bytes.js';
+import { auditBatchBytes, auditRecordBytes, BATCH_RECORD_FIELDS } from './record-bytes.js';
 
 export const AUDIT_VERSION = 1;
 
@@ -117,19 +117,51 @@ export interface AuditMessage {
 /** Records of one writer's batch at most in one message (each record is at most a few KiB). */
 export const MAX_RECORDS_PER_MESSAGE = 1_000;
 
+const BatchSchema = z
+  .object({
+    v: z.literal(AUDIT_VERSION),
+    at: text,
+    seq: z.number().int().min(1),
+    prev: cid.nullable(),
+    writer: z.string().regex(writerIdPattern),
+    records: z.array(z.array(z.unknown()).length(BATCH_RECORD_FIELDS.length)).min(1).max(MAX_RECORDS_PER_MESSAGE),
+  })
+  .strict();
+
 /**
- * One message's bytes for a batch of records: a dag-cbor list of them, in chain order. Each
- * record's CID stays the CID of its own encoding (its bytes are a slice of the list's).
+ * One message's bytes for a batch of records (docs/architecture.md#audit-log): what its records
+ * share — writer, the first seq and link, the time — once, and per record the rest, in chain
+ * order. The records must be one writer's, consecutive, of one time, each linking to the one
+ * before (the writer's batches are), else CIM-INTERNAL: nothing is dropped that a record holds.
  */
-export function encodeAuditBatch(records: readonly AuditRecord[]): Uint8Array {
-  return listOfEncoded(records.map(auditRecordBytes));
+export function encodeAuditBatch(records: readonly NamedAuditRecord[]): Uint8Array {
+  const first = records[0];
+  if (first === undefined) throw new CimError('CIM-INTERNAL', 'an audit batch holds at least one record');
+  for (let i = 1; i < records.length; i++) {
+    const { record } = records[i]!;
+    if (
+      record.writer !== first.record.writer ||
+      record.at !== first.record.at ||
+      record.seq !== first.record.seq + i ||
+      record.prev === null ||
+      !record.prev.equals(records[i - 1]!.cid)
+    )
+      throw new CimError('CIM-INTERNAL', `audit batch record ${i + 1} does not follow record ${i} in one chain`);
+  }
+  const { writer, seq, prev, at } = first.record;
+  return auditBatchBytes(
+    { writer, seq, prev, at },
+    records.map((r) => r.record),
+  );
 }
 
 /**
- * A message of the audit stream as the records it holds: a list of records (a writer's batch), or
- * one record on its own. The shape and canonical form are checked as `decodeAuditRecord` does, and
- * a claimed CID is compared with the CID of the bytes, else `CIM-INVALID-EVENT`. Whether the
- * records extend their writers' chains is verification's question, not this one's.
+ * A message of the audit stream as the records it holds: a writer's batch, or one record on its
+ * own (as messages were first written). Each record is rebuilt in full from the batch — the head's
+ * writer and time, seq counted on from the head's, `prev` the CID of the record before — checked
+ * as `decodeAuditRecord` checks a record, and named by the CID of its own canonical bytes. The
+ * message's bytes must be canonical, and a claimed CID is compared with theirs, else
+ * `CIM-INVALID-EVENT`. Whether the records extend their writers' chains is verification's question.
  */
 export function decodeAuditMessage(bytes: Uint8Array, claimedCid?: string): AuditMessage {
   let value: unknown;
@@ -141,26 +173,34 @@ export function decodeAuditMessage(bytes: Uint8Array, claimedCid?: string): Audi
   const cid = cidOfBlock(bytes);
   if (claimedCid !== undefined && claimedCid !== cid.toString())
     throw new CimError('CIM-INVALID-EVENT', `published as ${claimedCid}, its bytes hash to ${cid}`);
-  if (!Array.isArray(value)) {
+  if (typeof value !== 'object' || value === null || !Object.hasOwn(value, 'records')) {
     const only = parsedRecord(value, bytes);
     return { cid, records: [{ record: only.record, cid: only.cid }] };
   }
-  if (value.length === 0 || value.length > MAX_RECORDS_PER_MESSAGE)
-    throw new CimError(
-      'CIM-INVALID-EVENT',
-      `not a batch of audit records: ${value.length} records (1 to ${MAX_RECORDS_PER_MESSAGE})`,
+  const parsed = BatchSchema.safeParse(value);
+  if (!parsed.success)
+    throw new CimError('CIM-INVALID-EVENT', `not a batch of audit records: ${firstIssue(parsed.error)}`);
+  const head = parsed.data;
+  const records: NamedAuditRecord[] = [];
+  let prev = head.prev as CID | null;
+  for (const [i, values] of head.records.entries()) {
+    const fields = Object.fromEntries(
+      BATCH_RECORD_FIELDS.flatMap((f, j) => (f === 'code' && values[j] === null ? [] : [[f, values[j]]])),
     );
-  const encoded: Uint8Array[] = [];
-  const records = value.map((item, i) => {
+    const rebuilt = { v: head.v, ...fields, writer: head.writer, seq: head.seq + i, at: head.at, prev };
+    let named;
     try {
-      const named = parsedRecord(item);
-      encoded.push(named.bytes);
-      return { record: named.record, cid: named.cid };
+      named = parsedRecord(rebuilt);
     } catch (error) {
-      throw new CimError('CIM-INVALID-EVENT', `record ${i + 1} of ${value.length}: ${(error as CimError).message}`);
+      throw new CimError(
+        'CIM-INVALID-EVENT',
+        `record ${i + 1} of ${head.records.length}: ${(error as CimError).message}`,
+      );
     }
-  });
-  if (!Buffer.from(bytes).equals(listOfEncoded(encoded)))
+    records.push({ record: named.record, cid: named.cid });
+    prev = named.cid;
+  }
+  if (!Buffer.from(bytes).equals(encodeAuditBatch(records)))
     throw new CimError('CIM-INVALID-EVENT', 'not a canonical batch of audit records');
   return { cid, records };
 }

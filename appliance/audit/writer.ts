@@ -1,7 +1,7 @@
 // The audit writer: a few chains per instance (each a random writer id, subject
 // `<prefix>.audit.<writer>`), computed locally so records need no round trip to be chained. Each
-// chain stores one batch at a time, as ONE message: a dag-cbor list of the records in chain order
-// (a batch of one is the record itself), so a batch costs one replicated write and one
+// chain stores one batch at a time, as ONE message (`encodeAuditBatch`: what the records share once,
+// the rest of each in chain order), so a batch costs one replicated write and one
 // acknowledgement however many requests it accounts for. A record handed in goes out at once on a
 // chain that is idle, or waits in the queue the next chain to finish takes from (group commit):
 // with several chains a record never waits a whole round trip for the batch before it, and each
@@ -28,16 +28,17 @@ import {
   isWrongLastSequence,
   type RetryPolicy,
 } from '../eventstore/retry.js';
-import { listOfEncoded } from './record-bytes.js';
 import {
   AUDIT_VERSION,
   decodeAuditMessage,
+  encodeAuditBatch,
   encodeAuditRecord,
   MAX_RECORDS_PER_MESSAGE,
   writerIdPattern,
   type AuditEntry,
   type AuditRecord,
   type AuditSink,
+  type NamedAuditRecord,
 } from './record.js';
 
 export interface AuditWriterOptions {
@@ -187,11 +188,12 @@ export class AuditWriter implements AuditSink {
       }
       const expected = chain.streamSeq;
       const headBefore = chain.prev;
-      const { batch, encoded, firstSeq } = this.nextBatch(chain);
+      const { batch, records } = this.nextBatch(chain);
       chain.written.clear();
       if (headBefore) chain.written.add(headBefore.toString());
       chain.written.add(chain.prev!.toString());
-      const bytes = encoded.length === 1 ? encoded[0]! : listOfEncoded(encoded);
+      const bytes = encodeAuditBatch(records);
+      const firstSeq = records[0]!.record.seq;
       let failure: CimError | undefined;
       try {
         chain.streamSeq = await this.publish(chain, firstSeq, cidOfBlock(bytes).toString(), bytes, expected);
@@ -211,12 +213,12 @@ export class AuditWriter implements AuditSink {
    * Takes the next batch off the queue and chains its records on from `chain`'s head: as many as
    * fit in one message (`maxBatch` records, `maxBatchBytes` bytes; always at least one).
    */
-  private nextBatch(chain: Chain): { batch: Pending[]; encoded: Uint8Array[]; firstSeq: number } {
+  private nextBatch(chain: Chain): { batch: Pending[]; records: NamedAuditRecord[] } {
     const at = new Date().toISOString();
     const batch: Pending[] = [];
-    const encoded: Uint8Array[] = [];
-    const firstSeq = chain.seq + 1;
-    let size = 3; // the list's own header, for up to 1,000 records
+    const records: NamedAuditRecord[] = [];
+    // Bounded by the records' own sizes: a batch holds less than they do (what they share once).
+    let size = 16;
     while (this.queue.length > 0 && batch.length < this.maxBatch) {
       const record: AuditRecord = {
         v: AUDIT_VERSION,
@@ -229,13 +231,14 @@ export class AuditWriter implements AuditSink {
       };
       const bytes = encodeAuditRecord(record);
       if (batch.length > 0 && size + bytes.length > this.maxBatchBytes) break;
+      const cid = cidOfBlock(bytes);
       batch.push(this.queue.shift()!);
-      encoded.push(bytes);
+      records.push({ record, cid });
       size += bytes.length;
       chain.seq = record.seq;
-      chain.prev = cidOfBlock(bytes);
+      chain.prev = cid;
     }
-    return { batch, encoded, firstSeq };
+    return { batch, records };
   }
 
   /**

@@ -1,9 +1,13 @@
 // What the audit log and field encryption cost a command: command throughput (request → service:
 // validate, decide, append, audit record → reply) with the service's audit writer against none, and
 // with both the audit writer and the personal-data fields encrypted (a key per person, as `cim
-// serve` runs), in one run on one cluster. The modes alternate in rounds on the same people, so
-// drift falls on all alike; the figures are the ratios to off. The records stay in CIM_AUDIT, which
-// keeps every record: they are what the run did.
+// serve` runs), in one run on one cluster. Each mode runs twice: with the configured commands in
+// flight, and with four times as many. A command waits for one more replicated write with the
+// audit log on, so at a fixed number in flight it shows as latency; with enough in flight the
+// services are busy all the time and the rate is the capacity (the off rate not rising with four
+// times as many in flight shows it is reached). The modes alternate in rounds on the same people,
+// so drift falls on all alike; the figures are the ratios to off. The records stay in CIM_AUDIT,
+// which keeps every record: they are what the run did.
 import type { NatsConnection } from 'nats';
 import {
   AUDIT_STREAM,
@@ -32,6 +36,8 @@ export interface AuditBenchmarkOptions {
   /** People the commands rename. */
   aggregates: number;
   inFlight: number;
+  /** Commands in flight for the capacity figures (default 4 × inFlight; at most one per person). */
+  capacityInFlight?: number;
   replicas: number;
   /** Rounds of each mode, alternating off, on, off, on, … (default 4). */
   rounds?: number;
@@ -45,9 +51,8 @@ export interface AuditBenchmarkOptions {
   signal?: AbortSignal;
 }
 
-export interface AuditBenchmarkResult {
-  domain: string;
-  rounds: number;
+/** The three modes at one number of commands in flight. */
+export interface AuditModeFigures {
   lanes: number;
   /** Commands per second with no audit sink, all rounds together. */
   off: ThroughputFigure;
@@ -57,8 +62,17 @@ export interface AuditBenchmarkResult {
   ratio: number;
   /** The audit writer and field encryption together: what `cim serve` runs with. */
   both: ThroughputFigure;
-  /** both / off: the goal is at least 0.85. */
+  /** both / off. */
   bothRatio: number;
+}
+
+export interface AuditBenchmarkResult {
+  domain: string;
+  rounds: number;
+  /** With the configured commands in flight: where the extra write shows as latency. */
+  configured: AuditModeFigures;
+  /** With four times as many: throughput at capacity, where the goal (both / off ≥ 0.85) is read. */
+  capacity: AuditModeFigures;
   /** Audit records per stored message in the measured rounds: how much the writer's batches gathered. */
   recordsPerMessage: number;
   interrupted: boolean;
@@ -81,7 +95,8 @@ export async function runAuditBenchmark(
   const { signal } = options;
   const rounds = options.rounds ?? 4;
   const lanes = Math.min(options.inFlight, options.aggregates);
-  const perRound = Math.max(lanes, Math.floor(options.messages / rounds));
+  const capacityLanes = Math.min(options.capacityInFlight ?? 4 * options.inFlight, options.aggregates);
+  const perRound = Math.max(capacityLanes, Math.floor(options.messages / rounds));
   const jsm = await nc.jetstreamManager();
   await jsm.streams.delete(domainStream(name)).catch(() => false);
   await provision(nc, { domains: [name], replicas: options.replicas, duplicateWindowMs: 120_000 });
@@ -133,54 +148,56 @@ export async function runAuditBenchmark(
       signal,
     );
 
-    // Each lane owns its people (lane, lane + lanes, …), so one person never has two renames in flight.
-    const perLane = Math.max(1, Math.floor(options.aggregates / lanes));
-    const counters = new Array<number>(lanes).fill(0);
-    let next = 0;
     let renames = 0;
-    const rename = async (): Promise<boolean> => {
-      const lane = next++ % lanes;
-      const i = lane + lanes * (counters[lane]!++ % perLane);
-      try {
-        await send({ personId: personId(i), name: `Renamed ${++renames}` }, 'RenamePerson');
-        return true;
-      } catch {
-        return false;
-      }
+    // Each lane owns its people (lane, lane + lanes, …), so one person never has two renames in flight.
+    const renamer = (laneCount: number) => {
+      const perLane = Math.max(1, Math.floor(options.aggregates / laneCount));
+      const counters = new Array<number>(laneCount).fill(0);
+      let next = 0;
+      return async (): Promise<boolean> => {
+        const lane = next++ % laneCount;
+        const i = lane + laneCount * (counters[lane]!++ % perLane);
+        try {
+          await send({ personId: personId(i), name: `Renamed ${++renames}` }, 'RenamePerson');
+          return true;
+        } catch {
+          return false;
+        }
+      };
     };
 
+    type Runs = Record<'off' | 'on' | 'both', { ok: number; failed: number; seconds: number }[]>;
+    const sets = [lanes, capacityLanes].map((n) => ({
+      lanes: n,
+      rename: renamer(n),
+      runs: { off: [], on: [], both: [] } as Runs,
+    }));
     const messagesBefore = (await jsm.streams.info(AUDIT_STREAM)).state.messages;
-    const off: { ok: number; failed: number; seconds: number }[] = [];
-    const on: { ok: number; failed: number; seconds: number }[] = [];
-    const both: { ok: number; failed: number; seconds: number }[] = [];
     for (let round = 0; round < rounds && !signal?.aborted; round++) {
-      for (const [mode, runs] of [
-        ['off', off],
-        ['on', on],
-        ['both', both],
-      ] as const) {
-        if (signal?.aborted) break;
-        auditing = mode !== 'off';
-        encrypting = mode === 'both';
-        runs.push(await runLanes(lanes, perRound, rename, (d) => options.onProgress?.(mode, d, perRound), signal));
+      for (const set of sets) {
+        for (const mode of ['off', 'on', 'both'] as const) {
+          if (signal?.aborted) break;
+          auditing = mode !== 'off';
+          encrypting = mode === 'both';
+          set.runs[mode].push(
+            await runLanes(set.lanes, perRound, set.rename, (d) => options.onProgress?.(mode, d, perRound), signal),
+          );
+        }
       }
     }
-    const offFigure = combinedThroughput(off);
-    const onFigure = combinedThroughput(on);
-    const bothFigure = combinedThroughput(both);
     await writer.flush();
     // Every audited command has one record, answered or not (a failed one is recorded too).
-    const records = [...on, ...both].reduce((n, r) => n + r.ok + r.failed, 0);
+    const records = sets.reduce(
+      (n, set) => n + [...set.runs.on, ...set.runs.both].reduce((m, r) => m + r.ok + r.failed, 0),
+      0,
+    );
     const messages = (await jsm.streams.info(AUDIT_STREAM)).state.messages - messagesBefore;
+    const [configured, capacity] = sets.map(({ lanes: n, runs }) => modeFigures(n, runs));
     return {
       domain: name,
       rounds,
-      lanes,
-      off: offFigure,
-      on: onFigure,
-      ratio: offFigure.perSecond > 0 ? onFigure.perSecond / offFigure.perSecond : 0,
-      both: bothFigure,
-      bothRatio: offFigure.perSecond > 0 ? bothFigure.perSecond / offFigure.perSecond : 0,
+      configured: configured!,
+      capacity: capacity!,
       recordsPerMessage: messages > 0 ? records / messages : 0,
       interrupted: signal?.aborted ?? false,
     };
@@ -190,4 +207,21 @@ export async function runAuditBenchmark(
     keys.close();
     await jsm.streams.delete(domainStream(name)).catch(() => false);
   }
+}
+
+function modeFigures(
+  lanes: number,
+  runs: Record<'off' | 'on' | 'both', { ok: number; failed: number; seconds: number }[]>,
+): AuditModeFigures {
+  const off = combinedThroughput(runs.off);
+  const on = combinedThroughput(runs.on);
+  const both = combinedThroughput(runs.both);
+  return {
+    lanes,
+    off,
+    on,
+    ratio: off.perSecond > 0 ? on.perSecond / off.perSecond : 0,
+    both,
+    bothRatio: off.perSecond > 0 ? both.perSecond / off.perSecond : 0,
+  };
 }

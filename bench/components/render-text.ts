@@ -1,6 +1,6 @@
 // Plain-text tables of the component benchmarks' results for the terminal, written with the
 // figure rules every rendering shares (reports/render/format.ts); nothing measured or printed here.
-import type { AuditBenchmarkResult } from './audit-overhead.js';
+import type { AuditBenchmarkResult, AuditModeFigures } from './audit-overhead.js';
 import type { AppendBenchmarkResult } from './append-throughput.js';
 import type { CommandBenchmarkResult } from './command-throughput.js';
 import type { HttpCommandBenchmarkResult } from './http-command.js';
@@ -192,24 +192,30 @@ export function renderTracingBenchmark(result: TracingBenchmarkResult): string {
 }
 
 export function renderAuditBenchmark(result: AuditBenchmarkResult): string {
-  const row = (label: string, f: AuditBenchmarkResult['off']) => [
-    label,
-    count(f.messages),
-    count(f.failed),
-    decimal(f.seconds),
-    count(f.perSecond),
-  ];
+  const rows = (f: AuditModeFigures) =>
+    (
+      [
+        ['audit off (no sink)', f.off],
+        ['audit on (a record per command, before the reply)', f.on],
+        ['audit on and personal data encrypted', f.both],
+      ] as const
+    ).map(([label, t]) => [
+      label,
+      count(f.lanes),
+      count(t.messages),
+      count(t.failed),
+      decimal(t.seconds),
+      count(t.perSecond),
+    ]);
+  const ratios = (f: AuditModeFigures) =>
+    `on / off ${f.ratio.toFixed(3)} (${signedPercent(f.ratio - 1)}), both / off ${f.bothRatio.toFixed(3)} (${signedPercent(f.bothRatio - 1)})`;
+  const { configured, capacity } = result;
   return [
-    `audit overhead: ${result.domain}, ${result.lanes} in flight, ${result.rounds} rounds of each mode alternating` +
+    `audit overhead: ${result.domain}, ${result.rounds} rounds of each mode alternating` +
       (result.interrupted ? ' (interrupted: partial figures)' : ''),
-    alignedTable([
-      ['commands', 'ok', 'failed', 's', 'cmds/s'],
-      row('audit off (no sink)', result.off),
-      row('audit on (a record per command, before the reply)', result.on),
-      row('audit on and personal data encrypted', result.both),
-    ]),
-    `  audit on / off: ${result.ratio.toFixed(3)} (${signedPercent(result.ratio - 1)})`,
-    `  both / off: ${result.bothRatio.toFixed(3)} (${signedPercent(result.bothRatio - 1)}; goal within 15 %)`,
+    alignedTable([['commands', 'in flight', 'ok', 'failed', 's', 'cmds/s'], ...rows(configured), ...rows(capacity)]),
+    `  at ${count(configured.lanes)} in flight: ${ratios(configured)}; the extra replicated write a command waits for, as latency`,
+    `  at ${count(capacity.lanes)} in flight (capacity): ${ratios(capacity)}; goal: both / off within 15 %`,
     `  audit records per stored message: ${decimal(result.recordsPerMessage)} (a writer's batch is one message)`,
   ].join('\n');
 }

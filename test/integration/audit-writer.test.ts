@@ -10,7 +10,6 @@ import {
   AuditChainChecker,
   AuditWriter,
   decodeAuditMessage,
-  decodeAuditRecord,
   FindingList,
   namedAuditRecord,
   provision,
@@ -131,7 +130,8 @@ describe('AuditWriter', () => {
     const id = writer.writers[0]!;
     const subject = new Subjects().audit(id);
     const jsm = await t.nc.jetstreamManager();
-    const head = decodeAuditRecord((await jsm.streams.getMessage(AUDIT_STREAM, { last_by_subj: subject })).data);
+    const head = decodeAuditMessage((await jsm.streams.getMessage(AUDIT_STREAM, { last_by_subj: subject })).data)
+      .records[0]!;
     const forged = namedAuditRecord({
       ...head.record,
       v: AUDIT_VERSION,

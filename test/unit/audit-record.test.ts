@@ -58,8 +58,8 @@ function check(messages: { subject: string; data: Uint8Array; claimedCid?: strin
 }
 
 /** A message holding a batch of records, as the writer stores it. */
-const batch = (records: { record: AuditRecord }[]) => {
-  const data = encodeAuditBatch(records.map((r) => r.record));
+const batch = (records: { record: AuditRecord; cid: CID }[]) => {
+  const data = encodeAuditBatch(records);
   return { subject: subjects.audit(records[0]!.record.writer), data, claimedCid: cidOfBlock(data).toString() };
 };
 
@@ -172,16 +172,79 @@ describe('audit record bytes (written directly for the record’s one shape)', (
 });
 
 describe('audit message codec (a writer’s batch in one message)', () => {
-  it('lists a batch’s records; each keeps its own CID, its bytes a slice of the message’s', () => {
+  it('says what a batch’s records share once; each record is rebuilt in full, named by its own CID', () => {
     const a = chain('w-a', 3);
-    const bytes = encodeAuditBatch(a.map((r) => r.record));
+    const bytes = encodeAuditBatch(a);
     const message = decodeAuditMessage(bytes, cidOfBlock(bytes).toString());
     expect(message.cid.toString()).toBe(cidOfBlock(bytes).toString());
     expect(message.records.map((r) => r.cid.toString())).toEqual(a.map((r) => r.cid.toString()));
     expect(message.records.map((r) => Buffer.from(encodeAuditRecord(r.record)))).toEqual(
       a.map((r) => Buffer.from(r.bytes)),
     );
-    for (const r of a) expect(Buffer.from(bytes).includes(Buffer.from(r.bytes))).toBe(true);
+    const value = dagCbor.decode(bytes) as Record<string, unknown>;
+    expect(Object.keys(value).sort()).toEqual(['at', 'prev', 'records', 'seq', 'v', 'writer']);
+    expect(value).toMatchObject({ v: 1, writer: 'w-a', seq: 1, prev: null, at: a[0]!.record.at });
+    expect((value.records as unknown[][])[1]).toEqual([
+      'w-a-2',
+      'crm',
+      'writer',
+      'http',
+      'command.person.RegisterPerson',
+      'person/p-1',
+      'accepted',
+      null,
+      'corr-2',
+    ]);
+    expect(bytes.length).toBeLessThan(a.reduce((n, r) => n + r.bytes.length, 0) * 0.6);
+  });
+
+  it('is byte for byte what @ipld/dag-cbor encodes for the same batch, for 300 random batches', () => {
+    const random = seededRandom(1600);
+    for (let b = 0; b < 300; b++) {
+      const length = random.int(1, 40);
+      const start = random.pick([1, 2, 300, 70_000]);
+      const records: ReturnType<typeof namedAuditRecord>[] = [];
+      let prev: CID | null = start === 1 ? null : chain('w-x', 1)[0]!.cid;
+      for (let i = 0; i < length; i++) {
+        const code = random.next() < 0.3 ? { code: `CIM-${'X'.repeat(random.int(1, 30))}` } : {};
+        const named = namedAuditRecord(
+          record(`w-${b}`, start + i, prev, { actor: 'é'.repeat(random.int(1, 200)), ...code }),
+        );
+        records.push(named);
+        prev = named.cid;
+      }
+      const { writer, seq, prev: first, at } = records[0]!.record;
+      const expected = dagCbor.encode({
+        v: 1,
+        at,
+        seq,
+        prev: first,
+        writer,
+        records: records.map(({ record: r }) => [
+          r.id,
+          r.actor,
+          r.role,
+          r.source,
+          r.action,
+          r.target,
+          r.outcome,
+          r.code ?? null,
+          r.correlationId,
+        ]),
+      });
+      expect(Buffer.from(encodeAuditBatch(records)).equals(Buffer.from(expected)), `batch ${b}`).toBe(true);
+      expect(decodeAuditMessage(expected).records.map((r) => r.cid.toString())).toEqual(
+        records.map((r) => r.cid.toString()),
+      );
+    }
+  });
+
+  it('refuses to write records that are not one chain as a batch, rather than drop what they differ in', () => {
+    const a = chain('w-a', 3);
+    expect(codeOf(() => encodeAuditBatch([]))).toMatch(/^CIM-INTERNAL: /);
+    expect(codeOf(() => encodeAuditBatch([a[0]!, a[2]!]))).toMatch(/^CIM-INTERNAL: .*record 2 does not follow/);
+    const later = namedAuditRecord({ ...a[1]!.record, at: '2026-12-01T10:00:01.000Z' });
+    expect(codeOf(() => encodeAuditBatch([a[0]!, later]))).toMatch(/^CIM-INTERNAL: /);
   });
 
   it('reads a message holding one record on its own as that record, named by the message’s CID', () => {
@@ -192,17 +255,23 @@ describe('audit message codec (a writer’s batch in one message)', () => {
     expect(message.cid.equals(only!.cid)).toBe(true);
   });
 
-  it('refuses an empty list, a list too long, a bad record (naming which), non-canonical bytes and a claimed CID that differs', () => {
-    expect(codeOf(() => decodeAuditMessage(dagCbor.encode([])))).toMatch(/^CIM-INVALID-EVENT: .*0 records/);
-    const many = Array.from({ length: MAX_RECORDS_PER_MESSAGE + 1 }, () => chain('w-a', 1)[0]!.record);
-    expect(codeOf(() => decodeAuditMessage(encodeAuditBatch(many)))).toMatch(/^CIM-INVALID-EVENT: .*1001 records/);
+  it('refuses an empty batch, one too long, a bad record (naming which), an extra key, non-canonical bytes and a claimed CID that differs', () => {
     const a = chain('w-a', 3);
-    const bad = dagCbor.encode([a[0]!.record, { ...a[1]!.record, name: 'Ada' }, a[2]!.record]);
-    expect(codeOf(() => decodeAuditMessage(bad))).toMatch(/^CIM-INVALID-EVENT: record 2 of 3: .*not an audit record/);
-    // The same list with its length written in two bytes instead of one: the same records, other bytes.
-    const canonical = encodeAuditBatch(a.map((r) => r.record));
-    expect(canonical[0]).toBe(0x83);
-    const loose = new Uint8Array([0x98, 0x03, ...canonical.subarray(1)]);
+    const value = dagCbor.decode(encodeAuditBatch(a)) as Record<string, unknown> & { records: unknown[][] };
+    const reencoded = (v: object) => () => decodeAuditMessage(dagCbor.encode(v));
+    expect(codeOf(reencoded({ ...value, records: [] }))).toMatch(/^CIM-INVALID-EVENT: not a batch of audit records/);
+    const many = Array.from({ length: MAX_RECORDS_PER_MESSAGE + 1 }, () => value.records[0]!);
+    expect(codeOf(reencoded({ ...value, records: many }))).toMatch(/^CIM-INVALID-EVENT: not a batch of audit records/);
+    const bad = value.records.map((r, i) => (i === 1 ? [r[0], 42, ...r.slice(2)] : r));
+    expect(codeOf(reencoded({ ...value, records: bad }))).toMatch(
+      /^CIM-INVALID-EVENT: record 2 of 3: not an audit record/,
+    );
+    expect(codeOf(reencoded({ ...value, name: 'Ada' }))).toMatch(/^CIM-INVALID-EVENT: not a batch of audit records/);
+    expect(codeOf(reencoded({ ...value, seq: 2 }))).toMatch(/^CIM-INVALID-EVENT: record 1 of 3: .*prev must be null/);
+    // The same map with its size written in two bytes instead of one: the same records, other bytes.
+    const canonical = encodeAuditBatch(a);
+    expect(canonical[0]).toBe(0xa6);
+    const loose = new Uint8Array([0xb8, 0x06, ...canonical.subarray(1)]);
     expect(codeOf(() => decodeAuditMessage(loose))).toMatch(/^CIM-INVALID-EVENT: /);
     expect(codeOf(() => decodeAuditMessage(canonical, a[0]!.cid.toString()))).toMatch(
       /^CIM-INVALID-EVENT: published as/,
