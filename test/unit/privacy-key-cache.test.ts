@@ -1,7 +1,8 @@
 // The subject key store's cache in memory: a hit reads no row, yet an erasure committed by any
-// other connection — another store in this process, or another process — is seen by the very next
-// read (key, status, protect, reveal, erased), and keys another process made are found; destroyed
-// and dropped keys are zeroed in memory; the cache is bounded.
+// other connection is seen — by the very next read when another store of this process made it, by
+// the first read of a later event-loop callback when another process did (key, status, protect,
+// reveal, erased) — and keys another process made are found; SQLite is asked once per callback;
+// destroyed and dropped keys are zeroed in memory; the cache is bounded.
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
@@ -54,7 +55,23 @@ function inAnotherProcess(path: string, sql: string, params: unknown[]) {
   execFileSync(process.execPath, ['-e', script, path, sql, JSON.stringify(params)], { cwd: process.cwd() });
 }
 
+/** Lets the event loop run its next callback: what a request sent after another process's commit arrives in. */
+const nextCallback = () => new Promise((resolve) => setImmediate(resolve));
+
 describe('subject key cache', () => {
+  it('asks SQLite whether the file changed once per event-loop callback, not per read', async () => {
+    const keys = SubjectKeyStore.open(stateDir());
+    keys.keyForWrite('ada');
+    await nextCallback();
+    const version = vi.spyOn((keys as unknown as { dataVersion: { get: () => number } }).dataVersion, 'get');
+    for (let i = 0; i < 10; i++) expect(keys.status('ada')).toBe('active');
+    expect(version).toHaveBeenCalledTimes(1);
+    await nextCallback();
+    for (let i = 0; i < 10; i++) expect(keys.status('ada')).toBe('active');
+    expect(version).toHaveBeenCalledTimes(2);
+    keys.close();
+  });
+
   it('answers repeated reads from memory, without reading the row again', () => {
     const keys = SubjectKeyStore.open(stateDir());
     const fe = new FieldEncryption(personalData, keys);
@@ -116,7 +133,7 @@ describe('subject key cache', () => {
     }
   });
 
-  it('sees a key destroyed by another process at the next read, and keys that process made', () => {
+  it('sees a key destroyed by another process at the first read of a later callback, and keys that process made', async () => {
     const state = stateDir();
     const here = SubjectKeyStore.open(state);
     const fe = new FieldEncryption(personalData, here);
@@ -130,6 +147,8 @@ describe('subject key cache', () => {
       'UPDATE subject_keys SET key = NULL, erased_at = ? WHERE subject_id = ? AND erased_at IS NULL',
       [new Date().toISOString(), 'ada'],
     );
+    // A request sent after the other process's erasure returned arrives in a later callback.
+    await nextCallback();
     expect(fe.erased('person', 'ada')).toBe(true);
     expect(here.status('ada')).toBe('erased');
     expect(here.key('ada')).toBeUndefined();
@@ -142,6 +161,7 @@ describe('subject key cache', () => {
       { hex: carol.toString('hex') },
       new Date().toISOString(),
     ]);
+    await nextCallback();
     expect(here.status('carol')).toBe('active');
     expect(Buffer.from(here.keyForWrite('carol')).equals(carol)).toBe(true);
     here.close();
