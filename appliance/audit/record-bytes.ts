@@ -5,15 +5,20 @@
 // same value (tested on many records, unicode and large numbers included); records and batches are
 // decoded with @ipld/dag-cbor as ever.
 import { CimError } from '../errors.js';
+import {
+  headSize,
+  MAJOR_ARRAY,
+  MAJOR_BYTES,
+  MAJOR_MAP,
+  MAJOR_TAG,
+  MAJOR_TEXT,
+  MAJOR_UINT,
+  textItem,
+  writeHead,
+} from '../eventstore/cbor-head.js';
 import type { CID } from '../eventstore/cid.js';
 import type { AuditRecord } from './record.js';
 
-const MAJOR_UINT = 0;
-const MAJOR_BYTES = 2;
-const MAJOR_TEXT = 3;
-const MAJOR_ARRAY = 4;
-const MAJOR_MAP = 5;
-const MAJOR_TAG = 6;
 const NULL = 0xf6;
 const CID_TAG = 42;
 
@@ -39,47 +44,7 @@ const FIELDS: readonly (readonly [keyof AuditRecord, 'uint' | 'text' | 'link'])[
   ['outcome', 'text'],
   ['correlationId', 'text'],
 ];
-const KEY_BYTES = new Map(FIELDS.map(([key]) => [key, textBytes(key)]));
-
-function textBytes(s: string): Buffer {
-  const body = Buffer.from(s, 'utf8');
-  const out = Buffer.allocUnsafe(headLength(body.length) + body.length);
-  body.copy(out, writeHead(out, 0, MAJOR_TEXT, body.length));
-  return out;
-}
-
-/** Bytes a head (major type and argument) takes. */
-function headLength(n: number): number {
-  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x100000000 ? 5 : 9;
-}
-
-/** Writes a head in its shortest form at `pos`; returns the position after it. */
-function writeHead(out: Buffer, pos: number, major: number, n: number): number {
-  const m = major << 5;
-  if (n < 24) {
-    out[pos] = m | n;
-    return pos + 1;
-  }
-  if (n < 0x100) {
-    out[pos] = m | 24;
-    out[pos + 1] = n;
-    return pos + 2;
-  }
-  if (n < 0x10000) {
-    out[pos] = m | 25;
-    out.writeUInt16BE(n, pos + 1);
-    return pos + 3;
-  }
-  if (n < 0x100000000) {
-    out[pos] = m | 26;
-    out.writeUInt32BE(n, pos + 1);
-    return pos + 5;
-  }
-  out[pos] = m | 27;
-  out.writeUInt32BE(Math.floor(n / 0x100000000), pos + 1);
-  out.writeUInt32BE(n >>> 0, pos + 5);
-  return pos + 9;
-}
+const KEY_BYTES = new Map(FIELDS.map(([key]) => [key, textItem(key)]));
 
 /** The record's canonical dag-cbor bytes (what `dagCbor.encode` gives, an absent `code` left out). */
 export function auditRecordBytes(record: AuditRecord): Uint8Array {
@@ -95,14 +60,14 @@ export function auditRecordBytes(record: AuditRecord): Uint8Array {
       const n = record[key] as number;
       if (!Number.isSafeInteger(n) || n < 0)
         throw new CimError('CIM-INTERNAL', `audit record field ${key}: ${n} is no unsigned integer`);
-      size += headLength(n);
+      size += headSize(n);
     } else if (kind === 'text') {
       const n = Buffer.byteLength(record[key as TextField] as string, 'utf8');
       lengths[i] = n;
-      size += headLength(n) + n;
+      size += headSize(n) + n;
     } else {
       const prev = record.prev;
-      size += prev === null ? 1 : 2 + headLength(prev.bytes.length + 1) + prev.bytes.length + 1;
+      size += prev === null ? 1 : 2 + headSize(prev.bytes.length + 1) + prev.bytes.length + 1;
     }
   }
   const out = Buffer.allocUnsafe(size);
@@ -157,7 +122,7 @@ export const BATCH_RECORD_FIELDS = [
 ] as const;
 
 /** The batch's keys in dag-cbor's order. */
-const BATCH_KEYS = ['v', 'at', 'seq', 'prev', 'writer', 'records'].map((key) => textBytes(key));
+const BATCH_KEYS = ['v', 'at', 'seq', 'prev', 'writer', 'records'].map((key) => textItem(key));
 
 /**
  * A batch's canonical dag-cbor bytes: `{v, at, seq, prev, writer, records}` where `records` lists,
@@ -172,11 +137,11 @@ export function auditBatchBytes(head: AuditBatchHead, records: readonly AuditRec
   const atLength = Buffer.byteLength(head.at, 'utf8');
   const writerLength = Buffer.byteLength(head.writer, 'utf8');
   let size = 1 + BATCH_KEYS.reduce((n, k) => n + k.length, 0);
-  size += headLength(version) + headLength(atLength) + atLength + headLength(head.seq);
-  size += head.prev === null ? 1 : 2 + headLength(head.prev.bytes.length + 1) + head.prev.bytes.length + 1;
-  size += headLength(writerLength) + writerLength + headLength(records.length);
-  size += records.length * headLength(BATCH_RECORD_FIELDS.length);
-  for (const n of lengths) size += n < 0 ? 1 : headLength(n) + n;
+  size += headSize(version) + headSize(atLength) + atLength + headSize(head.seq);
+  size += head.prev === null ? 1 : 2 + headSize(head.prev.bytes.length + 1) + head.prev.bytes.length + 1;
+  size += headSize(writerLength) + writerLength + headSize(records.length);
+  size += records.length * headSize(BATCH_RECORD_FIELDS.length);
+  for (const n of lengths) size += n < 0 ? 1 : headSize(n) + n;
   const out = Buffer.allocUnsafe(size);
   let pos = writeHead(out, 0, MAJOR_MAP, BATCH_KEYS.length);
   pos += BATCH_KEYS[0]!.copy(out, pos);

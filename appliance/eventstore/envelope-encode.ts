@@ -5,6 +5,7 @@
 // unexpected type is left to the generic encoder.
 import * as dagCbor from '@ipld/dag-cbor';
 import { CID } from 'multiformats/cid';
+import { headSize, writeHead } from './cbor-head.js';
 import type { EventEnvelope } from './envelope.js';
 import { ENVELOPE_KEY_BYTES, ENVELOPE_KEYS, ENVELOPE_MAP_HEAD, type EnvelopeKey } from './envelope-layout.js';
 
@@ -13,36 +14,6 @@ const keyBytes = Object.fromEntries(KEYS.map((k, i) => [k, ENVELOPE_KEY_BYTES[i]
 const MAP_OF_14 = ENVELOPE_MAP_HEAD;
 const NULL = 0xf6;
 const CID_TAG = [0xd8, 42];
-
-function headSize(n: number): number {
-  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x100000000 ? 5 : 9;
-}
-
-function writeHead(buf: Buffer, pos: number, major: number, n: number): number {
-  const m = major << 5;
-  if (n < 24) {
-    buf[pos] = m | n;
-    return pos + 1;
-  }
-  if (n < 0x100) {
-    buf[pos] = m | 24;
-    buf[pos + 1] = n;
-    return pos + 2;
-  }
-  if (n < 0x10000) {
-    buf[pos] = m | 25;
-    buf.writeUInt16BE(n, pos + 1);
-    return pos + 3;
-  }
-  if (n < 0x100000000) {
-    buf[pos] = m | 26;
-    buf.writeUInt32BE(n, pos + 1);
-    return pos + 5;
-  }
-  buf[pos] = m | 27;
-  buf.writeBigUInt64BE(BigInt(n), pos + 1);
-  return pos + 9;
-}
 
 const isUint = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 

@@ -5,6 +5,7 @@
 import * as dagCbor from '@ipld/dag-cbor';
 import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
 import { CimError } from '../errors.js';
+import { textItem } from '../eventstore/cbor-head.js';
 
 export const KEY_BYTES = 32;
 const VERSION = 1;
@@ -66,22 +67,7 @@ function drawIv(out: Uint8Array, offset: number): void {
 
 /** The value's dag-cbor: a text string (the usual personal datum) encoded directly, the same bytes. */
 function encodeValue(value: unknown): Uint8Array {
-  if (typeof value !== 'string') return dagCbor.encode(value);
-  const length = Buffer.byteLength(value, 'utf8');
-  // Major type 3 (text string) with the shortest length argument, as dag-cbor requires.
-  const head = length < 24 ? 1 : length < 0x100 ? 2 : length < 0x10000 ? 3 : 5;
-  const out = Buffer.allocUnsafe(head + length);
-  if (head === 1) out[0] = 0x60 | length;
-  else if (head === 2) out.writeUInt16BE(0x7800 | length, 0);
-  else if (head === 3) {
-    out[0] = 0x79;
-    out.writeUInt16BE(length, 1);
-  } else {
-    out[0] = 0x7a;
-    out.writeUInt32BE(length, 1);
-  }
-  out.write(value, head, 'utf8');
-  return out;
+  return typeof value === 'string' ? textItem(value) : dagCbor.encode(value);
 }
 
 /** Encrypts one field's value (any dag-cbor value) with the subject's key. */
