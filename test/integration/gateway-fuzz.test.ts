@@ -57,7 +57,7 @@ beforeAll(async () => {
   tokens.writer = writer.token;
   tokens.reader = reader.token;
   tokens.wrongSecret = writer.token.slice(0, -4) + (writer.token.endsWith('AAAA') ? 'BBBB' : 'AAAA');
-  tokens.unknownId = `cim_000000000000_${writer.token.split('_')[2]}`;
+  tokens.unknownId = `cim_000000000000_${writer.token.slice('cim_'.length + 12 + 1)}`;
   gatewayNc = await connectNats(t.cluster.endpointFor('gateway'), { name: 'test-gateway-fuzz' });
   gateway = await startGateway({
     nc: gatewayNc,
