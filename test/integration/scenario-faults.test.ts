@@ -401,6 +401,15 @@ describe('fault corrupt (64 bits flipped in the last CIM_PERSON block file of a 
 
   it('reports what the checker found, and the verdict follows it: passed when nothing was lost, failed otherwise', () => {
     const { result } = runs.corrupt!;
+    if (result.checker === undefined) {
+      // Some servers (seen on 2.10.27, twice in a row) leave the damaged stream unreadable for longer
+      // than the checker waits after the follower restarts: the run cannot read back, and says so
+      // as an error naming the stream, never as a pass. (A verdict of its own for a system that
+      // will not serve its data, apart from errors of the run itself, is not built yet.)
+      expect(result.status).toBe('error');
+      expect(result.reason).toMatch(/^CIM-UNAVAILABLE: cannot read CIM_[A-Z]+: /);
+      return;
+    }
     const found = checked(result);
     expect(result.status).toBe(
       found.lost === 0 && found.unexpected === 0 && found.duplicates === 0 ? 'passed' : 'failed',
