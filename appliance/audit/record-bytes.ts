@@ -7,20 +7,18 @@
 import { CimError } from '../errors.js';
 import {
   headSize,
+  linkSize,
   MAJOR_ARRAY,
-  MAJOR_BYTES,
   MAJOR_MAP,
-  MAJOR_TAG,
-  MAJOR_TEXT,
   MAJOR_UINT,
+  NULL,
   textItem,
   writeHead,
+  writeLink,
+  writeText,
 } from '../eventstore/cbor-head.js';
 import type { CID } from '../eventstore/cid.js';
 import type { AuditRecord } from './record.js';
-
-const NULL = 0xf6;
-const CID_TAG = 42;
 
 type TextField = 'at' | 'id' | 'code' | 'role' | 'actor' | 'action' | 'source' | 'target' | 'writer' | 'outcome';
 
@@ -65,10 +63,7 @@ export function auditRecordBytes(record: AuditRecord): Uint8Array {
       const n = Buffer.byteLength(record[key as TextField] as string, 'utf8');
       lengths[i] = n;
       size += headSize(n) + n;
-    } else {
-      const prev = record.prev;
-      size += prev === null ? 1 : 2 + headSize(prev.bytes.length + 1) + prev.bytes.length + 1;
-    }
+    } else size += linkSize(record.prev?.bytes ?? null);
   }
   const out = Buffer.allocUnsafe(size);
   let pos = writeHead(out, 0, MAJOR_MAP, hasCode ? FIELDS.length : FIELDS.length - 1);
@@ -77,25 +72,10 @@ export function auditRecordBytes(record: AuditRecord): Uint8Array {
     if (key === 'code' && !hasCode) continue;
     pos += KEY_BYTES.get(key)!.copy(out, pos);
     if (kind === 'uint') pos = writeHead(out, pos, MAJOR_UINT, record[key] as number);
-    else if (kind === 'text') {
-      pos = writeHead(out, pos, MAJOR_TEXT, lengths[i]!);
-      pos += out.write(record[key as TextField] as string, pos, 'utf8');
-    } else pos = writeLink(out, pos, record.prev);
+    else if (kind === 'text') pos = writeText(out, pos, record[key as TextField] as string, lengths[i]!);
+    else pos = writeLink(out, pos, record.prev?.bytes ?? null);
   }
   return out;
-}
-
-/** A CID as dag-cbor links it: tag 42 on a byte string of 0x00 (the identity multibase) and the CID; or null. */
-function writeLink(out: Buffer, pos: number, cid: CID | null): number {
-  if (cid === null) {
-    out[pos] = NULL;
-    return pos + 1;
-  }
-  pos = writeHead(out, pos, MAJOR_TAG, CID_TAG);
-  pos = writeHead(out, pos, MAJOR_BYTES, cid.bytes.length + 1);
-  out[pos] = 0;
-  out.set(cid.bytes, pos + 1);
-  return pos + 1 + cid.bytes.length;
 }
 
 /** What a batch says once for all its records (docs/architecture.md#audit-log). */
@@ -138,7 +118,7 @@ export function auditBatchBytes(head: AuditBatchHead, records: readonly AuditRec
   const writerLength = Buffer.byteLength(head.writer, 'utf8');
   let size = 1 + BATCH_KEYS.reduce((n, k) => n + k.length, 0);
   size += headSize(version) + headSize(atLength) + atLength + headSize(head.seq);
-  size += head.prev === null ? 1 : 2 + headSize(head.prev.bytes.length + 1) + head.prev.bytes.length + 1;
+  size += linkSize(head.prev?.bytes ?? null);
   size += headSize(writerLength) + writerLength + headSize(records.length);
   size += records.length * headSize(BATCH_RECORD_FIELDS.length);
   for (const n of lengths) size += n < 0 ? 1 : headSize(n) + n;
@@ -151,7 +131,7 @@ export function auditBatchBytes(head: AuditBatchHead, records: readonly AuditRec
   pos += BATCH_KEYS[2]!.copy(out, pos);
   pos = writeHead(out, pos, MAJOR_UINT, head.seq);
   pos += BATCH_KEYS[3]!.copy(out, pos);
-  pos = writeLink(out, pos, head.prev);
+  pos = writeLink(out, pos, head.prev?.bytes ?? null);
   pos += BATCH_KEYS[4]!.copy(out, pos);
   pos = writeText(out, pos, head.writer, writerLength);
   pos += BATCH_KEYS[5]!.copy(out, pos);
@@ -163,9 +143,4 @@ export function auditBatchBytes(head: AuditBatchHead, records: readonly AuditRec
     else pos = writeText(out, pos, text, lengths[i]!);
   }
   return out;
-}
-
-function writeText(out: Buffer, pos: number, text: string, length: number): number {
-  pos = writeHead(out, pos, MAJOR_TEXT, length);
-  return pos + out.write(text, pos, 'utf8');
 }

@@ -1,6 +1,6 @@
-// The heads of dag-cbor items, for the encoders that write bytes directly for one fixed shape
-// (envelopes, audit records and batches, encrypted field values): a major type and its argument
-// in the shortest form, as dag-cbor requires.
+// The items of dag-cbor that the encoders writing bytes directly for one fixed shape (envelopes,
+// audit records and batches, encrypted field values) share: heads — a major type and its argument
+// in the shortest form, as dag-cbor requires — text strings and links.
 
 export const MAJOR_UINT = 0;
 export const MAJOR_BYTES = 2;
@@ -8,6 +8,9 @@ export const MAJOR_TEXT = 3;
 export const MAJOR_ARRAY = 4;
 export const MAJOR_MAP = 5;
 export const MAJOR_TAG = 6;
+export const NULL = 0xf6;
+/** The tag dag-cbor puts on a link: a byte string of 0x00 (the identity multibase) and the binary CID. */
+const CID_TAG = 42;
 
 /** Bytes a head with argument `n` takes. */
 export function headSize(n: number): number {
@@ -41,10 +44,34 @@ export function writeHead(buf: Buffer, pos: number, major: number, n: number): n
   return pos + 9;
 }
 
+/** Writes a text string whose UTF-8 takes `length` bytes at `pos`; returns the position after it. */
+export function writeText(buf: Buffer, pos: number, text: string, length: number): number {
+  pos = writeHead(buf, pos, MAJOR_TEXT, length);
+  return pos + buf.write(text, pos, 'utf8');
+}
+
+/** Bytes a link to the binary CID `cid` takes, or null. */
+export function linkSize(cid: Uint8Array | null): number {
+  return cid === null ? 1 : headSize(CID_TAG) + headSize(cid.length + 1) + 1 + cid.length;
+}
+
+/** Writes a link to the binary CID `cid` (or null) at `pos`; returns the position after it. */
+export function writeLink(buf: Buffer, pos: number, cid: Uint8Array | null): number {
+  if (cid === null) {
+    buf[pos] = NULL;
+    return pos + 1;
+  }
+  pos = writeHead(buf, pos, MAJOR_TAG, CID_TAG);
+  pos = writeHead(buf, pos, MAJOR_BYTES, cid.length + 1);
+  buf[pos] = 0;
+  buf.set(cid, pos + 1);
+  return pos + 1 + cid.length;
+}
+
 /** A text string's dag-cbor bytes: its head, then its UTF-8. */
 export function textItem(text: string): Buffer {
   const length = Buffer.byteLength(text, 'utf8');
   const out = Buffer.allocUnsafe(headSize(length) + length);
-  out.write(text, writeHead(out, 0, MAJOR_TEXT, length), 'utf8');
+  writeText(out, 0, text, length);
   return out;
 }

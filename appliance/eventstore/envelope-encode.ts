@@ -5,15 +5,13 @@
 // unexpected type is left to the generic encoder.
 import * as dagCbor from '@ipld/dag-cbor';
 import { CID } from 'multiformats/cid';
-import { headSize, writeHead } from './cbor-head.js';
+import { headSize, linkSize, writeHead, writeLink, writeText } from './cbor-head.js';
 import type { EventEnvelope } from './envelope.js';
 import { ENVELOPE_KEY_BYTES, ENVELOPE_KEYS, ENVELOPE_MAP_HEAD, type EnvelopeKey } from './envelope-layout.js';
 
 const KEYS = ENVELOPE_KEYS;
 const keyBytes = Object.fromEntries(KEYS.map((k, i) => [k, ENVELOPE_KEY_BYTES[i]!])) as Record<EnvelopeKey, Buffer>;
 const MAP_OF_14 = ENVELOPE_MAP_HEAD;
-const NULL = 0xf6;
-const CID_TAG = [0xd8, 42];
 
 const isUint = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 
@@ -45,8 +43,8 @@ export function encodeEnvelopeBytes(e: EventEnvelope): Uint8Array {
   let size = 1 + payload.length + headSize(e.v) + headSize(e.seq) + headSize(e.typeVersion);
   for (const k of KEYS) size += keyBytes[k].length;
   for (const n of lengths) size += headSize(n) + n;
-  const cidBytes = prev?.bytes;
-  size += cidBytes ? 2 + headSize(cidBytes.length + 1) + 1 + cidBytes.length : 1;
+  const cidBytes = prev?.bytes ?? null;
+  size += linkSize(cidBytes);
 
   const buf = Buffer.allocUnsafe(size);
   let pos = 0;
@@ -54,8 +52,7 @@ export function encodeEnvelopeBytes(e: EventEnvelope): Uint8Array {
     pos += keyBytes[k].copy(buf, pos);
   };
   const text = (i: number) => {
-    pos = writeHead(buf, pos, 3, lengths[i]!);
-    pos += buf.write(texts[i]!, pos, 'utf8');
+    pos = writeText(buf, pos, texts[i]!, lengths[i]!);
   };
   buf[pos++] = MAP_OF_14;
   key('v');
@@ -67,16 +64,7 @@ export function encodeEnvelopeBytes(e: EventEnvelope): Uint8Array {
   key('seq');
   pos = writeHead(buf, pos, 0, e.seq);
   key('prev');
-  if (cidBytes) {
-    buf[pos++] = CID_TAG[0]!;
-    buf[pos++] = CID_TAG[1]!;
-    pos = writeHead(buf, pos, 2, cidBytes.length + 1);
-    buf[pos++] = 0; // the multibase identity prefix dag-cbor puts before a binary CID
-    buf.set(cidBytes, pos);
-    pos += cidBytes.length;
-  } else {
-    buf[pos++] = NULL;
-  }
+  pos = writeLink(buf, pos, cidBytes);
   key('type');
   text(2);
   key('actor');
