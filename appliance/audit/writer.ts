@@ -77,8 +77,11 @@ interface Chain {
   streamSeq: number;
   /** A batch failed: what is stored is read again before the next one. */
   stale: boolean;
-  /** The CIDs the chain's stored head may have while a batch is out: the head before it, the batch's last record. */
-  written: Set<string>;
+  /**
+   * The head before the batch last sent (null: it was the chain's first); undefined while nothing
+   * was sent. The stored head is then this or the batch's last record (`prev`): a batch is one message.
+   */
+  headBefore: CID | null | undefined;
   /** Storing batches now. */
   busy: boolean;
 }
@@ -133,7 +136,7 @@ export class AuditWriter implements AuditSink {
       prev: null,
       streamSeq: 0,
       stale: false,
-      written: new Set(),
+      headBefore: undefined,
       busy: false,
     };
   }
@@ -178,20 +181,14 @@ export class AuditWriter implements AuditSink {
           await this.readHead(chain);
           chain.stale = false;
         } catch (error) {
-          const cim = toCim(error, 'reading the head of the audit chain');
           const failed = this.queue.splice(0, this.maxBatch);
-          if (this.queue.length === 0) chain.busy = false;
-          for (const p of failed) p.reject(cim);
-          if (!chain.busy) return;
+          if (!this.settled(chain, failed, toCim(error, 'reading the head of the audit chain'))) return;
         }
         continue; // the queue may have been taken by another chain meanwhile
       }
       const expected = chain.streamSeq;
-      const headBefore = chain.prev;
+      chain.headBefore = chain.prev;
       const { batch, records } = this.nextBatch(chain);
-      chain.written.clear();
-      if (headBefore) chain.written.add(headBefore.toString());
-      chain.written.add(chain.prev!.toString());
       const bytes = encodeAuditBatch(records);
       const firstSeq = records[0]!.record.seq;
       let failure: CimError | undefined;
@@ -201,12 +198,20 @@ export class AuditWriter implements AuditSink {
         chain.stale = true;
         failure = toCim(error, 'recording an audit entry');
       }
-      if (this.queue.length === 0) chain.busy = false;
-      for (const p of batch)
-        if (failure) p.reject(failure);
-        else p.resolve();
-      if (!chain.busy) return;
+      if (!this.settled(chain, batch, failure)) return;
     }
+  }
+
+  /**
+   * Tells a batch's callers how it went, the chain marked free first when nothing waits (so a
+   * caller's next record can take it); whether the chain goes on.
+   */
+  private settled(chain: Chain, batch: readonly Pending[], failure: CimError | undefined): boolean {
+    if (this.queue.length === 0) chain.busy = false;
+    for (const p of batch)
+      if (failure) p.reject(failure);
+      else p.resolve();
+    return chain.busy;
   }
 
   /**
@@ -261,7 +266,11 @@ export class AuditWriter implements AuditSink {
     } catch {
       named = undefined;
     }
-    if (named && (chain.written.size === 0 || chain.written.has(named.cid.toString()))) {
+    const ours =
+      chain.headBefore === undefined ||
+      (chain.prev !== null && named?.cid.equals(chain.prev)) ||
+      (chain.headBefore !== null && named?.cid.equals(chain.headBefore));
+    if (named && ours) {
       restart(chain, named.record.seq, named.cid, last.seq);
       return;
     }
@@ -335,6 +344,7 @@ function restart(chain: Chain, seq: number, prev: CID | null, streamSeq: number)
   chain.seq = seq;
   chain.prev = prev;
   chain.streamSeq = streamSeq;
+  chain.headBefore = undefined;
 }
 
 /** Exactly the entry's fields, each within the record's bounds (text 1..400 characters), whatever a caller passed. */
