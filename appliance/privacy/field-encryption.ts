@@ -69,8 +69,9 @@ export class FieldEncryption implements PayloadProtection {
       const sealed = envelope.payload[field];
       if (!isSealedField(sealed)) continue;
       if (!payload) {
-        // Asked of the key store for every event (it asks SQLite whether another connection
-        // committed first): a key destroyed by another process is gone here at once.
+        // Asked of the key store for every event (it asks SQLite, once per event-loop callback,
+        // whether another connection committed): a key destroyed by another process is gone for
+        // every request that arrives after the destruction.
         key = this.keys?.borrowKey(envelope.aggregateId);
         payload = { ...envelope.payload };
       }

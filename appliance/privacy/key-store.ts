@@ -107,8 +107,8 @@ export class SubjectKeyStore {
 
   /**
    * The subject's key, as a copy the caller owns: undefined for an unknown or erased subject. Read
-   * after asking whether another connection committed (see `row`), so a key another process
-   * destroyed is gone here at once.
+   * as `row` reads, so a key another process destroyed is gone for every request that arrives
+   * after the destruction.
    */
   key(subjectId: string): Uint8Array | undefined {
     const key = this.borrowKey(subjectId);
@@ -146,9 +146,8 @@ export class SubjectKeyStore {
     let row = this.row(subjectId);
     if (row.status === 'unknown') {
       const made = randomFillSync(Buffer.alloc(KEY_BYTES));
-      const inserted = this.insert.run(subjectId, made, new Date().toISOString()).changes === 1;
-      if (inserted) this.committed();
-      if (inserted) {
+      if (this.insert.run(subjectId, made, new Date().toISOString()).changes === 1) {
+        this.committed();
         row = { status: 'active', key: made };
         this.remember(subjectId, row);
       } else {

@@ -1,6 +1,6 @@
 // The privacy layer without NATS: the field cipher (round trip, ciphertext bound to its place,
-// tampering detected), the subject key store (modes, one key per subject, no cache across
-// processes, destruction leaves no copy of the key in any of its files), field encryption of an
+// tampering detected), the subject key store (modes, one key per subject, a destruction by
+// another store seen at once, destruction leaves no copy of the key in any of its files), field encryption of an
 // envelope, and the read model's erasure leaving no plaintext in the SQLite files.
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -114,7 +114,7 @@ describe('subject key store', () => {
     expect(Buffer.from(a.keyForWrite('bob')).equals(Buffer.from(key))).toBe(false);
     expect(b.status('ada')).toBe('active');
 
-    // Destroyed in one "process": gone in the other at once (no cache), and never made again.
+    // Destroyed through one store: gone in the other at once (its cache is dropped), and never made again.
     expect(await a.destroy('ada')).toBe('erased');
     expect(b.key('ada')).toBeUndefined();
     expect(b.status('ada')).toBe('erased');
