@@ -96,16 +96,23 @@ export function namedAuditRecord(record: AuditRecord): NamedAuditRecord & { byte
  * `CIM-INVALID-EVENT`.
  */
 export function decodeAuditRecord(bytes: Uint8Array, claimedCid?: string): NamedAuditRecord {
-  let value: unknown;
+  const { record, cid } = parsedRecord(decodedCbor(bytes), bytes);
+  checkClaimedCid(claimedCid, cid);
+  return { record, cid };
+}
+
+function decodedCbor(bytes: Uint8Array): unknown {
   try {
-    value = dagCbor.decode(bytes);
+    return dagCbor.decode(bytes);
   } catch (error) {
     throw new CimError('CIM-INVALID-EVENT', `not dag-cbor: ${(error as Error).message}`);
   }
-  const { record, cid } = parsedRecord(value, bytes);
+}
+
+/** A CID the bytes were published as (their `Cim-Cid`), if any, must be theirs. */
+function checkClaimedCid(claimedCid: string | undefined, cid: CID): void {
   if (claimedCid !== undefined && claimedCid !== cid.toString())
     throw new CimError('CIM-INVALID-EVENT', `published as ${claimedCid}, its bytes hash to ${cid}`);
-  return { record, cid };
 }
 
 /** A stored message of the audit stream: its CID (of the bytes as stored) and the records it holds, in chain order. */
@@ -164,15 +171,9 @@ export function encodeAuditBatch(records: readonly NamedAuditRecord[]): Uint8Arr
  * `CIM-INVALID-EVENT`. Whether the records extend their writers' chains is verification's question.
  */
 export function decodeAuditMessage(bytes: Uint8Array, claimedCid?: string): AuditMessage {
-  let value: unknown;
-  try {
-    value = dagCbor.decode(bytes);
-  } catch (error) {
-    throw new CimError('CIM-INVALID-EVENT', `not dag-cbor: ${(error as Error).message}`);
-  }
+  const value = decodedCbor(bytes);
   const cid = cidOfBlock(bytes);
-  if (claimedCid !== undefined && claimedCid !== cid.toString())
-    throw new CimError('CIM-INVALID-EVENT', `published as ${claimedCid}, its bytes hash to ${cid}`);
+  checkClaimedCid(claimedCid, cid);
   if (typeof value !== 'object' || value === null || !Object.hasOwn(value, 'records')) {
     const only = parsedRecord(value, bytes);
     return { cid, records: [{ record: only.record, cid: only.cid }] };
