@@ -2,6 +2,9 @@
 // the same cases on every run.
 import { seededRandom as productRandom } from '../../bench/random.js';
 
+/** Where a dag-cbor head's argument changes size (1, 2, 3, 5 and 9 bytes): the integers an encoder must get right. */
+export const HEAD_ARGUMENT_EDGES = [1, 2, 23, 24, 255, 256, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1] as const;
+
 export function seededRandom(seed: number): {
   next(): number;
   int(lo: number, hi: number): number;
