@@ -134,7 +134,14 @@ class DomainFollower {
     const consumer = await nc.jetstream().consumers.get(this.stream, { opt_start_seq: this.checkpoint + 1 });
     if (this.stopped) return;
     // A callback, not an iterator: messages are handled as they are parsed, with no promise per message.
-    this.messages = await consumer.consume({ max_messages: batchSize, callback: (m) => this.receive(m) });
+    // Pulls expire after 5 s (heartbeats every 2.5 s) rather than nats.js's 30 s: an ordered
+    // consumer whose server went down is noticed after two missed heartbeats and made anew, so the
+    // read model falls behind for seconds when a node is lost, not for about a minute.
+    this.messages = await consumer.consume({
+      max_messages: batchSize,
+      expires: PULL_EXPIRES_MS,
+      callback: (m) => this.receive(m),
+    });
     // Messages may have come (and failed, or met a stop) before consume() resolved.
     if (this.failure !== undefined || this.stopped) this.messages.stop();
     const ended = await this.messages.closed();
@@ -226,6 +233,9 @@ class DomainFollower {
     this.messages?.stop();
   }
 }
+
+/** How long one pull of the projector's consumer waits (its idle heartbeat is half of it). */
+const PULL_EXPIRES_MS = 5_000;
 
 export class Projector {
   private stopping = false;
