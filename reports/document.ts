@@ -4,7 +4,14 @@
 import * as dagCbor from '@ipld/dag-cbor';
 import { z } from 'zod';
 import { CID, CimError, cidOfBlock, firstIssue, type Signer, type Verifier } from '../appliance/index.js';
-import { REPORT_VERSION, type NamedReport, type Report, type ReportBody } from './types.js';
+import {
+  REPORT_VERSION,
+  SEVERITY_ORDER,
+  type NamedReport,
+  type Report,
+  type ReportBody,
+  type Severity,
+} from './types.js';
 
 const bytes = z.custom<Uint8Array>((value) => value instanceof Uint8Array, { error: 'expected bytes' });
 const cid = z.custom<CID>((value) => CID.asCID(value) !== null, { error: 'expected a CID' });
@@ -23,7 +30,8 @@ const ReportSchema = z
       z
         .object({
           id: z.string(),
-          severity: z.enum(['info', 'warning', 'error']),
+          check: z.string().optional(),
+          severity: z.enum(SEVERITY_ORDER as [Severity, ...Severity[]]),
           message: z.string(),
           evidence: z.unknown().optional(),
         })
@@ -42,6 +50,7 @@ const ReportSchema = z
           .strict()
           .optional(),
         consistencyProof: z.array(bytes).optional(),
+        note: z.string().optional(),
       })
       .strict()
       .optional(),

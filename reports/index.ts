@@ -4,7 +4,28 @@ export { decodeReport, encodeReport, plainData, reportCid, reportSignedBy, signR
 export { reportFile, reportsDir, writeOnce } from './files.js';
 export { Ledger, LEDGER_FILE, type LedgerEntry } from './ledger.js';
 export { verifyReport, type ReportVerification, type VerifyReportOptions } from './verify.js';
-export { writeReport, writeReportFiles, type NewReport, type WriteOptions, type WrittenReport } from './writer.js';
+export {
+  leavesExtend,
+  writeReport,
+  writeReportFiles,
+  type NewReport,
+  type WriteOptions,
+  type WrittenReport,
+} from './writer.js';
+export {
+  assertKeyName,
+  checkpointOrigin,
+  checkpointText,
+  noteKeyId,
+  openNote,
+  parseCheckpointText,
+  parseVerifierKey,
+  signCheckpoint,
+  signNote,
+  verifierKey,
+  type NoteVerifierKey,
+  type OpenedNote,
+} from './signed-note.js';
 export { diffMetrics, type DiffRow } from './diff.js';
 export { loadReport, withLedger } from './lookup.js';
 export { renderFiles } from './renderings.js';

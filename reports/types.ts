@@ -9,11 +9,26 @@ export const REPORT_VERSION = 1;
 
 export type ReportKind = 'performance' | 'compliance' | 'retention' | 'audit';
 
-export type Severity = 'info' | 'warning' | 'error';
+/**
+ * How much a finding matters. `error`, `warning` and `info` are a performance report's (and every
+ * report written before the compliance checks); `critical`, `high`, `medium` and `low` a compliance
+ * finding's, with `info` shared. Ordered worst first by SEVERITY_ORDER.
+ */
+export type Severity = 'critical' | 'high' | 'error' | 'medium' | 'warning' | 'low' | 'info';
+
+/** Every severity, worst first: the order renderings list findings in. */
+export const SEVERITY_ORDER: readonly Severity[] = ['critical', 'high', 'error', 'medium', 'warning', 'low', 'info'];
+
+/** Severities that fail a run (a gate's exit, a JUnit failure): critical, high and error. */
+export function failingSeverity(severity: Severity): boolean {
+  return severity === 'critical' || severity === 'high' || severity === 'error';
+}
 
 export interface ReportFinding {
   /** Stable within its kind, e.g. `lost-events`, `gate-regression:steady-mixed:p99_ms`. */
   id: string;
+  /** The compliance check that found it (compliance reports), e.g. `immutability`. */
+  check?: string;
   severity: Severity;
   message: string;
   /** What shows it: figures, CIDs, sequences. Plain data (dag-cbor encodable). */
@@ -49,6 +64,12 @@ export interface ReportCheckpoint {
   /** The previous report's checkpoint this one extends. */
   previous?: { treeSize: number; root: Uint8Array };
   consistencyProof?: Uint8Array[];
+  /**
+   * The same tree head as a C2SP tlog-checkpoint signed note (origin, tree size, base64 root,
+   * then the Ed25519 signature line), as also written to `<cid>.checkpoint`; absent in reports
+   * written before notes were.
+   */
+  note?: string;
 }
 
 /** How a candidate compared with a baseline (written by `cim gate` / `cim bench --baseline`). */

@@ -1,14 +1,16 @@
 // `cim report verify`: recomputes everything a report claims and says exactly what does not hold —
 // the CID from the bytes (the `.cbor` file's name and the ledger's copy must agree with it), the
 // signature against trusted keys, every rendering against a fresh rendering of the verified bytes,
-// the `prev` chain back to the first report of its kind, and a checkpoint's consistency proof
-// against the previous report's checkpoint.
+// the `prev` chain back to the first report of its kind, a checkpoint's consistency proof
+// against the previous report's checkpoint, and the checkpoint's signed note: its signature (by the
+// trusted keys, or the verifier keys given) and that it states the report's tree size and root.
 import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { verifyConsistency, type Verifier } from '../appliance/index.js';
 import { decodeReport, reportSignedBy } from './document.js';
 import { reportFile } from './files.js';
 import type { Ledger } from './ledger.js';
+import { noteKeyId, openNote, parseCheckpointText, type NoteVerifierKey } from './signed-note.js';
 import type { NamedReport } from './types.js';
 
 export interface ReportVerification {
@@ -26,6 +28,11 @@ export interface VerifyReportOptions {
   stateDir: string;
   ledger: Ledger;
   trusted: readonly Verifier[];
+  /**
+   * The keys a checkpoint note must be signed by (`cim report verify --key <vkey>`); without them,
+   * each trusted key under the key names the note's signature lines give.
+   */
+  noteKeys?: readonly NoteVerifierKey[];
   /** Renders a report in a format by extension, to compare the files with; formats not given are not compared. */
   render?: (named: NamedReport) => Record<string, string>;
 }
@@ -63,6 +70,7 @@ export function verifyReport(ref: string, options: VerifyReportOptions): ReportV
   checked.push(`CID ${cid} recomputed from ${source}`);
 
   checkSignature(named, options.trusted, `report ${cid}`, problems, checked);
+  checkNote(named, options, problems, checked);
   checkFiles(named, options, problems, checked);
   const chain = checkChain(named, options, problems, checked);
   return { cid, ok: problems.length === 0, problems, checked, chain };
@@ -145,6 +153,7 @@ function checkChain(named: NamedReport, options: VerifyReportOptions, problems: 
       problems.push(`${what}: created ${current.report.createdAt}, before its prev (${previous.report.createdAt})`);
     checkCheckpoint(current, previous, problems, checked);
     checkSignature(previous, options.trusted, `report ${prevCid}`, problems, checked);
+    checkNote(previous, options, problems, checked);
     seen.add(prevCid);
     chain.push(prevCid);
     current = previous;
@@ -177,6 +186,49 @@ function checkCheckpoint(current: NamedReport, previous: NamedReport, problems: 
   } else {
     checked.push(`${what}: checkpoint of ${now.treeSize} events extends the previous ${before.treeSize}`);
   }
+}
+
+/** The checkpoint's signed note: signed by a known key, and stating exactly the report's tree head. */
+function checkNote(named: NamedReport, options: VerifyReportOptions, problems: string[], checked: string[]): void {
+  const checkpoint = named.report.checkpoint;
+  if (!checkpoint?.note) return;
+  const what = `report ${named.cid.toString()}: its checkpoint note`;
+  const keys = options.noteKeys ?? keysFromTrusted(checkpoint.note, options.trusted);
+  let text: string;
+  let signers: string[];
+  try {
+    ({ text, verifiedBy: signers } = openNote(checkpoint.note, keys));
+  } catch (error) {
+    problems.push(`${what}: ${(error as Error).message}`);
+    return;
+  }
+  let head: ReturnType<typeof parseCheckpointText>;
+  try {
+    head = parseCheckpointText(text);
+  } catch (error) {
+    problems.push(`${what}: ${(error as Error).message}`);
+    return;
+  }
+  if (head.treeSize !== checkpoint.treeSize || !sameBytes(head.root, checkpoint.root)) {
+    problems.push(
+      `${what} states a tree of ${head.treeSize} with root ${Buffer.from(head.root).toString('base64')}, but the report's checkpoint is ${checkpoint.treeSize} with root ${Buffer.from(checkpoint.root).toString('base64')}`,
+    );
+    return;
+  }
+  checked.push(`${what} (origin ${head.origin}, ${head.treeSize} events) is signed by ${signers.join(', ')}`);
+}
+
+/** Each trusted Ed25519 key as a note key under each key name the note's signature lines give. */
+function keysFromTrusted(note: string, trusted: readonly Verifier[]): NoteVerifierKey[] {
+  const names = [...note.matchAll(/^\u2014 (\S+) /gmu)].map((m) => m[1]!);
+  const keys: NoteVerifierKey[] = [];
+  for (const verifier of trusted) {
+    const raw = new Uint8Array(Buffer.from(verifier.keyId.replace(/^ed25519:/, ''), 'base64url'));
+    if (raw.length !== 32) continue;
+    const publicKey = verifier.publicKey();
+    for (const name of new Set(names)) keys.push({ name, keyId: noteKeyId(name, raw), publicKey, raw });
+  }
+  return keys;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -1,10 +1,12 @@
 // Writing a report: chain it to the newest report of its kind, add a checkpoint (and the
-// consistency proof from the previous one) when it covers events, sign it, append it to the
-// ledger — the source of truth, holding its bytes — and then write its files once.
-import { consistencyProof, merkleRoot, type Signer } from '../appliance/index.js';
+// consistency proof from the previous one, and the tree head as a signed C2SP checkpoint note)
+// when it covers events, sign it, append it to the ledger — the source of truth, holding its
+// bytes — and then write its files once (the note as `<cid>.checkpoint`).
+import { CimError, consistencyProof, merkleRoot, type Signer } from '../appliance/index.js';
 import { decodeReport, encodeReport, plainData, signReport } from './document.js';
 import { reportFile, writeOnce } from './files.js';
 import { Ledger } from './ledger.js';
+import { signCheckpoint } from './signed-note.js';
 import {
   REPORT_VERSION,
   type NamedReport,
@@ -29,6 +31,17 @@ export interface NewReport {
    * over them, and a consistency proof that it extends the previous report's tree.
    */
   checkpointLeaves?: readonly Uint8Array[];
+  /**
+   * The checkpoint's origin line (and its note's key name): with it, the checkpoint is also signed
+   * as a C2SP tlog-checkpoint note, carried in the report and written to `<cid>.checkpoint`.
+   */
+  checkpointOrigin?: string;
+  /**
+   * Instead of leaves: keep the previous report's tree head (the same size and root, an empty
+   * proof), for when the leaves read now do not extend it — a log never signs a tree head
+   * inconsistent with one it signed before.
+   */
+  keepPreviousCheckpoint?: boolean;
 }
 
 export interface WriteOptions {
@@ -64,9 +77,7 @@ export function writeReport(input: NewReport, options: WriteOptions): WrittenRep
         ...(input.baseline
           ? { baseline: { ...plainData({ ...input.baseline, cid: undefined }), cid: input.baseline.cid } }
           : {}),
-        ...(input.checkpointLeaves
-          ? { checkpoint: checkpointOver(input.checkpointLeaves, prev?.report.checkpoint) }
-          : {}),
+        ...checkpointField(input, prev?.report.checkpoint, options.signer),
         prev: prev?.cid ?? null,
       },
       options.signer,
@@ -89,13 +100,44 @@ export function writeReportFiles(
 ): Record<string, string> {
   const cid = named.cid.toString();
   const files: Record<string, string> = {};
-  const contents: Record<string, Uint8Array | string> = { cbor: bytes, ...(render ? render(named) : {}) };
+  const note = named.report.checkpoint?.note;
+  const contents: Record<string, Uint8Array | string> = {
+    cbor: bytes,
+    ...(render ? render(named) : {}),
+    ...(note ? { checkpoint: note } : {}),
+  };
   for (const [extension, content] of Object.entries(contents)) {
     const path = reportFile(stateDir, cid, extension);
     writeOnce(path, content);
     files[extension] = path;
   }
   return files;
+}
+
+function checkpointField(
+  input: NewReport,
+  previous: ReportCheckpoint | undefined,
+  signer: Signer,
+): { checkpoint?: ReportCheckpoint } {
+  let checkpoint: ReportCheckpoint | undefined;
+  if (input.keepPreviousCheckpoint) {
+    if (!previous) throw new CimError('CIM-INVALID-INPUT', `there is no previous ${input.kind} checkpoint to keep`);
+    const head = { treeSize: previous.treeSize, root: previous.root };
+    checkpoint = { ...head, ...(head.treeSize > 0 ? { previous: head, consistencyProof: [] } : {}) };
+  } else if (input.checkpointLeaves) {
+    checkpoint = checkpointOver(input.checkpointLeaves, previous);
+  }
+  if (!checkpoint) return {};
+  if (input.checkpointOrigin)
+    checkpoint.note = signCheckpoint(input.checkpointOrigin, checkpoint.treeSize, checkpoint.root, signer);
+  return { checkpoint };
+}
+
+/** Whether leaves extend a tree head: at least as many, and the first `treeSize` of them hash to its root. */
+export function leavesExtend(leaves: readonly Uint8Array[], head: { treeSize: number; root: Uint8Array }): boolean {
+  if (head.treeSize > leaves.length) return false;
+  const root = merkleRoot(leaves.slice(0, head.treeSize));
+  return root.length === head.root.length && root.every((b, i) => b === head.root[i]);
 }
 
 function checkpointOver(leaves: readonly Uint8Array[], previous: ReportCheckpoint | undefined): ReportCheckpoint {

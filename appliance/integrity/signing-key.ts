@@ -42,8 +42,13 @@ export class Signer {
 export class Verifier {
   readonly keyId: string;
 
-  private constructor(private readonly publicKey: KeyObject) {
-    this.keyId = keyIdOf(publicKey);
+  private constructor(private readonly key: KeyObject) {
+    this.keyId = keyIdOf(key);
+  }
+
+  /** The public key itself (for checks in other formats, e.g. a checkpoint's signed note). */
+  publicKey(): KeyObject {
+    return this.key;
   }
 
   static fromPem(pem: string | Buffer, source = 'public key'): Verifier {
@@ -73,7 +78,7 @@ export class Verifier {
 
   verify(bytes: Uint8Array, signature: Uint8Array): boolean {
     try {
-      return verify(null, bytes, this.publicKey, signature);
+      return verify(null, bytes, this.key, signature);
     } catch {
       return false; // a malformed signature is simply not a valid one
     }

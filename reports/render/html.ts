@@ -12,7 +12,14 @@ import {
   type LineSeries,
   type TimelineRow,
 } from '../svg/index.js';
-import type { NamedReport, ReportBaseline, ReportFinding, Severity } from '../types.js';
+import {
+  failingSeverity,
+  SEVERITY_ORDER,
+  type NamedReport,
+  type ReportBaseline,
+  type ReportFinding,
+  type Severity,
+} from '../types.js';
 import { cidText, count, MISSING, ratio } from './format.js';
 import { toJsonValue } from './json.js';
 import {
@@ -194,8 +201,13 @@ function cards(
       worst ? `${worst.scenario}, ${worst.label}` : '',
     );
   }
-  const errors = findings.filter((f) => f.severity === 'error').length;
-  card('findings', count(findings.length), errors > 0 ? 'bad' : '', errors > 0 ? `${errors} error(s)` : '');
+  const failing = findings.filter((f) => failingSeverity(f.severity));
+  const errors = failing.filter((f) => f.severity === 'error').length;
+  const serious = failing.length - errors;
+  const note = [serious > 0 ? `${serious} critical or high` : '', errors > 0 ? `${errors} error(s)` : '']
+    .filter(Boolean)
+    .join(', ');
+  card('findings', count(findings.length), failing.length > 0 ? 'bad' : '', note);
   if (baseline)
     card(
       'gate',
@@ -220,13 +232,20 @@ function gateSection(b: ReportBaseline): string {
   ].join('\n');
 }
 
-const SEVERITIES: readonly Severity[] = ['error', 'warning', 'info'];
-const SEVERITY_CLASS: Record<Severity, string> = { error: 'bad', warning: 'warn', info: '' };
+const SEVERITY_CLASS: Record<Severity, string> = {
+  critical: 'bad',
+  high: 'bad',
+  error: 'bad',
+  medium: 'warn',
+  warning: 'warn',
+  low: '',
+  info: '',
+};
 
 function findingsSection(findings: readonly ReportFinding[]): string {
   const out = ['<section id="findings">', `<h2>Findings (${findings.length})</h2>`];
   if (findings.length === 0) out.push('<p>None.</p>');
-  for (const severity of SEVERITIES) {
+  for (const severity of SEVERITY_ORDER) {
     const some = findings.filter((f) => f.severity === severity);
     if (some.length === 0) continue;
     out.push(`<h3 class="${SEVERITY_CLASS[severity]}">${severity} (${some.length})</h3>`, '<ul class="findings">');

@@ -1,7 +1,7 @@
 // The report as Markdown for a GitHub job summary: the headline table first, then the gate, the
 // findings and each scenario's details. Only Markdown and escaped text: GitHub sanitises HTML, but
 // text from a report (titles, error messages, fault details) must not become markup either.
-import type { NamedReport, ReportFinding, Severity } from '../types.js';
+import { SEVERITY_ORDER, type NamedReport, type ReportFinding } from '../types.js';
 import { cidText, count, MISSING, seconds } from './format.js';
 import { readPerformanceResults, type ScenarioView } from './performance-view.js';
 import {
@@ -42,8 +42,6 @@ function table(headers: readonly string[], rows: readonly string[][], numericFro
     ...rows.map((r) => `| ${r.map(mdText).join(' | ')} |`),
   ];
 }
-
-const SEVERITIES: readonly Severity[] = ['error', 'warning', 'info'];
 
 export function renderMarkdown(named: NamedReport): string {
   const { report } = named;
@@ -100,7 +98,7 @@ export function renderMarkdown(named: NamedReport): string {
 function findingsSection(findings: readonly ReportFinding[]): string[] {
   if (findings.length === 0) return ['## Findings', '', 'None.'];
   const out = [`## Findings (${findings.length})`];
-  for (const severity of SEVERITIES) {
+  for (const severity of SEVERITY_ORDER) {
     const some = findings.filter((f) => f.severity === severity);
     if (some.length === 0) continue;
     out.push('', `### ${severity} (${some.length})`, '');
