@@ -85,7 +85,11 @@ export function writeReport(input: NewReport, options: WriteOptions): WrittenRep
     const bytes = encodeReport(named.report);
     ledger.addKey(options.signer.keyId, options.signer.publicKeyPem);
     ledger.append(named, bytes);
-    return { named, files: writeReportFiles(options.stateDir, named, bytes, options.render) };
+    // Rendered from the bytes, as `cim report verify` renders: the same text whatever the input's key order.
+    return {
+      named,
+      files: writeReportFiles(options.stateDir, decodeReport(bytes, `report ${named.cid}`), bytes, options.render),
+    };
   } finally {
     ledger.close();
   }

@@ -26,6 +26,14 @@ export class AuditChainChecker {
   /** Records checked, in all messages. */
   records = 0;
 
+  /** Told of each record read, after it was checked (the audit report counts them). */
+  onRecord?: (named: NamedAuditRecord, streamSeq: number) => void;
+
+  /** Each writer's chain head: its last record read. */
+  heads(): { writer: string; seq: number; cid: string; streamSeq: number }[] {
+    return [...this.chains].map(([writer, c]) => ({ writer, seq: c.seq, cid: cidText(c.cid), streamSeq: c.streamSeq }));
+  }
+
   /** Writers seen. */
   get aggregates(): number {
     return this.chains.size;
@@ -59,7 +67,10 @@ export class AuditChainChecker {
         message: `${AUDIT_STREAM} seq ${streamSeq} (writer ${records[0]!.record.writer}): published as ${m.claimedCid}, its bytes hash to ${cidText(cid)}`,
       });
     }
-    for (const named of records) this.checkRecord(named, m.subject, streamSeq);
+    for (const named of records) {
+      this.checkRecord(named, m.subject, streamSeq);
+      this.onRecord?.(named, streamSeq);
+    }
     this.records += records.length;
     return cid;
   }

@@ -20,6 +20,7 @@ import {
   type ReportFinding,
   type Severity,
 } from '../types.js';
+import { readComplianceView, type ComplianceView, type EvidenceTable } from './compliance-view.js';
 import { cidText, count, MISSING, ratio } from './format.js';
 import { toJsonValue } from './json.js';
 import {
@@ -139,7 +140,10 @@ export function renderHtml(named: NamedReport): string {
     );
   }
   if (report.baseline) main.push(gateSection(report.baseline));
+  const compliance = readComplianceView(report);
+  if (compliance) main.push(verdictSection(compliance));
   main.push(findingsSection(report.findings));
+  if (compliance) main.push(checkpointSection(compliance, cid), evidenceSection(compliance));
   if (view) for (const s of view.scenarios) main.push(scenarioSection(s));
 
   return [
@@ -254,12 +258,63 @@ function findingsSection(findings: readonly ReportFinding[]): string {
         f.evidence === undefined
           ? ''
           : `<details><summary>evidence</summary><pre>${esc(truncate(JSON.stringify(toJsonValue(f.evidence), null, 2) ?? '', 4_000))}</pre></details>`;
-      out.push(`<li><code>${esc(f.id)}</code> ${esc(f.message)}${evidence}</li>`);
+      const check = f.check ? ` <span class="note">(${esc(f.check)})</span>` : '';
+      out.push(`<li><code>${esc(f.id)}</code>${check} ${esc(f.message)}${evidence}</li>`);
     }
     out.push('</ul>');
   }
   out.push('</section>');
   return out.join('\n');
+}
+
+const VERDICT_CLASS: Record<ComplianceView['verdict']['outcome'], string> = {
+  pass: 'ok',
+  attention: 'warn',
+  fail: 'bad',
+};
+
+function verdictSection(view: ComplianceView): string {
+  return `<section id="verdict"><h2>Verdict: <span class="${VERDICT_CLASS[view.verdict.outcome]}">${esc(view.verdict.text)}</span></h2></section>`;
+}
+
+function checkpointSection(view: ComplianceView, cid: string): string {
+  const c = view.checkpoint;
+  if (!c) return '';
+  const facts = [
+    `<dt>Events</dt><dd>${esc(count(c.treeSize))} sealed event CIDs</dd>`,
+    `<dt>Root</dt><dd><code>${esc(c.root)}</code></dd>`,
+    ...(c.previousSize !== undefined
+      ? [
+          `<dt>Extends</dt><dd>the previous report's tree of ${esc(count(c.previousSize))} (consistency proof in the report)</dd>`,
+        ]
+      : []),
+    ...(c.origin ? [`<dt>Origin</dt><dd><code>${esc(c.origin)}</code></dd>`] : []),
+    ...(c.vkey ? [`<dt>Verifier key</dt><dd><code>${esc(c.vkey)}</code></dd>`] : []),
+  ];
+  return [
+    '<section id="checkpoint"><h2>Checkpoint</h2>',
+    `<dl class="meta">${facts.join('')}</dl>`,
+    ...(c.note
+      ? [
+          `<p class="meta">Signed note (C2SP tlog-checkpoint), also <code>${esc(cid)}.checkpoint</code>:</p>`,
+          `<pre>${esc(c.note)}</pre>`,
+        ]
+      : []),
+    '</section>',
+  ].join('\n');
+}
+
+function evidenceSection(view: ComplianceView): string {
+  const out = ['<section id="evidence"><h2>Evidence</h2>'];
+  for (const note of view.notes) out.push(`<p class="warn">${esc(note)}</p>`);
+  for (const t of view.tables) out.push(evidenceTable(t));
+  out.push('</section>');
+  return out.join('\n');
+}
+
+function evidenceTable(t: EvidenceTable): string {
+  if (t.rows.length === 0) return `<h3>${esc(t.caption)}</h3><p class="note">None.</p>`;
+  return table(t.headers, t.rows, t.numericFrom, t.caption);
 }
 
 function scenarioSection(s: ScenarioView): string {

@@ -2,7 +2,9 @@
 // findings and each scenario's details. Only Markdown and escaped text: GitHub sanitises HTML, but
 // text from a report (titles, error messages, fault details) must not become markup either.
 import { SEVERITY_ORDER, type NamedReport, type ReportFinding } from '../types.js';
+import { readComplianceView, type ComplianceView, type EvidenceTable } from './compliance-view.js';
 import { cidText, count, MISSING, seconds } from './format.js';
+import { toJsonValue } from './json.js';
 import { readPerformanceResults, type ScenarioView } from './performance-view.js';
 import {
   checkMeasured,
@@ -87,7 +89,14 @@ export function renderMarkdown(named: NamedReport): string {
     else lines.push(...table(GATE_HEADERS, orderedComparisons(b.comparisons).map(gateRow)));
   }
 
+  const compliance = readComplianceView(report);
+  if (compliance)
+    lines.push(
+      '',
+      `## Verdict: ${compliance.verdict.outcome === 'fail' ? `**${mdText(compliance.verdict.text)}**` : mdText(compliance.verdict.text)}`,
+    );
   lines.push('', ...findingsSection(report.findings));
+  if (compliance) lines.push('', ...complianceEvidence(compliance, report.findings, cid));
   if (view && view.scenarios.length > 0) {
     lines.push('', '## Scenario details');
     for (const s of view.scenarios) lines.push('', ...scenarioSection(s));
@@ -102,7 +111,52 @@ function findingsSection(findings: readonly ReportFinding[]): string[] {
     const some = findings.filter((f) => f.severity === severity);
     if (some.length === 0) continue;
     out.push('', `### ${severity} (${some.length})`, '');
-    for (const f of some) out.push(`- ${code(f.id)} ${mdText(f.message)}`);
+    for (const f of some) out.push(`- ${code(f.id)}${f.check ? ` (${mdText(f.check)})` : ''} ${mdText(f.message)}`);
+  }
+  return out;
+}
+
+/** A fenced block that the text cannot close: the fence is longer than any run of tildes in it. */
+function fenced(body: string, info = ''): string[] {
+  const longest = Math.max(2, ...[...body.matchAll(/~+/g)].map((m) => m[0].length));
+  const fence = '~'.repeat(longest + 1);
+  return [`${fence}${info}`, ...body.replace(/\n$/, '').split('\n'), fence];
+}
+
+function evidenceTable(t: EvidenceTable): string[] {
+  return [
+    `### ${mdText(t.caption)}`,
+    '',
+    ...(t.rows.length === 0 ? ['_None._'] : table(t.headers, t.rows, t.numericFrom)),
+  ];
+}
+
+/** After the findings: the checkpoint with its signed note, then the evidence tables and each finding's evidence. */
+function complianceEvidence(view: ComplianceView, findings: readonly ReportFinding[], cid: string): string[] {
+  const out: string[] = [];
+  const c = view.checkpoint;
+  if (c) {
+    out.push('## Checkpoint', '');
+    out.push(
+      `- ${count(c.treeSize)} sealed events, root ${code(c.root)}` +
+        (c.previousSize !== undefined
+          ? `; extends the previous report's ${count(c.previousSize)} (consistency proof in the report)`
+          : ''),
+    );
+    if (c.origin) out.push(`- origin ${code(c.origin)}`);
+    if (c.vkey) out.push(`- verifier key ${code(c.vkey)}`);
+    if (c.note)
+      out.push('', `Signed note (C2SP tlog-checkpoint, also ${code(`${cid}.checkpoint`)}):`, '', ...fenced(c.note));
+    out.push('');
+  }
+  out.push('## Evidence');
+  for (const note of view.notes) out.push('', `> ${mdText(note)}`);
+  for (const t of view.tables) out.push('', ...evidenceTable(t));
+  const withEvidence = findings.filter((f) => f.evidence !== undefined);
+  if (withEvidence.length > 0) {
+    out.push('', '### Evidence of each finding');
+    for (const f of withEvidence)
+      out.push('', `${code(f.id)}:`, '', ...fenced(JSON.stringify(toJsonValue(f.evidence), null, 2) ?? 'null', 'json'));
   }
   return out;
 }
