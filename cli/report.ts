@@ -1,9 +1,11 @@
 // `cim report list | show | verify | render | diff`: the ledger from the command line.
 import { Option, type Command } from 'commander';
-import { ExitCode, trustedVerifiers } from '../appliance/index.js';
+import { existsSync } from 'node:fs';
+import { ExitCode, trustedVerifiers, Verifier } from '../appliance/index.js';
 import {
   diffMetrics,
   loadReport,
+  parseVerifierKey,
   render,
   RENDER_FORMATS,
   renderFiles,
@@ -78,16 +80,36 @@ export function registerReportCommands(program: Command): void {
     .argument('<ref>', 'a ledger reference or a .cbor file')
     .description(
       "recompute the CID from the bytes, check the signature against trusted keys (the state dir's and --key),\n" +
-        'every file against a fresh rendering, the prev chain and checkpoint consistency proofs; exit 1 naming what does not hold',
+        'every file against a fresh rendering, the prev chain, checkpoint consistency proofs and the signed checkpoint\n' +
+        'note; offline (no NATS); exit 1 naming what does not hold',
     )
-    .option('--key <file...>', "trusted Ed25519 public key (PEM) besides the state dir's own")
+    .option(
+      '--key <key...>',
+      "a trusted Ed25519 public key besides the state dir's own: a PEM file, or a verifier key <name>+<key ID>+<key>\n" +
+        '(the checkpoint notes must then be signed by it)',
+    )
     .option('--json', 'print the verification as JSON')
     .action(
       action(async (ref: string, options: { key?: string[]; json?: boolean }, command: Command) => {
         const { stateDir } = configFrom(command);
-        const trusted = trustedVerifiers(stateDir, options.key);
+        // A verifier key is `name+hex+base64`; anything else (or a file of that name) is a PEM file.
+        const isVkey = (k: string) => /^[^+\s]+\+[0-9a-f]{8}\+/.test(k) && !existsSync(k);
+        const vkeys = (options.key ?? []).filter(isVkey).map(parseVerifierKey);
+        const trusted = [
+          ...trustedVerifiers(
+            stateDir,
+            (options.key ?? []).filter((k) => !isVkey(k)),
+          ),
+          ...vkeys.map((k) => Verifier.fromPem(k.publicKey.export({ type: 'spki', format: 'pem' }), k.name)),
+        ];
         const result = withLedger(stateDir, (ledger) =>
-          verifyReport(ref, { stateDir, ledger, trusted, render: renderFiles }),
+          verifyReport(ref, {
+            stateDir,
+            ledger,
+            trusted,
+            render: renderFiles,
+            ...(vkeys.length > 0 ? { noteKeys: vkeys } : {}),
+          }),
         );
         if (options.json) print(JSON.stringify(result, null, 2));
         else if (result.ok)
