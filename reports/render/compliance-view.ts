@@ -230,7 +230,7 @@ function auditTables(results: Record<string, unknown>): EvidenceTable[] {
 function coverageTable(coverage: Record<string, unknown>): EvidenceTable {
   const domains = isRecord(coverage.domains) ? coverage.domains : {};
   return {
-    caption: `The checkpoint's leaves: ${num(coverage.events)} sealed event CIDs from ${num(coverage.seals)} seals, in seal order`,
+    caption: `The checkpoint's leaves: ${num(coverage.events)} sealed event CIDs${typeof coverage.seals === 'number' ? ` from ${count(coverage.seals)} seals` : ''}, in seal order`,
     headers: ['domain', 'seals', 'events', 'removed by retention', 'sealed up to seq'],
     rows: entries(domains).map(([domain, d]) => {
       const entry = isRecord(d) ? d : {};

@@ -8,7 +8,10 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Signer } from '../../appliance/index.js';
+import { writeComplianceReports } from '../../compliance/index.js';
 import { renderHtml } from '../../reports/index.js';
+import { complianceInput } from '../fixtures/compliance-reports.js';
 import { performanceReport } from '../fixtures/performance-report.js';
 import { runCli } from '../support/cli.js';
 import { decodePng, meanBrightness } from '../support/png.js';
@@ -116,6 +119,20 @@ describeReportPage(
   },
   0,
 );
+
+for (const kind of ['compliance', 'retention', 'audit'] as const) {
+  describeReportPage(
+    `the ${kind} report page (verdict, findings of every severity, checkpoint, evidence tables; no charts)`,
+    async (dir) => {
+      const written = writeComplianceReports(complianceInput(), {
+        stateDir: join(dir, 'state'),
+        signer: Signer.ephemeral(),
+      });
+      return { file: written[kind].files.html!, charts: 0 };
+    },
+    0,
+  );
+}
 
 describeReportPage(
   'the page a real cim bench quick-steady run wrote',
