@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Signer } from '../../appliance/index.js';
 import { writeComplianceReports } from '../../compliance/index.js';
-import { Ledger, renderFiles, verifyReport, type WrittenReport } from '../../reports/index.js';
+import { Ledger, render, renderFiles, verifyReport, type WrittenReport } from '../../reports/index.js';
 import { complianceInput, fixtureLeaves } from '../fixtures/compliance-reports.js';
 import { verifyCheckpoint } from '../support/signed-note-verify.js';
 import { tempDir } from '../support/temp-dir.js';
@@ -167,6 +167,11 @@ describe('the renderings of the three kinds', () => {
     ]);
     expect(html).not.toContain('<b>');
     expect(file(written.retention, 'html')).toContain('<span class="warn">pass with findings: 1 low</span>');
+  });
+
+  it('give JUnit failures for the critical and high findings only', () => {
+    const xml = render(written.compliance.named, 'junit');
+    expect(xml).toMatch(/<testsuite name="findings" tests="4" failures="2"/);
   });
 
   it('give a clean system a pass', () => {
