@@ -1,8 +1,16 @@
-// `cim report list | show | verify | render | diff`: the ledger from the command line.
+// `cim report list | show | verify | vkey | render | diff`: the ledger from the command line.
 import { Option, type Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { ExitCode, trustedVerifiers, Verifier } from '../appliance/index.js';
 import {
+  CimError,
+  ExitCode,
+  loadStateVerifier,
+  PUBLIC_KEY_FILE,
+  trustedVerifiers,
+  Verifier,
+} from '../appliance/index.js';
+import {
+  checkpointOrigin,
   diffMetrics,
   loadReport,
   parseVerifierKey,
@@ -10,6 +18,7 @@ import {
   RENDER_FORMATS,
   renderFiles,
   verifyReport,
+  verifierKey,
   withLedger,
   writeOnce,
   type RenderFormat,
@@ -116,6 +125,26 @@ export function registerReportCommands(program: Command): void {
           print(`ok: report ${result.cid} verifies\n${result.checked.map((c) => `  ✓ ${c}`).join('\n')}`);
         else print(`FAILED: report ${result.cid}\n${result.problems.map((p) => `  ✗ ${p}`).join('\n')}`);
         if (!result.ok) process.exitCode = ExitCode.checkFailed;
+      }),
+    );
+
+  report
+    .command('vkey')
+    .description(
+      "the verifier key of the compliance reports' signed checkpoint notes (C2SP signed-note):\n" +
+        "<origin>+<key ID>+<key>, from the state dir's public key and the cluster name",
+    )
+    .action(
+      action(async (_options: unknown, command: Command) => {
+        const config = configFrom(command);
+        const verifier = loadStateVerifier(config.stateDir);
+        if (!verifier)
+          throw new CimError(
+            'CIM-NOT-FOUND',
+            `${config.stateDir}/keys/${PUBLIC_KEY_FILE} does not exist: nothing was signed here yet`,
+          );
+        const pem = verifier.publicKey().export({ type: 'spki', format: 'pem' }).toString();
+        print(verifierKey(checkpointOrigin(config.cluster.name), pem));
       }),
     );
 

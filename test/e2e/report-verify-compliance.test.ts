@@ -32,6 +32,18 @@ afterAll(() => work?.remove());
 const CLI_MS = 30_000;
 const verify = (...args: string[]) => runCli(['--state', state, 'report', 'verify', ...args], { timeoutMs: CLI_MS });
 
+describe('cim report vkey', () => {
+  it(
+    'prints the verifier key of the checkpoint notes',
+    async () => {
+      const result = await runCli(['--state', state, 'report', 'vkey'], { timeoutMs: CLI_MS });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout.trim()).toBe(second.vkey);
+    },
+    CLI_MS,
+  );
+});
+
 describe('cim report verify on compliance, retention and audit reports', () => {
   it(
     'verifies each with the state dir key: signature, files, chain, consistency proof and signed note',

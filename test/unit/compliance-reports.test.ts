@@ -3,7 +3,7 @@
 // independent verifier accepts with the verifier key the report shows; the renderings give the
 // verdict and the findings (worst first) before the evidence; a tree that does not extend the
 // previous one is never signed; and a changed file is named.
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Signer } from '../../appliance/index.js';
@@ -41,6 +41,7 @@ describe('writeComplianceReports', () => {
       const { named, files } = written[kind];
       expect(named.report.kind).toBe(kind);
       expect(Object.keys(files).sort()).toEqual(['cbor', 'checkpoint', 'html', 'json', 'md']);
+      expect(statSync(files.checkpoint!).mode & 0o777).toBe(0o444); // written once, read-only
       const checkpoint = verifyCheckpoint(readFileSync(files.checkpoint!), [written.vkey]);
       expect(checkpoint).toMatchObject({ origin: written.origin, size: 12 });
       expect(checkpoint.root.equals(Buffer.from(named.report.checkpoint!.root))).toBe(true);
