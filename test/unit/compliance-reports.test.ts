@@ -7,7 +7,7 @@ import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Signer } from '../../appliance/index.js';
-import { writeComplianceReports } from '../../compliance/index.js';
+import { auditPeriodStart, writeComplianceReports } from '../../compliance/index.js';
 import { Ledger, render, renderFiles, verifyReport, type WrittenReport } from '../../reports/index.js';
 import { complianceInput, fixtureLeaves } from '../fixtures/compliance-reports.js';
 import { verifyCheckpoint } from '../support/signed-note-verify.js';
@@ -84,6 +84,19 @@ describe('writeComplianceReports', () => {
       );
       expect(verify(shorter[kind].named.cid.toString()).problems).toEqual([]);
       expect(verifyCheckpoint(shorter[kind].named.report.checkpoint!.note!, [shorter.vkey]).size).toBe(12);
+    }
+  });
+
+  it("starts the next audit period after the newest audit report's", () => {
+    const none = Ledger.open(dir.path);
+    expect(auditPeriodStart(none)).toEqual({ afterSeq: 0, previousReport: null });
+    none.close();
+    const { audit } = write();
+    const ledger = Ledger.open(dir.path);
+    try {
+      expect(auditPeriodStart(ledger)).toEqual({ afterSeq: 40, previousReport: audit.named.cid.toString() });
+    } finally {
+      ledger.close();
     }
   });
 
