@@ -5,11 +5,11 @@
 // from its kind's previous report and the tree head as a signed C2SP checkpoint note. A log never
 // signs a tree head inconsistent with one it signed: when the leaves read now do not extend the
 // previous report's tree, the report keeps that tree head and says why in a critical finding.
-import { merkleRoot, type Signer } from '../appliance/index.js';
+import type { Signer } from '../appliance/index.js';
 import {
+  CheckpointTree,
   checkpointOrigin,
   decodeReport,
-  leavesExtend,
   Ledger,
   renderFiles,
   verifierKey,
@@ -100,6 +100,8 @@ export function writeComplianceReports(
   const origin = checkpointOrigin(input.clusterName);
   const sealed = isSealedLeaves(input.leaves) ? input.leaves : undefined;
   const leaves = sealed ? sealed.leaves : (input.leaves as readonly Uint8Array[]);
+  // One tree for the three reports: its root and each proof computed once.
+  const tree = new CheckpointTree(leaves);
   const coverage: CheckpointCoverage = {
     origin,
     events: leaves.length,
@@ -128,7 +130,7 @@ export function writeComplianceReports(
   }));
   const common = { environment: input.environment, config: input.config, checkpointOrigin: origin };
   const write = (kind: ReportKind, title: string, results: unknown, kindFindings: ReportFinding[]) => {
-    const keep = !extendsPrevious(options.stateDir, kind, leaves);
+    const keep = !extendsPrevious(options.stateDir, kind, tree);
     const all = keep
       ? [
           ...kindFindings,
@@ -137,7 +139,7 @@ export function writeComplianceReports(
             check: 'immutability',
             severity: 'critical' as const,
             message: `the ${leaves.length} sealed events read now do not extend the previous ${kind} report's checkpoint: events it covered were removed or changed; this report keeps that checkpoint`,
-            evidence: { leaves: leaves.length, root: Buffer.from(merkleRoot(leaves)).toString('base64') },
+            evidence: { leaves: leaves.length, root: Buffer.from(tree.root()).toString('base64') },
           },
         ]
       : kindFindings;
@@ -148,7 +150,7 @@ export function writeComplianceReports(
         ...common,
         results,
         findings: all,
-        ...(keep ? { keepPreviousCheckpoint: true } : { checkpointLeaves: leaves }),
+        ...(keep ? { keepPreviousCheckpoint: true } : { checkpointLeaves: tree }),
       },
       {
         stateDir: options.stateDir,
@@ -190,13 +192,13 @@ function isSealedLeaves(leaves: ComplianceReportsInput['leaves']): leaves is Sea
 }
 
 /** Whether the leaves extend the newest report of the kind's checkpoint (true when there is none). */
-function extendsPrevious(stateDir: string, kind: ReportKind, leaves: readonly Uint8Array[]): boolean {
+function extendsPrevious(stateDir: string, kind: ReportKind, tree: CheckpointTree): boolean {
   const ledger = Ledger.open(stateDir);
   try {
     const head = ledger.head(kind);
     if (!head) return true;
     const previous = decodeReport(ledger.get(head)!.bytes, `ledger entry ${head}`).report.checkpoint;
-    return !previous || leavesExtend(leaves, previous);
+    return !previous || tree.extends(previous);
   } finally {
     ledger.close();
   }

@@ -5,6 +5,7 @@ export { reportFile, reportsDir, writeOnce } from './files.js';
 export { Ledger, LEDGER_FILE, type LedgerEntry } from './ledger.js';
 export { verifyReport, type ReportVerification, type VerifyReportOptions } from './verify.js';
 export {
+  CheckpointTree,
   leavesExtend,
   writeReport,
   writeReportFiles,

@@ -2,7 +2,7 @@
 // consistency proof from the previous one, and the tree head as a signed C2SP checkpoint note)
 // when it covers events, sign it, append it to the ledger — the source of truth, holding its
 // bytes — and then write its files once (the note as `<cid>.checkpoint`).
-import { CimError, consistencyProof, merkleRoot, type Signer } from '../appliance/index.js';
+import { CimError, consistencyProof, merkleRoot, verifyConsistency, type Signer } from '../appliance/index.js';
 import { decodeReport, encodeReport, plainData, signReport } from './document.js';
 import { reportFile, writeOnce } from './files.js';
 import { Ledger } from './ledger.js';
@@ -30,7 +30,7 @@ export interface NewReport {
    * The event CIDs (bytes) the report covers, in order, for a signed checkpoint: the Merkle tree
    * over them, and a consistency proof that it extends the previous report's tree.
    */
-  checkpointLeaves?: readonly Uint8Array[];
+  checkpointLeaves?: readonly Uint8Array[] | CheckpointTree;
   /**
    * The checkpoint's origin line (and its note's key name): with it, the checkpoint is also signed
    * as a C2SP tlog-checkpoint note, carried in the report and written to `<cid>.checkpoint`.
@@ -137,19 +137,64 @@ function checkpointField(
   return { checkpoint };
 }
 
-/** Whether leaves extend a tree head: at least as many, and the first `treeSize` of them hash to its root. */
-export function leavesExtend(leaves: readonly Uint8Array[], head: { treeSize: number; root: Uint8Array }): boolean {
-  if (head.treeSize > leaves.length) return false;
-  const root = merkleRoot(leaves.slice(0, head.treeSize));
-  return root.length === head.root.length && root.every((b, i) => b === head.root[i]);
+/**
+ * A Merkle tree over a copy of some leaves, computing its root and each consistency proof once:
+ * reports written together over the same leaves (`cim comply`'s three) share one.
+ */
+export class CheckpointTree {
+  readonly leaves: readonly Uint8Array[];
+  #root: Uint8Array | undefined;
+  readonly #proofs = new Map<number, Uint8Array[]>();
+
+  constructor(leaves: readonly Uint8Array[]) {
+    this.leaves = [...leaves];
+  }
+
+  get size(): number {
+    return this.leaves.length;
+  }
+
+  root(): Uint8Array {
+    return (this.#root ??= merkleRoot(this.leaves));
+  }
+
+  /** The consistency proof from the tree of the first `oldSize` leaves (1 ≤ oldSize ≤ size). */
+  proofFrom(oldSize: number): Uint8Array[] {
+    let proof = this.#proofs.get(oldSize);
+    if (!proof) this.#proofs.set(oldSize, (proof = consistencyProof(this.leaves, oldSize)));
+    return proof;
+  }
+
+  /** Whether this tree extends a tree head: as large at least, and a consistency proof from it verifies. */
+  extends(head: { treeSize: number; root: Uint8Array }): boolean {
+    if (head.treeSize > this.size) return false;
+    if (head.treeSize === 0) return sameBytes(head.root, merkleRoot([]));
+    return verifyConsistency(head.treeSize, this.size, head.root, this.root(), this.proofFrom(head.treeSize));
+  }
 }
 
-function checkpointOver(leaves: readonly Uint8Array[], previous: ReportCheckpoint | undefined): ReportCheckpoint {
-  const checkpoint: ReportCheckpoint = { treeSize: leaves.length, root: merkleRoot(leaves) };
+/** Whether leaves extend a tree head: at least as many, and the first `treeSize` of them hash to its root. */
+export function leavesExtend(
+  leaves: readonly Uint8Array[] | CheckpointTree,
+  head: { treeSize: number; root: Uint8Array },
+): boolean {
+  return (leaves instanceof CheckpointTree ? leaves : new CheckpointTree(leaves)).extends(head);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function checkpointOver(
+  leaves: readonly Uint8Array[] | CheckpointTree,
+  previous: ReportCheckpoint | undefined,
+): ReportCheckpoint {
+  const tree = leaves instanceof CheckpointTree ? leaves : new CheckpointTree(leaves);
+  const checkpoint: ReportCheckpoint = { treeSize: tree.size, root: tree.root() };
   // A proof exists only from a non-empty tree that this one extends.
-  if (previous && previous.treeSize > 0 && previous.treeSize <= leaves.length) {
+  if (previous && previous.treeSize > 0 && previous.treeSize <= tree.size) {
     checkpoint.previous = { treeSize: previous.treeSize, root: previous.root };
-    checkpoint.consistencyProof = consistencyProof(leaves, previous.treeSize);
+    checkpoint.consistencyProof = tree.proofFrom(previous.treeSize);
   }
   return checkpoint;
 }
