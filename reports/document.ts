@@ -23,7 +23,8 @@ const ReportSchema = z
       z
         .object({
           id: z.string(),
-          severity: z.enum(['info', 'warning', 'error']),
+          severity: z.enum(['critical', 'high', 'medium', 'low', 'info', 'warning', 'error']),
+          check: z.string().optional(),
           message: z.string(),
           evidence: z.unknown().optional(),
         })

@@ -9,12 +9,24 @@ export const REPORT_VERSION = 1;
 
 export type ReportKind = 'performance' | 'compliance' | 'retention' | 'audit';
 
-export type Severity = 'info' | 'warning' | 'error';
+/**
+ * `info|warning|error` for performance reports; a compliance finding's `critical|high|medium|low|info`
+ * (compliance/findings.ts), carried as they are.
+ */
+export type Severity = 'critical' | 'high' | 'medium' | 'low' | 'info' | 'warning' | 'error';
+
+/** The severities that fail: a finding of one makes its report's JUnit case a failure. */
+export const FAILING_SEVERITIES: readonly Severity[] = ['critical', 'high', 'error'];
+
+/** Most severe first, as renderings list them. */
+export const SEVERITY_ORDER: readonly Severity[] = ['critical', 'high', 'error', 'medium', 'warning', 'low', 'info'];
 
 export interface ReportFinding {
   /** Stable within its kind, e.g. `lost-events`, `gate-regression:steady-mixed:p99_ms`. */
   id: string;
   severity: Severity;
+  /** A compliance finding's check (compliance reports). */
+  check?: string;
   message: string;
   /** What shows it: figures, CIDs, sequences. Plain data (dag-cbor encodable). */
   evidence?: unknown;

@@ -12,7 +12,14 @@ import {
   type LineSeries,
   type TimelineRow,
 } from '../svg/index.js';
-import type { NamedReport, ReportBaseline, ReportFinding, Severity } from '../types.js';
+import {
+  FAILING_SEVERITIES,
+  SEVERITY_ORDER,
+  type NamedReport,
+  type ReportBaseline,
+  type ReportFinding,
+  type Severity,
+} from '../types.js';
 import { cidText, count, MISSING, ratio } from './format.js';
 import { toJsonValue } from './json.js';
 import {
@@ -194,7 +201,7 @@ function cards(
       worst ? `${worst.scenario}, ${worst.label}` : '',
     );
   }
-  const errors = findings.filter((f) => f.severity === 'error').length;
+  const errors = findings.filter((f) => FAILING_SEVERITIES.includes(f.severity)).length;
   card('findings', count(findings.length), errors > 0 ? 'bad' : '', errors > 0 ? `${errors} error(s)` : '');
   if (baseline)
     card(
@@ -220,8 +227,16 @@ function gateSection(b: ReportBaseline): string {
   ].join('\n');
 }
 
-const SEVERITIES: readonly Severity[] = ['error', 'warning', 'info'];
-const SEVERITY_CLASS: Record<Severity, string> = { error: 'bad', warning: 'warn', info: '' };
+const SEVERITIES: readonly Severity[] = SEVERITY_ORDER;
+const SEVERITY_CLASS: Record<Severity, string> = {
+  critical: 'bad',
+  high: 'bad',
+  error: 'bad',
+  medium: 'warn',
+  warning: 'warn',
+  low: 'warn',
+  info: '',
+};
 
 function findingsSection(findings: readonly ReportFinding[]): string {
   const out = ['<section id="findings">', `<h2>Findings (${findings.length})</h2>`];

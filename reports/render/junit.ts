@@ -3,7 +3,7 @@
 // compared with a baseline (a case per comparison, failing when it regressed), and for reports
 // that are not performance reports a `findings` suite (error findings fail).
 import { escapeXml } from '../svg/escape.js';
-import type { GateComparison, NamedReport } from '../types.js';
+import { FAILING_SEVERITIES, type GateComparison, type NamedReport } from '../types.js';
 import { cidText, count, decimal, percent, pValue, share } from './format.js';
 import { readPerformanceResults, type ScenarioView } from './performance-view.js';
 
@@ -36,7 +36,7 @@ export function renderJUnit(named: NamedReport): string {
       cases: report.findings.map((f) => ({
         name: f.id,
         classname: `${report.kind}.findings`,
-        ...(f.severity === 'error' ? { failure: { message: f.message, type: f.severity } } : {}),
+        ...(FAILING_SEVERITIES.includes(f.severity) ? { failure: { message: f.message, type: f.severity } } : {}),
       })),
     });
   }

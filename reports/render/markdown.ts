@@ -1,7 +1,7 @@
 // The report as Markdown for a GitHub job summary: the headline table first, then the gate, the
 // findings and each scenario's details. Only Markdown and escaped text: GitHub sanitises HTML, but
 // text from a report (titles, error messages, fault details) must not become markup either.
-import type { NamedReport, ReportFinding, Severity } from '../types.js';
+import { SEVERITY_ORDER, type NamedReport, type ReportFinding, type Severity } from '../types.js';
 import { cidText, count, MISSING, seconds } from './format.js';
 import { readPerformanceResults, type ScenarioView } from './performance-view.js';
 import {
@@ -43,7 +43,7 @@ function table(headers: readonly string[], rows: readonly string[][], numericFro
   ];
 }
 
-const SEVERITIES: readonly Severity[] = ['error', 'warning', 'info'];
+const SEVERITIES: readonly Severity[] = SEVERITY_ORDER;
 
 export function renderMarkdown(named: NamedReport): string {
   const { report } = named;
