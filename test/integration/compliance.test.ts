@@ -44,8 +44,9 @@ async function seal(): Promise<void> {
     await (await Sealer.open(service, { domain, signer })).sealOnce();
 }
 
-async function comply(only?: CheckName[]): Promise<CheckOutcome[]> {
+async function comply(only?: CheckName[], maxUnsealedAgeMs?: number): Promise<CheckOutcome[]> {
   const ctx = openCheckContext({
+    ...(maxUnsealedAgeMs !== undefined ? { maxUnsealedAgeMs } : {}),
     config,
     cluster: {
       mode: 'embedded-own',
@@ -75,6 +76,24 @@ async function newFindings(only?: CheckName[]): Promise<string[]> {
   const added = now.filter((id) => !before.has(id)).sort();
   before = new Set([...before, ...now]);
   return added;
+}
+
+/** Changes a role's permissions in every node's config and has the servers reload it (SIGHUP). */
+async function changeRole(
+  isRole: (publish: { allow: string[]; deny: string[] }) => boolean,
+  change: (publish: { allow: string[]; deny: string[] }) => void,
+): Promise<void> {
+  for (const node of cluster.nodeNames) {
+    const file = join(state.path, 'cluster', node, 'server.json');
+    const server = JSON.parse(readFileSync(file, 'utf8')) as {
+      authorization: { users: Array<{ permissions: { publish: { allow: string[]; deny: string[] } } }> };
+    };
+    change(server.authorization.users.find((u) => isRole(u.permissions.publish))!.permissions.publish);
+    writeFileSync(file, JSON.stringify(server, null, 2));
+    const pid = Number(readFileSync(join(state.path, 'cluster', node, 'server.pid'), 'utf8').trim());
+    process.kill(pid, 'SIGHUP');
+  }
+  await new Promise((r) => setTimeout(r, 1_500));
 }
 
 const people = ['ada', 'bob', 'cyd', 'dee', 'eve', 'solo'];
@@ -235,22 +254,38 @@ describe('each seeded violation, found and named', () => {
   });
 
   it('a role with an extra permission: auditor may publish events', async () => {
-    for (const node of cluster.nodeNames) {
-      const file = join(state.path, 'cluster', node, 'server.json');
-      const server = JSON.parse(readFileSync(file, 'utf8')) as {
-        authorization: { users: Array<{ permissions: { publish: { allow: string[]; deny: string[] } } }> };
-      };
-      const auditor = server.authorization.users.find((u) => u.permissions.publish.deny?.includes('cim.audit.*'))!;
-      auditor.permissions.publish.deny = auditor.permissions.publish.deny.filter((s) => s !== 'cim.*.events.>');
-      auditor.permissions.publish.allow.push('cim.*.events.>');
-      writeFileSync(file, JSON.stringify(server, null, 2));
-      const pid = Number(readFileSync(join(state.path, 'cluster', node, 'server.pid'), 'utf8').trim());
-      process.kill(pid, 'SIGHUP');
-    }
-    await new Promise((r) => setTimeout(r, 1_500));
+    await changeRole(
+      (p) => p.deny.includes('cim.audit.*'),
+      (p) => {
+        p.deny = p.deny.filter((d) => d !== 'cim.*.events.>');
+        p.allow.push('cim.*.events.>');
+      },
+    );
     expect(await newFindings(['access'])).toEqual([
       'access:unexpected-allow:nats:auditor:stored-publish cim.person.events.__cim_probe__',
     ]);
+  });
+
+  it('a role that may purge streams: the access matrix and the stream administration both name it', async () => {
+    await changeRole(
+      (p) => p.allow.length === 1 && p.allow[0] === 'cim.*.commands.*',
+      (p) => {
+        p.deny = p.deny.filter((d) => d !== '$JS.API.STREAM.PURGE.>');
+        p.allow.push('$JS.API.STREAM.PURGE.*');
+      },
+    );
+    const streams = ['CIM_AUDIT', 'CIM_ORGANIZATION', 'CIM_PERSON', 'CIM_SEALS', 'CIM_WORKFLOW'];
+    expect(await newFindings(['access', 'immutability'])).toEqual(
+      [
+        ...streams.map((s) => `access:unexpected-allow:nats:loadgen:request $JS.API.STREAM.PURGE.${s}`),
+        ...streams.map((s) => `immutability:stream-admin:loadgen:purge:${s}`),
+      ].sort(),
+    );
+  });
+
+  it('events unsealed for longer than the bound', async () => {
+    const ids = serious(await comply(['immutability'], 1));
+    expect(ids).toContain('immutability:unsealed:CIM_PERSON');
   });
 
   it('an R1 stream', async () => {
