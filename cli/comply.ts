@@ -42,23 +42,13 @@ export function registerComplyCommand(program: Command): void {
   program
     .command('comply')
     .description(
-      'run the compliance checks against the cluster and write a signed compliance report into the ledger:\n' +
-        '  access              the live access matrix: each NATS role (its own credentials) and each HTTP role\n' +
-        '                      (a gateway started here on loopback) tries the allowed and forbidden actions;\n' +
-        '                      connections without valid credentials must be refused\n' +
-        '  immutability        every chain and seal verifies (domains and the audit log), seals and audit refuse\n' +
-        '                      deletes and purges on their live config, nothing is unsealed for longer than\n' +
-        '                      --max-unsealed-age, only operator may administer streams\n' +
-        '  audit-completeness  every event is explained by an accepted command in the audit log, by an\n' +
-        '                      authorised actor; counts per domain; the audit chains verify\n' +
-        "  erasure             for every erasure the audit log records: the subject's key is gone, no read-model\n" +
-        '                      row or snapshot holds it, its events still verify\n' +
-        '  durability          server versions against known data-loss bugs, sync_interval, replicas, storage,\n' +
-        '                      persist mode, options that remove messages behind deny_purge\n' +
-        'Findings are critical, high, medium, low or info, each with evidence to re-check; exit 1 on any\n' +
-        'critical or high finding.',
+      'run the compliance checks against the cluster, print a table of their findings and write a signed compliance report into the ledger; exit 1 on any critical or high finding',
     )
-    .addOption(new Option('--check <name...>', 'run only these checks').choices(CHECKS.map((c) => c.name)))
+    .addOption(
+      new Option('--check <name...>', `run only these checks: ${CHECKS.map((c) => c.name).join(', ')}`).argParser(
+        (name: string, previous: string[] | undefined) => [...(previous ?? []), selectChecks([name])[0]!.name],
+      ),
+    )
     .addOption(
       new Option('--max-unsealed-age <duration>', 'events unsealed for longer are a finding (e.g. 30m, 1h)')
         .default(DEFAULT_MAX_UNSEALED_AGE_MS, '1h')
@@ -71,7 +61,25 @@ export function registerComplyCommand(program: Command): void {
     .option('--json', 'print the outcomes and the report as JSON')
     .addHelpText(
       'after',
-      "\nThe report is signed with the state dir's key and chained in the ledger (`cim report list`, `cim report verify`).",
+      [
+        '',
+        'Checks:',
+        '  access              the live access matrix: each NATS role (its own credentials) and each HTTP role (a',
+        '                      gateway started here on loopback) tries the allowed and forbidden actions;',
+        '                      connections without valid credentials must be refused',
+        '  immutability        every chain and seal verifies (domains and the audit log); seals and audit refuse',
+        '                      deletes and purges in their live config; nothing unsealed longer than',
+        '                      --max-unsealed-age; only operator may administer streams',
+        '  audit-completeness  every event is explained by an accepted command in the audit log, by an authorised',
+        '                      actor; counts per domain; the audit chains verify',
+        "  erasure             every erasure the audit log records: the subject's key is gone, no read-model row or",
+        '                      snapshot holds it, its events still verify',
+        '  durability          server versions against known data-loss bugs, sync_interval, replicas, storage,',
+        '                      persist mode, stream options that remove messages behind deny_purge',
+        '',
+        'Findings are critical, high, medium, low or info, each with evidence to re-check. The report is signed',
+        "with the state dir's key and chained in the ledger (`cim report list`, `cim report verify`).",
+      ].join('\n'),
     )
     .action(
       action(async (options: ComplyFlags, command: Command) => {

@@ -13,6 +13,7 @@ import {
   domainStream,
   KeyRing,
   NATS_ROLES,
+  roleDefinition,
   SEALS_STREAM,
   AUDIT_STREAM,
   startGateway,
@@ -33,23 +34,38 @@ function protectedStreams(ctx: CheckContext): string[] {
   return [...ctx.domains.map((d) => domainStream(d.name)), SEALS_STREAM, AUDIT_STREAM];
 }
 
+/** The NATS roles the servers know: the appliance's roles, and `retention` once the roles file defines it. */
+export function natsRoles(): string[] {
+  const roles: string[] = [...NATS_ROLES];
+  try {
+    if (!roles.includes('retention')) {
+      roleDefinition('retention' as NatsRole);
+      roles.push('retention');
+    }
+  } catch {
+    // not defined: no such role to probe
+  }
+  return roles;
+}
+
 /** Runs the NATS probes once per `cim comply` (the immutability check reads the same matrix). */
 export function natsMatrix(ctx: CheckContext, progress?: (done: number, total?: number) => void): Promise<NatsMatrix> {
   return ctx.once('access:nats-matrix', async () => {
     const domain = ctx.domains[0]?.name ?? 'person';
+    const roles = natsRoles();
     const probes = natsProbes({
       prefix: ctx.subjects.prefix,
       domain,
       domainStream: domainStream(domain),
       protectedStreams: protectedStreams(ctx),
-      roles: NATS_ROLES,
+      roles,
     });
-    const total = NATS_ROLES.length * probes.length;
+    const total = roles.length * probes.length;
     let done = 0;
     const cells: NatsMatrix['cells'] = [];
     // The roles in parallel (each its own connection and violations), each role's probes one after another.
     await Promise.all(
-      NATS_ROLES.map(async (role) => {
+      roles.map(async (role) => {
         let probe: RoleProbe;
         try {
           probe = await RoleProbe.open(role, ctx.cluster.endpointFor(role as NatsRole));

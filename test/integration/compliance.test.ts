@@ -238,6 +238,23 @@ describe('each seeded violation, found and named', () => {
     ]);
   });
 
+  it('a snapshot left after an erasure, and an erasure against a key store that never knew the subject', async () => {
+    const kv = await service.jetstream().views.kv('cim_snapshots');
+    await kv.put('person.eve', new TextEncoder().encode('left behind'));
+    const audit = await AuditWriter.open(service, { name: 'forger' });
+    await audit.record({
+      actor: 'dpo',
+      role: 'operator',
+      source: 'cli',
+      action: 'erasure',
+      target: 'subject/nobody',
+      outcome: 'ok',
+      correlationId: uuidv7(),
+    });
+    await seal();
+    expect(await newFindings(['erasure'])).toEqual(['erasure:key-unknown:nobody', 'erasure:snapshot:person.eve']);
+  });
+
   it('a command served without its audit record', async () => {
     const unaudited = await startCommandService(service, person, { store: await EventStore.open(service) });
     let seq: number;
