@@ -2,7 +2,7 @@
 // has fewer seals than an earlier verification saw, the evidence streams refuse deletes and purges
 // on their LIVE config, every stream is sealed up to a bounded age, and only operator may delete,
 // purge or change streams (from the live access matrix).
-import type { NatsConnection } from 'nats';
+import type { MsgRequest, NatsConnection } from 'nats';
 import {
   AUDIT_LOG,
   AUDIT_STREAM,
@@ -64,7 +64,11 @@ async function unsealedTail(
   const stream = domain === AUDIT_LOG ? AUDIT_STREAM : domainStream(domain);
   const filter = domain === AUDIT_LOG ? ctx.subjects.audits() : ctx.subjects.domainEvents(domain);
   try {
-    const first = await jsm.streams.getMessage(stream, { seq: sealedTo + 1, next_by_subj: filter } as never);
+    // STREAM.MSG.GET takes `next_by_subj`: the first message on the subjects at or after `seq`.
+    const first = await jsm.streams.getMessage(stream, {
+      seq: sealedTo + 1,
+      next_by_subj: filter,
+    } as unknown as MsgRequest);
     const at = first.time.toISOString();
     return { fromSeq: first.seq, at, ageMs: ctx.now().getTime() - first.time.getTime() };
   } catch {
