@@ -8,6 +8,7 @@ import { CimError, ExitCode, installSignalHandlers } from '../appliance/index.js
 import { registerAuditCommands } from './audit.js';
 import { registerBenchCommand } from './bench.js';
 import { registerClusterCommands } from './cluster.js';
+import { registerComplyCommand } from './comply.js';
 import { registerEraseCommand } from './erase.js';
 import { registerGateCommand } from './gate.js';
 import { registerKeysCommands } from './keys.js';
@@ -58,6 +59,7 @@ function buildProgram(): Command {
   registerKeysCommands(program);
   registerReplayCommand(program);
   registerVerifyCommand(program);
+  registerComplyCommand(program);
   registerSealCommand(program);
   registerEraseCommand(program);
   registerAuditCommands(program);

@@ -27,6 +27,7 @@ import {
   type NatsRole,
 } from '../../appliance/index.js';
 import { sleep } from '../../appliance/sleep.js';
+import { RoleProbe } from '../../compliance/index.js';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
 import { tempDir } from '../support/temp-dir.js';
 
@@ -37,60 +38,26 @@ const encoder = new TextEncoder();
 let t: TestCluster;
 let service: CommandServiceHandle;
 let serviceNc: NatsConnection;
-const connections = new Map<NatsRole, NatsConnection>();
-/** Every permissions violation the server sent each role's connection, as "publish subject" / "subscription subject". */
-const violations = new Map<NatsRole, string[]>();
+/** Each role's connection, watched for the permissions violations the server sends it (compliance/access-probe.ts, which the access check uses too). */
+const probes = new Map<NatsRole, RoleProbe>();
+const connections = { get: (role: NatsRole) => probes.get(role)?.nc };
+const violations = { get: (role: NatsRole) => probes.get(role)?.violations };
 
-function watch(role: NatsRole, nc: NatsConnection): void {
-  const seen: string[] = [];
-  violations.set(role, seen);
-  void (async () => {
-    for await (const status of nc.status()) {
-      const context = (status as { permissionContext?: { operation: string; subject: string } }).permissionContext;
-      if (context) seen.push(`${context.operation} ${context.subject}`);
-    }
-  })();
-}
-
-/** Waits until the server has processed everything sent so far (and sent any -ERR for it). */
 async function settle(nc: NatsConnection): Promise<void> {
   await nc.flush();
   await sleep(30);
 }
 
-async function publishOutcome(role: NatsRole, subject: string): Promise<'allowed' | 'denied'> {
-  const nc = connections.get(role)!;
-  nc.publish(subject, encoder.encode('{"probe":true}'));
-  await settle(nc);
-  return violations.get(role)!.includes(`publish ${subject}`) ? 'denied' : 'allowed';
-}
+const publishOutcome = (role: NatsRole, subject: string) => probes.get(role)!.publish(subject);
 
 /** A request: allowed when the server let it through (any reply, or no responders), denied on a violation. */
 async function requestOutcome(role: NatsRole, subject: string, body = '{}'): Promise<'allowed' | 'denied'> {
-  const nc = connections.get(role)!;
-  let answered = false;
-  try {
-    await nc.request(subject, encoder.encode(body), { timeout: 1_500 });
-    answered = true;
-  } catch (error) {
-    // A status reply (503 no responders, 404 no messages, …) is an answer too: the request went through.
-    answered = (error as { code?: string }).code !== 'TIMEOUT';
-  }
-  await settle(nc);
-  const denied = violations.get(role)!.includes(`publish ${subject}`);
-  if (denied) return 'denied';
-  expect(answered, `${role}: ${subject} neither answered nor refused`).toBe(true);
-  return 'allowed';
+  const { outcome } = await probes.get(role)!.request(subject, body);
+  expect(outcome, `${role}: ${subject} neither answered nor refused`).not.toBe('silent');
+  return outcome as 'allowed' | 'denied';
 }
 
-async function subscribeOutcome(role: NatsRole, subject: string): Promise<'allowed' | 'denied'> {
-  const nc = connections.get(role)!;
-  const sub = nc.subscribe(subject);
-  await settle(nc);
-  const denied = violations.get(role)!.includes(`subscription ${subject}`);
-  sub.unsubscribe();
-  return denied ? 'denied' : 'allowed';
-}
+const subscribeOutcome = (role: NatsRole, subject: string) => probes.get(role)!.subscribe(subject);
 
 async function messages(stream: string, subject?: string): Promise<number> {
   const info = await (await t.nc.jetstreamManager()).streams.info(stream, subject ? { subjects_filter: subject } : {});
@@ -113,11 +80,7 @@ beforeAll(async () => {
   );
   // A pull consumer to ask for the next message (2.9 answers no request for a consumer that is not there).
   await jsm.consumers.add('CIM_PERSON', { durable_name: 'access_probe', ack_policy: AckPolicy.None });
-  for (const role of NATS_ROLES) {
-    const nc = await t.connect(role);
-    connections.set(role, nc);
-    watch(role, nc);
-  }
+  for (const role of NATS_ROLES) probes.set(role, new RoleProbe(role, await t.connect(role)));
   serviceNc = await t.connect('service', 'access-person-service');
   service = await startCommandService(serviceNc, person, { store: await EventStore.open(serviceNc) });
   // Something in each protected stream, so that a purge or a delete that got through would show.
@@ -134,7 +97,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await service?.stop().catch(() => {});
   await serviceNc?.close().catch(() => {});
-  for (const nc of connections.values()) await nc.close().catch(() => {});
+  for (const probe of probes.values()) await probe.close();
   await t?.stop();
 });
 
