@@ -33,6 +33,7 @@ let
     "gateway"
     "loadgen"
     "auditor"
+    "retention"
     "operator"
   ];
 

@@ -17,6 +17,7 @@
     gateway = "UDA3AK6EOPBFIKH66LBM7VAV4RM56Y6QYU5ZEXTCNICRQDBT334LM3L2";
     loadgen = "UBLUUQEFH7FC3CI5XE4RNLOGFYGKN3BOY5HZICNALXM4MA7CNPCPEWFF";
     auditor = "UCQ3MPKX5E4AFXZVV55PFTEMX6QN2NAGKOP5FKQIG2SM5HQQSAECAOWY";
+    retention = "UBDAGSV7M5GZWVLY2IHIIUNGA5R6JKD5IYBK5FO7MWWIOK6O7PFGTJF6";
     operator = "UDPUGP5FJ5U3HVC3EVB65CKH6VXU4XBXFJ6IKJIAC5Z2GXYVI3FRPG24";
   },
   # for `live`: JSON [ { client, cluster, monitor } ], the free ports of a cluster on loopback that
@@ -255,8 +256,8 @@ assert check (
   lib.length removed.failedAssertions == 1
 ) "retention, which this version does not implement, fails evaluation when set";
 assert check (
-  lib.length one.nats.authorization.users == 5 && !(one.nats ? no_auth_user) && one.nats.http == "127.0.0.1:8222"
-) "a node lets in the five role users only, and monitors on loopback";
+  lib.length one.nats.authorization.users == 6 && !(one.nats ? no_auth_user) && one.nats.http == "127.0.0.1:8222"
+) "a node lets in the six role users only, and monitors on loopback";
 assert check (
   n1.services.nats.serviceConfig.LoadCredential == [ "route-password:/run/keys/route-password" ]
   && n1.services.nats.serviceConfig.ExecStart == "/nix/store/00000000000000000000000000000000-nats-server/bin/nats-server -c %t/nats/nats.conf"
