@@ -24,3 +24,4 @@ export { startAppliance, type ApplianceHandle, type ApplianceOptions, type HttpO
 export * from './api/index.js';
 export * from './telemetry/index.js';
 export * from './privacy/index.js';
+export * from './retention/index.js';

@@ -22,6 +22,7 @@ import { CimError, toCimError } from './errors.js';
 import { AUDIT_LOG, EventStore, provision } from './eventstore/index.js';
 import { AuditWriter } from './audit/index.js';
 import { loadOrCreateSigner, Sealer, type SealerHandle, type Signer } from './integrity/index.js';
+import { erasureHoldOf } from './retention/index.js';
 import {
   errorFields,
   isClientError,
@@ -270,6 +271,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         readModel: model,
         // Erasures served here (the gateway's endpoint) are recorded in the services' audit chain.
         audit,
+        // A held subject is refused before anything is destroyed.
+        legalHold: erasureHoldOf(nc),
       };
       erase = (request) => eraseSubject(eraser, request);
       // Another instance (or `cim erase`) may have erased a subject whose rows this read model holds.

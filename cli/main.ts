@@ -10,6 +10,7 @@ import { registerBenchCommand } from './bench.js';
 import { registerClusterCommands } from './cluster.js';
 import { registerEraseCommand } from './erase.js';
 import { registerGateCommand } from './gate.js';
+import { registerHoldCommands } from './hold.js';
 import { registerKeysCommands } from './keys.js';
 import { registerNatsConfigCommand } from './nats-config.js';
 import { registerReplayCommand } from './replay.js';
@@ -60,6 +61,7 @@ function buildProgram(): Command {
   registerVerifyCommand(program);
   registerSealCommand(program);
   registerEraseCommand(program);
+  registerHoldCommands(program);
   registerAuditCommands(program);
   registerNatsConfigCommand(program);
   registerServersCommand(program);

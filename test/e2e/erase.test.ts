@@ -23,6 +23,7 @@ const people = {
   'p-http': { name: 'Hedy Lamarr', email: 'hedy@frequency.example' },
   'p-cli': { name: 'Katherine Johnson', email: 'katherine@orbit.example' },
   'p-kept': { name: 'Margaret Hamilton', email: 'margaret@apollo.example' },
+  'p-held': { name: 'Mary Jackson', email: 'mary@tunnel.example' },
 };
 
 async function call(method: string, path: string, token?: string, json?: unknown) {
@@ -146,12 +147,76 @@ describe('erasure as an operator runs it', () => {
     expect(bad.stderr).toMatch(/CIM-INVALID-INPUT/);
   });
 
+  it('a legal hold overrides erasure: refused over HTTP and by cim erase with CIM-LEGAL-HOLD, audited as such, nothing destroyed', async () => {
+    const held = await runCli(['--state', state, 'hold', 'add', '--subject', 'p-held', '--reason', 'case 42/2026']);
+    expect(held.code, held.stderr).toBe(0);
+    expect(held.stdout.trim()).toBe('held subject/p-held');
+    const listed = await runCli(['--state', state, 'hold', 'list', '--json']);
+    expect(JSON.parse(listed.stdout)).toMatchObject([
+      { target: { kind: 'subject', subjectId: 'p-held' }, reason: 'case 42/2026', placedBy: expect.any(String) },
+    ]);
+
+    const overHttp = await call('POST', '/v1/erasures/p-held', tokens.operator);
+    expect([overHttp.status, overHttp.body.code]).toEqual([409, 'CIM-LEGAL-HOLD']);
+    const byCli = await runCli(['--state', state, 'erase', 'p-held']);
+    expect(byCli.code).toBe(1);
+    expect(byCli.stderr).toMatch(
+      /CIM-LEGAL-HOLD: subject p-held is under a legal hold \(subject\/p-held\): nothing was erased/,
+    );
+    // Nothing was destroyed: the person still reads.
+    const still = await call('GET', '/v1/queries/person/GetPerson?personId=p-held', tokens.reader);
+    expect(still.body.result).toMatchObject(people['p-held']);
+
+    const log = await runCli(['--state', state, 'audit', 'tail', '--json']);
+    const records = log.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const refusals = records.filter((r) => r.action === 'erasure' && r.target === 'subject/p-held');
+    expect(refusals.map((r) => [r.source, r.outcome, r.code])).toEqual([
+      ['http', 'rejected', 'CIM-LEGAL-HOLD'],
+      ['cli', 'rejected', 'CIM-LEGAL-HOLD'],
+    ]);
+    expect(records.filter((r) => r.action === 'hold.add').map((r) => [r.target, r.outcome])).toEqual([
+      ['subject/p-held', 'ok'],
+    ]);
+    // The reason is free text: it stays with the hold, out of the audit log.
+    expect(log.stdout).not.toContain('case 42');
+
+    const removed = await runCli(['--state', state, 'hold', 'remove', '--subject', 'p-held']);
+    expect(removed.code, removed.stderr).toBe(0);
+    const none = await runCli(['--state', state, 'hold', 'remove', '--subject', 'p-held']);
+    expect([none.code, none.stderr]).toEqual([
+      2,
+      expect.stringMatching(/CIM-NOT-FOUND: there is no hold on subject\/p-held/),
+    ]);
+    const lifted = await runCli(['--state', state, 'audit', 'tail', '--action', 'hold.remove', '--json']);
+    expect(
+      lifted.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .map((r) => [r.target, r.outcome, r.code]),
+    ).toEqual([
+      ['subject/p-held', 'ok', undefined],
+      ['subject/p-held', 'rejected', 'CIM-NOT-FOUND'],
+    ]);
+    const bad = await runCli(['--state', state, 'hold', 'add', '--aggregate', 'person', '--reason', 'x']);
+    expect([bad.code, bad.stderr]).toEqual([
+      2,
+      expect.stringMatching(/CIM-INVALID-INPUT: aggregate "person": expected DOMAIN\/AGGREGATE_ID/),
+    ]);
+
+    const erased = await runCli(['--state', state, 'erase', 'p-held']);
+    expect(erased.code, erased.stderr).toBe(0);
+  });
+
   it('leaves every chain and seal verifying and no plaintext of the erased in any file', async () => {
     const sealed = await runCli(['--state', state, 'seal']);
     expect(sealed.code, sealed.stderr).toBe(0);
     const verified = await runCli(['--state', state, 'verify']);
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
-    const erased = [people['p-http'], people['p-cli']].flatMap((p) => [p.name, p.email]);
+    const erased = [people['p-http'], people['p-cli'], people['p-held']].flatMap((p) => [p.name, p.email]);
     expect(holding(erased)).toEqual([]);
     // The read model still holds the kept person (the scan sees what is there).
     expect(holding([people['p-kept'].email]).some((f) => f.includes('read-models.sqlite'))).toBe(true);
