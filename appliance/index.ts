@@ -6,10 +6,12 @@ export * from './audit/index.js';
 export {
   ApplianceConfigSchema,
   configLeaves,
+  durationMs,
   envVarName,
   loadConfig,
   type ApplianceConfig,
   type ConfigSources,
+  type RetentionPolicy,
   type FlatSettings,
 } from './config.js';
 export { CimError, ExitCode, firstIssue, isCimError, isCimErrorCode, toCimError, type CimErrorCode } from './errors.js';

@@ -15,6 +15,7 @@ import { registerKeysCommands } from './keys.js';
 import { registerNatsConfigCommand } from './nats-config.js';
 import { registerReplayCommand } from './replay.js';
 import { registerReportCommands } from './report.js';
+import { registerRetentionCommands } from './retention.js';
 import { registerScenarioCommands } from './scenario.js';
 import { registerSealCommand } from './seal.js';
 import { registerServeCommand } from './serve.js';
@@ -62,6 +63,7 @@ function buildProgram(): Command {
   registerSealCommand(program);
   registerEraseCommand(program);
   registerHoldCommands(program);
+  registerRetentionCommands(program);
   registerAuditCommands(program);
   registerNatsConfigCommand(program);
   registerServersCommand(program);

@@ -10,3 +10,24 @@ export {
   type Hold,
   type HoldTarget,
 } from './holds.js';
+export {
+  applyRetention,
+  readSealRanges,
+  type ApplyOptions,
+  type DomainApplied,
+  type RetentionApplied,
+} from './applier.js';
+export {
+  decodeManifest,
+  encodeManifest,
+  MANIFEST_VERSION,
+  manifestCid,
+  parseRemovalTarget,
+  publishManifest,
+  readManifests,
+  removalTarget,
+  type DomainManifests,
+  type ManifestPolicy,
+  type NamedManifest,
+  type RemovalManifest,
+} from './manifest.js';
