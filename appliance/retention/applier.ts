@@ -23,6 +23,7 @@ import {
   publishManifest,
   readManifests,
   removalTarget,
+  type NamedManifest,
   type RemovalManifest,
 } from './manifest.js';
 
@@ -182,9 +183,9 @@ async function applyDomain(
   const seals = await readSealRanges(js, jsm, domain, subjects);
   const sealedTo = seals.at(-1)?.toSeq ?? 0;
   // What earlier runs manifested: their deletions still to do are done first, and never manifested twice.
-  const manifested = new Set<number>();
-  for (const { manifest } of (await readManifests(js, jsm, domain, subjects)).manifests)
-    for (const [seq] of manifest.removed) manifested.add(seq);
+  const manifested = new Map<number, NamedManifest>();
+  for (const named of (await readManifests(js, jsm, domain, subjects)).manifests)
+    for (const [seq] of named.manifest.removed) manifested.set(seq, named);
 
   const maxAgeMs = policy.maxAge !== undefined ? durationMs(policy.maxAge)! : undefined;
   const cutoff = maxAgeMs !== undefined ? now.getTime() - maxAgeMs : undefined;
@@ -200,11 +201,12 @@ async function applyDomain(
     }
   }
   const seen = new Map<string, number>();
-  const leftover: number[] = [];
+  const leftover = new Map<NamedManifest, number[]>();
   const removals = new Map<string, { seal: SealRange; removed: Array<[number, CID]> }>();
   for await (const m of readStream(js, { stream, fromSeq: firstSeq, toSeq: lastSeq })) {
-    if (manifested.has(m.seq)) {
-      leftover.push(m.seq);
+    const earlier = manifested.get(m.seq);
+    if (earlier) {
+      leftover.set(earlier, [...(leftover.get(earlier) ?? []), m.seq]);
       continue;
     }
     applied.examined++;
@@ -242,11 +244,25 @@ async function applyDomain(
         toSeq: removed.at(-1)![0],
       });
     }
-    applied.completed = leftover.length;
+    applied.completed = [...leftover.values()].reduce((n, seqs) => n + seqs.length, 0);
     return applied;
   }
 
-  for (const seq of leftover) if (await deleteMessage(jsm, stream, seq)) applied.completed++;
+  const record = (manifest: CID, seal: CID) =>
+    options.audit!.record({
+      actor: options.actor ?? 'retention',
+      role: 'retention',
+      source: options.source ?? 'nats',
+      action: 'retention.remove',
+      target: removalTarget(domain, manifest, seal),
+      outcome: 'ok',
+      correlationId: options.correlationId ?? manifest.toString(),
+    });
+  // A run that stopped after a manifest: its record may be missing too, so it is written (again) before the deletions.
+  for (const [named, seqs] of leftover) {
+    await record(named.cid, named.manifest.seal);
+    for (const seq of seqs) if (await deleteMessage(jsm, stream, seq)) applied.completed++;
+  }
 
   const manifestPolicy = {
     ...(policy.maxAge !== undefined ? { maxAge: policy.maxAge } : {}),
@@ -265,15 +281,7 @@ async function applyDomain(
       };
       // Manifest, then its audit record, then the deletions: what is removed is always on record first.
       const named = await publishManifest(js, manifest, subjects);
-      await options.audit!.record({
-        actor: options.actor ?? 'retention',
-        role: 'retention',
-        source: options.source ?? 'nats',
-        action: 'retention.remove',
-        target: removalTarget(domain, named.cid, seal.cid),
-        outcome: 'ok',
-        correlationId: options.correlationId ?? named.cid.toString(),
-      });
+      await record(named.cid, seal.cid);
       for (const [seq] of chunk) if (await deleteMessage(jsm, stream, seq)) applied.removed++;
       applied.manifests.push({
         manifest: named.cid.toString(),

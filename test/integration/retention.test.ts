@@ -3,8 +3,9 @@
 // manifest and an audit record before deleting; a re-run is idempotent and completes a manifest a
 // crash left undone; verification is clean afterwards (the manifests' CIDs recompute the seals,
 // chains start after removed events), and a message deleted by hand without a manifest is named.
-// Then `cim serve`'s appliance applies a policy on its schedule.
-import type { NatsConnection } from 'nats';
+// Then `cim serve`'s appliance applies a policy on its schedule, and the retention compliance check
+// passes that system, then names each seeded violation exactly.
+import { nanos, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   applyRetention,
@@ -25,10 +26,15 @@ import {
   sendCommand,
   startAppliance,
   verifyDomain,
+  loadConfig,
+  Subjects,
   type AggregateHead,
   type ApplianceHandle,
+  type NatsRole,
+  type RetentionPolicy,
   type Signer,
 } from '../../appliance/index.js';
+import { RemovedEvents, retentionCheck, retentionSummary, type CheckContext } from '../../compliance/index.js';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
 import { waitFor } from '../support/wait.js';
 
@@ -113,7 +119,7 @@ describe('the retention applier', () => {
     const c1 = seqs.get('C')![0]!;
     const jsm = await t.nc.jetstreamManager();
     const c1Bytes = (await jsm.streams.getMessage(STREAM, { seq: c1 })).data;
-    await publishManifest(t.nc.jetstream(), {
+    const crashed = await publishManifest(t.nc.jetstream(), {
       v: 1,
       domain: DOMAIN,
       seal: seal!.cid,
@@ -146,16 +152,18 @@ describe('the retention applier', () => {
     const stream = await jsm.streams.info(RETENTION_STREAM);
     expect([stream.config.deny_delete, stream.config.deny_purge]).toEqual([true, true]);
 
+    // The crashed run's record is written before its deletions are completed, then this run's.
     const records = (await readAuditLog(t.nc, { filter: { action: 'retention.remove' } })).flatMap((r) =>
       r.record ? [r.record] : [],
     );
-    expect(records).toHaveLength(1);
-    expect(records[0]).toMatchObject({ role: 'retention', outcome: 'ok', actor: 'test', source: 'cli' });
-    expect(parseRemovalTarget(records[0]!.target)).toEqual({
-      domain: DOMAIN,
-      manifest: d!.manifests[0]!.manifest,
-      seal: seal!.cid.toString(),
-    });
+    expect(records.map((r) => [r.role, r.outcome, r.actor, r.source])).toEqual([
+      ['retention', 'ok', 'test', 'cli'],
+      ['retention', 'ok', 'test', 'cli'],
+    ]);
+    expect(records.map((r) => parseRemovalTarget(r.target))).toEqual([
+      { domain: DOMAIN, manifest: crashed.cid.toString(), seal: seal!.cid.toString() },
+      { domain: DOMAIN, manifest: d!.manifests[0]!.manifest, seal: seal!.cid.toString() },
+    ]);
 
     const verified = await verifyDomain(t.nc, DOMAIN, trusted());
     expect(verified.findings).toEqual([]);
@@ -168,17 +176,6 @@ describe('the retention applier', () => {
     expect(again.domains[0]).toMatchObject({ removed: 0, completed: 0, manifests: [] });
     const { manifests } = await readManifests(t.nc.jetstream(), await t.nc.jetstreamManager(), DOMAIN);
     expect(manifests).toHaveLength(2);
-  });
-
-  it('a removal no manifest covers is still a finding: an event deleted by hand is named', async () => {
-    const b5 = seqs.get('B')![4]!; // sealed, kept by the policy
-    const jsm = await t.nc.jetstreamManager();
-    expect(await jsm.streams.deleteMessage(STREAM, b5, false)).toBe(true);
-    const verified = await verifyDomain(t.nc, DOMAIN, trusted());
-    expect(verified.findings.map((f) => [f.kind, f.streamSeq])).toEqual([
-      ['missing-event', b5],
-      ['seal-mismatch', 1],
-    ]);
   });
 
   it('refuses a policy for a domain with no stream', async () => {
@@ -234,4 +231,105 @@ describe("cim serve's appliance", () => {
       }),
     ).rejects.toThrow(/retention\.policies: ledger is not served here/);
   }, 60_000);
+});
+
+/** A check context as `cim comply` makes one, on this cluster. */
+function checkContext(policies: Record<string, RetentionPolicy>, now = new Date()): CheckContext {
+  const config = loadConfig({
+    env: {},
+    flags: { stateDir: t.stateDir, 'retention.policies': JSON.stringify(policies) },
+  });
+  const done = new Map<string, Promise<unknown>>();
+  const connections = new Map<NatsRole, Promise<NatsConnection>>();
+  return {
+    config,
+    subjects: new Subjects(),
+    cluster: {
+      mode: 'embedded-own',
+      servers: t.cluster.clientUrls,
+      endpointFor: (role) => t.cluster.endpointFor(role),
+      embedded: t.cluster,
+      nodeCount: 3,
+    },
+    domains: [],
+    trusted: [signer.verifier()],
+    connect: (role) => {
+      if (!connections.has(role)) connections.set(role, t.connect(role));
+      return connections.get(role)!;
+    },
+    once: <T>(key: string, work: () => Promise<T>) => {
+      if (!done.has(key)) done.set(key, work());
+      return done.get(key)! as Promise<T>;
+    },
+    maxUnsealedAgeMs: 3_600_000,
+    now: () => now,
+  };
+}
+
+describe('the retention check', () => {
+  const policies = { [DOMAIN]: { maxEventsPerAggregate: 1 }, person: { maxEventsPerAggregate: 1 } };
+
+  it('passes a system whose removals retention made: zero findings, and the summary shows each range with its seal', async () => {
+    const outcome = await retentionCheck.run(checkContext(policies));
+    expect(outcome.findings).toEqual([]);
+    expect(outcome.examined).toMatchObject({ holds: 1, manifests: 3, removed: 13 });
+
+    const summary = await retentionSummary(await t.connect('auditor'), { retention: { policies, applyEvery: '1h' } });
+    const ledger = summary.find((d) => d.domain === DOMAIN)!;
+    const [seal] = await readSealRanges(t.nc.jetstream(), await t.nc.jetstreamManager(), DOMAIN);
+    expect(ledger).toMatchObject({
+      policy: { maxEventsPerAggregate: 1 },
+      holds: [{ target: `${DOMAIN}/H`, placedBy: 'legal' }],
+    });
+    expect(ledger.removed.map((r) => [r.count, r.seal])).toEqual([
+      [1, seal!.cid.toString()],
+      [10, seal!.cid.toString()],
+    ]);
+    expect(ledger.oldestKept!.seq).toBe(
+      Math.min(seqs.get('A')![5]!, seqs.get('B')![4]!, seqs.get('C')![2]!, seqs.get('H')![0]!),
+    );
+    const removed = await RemovedEvents.read(t.nc, [DOMAIN]);
+    const a1 = seqs.get('A')![0]!;
+    const manifested = (await readManifests(t.nc.jetstream(), await t.nc.jetstreamManager(), DOMAIN)).manifests
+      .flatMap((m) => m.manifest.removed)
+      .find(([seq]) => seq === a1)!;
+    expect(removed.removedEventCid(DOMAIN, a1)).toBe(manifested[1].toString());
+    expect(removed.removedEventCid(DOMAIN, seqs.get('A')![6]!)).toBeUndefined();
+  });
+
+  it('names each seeded violation exactly: events deleted by hand (one held), an over-age event outside a hold, stream limits, a policy for no stream', async () => {
+    const jsm = await t.nc.jetstreamManager();
+    const b5 = seqs.get('B')![4]!; // sealed, kept by the policy
+    const h2 = seqs.get('H')![1]!; // held
+    expect(await jsm.streams.deleteMessage(STREAM, b5, false)).toBe(true);
+    expect(await jsm.streams.deleteMessage(STREAM, h2, false)).toBe(true);
+    // Verification names a removal no manifest covers.
+    const verified = await verifyDomain(t.nc, DOMAIN, trusted());
+    expect(verified.findings.map((f) => [f.kind, f.streamSeq])).toEqual([
+      ['missing-event', h2],
+      ['chain-broken', seqs.get('H')![2]!],
+      ['missing-event', b5],
+      ['seal-mismatch', 1],
+    ]);
+    await jsm.streams.update('CIM_ORGANIZATION', { max_age: nanos(86_400_000) });
+
+    const later = new Date(Date.now() + 3 * 3_600_000);
+    const outcome = await retentionCheck.run(
+      checkContext(
+        { ...policies, [DOMAIN]: { maxEventsPerAggregate: 1, maxAge: '1h' }, nowhere: { maxAge: '1d' } },
+        later,
+      ),
+    );
+    expect(outcome.findings.map((f) => [f.id, f.severity]).sort()).toEqual(
+      [
+        ['retention:stream-limits:CIM_ORGANIZATION', 'high'],
+        [`retention:unrecorded-removal:${STREAM}:${h2}`, 'critical'],
+        [`retention:unrecorded-removal:${STREAM}:${b5}`, 'critical'],
+        [`retention:held-event-removed:${STREAM}:H:2`, 'critical'],
+        [`retention:over-age:${STREAM}:${seqs.get('C')![2]!}`, 'high'],
+        ['retention:policy-without-stream:nowhere', 'medium'],
+      ].sort(),
+    );
+    await jsm.streams.update('CIM_ORGANIZATION', { max_age: 0 });
+  });
 });
