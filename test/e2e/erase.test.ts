@@ -2,7 +2,8 @@
 // `cim serve --http` on a 3-node cluster: only the operator role may erase over HTTP; `cim erase`
 // in another process makes the running appliance stop decrypting the subject at once; erasing
 // again is harmless, an unknown subject is a clear error; chains and seals still verify; and no
-// file under the state dir holds the erased person's name or e-mail address afterwards.
+// file under the state dir holds the erased person's name or e-mail address afterwards. A legal hold
+// refuses erasure; `cim retention apply` removes what a policy expires, and `cim verify` still passes.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -220,5 +221,48 @@ describe('erasure as an operator runs it', () => {
     expect(holding(erased)).toEqual([]);
     // The read model still holds the kept person (the scan sees what is there).
     expect(holding([people['p-kept'].email]).some((f) => f.includes('read-models.sqlite'))).toBe(true);
+  });
+
+  it('cim retention apply: a dry run changes nothing; then sealed events past the policy go, a held aggregate stays, and cim verify passes', async () => {
+    const kept = await call('POST', '/v1/commands/person/RenamePerson', tokens.writer, {
+      personId: 'p-kept',
+      name: 'Margaret H. Hamilton',
+    });
+    expect(kept.status, JSON.stringify(kept.body)).toBe(200);
+    for (const [command, body] of [
+      ['RegisterPerson', { personId: 'p-short', name: 'Dorothy Vaughan', email: 'dorothy@fortran.example' }],
+      ['RenamePerson', { personId: 'p-short', name: 'Dorothy J. Vaughan' }],
+    ] as const) {
+      const sent = await call('POST', `/v1/commands/person/${command}`, tokens.writer, body);
+      expect(sent.status, JSON.stringify(sent.body)).toBe(200);
+    }
+    const held = await runCli(['--state', state, 'hold', 'add', '--aggregate', 'person/p-kept', '--reason', 'audit']);
+    expect(held.code, held.stderr).toBe(0);
+    expect((await runCli(['--state', state, 'seal'])).code).toBe(0);
+    const env = { CIM_RETENTION_POLICIES: '{"person":{"maxEventsPerAggregate":1}}' };
+    const dry = await runCli(['--state', state, 'retention', 'apply', '--dry-run', '--json'], { env });
+    expect(dry.code, dry.stderr).toBe(0);
+    const planned = JSON.parse(dry.stdout) as { dryRun: boolean; domains: Array<Record<string, number>> };
+    expect(planned.dryRun).toBe(true);
+    expect(planned.domains[0]).toMatchObject({ domain: 'person', held: 1, removed: 1 });
+    const applied = await runCli(['--state', state, 'retention', 'apply'], { env });
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout.trim()).toMatch(
+      /^person \(maxEventsPerAggregate 1\): \d+ events examined, 2 expired; removed 1; kept 1 under a hold, 0 not sealed yet\n {2}seq \d+\.\.\d+: 1 under seal \S+, manifest \S+$/,
+    );
+    const again = await runCli(['--state', state, 'retention', 'apply', '--json'], { env });
+    expect((JSON.parse(again.stdout) as { domains: Array<Record<string, number>> }).domains[0]).toMatchObject({
+      removed: 0,
+      completed: 0,
+    });
+    const verified = await runCli(['--state', state, 'verify'], { env });
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    const bad = await runCli(['--state', state, 'retention', 'apply'], {
+      env: { CIM_RETENTION_POLICIES: '{"person":{"maxAge":"soon"}}' },
+    });
+    expect([bad.code, bad.stderr]).toEqual([
+      2,
+      expect.stringMatching(/CIM-INVALID-CONFIG: retention\.policies\.person\.maxAge: expected a duration/),
+    ]);
   });
 });
