@@ -145,9 +145,23 @@ let
       imports = [ (member "n1") ];
       services.cim-appliance.enable = lib.mkForce false;
     };
-    removed = summarize {
-      imports = [ (base "removed") ];
-      services.cim-appliance.retention.person.maxAge = "8760h";
+    retained = summarize {
+      imports = [ (base "retained") ];
+      services.cim-appliance.retention = {
+        policies.person.maxAge = "365d";
+        policies.workflow.maxEventsPerAggregate = 1000;
+        applyEvery = "30m";
+      };
+      services.cim-appliance.roleCredentials.retention = "/run/keys/retention.nk";
+    };
+    emptyPolicy = failures {
+      imports = [ (base "retained") ];
+      services.cim-appliance.retention.policies.person = { };
+      services.cim-appliance.roleCredentials.retention = "/run/keys/retention.nk";
+    };
+    retentionWithoutSeed = failures {
+      imports = [ (base "retained") ];
+      services.cim-appliance.retention.policies.person.maxAge = "30d";
     };
     # Settings that contradict each other, each failing one assertion: only the messages (the rest
     # of such a machine, its NATS config say, need not evaluate: NixOS checks assertions first).
@@ -194,7 +208,7 @@ let
   app = case: case.services.cim-appliance.serviceConfig;
   cim = "${package}/bin/cim --config /nix/store/00000000000000000000000000000000-cim-appliance.json";
 
-  inherit (cases) one three attach disabled halfTls removed noRoutePassword;
+  inherit (cases) one three attach disabled halfTls retained noRoutePassword;
   n1 = three.n1;
 in
 assert check ((app one).ExecStart == "${cim} serve") "the appliance runs `cim serve` with the generated config";
@@ -253,8 +267,15 @@ assert check (
 ) "enable = false defines nothing";
 assert check (halfTls.failedAssertions != [ ]) "a certificate without its key fails an assertion";
 assert check (
-  lib.length removed.failedAssertions == 1
-) "retention, which this version does not implement, fails evaluation when set";
+  retained.failedAssertions == [ ]
+  && retained.settings.retention == {
+    policies = {
+      person.maxAge = "365d";
+      workflow.maxEventsPerAggregate = 1000;
+    };
+    applyEvery = "30m";
+  }
+) "retention policies reach the config file, null fields left out";
 assert check (
   lib.length one.nats.authorization.users == 6 && !(one.nats ? no_auth_user) && one.nats.http == "127.0.0.1:8222"
 ) "a node lets in the six role users only, and monitors on loopback";
@@ -337,6 +358,11 @@ assert check (n1.settings.metrics.listen == "127.0.0.1:9464" && !(one.settings ?
     imports = [ (base "bad") ];
     services.cim-appliance.roleCredentials.service = lib.mkForce /run/keys/service.nk;
   }).services.cim-appliance.serviceConfig;
+
+  wrongRetention = (summarize {
+    imports = [ (base "bad") ];
+    services.cim-appliance.retention.policies.person.maxAge = "soon";
+  }).settings;
 
   wrongRole = (summarize {
     imports = [ (base "bad") ];
