@@ -326,6 +326,7 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
           audit: retentionAudit,
           actor: 'cim-serve',
           source: 'nats',
+          trusted: [signer!.verifier()],
         });
         for (const d of applied.domains)
           if (d.removed > 0 || d.completed > 0)

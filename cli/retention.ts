@@ -10,6 +10,7 @@ import {
   CimError,
   provision,
   RETENTION_STREAM,
+  trustedVerifiers,
   type RetentionApplied,
 } from '../appliance/index.js';
 import { cliActor } from './audit.js';
@@ -53,9 +54,13 @@ export function registerRetentionCommands(program: Command): void {
         'in CIM_RETENTION and audited (retention.remove) before the messages are deleted',
     )
     .option('--dry-run', 'say what would be removed; change nothing')
+    .option(
+      '--key <file...>',
+      "trusted Ed25519 public key (PEM) of seal signatures; the state dir's own key is always trusted; only what a seal of a trusted key covers is removed",
+    )
     .option('--json', 'print the result as JSON')
     .action(
-      action(async (options: { dryRun?: boolean; json?: boolean }, command: Command) => {
+      action(async (options: { dryRun?: boolean; json?: boolean; key?: string[] }, command: Command) => {
         const config = configFrom(command);
         const policies = config.retention.policies;
         const served = (await servedDomains(config)).map((d) => d.name);
@@ -93,6 +98,7 @@ export function registerRetentionCommands(program: Command): void {
               actor: cliActor(),
               source: 'cli',
               correlationId: randomUUID(),
+              trusted: trustedVerifiers(config.stateDir, options.key),
             });
           } finally {
             await audit?.flush();

@@ -15,7 +15,8 @@ import { scanEnvelope } from '../eventstore/envelope-read.js';
 import { domainStream, SEALS_STREAM, Subjects } from '../eventstore/names.js';
 import { isNotFound } from '../eventstore/retry.js';
 import { readStream } from '../eventstore/stream-reader.js';
-import { decodeSeal } from '../integrity/seal.js';
+import { decodeSeal, sealSignedBy } from '../integrity/seal.js';
+import type { Verifier } from '../integrity/signing-key.js';
 import { readHolds, type HoldSet } from './holds.js';
 import {
   MANIFEST_VERSION,
@@ -41,6 +42,11 @@ export interface ApplyOptions {
   correlationId?: string;
   /** The time policies are measured from (default now). */
   now?: Date;
+  /**
+   * Keys whose seals count: a seal signed by another key proves nothing, so what it covers is not
+   * removed. With none, seal signatures are not checked (as `cim verify` without keys).
+   */
+  trusted?: readonly Verifier[];
 }
 
 export interface DomainApplied {
@@ -80,6 +86,7 @@ export async function readSealRanges(
   jsm: JetStreamManager,
   domain: string,
   subjects: Subjects = new Subjects(),
+  trusted: readonly Verifier[] = [],
 ): Promise<SealRange[]> {
   const subject = subjects.seal(domain);
   let lastSeq: number;
@@ -92,8 +99,13 @@ export async function readSealRanges(
   const ranges: SealRange[] = [];
   for await (const m of readStream(js, { stream: SEALS_STREAM, filterSubject: subject, fromSeq: 1, toSeq: lastSeq })) {
     try {
-      const { seal, cid } = decodeSeal(m.data);
-      if (seal.domain === domain) ranges.push({ cid, fromSeq: seal.fromSeq, toSeq: seal.toSeq });
+      const named = decodeSeal(m.data);
+      const { seal, cid } = named;
+      if (seal.domain !== domain) continue;
+      if (trusted.length > 0 && sealSignedBy(named, trusted) !== 'valid') continue;
+      // A seal overlapping those before it (a finding of verification) is not one to remove under.
+      if (ranges.length > 0 && seal.fromSeq <= ranges.at(-1)!.toSeq) continue;
+      ranges.push({ cid, fromSeq: seal.fromSeq, toSeq: seal.toSeq });
     } catch {
       // not a seal: verification reports it
     }
@@ -180,7 +192,7 @@ async function applyDomain(
   }
   const { first_seq: firstSeq, last_seq: lastSeq } = info.state;
   if (info.state.messages === 0) return applied;
-  const seals = await readSealRanges(js, jsm, domain, subjects);
+  const seals = await readSealRanges(js, jsm, domain, subjects, options.trusted);
   const sealedTo = seals.at(-1)?.toSeq ?? 0;
   // What earlier runs manifested: their deletions still to do are done first, and never manifested twice.
   const manifested = new Map<number, NamedManifest>();

@@ -238,7 +238,7 @@ export const retentionCheck: ComplianceCheck = {
           { stream, limits, policy: policy ?? null },
         );
 
-      const seals = await readSealRanges(nc.jetstream(), jsm, domain, subjects);
+      const seals = await readSealRanges(nc.jetstream(), jsm, domain, subjects, ctx.trusted);
       const sealCids = new Map(seals.map((s) => [s.cid.toString(), s]));
       const removals = await domainRemovals(nc, domain, subjects);
       examined.manifests += removals.manifests.length;

@@ -24,6 +24,7 @@ import {
   RETENTION_STREAM,
   Sealer,
   sendCommand,
+  Signer,
   startAppliance,
   verifyDomain,
   loadConfig,
@@ -32,7 +33,6 @@ import {
   type ApplianceHandle,
   type NatsRole,
   type RetentionPolicy,
-  type Signer,
 } from '../../appliance/index.js';
 import { RemovedEvents, retentionCheck, retentionSummary, type CheckContext } from '../../compliance/index.js';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
@@ -106,11 +106,18 @@ describe('the retention applier', () => {
 
   it('a dry run says what a policy expires, and changes nothing', async () => {
     const before = (await (await t.nc.jetstreamManager()).streams.info(STREAM)).state.messages;
-    const dry = await applyRetention(retention, { policies, dryRun: true });
+    const dry = await applyRetention(retention, { policies, dryRun: true, trusted: [signer.verifier()] });
     expect(dry.domains).toMatchObject([
       { domain: DOMAIN, examined: before, expired: 6 + 4 + 2 + 2, held: 2, unsealed: 1, removed: 11 },
     ]);
     expect((await (await t.nc.jetstreamManager()).streams.info(STREAM)).state.messages).toBe(before);
+    // A seal signed by a key not trusted proves nothing: nothing under it would be removed.
+    const untrusted = await applyRetention(retention, {
+      policies,
+      dryRun: true,
+      trusted: [Signer.ephemeral().verifier()],
+    });
+    expect(untrusted.domains).toMatchObject([{ expired: 14, held: 2, unsealed: 12, removed: 0 }]);
   });
 
   it('removes the expired, sealed, unheld events: manifest and audit record first, then the deletions; verification is clean', async () => {
@@ -129,7 +136,13 @@ describe('the retention applier', () => {
     });
 
     const audit = await AuditWriter.open(retention, { name: 'retention-test' });
-    const applied = await applyRetention(retention, { policies, audit, actor: 'test', source: 'cli' });
+    const applied = await applyRetention(retention, {
+      policies,
+      audit,
+      actor: 'test',
+      source: 'cli',
+      trusted: [signer.verifier()],
+    });
     await audit.flush();
     const [d] = applied.domains;
     // A: 7 events, 6 expire, 5 sealed; B: 4; C: the crash's one completed, then one of the two left; H: held.
