@@ -28,6 +28,35 @@ export const listenAddress = z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+):
   error: 'expected HOST:PORT, such as 127.0.0.1:8080',
 });
 
+/** A span of time such as `30d`, `12h`, `90m`, `45s` or `2w` (weeks); `ms` for tests. */
+const DURATION = /^(\d+)(ms|s|m|h|d|w)$/;
+const DURATION_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** `30d` → milliseconds; undefined for text that is not a duration. */
+export function durationMs(text: string): number | undefined {
+  const match = DURATION.exec(text.trim());
+  if (!match) return undefined;
+  const ms = Number(match[1]) * DURATION_MS[match[2]!]!;
+  return Number.isSafeInteger(ms) && ms > 0 ? ms : undefined;
+}
+
+const duration = z.string().refine((text) => durationMs(text) !== undefined, {
+  error: 'expected a duration such as "30d", "12h", "90m" or "45s" (greater than zero)',
+});
+
+/** What retention keeps of one domain: events younger than maxAge, and at most maxEventsPerAggregate per aggregate. */
+export const RetentionPolicySchema = z
+  .object({
+    maxAge: duration.optional(),
+    maxEventsPerAggregate: intAtLeast(1).optional(),
+  })
+  .strict()
+  .refine((p) => p.maxAge !== undefined || p.maxEventsPerAggregate !== undefined, {
+    error: 'expected maxAge and/or maxEventsPerAggregate',
+  });
+
+export type RetentionPolicy = z.infer<typeof RetentionPolicySchema>;
+
 export const ApplianceConfigSchema = z
   .object({
     /** Where everything generated goes: cluster data, ledger, reports. */
@@ -114,6 +143,32 @@ export const ApplianceConfigSchema = z
       })
       .strict()
       .prefault({}),
+    retention: z
+      .object({
+        /**
+         * Per domain, what is kept (docs/architecture.md#retention-and-legal-holds), e.g.
+         * `{ person: { maxAge: "30d" }, workflow: { maxEventsPerAggregate: 1000 } }`; as a flag or
+         * CIM_RETENTION_POLICIES, the same as JSON. A domain without a policy keeps everything.
+         */
+        policies: z
+          .record(
+            z.string().regex(/^[a-z][a-z0-9_-]*$/, {
+              error: 'expected a domain name (lower-case letters, digits, "-" or "_")',
+            }),
+            RetentionPolicySchema,
+            {
+              error: (issue) =>
+                issue.code === 'invalid_key'
+                  ? 'expected a domain name (lower-case letters, digits, "-" or "_")'
+                  : 'expected a mapping of domain names to policies',
+            },
+          )
+          .default({}),
+        /** How often `cim serve` applies the policies (nothing runs while there are none). */
+        applyEvery: duration.default('1h'),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
@@ -131,7 +186,7 @@ export interface ConfigSources {
   file?: string | undefined;
 }
 
-type LeafKind = 'number' | 'boolean' | 'array' | 'string';
+type LeafKind = 'number' | 'boolean' | 'array' | 'record' | 'string';
 
 /** Every settable leaf of the schema, with its kind, found by walking the schema itself. */
 export function configLeaves(): Map<string, LeafKind> {
@@ -148,7 +203,9 @@ export function configLeaves(): Map<string, LeafKind> {
       for (const [key, child] of Object.entries(def.shape!)) walk(child, [...path, key]);
     } else {
       const kind: LeafKind =
-        def.type === 'number' || def.type === 'boolean' || def.type === 'array' ? def.type : 'string';
+        def.type === 'number' || def.type === 'boolean' || def.type === 'array' || def.type === 'record'
+          ? def.type
+          : 'string';
       leaves.set(path.join('.'), kind);
     }
   };
@@ -180,6 +237,14 @@ function coerce(raw: unknown, kind: LeafKind): unknown {
       return raw;
     case 'array':
       return text === '' ? [] : text.split(',').map((s) => s.trim());
+    case 'record':
+      // A mapping arrives as JSON; text that is not JSON is left for the schema to name.
+      if (text === '') return {};
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        return raw;
+      }
     default:
       return raw;
   }
@@ -263,7 +328,10 @@ export function loadConfig(sources: ConfigSources = {}): ApplianceConfig {
         .map((key) => `${path ? path + '.' : ''}${key}: unknown setting${file ? ` (in config file ${file})` : ''}`)
         .join('\n');
     }
-    const from = origin.get(path);
+    // A record's entries (retention.policies.person.maxAge) came from where the record did.
+    const from = [...origin.keys()]
+      .filter((leaf) => path === leaf || path.startsWith(leaf + '.'))
+      .map((leaf) => origin.get(leaf))[0];
     return `${path}: ${issue.message}${describeInput(issue.input)}${from ? ` (from ${from})` : ''}`;
   });
   throw new CimError('CIM-INVALID-CONFIG', lines.join('\n'), {

@@ -23,6 +23,8 @@ const codes = {
   'CIM-INTERRUPTED': ExitCode.unavailable,
   /** A command that breaks a business rule in the aggregate's current state. */
   'CIM-REJECTED': ExitCode.checkFailed,
+  /** A legal hold forbids it (an erasure of a held subject): nothing was changed. */
+  'CIM-LEGAL-HOLD': ExitCode.checkFailed,
   /** Optimistic concurrency: the aggregate moved on since it was loaded. */
   'CIM-CONFLICT': ExitCode.checkFailed,
   /** A decoded event is not a valid envelope, or its CID does not recompute. */
@@ -57,6 +59,7 @@ const httpStatuses: Partial<Record<CimErrorCode, number>> = {
   'CIM-FORBIDDEN': 403,
   'CIM-NOT-FOUND': 404,
   'CIM-CONFLICT': 409,
+  'CIM-LEGAL-HOLD': 409,
   'CIM-TOO-LARGE': 413,
   'CIM-UNSUPPORTED-MEDIA-TYPE': 415,
   'CIM-REJECTED': 422,

@@ -6,10 +6,12 @@ export * from './audit/index.js';
 export {
   ApplianceConfigSchema,
   configLeaves,
+  durationMs,
   envVarName,
   loadConfig,
   type ApplianceConfig,
   type ConfigSources,
+  type RetentionPolicy,
   type FlatSettings,
 } from './config.js';
 export { CimError, ExitCode, firstIssue, isCimError, isCimErrorCode, toCimError, type CimErrorCode } from './errors.js';
@@ -24,3 +26,4 @@ export { startAppliance, type ApplianceHandle, type ApplianceOptions, type HttpO
 export * from './api/index.js';
 export * from './telemetry/index.js';
 export * from './privacy/index.js';
+export * from './retention/index.js';

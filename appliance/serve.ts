@@ -22,6 +22,8 @@ import { CimError, toCimError } from './errors.js';
 import { AUDIT_LOG, EventStore, provision } from './eventstore/index.js';
 import { AuditWriter } from './audit/index.js';
 import { loadOrCreateSigner, Sealer, type SealerHandle, type Signer } from './integrity/index.js';
+import { applyRetention, erasureHoldOf } from './retention/index.js';
+import type { RetentionPolicy } from './config.js';
 import {
   errorFields,
   isClientError,
@@ -81,6 +83,11 @@ export interface ApplianceOptions {
    * in this instance's read model are deleted too.
    */
   erasureSweepMs?: number;
+  /**
+   * Retention (config `retention`): the policies per domain, applied every `everyMs` as the
+   * `retention` role (nothing runs without policies). A policy for a domain not served is refused.
+   */
+  retention?: { policies: Readonly<Record<string, RetentionPolicy>>; everyMs: number };
 }
 
 export interface ApplianceHandle {
@@ -140,6 +147,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
   let keys: SubjectKeyStore | undefined;
   let erase: ((request: ErasureRequest) => Promise<ErasureResult>) | undefined;
   let sweeper: NodeJS.Timeout | undefined;
+  let retentionTimer: NodeJS.Timeout | undefined;
+  let retentionRun: Promise<void> = Promise.resolve();
 
   const stop = async () => {
     // The gateway first: it answers the HTTP requests in flight while the services still run.
@@ -152,6 +161,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
     for (const p of projectors.splice(0)) await p.projector.stop();
     // Every record is awaited before its answer; this only waits for any left over.
     for (const w of writers.splice(0)) await w.flush();
+    clearInterval(retentionTimer);
+    await retentionRun;
     for (const s of sealers.splice(0)) await s.stop();
     clearInterval(sweeper);
     model?.close();
@@ -270,6 +281,8 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
         readModel: model,
         // Erasures served here (the gateway's endpoint) are recorded in the services' audit chain.
         audit,
+        // A held subject is refused before anything is destroyed.
+        legalHold: erasureHoldOf(nc),
       };
       erase = (request) => eraseSubject(eraser, request);
       // Another instance (or `cim erase`) may have erased a subject whose rows this read model holds.
@@ -291,6 +304,44 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
           .finally(() => (sweeping = false));
       }, options.erasureSweepMs ?? 1_000);
       sweeper.unref();
+    }
+    const policies = options.retention?.policies ?? {};
+    if (Object.keys(policies).length > 0) {
+      const unknown = Object.keys(policies).filter((d) => !domains.some((served) => served.name === d));
+      if (unknown.length > 0)
+        throw new CimError(
+          'CIM-INVALID-CONFIG',
+          `retention.policies: ${unknown.join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not served here (${domains.map((d) => d.name).join(', ')})`,
+          { hint: 'A policy names a served domain: a reference domain or one of domains.plugins.' },
+        );
+      // Its own connection and audit chain, as the one role that may delete messages of domain streams.
+      const retentionNc = await connectNats(options.endpointFor('retention'), { name: 'cim-retention' });
+      connections.push(retentionNc);
+      const retentionAudit = await AuditWriter.open(retentionNc, { name: 'retention', onTamper: tampered });
+      writers.push(retentionAudit);
+      let applying = false;
+      const apply = async () => {
+        const applied = await applyRetention(retentionNc, {
+          policies,
+          audit: retentionAudit,
+          actor: 'cim-serve',
+          source: 'nats',
+          trusted: [signer!.verifier()],
+        });
+        for (const d of applied.domains)
+          if (d.removed > 0 || d.completed > 0)
+            log(
+              `retention ${d.domain}: removed ${d.removed + d.completed} events (${d.held} held, ${d.unsealed} not sealed yet)`,
+            );
+      };
+      retentionTimer = setInterval(() => {
+        if (applying) return; // a long run skips ticks rather than queueing them
+        applying = true;
+        retentionRun = apply()
+          .catch((error: unknown) => report('retention')(toCimError(error)))
+          .finally(() => (applying = false));
+      }, options.retention!.everyMs);
+      retentionTimer.unref();
     }
     if (options.http) {
       const gatewayNc = await connectNats(options.endpointFor('gateway'), { name: 'cim-gateway' });

@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import {
   CimError,
   eraseSubject,
+  erasureHoldOf,
   keyStorePath,
   personalDataOf,
   ReadModel,
@@ -65,7 +66,7 @@ export function registerEraseCommand(program: Command): void {
           const result = await withCluster(config, async (cluster) => {
             const audit = await cliAuditWriter(config, cluster);
             const nc = await cluster.connect('operator', 'cim-erase');
-            return eraseSubject({ ...eraser, nc, audit }, request);
+            return eraseSubject({ ...eraser, nc, audit, legalHold: erasureHoldOf(nc) }, request);
           });
           if (options.json) return print(JSON.stringify(result, null, 2));
           print(

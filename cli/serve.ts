@@ -5,6 +5,7 @@ import {
   ApplianceMetrics,
   CimError,
   createLogger,
+  durationMs,
   KeyRing,
   onShutdown,
   otelTraceContext,
@@ -100,6 +101,10 @@ export function registerServeCommand(program: Command): void {
                 replicas: Math.min(3, target.nodeCount),
                 plugins: config.domains.plugins,
                 ...(config.privacy.keyStoreDir ? { keyStoreDir: config.privacy.keyStoreDir } : {}),
+                retention: {
+                  policies: config.retention.policies,
+                  everyMs: durationMs(config.retention.applyEvery)!,
+                },
                 logger,
                 metrics,
                 ...(http ? { http } : {}),

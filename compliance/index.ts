@@ -48,3 +48,4 @@ export {
   type RetentionSummary,
   type WrittenComplianceReports,
 } from './write-reports.js';
+export { RemovedEvents, retentionCheck, retentionSummary, type DomainRetention } from './checks/retention.js';

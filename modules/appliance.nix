@@ -33,6 +33,7 @@ let
     "gateway"
     "loadgen"
     "auditor"
+    "retention"
     "operator"
   ];
 
@@ -54,6 +55,8 @@ let
 
   # The same syntax checks as appliance/config.ts, so a value `cim` would reject fails here first.
   natsDuration = types.strMatching "always|[0-9]+(ms|s|m|h)";
+  # appliance/config.ts's durations of retention (`30d`, `12h`, `2w`; greater than zero).
+  retentionDuration = types.strMatching "0*[1-9][0-9]*(ms|s|m|h|d|w)";
   plainName = types.strMatching "[A-Za-z0-9_-]+";
   # appliance/config.ts's listen addresses, narrowed to host names and IP addresses.
   listenAddress = types.strMatching "([[][0-9A-Fa-f:.]+[]]|[A-Za-z0-9._-]+):[0-9]{1,5}";
@@ -73,7 +76,16 @@ let
     "service"
   ]
   ++ lib.optional (cfg.httpListen != null) "gateway"
-  ++ lib.optional cfg.report.enable "auditor";
+  ++ lib.optional cfg.report.enable "auditor"
+  # `cim serve` applies the retention policies as the retention role.
+  ++ lib.optional (cfg.retention.policies != { }) "retention";
+  # A policy says what it keeps: a maximum age, a number per aggregate, or both.
+  emptyPolicies = lib.attrNames (
+    lib.filterAttrs (_: p: p.maxAge == null && p.maxEventsPerAggregate == null) cfg.retention.policies
+  );
+  badPolicyDomains = lib.filter (d: builtins.match "[a-z][a-z0-9_-]*" d == null) (
+    lib.attrNames cfg.retention.policies
+  );
   # Seeds are needed where the local node asks for them, or where any are given (then the units
   # connect with seeds, not anonymously); a creds file is one identity for all roles instead.
   missingSeeds = lib.optionals ((nats.enable || roleSeeds != { }) && nats.credentialsFile == null) (
@@ -156,6 +168,12 @@ let
     nats.urls = cfg.nats.urls;
     cluster.name = nats.clusterName;
     domains.plugins = cfg.domains.plugins;
+  }
+  // lib.optionalAttrs (cfg.retention.policies != { }) {
+    retention = {
+      policies = lib.mapAttrs (_: p: lib.filterAttrs (_: v: v != null) p) cfg.retention.policies;
+      applyEvery = cfg.retention.applyEvery;
+    };
   }
   // lib.optionalAttrs (cfg.httpListen != null) { http.listen = cfg.httpListen; }
   // lib.optionalAttrs (cfg.metricsListen != null) { metrics.listen = cfg.metricsListen; };
@@ -297,13 +315,6 @@ let
 
 in
 {
-  # Set, these fail evaluation with the reason: options that do nothing are not offered.
-  imports = [
-    (lib.mkRemovedOptionModule [ "services" "cim-appliance" "retention" ]
-      "Retention is not implemented in this version of the appliance (events are kept); remove the setting."
-    )
-  ];
-
   options.services.cim-appliance = {
     enable = mkEnableOption "the CIM Appliance: a NATS JetStream node and `cim serve` on this machine";
 
@@ -390,6 +401,46 @@ in
       default = [ ];
       example = [ "/etc/cim/domains/invoice.js" ];
       description = "Module paths of domain plugins (made with defineDomain), served beside the reference domains.";
+    };
+
+    retention = {
+      policies = mkOption {
+        type = types.attrsOf (
+          types.submodule {
+            options = {
+              maxAge = mkOption {
+                type = types.nullOr retentionDuration;
+                default = null;
+                example = "30d";
+                description = "Remove the domain's events older than this (`30d`, `12h`, `2w`).";
+              };
+              maxEventsPerAggregate = mkOption {
+                type = types.nullOr types.ints.positive;
+                default = null;
+                example = 1000;
+                description = "Keep only the newest this many events of each aggregate.";
+              };
+            };
+          }
+        );
+        default = { };
+        example = {
+          person.maxAge = "365d";
+          workflow.maxEventsPerAggregate = 1000;
+        };
+        description = ''
+          Retention policies per domain (config `retention.policies`): `cim serve` removes, as the
+          `retention` NATS role (its seed in {option}`services.cim-appliance.roleCredentials`), the
+          sealed events a policy expires that no legal hold covers, each removal written to a
+          manifest and the audit log first (docs/architecture.md#retention-and-legal-holds). Domain
+          streams never get `max_age`. A domain without a policy keeps everything.
+        '';
+      };
+      applyEvery = mkOption {
+        type = retentionDuration;
+        default = "1h";
+        description = "How often `cim serve` applies the retention policies (config `retention.applyEvery`).";
+      };
     };
 
     openFirewall = mkOption {
@@ -666,6 +717,14 @@ in
         {
           assertion = !nats.enable || nats.credentialsFile == null;
           message = "services.cim-appliance.nats.credentialsFile is for a cluster of its own accounts (nats.enable = false); the local node knows the users of nats.users: give their seeds in roleCredentials.";
+        }
+        {
+          assertion = emptyPolicies == [ ];
+          message = "services.cim-appliance.retention.policies: ${lib.concatStringsSep ", " emptyPolicies}: set maxAge and/or maxEventsPerAggregate.";
+        }
+        {
+          assertion = badPolicyDomains == [ ];
+          message = "services.cim-appliance.retention.policies: ${lib.concatStringsSep ", " badPolicyDomains}: expected a domain name (lower-case letters, digits, \"-\" or \"_\").";
         }
         {
           assertion = missingSeeds == [ ];

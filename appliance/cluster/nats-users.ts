@@ -1,7 +1,7 @@
 // The credentials of the NATS users the appliance's servers know: one nkey seed per role and the
 // secret cluster routes authenticate with, kept in one directory (mode 0700, files 0600):
 //
-//   <state>/nats-users/{service,gateway,loadgen,auditor,operator}.nk   nkey seeds ("SU…")
+//   <state>/nats-users/{service,gateway,loadgen,auditor,retention,operator}.nk   nkey seeds ("SU…")
 //   <state>/nats-users/route.secret                                   the route password
 //
 // Created on first need and reused after; `nats.usersDir` points elsewhere (the NixOS module: the

@@ -46,7 +46,7 @@ export interface ServerConfigInput {
 }
 
 /** The NATS roles (nats-roles.json); every connection the appliance opens is one of them. */
-export const NATS_ROLES = ['service', 'gateway', 'loadgen', 'auditor', 'operator'] as const;
+export const NATS_ROLES = ['service', 'gateway', 'loadgen', 'auditor', 'retention', 'operator'] as const;
 export type NatsRole = (typeof NATS_ROLES)[number];
 
 export interface ServerAuthorization {

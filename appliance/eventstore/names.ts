@@ -9,11 +9,18 @@ export const AUDIT_STREAM = 'CIM_AUDIT';
 /** The name the audit log goes by where a domain's would (its seal subject `<prefix>.seals.audit`, findings). */
 export const AUDIT_LOG = 'audit';
 export const SNAPSHOT_BUCKET = 'cim_snapshots';
+/** Retention's removal manifests, `<prefix>.retention.<domain>` (docs/architecture.md#retention-and-legal-holds). */
+export const RETENTION_STREAM = 'CIM_RETENTION';
+/** Legal holds on aggregates and data subjects: what retention never removes and erasure refuses. */
+export const HOLDS_BUCKET = 'cim_holds';
 /** What became of each command with a command id, per aggregate (the idempotency window is its TTL). */
 export const COMMAND_BUCKET = 'cim_commands';
 
-/** Names whose subjects the appliance itself uses (`cim.seals.*`, `cim.audit.>`): a domain of that name would overlap them. */
-export const RESERVED_DOMAINS: readonly string[] = ['seals', 'audit'];
+/**
+ * Names whose subjects or streams the appliance itself uses (`cim.seals.*`, `cim.audit.*`,
+ * `cim.retention.*` and CIM_RETENTION): a domain of that name would overlap them.
+ */
+export const RESERVED_DOMAINS: readonly string[] = ['seals', 'audit', 'retention'];
 
 export function assertDomain(domain: string): void {
   if (!domainName.test(domain)) {
@@ -75,6 +82,16 @@ export class Subjects {
   /** The audit stream's subjects: one token after `audit`, the writer id. */
   audits(): string {
     return `${this.prefix}.audit.*`;
+  }
+
+  /** The removal manifests of one domain's retention. */
+  retention(domain: string): string {
+    return `${this.prefix}.retention.${domain}`;
+  }
+
+  /** The retention stream's subjects: one token after `retention`, the domain. */
+  retentions(): string {
+    return `${this.prefix}.retention.*`;
   }
 
   /** What the seal stream took before (`<prefix>.seals.>`): provision narrows a stream created with it. */

@@ -18,6 +18,8 @@ import {
   AUDIT_STREAM,
   COMMAND_BUCKET,
   domainStream,
+  HOLDS_BUCKET,
+  RETENTION_STREAM,
   SEALS_STREAM,
   SNAPSHOT_BUCKET,
   Subjects,
@@ -73,6 +75,8 @@ function wantedStreams(options: ProvisionOptions): Wanted[] {
     { ...common, name: SEALS_STREAM, subjects: [subjects.seals()], deny_delete: true, deny_purge: true },
     // So is the audit log: who did what, kept for good.
     { ...common, name: AUDIT_STREAM, subjects: [subjects.audits()], deny_delete: true, deny_purge: true },
+    // And retention's removal manifests: what was removed, under which seal.
+    { ...common, name: RETENTION_STREAM, subjects: [subjects.retentions()], deny_delete: true, deny_purge: true },
   ];
 }
 
@@ -132,7 +136,7 @@ export async function provision(nc: NatsConnection, options: ProvisionOptions): 
     else report.unchanged.push(wanted.name);
   }
   const buckets = new Map<string, StreamConfig | undefined>();
-  for (const bucket of [SNAPSHOT_BUCKET, COMMAND_BUCKET]) {
+  for (const bucket of [SNAPSHOT_BUCKET, COMMAND_BUCKET, HOLDS_BUCKET]) {
     const kvStream = `KV_${bucket}`;
     const kv = await streamConfig(jsm, kvStream);
     buckets.set(bucket, kv);
@@ -173,6 +177,10 @@ export async function provision(nc: NatsConnection, options: ProvisionOptions): 
       ttl: options.commandWindowMs ?? COMMAND_WINDOW_MS,
     });
     report.created.push(`KV_${COMMAND_BUCKET}`);
+  }
+  if (!buckets.get(HOLDS_BUCKET)) {
+    await nc.jetstream().views.kv(HOLDS_BUCKET, { replicas: options.replicas, history: 1 });
+    report.created.push(`KV_${HOLDS_BUCKET}`);
   }
   return report;
 }

@@ -42,8 +42,10 @@ export class ChainChecker {
   private readonly subjectStem: string;
 
   /**
-   * @param lateStartAllowed an aggregate's first event in the stream may have seq > 1 (retention
+   * @param lateStartAllowed an aggregate's first event in the stream may have seq > 1 (stream limits
    *   removed the head of the stream).
+   * @param removed the CIDs (binary, as hex) of events retention removed under a manifest: an
+   *   aggregate's first remaining event may follow one of them (its `prev` is the removed event).
    */
   constructor(
     private readonly domain: string,
@@ -51,6 +53,7 @@ export class ChainChecker {
     private readonly subjects: Subjects,
     private readonly findings: FindingList,
     private readonly lateStartAllowed = false,
+    private readonly removed: ReadonlySet<string> = new Set(),
   ) {
     this.base = { domain, stream };
     this.subjectStem = subjects.event(domain, '');
@@ -100,7 +103,9 @@ export class ChainChecker {
     }
     const chain = this.chains.get(aggregateId);
     if (chain === undefined) {
-      if (seq !== 1 && !this.lateStartAllowed) {
+      const afterRemoved =
+        prev !== null && this.removed.size > 0 && this.removed.has(Buffer.from(prev).toString('hex'));
+      if (seq !== 1 && !this.lateStartAllowed && !afterRemoved) {
         this.findings.add({
           ...this.base,
           kind: 'chain-broken',

@@ -16,6 +16,7 @@ export type FindingKind =
   | 'events-removed' // events gone from the head of a stream that has no retention policy, or a stream shorter than it was
   | 'stream-missing' // a stream the appliance must have (a served or sealed domain's, the seal stream) does not exist
   | 'seals-removed' // seal records gone: from the seal stream itself, or fewer than an earlier verification saw
+  | 'manifest-invalid' // a removal manifest that does not decode, names no seal of the domain, or lists a sequence outside its seal
   | 'snapshot-signature' // a snapshot not signed by a trusted key, or whose signature does not verify
   | 'snapshot-mismatch'; // a snapshot whose head or state is not what the chain folds to
 

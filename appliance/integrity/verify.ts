@@ -9,11 +9,19 @@ import { AuditChainChecker } from './audit-check.js';
 import { ChainChecker, cidBytesOf, type StoredMessage } from './chain-check.js';
 import { FindingList, type Finding } from './findings.js';
 import { MerkleAccumulator } from './merkle.js';
-import { AUDIT_LOG, AUDIT_STREAM, domainStream, SEALS_STREAM, Subjects } from '../eventstore/names.js';
+import {
+  AUDIT_LOG,
+  AUDIT_STREAM,
+  domainStream,
+  RETENTION_STREAM,
+  SEALS_STREAM,
+  Subjects,
+} from '../eventstore/names.js';
 import { DEFAULT_RETRY, isNotFound, withRetries, type RetryPolicy } from '../eventstore/retry.js';
 import { decodeSeal, sealSignedBy, type NamedSeal } from './seal.js';
 import type { Verifier } from './signing-key.js';
 import { readStream } from '../eventstore/stream-reader.js';
+import { readManifests } from '../retention/manifest.js';
 
 export interface DomainVerification {
   domain: string;
@@ -30,7 +38,10 @@ export interface DomainVerification {
   sealedEvents: number;
   /** Events after the last seal: chains checked, no seal yet. */
   unsealedEvents: number;
-  /** Events of sealed ranges that retention removed: the seals prove they existed. */
+  /**
+   * Events of sealed ranges that retention removed: the seals prove they existed (and, where a
+   * removal manifest lists them, their CIDs recompute the seal's root).
+   */
   removedByRetention: number;
   /** Whether seal signatures were checked against a trusted key. */
   signaturesChecked: boolean;
@@ -188,8 +199,8 @@ export async function verifyDomain(
   return verifySealedStream(
     nc,
     domain,
-    (findings, lateStartAllowed) =>
-      new ChainChecker(domain, domainStream(domain), subjects, findings, lateStartAllowed),
+    (findings, lateStartAllowed, removed) =>
+      new ChainChecker(domain, domainStream(domain), subjects, findings, lateStartAllowed, removed),
     options,
   );
 }
@@ -230,7 +241,7 @@ export async function verifyAudit(nc: NatsConnection, options: VerifyOptions = {
 async function verifySealedStream(
   nc: NatsConnection,
   domain: string,
-  checkerFor: (findings: FindingList, lateStartAllowed: boolean) => MessageChecker,
+  checkerFor: (findings: FindingList, lateStartAllowed: boolean, removed: ReadonlySet<string>) => MessageChecker,
   options: VerifyOptions,
 ): Promise<DomainVerification> {
   const subjects = options.subjects ?? new Subjects();
@@ -259,6 +270,13 @@ async function verifySealedStream(
   const alone = allSeals.filter((s) => s.alone);
   const { first_seq: firstSeq, last_seq: lastSeq } = info.state;
   const retention = hasRetention(info);
+  // What retention removed under manifests: sequence → CID, where the manifest names a seal of the domain covering it.
+  const removed =
+    domain === AUDIT_LOG
+      ? new Map<number, Uint8Array>()
+      : await manifestedRemovals(js, jsm, domain, subjects, allSeals, findings);
+  const removedSeqs = [...removed.keys()].sort((a, b) => a - b);
+  const removedCids = new Set([...removed.values()].map((c) => Buffer.from(c).toString('hex')));
 
   const result: DomainVerification = {
     ...base,
@@ -290,13 +308,16 @@ async function verifySealedStream(
   // the events left of a partly removed range are checked as chains only.
   let next = 0;
   let partlyRemovedTo = 0;
-  while (next < seals.length && seals[next]!.named.seal.fromSeq < firstSeq) {
+  // Without manifests (stream limits, or removals nobody recorded) such seals are skipped; with
+  // them, every seal is recomputed, the manifests' CIDs standing in for the removed events.
+  while (removed.size === 0 && next < seals.length && seals[next]!.named.seal.fromSeq < firstSeq) {
     const seal = seals[next]!.named.seal;
     result.removedByRetention += seal.toSeq < firstSeq ? seal.count : firstSeq - seal.fromSeq;
     partlyRemovedTo = Math.max(partlyRemovedTo, seal.toSeq);
     next++;
   }
-  if (firstSeq > 1 && !retention) {
+  const headRemoved = removedSeqs.filter((seq) => seq < firstSeq).length === firstSeq - 1;
+  if (firstSeq > 1 && !retention && !headRemoved) {
     findings.add({
       ...base,
       kind: 'events-removed',
@@ -344,20 +365,44 @@ async function verifySealedStream(
     current = undefined;
   };
 
-  const chains = checkerFor(findings, retention && firstSeq > 1);
+  const chains = checkerFor(findings, retention && firstSeq > 1, removedCids);
   const progressEvery = 10_000;
+  /** Moves the seal being recomputed up to `seq`. */
+  const reach = (seq: number) => {
+    while (current && current.range.named.seal.toSeq < seq) close();
+    while (!current && next < seals.length && seals[next]!.named.seal.toSeq < seq) {
+      open(seals[next++]!);
+      close();
+    }
+    if (!current && next < seals.length && seals[next]!.named.seal.fromSeq <= seq) open(seals[next++]!);
+  };
+  /** One leaf of the seal being recomputed, present or (removed under a manifest) not. */
+  const leaf = (seq: number, cid: Uint8Array) => {
+    if (current!.dense && seq > current!.nextSeq) missing(current!.nextSeq, seq - 1);
+    current!.tree.push(cid);
+    current!.nextSeq = seq + 1;
+  };
+  let nextRemoved = 0;
+  /** The removed events before `seq` take their places in the seals, by the manifests' CIDs. */
+  const removedBefore = (seq: number) => {
+    for (; nextRemoved < removedSeqs.length && removedSeqs[nextRemoved]! < seq; nextRemoved++) {
+      const at = removedSeqs[nextRemoved]!;
+      reach(at);
+      if (!current) continue; // under an overlapping seal only: recomputed in its own read below
+      leaf(at, removed.get(at)!);
+      result.removedByRetention++;
+    }
+    // A manifested event still present (its deletion not done yet) is checked as it is.
+    if (nextRemoved < removedSeqs.length && removedSeqs[nextRemoved] === seq) nextRemoved++;
+  };
   if (lastSeq >= firstSeq && info.state.messages > 0) {
     for await (const m of readStream(js, { stream, fromSeq: Math.max(1, firstSeq), toSeq: lastSeq })) {
       const seq = m.seq;
       result.events++;
       if (result.events % progressEvery === 0) options.onProgress?.(domain, seq, lastSeq);
 
-      while (current && current.range.named.seal.toSeq < seq) close();
-      while (!current && next < seals.length && seals[next]!.named.seal.toSeq < seq) {
-        open(seals[next++]!);
-        close();
-      }
-      if (!current && next < seals.length && seals[next]!.named.seal.fromSeq <= seq) open(seals[next++]!);
+      removedBefore(seq);
+      reach(seq);
       const cid = chains.check({
         streamSeq: seq,
         subject: m.subject,
@@ -365,15 +410,14 @@ async function verifySealedStream(
         claimedCid: m.headers?.get('Cim-Cid') || undefined,
       });
       if (current) {
-        if (current.dense && seq > current.nextSeq) missing(current.nextSeq, seq - 1);
-        current.tree.push(cid);
-        current.nextSeq = seq + 1;
+        leaf(seq, cid);
       } else if (seq > partlyRemovedTo) {
         if (alone.some((r) => r.named.seal.fromSeq <= seq && seq <= r.named.seal.toSeq)) result.sealedEvents++;
         else result.unsealedEvents++;
       }
     }
   }
+  removedBefore(Number.MAX_SAFE_INTEGER);
   while (current) close();
   while (next < seals.length) {
     open(seals[next++]!);
@@ -381,19 +425,75 @@ async function verifySealedStream(
   }
   for (const range of alone) {
     const s = range.named.seal;
-    if (s.fromSeq < firstSeq || s.toSeq > lastSeq) continue; // removed (counted as such above) or truncated (a finding above)
+    if ((removed.size === 0 && s.fromSeq < firstSeq) || s.toSeq > lastSeq) continue; // removed (counted as such above) or truncated (a finding above)
     open(range);
+    const gone = removedSeqs.filter((seq) => s.fromSeq <= seq && seq <= s.toSeq);
+    let g = 0;
     for await (const m of readStream(js, { stream, fromSeq: s.fromSeq, toSeq: s.toSeq })) {
-      if (current!.dense && m.seq > current!.nextSeq) missing(current!.nextSeq, m.seq - 1);
-      current!.tree.push(cidBytesOf(m.data));
-      current!.nextSeq = m.seq + 1;
+      for (; g < gone.length && gone[g]! < m.seq; g++) leaf(gone[g]!, removed.get(gone[g]!)!);
+      if (g < gone.length && gone[g] === m.seq) g++;
+      leaf(m.seq, cidBytesOf(m.data));
     }
+    for (; g < gone.length; g++) leaf(gone[g]!, removed.get(gone[g]!)!);
     close(false); // its events were counted by the one pass
   }
   result.aggregates = chains.aggregates;
   if (chains.records !== undefined) result.records = chains.records;
   result.findingsOmitted = findings.omitted;
   return result;
+}
+
+/**
+ * The removals retention recorded for a domain: sequence → CID of each event a valid manifest
+ * lists inside the range of the seal it names. A manifest that does not decode, names no seal of
+ * the domain, or lists a sequence outside its seal's range is a finding, and those entries count
+ * for nothing (their events, if gone, are missing events).
+ */
+async function manifestedRemovals(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  domain: string,
+  subjects: Subjects,
+  seals: readonly SealRange[],
+  findings: FindingList,
+): Promise<Map<number, Uint8Array>> {
+  const removed = new Map<number, Uint8Array>();
+  const { manifests, invalid } = await readManifests(js, jsm, domain, subjects);
+  const base = { domain, stream: RETENTION_STREAM };
+  for (const { streamSeq, message } of invalid)
+    findings.add({
+      ...base,
+      kind: 'manifest-invalid',
+      streamSeq,
+      message: `${RETENTION_STREAM} seq ${streamSeq}: ${message}`,
+    });
+  const byCid = new Map(seals.map((s) => [s.named.cid.toString(), s.named.seal]));
+  for (const { manifest, cid, streamSeq } of manifests) {
+    const seal = byCid.get(manifest.seal.toString());
+    if (!seal) {
+      findings.add({
+        ...base,
+        kind: 'manifest-invalid',
+        streamSeq,
+        actual: manifest.seal.toString(),
+        message: `removal manifest ${cid} names seal ${manifest.seal}, which is no seal of ${domain}`,
+      });
+      continue;
+    }
+    const outside = manifest.removed.filter(([seq]) => seq < seal.fromSeq || seq > seal.toSeq);
+    if (outside.length > 0)
+      findings.add({
+        ...base,
+        kind: 'manifest-invalid',
+        streamSeq,
+        expected: `seq ${seal.fromSeq}..${seal.toSeq}`,
+        actual: outside.map(([seq]) => seq).join(','),
+        message: `removal manifest ${cid} lists sequences outside seal ${manifest.seal}: ${outside.map(([seq]) => seq).join(', ')}`,
+      });
+    for (const [seq, eventCid] of manifest.removed)
+      if (seq >= seal.fromSeq && seq <= seal.toSeq) removed.set(seq, eventCid.bytes);
+  }
+  return removed;
 }
 
 /** The result for a domain whose stream must exist and does not: no events, one finding. */

@@ -38,8 +38,9 @@ export interface Eraser {
   readModel?: ReadModel;
   audit?: AuditSink;
   /**
-   * Legal holds (not built yet): the reason a subject may not be erased now, or undefined. A held
-   * subject is refused with CIM-REJECTED before anything is destroyed.
+   * Legal holds (appliance/retention/holds.ts): the hold's name when a subject may not be erased
+   * now, or undefined. A held subject is refused with CIM-LEGAL-HOLD before anything is destroyed
+   * (GDPR Art. 17(3)(e)), and the audit record says so: outcome `rejected`, code CIM-LEGAL-HOLD.
    */
   legalHold?: (subjectId: string) => Promise<string | undefined>;
 }
@@ -63,7 +64,7 @@ export async function eraseSubject(eraser: Eraser, request: ErasureRequest): Pro
     result = await erase(eraser, request.subjectId);
   } catch (error) {
     const e = toCimError(error);
-    const refused = ['CIM-NOT-FOUND', 'CIM-INVALID-INPUT', 'CIM-REJECTED'].includes(e.code);
+    const refused = ['CIM-NOT-FOUND', 'CIM-INVALID-INPUT', 'CIM-REJECTED', 'CIM-LEGAL-HOLD'].includes(e.code);
     await audit(refused ? 'rejected' : 'failed', e.code);
     throw e;
   }
@@ -80,7 +81,10 @@ async function erase(eraser: Eraser, subjectId: string): Promise<ErasureResult> 
       hint: 'A subject id is the aggregate id of its events, e.g. the personId of a person.',
     });
   const held = await eraser.legalHold?.(subjectId);
-  if (held !== undefined) throw new CimError('CIM-REJECTED', `subject ${subjectId} is under a legal hold: ${held}`);
+  if (held !== undefined)
+    throw new CimError('CIM-LEGAL-HOLD', `subject ${subjectId} is under a legal hold (${held}): nothing was erased`, {
+      hint: 'A legal hold overrides erasure (GDPR Art. 17(3)(e)); once it is lifted (cim hold remove), erase again.',
+    });
   const outcome = await eraser.keys.destroy(subjectId);
   if (outcome === 'unknown') throw new CimError('CIM-NOT-FOUND', `subject ${subjectId} is not known`);
   const snapshotsDeleted: string[] = [];

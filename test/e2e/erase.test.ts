@@ -2,7 +2,8 @@
 // `cim serve --http` on a 3-node cluster: only the operator role may erase over HTTP; `cim erase`
 // in another process makes the running appliance stop decrypting the subject at once; erasing
 // again is harmless, an unknown subject is a clear error; chains and seals still verify; and no
-// file under the state dir holds the erased person's name or e-mail address afterwards.
+// file under the state dir holds the erased person's name or e-mail address afterwards. A legal hold
+// refuses erasure; `cim retention apply` removes what a policy expires, and `cim verify` still passes.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -23,6 +24,7 @@ const people = {
   'p-http': { name: 'Hedy Lamarr', email: 'hedy@frequency.example' },
   'p-cli': { name: 'Katherine Johnson', email: 'katherine@orbit.example' },
   'p-kept': { name: 'Margaret Hamilton', email: 'margaret@apollo.example' },
+  'p-held': { name: 'Mary Jackson', email: 'mary@tunnel.example' },
 };
 
 async function call(method: string, path: string, token?: string, json?: unknown) {
@@ -146,14 +148,121 @@ describe('erasure as an operator runs it', () => {
     expect(bad.stderr).toMatch(/CIM-INVALID-INPUT/);
   });
 
+  it('a legal hold overrides erasure: refused over HTTP and by cim erase with CIM-LEGAL-HOLD, audited as such, nothing destroyed', async () => {
+    const held = await runCli(['--state', state, 'hold', 'add', '--subject', 'p-held', '--reason', 'case 42/2026']);
+    expect(held.code, held.stderr).toBe(0);
+    expect(held.stdout.trim()).toBe('held subject/p-held');
+    const listed = await runCli(['--state', state, 'hold', 'list', '--json']);
+    expect(JSON.parse(listed.stdout)).toMatchObject([
+      { target: { kind: 'subject', subjectId: 'p-held' }, reason: 'case 42/2026', placedBy: expect.any(String) },
+    ]);
+
+    const overHttp = await call('POST', '/v1/erasures/p-held', tokens.operator);
+    expect([overHttp.status, overHttp.body.code]).toEqual([409, 'CIM-LEGAL-HOLD']);
+    const byCli = await runCli(['--state', state, 'erase', 'p-held']);
+    expect(byCli.code).toBe(1);
+    expect(byCli.stderr).toMatch(
+      /CIM-LEGAL-HOLD: subject p-held is under a legal hold \(subject\/p-held\): nothing was erased/,
+    );
+    // Nothing was destroyed: the person still reads.
+    const still = await call('GET', '/v1/queries/person/GetPerson?personId=p-held', tokens.reader);
+    expect(still.body.result).toMatchObject(people['p-held']);
+
+    const log = await runCli(['--state', state, 'audit', 'tail', '--json']);
+    const records = log.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const refusals = records.filter((r) => r.action === 'erasure' && r.target === 'subject/p-held');
+    expect(refusals.map((r) => [r.source, r.outcome, r.code])).toEqual([
+      ['http', 'rejected', 'CIM-LEGAL-HOLD'],
+      ['cli', 'rejected', 'CIM-LEGAL-HOLD'],
+    ]);
+    expect(records.filter((r) => r.action === 'hold.add').map((r) => [r.target, r.outcome])).toEqual([
+      ['subject/p-held', 'ok'],
+    ]);
+    // The reason is free text: it stays with the hold, out of the audit log.
+    expect(log.stdout).not.toContain('case 42');
+
+    const removed = await runCli(['--state', state, 'hold', 'remove', '--subject', 'p-held']);
+    expect(removed.code, removed.stderr).toBe(0);
+    const none = await runCli(['--state', state, 'hold', 'remove', '--subject', 'p-held']);
+    expect([none.code, none.stderr]).toEqual([
+      2,
+      expect.stringMatching(/CIM-NOT-FOUND: there is no hold on subject\/p-held/),
+    ]);
+    const lifted = await runCli(['--state', state, 'audit', 'tail', '--action', 'hold.remove', '--json']);
+    expect(
+      lifted.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .map((r) => [r.target, r.outcome, r.code]),
+    ).toEqual([
+      ['subject/p-held', 'ok', undefined],
+      ['subject/p-held', 'rejected', 'CIM-NOT-FOUND'],
+    ]);
+    const bad = await runCli(['--state', state, 'hold', 'add', '--aggregate', 'person', '--reason', 'x']);
+    expect([bad.code, bad.stderr]).toEqual([
+      2,
+      expect.stringMatching(/CIM-INVALID-INPUT: aggregate "person": expected DOMAIN\/AGGREGATE_ID/),
+    ]);
+
+    const erased = await runCli(['--state', state, 'erase', 'p-held']);
+    expect(erased.code, erased.stderr).toBe(0);
+  });
+
   it('leaves every chain and seal verifying and no plaintext of the erased in any file', async () => {
     const sealed = await runCli(['--state', state, 'seal']);
     expect(sealed.code, sealed.stderr).toBe(0);
     const verified = await runCli(['--state', state, 'verify']);
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
-    const erased = [people['p-http'], people['p-cli']].flatMap((p) => [p.name, p.email]);
+    const erased = [people['p-http'], people['p-cli'], people['p-held']].flatMap((p) => [p.name, p.email]);
     expect(holding(erased)).toEqual([]);
     // The read model still holds the kept person (the scan sees what is there).
     expect(holding([people['p-kept'].email]).some((f) => f.includes('read-models.sqlite'))).toBe(true);
+  });
+
+  it('cim retention apply: a dry run changes nothing; then sealed events past the policy go, a held aggregate stays, and cim verify passes', async () => {
+    const kept = await call('POST', '/v1/commands/person/RenamePerson', tokens.writer, {
+      personId: 'p-kept',
+      name: 'Margaret H. Hamilton',
+    });
+    expect(kept.status, JSON.stringify(kept.body)).toBe(200);
+    for (const [command, body] of [
+      ['RegisterPerson', { personId: 'p-short', name: 'Dorothy Vaughan', email: 'dorothy@fortran.example' }],
+      ['RenamePerson', { personId: 'p-short', name: 'Dorothy J. Vaughan' }],
+    ] as const) {
+      const sent = await call('POST', `/v1/commands/person/${command}`, tokens.writer, body);
+      expect(sent.status, JSON.stringify(sent.body)).toBe(200);
+    }
+    const held = await runCli(['--state', state, 'hold', 'add', '--aggregate', 'person/p-kept', '--reason', 'audit']);
+    expect(held.code, held.stderr).toBe(0);
+    expect((await runCli(['--state', state, 'seal'])).code).toBe(0);
+    const env = { CIM_RETENTION_POLICIES: '{"person":{"maxEventsPerAggregate":1}}' };
+    const dry = await runCli(['--state', state, 'retention', 'apply', '--dry-run', '--json'], { env });
+    expect(dry.code, dry.stderr).toBe(0);
+    const planned = JSON.parse(dry.stdout) as { dryRun: boolean; domains: Array<Record<string, number>> };
+    expect(planned.dryRun).toBe(true);
+    expect(planned.domains[0]).toMatchObject({ domain: 'person', held: 1, removed: 1 });
+    const applied = await runCli(['--state', state, 'retention', 'apply'], { env });
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout.trim()).toMatch(
+      /^person \(maxEventsPerAggregate 1\): \d+ events examined, 2 expired; removed 1; kept 1 under a hold, 0 not sealed yet\n {2}seq \d+\.\.\d+: 1 under seal \S+, manifest \S+$/,
+    );
+    const again = await runCli(['--state', state, 'retention', 'apply', '--json'], { env });
+    expect((JSON.parse(again.stdout) as { domains: Array<Record<string, number>> }).domains[0]).toMatchObject({
+      removed: 0,
+      completed: 0,
+    });
+    const verified = await runCli(['--state', state, 'verify'], { env });
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    const bad = await runCli(['--state', state, 'retention', 'apply'], {
+      env: { CIM_RETENTION_POLICIES: '{"person":{"maxAge":"soon"}}' },
+    });
+    expect([bad.code, bad.stderr]).toEqual([
+      2,
+      expect.stringMatching(/CIM-INVALID-CONFIG: retention\.policies\.person\.maxAge: expected a duration/),
+    ]);
   });
 });

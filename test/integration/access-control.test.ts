@@ -115,13 +115,14 @@ const untriedForOperator = (): Expect => {
 const publishes: Array<[string, Expect]> = [
   ['cim.person.events.forged', only('service')],
   ['cim.seals.person', only('service')],
-  ['cim.audit.probe', only('service', 'gateway')],
+  ['cim.audit.probe', only('service', 'gateway', 'retention')],
+  ['cim.retention.person', only('retention')],
   ['$KV.cim_snapshots.probe', only('service')],
   ['$KV.cim_commands.probe', only('service')],
   ['cim.person.queries.probe', only('gateway')],
   ['$JS.ACK.CIM_PERSON.x.1.1.1.1.1', only('service')],
   // A pull request as a plain publish (the real pulls run in "the roles at work" below).
-  ['$JS.API.CONSUMER.MSG.NEXT.CIM_PERSON.access_probe', only('service', 'auditor')],
+  ['$JS.API.CONSUMER.MSG.NEXT.CIM_PERSON.access_probe', only('service', 'auditor', 'retention')],
   ['_INBOX_gateway.stolen', only()],
   ['$SYS.REQ.SERVER.PING', only()],
 ];
@@ -129,26 +130,30 @@ const publishes: Array<[string, Expect]> = [
 const requests: Array<[string, Expect]> = [
   ['cim.person.commands.ProbeCommand', only('service', 'gateway', 'loadgen')],
   ['$SRV.PING.cim-person', only('gateway')],
-  ['$JS.API.INFO', only('service', 'gateway', 'auditor')],
-  ['$JS.API.STREAM.INFO.CIM_PERSON', only('service', 'gateway', 'auditor')],
-  ['$JS.API.STREAM.NAMES', only('service', 'auditor')],
-  ['$JS.API.STREAM.LIST', only('service', 'auditor')],
-  ['$JS.API.STREAM.MSG.GET.CIM_PERSON', only('service', 'auditor')],
-  ['$JS.API.DIRECT.GET.KV_cim_snapshots', only('service', 'auditor')],
-  ['$JS.API.CONSUMER.INFO.CIM_PERSON.none', only('service', 'auditor')],
+  ['$JS.API.INFO', only('service', 'gateway', 'auditor', 'retention')],
+  ['$JS.API.STREAM.INFO.CIM_PERSON', only('service', 'gateway', 'auditor', 'retention')],
+  ['$JS.API.STREAM.NAMES', only('service', 'auditor', 'retention')],
+  ['$JS.API.STREAM.LIST', only('service', 'auditor', 'retention')],
+  ['$JS.API.STREAM.MSG.GET.CIM_PERSON', only('service', 'auditor', 'retention')],
+  ['$JS.API.DIRECT.GET.KV_cim_snapshots', only('service', 'auditor', 'retention')],
+  ['$JS.API.CONSUMER.INFO.CIM_PERSON.none', only('service', 'auditor', 'retention')],
   ['$JS.API.CONSUMER.DURABLE.CREATE.CIM_PERSON.probe', only('service')],
-  ['$JS.API.CONSUMER.DELETE.CIM_PERSON.none', only('service', 'auditor')],
+  ['$JS.API.CONSUMER.DELETE.CIM_PERSON.none', only('service', 'auditor', 'retention')],
+  // Retention's one extra right: deleting messages of domain streams (of a sequence that is not there: nothing is removed).
+  ['$JS.API.STREAM.MSG.DELETE.CIM_PERSON', only('retention')],
   ['$JS.API.META.LEADER.STEPDOWN', untriedForOperator()],
   ['$JS.API.ACCOUNT.PURGE.$G', untriedForOperator()],
 ];
 
 /** A request the server answers (an empty direct get goes unanswered by 2.9). */
 const bodyFor = (subject: string) =>
-  subject.includes('.DIRECT.GET.')
-    ? '{"last_by_subj":"$KV.cim_snapshots.none"}'
-    : subject.includes('.GET.')
-      ? '{"seq":1}'
-      : '{}';
+  subject.includes('.MSG.DELETE.')
+    ? '{"seq":999999}'
+    : subject.includes('.DIRECT.GET.')
+      ? '{"last_by_subj":"$KV.cim_snapshots.none"}'
+      : subject.includes('.GET.')
+        ? '{"seq":1}'
+        : '{}';
 
 const subscriptions: Array<[string, Expect]> = [
   ['cim.person.commands.*', only('service')],
@@ -201,7 +206,10 @@ describe('stream administration is for operator alone', () => {
   it('every other role is refused create, update, delete, purge and message delete on the domain, seal and audit streams', async () => {
     const before = await Promise.all(PROTECTED.map((s) => messages(s)));
     for (const role of NATS_ROLES.filter((r) => r !== 'operator')) {
-      const calls = ['$JS.API.STREAM.CREATE.CIM_ROGUE', ...PROTECTED.flatMap(admin)];
+      // Retention may delete messages of domain streams (below), and only those.
+      const calls = ['$JS.API.STREAM.CREATE.CIM_ROGUE', ...PROTECTED.flatMap(admin)].filter(
+        (subject) => role !== 'retention' || subject !== '$JS.API.STREAM.MSG.DELETE.CIM_PERSON',
+      );
       for (const subject of calls) {
         const body = subject.includes('.MSG.DELETE.')
           ? '{"seq":1}'
@@ -218,6 +226,30 @@ describe('stream administration is for operator alone', () => {
     const names: string[] = [];
     for await (const name of (await t.nc.jetstreamManager()).streams.names()) names.push(name);
     expect(names).not.toContain('CIM_ROGUE');
+  });
+
+  it('retention may delete messages of a domain stream, and of no stream whose messages are evidence or state', async () => {
+    const nc = connections.get('retention')!;
+    const before = violations.get('retention')!.length;
+    const evidence = [
+      SEALS_STREAM,
+      AUDIT_STREAM,
+      'CIM_RETENTION',
+      'KV_cim_snapshots',
+      'KV_cim_commands',
+      'KV_cim_holds',
+    ];
+    for (const stream of evidence)
+      expect([stream, await requestOutcome('retention', `$JS.API.STREAM.MSG.DELETE.${stream}`, '{"seq":1}')]).toEqual([
+        stream,
+        'denied',
+      ]);
+    const js = t.nc.jetstream();
+    const ack = await js.publish('cim.person.events.retention-probe', encoder.encode('{"probe":true}'));
+    expect(await (await nc.jetstreamManager()).streams.deleteMessage('CIM_PERSON', ack.seq, false)).toBe(true);
+    expect(violations.get('retention')!.slice(before)).toEqual(
+      evidence.map((stream) => `publish $JS.API.STREAM.MSG.DELETE.${stream}`),
+    );
   });
 
   it('operator may: create, update, purge, delete a message and delete a stream; the protected flags still hold for it', async () => {

@@ -336,8 +336,10 @@ describe('provisioning', () => {
       'CIM_LEDGER',
       'CIM_SEALS',
       'CIM_AUDIT',
+      'CIM_RETENTION',
       'KV_cim_snapshots',
       'KV_cim_commands',
+      'KV_cim_holds',
     ]);
     // Command ids are remembered for the idempotency window, then forgotten.
     const commands = await (await t.nc.jetstreamManager()).streams.info('KV_cim_commands');

@@ -17,6 +17,7 @@
     gateway = "UDA3AK6EOPBFIKH66LBM7VAV4RM56Y6QYU5ZEXTCNICRQDBT334LM3L2";
     loadgen = "UBLUUQEFH7FC3CI5XE4RNLOGFYGKN3BOY5HZICNALXM4MA7CNPCPEWFF";
     auditor = "UCQ3MPKX5E4AFXZVV55PFTEMX6QN2NAGKOP5FKQIG2SM5HQQSAECAOWY";
+    retention = "UBDAGSV7M5GZWVLY2IHIIUNGA5R6JKD5IYBK5FO7MWWIOK6O7PFGTJF6";
     operator = "UDPUGP5FJ5U3HVC3EVB65CKH6VXU4XBXFJ6IKJIAC5Z2GXYVI3FRPG24";
   },
   # for `live`: JSON [ { client, cluster, monitor } ], the free ports of a cluster on loopback that
@@ -144,9 +145,23 @@ let
       imports = [ (member "n1") ];
       services.cim-appliance.enable = lib.mkForce false;
     };
-    removed = summarize {
-      imports = [ (base "removed") ];
-      services.cim-appliance.retention.person.maxAge = "8760h";
+    retained = summarize {
+      imports = [ (base "retained") ];
+      services.cim-appliance.retention = {
+        policies.person.maxAge = "365d";
+        policies.workflow.maxEventsPerAggregate = 1000;
+        applyEvery = "30m";
+      };
+      services.cim-appliance.roleCredentials.retention = "/run/keys/retention.nk";
+    };
+    emptyPolicy = failures {
+      imports = [ (base "retained") ];
+      services.cim-appliance.retention.policies.person = { };
+      services.cim-appliance.roleCredentials.retention = "/run/keys/retention.nk";
+    };
+    retentionWithoutSeed = failures {
+      imports = [ (base "retained") ];
+      services.cim-appliance.retention.policies.person.maxAge = "30d";
     };
     # Settings that contradict each other, each failing one assertion: only the messages (the rest
     # of such a machine, its NATS config say, need not evaluate: NixOS checks assertions first).
@@ -193,7 +208,7 @@ let
   app = case: case.services.cim-appliance.serviceConfig;
   cim = "${package}/bin/cim --config /nix/store/00000000000000000000000000000000-cim-appliance.json";
 
-  inherit (cases) one three attach disabled halfTls removed noRoutePassword;
+  inherit (cases) one three attach disabled halfTls retained noRoutePassword;
   n1 = three.n1;
 in
 assert check ((app one).ExecStart == "${cim} serve") "the appliance runs `cim serve` with the generated config";
@@ -252,11 +267,18 @@ assert check (
 ) "enable = false defines nothing";
 assert check (halfTls.failedAssertions != [ ]) "a certificate without its key fails an assertion";
 assert check (
-  lib.length removed.failedAssertions == 1
-) "retention, which this version does not implement, fails evaluation when set";
+  retained.failedAssertions == [ ]
+  && retained.settings.retention == {
+    policies = {
+      person.maxAge = "365d";
+      workflow.maxEventsPerAggregate = 1000;
+    };
+    applyEvery = "30m";
+  }
+) "retention policies reach the config file, null fields left out";
 assert check (
-  lib.length one.nats.authorization.users == 5 && !(one.nats ? no_auth_user) && one.nats.http == "127.0.0.1:8222"
-) "a node lets in the five role users only, and monitors on loopback";
+  lib.length one.nats.authorization.users == 6 && !(one.nats ? no_auth_user) && one.nats.http == "127.0.0.1:8222"
+) "a node lets in the six role users only, and monitors on loopback";
 assert check (
   n1.services.nats.serviceConfig.LoadCredential == [ "route-password:/run/keys/route-password" ]
   && n1.services.nats.serviceConfig.ExecStart == "/nix/store/00000000000000000000000000000000-nats-server/bin/nats-server -c %t/nats/nats.conf"
@@ -336,6 +358,11 @@ assert check (n1.settings.metrics.listen == "127.0.0.1:9464" && !(one.settings ?
     imports = [ (base "bad") ];
     services.cim-appliance.roleCredentials.service = lib.mkForce /run/keys/service.nk;
   }).services.cim-appliance.serviceConfig;
+
+  wrongRetention = (summarize {
+    imports = [ (base "bad") ];
+    services.cim-appliance.retention.policies.person.maxAge = "soon";
+  }).settings;
 
   wrongRole = (summarize {
     imports = [ (base "bad") ];

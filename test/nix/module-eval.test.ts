@@ -66,11 +66,13 @@ interface Cases {
   attach: Machine;
   disabled: Machine;
   halfTls: Machine;
-  removed: Machine;
+  retained: Machine;
   // The failed assertions' messages of machines whose settings contradict each other.
   noRoutePassword: string[];
   missingKeys: string[];
   missingSeeds: string[];
+  emptyPolicy: string[];
+  retentionWithoutSeed: string[];
   credsWithLocalNode: string[];
   bothCredentials: string[];
   monitorOnLoopback: string[];
@@ -426,10 +428,18 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
     });
   });
 
-  it('retention, which this version does not implement, fails evaluation with the reason', () => {
-    expect(cases.removed.failedAssertions).toEqual([
-      expect.stringMatching(/retention.*Retention is not implemented in this version/s),
-    ]);
+  it('retention policies reach the config file, which the appliance reads as such; cim serve then needs the retention seed', () => {
+    expect(cases.retained.failedAssertions).toEqual([]);
+    const file = join(dir.path, 'retained.json');
+    writeFileSync(file, JSON.stringify(cases.retained.settings));
+    const config = loadConfig({ file, env: {} });
+    expect(config.retention).toEqual({
+      policies: { person: { maxAge: '365d' }, workflow: { maxEventsPerAggregate: 1000 } },
+      applyEvery: '30m',
+    });
+    expect(cases.retained.services['cim-appliance']!.serviceConfig.LoadCredential).toContain(
+      'retention.nk:/run/keys/retention.nk',
+    );
   });
 
   it.each([
@@ -452,6 +462,11 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
     [
       'bothCredentials',
       'services.cim-appliance: set nats.credentialsFile (one identity for every role) or roleCredentials (a seed per role), not both.',
+    ],
+    ['emptyPolicy', 'services.cim-appliance.retention.policies: person: set maxAge and/or maxEventsPerAggregate.'],
+    [
+      'retentionWithoutSeed',
+      "services.cim-appliance.roleCredentials: the appliance's units connect as operator, service, auditor, retention; set the seed of retention.",
     ],
     [
       'monitorOnLoopback',
@@ -545,6 +560,7 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
     ],
     ['wrongSecretPath', 'services.cim-appliance.roleCredentials.service', 'absolute path not in the Nix store'],
     ['wrongRole', 'services.cim-appliance.roleCredentials.admin', 'does not exist'],
+    ['wrongRetention', 'services.cim-appliance.retention.policies.person.maxAge', 'string matching the pattern'],
   ])(
     'a wrongly typed option is rejected (%s)',
     async (attr, option, type) => {

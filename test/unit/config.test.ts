@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { envVarName, loadConfig } from '../../appliance/config.js';
+import { configLeaves, durationMs, envVarName, loadConfig } from '../../appliance/config.js';
 import { CimError } from '../../appliance/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cim-config-'));
@@ -93,5 +93,68 @@ describe('loadConfig', () => {
   it('names environment variables after the setting path', () => {
     expect(envVarName('cluster.syncInterval')).toBe('CIM_CLUSTER_SYNC_INTERVAL');
     expect(envVarName('stateDir')).toBe('CIM_STATE_DIR');
+  });
+});
+
+describe('retention policies', () => {
+  it('reads policies per domain from a file, and the apply interval', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cim-config-retention-'));
+    const file = join(dir, 'retention.yaml');
+    writeFileSync(
+      file,
+      'retention:\n  applyEvery: 10m\n  policies:\n    person: { maxAge: 30d }\n    workflow: { maxEventsPerAggregate: 100, maxAge: 12h }\n',
+    );
+    const config = loadConfig({ env: {}, file });
+    expect(config.retention.applyEvery).toBe('10m');
+    expect(config.retention.policies).toEqual({
+      person: { maxAge: '30d' },
+      workflow: { maxEventsPerAggregate: 100, maxAge: '12h' },
+    });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('defaults to no policies, applied hourly', () => {
+    const config = loadConfig({ env: {} });
+    expect(config.retention).toEqual({ policies: {}, applyEvery: '1h' });
+  });
+
+  it('takes policies as JSON from the environment and from flags, each with its leaf', () => {
+    expect(configLeaves().get('retention.policies')).toBe('record');
+    expect(envVarName('retention.policies')).toBe('CIM_RETENTION_POLICIES');
+    expect(envVarName('retention.applyEvery')).toBe('CIM_RETENTION_APPLY_EVERY');
+    const fromEnv = loadConfig({ env: { CIM_RETENTION_POLICIES: '{"person":{"maxAge":"2d"}}' } });
+    expect(fromEnv.retention.policies).toEqual({ person: { maxAge: '2d' } });
+    const fromFlag = loadConfig({ env: {}, flags: { 'retention.policies': '{"order":{"maxEventsPerAggregate":5}}' } });
+    expect(fromFlag.retention.policies).toEqual({ order: { maxEventsPerAggregate: 5 } });
+  });
+
+  it('names what is wrong with a policy, and where it came from', () => {
+    const bad = (policies: string) =>
+      configError(() => loadConfig({ env: { CIM_RETENTION_POLICIES: policies } })).message;
+    expect(bad('{"person":{"maxAge":"soon"}}')).toBe(
+      'retention.policies.person.maxAge: expected a duration such as "30d", "12h", "90m" or "45s" (greater than zero), got "soon" (from environment CIM_RETENTION_POLICIES)',
+    );
+    expect(bad('{"person":{}}')).toMatch(
+      /^retention\.policies\.person: expected maxAge and\/or maxEventsPerAggregate.*\(from environment CIM_RETENTION_POLICIES\)$/,
+    );
+    expect(bad('{"person":{"maxEventsPerAggregate":0}}')).toMatch(
+      /^retention\.policies\.person\.maxEventsPerAggregate: expected integer ≥ 1, got 0/,
+    );
+    expect(bad('{"Person!":{"maxAge":"1d"}}')).toMatch(/^retention\.policies\.Person!: expected a domain name/);
+    expect(bad('not json')).toMatch(/^retention\.policies: expected a mapping of domain names to policies/);
+    expect(bad('{"person":{"maxAge":"1d","keep":"x"}}')).toContain('retention.policies.person.keep: unknown setting');
+    expect(configError(() => loadConfig({ env: { CIM_RETENTION_APPLY_EVERY: '0s' } })).message).toMatch(
+      /^retention\.applyEvery: expected a duration/,
+    );
+  });
+
+  it('reads durations', () => {
+    expect(durationMs('30d')).toBe(30 * 86_400_000);
+    expect(durationMs('12h')).toBe(12 * 3_600_000);
+    expect(durationMs('90m')).toBe(5_400_000);
+    expect(durationMs('500ms')).toBe(500);
+    expect(durationMs('2w')).toBe(14 * 86_400_000);
+    expect(durationMs('0s')).toBeUndefined();
+    expect(durationMs('1y')).toBeUndefined();
   });
 });

@@ -69,6 +69,19 @@ describe('renderServerConfig with authorization', () => {
       const { publish } = rolePermissions(role);
       if (role === 'operator') {
         expect(publish).toEqual({ allow: ['>'] });
+      } else if (role === 'retention') {
+        // Its one extra right: deleting messages of domain streams, never of the evidence or the buckets.
+        expect(publish.deny, role).toEqual(expect.arrayContaining(ADMIN.filter((s) => !s.includes('MSG.DELETE'))));
+        expect(
+          publish.allow!.filter((s) => /^\$JS\.API\.STREAM\.(CREATE|UPDATE|DELETE|PURGE|MSG\.DELETE)/.test(s)),
+        ).toEqual(['$JS.API.STREAM.MSG.DELETE.*']);
+        expect(publish.deny).toEqual(
+          expect.arrayContaining(
+            ['CIM_SEALS', 'CIM_AUDIT', 'CIM_RETENTION', 'KV_cim_snapshots', 'KV_cim_commands', 'KV_cim_holds'].map(
+              (stream) => `$JS.API.STREAM.MSG.DELETE.${stream}`,
+            ),
+          ),
+        );
       } else {
         expect(publish.deny, role).toEqual(expect.arrayContaining(ADMIN));
         expect(publish.allow!.some((s) => /^\$JS\.API\.STREAM\.(CREATE|UPDATE|DELETE|PURGE|MSG\.DELETE)/.test(s))).toBe(
@@ -76,7 +89,7 @@ describe('renderServerConfig with authorization', () => {
         );
       }
     }
-    for (const role of ['gateway', 'loadgen', 'auditor'] as const) {
+    for (const role of ['gateway', 'loadgen', 'auditor', 'retention'] as const) {
       expect(rolePermissions(role).publish.deny).toEqual(expect.arrayContaining(['cim.*.events.>', 'cim.seals.>']));
     }
   });
