@@ -1,6 +1,7 @@
 // `cim comply`: runs the compliance checks (all, or those --check names) against the cluster with
 // a live progress line, prints a table of findings by severity and what each check examined,
-// writes a signed compliance report into the ledger, and exits 1 on any critical or high finding.
+// writes the signed compliance, retention and audit reports into the ledger, and exits 1 on any
+// critical or high finding.
 import { Command, Option } from 'commander';
 import { CimError, ExitCode, loadOrCreateSigner, printable, trustedVerifiers } from '../appliance/index.js';
 import {
@@ -12,10 +13,16 @@ import {
   runChecks,
   selectChecks,
   SEVERITIES,
+  auditPeriodStart,
+  buildAuditReport,
+  RemovedEvents,
+  retentionSummary,
+  sealedEventLeaves,
+  writeComplianceReports,
   type CheckOutcome,
-  type ComplianceFinding,
+  type WrittenComplianceReports,
 } from '../compliance/index.js';
-import { renderFiles, writeReport, type ReportFinding } from '../reports/index.js';
+import { failingSeverity, Ledger } from '../reports/index.js';
 import { environment } from '../scenarios/index.js';
 import { statusLine } from './tty.js';
 import { withCluster } from './with-cluster.js';
@@ -42,7 +49,7 @@ export function registerComplyCommand(program: Command): void {
   program
     .command('comply')
     .description(
-      'run the compliance checks against the cluster, print a table of their findings and write a signed compliance report into the ledger; exit 1 on any critical or high finding',
+      'run the compliance checks against the cluster, print a table of their findings and write the signed compliance, retention and audit reports into the ledger; exit 1 on any critical or high finding',
     )
     .addOption(
       new Option('--check <name...>', `run only these checks: ${CHECKS.map((c) => c.name).join(', ')}`).argParser(
@@ -72,13 +79,20 @@ export function registerComplyCommand(program: Command): void {
         '                      --max-unsealed-age; only operator may administer streams',
         '  audit-completeness  every event is explained by an accepted command in the audit log, by an authorised',
         '                      actor; counts per domain; the audit chains verify',
+        '  retention           the live stream configs implement the retention policies; nothing past its policy',
+        '                      remains outside a hold; every held event remains; every removal has its manifest,',
+        '                      seal and audit record',
         "  erasure             every erasure the audit log records: the subject's key is gone, no read-model row or",
         '                      snapshot holds it, its events still verify',
         '  durability          server versions against known data-loss bugs, sync_interval, replicas, storage,',
         '                      persist mode, stream options that remove messages behind deny_purge',
         '',
-        'Findings are critical, high, medium, low or info, each with evidence to re-check. The report is signed',
-        "with the state dir's key and chained in the ledger (`cim report list`, `cim report verify`).",
+        'Findings are critical, high, medium, low or info, each with evidence to re-check. Three reports are written:',
+        'compliance (the findings), retention (per domain: policy, oldest event kept, holds, ranges removed with',
+        'their seals) and audit (records by actor, action and outcome since the last audit report, gaps, chain',
+        "heads). Each is signed with the state dir's key, chained in the ledger, and carries a checkpoint over the",
+        'sealed event CIDs with a consistency proof from its previous one, also as a C2SP signed note',
+        '(`cim report verify` checks them offline; `cim report vkey` prints the verifier key).',
       ].join('\n'),
     )
     .action(
@@ -89,7 +103,7 @@ export function registerComplyCommand(program: Command): void {
         const trusted = trustedVerifiers(config.stateDir, options.key);
         const signer = loadOrCreateSigner(config.stateDir);
         const status = statusLine();
-        const outcomes = await withCluster(config, async (cluster) => {
+        const { outcomes, reportInputs } = await withCluster(config, async (cluster) => {
           const ctx = openCheckContext({
             config,
             cluster,
@@ -98,7 +112,7 @@ export function registerComplyCommand(program: Command): void {
             maxUnsealedAgeMs: options.maxUnsealedAge,
           });
           try {
-            return await runChecks(ctx, {
+            const outcomes = await runChecks(ctx, {
               only: checks.map((c) => c.name),
               onCheck: (check, outcome) => {
                 if (!outcome) status.update(`comply: ${check.name}…`);
@@ -107,19 +121,45 @@ export function registerComplyCommand(program: Command): void {
               onProgress: (check, done, total) =>
                 status.update(`comply: ${check} ${done}${total !== undefined ? `/${total}` : ''}`),
             });
+            // The reports' own reads, as auditor: the sealed event CIDs the checkpoints cover (events
+            // retention removed taken from its manifests), the audit period since the last audit
+            // report, and each domain's retention state.
+            status.update('comply: reading the sealed events for the checkpoints…');
+            const nc = await ctx.connect('auditor');
+            const names = domains.map((d) => d.name);
+            const removed = await RemovedEvents.read(nc, names, ctx.subjects);
+            const leaves = await sealedEventLeaves(nc, {
+              subjects: ctx.subjects,
+              trusted,
+              removedEventCid: (domain, seq) => removed.removedEventCid(domain, seq),
+            });
+            status.update('comply: reading the audit period…');
+            const ledger = Ledger.open(config.stateDir);
+            const period = (() => {
+              try {
+                return auditPeriodStart(ledger);
+              } finally {
+                ledger.close();
+              }
+            })();
+            const audit = await buildAuditReport(nc, { subjects: ctx.subjects, ...period });
+            const retention = await retentionSummary(nc, config, { domains: names, subjects: ctx.subjects });
+            return { outcomes, reportInputs: { leaves, audit, retention } };
           } finally {
             status.done();
             await ctx.close();
           }
         });
-        const findings: ComplianceFinding[] = outcomes.flatMap((o) => o.findings);
         const durability = outcomes.find((o) => o.check === 'durability')?.evidence as
           { servers?: Array<{ name: string; version: string | null }> } | undefined;
         const env = environment(config.stateDir);
-        const { named, files } = writeReport(
+        const written = writeComplianceReports(
           {
-            kind: 'compliance',
-            title: `cim comply: ${outcomes.map((o) => o.check).join(', ')}`,
+            compliance: { findings: outcomes.flatMap((o) => o.findings), checks: outcomes },
+            retention: { domains: reportInputs.retention },
+            audit: reportInputs.audit,
+            leaves: reportInputs.leaves,
+            clusterName: config.cluster.name,
             environment: {
               ...env,
               natsServers: (durability?.servers ?? []).map((s) => ({
@@ -133,28 +173,43 @@ export function registerComplyCommand(program: Command): void {
               domains: domains.map((d) => d.name),
               attached: config.nats.urls.length > 0,
             },
-            results: {
-              checks: outcomes.map((o) => ({
-                check: o.check,
-                examined: o.examined,
-                bySeverity: countBySeverity(o),
-                evidence: o.evidence ?? null,
-              })),
-            },
-            findings: findings as ReportFinding[],
           },
-          { stateDir: config.stateDir, signer, render: renderFiles },
+          { stateDir: config.stateDir, signer },
         );
-        const cid = named.cid.toString();
+        const reports = {
+          compliance: { cid: written.compliance.named.cid.toString(), files: written.compliance.files },
+          retention: { cid: written.retention.named.cid.toString(), files: written.retention.files },
+          audit: { cid: written.audit.named.cid.toString(), files: written.audit.files },
+        };
+        const ok = !failed(outcomes) && !failingFindingIn(written);
         if (options.json) {
-          print(JSON.stringify({ ok: !failed(outcomes), report: { cid, files }, checks: outcomes }, null, 2));
+          print(
+            JSON.stringify(
+              {
+                ok,
+                reports,
+                checkpoint: { treeSize: written.treeSize, origin: written.origin, vkey: written.vkey },
+                checks: outcomes,
+              },
+              null,
+              2,
+            ),
+          );
         } else {
           print(renderTable(outcomes));
-          print(`report: ${cid} (${files.md})`);
+          for (const [kind, r] of Object.entries(reports)) print(`${kind} report: ${r.cid} (${r.files.md})`);
+          print(`checkpoint: ${written.treeSize} sealed events; verifier key ${written.vkey}`);
         }
-        if (failed(outcomes)) process.exitCode = ExitCode.checkFailed;
+        if (!ok) process.exitCode = ExitCode.checkFailed;
       }),
     );
+}
+
+/** Whether a report found more than the checks did (a checkpoint that does not extend the last one). */
+function failingFindingIn(written: WrittenComplianceReports): boolean {
+  return [written.compliance, written.retention, written.audit].some((w) =>
+    w.named.report.findings.some((f) => f.id.startsWith('checkpoint:') && failingSeverity(f.severity)),
+  );
 }
 
 function summary(o: CheckOutcome): string {

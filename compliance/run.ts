@@ -5,12 +5,14 @@ import { auditCompletenessCheck } from './checks/audit-completeness.js';
 import { durabilityCheck } from './checks/durability.js';
 import { erasureCheck } from './checks/erasure.js';
 import { immutabilityCheck } from './checks/immutability.js';
+import { retentionCheck } from './checks/retention.js';
 import { SEVERITIES, type CheckContext, type CheckName, type CheckOutcome, type ComplianceCheck } from './findings.js';
 
 /** The checks built, in the order they run (access first: immutability reads its matrix). */
 export const CHECKS: readonly ComplianceCheck[] = [
   accessCheck,
   immutabilityCheck,
+  retentionCheck,
   auditCompletenessCheck,
   erasureCheck,
   durabilityCheck,

@@ -31,6 +31,7 @@ export const INTEGRITY_SEVERITY: Record<FindingKind, FindingSeverity> = {
   'missing-event': 'critical',
   'seal-mismatch': 'critical',
   'seal-invalid': 'high',
+  'manifest-invalid': 'high',
   'seal-signature': 'critical',
   'seal-untrusted': 'high',
   'seal-chain': 'critical',

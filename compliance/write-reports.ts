@@ -21,35 +21,18 @@ import {
   type WrittenReport,
 } from '../reports/index.js';
 import { auditFindings, type AuditReportResults } from './audit-report.js';
+import type { DomainRetention } from './checks/retention.js';
+import type { CheckOutcome, ComplianceFinding } from './findings.js';
 import type { SealedLeaves } from './leaves.js';
 
-/** A compliance check's finding as the checks produce it (compliance/findings.ts). */
-export interface CheckFinding {
-  id: string;
-  check: string;
-  severity: Severity;
-  message: string;
-  evidence: unknown;
-}
+/** A compliance check's finding, as the checks produce it. */
+export type CheckFinding = ComplianceFinding;
 
 /** What one check returned: its findings, what it examined, and evidence of its own. */
-export interface CheckSummary {
-  check: string;
-  title?: string;
-  findings: readonly CheckFinding[];
-  examined: Record<string, number>;
-  evidence?: unknown;
-}
+export type CheckSummary = CheckOutcome & { title?: string };
 
-/** The retention report's content (produced by the retention applier): one entry per domain. */
-export interface RetentionDomainSummary {
-  domain: string;
-  /** The policy configured for the domain, as configured; null when it has none. */
-  policy: Record<string, unknown> | null;
-  oldestKept: { seq: number; at: string } | null;
-  holds: unknown[];
-  removed: { fromSeq: number; toSeq: number; count: number; seal: string; manifest: string; at: string }[];
-}
+/** The retention report's content for one domain (`retentionSummary`). */
+export type RetentionDomainSummary = DomainRetention;
 
 export interface RetentionSummary {
   domains: RetentionDomainSummary[];

@@ -111,7 +111,11 @@ export class HoldStore {
   ): Promise<HoldStore | undefined> {
     const js = nc.jetstream();
     try {
-      return new HoldStore(await js.views.kv(HOLDS_BUCKET, { bindOnly: true }));
+      // Binding alone asks the server nothing: the status read is what finds a bucket missing (a
+      // cluster provisioned before holds existed), before a key listing fails on it.
+      const kv = await js.views.kv(HOLDS_BUCKET, { bindOnly: true });
+      await kv.status();
+      return new HoldStore(kv);
     } catch (error) {
       if (!isNotFound(error) && !/not found|does not exist/i.test((error as Error).message)) throw error;
     }
