@@ -183,6 +183,7 @@ describe('a clean system', () => {
     expect(outcomes.map((o) => o.check)).toEqual([
       'access',
       'immutability',
+      'retention',
       'audit-completeness',
       'erasure',
       'durability',
@@ -204,7 +205,10 @@ describe('each seeded violation, found and named', () => {
     expect(await (await operator.jetstreamManager()).streams.deleteMessage('CIM_PERSON', seq)).toBe(true);
     const added = await newFindings();
     expect(added).toContain(`immutability:missing-event:CIM_PERSON:${seq}`);
-    for (const id of added) expect(id).toMatch(/^immutability:(missing-event|seal-mismatch):CIM_PERSON:\d+$/);
+    // Retention sees it too: gone, and no removal manifest records it.
+    expect(added).toContain(`retention:unrecorded-removal:CIM_PERSON:${seq}`);
+    for (const id of added)
+      expect(id).toMatch(/^(immutability:(missing-event|seal-mismatch)|retention:unrecorded-removal):CIM_PERSON:\d+$/);
   });
 
   it('a forged, internally consistent event published straight to NATS: no audited command explains it', async () => {
