@@ -70,15 +70,18 @@ let
   missingPublicKeys = lib.filter (role: nats.users.${role}.publicKey == null) roleNames;
   roleSeeds = lib.filterAttrs (_: file: file != null) cfg.roleCredentials;
   # The roles the units connect as: `cim serve` provisions streams as operator and runs the services
-  # as service (and the HTTP gateway as gateway); the report (`cim verify`) reads as auditor.
-  seedsNeeded = [
+  # as service (and the HTTP gateway as gateway); a report other than comply reads as auditor.
+  seedsNeeded = lib.unique ([
     "operator"
     "service"
   ]
   ++ lib.optional (cfg.httpListen != null) "gateway"
   ++ lib.optional cfg.report.enable "auditor"
   # `cim serve` applies the retention policies as the retention role.
-  ++ lib.optional (cfg.retention.policies != { }) "retention";
+  ++ lib.optional (cfg.retention.policies != { }) "retention"
+  # The scheduled `cim comply` connects as every role to try the live access matrix.
+  ++ lib.optionals comply roleNames);
+  comply = cfg.report.enable && cfg.report.command != [ ] && lib.head cfg.report.command == "comply";
   # A policy says what it keeps: a maximum age, a number per aggregate, or both.
   emptyPolicies = lib.attrNames (
     lib.filterAttrs (_: p: p.maxAge == null && p.maxEventsPerAggregate == null) cfg.retention.policies
@@ -471,16 +474,18 @@ in
       };
       command = mkOption {
         type = types.listOf types.str;
-        # `cim comply` (the compliance report) replaces this once it exists.
-        default = [
+        default = [ "comply" ];
+        example = [
           "verify"
           "--json"
         ];
-        example = [ "comply" ];
         description = ''
           The `cim` subcommand and arguments the timer runs (after the global --config and --creds).
-          Today `verify --json` checks every chain and seal and logs the result to the journal; it
-          will become `comply` when the compliance report lands.
+          `comply` runs every compliance check and keeps the signed compliance, retention and audit
+          reports in the state directory's ledger (docs/architecture.md#compliance-checks); the unit
+          fails on a critical or high finding. It tries the access matrix as every NATS role, so
+          it needs every role's seed in {option}`services.cim-appliance.roleCredentials`.
+          `verify --json` only checks chains and seals, as the auditor role.
         '';
       };
     };

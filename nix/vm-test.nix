@@ -1,8 +1,7 @@
 # NixOS VM test (pkgs.testers.runNixOSTest): three machines import nixosModules.default and form
 # one NATS JetStream cluster whose routes authenticate and which lets in the role users only; the
 # appliance runs on each; a quick benchmark runs against the cluster and everything it appended
-# verifies, and the scheduled report passes.
-# When `cim comply` exists, the report unit runs it (report.command).
+# verifies, and the scheduled report (`cim comply`, report.command's default) passes.
 { self }:
 { lib, ... }:
 
@@ -54,10 +53,17 @@ in
           peers = map (host: { inherit host; }) (lib.remove config.networking.hostName names);
           users = lib.mapAttrs (_: publicKey: { inherit publicKey; }) publicKeys;
           routePasswordFile = "${usersDir}/route.secret";
+          # comply's durability check fails the server default (writes acknowledged up to two
+          # minutes before they reach disk).
+          syncInterval = "always";
         };
+        # Every role's: the scheduled `cim comply` tries the access matrix as each.
         roleCredentials = lib.genAttrs [
           "service"
+          "gateway"
+          "loadgen"
           "auditor"
+          "retention"
           "operator"
         ] (role: "${usersDir}/${role}.nk");
         # One key for the deployment, so each machine's report trusts every machine's seals.

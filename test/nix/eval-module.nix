@@ -80,10 +80,13 @@ let
       roleCredentials = seeds;
     };
   };
+  # Every role's: the scheduled `cim comply` tries the access matrix as each.
   seeds = lib.genAttrs [
     "service"
     "gateway"
+    "loadgen"
     "auditor"
+    "retention"
     "operator"
   ] (role: "/run/keys/${role}.nk");
 
@@ -159,9 +162,15 @@ let
       services.cim-appliance.retention.policies.person = { };
       services.cim-appliance.roleCredentials.retention = "/run/keys/retention.nk";
     };
+    # A report that is not comply (which needs every seed), so only retention's seed is missing.
     retentionWithoutSeed = failures {
       imports = [ (base "retained") ];
       services.cim-appliance.retention.policies.person.maxAge = "30d";
+      services.cim-appliance.report.command = [
+        "verify"
+        "--json"
+      ];
+      services.cim-appliance.roleCredentials.retention = lib.mkForce null;
     };
     # Settings that contradict each other, each failing one assertion: only the messages (the rest
     # of such a machine, its NATS config say, need not evaluate: NixOS checks assertions first).
@@ -226,7 +235,7 @@ assert check (
   one.timers.cim-appliance-report.timerConfig.OnCalendar == "daily"
   && one.timers.cim-appliance-report.timerConfig.Persistent
   && one.services.cim-appliance-report.serviceConfig.Type == "oneshot"
-  && one.services.cim-appliance-report.serviceConfig.ExecStart == "${cim} verify --json"
+  && one.services.cim-appliance-report.serviceConfig.ExecStart == "${cim} comply"
 ) "a daily, persistent timer runs the report";
 assert check (one.firewall == [ 4222 ]) "a single node opens its client port only";
 assert check (!(one.nats ? cluster)) "a single node has no cluster block";
@@ -250,7 +259,7 @@ assert check (lib.length n1.nats.cluster.routes == 2) "each member routes to the
 assert check (
   (app n1).ExecStart == "${cim} serve"
   && n1.services.cim-appliance.environment.CIM_NATS_USERS_DIR == "%d"
-  && lib.length (app n1).LoadCredential == 6
+  && lib.length (app n1).LoadCredential == 8
   && (app n1).ExecStartPre
     == "/nix/store/00000000000000000000000000000000-coreutils/bin/install -D -m 0600 %d/signing-key /var/lib/cim-appliance/keys/signing.ed25519.key"
 ) "secrets reach the unit as systemd credentials; the shared signing key is installed before start";

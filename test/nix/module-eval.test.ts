@@ -244,7 +244,7 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
       wantedBy: ['timers.target'],
       timerConfig: { OnCalendar: 'daily', Persistent: true },
     });
-    expect(one.services['cim-appliance-report']!.serviceConfig.ExecStart).toMatch(/ verify --json$/);
+    expect(one.services['cim-appliance-report']!.serviceConfig.ExecStart).toMatch(/ comply$/);
     expect(one.firewall).toEqual([4222]);
     expect(one.users).toEqual(['cim-appliance', 'nats']);
     expect(one.packages).toEqual(['cim-appliance-0.1.0']);
@@ -258,7 +258,9 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
       expect(serve.serviceConfig.LoadCredential).toEqual([
         'auditor.nk:/run/keys/auditor.nk',
         'gateway.nk:/run/keys/gateway.nk',
+        'loadgen.nk:/run/keys/loadgen.nk',
         'operator.nk:/run/keys/operator.nk',
+        'retention.nk:/run/keys/retention.nk',
         'service.nk:/run/keys/service.nk',
         'api-keys:/run/keys/api-keys',
         'signing-key:/run/keys/signing.key',
@@ -453,7 +455,7 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
     ],
     [
       'missingSeeds',
-      "services.cim-appliance.roleCredentials: the appliance's units connect as operator, service, gateway, auditor; set the seed of operator, gateway, auditor.",
+      "services.cim-appliance.roleCredentials: the appliance's units connect as operator, service, gateway, auditor, loadgen, retention; set the seed of operator, gateway, auditor, loadgen, retention.",
     ],
     [
       'credsWithLocalNode',
@@ -535,7 +537,9 @@ describeNix('the NixOS module, evaluated with nixpkgs lib', () => {
         expect(evaluated[name]!.failedAssertions).toEqual([]);
         expect(evaluated[name]!.firewall).toEqual([4222, 6222]);
         expect(evaluated[name]!.loadCredential).toEqual([
-          ...['auditor', 'operator', 'service'].map((role) => `${role}.nk:/run/secrets/cim-nats-${role}.nk`),
+          ...['auditor', 'gateway', 'loadgen', 'operator', 'retention', 'service'].map(
+            (role) => `${role}.nk:/run/secrets/cim-nats-${role}.nk`,
+          ),
           'signing-key:/run/secrets/cim-signing.key',
         ]);
         expect(evaluated[name]!.natsLoadCredential).toEqual(['route-password:/run/secrets/cim-route-password']);
