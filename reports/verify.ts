@@ -5,7 +5,7 @@
 // against the previous report's checkpoint, and the checkpoint's signed note: its signature (by the
 // trusted keys, or the verifier keys given) and that it states the report's tree size and root.
 import { existsSync, readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { verifyConsistency, type Verifier } from '../appliance/index.js';
 import { decodeReport, reportSignedBy } from './document.js';
 import { reportFile } from './files.js';
@@ -33,6 +33,12 @@ export interface VerifyReportOptions {
    * each trusted key under the key names the note's signature lines give.
    */
   noteKeys?: readonly NoteVerifierKey[];
+  /**
+   * Set by `verifyReport` for a `.cbor` file given while the ledger holds no report at all (an
+   * auditor's copy of the report files): the directory the report, its renderings and its `prev`
+   * chain are read from instead of the state dir and the ledger.
+   */
+  filesDir?: string;
   /** Renders a report in a format by extension, to compare the files with; formats not given are not compared. */
   render?: (named: NamedReport) => Record<string, string>;
 }
@@ -68,6 +74,13 @@ export function verifyReport(ref: string, options: VerifyReportOptions): ReportV
   }
   const cid = named.cid.toString();
   checked.push(`CID ${cid} recomputed from ${source}`);
+  // Files alone (no ledger here): the report's own directory stands in for the ledger and state dir.
+  if (ref.endsWith('.cbor') && options.ledger.list({ limit: 1 }).length === 0) {
+    options = { ...options, filesDir: dirname(ref) };
+    checked.push(
+      `no ledger in this state dir: the report, its renderings and its prev chain read from ${dirname(ref)}`,
+    );
+  }
 
   checkSignature(named, options.trusted, `report ${cid}`, problems, checked);
   checkNote(named, options, problems, checked);
@@ -96,9 +109,11 @@ function checkSignature(
 /** The ledger's copy and the files in the state dir must be exactly this report and its renderings. */
 function checkFiles(named: NamedReport, options: VerifyReportOptions, problems: string[], checked: string[]): void {
   const cid = named.cid.toString();
+  const fileOf = (extension: string) =>
+    options.filesDir ? join(options.filesDir, `${cid}.${extension}`) : reportFile(options.stateDir, cid, extension);
   const entry = options.ledger.get(cid);
-  const cborPath = reportFile(options.stateDir, cid, 'cbor');
-  if (!entry) problems.push(`report ${cid} is not in the ledger ${options.ledger.path}`);
+  const cborPath = fileOf('cbor');
+  if (!entry && !options.filesDir) problems.push(`report ${cid} is not in the ledger ${options.ledger.path}`);
   if (existsSync(cborPath)) {
     const file = decodeOrProblem(readFileSync(cborPath), cborPath, problems);
     if (file && file.cid.toString() !== cid)
@@ -107,7 +122,7 @@ function checkFiles(named: NamedReport, options: VerifyReportOptions, problems: 
   }
   const renderings = options.render?.(named) ?? {};
   for (const [extension, expected] of Object.entries(renderings)) {
-    const path = reportFile(options.stateDir, cid, extension);
+    const path = fileOf(extension);
     if (!existsSync(path)) continue;
     if (readFileSync(path, 'utf8') !== expected)
       problems.push(`${path}: differs from the rendering of the verified report — the file was changed`);
@@ -136,12 +151,19 @@ function checkChain(named: NamedReport, options: VerifyReportOptions, problems: 
       problems.push(`${what}: prev ${prevCid} closes a loop`);
       break;
     }
-    const entry = options.ledger.get(prevCid);
+    const prevFile = options.filesDir ? join(options.filesDir, `${prevCid}.cbor`) : undefined;
+    const entry = prevFile
+      ? existsSync(prevFile)
+        ? { bytes: readFileSync(prevFile), source: prevFile }
+        : undefined
+      : options.ledger.get(prevCid) && { bytes: options.ledger.get(prevCid)!.bytes, source: `ledger entry ${prevCid}` };
     if (!entry) {
-      problems.push(`${what}: prev ${prevCid} is not in the ledger — the chain is broken`);
+      problems.push(
+        `${what}: prev ${prevCid} is ${prevFile ? `not in ${options.filesDir}` : 'not in the ledger'} — the chain is broken`,
+      );
       break;
     }
-    const previous = decodeOrProblem(entry.bytes, `ledger entry ${prevCid}`, problems);
+    const previous = decodeOrProblem(entry.bytes, entry.source, problems);
     if (!previous) break;
     if (previous.cid.toString() !== prevCid) {
       problems.push(`${what}: prev ${prevCid} is stored with bytes whose CID is ${previous.cid.toString()}`);

@@ -2,7 +2,8 @@
 // CLI on a ledger the product's writer filled. Each report verifies with the state dir's key and
 // with the verifier key given as `--key <vkey>`; another vkey, a changed checkpoint note and a
 // changed rendering each fail, naming what does not hold.
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadOrCreateSigner, Signer } from '../../appliance/index.js';
@@ -101,5 +102,38 @@ describe('cim report verify on compliance, retention and audit reports', () => {
       expect(result.stdout).toContain(`✗ ${files.html}: differs from the rendering of the verified report`);
     },
     CLI_MS,
+  );
+});
+
+describe('cim report verify from the report files alone', () => {
+  it(
+    "verifies an auditor's copy of the files (no ledger, no state dir key) with the verifier key, prev chain included",
+    async () => {
+      const copy = join(work.path, 'auditor-copy');
+      mkdirSync(copy);
+      for (const written of [first, second])
+        for (const kind of ['compliance', 'retention', 'audit'] as const)
+          for (const path of Object.values(written[kind].files)) copyFileSync(path, join(copy, basename(path)));
+      const empty = join(work.path, 'auditor-state');
+      const offline = (...args: string[]) =>
+        runCli(['--state', empty, 'report', 'verify', ...args], { timeoutMs: CLI_MS });
+      for (const kind of ['compliance', 'retention', 'audit'] as const) {
+        const cid = second[kind].named.cid.toString();
+        const result = await offline(join(copy, `${cid}.cbor`), '--key', second.vkey);
+        expect(result.code, result.stdout + result.stderr).toBe(0);
+        expect(result.stdout).toContain(`read from ${copy}`);
+        expect(result.stdout).toContain(`checkpoint of 15 events extends the previous 12`);
+        expect(result.stdout).toContain(`${cid}.html: same as a fresh rendering`);
+        expect(result.stdout).toMatch(new RegExp(`chain of 2 ${kind} report\\(s\\) back to the first`));
+      }
+      // Without the previous report's file the chain is broken, and said to be.
+      const prev = first.audit.named.cid.toString();
+      rmSync(join(copy, `${prev}.cbor`));
+      const cid = second.audit.named.cid.toString();
+      const broken = await offline(join(copy, `${cid}.cbor`), '--key', second.vkey);
+      expect(broken.code).toBe(1);
+      expect(broken.stdout).toContain(`prev ${prev} is not in ${copy} — the chain is broken`);
+    },
+    3 * CLI_MS,
   );
 });
