@@ -252,7 +252,7 @@ export async function scenarioBench(refs: string[], options: ScenarioBenchOption
         );
         for (const c of regressions)
           lines.push(
-            `  ${c.scenario} ${c.metric}: ${(c.relativeChange * 100).toFixed(1)} % (CI ${c.confidenceInterval.map((x) => (x * 100).toFixed(1)).join('…')} %, p ${c.pValue.toPrecision(2)})`,
+            `  ${c.scenario} ${c.metric}: ${(c.relativeChange * 100).toFixed(1)} % (CI ${c.confidenceInterval.map((x) => (x * 100).toFixed(1)).join('…')} %, p ${(c.adjustedPValue ?? c.pValue).toPrecision(2)} after Holm)`,
           );
       }
       print(lines.join('\n'));

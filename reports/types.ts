@@ -87,16 +87,25 @@ export interface GateComparison {
   metric: string;
   /** Which way is better for this metric. */
   better: 'higher' | 'lower';
-  baseline: { median: number; samples: number };
-  candidate: { median: number; samples: number };
-  /** (candidate − baseline) / baseline of the medians; negative is worse for `higher`. */
+  /**
+   * Each side's central figure and how many repetitions it stands on. Since results v2: `center`,
+   * the geometric mean of one figure per repetition. Older reports have `median`, the median of
+   * per-second samples, instead.
+   */
+  baseline: { center?: number; median?: number; samples: number };
+  candidate: { center?: number; median?: number; samples: number };
+  /** candidate / baseline − 1 of the central figures; negative is worse for `higher`. */
   relativeChange: number;
-  /** Bootstrap confidence interval of the relative change of the medians. */
+  /** Confidence interval of the relative change. */
   confidenceInterval: [number, number];
   confidenceLevel: number;
-  /** Mann–Whitney U two-sided p-value of the per-second samples. */
+  /** Two-sided p-value of the comparison alone. */
   pValue: number;
+  /** The p-value after Holm's correction over every comparison of the gate (absent in older reports). */
+  adjustedPValue?: number;
   threshold: number;
+  /** How it was compared: `welch-log` (Welch's t-test on the logs of per-repetition figures); absent in older reports (Mann–Whitney on seconds). */
+  method?: 'welch-log';
   verdict: 'improved' | 'unchanged' | 'regressed' | 'insufficient-data';
 }
 

@@ -53,15 +53,17 @@ export { renderBenchResults, renderScenarioResult } from './render-results.js';
 export * from './results.js';
 export { runScenario, type BeforeCheckContext, type RunOptions, type ScenarioProgress } from './runner.js';
 export {
-  compareSamples,
+  compareFigures,
+  DEFAULT_MIN_REPETITIONS,
   DEFAULT_THRESHOLD,
   gate,
+  geometricMean,
   type GateInput,
   type GateOptions,
   type GateResult,
   type GateSample,
   type MetricSamples,
 } from './gate/verdict.js';
-export { GATE_METRICS, gateInput, type GateMetric } from './gate/samples.js';
+export { GATE_METRICS, gateInput, gateScenarioName, type GateMetric } from './gate/figures.js';
 export { benchResultsOf, compareWithBaseline, parseThreshold } from './gate/compare.js';
 export { performanceReport } from './performance-report.js';

@@ -5,6 +5,7 @@
 import { escapeXml } from '../svg/escape.js';
 import { failingSeverity, type GateComparison, type NamedReport } from '../types.js';
 import { cidText, count, decimal, percent, pValue, share } from './format.js';
+import { gateCenter } from './summary.js';
 import { readPerformanceResults, type ScenarioView } from './performance-view.js';
 
 interface TestCase {
@@ -97,8 +98,8 @@ function gateSuite(comparisons: readonly GateComparison[]): TestSuite {
     cases: comparisons.map((c) => {
       const name = `${c.scenario} ${c.metric}`;
       const figures =
-        `${c.metric} ${decimal(c.baseline.median)} → ${decimal(c.candidate.median)} (${c.better} is better): change ${percent(c.relativeChange)}, ` +
-        `CI [${percent(c.confidenceInterval[0])}, ${percent(c.confidenceInterval[1])}], p ${pValue(c.pValue)}, threshold ${share(c.threshold)}`;
+        `${c.metric} ${decimal(gateCenter(c.baseline))} → ${decimal(gateCenter(c.candidate))} (${c.better} is better): change ${percent(c.relativeChange)}, ` +
+        `CI [${percent(c.confidenceInterval[0])}, ${percent(c.confidenceInterval[1])}], p ${pValue(c.adjustedPValue ?? c.pValue)} (Holm), threshold ${share(c.threshold)}`;
       if (c.verdict === 'regressed')
         return { name, classname: 'gate', failure: { message: figures, type: 'regression' } };
       if (c.verdict === 'insufficient-data')

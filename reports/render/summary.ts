@@ -192,11 +192,11 @@ export function checkMeasured(actual: number | null): string {
 export const GATE_HEADERS = [
   'scenario',
   'metric',
-  'baseline median',
-  'candidate median',
+  'baseline',
+  'candidate',
   'change',
   'CI',
-  'p',
+  'p (Holm)',
   'verdict',
 ] as const;
 
@@ -215,16 +215,21 @@ export function orderedComparisons(comparisons: readonly GateComparison[]): Gate
     .map(({ c }) => c);
 }
 
+/** A side's central figure: the geometric mean of its repetitions, or in older reports the median of its seconds. */
+export function gateCenter(side: GateComparison['baseline']): number {
+  return side.center ?? side.median ?? 0;
+}
+
 export function gateRow(c: GateComparison): string[] {
   const level = Number.isFinite(c.confidenceLevel) ? `${share(c.confidenceLevel)} ` : '';
   return [
     c.scenario,
     `${c.metric} (${c.better} is better)`,
-    `${decimal(c.baseline.median)} (n=${count(c.baseline.samples)})`,
-    `${decimal(c.candidate.median)} (n=${count(c.candidate.samples)})`,
+    `${decimal(gateCenter(c.baseline))} (n=${count(c.baseline.samples)})`,
+    `${decimal(gateCenter(c.candidate))} (n=${count(c.candidate.samples)})`,
     percent(c.relativeChange),
     `${level}[${percent(c.confidenceInterval[0])}, ${percent(c.confidenceInterval[1])}]`,
-    pValue(c.pValue),
+    pValue(c.adjustedPValue ?? c.pValue),
     c.verdict,
   ];
 }

@@ -3,7 +3,7 @@
 import { CimError } from '../../appliance/index.js';
 import { DEFAULT_THRESHOLD, gate } from './verdict.js';
 import type { NamedReport, ReportBaseline } from '../../reports/index.js';
-import { gateInput } from './samples.js';
+import { gateInput } from './figures.js';
 import type { BenchResults } from '../results.js';
 
 /** `5%`, `5 %` or `0.05` → 0.05. */

@@ -1,187 +1,145 @@
-// The gate's verdicts on synthetic per-second samples (seeded): a known 20 % regression fails,
-// the same distribution passes, noise within the threshold passes, both directions of "better"
-// are honoured, and nothing measured on one side only is dropped.
+// The gate's verdicts on synthetic per-repetition figures (seeded): a known 20 % regression over
+// five repetitions fails, equal runs pass, noise within the threshold passes, both directions of
+// "better" are honoured, the correction for many comparisons holds, and nothing measured on one
+// side only is dropped.
 import { describe, expect, it } from 'vitest';
 import {
-  compareSamples,
+  compareFigures,
   DEFAULT_THRESHOLD,
   gate,
+  geometricMean,
   type GateInput,
   type MetricSamples,
 } from '../../scenarios/gate/verdict.js';
 import { seededRandom } from '../../bench/random.js';
 import { CimError } from '../../appliance/index.js';
 
-/** `n` per-second samples uniform within ±`noise` (relative) of `centre`. */
-function samples(centre: number, n: number, seed: number, noise = 0.05): number[] {
+/** `n` repetitions' figures, log-normal around `centre` with standard deviation `noise` on the log scale. */
+function figures(centre: number, n: number, seed: number, noise = 0.02): number[] {
   const random = seededRandom(seed);
-  return Array.from({ length: n }, () => centre * (1 + (2 * random.next() - 1) * noise));
+  return Array.from({ length: n }, () => {
+    const z = Math.sqrt(-2 * Math.log(1 - random.next())) * Math.cos(2 * Math.PI * random.next());
+    return centre * Math.exp(noise * z);
+  });
 }
 
 const throughput = (baseline: number[], candidate: number[]): MetricSamples => ({
   scenario: 'steady',
-  metric: 'throughput_ratio',
+  metric: 'load.throughput_ratio',
   better: 'higher',
   baseline,
   candidate,
 });
 const latency = (baseline: number[], candidate: number[]): MetricSamples => ({
   scenario: 'steady',
-  metric: 'p99_ms',
+  metric: 'load.p99_ms',
   better: 'lower',
   baseline,
   candidate,
 });
+const one = (samples: MetricSamples, options = {}) => {
+  const input = (values: number[]): GateInput => ({
+    scenarios: [{ name: samples.scenario, samples: [{ metric: samples.metric, better: samples.better, values }] }],
+  });
+  return gate(input(samples.baseline), input(samples.candidate), options).comparisons[0]!;
+};
 
-const input = (name: string, values: number[], metric = 'throughput_ratio'): GateInput => ({
-  scenarios: [{ name, samples: [{ metric, better: 'higher', values }] }],
-});
-
-describe('compareSamples', () => {
-  it('given throughput 20 % lower, when compared, then it regressed, significantly and beyond the threshold', () => {
-    const c = compareSamples(throughput(samples(0.5, 60, 1), samples(0.4, 60, 2)));
-    expect(c.verdict).toBe('regressed');
-    expect(c.relativeChange).toBeCloseTo(-0.2, 1);
-    expect(c.confidenceInterval[1]).toBeLessThan(0);
-    expect(c.pValue).toBeLessThan(1e-10);
-    expect(c).toMatchObject({
-      scenario: 'steady',
-      metric: 'throughput_ratio',
-      better: 'higher',
-      threshold: DEFAULT_THRESHOLD,
-      confidenceLevel: 0.95,
-      baseline: { samples: 60 },
-      candidate: { samples: 60 },
-    });
-    expect(c.baseline.median).toBeCloseTo(0.5, 1);
+describe('compareFigures', () => {
+  it('given five repetitions 20 % lower, then the change, its interval and a small p-value in the worse direction', () => {
+    const { comparison, pWorse, pBetter } = compareFigures(throughput(figures(0.5, 5, 1), figures(0.4, 5, 2)));
+    expect(comparison.relativeChange).toBeCloseTo(-0.2, 1);
+    expect(comparison.confidenceInterval[0]).toBeLessThan(comparison.relativeChange);
+    expect(comparison.confidenceInterval[1]).toBeGreaterThan(comparison.relativeChange);
+    expect(comparison.confidenceInterval[1]).toBeLessThan(0);
+    expect(pWorse).toBeLessThan(0.001);
+    expect(pBetter).toBeGreaterThan(0.999);
+    expect(comparison).toMatchObject({ method: 'welch-log', pValue: pWorse, baseline: { samples: 5 } });
+    expect(comparison.baseline.center).toBeCloseTo(geometricMean(figures(0.5, 5, 1)), 12);
   });
 
-  it('given two runs of one distribution (different seeds), then it is unchanged', () => {
-    for (const seed of [3, 5, 7, 11, 13]) {
-      expect(compareSamples(throughput(samples(0.5, 60, seed), samples(0.5, 60, seed + 100))).verdict).toBe(
-        'unchanged',
-      );
-    }
-  });
-
-  it('given a candidate 2 % worse within a 5 % threshold, then it is unchanged, even though the difference is significant', () => {
-    const c = compareSamples(throughput(samples(0.5, 60, 1, 0.01), samples(0.49, 60, 2, 0.01)), { threshold: 0.05 });
-    expect(c.pValue).toBeLessThan(0.05);
-    expect(c.verdict).toBe('unchanged');
-  });
-
-  it('given a change beyond the threshold that the noise cannot tell apart, then it is unchanged', () => {
-    // ±60 % noise on 6 samples each: the medians differ by ~10 %, the test cannot say so.
-    const c = compareSamples(throughput(samples(0.5, 6, 1, 0.6), samples(0.45, 6, 2, 0.6)));
-    expect(Math.abs(c.relativeChange)).toBeGreaterThan(0.05);
-    expect(c.verdict).toBe('unchanged');
-  });
-
-  it('given throughput 20 % higher, then it improved', () => {
-    expect(compareSamples(throughput(samples(0.4, 60, 1), samples(0.5, 60, 2))).verdict).toBe('improved');
-  });
-
-  it('given latency 20 % higher (lower is better), then it regressed; 20 % lower, improved', () => {
-    const worse = compareSamples(latency(samples(100, 60, 1), samples(120, 60, 2)));
-    expect(worse.verdict).toBe('regressed');
-    expect(worse.relativeChange).toBeCloseTo(0.2, 1);
-    expect(worse.confidenceInterval[0]).toBeGreaterThan(0);
-    expect(compareSamples(latency(samples(120, 60, 1), samples(100, 60, 2))).verdict).toBe('improved');
-  });
-
-  it('repeats exactly with the same seed', () => {
-    const m = throughput(samples(0.5, 30, 1), samples(0.47, 30, 2));
-    expect(compareSamples(m, { seed: 9 })).toEqual(compareSamples(m, { seed: 9 }));
-  });
-
-  it('is insufficient data with fewer than minSamples on a side, with finite placeholders', () => {
-    const c = compareSamples(throughput(samples(0.5, 4, 1), samples(0.4, 60, 2)));
-    expect(c).toMatchObject({
+  it('given fewer repetitions than the minimum, or a figure of 0, then insufficient data', () => {
+    expect(compareFigures(throughput([0.5, 0.5], figures(0.4, 5, 2))).comparison.verdict).toBe('insufficient-data');
+    expect(compareFigures(throughput([0.5, 0.5], [0.4, 0.4]), { minRepetitions: 2 }).comparison.verdict).toBe(
+      'unchanged',
+    );
+    expect(compareFigures(throughput([0.5, 0, 0.5], figures(0.4, 3, 2))).comparison).toMatchObject({
       verdict: 'insufficient-data',
-      baseline: { samples: 4 },
-      confidenceInterval: [0, 0],
+      relativeChange: 0,
       pValue: 1,
     });
-    expect(c.relativeChange).toBeCloseTo(-0.2, 1);
-    expect(compareSamples(throughput(samples(0.5, 4, 1), samples(0.4, 60, 2)), { minSamples: 4 }).verdict).toBe(
-      'regressed',
-    );
-    expect(compareSamples(throughput([], samples(0.4, 60, 2)))).toMatchObject({
+    expect(compareFigures(throughput([], figures(0.4, 3, 2))).comparison).toMatchObject({
       verdict: 'insufficient-data',
-      baseline: { median: 0, samples: 0 },
-      relativeChange: 0,
+      baseline: { center: 0, samples: 0 },
+      candidate: { samples: 3 },
     });
   });
 
-  it('is insufficient data when the baseline median is zero, or resamples of it are', () => {
-    expect(compareSamples(throughput([0, 0, 0, 0, 0, 1], samples(0.4, 60, 2))).verdict).toBe('insufficient-data');
-    expect(compareSamples(throughput([0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1])).verdict).toBe('insufficient-data');
+  it('ignores non-finite figures', () => {
+    const c = compareFigures(throughput([...figures(0.5, 5, 1), NaN, Infinity], figures(0.5, 5, 2))).comparison;
+    expect(c.baseline.samples).toBe(5);
   });
 
-  it('ignores non-finite values', () => {
-    const c = compareSamples(throughput([...samples(0.5, 60, 1), NaN, Infinity], samples(0.5, 60, 2)));
-    expect(c.baseline.samples).toBe(60);
-    expect(c.verdict).toBe('unchanged');
-  });
-
-  it('refuses a nonsense threshold or confidence with CIM-INVALID-INPUT', () => {
-    const m = throughput([1], [1]);
-    for (const options of [{ threshold: -0.1 }, { confidence: 95 }, { minSamples: 0 }, { resamples: 1.5 }]) {
-      expect(() => compareSamples(m, options)).toThrow(
-        expect.objectContaining({ code: 'CIM-INVALID-INPUT' }) as CimError,
-      );
-    }
+  it.each([
+    [{ threshold: -0.1 }, 'gate threshold'],
+    [{ confidence: 1 }, 'gate confidence'],
+    [{ minRepetitions: 1 }, 'gate minimum repetitions'],
+  ])('refuses bad options %o with CIM-INVALID-INPUT', (options, text) => {
+    const call = () => compareFigures(throughput([1, 1, 1], [1, 1, 1]), options);
+    expect(call).toThrow(CimError);
+    expect(call).toThrow(text);
   });
 });
 
 describe('gate', () => {
-  it('given a run with a 20 % regression in one metric, then the gate regressed, naming it', () => {
-    const baseline: GateInput = {
-      scenarios: [
-        {
-          name: 'steady',
-          samples: [
-            { metric: 'throughput_ratio', better: 'higher', values: samples(0.5, 60, 1) },
-            { metric: 'p99_ms', better: 'lower', values: samples(100, 60, 2) },
-          ],
-        },
-      ],
-    };
-    const candidate: GateInput = {
-      scenarios: [
-        {
-          name: 'steady',
-          samples: [
-            { metric: 'throughput_ratio', better: 'higher', values: samples(0.4, 60, 3) },
-            { metric: 'p99_ms', better: 'lower', values: samples(100, 60, 4) },
-          ],
-        },
-      ],
-    };
-    const result = gate(baseline, candidate);
-    expect(result.regressed).toBe(true);
-    expect(result.comparisons.map((c) => [c.metric, c.verdict])).toEqual([
-      ['throughput_ratio', 'regressed'],
-      ['p99_ms', 'unchanged'],
-    ]);
+  it('regresses on a 20 % throughput drop and a 20 % p99 rise, improves on the opposite', () => {
+    expect(one(throughput(figures(0.5, 5, 1), figures(0.4, 5, 2))).verdict).toBe('regressed');
+    expect(one(latency(figures(100, 5, 1), figures(120, 5, 2))).verdict).toBe('regressed');
+    expect(one(throughput(figures(0.4, 5, 1), figures(0.5, 5, 2))).verdict).toBe('improved');
+    expect(one(latency(figures(120, 5, 1), figures(100, 5, 2))).verdict).toBe('improved');
   });
 
-  it('given identical distributions, then the gate passes', () => {
-    const result = gate(input('steady', samples(0.5, 60, 1)), input('steady', samples(0.5, 60, 2)));
-    expect(result).toMatchObject({ regressed: false, comparisons: [{ verdict: 'unchanged' }] });
+  it('given equal runs, or a significant change within the threshold, then unchanged', () => {
+    expect(one(throughput(figures(0.5, 5, 1), figures(0.5, 5, 2))).verdict).toBe('unchanged');
+    // 3 % worse with 0.2 % noise: certainly real, but below the 5 % threshold.
+    const small = one(throughput(figures(0.5, 8, 1, 0.002), figures(0.485, 8, 2, 0.002)));
+    expect(small.adjustedPValue).toBeLessThan(0.001);
+    expect(small.verdict).toBe('unchanged');
+    expect(DEFAULT_THRESHOLD).toBe(0.05);
   });
 
-  it('given noise within the threshold (2 % worse, threshold 5 %), then the gate passes', () => {
-    expect(
-      gate(input('steady', samples(0.5, 60, 1)), input('steady', samples(0.49, 60, 2)), { threshold: 0.05 }).regressed,
-    ).toBe(false);
+  it('corrects for many comparisons: a 10 % drop that alone regresses (p ≈ 0.007) does not among twenty metrics', () => {
+    // Four repetitions spread ±5 %, the candidate's exactly 10 % lower: one-sided p = 0.0074.
+    const base = [0.95, 0.98, 1.02, 1.05].map((f) => 0.5 * f);
+    const worse = base.map((v) => v * 0.9);
+    const many = (first: number[], count: number): GateInput => ({
+      scenarios: [
+        {
+          name: 'wide',
+          samples: Array.from({ length: count }, (_, m) => ({
+            metric: `load.m${m}`,
+            better: 'higher' as const,
+            values: m === 0 ? first : base,
+          })),
+        },
+      ],
+    });
+    const alone = gate(many(base, 1), many(worse, 1)).comparisons[0]!;
+    expect(alone.pValue).toBeCloseTo(0.0074, 3);
+    expect(alone.verdict).toBe('regressed');
+    const among = gate(many(base, 20), many(worse, 20)).comparisons[0]!;
+    expect(among.pValue).toBe(alone.pValue);
+    expect(among.adjustedPValue).toBeCloseTo(20 * alone.pValue, 9);
+    expect(among.verdict).toBe('unchanged');
   });
 
   it("reports scenarios and metrics present on one side only as insufficient data, in baseline order then the candidate's", () => {
     const baseline: GateInput = {
       scenarios: [
-        { name: 'gone', samples: [{ metric: 'throughput_ratio', better: 'higher', values: samples(0.5, 60, 1) }] },
-        ...input('steady', samples(0.5, 60, 2)).scenarios,
+        { name: 'gone', samples: [{ metric: 'load.throughput_ratio', better: 'higher', values: figures(0.5, 5, 1) }] },
+        {
+          name: 'steady',
+          samples: [{ metric: 'load.throughput_ratio', better: 'higher', values: figures(0.5, 5, 2) }],
+        },
       ],
     };
     const candidate: GateInput = {
@@ -189,32 +147,39 @@ describe('gate', () => {
         {
           name: 'steady',
           samples: [
-            { metric: 'throughput_ratio', better: 'higher', values: samples(0.5, 60, 3) },
-            { metric: 'p99_ms', better: 'lower', values: samples(100, 60, 4) },
+            { metric: 'load.throughput_ratio', better: 'higher', values: figures(0.5, 5, 3) },
+            { metric: 'load.p99_ms', better: 'lower', values: figures(100, 5, 4) },
           ],
         },
-        { name: 'new', samples: [{ metric: 'p99_ms', better: 'lower', values: samples(100, 60, 5) }] },
+        { name: 'new', samples: [{ metric: 'load.p99_ms', better: 'lower', values: figures(100, 5, 5) }] },
       ],
     };
     const result = gate(baseline, candidate);
     expect(
       result.comparisons.map((c) => [c.scenario, c.metric, c.verdict, c.baseline.samples, c.candidate.samples]),
     ).toEqual([
-      ['gone', 'throughput_ratio', 'insufficient-data', 60, 0],
-      ['steady', 'throughput_ratio', 'unchanged', 60, 60],
-      ['steady', 'p99_ms', 'insufficient-data', 0, 60],
-      ['new', 'p99_ms', 'insufficient-data', 0, 60],
+      ['gone', 'load.throughput_ratio', 'insufficient-data', 5, 0],
+      ['steady', 'load.throughput_ratio', 'unchanged', 5, 5],
+      ['steady', 'load.p99_ms', 'insufficient-data', 0, 5],
+      ['new', 'load.p99_ms', 'insufficient-data', 0, 5],
     ]);
     expect(result.comparisons[2]!.better).toBe('lower');
-    expect(result.regressed).toBe(false);
+    expect(result).toMatchObject({ regressed: false, common: ['steady'] });
+    expect(result.missing.map((c) => c.scenario)).toEqual(['gone', 'steady', 'new']);
   });
 
-  it('reports a scenario with no samples on either side (errored both times) as insufficient data', () => {
+  it('reports a scenario with no figures on either side (errored both times) as insufficient data', () => {
     const excluded: GateInput = {
-      scenarios: [{ name: 'broken', samples: [], excluded: 'status error: cluster did not start' }],
+      scenarios: [{ name: 'broken', samples: [], excluded: 'error: cluster did not start' }],
     };
     expect(gate(excluded, excluded).comparisons).toEqual([
       expect.objectContaining({ scenario: 'broken', metric: 'samples', verdict: 'insufficient-data' }),
     ]);
+  });
+
+  it('says two runs with no scenario in common have nothing in common', () => {
+    const a: GateInput = { scenarios: [{ name: 'a', samples: [] }] };
+    const b: GateInput = { scenarios: [{ name: 'b', samples: [] }] };
+    expect(gate(a, b).common).toEqual([]);
   });
 });

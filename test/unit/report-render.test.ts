@@ -160,7 +160,7 @@ describe('JUnit rendering', () => {
     expect(xml).toMatch(/<testsuite name="gate" tests="3" failures="1" errors="0" skipped="1"/);
     expect(xml).toMatch(/<testsuites name="[^"]+" tests="18" failures="1" errors="0" skipped="1" time="\d+\.\d{3}"/);
     expect(xml).toContain(
-      '<failure message="p99_ms 300 → 397 (lower is better): change +32.2 %, CI [+21.0 %, +44.0 %], p &lt; 0.001, threshold 5 %" type="regression">',
+      '<failure message="p99_ms 300 → 397 (lower is better): change +32.2 %, CI [+21.0 %, +44.0 %], p &lt; 0.001 (Holm), threshold 5 %" type="regression">',
     );
   });
 
