@@ -77,7 +77,7 @@ export {
 } from './http-issuer.js';
 export { latencyHistogram, mergeLatencies, type LatencySummary } from './latency.js';
 export { seededRandom, type Random } from './random.js';
-export { holmAdjust, welchTTest, type WelchResult } from './t-test.js';
+export { detectableDifference, holmAdjust, pooledStandardDeviation, welchTTest, type WelchResult } from './t-test.js';
 export { PhaseRecorder, type OperationRecord, type SecondSample } from './recorder.js';
 export { sampleServerStats, type ServerSample, type ServerStatsSampler } from './server-stats.js';
 export { readBackDomain, readBackRaw, type ReadBackResult } from './read-back.js';

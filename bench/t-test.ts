@@ -65,6 +65,23 @@ export function welchTTest(a: readonly number[], b: readonly number[], confidenc
 }
 
 /**
+ * The smallest true difference of means that a one-sided test at level `alpha` detects with
+ * probability `power`, for samples of `n1` and `n2` values with standard deviation `sd` each:
+ * (t₁₋α + t_power) · sd · √(1/n1 + 1/n2), t with n1 + n2 − 2 degrees of freedom.
+ */
+export function detectableDifference(sd: number, n1: number, n2: number, alpha: number, power = 0.8): number {
+  const df = n1 + n2 - 2;
+  if (!(df >= 1) || !(alpha > 0 && alpha < 1) || !(power > 0 && power < 1)) return Infinity;
+  return (studentt.inv(1 - alpha, df) + studentt.inv(power, df)) * sd * Math.sqrt(1 / n1 + 1 / n2);
+}
+
+/** The pooled standard deviation of two samples (each at least two values). */
+export function pooledStandardDeviation(a: readonly number[], b: readonly number[]): number {
+  const df = a.length + b.length - 2;
+  return Math.sqrt(((a.length - 1) * variance(a, mean(a)) + (b.length - 1) * variance(b, mean(b))) / df);
+}
+
+/**
  * Holm's step-down adjustment: the adjusted p-values, in the order given. Rejecting every
  * hypothesis whose adjusted p-value is below α keeps the chance of any false rejection among them
  * at most α, whatever the dependence between the tests.

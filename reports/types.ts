@@ -104,6 +104,12 @@ export interface GateComparison {
   /** The p-value after Holm's correction over every comparison of the gate (absent in older reports). */
   adjustedPValue?: number;
   threshold: number;
+  /**
+   * The smallest worsening (a share, like relativeChange but always positive) that this comparison
+   * would call a regression with 80 % probability, from the spread of both sides' repetitions and
+   * the number of comparisons the gate corrects for; what the gate can see. Absent without data.
+   */
+  detectable?: number;
   /** How it was compared: `welch-log` (Welch's t-test on the logs of per-repetition figures); absent in older reports (Mann–Whitney on seconds). */
   method?: 'welch-log';
   verdict: 'improved' | 'unchanged' | 'regressed' | 'insufficient-data';

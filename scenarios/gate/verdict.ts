@@ -9,7 +9,7 @@
 // Markdown are the CLI's and the renderers'.
 import { CimError } from '../../appliance/index.js';
 import type { GateComparison } from '../../reports/index.js';
-import { holmAdjust, welchTTest } from '../../bench/index.js';
+import { detectableDifference, holmAdjust, pooledStandardDeviation, welchTTest } from '../../bench/index.js';
 
 /** One metric's figures of one scenario: one value per repetition. */
 export interface GateSample {
@@ -68,6 +68,8 @@ export interface TestedComparison {
   pWorse: number;
   /** One-sided Welch p-value of "the candidate is not better"; 1 without enough data. */
   pBetter: number;
+  /** Pooled standard deviation of the logs of both sides' figures (without enough data, absent). */
+  spread?: number;
 }
 
 /**
@@ -102,7 +104,9 @@ export function compareFigures(samples: MetricSamples, options: GateOptions = {}
   const positive = (values: number[]) => values.every((v) => v > 0);
   if (base.length < minRepetitions || cand.length < minRepetitions || !positive(base) || !positive(cand))
     return { comparison, pWorse: 1, pBetter: 1 };
-  const test = welchTTest(base.map(Math.log), cand.map(Math.log), confidence)!;
+  const logBase = base.map(Math.log);
+  const logCand = cand.map(Math.log);
+  const test = welchTTest(logBase, logCand, confidence)!;
   const [pWorse, pBetter] = samples.better === 'higher' ? [test.pLess, test.pGreater] : [test.pGreater, test.pLess];
   const pValue = Math.min(pWorse, pBetter);
   return {
@@ -115,6 +119,7 @@ export function compareFigures(samples: MetricSamples, options: GateOptions = {}
     },
     pWorse,
     pBetter,
+    spread: pooledStandardDeviation(logBase, logCand),
   };
 }
 
@@ -166,7 +171,10 @@ export function gate(baseline: GateInput, candidate: GateInput, options: GateOpt
   const measured = tested.filter((t) => t.comparison.verdict !== 'insufficient-data');
   const worse = holmAdjust(measured.map((t) => t.pWorse));
   const better = holmAdjust(measured.map((t) => t.pBetter));
-  measured.forEach(({ comparison: c, pWorse }, i) => {
+  measured.forEach(({ comparison: c, pWorse, spread }, i) => {
+    // A worsening by d on the log scale is seen with 80 % power at Holm's strictest step, α / m.
+    const d = detectableDifference(spread!, c.baseline.samples, c.candidate.samples, alpha / measured.length);
+    if (Number.isFinite(d)) c.detectable = c.better === 'higher' ? -Math.expm1(-d) : Math.expm1(d);
     const worseBy = c.better === 'higher' ? -c.relativeChange : c.relativeChange;
     const towardWorse = pWorse <= measured[i]!.pBetter;
     c.adjustedPValue = towardWorse ? worse[i]! : better[i]!;

@@ -1,7 +1,7 @@
 // Welch's t-test and Holm's adjustment against figures R gives for the same data
 // (t.test(b, a), p.adjust(p, "holm")).
 import { describe, expect, it } from 'vitest';
-import { holmAdjust, welchTTest } from '../../bench/t-test.js';
+import { detectableDifference, holmAdjust, pooledStandardDeviation, welchTTest } from '../../bench/t-test.js';
 
 describe('welchTTest', () => {
   it('given a = 1..5 and b = 2·a, then t, df, p and the interval are R’s', () => {
@@ -33,5 +33,17 @@ describe('holmAdjust', () => {
     expect(holmAdjust([0.01, 0.04, 0.03, 0.005]).map((p) => +p.toFixed(10))).toEqual([0.03, 0.06, 0.06, 0.02]);
     expect(holmAdjust([0.5, 0.6])).toEqual([1, 1]);
     expect(holmAdjust([])).toEqual([]);
+  });
+});
+
+describe('detectableDifference', () => {
+  it('is (t.95 + t.80) · sd · √(2/n): 0.0869 for sd 0.05 and five a side', () => {
+    // t(0.95, 8) = 1.859548, t(0.80, 8) = 0.888889.
+    expect(detectableDifference(0.05, 5, 5, 0.05)).toBeCloseTo((1.859548 + 0.888889) * 0.05 * Math.sqrt(0.4), 5);
+    expect(detectableDifference(0.05, 1, 1, 0.05)).toBe(Infinity);
+  });
+
+  it('pools the spread of both samples', () => {
+    expect(pooledStandardDeviation([1, 2, 3], [2, 4, 6])).toBeCloseTo(Math.sqrt((2 * 1 + 2 * 4) / 4), 12);
   });
 });
