@@ -8,6 +8,8 @@ export const ExitCode = {
   checkFailed: 1,
   usage: 2,
   unavailable: 3,
+  /** Something the appliance did not expect: a bug to report, not the infrastructure's fault. */
+  internal: 4,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -43,7 +45,7 @@ const codes = {
   'CIM-UNSUPPORTED-MEDIA-TYPE': ExitCode.usage,
   /** More requests than a key's rate limit allows (HTTP gateway); the reply says when to retry. */
   'CIM-RATE-LIMITED': ExitCode.unavailable,
-  'CIM-INTERNAL': ExitCode.unavailable,
+  'CIM-INTERNAL': ExitCode.internal,
 } as const satisfies Record<string, ExitCode>;
 
 export type CimErrorCode = keyof typeof codes;

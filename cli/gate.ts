@@ -40,10 +40,11 @@ export function registerGateCommand(program: Command): void {
           command: Command,
         ) => {
           const { stateDir } = configFrom(command);
-          const [baseline, candidate] = withLedger(stateDir, (ledger) => [
-            loadReport(ledger, options.baseline),
-            loadReport(ledger, options.candidate),
-          ]);
+          const [baseline, candidate] = withLedger(
+            stateDir,
+            (ledger) => [loadReport(ledger, options.baseline), loadReport(ledger, options.candidate)],
+            { readOnly: true },
+          );
           if (baseline!.cid.equals(candidate!.cid)) log('the baseline and the candidate are the same report');
           const comparison = compareWithBaseline(
             baseline!,

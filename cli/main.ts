@@ -44,12 +44,14 @@ function buildProgram(): Command {
       '--nats-server <version|path>',
       'nats-server of the embedded cluster: a supported version, built from Go modules on demand (`cim servers list`), or a path (env CIM_NATS_SERVER)',
     )
-    .showHelpAfterError('(run `cim --help` for usage)')
+    .showHelpAfterError('cim: hint: run `cim --help` (or `cim <verb> --help`) for usage')
+    .configureOutput({ outputError: (text, write) => write(commanderErrorLine(text)) })
     .exitOverride()
     .configureHelp({ showGlobalOptions: true })
     .addHelpText(
       'after',
-      '\nExit codes: 0 ok, 1 a check or gate failed, 2 usage or configuration error, 3 infrastructure unavailable.\n' +
+      '\nExit codes: 0 ok, 1 a check or gate failed, 2 usage or configuration error, 3 infrastructure unavailable,\n' +
+        '4 internal error (a bug: run again with CIM_DEBUG=1 for the stack).\n' +
         'Every setting also comes from a CIM_* variable or the --config file; flags win, then variables, then the file.',
     );
 
@@ -72,7 +74,52 @@ function buildProgram(): Command {
   registerReportCommands(program);
   registerGateCommand(program);
 
+  for (const command of program.commands) {
+    const summary = SUMMARIES[command.name()];
+    if (summary && !command.summary()) command.summary(summary);
+  }
+  unwrapDescriptions(program);
   return program;
+}
+
+/** What `cim --help` lists beside each verb; `cim <verb> --help` gives the whole description. */
+const SUMMARIES: Record<string, string> = {
+  cluster: 'start, stop and inspect the embedded 3-node cluster (development)',
+  bench: 'the main job: run scenarios on a real cluster, write a signed performance report',
+  scenario: 'list, show and validate scenario files',
+  serve: 'run the domain services, projections, sealers and the HTTP API until Ctrl-C',
+  keys: 'API keys of the HTTP gateway',
+  replay: "rebuild a projection's read model, or build it as of a point in time",
+  verify: 'verify event chains, seals and the audit log',
+  comply: 'run the compliance checks and write the signed compliance, retention and audit reports',
+  seal: 'seal what is not yet sealed in each domain',
+  erase: "erase a data subject's personal data (crypto-shredding)",
+  hold: 'legal holds: what retention and erasure must leave alone',
+  retention: 'apply the retention policies',
+  audit: 'read and verify the audit log',
+  'nats-config': "print a node's nats-server config",
+  servers: 'the supported nats-server releases, built on demand',
+  report: 'the report ledger: list, show, verify, render, compare',
+  gate: 'the CI performance gate: a candidate report against a baseline',
+};
+
+/**
+ * Descriptions are written over several source lines for reading; commander wraps them to the
+ * terminal itself, so a single line break is a space (a blank line still separates paragraphs).
+ */
+function unwrapDescriptions(command: Command): void {
+  const unwrap = (text: string) => text.replace(/([^\n])\n(?!\n)/g, '$1 ');
+  command.description(unwrap(command.description()));
+  for (const option of command.options) option.description = unwrap(option.description);
+  for (const sub of command.commands) unwrapDescriptions(sub);
+}
+
+/**
+ * Commander's own errors (`error: unknown command 'x'`, a missing required option) in the one form
+ * every `cim` error has: `cim: error CIM-INVALID-INPUT: …` (exit 2).
+ */
+function commanderErrorLine(text: string): string {
+  return `cim: error CIM-INVALID-INPUT: ${text.replace(/^error:\s*/, '')}`;
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -90,7 +137,11 @@ async function main(argv: string[]): Promise<void> {
       process.stderr.write(`cim: error ${error.code}: ${error.message}\n`);
       process.exitCode = error.exitCode;
     } else {
-      throw error;
+      // Not ours and not commander's: a bug. Said in the one error form, with the stack on request.
+      const message = error instanceof Error ? error.message : String(error);
+      process.stderr.write(`cim: error CIM-INTERNAL: ${message}\n`);
+      if (process.env.CIM_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+      process.exitCode = ExitCode.internal;
     }
   }
   // Connections and timers must not keep a finished command alive.

@@ -43,11 +43,14 @@ export function registerReportCommands(program: Command): void {
     .action(
       action(async (options: { kind?: ReportKind; limit?: number; json?: boolean }, command: Command) => {
         const { stateDir } = configFrom(command);
-        const entries = withLedger(stateDir, (ledger) =>
-          ledger.list({
-            ...(options.kind ? { kind: options.kind } : {}),
-            ...(options.limit ? { limit: options.limit } : {}),
-          }),
+        const entries = withLedger(
+          stateDir,
+          (ledger) =>
+            ledger.list({
+              ...(options.kind ? { kind: options.kind } : {}),
+              ...(options.limit ? { limit: options.limit } : {}),
+            }),
+          { readOnly: true },
         );
         const rows = entries.map((e) => ({
           cid: e.cid,
@@ -79,7 +82,7 @@ export function registerReportCommands(program: Command): void {
     .action(
       action(async (ref: string, options: { json?: boolean }, command: Command) => {
         const { stateDir } = configFrom(command);
-        const named = withLedger(stateDir, (ledger) => loadReport(ledger, ref));
+        const named = withLedger(stateDir, (ledger) => loadReport(ledger, ref), { readOnly: true });
         print(render(named, options.json ? 'json' : 'md'));
       }),
     );
@@ -111,14 +114,17 @@ export function registerReportCommands(program: Command): void {
           ),
           ...vkeys.map((k) => Verifier.fromPem(k.publicKey.export({ type: 'spki', format: 'pem' }), k.name)),
         ];
-        const result = withLedger(stateDir, (ledger) =>
-          verifyReport(ref, {
-            stateDir,
-            ledger,
-            trusted,
-            render: renderFiles,
-            ...(vkeys.length > 0 ? { noteKeys: vkeys } : {}),
-          }),
+        const result = withLedger(
+          stateDir,
+          (ledger) =>
+            verifyReport(ref, {
+              stateDir,
+              ledger,
+              trusted,
+              render: renderFiles,
+              ...(vkeys.length > 0 ? { noteKeys: vkeys } : {}),
+            }),
+          { readOnly: true },
         );
         if (options.json) print(JSON.stringify(result, null, 2));
         else if (result.ok)
@@ -158,7 +164,7 @@ export function registerReportCommands(program: Command): void {
       action(async (ref: string, options: { format: RenderFormat; out?: string }, command: Command) => {
         const { stateDir } = configFrom(command);
         const text = render(
-          withLedger(stateDir, (ledger) => loadReport(ledger, ref)),
+          withLedger(stateDir, (ledger) => loadReport(ledger, ref), { readOnly: true }),
           options.format,
         );
         if (options.out) {
@@ -179,7 +185,9 @@ export function registerReportCommands(program: Command): void {
     .action(
       action(async (a: string, b: string, options: { json?: boolean }, command: Command) => {
         const { stateDir } = configFrom(command);
-        const [left, right] = withLedger(stateDir, (ledger) => [loadReport(ledger, a), loadReport(ledger, b)]);
+        const [left, right] = withLedger(stateDir, (ledger) => [loadReport(ledger, a), loadReport(ledger, b)], {
+          readOnly: true,
+        });
         const rows = diffMetrics(left!, right!);
         if (options.json)
           return print(JSON.stringify({ a: left!.cid.toString(), b: right!.cid.toString(), rows }, null, 2));

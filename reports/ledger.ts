@@ -3,7 +3,7 @@
 // public keys that signed. Append-only: triggers refuse UPDATE and DELETE on every table, and a
 // report is accepted only as the successor of its kind's current head, so each kind is one chain.
 import Database from 'better-sqlite3';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CimError } from '../appliance/index.js';
 import { decodeReport } from './document.js';
@@ -90,13 +90,17 @@ export class Ledger {
     private readonly db: Database.Database,
   ) {}
 
-  /** Opens (creating when missing) `<stateDir>/ledger.sqlite`. */
-  static open(stateDir: string): Ledger {
+  /**
+   * Opens (creating when missing) `<stateDir>/ledger.sqlite`. `readOnly`: for verbs that only read —
+   * a missing ledger is an empty one in memory, and no file or directory is created.
+   */
+  static open(stateDir: string, options: { readOnly?: boolean } = {}): Ledger {
     const path = join(stateDir, LEDGER_FILE);
-    mkdirSync(dirname(path), { recursive: true });
+    const inMemory = options.readOnly === true && !existsSync(path);
+    if (!inMemory) mkdirSync(dirname(path), { recursive: true });
     let db: Database.Database;
     try {
-      db = new Database(path);
+      db = new Database(inMemory ? ':memory:' : path);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
       db.pragma('foreign_keys = ON');

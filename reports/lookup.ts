@@ -24,8 +24,9 @@ export function loadReport(ledger: Ledger, ref: string): NamedReport {
   return decodeReport(entry.bytes, `ledger entry ${entry.cid}`);
 }
 
-export function withLedger<T>(stateDir: string, fn: (ledger: Ledger) => T): T {
-  const ledger = Ledger.open(stateDir);
+/** Runs `fn` on the state dir's ledger. `readOnly` verbs create nothing: a missing ledger is an empty one. */
+export function withLedger<T>(stateDir: string, fn: (ledger: Ledger) => T, options: { readOnly?: boolean } = {}): T {
+  const ledger = Ledger.open(stateDir, options);
   try {
     return fn(ledger);
   } finally {

@@ -1,0 +1,23 @@
+// Each error class exits with its documented code (docs/architecture.md#exit-codes); an error that
+// is not the appliance's own is an internal one with a code of its own, not "infrastructure
+// unavailable".
+import { describe, expect, it } from 'vitest';
+import { CimError, ExitCode, toCimError } from '../../appliance/index.js';
+
+describe('exit codes', () => {
+  it.each([
+    ['CIM-INVALID-INPUT', ExitCode.usage],
+    ['CIM-NOT-FOUND', ExitCode.usage],
+    ['CIM-REJECTED', ExitCode.checkFailed],
+    ['CIM-UNAVAILABLE', ExitCode.unavailable],
+    ['CIM-INTERNAL', ExitCode.internal],
+  ] as const)('%s exits %i', (code, exit) => {
+    expect(new CimError(code, 'x').exitCode).toBe(exit);
+  });
+
+  it('turns an unexpected error into CIM-INTERNAL, exit 4', () => {
+    const cim = toCimError(new TypeError('undefined is not a function'));
+    expect(cim.code).toBe('CIM-INTERNAL');
+    expect(cim.exitCode).toBe(4);
+  });
+});
