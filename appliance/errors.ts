@@ -10,6 +10,8 @@ export const ExitCode = {
   unavailable: 3,
   /** Something the appliance did not expect: a bug to report, not the infrastructure's fault. */
   internal: 4,
+  /** A gate had too little to compare (fewer repetitions than it needs) and was not told to allow it. */
+  insufficientData: 5,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

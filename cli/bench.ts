@@ -11,8 +11,9 @@ import {
   resolveServerVersion,
   Verifier,
 } from '../appliance/index.js';
-import { loadReport, renderFiles, withLedger, writeOnce, writeReport } from '../reports/index.js';
+import { gateVerdict, loadReport, renderFiles, withLedger, writeReport } from '../reports/index.js';
 import {
+  benchResultsOf,
   compareWithBaseline,
   DEFAULT_THRESHOLD,
   findScenarios,
@@ -21,7 +22,9 @@ import {
   renderBenchResults,
   runBench,
 } from '../scenarios/index.js';
+import { githubAnnotations } from './annotations.js';
 import { componentBench, type ComponentBenchOptions } from './bench-components.js';
+import { checkOutputFile, writeOutputFile } from './output-file.js';
 import { statusLine } from './tty.js';
 import { action, configFrom, positiveInteger, print, servedNames } from './wiring.js';
 
@@ -55,7 +58,12 @@ export function registerBenchCommand(program: Command): void {
       ).argParser(parseThreshold),
     )
     .option('--save-baseline [name]', 'record this run\'s report as baseline <name> (default "default") in the ledger')
-    .option('--out <file>', 'also write the raw results JSON to this file')
+    .option('--out <file>', 'also write the raw results JSON to this file (an existing one only with --force)')
+    .option('--force', 'replace the --out file when it exists')
+    .option(
+      '--allow-missing',
+      'with --baseline: pass although some comparisons had too little data (fewer than 3 repetitions a side)',
+    )
     .option('--keep-data', "keep each scenario's cluster data and read models under <state>/bench/<run>/")
     .addOption(
       new Option(
@@ -135,6 +143,8 @@ export interface ScenarioBenchOptions {
   keepData?: boolean;
   json?: boolean;
   servers?: string[];
+  force?: boolean;
+  allowMissing?: boolean;
 }
 
 /** `--servers 2.9.10,2.12.1,2.15.x`: supported versions (lines resolved to their pinned release) or paths. */
@@ -180,6 +190,16 @@ export async function scenarioBench(refs: string[], options: ScenarioBenchOption
   const baseline = options.baseline
     ? withLedger(config.stateDir, (ledger) => loadReport(ledger, options.baseline!))
     : undefined;
+  if (baseline) {
+    const measured = new Set(benchResultsOf(baseline, 'baseline').scenarios.map((s) => s.scenario));
+    if (!scenarios.some((s) => measured.has(s.name)))
+      throw new CimError(
+        'CIM-INVALID-INPUT',
+        `--baseline ${options.baseline}: the baseline measured none of the scenarios to run (it has ${[...measured].join(', ') || 'none'})`,
+        { hint: 'Gate a run against a baseline of the same suite (cim bench --quick against a --quick baseline).' },
+      );
+  }
+  if (options.out) checkOutputFile(options.out, '--out', { force: options.force === true });
   const abort = new AbortController();
   let finished!: () => void;
   const written = new Promise<void>((resolve) => (finished = resolve));
@@ -208,8 +228,12 @@ export async function scenarioBench(refs: string[], options: ScenarioBenchOption
     });
     status.done();
     const comparison = baseline
-      ? compareWithBaseline(baseline, results, options.threshold ?? DEFAULT_THRESHOLD)
+      ? compareWithBaseline(baseline, results, {
+          threshold: options.threshold ?? DEFAULT_THRESHOLD,
+          allowMissing: options.allowMissing === true,
+        })
       : undefined;
+    const gated = comparison ? gateVerdict(comparison) : undefined;
     const reportConfig = {
       stateDir: config.stateDir,
       nats: { urls: config.nats.urls },
@@ -231,7 +255,8 @@ export async function scenarioBench(refs: string[], options: ScenarioBenchOption
     const cid = named.cid.toString();
     const baselineName = options.saveBaseline === true ? 'default' : options.saveBaseline;
     if (baselineName) withLedger(config.stateDir, (ledger) => ledger.addBaseline(baselineName, cid));
-    if (options.out) writeOnce(options.out, JSON.stringify(results, null, 2) + '\n');
+    if (options.out)
+      writeOutputFile(options.out, JSON.stringify(results, null, 2) + '\n', '--out', { force: options.force === true });
     if (options.json) {
       print(JSON.stringify({ report: { cid, files }, results }, null, 2));
     } else {
@@ -244,21 +269,23 @@ export async function scenarioBench(refs: string[], options: ScenarioBenchOption
       ];
       if (baselineName)
         lines.push(`  saved as baseline "${baselineName}" (cim bench --baseline baseline:${baselineName})`);
-      if (comparison) {
-        const regressions = comparison.comparisons.filter((c) => c.verdict === 'regressed');
-        lines.push(
-          '',
-          `gate against ${comparison.cid.toString()}: ${regressions.length === 0 ? 'no significant regression' : `${regressions.length} significant regression(s)`}`,
-        );
-        for (const c of regressions)
+      if (comparison && gated) {
+        lines.push('', `gate against ${comparison.cid.toString()}: ${gated.verdict}: ${gated.text}`);
+        for (const c of gated.regressions)
           lines.push(
             `  ${c.scenario} ${c.metric}: ${(c.relativeChange * 100).toFixed(1)} % (CI ${c.confidenceInterval.map((x) => (x * 100).toFixed(1)).join('…')} %, p ${(c.adjustedPValue ?? c.pValue).toPrecision(2)} after Holm)`,
+          );
+        if (gated.verdict === 'insufficient-data')
+          lines.push(
+            `  too little to compare: ${gated.missing.length} comparison(s); run both with --repeat N (N ≥ 3), or pass --allow-missing`,
           );
       }
       print(lines.join('\n'));
     }
-    if (results.scenarios.some((r) => r.status === 'failed' || r.status === 'error') || comparison?.regressed)
+    if (gated) githubAnnotations(gated);
+    if (results.scenarios.some((r) => r.status === 'failed' || r.status === 'error') || gated?.verdict === 'regressed')
       process.exitCode = ExitCode.checkFailed;
+    else if (gated?.verdict === 'insufficient-data') process.exitCode = ExitCode.insufficientData;
   } finally {
     status.done();
     finished();

@@ -51,7 +51,7 @@ function buildProgram(): Command {
     .addHelpText(
       'after',
       '\nExit codes: 0 ok, 1 a check or gate failed, 2 usage or configuration error, 3 infrastructure unavailable,\n' +
-        '4 internal error (a bug: run again with CIM_DEBUG=1 for the stack).\n' +
+        '4 internal error (a bug: run again with CIM_DEBUG=1 for the stack), 5 a gate had too little to compare.\n' +
         'Every setting also comes from a CIM_* variable or the --config file; flags win, then variables, then the file.',
     );
 

@@ -28,6 +28,7 @@ export {
   type OpenedNote,
 } from './signed-note.js';
 export { diffMetrics, type DiffRow } from './diff.js';
+export { gateVerdict, type GateVerdict, type GateVerdictKind } from './gate-verdict.js';
 export { loadReport, withLedger } from './lookup.js';
 export { renderFiles } from './renderings.js';
 export * from './render/index.js';

@@ -80,6 +80,10 @@ export interface ReportBaseline {
   comparisons: GateComparison[];
   /** True when any comparison regressed significantly. */
   regressed: boolean;
+  /** Scenarios both runs measured (absent in older reports). */
+  commonScenarios?: string[];
+  /** The gate was told to accept comparisons without enough data (`--allow-missing`). */
+  allowMissing?: boolean;
 }
 
 export interface GateComparison {

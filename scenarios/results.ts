@@ -56,6 +56,8 @@ export interface ScenarioResult {
   status: ScenarioStatus;
   /** In a version matrix: the server this result was measured on, as asked for (`--servers`). */
   server?: string;
+  /** With `cim bench --repeat N`: which repetition (from 1) this is; the scenario's name and seed are the same in each. */
+  repetition?: number;
   /** Why it errored or was skipped. */
   reason?: string;
   startedAt: string;

@@ -52,3 +52,5 @@ export {
   type DriverComparison,
 } from './summary.js';
 export { alignedTable, count, decimal, ms, percent, ratio, seconds, share } from './format.js';
+
+export { renderGateSummary } from './gate-summary.js';

@@ -29,7 +29,7 @@ export function renderJUnit(named: NamedReport): string {
   const suites: TestSuite[] = [];
   const view = report.kind === 'performance' ? readPerformanceResults(report.results) : undefined;
   if (view) suites.push(...view.scenarios.map(scenarioSuite));
-  if (report.baseline) suites.push(gateSuite(report.baseline.comparisons));
+  if (report.baseline) suites.push(gateSuite(report.baseline.comparisons, report.baseline.allowMissing === true));
   if (!view) {
     suites.push({
       name: 'findings',
@@ -91,7 +91,11 @@ function scenarioSuite(s: ScenarioView): TestSuite {
   return { name: s.scenario, time: s.seconds ?? 0, ...(s.startedAt ? { timestamp: s.startedAt } : {}), cases };
 }
 
-function gateSuite(comparisons: readonly GateComparison[]): TestSuite {
+/**
+ * One testcase per comparison: a regression fails; a comparison without enough data fails too
+ * (type `insufficient-data`: the gate cannot pass on it) unless the gate allowed it, then it is skipped.
+ */
+function gateSuite(comparisons: readonly GateComparison[], allowMissing: boolean): TestSuite {
   return {
     name: 'gate',
     time: 0,
@@ -103,7 +107,13 @@ function gateSuite(comparisons: readonly GateComparison[]): TestSuite {
       if (c.verdict === 'regressed')
         return { name, classname: 'gate', failure: { message: figures, type: 'regression' } };
       if (c.verdict === 'insufficient-data')
-        return { name, classname: 'gate', skipped: `insufficient data: ${figures}` };
+        return allowMissing
+          ? { name, classname: 'gate', skipped: `insufficient data (allowed): ${figures}` }
+          : {
+              name,
+              classname: 'gate',
+              failure: { message: `insufficient data: ${figures}`, type: 'insufficient-data' },
+            };
       return { name, classname: 'gate' };
     }),
   };

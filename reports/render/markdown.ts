@@ -32,11 +32,11 @@ export function mdText(text: string): string {
 }
 
 /** Inline code that cannot be broken out of: backticks in the text are replaced. */
-function code(text: string): string {
+export function code(text: string): string {
   return `\`${text.replace(/`/g, "'").replace(/\r?\n|\r/g, ' ')}\``;
 }
 
-function table(headers: readonly string[], rows: readonly string[][], numericFrom = 2): string[] {
+export function table(headers: readonly string[], rows: readonly string[][], numericFrom = 2): string[] {
   const align = headers.map((_, i) => (i >= numericFrom ? '---:' : ':---'));
   return [
     `| ${headers.map(mdText).join(' | ')} |`,

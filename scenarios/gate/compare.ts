@@ -27,12 +27,37 @@ export function benchResultsOf(named: NamedReport, role: string): BenchResults {
   return results;
 }
 
-/** The candidate's results against the baseline report's, as a report's `baseline` section. */
+export interface CompareOptions {
+  threshold?: number;
+  /** Accept comparisons without enough data instead of failing the gate on them (`--allow-missing`). */
+  allowMissing?: boolean;
+}
+
+/**
+ * The candidate's results against the baseline report's, as a report's `baseline` section. Two
+ * runs that share no scenario are not a gate at all: CIM-INVALID-INPUT, not a pass.
+ */
 export function compareWithBaseline(
   baseline: NamedReport,
   candidate: BenchResults,
-  threshold = DEFAULT_THRESHOLD,
+  options: CompareOptions = {},
 ): ReportBaseline {
-  const result = gate(gateInput(benchResultsOf(baseline, 'baseline')), gateInput(candidate), { threshold });
-  return { cid: baseline.cid, comparisons: result.comparisons, regressed: result.regressed };
+  const result = gate(gateInput(benchResultsOf(baseline, 'baseline')), gateInput(candidate), {
+    threshold: options.threshold ?? DEFAULT_THRESHOLD,
+  });
+  if (result.common.length === 0) {
+    const names = (r: BenchResults) => [...new Set(r.scenarios.map((s) => s.scenario))].join(', ') || 'none';
+    throw new CimError(
+      'CIM-INVALID-INPUT',
+      `the baseline ${baseline.cid.toString()} and the candidate share no scenario: baseline ${names(benchResultsOf(baseline, 'baseline'))}; candidate ${names(candidate)}`,
+      { hint: 'Gate a run against a baseline of the same suite (cim bench --quick against a --quick baseline).' },
+    );
+  }
+  return {
+    cid: baseline.cid,
+    comparisons: result.comparisons,
+    regressed: result.regressed,
+    commonScenarios: result.common,
+    ...(options.allowMissing ? { allowMissing: true } : {}),
+  };
 }

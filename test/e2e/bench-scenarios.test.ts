@@ -186,45 +186,37 @@ describe('a cim bench killed with -9', () => {
 });
 
 describe('the gate on the quick run', () => {
-  it('passes the run against a distinct baseline within ±2 % of it second by second (seeded), and writes JUnit and Markdown', async () => {
+  it('against a distinct copy of itself: one repetition a side cannot be told apart, so it passes only with --allow-missing, saying what was missing, in JUnit and Markdown', async () => {
     // The baseline is another report (written by the report writer into a state dir of its own, and
-    // passed as its .cbor file), so the gate weighs other samples than the candidate's.
+    // passed as its .cbor file).
     const copy = writeBenchReport(join(work.path, 'copy-state'), scaledRun(results, { seed: 21 }));
     const junit = join(work.path, 'gate.xml');
     const markdown = join(work.path, 'gate.md');
-    const gate = await runCli(
-      [
-        '--state',
-        state,
-        'gate',
-        '--baseline',
-        copy.cbor,
-        '--candidate',
-        'baseline:default',
-        '--junit',
-        junit,
-        '--markdown',
-        markdown,
-      ],
-      { timeoutMs: 30_000 },
-    );
+    const args = ['--state', state, 'gate', '--baseline', copy.cbor, '--candidate', 'baseline:default'];
+    const refused = await runCli(args, { timeoutMs: 30_000 });
+    expect(refused.code, refused.stdout + refused.stderr).toBe(5);
+    const gate = await runCli([...args, '--allow-missing', '--junit', junit, '--markdown', markdown], {
+      timeoutMs: 30_000,
+    });
     expect(gate.code, gate.stdout + gate.stderr).toBe(0);
-    expect(gate.stderr).not.toMatch(/regression|same report/);
-    expect(readFileSync(junit, 'utf8')).toMatch(/<testsuite name="gate" tests="\d+" failures="0"/);
-    expect(readFileSync(markdown, 'utf8')).toContain(`## Gate against \`${copy.cid}\`: no significant regression`);
-    const json = JSON.parse(
-      (
-        await runCli(['--state', state, 'gate', '--baseline', copy.cbor, '--candidate', 'baseline:default', '--json'], {
-          timeoutMs: 30_000,
-        })
-      ).stdout,
-    ) as { comparisons: GateComparison[] };
-    const steady = json.comparisons.find((c) => c.scenario === 'quick-steady' && c.metric === 'delivered_ratio')!;
-    expect(steady.verdict).toBe('unchanged');
-    expect(steady.baseline.samples).toBeGreaterThanOrEqual(5);
-    expect(json.comparisons.some((c) => c.verdict !== 'insufficient-data' && c.relativeChange !== 0)).toBe(true);
-    expect(json.comparisons.filter((c) => c.verdict === 'regressed' || c.verdict === 'improved')).toEqual([]);
-  }, 70_000);
+    expect(gate.stderr).not.toMatch(/same report/);
+    expect(readFileSync(junit, 'utf8')).toMatch(
+      /<testsuite name="gate" tests="(\d+)" failures="0" errors="0" skipped="\1"/,
+    );
+    const md = readFileSync(markdown, 'utf8');
+    expect(md.split('\n')[0]).toBe('## Performance gate: ✅ passed');
+    expect(md).toContain('without enough data (allowed)');
+    const json = JSON.parse((await runCli([...args, '--allow-missing', '--json'], { timeoutMs: 30_000 })).stdout) as {
+      verdict: string;
+      comparisons: GateComparison[];
+    };
+    expect(json.verdict).toBe('passed');
+    const steady = json.comparisons.find(
+      (c) => c.scenario === 'quick-steady' && c.metric.endsWith('.delivered_ratio'),
+    )!;
+    expect(steady).toMatchObject({ verdict: 'insufficient-data', baseline: { samples: 1 }, candidate: { samples: 1 } });
+    expect(json.comparisons.every((c) => c.verdict === 'insufficient-data')).toBe(true);
+  }, 100_000);
 });
 
 describe('cim scenario', () => {

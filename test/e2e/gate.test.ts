@@ -1,9 +1,10 @@
-// The performance gate end to end, with the real CLI on a real ledger: a candidate 20 % worse than
-// its baseline exits 1 through `cim gate`, naming exactly the regressed metrics in its output, its
-// JUnit and its Markdown; a candidate drawn from the same model (another report, other samples)
-// exits 0. Then `cim bench --baseline` gates a real quick-steady run against a baseline no machine
-// can reach (it delivered 1.25× the rate asked for) and exits 1 although every check passed.
-import { readFileSync } from 'node:fs';
+// The performance gate end to end, with the real CLI on a real ledger, on runs of five repetitions
+// each: a candidate 20 % worse than its baseline exits 1 through `cim gate`, naming exactly the
+// regressed metrics in its output, its JUnit and its Markdown (appended, the verdict first); a
+// candidate drawn from the same model (another report, other repetitions) exits 0; a candidate of
+// one repetition cannot be told apart and exits 5 unless --allow-missing; two reports with no
+// scenario in common are an error. Then `cim bench --baseline` gates a real quick-steady run.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GateComparison } from '../../reports/index.js';
@@ -19,28 +20,22 @@ beforeAll(() => {
 });
 afterAll(() => work?.remove());
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
+const geometricMean = (values: number[]) => Math.exp(values.reduce((sum, v) => sum + Math.log(v), 0) / values.length);
 
-/**
- * The whole seconds of a run's quick-steady load phase, from its raw counts: those strictly between
- * the first and the last second the phase touches (both partial), a second with no sample as 0.
- */
-const steadySeconds = (run: BenchResults) => {
-  const phase = run.scenarios.find((s) => s.scenario === 'quick-steady')!.phases.find((p) => p.type === 'load')!;
-  if (phase.type !== 'load') throw new Error('no load phase');
-  const seconds: number[] = [];
-  for (let t = Math.floor(phase.startedAtMs / 1000) + 1; t < Math.floor(phase.endedAtMs / 1000); t++)
-    seconds.push(phase.perSecond.find((s) => s.t === t)?.ok ?? 0);
-  expect(seconds.length).toBeGreaterThanOrEqual(5);
-  return seconds;
-};
+/** Each repetition's delivered ratio of quick-steady, from its raw counts: acknowledged ÷ seconds ÷ 200. */
+const steadyDelivered = (run: BenchResults) =>
+  run.scenarios
+    .filter((s) => s.scenario === 'quick-steady')
+    .map((s) => {
+      const phase = s.phases.find((p) => p.type === 'load')!;
+      if (phase.type !== 'load') throw new Error('no load phase');
+      return phase.ok / ((phase.endedAtMs - phase.startedAtMs) / 1_000) / STEADY_RATE;
+    });
 
 /** A `cim gate` or `cim report` call reads a ledger and renders: seconds even on a busy machine. Tests allow this per call. */
 const CLI_MS = 30_000;
+/** One quick-steady scenario: a 3-node cluster, the raw baseline, 8 s of load, the checker — well under a minute when the machine is free. */
+const BENCH_MS = 150_000;
 const cli = (args: string[]) => runCli(args, { timeoutMs: CLI_MS });
 
 interface GateJson {
@@ -86,33 +81,34 @@ describe('cim gate on reports in the ledger', () => {
         markdown,
       ]);
       expect(gate.code, gate.stderr).toBe(1);
-      const regressions = ['quick-steady delivered_ratio', 'quick-steady p99_ms', 'quick-steady p99_per_raw_op_ms'];
-      expect(gate.stderr).toMatch(
-        /3 significant regression\(s\): quick-steady delivered_ratio -\d+\.\d %, quick-steady p99_ms \d+\.\d %, quick-steady p99_per_raw_op_ms \d+\.\d %/,
-      );
+      const regressions = [
+        'quick-steady load.delivered_ratio',
+        'quick-steady load.p99_ms',
+        'quick-steady load.p99_per_raw_op_ms',
+      ];
+      expect(gate.stderr).toContain('gate: regressed: 3 significant regression(s) among 6 comparison(s)');
 
       const json = await cli(['--state', state, 'gate', '--baseline', baseline, '--candidate', slower, '--json']);
       expect(json.code).toBe(1);
       const result = JSON.parse(json.stdout) as GateJson;
       expect(result).toMatchObject({ cid: baseline, regressed: true });
       expect(result.comparisons.map((c) => [`${c.scenario} ${c.metric}`, c.verdict])).toEqual([
-        ['quick-steady delivered_ratio', 'regressed'],
-        ['quick-steady p99_ms', 'regressed'],
-        ['quick-steady p99_per_raw_op_ms', 'regressed'],
-        ['saturate throughput_ratio', 'unchanged'],
-        ['saturate p99_ms', 'unchanged'],
-        ['saturate p99_per_raw_op_ms', 'unchanged'],
+        ['quick-steady load.delivered_ratio', 'regressed'],
+        ['quick-steady load.p99_ms', 'regressed'],
+        ['quick-steady load.p99_per_raw_op_ms', 'regressed'],
+        ['saturate load.throughput_ratio', 'unchanged'],
+        ['saturate load.p99_ms', 'unchanged'],
+        ['saturate load.p99_per_raw_op_ms', 'unchanged'],
       ]);
-      // The change of the medians, from the acknowledged counts of the two runs as the test reads them.
+      expect(result).toMatchObject({ verdict: 'regressed', commonScenarios: ['quick-steady', 'saturate'] });
+      // The change of the geometric means, from the acknowledged counts of the two runs as the test reads them.
       const delivered = result.comparisons[0]!;
-      const expected =
-        median(steadySeconds(slowerRun).map((ok) => ok / STEADY_RATE)) /
-          median(steadySeconds(baselineRun).map((ok) => ok / STEADY_RATE)) -
-        1;
+      const expected = geometricMean(steadyDelivered(slowerRun)) / geometricMean(steadyDelivered(baselineRun)) - 1;
       expect(delivered.relativeChange).toBeCloseTo(expected, 9);
       expect(delivered.relativeChange).toBeCloseTo(-0.2, 1);
       expect(delivered.confidenceInterval[1]).toBeLessThan(0);
-      expect(delivered.pValue).toBeLessThan(0.05);
+      expect(delivered.adjustedPValue).toBeLessThan(0.05);
+      expect(delivered).toMatchObject({ method: 'welch-log', baseline: { samples: 5 }, candidate: { samples: 5 } });
       expect(result.comparisons[1]!.relativeChange).toBeCloseTo(0.2, 1);
 
       const xml = readFileSync(junit, 'utf8');
@@ -123,18 +119,22 @@ describe('cim gate on reports in the ledger', () => {
       ].map((m) => m[1]);
       expect(failing).toEqual(regressions);
       const md = readFileSync(markdown, 'utf8');
-      expect(md).toContain(`## Gate against \`${baseline}\`: **regressed**`);
+      // The verdict is the first line; the whole report is folded below.
+      expect(md.split('\n')[0]).toBe('## Performance gate: ❌ regressed');
+      expect(md).toContain('<details><summary>Every comparison</summary>');
       // The gate table's rows: scenario, metric (Markdown-escaped, with which way is better), …, verdict.
       const rows = md
         .split('\n')
         .filter((line) => / \((higher|lower) is better\) \|/.test(line))
         .map((line) => line.split(' | '));
-      expect(
-        rows
-          .filter((cells) => cells.at(-1) === 'regressed |')
-          .map((cells) => `${cells[0]!.slice(2)} ${cells[1]!.replace(/\\_/g, '_').replace(/ \(.*/, '')}`),
-      ).toEqual(regressions);
-      expect(gate.stdout).toBe(md);
+      expect([
+        ...new Set(
+          rows
+            .filter((cells) => cells.at(-1) === 'regressed |')
+            .map((cells) => `${cells[0]!.slice(2)} ${cells[1]!.replace(/\\_/g, '_').replace(/ \(.*/, '')}`),
+        ),
+      ]).toEqual(regressions);
+      expect(gate.stdout.trim()).toBe(md.trim());
     },
     2 * CLI_MS + 10_000,
   );
@@ -155,8 +155,8 @@ describe('cim gate on reports in the ledger', () => {
         junit,
       ]);
       expect(gate.code, gate.stderr).toBe(0);
-      expect(gate.stderr).not.toMatch(/regression|same report/);
-      expect(gate.stdout).toContain('no significant regression');
+      expect(gate.stderr).not.toMatch(/same report/);
+      expect(gate.stdout).toContain('no significant regression among 6 comparison(s)');
       expect(readFileSync(junit, 'utf8')).toMatch(/<testsuite name="gate" tests="6" failures="0"/);
       const result = JSON.parse(
         (await cli(['--state', state, 'gate', '--baseline', baseline, '--candidate', sameModel, '--json'])).stdout,
@@ -166,11 +166,127 @@ describe('cim gate on reports in the ledger', () => {
       for (const c of result.comparisons) {
         expect(c.relativeChange).not.toBe(0);
         expect(c.pValue).toBeLessThan(1);
-        expect(c.baseline.samples).toBe(30);
-        expect(c.candidate.samples).toBe(30);
+        expect(c.baseline.samples).toBe(5);
+        expect(c.candidate.samples).toBe(5);
+        expect(c.detectable).toBeGreaterThan(0);
       }
+      // JUnit is never replaced silently; --force replaces it.
+      const again = await cli([
+        '--state',
+        state,
+        'gate',
+        '--baseline',
+        baseline,
+        '--candidate',
+        sameModel,
+        '--junit',
+        junit,
+      ]);
+      expect(again.code).toBe(2);
+      expect(again.stderr).toContain(`cim: error CIM-INVALID-INPUT: --junit ${junit} exists`);
+      const forced = await cli([
+        '--state',
+        state,
+        'gate',
+        '--baseline',
+        baseline,
+        '--candidate',
+        sameModel,
+        '--junit',
+        junit,
+        '--force',
+      ]);
+      expect(forced.code, forced.stderr).toBe(0);
+    },
+    4 * CLI_MS + 10_000,
+  );
+
+  it(
+    "given --markdown onto a file with content (an earlier step's summary), then it appends and keeps what was there",
+    async () => {
+      const summary = join(work.path, 'step-summary.md');
+      writeFileSync(summary, '# Build\n\nearlier step\n');
+      const gate = await cli([
+        '--state',
+        state,
+        'gate',
+        '--baseline',
+        baseline,
+        '--candidate',
+        sameModel,
+        '--markdown',
+        summary,
+      ]);
+      expect(gate.code, gate.stderr).toBe(0);
+      const text = readFileSync(summary, 'utf8');
+      expect(text.startsWith('# Build\n\nearlier step\n\n## Performance gate: ✅ passed')).toBe(true);
+    },
+    CLI_MS + 10_000,
+  );
+
+  it(
+    'given a candidate of one repetition, then nothing can be told apart: exit 5 saying so, or 0 with --allow-missing',
+    async () => {
+      const single = writeBenchReport(state, modelRun({ seed: 5, repetitions: 1 })).cid;
+      const refused = await cli(['--state', state, 'gate', '--baseline', baseline, '--candidate', single]);
+      expect(refused.code, refused.stderr).toBe(5);
+      expect(refused.stdout.split('\n')[0]).toBe('## Performance gate: ⚠️ insufficient data');
+      expect(refused.stdout).toContain('5 repetition(s) in the baseline, 1 in the candidate');
+      expect(refused.stderr).toContain('gate: insufficient-data: nothing could be compared');
+      const allowed = await cli([
+        '--state',
+        state,
+        'gate',
+        '--baseline',
+        baseline,
+        '--candidate',
+        single,
+        '--allow-missing',
+      ]);
+      expect(allowed.code, allowed.stderr).toBe(0);
+      expect(allowed.stdout).toContain('nothing was compared: 6 comparison(s) without enough data (allowed)');
+      expect(allowed.stdout).toContain('Without enough data (allowed by --allow-missing)');
     },
     2 * CLI_MS + 10_000,
+  );
+
+  it(
+    'given two reports with no scenario in common, then it is an error (exit 2), not a pass',
+    async () => {
+      const other = modelRun({ seed: 6 });
+      for (const s of other.scenarios) s.scenario = `other-${s.scenario}`;
+      const unrelated = writeBenchReport(state, other).cid;
+      const gate = await cli([
+        '--state',
+        state,
+        'gate',
+        '--baseline',
+        baseline,
+        '--candidate',
+        unrelated,
+        '--allow-missing',
+      ]);
+      expect(gate.code).toBe(2);
+      expect(gate.stderr).toContain('share no scenario');
+    },
+    CLI_MS + 10_000,
+  );
+
+  it(
+    'given GITHUB_ACTIONS, then each regression is an ::error annotation',
+    async () => {
+      const gate = await runCli(['--state', state, 'gate', '--baseline', baseline, '--candidate', slower], {
+        timeoutMs: CLI_MS,
+        env: { GITHUB_ACTIONS: 'true' },
+      });
+      expect(gate.code).toBe(1);
+      const annotations = gate.stdout.split('\n').filter((l) => l.startsWith('::error'));
+      expect(annotations).toHaveLength(3);
+      expect(annotations[0]).toMatch(
+        /^::error title=Performance regression::quick-steady load\.delivered_ratio: -\d+\.\d %/,
+      );
+    },
+    CLI_MS + 10_000,
   );
 
   it(
@@ -185,59 +301,56 @@ describe('cim gate on reports in the ledger', () => {
   );
 });
 
-/** One quick-steady scenario: a 3-node cluster, the raw baseline, 8 s of load, the checker — well under a minute when the machine is free. */
-const BENCH_MS = 150_000;
-
 describe('cim bench --baseline', () => {
   it(
-    'given a baseline that delivered 1.25× the rate asked for, when a real quick-steady run is gated against it, then it exits 1 on that regression alone',
+    'given a five-repetition baseline and a real quick-steady run of one, then the run is written but the gate exits 5: too little to compare; 0 with --allow-missing',
     async () => {
       const state = join(work.path, 'bench-state');
       const out = join(work.path, 'bench-results.json');
-      // No machine acknowledges more than the rate asked for over a whole run, so 250/s at 200/s asked
-      // is out of reach: the run's delivered ratio is ~20 % below it. Its latency is made hopeless
-      // (60 s), so the latency metrics improve and the only regression is the one seeded.
-      const unreachable = writeBenchReport(
-        state,
-        modelRun({ seed: 4, delivered: 1.25, noise: 0.01, p99Ms: 60_000 }),
-      ).cid;
+      const five = writeBenchReport(state, modelRun({ seed: 4 })).cid;
       const bench = await runCli(
-        [
-          '--state',
-          state,
-          'bench',
-          'quick-steady',
-          '--baseline-messages',
-          '1000',
-          '--baseline',
-          unreachable,
-          '--out',
-          out,
-        ],
+        ['--state', state, 'bench', 'quick-steady', '--baseline-messages', '1000', '--baseline', five, '--out', out],
         { timeoutMs: BENCH_MS },
       );
       const results = JSON.parse(readFileSync(out, 'utf8')) as BenchResults;
-      // Exit 1 because of the gate, not because the scenario failed.
       expect(results.scenarios.map((s) => [s.scenario, s.status])).toEqual([['quick-steady', 'passed']]);
-      expect(bench.code, bench.stdout + bench.stderr).toBe(1);
-      expect(bench.stdout).toContain(`gate against ${unreachable}: 1 significant regression(s)`);
-      expect(bench.stdout).toMatch(/^ {2}quick-steady delivered_ratio: -\d+\.\d % \(CI /m);
+      expect(bench.code, bench.stdout + bench.stderr).toBe(5);
+      expect(bench.stdout).toContain(`gate against ${five}: insufficient-data: nothing could be compared`);
+      expect(bench.stdout).toContain('run both with --repeat N (N ≥ 3), or pass --allow-missing');
 
       const shown = await cli(['--state', state, 'report', 'show', 'latest:performance', '--json']);
-      const report = JSON.parse(shown.stdout) as { baseline: GateJson; findings: { id: string }[] };
-      expect(report.baseline.regressed).toBe(true);
+      const report = JSON.parse(shown.stdout) as { baseline: GateJson };
       const steady = report.baseline.comparisons.filter((c) => c.scenario === 'quick-steady');
-      expect(steady.map((c) => [c.metric, c.verdict])).toEqual([
-        ['delivered_ratio', 'regressed'],
-        ['p99_ms', 'improved'],
-        ['p99_per_raw_op_ms', 'improved'],
+      expect(steady.map((c) => [c.metric, c.verdict, c.baseline.samples, c.candidate.samples])).toEqual([
+        ['load.delivered_ratio', 'insufficient-data', 5, 1],
+        ['load.p99_ms', 'insufficient-data', 5, 1],
+        ['load.p99_per_raw_op_ms', 'insufficient-data', 5, 1],
       ]);
-      // The run's own delivered ratio, from its acknowledged counts: what the gate compared with 1.25.
-      const delivered = median(steadySeconds(results).map((ok) => ok / STEADY_RATE));
-      expect(steady[0]!.candidate.median).toBeCloseTo(delivered, 9);
-      expect(report.findings.map((f) => f.id)).toContain('gate-regression:quick-steady:delivered_ratio');
-      expect(report.findings.filter((f) => f.id.startsWith('gate-regression:'))).toHaveLength(1);
+
+      // The --out file exists now: without --force the next run is refused before it starts.
+      const again = await runCli(
+        ['--state', state, 'bench', 'quick-steady', '--baseline', five, '--out', out, '--allow-missing'],
+        { timeoutMs: CLI_MS },
+      );
+      expect(again.code).toBe(2);
+      expect(again.stderr).toContain(`--out ${out} exists`);
     },
-    BENCH_MS + CLI_MS + 10_000,
+    BENCH_MS + 2 * CLI_MS + 10_000,
+  );
+
+  it(
+    'given a baseline of other scenarios, then it refuses before running anything (exit 2)',
+    async () => {
+      const state = join(work.path, 'bench-other-state');
+      const other = modelRun({ seed: 7 });
+      for (const s of other.scenarios) s.scenario = `other-${s.scenario}`;
+      const unrelated = writeBenchReport(state, other).cid;
+      const bench = await runCli(['--state', state, 'bench', 'quick-steady', '--baseline', unrelated], {
+        timeoutMs: CLI_MS,
+      });
+      expect(bench.code).toBe(2);
+      expect(bench.stderr).toContain('the baseline measured none of the scenarios to run');
+    },
+    CLI_MS + 10_000,
   );
 });

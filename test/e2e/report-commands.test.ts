@@ -25,9 +25,9 @@ let audit: string;
 beforeAll(() => {
   work = tempDir('report-commands');
   state = join(work.path, 'state');
-  earlierRun = modelRun({ seed: 11 });
+  earlierRun = modelRun({ seed: 11, repetitions: 1 });
   // 10 % fewer acknowledged and a slower p99 on quick-steady; saturate drawn again from the same model.
-  laterRun = modelRun({ seed: 12, delivered: 0.9, p99Ms: 90 });
+  laterRun = modelRun({ seed: 12, delivered: 0.9, p99Ms: 90, repetitions: 1 });
   earlier = writeBenchReport(state, earlierRun).cid;
   later = writeBenchReport(state, laterRun).cid;
   const { environment } = earlierRun;

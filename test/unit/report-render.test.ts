@@ -157,11 +157,21 @@ describe('JUnit rendering', () => {
       /<testsuite name="quick-leader-kill" tests="5" failures="0" errors="0" skipped="0" time="28.110"/,
     );
     expect(xml).toMatch(/<testsuite name="quick-replay" tests="4" failures="0"/);
-    expect(xml).toMatch(/<testsuite name="gate" tests="3" failures="1" errors="0" skipped="1"/);
-    expect(xml).toMatch(/<testsuites name="[^"]+" tests="18" failures="1" errors="0" skipped="1" time="\d+\.\d{3}"/);
+    // The comparison without enough data fails the gate too: it cannot pass on it.
+    expect(xml).toMatch(/<testsuite name="gate" tests="3" failures="2" errors="0" skipped="0"/);
+    expect(xml).toMatch(/<testsuites name="[^"]+" tests="18" failures="2" errors="0" skipped="0" time="\d+\.\d{3}"/);
+    expect(xml).toMatch(/<failure message="insufficient data: [^"]+" type="insufficient-data">/);
     expect(xml).toContain(
       '<failure message="p99_ms 300 → 397 (lower is better): change +32.2 %, CI [+21.0 %, +44.0 %], p &lt; 0.001 (Holm), threshold 5 %" type="regression">',
     );
+  });
+
+  it('given a gate that allowed missing data, when rendered, then the comparison without data is skipped, not failed', async () => {
+    const named = await performanceReport({ withBaseline: true });
+    named.report.baseline!.allowMissing = true;
+    const xml = renderJUnit(named);
+    expect(xml).toMatch(/<testsuite name="gate" tests="3" failures="1" errors="0" skipped="1"/);
+    expect(xml).toContain('insufficient data (allowed): ');
   });
 
   it('given failed checks, a failing checker and an errored scenario, when rendered, then the counts say so', async () => {
