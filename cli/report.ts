@@ -20,10 +20,10 @@ import {
   verifyReport,
   verifierKey,
   withLedger,
-  writeOnce,
   type RenderFormat,
   type ReportKind,
 } from '../reports/index.js';
+import { checkOutputFile, writeOutputFile } from './output-file.js';
 import { action, configFrom, print } from './wiring.js';
 
 const KINDS: ReportKind[] = ['performance', 'compliance', 'retention', 'audit'];
@@ -157,21 +157,28 @@ export function registerReportCommands(program: Command): void {
   report
     .command('render')
     .argument('<ref>', 'a ledger reference or a .cbor file')
-    .description('render a report: json (machines), md (CI summaries), html (a self-contained page), junit (gates)')
+    .description(
+      'render a report: json (machines), md (CI summaries), html (a self-contained page), junit (gates), ' +
+        'bmf (Bencher Metric Format, for tracking figures over time)',
+    )
     .addOption(new Option('--format <format>', 'the rendering').choices(RENDER_FORMATS).default('html'))
-    .option('--out <file>', 'write it to this file (never replacing one) instead of printing it')
+    .option('--out <file>', 'write it to this file instead of printing it (an existing one only with --force)')
+    .option('--force', 'replace the --out file when it exists')
     .action(
-      action(async (ref: string, options: { format: RenderFormat; out?: string }, command: Command) => {
-        const { stateDir } = configFrom(command);
-        const text = render(
-          withLedger(stateDir, (ledger) => loadReport(ledger, ref), { readOnly: true }),
-          options.format,
-        );
-        if (options.out) {
-          writeOnce(options.out, text);
-          print(options.out);
-        } else print(text);
-      }),
+      action(
+        async (ref: string, options: { format: RenderFormat; out?: string; force?: boolean }, command: Command) => {
+          const { stateDir } = configFrom(command);
+          if (options.out) checkOutputFile(options.out, '--out', { force: options.force === true });
+          const text = render(
+            withLedger(stateDir, (ledger) => loadReport(ledger, ref), { readOnly: true }),
+            options.format,
+          );
+          if (options.out) {
+            writeOutputFile(options.out, text, '--out', { force: options.force === true });
+            print(options.out);
+          } else print(text);
+        },
+      ),
     );
 
   report

@@ -154,4 +154,4 @@ export interface NamedReport {
 }
 
 /** The renderings written beside the canonical CBOR. */
-export type RenderFormat = 'json' | 'md' | 'html' | 'junit';
+export type RenderFormat = 'json' | 'md' | 'html' | 'junit' | 'bmf';

@@ -1,12 +1,13 @@
 // The renderings of a report written beside its canonical CBOR (docs/architecture.md#reports): one entry point
 // and the file extension of each format.
 import type { NamedReport, RenderFormat } from '../types.js';
+import { renderBmf } from './bmf.js';
 import { renderHtml } from './html.js';
 import { renderJson } from './json.js';
 import { renderJUnit } from './junit.js';
 import { renderMarkdown } from './markdown.js';
 
-export const RENDER_FORMATS: readonly RenderFormat[] = ['json', 'md', 'html', 'junit'];
+export const RENDER_FORMATS: readonly RenderFormat[] = ['json', 'md', 'html', 'junit', 'bmf'];
 
 /** The file extension (with its dot) of each rendering: `<cid>.json`, `<cid>.md`, `<cid>.html`, `<cid>.junit.xml`. */
 export const RENDER_EXTENSIONS: Readonly<Record<RenderFormat, string>> = {
@@ -14,6 +15,7 @@ export const RENDER_EXTENSIONS: Readonly<Record<RenderFormat, string>> = {
   md: '.md',
   html: '.html',
   junit: '.junit.xml',
+  bmf: '.bmf.json',
 };
 
 const RENDERERS: Readonly<Record<RenderFormat, (named: NamedReport) => string>> = {
@@ -21,6 +23,7 @@ const RENDERERS: Readonly<Record<RenderFormat, (named: NamedReport) => string>> 
   md: renderMarkdown,
   html: renderHtml,
   junit: renderJUnit,
+  bmf: renderBmf,
 };
 
 export function render(named: NamedReport, format: RenderFormat): string {

@@ -103,6 +103,8 @@ const scenarioResult = z.object({
   seconds: num,
   /** In a version matrix: the server this result was measured on. */
   server: str,
+  /** With `cim bench --repeat`: which repetition this is (from 1). */
+  repetition: num,
   cluster: z
     .object({
       mode: str,

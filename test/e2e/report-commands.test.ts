@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadOrCreateSigner } from '../../appliance/index.js';
 import { renderFiles, writeReport } from '../../reports/index.js';
 import type { BenchResults, LoadPhaseResult } from '../../scenarios/index.js';
-import { modelRun, writeBenchReport } from '../fixtures/gate-runs.js';
+import { modelRun, STEADY_RATE, writeBenchReport } from '../fixtures/gate-runs.js';
 import { runCli } from '../support/cli.js';
 import { tempDir } from '../support/temp-dir.js';
 import { wellFormedXml } from '../support/xml-well-formed.js';
@@ -112,7 +112,7 @@ describe('cim report list', () => {
 
 describe('cim report render', () => {
   it(
-    'writes each format to --out, reproducing the files the writer stored, and refuses to replace a file',
+    'writes each format to --out, reproducing the files the writer stored, and replaces a file only with --force',
     async () => {
       // A unique prefix of the CID is enough.
       const prefix = earlier.slice(0, 16);
@@ -137,11 +137,46 @@ describe('cim report render', () => {
 
         const again = await report('render', prefix, '--format', format, '--out', out);
         expect(again.code).toBe(2);
-        expect(again.stderr).toMatch(/CIM-INVALID-INPUT.*exists; it is written once and never replaced/);
+        expect(again.stderr).toContain(`cim: error CIM-INVALID-INPUT: --out ${out} exists`);
+        expect(again.stderr).toContain('cim: hint: Pass --force to replace it');
         expect(readFileSync(out, 'utf8')).toBe(text);
       }
+      const forced = await report(
+        'render',
+        prefix,
+        '--format',
+        'md',
+        '--out',
+        join(work.path, 'earlier.md'),
+        '--force',
+      );
+      expect(forced.code, forced.stderr).toBe(0);
     },
-    8 * CLI_MS + 10_000,
+    9 * CLI_MS + 10_000,
+  );
+
+  it(
+    'renders Bencher Metric Format: a benchmark per scenario and phase, with the report’s own figures',
+    async () => {
+      const rendered = await report('render', later, '--format', 'bmf');
+      expect(rendered.code, rendered.stderr).toBe(0);
+      const bmf = JSON.parse(rendered.stdout) as Record<string, Record<string, { value: number }>>;
+      const steady = laterRun.scenarios.find((s) => s.scenario === 'quick-steady')!;
+      const phase = steady.phases.find((p): p is LoadPhaseResult => p.type === 'load')!;
+      expect(bmf[`quick-steady/${phase.name}`]).toMatchObject({
+        ops_per_sec: { value: phase.opsPerSec },
+        delivered_ratio: { value: phase.opsPerSec / STEADY_RATE },
+        p99_ms: { value: phase.latency.p99Ms },
+      });
+      const saturate = laterRun.scenarios.find((s) => s.scenario === 'saturate')!;
+      const max = saturate.phases[0] as LoadPhaseResult;
+      expect(bmf['saturate/load']!.throughput_ratio!.value).toBeCloseTo(
+        max.opsPerSec / saturate.baseline!.publish.perSecond,
+        12,
+      );
+      expect(bmf['quick-steady']).toEqual({ lost: { value: 0 }, unexpected: { value: 0 }, duplicates: { value: 0 } });
+    },
+    CLI_MS + 10_000,
   );
 
   it(

@@ -11,6 +11,7 @@ import {
 } from '../../reports/index.js';
 import { histogramCurve } from '../../reports/render/html.js';
 import { mdText } from '../../reports/render/markdown.js';
+import { renderBmf } from '../../reports/render/bmf.js';
 import { benchResultsFixture, fakeCid, performanceReport } from '../fixtures/performance-report.js';
 import type { BenchResults, LoadPhaseResult } from '../../scenarios/index.js';
 import { wellFormedXml } from '../support/xml-well-formed.js';
@@ -24,7 +25,14 @@ describe('render', () => {
     expect(render(named, 'md')).toBe(renderMarkdown(named));
     expect(render(named, 'html')).toBe(renderHtml(named));
     expect(render(named, 'junit')).toBe(renderJUnit(named));
-    expect(RENDER_FORMATS.map((f) => RENDER_EXTENSIONS[f])).toEqual(['.json', '.md', '.html', '.junit.xml']);
+    expect(render(named, 'bmf')).toBe(renderBmf(named));
+    expect(RENDER_FORMATS.map((f) => RENDER_EXTENSIONS[f])).toEqual([
+      '.json',
+      '.md',
+      '.html',
+      '.junit.xml',
+      '.bmf.json',
+    ]);
   });
 });
 
