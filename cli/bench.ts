@@ -63,6 +63,12 @@ export function registerBenchCommand(program: Command): void {
         'a version matrix: the same scenarios and seeds on each nats-server (e.g. 2.9.10,2.12.1,2.15.x, or paths), each on its own fresh cluster, compared side by side',
       ).argParser(parseServerList),
     )
+    .addOption(
+      new Option(
+        '--seeds <n>',
+        "runs of each scenario, each with its own seed derived from the scenario's and on a fresh cluster (default: the scenario's `seeds`, 1 unless it says; the durability suite: 10)",
+      ).argParser(positiveInteger('--seeds')),
+    )
     .option(
       '--key <file...>',
       'with --nats: seal keys (PEM) of the appliances already serving that cluster, trusted by verification',
@@ -135,6 +141,7 @@ export interface ScenarioBenchOptions {
   keepData?: boolean;
   json?: boolean;
   servers?: string[];
+  seeds?: number;
 }
 
 /** `--servers 2.9.10,2.12.1,2.15.x`: supported versions (lines resolved to their pinned release) or paths. */
@@ -205,6 +212,7 @@ export async function scenarioBench(refs: string[], options: ScenarioBenchOption
         ),
       signal: abort.signal,
       ...(options.servers ? { servers: options.servers } : {}),
+      ...(options.seeds !== undefined ? { seeds: options.seeds } : {}),
     });
     status.done();
     const comparison = baseline
@@ -221,6 +229,7 @@ export async function scenarioBench(refs: string[], options: ScenarioBenchOption
         baselineMessages: options.baselineMessages ?? null,
         threshold: options.threshold ?? null,
         servers: options.servers ?? null,
+        seeds: options.seeds ?? null,
       },
     };
     const { named, files } = writeReport(performanceReport(results, reportConfig, comparison), {

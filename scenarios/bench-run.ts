@@ -37,11 +37,61 @@ export interface BenchRunOptions {
    * a path), each on its own fresh cluster; each result is named `<scenario>@<server>`.
    */
   servers?: readonly string[];
+  /**
+   * Runs per scenario, each with its own seed derived from the scenario's and on a fresh cluster;
+   * absent: each scenario's own `seeds` (default 1). Results of a scenario run more than once are
+   * named `<scenario>#<n>` (`<scenario>#<n>@<server>` in a version matrix).
+   */
+  seeds?: number;
 }
 
 /** `quick-steady@2.12.1`: a scenario's result in a version matrix. */
 export function matrixName(scenario: string, server: string): string {
   return `${scenario}@${server}`;
+}
+
+/** `durability-bit-flips#3`: the n-th run (from 1) of a scenario run with several seeds. */
+export function seedRunName(scenario: string, n: number): string {
+  return `${scenario}#${n}`;
+}
+
+/**
+ * The seed of a scenario's n-th run (from 1): the first is the scenario's own, so one run is the
+ * run the file describes; the others are spread over 32 bits (an odd multiplier, so n ↦ seed is
+ * one-to-one and no two runs of a scenario share a seed).
+ */
+export function derivedSeed(seed: number, n: number): number {
+  return n === 1 ? seed : (seed + Math.imul(n - 1, 0x9e3779b1)) >>> 0;
+}
+
+/** One run of a bench: the scenario as run (name and seed of its repetition and server), its config, its server. */
+export interface BenchRun {
+  scenario: Scenario;
+  server: string | undefined;
+}
+
+/** Every run of a bench in order: per server, per scenario, per seed. */
+export function benchRuns(
+  scenarios: readonly Scenario[],
+  servers: readonly string[] | undefined,
+  seeds?: number,
+): BenchRun[] {
+  return (servers ?? [undefined]).flatMap((server) =>
+    scenarios.flatMap((scenario) => {
+      const runs = seeds ?? scenario.seeds ?? 1;
+      return Array.from({ length: runs }, (_, i) => {
+        const named = runs === 1 ? scenario.name : seedRunName(scenario.name, i + 1);
+        return {
+          scenario: {
+            ...scenario,
+            name: server === undefined ? named : matrixName(named, server),
+            seed: derivedSeed(scenario.seed, i + 1),
+          },
+          server,
+        };
+      });
+    }),
+  );
 }
 
 /** `20261125T190102Z-a1b2`: sortable, and unique enough for one state dir. */
@@ -66,13 +116,10 @@ export async function runBench(options: BenchRunOptions): Promise<BenchResults> 
     scenarios: [],
     interrupted: false,
   };
-  const runs = (options.servers ?? [undefined]).flatMap((server) =>
-    options.scenarios.map((scenario) => ({
-      scenario: server === undefined ? scenario : { ...scenario, name: matrixName(scenario.name, server) },
-      config: server === undefined ? options.config : { ...options.config, natsServer: server },
-      server,
-    })),
-  );
+  const runs = benchRuns(options.scenarios, options.servers, options.seeds).map((run) => ({
+    ...run,
+    config: run.server === undefined ? options.config : { ...options.config, natsServer: run.server },
+  }));
   if (options.servers) results.servers = [...options.servers];
   for (const [index, { scenario, config, server }] of runs.entries()) {
     if (options.signal?.aborted) break;

@@ -67,9 +67,18 @@ export async function runFault(phase: FaultPhase, ctx: FaultContext): Promise<Fa
       record.detail = `killed ${names} with SIGKILL`;
       if (phase.for !== undefined) {
         await sleep(phase.for, ctx.signal);
-        await Promise.all(nodes.map((n) => cluster.restart(n)));
-        record.healedAtMs = ctx.clock();
-        record.detail += `; started again after ${seconds(record.healedAtMs - record.firedAtMs)}`;
+        // All at once (a node alone would wait for a quorum that is down too). A node that does
+        // not come back after the crash is the finding, as for corruption, not a failure of the run.
+        const started = await Promise.allSettled(nodes.map((n) => cluster.restart(n)));
+        const down = started.flatMap((s, i) => (s.status === 'rejected' ? [{ node: nodes[i]!, error: s.reason }] : []));
+        for (const { node } of down) await cluster.stopNode(node).catch(() => {});
+        if (down.length === 0) {
+          record.healedAtMs = ctx.clock();
+          record.detail += `; started again after ${seconds(record.healedAtMs - record.firedAtMs)}`;
+        } else {
+          record.stayedDown = true;
+          record.detail += `; ${down.map((d) => `${d.node} did not start again: ${startFailureCause(toCimError(d.error).message)}`).join('; ')}`;
+        }
       }
       break;
     }

@@ -46,7 +46,16 @@ export {
   type DurationEstimate,
   type TimedPhase,
 } from './render.js';
-export { environment, newRunId, runBench, type BenchRunOptions } from './bench-run.js';
+export {
+  benchRuns,
+  derivedSeed,
+  environment,
+  newRunId,
+  runBench,
+  seedRunName,
+  type BenchRun,
+  type BenchRunOptions,
+} from './bench-run.js';
 export { runFault, type FaultContext, type FaultRecord } from './faults.js';
 export { evaluate, recoveryAfter, scenarioMetrics } from './metrics.js';
 export { renderBenchResults, renderScenarioResult } from './render-results.js';

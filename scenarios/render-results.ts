@@ -7,6 +7,7 @@ import {
   decimal,
   driverComparisonLine,
   driverComparisons,
+  durabilityTable,
   matrixTable,
   ms,
   ratio,
@@ -34,6 +35,14 @@ export function renderBenchResults(results: BenchResults, resultsFile?: string):
       '',
       `server versions side by side (same scenarios, same seeds): ${results.servers!.join(', ')}`,
       alignedTable(matrix, ['left', 'left']),
+    );
+  const durability = view ? durabilityTable(view) : undefined;
+  if (durability)
+    lines.push(
+      '',
+      'durability per server version (acknowledged writes lost, replica divergence, nodes down, client errors):',
+      alignedTable([[...durability.headers], ...durability.rows], ['left', 'left']),
+      ...durability.notes.map((note) => `  ${note}`),
     );
   if (results.interrupted) lines.push('', 'interrupted (Ctrl-C): the figures cover what was measured until then');
   if (resultsFile) lines.push('', `results: ${resultsFile}`);

@@ -231,7 +231,9 @@ export function renderScenario(scenario: Scenario): string {
   if (scenario.description) lines.push(...wrap(scenario.description, 96, '  '), '');
   if (scenario.file) lines.push(`  file      ${scenario.file}`);
   lines.push(`  suites    ${scenario.suites.join(', ') || '(none)'}`);
-  lines.push(`  seed      ${scenario.seed}`);
+  lines.push(
+    `  seed      ${scenario.seed}${(scenario.seeds ?? 1) > 1 ? `; run with ${scenario.seeds} seeds derived from it, each on a fresh cluster (--seeds N overrides)` : ''}`,
+  );
   lines.push(
     `  cluster   ${cluster.nodes} node${cluster.nodes === 1 ? '' : 's'}, streams with ${cluster.replicas} replica${cluster.replicas === 1 ? '' : 's'}, sync_interval ${cluster.syncInterval ?? 'server default'}`,
   );

@@ -345,6 +345,7 @@ export function scenarioFileSchema(known?: KnownNames) {
     name: text('a scenario name').regex(NAME, { error: NAME_MESSAGE }),
     description: z.string({ error: 'expected text' }).default(''),
     seed: int(0).default(1),
+    seeds: int(1, 1000).optional(),
     suites: z
       .array(text('a suite name').regex(NAME, { error: NAME_MESSAGE }), { error: 'expected a list of suite names' })
       .default([]),
@@ -358,6 +359,7 @@ export function scenarioFileSchema(known?: KnownNames) {
       name: file.name,
       description: file.description.trim(),
       seed: file.seed,
+      ...(file.seeds !== undefined ? { seeds: file.seeds } : {}),
       suites: file.suites,
       cluster: file.cluster,
       phases: file.phases.map((phase, index) => toPhase(phase, index)),

@@ -9,6 +9,11 @@ export interface Scenario {
   description: string;
   /** Seeds every generator of the run (command mix, data, target choice), so a run repeats. */
   seed: number;
+  /**
+   * How many runs `cim bench` makes of it by default, each with its own seed derived from `seed`
+   * and on a fresh cluster (`--seeds N` overrides); absent: one. YAML: `seeds`.
+   */
+  seeds?: number;
   /** Suites the scenario belongs to (`standard`, `quick`, `fault`, …); `cim bench` runs `standard` by default. */
   suites: string[];
   cluster: ClusterShape;

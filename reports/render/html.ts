@@ -21,6 +21,7 @@ import {
   type Severity,
 } from '../types.js';
 import { readComplianceView, type ComplianceView, type EvidenceTable } from './compliance-view.js';
+import { durabilityTable } from './durability.js';
 import { cidText, count, MISSING, ratio } from './format.js';
 import { toJsonValue } from './json.js';
 import {
@@ -111,6 +112,18 @@ export function renderHtml(named: NamedReport): string {
           2,
           `The same scenarios and seeds on nats-server ${view.servers!.join(', ')}`,
         ),
+      );
+    const durability = durabilityTable(view);
+    if (durability)
+      main.push(
+        '<h3 id="durability">Durability per server version</h3>',
+        table(
+          durability.headers,
+          durability.rows,
+          2,
+          'Acknowledged writes lost, replica divergence, nodes down and client errors, per fault over all its seeds',
+        ),
+        ...durability.notes.map((note) => `<p class="note">${esc(note)}</p>`),
       );
     const ratios = view.scenarios.flatMap((s) =>
       phaseRatios(s).map((r) => ({

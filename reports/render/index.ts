@@ -51,4 +51,14 @@ export {
   type ComparableLoad,
   type DriverComparison,
 } from './summary.js';
+export {
+  DURABILITY_HEADERS,
+  durabilityCells,
+  durabilityKind,
+  durabilityRows,
+  durabilityTable,
+  type DurabilityKind,
+  type DurabilityRow,
+  type DurabilityTable,
+} from './durability.js';
 export { alignedTable, count, decimal, ms, percent, ratio, seconds, share } from './format.js';

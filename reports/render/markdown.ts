@@ -3,6 +3,7 @@
 // text from a report (titles, error messages, fault details) must not become markup either.
 import { SEVERITY_ORDER, type NamedReport, type ReportFinding } from '../types.js';
 import { readComplianceView, type ComplianceView, type EvidenceTable } from './compliance-view.js';
+import { durabilityTable } from './durability.js';
 import { cidText, count, MISSING, seconds } from './format.js';
 import { toJsonValue } from './json.js';
 import { readPerformanceResults, type ScenarioView } from './performance-view.js';
@@ -72,6 +73,16 @@ export function renderMarkdown(named: NamedReport): string {
         `## Server versions side by side: ${mdText(view.servers!.join(', '))}`,
         '',
         ...table(matrix[0]!, matrix.slice(1)),
+      );
+    const durability = durabilityTable(view);
+    if (durability)
+      lines.push(
+        '',
+        '## Durability per server version',
+        '',
+        ...table(durability.headers, durability.rows),
+        '',
+        ...durability.notes.map((note) => `> ${mdText(note)}`).flatMap((l, i) => (i === 0 ? [l] : ['>', l])),
       );
     if (view.interrupted) lines.push('', '> Interrupted (Ctrl-C): the figures cover what was measured until then.');
   } else if (report.kind === 'performance') {

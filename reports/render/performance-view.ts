@@ -64,6 +64,8 @@ const faultPhase = z.object({
       firedAtMs: z.number(),
       healedAtMs: num,
       detail: z.string().catch(''),
+      stayedDown: bool,
+      corruption: z.object({ mode: str, bytes: num }).optional().catch(undefined),
     })
     .optional()
     .catch(undefined),
@@ -139,6 +141,11 @@ const scenarioResult = z.object({
       findings: num,
       samples: strings,
     })
+    .optional()
+    .catch(undefined),
+  /** The replicas read one by one; only how many divergences there were is read here. */
+  replicas: z
+    .object({ divergences: z.array(z.unknown()).catch([]) })
     .optional()
     .catch(undefined),
   metrics: z.record(z.string(), z.number()).catch({}),

@@ -37,6 +37,10 @@ describe('the shipped catalog', () => {
       'appliance-restart',
       'burst',
       'cluster-restart',
+      'durability-bit-flips',
+      'durability-kill-all',
+      'durability-kill-all-sync-always',
+      'durability-truncation',
       'follower-corruption',
       'http-vs-nats',
       'leader-kill',
@@ -51,11 +55,13 @@ describe('the shipped catalog', () => {
     ]);
   });
 
-  it('gives every scenario a description, its file, and a 3-node R3 cluster', () => {
+  it('gives every scenario a description, its file, and a 3-node R3 cluster (one with sync_interval always)', () => {
     for (const s of catalog) {
       expect(s.description.length, s.name).toBeGreaterThan(80);
       expect(s.file, s.name).toMatch(new RegExp(`${s.name}\\.yaml$`));
-      expect(s.cluster, s.name).toEqual({ nodes: 3, replicas: 3 });
+      const { syncInterval, ...shape } = s.cluster;
+      expect(shape, s.name).toEqual({ nodes: 3, replicas: 3 });
+      expect(syncInterval, s.name).toBe(s.name === 'durability-kill-all-sync-always' ? 'always' : undefined);
     }
   });
 

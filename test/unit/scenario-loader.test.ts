@@ -82,7 +82,7 @@ describe('scenario file errors', () => {
     ]);
     expect(issuesOf(withLine(1, 'title: steady'))).toEqual([
       '1:1 name: missing: expected a scenario name',
-      '1:1 title: unknown key "title"; this mapping takes name, description, seed, suites, cluster, phases',
+      '1:1 title: unknown key "title"; this mapping takes name, description, seed, seeds, suites, cluster, phases',
     ]);
   });
 
