@@ -52,7 +52,7 @@ export interface DurabilityRow {
   /** Runs with a replica comparison, and of them those with at least one divergence. */
   divergenceMeasured: number;
   divergenceRuns: number;
-  /** Runs where a node did not start again after the fault. */
+  /** Runs where a node did not start again after the fault (its `stayedDown`, or the metric `nodes_stayed_down`). */
   stayedDownRuns: number;
   /** Runs where the load saw failed or unanswered operations, and how many in all. */
   clientErrorRuns: number;
@@ -126,7 +126,11 @@ export function durabilityRows(view: PerformanceResultsView): DurabilityRow[] {
       row.divergenceMeasured++;
       if (divergences > 0) row.divergenceRuns++;
     }
-    if (s.phases.some((p) => p.type === 'fault' && p.fault?.stayedDown === true)) row.stayedDownRuns++;
+    if (
+      s.phases.some((p) => p.type === 'fault' && p.fault?.stayedDown === true) ||
+      (s.metrics.nodes_stayed_down ?? 0) > 0
+    )
+      row.stayedDownRuns++;
     const errors = s.phases.reduce((n, p) => n + (p.type === 'load' ? (p.failed ?? 0) + (p.unknown ?? 0) : 0), 0);
     if (errors > 0) row.clientErrorRuns++;
     row.clientErrors += errors;
