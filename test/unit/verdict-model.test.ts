@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { benchExitCode } from '../../cli/bench.js';
 import {
   divergenceLine,
+  recoveryText,
   renderHtml,
   renderJUnit,
   renderMarkdown,
@@ -207,5 +208,32 @@ describe('an old report whose check-less scenario lost events and was recorded "
     const xml = renderJUnit(await performanceReport({ results: { ...oldResults(), failOn: 'finding' } }));
     expect(xml).toMatch(/<testsuite name="quick-steady" tests="\d+" failures="1" errors="0"/);
     expect(xml).toContain('type="finding"');
+  });
+});
+
+describe('the recovery headline', () => {
+  it('says recovery and the longest stall, no dip, did not recover, or which measure an old report holds', () => {
+    const ref = { perSec: 200, kind: 'offered' };
+    expect(
+      recoveryText({ recovered: true, dip: true, recoveryMs: 5_800, stallMs: 4_900, recoveryReference: ref }),
+    ).toBe('recovery 5.8 s (back within 10 % of the offered 200/s for 2 s); longest stall 4.9 s');
+    expect(recoveryText({ recovered: true, dip: false, recoveryMs: 0, stallMs: 20, recoveryReference: ref })).toBe(
+      'no dip: recovery 0 ms (the rate stayed within 10 % of the offered 200/s); longest stall 0.0 s',
+    );
+    expect(
+      recoveryText({ recovered: false, stallMs: 12_000, recoveryReference: { perSec: 950, kind: 'before-fault' } }),
+    ).toBe(
+      'did not recover within the run (never back within 10 % of the 950/s before the fault for 2 s); longest stall 12.0 s',
+    );
+    expect(recoveryText({ recoveryMs: 144, stallMs: 5_700 })).toBe(
+      'recovery 144 ms (old measure: first failed operation to the next acknowledgement); longest stall 5.7 s',
+    );
+    expect(recoveryText({})).toBe('');
+  });
+
+  it('is defined in the HTML and Markdown reports of a run with a fault', async () => {
+    const named = await performanceReport();
+    expect(renderHtml(named)).toContain('id="recovery-definition"');
+    expect(renderMarkdown(named)).toContain('Recovery: from the fault firing until the delivered rate');
   });
 });
