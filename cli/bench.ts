@@ -5,13 +5,25 @@ import {
   CimError,
   EmbeddedCluster,
   ExitCode,
+  isCimErrorCode,
   loadOrCreateSigner,
   NATSCLI_VERSION,
   onShutdown,
   resolveServerVersion,
   Verifier,
 } from '../appliance/index.js';
-import { loadReport, renderFiles, withLedger, writeOnce, writeReport } from '../reports/index.js';
+import {
+  DEFAULT_FAIL_ON,
+  FAIL_ON_VALUES,
+  loadReport,
+  renderFiles,
+  runVerdictOf,
+  verdictFails,
+  withLedger,
+  writeOnce,
+  writeReport,
+  type FailOn,
+} from '../reports/index.js';
 import {
   compareWithBaseline,
   DEFAULT_THRESHOLD,
@@ -20,6 +32,7 @@ import {
   performanceReport,
   renderBenchResults,
   runBench,
+  type BenchResults,
 } from '../scenarios/index.js';
 import { componentBench, type ComponentBenchOptions } from './bench-components.js';
 import { statusLine } from './tty.js';
@@ -34,7 +47,11 @@ export function registerBenchCommand(program: Command): void {
         'fresh embedded cluster of its shape (or the one --nats names): the raw JetStream baseline first, then load,\n' +
         'fault and replay phases, then the checker (everything acknowledged read back: lost, unexpected, duplicates)\n' +
         'and chain/seal verification. Prints every headline figure with its ratio to the raw baseline of the same run\n' +
-        'and writes them as a signed performance report in <state>/reports/ (chained in the ledger). Exit 1 when a scenario fails its checks or errors.\n' +
+        'and writes them as a signed performance report in <state>/reports/ (chained in the ledger).\n' +
+        'Verdicts: passed; failed (a check did not hold); finding (every check held but the system misbehaved: loss,\n' +
+        'verification findings, diverging replicas, a node that did not start again); error (the run broke). The run takes\n' +
+        'the worst. Exit 1 when a scenario failed, when nothing ran (every scenario skipped) or, with --fail-on finding,\n' +
+        "on a finding; an error exits with its error's code (2 usage, 3 unavailable).\n" +
         'With --components: the component benchmarks instead (raw, event store, commands, replay, HTTP vs NATS, micro).',
     )
     .option('--quick', 'run the quick suite (well under a minute of load; what CI runs)')
@@ -72,6 +89,14 @@ export function registerBenchCommand(program: Command): void {
     .option(
       '--key <file...>',
       'with --nats: seal keys (PEM) of the appliances already serving that cluster, trusted by verification',
+    )
+    .addOption(
+      new Option(
+        '--fail-on <verdict>',
+        'what fails the run (exit 1, JUnit failure): "failed" (failed checks; findings are reported, not failing) or "finding" (findings too)',
+      )
+        .choices([...FAIL_ON_VALUES])
+        .default(DEFAULT_FAIL_ON),
     )
     .option('--json', 'print the results as JSON')
     .option('--components', 'run the component benchmarks instead of scenarios (the options below)')
@@ -142,6 +167,22 @@ export interface ScenarioBenchOptions {
   json?: boolean;
   servers?: string[];
   seeds?: number;
+  failOn?: FailOn;
+}
+
+/**
+ * `cim bench`'s exit status from the run's verdict (reports/verdict.ts), the one the reports show:
+ * an error exits with the exit status of its CIM-* code (the first errored scenario's), a failure
+ * (failed checks, a run where nothing ran, or with `--fail-on finding` a finding) with 1. An
+ * interrupted run's exit status is the shutdown's (130), not decided here.
+ */
+export function benchExitCode(results: Pick<BenchResults, 'scenarios' | 'interrupted'>, failOn: FailOn): ExitCode {
+  const run = runVerdictOf(results.scenarios, results.interrupted);
+  if (run.verdict === 'error') {
+    const code = results.scenarios.find((s) => s.status === 'error')?.errorCode;
+    return code && isCimErrorCode(code) ? new CimError(code, '').exitCode : ExitCode.unavailable;
+  }
+  return verdictFails(run.verdict, failOn) ? ExitCode.checkFailed : ExitCode.ok;
 }
 
 /** `--servers 2.9.10,2.12.1,2.15.x`: supported versions (lines resolved to their pinned release) or paths. */
@@ -214,6 +255,8 @@ export async function scenarioBench(refs: string[], options: ScenarioBenchOption
       ...(options.servers ? { servers: options.servers } : {}),
       ...(options.seeds !== undefined ? { seeds: options.seeds } : {}),
     });
+    const failOn = options.failOn ?? DEFAULT_FAIL_ON;
+    results.failOn = failOn;
     status.done();
     const comparison = baseline
       ? compareWithBaseline(baseline, results, options.threshold ?? DEFAULT_THRESHOLD)
@@ -230,6 +273,7 @@ export async function scenarioBench(refs: string[], options: ScenarioBenchOption
         threshold: options.threshold ?? null,
         servers: options.servers ?? null,
         seeds: options.seeds ?? null,
+        failOn,
       },
     };
     const { named, files } = writeReport(performanceReport(results, reportConfig, comparison), {
@@ -266,8 +310,9 @@ export async function scenarioBench(refs: string[], options: ScenarioBenchOption
       }
       print(lines.join('\n'));
     }
-    if (results.scenarios.some((r) => r.status === 'failed' || r.status === 'error') || comparison?.regressed)
-      process.exitCode = ExitCode.checkFailed;
+    const exit = benchExitCode(results, failOn);
+    if (exit !== ExitCode.ok) process.exitCode = exit;
+    else if (comparison?.regressed) process.exitCode = ExitCode.checkFailed;
   } finally {
     status.done();
     finished();

@@ -31,3 +31,4 @@ export { diffMetrics, type DiffRow } from './diff.js';
 export { loadReport, withLedger } from './lookup.js';
 export { renderFiles } from './renderings.js';
 export * from './render/index.js';
+export * from './verdict.js';

@@ -10,6 +10,7 @@ import type {
   SecondSample,
   ServerSample,
 } from '../bench/index.js';
+import type { FailOn, Verdict } from '../reports/index.js';
 import type { FaultRecord } from './faults.js';
 import type { ClusterShape } from './types.js';
 
@@ -44,9 +45,17 @@ export interface BenchResults {
   interrupted: boolean;
   /** A version matrix (`cim bench --servers`): the servers, in the order asked for. */
   servers?: string[];
+  /** What fails the run (`cim bench --fail-on`); absent in results written before it existed: `failed`. */
+  failOn?: FailOn;
 }
 
-export type ScenarioStatus = 'passed' | 'failed' | 'error' | 'interrupted' | 'skipped';
+/**
+ * A scenario's verdict, decided by reports/verdict.ts (docs/architecture.md#verdicts): `failed` when
+ * an assertion did not hold, `finding` when they all held but the system under test misbehaved
+ * (loss, unexpected or duplicate events, verification findings, diverging replicas, a node that did
+ * not start again), `error` when the run itself broke.
+ */
+export type ScenarioStatus = Verdict;
 
 export interface ScenarioResult {
   scenario: string;
@@ -58,6 +67,10 @@ export interface ScenarioResult {
   server?: string;
   /** Why it errored or was skipped. */
   reason?: string;
+  /** The CIM-* code of the error, when it errored: `cim bench` exits with that code's exit status. */
+  errorCode?: string;
+  /** One line per way the system under test misbehaved (`lost 3 acknowledged events`); absent when none. */
+  findings?: string[];
   startedAt: string;
   seconds: number;
   cluster: ClusterDescription;
@@ -111,9 +124,21 @@ export interface LoadPhaseResult extends PhaseResultBase {
 export interface FaultPhaseResult extends PhaseResultBase {
   type: 'fault';
   fault?: FaultRecord;
-  /** First failed operation after the fault to the next acknowledgement, ms; 0 when nothing failed. */
+  /**
+   * Fault firing → the delivered rate back within 10 % of the offered rate and staying there for
+   * 2 s (scenarios/recovery.ts), ms; 0 when it never dipped; absent when it did not recover within
+   * the run (then `recovered` is false) or no load ran at the fault.
+   */
   recoveryMs?: number;
-  /** Longest time without an acknowledgement after the fault fired, ms (when load ran during it). */
+  /** Whether the rate recovered before the load ended; absent when no load ran at the fault (and in older results). */
+  recovered?: boolean;
+  /** The rate recovery was measured against (ops/s) and what it is: the phases' fixed rate, or the median before the fault (`rate: max`). */
+  recoveryReference?: { perSec: number; kind: 'offered' | 'before-fault' };
+  /** False when the rate never left the band: recovery 0, "no dip". */
+  dip?: boolean;
+  /** Why recovery could not be measured, when it could not. */
+  recoveryNote?: string;
+  /** Longest time without an acknowledgement after the fault fired until the load ended, ms (when load ran during it). */
   stallMs?: number;
 }
 

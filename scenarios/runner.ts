@@ -56,8 +56,10 @@ import {
   type Random,
   type ReadItem,
 } from '../bench/index.js';
+import { scenarioVerdict } from '../reports/index.js';
 import { runFault, startFailureCause } from './faults.js';
-import { evaluate, recoveryAfter, scenarioMetrics } from './metrics.js';
+import { evaluate, scenarioMetrics } from './metrics.js';
+import { measureRecovery } from './recovery.js';
 import type {
   ClusterDescription,
   FaultPhaseResult,
@@ -262,19 +264,21 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         run.clock,
       );
     result.phases = await runPhases(run);
-    // Recovery counts every operation after the fault, so it is measured once all load has ended.
+    // Recovery is read off the delivered rate until the load ended, so it is measured once all load has.
     for (const phase of result.phases) {
-      if (phase.type === 'fault' && phase.fault) Object.assign(phase, recoveryOf(run, phase.fault.firedAtMs));
+      if (phase.type === 'fault' && phase.fault)
+        Object.assign(phase, recoveryOf(run, result.phases, phase.fault.firedAtMs));
     }
     if (options.signal?.aborted) result.status = 'interrupted';
     const phaseError = result.phases.find((p) => p.error);
     if (phaseError) {
       result.status = 'error';
+      result.errorCode = phaseError.error!.code;
       result.reason = `phase ${phaseError.name}: ${phaseError.error!.code}: ${phaseError.error!.message}`;
     }
 
     // The checker: heal, stop the services, seal and verify, read back, compare.
-    await heal(run);
+    await heal(run, result.phases);
     await run.gateway?.handle.stop();
     run.gateway = undefined;
     await run.appliance?.stop();
@@ -315,6 +319,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   } catch (error) {
     const cim = toCimError(error);
     result.status = options.signal?.aborted ? 'interrupted' : 'error';
+    result.errorCode = cim.code;
     result.reason = `${cim.code}: ${cim.message}`;
     log(`${scenario.name}: ${result.reason}`);
   } finally {
@@ -332,7 +337,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   for (const phase of scenario.phases) {
     if (phase.type === 'check') result.checks.push(...phase.expect.map((a) => evaluate(a, result.metrics)));
   }
-  if (result.status === 'passed' && result.checks.some((c) => !c.ok)) result.status = 'failed';
+  // The one verdict model decides (reports/verdict.ts): failed checks, then findings, over what was recorded.
+  const verdict = scenarioVerdict(result);
+  result.status = verdict.status;
+  if (verdict.findings.length > 0) result.findings = verdict.findings;
   result.seconds = (Date.now() - startedAt.getTime()) / 1_000;
   return result;
 }
@@ -620,12 +628,39 @@ async function runFaultPhase(
   return { ...base, endedAtMs: run.clock(), type: 'fault', fault };
 }
 
-/** Recovery, from the operations of every load phase that ended after the fault fired. */
-function recoveryOf(run: Running, firedAtMs: number): { recoveryMs?: number; stallMs?: number } {
-  const operations: OperationRecord[] = run.recorders.flatMap((r) => r.operations);
-  if (operations.length === 0) return {};
-  const { recoveryMs, stallMs } = recoveryAfter(firedAtMs, operations);
-  return { recoveryMs, ...(stallMs !== undefined ? { stallMs } : {}) };
+/**
+ * Recovery (scenarios/recovery.ts) from the acknowledgements of the load phases running when the
+ * fault fired, against their offered rate; nothing when no load ran then.
+ */
+function recoveryOf(
+  run: Running,
+  phases: readonly PhaseResult[],
+  firedAtMs: number,
+): Pick<FaultPhaseResult, 'recoveryMs' | 'recovered' | 'recoveryReference' | 'dip' | 'recoveryNote' | 'stallMs'> {
+  const loads = phases.filter(
+    (p): p is LoadPhaseResult => p.type === 'load' && !p.error && p.startedAtMs <= firedAtMs && p.endedAtMs > firedAtMs,
+  );
+  if (loads.length === 0) return {};
+  const names = new Set(loads.map((p) => p.name));
+  const acks = run.recorders
+    .filter((r) => names.has(r.phase))
+    .flatMap((r) => r.operations.filter((o) => o.outcome === 'ok').map((o) => o.endMs));
+  const fixed = loads.every((p) => p.rate !== 'max');
+  const r = measureRecovery({
+    firedAtMs,
+    acks,
+    offeredPerSec: fixed ? loads.reduce((n, p) => n + (p.rate as number), 0) : undefined,
+    loadStartMs: Math.min(...loads.map((p) => p.startedAtMs)),
+    loadEndMs: Math.max(...loads.map((p) => p.endedAtMs)),
+  });
+  return {
+    recovered: r.recovered,
+    dip: r.dip,
+    stallMs: r.stallMs,
+    ...(r.recoveryMs !== undefined ? { recoveryMs: r.recoveryMs } : {}),
+    ...(r.referencePerSec !== undefined ? { recoveryReference: { perSec: r.referencePerSec, kind: r.reference } } : {}),
+    ...(r.note ? { recoveryNote: r.note } : {}),
+  };
 }
 
 async function runReplay(
@@ -644,8 +679,11 @@ async function runReplay(
   return { ...base, endedAtMs: run.clock(), type: 'replay', projection: phase.projection, replay };
 }
 
-/** Whatever a fault left down or paused (an interrupted run, a kill without `for`) is brought back before the read-back. */
-async function heal(run: Running): Promise<void> {
+/**
+ * Whatever a fault left down or paused (an interrupted run, a kill without `for`) is brought back
+ * before the read-back; a node that will not start again is marked on the fault that took it down.
+ */
+async function heal(run: Running, phases: readonly PhaseResult[]): Promise<void> {
   const cluster = run.cluster;
   if (!cluster) return;
   for (const node of cluster.nodeNames) {
@@ -658,7 +696,15 @@ async function heal(run: Running): Promise<void> {
       // others still hold a quorum to read back from. One that runs but never becomes ready is
       // stopped, so that waiting for the cluster waits for the others only.
       await cluster.stopNode(node).catch(() => {});
-      run.log(`${run.scenario.name}: ${node} stays down: ${startFailureCause(toCimError(error).message)}`);
+      const cause = startFailureCause(toCimError(error).message);
+      run.log(`${run.scenario.name}: ${node} stays down: ${cause}`);
+      const fault = [...phases]
+        .reverse()
+        .find((p): p is FaultPhaseResult => p.type === 'fault' && p.fault?.nodes.includes(node) === true)?.fault;
+      if (fault && !fault.stayedDown) {
+        fault.stayedDown = true;
+        fault.detail += `; it did not start again when the run healed the cluster: ${cause}`;
+      }
     }
   }
   await cluster.waitReady();

@@ -149,8 +149,10 @@ export const METRICS = {
   p90_ms: '90th percentile latency, ms',
   p99_ms: '99th percentile latency, ms',
   p999_ms: '99.9th percentile latency, ms',
-  recovery_ms: 'fault: first failed operation to the next acknowledged one, ms (0 when none failed)',
-  stall_ms: 'fault: the longest time without any acknowledgement after the fault fired, ms',
+  recovery_ms:
+    'fault: from the fault firing until the delivered rate (acknowledgements over a sliding 1 s window, every 100 ms) is back within 10 % of the offered rate (the fixed rate; for rate: max, the median rate of the whole seconds before the fault, and only a rate below it counts) and stays there for 2 s, ms; 0 when it never dipped; not measured when it never recovered within the run',
+  stall_ms: 'fault: the longest time without any acknowledgement from the fault firing until the load ended, ms',
+  nodes_stayed_down: 'nodes that did not start again after a fault (a damaged store they refuse, or panic on)',
   replay_events_per_sec: 'replay: events applied per second',
   replay_ratio_to_raw: 'replay: events/s / raw ordered-consumer read of the same stream',
   http_to_nats_throughput: 'ops/s of the http phase / ops/s of the nats phase of the same mix in the same run',

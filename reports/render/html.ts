@@ -22,6 +22,7 @@ import {
 } from '../types.js';
 import { readComplianceView, type ComplianceView, type EvidenceTable } from './compliance-view.js';
 import { durabilityTable } from './durability.js';
+import { failOnSentence, scenarioVerdict, VERDICT_MEANING, VERDICT_PRECEDENCE, type Verdict } from '../verdict.js';
 import { cidText, count, MISSING, ratio } from './format.js';
 import { toJsonValue } from './json.js';
 import {
@@ -45,8 +46,10 @@ import {
   phaseRatios,
   rawBaselineLine,
   matrixTable,
+  RECOVERY_DEFINITION,
   SUMMARY_HEADERS,
   summaryRow,
+  viewVerdict,
   worstRatio,
 } from './summary.js';
 
@@ -99,6 +102,7 @@ export function renderHtml(named: NamedReport): string {
     main.push(
       '<section id="scenarios"><h2>Scenarios</h2>',
       table(SUMMARY_HEADERS, view.scenarios.map(summaryRow), 2, 'Headline figures per scenario'),
+      definitions(view),
     );
     if (view.interrupted)
       main.push('<p class="warn">Interrupted (Ctrl-C): the figures cover what was measured until then.</p>');
@@ -206,10 +210,10 @@ function cards(
       `<div class="card"><span class="figure ${cls}">${esc(value)}</span>${esc(label)}${note ? `<br><span class="note">${esc(note)}</span>` : ''}</div>`,
     );
   if (view) {
-    const passed = view.scenarios.filter((s) => s.status === 'passed').length;
-    const notPassed = view.scenarios.length - passed;
-    card('scenarios passed', count(passed), passed > 0 ? 'ok' : '');
-    card('scenarios not passed', count(notPassed), notPassed > 0 ? 'bad' : '');
+    // One verdict model (reports/verdict.ts): the same counts as the terminal, Markdown, JUnit and the exit code.
+    const run = viewVerdict(view);
+    card('run verdict', run.verdict, verdictClass(run.verdict), failOnSentence(run.failOn));
+    for (const [verdict, n] of run.counts) card(`scenario(s) ${verdict}`, count(n), verdictClass(verdict));
     const worst = worstRatio(view);
     card(
       'worst ratio to raw',
@@ -330,13 +334,34 @@ function evidenceTable(t: EvidenceTable): string {
   return table(t.headers, t.rows, t.numericFrom, t.caption);
 }
 
+/** The class a verdict is shown in: passed green, finding amber, skipped plain, the rest red. */
+function verdictClass(verdict: Verdict): string {
+  return verdict === 'passed' ? 'ok' : verdict === 'finding' ? 'warn' : verdict === 'skipped' ? '' : 'bad';
+}
+
+/** What the verdicts mean and, when a scenario has a fault, how recovery and the longest stall are measured. */
+function definitions(view: PerformanceResultsView): string {
+  const items = VERDICT_PRECEDENCE.map((v) => `<li><strong>${esc(v)}</strong>: ${esc(VERDICT_MEANING[v])}</li>`);
+  const faults = view.scenarios.some((s) => s.phases.some((p) => p.type === 'fault'));
+  return [
+    `<p class="note">Verdicts (worst first; the run takes the worst of its scenarios, and a run where every scenario was skipped is skipped, not passed):</p>`,
+    `<ul class="note">${items.join('')}</ul>`,
+    ...(faults ? [`<p class="note" id="recovery-definition">${esc(RECOVERY_DEFINITION)}</p>`] : []),
+  ].join('\n');
+}
+
 function scenarioSection(s: ScenarioView): string {
-  const ok = s.status === 'passed';
+  const { status, findings } = scenarioVerdict(s);
   const out = [
     `<section class="scenario" id="scenario-${esc(slug(s.scenario))}">`,
-    `<h2>${esc(s.scenario)} <span class="status ${ok ? 'ok' : 'bad'}">${esc(s.status)}</span></h2>`,
+    `<h2>${esc(s.scenario)} <span class="status ${verdictClass(status)}">${esc(status)}</span></h2>`,
   ];
   if (s.reason) out.push(`<p class="bad">${esc(s.reason)}</p>`);
+  if (findings.length > 0)
+    out.push(
+      `<p class="${status === 'finding' ? 'warn' : 'bad'}">The system under test misbehaved:</p>`,
+      `<ul class="findings">${findings.map((f) => `<li>${esc(f)}</li>`).join('')}</ul>`,
+    );
   if (s.description) out.push(`<p>${esc(s.description)}</p>`);
   const cluster = clusterLine(s);
   const raw = rawBaselineLine(s);
@@ -608,6 +633,11 @@ function recoveryTimeline(s: ScenarioView): string | undefined {
         segments: [
           { from: fired, to: fired + p.recoveryMs / 1_000, kind: 'recovery', label: `${Math.round(p.recoveryMs)} ms` },
         ],
+      });
+    else if (p.recovered === false)
+      rows.push({
+        label: `${p.name}: recovery`,
+        segments: [{ from: fired, kind: 'recovery', label: 'did not recover' }],
       });
   }
   if (rows.length === 0) return undefined;

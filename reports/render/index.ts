@@ -46,8 +46,12 @@ export {
   driverComparisonLine,
   driverComparisons,
   matrixTable,
+  RECOVERY_DEFINITION,
+  recoveryText,
   SUMMARY_HEADERS,
   summaryRow,
+  viewVerdict,
+  type RecoveryFigures,
   type ComparableLoad,
   type DriverComparison,
 } from './summary.js';

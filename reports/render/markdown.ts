@@ -23,7 +23,10 @@ import {
   driverComparisons,
   SUMMARY_HEADERS,
   summaryRow,
+  RECOVERY_DEFINITION,
+  viewVerdict,
 } from './summary.js';
+import { failOnSentence, scenarioVerdict, VERDICT_MEANING, VERDICT_PRECEDENCE } from '../verdict.js';
 
 /** Text that Markdown shows as written: markup characters escaped, no line breaks (a table cell stays one cell). */
 export function mdText(text: string): string {
@@ -63,9 +66,18 @@ export function renderMarkdown(named: NamedReport): string {
 
   const view = report.kind === 'performance' ? readPerformanceResults(report.results) : undefined;
   if (view) {
-    const failed = view.scenarios.filter((s) => s.status !== 'passed').length;
-    lines.push('', `## Scenarios: ${view.scenarios.length - failed} passed, ${failed} not passed`, '');
+    // One verdict model (reports/verdict.ts): the same counts as the terminal, HTML, JUnit and the exit code.
+    const run = viewVerdict(view);
+    lines.push('', `## Scenarios: ${mdText(run.summary)}`, '', `_${mdText(failOnSentence(run.failOn))}._`, '');
     lines.push(...table(SUMMARY_HEADERS, view.scenarios.map(summaryRow)));
+    lines.push(
+      '',
+      'Verdicts, worst first (the run takes the worst; a run where every scenario was skipped is skipped, not passed):',
+      '',
+      ...VERDICT_PRECEDENCE.map((v) => `- **${v}**: ${mdText(VERDICT_MEANING[v])}`),
+    );
+    if (view.scenarios.some((s) => s.phases.some((p) => p.type === 'fault')))
+      lines.push('', mdText(RECOVERY_DEFINITION));
     const matrix = matrixTable(view);
     if (matrix)
       lines.push(
@@ -173,7 +185,10 @@ function complianceEvidence(view: ComplianceView, findings: readonly ReportFindi
 }
 
 function scenarioSection(s: ScenarioView): string[] {
-  const out = [`### ${mdText(s.scenario)}: ${mdText(s.status)}${s.reason ? ` (${mdText(s.reason)})` : ''}`, ''];
+  const { status, findings } = scenarioVerdict(s);
+  const out = [`### ${mdText(s.scenario)}: ${mdText(status)}${s.reason ? ` (${mdText(s.reason)})` : ''}`, ''];
+  if (findings.length > 0)
+    out.push('**Findings** (the system under test misbehaved):', '', ...findings.map((f) => `- ${mdText(f)}`), '');
   if (s.description) out.push(mdText(s.description), '');
   const cluster = clusterLine(s);
   if (cluster) out.push(`- cluster: ${mdText(cluster)}`);

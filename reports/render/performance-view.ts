@@ -70,6 +70,10 @@ const faultPhase = z.object({
     .optional()
     .catch(undefined),
   recoveryMs: num,
+  recovered: bool,
+  recoveryReference: z.object({ perSec: num, kind: str }).optional().catch(undefined),
+  dip: bool,
+  recoveryNote: str,
   stallMs: num,
 });
 
@@ -101,6 +105,8 @@ const scenarioResult = z.object({
   seed: num,
   status: z.string().catch('unknown'),
   reason: str,
+  errorCode: str,
+  findings: z.array(z.string()).optional().catch(undefined),
   startedAt: str,
   seconds: num,
   /** In a version matrix: the server this result was measured on. */
@@ -143,13 +149,23 @@ const scenarioResult = z.object({
     })
     .optional()
     .catch(undefined),
-  /** The replicas read one by one; only how many divergences there were is read here. */
-  replicas: z
-    .object({ divergences: z.array(z.unknown()).catch([]) })
-    .optional()
-    .catch(undefined),
   metrics: z.record(z.string(), z.number()).catch({}),
   checks: lenientList(z.object({ text: z.string(), ok: z.boolean(), actual: z.number().nullable().catch(null) })),
+  /** Replica comparison: only what the verdict names of each divergence. */
+  replicas: z
+    .object({
+      divergences: lenientList(
+        z.object({
+          stream: z.string(),
+          replica: z.string(),
+          reference: str,
+          kind: z.string(),
+          sequences: lenientList(z.object({ from: z.number(), to: z.number() })),
+        }),
+      ),
+    })
+    .optional()
+    .catch(undefined),
 });
 
 export const performanceResultsSchema = z.object({
@@ -158,6 +174,8 @@ export const performanceResultsSchema = z.object({
   scenarios: lenientList(scenarioResult),
   interrupted: bool,
   servers: z.array(z.string()).optional().catch(undefined),
+  /** `cim bench --fail-on`; absent in results written before it existed (then `failed`). */
+  failOn: z.enum(['failed', 'finding']).optional().catch(undefined),
 });
 
 export type PerformanceResultsView = z.output<typeof performanceResultsSchema>;
