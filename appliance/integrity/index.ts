@@ -59,6 +59,7 @@ export {
   compareReplicas,
   describeDivergence,
   describeRanges,
+  renderReplicaComparison,
   messageDigest,
   toRanges,
   type CompareOptions,

@@ -251,3 +251,23 @@ export function compareReplicas(copies: readonly ReplicaCopy[], options: Compare
   }
   return result;
 }
+
+/** The comparison for a terminal: each stream's copies (the leader starred), then each divergence and what was unreadable. */
+export function renderReplicaComparison(comparison: ReplicaComparison): string {
+  const lines: string[] = [];
+  const servers = new Set(comparison.streams.flatMap((s) => s.replicas.map((r) => r.server)));
+  lines.push(
+    `replicas: ${comparison.streams.length} stream(s) on ${servers.size} server(s), each copy read from its own server's block files`,
+  );
+  for (const { stream, replicas } of comparison.streams) {
+    const copies = replicas.map(
+      (r) =>
+        `${r.server}${r.leader ? '*' : ''} ${r.messages} msg${r.messages === 1 ? '' : 's'} ${r.firstSeq}..${r.lastSeq}`,
+    );
+    lines.push(`  ${stream}: ${copies.join(' | ')}`);
+  }
+  if (comparison.divergences.length === 0 && comparison.streams.length > 0) lines.push('  every replica agrees');
+  for (const d of comparison.divergences) lines.push(`  DIVERGENCE ${describeDivergence(d)}`);
+  for (const u of comparison.unreadable) lines.push(`  unreadable: ${u.server} ${u.stream}: ${u.reason}`);
+  return lines.join('\n');
+}
