@@ -79,7 +79,7 @@ export { latencyHistogram, mergeLatencies, type LatencySummary } from './latency
 export { seededRandom, type Random } from './random.js';
 export { PhaseRecorder, type OperationRecord, type SecondSample } from './recorder.js';
 export { sampleServerStats, type ServerSample, type ServerStatsSampler } from './server-stats.js';
-export { readBackDomain, readBackRaw, type ReadBackResult } from './read-back.js';
+export { readBackCopy, readBackDomain, readBackRaw, type BackMessage, type ReadBackResult } from './read-back.js';
 export {
   bootstrapRelativeChange,
   mannWhitneyU,

@@ -50,7 +50,8 @@ function faultMetrics(phase: FaultPhaseResult): Record<string, number> {
 
 /** Scenario-wide figures and each phase's own (`<phase>.<metric>`). */
 export function scenarioMetrics(
-  result: Pick<ScenarioResult, 'phases' | 'checker' | 'verification' | 'baseline'>,
+  result: Pick<ScenarioResult, 'phases' | 'checker' | 'verification' | 'baseline'> &
+    Pick<Partial<ScenarioResult>, 'replicas'>,
 ): Record<string, number> {
   const rawPerSecond = result.baseline?.publish.perSecond ?? 0;
   const metrics: Record<string, number> = {};
@@ -61,6 +62,7 @@ export function scenarioMetrics(
       duplicates: result.checker.duplicates,
     });
   if (result.verification) metrics.verify_findings = result.verification.findings;
+  if (result.replicas) metrics.replica_divergences = result.replicas.divergences.length;
   Object.assign(
     metrics,
     loadMetrics(

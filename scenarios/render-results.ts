@@ -22,6 +22,7 @@ import {
   SUMMARY_HEADERS,
   summaryRow,
 } from '../reports/index.js';
+import { replicaLines } from './render-replicas.js';
 import type { BenchResults, PhaseResult, ScenarioResult } from './results.js';
 
 export function renderBenchResults(results: BenchResults, resultsFile?: string): string {
@@ -105,6 +106,7 @@ export function renderScenarioResult(r: ScenarioResult): string {
     );
     for (const sample of r.verification.samples.slice(0, 5)) lines.push(`    ${sample}`);
   }
+  lines.push(...replicaLines(r));
   for (const check of r.checks)
     lines.push(
       `  ${check.ok ? 'ok  ' : 'FAIL'} ${check.text}  (measured: ${check.actual === null ? 'not measured' : decimal(check.actual)})`,

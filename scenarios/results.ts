@@ -1,7 +1,7 @@
 // What a run of scenarios produced: the figures, how they were obtained, and the verdicts. This is
 // the `results` part of the performance report (docs/architecture.md#reports), and what
 // `--out FILE` writes as plain JSON.
-import type { ServerBuild } from '../appliance/index.js';
+import type { ReplicaComparison, ServerBuild } from '../appliance/index.js';
 import type {
   CheckerVerdict,
   LatencySummary,
@@ -76,7 +76,13 @@ export interface ScenarioResult {
   cluster: ClusterDescription;
   baseline?: RawBaselineResult;
   phases: PhaseResult[];
-  checker?: CheckerVerdict & { streams: { stream: string; scanned: number; undecodable: number; meanBytes: number }[] };
+  checker?: CheckerVerdict & {
+    streams: { stream: string; scanned: number; undecodable: number; meanBytes: number }[];
+    /** The same history checked against each replica's own copy of the streams (read from its block files). */
+    perReplica?: ReplicaCheck[];
+  };
+  /** Every replica of the streams the run wrote, compared one by one (docs/architecture.md, "Replica comparison"). */
+  replicas?: ReplicaComparison;
   verification?: {
     domains: { domain: string; events: number; seals: number; findings: number }[];
     findings: number;
@@ -86,6 +92,15 @@ export interface ScenarioResult {
   metrics: Record<string, number>;
   checks: { text: string; ok: boolean; actual: number | null }[];
   serverStats: ServerSample[];
+}
+
+/** The checker against one replica's copy: what that server alone would have given back. */
+export interface ReplicaCheck {
+  server: string;
+  stream?: string;
+  lost: number;
+  unexpected: number;
+  duplicates: number;
 }
 
 export interface ClusterDescription extends ClusterShape {

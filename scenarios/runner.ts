@@ -19,6 +19,9 @@ import {
   findProjection,
   loadOrCreateSigner,
   KeyRing,
+  AUDIT_STREAM,
+  readReplicas,
+  SEALS_STREAM,
   referenceDomains,
   Sealer,
   servedDomains,
@@ -32,6 +35,7 @@ import {
   type GatewayHandle,
   type NatsEndpoint,
   type NatsRole,
+  type ReplicaComparison,
   type Verifier,
 } from '../appliance/index.js';
 import {
@@ -43,6 +47,7 @@ import {
   MixWorld,
   PhaseRecorder,
   rawIssuer,
+  readBackCopy,
   readBackDomain,
   readBackRaw,
   runRawBaseline,
@@ -312,10 +317,15 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       const back = await readBackRaw(auditNc, RAW_STREAM);
       read.push(...back.items);
       described(RAW_STREAM, back);
-      await (await nc.jetstreamManager()).streams.delete(RAW_STREAM).catch(() => false);
     }
     const operations = run.recorders.flatMap((r) => r.operations);
     result.checker = { ...checkHistory(operations, read), streams };
+    if (!options.signal?.aborted) {
+      const compared = await compareScenarioReplicas(run, domains, operations, read);
+      result.replicas = compared.replicas;
+      if (compared.perReplica) result.checker.perReplica = compared.perReplica;
+    }
+    if (run.usedRawStream) await (await nc.jetstreamManager()).streams.delete(RAW_STREAM).catch(() => false);
   } catch (error) {
     const cim = toCimError(error);
     result.status = options.signal?.aborted ? 'interrupted' : 'error';
@@ -708,6 +718,60 @@ async function heal(run: Running, phases: readonly PhaseResult[]): Promise<void>
     }
   }
   await cluster.waitReady();
+}
+
+/**
+ * Every replica of the streams the run wrote, each read from its own server's block files and
+ * compared (docs/architecture.md, "Replica comparison"), and the checker against each replica's
+ * copy. An attached cluster's files are not here: its replicas are unreadable, and say why.
+ */
+async function compareScenarioReplicas(
+  run: Running,
+  domains: readonly string[],
+  operations: readonly OperationRecord[],
+  leaderRead: readonly ReadItem[],
+): Promise<{ replicas: ReplicaComparison; perReplica?: NonNullable<ScenarioResult['checker']>['perReplica'] }> {
+  const streams = [
+    ...domains.map(domainStream),
+    SEALS_STREAM,
+    AUDIT_STREAM,
+    ...(run.usedRawStream ? [RAW_STREAM] : []),
+  ];
+  const cluster = run.cluster;
+  if (!cluster) {
+    const reason =
+      "an attached cluster's block files are not on this machine; replicas are read only on the embedded cluster";
+    return { replicas: { streams: [], divergences: [], unreadable: [{ server: '*', stream: '*', reason }] } };
+  }
+  let replicaRead;
+  try {
+    replicaRead = await readReplicas(cluster, streams, { log: (line) => run.log(`${run.scenario.name}: ${line}`) });
+  } catch (error) {
+    const reason = `${toCimError(error).code}: ${toCimError(error).message}`;
+    run.log(`${run.scenario.name}: the replicas could not be read: ${reason}`);
+    return { replicas: { streams: [], divergences: [], unreadable: [{ server: '*', stream: '*', reason }] } };
+  }
+  const { comparison, copies, stayedDown } = replicaRead;
+  for (const { server, reason } of stayedDown)
+    comparison.unreadable.push({
+      server,
+      stream: '*',
+      reason: `did not start again after its replicas were read: ${reason}`,
+    });
+  // The checker per replica: the streams a server holds, as its copy has them; any it does not hold, as the leader gave them.
+  const checked = new Set([...domains.map(domainStream), ...(run.usedRawStream ? [RAW_STREAM] : [])]);
+  const servers = [...new Set(copies.map((c) => c.server))].sort();
+  const perReplica = servers.map((server) => {
+    const own = copies.filter((c) => c.server === server && checked.has(c.stream));
+    const held = new Set(own.map((c) => c.stream));
+    const items = own.flatMap(
+      (c) => readBackCopy(c.stream, c.messages, c.stream === RAW_STREAM ? undefined : run.actor).items,
+    );
+    items.push(...leaderRead.filter((item) => !held.has(item.where.split('#')[0]!)));
+    const verdict = checkHistory(operations, items, { sampleSize: 0 });
+    return { server, lost: verdict.lost, unexpected: verdict.unexpected, duplicates: verdict.duplicates };
+  });
+  return { replicas: comparison, perReplica };
 }
 
 async function sealAndVerify(

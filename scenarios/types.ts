@@ -140,6 +140,7 @@ export const METRICS = {
   unexpected: 'events found in the streams that no attempted command of the run caused (checker)',
   duplicates: 'events found more than once, or a command applied more than once (checker)',
   verify_findings: 'findings of chain and seal verification over the streams the run wrote',
+  replica_divergences: 'divergences between the replicas of the streams the run wrote, each read from its own server',
   ops: 'operations acknowledged',
   errors: 'operations that failed',
   error_rate: 'failed / attempted operations',

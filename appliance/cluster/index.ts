@@ -1,4 +1,5 @@
 // The embedded NATS cluster and connections to any cluster: the public surface of appliance/cluster.
+export { readStoredStream, streamDir, type StoredRecord, type StoredStreamCopy } from './block-files.js';
 export { connectNats, roleEndpoint, type NatsEndpoint } from './connection.js';
 export { natsUsersDir, NatsUsers, ROUTE_USER } from './nats-users.js';
 export { MonitorClient, type Jsz, type Varz } from './monitor.js';

@@ -25,6 +25,7 @@ import { durabilityTable } from './durability.js';
 import { failOnSentence, scenarioVerdict, VERDICT_MEANING, VERDICT_PRECEDENCE, type Verdict } from '../verdict.js';
 import { cidText, count, MISSING, ratio } from './format.js';
 import { toJsonValue } from './json.js';
+import { replicaSection } from './replicas-view.js';
 import {
   readPerformanceResults,
   type LoadPhaseView,
@@ -491,6 +492,7 @@ function scenarioSection(s: ScenarioView): string {
     );
     if (v.samples.length > 0) out.push(`<pre>${esc(v.samples.slice(0, 10).join('\n'))}</pre>`);
   }
+  out.push(...replicasHtml(s));
   const faults = s.phases.filter((p) => p.type === 'fault');
   if (faults.length > 0)
     out.push(
@@ -651,6 +653,29 @@ function recoveryTimeline(s: ScenarioView): string | undefined {
 
 function figure(svg: string, caption = ''): string {
   return `<figure>${svg}${caption ? `<figcaption>${esc(caption)}</figcaption>` : ''}</figure>`;
+}
+
+/** The checker per replica and the divergences between replicas, each copy read from its own server. */
+function replicasHtml(s: ScenarioView): string[] {
+  const r = replicaSection(s);
+  if (!r) return [];
+  const out: string[] = [];
+  if (r.perReplica.length > 0)
+    out.push(
+      table(
+        ['replica', 'lost', 'unexpected', 'duplicates'],
+        r.perReplica.map((p) => [p.server, count(p.lost), count(p.unexpected), count(p.duplicates)]),
+        1,
+        "Checker per replica: each replica's own copy read back",
+        (row) => (row.slice(1).some((c) => c !== '0') ? 'bad' : ''),
+      ),
+    );
+  out.push(`<p>Replicas: ${esc(r.summary)}: ${count(r.divergences.length)} divergence(s)</p>`);
+  if (r.divergences.length > 0)
+    out.push(`<ul class="bad">${r.divergences.map((d) => `<li>${esc(d)}</li>`).join('')}</ul>`);
+  if (r.unreadable.length > 0)
+    out.push(`<ul>${r.unreadable.map((u) => `<li>unreadable: ${esc(u)}</li>`).join('')}</ul>`);
+  return out;
 }
 
 /** A table with column headers and each row's first cell as its row header; cells from `numericFrom` on are right-aligned. */

@@ -6,6 +6,7 @@ import { readComplianceView, type ComplianceView, type EvidenceTable } from './c
 import { durabilityTable } from './durability.js';
 import { cidText, count, MISSING, seconds } from './format.js';
 import { toJsonValue } from './json.js';
+import { replicaSection } from './replicas-view.js';
 import { readPerformanceResults, type ScenarioView } from './performance-view.js';
 import {
   checkMeasured,
@@ -238,5 +239,22 @@ function scenarioSection(s: ScenarioView): string[] {
     );
     for (const sample of v.samples.slice(0, 5)) out.push(`- ${mdText(sample)}`);
   }
+  out.push(...replicasMarkdown(s));
+  return out;
+}
+
+/** The checker per replica and the divergences between replicas, each copy read from its own server. */
+function replicasMarkdown(s: ScenarioView): string[] {
+  const r = replicaSection(s);
+  if (!r) return [];
+  const out: string[] = [];
+  if (r.perReplica.length > 0)
+    out.push(
+      '',
+      `**Checker per replica**: ${r.perReplica.map((p) => `${mdText(p.server)} lost ${count(p.lost)}, unexpected ${count(p.unexpected)}, duplicates ${count(p.duplicates)}`).join('; ')}`,
+    );
+  out.push('', `**Replicas**: ${mdText(r.summary)}: ${count(r.divergences.length)} divergence(s)`);
+  for (const d of r.divergences) out.push(`- ${mdText(d)}`);
+  for (const u of r.unreadable) out.push(`- unreadable: ${mdText(u)}`);
   return out;
 }

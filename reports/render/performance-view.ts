@@ -138,6 +138,9 @@ const scenarioResult = z.object({
       duplicates: num,
       samples: z.object({ lost: strings, unexpected: strings, duplicates: strings }).optional().catch(undefined),
       ok: bool,
+      perReplica: lenientList(
+        z.object({ server: z.string(), stream: str, lost: num, unexpected: num, duplicates: num }),
+      ).optional(),
     })
     .optional()
     .catch(undefined),
@@ -146,6 +149,30 @@ const scenarioResult = z.object({
       domains: lenientList(z.object({ domain: z.string(), events: num, seals: num, findings: num })),
       findings: num,
       samples: strings,
+    })
+    .optional()
+    .catch(undefined),
+  replicas: z
+    .object({
+      streams: lenientList(
+        z.object({
+          stream: z.string(),
+          replicas: lenientList(
+            z.object({ server: z.string(), leader: bool, messages: num, firstSeq: num, lastSeq: num }),
+          ),
+        }),
+      ),
+      divergences: lenientList(
+        z.object({
+          stream: z.string(),
+          replica: z.string(),
+          reference: z.string(),
+          kind: z.enum(['missing', 'extra', 'different']),
+          sequences: lenientList(z.object({ from: z.number(), to: z.number() })),
+          agreesWithSeals: z.enum(['replica', 'reference', 'neither', 'unsealed']).optional().catch(undefined),
+        }),
+      ),
+      unreadable: lenientList(z.object({ server: z.string(), stream: z.string(), reason: z.string() })),
     })
     .optional()
     .catch(undefined),
