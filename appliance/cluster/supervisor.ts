@@ -1,8 +1,9 @@
 // The embedded cluster supervisor: spawns N nats-server processes on free loopback ports, waits
 // until they form a JetStream cluster, injects faults (kill -9, pause, resume, restart), and stops
 // them cleanly. For scenarios that partition the network, each node runs in a network namespace of
-// its own (netns.ts) and partition()/heal() cut and restore routes between them. A cluster left running by `cim cluster up` is adopted by later commands through
-// its manifest and pid files; servers orphaned by a crashed run are found and stopped.
+// its own (netns.ts) and partition()/heal() cut and restore routes between them. A cluster left
+// running by `cim cluster up` is adopted by later commands through its manifest and pid files;
+// servers orphaned by a crashed run are found and stopped.
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ApplianceConfig } from '../config.js';
@@ -147,8 +148,8 @@ export class EmbeddedCluster {
 
     log(`starting ${count} nats-server ${binary.version} node(s) in ${dir.root}`);
     const cluster = new EmbeddedCluster(dir, manifest, new Map(), log, netns);
-    for (const node of nodes) cluster.spawn(node.name);
     try {
+      for (const node of nodes) cluster.spawn(node.name);
       // Every node just spawned must come up. (waitReady waits only for the nodes running when it is
       // called: a server that had already exited would be left out, and a smaller cluster reported up.)
       const deadline = Date.now() + config.cluster.startTimeoutMs;
@@ -406,8 +407,9 @@ export class EmbeddedCluster {
         `a partition puts every node in exactly one group; got ${describeGroups(groups)}`,
       );
     }
-    await netns.partition(groups, fromClients);
+    // Set first: a partition that fails half way is healed like a whole one.
     this.partitioned = `${describeGroups(groups)}${fromClients.length > 0 ? `, ${fromClients.join(', ')} cut from clients` : ''}`;
+    await netns.partition(groups, fromClients);
     this.log(`partitioned the network: ${this.partitioned}`);
   }
 
