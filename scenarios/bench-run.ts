@@ -12,7 +12,9 @@ import {
   EmbeddedCluster,
   isCimError,
   NATSCLI_VERSION,
+  requireNetworkNamespaces,
   type ApplianceConfig,
+  type HostAccess,
   type Verifier,
 } from '../appliance/index.js';
 import { RESULTS_VERSION, type BenchResults, type Environment } from './results.js';
@@ -43,6 +45,8 @@ export interface BenchRunOptions {
    * named `<scenario>#<n>` (`<scenario>#<n>@<server>` in a version matrix).
    */
   seeds?: number;
+  /** The host partition scenarios are checked against (root, Linux); default: this one. Tests inject it. */
+  host?: HostAccess;
 }
 
 /** `quick-steady@2.12.1`: a scenario's result in a version matrix. */
@@ -103,6 +107,16 @@ export function newRunId(now = new Date()): string {
 }
 
 export async function runBench(options: BenchRunOptions): Promise<BenchResults> {
+  // Refused before anything runs, rather than after the scenarios before it. (On an attached
+  // cluster partition scenarios are skipped like every node fault.)
+  const partitioned = options.scenarios.filter((s) =>
+    s.phases.some((p) => p.type === 'fault' && p.action === 'partition'),
+  );
+  if (partitioned.length > 0 && options.config.nats.urls.length === 0)
+    requireNetworkNamespaces(
+      `scenario ${partitioned.map((s) => s.name).join(', ')} (a network partition)`,
+      options.host,
+    );
   await reclaimCrashedRuns(options.config.stateDir, options.log ?? (() => {}));
   const runId = newRunId();
   const runDir = join(options.config.stateDir, 'bench', runId);

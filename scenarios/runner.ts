@@ -36,6 +36,7 @@ import {
   type NatsEndpoint,
   type NatsRole,
   type ReplicaComparison,
+  type StartOptions,
   type Verifier,
 } from '../appliance/index.js';
 import {
@@ -99,6 +100,8 @@ export interface RunOptions {
    * what the checker must judge (a test deletes or damages acknowledged events to prove it notices).
    */
   beforeCheck?: (context: BeforeCheckContext) => Promise<void>;
+  /** How a scenario with partitions gets its namespaces (tests inject the host's uid); default: this host. */
+  networkNamespaces?: StartOptions['networkNamespaces'];
 }
 
 /** What a run hands its `beforeCheck` hook. */
@@ -387,7 +390,9 @@ async function openScenarioCluster(
       release: async () => {},
     };
   }
-  const running = EmbeddedCluster.findRunning(config.stateDir, log);
+  // Partitions need nodes in network namespaces, which a cluster of `cim cluster up` does not have.
+  const partitions = scenario.phases.some((p) => p.type === 'fault' && p.action === 'partition');
+  const running = partitions ? undefined : EmbeddedCluster.findRunning(config.stateDir, log);
   if (running) {
     return {
       servers: running.clientUrls,
@@ -403,7 +408,7 @@ async function openScenarioCluster(
       stateDir: scenarioDir,
       cluster: { ...config.cluster, nodes: scenario.cluster.nodes, syncInterval: scenario.cluster.syncInterval },
     },
-    { persistent: false, log },
+    { persistent: false, log, ...(partitions ? { networkNamespaces: options.networkNamespaces ?? true } : {}) },
   );
   return {
     servers: own.clientUrls,
@@ -696,6 +701,7 @@ async function runReplay(
 async function heal(run: Running, phases: readonly PhaseResult[]): Promise<void> {
   const cluster = run.cluster;
   if (!cluster) return;
+  await cluster.heal();
   for (const node of cluster.nodeNames) {
     const state = cluster.nodeState(node);
     try {

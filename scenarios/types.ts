@@ -80,15 +80,33 @@ export interface FaultPhase extends PhaseBase {
    * `kill`: SIGKILL, then start again after `for` (if given); `pause`: SIGSTOP, SIGCONT after `for`
    * (default 5 s); `restart`: graceful stop and start; `corrupt`: stop the target (a follower),
    * damage its block file of `stream`, start it again; `restart-appliance`: stop and restart the
-   * domain services, projections and sealers of the run.
+   * domain services, projections and sealers of the run; `partition`: cut the network between the
+   * target and the other nodes (or between the groups of `split`) for `for` (default 10 s), or
+   * repeatedly as `flap` says, then heal it (the nodes keep running).
    */
-  action: 'kill' | 'pause' | 'restart' | 'corrupt' | 'restart-appliance';
-  /** Which node(s); absent only for `restart-appliance`. */
+  action: 'kill' | 'pause' | 'restart' | 'corrupt' | 'restart-appliance' | 'partition';
+  /** Which node(s); absent for `restart-appliance`, and for `partition` with `split`. */
   target?: FaultTarget;
-  /** How long the fault lasts (ms), for `kill` and `pause`. */
+  /** How long the fault lasts (ms), for `kill`, `pause` and `partition`. */
   for?: number;
   /** For `corrupt`: how the block file is damaged. */
   corruption?: Corruption;
+  /**
+   * For `partition` with a target: `peers` (default) cuts it off from the other nodes only;
+   * `peers-and-clients` from every client too (the appliance, the load, the monitor).
+   */
+  cut?: 'peers' | 'peers-and-clients';
+  /** For `partition` instead of a target: the groups the cluster is split into (every node in one), e.g. `[[n1], [n2, n3]]`. */
+  split?: string[][];
+  /** For `partition`: cut `times` times, each cut lasting `on` ms, the network whole for `off` ms between cuts. */
+  flap?: Flap;
+}
+
+/** A flapping partition: `times` cuts of `on` ms with `off` ms of a whole network between them. */
+export interface Flap {
+  times: number;
+  on: number;
+  off: number;
 }
 
 /**

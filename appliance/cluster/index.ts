@@ -5,6 +5,7 @@ export { natsUsersDir, NatsUsers, ROUTE_USER } from './nats-users.js';
 export { MonitorClient, type Jsz, type Varz } from './monitor.js';
 export { openCluster, type ClusterTarget } from './open.js';
 export { freePorts } from './ports.js';
+export { currentHost, requireNetworkNamespaces, staleSets, type HostAccess, type IpCommand } from './netns.js';
 export {
   compareVersions,
   findNatsServer,

@@ -178,21 +178,6 @@ const scenarioResult = z.object({
     .catch(undefined),
   metrics: z.record(z.string(), z.number()).catch({}),
   checks: lenientList(z.object({ text: z.string(), ok: z.boolean(), actual: z.number().nullable().catch(null) })),
-  /** Replica comparison: only what the verdict names of each divergence. */
-  replicas: z
-    .object({
-      divergences: lenientList(
-        z.object({
-          stream: z.string(),
-          replica: z.string(),
-          reference: str,
-          kind: z.string(),
-          sequences: lenientList(z.object({ from: z.number(), to: z.number() })),
-        }),
-      ),
-    })
-    .optional()
-    .catch(undefined),
 });
 
 export const performanceResultsSchema = z.object({

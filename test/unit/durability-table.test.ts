@@ -48,7 +48,7 @@ const NAMES: Record<Kind, string> = {
 };
 
 /** A result as the runner writes it, with only the fields the table reads filled in meaningfully. */
-function result(run: Run): ScenarioResult & { replicas?: { divergences: unknown[] } } {
+function result(run: Run): ScenarioResult {
   const load: LoadPhaseResult = {
     type: 'load',
     name: 'load',
@@ -124,7 +124,19 @@ function result(run: Run): ScenarioResult & { replicas?: { divergences: unknown[
         }
       : {}),
     ...(typeof run.divergences === 'number'
-      ? { replicas: { divergences: Array.from({ length: run.divergences }, () => ({ stream: 'CIM_PERSON' })) } }
+      ? {
+          replicas: {
+            streams: [],
+            unreadable: [],
+            divergences: Array.from({ length: run.divergences }, () => ({
+              stream: 'CIM_PERSON',
+              replica: 'n3',
+              reference: 'n1',
+              kind: 'missing' as const,
+              sequences: [{ from: 57, to: 60 }],
+            })),
+          },
+        }
       : {}),
     metrics,
     checks: [],
