@@ -25,6 +25,8 @@ const codes = {
   'CIM-UNAVAILABLE': ExitCode.unavailable,
   'CIM-NOT-FOUND': ExitCode.usage,
   'CIM-INTERRUPTED': ExitCode.unavailable,
+  /** It needs root (or Linux): network partitions put nodes in network namespaces. */
+  'CIM-NEEDS-ROOT': ExitCode.unavailable,
   /** A command that breaks a business rule in the aggregate's current state. */
   'CIM-REJECTED': ExitCode.checkFailed,
   /** A legal hold forbids it (an erasure of a held subject): nothing was changed. */

@@ -80,7 +80,7 @@ export { seededRandom, type Random } from './random.js';
 export { detectableDifference, holmAdjust, pooledStandardDeviation, welchTTest, type WelchResult } from './t-test.js';
 export { PhaseRecorder, type OperationRecord, type SecondSample } from './recorder.js';
 export { sampleServerStats, type ServerSample, type ServerStatsSampler } from './server-stats.js';
-export { readBackDomain, readBackRaw, type ReadBackResult } from './read-back.js';
+export { readBackCopy, readBackDomain, readBackRaw, type BackMessage, type ReadBackResult } from './read-back.js';
 export {
   bootstrapRelativeChange,
   mannWhitneyU,

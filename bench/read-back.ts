@@ -27,36 +27,66 @@ async function streamRange(nc: NatsConnection, stream: string): Promise<{ first:
   }
 }
 
+/** A stored message as read back: from the NATS API, or from one replica's block files. */
+export interface BackMessage {
+  seq: number;
+  data: Uint8Array;
+}
+
+/** Adds one message of a domain stream to `result`, if the run's actor wrote it (or it no longer decodes). */
+function addDomainMessage(result: ReadBackResult, stream: string, m: BackMessage, actor: string): void {
+  result.scanned++;
+  const key = cidOfBlock(m.data).toString();
+  let envelope;
+  try {
+    envelope = decodeEvent(m.data);
+  } catch {
+    result.undecodable++;
+    result.items.push({
+      key,
+      attemptId: undefined,
+      origin: `undecodable@${stream}#${m.seq}`,
+      where: `${stream}#${m.seq} (does not decode)`,
+    });
+    return;
+  }
+  if (envelope.actor !== actor) return;
+  result.bytes += m.data.length;
+  result.items.push({
+    key,
+    attemptId: envelope.causationId,
+    origin: `${envelope.causationId}#${envelope.type}`,
+    where: `${stream}#${m.seq} ${envelope.aggregateId} seq ${envelope.seq}`,
+  });
+}
+
+function addRawMessage(result: ReadBackResult, stream: string, m: BackMessage): void {
+  result.scanned++;
+  const id = rawBodyId(m.data);
+  result.bytes += m.data.length;
+  result.items.push({ key: `${stream}:${m.seq}`, attemptId: id, origin: id, where: `${stream}#${m.seq}` });
+}
+
 /** The events of `domain` whose actor is `actor`: what the run's commands caused. */
 export async function readBackDomain(nc: NatsConnection, domain: string, actor: string): Promise<ReadBackResult> {
   const stream = domainStream(domain);
   const result: ReadBackResult = { items: [], scanned: 0, undecodable: 0, bytes: 0 };
   const range = await streamRange(nc, stream);
   if (!range) return result;
-  for await (const m of readStream(nc.jetstream(), { stream, fromSeq: range.first, toSeq: range.last })) {
-    result.scanned++;
-    const key = cidOfBlock(m.data).toString();
-    let envelope;
-    try {
-      envelope = decodeEvent(m.data);
-    } catch {
-      result.undecodable++;
-      result.items.push({
-        key,
-        attemptId: undefined,
-        origin: `undecodable@${stream}#${m.seq}`,
-        where: `${stream}#${m.seq} (does not decode)`,
-      });
-      continue;
-    }
-    if (envelope.actor !== actor) continue;
-    result.bytes += m.data.length;
-    result.items.push({
-      key,
-      attemptId: envelope.causationId,
-      origin: `${envelope.causationId}#${envelope.type}`,
-      where: `${stream}#${m.seq} ${envelope.aggregateId} seq ${envelope.seq}`,
-    });
+  for await (const m of readStream(nc.jetstream(), { stream, fromSeq: range.first, toSeq: range.last }))
+    addDomainMessage(result, stream, m, actor);
+  return result;
+}
+
+/**
+ * What one copy of a stream gives back, read some other way than through NATS (one replica's
+ * block files): the items of a domain stream's copy (`actor` given) or of a raw stream's.
+ */
+export function readBackCopy(stream: string, messages: Iterable<BackMessage>, actor?: string): ReadBackResult {
+  const result: ReadBackResult = { items: [], scanned: 0, undecodable: 0, bytes: 0 };
+  for (const m of messages) {
+    if (actor === undefined) addRawMessage(result, stream, m);
+    else addDomainMessage(result, stream, m, actor);
   }
   return result;
 }
@@ -66,11 +96,7 @@ export async function readBackRaw(nc: NatsConnection, stream: string): Promise<R
   const result: ReadBackResult = { items: [], scanned: 0, undecodable: 0, bytes: 0 };
   const range = await streamRange(nc, stream);
   if (!range) return result;
-  for await (const m of readStream(nc.jetstream(), { stream, fromSeq: range.first, toSeq: range.last })) {
-    result.scanned++;
-    const id = rawBodyId(m.data);
-    result.bytes += m.data.length;
-    result.items.push({ key: `${stream}:${m.seq}`, attemptId: id, origin: id, where: `${stream}#${m.seq}` });
-  }
+  for await (const m of readStream(nc.jetstream(), { stream, fromSeq: range.first, toSeq: range.last }))
+    addRawMessage(result, stream, m);
   return result;
 }

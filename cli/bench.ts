@@ -5,13 +5,25 @@ import {
   CimError,
   EmbeddedCluster,
   ExitCode,
+  isCimErrorCode,
   loadOrCreateSigner,
   NATSCLI_VERSION,
   onShutdown,
   resolveServerVersion,
   Verifier,
 } from '../appliance/index.js';
-import { gateVerdict, loadReport, renderFiles, withLedger, writeReport } from '../reports/index.js';
+import {
+  DEFAULT_FAIL_ON,
+  FAIL_ON_VALUES,
+  gateVerdict,
+  loadReport,
+  renderFiles,
+  runVerdictOf,
+  verdictFails,
+  withLedger,
+  writeReport,
+  type FailOn,
+} from '../reports/index.js';
 import {
   benchResultsOf,
   compareWithBaseline,
@@ -21,6 +33,7 @@ import {
   performanceReport,
   renderBenchResults,
   runBench,
+  type BenchResults,
 } from '../scenarios/index.js';
 import { githubAnnotations } from './annotations.js';
 import { componentBench, type ComponentBenchOptions } from './bench-components.js';
@@ -37,7 +50,11 @@ export function registerBenchCommand(program: Command): void {
         'fresh embedded cluster of its shape (or the one --nats names): the raw JetStream baseline first, then load,\n' +
         'fault and replay phases, then the checker (everything acknowledged read back: lost, unexpected, duplicates)\n' +
         'and chain/seal verification. Prints every headline figure with its ratio to the raw baseline of the same run\n' +
-        'and writes them as a signed performance report in <state>/reports/ (chained in the ledger). Exit 1 when a scenario fails its checks or errors.\n' +
+        'and writes them as a signed performance report in <state>/reports/ (chained in the ledger).\n' +
+        'Verdicts: passed; failed (a check did not hold); finding (every check held but the system misbehaved: loss,\n' +
+        'verification findings, diverging replicas, a node that did not start again); error (the run broke). The run takes\n' +
+        'the worst. Exit 1 when a scenario failed, when nothing ran (every scenario skipped) or, with --fail-on finding,\n' +
+        "on a finding; an error exits with its error's code (2 usage, 3 unavailable).\n" +
         'With --components: the component benchmarks instead (raw, event store, commands, replay, HTTP vs NATS, micro).',
     )
     .option('--quick', 'run the quick suite (well under a minute of load; what CI runs)')
@@ -71,9 +88,29 @@ export function registerBenchCommand(program: Command): void {
         'a version matrix: the same scenarios and seeds on each nats-server (e.g. 2.9.10,2.12.1,2.15.x, or paths), each on its own fresh cluster, compared side by side',
       ).argParser(parseServerList),
     )
+    .addOption(
+      new Option(
+        '--seeds <n>',
+        "runs of each scenario, each with its own seed derived from the scenario's and on a fresh cluster (default: the scenario's `seeds`, 1 unless it says; the durability suite: 10)",
+      ).argParser(positiveInteger('--seeds')),
+    )
+    .addOption(
+      new Option(
+        '--repeat <n>',
+        'run the whole suite n times, the same seeds each time, each scenario on a fresh cluster; the gate compares one figure per repetition and needs 3 a side (5 recommended)',
+      ).argParser(positiveInteger('--repeat')),
+    )
     .option(
       '--key <file...>',
       'with --nats: seal keys (PEM) of the appliances already serving that cluster, trusted by verification',
+    )
+    .addOption(
+      new Option(
+        '--fail-on <verdict>',
+        'what fails the run (exit 1, JUnit failure): "failed" (failed checks; findings are reported, not failing) or "finding" (findings too)',
+      )
+        .choices([...FAIL_ON_VALUES])
+        .default(DEFAULT_FAIL_ON),
     )
     .option('--json', 'print the results as JSON')
     .option('--components', 'run the component benchmarks instead of scenarios (the options below)')
@@ -145,6 +182,24 @@ export interface ScenarioBenchOptions {
   servers?: string[];
   force?: boolean;
   allowMissing?: boolean;
+  seeds?: number;
+  repeat?: number;
+  failOn?: FailOn;
+}
+
+/**
+ * `cim bench`'s exit status from the run's verdict (reports/verdict.ts), the one the reports show:
+ * an error exits with the exit status of its CIM-* code (the first errored scenario's), a failure
+ * (failed checks, a run where nothing ran, or with `--fail-on finding` a finding) with 1. An
+ * interrupted run's exit status is the shutdown's (130), not decided here.
+ */
+export function benchExitCode(results: Pick<BenchResults, 'scenarios' | 'interrupted'>, failOn: FailOn): ExitCode {
+  const run = runVerdictOf(results.scenarios, results.interrupted);
+  if (run.verdict === 'error') {
+    const code = results.scenarios.find((s) => s.status === 'error')?.errorCode;
+    return code && isCimErrorCode(code) ? new CimError(code, '').exitCode : ExitCode.unavailable;
+  }
+  return verdictFails(run.verdict, failOn) ? ExitCode.checkFailed : ExitCode.ok;
 }
 
 /** `--servers 2.9.10,2.12.1,2.15.x`: supported versions (lines resolved to their pinned release) or paths. */
@@ -225,7 +280,11 @@ export async function scenarioBench(refs: string[], options: ScenarioBenchOption
         ),
       signal: abort.signal,
       ...(options.servers ? { servers: options.servers } : {}),
+      ...(options.seeds !== undefined ? { seeds: options.seeds } : {}),
+      ...(options.repeat !== undefined ? { repeat: options.repeat } : {}),
     });
+    const failOn = options.failOn ?? DEFAULT_FAIL_ON;
+    results.failOn = failOn;
     status.done();
     const comparison = baseline
       ? compareWithBaseline(baseline, results, {
@@ -245,6 +304,9 @@ export async function scenarioBench(refs: string[], options: ScenarioBenchOption
         baselineMessages: options.baselineMessages ?? null,
         threshold: options.threshold ?? null,
         servers: options.servers ?? null,
+        seeds: options.seeds ?? null,
+        repeat: options.repeat ?? null,
+        failOn,
       },
     };
     const { named, files } = writeReport(performanceReport(results, reportConfig, comparison), {
@@ -283,8 +345,9 @@ export async function scenarioBench(refs: string[], options: ScenarioBenchOption
       print(lines.join('\n'));
     }
     if (gated) githubAnnotations(gated);
-    if (results.scenarios.some((r) => r.status === 'failed' || r.status === 'error') || gated?.verdict === 'regressed')
-      process.exitCode = ExitCode.checkFailed;
+    const exit = benchExitCode(results, failOn);
+    if (exit !== ExitCode.ok) process.exitCode = exit;
+    else if (gated?.verdict === 'regressed') process.exitCode = ExitCode.checkFailed;
     else if (gated?.verdict === 'insufficient-data') process.exitCode = ExitCode.insufficientData;
   } finally {
     status.done();

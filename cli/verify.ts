@@ -1,7 +1,8 @@
 // `cim verify`: every event chain, every seal and the unsealed tail of the domain streams (and of
 // the audit log), and
 // that every stream the appliance must have exists with its seal history whole; exit 1 with
-// findings that name stream, sequence and CIDs. `--snapshots` also checks every snapshot.
+// findings that name stream, sequence and CIDs. `--snapshots` also checks every snapshot;
+// `--replicas` reads every replica of those streams from its own server and names each divergence.
 import type { Command } from 'commander';
 import {
   assertDomain,
@@ -12,8 +13,13 @@ import {
   ExitCode,
   listDomains,
   missingDomain,
+  AUDIT_STREAM,
+  readReplicas,
   readWatermarks,
+  renderReplicaComparison,
   renderSnapshotVerification,
+  RETENTION_STREAM,
+  SEALS_STREAM,
   renderVerification,
   trustedVerifiers,
   verifyDomain,
@@ -21,17 +27,46 @@ import {
   watermarksFile,
   writeWatermarks,
   type DomainVerification,
+  type ReplicaComparison,
   type Watermarks,
 } from '../appliance/index.js';
 import { verifyAuditLog } from './audit.js';
-import { withConnection } from './with-cluster.js';
+import { withCluster, type OpenCluster } from './with-cluster.js';
 import { action, configFrom, log, print, servedDomains } from './wiring.js';
 
 interface VerifyFlags {
   domain?: string[];
   key?: string[];
   snapshots?: boolean;
+  replicas?: boolean;
   json?: boolean;
+}
+
+/**
+ * Every replica of the streams, each read from its own server's block files (the embedded
+ * cluster's nodes stopped one at a time and started again); an attached cluster's files are not
+ * on this machine, so its replicas are unreadable, and the result says so.
+ */
+async function compareReplicaCopies(cluster: OpenCluster, streams: string[]): Promise<ReplicaComparison> {
+  if (!cluster.embedded)
+    return {
+      streams: [],
+      divergences: [],
+      unreadable: cluster.servers.map((server) => ({
+        server,
+        stream: '*',
+        reason:
+          "an attached cluster's block files are not on this machine; replicas are read only on the embedded cluster",
+      })),
+    };
+  const { comparison, stayedDown } = await readReplicas(cluster.embedded, streams, { log });
+  for (const { server, reason } of stayedDown)
+    comparison.unreadable.push({
+      server,
+      stream: '*',
+      reason: `did not start again after its replicas were read: ${reason}`,
+    });
+  return comparison;
 }
 
 export function registerVerifyCommand(program: Command): void {
@@ -53,6 +88,12 @@ export function registerVerifyCommand(program: Command): void {
       '--snapshots',
       'also check every snapshot of a served domain: signed by a trusted key, and its state the fold of the chain up to the event it names',
     )
+    .option(
+      '--replicas',
+      "also read every replica of those streams from its own server's block files (each node of the embedded\n" +
+        'cluster stopped in turn and started again) and name each divergence: replica, stream, sequences missing,\n' +
+        'extra or different, and which copy the seals agree with',
+    )
     .option('--json', 'print the results as JSON')
     .action(
       action(async (options: VerifyFlags, command: Command) => {
@@ -63,7 +104,8 @@ export function registerVerifyCommand(program: Command): void {
         const served = servedDomainList.map((d) => d.name);
         const seenBefore = readWatermarks(config.stateDir);
         // Printed before the clean-up, so a cluster that fails to stop cannot hide the findings.
-        await withConnection(config, 'auditor', 'cim-verify', async (nc) => {
+        await withCluster(config, async (cluster) => {
+          const nc = await cluster.connect('auditor', 'cim-verify');
           const found = await listDomains(nc);
           const expected = await expectedStreams(nc, served, found);
           const results: DomainVerification[] = [];
@@ -111,7 +153,16 @@ export function registerVerifyCommand(program: Command): void {
                 { trusted },
               )
             : undefined;
+          // Last: it stops and restarts the nodes, one at a time, under the connection above.
+          const replicas = options.replicas
+            ? await compareReplicaCopies(cluster, [
+                ...results.map((r) => r.stream),
+                SEALS_STREAM,
+                ...(audit ? [AUDIT_STREAM, RETENTION_STREAM] : []),
+              ])
+            : undefined;
           const findings =
+            (replicas?.divergences.length ?? 0) +
             streamFindings.length +
             results.reduce((n, r) => n + r.findings.length + r.findingsOmitted, 0) +
             (audit ? audit.findings.length + audit.findingsOmitted : 0) +
@@ -127,6 +178,7 @@ export function registerVerifyCommand(program: Command): void {
                   domains: results,
                   audit: audit ?? null,
                   ...(snapshots ? { snapshots } : {}),
+                  ...(replicas ? { replicas } : {}),
                 },
                 null,
                 2,
@@ -141,6 +193,7 @@ export function registerVerifyCommand(program: Command): void {
               ),
             );
             if (snapshots) print(renderSnapshotVerification(snapshots));
+            if (replicas) print(renderReplicaComparison(replicas));
           }
           if (findings > 0) process.exitCode = ExitCode.checkFailed;
         });

@@ -32,3 +32,4 @@ export { gateVerdict, type GateVerdict, type GateVerdictKind } from './gate-verd
 export { loadReport, withLedger } from './lookup.js';
 export { renderFiles } from './renderings.js';
 export * from './render/index.js';
+export * from './verdict.js';

@@ -12,7 +12,9 @@ import {
   EmbeddedCluster,
   isCimError,
   NATSCLI_VERSION,
+  requireNetworkNamespaces,
   type ApplianceConfig,
+  type HostAccess,
   type Verifier,
 } from '../appliance/index.js';
 import { RESULTS_VERSION, type BenchResults, type Environment } from './results.js';
@@ -37,11 +39,77 @@ export interface BenchRunOptions {
    * a path), each on its own fresh cluster; each result is named `<scenario>@<server>`.
    */
   servers?: readonly string[];
+  /**
+   * Runs per scenario, each with its own seed derived from the scenario's and on a fresh cluster;
+   * absent: each scenario's own `seeds` (default 1). Results of a scenario run more than once are
+   * named `<scenario>#<n>` (`<scenario>#<n>@<server>` in a version matrix).
+   */
+  seeds?: number;
+  /** The host partition scenarios are checked against (root, Linux); default: this one. Tests inject it. */
+  host?: HostAccess;
+  /**
+   * Repetitions of the whole run (`cim bench --repeat`): every scenario again with the same seed,
+   * each on a fresh cluster, repetition 1 of every scenario first, then repetition 2, … — so drift on
+   * the machine falls on all of them alike. Results keep their names and say their `repetition`.
+   */
+  repeat?: number;
 }
 
 /** `quick-steady@2.12.1`: a scenario's result in a version matrix. */
 export function matrixName(scenario: string, server: string): string {
   return `${scenario}@${server}`;
+}
+
+/** `durability-bit-flips#3`: the n-th run (from 1) of a scenario run with several seeds. */
+export function seedRunName(scenario: string, n: number): string {
+  return `${scenario}#${n}`;
+}
+
+/**
+ * The seed of a scenario's n-th run (from 1): the first is the scenario's own, so one run is the
+ * run the file describes; the others are spread over 32 bits (an odd multiplier, so n ↦ seed is
+ * one-to-one and no two runs of a scenario share a seed).
+ */
+export function derivedSeed(seed: number, n: number): number {
+  return n === 1 ? seed : (seed + Math.imul(n - 1, 0x9e3779b1)) >>> 0;
+}
+
+/** One run of a bench: the scenario as run (name and seed of its seed run and server), its server, and its repetition (with `repeat`). */
+export interface BenchRun {
+  scenario: Scenario;
+  server: string | undefined;
+  repetition?: number;
+}
+
+/** Every run of a bench in order: per server, per repetition, per scenario, per seed. */
+export function benchRuns(
+  scenarios: readonly Scenario[],
+  servers: readonly string[] | undefined,
+  seeds?: number,
+  repeat = 1,
+): BenchRun[] {
+  return (servers ?? [undefined]).flatMap((server) =>
+    Array.from({ length: repeat }, (_, r) => r + 1).flatMap((repetition) =>
+      seedRuns(scenarios, server, seeds).map((run) => (repeat > 1 ? { ...run, repetition } : run)),
+    ),
+  );
+}
+
+function seedRuns(scenarios: readonly Scenario[], server: string | undefined, seeds: number | undefined): BenchRun[] {
+  return scenarios.flatMap((scenario) => {
+    const runs = seeds ?? scenario.seeds ?? 1;
+    return Array.from({ length: runs }, (_, i) => {
+      const named = runs === 1 ? scenario.name : seedRunName(scenario.name, i + 1);
+      return {
+        scenario: {
+          ...scenario,
+          name: server === undefined ? named : matrixName(named, server),
+          seed: derivedSeed(scenario.seed, i + 1),
+        },
+        server,
+      };
+    });
+  });
 }
 
 /** `20261125T190102Z-a1b2`: sortable, and unique enough for one state dir. */
@@ -53,6 +121,16 @@ export function newRunId(now = new Date()): string {
 }
 
 export async function runBench(options: BenchRunOptions): Promise<BenchResults> {
+  // Refused before anything runs, rather than after the scenarios before it. (On an attached
+  // cluster partition scenarios are skipped like every node fault.)
+  const partitioned = options.scenarios.filter((s) =>
+    s.phases.some((p) => p.type === 'fault' && p.action === 'partition'),
+  );
+  if (partitioned.length > 0 && options.config.nats.urls.length === 0)
+    requireNetworkNamespaces(
+      `scenario ${partitioned.map((s) => s.name).join(', ')} (a network partition)`,
+      options.host,
+    );
   await reclaimCrashedRuns(options.config.stateDir, options.log ?? (() => {}));
   const runId = newRunId();
   const runDir = join(options.config.stateDir, 'bench', runId);
@@ -66,15 +144,12 @@ export async function runBench(options: BenchRunOptions): Promise<BenchResults> 
     scenarios: [],
     interrupted: false,
   };
-  const runs = (options.servers ?? [undefined]).flatMap((server) =>
-    options.scenarios.map((scenario) => ({
-      scenario: server === undefined ? scenario : { ...scenario, name: matrixName(scenario.name, server) },
-      config: server === undefined ? options.config : { ...options.config, natsServer: server },
-      server,
-    })),
-  );
+  const runs = benchRuns(options.scenarios, options.servers, options.seeds, options.repeat).map((run) => ({
+    ...run,
+    config: run.server === undefined ? options.config : { ...options.config, natsServer: run.server },
+  }));
   if (options.servers) results.servers = [...options.servers];
-  for (const [index, { scenario, config, server }] of runs.entries()) {
+  for (const [index, { scenario, config, server, repetition }] of runs.entries()) {
     if (options.signal?.aborted) break;
     options.onScenario?.(scenario, index, runs.length);
     results.scenarios.push({
@@ -87,6 +162,7 @@ export async function runBench(options: BenchRunOptions): Promise<BenchResults> 
         ...(options.log ? { log: options.log } : {}),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
+        ...(repetition !== undefined ? { repetition } : {}),
       })),
       ...(server === undefined ? {} : { server }),
     });

@@ -22,6 +22,12 @@ export interface FaultRecord {
   stayedDown?: boolean;
   /** For corrupt: the file damaged and how. */
   corruption?: { file: string; mode: string; bytes: number; offsets?: number[] };
+  /**
+   * For partition: the groups the network was split into (the target alone in the first), the
+   * nodes cut off from clients too, and each cut with when it healed (ms since the scenario
+   * started; one cut, or one per flap).
+   */
+  partition?: { groups: string[][]; fromClients: string[]; cuts: { atMs: number; healedAtMs?: number }[] };
 }
 
 export interface FaultContext {
@@ -57,19 +63,43 @@ export async function runFault(phase: FaultPhase, ctx: FaultContext): Promise<Fa
       },
     );
   }
-  const { nodes, why } = await resolveTarget(phase.target!, cluster, ctx.random);
+  if (phase.action === 'partition' && !cluster.partitionable) {
+    throw new CimError(
+      'CIM-INVALID-INPUT',
+      `fault ${phase.name}: the cluster's nodes do not run in network namespaces, so it cannot be partitioned`,
+      {
+        hint: '`cim bench` starts a cluster of its own, in namespaces, for a scenario with a partition fault.',
+      },
+    );
+  }
+  const { nodes, why } = phase.split
+    ? { nodes: minority(phase.split), why: undefined }
+    : await resolveTarget(phase.target!, cluster, ctx.random);
   record.nodes = nodes;
   record.firedAtMs = ctx.clock();
   const names = `${nodes.join(', ')}${why ? ` (${why})` : ''}`;
   switch (phase.action) {
+    case 'partition': {
+      await partition(phase, cluster, nodes, names, record, ctx);
+      break;
+    }
     case 'kill': {
       await Promise.all(nodes.map((n) => cluster.kill(n)));
       record.detail = `killed ${names} with SIGKILL`;
       if (phase.for !== undefined) {
         await sleep(phase.for, ctx.signal);
-        await Promise.all(nodes.map((n) => cluster.restart(n)));
-        record.healedAtMs = ctx.clock();
-        record.detail += `; started again after ${seconds(record.healedAtMs - record.firedAtMs)}`;
+        // All at once (a node alone would wait for a quorum that is down too). A node that does
+        // not come back after the crash is the finding, as for corruption, not a failure of the run.
+        const started = await Promise.allSettled(nodes.map((n) => cluster.restart(n)));
+        const down = started.flatMap((s, i) => (s.status === 'rejected' ? [{ node: nodes[i]!, error: s.reason }] : []));
+        for (const { node } of down) await cluster.stopNode(node).catch(() => {});
+        if (down.length === 0) {
+          record.healedAtMs = ctx.clock();
+          record.detail += `; started again after ${seconds(record.healedAtMs - record.firedAtMs)}`;
+        } else {
+          record.stayedDown = true;
+          record.detail += `; ${down.map((d) => `${d.node} did not start again: ${startFailureCause(toCimError(d.error).message)}`).join('; ')}`;
+        }
       }
       break;
     }
@@ -113,6 +143,55 @@ export async function runFault(phase: FaultPhase, ctx: FaultContext): Promise<Fa
   }
   ctx.log(`fault ${phase.name}: ${record.detail}`);
   return record;
+}
+
+/**
+ * Cuts the network as the phase says, once for `for` or `flap.times` times, and heals it after
+ * each cut; healed also when the run is interrupted or a cut fails, so that no partition outlives
+ * its phase.
+ */
+async function partition(
+  phase: FaultPhase,
+  cluster: EmbeddedCluster,
+  nodes: string[],
+  names: string,
+  record: FaultRecord,
+  ctx: FaultContext,
+): Promise<void> {
+  const groups = phase.split ?? [nodes, cluster.nodeNames.filter((n) => !nodes.includes(n))];
+  const fromClients = phase.cut === 'peers-and-clients' ? nodes : [];
+  const flap = phase.flap ?? { times: 1, on: phase.for ?? 10_000, off: 0 };
+  const cuts: { atMs: number; healedAtMs?: number }[] = [];
+  record.partition = { groups, fromClients, cuts };
+  try {
+    for (let i = 0; i < flap.times && !ctx.signal?.aborted; i++) {
+      if (i > 0) await sleep(flap.off, ctx.signal);
+      const cut: { atMs: number; healedAtMs?: number } = { atMs: ctx.clock() };
+      cuts.push(cut);
+      await cluster.partition(groups, fromClients);
+      if (i === 0) record.firedAtMs = cut.atMs;
+      await sleep(flap.on, ctx.signal);
+      await cluster.heal();
+      cut.healedAtMs = ctx.clock();
+    }
+  } finally {
+    await cluster.heal();
+  }
+  record.healedAtMs = ctx.clock();
+  const what = phase.split
+    ? `split the network into ${groups.map((g) => g.join(' ')).join(' | ')}`
+    : `cut ${names} off from ${groups[1]!.join(', ')}${fromClients.length > 0 ? ' and from every client' : ''}`;
+  const when =
+    cuts.length === 1
+      ? `for ${seconds(record.healedAtMs - record.firedAtMs)}`
+      : `${cuts.length} times (${seconds(flap.on)} cut, ${seconds(flap.off)} whole between cuts)`;
+  record.detail = `${what} ${when}; healed ${seconds(record.healedAtMs)} into the run`;
+}
+
+/** The nodes a split cuts off: every group but the largest (the first of equals). */
+function minority(groups: readonly string[][]): string[] {
+  const largest = groups.reduce((a, b) => (b.length > a.length ? b : a));
+  return groups.filter((g) => g !== largest).flat();
 }
 
 async function resolveTarget(

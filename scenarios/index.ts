@@ -46,9 +46,19 @@ export {
   type DurationEstimate,
   type TimedPhase,
 } from './render.js';
-export { environment, newRunId, runBench, type BenchRunOptions } from './bench-run.js';
+export {
+  benchRuns,
+  derivedSeed,
+  environment,
+  newRunId,
+  runBench,
+  seedRunName,
+  type BenchRun,
+  type BenchRunOptions,
+} from './bench-run.js';
 export { runFault, type FaultContext, type FaultRecord } from './faults.js';
-export { evaluate, recoveryAfter, scenarioMetrics } from './metrics.js';
+export { evaluate, scenarioMetrics } from './metrics.js';
+export { measureRecovery, RECOVERY, type Recovery, type RecoveryInput } from './recovery.js';
 export { renderBenchResults, renderScenarioResult } from './render-results.js';
 export * from './results.js';
 export { runScenario, type BeforeCheckContext, type RunOptions, type ScenarioProgress } from './runner.js';

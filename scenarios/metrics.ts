@@ -1,34 +1,9 @@
 // From a scenario's measurements to the figures its assertions name, and the assertions' verdicts.
 // Pure functions: the runner measures, this derives.
-import { mergeLatencies, type OperationRecord } from '../bench/index.js';
+import { mergeLatencies } from '../bench/index.js';
 import { driverComparisons } from '../reports/index.js';
 import type { FaultPhaseResult, LoadPhaseResult, PhaseResult, ScenarioResult } from './results.js';
 import type { Assertion, ComparisonOperator } from './types.js';
-
-/**
- * Recovery from a fault, measured on the operations' outcomes: from the first operation that
- * failed (or got no answer) at or after the fault, to the first acknowledgement after that; and
- * the longest stretch without any acknowledgement from the fault until load ended.
- */
-export function recoveryAfter(
-  firedAtMs: number,
-  operations: readonly OperationRecord[],
-): { recoveryMs: number; stallMs: number | undefined } {
-  const after = operations.filter((o) => o.endMs >= firedAtMs).sort((a, b) => a.endMs - b.endMs);
-  const firstFailure = after.find((o) => o.outcome !== 'ok');
-  let recoveryMs = 0;
-  if (firstFailure) {
-    const next = after.find((o) => o.outcome === 'ok' && o.endMs >= firstFailure.endMs);
-    // Never recovered before load ended: the whole rest of the run.
-    recoveryMs = (next ?? after[after.length - 1]!).endMs - firstFailure.endMs;
-  }
-  const acks = after.filter((o) => o.outcome === 'ok').map((o) => o.endMs);
-  if (acks.length === 0)
-    return { recoveryMs, stallMs: after.length > 0 ? after[after.length - 1]!.endMs - firedAtMs : undefined };
-  let stallMs = acks[0]! - firedAtMs;
-  for (let i = 1; i < acks.length; i++) stallMs = Math.max(stallMs, acks[i]! - acks[i - 1]!);
-  return { recoveryMs, stallMs };
-}
 
 function loadMetrics(phases: readonly LoadPhaseResult[], rawPerSecond: number): Record<string, number> {
   if (phases.length === 0) return {};
@@ -75,7 +50,8 @@ function faultMetrics(phase: FaultPhaseResult): Record<string, number> {
 
 /** Scenario-wide figures and each phase's own (`<phase>.<metric>`). */
 export function scenarioMetrics(
-  result: Pick<ScenarioResult, 'phases' | 'checker' | 'verification' | 'baseline'>,
+  result: Pick<ScenarioResult, 'phases' | 'checker' | 'verification' | 'baseline'> &
+    Pick<Partial<ScenarioResult>, 'replicas'>,
 ): Record<string, number> {
   const rawPerSecond = result.baseline?.publish.perSecond ?? 0;
   const metrics: Record<string, number> = {};
@@ -86,6 +62,7 @@ export function scenarioMetrics(
       duplicates: result.checker.duplicates,
     });
   if (result.verification) metrics.verify_findings = result.verification.findings;
+  if (result.replicas) metrics.replica_divergences = result.replicas.divergences.length;
   Object.assign(
     metrics,
     loadMetrics(
@@ -93,11 +70,16 @@ export function scenarioMetrics(
       rawPerSecond,
     ),
   );
-  const faults = result.phases.filter((p): p is FaultPhaseResult => p.type === 'fault').map(faultMetrics);
+  const faultPhases = result.phases.filter((p): p is FaultPhaseResult => p.type === 'fault');
+  const faults = faultPhases.map(faultMetrics);
   for (const key of ['recovery_ms', 'stall_ms'] as const) {
+    // A fault the rate never recovered from leaves the scenario's recovery unmeasured, not the others' maximum.
+    if (key === 'recovery_ms' && faultPhases.some((p) => p.recovered === false)) continue;
     const values = faults.map((f) => f[key]).filter((v): v is number => v !== undefined);
     if (values.length > 0) metrics[key] = Math.max(...values);
   }
+  const down = faultPhases.reduce((n, p) => n + (p.fault?.stayedDown ? p.fault.nodes.length : 0), 0);
+  if (faultPhases.some((p) => p.fault)) metrics.nodes_stayed_down = down;
   // The worst replay of the scenario stands for it.
   const replays = result.phases.flatMap((p) => (p.type === 'replay' && p.replay ? [p.replay] : []));
   if (replays.length > 0) {

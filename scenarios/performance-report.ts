@@ -1,7 +1,13 @@
 // A `cim bench` run as a performance report: the results carried as they are, the environment
 // they were measured in, and findings for everything that did not hold — a failed check, a loss
 // or duplicate the checker found, a verification finding, a scenario that errored.
-import type { NewReport, ReportBaseline, ReportEnvironment, ReportFinding } from '../reports/index.js';
+import {
+  scenarioVerdict,
+  type NewReport,
+  type ReportBaseline,
+  type ReportEnvironment,
+  type ReportFinding,
+} from '../reports/index.js';
 import type { BenchResults, ScenarioResult } from './results.js';
 
 export function performanceReport(
@@ -97,6 +103,18 @@ function findingsOf(s: ScenarioResult): ReportFinding[] {
       evidence: { samples: s.verification.samples },
     });
   }
+  // Replicas that diverge and nodes that did not start again, as the verdict model names them.
+  const lines = scenarioVerdict(s).findings;
+  const divergences = lines.filter((l) => /^(replica |\d+ replica divergence)/.test(l));
+  if (divergences.length > 0)
+    findings.push({
+      id: id('replica-divergence'),
+      severity: 'error',
+      message: `${s.scenario}: ${divergences.join('; ')}`,
+    });
+  const down = lines.filter((l) => /did not start again/.test(l));
+  if (down.length > 0)
+    findings.push({ id: id('node-stayed-down'), severity: 'error', message: `${s.scenario}: ${down.join('; ')}` });
   return findings;
 }
 

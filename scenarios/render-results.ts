@@ -1,12 +1,19 @@
 // The terminal summary of a `cim bench` run: per scenario, the verdict, the raw baseline it was
 // measured against, each phase's headline figures with their ratio to that baseline, what the
-// checker and verification found, and the assertions. Then one table across scenarios.
+// checker and verification found, and the assertions. Then one table across scenarios and the
+// run's verdict — all from the one verdict model (reports/verdict.ts) the reports and the exit code use.
 import {
   alignedTable,
   count,
+  DEFAULT_FAIL_ON,
+  failOnSentence,
+  recoveryText,
+  runVerdictOf,
+  scenarioVerdict,
   decimal,
   driverComparisonLine,
   driverComparisons,
+  durabilityTable,
   matrixTable,
   ms,
   ratio,
@@ -15,6 +22,7 @@ import {
   SUMMARY_HEADERS,
   summaryRow,
 } from '../reports/index.js';
+import { replicaLines } from './render-replicas.js';
 import type { BenchResults, PhaseResult, ScenarioResult } from './results.js';
 
 export function renderBenchResults(results: BenchResults, resultsFile?: string): string {
@@ -35,7 +43,17 @@ export function renderBenchResults(results: BenchResults, resultsFile?: string):
       `server versions side by side (same scenarios, same seeds): ${results.servers!.join(', ')}`,
       alignedTable(matrix, ['left', 'left']),
     );
+  const durability = view ? durabilityTable(view) : undefined;
+  if (durability)
+    lines.push(
+      '',
+      'durability per server version (acknowledged writes lost, replica divergence, nodes down, client errors):',
+      alignedTable([[...durability.headers], ...durability.rows], ['left', 'left']),
+      ...durability.notes.map((note) => `  ${note}`),
+    );
   if (results.interrupted) lines.push('', 'interrupted (Ctrl-C): the figures cover what was measured until then');
+  const run = runVerdictOf(results.scenarios, results.interrupted);
+  lines.push('', `verdict: ${run.summary}`, `  ${failOnSentence(results.failOn ?? DEFAULT_FAIL_ON)}`);
   if (resultsFile) lines.push('', `results: ${resultsFile}`);
   return lines.join('\n');
 }
@@ -45,8 +63,10 @@ export function renderScenarioResult(r: ScenarioResult): string {
     [...new Set(r.cluster.servers.map((s) => s.version).filter(Boolean))].join(', ') || 'unknown version';
   const build = r.cluster.serverBuild;
   const origin = build?.source ? ` (${build.source}${build.goVersion ? `, ${build.goVersion}` : ''})` : '';
+  const { status, findings } = scenarioVerdict(r);
   const lines = [
-    `${r.scenario}: ${r.status.toUpperCase()}${r.reason ? ` — ${r.reason}` : ''} (${r.seconds.toFixed(1)} s, seed ${r.seed})`,
+    `${r.scenario}: ${status.toUpperCase()}${r.reason ? ` — ${r.reason}` : ''} (${r.seconds.toFixed(1)} s, seed ${r.seed}${r.repetition !== undefined ? `, repetition ${r.repetition}` : ''})`,
+    ...findings.map((f) => `  finding: ${f}`),
     `  cluster: ${r.cluster.mode}, ${r.cluster.nodes} node(s) of nats-server ${versions}${origin}, R${r.cluster.replicas}, sync_interval ${r.cluster.syncIntervalInEffect}`,
     ...(build?.oldServerNote ? [`  note: ${build.oldServerNote}`] : []),
   ];
@@ -86,6 +106,7 @@ export function renderScenarioResult(r: ScenarioResult): string {
     );
     for (const sample of r.verification.samples.slice(0, 5)) lines.push(`    ${sample}`);
   }
+  lines.push(...replicaLines(r));
   for (const check of r.checks)
     lines.push(
       `  ${check.ok ? 'ok  ' : 'FAIL'} ${check.text}  (measured: ${check.actual === null ? 'not measured' : decimal(check.actual)})`,
@@ -116,10 +137,13 @@ function phaseRows(phase: PhaseResult): string[][] {
     }
     case 'fault': {
       if (phase.error || !phase.fault) return error;
-      const recovery = phase.recoveryMs !== undefined ? `; recovery ${ms(phase.recoveryMs)}` : '';
-      const stall = phase.stallMs !== undefined ? `, longest stall ${seconds(phase.stallMs)}` : '';
+      const recovery = recoveryText(phase);
       return [
-        [`fault ${phase.name}`, `at ${seconds(phase.fault.firedAtMs)}`, `${phase.fault.detail}${recovery}${stall}`],
+        [
+          `fault ${phase.name}`,
+          `at ${seconds(phase.fault.firedAtMs)}`,
+          `${phase.fault.detail}${recovery ? `; ${recovery}` : ''}`,
+        ],
       ];
     }
     case 'replay': {

@@ -1,7 +1,15 @@
 // Text for `cim scenario list` and `cim scenario show`: what a scenario does, when each phase runs
 // and what its checks mean, and how long it is expected to take.
 import { alignedTable } from '../reports/index.js';
-import { METRICS, type FaultTarget, type LoadPhase, type Phase, type ReplayPhase, type Scenario } from './types.js';
+import {
+  METRICS,
+  type FaultPhase,
+  type FaultTarget,
+  type LoadPhase,
+  type Phase,
+  type ReplayPhase,
+  type Scenario,
+} from './types.js';
 
 /** 500 → `500ms`, 20000 → `20s`, 90000 → `1m30s`, 3600000 → `1h`. */
 export function formatDuration(ms: number): string {
@@ -18,6 +26,22 @@ export function describeTarget(target: FaultTarget): string {
   if ('leaderOf' in target) return `the leader of ${target.leaderOf}`;
   if ('followerOf' in target) return `a follower of ${target.followerOf}`;
   return 'all nodes';
+}
+
+/** `n1 | n2 n3`. */
+export function describeSplit(groups: readonly (readonly string[])[]): string {
+  return groups.map((g) => g.join(' ')).join(' | ');
+}
+
+/** What a partition fault cuts, for how long, and how it heals, in one line. */
+export function describePartition(phase: FaultPhase): string {
+  const what = phase.split
+    ? `splits the network into ${describeSplit(phase.split)} (clients reach every group)`
+    : `cuts ${phase.target ? describeTarget(phase.target) : '?'} off from the other nodes${phase.cut === 'peers-and-clients' ? ' and from every client (the appliance, the load, the monitor)' : ' (clients still reach it)'}`;
+  const when = phase.flap
+    ? `${phase.flap.times} times, ${formatDuration(phase.flap.on)} cut and ${formatDuration(phase.flap.off)} whole between cuts`
+    : `for ${formatDuration(phase.for ?? 0)}`;
+  return `${what} ${when}, then heals it; the nodes keep running`;
 }
 
 /** `seq 1200`, `50%`, `2025-01-31T12:00:00Z`, or `the end` for a full replay. */
@@ -38,6 +62,10 @@ export function phaseLengthMs(phase: Phase): number | undefined {
         : undefined;
     case 'fault':
       if (phase.action === 'kill' || phase.action === 'pause') return phase.for ?? 0;
+      if (phase.action === 'partition')
+        return phase.flap
+          ? phase.flap.times * phase.flap.on + (phase.flap.times - 1) * phase.flap.off
+          : (phase.for ?? 0);
       return undefined;
     case 'replay':
       return undefined;
@@ -109,6 +137,7 @@ export function summarizePhase(phase: Phase): string {
     case 'load':
       return `load ${formatRate(phase.rate)} ${phase.duration !== undefined ? formatDuration(phase.duration) : `×${phase.count}`}`;
     case 'fault':
+      if (phase.split) return `partition ${describeSplit(phase.split)}`;
       return phase.target ? `${phase.action} ${describeTarget(phase.target)}` : phase.action;
     case 'replay':
       return `replay ${phase.projection}${phase.to ? ` to ${describeReplayTo(phase.to)}` : ''}`;
@@ -208,6 +237,8 @@ function phaseDetails(phase: Phase): string[] {
           ];
         case 'restart-appliance':
           return ['stops and starts the domain services, projections and sealers of the run (NATS keeps running)'];
+        case 'partition':
+          return [describePartition(phase)];
       }
       break;
     }
@@ -231,7 +262,9 @@ export function renderScenario(scenario: Scenario): string {
   if (scenario.description) lines.push(...wrap(scenario.description, 96, '  '), '');
   if (scenario.file) lines.push(`  file      ${scenario.file}`);
   lines.push(`  suites    ${scenario.suites.join(', ') || '(none)'}`);
-  lines.push(`  seed      ${scenario.seed}`);
+  lines.push(
+    `  seed      ${scenario.seed}${(scenario.seeds ?? 1) > 1 ? `; run with ${scenario.seeds} seeds derived from it, each on a fresh cluster (--seeds N overrides)` : ''}`,
+  );
   lines.push(
     `  cluster   ${cluster.nodes} node${cluster.nodes === 1 ? '' : 's'}, streams with ${cluster.replicas} replica${cluster.replicas === 1 ? '' : 's'}, sync_interval ${cluster.syncInterval ?? 'server default'}`,
   );

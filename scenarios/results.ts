@@ -1,7 +1,7 @@
 // What a run of scenarios produced: the figures, how they were obtained, and the verdicts. This is
 // the `results` part of the performance report (docs/architecture.md#reports), and what
 // `--out FILE` writes as plain JSON.
-import type { ServerBuild } from '../appliance/index.js';
+import type { ReplicaComparison, ServerBuild } from '../appliance/index.js';
 import type {
   CheckerVerdict,
   LatencySummary,
@@ -10,6 +10,7 @@ import type {
   SecondSample,
   ServerSample,
 } from '../bench/index.js';
+import type { FailOn, Verdict } from '../reports/index.js';
 import type { FaultRecord } from './faults.js';
 import type { ClusterShape } from './types.js';
 
@@ -44,9 +45,17 @@ export interface BenchResults {
   interrupted: boolean;
   /** A version matrix (`cim bench --servers`): the servers, in the order asked for. */
   servers?: string[];
+  /** What fails the run (`cim bench --fail-on`); absent in results written before it existed: `failed`. */
+  failOn?: FailOn;
 }
 
-export type ScenarioStatus = 'passed' | 'failed' | 'error' | 'interrupted' | 'skipped';
+/**
+ * A scenario's verdict, decided by reports/verdict.ts (docs/architecture.md#verdicts): `failed` when
+ * an assertion did not hold, `finding` when they all held but the system under test misbehaved
+ * (loss, unexpected or duplicate events, verification findings, diverging replicas, a node that did
+ * not start again), `error` when the run itself broke.
+ */
+export type ScenarioStatus = Verdict;
 
 export interface ScenarioResult {
   scenario: string;
@@ -60,12 +69,22 @@ export interface ScenarioResult {
   repetition?: number;
   /** Why it errored or was skipped. */
   reason?: string;
+  /** The CIM-* code of the error, when it errored: `cim bench` exits with that code's exit status. */
+  errorCode?: string;
+  /** One line per way the system under test misbehaved (`lost 3 acknowledged events`); absent when none. */
+  findings?: string[];
   startedAt: string;
   seconds: number;
   cluster: ClusterDescription;
   baseline?: RawBaselineResult;
   phases: PhaseResult[];
-  checker?: CheckerVerdict & { streams: { stream: string; scanned: number; undecodable: number; meanBytes: number }[] };
+  checker?: CheckerVerdict & {
+    streams: { stream: string; scanned: number; undecodable: number; meanBytes: number }[];
+    /** The same history checked against each replica's own copy of the streams (read from its block files). */
+    perReplica?: ReplicaCheck[];
+  };
+  /** Every replica of the streams the run wrote, compared one by one (docs/architecture.md, "Replica comparison"). */
+  replicas?: ReplicaComparison;
   verification?: {
     domains: { domain: string; events: number; seals: number; findings: number }[];
     findings: number;
@@ -75,6 +94,15 @@ export interface ScenarioResult {
   metrics: Record<string, number>;
   checks: { text: string; ok: boolean; actual: number | null }[];
   serverStats: ServerSample[];
+}
+
+/** The checker against one replica's copy: what that server alone would have given back. */
+export interface ReplicaCheck {
+  server: string;
+  stream?: string;
+  lost: number;
+  unexpected: number;
+  duplicates: number;
 }
 
 export interface ClusterDescription extends ClusterShape {
@@ -113,9 +141,21 @@ export interface LoadPhaseResult extends PhaseResultBase {
 export interface FaultPhaseResult extends PhaseResultBase {
   type: 'fault';
   fault?: FaultRecord;
-  /** First failed operation after the fault to the next acknowledgement, ms; 0 when nothing failed. */
+  /**
+   * Fault firing → the delivered rate back within 10 % of the offered rate and staying there for
+   * 2 s (scenarios/recovery.ts), ms; 0 when it never dipped; absent when it did not recover within
+   * the run (then `recovered` is false) or no load ran at the fault.
+   */
   recoveryMs?: number;
-  /** Longest time without an acknowledgement after the fault fired, ms (when load ran during it). */
+  /** Whether the rate recovered before the load ended; absent when no load ran at the fault (and in older results). */
+  recovered?: boolean;
+  /** The rate recovery was measured against (ops/s) and what it is: the phases' fixed rate, or the median before the fault (`rate: max`). */
+  recoveryReference?: { perSec: number; kind: 'offered' | 'before-fault' };
+  /** False when the rate never left the band: recovery 0, "no dip". */
+  dip?: boolean;
+  /** Why recovery could not be measured, when it could not. */
+  recoveryNote?: string;
+  /** Longest time without an acknowledgement after the fault fired until the load ended, ms (when load ran during it). */
   stallMs?: number;
 }
 

@@ -19,6 +19,9 @@ import {
   findProjection,
   loadOrCreateSigner,
   KeyRing,
+  AUDIT_STREAM,
+  readReplicas,
+  SEALS_STREAM,
   referenceDomains,
   Sealer,
   servedDomains,
@@ -32,6 +35,8 @@ import {
   type GatewayHandle,
   type NatsEndpoint,
   type NatsRole,
+  type ReplicaComparison,
+  type StartOptions,
   type Verifier,
 } from '../appliance/index.js';
 import {
@@ -43,6 +48,7 @@ import {
   MixWorld,
   PhaseRecorder,
   rawIssuer,
+  readBackCopy,
   readBackDomain,
   readBackRaw,
   runRawBaseline,
@@ -56,8 +62,10 @@ import {
   type Random,
   type ReadItem,
 } from '../bench/index.js';
+import { scenarioVerdict } from '../reports/index.js';
 import { runFault, startFailureCause } from './faults.js';
-import { evaluate, recoveryAfter, scenarioMetrics } from './metrics.js';
+import { evaluate, scenarioMetrics } from './metrics.js';
+import { measureRecovery } from './recovery.js';
 import type {
   ClusterDescription,
   FaultPhaseResult,
@@ -71,6 +79,8 @@ import type { FaultPhase, LoadPhase, Phase, ReplayPhase, Scenario } from './type
 export interface RunOptions {
   /** The appliance config: state dir, `nats.urls` (attach), cluster host and start timeout. */
   config: ApplianceConfig;
+  /** With `cim bench --repeat`: which repetition of the scenario this run is (from 1). */
+  repetition?: number;
   /** Where this run's per-scenario data goes (cluster data, read models, keys). */
   runDir: string;
   /** Messages of the raw baseline (publish, then read back). */
@@ -92,6 +102,8 @@ export interface RunOptions {
    * what the checker must judge (a test deletes or damages acknowledged events to prove it notices).
    */
   beforeCheck?: (context: BeforeCheckContext) => Promise<void>;
+  /** How a scenario with partitions gets its namespaces (tests inject the host's uid); default: this host. */
+  networkNamespaces?: StartOptions['networkNamespaces'];
 }
 
 /** What a run hands its `beforeCheck` hook. */
@@ -165,6 +177,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     description: scenario.description,
     seed: scenario.seed,
     ...(scenario.file ? { file: scenario.file } : {}),
+    ...(options.repetition !== undefined ? { repetition: options.repetition } : {}),
     status: 'passed',
     startedAt: startedAt.toISOString(),
     seconds: 0,
@@ -179,7 +192,11 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     checks: [],
     serverStats: [],
   };
-  const scenarioDir = join(options.runDir, scenario.name);
+  // Repetitions of one scenario share its name, not its directory.
+  const scenarioDir = join(
+    options.runDir,
+    options.repetition === undefined ? scenario.name : `${scenario.name}~${options.repetition}`,
+  );
   mkdirSync(scenarioDir, { recursive: true });
   const opened = await openScenarioCluster(scenario, options, scenarioDir, log).catch((error: unknown) => {
     throw annotate(error, `scenario ${scenario.name}: the cluster did not start`);
@@ -262,19 +279,21 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
         run.clock,
       );
     result.phases = await runPhases(run);
-    // Recovery counts every operation after the fault, so it is measured once all load has ended.
+    // Recovery is read off the delivered rate until the load ended, so it is measured once all load has.
     for (const phase of result.phases) {
-      if (phase.type === 'fault' && phase.fault) Object.assign(phase, recoveryOf(run, phase.fault.firedAtMs));
+      if (phase.type === 'fault' && phase.fault)
+        Object.assign(phase, recoveryOf(run, result.phases, phase.fault.firedAtMs));
     }
     if (options.signal?.aborted) result.status = 'interrupted';
     const phaseError = result.phases.find((p) => p.error);
     if (phaseError) {
       result.status = 'error';
+      result.errorCode = phaseError.error!.code;
       result.reason = `phase ${phaseError.name}: ${phaseError.error!.code}: ${phaseError.error!.message}`;
     }
 
     // The checker: heal, stop the services, seal and verify, read back, compare.
-    await heal(run);
+    await heal(run, result.phases);
     await run.gateway?.handle.stop();
     run.gateway = undefined;
     await run.appliance?.stop();
@@ -308,13 +327,19 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       const back = await readBackRaw(auditNc, RAW_STREAM);
       read.push(...back.items);
       described(RAW_STREAM, back);
-      await (await nc.jetstreamManager()).streams.delete(RAW_STREAM).catch(() => false);
     }
     const operations = run.recorders.flatMap((r) => r.operations);
     result.checker = { ...checkHistory(operations, read), streams };
+    if (!options.signal?.aborted) {
+      const compared = await compareScenarioReplicas(run, domains, operations, read);
+      result.replicas = compared.replicas;
+      if (compared.perReplica) result.checker.perReplica = compared.perReplica;
+    }
+    if (run.usedRawStream) await (await nc.jetstreamManager()).streams.delete(RAW_STREAM).catch(() => false);
   } catch (error) {
     const cim = toCimError(error);
     result.status = options.signal?.aborted ? 'interrupted' : 'error';
+    result.errorCode = cim.code;
     result.reason = `${cim.code}: ${cim.message}`;
     log(`${scenario.name}: ${result.reason}`);
   } finally {
@@ -332,7 +357,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   for (const phase of scenario.phases) {
     if (phase.type === 'check') result.checks.push(...phase.expect.map((a) => evaluate(a, result.metrics)));
   }
-  if (result.status === 'passed' && result.checks.some((c) => !c.ok)) result.status = 'failed';
+  // The one verdict model decides (reports/verdict.ts): failed checks, then findings, over what was recorded.
+  const verdict = scenarioVerdict(result);
+  result.status = verdict.status;
+  if (verdict.findings.length > 0) result.findings = verdict.findings;
   result.seconds = (Date.now() - startedAt.getTime()) / 1_000;
   return result;
 }
@@ -369,7 +397,9 @@ async function openScenarioCluster(
       release: async () => {},
     };
   }
-  const running = EmbeddedCluster.findRunning(config.stateDir, log);
+  // Partitions need nodes in network namespaces, which a cluster of `cim cluster up` does not have.
+  const partitions = scenario.phases.some((p) => p.type === 'fault' && p.action === 'partition');
+  const running = partitions ? undefined : EmbeddedCluster.findRunning(config.stateDir, log);
   if (running) {
     return {
       servers: running.clientUrls,
@@ -385,7 +415,7 @@ async function openScenarioCluster(
       stateDir: scenarioDir,
       cluster: { ...config.cluster, nodes: scenario.cluster.nodes, syncInterval: scenario.cluster.syncInterval },
     },
-    { persistent: false, log },
+    { persistent: false, log, ...(partitions ? { networkNamespaces: options.networkNamespaces ?? true } : {}) },
   );
   return {
     servers: own.clientUrls,
@@ -620,12 +650,39 @@ async function runFaultPhase(
   return { ...base, endedAtMs: run.clock(), type: 'fault', fault };
 }
 
-/** Recovery, from the operations of every load phase that ended after the fault fired. */
-function recoveryOf(run: Running, firedAtMs: number): { recoveryMs?: number; stallMs?: number } {
-  const operations: OperationRecord[] = run.recorders.flatMap((r) => r.operations);
-  if (operations.length === 0) return {};
-  const { recoveryMs, stallMs } = recoveryAfter(firedAtMs, operations);
-  return { recoveryMs, ...(stallMs !== undefined ? { stallMs } : {}) };
+/**
+ * Recovery (scenarios/recovery.ts) from the acknowledgements of the load phases running when the
+ * fault fired, against their offered rate; nothing when no load ran then.
+ */
+function recoveryOf(
+  run: Running,
+  phases: readonly PhaseResult[],
+  firedAtMs: number,
+): Pick<FaultPhaseResult, 'recoveryMs' | 'recovered' | 'recoveryReference' | 'dip' | 'recoveryNote' | 'stallMs'> {
+  const loads = phases.filter(
+    (p): p is LoadPhaseResult => p.type === 'load' && !p.error && p.startedAtMs <= firedAtMs && p.endedAtMs > firedAtMs,
+  );
+  if (loads.length === 0) return {};
+  const names = new Set(loads.map((p) => p.name));
+  const acks = run.recorders
+    .filter((r) => names.has(r.phase))
+    .flatMap((r) => r.operations.filter((o) => o.outcome === 'ok').map((o) => o.endMs));
+  const fixed = loads.every((p) => p.rate !== 'max');
+  const r = measureRecovery({
+    firedAtMs,
+    acks,
+    offeredPerSec: fixed ? loads.reduce((n, p) => n + (p.rate as number), 0) : undefined,
+    loadStartMs: Math.min(...loads.map((p) => p.startedAtMs)),
+    loadEndMs: Math.max(...loads.map((p) => p.endedAtMs)),
+  });
+  return {
+    recovered: r.recovered,
+    dip: r.dip,
+    stallMs: r.stallMs,
+    ...(r.recoveryMs !== undefined ? { recoveryMs: r.recoveryMs } : {}),
+    ...(r.referencePerSec !== undefined ? { recoveryReference: { perSec: r.referencePerSec, kind: r.reference } } : {}),
+    ...(r.note ? { recoveryNote: r.note } : {}),
+  };
 }
 
 async function runReplay(
@@ -644,10 +701,14 @@ async function runReplay(
   return { ...base, endedAtMs: run.clock(), type: 'replay', projection: phase.projection, replay };
 }
 
-/** Whatever a fault left down or paused (an interrupted run, a kill without `for`) is brought back before the read-back. */
-async function heal(run: Running): Promise<void> {
+/**
+ * Whatever a fault left down or paused (an interrupted run, a kill without `for`) is brought back
+ * before the read-back; a node that will not start again is marked on the fault that took it down.
+ */
+async function heal(run: Running, phases: readonly PhaseResult[]): Promise<void> {
   const cluster = run.cluster;
   if (!cluster) return;
+  await cluster.heal();
   for (const node of cluster.nodeNames) {
     const state = cluster.nodeState(node);
     try {
@@ -658,10 +719,72 @@ async function heal(run: Running): Promise<void> {
       // others still hold a quorum to read back from. One that runs but never becomes ready is
       // stopped, so that waiting for the cluster waits for the others only.
       await cluster.stopNode(node).catch(() => {});
-      run.log(`${run.scenario.name}: ${node} stays down: ${startFailureCause(toCimError(error).message)}`);
+      const cause = startFailureCause(toCimError(error).message);
+      run.log(`${run.scenario.name}: ${node} stays down: ${cause}`);
+      const fault = [...phases]
+        .reverse()
+        .find((p): p is FaultPhaseResult => p.type === 'fault' && p.fault?.nodes.includes(node) === true)?.fault;
+      if (fault && !fault.stayedDown) {
+        fault.stayedDown = true;
+        fault.detail += `; it did not start again when the run healed the cluster: ${cause}`;
+      }
     }
   }
   await cluster.waitReady();
+}
+
+/**
+ * Every replica of the streams the run wrote, each read from its own server's block files and
+ * compared (docs/architecture.md, "Replica comparison"), and the checker against each replica's
+ * copy. An attached cluster's files are not here: its replicas are unreadable, and say why.
+ */
+async function compareScenarioReplicas(
+  run: Running,
+  domains: readonly string[],
+  operations: readonly OperationRecord[],
+  leaderRead: readonly ReadItem[],
+): Promise<{ replicas: ReplicaComparison; perReplica?: NonNullable<ScenarioResult['checker']>['perReplica'] }> {
+  const streams = [
+    ...domains.map(domainStream),
+    SEALS_STREAM,
+    AUDIT_STREAM,
+    ...(run.usedRawStream ? [RAW_STREAM] : []),
+  ];
+  const cluster = run.cluster;
+  if (!cluster) {
+    const reason =
+      "an attached cluster's block files are not on this machine; replicas are read only on the embedded cluster";
+    return { replicas: { streams: [], divergences: [], unreadable: [{ server: '*', stream: '*', reason }] } };
+  }
+  let replicaRead;
+  try {
+    replicaRead = await readReplicas(cluster, streams, { log: (line) => run.log(`${run.scenario.name}: ${line}`) });
+  } catch (error) {
+    const reason = `${toCimError(error).code}: ${toCimError(error).message}`;
+    run.log(`${run.scenario.name}: the replicas could not be read: ${reason}`);
+    return { replicas: { streams: [], divergences: [], unreadable: [{ server: '*', stream: '*', reason }] } };
+  }
+  const { comparison, copies, stayedDown } = replicaRead;
+  for (const { server, reason } of stayedDown)
+    comparison.unreadable.push({
+      server,
+      stream: '*',
+      reason: `did not start again after its replicas were read: ${reason}`,
+    });
+  // The checker per replica: the streams a server holds, as its copy has them; any it does not hold, as the leader gave them.
+  const checked = new Set([...domains.map(domainStream), ...(run.usedRawStream ? [RAW_STREAM] : [])]);
+  const servers = [...new Set(copies.map((c) => c.server))].sort();
+  const perReplica = servers.map((server) => {
+    const own = copies.filter((c) => c.server === server && checked.has(c.stream));
+    const held = new Set(own.map((c) => c.stream));
+    const items = own.flatMap(
+      (c) => readBackCopy(c.stream, c.messages, c.stream === RAW_STREAM ? undefined : run.actor).items,
+    );
+    items.push(...leaderRead.filter((item) => !held.has(item.where.split('#')[0]!)));
+    const verdict = checkHistory(operations, items, { sampleSize: 0 });
+    return { server, lost: verdict.lost, unexpected: verdict.unexpected, duplicates: verdict.duplicates };
+  });
+  return { replicas: comparison, perReplica };
 }
 
 async function sealAndVerify(

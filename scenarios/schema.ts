@@ -79,6 +79,29 @@ export function parseFaultTarget(input: unknown): Parsed<FaultTarget> {
   return ok(match[1] === 'leader' ? { leaderOf: stream } : { followerOf: stream });
 }
 
+const SPLIT_MESSAGE = 'expected groups of nodes such as [[n1], [n2, n3]]: two or more, each a list of node names';
+
+/** `[[n1], [n2, n3]]`: two or more non-empty groups of node names, no node twice. Whether they cover the cluster is checked over the whole scenario. */
+export function parseSplit(input: unknown): Parsed<string[][]> {
+  if (!Array.isArray(input) || input.length < 2) return fail(SPLIT_MESSAGE);
+  const groups: string[][] = [];
+  const seen = new Set<string>();
+  for (const group of input) {
+    if (!Array.isArray(group) || group.length === 0) return fail(SPLIT_MESSAGE);
+    const nodes: string[] = [];
+    for (const node of group) {
+      if (typeof node !== 'string' || !/^n[1-9]\d*$/.test(node.trim()))
+        return fail(`${SPLIT_MESSAGE}; "${String(node)}" is not a node name ("n2")`);
+      const name = node.trim();
+      if (seen.has(name)) return fail(`node ${name} is in more than one group`);
+      seen.add(name);
+      nodes.push(name);
+    }
+    groups.push(nodes);
+  }
+  return ok(groups);
+}
+
 const TO_MESSAGE =
   'expected a stream sequence (1200), a fraction of the stream ("50%") or an RFC 3339 time ("2025-01-31T12:00:00Z")';
 
@@ -234,7 +257,7 @@ function phaseSchema(known: KnownNames | undefined) {
   const fault = mapping({
     ...phaseBase,
     type: z.literal('fault'),
-    action: oneOf(['kill', 'pause', 'restart', 'corrupt', 'restart-appliance']),
+    action: oneOf(['kill', 'pause', 'restart', 'corrupt', 'restart-appliance', 'partition']),
     target: parsedBy(parseFaultTarget).optional(),
     for: parsedBy(parseDuration).optional(),
     corruption: mapping({
@@ -242,10 +265,24 @@ function phaseSchema(known: KnownNames | undefined) {
       mode: oneOf(['flip-bits', 'truncate']),
       bytes: int(1).default(64),
     }).optional(),
+    cut: oneOf(['peers', 'peers-and-clients']).optional(),
+    split: parsedBy(parseSplit).optional(),
+    flap: mapping({
+      times: int(1, 100),
+      on: parsedBy(parseDuration).refine((ms) => ms > 0, { error: 'expected a duration above 0' }),
+      off: parsedBy(parseDuration).refine((ms) => ms > 0, { error: 'expected a duration above 0' }),
+    }).optional(),
   }).superRefine(
     (phase, ctx) => {
       const action = phase.action as string | undefined;
       if (action === undefined) return;
+      if (action === 'partition') {
+        checkPartition(phase, ctx);
+      } else {
+        for (const key of ['cut', 'split', 'flap'] as const)
+          if (phase[key] !== undefined)
+            ctx.addIssue({ code: 'custom', path: [key], message: `${key} is for action partition only` });
+      }
       if (action === 'restart-appliance') {
         if (phase.target !== undefined)
           ctx.addIssue({
@@ -253,18 +290,18 @@ function phaseSchema(known: KnownNames | undefined) {
             path: ['target'],
             message: 'restart-appliance restarts the appliance, not a node: remove target',
           });
-      } else if (phase.target === undefined) {
+      } else if (phase.target === undefined && action !== 'partition') {
         ctx.addIssue({
           code: 'custom',
           path: ['target'],
           message: `missing: ${action} needs a target (${TARGET_MESSAGE.replace('expected ', '')})`,
         });
       }
-      if (phase.for !== undefined && action !== 'kill' && action !== 'pause') {
+      if (phase.for !== undefined && action !== 'kill' && action !== 'pause' && action !== 'partition') {
         ctx.addIssue({
           code: 'custom',
           path: ['for'],
-          message: `for is for kill and pause only; ${action} has no duration`,
+          message: `for is for kill, pause and partition only; ${action} has no duration`,
         });
       }
       if (action === 'corrupt') {
@@ -314,6 +351,49 @@ function phaseSchema(known: KnownNames | undefined) {
 
 type ParsedPhase = z.output<ReturnType<typeof phaseSchema>>;
 
+/** A partition cuts off its target, or splits the cluster into groups: one of the two; a flap replaces `for`. */
+function checkPartition(
+  phase: { target?: unknown; split?: unknown; cut?: unknown; flap?: unknown; for?: unknown },
+  ctx: z.core.$RefinementCtx<unknown>,
+): void {
+  if (phase.target === undefined && phase.split === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['target'],
+      message: `missing: partition needs a target (${TARGET_MESSAGE.replace('expected ', '').replace(' or "all"', '')}) or a split ([[n1], [n2, n3]])`,
+    });
+  }
+  if (phase.target !== undefined && phase.split !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['split'],
+      message: 'a partition cuts off its target or splits the cluster into groups, not both: remove target or split',
+    });
+  }
+  if (isRecord(phase.target) && 'all' in phase.target) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['target'],
+      message:
+        'a partition cuts one node off from the others: expected a node ("n2"), "leader of STREAM" or "follower of STREAM"; to cut the cluster into groups use split',
+    });
+  }
+  if (phase.split !== undefined && phase.cut !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['cut'],
+      message: 'cut is for a partition with a target; a split cuts between its groups only, clients reach every group',
+    });
+  }
+  if (phase.flap !== undefined && phase.for !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['for'],
+      message: 'a flapping partition lasts as its flap says (times, on, off): remove for',
+    });
+  }
+}
+
 const SYNC_MESSAGE = 'expected a duration such as "2m", "10s", "100ms", or "always"';
 
 /** The schema of one scenario file; `known` adds the checks against the served domains. */
@@ -345,6 +425,7 @@ export function scenarioFileSchema(known?: KnownNames) {
     name: text('a scenario name').regex(NAME, { error: NAME_MESSAGE }),
     description: z.string({ error: 'expected text' }).default(''),
     seed: int(0).default(1),
+    seeds: int(1, 1000).optional(),
     suites: z
       .array(text('a suite name').regex(NAME, { error: NAME_MESSAGE }), { error: 'expected a list of suite names' })
       .default([]),
@@ -358,6 +439,7 @@ export function scenarioFileSchema(known?: KnownNames) {
       name: file.name,
       description: file.description.trim(),
       seed: file.seed,
+      ...(file.seeds !== undefined ? { seeds: file.seeds } : {}),
       suites: file.suites,
       cluster: file.cluster,
       phases: file.phases.map((phase, index) => toPhase(phase, index)),
@@ -403,6 +485,8 @@ function checkAcrossPhases(value: unknown, ctx: z.core.$RefinementCtx<unknown>):
   const cluster = isRecord(value.cluster) ? value.cluster : {};
   const nodes = typeof cluster.nodes === 'number' ? cluster.nodes : undefined;
   const replicas = typeof cluster.replicas === 'number' ? cluster.replicas : undefined;
+  // Partitions need the size even when the file leaves it at the default.
+  const size = nodes ?? (cluster.nodes === undefined ? 3 : undefined);
   value.phases.forEach((phase: unknown, index) => {
     if (!isRecord(phase)) return;
     const target = phase.target;
@@ -413,6 +497,34 @@ function checkAcrossPhases(value: unknown, ctx: z.core.$RefinementCtx<unknown>):
           code: 'custom',
           path: ['phases', index, 'target'],
           message: `node ${target.node} is not in the cluster; its nodes are n1…n${nodes}`,
+        });
+    }
+    if (phase.action === 'partition' && size !== undefined && size < 2) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['phases', index, 'action'],
+        message: `a partition needs at least 2 nodes; the cluster has ${size}`,
+      });
+    }
+    if (Array.isArray(phase.split) && size !== undefined && phase.split.every(Array.isArray)) {
+      const listed = (phase.split as unknown[][])
+        .flat()
+        .filter((n): n is string => typeof n === 'string')
+        .map((n) => n.trim());
+      const all = Array.from({ length: size }, (_, i) => `n${i + 1}`);
+      const outside = listed.filter((n) => !all.includes(n));
+      const left = all.filter((n) => !listed.includes(n));
+      if (outside.length > 0)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['phases', index, 'split'],
+          message: `${outside.join(', ')} ${outside.length === 1 ? 'is' : 'are'} not in the cluster; its nodes are n1…n${size}`,
+        });
+      else if (left.length > 0)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['phases', index, 'split'],
+          message: `every node goes into one group; ${left.join(', ')} ${left.length === 1 ? 'is' : 'are'} in none`,
         });
     }
     if (isRecord(target) && 'followerOf' in target && replicas !== undefined && replicas < 2) {
@@ -459,9 +571,16 @@ function toPhase(phase: ParsedPhase, index: number): Phase {
     case 'fault': {
       const out: Phase = { name, ...timing, type: 'fault', action: phase.action };
       if (phase.target !== undefined) out.target = phase.target;
-      const lasts = phase.for ?? (phase.action === 'pause' ? 5_000 : undefined);
+      const defaultFor =
+        phase.action === 'pause' ? 5_000 : phase.action === 'partition' && !phase.flap ? 10_000 : undefined;
+      const lasts = phase.for ?? defaultFor;
       if (lasts !== undefined) out.for = lasts;
       if (phase.corruption !== undefined) out.corruption = { ...phase.corruption };
+      if (phase.action === 'partition') {
+        if (phase.split !== undefined) out.split = phase.split;
+        else out.cut = phase.cut ?? 'peers';
+        if (phase.flap !== undefined) out.flap = { ...phase.flap };
+      }
       return out;
     }
     case 'replay': {

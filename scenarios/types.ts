@@ -9,6 +9,11 @@ export interface Scenario {
   description: string;
   /** Seeds every generator of the run (command mix, data, target choice), so a run repeats. */
   seed: number;
+  /**
+   * How many runs `cim bench` makes of it by default, each with its own seed derived from `seed`
+   * and on a fresh cluster (`--seeds N` overrides); absent: one. YAML: `seeds`.
+   */
+  seeds?: number;
   /** Suites the scenario belongs to (`standard`, `quick`, `fault`, …); `cim bench` runs `standard` by default. */
   suites: string[];
   cluster: ClusterShape;
@@ -75,15 +80,33 @@ export interface FaultPhase extends PhaseBase {
    * `kill`: SIGKILL, then start again after `for` (if given); `pause`: SIGSTOP, SIGCONT after `for`
    * (default 5 s); `restart`: graceful stop and start; `corrupt`: stop the target (a follower),
    * damage its block file of `stream`, start it again; `restart-appliance`: stop and restart the
-   * domain services, projections and sealers of the run.
+   * domain services, projections and sealers of the run; `partition`: cut the network between the
+   * target and the other nodes (or between the groups of `split`) for `for` (default 10 s), or
+   * repeatedly as `flap` says, then heal it (the nodes keep running).
    */
-  action: 'kill' | 'pause' | 'restart' | 'corrupt' | 'restart-appliance';
-  /** Which node(s); absent only for `restart-appliance`. */
+  action: 'kill' | 'pause' | 'restart' | 'corrupt' | 'restart-appliance' | 'partition';
+  /** Which node(s); absent for `restart-appliance`, and for `partition` with `split`. */
   target?: FaultTarget;
-  /** How long the fault lasts (ms), for `kill` and `pause`. */
+  /** How long the fault lasts (ms), for `kill`, `pause` and `partition`. */
   for?: number;
   /** For `corrupt`: how the block file is damaged. */
   corruption?: Corruption;
+  /**
+   * For `partition` with a target: `peers` (default) cuts it off from the other nodes only;
+   * `peers-and-clients` from every client too (the appliance, the load, the monitor).
+   */
+  cut?: 'peers' | 'peers-and-clients';
+  /** For `partition` instead of a target: the groups the cluster is split into (every node in one), e.g. `[[n1], [n2, n3]]`. */
+  split?: string[][];
+  /** For `partition`: cut `times` times, each cut lasting `on` ms, the network whole for `off` ms between cuts. */
+  flap?: Flap;
+}
+
+/** A flapping partition: `times` cuts of `on` ms with `off` ms of a whole network between them. */
+export interface Flap {
+  times: number;
+  on: number;
+  off: number;
 }
 
 /**
@@ -135,6 +158,7 @@ export const METRICS = {
   unexpected: 'events found in the streams that no attempted command of the run caused (checker)',
   duplicates: 'events found more than once, or a command applied more than once (checker)',
   verify_findings: 'findings of chain and seal verification over the streams the run wrote',
+  replica_divergences: 'divergences between the replicas of the streams the run wrote, each read from its own server',
   ops: 'operations acknowledged',
   errors: 'operations that failed',
   error_rate: 'failed / attempted operations',
@@ -144,8 +168,10 @@ export const METRICS = {
   p90_ms: '90th percentile latency, ms',
   p99_ms: '99th percentile latency, ms',
   p999_ms: '99.9th percentile latency, ms',
-  recovery_ms: 'fault: first failed operation to the next acknowledged one, ms (0 when none failed)',
-  stall_ms: 'fault: the longest time without any acknowledgement after the fault fired, ms',
+  recovery_ms:
+    'fault: from the fault firing until the delivered rate (acknowledgements over a sliding 1 s window, every 100 ms) is back within 10 % of the offered rate (the fixed rate; for rate: max, the median rate of the whole seconds before the fault, and only a rate below it counts) and stays there for 2 s, ms; 0 when it never dipped; not measured when it never recovered within the run',
+  stall_ms: 'fault: the longest time without any acknowledgement from the fault firing until the load ended, ms',
+  nodes_stayed_down: 'nodes that did not start again after a fault (a damaged store they refuse, or panic on)',
   replay_events_per_sec: 'replay: events applied per second',
   replay_ratio_to_raw: 'replay: events/s / raw ordered-consumer read of the same stream',
   http_to_nats_throughput: 'ops/s of the http phase / ops/s of the nats phase of the same mix in the same run',

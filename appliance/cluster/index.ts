@@ -1,9 +1,11 @@
 // The embedded NATS cluster and connections to any cluster: the public surface of appliance/cluster.
+export { readStoredStream, streamDir, type StoredRecord, type StoredStreamCopy } from './block-files.js';
 export { connectNats, roleEndpoint, type NatsEndpoint } from './connection.js';
 export { natsUsersDir, NatsUsers, ROUTE_USER } from './nats-users.js';
 export { MonitorClient, type Jsz, type Varz } from './monitor.js';
 export { openCluster, type ClusterTarget } from './open.js';
 export { freePorts } from './ports.js';
+export { currentHost, requireNetworkNamespaces, staleSets, type HostAccess, type IpCommand } from './netns.js';
 export {
   compareVersions,
   findNatsServer,

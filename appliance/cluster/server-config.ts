@@ -26,6 +26,10 @@ export interface ServerNode {
   monitorPort: number;
   /** JetStream store directory (nats-server adds `jetstream/` below it). */
   storeDir: string;
+  /** Interface of the monitoring port when it is not DEFAULT_MONITOR_HOST (a node in a network namespace: its own address). */
+  monitorHost?: string;
+  /** The network namespace the node runs in (a cluster that can be partitioned); absent: the root namespace. */
+  netns?: string;
 }
 
 export interface ServerConfigInput {
@@ -145,7 +149,7 @@ export function renderServerConfig(input: ServerConfigInput): NatsServerConfig {
     server_name: node.name,
     host: node.host,
     port: node.clientPort,
-    http: hostPort(input.monitorHost ?? DEFAULT_MONITOR_HOST, node.monitorPort),
+    http: hostPort(input.monitorHost ?? node.monitorHost ?? DEFAULT_MONITOR_HOST, node.monitorPort),
     jetstream: { store_dir: node.storeDir },
   };
   if (input.syncInterval !== undefined) config.jetstream.sync_interval = input.syncInterval;

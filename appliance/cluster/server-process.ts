@@ -40,6 +40,8 @@ export interface SpawnOptions {
   logFile: string;
   /** Keep running after this Node process exits (`cim cluster up`). */
   outliveParent: boolean;
+  /** A command that execs the server (`ip netns exec NS`): the pid stays the server's own. */
+  prefix?: readonly string[];
 }
 
 export class ServerProcess {
@@ -61,7 +63,8 @@ export class ServerProcess {
   static spawn(options: SpawnOptions): ServerProcess {
     const log = openSync(options.logFile, 'a');
     try {
-      const child = spawn(options.binary, ['-c', options.configFile], {
+      const [command, ...args] = [...(options.prefix ?? []), options.binary, '-c', options.configFile];
+      const child = spawn(command!, args, {
         detached: true,
         stdio: ['ignore', log, log],
       });

@@ -1,13 +1,16 @@
 // The embedded cluster supervisor: spawns N nats-server processes on free loopback ports, waits
 // until they form a JetStream cluster, injects faults (kill -9, pause, resume, restart), and stops
-// them cleanly. A cluster left running by `cim cluster up` is adopted by later commands through
-// its manifest and pid files; servers orphaned by a crashed run are found and stopped.
+// them cleanly. For scenarios that partition the network, each node runs in a network namespace of
+// its own (netns.ts) and partition()/heal() cut and restore routes between them. A cluster left
+// running by `cim cluster up` is adopted by later commands through its manifest and pid files;
+// servers orphaned by a crashed run are found and stopped.
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ApplianceConfig } from '../config.js';
 import { CimError } from '../errors.js';
 import { connectNats, roleEndpoint, type NatsEndpoint } from './connection.js';
 import { MonitorClient, type Jsz } from './monitor.js';
+import { NetworkNamespaces, type HostAccess, type IpCommand } from './netns.js';
 import { freePorts } from './ports.js';
 import { findNatsServer, validateServerConfigFile, type NatsServerBinary } from './server-binary.js';
 import { requireFeature } from './server-features.js';
@@ -41,6 +44,12 @@ export interface StartOptions {
   /** Progress lines for the user (stderr in the CLI). */
   log?: (line: string) => void;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Run each node in a network namespace of its own, so that partition() can cut the network
+   * between nodes (and between a node and its clients). Needs root on Linux; not for persistent
+   * clusters. The namespaces are removed by stop().
+   */
+  networkNamespaces?: boolean | { ip?: IpCommand; host?: HostAccess };
 }
 
 interface NodeEntry {
@@ -55,18 +64,22 @@ export class EmbeddedCluster {
   /** The users the servers know; undefined for a cluster started before they had any. */
   private readonly users: NatsUsers | undefined;
 
+  /** What the current partition cuts, in words; undefined while the network is whole. */
+  private partitioned: string | undefined;
+
   private constructor(
     private readonly dir: ClusterStateDir,
     private readonly manifest: ClusterManifest,
     processes: Map<string, ServerProcess | undefined>,
     private readonly log: (line: string) => void,
+    private readonly netns?: NetworkNamespaces,
   ) {
     this.nodes = new Map(
       manifest.nodes.map((spec) => [
         spec.name,
         {
           spec,
-          monitor: new MonitorClient(`http://${DEFAULT_MONITOR_HOST}:${spec.monitorPort}`),
+          monitor: new MonitorClient(`http://${spec.monitorHost ?? DEFAULT_MONITOR_HOST}:${spec.monitorPort}`),
           process: processes.get(spec.name),
         },
       ]),
@@ -87,18 +100,35 @@ export class EmbeddedCluster {
     if (previous) refuseOtherSize(config, previous);
 
     const count = config.cluster.nodes;
-    const ports = await freePorts(count * 3, config.cluster.host);
-    const nodes: ServerNode[] = Array.from({ length: count }, (_, i) => ({
-      name: `n${i + 1}`,
-      host: config.cluster.host,
+    const names = Array.from({ length: count }, (_, i) => `n${i + 1}`);
+    let netns: NetworkNamespaces | undefined;
+    if (options.networkNamespaces) {
+      if (options.persistent) {
+        throw new CimError('CIM-INVALID-INPUT', 'a cluster in network namespaces lives only as long as its run');
+      }
+      const seams = options.networkNamespaces === true ? {} : options.networkNamespaces;
+      netns = await NetworkNamespaces.create(names, { ...seams, log });
+    }
+    // In namespaces every node has an address of its own (the ports need not differ, but unique
+    // ones keep the logs and URLs unambiguous); all its listeners are there, the monitor too.
+    const ports = await freePorts(count * 3, netns ? undefined : config.cluster.host);
+    const nodes: ServerNode[] = names.map((name, i) => ({
+      name,
+      host: netns ? netns.address(name) : config.cluster.host,
       clientPort: ports[i * 3]!,
       clusterPort: ports[i * 3 + 1]!,
       monitorPort: ports[i * 3 + 2]!,
-      storeDir: dir.storeDir(`n${i + 1}`),
+      storeDir: dir.storeDir(name),
+      ...(netns ? { monitorHost: netns.address(name), netns: netns.namespace(name) } : {}),
     }));
     // Created on first need: a state dir from before there were users gets them now, and new configs.
     const users = NatsUsers.ensure(natsUsersDir(config));
-    await Promise.all(nodes.map((node) => writeNodeConfig(dir, binary, config, users, node, nodes)));
+    try {
+      await Promise.all(nodes.map((node) => writeNodeConfig(dir, binary, config, users, node, nodes)));
+    } catch (error) {
+      await netns?.destroy();
+      throw error;
+    }
 
     const manifest: ClusterManifest = {
       name: config.cluster.name,
@@ -117,9 +147,9 @@ export class EmbeddedCluster {
     dir.writeManifest(manifest);
 
     log(`starting ${count} nats-server ${binary.version} node(s) in ${dir.root}`);
-    const cluster = new EmbeddedCluster(dir, manifest, new Map(), log);
-    for (const node of nodes) cluster.spawn(node.name);
+    const cluster = new EmbeddedCluster(dir, manifest, new Map(), log, netns);
     try {
+      for (const node of nodes) cluster.spawn(node.name);
       // Every node just spawned must come up. (waitReady waits only for the nodes running when it is
       // called: a server that had already exited would be left out, and a smaller cluster reported up.)
       const deadline = Date.now() + config.cluster.startTimeoutMs;
@@ -351,7 +381,61 @@ export class EmbeddedCluster {
     };
   }
 
-  /** Stops every server (graceful, then SIGKILL) and removes the pid files. Idempotent. */
+  /** Whether the nodes run in network namespaces, so that partition() can cut between them. */
+  get partitionable(): boolean {
+    return this.netns !== undefined;
+  }
+
+  /** The network namespace of each node (names per run), or undefined when they run in the root namespace. */
+  get networkNamespaces(): { bridge: string; namespaces: string[] } | undefined {
+    return this.netns && { bridge: this.netns.bridge, namespaces: this.netns.namespaces };
+  }
+
+  /**
+   * Cuts the network between the groups (every node in exactly one; a node alone in a group is
+   * isolated), and between the nodes of `fromClients` and every client, the monitor included.
+   * Replaces any partition in force. The processes keep running: only packets stop.
+   */
+  async partition(groups: readonly (readonly string[])[], fromClients: readonly string[] = []): Promise<void> {
+    const netns = this.requireNetns();
+    for (const node of [...groups.flat(), ...fromClients]) this.entry(node);
+    const listed = groups.flat();
+    const missing = this.nodeNames.filter((n) => !listed.includes(n));
+    if (missing.length > 0 || listed.length !== this.nodes.size) {
+      throw new CimError(
+        'CIM-INVALID-INPUT',
+        `a partition puts every node in exactly one group; got ${describeGroups(groups)}`,
+      );
+    }
+    // Set first: a partition that fails half way is healed like a whole one.
+    this.partitioned = `${describeGroups(groups)}${fromClients.length > 0 ? `, ${fromClients.join(', ')} cut from clients` : ''}`;
+    await netns.partition(groups, fromClients);
+    this.log(`partitioned the network: ${this.partitioned}`);
+  }
+
+  /** Restores the whole network. Idempotent. */
+  async heal(): Promise<void> {
+    if (!this.netns || this.partitioned === undefined) return;
+    await this.netns.heal();
+    this.log(`healed the network partition ${this.partitioned}`);
+    this.partitioned = undefined;
+  }
+
+  /** What the partition in force cuts (`n1 | n2 n3`), or undefined while the network is whole. */
+  get partitionInForce(): string | undefined {
+    return this.partitioned;
+  }
+
+  private requireNetns(): NetworkNamespaces {
+    if (this.netns) return this.netns;
+    throw new CimError(
+      'CIM-INVALID-INPUT',
+      `cluster "${this.manifest.name}" runs its nodes in the root network namespace: it cannot be partitioned`,
+      { hint: 'Partitions need a cluster started for them (a scenario with a partition fault starts one).' },
+    );
+  }
+
+  /** Stops every server (graceful, then SIGKILL), removes the pid files and the network namespaces. Idempotent. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
@@ -361,6 +445,7 @@ export class EmbeddedCluster {
         this.dir.removePid(spec.name);
       }),
     );
+    await this.netns?.destroy();
     this.log(`cluster "${this.manifest.name}" stopped`);
   }
 
@@ -391,6 +476,7 @@ export class EmbeddedCluster {
       configFile: this.dir.configFile(node),
       logFile: this.dir.logFile(node),
       outliveParent: this.manifest.persistent,
+      ...(this.netns ? { prefix: this.netns.execPrefix(node) } : {}),
     });
     this.dir.writePid(node, entry.process.pid);
   }
@@ -517,6 +603,11 @@ async function reclaimOrphans(dir: ClusterStateDir, log: (line: string) => void)
   for (const { pid } of live) await ServerProcess.adopt(pid).stop(5_000);
   for (const { node } of dir.pidFiles()) dir.removePid(node);
   if (live.length > 0) log(`stopped ${live.length} nats-server process(es) left behind by an earlier run`);
+}
+
+/** `n1 | n2 n3`. */
+function describeGroups(groups: readonly (readonly string[])[]): string {
+  return groups.map((g) => g.join(' ')).join(' | ');
 }
 
 function mostCommon(values: string[]): string | undefined {

@@ -54,3 +54,21 @@ export {
   type DomainWatermark,
   type Watermarks,
 } from './watermarks.js';
+export {
+  bisectDifferences,
+  compareReplicas,
+  describeDivergence,
+  describeRanges,
+  renderReplicaComparison,
+  messageDigest,
+  toRanges,
+  type CompareOptions,
+  type ReplicaComparison,
+  type ReplicaCopy,
+  type ReplicaDivergence,
+  type ReplicaMessage,
+  type ReplicaView,
+  type SealClaim,
+  type SeqRange,
+} from './replicas.js';
+export { readReplicas, type ReplicaRead, type ReplicaReadOptions } from './replica-read.js';

@@ -21,8 +21,11 @@ import {
   type Severity,
 } from '../types.js';
 import { readComplianceView, type ComplianceView, type EvidenceTable } from './compliance-view.js';
+import { durabilityTable } from './durability.js';
+import { failOnSentence, scenarioVerdict, VERDICT_MEANING, VERDICT_PRECEDENCE, type Verdict } from '../verdict.js';
 import { cidText, count, MISSING, ratio } from './format.js';
 import { toJsonValue } from './json.js';
+import { replicaSection } from './replicas-view.js';
 import {
   readPerformanceResults,
   type LoadPhaseView,
@@ -44,8 +47,10 @@ import {
   phaseRatios,
   rawBaselineLine,
   matrixTable,
+  RECOVERY_DEFINITION,
   SUMMARY_HEADERS,
   summaryRow,
+  viewVerdict,
   worstRatio,
 } from './summary.js';
 
@@ -98,6 +103,7 @@ export function renderHtml(named: NamedReport): string {
     main.push(
       '<section id="scenarios"><h2>Scenarios</h2>',
       table(SUMMARY_HEADERS, view.scenarios.map(summaryRow), 2, 'Headline figures per scenario'),
+      definitions(view),
     );
     if (view.interrupted)
       main.push('<p class="warn">Interrupted (Ctrl-C): the figures cover what was measured until then.</p>');
@@ -111,6 +117,18 @@ export function renderHtml(named: NamedReport): string {
           2,
           `The same scenarios and seeds on nats-server ${view.servers!.join(', ')}`,
         ),
+      );
+    const durability = durabilityTable(view);
+    if (durability)
+      main.push(
+        '<h3 id="durability">Durability per server version</h3>',
+        table(
+          durability.headers,
+          durability.rows,
+          2,
+          'Acknowledged writes lost, replica divergence, nodes down and client errors, per fault over all its seeds',
+        ),
+        ...durability.notes.map((note) => `<p class="note">${esc(note)}</p>`),
       );
     const ratios = view.scenarios.flatMap((s) =>
       phaseRatios(s).map((r) => ({
@@ -193,10 +211,10 @@ function cards(
       `<div class="card"><span class="figure ${cls}">${esc(value)}</span>${esc(label)}${note ? `<br><span class="note">${esc(note)}</span>` : ''}</div>`,
     );
   if (view) {
-    const passed = view.scenarios.filter((s) => s.status === 'passed').length;
-    const notPassed = view.scenarios.length - passed;
-    card('scenarios passed', count(passed), passed > 0 ? 'ok' : '');
-    card('scenarios not passed', count(notPassed), notPassed > 0 ? 'bad' : '');
+    // One verdict model (reports/verdict.ts): the same counts as the terminal, Markdown, JUnit and the exit code.
+    const run = viewVerdict(view);
+    card('run verdict', run.verdict, verdictClass(run.verdict), failOnSentence(run.failOn));
+    for (const [verdict, n] of run.counts) card(`scenario(s) ${verdict}`, count(n), verdictClass(verdict));
     const worst = worstRatio(view);
     card(
       'worst ratio to raw',
@@ -317,13 +335,34 @@ function evidenceTable(t: EvidenceTable): string {
   return table(t.headers, t.rows, t.numericFrom, t.caption);
 }
 
+/** The class a verdict is shown in: passed green, finding amber, skipped plain, the rest red. */
+function verdictClass(verdict: Verdict): string {
+  return verdict === 'passed' ? 'ok' : verdict === 'finding' ? 'warn' : verdict === 'skipped' ? '' : 'bad';
+}
+
+/** What the verdicts mean and, when a scenario has a fault, how recovery and the longest stall are measured. */
+function definitions(view: PerformanceResultsView): string {
+  const items = VERDICT_PRECEDENCE.map((v) => `<li><strong>${esc(v)}</strong>: ${esc(VERDICT_MEANING[v])}</li>`);
+  const faults = view.scenarios.some((s) => s.phases.some((p) => p.type === 'fault'));
+  return [
+    `<p class="note">Verdicts (worst first; the run takes the worst of its scenarios, and a run where every scenario was skipped is skipped, not passed):</p>`,
+    `<ul class="note">${items.join('')}</ul>`,
+    ...(faults ? [`<p class="note" id="recovery-definition">${esc(RECOVERY_DEFINITION)}</p>`] : []),
+  ].join('\n');
+}
+
 function scenarioSection(s: ScenarioView): string {
-  const ok = s.status === 'passed';
+  const { status, findings } = scenarioVerdict(s);
   const out = [
     `<section class="scenario" id="scenario-${esc(slug(s.scenario))}">`,
-    `<h2>${esc(s.scenario)} <span class="status ${ok ? 'ok' : 'bad'}">${esc(s.status)}</span></h2>`,
+    `<h2>${esc(s.scenario)} <span class="status ${verdictClass(status)}">${esc(status)}</span></h2>`,
   ];
   if (s.reason) out.push(`<p class="bad">${esc(s.reason)}</p>`);
+  if (findings.length > 0)
+    out.push(
+      `<p class="${status === 'finding' ? 'warn' : 'bad'}">The system under test misbehaved:</p>`,
+      `<ul class="findings">${findings.map((f) => `<li>${esc(f)}</li>`).join('')}</ul>`,
+    );
   if (s.description) out.push(`<p>${esc(s.description)}</p>`);
   const cluster = clusterLine(s);
   const raw = rawBaselineLine(s);
@@ -453,6 +492,7 @@ function scenarioSection(s: ScenarioView): string {
     );
     if (v.samples.length > 0) out.push(`<pre>${esc(v.samples.slice(0, 10).join('\n'))}</pre>`);
   }
+  out.push(...replicasHtml(s));
   const faults = s.phases.filter((p) => p.type === 'fault');
   if (faults.length > 0)
     out.push(
@@ -596,6 +636,11 @@ function recoveryTimeline(s: ScenarioView): string | undefined {
           { from: fired, to: fired + p.recoveryMs / 1_000, kind: 'recovery', label: `${Math.round(p.recoveryMs)} ms` },
         ],
       });
+    else if (p.recovered === false)
+      rows.push({
+        label: `${p.name}: recovery`,
+        segments: [{ from: fired, kind: 'recovery', label: 'did not recover' }],
+      });
   }
   if (rows.length === 0) return undefined;
   return timeline({
@@ -608,6 +653,29 @@ function recoveryTimeline(s: ScenarioView): string | undefined {
 
 function figure(svg: string, caption = ''): string {
   return `<figure>${svg}${caption ? `<figcaption>${esc(caption)}</figcaption>` : ''}</figure>`;
+}
+
+/** The checker per replica and the divergences between replicas, each copy read from its own server. */
+function replicasHtml(s: ScenarioView): string[] {
+  const r = replicaSection(s);
+  if (!r) return [];
+  const out: string[] = [];
+  if (r.perReplica.length > 0)
+    out.push(
+      table(
+        ['replica', 'lost', 'unexpected', 'duplicates'],
+        r.perReplica.map((p) => [p.server, count(p.lost), count(p.unexpected), count(p.duplicates)]),
+        1,
+        "Checker per replica: each replica's own copy read back",
+        (row) => (row.slice(1).some((c) => c !== '0') ? 'bad' : ''),
+      ),
+    );
+  out.push(`<p>Replicas: ${esc(r.summary)}: ${count(r.divergences.length)} divergence(s)</p>`);
+  if (r.divergences.length > 0)
+    out.push(`<ul class="bad">${r.divergences.map((d) => `<li>${esc(d)}</li>`).join('')}</ul>`);
+  if (r.unreadable.length > 0)
+    out.push(`<ul>${r.unreadable.map((u) => `<li>unreadable: ${esc(u)}</li>`).join('')}</ul>`);
+  return out;
 }
 
 /** A table with column headers and each row's first cell as its row header; cells from `numericFrom` on are right-aligned. */

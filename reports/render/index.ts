@@ -49,11 +49,25 @@ export {
   driverComparisonLine,
   driverComparisons,
   matrixTable,
+  RECOVERY_DEFINITION,
+  recoveryText,
   SUMMARY_HEADERS,
   summaryRow,
+  viewVerdict,
+  type RecoveryFigures,
   type ComparableLoad,
   type DriverComparison,
 } from './summary.js';
+export {
+  DURABILITY_HEADERS,
+  durabilityCells,
+  durabilityKind,
+  durabilityRows,
+  durabilityTable,
+  type DurabilityKind,
+  type DurabilityRow,
+  type DurabilityTable,
+} from './durability.js';
 export { alignedTable, count, decimal, ms, percent, ratio, seconds, share } from './format.js';
 
 export { renderGateSummary } from './gate-summary.js';

@@ -1,12 +1,18 @@
 // The report as JUnit XML, the format CI systems show as test results: a suite per scenario (a
-// case per check, one for the checker, one for verification), a `gate` suite when the report was
-// compared with a baseline (a case per comparison, failing when it regressed), and for reports
-// that are not performance reports a `findings` suite (critical, high and error findings fail).
+// case per check, one for the checker, one for verification, one for the findings), a `gate` suite
+// when the report was compared with a baseline (a case per comparison, failing when it regressed),
+// and for reports that are not performance reports a `findings` suite (critical, high and error
+// findings fail). The verdict is the one model's (reports/verdict.ts): a failed check is a
+// <failure>, an errored or interrupted run an <error>; a `finding` is a <failure> of the findings
+// case only when the run was asked to fail on findings (`cim bench --fail-on finding`), otherwise
+// that case passes with the findings in its <system-out> and the verdict in the suite's properties —
+// so a CI system shows the same pass or fail as the exit code.
 import { escapeXml } from '../svg/escape.js';
 import { failingSeverity, type GateComparison, type NamedReport } from '../types.js';
 import { cidText, count, decimal, percent, pValue, share } from './format.js';
 import { gateCenter } from './summary.js';
 import { readPerformanceResults, type ScenarioView } from './performance-view.js';
+import { DEFAULT_FAIL_ON, scenarioVerdict, type FailOn } from '../verdict.js';
 
 interface TestCase {
   name: string;
@@ -15,12 +21,14 @@ interface TestCase {
   failure?: { message: string; type: string; text?: string };
   error?: { message: string; type: string };
   skipped?: string;
+  systemOut?: string;
 }
 
 interface TestSuite {
   name: string;
   time: number;
   timestamp?: string;
+  properties?: [string, string][];
   cases: TestCase[];
 }
 
@@ -28,7 +36,7 @@ export function renderJUnit(named: NamedReport): string {
   const { report } = named;
   const suites: TestSuite[] = [];
   const view = report.kind === 'performance' ? readPerformanceResults(report.results) : undefined;
-  if (view) suites.push(...view.scenarios.map(scenarioSuite));
+  if (view) suites.push(...view.scenarios.map((s) => scenarioSuite(s, view.failOn ?? DEFAULT_FAIL_ON)));
   if (report.baseline) suites.push(gateSuite(report.baseline.comparisons, report.baseline.allowMissing === true));
   if (!view) {
     suites.push({
@@ -44,12 +52,13 @@ export function renderJUnit(named: NamedReport): string {
   return xmlDocument(`${report.title} (${cidText(named.cid)})`, suites);
 }
 
-function scenarioSuite(s: ScenarioView): TestSuite {
+function scenarioSuite(s: ScenarioView, failOn: FailOn): TestSuite {
   const classname = `scenario.${s.scenario}`;
   const cases: TestCase[] = [];
-  if (s.status === 'error' || s.status === 'interrupted') {
-    cases.push({ name: 'run', classname, error: { message: s.reason ?? s.status, type: s.status } });
-  } else if (s.status === 'skipped') {
+  const { status, findings } = scenarioVerdict(s);
+  if (status === 'error' || status === 'interrupted') {
+    cases.push({ name: 'run', classname, error: { message: s.reason ?? status, type: status } });
+  } else if (status === 'skipped') {
     cases.push({ name: 'run', classname, skipped: s.reason ?? 'skipped' });
   }
   for (const check of s.checks) {
@@ -60,9 +69,9 @@ function scenarioSuite(s: ScenarioView): TestSuite {
       ...(check.ok ? {} : { failure: { message: `${check.text}: ${measured}`, type: 'check' } }),
     });
   }
+  // The checker's and verification's figures are reported here; whether they fail is the findings case's.
   if (s.checker) {
     const k = s.checker;
-    const ok = k.ok ?? ((k.lost ?? 0) === 0 && (k.unexpected ?? 0) === 0 && (k.duplicates ?? 0) === 0);
     const figures = `lost ${count(k.lost)}, unexpected ${count(k.unexpected)}, duplicates ${count(k.duplicates)} of ${count(k.acknowledged)} acknowledged`;
     const samples = k.samples
       ? Object.entries(k.samples)
@@ -72,23 +81,37 @@ function scenarioSuite(s: ScenarioView): TestSuite {
     cases.push({
       name: 'checker: lost, unexpected, duplicates',
       classname,
-      ...(ok ? {} : { failure: { message: figures, type: 'checker', text: samples.join('\n') } }),
+      systemOut: [figures, ...samples].join('\n'),
     });
   }
   if (s.verification) {
     const v = s.verification;
-    const ok = (v.findings ?? 0) === 0;
     cases.push({
       name: 'verification',
       classname,
-      ...(ok
-        ? {}
+      systemOut: [`${count(v.findings)} finding(s)`, ...v.samples].join('\n'),
+    });
+  }
+  if (s.checker || s.verification || findings.length > 0) {
+    const message = findings.length > 0 ? findings.join('; ') : 'none';
+    cases.push({
+      name: 'findings: loss, verification, replicas, nodes',
+      classname,
+      ...(findings.length > 0 && failOn === 'finding'
+        ? { failure: { message, type: 'finding', text: findings.join('\n') } }
         : {
-            failure: { message: `${count(v.findings)} finding(s)`, type: 'verification', text: v.samples.join('\n') },
+            systemOut:
+              findings.length > 0 ? `${findings.join('\n')}\n(not a failure: run without --fail-on finding)` : 'none',
           }),
     });
   }
-  return { name: s.scenario, time: s.seconds ?? 0, ...(s.startedAt ? { timestamp: s.startedAt } : {}), cases };
+  return {
+    name: s.scenario,
+    time: s.seconds ?? 0,
+    ...(s.startedAt ? { timestamp: s.startedAt } : {}),
+    properties: [['verdict', status], ['fail-on', failOn], ...findings.map((f): [string, string] => ['finding', f])],
+    cases,
+  };
 }
 
 /**
@@ -132,6 +155,12 @@ function xmlDocument(name: string, suites: readonly TestSuite[]): string {
     body.push(
       `  <testsuite ${attrs({ name: suite.name, tests: t.tests, failures: t.failures, errors: t.errors, skipped: t.skipped, time: secondsAttr(suite.time), ...(suite.timestamp ? { timestamp: suite.timestamp } : {}) })}>`,
     );
+    if (suite.properties && suite.properties.length > 0)
+      body.push(
+        '    <properties>',
+        ...suite.properties.map(([name, value]) => `      <property ${attrs({ name, value })}/>`),
+        '    </properties>',
+      );
     for (const c of suite.cases) body.push(...testCase(c));
     body.push('  </testsuite>');
   }
@@ -158,6 +187,8 @@ function testCase(c: TestCase): string[] {
     return [`${open}>`, `      <error ${attrs({ message: c.error.message, type: c.error.type })}/>`, '    </testcase>'];
   if (c.skipped !== undefined)
     return [`${open}>`, `      <skipped ${attrs({ message: c.skipped })}/>`, '    </testcase>'];
+  if (c.systemOut !== undefined)
+    return [`${open}>`, `      <system-out>${escapeXml(c.systemOut)}</system-out>`, '    </testcase>'];
   return [`${open}/>`];
 }
 

@@ -3,8 +3,10 @@
 // text from a report (titles, error messages, fault details) must not become markup either.
 import { SEVERITY_ORDER, type NamedReport, type ReportFinding } from '../types.js';
 import { readComplianceView, type ComplianceView, type EvidenceTable } from './compliance-view.js';
+import { durabilityTable } from './durability.js';
 import { cidText, count, MISSING, seconds } from './format.js';
 import { toJsonValue } from './json.js';
+import { replicaSection } from './replicas-view.js';
 import { readPerformanceResults, type ScenarioView } from './performance-view.js';
 import {
   checkMeasured,
@@ -22,7 +24,10 @@ import {
   driverComparisons,
   SUMMARY_HEADERS,
   summaryRow,
+  RECOVERY_DEFINITION,
+  viewVerdict,
 } from './summary.js';
+import { failOnSentence, scenarioVerdict, VERDICT_MEANING, VERDICT_PRECEDENCE } from '../verdict.js';
 
 /** Text that Markdown shows as written: markup characters escaped, no line breaks (a table cell stays one cell). */
 export function mdText(text: string): string {
@@ -62,9 +67,18 @@ export function renderMarkdown(named: NamedReport): string {
 
   const view = report.kind === 'performance' ? readPerformanceResults(report.results) : undefined;
   if (view) {
-    const failed = view.scenarios.filter((s) => s.status !== 'passed').length;
-    lines.push('', `## Scenarios: ${view.scenarios.length - failed} passed, ${failed} not passed`, '');
+    // One verdict model (reports/verdict.ts): the same counts as the terminal, HTML, JUnit and the exit code.
+    const run = viewVerdict(view);
+    lines.push('', `## Scenarios: ${mdText(run.summary)}`, '', `_${mdText(failOnSentence(run.failOn))}._`, '');
     lines.push(...table(SUMMARY_HEADERS, view.scenarios.map(summaryRow)));
+    lines.push(
+      '',
+      'Verdicts, worst first (the run takes the worst; a run where every scenario was skipped is skipped, not passed):',
+      '',
+      ...VERDICT_PRECEDENCE.map((v) => `- **${v}**: ${mdText(VERDICT_MEANING[v])}`),
+    );
+    if (view.scenarios.some((s) => s.phases.some((p) => p.type === 'fault')))
+      lines.push('', mdText(RECOVERY_DEFINITION));
     const matrix = matrixTable(view);
     if (matrix)
       lines.push(
@@ -72,6 +86,16 @@ export function renderMarkdown(named: NamedReport): string {
         `## Server versions side by side: ${mdText(view.servers!.join(', '))}`,
         '',
         ...table(matrix[0]!, matrix.slice(1)),
+      );
+    const durability = durabilityTable(view);
+    if (durability)
+      lines.push(
+        '',
+        '## Durability per server version',
+        '',
+        ...table(durability.headers, durability.rows),
+        '',
+        ...durability.notes.map((note) => `> ${mdText(note)}`).flatMap((l, i) => (i === 0 ? [l] : ['>', l])),
       );
     if (view.interrupted) lines.push('', '> Interrupted (Ctrl-C): the figures cover what was measured until then.');
   } else if (report.kind === 'performance') {
@@ -162,7 +186,10 @@ function complianceEvidence(view: ComplianceView, findings: readonly ReportFindi
 }
 
 function scenarioSection(s: ScenarioView): string[] {
-  const out = [`### ${mdText(s.scenario)}: ${mdText(s.status)}${s.reason ? ` (${mdText(s.reason)})` : ''}`, ''];
+  const { status, findings } = scenarioVerdict(s);
+  const out = [`### ${mdText(s.scenario)}: ${mdText(status)}${s.reason ? ` (${mdText(s.reason)})` : ''}`, ''];
+  if (findings.length > 0)
+    out.push('**Findings** (the system under test misbehaved):', '', ...findings.map((f) => `- ${mdText(f)}`), '');
   if (s.description) out.push(mdText(s.description), '');
   const cluster = clusterLine(s);
   if (cluster) out.push(`- cluster: ${mdText(cluster)}`);
@@ -212,5 +239,22 @@ function scenarioSection(s: ScenarioView): string[] {
     );
     for (const sample of v.samples.slice(0, 5)) out.push(`- ${mdText(sample)}`);
   }
+  out.push(...replicasMarkdown(s));
+  return out;
+}
+
+/** The checker per replica and the divergences between replicas, each copy read from its own server. */
+function replicasMarkdown(s: ScenarioView): string[] {
+  const r = replicaSection(s);
+  if (!r) return [];
+  const out: string[] = [];
+  if (r.perReplica.length > 0)
+    out.push(
+      '',
+      `**Checker per replica**: ${r.perReplica.map((p) => `${mdText(p.server)} lost ${count(p.lost)}, unexpected ${count(p.unexpected)}, duplicates ${count(p.duplicates)}`).join('; ')}`,
+    );
+  out.push('', `**Replicas**: ${mdText(r.summary)}: ${count(r.divergences.length)} divergence(s)`);
+  for (const d of r.divergences) out.push(`- ${mdText(d)}`);
+  for (const u of r.unreadable) out.push(`- unreadable: ${mdText(u)}`);
   return out;
 }

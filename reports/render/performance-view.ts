@@ -64,10 +64,16 @@ const faultPhase = z.object({
       firedAtMs: z.number(),
       healedAtMs: num,
       detail: z.string().catch(''),
+      stayedDown: bool,
+      corruption: z.object({ mode: str, bytes: num }).optional().catch(undefined),
     })
     .optional()
     .catch(undefined),
   recoveryMs: num,
+  recovered: bool,
+  recoveryReference: z.object({ perSec: num, kind: str }).optional().catch(undefined),
+  dip: bool,
+  recoveryNote: str,
   stallMs: num,
 });
 
@@ -99,6 +105,8 @@ const scenarioResult = z.object({
   seed: num,
   status: z.string().catch('unknown'),
   reason: str,
+  errorCode: str,
+  findings: z.array(z.string()).optional().catch(undefined),
   startedAt: str,
   seconds: num,
   /** In a version matrix: the server this result was measured on. */
@@ -132,6 +140,9 @@ const scenarioResult = z.object({
       duplicates: num,
       samples: z.object({ lost: strings, unexpected: strings, duplicates: strings }).optional().catch(undefined),
       ok: bool,
+      perReplica: lenientList(
+        z.object({ server: z.string(), stream: str, lost: num, unexpected: num, duplicates: num }),
+      ).optional(),
     })
     .optional()
     .catch(undefined),
@@ -140,6 +151,30 @@ const scenarioResult = z.object({
       domains: lenientList(z.object({ domain: z.string(), events: num, seals: num, findings: num })),
       findings: num,
       samples: strings,
+    })
+    .optional()
+    .catch(undefined),
+  replicas: z
+    .object({
+      streams: lenientList(
+        z.object({
+          stream: z.string(),
+          replicas: lenientList(
+            z.object({ server: z.string(), leader: bool, messages: num, firstSeq: num, lastSeq: num }),
+          ),
+        }),
+      ),
+      divergences: lenientList(
+        z.object({
+          stream: z.string(),
+          replica: z.string(),
+          reference: z.string(),
+          kind: z.enum(['missing', 'extra', 'different']),
+          sequences: lenientList(z.object({ from: z.number(), to: z.number() })),
+          agreesWithSeals: z.enum(['replica', 'reference', 'neither', 'unsealed']).optional().catch(undefined),
+        }),
+      ),
+      unreadable: lenientList(z.object({ server: z.string(), stream: z.string(), reason: z.string() })),
     })
     .optional()
     .catch(undefined),
@@ -153,6 +188,8 @@ export const performanceResultsSchema = z.object({
   scenarios: lenientList(scenarioResult),
   interrupted: bool,
   servers: z.array(z.string()).optional().catch(undefined),
+  /** `cim bench --fail-on`; absent in results written before it existed (then `failed`). */
+  failOn: z.enum(['failed', 'finding']).optional().catch(undefined),
 });
 
 export type PerformanceResultsView = z.output<typeof performanceResultsSchema>;

@@ -1,6 +1,7 @@
 // The figures every human-readable rendering shows, computed once: a row per scenario across the
 // run, a line per phase, the faults, and the gate's comparisons with regressions first.
 import type { GateComparison } from '../types.js';
+import { DEFAULT_FAIL_ON, runVerdictOf, scenarioVerdict, type FailOn, type RunVerdict } from '../verdict.js';
 import { count, decimal, MISSING, ms, percent, pValue, ratio, seconds, share } from './format.js';
 import type { FaultPhaseView, PerformanceResultsView, PhaseView, ScenarioView } from './performance-view.js';
 
@@ -16,6 +17,7 @@ export const SUMMARY_HEADERS = [
   'dup.',
   'findings',
   'recovery',
+  'longest stall',
   'replay × raw',
 ] as const;
 
@@ -23,7 +25,7 @@ export function summaryRow(s: ScenarioView): string[] {
   const m = s.metrics;
   return [
     s.scenario,
-    s.status,
+    scenarioVerdict(s).status,
     count(m.ops_per_sec),
     ratio(m.ratio_to_raw),
     decimal(m.p50_ms),
@@ -32,13 +34,72 @@ export function summaryRow(s: ScenarioView): string[] {
     count(m.unexpected ?? s.checker?.unexpected),
     count(m.duplicates ?? s.checker?.duplicates),
     count(m.verify_findings ?? s.verification?.findings),
-    ms(m.recovery_ms),
+    recoveryCell(s),
+    seconds(m.stall_ms),
     ratio(m.replay_ratio_to_raw),
   ];
 }
 
+/** The scenario's recovery: the metric, or "none" when a fault's rate never came back within the run. */
+function recoveryCell(s: ScenarioView): string {
+  if (s.phases.some((p) => p.type === 'fault' && p.recovered === false)) return 'none';
+  return ms(s.metrics.recovery_ms);
+}
+
 export function passed(s: ScenarioView): boolean {
-  return s.status === 'passed';
+  return scenarioVerdict(s).status === 'passed';
+}
+
+/** The run's verdict over the view's scenarios (reports/verdict.ts), and the policy it was run with. */
+export function viewVerdict(view: PerformanceResultsView): RunVerdict & { failOn: FailOn } {
+  return { ...runVerdictOf(view.scenarios, view.interrupted ?? false), failOn: view.failOn ?? DEFAULT_FAIL_ON };
+}
+
+/** How recovery and the longest stall are defined: written into every report that has a fault. */
+export const RECOVERY_DEFINITION =
+  'Recovery: from the fault firing until the delivered rate (acknowledgements over a sliding 1 s window, evaluated every 100 ms) ' +
+  "is back within 10 % of the offered rate and stays there for 2 s. The offered rate is the load phases' fixed rate; for rate: max " +
+  'it is the median rate of the whole seconds before the fault, and only a rate below it counts as a dip. "No dip": the rate never ' +
+  'left that band (recovery 0). "Did not recover": it never stayed back for 2 s before the load ended. Longest stall: the longest ' +
+  'time without any acknowledgement from the fault firing until the load ended.';
+
+/** What recovery figures of a fault phase there are: the bench's results and the report's view both fit. */
+export interface RecoveryFigures {
+  recoveryMs?: number | undefined;
+  recovered?: boolean | undefined;
+  recoveryReference?: { perSec?: number | undefined; kind?: string | undefined } | undefined;
+  dip?: boolean | undefined;
+  recoveryNote?: string | undefined;
+  stallMs?: number | undefined;
+}
+
+/** "recovery 5.8 s (back within 10 % of the offered 200/s for 2 s); longest stall 4.9 s"; empty when nothing was measured. */
+export function recoveryText(p: RecoveryFigures): string {
+  const parts: string[] = [];
+  const ref = p.recoveryReference;
+  const rate =
+    ref?.perSec === undefined
+      ? 'the offered rate'
+      : ref.kind === 'before-fault'
+        ? `the ${count(ref.perSec)}/s before the fault`
+        : `the offered ${count(ref.perSec)}/s`;
+  if (p.recovered === undefined) {
+    // Results from before recovery was read off the delivered rate.
+    if (p.recoveryMs !== undefined)
+      parts.push(`recovery ${ms(p.recoveryMs)} (old measure: first failed operation to the next acknowledgement)`);
+  } else if (!p.recovered) {
+    parts.push(
+      p.recoveryNote
+        ? `recovery not measured: ${p.recoveryNote}`
+        : `did not recover within the run (never back within 10 % of ${rate} for 2 s)`,
+    );
+  } else if (p.dip === false) {
+    parts.push(`no dip: recovery 0 ms (the rate stayed within 10 % of ${rate})`);
+  } else if (p.recoveryMs !== undefined) {
+    parts.push(`recovery ${seconds(p.recoveryMs)} (back within 10 % of ${rate} for 2 s)`);
+  }
+  if (p.stallMs !== undefined) parts.push(`longest stall ${seconds(p.stallMs)}`);
+  return parts.join('; ');
 }
 
 /** The ratios to the raw baseline a scenario's phases reached: load ops/s ÷ raw publish, replay events/s ÷ raw read. */
@@ -152,9 +213,8 @@ export function faultLine(p: FaultPhaseView): string {
   const f = p.fault;
   if (!f) return `${p.name}: no fault recorded`;
   const healed = f.healedAtMs === undefined ? 'not healed' : `healed at ${seconds(f.healedAtMs)}`;
-  const recovery = p.recoveryMs === undefined ? '' : `; recovery ${ms(p.recoveryMs)}`;
-  const stall = p.stallMs === undefined ? '' : `; longest stall ${seconds(p.stallMs)}`;
-  return `${f.detail || f.action} — fired at ${seconds(f.firedAtMs)}, ${healed}${recovery}${stall}`;
+  const recovery = recoveryText(p);
+  return `${f.detail || f.action} — fired at ${seconds(f.firedAtMs)}, ${healed}${recovery ? `; ${recovery}` : ''}`;
 }
 
 export function faultLabel(p: FaultPhaseView): string {
@@ -289,7 +349,7 @@ export function matrixTable(view: PerformanceResultsView): string[][] | undefine
     byScenario.get(base)!.set(s.server, s);
   }
   const figures: [string, (s: ScenarioView) => string][] = [
-    ['verdict', (s) => s.status],
+    ['verdict', (s) => scenarioVerdict(s).status],
     [
       'nats-server',
       (s) => [...new Set(s.cluster?.servers.map((v) => v.version).filter(Boolean))].join(', ') || MISSING,
@@ -300,7 +360,8 @@ export function matrixTable(view: PerformanceResultsView): string[][] | undefine
     ['p99 ms', (s) => decimal(s.metrics.p99_ms)],
     ['lost', (s) => count(s.metrics.lost ?? s.checker?.lost)],
     ['findings', (s) => count(s.metrics.verify_findings ?? s.verification?.findings)],
-    ['recovery', (s) => ms(s.metrics.recovery_ms)],
+    ['recovery', recoveryCell],
+    ['longest stall', (s) => seconds(s.metrics.stall_ms)],
     ['replay × raw', (s) => ratio(s.metrics.replay_ratio_to_raw)],
   ];
   const rows: string[][] = [['scenario', 'figure', ...servers]];

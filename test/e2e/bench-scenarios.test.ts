@@ -77,8 +77,13 @@ describe('cim bench --quick', () => {
     const fault = kill.phases.find((p) => p.type === 'fault');
     if (fault?.type !== 'fault') throw new Error('no fault phase');
     expect(fault.fault!.detail).toMatch(/killed n\d \(leader of CIM_PERSON\)/);
-    expect(kill.metrics.recovery_ms).toBeTypeOf('number');
+    // Recovery: the delivered rate back within 10 % of the offered 200/s for 2 s, said in the headline either way.
+    expect(fault.recovered).toBeTypeOf('boolean');
+    expect(kill.metrics.recovery_ms === undefined).toBe(!fault.recovered);
     expect(kill.metrics.stall_ms).toBeGreaterThan(0);
+    expect(quick.stdout).toMatch(
+      /fault kill-leader .*(recovery \d+\.\d s \(back within 10 % of the offered 200\/s for 2 s\)|did not recover within the run).*; longest stall \d+\.\d s/,
+    );
     expect(kill.checks.map((c) => c.ok)).toEqual([true, true, true]);
   });
 

@@ -312,9 +312,9 @@ describe('cim bench --baseline', () => {
         ['--state', state, 'bench', 'quick-steady', '--baseline-messages', '1000', '--baseline', five, '--out', out],
         { timeoutMs: BENCH_MS },
       );
+      expect(bench.code, bench.stdout + bench.stderr).toBe(5);
       const results = JSON.parse(readFileSync(out, 'utf8')) as BenchResults;
       expect(results.scenarios.map((s) => [s.scenario, s.status])).toEqual([['quick-steady', 'passed']]);
-      expect(bench.code, bench.stdout + bench.stderr).toBe(5);
       expect(bench.stdout).toContain(`gate against ${five}: insufficient-data: nothing could be compared`);
       expect(bench.stdout).toContain('run both with --repeat N (N ≥ 3), or pass --allow-missing');
 
@@ -336,6 +336,51 @@ describe('cim bench --baseline', () => {
       expect(again.stderr).toContain(`--out ${out} exists`);
     },
     BENCH_MS + 2 * CLI_MS + 10_000,
+  );
+
+  it(
+    'given a baseline that delivered 1.25× the rate asked for, when a real quick-steady run of 3 repetitions is gated against it, then it exits 1 on that regression',
+    async () => {
+      const state = join(work.path, 'bench-repeat-state');
+      const out = join(work.path, 'bench-repeat-results.json');
+      // No machine acknowledges more than the rate asked for over a whole run, so 250/s at 200/s
+      // asked is out of reach: the run's delivered ratio is about 20 % below it.
+      const unreachable = writeBenchReport(state, modelRun({ seed: 8, delivered: 1.25, noise: 0.01 })).cid;
+      const bench = await runCli(
+        [
+          '--state',
+          state,
+          'bench',
+          'quick-steady',
+          '--repeat',
+          '3',
+          '--baseline-messages',
+          '1000',
+          '--baseline',
+          unreachable,
+          '--out',
+          out,
+        ],
+        { timeoutMs: 3 * BENCH_MS },
+      );
+      expect(bench.code, bench.stdout + bench.stderr).toBe(1);
+      const results = JSON.parse(readFileSync(out, 'utf8')) as BenchResults;
+      expect(results.scenarios.map((s) => [s.scenario, s.status, s.repetition, s.seed])).toEqual([
+        ['quick-steady', 'passed', 1, 1],
+        ['quick-steady', 'passed', 2, 1],
+        ['quick-steady', 'passed', 3, 1],
+      ]);
+      expect(bench.stdout).toContain(`gate against ${unreachable}: regressed:`);
+      expect(bench.stdout).toMatch(/^ {2}quick-steady load\.delivered_ratio: -\d+\.\d % \(CI /m);
+      const shown = await cli(['--state', state, 'report', 'show', 'latest:performance', '--json']);
+      const report = JSON.parse(shown.stdout) as { baseline: GateJson; findings: { id: string }[] };
+      const delivered = report.baseline.comparisons.find((c) => c.metric === 'load.delivered_ratio')!;
+      expect(delivered).toMatchObject({ verdict: 'regressed', baseline: { samples: 5 }, candidate: { samples: 3 } });
+      // The run's own delivered ratios, from its acknowledged counts: what the gate compared with 1.25.
+      expect(delivered.candidate.center).toBeCloseTo(geometricMean(steadyDelivered(results)), 9);
+      expect(report.findings.map((f) => f.id)).toContain('gate-regression:quick-steady:load.delivered_ratio');
+    },
+    3 * BENCH_MS + CLI_MS + 10_000,
   );
 
   it(

@@ -135,3 +135,48 @@ export function eraseStoredMessage(storeDir: string, stream: string, seq: number
   for (const suffix of ['.idx', '.fss']) rmSync(`${stem}${suffix}`, { force: true });
   return { file };
 }
+
+/**
+ * Appends a message the cluster never stored to the last block of a stopped node's copy of
+ * `stream`: the next sequence after the block's last, a timestamp after its last, no headers, a
+ * checksum the server accepts. One replica then holds a message its peers do not.
+ */
+export function appendStoredMessage(
+  storeDir: string,
+  stream: string,
+  subject: string,
+  data: Uint8Array,
+): { file: string; seq: number } {
+  const blocks = blockFiles(storeDir, stream);
+  const { file, index } = blocks.at(-1)!;
+  const buf = readFileSync(file);
+  let lastSeq = 0n;
+  let lastTs = 0n;
+  for (let offset = 0; offset + RECORD_HEADER <= buf.length;) {
+    const length = (buf.readUInt32LE(offset) & ~HEADERS_BIT) >>> 0;
+    if (length < RECORD_HEADER + 8 || offset + length > buf.length) break;
+    const seq = buf.readBigUInt64LE(offset + 4) & ~(ERASED_BIT | (1n << 62n));
+    if (seq > lastSeq) {
+      lastSeq = seq;
+      lastTs = buf.readBigInt64LE(offset + 12);
+    }
+    offset += length;
+  }
+  const subjectBytes = Buffer.from(subject);
+  const length = RECORD_HEADER + subjectBytes.length + data.length + 8;
+  const record = Buffer.alloc(length);
+  record.writeUInt32LE(length, 0);
+  record.writeBigUInt64LE(lastSeq + 1n, 4);
+  record.writeBigInt64LE(lastTs + 1n, 12);
+  record.writeUInt16LE(subjectBytes.length, 20);
+  subjectBytes.copy(record, RECORD_HEADER);
+  record.set(data, RECORD_HEADER + subjectBytes.length);
+  const key = createHash('sha256').update(`${stream}-${index}`).digest();
+  // As the server hashes a record: seq and ts, then subject and body (without subj_len).
+  record.set(
+    highwayHash64(key, Buffer.concat([record.subarray(4, 20), record.subarray(RECORD_HEADER, length - 8)])),
+    length - 8,
+  );
+  writeFileSync(file, Buffer.concat([buf, record]));
+  return { file, seq: Number(lastSeq + 1n) };
+}

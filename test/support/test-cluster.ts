@@ -1,6 +1,7 @@
 // One real embedded cluster per test file, with a connection, torn down in afterAll even when
 // tests failed. The cluster asks for credentials like every embedded one: `nc` is `operator` (tests
 // provision, publish and delete freely); `connect(role)` opens another connection as a role.
+// `flags` are config flags as the CLI takes them (`natsServer: '2.12.1'`).
 import type { NatsConnection } from 'nats';
 import { connectNats, EmbeddedCluster, loadConfig, type NatsRole } from '../../appliance/index.js';
 import { tempDir } from './temp-dir.js';
@@ -15,7 +16,11 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-export async function startTestCluster(name: string, nodes = 3): Promise<TestCluster> {
+export async function startTestCluster(
+  name: string,
+  nodes = 3,
+  flags: Record<string, string> = {},
+): Promise<TestCluster> {
   const state = tempDir(name);
   let cluster: EmbeddedCluster | undefined;
   let nc: NatsConnection | undefined;
@@ -26,7 +31,7 @@ export async function startTestCluster(name: string, nodes = 3): Promise<TestClu
   };
   try {
     cluster = await EmbeddedCluster.start(
-      loadConfig({ env: {}, flags: { stateDir: state.path, 'cluster.nodes': String(nodes) } }),
+      loadConfig({ env: {}, flags: { ...flags, stateDir: state.path, 'cluster.nodes': String(nodes) } }),
     );
     const started = cluster;
     nc = await connectNats(started.endpointFor('operator'), { name: `test-${name}` });

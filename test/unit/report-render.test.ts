@@ -82,10 +82,13 @@ describe('Markdown rendering', () => {
   it('given the quick run, when rendered, then the scenario table has a row per scenario with its figures', async () => {
     const md = renderMarkdown(await performanceReport());
     expect(md).toContain(
-      '| scenario | status | ops/s | × raw | p50 ms | p99 ms | lost | unexp. | dup. | findings | recovery | replay × raw |',
+      '| scenario | status | ops/s | × raw | p50 ms | p99 ms | lost | unexp. | dup. | findings | recovery | longest stall | replay × raw |',
     );
-    expect(md).toContain('| quick-leader-kill | passed | 74 | 0.02× | 317 | 10,740 | 0 | 0 | 0 | 0 | 144 ms | – |');
-    expect(md).toContain('| quick-replay | passed | 696 | 0.15× | 75.9 | 397 | 0 | 0 | 0 | 0 | – | 0.65× |');
+    expect(md).toContain(
+      '| quick-leader-kill | passed | 74 | 0.02× | 317 | 10,740 | 0 | 0 | 0 | 0 | 144 ms | 5.7 s | – |',
+    );
+    expect(md).toContain('| quick-replay | passed | 696 | 0.15× | 75.9 | 397 | 0 | 0 | 0 | 0 | – | – | 0.65× |');
+    expect(md).toContain('## Scenarios: passed — 3 passed');
     expect(md).toContain('| quick-steady | passed | 199 | 0.03× |');
   });
 
@@ -115,7 +118,8 @@ describe('Markdown rendering', () => {
     expect(md).toContain('### quick-leader-kill: passed');
     expect(md).toContain('- ✓ `lost == 0`: measured 0.00');
     expect(md).toContain(
-      'killed n1 (leader of CIM\\_PERSON) with SIGKILL; started again after 7.9 s — fired at 4.1 s, healed at 12.0 s; recovery 144 ms; longest stall 5.7 s',
+      // Results written before recovery was read off the delivered rate say which measure they hold.
+      'killed n1 (leader of CIM\\_PERSON) with SIGKILL; started again after 7.9 s — fired at 4.1 s, healed at 12.0 s; recovery 144 ms (old measure: first failed operation to the next acknowledgement); longest stall 5.7 s',
     );
     expect(md).toContain('- `CIM-UNAVAILABLE`: 33');
     expect(md).toContain('**Checker** ✓: 1,452 attempted');
@@ -162,12 +166,12 @@ describe('JUnit rendering', () => {
     expect(root).toBe('testsuites');
     expect(elements.filter((e) => e === 'testsuite')).toHaveLength(4);
     expect(xml).toMatch(
-      /<testsuite name="quick-leader-kill" tests="5" failures="0" errors="0" skipped="0" time="28.110"/,
+      /<testsuite name="quick-leader-kill" tests="6" failures="0" errors="0" skipped="0" time="28.110"/,
     );
-    expect(xml).toMatch(/<testsuite name="quick-replay" tests="4" failures="0"/);
+    expect(xml).toMatch(/<testsuite name="quick-replay" tests="5" failures="0"/);
     // The comparison without enough data fails the gate too: it cannot pass on it.
     expect(xml).toMatch(/<testsuite name="gate" tests="3" failures="2" errors="0" skipped="0"/);
-    expect(xml).toMatch(/<testsuites name="[^"]+" tests="18" failures="2" errors="0" skipped="0" time="\d+\.\d{3}"/);
+    expect(xml).toMatch(/<testsuites name="[^"]+" tests="21" failures="2" errors="0" skipped="0" time="\d+\.\d{3}"/);
     expect(xml).toMatch(/<failure message="insufficient data: [^"]+" type="insufficient-data">/);
     expect(xml).toContain(
       '<failure message="p99_ms 300 → 397 (lower is better): change +32.2 %, CI [+21.0 %, +44.0 %], p &lt; 0.001 (Holm), threshold 5 %" type="regression">',
@@ -182,7 +186,7 @@ describe('JUnit rendering', () => {
     expect(xml).toContain('insufficient data (allowed): ');
   });
 
-  it('given failed checks, a failing checker and an errored scenario, when rendered, then the counts say so', async () => {
+  it('given a failed check, loss the checker found and an errored scenario, when rendered, then the check fails, the loss is a finding and the error an error', async () => {
     const results = benchResultsFixture();
     const steady = results.scenarios[2]!;
     (steady.checks as { ok: boolean; actual: number | null }[])[0]!.ok = false;
@@ -195,12 +199,18 @@ describe('JUnit rendering', () => {
     Object.assign(results.scenarios[1]!, { status: 'error', reason: 'nats-server "n2" exited\n(code 1)' });
     const xml = renderJUnit(await performanceReport({ results }));
     wellFormedXml(xml);
-    expect(xml).toMatch(/<testsuite name="quick-steady" tests="6" failures="2" errors="0"/);
+    expect(xml).toMatch(/<testsuite name="quick-steady" tests="7" failures="1" errors="0"/);
     expect(xml).toContain('<failure message="lost == 0: measured 2.00" type="check">');
-    expect(xml).toContain('lost: person/p-1 &amp; &lt;x&gt;</failure>');
-    expect(xml).toMatch(/<testsuite name="quick-replay" tests="5" failures="0" errors="1"/);
+    // The checker's figures and samples are reported; the loss is the findings case's, a failure only with --fail-on finding.
+    expect(xml).toContain('lost: person/p-1 &amp; &lt;x&gt;</system-out>');
+    expect(xml).toContain('<property name="verdict" value="failed"/>');
+    expect(xml).toContain('<property name="finding" value="lost 2 acknowledged events"/>');
+    expect(xml).toMatch(/<testsuite name="quick-replay" tests="6" failures="0" errors="1"/);
     expect(xml).toContain('message="nats-server &quot;n2&quot; exited&#10;(code 1)" type="error"');
-    expect(xml).toMatch(/<testsuites [^>]*tests="16" failures="2" errors="1" skipped="0"/);
+    expect(xml).toMatch(/<testsuites [^>]*tests="19" failures="1" errors="1" skipped="0"/);
+    const failing = renderJUnit(await performanceReport({ results: { ...results, failOn: 'finding' } }));
+    expect(failing).toMatch(/<testsuite name="quick-steady" tests="7" failures="2" errors="0"/);
+    expect(failing).toContain('<failure message="lost 2 acknowledged events" type="finding">');
   });
 
   it('given a hostile title and a compliance report, when rendered, then the title is escaped and findings are the cases', async () => {

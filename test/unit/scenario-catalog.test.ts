@@ -37,10 +37,17 @@ describe('the shipped catalog', () => {
       'appliance-restart',
       'burst',
       'cluster-restart',
+      'durability-bit-flips',
+      'durability-kill-all',
+      'durability-kill-all-sync-always',
+      'durability-truncation',
       'follower-corruption',
       'http-vs-nats',
       'leader-kill',
       'node-pause',
+      'partition-flap',
+      'partition-follower',
+      'partition-leader',
       'projection-rebuild',
       'quick-leader-kill',
       'quick-replay',
@@ -51,11 +58,13 @@ describe('the shipped catalog', () => {
     ]);
   });
 
-  it('gives every scenario a description, its file, and a 3-node R3 cluster', () => {
+  it('gives every scenario a description, its file, and a 3-node R3 cluster (one with sync_interval always)', () => {
     for (const s of catalog) {
       expect(s.description.length, s.name).toBeGreaterThan(80);
       expect(s.file, s.name).toMatch(new RegExp(`${s.name}\\.yaml$`));
-      expect(s.cluster, s.name).toEqual({ nodes: 3, replicas: 3 });
+      const { syncInterval, ...shape } = s.cluster;
+      expect(shape, s.name).toEqual({ nodes: 3, replicas: 3 });
+      expect(syncInterval, s.name).toBe(s.name === 'durability-kill-all-sync-always' ? 'always' : undefined);
     }
   });
 
@@ -103,6 +112,33 @@ describe('the shipped catalog', () => {
     expect(estimatedDurationMs(byName('leader-kill'))).toBe(30_000);
   });
 
+  it('keeps the partition scenarios in a suite of their own (they need root), each asserting no loss', () => {
+    const partition = findScenarios(['partition'], { known });
+    expect(partition.map((s) => s.name)).toEqual(['partition-flap', 'partition-follower', 'partition-leader']);
+    for (const s of partition) {
+      expect(s.suites, s.name).toEqual(['partition']);
+      const check = s.phases.find((p) => p.type === 'check')!;
+      expect(check.type === 'check' && check.expect.map((a) => a.text), s.name).toEqual([
+        'lost == 0',
+        'unexpected == 0',
+        'duplicates == 0',
+      ]);
+    }
+    expect(byName('partition-leader').phases[1]).toMatchObject({
+      action: 'partition',
+      at: 10_000,
+      for: 10_000,
+      cut: 'peers',
+      target: { leaderOf: 'CIM_PERSON' },
+    });
+    expect(byName('partition-follower').phases[1]).toMatchObject({
+      cut: 'peers-and-clients',
+      target: { followerOf: 'CIM_PERSON' },
+    });
+    expect(byName('partition-flap').phases[1]).toMatchObject({ flap: { times: 4, on: 3_000, off: 3_000 } });
+    expect(byName('partition-flap').phases[1]).not.toHaveProperty('for');
+  });
+
   it('lists every scenario in one aligned table', () => {
     const text = renderScenarioList(catalog);
     const lines = text.split('\n');
@@ -129,6 +165,18 @@ describe('cim scenario show', () => {
     expect(renderScenario(byName('follower-corruption'))).toContain(
       'stops a follower of CIM_PERSON, flips 64 random bits in the last block file of CIM_PERSON, starts it again',
     );
+  });
+
+  it('given the partition scenarios, then it says what is cut, for how long, and that it heals', () => {
+    expect(renderScenario(byName('partition-leader'))).toContain(
+      'cuts the leader of CIM_PERSON off from the other nodes (clients still reach it) for 10s, then heals it; the nodes keep running',
+    );
+    expect(renderScenario(byName('partition-follower'))).toContain(
+      'cuts a follower of CIM_PERSON off from the other nodes and from every client (the appliance, the load, the monitor) for 10s',
+    );
+    const flap = renderScenario(byName('partition-flap'));
+    expect(flap).toContain('4 times, 3s cut and 3s whole between cuts, then heals it');
+    expect(flap).toContain('2. flap-leader (fault), at 8s, for 21s');
   });
 
   it('given a replay after a load of unknown length, then its start and the duration are not invented', () => {

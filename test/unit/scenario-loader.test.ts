@@ -82,7 +82,7 @@ describe('scenario file errors', () => {
     ]);
     expect(issuesOf(withLine(1, 'title: steady'))).toEqual([
       '1:1 name: missing: expected a scenario name',
-      '1:1 title: unknown key "title"; this mapping takes name, description, seed, suites, cluster, phases',
+      '1:1 title: unknown key "title"; this mapping takes name, description, seed, seeds, suites, cluster, phases',
     ]);
   });
 
@@ -180,10 +180,80 @@ describe('scenario file errors', () => {
     );
     expect(issues).toEqual([
       '13:55 phases[2].target: restart-appliance restarts the appliance, not a node: remove target',
-      '14:55 phases[3].for: for is for kill and pause only; restart has no duration',
+      '14:55 phases[3].for: for is for kill, pause and partition only; restart has no duration',
       '15:5 phases[4].target: missing: kill needs a target (a node ("n2"), "leader of STREAM", "follower of STREAM" or "all")',
       '16:5 phases[5].corruption: missing: corrupt needs corruption {stream, mode, bytes}',
       '16:45 phases[5].target: corrupt damages one replica: expected "follower of STREAM" or a node ("n2")',
+    ]);
+  });
+
+  it('given a partition with a target, a split or a flap, then it holds what the file says, with the defaults', () => {
+    const phases = parseScenario(
+      valid +
+        [
+          '  - { type: fault, name: p1, action: partition, target: leader of CIM_PERSON }',
+          '  - { type: fault, name: p2, action: partition, target: n2, cut: peers-and-clients, for: 3s }',
+          '  - { type: fault, name: p3, action: partition, split: [[n1], [n2, n3]], for: 2s }',
+          '  - { type: fault, name: p4, action: partition, target: follower of CIM_PERSON, flap: { times: 3, on: 2s, off: 500ms } }',
+          '',
+        ].join('\n'),
+    ).phases.slice(2);
+    expect(phases).toEqual([
+      { name: 'p1', type: 'fault', action: 'partition', target: { leaderOf: 'CIM_PERSON' }, cut: 'peers', for: 10_000 },
+      { name: 'p2', type: 'fault', action: 'partition', target: { node: 'n2' }, cut: 'peers-and-clients', for: 3_000 },
+      { name: 'p3', type: 'fault', action: 'partition', split: [['n1'], ['n2', 'n3']], for: 2_000 },
+      {
+        name: 'p4',
+        type: 'fault',
+        action: 'partition',
+        target: { followerOf: 'CIM_PERSON' },
+        cut: 'peers',
+        flap: { times: 3, on: 2_000, off: 500 },
+      },
+    ]);
+  });
+
+  it('enforces which fields a partition takes, and that a split covers the cluster', () => {
+    const issues = issuesOf(
+      valid +
+        [
+          '  - { type: fault, action: partition }',
+          '  - { type: fault, action: partition, target: all }',
+          '  - { type: fault, action: partition, target: n1, split: [[n1], [n2, n3]] }',
+          '  - { type: fault, action: partition, split: [[n1], [n2]], cut: peers }',
+          '  - { type: fault, action: partition, split: [[n1], [n2, n7]] }',
+          '  - { type: fault, action: partition, split: [[n1, n2], [n2, n3]] }',
+          '  - { type: fault, action: partition, split: [[n1, n2, n3]] }',
+          '  - { type: fault, action: partition, target: n1, cut: everything }',
+          '  - { type: fault, action: partition, target: n1, for: 2s, flap: { times: 0, on: 0s, off: 1s } }',
+          '  - { type: fault, action: kill, target: n1, cut: peers, flap: { times: 2, on: 1s, off: 1s } }',
+          '',
+        ].join('\n'),
+    );
+    expect(issues).toEqual([
+      '13:5 phases[2].target: missing: partition needs a target (a node ("n2"), "leader of STREAM", "follower of STREAM") or a split ([[n1], [n2, n3]])',
+      '14:47 phases[3].target: a partition cuts one node off from the others: expected a node ("n2"), "leader of STREAM" or "follower of STREAM"; to cut the cluster into groups use split',
+      '15:51 phases[4].split: a partition cuts off its target or splits the cluster into groups, not both: remove target or split',
+      '16:39 phases[5].split: every node goes into one group; n3 is in none',
+      '16:65 phases[5].cut: cut is for a partition with a target; a split cuts between its groups only, clients reach every group',
+      '17:39 phases[6].split: n7 is not in the cluster; its nodes are n1…n3',
+      '18:39 phases[7].split: node n2 is in more than one group',
+      '19:39 phases[8].split: expected groups of nodes such as [[n1], [n2, n3]]: two or more, each a list of node names',
+      '20:56 phases[9].cut: expected one of peers, peers-and-clients',
+      '21:56 phases[10].for: a flapping partition lasts as its flap says (times, on, off): remove for',
+      '21:75 phases[10].flap.times: expected a whole number from 1 to 100',
+      '21:82 phases[10].flap.on: expected a duration above 0',
+      '22:51 phases[11].cut: cut is for action partition only',
+      '22:58 phases[11].flap: flap is for action partition only',
+    ]);
+  });
+
+  it('refuses a partition of a single-node cluster', () => {
+    const text =
+      valid.replace('phases:', 'cluster: { nodes: 1 }\nphases:') +
+      '  - { type: fault, action: partition, target: n1 }\n';
+    expect(issuesOf(text)).toEqual([
+      expect.stringMatching(/phases\[2\]\.action: a partition needs at least 2 nodes; the cluster has 1$/),
     ]);
   });
 

@@ -1,37 +1,92 @@
-// Figures derived from measurements, on hand-made histories: recovery and stall after a fault,
-// scenario-wide and per-phase metrics, and assertions (including one whose figure was not measured).
+// Figures derived from measurements, on hand-made histories: recovery (delivered rate against the
+// offered rate) and stall after a fault on synthetic timelines, scenario-wide and per-phase metrics, and assertions (including one whose figure was not measured).
 import { describe, expect, it } from 'vitest';
-import { PhaseRecorder, type OperationRecord } from '../../bench/index.js';
-import { evaluate, recoveryAfter, scenarioMetrics } from '../../scenarios/metrics.js';
+import { PhaseRecorder } from '../../bench/index.js';
+import { evaluate, scenarioMetrics } from '../../scenarios/metrics.js';
+import { measureRecovery } from '../../scenarios/recovery.js';
 import type { LoadPhaseResult } from '../../scenarios/results.js';
 
-const op = (endMs: number, outcome: OperationRecord['outcome'], startMs = endMs - 5): OperationRecord => ({
-  id: `o${endMs}`,
-  outcome,
-  acked: [],
-  startMs,
-  endMs,
-});
+/** Acknowledgements at a steady `perSec` over [fromMs, toMs). */
+const steady = (perSec: number, fromMs: number, toMs: number): number[] => {
+  const out: number[] = [];
+  for (let t = fromMs; t < toMs; t += 1_000 / perSec) out.push(t);
+  return out;
+};
 
-describe('recoveryAfter', () => {
-  it('measures first failure to the next acknowledgement, and the longest gap between acknowledgements', () => {
-    const ops = [
-      op(900, 'ok'),
-      op(1_100, 'ok'),
-      op(1_500, 'failed'),
-      op(1_800, 'unknown'),
-      op(3_500, 'ok'),
-      op(3_600, 'ok'),
-    ];
-    expect(recoveryAfter(1_000, ops)).toEqual({ recoveryMs: 2_000, stallMs: 2_400 });
+describe('measureRecovery', () => {
+  it('given a 4.9 s stall with no failed operation, then recovery is when the rate is back for 2 s, not 0', () => {
+    // 200/s until the fault at 10 s, nothing until 14.9 s, then 200/s again until 30 s.
+    const acks = [...steady(200, 0, 10_000), ...steady(200, 14_900, 30_000)];
+    const r = measureRecovery({ firedAtMs: 10_000, acks, offeredPerSec: 200, loadStartMs: 0, loadEndMs: 30_000 });
+    expect(r).toMatchObject({ recovered: true, dip: true, reference: 'offered', referencePerSec: 200 });
+    // The 1 s window is back within 10 % of 200/s once 0.9 s of it lies after the stall.
+    expect(r.recoveryMs).toBeGreaterThanOrEqual(4_900 + 800);
+    expect(r.recoveryMs).toBeLessThanOrEqual(4_900 + 1_000);
+    expect(r.stallMs).toBeCloseTo(4_900, 0);
   });
 
-  it('is 0 when nothing failed, with the stall still measured from the fault', () => {
-    expect(recoveryAfter(1_000, [op(1_300, 'ok'), op(1_400, 'ok')])).toEqual({ recoveryMs: 0, stallMs: 300 });
+  it('given a rate that never comes back within 10 % of the offered rate, then it did not recover and says no recovery', () => {
+    const acks = [...steady(200, 0, 10_000), ...steady(100, 12_000, 30_000)];
+    const r = measureRecovery({ firedAtMs: 10_000, acks, offeredPerSec: 200, loadStartMs: 0, loadEndMs: 30_000 });
+    expect(r.recovered).toBe(false);
+    expect(r.recoveryMs).toBeUndefined();
+    expect(r.stallMs).toBeCloseTo(2_000, 0);
   });
 
-  it('counts a failure never followed by an acknowledgement up to the end of the load', () => {
-    expect(recoveryAfter(0, [op(100, 'failed'), op(700, 'failed')])).toEqual({ recoveryMs: 600, stallMs: 700 });
+  it('given a stall that lasts until the load ends, then the stall counts to the end and it did not recover', () => {
+    const r = measureRecovery({
+      firedAtMs: 10_000,
+      acks: steady(200, 0, 10_000),
+      offeredPerSec: 200,
+      loadStartMs: 0,
+      loadEndMs: 15_000,
+    });
+    expect(r).toMatchObject({ recovered: false, dip: true });
+    expect(r.stallMs).toBeCloseTo(5_000, 0);
+  });
+
+  it('given no dip at all, then recovery is 0 and it says so', () => {
+    const r = measureRecovery({
+      firedAtMs: 10_000,
+      acks: steady(200, 0, 30_000),
+      offeredPerSec: 200,
+      loadStartMs: 0,
+      loadEndMs: 30_000,
+    });
+    expect(r).toMatchObject({ recovered: true, recoveryMs: 0, dip: false });
+    expect(r.stallMs).toBeLessThan(10);
+  });
+
+  it('given a catch-up burst above the offered rate after the stall, then recovery waits until the rate is back near the offered rate', () => {
+    // Stalled 10–12 s; the backlog of 400 comes out at 600/s over 12–13 s, then 200/s.
+    const acks = [...steady(200, 0, 10_000), ...steady(600, 12_000, 13_000), ...steady(200, 13_000, 30_000)];
+    const r = measureRecovery({ firedAtMs: 10_000, acks, offeredPerSec: 200, loadStartMs: 0, loadEndMs: 30_000 });
+    expect(r.recovered).toBe(true);
+    expect(r.recoveryMs).toBeGreaterThanOrEqual(3_900);
+    expect(r.recoveryMs).toBeLessThanOrEqual(4_000);
+  });
+
+  it('given a rate: max phase, then the reference is the median rate of the seconds before the fault, and more than it is no dip', () => {
+    // About 1000/s before the fault, a 3 s stall, then 1500/s (a closed loop may run faster afterwards).
+    const acks = [...steady(1_000, 0, 10_000), ...steady(1_500, 13_000, 25_000)];
+    const r = measureRecovery({ firedAtMs: 10_000, acks, offeredPerSec: undefined, loadStartMs: 0, loadEndMs: 25_000 });
+    expect(r.reference).toBe('before-fault');
+    expect(r.referencePerSec).toBeCloseTo(1_000, -1);
+    expect(r.recovered).toBe(true);
+    expect(r.recoveryMs).toBeGreaterThanOrEqual(3_500);
+    expect(r.recoveryMs).toBeLessThanOrEqual(3_700);
+  });
+
+  it('given rate: max and a fault before a whole second of load, then there is no reference and it says why', () => {
+    const r = measureRecovery({
+      firedAtMs: 500,
+      acks: steady(1_000, 0, 5_000),
+      offeredPerSec: undefined,
+      loadStartMs: 0,
+      loadEndMs: 5_000,
+    });
+    expect(r).toMatchObject({ recovered: false, referencePerSec: undefined });
+    expect(r.note).toMatch(/no whole second of load before the fault/);
   });
 });
 
