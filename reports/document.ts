@@ -38,7 +38,13 @@ const ReportSchema = z
         .strict(),
     ),
     baseline: z
-      .object({ cid, comparisons: z.array(z.record(z.string(), z.unknown())), regressed: z.boolean() })
+      .object({
+        cid,
+        comparisons: z.array(z.record(z.string(), z.unknown())),
+        regressed: z.boolean(),
+        commonScenarios: z.array(z.string()).optional(),
+        allowMissing: z.boolean().optional(),
+      })
       .strict()
       .optional(),
     checkpoint: z
