@@ -82,9 +82,9 @@ describe('cim gate on reports in the ledger', () => {
       ]);
       expect(gate.code, gate.stderr).toBe(1);
       const regressions = [
-        'quick-steady load.delivered_ratio',
-        'quick-steady load.p99_ms',
-        'quick-steady load.p99_per_raw_op_ms',
+        'quick-steady steady.delivered_ratio',
+        'quick-steady steady.p99_ms',
+        'quick-steady steady.p99_per_raw_op_ms',
       ];
       expect(gate.stderr).toContain('gate: regressed: 3 significant regression(s) among 6 comparison(s)');
 
@@ -93,9 +93,9 @@ describe('cim gate on reports in the ledger', () => {
       const result = JSON.parse(json.stdout) as GateJson;
       expect(result).toMatchObject({ cid: baseline, regressed: true });
       expect(result.comparisons.map((c) => [`${c.scenario} ${c.metric}`, c.verdict])).toEqual([
-        ['quick-steady load.delivered_ratio', 'regressed'],
-        ['quick-steady load.p99_ms', 'regressed'],
-        ['quick-steady load.p99_per_raw_op_ms', 'regressed'],
+        ['quick-steady steady.delivered_ratio', 'regressed'],
+        ['quick-steady steady.p99_ms', 'regressed'],
+        ['quick-steady steady.p99_per_raw_op_ms', 'regressed'],
         ['saturate load.throughput_ratio', 'unchanged'],
         ['saturate load.p99_ms', 'unchanged'],
         ['saturate load.p99_per_raw_op_ms', 'unchanged'],
@@ -283,7 +283,7 @@ describe('cim gate on reports in the ledger', () => {
       const annotations = gate.stdout.split('\n').filter((l) => l.startsWith('::error'));
       expect(annotations).toHaveLength(3);
       expect(annotations[0]).toMatch(
-        /^::error title=Performance regression::quick-steady load\.delivered_ratio: -\d+\.\d %/,
+        /^::error title=Performance regression::quick-steady steady\.delivered_ratio: -\d+\.\d %/,
       );
     },
     CLI_MS + 10_000,
@@ -322,9 +322,9 @@ describe('cim bench --baseline', () => {
       const report = JSON.parse(shown.stdout) as { baseline: GateJson };
       const steady = report.baseline.comparisons.filter((c) => c.scenario === 'quick-steady');
       expect(steady.map((c) => [c.metric, c.verdict, c.baseline.samples, c.candidate.samples])).toEqual([
-        ['load.delivered_ratio', 'insufficient-data', 5, 1],
-        ['load.p99_ms', 'insufficient-data', 5, 1],
-        ['load.p99_per_raw_op_ms', 'insufficient-data', 5, 1],
+        ['steady.delivered_ratio', 'insufficient-data', 5, 1],
+        ['steady.p99_ms', 'insufficient-data', 5, 1],
+        ['steady.p99_per_raw_op_ms', 'insufficient-data', 5, 1],
       ]);
 
       // The --out file exists now: without --force the next run is refused before it starts.
@@ -371,14 +371,14 @@ describe('cim bench --baseline', () => {
         ['quick-steady', 'passed', 3, 1],
       ]);
       expect(bench.stdout).toContain(`gate against ${unreachable}: regressed:`);
-      expect(bench.stdout).toMatch(/^ {2}quick-steady load\.delivered_ratio: -\d+\.\d % \(CI /m);
+      expect(bench.stdout).toMatch(/^ {2}quick-steady steady\.delivered_ratio: -\d+\.\d % \(CI /m);
       const shown = await cli(['--state', state, 'report', 'show', 'latest:performance', '--json']);
       const report = JSON.parse(shown.stdout) as { baseline: GateJson; findings: { id: string }[] };
-      const delivered = report.baseline.comparisons.find((c) => c.metric === 'load.delivered_ratio')!;
+      const delivered = report.baseline.comparisons.find((c) => c.metric === 'steady.delivered_ratio')!;
       expect(delivered).toMatchObject({ verdict: 'regressed', baseline: { samples: 5 }, candidate: { samples: 3 } });
       // The run's own delivered ratios, from its acknowledged counts: what the gate compared with 1.25.
       expect(delivered.candidate.center).toBeCloseTo(geometricMean(steadyDelivered(results)), 9);
-      expect(report.findings.map((f) => f.id)).toContain('gate-regression:quick-steady:load.delivered_ratio');
+      expect(report.findings.map((f) => f.id)).toContain('gate-regression:quick-steady:steady.delivered_ratio');
     },
     3 * BENCH_MS + CLI_MS + 10_000,
   );
