@@ -117,8 +117,12 @@ export async function readReplicas(
       } catch (error) {
         // Its files were read; a node whose store no longer starts is what the caller reports.
         const reason = toCimError(error).message.split('\n')[0]!;
-        log(`${node} did not start again after its replicas were read: ${reason}`);
-        stayedDown.push({ server: node, reason });
+        // A process that runs but was not ready in time (JetStream still catching up) is not a node that stayed down.
+        if (cluster.nodeState(node) === 'running') log(`${node} runs again but was not ready in time: ${reason}`);
+        else {
+          log(`${node} did not start again after its replicas were read: ${reason}`);
+          stayedDown.push({ server: node, reason });
+        }
       }
     }
   }
