@@ -76,8 +76,10 @@ function manifestNodes(clusterDir: string): { name: string; url: string }[] {
 }
 
 /**
- * Runs a scenario with the watcher sampling beside it until the runner is done; `clusterDir` is
- * where the cluster it runs on keeps its files (pid files, manifest).
+ * Runs a scenario with the watcher sampling beside it until the phases have ended and the cluster
+ * is healed (the checker's hook; the replica comparison after it stops and restarts every node in
+ * turn, which is no fault of the scenario's); `clusterDir` is where the cluster it runs on keeps
+ * its files (pid files, manifest).
  */
 async function watched(
   scenario: Scenario,
@@ -130,8 +132,20 @@ async function watched(
       100,
     ),
   ]);
+  const beforeCheck = options.beforeCheck;
+  const stopWatching = async () => {
+    done = true;
+    await sampling;
+  };
   try {
-    return { result: await sc.run(scenario, options), watch };
+    const result = await sc.run(scenario, {
+      ...options,
+      beforeCheck: async (ctx) => {
+        await stopWatching();
+        await beforeCheck?.(ctx);
+      },
+    });
+    return { result, watch };
   } finally {
     done = true;
     await sampling;
