@@ -4,6 +4,7 @@
 // that was already down is read as it lies and left down; a paused one cannot be stopped cleanly
 // and is unreadable. The reference is the leader each stream had before the first node stopped.
 import { toCimError } from '../errors.js';
+import { sleep } from '../sleep.js';
 import { readStoredStream } from '../cluster/block-files.js';
 import type { EmbeddedCluster } from '../cluster/supervisor.js';
 import { SEALS_STREAM } from '../eventstore/names.js';
@@ -35,6 +36,31 @@ function sealsOf(copy: ReplicaCopy | undefined): SealClaim[] {
     }
   }
   return out;
+}
+
+/**
+ * Waits, for at most `timeoutMs`, until every stream has a leader again: the restarts moved
+ * leadership, and whatever uses the cluster next (the next scenario, a seal) needs it. Best
+ * effort: a stream still without one is said, not thrown.
+ */
+async function waitForLeaders(
+  cluster: EmbeddedCluster,
+  streams: readonly string[],
+  timeoutMs: number,
+  log: (line: string) => void,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const stream of streams) {
+    for (;;) {
+      const leader = await cluster.streamLeader(stream).catch(() => undefined);
+      if (leader !== undefined) break;
+      if (Date.now() > deadline) {
+        log(`${stream} has no leader yet after its replicas were read`);
+        break;
+      }
+      await sleep(200);
+    }
+  }
 }
 
 export async function readReplicas(
@@ -91,12 +117,17 @@ export async function readReplicas(
       } catch (error) {
         // Its files were read; a node whose store no longer starts is what the caller reports.
         const reason = toCimError(error).message.split('\n')[0]!;
-        log(`${node} did not start again after its replicas were read: ${reason}`);
-        stayedDown.push({ server: node, reason });
+        // A process that runs but was not ready in time (JetStream still catching up) is not a node that stayed down.
+        if (cluster.nodeState(node) === 'running') log(`${node} runs again but was not ready in time: ${reason}`);
+        else {
+          log(`${node} did not start again after its replicas were read: ${reason}`);
+          stayedDown.push({ server: node, reason });
+        }
       }
     }
   }
   log(`read ${copies.length} replica(s) of ${wanted.length} stream(s) from the nodes' block files`);
+  await waitForLeaders(cluster, wanted, 30_000, log);
   // The seals the reference holds (the leader of CIM_SEALS, else any copy).
   const sealCopies = copies.filter((c) => c.stream === SEALS_STREAM);
   const seals = sealsOf(sealCopies.find((c) => c.server === leaders.get(SEALS_STREAM)) ?? sealCopies[0]);

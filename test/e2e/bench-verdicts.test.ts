@@ -1,11 +1,12 @@
-// One verdict everywhere, end to end: tiny scenario files — one per verdict (passed, failed,
-// finding, error), each on a one-node cluster with a few seconds of load — run through `cim bench`,
+// One verdict everywhere, end to end: tiny scenario files — passed, failed and finding, each on a
+// one-node cluster with a few seconds of load — run through `cim bench`,
 // and every rendering (the terminal, `--json`, the results file, the report's HTML, Markdown and
 // JUnit) says the same as the exit code, with and without `--fail-on finding`. The finding is real:
 // the node's CIM_PERSON block file is cut off after the load, with no other replica to repair from,
 // so the checker cannot read back what was acknowledged; the scenario has no checks, so it is a
-// finding, not a failure. The error is the run's own: a fault that targets a follower on a
-// cluster whose streams have one replica.
+// finding, not a failure. (The error verdict's exit code and renderings are tested on results in
+// test/unit/verdict-model.test.ts and report-render.test.ts: no scenario that passes the loader
+// breaks its run deterministically.)
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,18 +24,16 @@ const file = (name: string, body: string) => {
   writeFileSync(path, `name: ${name}\ndescription: ${name}\ncluster: { nodes: 1 }\nphases:\n${body}`);
   return path;
 };
-const FILES = {
+/** Written in beforeAll, once the file's temporary directory exists. */
+const scenarioFiles = () => ({
   passed: file('tiny-passed', `${load(40)}  - type: check\n    expect: [lost == 0, ops == 40]\n`),
   failed: file('tiny-failed', `${load(40)}  - type: check\n    expect: [lost == 0, ops_per_sec > 1000000000]\n`),
   finding: file(
     'tiny-finding',
     `${load(60)}  - name: cut\n    type: fault\n    action: corrupt\n    target: n1\n    corruption: { stream: CIM_PERSON, mode: truncate, bytes: 100000000 }\n`,
   ),
-  error: file(
-    'tiny-error',
-    `${load(20)}  - name: kill\n    type: fault\n    action: kill\n    target: follower of CIM_PERSON\n`,
-  ),
-};
+});
+let FILES: ReturnType<typeof scenarioFiles>;
 
 interface Run {
   cli: CliResult;
@@ -71,10 +70,10 @@ const suite = (junit: string, name: string) =>
   new RegExp(`<testsuite name="${name}" tests="\\d+" failures="(\\d+)" errors="(\\d+)"`).exec(junit)?.slice(1);
 
 beforeAll(async () => {
+  FILES = scenarioFiles();
   runs.finding = await bench('finding', [FILES.passed, FILES.finding]);
   runs.failOnFinding = await bench('fail-on-finding', [FILES.finding], ['--fail-on', 'finding', '--json']);
   runs.failed = await bench('failed', [FILES.passed, FILES.failed, FILES.finding]);
-  runs.error = await bench('error', [FILES.error, FILES.passed]);
 }, 900_000);
 
 afterAll(() => work.remove());
@@ -136,20 +135,5 @@ describe('cim bench verdicts, every rendering and the exit code', () => {
     expect(md).toContain('## Scenarios: failed — 1 failed, 1 finding, 1 passed');
     expect(suite(junit, 'tiny-failed')).toEqual(['1', '0']);
     expect(suite(junit, 'tiny-finding')).toEqual(['0', '0']);
-  });
-
-  it('a run that broke: exit 2 (CIM-INVALID-INPUT), "error" in every rendering, a JUnit error', () => {
-    const { cli, results, html, md, junit } = runs.error!;
-    expect(statuses(runs.error!)).toEqual([
-      ['tiny-error', 'error'],
-      ['tiny-passed', 'passed'],
-    ]);
-    expect(results.scenarios[0]!.errorCode).toBe('CIM-INVALID-INPUT');
-    expect(cli.code, cli.stdout + cli.stderr).toBe(2);
-    expect(cli.stdout).toMatch(/^tiny-error: ERROR — phase kill: CIM-INVALID-INPUT: .*no followers/m);
-    expect(cli.stdout).toContain('verdict: error — 1 error, 1 passed');
-    expect(html).toContain('<span class="figure bad">error</span>run verdict');
-    expect(md).toContain('## Scenarios: error — 1 error, 1 passed');
-    expect(suite(junit, 'tiny-error')).toEqual(['0', '1']);
   });
 });
