@@ -280,10 +280,23 @@ describe('each seeded violation, found and named', () => {
     const unaudited = await startCommandService(service, person, { store: await EventStore.open(service) });
     let seq: number;
     try {
-      const reply = await sendCommand(client, 'person', 'RegisterPerson', {
-        actor: 'crm',
-        payload: { personId: 'ghost', name: 'Ghost', email: 'ghost@example.org' },
-      });
+      // The new service's interest reaches the client's server over a route a moment later: until
+      // then the request finds no responders (it reached no service, so sending it again is safe).
+      const register = () =>
+        sendCommand(client, 'person', 'RegisterPerson', {
+          actor: 'crm',
+          payload: { personId: 'ghost', name: 'Ghost', email: 'ghost@example.org' },
+        });
+      let reply: Awaited<ReturnType<typeof register>> | undefined;
+      for (let attempt = 0; !reply; attempt++) {
+        try {
+          reply = await register();
+        } catch (error) {
+          const noService = /no service answers/.test(String((error as Error).cause ?? error));
+          if (!noService || attempt >= 50) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
       seq = reply.events[0]!.streamSeq;
     } finally {
       await unaudited.stop();
