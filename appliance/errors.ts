@@ -109,9 +109,23 @@ export function isCimError(error: unknown, code?: CimErrorCode): error is CimErr
 }
 
 /** Wraps anything thrown into a CimError, keeping CimErrors as they are. */
+/** NATS client error codes that say the infrastructure is not there (no responders, a timeout, no connection), not a bug. */
+const NATS_UNAVAILABLE = new Set([
+  '503',
+  'TIMEOUT',
+  'CONNECTION_REFUSED',
+  'CONNECTION_CLOSED',
+  'DISCONNECT',
+  'CONNECTION_TIMEOUT',
+]);
+
 export function toCimError(error: unknown): CimError {
   if (error instanceof CimError) return error;
   const message = error instanceof Error ? error.message : String(error);
+  const natsCode =
+    error instanceof Error && error.name === 'NatsError' ? (error as { code?: unknown }).code : undefined;
+  if (typeof natsCode === 'string' && NATS_UNAVAILABLE.has(natsCode))
+    return new CimError('CIM-UNAVAILABLE', `NATS: ${message}`, { cause: error });
   return new CimError('CIM-INTERNAL', message, { cause: error });
 }
 

@@ -15,6 +15,13 @@ describe('exit codes', () => {
     expect(new CimError(code, 'x').exitCode).toBe(exit);
   });
 
+  it('turns a NATS error that means "not there" (503, timeout) into CIM-UNAVAILABLE, exit 3', () => {
+    const nats = Object.assign(new Error('503'), { name: 'NatsError', code: '503' });
+    expect(toCimError(nats)).toMatchObject({ code: 'CIM-UNAVAILABLE', exitCode: 3 });
+    const other = Object.assign(new Error('bad subject'), { name: 'NatsError', code: 'BAD_SUBJECT' });
+    expect(toCimError(other).code).toBe('CIM-INTERNAL');
+  });
+
   it('turns an unexpected error into CIM-INTERNAL, exit 4', () => {
     const cim = toCimError(new TypeError('undefined is not a function'));
     expect(cim.code).toBe('CIM-INTERNAL');
