@@ -217,7 +217,15 @@ const checked = (result: ScenarioResult) => {
     if (metric in { lost, unexpected, duplicates })
       expect(check).toMatchObject({ actual: result.checker![metric], ok: result.checker![metric] === 0 });
   }
-  const misbehaved = lost + unexpected + duplicates + (result.metrics.verify_findings ?? 0) > 0;
+  // Every figure the verdict model counts: the checker's, verification's, the replicas', nodes down.
+  const misbehaved =
+    lost +
+      unexpected +
+      duplicates +
+      (result.metrics.verify_findings ?? 0) +
+      (result.metrics.replica_divergences ?? 0) +
+      (result.metrics.nodes_stayed_down ?? 0) >
+    0;
   expect(result.status, result.reason).toBe(
     !result.checks.every((c) => c.ok) ? 'failed' : misbehaved || result.findings ? 'finding' : 'passed',
   );
