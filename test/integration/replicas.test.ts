@@ -37,7 +37,14 @@ for (const version of VERSIONS) {
 
     beforeAll(async () => {
       t = await startTestCluster(`replicas-${version}`, 3, { natsServer: version });
-      await provision(t.nc, { domains: DOMAINS, replicas: 3, duplicateWindowMs: 60_000 });
+      // On a loaded machine the first JetStream API calls after a start can time out while the
+      // meta leader settles; provisioning is idempotent, so it is simply tried again.
+      await waitFor(
+        'the streams provisioned',
+        async () => (await provision(t.nc, { domains: DOMAINS, replicas: 3, duplicateWindowMs: 60_000 }), true),
+        60_000,
+        500,
+      );
       const store = await EventStore.open(t.nc);
       const signer = Signer.ephemeral();
       for (const domain of DOMAINS) {
