@@ -171,12 +171,12 @@ export function gate(baseline: GateInput, candidate: GateInput, options: GateOpt
   const measured = tested.filter((t) => t.comparison.verdict !== 'insufficient-data');
   const worse = holmAdjust(measured.map((t) => t.pWorse));
   const better = holmAdjust(measured.map((t) => t.pBetter));
-  measured.forEach(({ comparison: c, pWorse, spread }, i) => {
+  measured.forEach(({ comparison: c, pWorse, pBetter, spread }, i) => {
     // A worsening by d on the log scale is seen with 80 % power at Holm's strictest step, α / m.
     const d = detectableDifference(spread!, c.baseline.samples, c.candidate.samples, alpha / measured.length);
     if (Number.isFinite(d)) c.detectable = c.better === 'higher' ? -Math.expm1(-d) : Math.expm1(d);
     const worseBy = c.better === 'higher' ? -c.relativeChange : c.relativeChange;
-    const towardWorse = pWorse <= measured[i]!.pBetter;
+    const towardWorse = pWorse <= pBetter;
     c.adjustedPValue = towardWorse ? worse[i]! : better[i]!;
     c.verdict =
       worse[i]! < alpha && worseBy > threshold

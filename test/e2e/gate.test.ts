@@ -143,24 +143,13 @@ describe('cim gate on reports in the ledger', () => {
     'given a candidate drawn from the same model (another report, other samples), then it exits 0 with every metric unchanged',
     async () => {
       const junit = join(work.path, 'same.xml');
-      const gate = await cli([
-        '--state',
-        state,
-        'gate',
-        '--baseline',
-        baseline,
-        '--candidate',
-        sameModel,
-        '--junit',
-        junit,
-      ]);
+      const same = ['--state', state, 'gate', '--baseline', baseline, '--candidate', sameModel];
+      const gate = await cli([...same, '--junit', junit]);
       expect(gate.code, gate.stderr).toBe(0);
       expect(gate.stderr).not.toMatch(/same report/);
       expect(gate.stdout).toContain('no significant regression among 6 comparison(s)');
       expect(readFileSync(junit, 'utf8')).toMatch(/<testsuite name="gate" tests="6" failures="0"/);
-      const result = JSON.parse(
-        (await cli(['--state', state, 'gate', '--baseline', baseline, '--candidate', sameModel, '--json'])).stdout,
-      ) as GateJson;
+      const result = JSON.parse((await cli([...same, '--json'])).stdout) as GateJson;
       expect(result.comparisons.map((c) => c.verdict)).toEqual(Array(6).fill('unchanged'));
       // Real comparisons of different samples, not a report with itself.
       for (const c of result.comparisons) {
@@ -171,31 +160,10 @@ describe('cim gate on reports in the ledger', () => {
         expect(c.detectable).toBeGreaterThan(0);
       }
       // JUnit is never replaced silently; --force replaces it.
-      const again = await cli([
-        '--state',
-        state,
-        'gate',
-        '--baseline',
-        baseline,
-        '--candidate',
-        sameModel,
-        '--junit',
-        junit,
-      ]);
+      const again = await cli([...same, '--junit', junit]);
       expect(again.code).toBe(2);
       expect(again.stderr).toContain(`cim: error CIM-INVALID-INPUT: --junit ${junit} exists`);
-      const forced = await cli([
-        '--state',
-        state,
-        'gate',
-        '--baseline',
-        baseline,
-        '--candidate',
-        sameModel,
-        '--junit',
-        junit,
-        '--force',
-      ]);
+      const forced = await cli([...same, '--junit', junit, '--force']);
       expect(forced.code, forced.stderr).toBe(0);
     },
     4 * CLI_MS + 10_000,
