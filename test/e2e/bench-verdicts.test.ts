@@ -70,7 +70,6 @@ const suite = (junit: string, name: string) =>
   new RegExp(`<testsuite name="${name}" tests="\\d+" failures="(\\d+)" errors="(\\d+)"`).exec(junit)?.slice(1);
 
 beforeAll(async () => {
-  if (SKIPPED) return;
   FILES = scenarioFiles();
   runs.finding = await bench('finding', [FILES.passed, FILES.finding]);
   runs.failOnFinding = await bench('fail-on-finding', [FILES.finding], ['--fail-on', 'finding', '--json']);
@@ -79,15 +78,7 @@ beforeAll(async () => {
 
 afterAll(() => work.remove());
 
-/** The runs take minutes; they are made only when the tests below run. */
-const SKIPPED = true;
-
-// Skipped, with its reason: on nats-server 2.15.3 the one-node cut made the finding scenario's run
-// break (status error) instead of leaving a readable stream with the events gone, so the runs
-// below do not reach the verdict they assert. Until a CLI-only scenario that deterministically
-// loses acknowledged events is found, the verdict model is proved on results in
-// test/unit/verdict-model.test.ts and test/unit/report-render.test.ts.
-describe.skip('cim bench verdicts, every rendering and the exit code', () => {
+describe('cim bench verdicts, every rendering and the exit code', () => {
   it('a passed and a finding scenario: exit 0, and every rendering says "finding" for it and for the run', () => {
     const { cli, results, html, md, junit } = runs.finding!;
     expect(statuses(runs.finding!)).toEqual([
