@@ -52,6 +52,9 @@ export interface DurabilityRow {
   /** Runs with a replica comparison, and of them those with at least one divergence. */
   divergenceMeasured: number;
   divergenceRuns: number;
+  /** Runs whose chains and seals were verified after the fault, and of them those with findings. */
+  verifyMeasured: number;
+  verifyRuns: number;
   /** Runs where a node did not start again after the fault (its `stayedDown`, or the metric `nodes_stayed_down`). */
   stayedDownRuns: number;
   /** Runs where the load saw failed or unanswered operations, and how many in all. */
@@ -77,6 +80,10 @@ function baseName(s: ScenarioView): string {
 
 function lostOf(s: ScenarioView): number | undefined {
   return s.metrics.lost ?? s.checker?.lost;
+}
+
+function verifyFindingsOf(s: ScenarioView): number | undefined {
+  return s.metrics.verify_findings ?? s.verification?.findings;
 }
 
 function divergencesOf(s: ScenarioView): number | undefined {
@@ -106,6 +113,8 @@ export function durabilityRows(view: PerformanceResultsView): DurabilityRow[] {
         lostMax: 0,
         divergenceMeasured: 0,
         divergenceRuns: 0,
+        verifyMeasured: 0,
+        verifyRuns: 0,
         stayedDownRuns: 0,
         clientErrorRuns: 0,
         clientErrors: 0,
@@ -125,6 +134,11 @@ export function durabilityRows(view: PerformanceResultsView): DurabilityRow[] {
     if (divergences !== undefined) {
       row.divergenceMeasured++;
       if (divergences > 0) row.divergenceRuns++;
+    }
+    const findings = verifyFindingsOf(s);
+    if (findings !== undefined) {
+      row.verifyMeasured++;
+      if (findings > 0) row.verifyRuns++;
     }
     if (
       s.phases.some((p) => p.type === 'fault' && p.fault?.stayedDown === true) ||
@@ -158,6 +172,7 @@ export const DURABILITY_HEADERS = [
   'lost (sum)',
   'lost (max)',
   'runs with replica divergence',
+  'runs with verification findings',
   'runs with a node down',
   'client errors (runs)',
 ] as const;
@@ -178,6 +193,7 @@ export function durabilityCells(r: DurabilityRow): string[] {
     lostKnown ? count(r.lostSum) : 'not measured',
     lostKnown ? count(r.lostMax) : 'not measured',
     ofMeasured(r.divergenceRuns, r.divergenceMeasured, r.runs),
+    ofMeasured(r.verifyRuns, r.verifyMeasured, r.runs),
     count(r.stayedDownRuns),
     r.clientErrorRuns > 0 ? `yes: ${count(r.clientErrorRuns)} (${count(r.clientErrors)} ops)` : 'none',
   ];
@@ -197,6 +213,7 @@ export function durabilityTable(view: PerformanceResultsView): DurabilityTable |
   const notes = [
     'A row is one fault on one server version over all its seeds, each run on a fresh cluster. ' +
       'Acked lost: acknowledged events the checker did not read back. Replica divergence: a replica whose copy of a stream differs from the others, read one by one. ' +
+      'Verification findings: chain or seal findings of `cim verify` over the streams after the run (events a seal names that are gone, broken chains). ' +
       'A node down: a node that did not start again after the fault. Client errors: operations of the load that failed or got no answer (runs, and operations in all).',
   ];
   if (rows.some((r) => r.kind === 'kill-all-default' || r.kind === 'kill-all-always'))
@@ -205,6 +222,8 @@ export function durabilityTable(view: PerformanceResultsView): DurabilityTable |
     );
   if (rows.some((r) => r.divergenceMeasured === 0))
     notes.push('Not measured: those results carry no replica comparison.');
+  if (rows.some((r) => r.verifyMeasured === 0))
+    notes.push('Verification not measured: those results carry no verification.');
   if (rows.some((r) => r.broken > 0))
     notes.push('Broke: runs that ended in error or were interrupted; their figures may be missing.');
   return { headers: DURABILITY_HEADERS, rows: rows.map(durabilityCells), notes };

@@ -34,6 +34,8 @@ interface Run {
   stayedDown?: boolean;
   /** Only the metric says so (as the verdict model counts it), not the fault record. */
   stayedDownMetric?: boolean;
+  /** Findings of the verification after the run (undefined: not verified). */
+  verifyFindings?: number;
   failed?: number;
   unknown?: number;
   status?: ScenarioResult['status'];
@@ -88,6 +90,7 @@ function result(run: Run): ScenarioResult {
   if (run.lost !== undefined) metrics.lost = run.lost;
   if (run.divergences === 'metric') metrics.replica_divergences = 2;
   if (run.stayedDownMetric) metrics.nodes_stayed_down = 1;
+  if (run.verifyFindings !== undefined) metrics.verify_findings = run.verifyFindings;
   const name = `${NAMES[run.kind]}#${run.n}@${run.server}`;
   return {
     scenario: name,
@@ -168,10 +171,10 @@ const RUNS: Run[] = [
   { kind: 'kill-always', server: '2.15.3', n: 1, lost: 0, divergences: 0, stayedDownMetric: true },
   { kind: 'flip-bits', server: '2.15.3', n: 1, lost: 0, divergences: 0 },
   { kind: 'flip-bits', server: '2.15.3', n: 2, lost: 0, divergences: 1, stayedDown: true },
-  { kind: 'flip-bits', server: '2.12.1', n: 1, lost: 63, divergences: 2, failed: 3, unknown: 1 },
-  { kind: 'flip-bits', server: '2.12.1', n: 2, lost: 0, divergences: 0 },
-  { kind: 'flip-bits', server: '2.12.1', n: 3, lost: 7, divergences: 1 },
-  { kind: 'truncate', server: '2.12.1', n: 1, lost: 0 },
+  { kind: 'flip-bits', server: '2.12.1', n: 1, lost: 63, divergences: 2, failed: 3, unknown: 1, verifyFindings: 124 },
+  { kind: 'flip-bits', server: '2.12.1', n: 2, lost: 0, divergences: 0, verifyFindings: 0 },
+  { kind: 'flip-bits', server: '2.12.1', n: 3, lost: 7, divergences: 1, verifyFindings: 2 },
+  { kind: 'truncate', server: '2.12.1', n: 1, lost: 0, verifyFindings: 0 },
   { kind: 'truncate', server: '2.12.1', n: 2, status: 'error' },
   { kind: 'kill-default', server: '2.12.1', n: 1, lost: 0, divergences: 'metric', unknown: 64 },
   { kind: 'kill-one', server: '2.12.1', n: 1, lost: 0 },
@@ -221,7 +224,7 @@ describe('durabilityRows', () => {
 
   it('renders cells that say "not measured", "x of y" and which runs broke', () => {
     const table = durabilityTable(view)!;
-    expect(table.rows[0]).toEqual(['2.12.1', 'bit flips (64)', '3', '2', '70', '63', '2', '0', 'yes: 1 (4 ops)']);
+    expect(table.rows[0]).toEqual(['2.12.1', 'bit flips (64)', '3', '2', '70', '63', '2', '2', '0', 'yes: 1 (4 ops)']);
     expect(table.rows[1]).toEqual([
       '2.12.1',
       'truncation (64 B)',
@@ -230,6 +233,7 @@ describe('durabilityRows', () => {
       '0',
       '0',
       'not measured',
+      '0 of 1',
       '0',
       'none',
     ]);
@@ -237,6 +241,8 @@ describe('durabilityRows', () => {
     expect(table.rows[4]![1]).toBe('kill all, sync_interval always');
     expect(table.notes.join('\n')).toMatch(/process crash.*page cache survives.*Power loss is not simulated/s);
     expect(table.notes.join('\n')).toMatch(/Not measured: those results carry no replica comparison/);
+    expect(table.rows[3]![7]).toBe('not measured');
+    expect(table.notes.join('\n')).toMatch(/Verification not measured: those results carry no verification/);
   });
 
   it('is absent for a run with no corruption and no kill of every node; says nothing of power loss without a kill-all row', () => {
@@ -274,7 +280,7 @@ describe('the durability table in every rendering', () => {
     const named = await performanceReport({ results: bench });
     const md = renderMarkdown(named);
     expect(md).toContain('## Durability per server version');
-    expect(md).toContain('| 2.12.1 | bit flips (64) | 3 | 2 | 70 | 63 | 2 | 0 | yes: 1 (4 ops) |');
+    expect(md).toContain('| 2.12.1 | bit flips (64) | 3 | 2 | 70 | 63 | 2 | 2 | 0 | yes: 1 (4 ops) |');
     expect(md).toContain('Power loss is not simulated');
     const html = renderHtml(named);
     expect(html).toContain('<h3 id="durability">Durability per server version</h3>');
