@@ -198,9 +198,24 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     options.repetition === undefined ? scenario.name : `${scenario.name}~${options.repetition}`,
   );
   mkdirSync(scenarioDir, { recursive: true });
-  const opened = await openScenarioCluster(scenario, options, scenarioDir, log).catch((error: unknown) => {
-    throw annotate(error, `scenario ${scenario.name}: the cluster did not start`);
-  });
+  let opened: Awaited<ReturnType<typeof openScenarioCluster>>;
+  try {
+    opened = await openScenarioCluster(scenario, options, scenarioDir, log);
+  } catch (error) {
+    const cim = annotate(error, `scenario ${scenario.name}: the cluster did not start`);
+    // A cluster that did not come up is this scenario's error, not the run's: the other scenarios
+    // (and the other versions of a matrix, the other seeds of a durability run) still run and keep
+    // their results. What no scenario could get past (bad input, no root, no server binary) ends the run.
+    if (!SCENARIO_START_FAILURES.has(cim.code)) throw cim;
+    if (!options.keepData) rmSync(scenarioDir, { recursive: true, force: true });
+    result.status = 'error';
+    result.errorCode = cim.code;
+    result.reason = `${cim.code}: ${cim.message.split('\n')[0]}`;
+    log(`${scenario.name}: ${result.reason}`);
+    result.metrics = scenarioMetrics(result);
+    result.seconds = (Date.now() - startedAt.getTime()) / 1_000;
+    return result;
+  }
   result.cluster = { ...result.cluster, ...opened.description };
   const nodeFault = scenario.phases.find((p) => p.type === 'fault' && p.action !== 'restart-appliance');
   if (!opened.cluster && nodeFault) {
@@ -857,6 +872,9 @@ function mixOf(phase: LoadPhase): { mix?: string } {
 function emptyLatency() {
   return { count: 0, meanMs: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, p999Ms: 0, maxMs: 0, histogram: '' };
 }
+
+/** Failures of one cluster's start that a later scenario's fresh cluster may not have. */
+const SCENARIO_START_FAILURES: ReadonlySet<string> = new Set(['CIM-CLUSTER-START', 'CIM-UNAVAILABLE', 'CIM-TIMEOUT']);
 
 function annotate(error: unknown, context: string): CimError {
   const cim = toCimError(error);
