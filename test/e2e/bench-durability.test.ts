@@ -72,6 +72,7 @@ function expectedCells(name: string, label: string): string[] {
   const divergences = runs
     .map((s) => (s.replicas ? s.replicas.divergences.length : s.metrics.replica_divergences))
     .filter((n): n is number => n !== undefined);
+  const verifyFindings = runs.map((s) => s.metrics.verify_findings).filter((n): n is number => n !== undefined);
   const errors = runs.map((s) =>
     s.phases.reduce((n, p) => n + (p.type === 'load' ? (p.failed ?? 0) + (p.unknown ?? 0) : 0), 0),
   );
@@ -86,6 +87,7 @@ function expectedCells(name: string, label: string): string[] {
     measured.length > 0 ? String(measured.reduce((a, b) => a + b, 0)) : 'not measured',
     measured.length > 0 ? String(Math.max(...measured)) : 'not measured',
     of(divergences.filter((n) => n > 0).length, divergences.length),
+    of(verifyFindings.filter((n) => n > 0).length, verifyFindings.length),
     String(runs.filter((s) => s.phases.some((p) => p.fault?.stayedDown === true)).length),
     withErrors > 0 ? `yes: ${withErrors} (${errors.reduce((a, b) => a + b, 0).toLocaleString('en-US')} ops)` : 'none',
   ];

@@ -226,9 +226,13 @@ describe("cim serve's appliance", () => {
     const records = (await readAuditLog(t.nc, { filter: { action: 'retention.remove' } })).flatMap((r) =>
       r.record ? [r.record] : [],
     );
-    expect(records.filter((r) => r.target.startsWith('person/')).map((r) => [r.role, r.actor, r.source])).toEqual([
-      ['retention', 'cim-serve', 'nats'],
-    ]);
+    // One application removes both, or (on a slow machine, the schedule firing between the commands)
+    // two remove one each: either way every removal is the retention role's, through NATS.
+    const removals = records.filter((r) => r.target.startsWith('person/'));
+    expect(removals.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(removals.map((r) => JSON.stringify([r.role, r.actor, r.source])))).toEqual(
+      new Set([JSON.stringify(['retention', 'cim-serve', 'nats'])]),
+    );
     const verified = await verifyDomain(t.nc, 'person', trusted());
     expect(verified.findings).toEqual([]);
     expect(verified.removedByRetention).toBe(2);
@@ -285,7 +289,11 @@ describe('the retention check', () => {
   it('passes a system whose removals retention made: zero findings, and the summary shows each range with its seal', async () => {
     const outcome = await retentionCheck.run(checkContext(policies));
     expect(outcome.findings).toEqual([]);
-    expect(outcome.examined).toMatchObject({ holds: 1, manifests: 3, removed: 13 });
+    // This domain's two manifests, and those cim serve's schedule wrote for person above (one or two).
+    const personManifests = (await readManifests(t.nc.jetstream(), await t.nc.jetstreamManager(), 'person')).manifests
+      .length;
+    expect(personManifests).toBeGreaterThanOrEqual(1);
+    expect(outcome.examined).toMatchObject({ holds: 1, manifests: 2 + personManifests, removed: 13 });
 
     const summary = await retentionSummary(await t.connect('auditor'), { retention: { policies, applyEvery: '1h' } });
     const ledger = summary.find((d) => d.domain === DOMAIN)!;
