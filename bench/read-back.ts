@@ -67,13 +67,13 @@ function addRawMessage(result: ReadBackResult, stream: string, m: BackMessage): 
   result.items.push({ key: `${stream}:${m.seq}`, attemptId: id, origin: id, where: `${stream}#${m.seq}` });
 }
 
-/** The events of `domain` whose actor is `actor`: what the run's commands caused. */
+/** The events of `domain` whose actor is `actor`, as the stream leader holds them: what the run's commands caused. */
 export async function readBackDomain(nc: NatsConnection, domain: string, actor: string): Promise<ReadBackResult> {
   const stream = domainStream(domain);
   const result: ReadBackResult = { items: [], scanned: 0, undecodable: 0, bytes: 0 };
   const range = await streamRange(nc, stream);
   if (!range) return result;
-  for await (const m of readStream(nc.jetstream(), { stream, fromSeq: range.first, toSeq: range.last }))
+  for await (const m of readStream(nc.jetstream(), { stream, fromSeq: range.first, toSeq: range.last, onLeader: true }))
     addDomainMessage(result, stream, m, actor);
   return result;
 }
@@ -91,12 +91,12 @@ export function readBackCopy(stream: string, messages: Iterable<BackMessage>, ac
   return result;
 }
 
-/** Every message of a raw stream, attributed by the id its body starts with. */
+/** Every message of a raw stream (the leader's copy), attributed by the id its body starts with. */
 export async function readBackRaw(nc: NatsConnection, stream: string): Promise<ReadBackResult> {
   const result: ReadBackResult = { items: [], scanned: 0, undecodable: 0, bytes: 0 };
   const range = await streamRange(nc, stream);
   if (!range) return result;
-  for await (const m of readStream(nc.jetstream(), { stream, fromSeq: range.first, toSeq: range.last }))
+  for await (const m of readStream(nc.jetstream(), { stream, fromSeq: range.first, toSeq: range.last, onLeader: true }))
     addRawMessage(result, stream, m);
   return result;
 }

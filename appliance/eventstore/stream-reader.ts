@@ -3,7 +3,7 @@
 // change). It ends at the range's last sequence, or when the consumer reports nothing pending
 // and the stream agrees (the last messages may have been deleted), or after a quiet spell, so a
 // read never hangs and never ends early on a momentary count.
-import type { JetStreamClient, JsMsg, MsgRequest } from 'nats';
+import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg, MsgRequest } from 'nats';
 import { CimError } from '../errors.js';
 import { isNotFound } from './retry.js';
 
@@ -24,7 +24,18 @@ export interface ReadRange {
    * leader and cannot elect one) a read would otherwise never end.
    */
   startTimeoutMs?: number;
+  /**
+   * Read the stream leader's copy. A server places an R1 consumer on a random replica of the
+   * stream (nats-server's createGroupForConsumer shuffles the active peers), so a plain read
+   * gives whichever copy that replica holds: a damaged follower's read decides the verdict. With
+   * this set, a consumer placed elsewhere is dropped and made again (a few tries; when the stream
+   * has no leader to name, or none lands there, the read goes on with the last one).
+   */
+  onLeader?: boolean;
 }
+
+/** Consumers a leader's read makes before it reads from whichever replica the last landed on. */
+const LEADER_PLACEMENT_ATTEMPTS = 12;
 
 /** Fresh consumers a read may take after one went quiet before the range's end. */
 const STALLED_READ_ATTEMPTS = 3;
@@ -59,6 +70,35 @@ export async function* readStream(js: JetStreamClient, range: ReadRange): AsyncG
 }
 
 async function* readOnce(js: JetStreamClient, range: ReadRange, fromSeq: number): AsyncGenerator<JsMsg> {
+  const leader = range.onLeader ? await streamLeader(js, range.stream) : undefined;
+  for (let attempt = 1; ; attempt++) {
+    const messages = await startConsumer(js, range, fromSeq);
+    const last = leader === undefined || attempt >= LEADER_PLACEMENT_ATTEMPTS;
+    if (!last && (await placedOn(messages.consumer)) !== leader) {
+      messages.stop();
+      continue;
+    }
+    yield* deliver(messages, range);
+    return;
+  }
+}
+
+/** The server leading `stream` now, when there is one to name. */
+async function streamLeader(js: JetStreamClient, stream: string): Promise<string | undefined> {
+  const jsm = await js.jetstreamManager();
+  return (await jsm.streams.info(stream)).cluster?.leader || undefined;
+}
+
+/** The server the ordered consumer's current server-side consumer lives on. */
+async function placedOn(consumer: Consumer): Promise<string | undefined> {
+  return (await consumer.info(true)).cluster?.leader;
+}
+
+async function startConsumer(
+  js: JetStreamClient,
+  range: ReadRange,
+  fromSeq: number,
+): Promise<ConsumerMessages & { consumer: Consumer }> {
   const consumer = await js.consumers.get(range.stream, {
     // A string sets the single `filter_subject`, which nats-server 2.9 understands (the array form needs 2.10).
     ...(range.filterSubject ? { filterSubjects: range.filterSubject } : {}),
@@ -82,6 +122,10 @@ async function* readOnce(js: JetStreamClient, range: ReadRange, fromSeq: number)
       }, startTimeoutMs);
     }),
   ]).finally(() => clearTimeout(timer));
+  return Object.assign(messages, { consumer });
+}
+
+async function* deliver(messages: ConsumerMessages, range: ReadRange): AsyncGenerator<JsMsg> {
   const idleMs = range.idleMs ?? 5_000;
   let idle = setTimeout(() => messages.stop(), idleMs);
   const quiet = (ms: number) => {

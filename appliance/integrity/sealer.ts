@@ -186,7 +186,13 @@ export class Sealer {
     // attests what the stream holds, and verification names such a message as invalid-event.
     const tree = new MerkleAccumulator();
     let toSeq = 0;
-    for await (const m of readStream(this.js, { stream: domainStream(this.domain), fromSeq, toSeq: toSeqWanted })) {
+    for await (const m of readStream(this.js, {
+      stream: domainStream(this.domain),
+      fromSeq,
+      toSeq: toSeqWanted,
+      // A seal attests the leader's copy, not whichever replica a consumer lands on (a damaged follower's).
+      onLeader: true,
+    })) {
       tree.push(cidOfBlock(m.data).bytes);
       toSeq = m.seq;
     }

@@ -396,7 +396,7 @@ async function verifySealedStream(
     if (nextRemoved < removedSeqs.length && removedSeqs[nextRemoved] === seq) nextRemoved++;
   };
   if (lastSeq >= firstSeq && info.state.messages > 0) {
-    for await (const m of readStream(js, { stream, fromSeq: Math.max(1, firstSeq), toSeq: lastSeq })) {
+    for await (const m of readStream(js, { stream, fromSeq: Math.max(1, firstSeq), toSeq: lastSeq, onLeader: true })) {
       const seq = m.seq;
       result.events++;
       if (result.events % progressEvery === 0) options.onProgress?.(domain, seq, lastSeq);
@@ -429,7 +429,7 @@ async function verifySealedStream(
     open(range);
     const gone = removedSeqs.filter((seq) => s.fromSeq <= seq && seq <= s.toSeq);
     let g = 0;
-    for await (const m of readStream(js, { stream, fromSeq: s.fromSeq, toSeq: s.toSeq })) {
+    for await (const m of readStream(js, { stream, fromSeq: s.fromSeq, toSeq: s.toSeq, onLeader: true })) {
       for (; g < gone.length && gone[g]! < m.seq; g++) leaf(gone[g]!, removed.get(gone[g]!)!);
       if (g < gone.length && gone[g] === m.seq) g++;
       leaf(m.seq, cidBytesOf(m.data));

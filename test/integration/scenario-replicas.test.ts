@@ -4,7 +4,7 @@
 // as missing exactly those sequences, the seals agreeing with the leader, metric
 // replica_divergences counts it, and the checker against that replica's copy finds the three lost.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cidOfBlock, domainStream, EmbeddedCluster } from '../../appliance/index.js';
+import { cidOfBlock, domainStream, EmbeddedCluster, readStream } from '../../appliance/index.js';
 import type { ScenarioResult } from '../../scenarios/results.js';
 import type { Scenario } from '../../scenarios/types.js';
 import { eraseStoredMessage } from '../support/filestore.js';
@@ -112,6 +112,37 @@ describe('the replicas of a scenario', () => {
         duplicates: 0,
       });
   });
+
+  it("reads the leader's copy with onLeader, whichever replica a consumer would land on", async () => {
+    // The servers place a reader's consumer on a random replica; the damaged follower still lacks
+    // the erased sequences. Once another node leads, every leader's read holds them.
+    const jsm = await sc.nc.jetstreamManager();
+    await waitFor(
+      'a leader other than the damaged follower',
+      async () => {
+        const leader = (await jsm.streams.info(STREAM)).cluster?.leader;
+        if (leader && leader !== seeded.follower) return leader;
+        await sc.nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${STREAM}`, undefined, { timeout: 5_000 }).catch(() => {});
+        return undefined;
+      },
+      60_000,
+    );
+    const { state } = await jsm.streams.info(STREAM);
+    for (let read = 0; read < 8; read++) {
+      const seqs = new Set<number>();
+      for await (const m of readStream(sc.nc.jetstream(), {
+        stream: STREAM,
+        fromSeq: ERASED[0]!,
+        toSeq: Math.min(state.last_seq, ERASED.at(-1)! + 2),
+        onLeader: true,
+      }))
+        seqs.add(m.seq);
+      expect(
+        [...seqs].filter((seq) => ERASED.includes(seq)),
+        `read ${read + 1}`,
+      ).toEqual(ERASED);
+    }
+  }, 120_000);
 
   it('leaves every node running after reading each one stopped', () => {
     expect(result.replicas!.streams.map((s) => s.stream)).toEqual(expect.arrayContaining([STREAM, 'CIM_SEALS']));
