@@ -9,7 +9,7 @@
 // rebuilt or moved. An ordered consumer started at checkpoint + 1 has no position of its own,
 // needs no acks, leaves no server state to clean up, and recreates itself after a leader change.
 // Crash safety is the same: whatever was not committed is read again from the stream.
-import type { ConsumerMessages, JsMsg, NatsConnection } from 'nats';
+import { ConsumerEvents, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
 import { CimError } from '../errors.js';
 import {
   decodeEvent,
@@ -142,6 +142,7 @@ class DomainFollower {
       expires: PULL_EXPIRES_MS,
       callback: (m) => this.receive(m),
     });
+    void this.watchHeartbeats(this.messages);
     // Messages may have come (and failed, or met a stop) before consume() resolved.
     if (this.failure !== undefined || this.stopped) this.messages.stop();
     const ended = await this.messages.closed();
@@ -156,6 +157,31 @@ class DomainFollower {
   stop(): void {
     this.stopped = true;
     this.messages?.stop();
+  }
+
+  /**
+   * Ends a consumer whose server went away. nats.js makes an ordered consumer anew only when the
+   * server says the old one is gone; in a cluster whose node holding it was killed, the info
+   * request it asks that with just times out, again and again (nats.js 2.29), and the read model
+   * would stop for good. After MISSED_HEARTBEATS missed heartbeats the follower fails here, and the
+   * projector follows again from the checkpoint with a consumer on a live replica.
+   */
+  private async watchHeartbeats(messages: ConsumerMessages): Promise<void> {
+    try {
+      for await (const s of await messages.status()) {
+        if (s.type !== ConsumerEvents.HeartbeatsMissed || Number(s.data) < MISSED_HEARTBEATS) continue;
+        if (this.messages !== messages || this.stopped) return;
+        this.fail(
+          new CimError(
+            'CIM-UNAVAILABLE',
+            `the consumer of ${this.stream} missed ${String(s.data)} heartbeats (its server gone?): following again from seq ${this.checkpoint + 1}`,
+          ),
+        );
+        return;
+      }
+    } catch {
+      // The status stream ends with the consumer; nothing to watch then.
+    }
   }
 
   private receive(m: JsMsg): void {
@@ -236,6 +262,9 @@ class DomainFollower {
 
 /** How long one pull of the projector's consumer waits (its idle heartbeat is half of it). */
 const PULL_EXPIRES_MS = 5_000;
+
+/** Missed heartbeats (every PULL_EXPIRES_MS / 2) after which a follower takes a new consumer. */
+const MISSED_HEARTBEATS = 2;
 
 export class Projector {
   private stopping = false;

@@ -357,8 +357,8 @@ describe('crypto-shredding erasure', () => {
         return leader !== undefined && leader !== down;
       });
     await register(later);
-    // A projector whose consumer was on the killed node resumes once nats.js notices the missed
-    // heartbeats and makes a new one; under load that has taken more than a minute.
+    // A projector whose consumer was on the killed node takes a new one after two missed
+    // heartbeats (about 5 s; appliance/projections/projector.ts), more on a loaded machine.
     await waitFor(
       'the directory to hold the second victim',
       async () => (await getPerson(t.nc, later.id))?.email === later.emails[1],
