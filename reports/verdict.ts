@@ -32,7 +32,7 @@ export const VERDICT_MEANING: Record<Verdict, string> = {
   passed: 'every assertion of its check phases held and the system under test showed no misbehaviour',
   failed: 'an assertion of a check phase did not hold',
   finding:
-    'every assertion held (or it has none), but the system under test misbehaved: acknowledged events lost, unexpected or duplicated, verification findings, replicas that diverge, or a node that did not start again',
+    'every assertion held (or it has none), but the system under test misbehaved: acknowledged events lost, unexpected or duplicated, verification findings, replicas that diverge, a node that did not start again, or data it would not give back after a fault',
   error: 'the run itself broke (the scenario could not be measured)',
   interrupted: 'stopped by Ctrl-C: the figures cover what was measured until then',
   skipped: 'not run (e.g. a fault scenario on an attached cluster)',
@@ -46,6 +46,7 @@ export const FINDING_METRICS = [
   'verify_findings',
   'replica_divergences',
   'nodes_stayed_down',
+  'unserved_after_fault',
 ] as const;
 
 /** What the verdict reads of a scenario's result; the bench's `ScenarioResult` and the report's view both fit. */
@@ -62,6 +63,8 @@ export interface VerdictInput {
     fault?: { nodes: readonly string[]; stayedDown?: boolean | undefined } | undefined;
   }[];
   replicas?: { divergences: readonly DivergenceLike[] } | undefined;
+  /** After a fault, the read-back or verification could not read the data back: why. */
+  unserved?: { reason: string } | undefined;
 }
 
 /** A replica divergence as the verdict names it. */
@@ -112,6 +115,8 @@ function sourceFigure(s: VerdictInput, metric: (typeof FINDING_METRICS)[number])
       return s.replicas?.divergences.length ?? 0;
     case 'nodes_stayed_down':
       return stayedDown(s).length;
+    case 'unserved_after_fault':
+      return s.unserved ? 1 : 0;
   }
 }
 
@@ -148,6 +153,8 @@ function findingLines(s: VerdictInput): string[] {
     const n = findingFigure(s, 'nodes_stayed_down');
     if (n > 0) lines.push(`${plural(n, 'node')} did not start again`);
   }
+  if (s.unserved) lines.push(`did not serve its data after the fault: ${s.unserved.reason}`);
+  else if (findingFigure(s, 'unserved_after_fault') > 0) lines.push('did not serve its data after the fault');
   return lines;
 }
 

@@ -51,7 +51,7 @@ function faultMetrics(phase: FaultPhaseResult): Record<string, number> {
 /** Scenario-wide figures and each phase's own (`<phase>.<metric>`). */
 export function scenarioMetrics(
   result: Pick<ScenarioResult, 'phases' | 'checker' | 'verification' | 'baseline'> &
-    Pick<Partial<ScenarioResult>, 'replicas'>,
+    Pick<Partial<ScenarioResult>, 'replicas' | 'unserved'>,
 ): Record<string, number> {
   const rawPerSecond = result.baseline?.publish.perSecond ?? 0;
   const metrics: Record<string, number> = {};
@@ -63,6 +63,7 @@ export function scenarioMetrics(
     });
   if (result.verification) metrics.verify_findings = result.verification.findings;
   if (result.replicas) metrics.replica_divergences = result.replicas.divergences.length;
+  if (result.unserved) metrics.unserved_after_fault = 1;
   Object.assign(
     metrics,
     loadMetrics(

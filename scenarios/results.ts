@@ -53,7 +53,7 @@ export interface BenchResults {
  * A scenario's verdict, decided by reports/verdict.ts (docs/architecture.md#verdicts): `failed` when
  * an assertion did not hold, `finding` when they all held but the system under test misbehaved
  * (loss, unexpected or duplicate events, verification findings, diverging replicas, a node that did
- * not start again), `error` when the run itself broke.
+ * not start again, data not served after a fault), `error` when the run itself broke.
  */
 export type ScenarioStatus = Verdict;
 
@@ -73,6 +73,12 @@ export interface ScenarioResult {
   errorCode?: string;
   /** One line per way the system under test misbehaved (`lost 3 acknowledged events`); absent when none. */
   findings?: string[];
+  /**
+   * After a fault, the system under test would not give its data back to the checker or to
+   * verification (a stream it says holds events that no consumer delivers, JetStream unavailable):
+   * the reason, as the read failed. A finding, not an error: the run worked, the system did not.
+   */
+  unserved?: { code: string; reason: string };
   startedAt: string;
   seconds: number;
   cluster: ClusterDescription;

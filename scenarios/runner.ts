@@ -230,6 +230,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   const others: NatsConnection[] = [];
   let run: Running | undefined;
   let sampler: ReturnType<typeof sampleServerStats> | undefined;
+  /** Set once the phases ran cleanly after a fault fired: what fails from here on is the system's reading back. */
+  let checkingAfterFault = false;
   try {
     nc = await connectNats(opened.endpointFor('operator'), { name: `cim-bench-${scenario.name}` });
     const as = async (role: NatsRole) => {
@@ -308,6 +310,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     }
 
     // The checker: heal, stop the services, seal and verify, read back, compare.
+    checkingAfterFault =
+      !phaseError && !options.signal?.aborted && result.phases.some((p) => p.type === 'fault' && p.fault);
     await heal(run, result.phases);
     await run.gateway?.handle.stop();
     run.gateway = undefined;
@@ -353,10 +357,17 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     if (run.usedRawStream) await (await nc.jetstreamManager()).streams.delete(RAW_STREAM).catch(() => false);
   } catch (error) {
     const cim = toCimError(error);
-    result.status = options.signal?.aborted ? 'interrupted' : 'error';
-    result.errorCode = cim.code;
-    result.reason = `${cim.code}: ${cim.message}`;
-    log(`${scenario.name}: ${result.reason}`);
+    if (checkingAfterFault && !options.signal?.aborted && cim.code === 'CIM-UNAVAILABLE') {
+      // The run worked; after the fault the system under test would not give its data back (a
+      // stream that says it holds events no consumer delivers, JetStream unavailable): a finding.
+      result.unserved = { code: cim.code, reason: `${cim.code}: ${cim.message.split('\n')[0]}` };
+      log(`${scenario.name}: after the fault, the system did not serve its data: ${result.unserved.reason}`);
+    } else {
+      result.status = options.signal?.aborted ? 'interrupted' : 'error';
+      result.errorCode = cim.code;
+      result.reason = `${cim.code}: ${cim.message}`;
+      log(`${scenario.name}: ${result.reason}`);
+    }
   } finally {
     result.serverStats = (await sampler?.stop()) ?? [];
     await run?.gateway?.handle.stop().catch(() => {});

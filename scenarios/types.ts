@@ -172,6 +172,8 @@ export const METRICS = {
     'fault: from the fault firing until the delivered rate (acknowledgements over a sliding 1 s window, every 100 ms) is back within 10 % of the offered rate (the fixed rate; for rate: max, the median rate of the whole seconds before the fault, and only a rate below it counts) and stays there for 2 s, ms; 0 when it never dipped; not measured when it never recovered within the run',
   stall_ms: 'fault: the longest time without any acknowledgement from the fault firing until the load ended, ms',
   nodes_stayed_down: 'nodes that did not start again after a fault (a damaged store they refuse, or panic on)',
+  unserved_after_fault:
+    '1 when, after a fault, the system would not give its data back to the checker or verification (a stream that says it holds events no consumer delivers, JetStream unavailable); absent otherwise',
   replay_events_per_sec: 'replay: events applied per second',
   replay_ratio_to_raw: 'replay: events/s / raw ordered-consumer read of the same stream',
   http_to_nats_throughput: 'ops/s of the http phase / ops/s of the nats phase of the same mix in the same run',

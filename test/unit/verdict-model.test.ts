@@ -49,9 +49,22 @@ describe('scenarioVerdict', () => {
       [{ verify_findings: 124 }, '124 verification findings'],
       [{ replica_divergences: 2 }, '2 replica divergences'],
       [{ nodes_stayed_down: 1 }, '1 node did not start again'],
+      [{ unserved_after_fault: 1 }, 'did not serve its data after the fault'],
     ];
     for (const [metrics, line] of cases)
       expect(scenarioVerdict(result({ checks: [], metrics })), line).toEqual({ status: 'finding', findings: [line] });
+  });
+
+  it('given data not served after a fault, then a finding with the reason, and failed when a check needed the figures', () => {
+    const reason =
+      'CIM-UNAVAILABLE: reading CIM_PERSON stalled after seq 0: seq 1 is stored but 3 consumers in a row did not deliver it';
+    const unserved = { metrics: { unserved_after_fault: 1 }, unserved: { reason } };
+    expect(scenarioVerdict(result({ checks: [], ...unserved }))).toEqual({
+      status: 'finding',
+      findings: [`did not serve its data after the fault: ${reason}`],
+    });
+    // `lost == 0` with lost not measured does not hold (scenarios/metrics.ts evaluate).
+    expect(scenarioVerdict(result({ checks: [{ ok: false }], ...unserved })).status).toBe('failed');
   });
 
   it('given absent metrics, then they count as 0, and the details behind them count where the metric is missing', () => {
