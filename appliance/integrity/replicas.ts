@@ -83,10 +83,21 @@ export function messageDigest(m: ReplicaMessage): Uint8Array {
   return hash.update(m.data).digest();
 }
 
-/** A copy as a dense array of digests over [lo, hi], ABSENT where it holds no message. */
-function denseDigests(messages: readonly ReplicaMessage[], lo: number, hi: number): Uint8Array[] {
-  const out: Uint8Array[] = new Array<Uint8Array>(Math.max(0, hi - lo + 1)).fill(ABSENT);
-  for (const m of messages) if (m.seq >= lo && m.seq <= hi) out[m.seq - lo] = messageDigest(m);
+/**
+ * Every sequence any copy holds, ascending: the positions the copies are compared at. Not the
+ * range first..last: a bit flipped in a damaged record's sequence field makes it, say, 2^33 + 57,
+ * and an array over that range would take the run's memory and time (a durability run hung so).
+ */
+function heldSequences(copies: readonly ReplicaCopy[]): number[] {
+  const seqs = new Set<number>();
+  for (const c of copies) for (const m of c.messages) seqs.add(m.seq);
+  return [...seqs].sort((a, b) => a - b);
+}
+
+/** A copy as digests aligned with `seqs` (position i is seqs[i]), ABSENT where it holds no message. */
+function alignedDigests(messages: readonly ReplicaMessage[], index: ReadonlyMap<number, number>): Uint8Array[] {
+  const out: Uint8Array[] = new Array<Uint8Array>(index.size).fill(ABSENT);
+  for (const m of messages) out[index.get(m.seq)!] = messageDigest(m);
   return out;
 }
 
@@ -164,17 +175,6 @@ function view(copy: ReplicaCopy, leader: boolean): ReplicaView {
   };
 }
 
-function range(copies: readonly ReplicaCopy[]): { lo: number; hi: number } {
-  let lo = Number.POSITIVE_INFINITY;
-  let hi = 0;
-  for (const c of copies) {
-    if (c.messages.length === 0) continue;
-    lo = Math.min(lo, c.messages[0]!.seq);
-    hi = Math.max(hi, c.messages.at(-1)!.seq);
-  }
-  return lo > hi ? { lo: 1, hi: 0 } : { lo, hi };
-}
-
 /** The copy to compare against: the leader's, else the one whose root most copies share (ties: first by server name). */
 function pickReference(copies: readonly ReplicaCopy[], roots: Map<string, string>, leader: string | undefined) {
   const led = copies.find((c) => c.server === leader);
@@ -221,8 +221,9 @@ export function compareReplicas(copies: readonly ReplicaCopy[], options: Compare
     const leader = options.leaders?.get(stream);
     result.streams.push({ stream, replicas: sorted.map((c) => view(c, c.server === leader)) });
     if (sorted.length < 2) continue;
-    const { lo, hi } = range(sorted);
-    const dense = new Map(sorted.map((c) => [c.server, denseDigests(c.messages, lo, hi)]));
+    const seqs = heldSequences(sorted);
+    const index = new Map(seqs.map((seq, i) => [seq, i]));
+    const dense = new Map(sorted.map((c) => [c.server, alignedDigests(c.messages, index)]));
     const roots = new Map(sorted.map((c) => [c.server, Buffer.from(merkleRoot(dense.get(c.server)!)).toString('hex')]));
     const reference = pickReference(sorted, roots, leader);
     for (const replica of sorted) {
@@ -230,10 +231,10 @@ export function compareReplicas(copies: readonly ReplicaCopy[], options: Compare
       const ref = dense.get(reference.server)!;
       const rep = dense.get(replica.server)!;
       const kinds: Record<ReplicaDivergence['kind'], number[]> = { missing: [], extra: [], different: [] };
-      for (const seq of bisectDifferences(ref, rep, lo)) {
-        const inRef = ref[seq - lo]!.length > 0;
-        const inRep = rep[seq - lo]!.length > 0;
-        kinds[inRef && inRep ? 'different' : inRef ? 'missing' : 'extra'].push(seq);
+      for (const i of bisectDifferences(ref, rep, 0)) {
+        const inRef = ref[i]!.length > 0;
+        const inRep = rep[i]!.length > 0;
+        kinds[inRef && inRep ? 'different' : inRef ? 'missing' : 'extra'].push(seqs[i]!);
       }
       for (const kind of ['missing', 'extra', 'different'] as const) {
         if (kinds[kind].length === 0) continue;

@@ -146,6 +146,19 @@ describe('comparing replicas', () => {
     expect(against(good, bad, [{ ...seals[0]!, domain: 'other' }])).toBe('unsealed');
   });
 
+  it('compares at the sequences the copies hold, so a damaged record claiming seq 2^33 + 57 costs nothing', () => {
+    // A bit flipped in a record's sequence field: an array over first..last would span 8.6 billion.
+    const far = 2 ** 33 + 57;
+    const comparison = compareReplicas(
+      [copy('n1', seqs(1, 50)), copy('n2', [...seqs(1, 49), msg(far)]), copy('n3', seqs(1, 50))],
+      { leaders: leaders('n1') },
+    );
+    expect(comparison.divergences.map((d) => [d.replica, d.kind, describeRanges(d.sequences)])).toEqual([
+      ['n2', 'missing', '50'],
+      ['n2', 'extra', String(far)],
+    ]);
+  });
+
   it('reports nothing for identical copies, or a stream held by one server only', () => {
     const result = compareReplicas([copy('n1', seqs(1, 4)), copy('n2', seqs(1, 4)), copy('n1', seqs(1, 2), 'CIM_R1')], {
       unreadable: [{ server: 'n3', stream: STREAM, reason: 'n3 is paused (SIGSTOP)' }],
