@@ -1,4 +1,4 @@
-// `cim report list | show | verify | vkey | render | diff`: the ledger from the command line.
+// `cim report list | show | verify | vkey | render | schema | diff`: the ledger from the command line.
 import { Option, type Command } from 'commander';
 import { existsSync } from 'node:fs';
 import {
@@ -24,6 +24,7 @@ import {
   type ReportKind,
 } from '../reports/index.js';
 import { checkOutputFile, writeOutputFile } from './output-file.js';
+import { SCHEMA_NAMES, schemaText, type SchemaName } from './schemas.js';
 import { action, configFrom, print } from './wiring.js';
 
 const KINDS: ReportKind[] = ['performance', 'compliance', 'retention', 'audit'];
@@ -179,6 +180,26 @@ export function registerReportCommands(program: Command): void {
           } else print(text);
         },
       ),
+    );
+
+  report
+    .command('schema')
+    .argument('<name>', `which: ${SCHEMA_NAMES.join(', ')}`)
+    .description(
+      'print a published JSON Schema (draft 2020-12): results (`cim bench --out` files, a performance ' +
+        "report's results), report (a report's JSON rendering); the same as reports/schema/ in the source",
+    )
+    .option('--out <file>', 'write it to this file instead of printing it (an existing one only with --force)')
+    .option('--force', 'replace the --out file when it exists')
+    .action(
+      action(async (name: string, options: { out?: string; force?: boolean }) => {
+        if (!(SCHEMA_NAMES as string[]).includes(name))
+          throw new CimError('CIM-INVALID-INPUT', `no schema named ${name}: one of ${SCHEMA_NAMES.join(', ')}`);
+        const text = schemaText(name as SchemaName);
+        if (!options.out) return print(text.trimEnd());
+        writeOutputFile(options.out, text, '--out', { force: options.force === true });
+        print(options.out);
+      }),
     );
 
   report

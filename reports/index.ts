@@ -32,4 +32,5 @@ export { gateVerdict, type GateVerdict, type GateVerdictKind } from './gate-verd
 export { loadReport, withLedger } from './lookup.js';
 export { renderFiles } from './renderings.js';
 export * from './render/index.js';
+export { ReportJsonSchema, reportJsonSchema } from './report-json-schema.js';
 export * from './verdict.js';

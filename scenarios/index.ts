@@ -61,6 +61,7 @@ export { evaluate, scenarioMetrics } from './metrics.js';
 export { measureRecovery, RECOVERY, type Recovery, type RecoveryInput } from './recovery.js';
 export { renderBenchResults, renderScenarioResult } from './render-results.js';
 export * from './results.js';
+export { BenchResultsSchema, benchResultsJsonSchema } from './results-schema.js';
 export { runScenario, type BeforeCheckContext, type RunOptions, type ScenarioProgress } from './runner.js';
 export {
   compareFigures,

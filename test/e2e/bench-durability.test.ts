@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SERVER_VERSION } from '../../appliance/index.js';
 import { runCli, type CliResult } from '../support/cli.js';
 import { tempDir } from '../support/temp-dir.js';
+import { expectValidAgainstSchema } from '../support/published-schema.js';
 
 const CATALOG = new URL('../../scenarios/catalog/', import.meta.url);
 const SCENARIOS = ['durability-bit-flips', 'durability-kill-all'];
@@ -96,6 +97,10 @@ function expectedCells(name: string, label: string): string[] {
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 describe('the corruption reproduction through the CLI', () => {
+  it('writes results valid against the published JSON Schema (reports/schema/bench-results.schema.json)', () => {
+    expectValidAgainstSchema('results', results);
+  });
+
   it('runs each scenario twice, with two seeds, each on a fresh cluster of the pinned server', () => {
     expect(bench.code, bench.stderr).not.toBe(-1);
     expect(results.scenarios.map((s) => s.scenario)).toEqual([

@@ -11,6 +11,7 @@ import type { BenchResults, LoadPhaseResult } from '../../scenarios/index.js';
 import { scaledRun, writeBenchReport } from '../fixtures/gate-runs.js';
 import { CLI_TIMEOUT_MS, runCli, spawnCli, type CliResult } from '../support/cli.js';
 import { fileTempDir } from '../support/temp-dir.js';
+import { expectValidAgainstSchema } from '../support/published-schema.js';
 
 const work = fileTempDir('bench-scenarios');
 const state = join(work.path, 'state');
@@ -32,6 +33,10 @@ afterAll(() => work.remove());
 const scenario = (name: string) => results.scenarios.find((s) => s.scenario === name)!;
 
 describe('cim bench --quick', () => {
+  it('writes results valid against the published JSON Schema (reports/schema/bench-results.schema.json)', () => {
+    expectValidAgainstSchema('results', results);
+  });
+
   it('runs every scenario of the quick suite, passes, and ends with its signed report', () => {
     expect(quick.code, quick.stderr).toBe(0);
     expect(results.scenarios.map((s) => s.scenario).sort()).toEqual([

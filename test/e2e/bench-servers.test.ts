@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SERVER_VERSION, SUPPORTED_SERVERS } from '../../appliance/index.js';
 import { runCli, type CliResult } from '../support/cli.js';
 import { tempDir } from '../support/temp-dir.js';
+import { expectValidAgainstSchema } from '../support/published-schema.js';
 
 const FLOOR = SUPPORTED_SERVERS.at(-1)!.version;
 let work: ReturnType<typeof tempDir>;
@@ -60,6 +61,10 @@ beforeAll(async () => {
 afterAll(() => work?.remove());
 
 describe('cim bench --servers', () => {
+  it('writes results valid against the published JSON Schema (reports/schema/bench-results.schema.json)', () => {
+    expectValidAgainstSchema('results', results);
+  });
+
   it('runs the scenario once per version, each on a cluster of that version', () => {
     expect(bench.code, bench.stderr).toBe(0);
     expect(results.servers).toEqual([FLOOR, DEFAULT_SERVER_VERSION]);

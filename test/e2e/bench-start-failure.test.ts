@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SERVER_VERSION } from '../../appliance/index.js';
 import type { BenchResults } from '../../scenarios/index.js';
 import { runCli } from '../support/cli.js';
+import { expectValidAgainstSchema } from '../support/published-schema.js';
 import { fileTempDir } from '../support/temp-dir.js';
 
 const work = fileTempDir('bench-start-failure');
@@ -60,6 +61,7 @@ describe('cim bench when one scenario’s cluster does not start', () => {
     );
     expect(cli.code, cli.stdout + cli.stderr).toBe(3);
     const results = JSON.parse(readFileSync(out, 'utf8')) as BenchResults;
+    expectValidAgainstSchema('results', results);
     expect(results.scenarios.map((s) => [s.server, s.status])).toEqual([
       [broken, 'error'],
       [DEFAULT_SERVER_VERSION, 'passed'],

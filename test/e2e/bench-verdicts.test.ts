@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BenchResults } from '../../scenarios/index.js';
 import { runCli, type CliResult } from '../support/cli.js';
+import { expectValidAgainstSchema } from '../support/published-schema.js';
 import { fileTempDir } from '../support/temp-dir.js';
 
 const work = fileTempDir('bench-verdicts');
@@ -54,6 +55,7 @@ async function bench(name: string, files: string[], extra: string[] = []): Promi
     },
   );
   const results = JSON.parse(readFileSync(out, 'utf8')) as BenchResults;
+  expectValidAgainstSchema('results', results);
   const cid = extra.includes('--json')
     ? (JSON.parse(cli.stdout) as { report: { cid: string } }).report.cid
     : /^report (b[a-z2-7]+) /m.exec(cli.stdout)?.[1];
@@ -63,6 +65,8 @@ async function bench(name: string, files: string[], extra: string[] = []): Promi
     expect(r.code, r.stderr).toBe(0);
     return r.stdout;
   };
+  const json = await rendered('json');
+  expectValidAgainstSchema('report', JSON.parse(json));
   return { cli, results, html: await rendered('html'), md: await rendered('md'), junit: await rendered('junit') };
 }
 
