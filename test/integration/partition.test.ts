@@ -308,7 +308,9 @@ describe.skipIf(!ROOT)(`partition scenarios, cut short, on the default server${S
 
   it('given the stream leader partitioned for 4 s under load, then nothing is lost, and the cut and its heal are recorded', async () => {
     let namespaces: { bridge: string; namespaces: string[] } | undefined;
-    const result = await runScenario(short('partition-leader.yaml', 12_000, { for: 4_000 }), {
+    // 15 s of load after the heal: on a loaded machine the election and the backlog take several
+    // seconds before the delivered rate holds within 10 % of the offered for 2 s (CI: not within 6 s).
+    const result = await runScenario(short('partition-leader.yaml', 20_000, { for: 4_000 }), {
       config,
       runDir: join(state.path, 'run'),
       baselineMessages: 1_000,

@@ -29,6 +29,15 @@ const who: Causation = { correlationId: 'corr', causationId: 'cause', actor: 'te
 const MARKER = Buffer.from('MARKER!'); // as long as "Changed", which it replaces
 const SEEDED = 'n2';
 
+/** Runs one step of the set-up, naming it in the error when it fails (a bare NATS TIMEOUT says nothing of where). */
+async function step<T>(what: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    throw new Error(`${what}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
 for (const version of VERSIONS) {
   const available = existsSync(cachedServerPath(version, process.env));
   describe.skipIf(!available)(`replicas of nats-server ${version} (skipped unless built in ~/.cache/cim)`, () => {
@@ -45,11 +54,18 @@ for (const version of VERSIONS) {
         60_000,
         500,
       );
+      // New R3 streams elect their leaders a moment after they are made; on a loaded machine an
+      // append before that times out (seen in CI on 2.10.27 and 2.12.1, one version a run).
+      const jsm0 = await t.nc.jetstreamManager();
+      for (const stream of [...DOMAINS.map(S), SEALS_STREAM])
+        await waitFor(`a leader of ${stream}`, async () => (await jsm0.streams.info(stream)).cluster?.leader, 60_000);
       const store = await EventStore.open(t.nc);
       const signer = Signer.ephemeral();
       for (const domain of DOMAINS) {
-        await fillAggregates(store, who, domain, ['a', 'b'], 4); // seqs 1..8
-        expect(await (await Sealer.open(t.nc, { domain, signer })).sealOnce()).toBeDefined();
+        await step(`filling ${domain}`, () => fillAggregates(store, who, domain, ['a', 'b'], 4)); // seqs 1..8
+        expect(
+          await step(`sealing ${domain}`, async () => (await Sealer.open(t.nc, { domain, signer })).sealOnce()),
+        ).toBeDefined();
       }
       // The seeded node down, every stream led elsewhere: its copies are the ones to differ.
       await t.cluster.stopNode(SEEDED);
@@ -76,7 +92,7 @@ for (const version of VERSIONS) {
         appendStoredMessage(dir, S('rextra'), store.subjects.event('rextra', 'a'), Buffer.from('not an event')).seq,
       ).toBe(9);
 
-      read = await readReplicas(t.cluster, [...DOMAINS.map(S), SEALS_STREAM]);
+      read = await step('reading the replicas', () => readReplicas(t.cluster, [...DOMAINS.map(S), SEALS_STREAM]));
     }, 240_000);
 
     afterAll(async () => {
