@@ -87,6 +87,18 @@ section.scenario{border-top:2px solid var(--line);margin-top:28px}
 figure{margin:8px 0}
 svg.chart{display:block;width:100%;max-width:720px;height:auto}
 ul.findings{padding-left:1.2em}
+a{color:inherit;text-underline-offset:2px}
+nav.toc{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:6px 12px;margin:12px 0}
+nav.toc ol{margin:4px 0;padding-left:1.4em}
+@media (max-width:640px){
+.table-wrap table,.table-wrap tbody,.table-wrap tr,.table-wrap th,.table-wrap td,.table-wrap caption{display:block;width:100%}
+.table-wrap thead{display:none}
+.table-wrap tr{border:1px solid var(--line);border-radius:6px;margin:0 0 8px;padding:4px 0}
+.table-wrap th[scope=row]{border-bottom:1px solid var(--line)}
+.table-wrap th,.table-wrap td{overflow-wrap:anywhere;min-width:0}
+.table-wrap td{display:flex;justify-content:space-between;gap:12px;border:0;padding:2px 8px;text-align:right;white-space:normal}
+.table-wrap td::before{content:attr(data-label);color:var(--muted);text-align:left}
+}
 `;
 
 const RATIO_AXIS = '× raw: load ops/s ÷ raw publish, replay ÷ raw read';
@@ -97,19 +109,38 @@ export function renderHtml(named: NamedReport): string {
   const { report } = named;
   const cid = cidText(named.cid);
   const view = report.kind === 'performance' ? readPerformanceResults(report.results) : undefined;
+  // Verdict first (the cards), then what to look at: the gate's regressions, the findings; then the detail.
   const main: string[] = [];
+  const toc: [string, string][] = [];
+  const section = (id: string, title: string, html: string) => {
+    if (!html) return;
+    toc.push([id, title]);
+    main.push(html);
+  };
   main.push(cards(view, report.findings, report.baseline));
+  const tocAt = main.length;
+  if (report.baseline) section('gate', 'Gate: regressions first', gateSection(report.baseline));
+  const compliance = readComplianceView(report);
+  if (compliance) section('verdict', 'Verdict', verdictSection(compliance));
+  section('findings', `Findings (${report.findings.length})`, findingsSection(report.findings));
   if (view) {
-    main.push(
+    const summary: string[] = [
       '<section id="scenarios"><h2>Scenarios</h2>',
-      table(SUMMARY_HEADERS, view.scenarios.map(summaryRow), 2, 'Headline figures per scenario'),
+      table(
+        SUMMARY_HEADERS,
+        view.scenarios.map(summaryRow),
+        2,
+        'Headline figures per scenario (each name links to its section)',
+        () => '',
+        (row) => `#${scenarioId(row[0]!)}`,
+      ),
       definitions(view),
-    );
+    ];
     if (view.interrupted)
-      main.push('<p class="warn">Interrupted (Ctrl-C): the figures cover what was measured until then.</p>');
+      summary.push('<p class="warn">Interrupted (Ctrl-C): the figures cover what was measured until then.</p>');
     const matrix = matrixTable(view);
     if (matrix)
-      main.push(
+      summary.push(
         `<h3>Server versions side by side</h3>`,
         table(
           matrix[0]!,
@@ -120,13 +151,13 @@ export function renderHtml(named: NamedReport): string {
       );
     const durability = durabilityTable(view);
     if (durability)
-      main.push(
+      summary.push(
         '<h3 id="durability">Durability per server version</h3>',
         table(
           durability.headers,
           durability.rows,
           2,
-          'Acknowledged writes lost, replica divergence, nodes down and client errors, per fault over all its seeds',
+          'Acknowledged writes lost, replica divergence, verification findings, nodes down and client errors, per fault over all its seeds',
         ),
         ...durability.notes.map((note) => `<p class="note">${esc(note)}</p>`),
       );
@@ -138,31 +169,33 @@ export function renderHtml(named: NamedReport): string {
       })),
     );
     if (ratios.length > 0) {
-      main.push(
+      summary.push(
         figure(
           barChart({
-            title: 'Every headline figure as a ratio to the raw JetStream baseline of its run',
+            title: 'Every throughput at full speed as a ratio to the raw JetStream baseline of its run',
             xLabel: RATIO_AXIS,
             bars: ratios,
             reference: { value: 1, label: '1.0 = raw' },
             format: ratio,
-            width: 600,
           }),
+          'Fixed-rate phases are not here: their throughput is what was offered; the headline table gives their delivered ÷ offered.',
         ),
       );
     }
-    main.push('</section>');
+    summary.push('</section>');
+    section('scenarios', 'Scenarios', summary.join('\n'));
+    if (durability) toc.push(['durability', 'Durability per server version']);
   } else if (report.kind === 'performance') {
     main.push(
       '<p class="note">The results of this report are not a performance results document; see the JSON rendering.</p>',
     );
   }
-  if (report.baseline) main.push(gateSection(report.baseline));
-  const compliance = readComplianceView(report);
-  if (compliance) main.push(verdictSection(compliance));
-  main.push(findingsSection(report.findings));
-  if (compliance) main.push(checkpointSection(compliance, cid), evidenceSection(compliance));
-  if (view) for (const s of view.scenarios) main.push(scenarioSection(s));
+  if (compliance) {
+    section('checkpoint', 'Checkpoint', checkpointSection(compliance, cid));
+    section('evidence', 'Evidence', evidenceSection(compliance));
+  }
+  if (view) for (const s of view.scenarios) section(scenarioId(s.scenario), s.scenario, scenarioSection(s));
+  main.splice(tocAt, 0, tableOfContents(toc));
 
   return [
     '<!DOCTYPE html>',
@@ -198,6 +231,13 @@ export function renderHtml(named: NamedReport): string {
     '</html>',
     '',
   ].join('\n');
+}
+
+/** Links to the page's sections, in page order. */
+function tableOfContents(entries: readonly [string, string][]): string {
+  if (entries.length < 2) return '';
+  const items = entries.map(([id, title]) => `<li><a href="#${esc(id)}">${esc(title)}</a></li>`);
+  return `<nav class="toc" aria-label="Contents"><strong>Contents</strong><ol>${items.join('')}</ol></nav>`;
 }
 
 function cards(
@@ -354,7 +394,7 @@ function definitions(view: PerformanceResultsView): string {
 function scenarioSection(s: ScenarioView): string {
   const { status, findings } = scenarioVerdict(s);
   const out = [
-    `<section class="scenario" id="scenario-${esc(slug(s.scenario))}">`,
+    `<section class="scenario" id="${esc(scenarioId(s.scenario))}">`,
     `<h2>${esc(s.scenario)} <span class="status ${verdictClass(status)}">${esc(status)}</span></h2>`,
   ];
   if (s.reason) out.push(`<p class="bad">${esc(s.reason)}</p>`);
@@ -383,6 +423,16 @@ function scenarioSection(s: ScenarioView): string {
         `Acknowledged operations per second${hasFaults ? '; shaded: a fault from firing to healing' : ''}.`,
       ),
     );
+  const p99 = p99Chart(s);
+  if (p99)
+    out.push(
+      figure(
+        p99,
+        `The 99th percentile of the operations acknowledged in each second${hasFaults ? '; shaded: a fault' : ''}.`,
+      ),
+    );
+  for (const chart of serverCharts(s))
+    out.push(figure(chart, 'Sampled from each node’s monitoring port (/varz) while the scenario ran.'));
   const latency = latencyChart(s);
   if (latency) out.push(figure(latency, 'Latency by percentile (HdrHistogram, µs resolution).'));
   const ratios = phaseRatios(s);
@@ -527,7 +577,21 @@ function throughputChart(s: ScenarioView): string | undefined {
   for (const p of loads)
     if (p.perSecond.some((x) => (x.failed ?? 0) > 0))
       series.push({ name: `${p.name} failed/s`, points: p.perSecond.map((x) => [x.t + 0.5, x.failed ?? 0] as const) });
-  const bands: Band[] = s.phases.flatMap((p) =>
+  const bands = faultBands(s);
+  return lineChart({
+    title: `${s.scenario}: throughput over time`,
+    description: `Operations acknowledged per second${bands.length ? `, with ${bands.length} fault(s) marked` : ''}.`,
+    xLabel: 'seconds since the scenario started',
+    yLabel: 'ops/s',
+    series,
+    bands,
+    xDomain: scenarioSpan(s),
+  });
+}
+
+/** The fault bands of a scenario's time charts. */
+function faultBands(s: ScenarioView): Band[] {
+  return s.phases.flatMap((p) =>
     p.type === 'fault' && p.fault
       ? [
           {
@@ -538,15 +602,69 @@ function throughputChart(s: ScenarioView): string | undefined {
         ]
       : [],
   );
+}
+
+/** p99 of each second with acknowledgements, per load phase, over the scenario's time. */
+function p99Chart(s: ScenarioView): string | undefined {
+  const series: LineSeries[] = s.phases.flatMap((p) =>
+    p.type === 'load' && p.perSecond.some((x) => x.ok > 0 && typeof x.p99Ms === 'number')
+      ? [
+          {
+            name: `${p.name} p99`,
+            points: p.perSecond
+              .filter((x) => x.ok > 0 && typeof x.p99Ms === 'number')
+              .map((x) => [x.t + 0.5, x.p99Ms!] as const),
+          },
+        ]
+      : [],
+  );
+  if (series.length === 0) return undefined;
   return lineChart({
-    title: `${s.scenario}: throughput over time`,
-    description: `Operations acknowledged per second${bands.length ? `, with ${bands.length} fault(s) marked` : ''}.`,
+    title: `${s.scenario}: p99 latency over time`,
     xLabel: 'seconds since the scenario started',
-    yLabel: 'ops/s',
+    yLabel: 'ms',
     series,
-    bands,
+    bands: faultBands(s),
     xDomain: scenarioSpan(s),
   });
+}
+
+/** CPU and memory of each node over the scenario's time, when they were sampled. */
+function serverCharts(s: ScenarioView): string[] {
+  const nodes = [...new Set(s.serverStats.map((x) => x.node))].sort();
+  const chart = (
+    title: string,
+    yLabel: string,
+    value: (x: ScenarioView['serverStats'][number]) => number | undefined,
+  ) => {
+    const series: LineSeries[] = nodes.flatMap((node) => {
+      const points = s.serverStats
+        .filter((x) => x.node === node && x.up !== false)
+        .flatMap((x) => {
+          const v = value(x);
+          return typeof v === 'number' && Number.isFinite(v) ? [[x.t, v] as const] : [];
+        });
+      return points.length > 1 ? [{ name: node, points }] : [];
+    });
+    return series.length === 0
+      ? []
+      : [
+          lineChart({
+            title,
+            xLabel: 'seconds since the scenario started',
+            yLabel,
+            series,
+            bands: faultBands(s),
+            xDomain: scenarioSpan(s),
+          }),
+        ];
+  };
+  return [
+    ...chart(`${s.scenario}: server CPU per node`, '% of one core', (x) => x.cpuPercent),
+    ...chart(`${s.scenario}: server memory per node`, 'MiB resident', (x) =>
+      x.memBytes === undefined ? undefined : x.memBytes / 2 ** 20,
+    ),
+  ];
 }
 
 /** Percentiles from 50 to 99.99, evenly spaced on the percentile axis. */
@@ -679,23 +797,40 @@ function replicasHtml(s: ScenarioView): string[] {
 }
 
 /** A table with column headers and each row's first cell as its row header; cells from `numericFrom` on are right-aligned. */
+/**
+ * A table with column headers and each row's first cell as its row header; cells from `numericFrom`
+ * on are right-aligned. Each cell carries its column's name (`data-label`), so on a phone the rows
+ * stack as cards (CSS) instead of the table scrolling sideways. `rowLink` makes a row's header a
+ * link (a headline row to its scenario's section).
+ */
 function table(
   headers: readonly string[],
   rows: readonly string[][],
   numericFrom: number,
   caption: string,
   rowClass: (row: string[]) => string = () => '',
+  rowLink?: (row: string[]) => string | undefined,
 ): string {
   const cls = (i: number) => (i >= numericFrom && i > 0 ? ' class="num"' : '');
   const head = `<thead><tr>${headers.map((h, i) => `<th scope="col"${cls(i)}>${esc(h)}</th>`).join('')}</tr></thead>`;
   const body = rows.map((row) => {
     const rc = rowClass(row);
+    const href = rowLink?.(row);
     const cells = row
-      .map((cell, i) => (i === 0 ? `<th scope="row">${esc(cell)}</th>` : `<td${cls(i)}>${esc(cell)}</td>`))
+      .map((cell, i) =>
+        i === 0
+          ? `<th scope="row">${href ? `<a href="${esc(href)}">${esc(cell)}</a>` : esc(cell)}</th>`
+          : `<td${cls(i)} data-label="${esc(headers[i] ?? '')}">${esc(cell)}</td>`,
+      )
       .join('');
     return `<tr${rc ? ` class="${rc}"` : ''}>${cells}</tr>`;
   });
   return `<div class="table-wrap"><table><caption>${esc(caption)}</caption>${head}<tbody>${body.join('')}</tbody></table></div>`;
+}
+
+/** The id of a scenario's section, which the headline rows and the table of contents link to. */
+function scenarioId(scenario: string): string {
+  return `scenario-${slug(scenario)}`;
 }
 
 function slug(text: string): string {

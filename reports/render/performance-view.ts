@@ -180,6 +180,10 @@ const scenarioResult = z.object({
     .catch(undefined),
   metrics: z.record(z.string(), z.number()).catch({}),
   checks: lenientList(z.object({ text: z.string(), ok: z.boolean(), actual: z.number().nullable().catch(null) })),
+  /** After a fault, the data the system would not give back, and why (reports/verdict.ts). */
+  unserved: z.object({ code: str, reason: z.string() }).optional().catch(undefined),
+  /** Each node's CPU and memory, sampled from its monitoring port while the scenario ran. */
+  serverStats: lenientList(z.object({ t: z.number(), node: z.string(), up: bool, cpuPercent: num, memBytes: num })),
 });
 
 export const performanceResultsSchema = z.object({

@@ -81,7 +81,7 @@ export function barChart(options: BarChartOptions): string {
     body.push(
       `<g class="reference"><title>${escapeXml(options.reference.label)}</title>` +
         `<line x1="${n(x)}" y1="${n(plot.top - 4)}" x2="${n(x)}" y2="${n(plot.height - plot.bottom)}" stroke="currentColor" stroke-width="1.5" stroke-dasharray="4 3"/>` +
-        textAt(x + 3, plot.top + 6, options.reference.label, 'font-size="11"') +
+        textAt(x + 3, plot.top + 6, options.reference.label, 'font-size="12"') +
         '</g>',
     );
   }

@@ -126,7 +126,7 @@ function bandsSvg(bands: readonly Band[], plot: Plot, toX: (v: number) => number
     out.push(
       `<g class="band"><title>${escapeXml(band.label)}</title>` +
         `<rect x="${n(x0)}" y="${n(plot.top)}" width="${n(Math.max(x1 - x0, 2))}" height="${n(plot.height - plot.top - plot.bottom)}" fill="${FAULT_COLOUR}" fill-opacity="0.15" stroke="${FAULT_COLOUR}" stroke-opacity="0.6" stroke-dasharray="3 3"/>` +
-        textAt(x0 + 3, plot.top + 12, band.label, `fill="${FAULT_COLOUR}" font-size="11"`) +
+        textAt(x0 + 3, plot.top + 12, band.label, `fill="${FAULT_COLOUR}" font-size="12"`) +
         '</g>',
     );
   }

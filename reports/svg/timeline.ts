@@ -94,7 +94,7 @@ export function timeline(options: TimelineOptions): string {
                 x0 + width + 4 > right - 60 ? x0 + 3 : x0 + width + 4,
                 y + ROW / 2 + 4,
                 seg.label,
-                'font-size="11"',
+                'font-size="12"',
               )
             : '') +
           '</g>',

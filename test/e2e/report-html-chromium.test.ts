@@ -84,6 +84,22 @@ function describeReportPage(
       expect(layout.drawn).toBe(layout.charts);
     });
 
+    it('given a phone-wide window, when laid out, then no table scrolls sideways and chart text is at least 9 px', async () => {
+      const fit = await opened.evaluate<{ wide: string[]; smallest: number; texts: number }>(
+        `(() => { const wide = [...document.querySelectorAll('.table-wrap')].filter((w) => w.scrollWidth > w.clientWidth + 1)
+            .map((w) => w.querySelector('caption')?.textContent ?? '?');
+          let smallest = Infinity, texts = 0;
+          for (const svg of document.querySelectorAll('svg.chart')) {
+            const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+            for (const t of svg.querySelectorAll('text')) { texts++; smallest = Math.min(smallest, parseFloat(getComputedStyle(t).fontSize) * scale); }
+          }
+          return { wide, smallest: texts ? smallest : 99, texts }; })()`,
+      );
+      expect(fit.wide).toEqual([]);
+      if (charts !== 0) expect(fit.texts).toBeGreaterThan(0);
+      expect(fit.smallest).toBeGreaterThanOrEqual(9);
+    });
+
     it('given the page, when captured light and dark, then both are PNGs of the whole page, and the dark one is another, darker picture', async () => {
       // REPORT_SCREENSHOT_DIR keeps them for a human to look at; by default they go with the temp dir.
       const into = process.env.REPORT_SCREENSHOT_DIR ?? work.path;
@@ -115,7 +131,7 @@ describeReportPage(
   async (dir) => {
     const file = join(dir, 'report.html');
     writeFileSync(file, renderHtml(await performanceReport({ withBaseline: true })));
-    return { file, charts: 13 };
+    return { file, charts: 20 };
   },
   0,
 );

@@ -285,7 +285,7 @@ describe('the durability table in every rendering', () => {
     const html = renderHtml(named);
     expect(html).toContain('<h3 id="durability">Durability per server version</h3>');
     expect(html).toContain(
-      '<th scope="row">2.12.1</th><td>bit flips (64)</td><td class="num">3</td><td class="num">2</td><td class="num">70</td>',
+      '<th scope="row">2.12.1</th><td data-label="fault">bit flips (64)</td><td class="num" data-label="runs">3</td><td class="num" data-label="runs with acked writes lost">2</td><td class="num" data-label="lost (sum)">70</td>',
     );
     expect(html).toContain('Power loss is not simulated');
   });

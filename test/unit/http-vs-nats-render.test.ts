@@ -121,7 +121,7 @@ describe('HTTP against NATS in every rendering', () => {
       '<caption>HTTP against NATS: each figure of the http phase ÷ that of the nats phase</caption>',
     );
     expect(html).toContain(
-      '<th scope="row">over-http ÷ over-nats</th><td class="num">0.80×</td><td class="num">1.50×</td><td class="num">1.20×</td><td class="num">1.50×</td>',
+      '<th scope="row">over-http ÷ over-nats</th><td class="num" data-label="throughput">0.80×</td><td class="num" data-label="p50">1.50×</td><td class="num" data-label="p99">1.20×</td><td class="num" data-label="p99.9">1.50×</td>',
     );
 
     expect(renderJUnit(named)).toContain(

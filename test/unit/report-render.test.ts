@@ -82,17 +82,17 @@ describe('Markdown rendering', () => {
   it('given the quick run, when rendered, then the scenario table has a row per scenario with its figures', async () => {
     const md = renderMarkdown(await performanceReport());
     expect(md).toContain(
-      '| scenario | status | ops/s | × raw | p50 ms | p99 ms | lost | unexp. | dup. | findings | recovery | longest stall | replay × raw |',
+      '| scenario | status | ops/s | × raw or offered | p50 ms | p99 ms | lost | unexp. | dup. | findings | recovery | longest stall | replay × raw |',
     );
     expect(md).toContain(
-      '| quick-leader-kill | passed | 74 | 0.02× | 317 | 10,740 | 0 | 0 | 0 | 0 | 144 ms | 5.7 s | – |',
+      '| quick-leader-kill | passed | 74 | 37.1 % of 200/s | 317 | 10,740 | 0 | 0 | 0 | 0 | 144 ms | 5.7 s | – |',
     );
     expect(md).toContain('| quick-replay | passed | 696 | 0.15× | 75.9 | 397 | 0 | 0 | 0 | 0 | – | – | 0.65× |');
     expect(md).toContain('## Scenarios: passed — 3 passed');
-    expect(md).toContain('| quick-steady | passed | 199 | 0.03× |');
+    expect(md).toContain('| quick-steady | passed | 199 | 99.6 % of 200/s |');
   });
 
-  it('given the quick run, when rendered, then ops/s and × raw are acks ÷ elapsed and that ÷ raw publishes/s, from the raw counts', async () => {
+  it('given the quick run, when rendered, then ops/s is acks ÷ elapsed, and × raw that ÷ raw publishes/s at full speed, delivered ÷ offered at a fixed rate, from the raw counts', async () => {
     const md = renderMarkdown(await performanceReport());
     const scenarios = benchResultsFixture().scenarios as unknown as BenchResults['scenarios'];
     expect(scenarios).toHaveLength(3);
@@ -106,9 +106,15 @@ describe('Markdown rendering', () => {
         .split('\n')
         .find((line) => line.startsWith(`| ${s.scenario} | `))!
         .split(' | ');
+      // At a fixed rate, ops/s ÷ raw is the offered load over capacity: the cell says what was delivered of it.
+      const fixed = loads.every((p) => typeof p.rate === 'number');
+      const offered = loads.reduce((n, p) => n + (p.rate as number) * ((p.endedAtMs - p.startedAtMs) / 1_000), 0);
+      const delivered = loads.reduce((n, p) => n + p.opsPerSec * ((p.endedAtMs - p.startedAtMs) / 1_000), 0);
       expect(row.slice(2, 4)).toEqual([
         Math.round(acks / elapsed).toLocaleString('en-US'),
-        `${(acks / elapsed / raw).toFixed(2)}×`,
+        fixed
+          ? `${Number(((100 * delivered) / offered).toFixed(1))} % of ${loads[0]!.rate as number}/s`
+          : `${(acks / elapsed / raw).toFixed(2)}×`,
       ]);
     }
   });
@@ -255,15 +261,20 @@ describe('HTML rendering', () => {
     for (const scenario of ['quick-leader-kill', 'quick-replay', 'quick-steady']) {
       for (const chart of [
         'throughput over time',
+        'p99 latency over time',
+        'server CPU per node',
+        'server memory per node',
         'latency by percentile',
-        'ratio to the raw baseline',
         'phases, faults and recovery',
       ]) {
         expect(html).toContain(`role="img" aria-label="${scenario}: ${chart}"`);
       }
     }
-    expect(html.match(/<svg /g)).toHaveLength(1 + 3 * 4);
-    expect(html.match(/<svg [^>]*role="img" aria-label="[^"]+"[^>]*>\n<title>/g)).toHaveLength(13);
+    // The ratio to raw only where a phase ran at full speed: quick-replay's load and its replay.
+    expect(html).toContain('role="img" aria-label="quick-replay: ratio to the raw baseline"');
+    expect(html).not.toContain('aria-label="quick-steady: ratio to the raw baseline"');
+    expect(html.match(/<svg /g)).toHaveLength(1 + 3 * 6 + 1);
+    expect(html.match(/<svg [^>]*role="img" aria-label="[^"]+"[^>]*>\n<title>/g)).toHaveLength(20);
     expect(html).not.toMatch(/NaN|undefined|Infinity/);
   });
 
@@ -278,12 +289,26 @@ describe('HTML rendering', () => {
   it('given the quick run, when rendered, then tables have column and row headers, and the gate, findings and checks are there', async () => {
     const html = renderHtml(await performanceReport({ withBaseline: true }));
     expect(html).toContain('<th scope="col">scenario</th>');
-    expect(html).toContain('<th scope="row">quick-steady</th>');
-    expect(html).toContain('<th scope="row">lost == 0</th><td>✓ ok</td><td class="num">0.00</td>');
-    expect(html).toContain('<span class="bad">regressed</span>');
-    expect(html.indexOf('<th scope="row">quick-replay</th><td>p99_ms')).toBeLessThan(
-      html.indexOf('<th scope="row">quick-steady</th><td>ops_per_sec'),
+    expect(html).toContain('<th scope="row"><a href="#scenario-quick-steady">quick-steady</a></th>');
+    expect(html).toContain('<section class="scenario" id="scenario-quick-steady">');
+    expect(html).toContain(
+      '<th scope="row">lost == 0</th><td data-label="result">✓ ok</td><td class="num" data-label="measured">0.00</td>',
     );
+    expect(html).toContain('<span class="bad">regressed</span>');
+    expect(html.indexOf('<th scope="row">quick-replay</th><td data-label="metric">p99_ms')).toBeLessThan(
+      html.indexOf('<th scope="row">quick-steady</th><td data-label="metric">ops_per_sec'),
+    );
+    // Verdict first, then the gate's regressions and the findings, then the scenarios' detail.
+    const at = (marker: string) => html.indexOf(marker);
+    expect(at('class="cards"')).toBeGreaterThan(0);
+    expect(at('class="cards"')).toBeLessThan(at('<nav class="toc"'));
+    expect(at('<nav class="toc"')).toBeLessThan(at('<section id="gate">'));
+    expect(at('<section id="gate">')).toBeLessThan(at('<section id="findings">'));
+    expect(at('<section id="findings">')).toBeLessThan(at('<section id="scenarios">'));
+    expect(at('<section id="scenarios">')).toBeLessThan(at('<section class="scenario"'));
+    const toc = html.slice(at('<nav class="toc"'), html.indexOf('</nav>'));
+    for (const id of ['gate', 'findings', 'scenarios', 'scenario-quick-leader-kill', 'scenario-quick-replay'])
+      expect(toc).toContain(`<a href="#${id}">`);
     expect(html).toContain('<code>slow-recovery</code> quick-leader-kill stalled 5.7 s');
     expect(html).toContain('cim report verify bafy');
   });
@@ -311,7 +336,8 @@ describe('HTML rendering', () => {
     }
     const named = await performanceReport({ results });
     for (const format of RENDER_FORMATS) expect(render(named, format).length).toBeGreaterThan(100);
-    expect(renderMarkdown(named)).toContain('| quick-steady | passed | – | – | – | – |');
+    // Delivered ÷ offered is read off the phases, which still say their rate and ops/s.
+    expect(renderMarkdown(named)).toContain('| quick-steady | passed | – | 99.6 % of 200/s | – | – |');
     expect(renderHtml(named)).not.toMatch(/NaN|undefined|Infinity/);
     wellFormedXml(renderJUnit(named));
   });
