@@ -1,6 +1,7 @@
-// The report as Markdown for a GitHub job summary: the headline table first, then the gate, the
-// findings and each scenario's details. Only Markdown and escaped text: GitHub sanitises HTML, but
-// text from a report (titles, error messages, fault details) must not become markup either.
+// The report as Markdown for a GitHub job summary: the verdict first, then the gate, the findings,
+// the headline table, and each scenario's details folded (<details>). Only Markdown and escaped
+// text: GitHub sanitises HTML, but text from a report (titles, error messages, fault details) must
+// not become markup either.
 import { SEVERITY_ORDER, type NamedReport, type ReportFinding } from '../types.js';
 import { readComplianceView, type ComplianceView, type EvidenceTable } from './compliance-view.js';
 import { durabilityTable } from './durability.js';
@@ -65,10 +66,32 @@ export function renderMarkdown(named: NamedReport): string {
     `Verify: ${code(`cim report verify ${cid}`)}`,
   ];
 
+  // Verdict first, then what to look at (the gate's regressions, the findings), then the detail, folded.
   const view = report.kind === 'performance' ? readPerformanceResults(report.results) : undefined;
-  if (view) {
-    // One verdict model (reports/verdict.ts): the same counts as the terminal, HTML, JUnit and the exit code.
-    const run = viewVerdict(view);
+  // One verdict model (reports/verdict.ts): the same counts as the terminal, HTML, JUnit and the exit code.
+  const run = view ? viewVerdict(view) : undefined;
+  if (run) lines.splice(2, 0, `**Verdict:** ${mdText(run.summary)}`, '');
+
+  if (report.baseline) {
+    const b = report.baseline;
+    lines.push(
+      '',
+      `## Gate against ${code(cidText(b.cid))}: ${b.regressed ? '**regressed**' : 'no significant regression'}`,
+      '',
+    );
+    if (b.comparisons.length === 0) lines.push('_No metric was compared._');
+    else lines.push(...table(GATE_HEADERS, orderedComparisons(b.comparisons).map(gateRow)));
+  }
+
+  const compliance = readComplianceView(report);
+  if (compliance)
+    lines.push(
+      '',
+      `## Verdict: ${compliance.verdict.outcome === 'fail' ? `**${mdText(compliance.verdict.text)}**` : mdText(compliance.verdict.text)}`,
+    );
+  lines.push('', ...findingsSection(report.findings));
+
+  if (view && run) {
     lines.push('', `## Scenarios: ${mdText(run.summary)}`, '', `_${mdText(failOnSentence(run.failOn))}._`, '');
     lines.push(...table(SUMMARY_HEADERS, view.scenarios.map(summaryRow)));
     lines.push(
@@ -102,28 +125,18 @@ export function renderMarkdown(named: NamedReport): string {
     lines.push('', '_The results of this report are not a performance results document; see the JSON rendering._');
   }
 
-  if (report.baseline) {
-    const b = report.baseline;
-    lines.push(
-      '',
-      `## Gate against ${code(cidText(b.cid))}: ${b.regressed ? '**regressed**' : 'no significant regression'}`,
-      '',
-    );
-    if (b.comparisons.length === 0) lines.push('_No metric was compared._');
-    else lines.push(...table(GATE_HEADERS, orderedComparisons(b.comparisons).map(gateRow)));
-  }
-
-  const compliance = readComplianceView(report);
-  if (compliance)
-    lines.push(
-      '',
-      `## Verdict: ${compliance.verdict.outcome === 'fail' ? `**${mdText(compliance.verdict.text)}**` : mdText(compliance.verdict.text)}`,
-    );
-  lines.push('', ...findingsSection(report.findings));
   if (compliance) lines.push('', ...complianceEvidence(compliance, report.findings, cid));
   if (view && view.scenarios.length > 0) {
-    lines.push('', '## Scenario details');
+    // Folded: a CI job summary shows the verdict, the regressions and the findings without scrolling past them.
+    lines.push(
+      '',
+      '## Scenario details',
+      '',
+      '<details>',
+      `<summary>${count(view.scenarios.length)} scenario(s): phases, checks, checker, verification, replicas, faults</summary>`,
+    );
     for (const s of view.scenarios) lines.push('', ...scenarioSection(s));
+    lines.push('', '</details>');
   }
   return `${lines.join('\n')}\n`;
 }

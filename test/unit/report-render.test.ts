@@ -92,6 +92,22 @@ describe('Markdown rendering', () => {
     expect(md).toContain('| quick-steady | passed | 199 | 99.6 % of 200/s |');
   });
 
+  it('given a gated run, when rendered, then the verdict comes first, then the gate, the findings, the scenarios, and the details folded', async () => {
+    const md = renderMarkdown(await performanceReport({ withBaseline: true }));
+    const at = (marker: string) => md.indexOf(marker);
+    expect(md.split('\n')[2]).toBe('**Verdict:** passed — 3 passed');
+    for (const [earlier, later] of [
+      ['**Verdict:** passed', '## Gate against'],
+      ['## Gate against', '## Findings'],
+      ['## Findings', '## Scenarios: passed'],
+      ['## Scenarios: passed', '## Scenario details'],
+      ['<details>', '### quick-leader-kill: passed'],
+      ['### quick-steady: passed', '</details>'],
+    ])
+      expect(at(earlier), `${earlier} before ${later}`).toBeLessThan(at(later));
+    expect(at('<details>')).toBeGreaterThan(at('## Scenario details'));
+  });
+
   it('given the quick run, when rendered, then ops/s is acks ÷ elapsed, and × raw that ÷ raw publishes/s at full speed, delivered ÷ offered at a fixed rate, from the raw counts', async () => {
     const md = renderMarkdown(await performanceReport());
     const scenarios = benchResultsFixture().scenarios as unknown as BenchResults['scenarios'];
