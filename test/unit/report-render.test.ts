@@ -96,15 +96,15 @@ describe('Markdown rendering', () => {
     const md = renderMarkdown(await performanceReport({ withBaseline: true }));
     const at = (marker: string) => md.indexOf(marker);
     expect(md.split('\n')[2]).toBe('**Verdict:** passed — 3 passed');
-    for (const [earlier, later] of [
+    const order: [string, string][] = [
       ['**Verdict:** passed', '## Gate against'],
       ['## Gate against', '## Findings'],
       ['## Findings', '## Scenarios: passed'],
       ['## Scenarios: passed', '## Scenario details'],
       ['<details>', '### quick-leader-kill: passed'],
       ['### quick-steady: passed', '</details>'],
-    ])
-      expect(at(earlier), `${earlier} before ${later}`).toBeLessThan(at(later));
+    ];
+    for (const [earlier, later] of order) expect(at(earlier), `${earlier} before ${later}`).toBeLessThan(at(later));
     expect(at('<details>')).toBeGreaterThan(at('## Scenario details'));
   });
 
