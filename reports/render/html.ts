@@ -91,6 +91,7 @@ a{color:inherit;text-underline-offset:2px}
 nav.toc{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:6px 12px;margin:12px 0}
 nav.toc ol{margin:4px 0;padding-left:1.4em}
 @media (max-width:640px){
+header,main,footer{padding:10px}
 .table-wrap table,.table-wrap tbody,.table-wrap tr,.table-wrap th,.table-wrap td,.table-wrap caption{display:block;width:100%}
 .table-wrap thead{display:none}
 .table-wrap tr{border:1px solid var(--line);border-radius:6px;margin:0 0 8px;padding:4px 0}

@@ -1,7 +1,8 @@
 // The HTML report page in a real browser: it opens from disk with no console message, no error
-// and no request of any kind, fits a phone's width, and renders (a screenshot of the whole page,
-// light and dark, decoded: the dark one is another picture, and darker). Run on a hand-built
-// fixture (every chart, a gate) and on the page a real `cim bench quick-steady` run wrote. Needs
+// and no request of any kind, fits a phone's width (390 px: no table scrolls sideways, chart text
+// at least 9 px) and a desktop's (1280 px), and renders (a screenshot of the whole page, light and
+// dark, decoded: the dark one is another picture, and darker). Run on a hand-built fixture (every
+// chart, a gate) and on the page a real `cim bench quick-steady` run wrote. Needs
 // Chromium (`apt-get install -y chromium`): skipped without it on a developer machine, a failure
 // without it in CI.
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -20,7 +21,8 @@ import { findChromium, launchChromium, type Browser, type PageHandle } from '../
 
 const chromium = findChromium();
 const inCi = Boolean(process.env.CI);
-const PHONE = { width: 412, height: 915, mobile: true };
+const PHONE = { width: 390, height: 844, mobile: true };
+const DESKTOP = { width: 1280, height: 900 };
 
 if (!chromium && !inCi) {
   console.warn(
@@ -82,6 +84,21 @@ function describeReportPage(
       if (charts === undefined) expect(layout.charts).toBeGreaterThan(0);
       else expect(layout.charts).toBe(charts);
       expect(layout.drawn).toBe(layout.charts);
+    });
+
+    it('given a desktop window (1280 px), when laid out, then the page does not scroll sideways, every chart is drawn, and it requested nothing but itself', async () => {
+      const wide = await browser.open(url, DESKTOP);
+      const layout = await wide.evaluate<{ scrollWidth: number; innerWidth: number; charts: number; drawn: number }>(
+        `(() => { const charts = [...document.querySelectorAll('svg.chart')];
+          return { scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, charts: charts.length,
+                   drawn: charts.filter((c) => { const r = c.getBoundingClientRect(); return r.width > 200 && r.height > 50; }).length }; })()`,
+      );
+      expect(layout.innerWidth).toBe(DESKTOP.width);
+      expect(layout.scrollWidth).toBeLessThanOrEqual(layout.innerWidth);
+      if (charts !== undefined) expect(layout.charts).toBe(charts);
+      expect(layout.drawn).toBe(layout.charts);
+      expect(wide.requests()).toEqual([]);
+      expect(wide.problems()).toEqual([]);
     });
 
     it('given a phone-wide window, when laid out, then no table scrolls sideways and chart text is at least 9 px', async () => {
