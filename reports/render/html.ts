@@ -46,6 +46,8 @@ import {
   phaseLine,
   phaseRatios,
   rawBaselineLine,
+  rampCapacity,
+  rampLine,
   matrixTable,
   RECOVERY_DEFINITION,
   SUMMARY_HEADERS,
@@ -412,6 +414,8 @@ function scenarioSection(s: ScenarioView): string {
     `seed ${count(s.seed)}`,
     ...(raw ? [`raw baseline: ${raw}`] : []),
   ];
+  const ramp = rampCapacity(s);
+  if (ramp) out.push(`<p><strong>${esc(rampLine(ramp))}</strong></p>`);
   out.push(`<p class="meta">${esc(facts.join('; '))}</p>`);
 
   const hasFaults = s.phases.some((p) => p.type === 'fault' && p.fault);

@@ -15,6 +15,8 @@ import {
   environmentLine,
   errorsByCode,
   rawBaselineLine,
+  rampCapacity,
+  rampLine,
   faultLine,
   gateRow,
   GATE_HEADERS,
@@ -209,6 +211,8 @@ function scenarioSection(s: ScenarioView): string[] {
   out.push(`- ran ${seconds((s.seconds ?? NaN) * 1_000)}, seed ${count(s.seed)}`);
   const raw = rawBaselineLine(s);
   if (raw) out.push(`- raw baseline: ${mdText(raw)}`);
+  const ramp = rampCapacity(s);
+  if (ramp) out.push(`- ${mdText(rampLine(ramp))}`);
   if (s.phases.length > 0) {
     out.push(
       '',

@@ -135,6 +135,31 @@ function rateCell(s: ScenarioView): string {
 }
 
 /**
+ * What a ramp found (fixed-rate steps, then full speed, as ramp-to-saturation runs): the capacity —
+ * the full-speed phase's ops/s — and the highest fixed rate delivered in full (at least 95 % of it).
+ * Undefined for a scenario without both kinds of load phase.
+ */
+export function rampCapacity(
+  s: ScenarioView,
+): { capacity: number; phase: string; sustained: number | undefined } | undefined {
+  const loads = s.phases.flatMap((p) => (p.type === 'load' && !p.error ? [p] : []));
+  const full = loads.filter((p) => p.rate === 'max' && typeof p.opsPerSec === 'number');
+  const fixed = loads.filter((p) => typeof p.rate === 'number' && p.rate > 0);
+  if (full.length === 0 || fixed.length === 0) return undefined;
+  const top = full.reduce((a, b) => ((b.opsPerSec ?? 0) > (a.opsPerSec ?? 0) ? b : a));
+  const held = fixed.filter((p) => (p.opsPerSec ?? 0) >= 0.95 * (p.rate as number)).map((p) => p.rate as number);
+  return { capacity: top.opsPerSec!, phase: top.name, sustained: held.length > 0 ? Math.max(...held) : undefined };
+}
+
+/** "capacity found: 1,840 ops/s at full speed (rate-max); the highest fixed rate delivered in full: 800/s" */
+export function rampLine(c: NonNullable<ReturnType<typeof rampCapacity>>): string {
+  return (
+    `capacity found: ${count(c.capacity)} ops/s at full speed (${c.phase}); ` +
+    `the highest fixed rate delivered in full (≥ 95 %): ${c.sustained === undefined ? 'none' : `${count(c.sustained)}/s`}`
+  );
+}
+
+/**
  * The ratios to the raw baseline a scenario's phases reached: load ops/s ÷ raw publish (phases at
  * full speed only: a fixed rate's ratio is what was offered), replay events/s ÷ raw read.
  */

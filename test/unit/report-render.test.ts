@@ -108,6 +108,24 @@ describe('Markdown rendering', () => {
     expect(at('<details>')).toBeGreaterThan(at('## Scenario details'));
   });
 
+  it('given a ramp (fixed steps, then full speed), when rendered, then it says the capacity found and the highest step delivered in full', async () => {
+    const results = benchResultsFixture();
+    const steady = results.scenarios.find((s) => s.scenario === 'quick-steady')!;
+    const phases = steady.phases as Record<string, unknown>[];
+    const load = phases.find((p) => p.type === 'load')!;
+    phases.push(
+      { ...load, name: 'rate-400', rate: 400, opsPerSec: 301.2 },
+      { ...load, name: 'rate-max', rate: 'max', opsPerSec: 912.4 },
+    );
+    const named = await performanceReport({ results });
+    const line =
+      'capacity found: 912 ops/s at full speed (rate-max); the highest fixed rate delivered in full (≥ 95 %): 200/s';
+    expect(renderMarkdown(named)).toContain(`- ${line}`);
+    expect(renderHtml(named)).toContain(`<p><strong>${line}</strong></p>`);
+    // Not a fixed-rate scenario any more: its headline rate is × raw again.
+    expect(renderMarkdown(named)).toMatch(/\| quick-steady \| passed \| [\d,]+ \| [\d.]+× \|/);
+  });
+
   it('given the quick run, when rendered, then ops/s is acks ÷ elapsed, and × raw that ÷ raw publishes/s at full speed, delivered ÷ offered at a fixed rate, from the raw counts', async () => {
     const md = renderMarkdown(await performanceReport());
     const scenarios = benchResultsFixture().scenarios as unknown as BenchResults['scenarios'];
