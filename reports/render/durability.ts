@@ -93,8 +93,15 @@ function divergencesOf(s: ScenarioView): number | undefined {
 /** The rows, per server (in the order the run named them), then per fault kind. */
 export function durabilityRows(view: PerformanceResultsView): DurabilityRow[] {
   const rows = new Map<string, DurabilityRow>();
+  // A run that broke before its fault fired records no fault: it counts (as broke) under the kind
+  // its scenario's other runs show, not nowhere.
+  const kindOf = new Map<string, NonNullable<ReturnType<typeof durabilityKind>>>();
   for (const s of view.scenarios) {
     const kind = durabilityKind(s);
+    if (kind && !kindOf.has(baseName(s))) kindOf.set(baseName(s), kind);
+  }
+  for (const s of view.scenarios) {
+    const kind = durabilityKind(s) ?? kindOf.get(baseName(s));
     if (!kind) continue;
     const server = serverOf(s);
     const scenario = baseName(s);

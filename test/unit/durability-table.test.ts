@@ -222,6 +222,22 @@ describe('durabilityRows', () => {
     expect(rows[1]).toMatchObject({ divergenceMeasured: 0, lostMeasured: 1, broken: 1 });
   });
 
+  it('counts a run that broke before its fault fired (no fault recorded) under its scenario, as broke', () => {
+    const bench = results(RUNS);
+    const early = structuredClone(bench.scenarios.find((x) => x.scenario === 'durability-truncation#1@2.12.1')!);
+    Object.assign(early, {
+      scenario: 'durability-truncation#3@2.12.1',
+      status: 'error',
+      reason: 'CIM-UNAVAILABLE: NATS: 503',
+    });
+    early.phases = early.phases.filter((p) => p.type !== 'fault');
+    delete early.checker;
+    const truncation = durabilityRows(
+      readPerformanceResults({ ...bench, scenarios: [...bench.scenarios, early] })!,
+    ).find((r) => r.server === '2.12.1' && r.kind === 'truncation');
+    expect(truncation).toMatchObject({ runs: 3, broken: 2 });
+  });
+
   it('renders cells that say "not measured", "x of y" and which runs broke', () => {
     const table = durabilityTable(view)!;
     expect(table.rows[0]).toEqual(['2.12.1', 'bit flips (64)', '3', '2', '70', '63', '2', '2', '0', 'yes: 1 (4 ops)']);
