@@ -333,7 +333,15 @@ describe.skipIf(!ROOT)(`partition scenarios, cut short, on the default server${S
       fromClients: [],
       cuts: [{ atMs: fault.firedAtMs, healedAtMs: expect.any(Number) }],
     });
-    expect(result.metrics.recovery_ms).toEqual(expect.any(Number));
+    // Recovery is reported either way: the time until the delivered rate held within 10 % of the
+    // offered for 2 s (here about 10 s: the 4 s stall, then the backlog drained above the offered
+    // rate), or, on a machine too loaded to drain the backlog before the load ends, that it did not
+    // recover within the run. The longest stall spans the cut.
+    const phase = result.phases.find((p): p is FaultPhaseResult => p.type === 'fault')!;
+    expect(phase.recovered).toEqual(expect.any(Boolean));
+    expect(phase.stallMs).toBeGreaterThan(2_000);
+    if (phase.recovered) expect(result.metrics.recovery_ms).toBeGreaterThanOrEqual(phase.stallMs!);
+    else expect(result.metrics.recovery_ms).toBeUndefined();
     expect(namespaces?.namespaces).toHaveLength(3);
     expect(leftOf(namespaces!)).toEqual([]);
   }, 240_000);
