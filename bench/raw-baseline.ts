@@ -3,7 +3,7 @@
 // (ratios within one run hold where absolute figures do not), and every message is read back and checked, so a fast but lossy run shows.
 import { performance } from 'node:perf_hooks';
 import { RetentionPolicy, StorageType, type NatsConnection, type PubAck } from 'nats';
-import { createStream, DEFAULT_RETRY } from '../appliance/index.js';
+import { createStream, DEFAULT_RETRY, waitForStreamLeader } from '../appliance/index.js';
 
 export interface RawBaselineOptions {
   stream: string;
@@ -67,6 +67,7 @@ export async function runRawBaseline(nc: NatsConnection, options: RawBaselineOpt
       retention: RetentionPolicy.Limits,
     }),
   );
+  await waitForStreamLeader(jsm, options.stream);
   const js = nc.jetstream();
   const progressEvery = Math.max(1, Math.floor(options.messages / 20));
 

@@ -15,7 +15,7 @@ export {
 export { positionMsgId } from './append.js';
 export { CommandLog, type CommandEventInfo, type CommandLogEntry, type CommandRecord } from './command-log.js';
 export { uuidv7 } from './event-id.js';
-export { createStream, DEFAULT_RETRY, isNotFound, type RetryPolicy } from './retry.js';
+export { createStream, DEFAULT_RETRY, isNotFound, waitForStreamLeader, type RetryPolicy } from './retry.js';
 export {
   EMPTY_HEAD,
   EventStore,

@@ -12,7 +12,7 @@ import {
   type StreamConfig,
 } from 'nats';
 import { CimError } from '../errors.js';
-import { createStream, DEFAULT_RETRY, isNotFound } from './retry.js';
+import { createStream, DEFAULT_RETRY, isNotFound, waitForStreamLeader } from './retry.js';
 import {
   assertDomain,
   AUDIT_STREAM,
@@ -164,6 +164,7 @@ export async function provision(nc: NatsConnection, options: ProvisionOptions): 
     // A cluster that has just elected its meta leader may still answer 503 for a while; creating a
     // stream with the same config again is a no-op, so asking again is safe.
     await createStream(DEFAULT_RETRY, wanted.name, () => jsm.streams.add(wanted));
+    await waitForStreamLeader(jsm, wanted.name);
     report.created.push(wanted.name);
   }
   if (!buckets.get(SNAPSHOT_BUCKET)) {

@@ -1,6 +1,6 @@
 // Bounded retries with exponential backoff and jitter, for the requests an event store makes
 // while a stream has no leader or the client is reconnecting: such failures pass in seconds.
-import type { NatsError } from 'nats';
+import type { JetStreamManager, NatsError } from 'nats';
 import { CimError } from '../errors.js';
 import { sleep } from '../sleep.js';
 
@@ -86,6 +86,31 @@ export async function createStream<T>(policy: RetryPolicy, name: string, add: ()
       cause: lastError,
     },
   );
+}
+
+/**
+ * Waits until a stream just made has a leader. A replicated stream elects one a moment after it is
+ * created; a publish before that finds no responders (NATS 503), which on a loaded machine broke a
+ * run's raw baseline or its first commands. Transient failures of the info request are waited out.
+ */
+export async function waitForStreamLeader(jsm: JetStreamManager, name: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const info = await jsm.streams.info(name);
+      if (!info.cluster || info.cluster.leader) return;
+    } catch (error) {
+      if (!isTransient(error)) throw error;
+      lastError = error;
+    }
+    if (Date.now() >= deadline)
+      throw new CimError('CIM-UNAVAILABLE', `stream ${name} has no leader ${timeoutMs / 1_000} s after it was made`, {
+        hint: 'The cluster may have lost quorum or be overloaded; check `cim cluster status`.',
+        ...(lastError ? { cause: lastError } : {}),
+      });
+    await sleep(100);
+  }
 }
 
 /** No such stream, message or subject. */

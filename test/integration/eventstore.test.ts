@@ -15,6 +15,7 @@ import {
   Signer,
   SnapshotStore,
   UpcasterRegistry,
+  waitForStreamLeader,
   type AggregateRef,
   type Causation,
   type EventEnvelope,
@@ -344,6 +345,17 @@ describe('provisioning', () => {
     // Command ids are remembered for the idempotency window, then forgotten.
     const commands = await (await t.nc.jetstreamManager()).streams.info('KV_cim_commands');
     expect(commands.config.max_age).toBe(nanos(COMMAND_WINDOW_MS));
+  });
+
+  it('makes a new stream and returns once it has a leader: a publish right after it is answered', async () => {
+    const report = await provision(t.nc, { domains: [...DOMAINS, 'newly'], replicas: 3, duplicateWindowMs: 120_000 });
+    expect(report.created).toEqual(['CIM_NEWLY']);
+    // No wait here: before the fix, an R3 stream just made had no leader yet, and this publish found no responders.
+    const ack = await t.nc.jetstream().publish('cim.newly.events.a', new TextEncoder().encode('first'));
+    expect(ack).toMatchObject({ stream: 'CIM_NEWLY', seq: 1 });
+    expect((await (await t.nc.jetstreamManager()).streams.info('CIM_NEWLY')).cluster?.leader).toMatch(/^n\d$/);
+    await waitForStreamLeader(await t.nc.jetstreamManager(), 'CIM_NEWLY');
+    await (await t.nc.jetstreamManager()).streams.delete('CIM_NEWLY');
   });
 
   it('refuses a domain whose subjects would overlap the seals stream', async () => {
