@@ -183,5 +183,8 @@ export async function provision(nc: NatsConnection, options: ProvisionOptions): 
     await nc.jetstream().views.kv(HOLDS_BUCKET, { replicas: options.replicas, history: 1 });
     report.created.push(`KV_${HOLDS_BUCKET}`);
   }
+  // The buckets' streams, like the others, are in use the moment this returns.
+  for (const created of report.created.filter((name) => name.startsWith('KV_')))
+    await waitForStreamLeader(jsm, created);
   return report;
 }
