@@ -9,7 +9,7 @@
 // rebuilt or moved. An ordered consumer started at checkpoint + 1 has no position of its own,
 // needs no acks, leaves no server state to clean up, and recreates itself after a leader change.
 // Crash safety is the same: whatever was not committed is read again from the stream.
-import { ConsumerEvents, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
+import { ConsumerEvents, Events, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
 import { CimError } from '../errors.js';
 import {
   decodeEvent,
@@ -143,9 +143,10 @@ class DomainFollower {
       callback: (m) => this.receive(m),
     });
     void this.watchHeartbeats(this.messages);
+    const reconnects = this.watchReconnects(nc, this.messages);
     // Messages may have come (and failed, or met a stop) before consume() resolved.
     if (this.failure !== undefined || this.stopped) this.messages.stop();
-    const ended = await this.messages.closed();
+    const ended = await this.messages.closed().finally(() => reconnects.stop());
     this.messages = undefined;
     // The client ends a consumer on its own only when it cannot go on (its stream is gone, say).
     if (!this.stopped) this.fail(ended instanceof Error ? ended : new Error(`the consumer of ${this.stream} ended`));
@@ -157,6 +158,32 @@ class DomainFollower {
   stop(): void {
     this.stopped = true;
     this.messages?.stop();
+  }
+
+  /**
+   * Ends the consumer when the connection comes back after losing its server. nats.js stops
+   * counting missed heartbeats while disconnected and, on reconnecting, asks the server whether
+   * the consumer still exists before it counts again; when the consumer lived on the lost node that
+   * question times out for ever, and the read model would stop for good. The checkpoint is the only
+   * position, so following again from it after a reconnect loses and repeats nothing.
+   */
+  private watchReconnects(nc: NatsConnection, messages: ConsumerMessages): { stop(): void } {
+    const status = nc.status();
+    void (async () => {
+      for await (const s of status) {
+        if (s.type !== Events.Reconnect) continue;
+        if (this.messages !== messages || this.stopped) return;
+        this.fail(
+          new CimError(
+            'CIM-UNAVAILABLE',
+            `the connection of ${this.stream}'s consumer reconnected (to ${String(s.data)}): following again from seq ${this.checkpoint + 1}`,
+          ),
+        );
+        return;
+      }
+    })().catch(() => {});
+    // nats.js gives a QueuedIterator, whose stop() ends the loop above; its type says only AsyncIterable.
+    return { stop: () => (status as { stop?: () => void }).stop?.() };
   }
 
   /**
