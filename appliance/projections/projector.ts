@@ -137,11 +137,25 @@ class DomainFollower {
     // Pulls expire after 5 s (heartbeats every 2.5 s) rather than nats.js's 30 s: an ordered
     // consumer whose server went down is noticed after two missed heartbeats and made anew, so the
     // read model falls behind for seconds when a node is lost, not for about a minute.
-    this.messages = await consumer.consume({
+    const starting = consumer.consume({
       max_messages: batchSize,
       expires: PULL_EXPIRES_MS,
       callback: (m) => this.receive(m),
     });
+    // nats.js retries making the consumer for minutes (with the node it was placed on dead, or the
+    // meta leader moving); meanwhile neither a stop nor a fresh consumer could get through. Bounded
+    // here: the projector follows again with a new consumer, and a stop ends the wait at once.
+    const started = await Promise.race([starting, this.startDeadline()]);
+    this.wakeStart?.(); // the deadline's timer, when the consumer came first
+    if (!started) {
+      void starting.then((late) => late.stop()).catch(() => {});
+      if (this.stopped) return;
+      throw new CimError(
+        'CIM-UNAVAILABLE',
+        `no consumer of ${this.stream} could be made in ${CONSUMER_START_MS / 1_000} s: following again from seq ${this.checkpoint + 1}`,
+      );
+    }
+    this.messages = started;
     void this.watchHeartbeats(this.messages);
     const reconnects = this.watchReconnects(nc, this.messages);
     // Messages may have come (and failed, or met a stop) before consume() resolved.
@@ -158,6 +172,23 @@ class DomainFollower {
   stop(): void {
     this.stopped = true;
     this.messages?.stop();
+    this.wakeStart?.();
+  }
+
+  private wakeStart: (() => void) | undefined;
+
+  /** Resolves undefined after CONSUMER_START_MS, at once on a stop, or when `wakeStart` is called. */
+  private startDeadline(): Promise<undefined> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        if (this.wakeStart === done) this.wakeStart = undefined;
+        resolve(undefined);
+      };
+      const timer = setTimeout(done, CONSUMER_START_MS);
+      this.wakeStart = done;
+      if (this.stopped) done();
+    });
   }
 
   /**
@@ -289,6 +320,9 @@ class DomainFollower {
 
 /** How long one pull of the projector's consumer waits (its idle heartbeat is half of it). */
 const PULL_EXPIRES_MS = 5_000;
+
+/** How long a follower waits for its consumer to be made before it tries a new one. */
+const CONSUMER_START_MS = 15_000;
 
 /** Missed heartbeats (every PULL_EXPIRES_MS / 2) after which a follower takes a new consumer. */
 const MISSED_HEARTBEATS = 2;
