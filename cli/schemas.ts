@@ -5,8 +5,8 @@ import { reportJsonSchema } from '../reports/index.js';
 import { benchResultsJsonSchema } from '../scenarios/index.js';
 
 export const PUBLISHED_SCHEMAS = {
-  results: { file: 'bench-results.schema.json', generate: benchResultsJsonSchema, what: '`cim bench --out` files' },
-  report: { file: 'report.schema.json', generate: reportJsonSchema, what: "a report's JSON rendering" },
+  results: { file: 'bench-results.schema.json', generate: benchResultsJsonSchema },
+  report: { file: 'report.schema.json', generate: reportJsonSchema },
 } as const;
 
 export type SchemaName = keyof typeof PUBLISHED_SCHEMAS;

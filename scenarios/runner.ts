@@ -310,8 +310,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     }
 
     // The checker: heal, stop the services, seal and verify, read back, compare.
-    checkingAfterFault =
-      !phaseError && !options.signal?.aborted && result.phases.some((p) => p.type === 'fault' && p.fault);
+    checkingAfterFault = !phaseError && result.phases.some((p) => p.type === 'fault' && p.fault);
     await heal(run, result.phases);
     await run.gateway?.handle.stop();
     run.gateway = undefined;

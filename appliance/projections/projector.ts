@@ -150,10 +150,7 @@ class DomainFollower {
     if (!started) {
       void starting.then((late) => late.stop()).catch(() => {});
       if (this.stopped) return;
-      throw new CimError(
-        'CIM-UNAVAILABLE',
-        `no consumer of ${this.stream} could be made in ${CONSUMER_START_MS / 1_000} s: following again from seq ${this.checkpoint + 1}`,
-      );
+      throw this.followAgain(`no consumer of ${this.stream} could be made in ${CONSUMER_START_MS / 1_000} s`);
     }
     this.messages = started;
     void this.watchHeartbeats(this.messages);
@@ -176,6 +173,11 @@ class DomainFollower {
   }
 
   private wakeStart: (() => void) | undefined;
+
+  /** Why this run ends and the projector follows again from the checkpoint with a new consumer. */
+  private followAgain(why: string): CimError {
+    return new CimError('CIM-UNAVAILABLE', `${why}: following again from seq ${this.checkpoint + 1}`);
+  }
 
   /** Resolves undefined after CONSUMER_START_MS, at once on a stop, or when `wakeStart` is called. */
   private startDeadline(): Promise<undefined> {
@@ -204,12 +206,7 @@ class DomainFollower {
       for await (const s of status) {
         if (s.type !== Events.Reconnect) continue;
         if (this.messages !== messages || this.stopped) return;
-        this.fail(
-          new CimError(
-            'CIM-UNAVAILABLE',
-            `the connection of ${this.stream}'s consumer reconnected (to ${String(s.data)}): following again from seq ${this.checkpoint + 1}`,
-          ),
-        );
+        this.fail(this.followAgain(`the connection of ${this.stream}'s consumer reconnected (to ${String(s.data)})`));
         return;
       }
     })().catch(() => {});
@@ -230,10 +227,7 @@ class DomainFollower {
         if (s.type !== ConsumerEvents.HeartbeatsMissed || Number(s.data) < MISSED_HEARTBEATS) continue;
         if (this.messages !== messages || this.stopped) return;
         this.fail(
-          new CimError(
-            'CIM-UNAVAILABLE',
-            `the consumer of ${this.stream} missed ${String(s.data)} heartbeats (its server gone?): following again from seq ${this.checkpoint + 1}`,
-          ),
+          this.followAgain(`the consumer of ${this.stream} missed ${String(s.data)} heartbeats (its server gone?)`),
         );
         return;
       }
