@@ -49,14 +49,40 @@ const register = async (store: EventStore, personId: string) =>
     who,
   );
 
+/** A connection to the nodes in order (n1 first), not shuffled: the test knows which node it is on. */
+const orderedConnection = (name: string) =>
+  connectNats(
+    t.cluster.endpointFor(
+      'operator',
+      t.cluster.nodeNames.map((n) => t.cluster.clientUrl(n)),
+    ),
+    {
+      name,
+      extra: { noRandomize: true },
+    },
+  );
+
+/** Kills `node`, waits for another to lead the stream, registers `personId`, and waits for `model` to apply it. */
+async function loseNodeThenRegister(node: string, model: ReadModel, personId: string): Promise<void> {
+  await t.cluster.kill(node);
+  await waitFor(`a leader of ${STREAM} other than ${node}`, async () => {
+    const leader = await t.cluster.streamLeader(STREAM);
+    return leader !== undefined && leader !== node;
+  });
+  const [after] = await register(await EventStore.open(t.nc), personId);
+  await waitFor(
+    'the event after the node loss applied',
+    () => model.checkpoint(directory.name, 'person') >= after!.streamSeq,
+    90_000,
+    100,
+  );
+  expect(model.query('person_directory', 'GetPerson', { personId })).toMatchObject({ name: `Name ${personId}` });
+}
+
 describe('the live projector losing the node of its connection', () => {
   it('reconnects elsewhere, takes a new consumer, and applies what came after', async () => {
     // Connected to n1 first, in order: the node killed is the connection's (and maybe the consumer's).
-    const urls = t.cluster.nodeNames.map((n) => t.cluster.clientUrl(n));
-    const nc = await connectNats(t.cluster.endpointFor('operator', urls), {
-      name: 'projector-on-n1',
-      extra: { noRandomize: true },
-    });
+    const nc = await orderedConnection('projector-on-n1');
     const model = ReadModel.open({ path: join(files.path, 'on-n1.sqlite'), projections: [directory] });
     const errors: string[] = [];
     const projector = Projector.start({ nc, model, projection: directory, onError: (e) => errors.push(e.message) });
@@ -64,21 +90,7 @@ describe('the live projector losing the node of its connection', () => {
       const [first] = await register(await EventStore.open(t.nc), 'conn-before');
       await waitFor('the first event applied', () => model.checkpoint(directory.name, 'person') >= first!.streamSeq);
       expect(nc.info?.server_name).toBe('n1');
-      await t.cluster.kill('n1');
-      await waitFor(`a leader of ${STREAM} other than n1`, async () => {
-        const leader = await t.cluster.streamLeader(STREAM);
-        return leader !== undefined && leader !== 'n1';
-      });
-      const [after] = await register(await EventStore.open(t.nc), 'conn-after');
-      await waitFor(
-        'the event after the node loss applied',
-        () => model.checkpoint(directory.name, 'person') >= after!.streamSeq,
-        90_000,
-        100,
-      );
-      expect(model.query('person_directory', 'GetPerson', { personId: 'conn-after' })).toMatchObject({
-        name: 'Name conn-after',
-      });
+      await loseNodeThenRegister('n1', model, 'conn-after');
       expect(
         errors.some((m) => /reconnected|missed \d+ heartbeats/.test(m)),
         errors.join('\n'),
@@ -97,11 +109,7 @@ describe('the live projector losing the node of its consumer', () => {
   it('takes a new consumer on a live replica and applies what came after', async () => {
     // The projector's connection stays up: it is on a node other than the consumer's. The server
     // places the consumer at random, so the projector starts again until it lands elsewhere.
-    const urls = t.cluster.nodeNames.map((n) => t.cluster.clientUrl(n));
-    const nc = await connectNats(t.cluster.endpointFor('operator', urls), {
-      name: 'projector-consumer-elsewhere',
-      extra: { noRandomize: true },
-    });
+    const nc = await orderedConnection('projector-consumer-elsewhere');
     const at = nc.info!.server_name;
     const jsm = await t.nc.jetstreamManager();
     // Ours are the consumers not there before: the test above leaves consumers behind.
@@ -130,20 +138,7 @@ describe('the live projector losing the node of its consumer', () => {
       expect(host).not.toBe(at);
       expect(t.cluster.nodeNames).toContain(host);
       const beforeKill = await names();
-      await t.cluster.kill(host!);
-      await waitFor(`a leader of ${STREAM} other than ${host}`, async () => {
-        const leader = await t.cluster.streamLeader(STREAM);
-        return leader !== undefined && leader !== host;
-      });
-
-      const [after] = await register(await EventStore.open(t.nc), 'after');
-      await waitFor(
-        'the event after the node loss applied',
-        () => model.checkpoint(directory.name, 'person') >= after!.streamSeq,
-        90_000,
-        100,
-      );
-      expect(model.query('person_directory', 'GetPerson', { personId: 'after' })).toMatchObject({ name: 'Name after' });
+      await loseNodeThenRegister(host!, model, 'after');
       // It said why it followed again.
       expect(
         errors.some((m) => /missed \d+ heartbeats/.test(m)),

@@ -15,6 +15,7 @@ import {
   Sealer,
   Signer,
   type Causation,
+  waitForStreamLeader,
   type ReplicaRead,
 } from '../../appliance/index.js';
 import { appendStoredMessage, eraseStoredMessage, rewriteStoredMessage } from '../support/filestore.js';
@@ -57,8 +58,7 @@ for (const version of VERSIONS) {
       // New R3 streams elect their leaders a moment after they are made; on a loaded machine an
       // append before that times out (seen in CI on 2.10.27 and 2.12.1, one version a run).
       const jsm0 = await t.nc.jetstreamManager();
-      for (const stream of [...DOMAINS.map(S), SEALS_STREAM])
-        await waitFor(`a leader of ${stream}`, async () => (await jsm0.streams.info(stream)).cluster?.leader, 60_000);
+      for (const stream of [...DOMAINS.map(S), SEALS_STREAM]) await waitForStreamLeader(jsm0, stream, 60_000);
       const store = await EventStore.open(t.nc);
       const signer = Signer.ephemeral();
       for (const domain of DOMAINS) {

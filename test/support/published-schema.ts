@@ -8,7 +8,8 @@ import { PUBLISHED_SCHEMAS, type SchemaName } from '../../cli/schemas.js';
 
 const validators = new Map<SchemaName, ValidateFunction>();
 
-function validatorOf(name: SchemaName): ValidateFunction {
+/** Ajv's validator (draft 2020-12) of the committed schema `name`, compiled once. */
+export function publishedSchemaValidator(name: SchemaName): ValidateFunction {
   let validate = validators.get(name);
   if (!validate) {
     const url = new URL(`../../reports/schema/${PUBLISHED_SCHEMAS[name].file}`, import.meta.url);
@@ -20,7 +21,7 @@ function validatorOf(name: SchemaName): ValidateFunction {
 
 /** Asserts `value` is valid against the published schema `name`, naming the first errors when not. */
 export function expectValidAgainstSchema(name: SchemaName, value: unknown): void {
-  const validate = validatorOf(name);
+  const validate = publishedSchemaValidator(name);
   const valid = validate(value);
   expect(valid ? [] : (validate.errors ?? []).slice(0, 5), `${name} against reports/schema/`).toEqual([]);
 }

@@ -3,7 +3,7 @@
 // accepts real bench results and a report's JSON rendering with them, and refuses what the files
 // never hold (a field nobody writes, a verdict that does not exist, a CID that is not one). The
 // types stay the code's contract: whatever the code may write is assignable to the schema's type.
-import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
+import type { ErrorObject } from 'ajv/dist/2020.js';
 import { readFileSync } from 'node:fs';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { z } from 'zod';
@@ -11,13 +11,11 @@ import { PUBLISHED_SCHEMAS, SCHEMA_NAMES, schemaText } from '../../cli/schemas.j
 import { renderJson, type NamedReport } from '../../reports/index.js';
 import { BenchResultsSchema, type BenchResults } from '../../scenarios/index.js';
 import { benchResultsFixture, performanceReport } from '../fixtures/performance-report.js';
+import { publishedSchemaValidator } from '../support/published-schema.js';
 
 const committed = (file: string) => readFileSync(new URL(`../../reports/schema/${file}`, import.meta.url), 'utf8');
-const ajv = new Ajv2020({ allErrors: true, strict: false });
-const validator = (name: keyof typeof PUBLISHED_SCHEMAS) =>
-  ajv.compile(JSON.parse(committed(PUBLISHED_SCHEMAS[name].file)) as object);
-const validateResults = validator('results');
-const validateReport = validator('report');
+const validateResults = publishedSchemaValidator('results');
+const validateReport = publishedSchemaValidator('report');
 const errorsOf = (validate: typeof validateResults, value: unknown) => (validate(value) ? [] : validate.errors);
 
 const fixture = (name: string) =>
