@@ -24,6 +24,7 @@ const versions =
 const files = [
   'test/integration/cluster-faults.test.ts',
   'test/integration/eventstore.test.ts',
+  'test/integration/group-commit.test.ts',
   'test/integration/scenario-runner.test.ts',
   'test/integration/writer-race.test.ts',
   ...readdirSync('test/integration')

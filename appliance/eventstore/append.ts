@@ -46,6 +46,14 @@ export function positionMsgId(aggregateId: string, seq: number): string {
   return `${aggregateId}:${seq}`;
 }
 
+/** An event's own headers: its type and CID (a trace context is added when it is published). */
+export function eventHeaders(event: EncodedEvent): MsgHdrs {
+  const h = headers();
+  h.set('Cim-Event-Type', event.envelope.type);
+  h.set('Cim-Cid', event.cid.toString());
+  return h;
+}
+
 export class EventPublisher {
   constructor(
     private readonly js: JetStreamClient,
@@ -60,28 +68,30 @@ export class EventPublisher {
     expectedSubjectSeq: number,
     trace?: string | Context,
   ): Promise<Acked> {
-    const cid = event.cid.toString();
-    const h = headers();
-    h.set('Cim-Event-Type', event.envelope.type);
-    h.set('Cim-Cid', cid);
+    const h = eventHeaders(event);
     // A `publish` span when tracing is on; its context (or a `traceparent` as given) goes into the headers.
     return tracePublish(h, stream, subject, event.envelope, trace, () =>
-      this.publishWith(stream, subject, event, cid, expectedSubjectSeq, h),
+      this.publishWithHeaders(stream, subject, event, expectedSubjectSeq, h),
     );
   }
 
-  private async publishWith(
+  /**
+   * Publishes an event whose headers (`eventHeaders`) are already made. `uncertain`: an earlier
+   * publish of it went unanswered (a group commit's batch), so it may be stored already.
+   */
+  async publishWithHeaders(
     stream: string,
     subject: string,
     event: EncodedEvent,
-    cid: string,
     expectedSubjectSeq: number,
     h: MsgHdrs,
+    uncertain = false,
   ): Promise<Acked> {
+    const cid = event.cid.toString();
     const msgID = positionMsgId(event.envelope.aggregateId, event.envelope.seq);
 
     let lastError: unknown;
-    let mayHaveLanded = false; // an attempt went unanswered: the server may have stored it
+    let mayHaveLanded = uncertain; // an attempt went unanswered: the server may have stored it
     for (let attempt = 0; attempt < this.retry.attempts; attempt++) {
       await backoff(this.retry, attempt);
       try {
@@ -100,7 +110,7 @@ export class EventPublisher {
         lastError = error;
         if (isWrongLastSequence(error)) {
           // After a lost ack, our own earlier attempt may be what moved the subject on.
-          if (attempt > 0) {
+          if (mayHaveLanded || attempt > 0) {
             const landed = await this.landedAsLast(stream, subject, cid);
             if (landed !== undefined) return { seq: landed, duplicate: true };
           }

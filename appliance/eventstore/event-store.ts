@@ -3,7 +3,9 @@
 import type { Context } from '@opentelemetry/api';
 import type { JetStreamClient, JetStreamManager, MsgRequest, NatsConnection } from 'nats';
 import { CimError } from '../errors.js';
-import { EventPublisher } from './append.js';
+import { EventPublisher, eventHeaders, type Acked } from './append.js';
+import { StreamGroupCommit, type GroupCommitOptions, type GroupCommitStats } from './group-commit.js';
+import { tracePublish } from '../telemetry/tracing.js';
 import { CID, cidEquals } from './cid.js';
 import {
   decodeEnvelope,
@@ -101,6 +103,12 @@ export interface EventStoreOptions {
    * value, and a deleted one stays in the bucket's block files and on its replicas.
    */
   protection?: PayloadProtection;
+  /**
+   * Group commit: appends in flight at the same moment leave as one atomic batch, on streams that
+   * allow them (`allow_atomic`, nats-server ≥ 2.12; provision sets it). Default on; `false` keeps
+   * every append on the single-message path.
+   */
+  groupCommit?: boolean | GroupCommitOptions;
 }
 
 export class EventStore {
@@ -113,9 +121,12 @@ export class EventStore {
   private readonly snapshotKeys: SnapshotKeys | undefined;
   private readonly retry: RetryPolicy;
   readonly protection: PayloadProtection | undefined;
+  private readonly groupCommit: GroupCommitOptions | undefined;
+  /** Per stream, its group commit, or undefined when the stream takes no atomic batches. */
+  private readonly groups = new Map<string, Promise<StreamGroupCommit | undefined>>();
 
   private constructor(
-    nc: NatsConnection,
+    private readonly nc: NatsConnection,
     private readonly jsm: JetStreamManager,
     options: EventStoreOptions,
   ) {
@@ -128,6 +139,40 @@ export class EventStore {
     this.snapshotKeys = options.snapshotKeys;
     this.protection = options.protection;
     this.snapshotEvery = options.snapshotKeys?.signer ? (options.snapshotEvery ?? 100) : 0;
+    this.groupCommit =
+      options.groupCommit === false ? undefined : options.groupCommit === true ? {} : (options.groupCommit ?? {});
+  }
+
+  /** What group commit did so far, per stream (streams that take no atomic batches are absent). */
+  async groupCommitStats(): Promise<Record<string, GroupCommitStats>> {
+    const out: Record<string, GroupCommitStats> = {};
+    for (const [stream, group] of this.groups) {
+      const g = await group;
+      if (g) out[stream] = { ...g.stats };
+    }
+    return out;
+  }
+
+  /** The stream's group commit, decided once from its config; undefined when it allows no atomic batches. */
+  private groupFor(stream: string): Promise<StreamGroupCommit | undefined> {
+    if (!this.groupCommit) return Promise.resolve(undefined);
+    let group = this.groups.get(stream);
+    if (!group) {
+      const options = this.groupCommit;
+      group = this.jsm.streams.info(stream).then(
+        (info) =>
+          (info.config as { allow_atomic?: boolean }).allow_atomic === true
+            ? new StreamGroupCommit(this.nc, this.publisher, stream, this.retry, options)
+            : undefined,
+        () => {
+          // Unknown for now (no leader, no stream yet): ask again on the next append.
+          this.groups.delete(stream);
+          return undefined;
+        },
+      );
+      this.groups.set(stream, group);
+    }
+    return group;
   }
 
   static async open(nc: NatsConnection, options: EventStoreOptions = {}): Promise<EventStore> {
@@ -178,6 +223,8 @@ export class EventStore {
     assertAggregateId(ref.aggregateId);
     const stream = domainStream(ref.domain);
     const subject = this.subjects.event(ref.domain, ref.aggregateId);
+    const group = encoded.length > 0 ? await this.groupFor(stream) : undefined;
+    if (group) return this.publishGrouped(group, stream, subject, head, encoded, trace);
     const appended: AppendedEvent[] = [];
     let streamSeq = head.streamSeq;
     for (const event of encoded) {
@@ -192,6 +239,35 @@ export class EventStore {
       streamSeq = ack.seq;
     }
     return appended;
+  }
+
+  /** Publishes through the stream's group commit: each event keeps its own `publish` span and trace headers. */
+  private async publishGrouped(
+    group: StreamGroupCommit,
+    stream: string,
+    subject: string,
+    head: AggregateHead,
+    encoded: readonly EncodedEvent[],
+    trace: string | Context | undefined,
+  ): Promise<AppendedEvent[]> {
+    const acks = encoded.map(() => deferred<Acked>());
+    const hs = encoded.map(eventHeaders);
+    // tracePublish sets the trace headers before it waits, so the batch carries them.
+    const traced = encoded.map((event, i) =>
+      tracePublish(hs[i]!, stream, subject, event.envelope, trace, () => acks[i]!.promise),
+    );
+    group.append(subject, encoded, hs, head.streamSeq).then(
+      (list) => list.forEach((ack, i) => acks[i]!.resolve(ack)),
+      (error: unknown) => acks.forEach((a) => a.reject(error)),
+    );
+    const done = await Promise.all(traced);
+    return encoded.map((event, i) => ({
+      envelope: event.envelope,
+      cid: event.cid,
+      seq: event.envelope.seq,
+      streamSeq: done[i]!.seq,
+      duplicate: done[i]!.duplicate,
+    }));
   }
 
   /**
@@ -389,6 +465,17 @@ export class EventStore {
       return `the event the snapshot covers (stream seq ${snapshot.streamSeq}) cannot be read: ${(error as Error).message}`;
     }
   }
+}
+
+/** A promise and its settling functions (Promise.withResolvers, which Node 20 lacks). */
+function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: unknown) => void } {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
 }
 
 /** Why a snapshot's signature is not good enough to trust its state; undefined when it is. */

@@ -1,7 +1,8 @@
 // Creates the event store's streams and buckets, idempotently: running it twice changes nothing,
 // and an existing stream whose config differs in a way that matters is reported, never changed —
 // except the seal stream's subjects, which provision narrows from `<prefix>.seals.>` (what older
-// versions created) to `<prefix>.seals.*`: the stored seals keep their subjects and stay readable.
+// versions created) to `<prefix>.seals.*`: the stored seals keep their subjects and stay readable;
+// and a domain stream's `allow_atomic`, which it turns on where the server has atomic batches.
 import {
   DiscardPolicy,
   nanos,
@@ -12,6 +13,7 @@ import {
   type StreamConfig,
 } from 'nats';
 import { CimError } from '../errors.js';
+import { hasFeature } from '../cluster/server-features.js';
 import { createStream, DEFAULT_RETRY, isNotFound, waitForStreamLeader } from './retry.js';
 import {
   assertDomain,
@@ -36,6 +38,11 @@ export interface ProvisionOptions {
    * appends nothing (the TTL of bucket `cim_commands`; default 24 hours).
    */
   commandWindowMs?: number;
+  /**
+   * Let the domain streams take atomic batches (`allow_atomic`), which the event store's group
+   * commit uses. Default: when the connected server is nats-server ≥ 2.12.
+   */
+  atomicBatches?: boolean;
 }
 
 /** The default idempotency window of command ids. */
@@ -54,9 +61,12 @@ type Wanted = Pick<
 > &
   Partial<
     Pick<StreamConfig, 'deny_delete' | 'deny_purge' | 'allow_rollup_hdrs' | 'max_msgs_per_subject' | 'allow_direct'>
-  >;
+  > & {
+    /** nats-server ≥ 2.12; nats.js 2.x does not type it. */
+    allow_atomic?: boolean;
+  };
 
-function wantedStreams(options: ProvisionOptions): Wanted[] {
+function wantedStreams(options: ProvisionOptions, atomic: boolean): Wanted[] {
   const subjects = options.subjects ?? new Subjects();
   const common = {
     num_replicas: options.replicas,
@@ -70,6 +80,7 @@ function wantedStreams(options: ProvisionOptions): Wanted[] {
       ...common,
       name: domainStream(domain),
       subjects: [subjects.domainEvents(domain)],
+      ...(atomic ? { allow_atomic: true } : {}),
     })),
     // Seals are evidence: nobody may delete or purge them.
     { ...common, name: SEALS_STREAM, subjects: [subjects.seals()], deny_delete: true, deny_purge: true },
@@ -119,9 +130,11 @@ export async function provision(nc: NatsConnection, options: ProvisionOptions): 
   const missing: Wanted[] = [];
   const narrowed: StreamConfig[] = [];
   const legacySeals = (options.subjects ?? new Subjects()).legacySeals();
+  const atomic = options.atomicBatches ?? hasFeature(nc.info?.version ?? '0.0.0', 'atomicBatch');
+  const toAllowAtomic: StreamConfig[] = [];
 
   // Check everything first, so an incompatible stream leaves nothing half-provisioned.
-  for (const wanted of wantedStreams(options)) {
+  for (const wanted of wantedStreams(options, atomic)) {
     const actual = await streamConfig(jsm, wanted.name);
     if (!actual) {
       missing.push(wanted);
@@ -133,6 +146,8 @@ export async function provision(nc: NatsConnection, options: ProvisionOptions): 
     if (oldSeals && differences({ ...wanted, subjects: actual.subjects }, actual).length === 0)
       narrowed.push({ ...actual, subjects: wanted.subjects });
     else if (diff.length > 0) incompatible.push(`${wanted.name}: ${diff.join('; ')}`);
+    else if (wanted.allow_atomic && (actual as Wanted).allow_atomic !== true)
+      toAllowAtomic.push({ ...actual, allow_atomic: true } as StreamConfig);
     else report.unchanged.push(wanted.name);
   }
   const buckets = new Map<string, StreamConfig | undefined>();
@@ -151,12 +166,14 @@ export async function provision(nc: NatsConnection, options: ProvisionOptions): 
       'CIM-STREAM-INCOMPATIBLE',
       `existing streams differ from what the event store needs:\n${incompatible.join('\n')}`,
       {
-        hint: 'The appliance never changes an existing stream. Fix or remove it by hand (nats stream edit/rm), or use other domains.',
+        hint: 'The appliance never changes these fields of an existing stream. Fix or remove it by hand (nats stream edit/rm), or use other domains.',
       },
     );
   }
 
-  for (const config of narrowed) {
+  // Allowing atomic batches adds a way to publish and takes nothing away: a stream made before
+  // group commit (or before the cluster's upgrade to 2.12) gets it too.
+  for (const config of [...narrowed, ...toAllowAtomic]) {
     await jsm.streams.update(config.name, config);
     report.updated.push(config.name);
   }
