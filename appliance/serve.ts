@@ -197,7 +197,9 @@ export async function startAppliance(options: ApplianceOptions): Promise<Applian
 
     if (provisioned.created.length > 0) log(`created ${provisioned.created.join(', ')}`);
     if (provisioned.updated.length > 0)
-      log(`updated ${provisioned.updated.join(', ')}: the seal stream takes only <prefix>.seals.<domain> now`);
+      log(
+        `updated ${provisioned.updated.join(', ')} (the seal stream takes only <prefix>.seals.<domain> now; domain streams allow atomic batches for group commit)`,
+      );
 
     const personalData = personalDataOf(domains);
     keys = encrypt

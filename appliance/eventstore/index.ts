@@ -13,6 +13,12 @@ export {
   subjectToken,
 } from './envelope.js';
 export { positionMsgId } from './append.js';
+export {
+  DEFAULT_BATCHES_IN_FLIGHT,
+  MAX_BATCH_MESSAGES,
+  type GroupCommitOptions,
+  type GroupCommitStats,
+} from './group-commit.js';
 export { CommandLog, type CommandEventInfo, type CommandLogEntry, type CommandRecord } from './command-log.js';
 export { uuidv7 } from './event-id.js';
 export { createStream, DEFAULT_RETRY, isNotFound, waitForStreamLeader, type RetryPolicy } from './retry.js';

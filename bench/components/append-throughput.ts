@@ -3,6 +3,7 @@
 // The headline figure is the ratio (absolute figures move from machine to machine; ratios within one run hold).
 import { performance } from 'node:perf_hooks';
 import {
+  headers,
   nanos,
   RetentionPolicy,
   StorageType,
@@ -12,7 +13,9 @@ import {
 } from 'nats';
 import {
   CimError,
+  DEFAULT_BATCHES_IN_FLIGHT,
   domainStream,
+  hasFeature,
   encodeEnvelope,
   EMPTY_HEAD,
   EventStore,
@@ -24,6 +27,7 @@ import {
   type AggregateRef,
   type Causation,
   type EventStoreOptions,
+  type GroupCommitStats,
   type NewEvent,
 } from '../../appliance/index.js';
 import {
@@ -37,7 +41,15 @@ import {
 import { sampleAggregateId, sampleEnvelope, samplePayload } from './sample-events.js';
 
 export type AppendBenchmarkPhase =
-  'warmup' | 'raw' | 'raw-contract' | 'append' | 'raw-latency' | 'append-latency' | 'verify';
+  | 'warmup'
+  | 'raw'
+  | 'raw-contract'
+  | 'append-single'
+  | 'append'
+  | 'raw-batch'
+  | 'raw-latency'
+  | 'append-latency'
+  | 'verify';
 
 export interface AppendBenchmarkOptions {
   /** Messages of each throughput phase (raw, then append). */
@@ -101,7 +113,19 @@ export interface AppendBenchmarkResult {
     raw: ThroughputFigure;
     /** Raw publishes with the contract's message id and expected subject sequence: the server's share of the cost. */
     rawWithContract: ThroughputFigure;
+    /** Appends with group commit where the stream allows atomic batches (the store's default). */
     append: ThroughputFigure;
+    /** Appends with group commit off: every event its own publish and ack, as on servers before 2.12. */
+    appendSingle: ThroughputFigure;
+    /** appendSingle / rawWithContract: the single-message path against the same contract on raw publishes. */
+    appendSingleToContractRatio: number;
+    /**
+     * Raw atomic batches of the size group commit made (its mean), as many in flight as it keeps:
+     * the like-for-like peer of a batched append. Absent where the server has no atomic batches.
+     */
+    rawBatch?: ThroughputFigure & { batchSize: number; batchesInFlight: number };
+    /** append / rawBatch. */
+    appendToRawBatchRatio?: number;
     /** append / raw: the headline. */
     ratio: number;
     /** rawWithContract / raw: what dedup and optimistic concurrency cost the cluster. */
@@ -109,6 +133,8 @@ export interface AppendBenchmarkResult {
     /** append / rawWithContract: what the event store's client work costs on top. */
     appendToContractRatio: number;
   };
+  /** What group commit did in the append phase; absent when the stream took no atomic batches. */
+  groupCommit?: GroupCommitStats & { meanBatchSize: number };
   latency?: { rate: number; seconds: number; raw: LatencyFigure; append: LatencyFigure; p99Ratio: number };
   /** Sealing and verifying the appended stream end to end, over NATS (with `verifyWith`). */
   verify?: VerifyFigure;
@@ -163,7 +189,7 @@ class Writers {
 
   constructor(
     private readonly js: JetStreamClient,
-    private readonly store: EventStore,
+    private store: EventStore,
     private readonly body: Uint8Array,
     domain: string,
     aggregates: number,
@@ -188,6 +214,11 @@ class Writers {
     this.tails = this.refs.map(() => undefined);
     // One payload object for every event: building domain data is the caller's cost, not the store's.
     this.event = { type: EVENT_TYPE, payload: samplePayload(payloadBytes) };
+  }
+
+  /** The store the next appends go through (the heads carry over: both write the same chains). */
+  useStore(store: EventStore): void {
+    this.store = store;
   }
 
   async raw(index: number): Promise<boolean> {
@@ -263,6 +294,59 @@ class Writers {
   }
 }
 
+/**
+ * Raw atomic batches: `batchSize` messages of the same bytes over the raw subjects, the last one the
+ * commit request, `batchesInFlight` batches at once, until `total` messages are acknowledged or the
+ * signal stops it. What a batched append is measured against: the same batch, with no event store.
+ */
+async function rawBatches(
+  nc: NatsConnection,
+  subjects: readonly string[],
+  body: Uint8Array,
+  total: number,
+  batchSize: number,
+  batchesInFlight: number,
+  onProgress: (done: number) => void,
+  signal: AbortSignal | undefined,
+): Promise<ThroughputFigure> {
+  let issued = 0;
+  let acked = 0;
+  let failed = 0;
+  let next = 0;
+  let batchNo = 0;
+  const started = performance.now();
+  const lane = async () => {
+    while (issued < total && !signal?.aborted) {
+      const size = Math.min(batchSize, total - issued);
+      issued += size;
+      const id = `rawbatch-${process.pid}-${++batchNo}`;
+      try {
+        let reply: Uint8Array | undefined;
+        for (let n = 1; n <= size; n++) {
+          const h = headers();
+          h.set('Nats-Batch-Id', id);
+          h.set('Nats-Batch-Sequence', String(n));
+          const subject = subjects[next++ % subjects.length]!;
+          if (n < size) nc.publish(subject, body, { headers: h });
+          else {
+            h.set('Nats-Batch-Commit', '1');
+            reply = (await nc.request(subject, body, { headers: h, timeout: 10_000 })).data;
+          }
+        }
+        const ack = JSON.parse(new TextDecoder().decode(reply)) as { count?: number; error?: unknown };
+        if (ack.error === undefined && ack.count === size) acked += size;
+        else failed += size;
+      } catch {
+        failed += size;
+      }
+      onProgress(acked + failed);
+    }
+  };
+  await Promise.all(Array.from({ length: batchesInFlight }, lane));
+  const seconds = (performance.now() - started) / 1_000;
+  return throughputFigure({ ok: acked, failed, seconds });
+}
+
 function assertNames(domain: string, rawStream: string): void {
   if (!domain.startsWith('bench')) {
     throw new CimError(
@@ -318,6 +402,9 @@ export async function runAppendBenchmark(
   const rawSubjectPrefix = options.rawSubjectPrefix ?? 'cim.bench.raw';
   const contractStream = `${rawStream}_CONTRACT`;
   const contractSubjectPrefix = `${rawSubjectPrefix}contract`;
+  const batchStream = `${rawStream}_BATCH`;
+  const batchSubjectPrefix = `${rawSubjectPrefix}batch`;
+  const atomic = hasFeature(nc.info?.version ?? '0.0.0', 'atomicBatch');
   assertNames(domain, rawStream);
   if (options.messages < 1 || options.aggregates < 1 || options.inFlight < 1) {
     throw new CimError(
@@ -336,6 +423,7 @@ export async function runAppendBenchmark(
   await jsm.streams.delete(stream).catch(() => false);
   await jsm.streams.delete(rawStream).catch(() => false);
   await jsm.streams.delete(contractStream).catch(() => false);
+  await jsm.streams.delete(batchStream).catch(() => false);
   const provisioned = await provision(nc, {
     domains: [domain],
     replicas: options.replicas,
@@ -357,7 +445,18 @@ export async function runAppendBenchmark(
       retention: RetentionPolicy.Limits,
       duplicate_window: nanos(options.duplicateWindowMs ?? 120_000),
     });
+    if (atomic) {
+      await jsm.streams.add({
+        name: batchStream,
+        subjects: [`${batchSubjectPrefix}.>`],
+        num_replicas: options.replicas,
+        storage: StorageType.File,
+        retention: RetentionPolicy.Limits,
+        allow_atomic: true,
+      } as Parameters<typeof jsm.streams.add>[0]);
+    }
     const store = await EventStore.open(nc, options.store);
+    const singleStore = await EventStore.open(nc, { ...options.store, groupCommit: false });
 
     // Raw messages are exactly as large as an encoded event in the middle of its chain (prev set).
     const typicalSeq = Math.max(2, Math.round(options.messages / options.aggregates / 2));
@@ -416,6 +515,15 @@ export async function runAppendBenchmark(
       progress('raw-contract', options.messages),
       signal,
     );
+    writers.useStore(singleStore);
+    const appendSingle = await runLanes(
+      lanes,
+      options.messages,
+      () => writers.appendNext(),
+      progress('append-single', options.messages),
+      signal,
+    );
+    writers.useStore(store);
     const append = await runLanes(
       lanes,
       options.messages,
@@ -426,6 +534,27 @@ export async function runAppendBenchmark(
     const rawFigure = throughputFigure(raw);
     const contractFigure = throughputFigure(contract);
     const appendFigure = throughputFigure(append);
+    const appendSingleFigure = throughputFigure(appendSingle);
+
+    const stats = (await store.groupCommitStats())[stream];
+    const groupCommit = stats
+      ? { ...stats, meanBatchSize: stats.batches > 0 ? stats.batchedEvents / stats.batches : 0 }
+      : undefined;
+    let rawBatch: AppendBenchmarkResult['throughput']['rawBatch'];
+    if (atomic && groupCommit && groupCommit.meanBatchSize >= 2 && !signal?.aborted) {
+      const batchSize = Math.round(groupCommit.meanBatchSize);
+      const figure = await rawBatches(
+        nc,
+        writers.rawSubjects.map((s) => s.replace(rawSubjectPrefix, batchSubjectPrefix)),
+        body,
+        options.messages,
+        batchSize,
+        DEFAULT_BATCHES_IN_FLIGHT,
+        progress('raw-batch', options.messages),
+        signal,
+      );
+      rawBatch = { ...figure, batchSize, batchesInFlight: DEFAULT_BATCHES_IN_FLIGHT };
+    }
 
     let latency: AppendBenchmarkResult['latency'];
     const latencySeconds = options.latencySeconds ?? 5;
@@ -483,7 +612,17 @@ export async function runAppendBenchmark(
         ratio: rawFigure.perSecond > 0 ? appendFigure.perSecond / rawFigure.perSecond : 0,
         contractRatio: rawFigure.perSecond > 0 ? contractFigure.perSecond / rawFigure.perSecond : 0,
         appendToContractRatio: contractFigure.perSecond > 0 ? appendFigure.perSecond / contractFigure.perSecond : 0,
+        appendSingle: appendSingleFigure,
+        appendSingleToContractRatio:
+          contractFigure.perSecond > 0 ? appendSingleFigure.perSecond / contractFigure.perSecond : 0,
+        ...(rawBatch
+          ? {
+              rawBatch,
+              appendToRawBatchRatio: rawBatch.perSecond > 0 ? appendFigure.perSecond / rawBatch.perSecond : 0,
+            }
+          : {}),
       },
+      ...(groupCommit ? { groupCommit } : {}),
       ...(latency ? { latency } : {}),
       ...(verify ? { verify } : {}),
       check: {
@@ -503,6 +642,7 @@ export async function runAppendBenchmark(
   } finally {
     await jsm.streams.delete(rawStream).catch(() => false);
     await jsm.streams.delete(contractStream).catch(() => false);
+    await jsm.streams.delete(batchStream).catch(() => false);
     await jsm.streams.delete(stream).catch(() => false);
     // Shared streams this run had to create go too, but only while they are still empty.
     for (const name of provisioned.created) {

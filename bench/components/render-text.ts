@@ -59,8 +59,26 @@ export function renderAppendBenchmark(result: AppendBenchmarkResult): string {
         count(throughput.rawWithContract.failed),
         throughput.rawWithContract.seconds.toFixed(2),
       ],
+      ...(throughput.rawBatch
+        ? [
+            [
+              `raw atomic batches of ${throughput.rawBatch.batchSize}`,
+              count(throughput.rawBatch.perSecond),
+              count(throughput.rawBatch.messages),
+              count(throughput.rawBatch.failed),
+              throughput.rawBatch.seconds.toFixed(2),
+            ],
+          ]
+        : []),
       [
-        'event append',
+        'event append, one by one',
+        count(throughput.appendSingle.perSecond),
+        count(throughput.appendSingle.messages),
+        count(throughput.appendSingle.failed),
+        throughput.appendSingle.seconds.toFixed(2),
+      ],
+      [
+        result.groupCommit ? 'event append, group commit' : 'event append',
         count(throughput.append.perSecond),
         count(throughput.append.messages),
         count(throughput.append.failed),
@@ -69,8 +87,19 @@ export function renderAppendBenchmark(result: AppendBenchmarkResult): string {
       ['append / raw', ratio(throughput.ratio)],
       ['(raw + contract) / raw', ratio(throughput.contractRatio)],
       ['append / (raw + contract)', ratio(throughput.appendToContractRatio)],
+      ['one by one / (raw + contract)', ratio(throughput.appendSingleToContractRatio)],
+      ...(throughput.appendToRawBatchRatio !== undefined
+        ? [['append / raw atomic batches', ratio(throughput.appendToRawBatchRatio)]]
+        : []),
     ]),
   ];
+  if (result.groupCommit) {
+    const g = result.groupCommit;
+    lines.push(
+      `group commit: ${count(g.batchedEvents)} events in ${count(g.batches)} atomic batches (mean ${g.meanBatchSize.toFixed(1)}), ` +
+        `${count(g.alone)} appends alone, ${count(g.splits)} batch${g.splits === 1 ? '' : 'es'} split after a refusal`,
+    );
+  }
   if (latency) {
     lines.push(
       '',

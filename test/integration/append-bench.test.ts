@@ -68,6 +68,8 @@ describe('runAppendBenchmark', () => {
 
   it('given everything acknowledged, when the streams are counted, then nothing is lost or duplicated', () => {
     const expected = 100 + MESSAGES + 500;
+    // Appends: the warm-up, one by one, with group commit, then the fixed rate.
+    const appends = 100 + 2 * MESSAGES + 500;
     expect(result.check).toEqual({
       rawAcked: expected,
       rawStored: expected,
@@ -75,8 +77,8 @@ describe('runAppendBenchmark', () => {
       contractAcked: MESSAGES,
       contractStored: MESSAGES,
       contractLost: 0,
-      appendAcked: expected,
-      appendStored: expected,
+      appendAcked: appends,
+      appendStored: appends,
       appendLost: 0,
       duplicates: 0,
     });
@@ -88,7 +90,27 @@ describe('runAppendBenchmark', () => {
   });
 
   it('given a run, when it reports progress, then every phase is named', () => {
-    expect([...phases].sort()).toEqual(['append', 'append-latency', 'raw', 'raw-contract', 'raw-latency', 'warmup']);
+    expect([...phases].sort()).toEqual([
+      'append',
+      'append-latency',
+      'append-single',
+      'raw',
+      'raw-batch',
+      'raw-contract',
+      'raw-latency',
+      'warmup',
+    ]);
+  });
+
+  it('given a server with atomic batches, when appends run together, then group commit batches them and the raw side batches alike', () => {
+    const g = result.groupCommit!;
+    expect(g.batches).toBeGreaterThan(0);
+    expect(g.meanBatchSize).toBeCloseTo(g.batchedEvents / g.batches, 9);
+    expect(g.meanBatchSize).toBeGreaterThanOrEqual(2);
+    const { rawBatch, append, appendSingle } = result.throughput;
+    expect(rawBatch).toMatchObject({ messages: MESSAGES, failed: 0, batchSize: Math.round(g.meanBatchSize) });
+    expect(appendSingle).toMatchObject({ messages: MESSAGES, failed: 0 });
+    expect(result.throughput.appendToRawBatchRatio).toBeCloseTo(append.perSecond / rawBatch!.perSecond, 9);
   });
 
   it('given the run is over, when the streams are listed, then the benchmark streams are gone', async () => {
@@ -97,6 +119,7 @@ describe('runAppendBenchmark', () => {
     for await (const info of jsm.streams.list()) names.push(info.config.name);
     expect(names).not.toContain('CIM_BENCH_RAW');
     expect(names).not.toContain('CIM_BENCH_RAW_CONTRACT');
+    expect(names).not.toContain('CIM_BENCH_RAW_BATCH');
     expect(names).not.toContain(result.stream);
   });
 

@@ -45,7 +45,12 @@ const result: AppendBenchmarkResult = {
     ratio: 0.5,
     contractRatio: 0.8,
     appendToContractRatio: 0.625,
+    appendSingle: { messages: 50_000, failed: 0, seconds: 5, perSecond: 10_000 },
+    appendSingleToContractRatio: 0.5,
+    rawBatch: { messages: 50_000, failed: 0, seconds: 1, perSecond: 50_000, batchSize: 64, batchesInFlight: 4 },
+    appendToRawBatchRatio: 0.25,
   },
+  groupCommit: { batches: 780, batchedEvents: 49_920, alone: 12, splits: 1, meanBatchSize: 64 },
   latency: { rate: 12_500, seconds: 5, raw: latency(1.2, 1), append: latency(2.4, 2), p99Ratio: 4 },
   check: {
     rawAcked: 51_000,
@@ -91,13 +96,18 @@ describe('renderAppendBenchmark', () => {
   it('given a result, when rendered, then throughput rows sit side by side with the ratio', () => {
     expect(text).toContain(
       [
-        'throughput                   msgs/s   acked  failed  seconds',
-        'raw publish                  25,000  50,000       0     2.00',
-        'raw + msg id + expected seq  20,000  50,000       0     2.50',
-        'event append                 12,500  50,000       0     4.00',
-        'append / raw                  0.50×',
-        '(raw + contract) / raw        0.80×',
-        'append / (raw + contract)     0.63×',
+        'throughput                     msgs/s   acked  failed  seconds',
+        'raw publish                    25,000  50,000       0     2.00',
+        'raw + msg id + expected seq    20,000  50,000       0     2.50',
+        'raw atomic batches of 64       50,000  50,000       0     1.00',
+        'event append, one by one       10,000  50,000       0     5.00',
+        'event append, group commit     12,500  50,000       0     4.00',
+        'append / raw                    0.50×',
+        '(raw + contract) / raw          0.80×',
+        'append / (raw + contract)       0.63×',
+        'one by one / (raw + contract)   0.50×',
+        'append / raw atomic batches     0.25×',
+        'group commit: 49,920 events in 780 atomic batches (mean 64.0), 12 appends alone, 1 batch split after a refusal',
       ].join('\n'),
     );
   });
