@@ -183,7 +183,12 @@ export class RebuildThread {
    * resolves with each domain's checkpoint. Rejects with the worker's failure, if there was one.
    */
   async close(): Promise<Record<string, number>> {
-    await this.ready;
+    try {
+      await this.ready;
+    } catch (error) {
+      await this.worker.terminate();
+      throw error;
+    }
     const closed = new Promise<Record<string, number>>((resolve) => (this.closedWith = resolve));
     this.worker.postMessage({ type: 'close' } satisfies ToWorker);
     const lastSeqs = await Promise.race([closed, this.exited.then(() => undefined)]);
