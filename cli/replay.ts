@@ -30,7 +30,7 @@ export function registerReplayCommand(program: Command): void {
     .option('--force', 'replace the file --out names when it exists')
     .option(
       '--worker',
-      'decode and apply on a worker thread while this one reads (faster when NATS does not share these cores)',
+      'decode and apply on a worker thread while this one reads (for a machine with a core to spare: with NATS on the same 2 cores it was slower)',
     )
     .option('--json', 'print the result as JSON')
     .action(
