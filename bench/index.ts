@@ -18,6 +18,7 @@ export {
   renderAppendBenchmark,
   renderAuditBenchmark,
   renderCommandBenchmark,
+  renderGrowthBenchmark,
   renderHttpCommandBenchmark,
   renderMicroBenchmarks,
   renderTracingBenchmark,
@@ -35,6 +36,16 @@ export {
   type CommandBenchmarkPhase,
   type CommandBenchmarkResult,
 } from './components/command-throughput.js';
+export {
+  runGrowthBenchmark,
+  type AppendCostFigure,
+  type GrowthBenchmarkOptions,
+  type GrowthBenchmarkPhase,
+  type GrowthBenchmarkResult,
+  type HistoryFigure,
+  type RebuildSize,
+} from './components/cost-growth.js';
+export { fillChains, type ChainFillOptions } from './components/chain-fill.js';
 export {
   runAuditBenchmark,
   type AuditBenchmarkOptions,

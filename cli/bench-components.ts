@@ -22,12 +22,14 @@ import {
   renderAppendBenchmark,
   renderAuditBenchmark,
   renderCommandBenchmark,
+  renderGrowthBenchmark,
   renderHttpCommandBenchmark,
   renderMicroBenchmarks,
   renderTracingBenchmark,
   runAppendBenchmark,
   runAuditBenchmark,
   runCommandBenchmark,
+  runGrowthBenchmark,
   runHttpCommandBenchmark,
   runMicroBenchmarks,
   runNatsBench,
@@ -36,6 +38,7 @@ import {
   type AppendBenchmarkResult,
   type AuditBenchmarkResult,
   type CommandBenchmarkResult,
+  type GrowthBenchmarkResult,
   type HttpCommandBenchmarkResult,
   type MicroBenchmarkResult,
   type NatsBenchResult,
@@ -61,6 +64,8 @@ export interface ComponentBenchOptions {
   tracing?: boolean;
   /** Command throughput with the audit log on, and with it and field encryption on, vs both off. */
   audit?: boolean;
+  /** One more command on aggregates with 10, 1,000 and 100,000 events (snapshots on and off), and a rebuild at N and 10·N. */
+  growth?: boolean;
   json?: boolean;
   components?: boolean;
 }
@@ -167,6 +172,7 @@ async function benchComponents(
   let micro: MicroBenchmarkResult[] | undefined;
   let tracing: TracingBenchmarkResult | undefined;
   let audit: AuditBenchmarkResult | undefined;
+  let growth: GrowthBenchmarkResult | undefined;
   let peer: { result?: NatsBenchResult; skipped?: string } | undefined;
   const raw = await runRawBaseline(nc, {
     stream: 'CIM_BENCH_RAW',
@@ -286,6 +292,17 @@ async function benchComponents(
       rmSync(keyStoreDir, { recursive: true, force: true });
     }
   }
+  if (options.growth && !signal.aborted) {
+    growth = await runGrowthBenchmark(nc, {
+      // Seals and snapshots of a run stay behind it, so each run has its own domains.
+      domain: `bench${Date.now().toString(36)}`,
+      rebuildEvents: options.messages,
+      aggregates: options.subjects,
+      replicas,
+      signal,
+      onProgress: (phase, done, total) => log(`growth ${phase}: ${done}/${total}`),
+    });
+  }
   // The NATS phases are over: the micro-benchmarks run without a connection.
   await nc.close();
   if (options.micro && !signal.aborted) {
@@ -310,6 +327,7 @@ async function benchComponents(
           httpCommands,
           tracing,
           audit,
+          growth,
           micro,
         },
         null,
@@ -329,6 +347,7 @@ async function benchComponents(
     if (httpCommands) print('\n' + renderHttpCommandBenchmark(httpCommands));
     if (tracing) print('\n' + renderTracingBenchmark(tracing));
     if (audit) print('\n' + renderAuditBenchmark(audit));
+    if (growth) print('\n' + renderGrowthBenchmark(growth));
     if (peer) print('\n' + renderPeer(peer, peerRatios(peer.result, raw, eventStore, commands)));
     if (micro) print('\n' + renderMicroBenchmarks(micro));
   }

@@ -158,6 +158,10 @@ export function registerBenchCommand(program: Command): void {
       'components: also measure command throughput with the audit log on, and with it and field encryption on, vs both off',
     )
     .option(
+      '--growth',
+      'components: also measure cost growth: one more command on aggregates of 10, 1,000 and 100,000 events (snapshots on and off), and a rebuild at --messages and 10× as many events',
+    )
+    .option(
       '--micro',
       'components: also run the client-side micro-benchmarks (encode, decode, Merkle, verification kernel)',
     )

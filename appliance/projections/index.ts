@@ -3,3 +3,4 @@
 export { Projector, type DomainProgress, type ProjectorOptions, type ProjectorProgress } from './projector.js';
 export { ReadModel, type BatchResult, type ReadModelOptions, type SequencedEvent } from './read-model.js';
 export { replay, type ReplayOptions, type ReplayResult } from './replay.js';
+export type { RebuildWorkerSetup } from './rebuild-thread.js';

@@ -6,17 +6,13 @@ import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync } from 
 import { basename, dirname, join } from 'node:path';
 import type { JetStreamManager, JsMsg, NatsConnection } from 'nats';
 import { CimError } from '../errors.js';
-import {
-  decodeEvent,
-  domainStream,
-  firstUnread,
-  type PayloadProtection,
-  type UpcasterRegistry,
-} from '../eventstore/index.js';
+import { domainStream, firstUnread, type PayloadProtection, type UpcasterRegistry } from '../eventstore/index.js';
 import { isNotFound } from '../eventstore/retry.js';
 import type { ProjectionDefinition } from '../decider/types.js';
 import type { Finding } from '../integrity/index.js';
-import { ReadModel, type SequencedEvent } from './read-model.js';
+import { applyMessages, type RebuildSetup } from './rebuild-batch.js';
+import { RebuildThread, type RebuildWorkerSetup } from './rebuild-thread.js';
+import { ReadModel } from './read-model.js';
 
 export interface ReplayOptions {
   nc: NatsConnection;
@@ -40,6 +36,14 @@ export interface ReplayOptions {
   protection?: PayloadProtection;
   /** End a stream's read when nothing arrives for this long (default 5 s, checked every as long): the last messages may have been deleted. */
   idleMs?: number;
+  /**
+   * Apply on a worker thread: decoding, the projection and SQLite there, reading here, so the two
+   * overlap (docs/architecture.md#projections). The worker builds the projection from the served
+   * domains (a function cannot be passed to a thread): `projection` must be one of them, under
+   * its own name and tables (its domains may differ), and `upcasters` and `protection` are
+   * ignored for what the setup names instead.
+   */
+  worker?: RebuildWorkerSetup;
 }
 
 export interface ReplayResult {
@@ -73,20 +77,34 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
 
   removeAbandonedBuilds(path);
   const building = `${path}.replay-${process.pid}-${Date.now()}`;
-  const model = ReadModel.open({ path: building, projections: [projection], rebuild: true });
-  const lastSeqs: Record<string, number> = {};
   const invalid: Finding[] = [];
+  let lastSeqs: Record<string, number> = {};
   try {
-    for (const span of spans) {
-      lastSeqs[span.domain] =
-        span.toSeq < span.fromSeq ? 0 : await replayStream(options, model, span, bounds, progress, invalid);
+    if (options.worker) {
+      const applier = new ThreadApplier(building, options, options.worker, bounds.toTimeMs, progress, invalid);
+      try {
+        // The worker starts (loads the domains, opens the model) while the first messages are read.
+        for (const span of spans) if (span.toSeq >= span.fromSeq) await readSpan(options, applier, span);
+      } catch (error) {
+        await applier.thread.abort();
+        throw error;
+      }
+      lastSeqs = await applier.thread.close();
+    } else {
+      const model = ReadModel.open({ path: building, projections: [projection], rebuild: true });
+      const applier = new InlineApplier(model, options, bounds.toTimeMs, progress, invalid);
+      try {
+        for (const span of spans) if (span.toSeq >= span.fromSeq) await readSpan(options, applier, span);
+      } finally {
+        model.close();
+      }
+      lastSeqs = applier.lastSeqs;
     }
+    for (const span of spans) lastSeqs[span.domain] ??= 0;
   } catch (error) {
-    model.close();
     removeDatabase(building);
     throw error;
   }
-  model.close();
   try {
     install(building, path);
   } catch (error) {
@@ -165,32 +183,87 @@ async function streamSpan(jsm: JetStreamManager, domain: string, toSeq: number |
   return { domain, stream, fromSeq, toSeq: last, expected: state.messages === 0 ? 0 : Math.max(0, last - fromSeq + 1) };
 }
 
-/** Reads one stream's span and applies it; resolves with the last stream sequence applied. */
-async function replayStream(
-  options: ReplayOptions,
-  model: ReadModel,
-  span: StreamSpan,
-  bounds: Bounds,
-  progress: Progress,
-  invalid: Finding[],
-): Promise<number> {
+/**
+ * Where a span's messages go once read: applied here (`inline`) or handed to the rebuild's worker
+ * thread. Either way in batches of consecutive messages, each committed with its checkpoint.
+ */
+interface Applier {
+  /** Takes a full batch (the arrays are the applier's from then on). */
+  submit(span: StreamSpan, seqs: number[], bodies: Uint8Array[]): void;
+  /** A time bound was met, or applying failed: reading this span can stop. */
+  readonly stopped: boolean;
+}
+
+/** Applies each batch on the reading thread, as it is read. */
+class InlineApplier implements Applier {
+  stopped = false;
+  readonly lastSeqs: Record<string, number> = {};
+
+  constructor(
+    private readonly model: ReadModel,
+    private readonly setup: RebuildSetup,
+    private readonly toTimeMs: number | undefined,
+    private readonly progress: Progress,
+    private readonly invalid: Finding[],
+  ) {}
+
+  submit(span: StreamSpan, seqs: number[], bodies: Uint8Array[]): void {
+    if (this.stopped) return;
+    const batch = { domain: span.domain, stream: span.stream, seqs, bodies };
+    const result = applyMessages(this.model, this.setup, batch, this.lastSeqs[span.domain] ?? 0, this.toTimeMs);
+    this.lastSeqs[span.domain] = result.lastSeq;
+    this.invalid.push(...result.invalid);
+    this.progress.add(result.applied);
+    if (result.ended) this.stopped = true;
+  }
+}
+
+/** Hands each batch to the worker thread; its results come back as it commits them. */
+class ThreadApplier implements Applier {
+  readonly thread: RebuildThread;
+
+  constructor(
+    path: string,
+    options: ReplayOptions,
+    setup: RebuildWorkerSetup,
+    toTimeMs: number | undefined,
+    progress: Progress,
+    invalid: Finding[],
+  ) {
+    this.thread = new RebuildThread(path, options.projection, setup, toTimeMs, (result) => {
+      invalid.push(...result.invalid);
+      progress.add(result.applied);
+      if (result.ended) this.ended = true;
+    });
+  }
+
+  private ended = false;
+
+  get stopped(): boolean {
+    return this.ended || this.thread.failed !== undefined;
+  }
+
+  submit(span: StreamSpan, seqs: number[], bodies: Uint8Array[]): void {
+    this.thread.submit(span.domain, span.stream, seqs, bodies);
+  }
+}
+
+/** Reads one stream's span and hands it to `applier` in batches; resolves with the last stream sequence read. */
+async function readSpan(options: ReplayOptions, applier: Applier, span: StreamSpan): Promise<number> {
   const batchSize = options.batch ?? 1_000;
-  const name = options.projection.name;
-  const { upcasters, protection } = options;
-  const toTimeMs = bounds.toTimeMs;
-  let batch: SequencedEvent[] = [];
+  let seqs: number[] = [];
+  let bodies: Uint8Array[] = [];
   let lastSeq = 0;
   let failure: unknown;
   let finished = false;
 
-  let committed = 0;
   const flush = () => {
-    // An empty batch still moves the checkpoint past skipped messages.
-    if (batch.length === 0 && lastSeq <= committed) return;
-    const result = model.applyBatch(name, span.domain, batch, lastSeq);
-    committed = lastSeq;
-    progress.add(result.applied);
-    batch = [];
+    // An empty batch is nothing to apply: the checkpoint is already where the last one left it.
+    if (seqs.length === 0) return;
+    const full = { seqs, bodies };
+    seqs = [];
+    bodies = [];
+    applier.submit(span, full.seqs, full.bodies);
   };
 
   /** One consumer over the span from `fromSeq`: 'done' at the span's end (or the time bound), 'quiet' when it went quiet first. */
@@ -213,40 +286,20 @@ async function replayStream(
       if (finished) return;
       received++;
       try {
-        if (m.seq > span.toSeq) {
+        const seq = m.seq;
+        if (seq > span.toSeq || applier.stopped) {
           ended = 'done';
           return finish();
         }
-        let envelope;
-        try {
-          envelope = decodeEvent(m.data);
-        } catch (error) {
-          // Not an event: skipped, as the live projector skips it, so it cannot stop a rebuild.
-          invalid.push({
-            kind: 'invalid-event',
-            domain: span.domain,
-            stream: span.stream,
-            streamSeq: m.seq,
-            message: `replay of ${name} skipped ${span.stream} seq ${m.seq}: not a valid event (${(error as Error).message})`,
-          });
-          lastSeq = m.seq;
-          if (m.seq >= span.toSeq) ended = 'done';
-          if (m.seq >= span.toSeq || m.info.pending === 0) finish();
-          return;
-        }
-        // The stream is in sequence order, not time order: the first later event ends the journey.
-        if (toTimeMs !== undefined && Date.parse(envelope.at) > toTimeMs) {
-          ended = 'done';
-          return finish();
-        }
-        if (protection) envelope = protection.reveal(envelope);
-        if (upcasters) envelope = upcasters.upcast(envelope);
-        batch.push({ streamSeq: m.seq, envelope });
-        lastSeq = m.seq;
-        if (batch.length >= batchSize) flush();
-        if (m.seq >= span.toSeq) ended = 'done';
+        // The body is a view into a chunk the connection read (a fresh buffer per read): held
+        // until the batch is applied (inline) or copied (handed to the worker).
+        seqs.push(seq);
+        bodies.push(m.data);
+        lastSeq = seq;
+        if (seqs.length >= batchSize) flush();
+        if (seq >= span.toSeq) ended = 'done';
         // Nothing pending before the end: deleted events, or a momentary count; the caller asks the stream.
-        if (m.seq >= span.toSeq || m.info.pending === 0) finish();
+        if (seq >= span.toSeq || m.info.pending === 0) finish();
       } catch (error) {
         failure = error;
         finish();
@@ -263,6 +316,9 @@ async function replayStream(
     } finally {
       clearInterval(idle);
     }
+    // A batch is never left half-read across consumers: whatever this one delivered is applied now.
+    flush();
+    if (applier.stopped) ended = 'done';
     return ended;
   };
 
@@ -287,7 +343,6 @@ async function replayStream(
     from = Math.max(lastSeq, from - 1) + 1;
   }
   if (failure !== undefined) throw failure;
-  flush();
   return lastSeq;
 }
 

@@ -3,6 +3,7 @@
 import type { AuditBenchmarkResult, AuditModeFigures } from './audit-overhead.js';
 import type { AppendBenchmarkResult } from './append-throughput.js';
 import type { CommandBenchmarkResult } from './command-throughput.js';
+import type { GrowthBenchmarkResult } from './cost-growth.js';
 import type { HttpCommandBenchmarkResult } from './http-command.js';
 import type { LatencyFigure } from '../schedule.js';
 import type { MicroBenchmarkResult } from './micro.js';
@@ -276,4 +277,40 @@ export function renderHttpCommandBenchmark(result: HttpCommandBenchmarkResult): 
         : ''),
   ];
   return lines.join('\n');
+}
+
+export function renderGrowthBenchmark(result: GrowthBenchmarkResult): string {
+  const { append, rebuild } = result;
+  const cost = (f: GrowthBenchmarkResult['append']['histories'][number]['snapshots']) => [
+    decimal(f.p50Ms),
+    decimal(f.p90Ms),
+    count(f.samples),
+    `${count(f.replayed)}${f.fromSnapshot ? ' after snapshot' : ''}`,
+  ];
+  const size = (label: string, r: GrowthBenchmarkResult['rebuild']['small']) => [
+    label,
+    count(r.events),
+    count(r.perSecond),
+    count(r.bestRawPerSecond),
+    ratio(r.replayToRaw),
+  ];
+  return [
+    `cost growth: ${result.domain}` + (result.interrupted ? ' (interrupted: partial figures)' : ''),
+    '',
+    'one more command (load + decide + append, ms) on an aggregate with a history of',
+    alignedTable([
+      ['events', 'snapshots p50', 'p90', 'samples', 'replayed', 'no snapshots p50', 'p90', 'samples', 'replayed'],
+      ...append.histories.map((h) => [count(h.history), ...cost(h.snapshots), ...cost(h.noSnapshots)]),
+    ]),
+    `  longest / shortest history, p50: snapshots ${ratio(append.snapshotsGrowth)}, no snapshots ${ratio(append.noSnapshotsGrowth)}`,
+    '',
+    'projection rebuild at N and 10·N events (against the best raw ordered read of the same span)',
+    alignedTable([
+      ['', 'events', 'events/s', 'raw read/s', 'rebuild / raw'],
+      size('N', rebuild.small),
+      size('10·N', rebuild.large),
+      size('10·N, worker thread', rebuild.worker),
+    ]),
+    `  events/s at 10·N / at N: ${ratio(rebuild.rateGrowth)} (1 = linear in the events); the line through both: ${decimal(rebuild.fixedSeconds)} s + ${decimal(rebuild.microsPerEvent)} µs per event`,
+  ].join('\n');
 }

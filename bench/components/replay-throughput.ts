@@ -8,7 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { JsMsg, NatsConnection } from 'nats';
-import { CimError, domainStream, firstUnread, replay, type ProjectionDefinition } from '../../appliance/index.js';
+import {
+  CimError,
+  domainStream,
+  firstUnread,
+  replay,
+  type ProjectionDefinition,
+  type RebuildWorkerSetup,
+} from '../../appliance/index.js';
 import { rate } from '../schedule.js';
 
 export interface ReplayBenchmarkOptions {
@@ -20,6 +27,8 @@ export interface ReplayBenchmarkOptions {
   replayBatch?: number;
   /** Time travel: build the model as of a stream sequence, a time, or a fraction of the stream; the raw reads cover the same span. */
   to?: { seq: number } | { time: string } | { fraction: number };
+  /** Apply on a worker thread (`replay`'s `worker`); the projection must be a served one. */
+  worker?: RebuildWorkerSetup;
   /** The model file to write (default: a temporary file, removed afterwards). */
   path?: string;
 
@@ -86,6 +95,7 @@ export async function runReplayBenchmark(
       path: options.path ?? join(dir!, 'model.sqlite'),
       ...bound,
       ...(options.replayBatch ? { batch: options.replayBatch } : {}),
+      ...(options.worker ? { worker: options.worker } : {}),
       ...(options.onProgress ? { onProgress: (done: number, total: number) => options.onProgress!(done, total) } : {}),
     });
     if (!('toSeq' in bound)) await readRaw(result.lastSeq);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectNats, sendCommand, type ClusterStatus } from '../../appliance/index.js';
+import { connectNats, person, ReadModel, sendCommand, type ClusterStatus } from '../../appliance/index.js';
 import { runCli, spawnCli } from '../support/cli.js';
 import { stateEndpoint, usersDirOf } from '../support/roles.js';
 import { fileTempDir } from '../support/temp-dir.js';
@@ -128,6 +128,28 @@ describe('cim replay', () => {
     const early = await runCli(['--state', state, 'replay', 'workflow_status', '--to', '1', '--json']);
     expect(early.code, early.stderr).toBe(0);
     expect(JSON.parse(early.stdout)).toMatchObject({ events: 1, lastSeq: 1 });
+  });
+
+  it('given --worker, rebuilds on a worker thread that decrypts with the same key store: the same rows', async () => {
+    const directory = person.definition.projections![0]!;
+    const rowsOf = (path: string) => {
+      const model = ReadModel.open({ path, projections: [directory] });
+      try {
+        return model.rows('person_directory');
+      } finally {
+        model.close();
+      }
+    };
+    const plain = await runCli(['--state', state, 'replay', 'person_directory', '--json']);
+    const out = join(work.path, 'worker-directory.sqlite');
+    const worker = await runCli(['--state', state, 'replay', 'person_directory', '--worker', '--out', out, '--json']);
+    expect(worker.code, worker.stderr).toBe(0);
+    const built = JSON.parse(worker.stdout) as { events: number; path: string };
+    expect(built).toMatchObject({ events: (JSON.parse(plain.stdout) as { events: number }).events, path: out });
+    const rows = rowsOf(out);
+    expect(rows.length).toBeGreaterThanOrEqual(1);
+    expect(rows.some((r) => typeof r.name === 'string')).toBe(true);
+    expect(rows).toEqual(rowsOf((JSON.parse(plain.stdout) as { path: string }).path));
   });
 
   it('refuses an unknown projection and a bound that is neither a sequence nor a time', async () => {

@@ -3,8 +3,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   renderAppendBenchmark,
+  renderGrowthBenchmark,
   renderMicroBenchmarks,
   type AppendBenchmarkResult,
+  type GrowthBenchmarkResult,
   type LatencyFigure,
   type MicroBenchmarkResult,
 } from '../../bench/index.js';
@@ -206,6 +208,58 @@ describe('the terminal summary of a bench run', () => {
     expect(lines[header]!.split(/\s{2,}/)).toEqual([...SUMMARY_HEADERS]);
     expect(lines.slice(header + 1, header + 4).map((l) => l.split(/\s+/)[0])).toEqual(
       results.scenarios.map((s: { scenario: string }) => s.scenario),
+    );
+  });
+});
+
+describe('renderGrowthBenchmark', () => {
+  const cost = (p50Ms: number, replayed: number, fromSnapshot: boolean) => ({
+    samples: 20,
+    p50Ms,
+    p90Ms: p50Ms * 1.5,
+    replayed,
+    fromSnapshot,
+  });
+  const size = (events: number, seconds: number) => ({
+    events,
+    seconds,
+    perSecond: events / seconds,
+    bestRawPerSecond: 200_000,
+    replayToRaw: events / seconds / 200_000,
+  });
+  const growth: GrowthBenchmarkResult = {
+    domain: 'benchgrowth',
+    append: {
+      histories: [
+        { history: 10, snapshots: cost(6, 30, false), noSnapshots: cost(6, 10, false) },
+        { history: 100_000, snapshots: cost(6.6, 19, true), noSnapshots: cost(2_400, 100_002, false) },
+      ],
+      snapshotsGrowth: 1.1,
+      noSnapshotsGrowth: 400,
+    },
+    rebuild: {
+      small: size(20_000, 0.4),
+      large: size(200_000, 2.2),
+      rateGrowth: 1.82,
+      fixedSeconds: 0.2,
+      microsPerEvent: 10,
+      worker: size(200_000, 2),
+    },
+    interrupted: false,
+  };
+
+  it('given a result, when rendered, then each history has its cost with and without snapshots, and the growth of each', () => {
+    const text = renderGrowthBenchmark(growth);
+    expect(text).toMatch(/^100,000 +6\.60 +9\.90 +20 +19 after snapshot +2,400 +3,600 +20 +100,002$/m);
+    expect(text).toContain('longest / shortest history, p50: snapshots 1.10×, no snapshots 400.00×');
+  });
+
+  it('given a result, when rendered, then the rebuild at N and 10·N shows events/s, the raw read, and the line through both', () => {
+    const text = renderGrowthBenchmark(growth);
+    expect(text).toMatch(/^N +20,000 +50,000 +200,000 +0\.25×$/m);
+    expect(text).toMatch(/^10·N, worker thread +200,000 +100,000 +200,000 +0\.50×$/m);
+    expect(text).toContain(
+      'events/s at 10·N / at N: 1.82× (1 = linear in the events); the line through both: 0.20 s + 10.0 µs per event',
     );
   });
 });
