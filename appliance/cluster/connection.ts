@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions, type NatsConnection } from 'nats';
 import { CimError } from '../errors.js';
+import './nats-request-patch.js';
 import type { NatsUsers } from './nats-users.js';
 import { roleInboxPrefix, type NatsRole } from './server-config.js';
 

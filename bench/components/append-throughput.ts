@@ -543,17 +543,19 @@ export async function runAppendBenchmark(
     let rawBatch: AppendBenchmarkResult['throughput']['rawBatch'];
     if (atomic && groupCommit && groupCommit.meanBatchSize >= 2 && !signal?.aborted) {
       const batchSize = Math.round(groupCommit.meanBatchSize);
+      // As many messages in flight as the appends had (their lanes), in batches of their size.
+      const batchesInFlight = Math.max(1, Math.min(DEFAULT_BATCHES_IN_FLIGHT, Math.round(lanes / batchSize)));
       const figure = await rawBatches(
         nc,
         writers.rawSubjects.map((s) => s.replace(rawSubjectPrefix, batchSubjectPrefix)),
         body,
         options.messages,
         batchSize,
-        DEFAULT_BATCHES_IN_FLIGHT,
+        batchesInFlight,
         progress('raw-batch', options.messages),
         signal,
       );
-      rawBatch = { ...figure, batchSize, batchesInFlight: DEFAULT_BATCHES_IN_FLIGHT };
+      rawBatch = { ...figure, batchSize, batchesInFlight };
     }
 
     let latency: AppendBenchmarkResult['latency'];
