@@ -5,7 +5,7 @@
 // aggregate's first event in it) comes back for the main thread to judge, in stream order.
 import { ChainChecker } from './chain-check.js';
 import { FindingList, type Finding } from './findings.js';
-import { leafHash } from './merkle.js';
+import { leafHash, nodeHash } from './merkle.js';
 import { claimedCidOf, type MessageBytes } from '../eventstore/message-bytes.js';
 import { Subjects } from '../eventstore/names.js';
 
@@ -17,6 +17,19 @@ export interface PackedChunk {
   /** Per message: start in `bytes`, subject length, header block length, body length. */
   offsets: Uint32Array;
   bytes: Uint8Array;
+  /**
+   * Seal ranges the chunk's events are expected to be leaves of, in order, where a leaf's place
+   * is its sequence's offset from `fromSeq` (dense seals). The worker hashes aligned runs of them
+   * into subtree roots; the main thread uses one only where the expectation held.
+   */
+  ranges?: { fromSeq: number; toSeq: number }[];
+}
+
+/** A perfect subtree over the leaves of events `index` .. `index + 2^height − 1` of a chunk. */
+export interface LeafSubtree {
+  index: number;
+  height: number;
+  root: Uint8Array;
 }
 
 /** Packs messages into a chunk; `take` hands the buffers over and starts a new one. */
@@ -100,6 +113,8 @@ export interface ChunkResult {
   findingsOmitted: number;
   /** In stream order. */
   openings: ChainOpening[];
+  /** Subtree roots over the expected leaves (see `PackedChunk.ranges`), in order. */
+  subtrees: LeafSubtree[];
   /** Each aggregate's last event in the chunk. */
   heads: { aggregateId: string; seq: number; cid: Uint8Array }[];
 }
@@ -149,6 +164,7 @@ export function verifyChunk(chunk: PackedChunk, context: KernelContext): ChunkRe
     });
     leafHashes.set(leafHash(cid), i * 32);
   }
+  const subtrees = chunk.ranges ? subtreesOf(seqs, count, leafHashes, chunk.ranges) : [];
   const heads = [...checker.heads()].map(([aggregateId, head]) => ({ aggregateId, seq: head.seq, cid: head.cid }));
   return {
     count,
@@ -158,6 +174,53 @@ export function verifyChunk(chunk: PackedChunk, context: KernelContext): ChunkRe
     findingIndices: findings.indices,
     findingsOmitted: findings.omitted,
     openings,
+    subtrees,
     heads,
   };
+}
+
+/**
+ * Runs of consecutive sequences inside one expected range, cut into the largest perfect subtrees
+ * their places allow (a subtree of 2^k leaves starts at a place that is a multiple of 2^k).
+ */
+export function subtreesOf(
+  seqs: Float64Array,
+  count: number,
+  leafHashes: Uint8Array,
+  ranges: readonly { fromSeq: number; toSeq: number }[],
+): LeafSubtree[] {
+  const out: LeafSubtree[] = [];
+  let r = 0;
+  let i = 0;
+  while (i < count) {
+    const seq = seqs[i]!;
+    while (r < ranges.length && ranges[r]!.toSeq < seq) r++;
+    const range = ranges[r];
+    if (!range || range.fromSeq > seq) {
+      i++;
+      continue;
+    }
+    let end = i + 1; // the run: consecutive sequences in this range
+    while (end < count && seqs[end] === seqs[end - 1]! + 1 && seqs[end]! <= range.toSeq) end++;
+    for (let at = i; at < end;) {
+      const place = seqs[at]! - range.fromSeq;
+      let height = 0;
+      while (place % 2 ** (height + 1) === 0 && at + 2 ** (height + 1) <= end) height++;
+      if (height > 0) out.push({ index: at, height, root: subtreeRoot(leafHashes, at, height) });
+      at += 2 ** height;
+    }
+    i = end;
+  }
+  return out;
+}
+
+function subtreeRoot(leafHashes: Uint8Array, from: number, height: number): Uint8Array {
+  let level: Uint8Array[] = [];
+  for (let i = 0; i < 2 ** height; i++) level.push(leafHashes.subarray((from + i) * 32, (from + i) * 32 + 32));
+  while (level.length > 1) {
+    const up: Uint8Array[] = [];
+    for (let i = 0; i < level.length; i += 2) up.push(nodeHash(level[i]!, level[i + 1]!));
+    level = up;
+  }
+  return new Uint8Array(level[0]!);
 }
