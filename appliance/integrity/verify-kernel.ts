@@ -74,13 +74,21 @@ export class ChunkPacker {
 
   take(): PackedChunk {
     const chunk = { count: this.count, seqs: this.seqs, offsets: this.offsets, bytes: this.bytes };
+    const spare = this.spare.pop();
     this.seqs = new Float64Array(this.capacity);
-    this.offsets = new Uint32Array(this.capacity * 4);
-    this.bytes = new Uint8Array(Math.max(this.bytesHint, Math.min(this.pos, 64 << 20)));
+    this.offsets = spare?.offsets.length === this.capacity * 4 ? spare.offsets : new Uint32Array(this.capacity * 4);
+    this.bytes = spare?.bytes ?? new Uint8Array(Math.max(this.bytesHint, Math.min(this.pos, 64 << 20)));
     this.pos = 0;
     this.count = 0;
     return chunk;
   }
+
+  /** Buffers of a chunk that was checked, handed back for the next chunks: megabytes a chunk need not allocate. */
+  recycle(chunk: Pick<PackedChunk, 'offsets' | 'bytes'>): void {
+    if (this.spare.length < 4) this.spare.push(chunk);
+  }
+
+  private readonly spare: Pick<PackedChunk, 'offsets' | 'bytes'>[] = [];
 }
 
 /** What a chunk's checker needs to know of its stream. */
@@ -103,8 +111,10 @@ export interface ChainOpening {
 
 export interface ChunkResult {
   count: number;
-  /** The chunk's sequences, handed back. */
+  /** The chunk's buffers, handed back (the sequences for the main thread; the rest for `ChunkPacker.recycle`). */
   seqs: Float64Array;
+  offsets: Uint32Array;
+  bytes: Uint8Array;
   /** 32 bytes per message: SHA-256(0x00 ‖ its binary CID), the seal's Merkle leaf hash. */
   leafHashes: Uint8Array;
   /** The chunk's own findings in order, each with the index of the message it is about. */
@@ -169,6 +179,8 @@ export function verifyChunk(chunk: PackedChunk, context: KernelContext): ChunkRe
   return {
     count,
     seqs,
+    offsets,
+    bytes: chunk.bytes,
     leafHashes,
     findings: findings.list,
     findingIndices: findings.indices,

@@ -474,6 +474,7 @@ async function verifySealedStream(
         else counted(seq, () => r.leafHashes.subarray(i * 32, i * 32 + 32), true);
       }
       findings.omitted += r.findingsOmitted;
+      packer.recycle(r);
       for (const head of r.heads) chainChecker.settle(head.aggregateId, head.seq, head.cid);
     };
     const out: Promise<ChunkResult>[] = [];
