@@ -163,7 +163,7 @@ export function registerBenchCommand(program: Command): void {
     )
     .option(
       '--micro',
-      'components: also run the client-side micro-benchmarks (encode, decode, Merkle, verification kernel)',
+      'components: also run the client-side micro-benchmarks (encode, decode, Merkle, verification kernel, the worker kernel against a bare SHA-256 of the same bytes)',
     )
     .action(
       action(async (refs: string[], options: ScenarioBenchOptions & ComponentBenchOptions, command: Command) => {

@@ -69,16 +69,56 @@ export async function* readStream(js: JetStreamClient, range: ReadRange): AsyncG
   }
 }
 
-async function* readOnce(js: JetStreamClient, range: ReadRange, fromSeq: number): AsyncGenerator<JsMsg> {
+/**
+ * `readStream` in arrays of messages: what one read from the socket delivered, at most
+ * `range.batch`. The messages come through the consumer's callback, so a long read pays no
+ * promise and no timer per message (about a fifth of a plain read's cost on the reading thread).
+ */
+export async function* readStreamBatches(js: JetStreamClient, range: ReadRange): AsyncGenerator<JsMsg[]> {
+  if (range.toSeq < range.fromSeq) return;
+  let next = Math.max(1, range.fromSeq);
+  for (let attempt = 1; ; attempt++) {
+    let last = next - 1;
+    for await (const batch of readOnce(js, range, next, true)) {
+      last = batch[batch.length - 1]!.seq;
+      yield batch;
+    }
+    if (last >= range.toSeq) return;
+    // As readStream: a quiet consumer before the range's end is asked about, then replaced.
+    const unread = await firstUnread(js, range, last);
+    if (unread === undefined) return;
+    if (attempt >= STALLED_READ_ATTEMPTS) {
+      throw new CimError(
+        'CIM-UNAVAILABLE',
+        `reading ${range.stream}${range.filterSubject ? ` (${range.filterSubject})` : ''} stalled after seq ${last}: seq ${unread} is stored but ${attempt} consumers in a row did not deliver it`,
+        {
+          hint: 'The stream leader may be overloaded or changing; check `cim cluster status` and try again.',
+        },
+      );
+    }
+    next = last + 1;
+  }
+}
+
+function readOnce(js: JetStreamClient, range: ReadRange, fromSeq: number): AsyncGenerator<JsMsg>;
+function readOnce(js: JetStreamClient, range: ReadRange, fromSeq: number, batches: true): AsyncGenerator<JsMsg[]>;
+async function* readOnce(
+  js: JetStreamClient,
+  range: ReadRange,
+  fromSeq: number,
+  batches = false,
+): AsyncGenerator<JsMsg | JsMsg[]> {
   const leader = range.onLeader ? await streamLeader(js, range.stream) : undefined;
   for (let attempt = 1; ; attempt++) {
-    const messages = await startConsumer(js, range, fromSeq);
+    const delivery = batches ? new BatchDelivery(range) : undefined;
+    const messages = await startConsumer(js, range, fromSeq, delivery);
     const last = leader === undefined || attempt >= LEADER_PLACEMENT_ATTEMPTS;
     if (!last && (await placedOn(messages.consumer)) !== leader) {
       messages.stop();
       continue;
     }
-    yield* deliver(messages, range);
+    if (delivery) yield* delivery.batches(messages);
+    else yield* deliver(messages, range);
     return;
   }
 }
@@ -98,13 +138,17 @@ async function startConsumer(
   js: JetStreamClient,
   range: ReadRange,
   fromSeq: number,
+  delivery?: BatchDelivery,
 ): Promise<ConsumerMessages & { consumer: Consumer }> {
   const consumer = await js.consumers.get(range.stream, {
     // A string sets the single `filter_subject`, which nats-server 2.9 understands (the array form needs 2.10).
     ...(range.filterSubject ? { filterSubjects: range.filterSubject } : {}),
     opt_start_seq: fromSeq,
   });
-  const starting = consumer.consume({ max_messages: range.batch ?? 1000 });
+  const starting = consumer.consume({
+    max_messages: range.batch ?? 1000,
+    ...(delivery ? { callback: (m: JsMsg) => delivery.take(m) } : {}),
+  });
   let timer: NodeJS.Timeout | undefined;
   const startTimeoutMs = range.startTimeoutMs ?? 30_000;
   const messages = await Promise.race([
@@ -145,6 +189,87 @@ async function* deliver(messages: ConsumerMessages, range: ReadRange): AsyncGene
   } finally {
     clearTimeout(idle);
     messages.stop();
+  }
+}
+
+/** How often a batched read looks whether its consumer went quiet (a timer per message costs more than the check). */
+const QUIET_CHECK_MS = 250;
+
+/**
+ * The callback side of a batched read: messages collect in an array until the read from the
+ * socket that brought them is done (setImmediate runs after it), then the array is queued for the
+ * reader. The same ends as `deliver`: the range's last sequence, or a quiet spell (shorter once
+ * the consumer says nothing is pending).
+ */
+class BatchDelivery {
+  private current: JsMsg[] = [];
+  private readonly queue: JsMsg[][] = [];
+  private wake: (() => void) | undefined;
+  private ended = false;
+  private seen = 0;
+  private quietLimit: number;
+  private readonly max: number;
+
+  constructor(private readonly range: ReadRange) {
+    this.quietLimit = range.idleMs ?? 5_000;
+    this.max = Math.max(1, range.batch ?? 1000);
+  }
+
+  take(m: JsMsg): void {
+    if (this.ended) return;
+    if (m.seq > this.range.toSeq) return this.end();
+    this.seen++;
+    if (this.current.length === 0) setImmediate(() => this.flush());
+    this.current.push(m);
+    if (m.seq >= this.range.toSeq) return this.end();
+    if (this.current.length >= this.max) this.flush();
+    if (m.info.pending === 0) this.quietLimit = Math.min(this.range.idleMs ?? 5_000, DELETED_TAIL_QUIET_MS);
+  }
+
+  async *batches(messages: ConsumerMessages): AsyncGenerator<JsMsg[]> {
+    this.stop = () => messages.stop();
+    if (this.ended) messages.stop(); // the range's end came before the reader did
+    void messages.closed().then(
+      () => this.end(),
+      () => this.end(),
+    );
+    let lastSeen = -1;
+    let quietFor = 0;
+    const watch = setInterval(() => {
+      quietFor = this.seen === lastSeen ? quietFor + QUIET_CHECK_MS : 0;
+      lastSeen = this.seen;
+      if (quietFor >= this.quietLimit) this.end();
+    }, QUIET_CHECK_MS);
+    try {
+      for (;;) {
+        const batch = this.queue.shift();
+        if (batch) yield batch;
+        else if (this.ended) return;
+        else await new Promise<void>((resolve) => (this.wake = resolve));
+      }
+    } finally {
+      clearInterval(watch);
+      this.end();
+    }
+  }
+
+  private stop: () => void = () => {};
+
+  private flush(): void {
+    if (this.current.length === 0) return;
+    this.queue.push(this.current);
+    this.current = [];
+    this.wake?.();
+    this.wake = undefined;
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.flush();
+    this.ended = true;
+    this.stop();
+    this.wake?.();
+    this.wake = undefined;
   }
 }
 

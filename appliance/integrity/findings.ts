@@ -36,7 +36,7 @@ export class FindingList {
   readonly list: Finding[] = [];
   omitted = 0;
 
-  constructor(private readonly max = 1_000) {}
+  constructor(protected readonly max = 1_000) {}
 
   add(finding: Finding): void {
     if (this.list.length < this.max) this.list.push(finding);

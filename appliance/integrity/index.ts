@@ -32,6 +32,8 @@ export {
   Verifier,
 } from './signing-key.js';
 export { AuditChainChecker } from './audit-check.js';
+export { ChunkPacker, verifyChunk, type ChunkResult, type KernelContext, type PackedChunk } from './verify-kernel.js';
+export { defaultWorkers } from './verify-pool.js';
 export {
   listDomains,
   missingDomain,

@@ -95,6 +95,21 @@ export class MerkleAccumulator {
     this.#append(new Uint8Array(hash));
   }
 
+  /**
+   * Appends the root of a perfect subtree of 2^height leaves (computed elsewhere, e.g. on a worker
+   * thread); only where such a subtree starts, at a size that is a multiple of 2^height.
+   */
+  pushSubtree(root: Uint8Array, height: number): void {
+    const leaves = 2 ** height;
+    if (root.length !== HASH_SIZE || this.#size % leaves !== 0) {
+      throw new RangeError(`a subtree of ${leaves} leaves cannot start at leaf ${this.#size}`);
+    }
+    let hash: Uint8Array = new Uint8Array(root);
+    for (let n = this.#size / leaves; n % 2 === 1; n = (n - 1) / 2) hash = nodeHash(this.#stack.pop()!, hash);
+    this.#stack.push(hash);
+    this.#size += leaves;
+  }
+
   /** MTH of everything pushed so far; pushing may continue afterwards. */
   root(): Uint8Array {
     const stack = this.#stack;

@@ -20,7 +20,10 @@ import {
 import { DEFAULT_RETRY, isNotFound, withRetries, type RetryPolicy } from '../eventstore/retry.js';
 import { decodeSeal, sealSignedBy, type NamedSeal } from './seal.js';
 import type { Verifier } from './signing-key.js';
-import { readStream } from '../eventstore/stream-reader.js';
+import { readStream, readStreamBatches } from '../eventstore/stream-reader.js';
+import { messageBytes } from '../eventstore/message-bytes.js';
+import { ChunkPacker, type ChunkResult, type PackedChunk } from './verify-kernel.js';
+import { defaultWorkers, workerRunner, workerScript, type ChunkRunner } from './verify-pool.js';
 import { readManifests } from '../retention/manifest.js';
 
 export interface DomainVerification {
@@ -58,7 +61,19 @@ export interface VerifyOptions {
   maxFindings?: number;
   retry?: RetryPolicy;
   onProgress?: (domain: string, streamSeq: number, lastSeq: number) => void;
+  /**
+   * Worker threads checking a domain stream's events (default: one per core but the reading one);
+   * 0 checks them in this thread, in the one pass.
+   */
+  workers?: number;
+  /** Domain streams with fewer messages than this are checked in this thread (default 20,000): starting workers costs more. */
+  parallelFrom?: number;
 }
+
+/** Messages per chunk a worker checks: large enough that posting it costs little per event. */
+const CHUNK_EVENTS = 8_192;
+/** Chunks out at once per worker: one being checked, one waiting, so a worker never idles on the reader. */
+const CHUNKS_PER_WORKER = 2;
 
 interface SealRange {
   named: NamedSeal;
@@ -377,9 +392,10 @@ async function verifySealedStream(
     if (!current && next < seals.length && seals[next]!.named.seal.fromSeq <= seq) open(seals[next++]!);
   };
   /** One leaf of the seal being recomputed, present or (removed under a manifest) not. */
-  const leaf = (seq: number, cid: Uint8Array) => {
+  const leaf = (seq: number, cid: Uint8Array, hashed = false) => {
     if (current!.dense && seq > current!.nextSeq) missing(current!.nextSeq, seq - 1);
-    current!.tree.push(cid);
+    if (hashed) current!.tree.pushLeafHash(cid);
+    else current!.tree.push(cid);
     current!.nextSeq = seq + 1;
   };
   let nextRemoved = 0;
@@ -395,8 +411,101 @@ async function verifySealedStream(
     // A manifested event still present (its deletion not done yet) is checked as it is.
     if (nextRemoved < removedSeqs.length && removedSeqs[nextRemoved] === seq) nextRemoved++;
   };
-  if (lastSeq >= firstSeq && info.state.messages > 0) {
-    for await (const m of readStream(js, { stream, fromSeq: Math.max(1, firstSeq), toSeq: lastSeq, onLeader: true })) {
+  /** What the one pass does with each message once its checks are done (`leafOf` gives its leaf). */
+  const counted = (seq: number, leafOf: () => Uint8Array, hashed: boolean) => {
+    if (current) {
+      leaf(seq, leafOf(), hashed);
+    } else if (seq > partlyRemovedTo) {
+      if (alone.some((r) => r.named.seal.fromSeq <= seq && seq <= r.named.seal.toSeq)) result.sealedEvents++;
+      else result.unsealedEvents++;
+    }
+  };
+  const read = { stream, fromSeq: Math.max(1, firstSeq), toSeq: lastSeq, onLeader: true };
+  const workers = options.workers ?? defaultWorkers();
+  // A domain's events (the audit log's records are checked here), in a stream large enough to
+  // repay starting workers, and a worker script to start (see workerScript).
+  const chainChecker = chains instanceof ChainChecker ? chains : undefined;
+  const script =
+    chainChecker && workers > 0 && info.state.messages >= (options.parallelFrom ?? 20_000) ? workerScript() : undefined;
+  if (lastSeq >= firstSeq && info.state.messages > 0 && chainChecker && script) {
+    // The one pass below in chunks: each chunk's events checked by a worker, the results taken
+    // in stream order and fed to the same seal bookkeeping, so the findings are the plain pass's,
+    // in the same order.
+    const context = { domain, stream, subjectPrefix: subjects.prefix, maxFindings: options.maxFindings ?? 1_000 };
+    const runner: ChunkRunner = workerRunner(context, workers, script);
+    // Dense seals (every sequence of the range sealed) whose leaves no manifest stands in for:
+    // there an event's place in its seal's tree is its offset from the seal's first sequence,
+    // which lets workers hash whole subtrees. Used only where the one pass's tree is at that place.
+    const expected =
+      removed.size === 0
+        ? seals
+            .map((r) => r.named.seal)
+            .filter((s) => s.fromSeq >= firstSeq && s.count === s.toSeq - s.fromSeq + 1)
+            .map((s) => ({ fromSeq: s.fromSeq, toSeq: s.toSeq }))
+        : [];
+    const take = (r: ChunkResult) => {
+      let f = 0;
+      let o = 0;
+      let t = 0;
+      let coveredTo = 0; // events before this index are leaves of a subtree already pushed
+      for (let i = 0; i < r.count; i++) {
+        const seq = r.seqs[i]!;
+        result.events++;
+        if (result.events % progressEvery === 0) options.onProgress?.(domain, seq, lastSeq);
+        removedBefore(seq);
+        reach(seq);
+        for (; f < r.findingIndices.length && r.findingIndices[f] === i; f++) findings.add(r.findings[f]!);
+        const opening = r.openings[o];
+        if (opening?.index === i) {
+          chainChecker.extend(seq, opening.aggregateId, opening.seq, opening.prev, opening.cid);
+          o++;
+        }
+        const subtree = r.subtrees[t];
+        if (subtree?.index === i) {
+          t++;
+          const s = current?.range.named.seal;
+          if (s && current!.dense && current!.nextSeq === seq && current!.tree.size === seq - s.fromSeq) {
+            current!.tree.pushSubtree(subtree.root, subtree.height);
+            coveredTo = i + 2 ** subtree.height;
+          }
+        }
+        if (i < coveredTo)
+          current!.nextSeq = seq + 1; // what leaf() does for the next present event
+        else counted(seq, () => r.leafHashes.subarray(i * 32, i * 32 + 32), true);
+      }
+      findings.omitted += r.findingsOmitted;
+      packer.recycle(r);
+      for (const head of r.heads) chainChecker.settle(head.aggregateId, head.seq, head.cid);
+    };
+    const out: Promise<ChunkResult>[] = [];
+    const packer = new ChunkPacker(CHUNK_EVENTS);
+    let nextExpected = 0;
+    const send = (chunk: PackedChunk) => {
+      const first = chunk.seqs[0]!;
+      const last = chunk.seqs[chunk.count - 1]!;
+      while (nextExpected < expected.length && expected[nextExpected]!.toSeq < first) nextExpected++;
+      const ranges = [];
+      for (let e = nextExpected; e < expected.length && expected[e]!.fromSeq <= last; e++) ranges.push(expected[e]!);
+      if (ranges.length > 0) chunk.ranges = ranges;
+      const running = runner.run(chunk);
+      running.catch(() => {}); // awaited in order below; a failure surfaces there
+      out.push(running);
+    };
+    try {
+      for await (const batch of readStreamBatches(js, { ...read, batch: 4_000 })) {
+        for (const m of batch) {
+          packer.add(m.seq, messageBytes(m));
+          if (packer.full) send(packer.take());
+        }
+        while (out.length > Math.max(1, runner.workers) * CHUNKS_PER_WORKER) take(await out.shift()!);
+      }
+      if (packer.count > 0) send(packer.take());
+      while (out.length > 0) take(await out.shift()!);
+    } finally {
+      await runner.close();
+    }
+  } else if (lastSeq >= firstSeq && info.state.messages > 0) {
+    for await (const m of readStream(js, read)) {
       const seq = m.seq;
       result.events++;
       if (result.events % progressEvery === 0) options.onProgress?.(domain, seq, lastSeq);
@@ -409,12 +518,7 @@ async function verifySealedStream(
         data: m.data,
         claimedCid: m.headers?.get('Cim-Cid') || undefined,
       });
-      if (current) {
-        leaf(seq, cid);
-      } else if (seq > partlyRemovedTo) {
-        if (alone.some((r) => r.named.seal.fromSeq <= seq && seq <= r.named.seal.toSeq)) result.sealedEvents++;
-        else result.unsealedEvents++;
-      }
+      counted(seq, () => cid, false);
     }
   }
   removedBefore(Number.MAX_SAFE_INTEGER);

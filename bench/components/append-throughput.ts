@@ -22,6 +22,9 @@ import {
   provision,
   Sealer,
   verifyDomain,
+  defaultWorkers,
+  Subjects,
+  type EncodedEvent,
   type AggregateHead,
   type Signer,
   type AggregateRef,
@@ -38,6 +41,7 @@ import {
   type LatencyFigure,
   type ThroughputFigure,
 } from '../schedule.js';
+import { RAW_READ_BATCHES, rawOrderedRead, type RawReadFigure } from './replay-throughput.js';
 import { sampleAggregateId, sampleEnvelope, samplePayload } from './sample-events.js';
 
 export type AppendBenchmarkPhase =
@@ -95,6 +99,18 @@ export interface VerifyFigure {
   /** Events verified per second of `cim verify`'s pass (read over NATS, chains, seal root, signature). */
   eventsPerSecond: number;
   findings: number;
+  /** Threads that checked the events (0: the reading thread, the one pass). */
+  workers: number;
+  /** Ordered reads of the same stream that only count messages, at several pull sizes, just before the verify. */
+  rawReads?: RawReadFigure[];
+  /** The fastest of them: the baseline. */
+  bestRawRead?: RawReadFigure;
+  /** eventsPerSecond ÷ the best raw read's messages/s. */
+  toRawRead: number;
+  /** The same verification of a stream a tenth the size (its own domain, same path: workers from any size). */
+  smaller?: { events: number; seconds: number; eventsPerSecond: number; findings: number };
+  /** eventsPerSecond ÷ smaller.eventsPerSecond: 1 when verifying costs the same per event at both sizes. */
+  linearity: number;
 }
 
 export interface AppendBenchmarkResult {
@@ -366,30 +382,123 @@ async function messageCount(jsm: JetStreamManager, stream: string): Promise<numb
   return (await jsm.streams.info(stream)).state.messages;
 }
 
-async function measureVerify(
+/** Seals what is unsealed of the domain, then times `verifyDomain` over it (both paths from any size, so two sizes compare). */
+async function sealAndVerify(
   nc: NatsConnection,
   domain: string,
   signer: Signer,
-  progress: (done: number, total: number) => void,
-): Promise<VerifyFigure> {
+  progress?: (done: number, total: number) => void,
+) {
   const sealer = await Sealer.open(nc, { domain, signer, maxEventsPerSeal: Number.MAX_SAFE_INTEGER });
   const sealStarted = performance.now();
   let seals = 0;
   while (await sealer.sealOnce()) seals++;
   const sealSeconds = (performance.now() - sealStarted) / 1_000;
+  const workers = defaultWorkers();
   const verifyStarted = performance.now();
   const result = await verifyDomain(nc, domain, {
     trusted: [signer.verifier()],
-    onProgress: (_d, seq, last) => progress(seq, last),
+    workers,
+    parallelFrom: 0,
+    ...(progress ? { onProgress: (_d: string, seq: number, last: number) => progress(seq, last) } : {}),
   });
-  const verifySeconds = (performance.now() - verifyStarted) / 1_000;
+  const seconds = (performance.now() - verifyStarted) / 1_000;
   return {
-    events: result.events,
     seals,
     sealSeconds,
-    verifySeconds,
-    eventsPerSecond: rate(result.events, verifySeconds),
+    workers,
+    events: result.events,
+    seconds,
+    eventsPerSecond: rate(result.events, seconds),
     findings: result.findings.length + result.findingsOmitted,
+  };
+}
+
+/** `count` events over `aggregates` chains of a sample payload, published raw with the store's headers (the event store's own writes are measured elsewhere). */
+async function publishSampleEvents(
+  js: JetStreamClient,
+  domain: string,
+  count: number,
+  aggregates: number,
+  payloadBytes: number,
+  inFlight: number,
+): Promise<void> {
+  const payload = samplePayload(payloadBytes);
+  const subjects = new Subjects();
+  const heads: { seq: number; cid: EncodedEvent['cid'] | null }[] = Array.from({ length: aggregates }, () => ({
+    seq: 0,
+    cid: null,
+  }));
+  let pending: Promise<unknown>[] = [];
+  for (let i = 0; i < count; i++) {
+    const a = i % aggregates;
+    const head = heads[a]!;
+    const id = sampleAggregateId(a);
+    const event = encodeEnvelope(
+      sampleEnvelope(id, head.seq + 1, head.cid, payload, { domain, aggregate: AGGREGATE_TYPE, type: EVENT_TYPE }),
+    );
+    heads[a] = { seq: head.seq + 1, cid: event.cid };
+    const h = headers();
+    h.set('Cim-Event-Type', EVENT_TYPE);
+    h.set('Cim-Cid', event.cid.toString());
+    pending.push(js.publish(subjects.event(domain, id), event.bytes, { headers: h, msgID: `${id}:${head.seq + 1}` }));
+    if (pending.length >= inFlight) {
+      await Promise.all(pending);
+      pending = [];
+    }
+  }
+  await Promise.all(pending);
+}
+
+/**
+ * Seals the appended stream and verifies it, against the best raw ordered read of the same
+ * stream just before (the same run); then the same for a stream a tenth the size, so the cost
+ * per event can be compared across two sizes ten times apart.
+ */
+async function measureVerify(
+  nc: NatsConnection,
+  domain: string,
+  smallDomain: string,
+  signer: Signer,
+  shape: { aggregates: number; payloadBytes: number; inFlight: number; replicas: number },
+  progress: (done: number, total: number) => void,
+): Promise<VerifyFigure> {
+  const stream = domainStream(domain);
+  const { first_seq: firstSeq, last_seq: lastSeq } = (await (await nc.jetstreamManager()).streams.info(stream)).state;
+  const rawReads: RawReadFigure[] = [];
+  for (const batch of RAW_READ_BATCHES) rawReads.push(await rawOrderedRead(nc, stream, firstSeq, lastSeq, batch));
+  const bestRawRead = rawReads.reduce((best, r) => (r.perSecond > best.perSecond ? r : best));
+  const large = await sealAndVerify(nc, domain, signer, progress);
+
+  const smallEvents = Math.max(1, Math.round(large.events / 10));
+  await provision(nc, { domains: [smallDomain], replicas: shape.replicas, duplicateWindowMs: 120_000 });
+  await publishSampleEvents(
+    nc.jetstream(),
+    smallDomain,
+    smallEvents,
+    Math.min(shape.aggregates, smallEvents),
+    shape.payloadBytes,
+    shape.inFlight,
+  );
+  const small = await sealAndVerify(nc, smallDomain, signer);
+  return {
+    events: large.events,
+    seals: large.seals,
+    sealSeconds: large.sealSeconds,
+    verifySeconds: large.seconds,
+    eventsPerSecond: large.eventsPerSecond,
+    findings: large.findings + small.findings,
+    workers: large.workers,
+    rawReads,
+    bestRawRead,
+    toRawRead: bestRawRead.perSecond > 0 ? large.eventsPerSecond / bestRawRead.perSecond : 0,
+    smaller: {
+      events: small.events,
+      seconds: small.seconds,
+      eventsPerSecond: small.eventsPerSecond,
+      findings: small.findings,
+    },
+    linearity: small.eventsPerSecond > 0 ? large.eventsPerSecond / small.eventsPerSecond : 0,
   };
 }
 
@@ -413,6 +522,8 @@ export async function runAppendBenchmark(
     );
   }
   const stream = domainStream(domain);
+  // The verify phase's stream of a tenth the size (deleted afterwards too; its seals stay).
+  const smallDomain = `${domain}small`;
   const lanes = Math.min(options.inFlight, options.aggregates);
   const signal = options.signal;
   const progress = (phase: AppendBenchmarkPhase, total: number) => (done: number) =>
@@ -593,8 +704,18 @@ export async function runAppendBenchmark(
     const appendStored = await messageCount(jsm, stream);
     const verify =
       options.verifyWith && !signal?.aborted
-        ? await measureVerify(nc, domain, options.verifyWith, (done, total) =>
-            options.onProgress?.('verify', done, total),
+        ? await measureVerify(
+            nc,
+            domain,
+            smallDomain,
+            options.verifyWith,
+            {
+              aggregates: options.aggregates,
+              payloadBytes: options.payloadBytes,
+              inFlight: lanes,
+              replicas: options.replicas,
+            },
+            (done, total) => options.onProgress?.('verify', done, total),
           )
         : undefined;
     return {
@@ -646,6 +767,7 @@ export async function runAppendBenchmark(
     await jsm.streams.delete(contractStream).catch(() => false);
     await jsm.streams.delete(batchStream).catch(() => false);
     await jsm.streams.delete(stream).catch(() => false);
+    await jsm.streams.delete(domainStream(smallDomain)).catch(() => false);
     // Shared streams this run had to create go too, but only while they are still empty.
     for (const name of provisioned.created) {
       if (name === stream) continue;

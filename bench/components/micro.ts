@@ -1,5 +1,6 @@
 // Micro-benchmarks (tinybench) of the event store's client-side kernels: what one event costs to
 // encode and name, to decode and check, to seal (Merkle root), and to verify in a stream.
+import { setMaxListeners } from 'node:events';
 import { Bench } from 'tinybench';
 import {
   ChainChecker,
@@ -9,7 +10,11 @@ import {
   FindingList,
   MerkleAccumulator,
   merkleRoot,
+  sha256,
   Subjects,
+  ChunkPacker,
+  verifyChunk,
+  type PackedChunk,
 } from '../../appliance/index.js';
 import { sampleAggregateId, sampleEnvelope, samplePayload, sampleStream } from './sample-events.js';
 
@@ -26,6 +31,8 @@ export interface MicroBenchmarkOptions {
   kernelEvents?: number;
   kernelChunk?: number;
   kernelAggregates?: number;
+  /** Messages per chunk of the worker kernel (as `cim verify` sends its workers). */
+  workerChunk?: number;
   signal?: AbortSignal;
   /** Called before each benchmark starts. */
   onProgress?: (name: string) => void;
@@ -42,7 +49,13 @@ export interface MicroBenchmarkResult {
   /** Events (or leaves) one operation handles, and so how many per second one core handles. */
   itemsPerOp: number;
   itemsPerSecond: number;
+  /** items/s ÷ the items/s of the benchmark named, measured in the same run (the kernel ÷ a bare SHA-256 of its bytes). */
+  relative?: { to: string; ratio: number };
 }
+
+/** The parallel verification's per-chunk kernel, and its baseline: SHA-256 of the same bytes, nothing else. */
+export const CHUNK_KERNEL = 'verification kernel (worker chunk)';
+export const SHA256_OF_EVENTS = 'SHA-256 of the same event bytes';
 
 interface Kernel {
   name: string;
@@ -85,6 +98,61 @@ function verificationKernel(events: ReturnType<typeof sampleStream>, chunk: numb
   };
 }
 
+/**
+ * The messages of `events` as a stream holds them (subject, header block with `Cim-Cid`, body),
+ * packed into chunks as the reading thread packs them for the workers: packing is the reader's
+ * cost, so it is done once, outside what is measured.
+ */
+function packedStream(events: ReturnType<typeof sampleStream>, chunk: number): PackedChunk[] {
+  const subjects = new Subjects();
+  const encoder = new TextEncoder();
+  const chunks: PackedChunk[] = [];
+  const packer = new ChunkPacker(chunk);
+  events.forEach((item, i) => {
+    const e = item.event.envelope;
+    const headers = encoder.encode(
+      `NATS/1.0\r\nCim-Event-Type: ${e.type}\r\nCim-Cid: ${item.cid}\r\nNats-Msg-Id: ${e.aggregateId}:${e.seq}\r\n\r\n`,
+    );
+    const raw = new Uint8Array(headers.length + item.event.bytes.length);
+    raw.set(headers);
+    raw.set(item.event.bytes, headers.length);
+    packer.add(i + 1, {
+      subject: encoder.encode(subjects.event(e.domain, e.aggregateId)),
+      raw,
+      headerLength: headers.length,
+    });
+    if (packer.full) chunks.push(packer.take());
+  });
+  if (packer.count > 0) chunks.push(packer.take());
+  // One dense seal over the stream, as a sealed stream's chunks are sent: the workers hash subtrees too.
+  for (const c of chunks) c.ranges = [{ fromSeq: 1, toSeq: events.length }];
+  return chunks;
+}
+
+/** What a verification worker does with each chunk, in turn over the stream's chunks. A finding would mean it measures the wrong thing. */
+function chunkKernel(chunks: readonly PackedChunk[], domain: string): () => void {
+  const context = { domain, stream: domainStream(domain), subjectPrefix: new Subjects().prefix, maxFindings: 1_000 };
+  let next = 0;
+  return () => {
+    const result = verifyChunk(chunks[next]!, context);
+    next = (next + 1) % chunks.length;
+    if (result.findings.length > 0) throw new Error(`verification kernel: ${result.findings[0]!.message}`);
+  };
+}
+
+/** SHA-256 of each chunk's event bodies and nothing more (the event store's own one-shot hash): the least any verification must do per event. */
+function sha256OfEvents(chunks: readonly PackedChunk[]): () => void {
+  let next = 0;
+  return () => {
+    const { count, offsets, bytes } = chunks[next]!;
+    next = (next + 1) % chunks.length;
+    for (let i = 0; i < count; i++) {
+      const body = offsets[i * 4]! + offsets[i * 4 + 1]! + offsets[i * 4 + 2]!;
+      sha256(bytes.subarray(body, body + offsets[i * 4 + 3]!));
+    }
+  };
+}
+
 function kernels(options: Required<Omit<MicroBenchmarkOptions, 'signal' | 'onProgress'>>): Kernel[] {
   const payload = samplePayload(options.payloadBytes);
   const envelope = sampleEnvelope(
@@ -99,6 +167,8 @@ function kernels(options: Required<Omit<MicroBenchmarkOptions, 'signal' | 'onPro
   const merkleLeaves = Array.from({ length: options.merkleLeaves }, (_, i) => leaves[i % leaves.length]!);
   const chunk = Math.min(options.kernelChunk, options.kernelEvents);
   const stream = sampleStream(options.kernelEvents, options.kernelAggregates, payload);
+  const chunks = packedStream(stream, options.workerChunk);
+  const chunkEvents = chunks[0]?.count ?? 0;
 
   return [
     {
@@ -130,6 +200,20 @@ function kernels(options: Required<Omit<MicroBenchmarkOptions, 'signal' | 'onPro
       minIterations: Math.max(options.minIterations, Math.ceil(options.kernelEvents / chunk)),
       fn: verificationKernel(stream, chunk),
     },
+    {
+      name: CHUNK_KERNEL,
+      operation: `what a verification worker does with a chunk of ${chunkEvents} messages: CID, header CID, subject, chain steps, Merkle leaf and subtree hashes`,
+      itemsPerOp: chunkEvents,
+      minIterations: Math.max(8, chunks.length),
+      fn: chunkKernel(chunks, stream[0]?.event.envelope.domain ?? 'benchmark'),
+    },
+    {
+      name: SHA256_OF_EVENTS,
+      operation: `SHA-256 of the bodies of a chunk of ${chunkEvents} messages, nothing else (the kernel's baseline)`,
+      itemsPerOp: chunkEvents,
+      minIterations: Math.max(8, chunks.length),
+      fn: sha256OfEvents(chunks),
+    },
   ];
 }
 
@@ -144,10 +228,14 @@ export async function runMicroBenchmarks(options: MicroBenchmarkOptions = {}): P
     kernelEvents: options.kernelEvents ?? 50_000,
     kernelChunk: options.kernelChunk ?? 1_000,
     kernelAggregates: options.kernelAggregates ?? 1_000,
+    workerChunk: options.workerChunk ?? 8_192,
   };
   const results: MicroBenchmarkResult[] = [];
   if (options.signal?.aborted) return results; // before encoding the kernel's 50k events
-  for (const kernel of kernels(settings)) {
+  const all = kernels(settings);
+  // One Bench per kernel, each listening on the one signal: more than Node's default warning level of 10.
+  if (options.signal) setMaxListeners(4 * all.length, options.signal);
+  for (const kernel of all) {
     if (options.signal?.aborted) break;
     options.onProgress?.(kernel.name);
     // One Bench per kernel: iteration minimums differ (the stream kernel must cover all events).
@@ -176,5 +264,10 @@ export async function runMicroBenchmarks(options: MicroBenchmarkOptions = {}): P
       itemsPerSecond: opsPerSecond * kernel.itemsPerOp,
     });
   }
+  // Same run, same bytes: the kernel per event as a share of hashing them alone.
+  const kernel = results.find((r) => r.name === CHUNK_KERNEL);
+  const sha = results.find((r) => r.name === SHA256_OF_EVENTS);
+  if (kernel && sha && sha.itemsPerSecond > 0)
+    kernel.relative = { to: SHA256_OF_EVENTS, ratio: kernel.itemsPerSecond / sha.itemsPerSecond };
   return results;
 }

@@ -23,7 +23,10 @@ export function renderMicroBenchmarks(results: readonly MicroBenchmarkResult[]):
       r.itemsPerOp === 1 ? '' : count(r.itemsPerSecond),
     ]),
   ];
-  return alignedTable(rows);
+  const relative = results
+    .filter((r) => r.relative)
+    .map((r) => `${r.name}: ${ratio(r.relative!.ratio)} the items/s of ${r.relative!.to} (same run)`);
+  return [alignedTable(rows), ...relative].join('\n');
 }
 
 const percentiles = ['p50Ms', 'p90Ms', 'p99Ms', 'p999Ms', 'maxMs'] as const;
@@ -124,6 +127,16 @@ export function renderAppendBenchmark(result: AppendBenchmarkResult): string {
       `verify (over NATS: read, chains, seal root and signature): ${count(v.events)} events in ${v.verifySeconds.toFixed(2)} s = ${count(v.eventsPerSecond)} events/s, ` +
         `${v.findings} findings; sealing them took ${v.sealSeconds.toFixed(2)} s (${v.seals} seal${v.seals === 1 ? '' : 's'})`,
     );
+    const threads =
+      v.workers === 0 ? 'in the reading thread' : `${v.workers} worker thread${v.workers === 1 ? '' : 's'}`;
+    if (v.bestRawRead)
+      lines.push(
+        `  ${ratio(v.toRawRead)} the best raw ordered read of the same stream (${count(v.bestRawRead.perSecond)} msgs/s, pull ${v.bestRawRead.batch}); events checked ${threads}`,
+      );
+    if (v.smaller)
+      lines.push(
+        `  linear in events: ${count(v.smaller.events)} events at ${count(v.smaller.eventsPerSecond)} events/s, ${count(v.events)} at ${count(v.eventsPerSecond)} events/s: ${ratio(v.linearity)} (1.00× is linear)`,
+      );
   }
   lines.push(
     '',

@@ -16,12 +16,15 @@ describe('runMicroBenchmarks', () => {
       kernelEvents: 200,
       kernelChunk: 50,
       kernelAggregates: 7,
+      workerChunk: 64,
     });
     expect(results.map((r) => r.name)).toEqual([
       'encode + CID',
       'decode + verify',
       'Merkle root of 64 CIDs',
       'stream verification kernel',
+      'verification kernel (worker chunk)',
+      'SHA-256 of the same event bytes',
     ]);
     for (const r of results) {
       expect(r.opsPerSecond).toBeGreaterThan(0);
@@ -35,6 +38,14 @@ describe('runMicroBenchmarks', () => {
     // The stream kernel covers every pre-encoded event at least once: 200 / 50 = 4 chunks.
     expect(results[3]!.itemsPerOp).toBe(50);
     expect(results[3]!.samples).toBeGreaterThanOrEqual(4);
+    // The worker kernel and its baseline walk the same chunks (200 events in chunks of 64), and
+    // the kernel's figure is also a ratio to the bare SHA-256 of the same run.
+    expect(results[4]!.itemsPerOp).toBe(64);
+    expect(results[5]!.itemsPerOp).toBe(64);
+    expect(results[4]!.relative).toEqual({
+      to: 'SHA-256 of the same event bytes',
+      ratio: results[4]!.itemsPerSecond / results[5]!.itemsPerSecond,
+    });
   });
 
   it('given an aborted signal, when run, then returns nothing', async () => {

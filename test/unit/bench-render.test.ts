@@ -151,6 +151,33 @@ describe('renderAppendBenchmark', () => {
     );
   });
 
+  it('given a verify phase, when rendered, then its ratio to the raw read of the same stream and its two sizes show', () => {
+    const read = { batch: 4_000, messages: 51_000, seconds: 0.25, perSecond: 204_000 };
+    const verified = renderAppendBenchmark({
+      ...result,
+      verify: {
+        events: 51_000,
+        seals: 1,
+        sealSeconds: 0.5,
+        verifySeconds: 0.5,
+        eventsPerSecond: 102_000,
+        findings: 0,
+        workers: 1,
+        rawReads: [read],
+        bestRawRead: read,
+        toRawRead: 0.5,
+        smaller: { events: 5_100, seconds: 0.1, eventsPerSecond: 51_000, findings: 0 },
+        linearity: 2,
+      },
+    });
+    expect(verified).toContain(
+      '  0.50× the best raw ordered read of the same stream (204,000 msgs/s, pull 4000); events checked 1 worker thread',
+    );
+    expect(verified).toContain(
+      '  linear in events: 5,100 events at 51,000 events/s, 51,000 at 102,000 events/s: 2.00× (1.00× is linear)',
+    );
+  });
+
   it('given no latency phase and an interrupted run, when rendered, then neither latency nor false completeness shows', () => {
     const withoutLatency: AppendBenchmarkResult = { ...result, interrupted: true };
     delete withoutLatency.latency;
