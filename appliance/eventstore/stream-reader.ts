@@ -40,33 +40,13 @@ const LEADER_PLACEMENT_ATTEMPTS = 12;
 /** Fresh consumers a read may take after one went quiet before the range's end. */
 const STALLED_READ_ATTEMPTS = 3;
 
-export async function* readStream(js: JetStreamClient, range: ReadRange): AsyncGenerator<JsMsg> {
-  if (range.toSeq < range.fromSeq) return;
-  let next = Math.max(1, range.fromSeq);
-  for (let attempt = 1; ; attempt++) {
-    let last = next - 1;
-    for await (const m of readOnce(js, range, next)) {
-      last = m.seq;
-      yield m;
-    }
-    if (last >= range.toSeq) return;
-    // The consumer went quiet before the range's end. Either the rest is gone (deleted), or the
-    // consumer stalled — seen on loaded 2.12–2.15 clusters, where the first pull of a new ordered
-    // consumer sometimes delivers nothing for seconds. Ending here would read a stream short and
-    // call what was not read lost; so ask the stream, and read the rest with a fresh consumer.
-    const unread = await firstUnread(js, range, last);
-    if (unread === undefined) return;
-    if (attempt >= STALLED_READ_ATTEMPTS) {
-      throw new CimError(
-        'CIM-UNAVAILABLE',
-        `reading ${range.stream}${range.filterSubject ? ` (${range.filterSubject})` : ''} stalled after seq ${last}: seq ${unread} is stored but ${attempt} consumers in a row did not deliver it`,
-        {
-          hint: 'The stream leader may be overloaded or changing; check `cim cluster status` and try again.',
-        },
-      );
-    }
-    next = last + 1;
-  }
+export function readStream(js: JetStreamClient, range: ReadRange): AsyncGenerator<JsMsg> {
+  return readResuming(
+    range,
+    (from) => readOnce(js, range, from),
+    (m) => m.seq,
+    js,
+  );
 }
 
 /**
@@ -74,17 +54,38 @@ export async function* readStream(js: JetStreamClient, range: ReadRange): AsyncG
  * `range.batch`. The messages come through the consumer's callback, so a long read pays no
  * promise and no timer per message (about a fifth of a plain read's cost on the reading thread).
  */
-export async function* readStreamBatches(js: JetStreamClient, range: ReadRange): AsyncGenerator<JsMsg[]> {
+export function readStreamBatches(js: JetStreamClient, range: ReadRange): AsyncGenerator<JsMsg[]> {
+  return readResuming(
+    range,
+    (from) => readOnce(js, range, from, true),
+    (batch) => batch[batch.length - 1]!.seq,
+    js,
+  );
+}
+
+/**
+ * Reads the range with one consumer after another (`readPart` from a sequence), each item's last
+ * stream sequence given by `lastSeq`, until the range's end.
+ */
+async function* readResuming<T>(
+  range: ReadRange,
+  readPart: (fromSeq: number) => AsyncIterable<T>,
+  lastSeq: (item: T) => number,
+  js: JetStreamClient,
+): AsyncGenerator<T> {
   if (range.toSeq < range.fromSeq) return;
   let next = Math.max(1, range.fromSeq);
   for (let attempt = 1; ; attempt++) {
     let last = next - 1;
-    for await (const batch of readOnce(js, range, next, true)) {
-      last = batch[batch.length - 1]!.seq;
-      yield batch;
+    for await (const item of readPart(next)) {
+      last = lastSeq(item);
+      yield item;
     }
     if (last >= range.toSeq) return;
-    // As readStream: a quiet consumer before the range's end is asked about, then replaced.
+    // The consumer went quiet before the range's end. Either the rest is gone (deleted), or the
+    // consumer stalled — seen on loaded 2.12–2.15 clusters, where the first pull of a new ordered
+    // consumer sometimes delivers nothing for seconds. Ending here would read a stream short and
+    // call what was not read lost; so ask the stream, and read the rest with a fresh consumer.
     const unread = await firstUnread(js, range, last);
     if (unread === undefined) return;
     if (attempt >= STALLED_READ_ATTEMPTS) {
