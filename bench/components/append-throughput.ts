@@ -612,36 +612,15 @@ export async function runAppendBenchmark(
       );
     }
 
-    const raw = await runLanes(
-      lanes,
-      options.messages,
-      (i) => writers.raw(i),
-      progress('raw', options.messages),
-      signal,
-    );
-    const contract = await runLanes(
-      lanes,
-      options.messages,
-      () => writers.rawWithContractNext(),
-      progress('raw-contract', options.messages),
-      signal,
-    );
+    // Each throughput phase: the same lanes and message count, its own progress.
+    const throughputPhase = (phase: AppendBenchmarkPhase, operation: (i: number) => Promise<boolean>) =>
+      runLanes(lanes, options.messages, operation, progress(phase, options.messages), signal);
+    const raw = await throughputPhase('raw', (i) => writers.raw(i));
+    const contract = await throughputPhase('raw-contract', () => writers.rawWithContractNext());
     writers.useStore(singleStore);
-    const appendSingle = await runLanes(
-      lanes,
-      options.messages,
-      () => writers.appendNext(),
-      progress('append-single', options.messages),
-      signal,
-    );
+    const appendSingle = await throughputPhase('append-single', () => writers.appendNext());
     writers.useStore(store);
-    const append = await runLanes(
-      lanes,
-      options.messages,
-      () => writers.appendNext(),
-      progress('append', options.messages),
-      signal,
-    );
+    const append = await throughputPhase('append', () => writers.appendNext());
     const rawFigure = throughputFigure(raw);
     const contractFigure = throughputFigure(contract);
     const appendFigure = throughputFigure(append);

@@ -5,7 +5,7 @@ import type { AppendBenchmarkResult } from './append-throughput.js';
 import type { CommandBenchmarkResult } from './command-throughput.js';
 import type { GrowthBenchmarkResult } from './cost-growth.js';
 import type { HttpCommandBenchmarkResult } from './http-command.js';
-import type { LatencyFigure } from '../schedule.js';
+import type { LatencyFigure, ThroughputFigure } from '../schedule.js';
 import type { MicroBenchmarkResult } from './micro.js';
 import type { TracingBenchmarkResult } from './tracing-overhead.js';
 import { alignedTable, count, decimal, ratio } from '../../reports/index.js';
@@ -41,6 +41,11 @@ function latencyRow(label: string, figure: LatencyFigure): string[] {
   ];
 }
 
+/** A throughput table's row: rate, acknowledged, failed, seconds. */
+function throughputRow(label: string, f: ThroughputFigure): string[] {
+  return [label, count(f.perSecond), count(f.messages), count(f.failed), f.seconds.toFixed(2)];
+}
+
 export function renderAppendBenchmark(result: AppendBenchmarkResult): string {
   const { throughput, latency, check } = result;
   const lines = [
@@ -49,45 +54,13 @@ export function renderAppendBenchmark(result: AppendBenchmarkResult): string {
     '',
     alignedTable([
       ['throughput', 'msgs/s', 'acked', 'failed', 'seconds'],
-      [
-        'raw publish',
-        count(throughput.raw.perSecond),
-        count(throughput.raw.messages),
-        count(throughput.raw.failed),
-        throughput.raw.seconds.toFixed(2),
-      ],
-      [
-        'raw + msg id + expected seq',
-        count(throughput.rawWithContract.perSecond),
-        count(throughput.rawWithContract.messages),
-        count(throughput.rawWithContract.failed),
-        throughput.rawWithContract.seconds.toFixed(2),
-      ],
+      throughputRow('raw publish', throughput.raw),
+      throughputRow('raw + msg id + expected seq', throughput.rawWithContract),
       ...(throughput.rawBatch
-        ? [
-            [
-              `raw atomic batches of ${throughput.rawBatch.batchSize}`,
-              count(throughput.rawBatch.perSecond),
-              count(throughput.rawBatch.messages),
-              count(throughput.rawBatch.failed),
-              throughput.rawBatch.seconds.toFixed(2),
-            ],
-          ]
+        ? [throughputRow(`raw atomic batches of ${throughput.rawBatch.batchSize}`, throughput.rawBatch)]
         : []),
-      [
-        'event append, one by one',
-        count(throughput.appendSingle.perSecond),
-        count(throughput.appendSingle.messages),
-        count(throughput.appendSingle.failed),
-        throughput.appendSingle.seconds.toFixed(2),
-      ],
-      [
-        result.groupCommit ? 'event append, group commit' : 'event append',
-        count(throughput.append.perSecond),
-        count(throughput.append.messages),
-        count(throughput.append.failed),
-        throughput.append.seconds.toFixed(2),
-      ],
+      throughputRow('event append, one by one', throughput.appendSingle),
+      throughputRow(result.groupCommit ? 'event append, group commit' : 'event append', throughput.append),
       ['append / raw', ratio(throughput.ratio)],
       ['(raw + contract) / raw', ratio(throughput.contractRatio)],
       ['append / (raw + contract)', ratio(throughput.appendToContractRatio)],
@@ -149,21 +122,14 @@ export function renderAppendBenchmark(result: AppendBenchmarkResult): string {
 
 export function renderCommandBenchmark(result: CommandBenchmarkResult): string {
   const { throughput: t, latency, check } = result;
-  const row = (label: string, f: { perSecond: number; messages: number; failed: number; seconds: number }) => [
-    label,
-    count(f.perSecond),
-    count(f.messages),
-    count(f.failed),
-    f.seconds.toFixed(2),
-  ];
   const lines = [
     `command benchmark: domain ${result.domain} (the person decider), ${count(result.aggregates)} people, ${result.lanes} in flight, events ${result.messageBytes} B`,
     '',
     alignedTable([
       ['throughput', 'ops/s', 'ok', 'failed', 'seconds'],
-      row('raw publish', t.raw),
-      row('event append', t.append),
-      row('command (NATS request)', t.command),
+      throughputRow('raw publish', t.raw),
+      throughputRow('event append', t.append),
+      throughputRow('command (NATS request)', t.command),
       ['command / raw', ratio(t.commandToRaw)],
       ['command / append', ratio(t.commandToAppend)],
     ]),
